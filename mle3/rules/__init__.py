@@ -1,0 +1,12 @@
+"""Checks over the workspace graph, one module per rule family.
+
+Families: ``load`` (reading files), ``trace`` (links), ``consistency`` (agreement between
+items and with disk), ``criteria`` (requirement criteria), ``status`` (life cycle),
+``approval`` (approvals and their freshness).
+"""
+
+from . import consistency, criteria, load, status, traceability  # noqa: F401  (registers rules)
+from .engine import CHECK_SCHEMA, CheckReport, run_checks
+from .registry import RULES, Context, Hit, Rule, rule
+
+__all__ = ["CHECK_SCHEMA", "RULES", "CheckReport", "Context", "Hit", "Rule", "rule", "run_checks"]

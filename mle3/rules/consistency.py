@@ -1,0 +1,108 @@
+"""Family ``consistency``: items that link correctly but disagree with each other or with disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from ..paths import inside_workspace
+from .registry import Context, Hit, rule
+
+_SAMPLE_FIELDS = (("train_samples", "train"), ("val_samples", "val"), ("test_samples", "test"))
+
+
+@rule("consistency.dataset-version", "error",
+      "A model's data set version is not a version of the data set its configuration or run uses.",
+      "Correct training_data.dataset_version, or the configuration's dataset.")
+def dataset_version_mismatch(ctx: Context) -> Iterator[Hit]:
+    for model in ctx.ws.of_kind("model_version"):
+        used = ctx.ws.resolve(model.training_data.dataset_version)
+        if used is None or used.kind != "dataset":
+            continue
+        source = ctx.ws.resolve(model.training_run) or ctx.ws.resolve(model.training_config)
+        if source is None:
+            continue
+        if source.kind == "run":
+            if source.dataset_version and ctx.ws.resolve(source.dataset_version) is not used:
+                yield Hit(model, f"dataset_version {used.key} differs from {source.dataset_version} recorded by run {source.id}", ("training_data", "dataset_version"))
+            source = ctx.ws.resolve(source.config)
+        if source is None or source.kind != "training" or not source.dataset:
+            continue
+        configured = ctx.ws.resolve(source.dataset)
+        if configured is None or configured.kind != "dataset":
+            continue
+        pinned = source.dataset == configured.key
+        if (pinned and configured is not used) or configured.id != used.id:
+            yield Hit(model, f"dataset_version {used.key} is not the data set {source.dataset} of configuration {source.id}", ("training_data", "dataset_version"))
+
+
+@rule("consistency.sample-count", "error", "A model's declared sample counts differ from its data set version's.",
+      "Copy the counts from the data set version, or point to the version actually used.")
+def sample_count_mismatch(ctx: Context) -> Iterator[Hit]:
+    for model in ctx.ws.of_kind("model_version"):
+        ds = ctx.ws.resolve(model.training_data.dataset_version)
+        if ds is None or ds.kind != "dataset":
+            continue
+        for field, split in _SAMPLE_FIELDS:
+            declared = getattr(model.training_data, field)
+            actual = ds.samples(split)
+            if declared is not None and actual is not None and declared != actual:
+                yield Hit(model, f"training_data.{field} is {declared} but {ds.key} has {actual} {split} samples", ("training_data", field))
+
+
+@rule("consistency.artifact-missing", "error",
+      "A model artifact file does not exist (error once released, warning before).",
+      "Restore the file at the path given, or correct the path (relative to the workspace root).")
+def artifact_missing(ctx: Context) -> Iterator[Hit]:
+    for model in ctx.ws.of_kind("model_version"):
+        for name, value in (model.artifacts.model_dump(exclude_none=True) or {}).items():
+            if not isinstance(value, str) or not inside_workspace(ctx.ws.root, value):
+                continue
+            if not (ctx.ws.root / value).exists():
+                severity = "error" if model.status == "released" else "warning"
+                yield Hit(model, f"artifact {name} {value!r} does not exist", ("artifacts", name), severity)
+
+
+@rule("consistency.path-outside", "error", "A path in an item leaves the workspace (absolute, `..`, or a link pointing out).",
+      "Keep artifacts and data inside the workspace; mle3 never reads or hashes files outside it.")
+def path_outside(ctx: Context) -> Iterator[Hit]:
+    for model in ctx.ws.of_kind("model_version"):
+        for name, value in (model.artifacts.model_dump(exclude_none=True) or {}).items():
+            if isinstance(value, str) and not inside_workspace(ctx.ws.root, value):
+                yield Hit(model, f"artifact {name} path {value!r} leaves the workspace", ("artifacts", name))
+    for ds in ctx.ws.of_kind("dataset"):
+        for field in ("data_yaml", "manifest"):
+            value = getattr(ds, field)
+            if value and not inside_workspace(ctx.ws.root, value):
+                yield Hit(ds, f"{field} path {value!r} leaves the workspace", (field,))
+        for split, info in ds.splits.items():
+            if info.path and not inside_workspace(ctx.ws.root, info.path):
+                yield Hit(ds, f"split {split} path {info.path!r} leaves the workspace", ("splits", split, "path"))
+
+
+@rule("consistency.split-ratio", "warning", "A data set's split shares lie outside the policy ranges (mle3.yaml policy.split_ratios).",
+      "Rebalance the splits, or set policy.split_ratios in mle3.yaml with the project's agreed ranges.")
+def split_ratio(ctx: Context) -> Iterator[Hit]:
+    ranges = ctx.ws.config.policy.split_ratios
+    for ds in ctx.ws.of_kind("dataset"):
+        for split, share in ds.ratios().items():
+            bounds = ranges.get(split)
+            if bounds and not (bounds[0] - 1e-9 <= share <= bounds[1] + 1e-9):
+                yield Hit(ds, f"split {split} holds {share:.1%} of samples, policy allows {bounds[0]:.0%}-{bounds[1]:.0%}", ("splits",))
+
+
+@rule("consistency.split-overlap", "error", "Splits of a data set are not mutually exclusive (same folder, or shared images).",
+      "Give every split its own images; `mle3 dataset register` finds images shared by content.")
+def split_overlap(ctx: Context) -> Iterator[Hit]:
+    for ds in ctx.ws.of_kind("dataset"):
+        seen: dict[str, str] = {}
+        for split, info in ds.splits.items():
+            if not info.path:
+                continue
+            norm = Path(info.path).as_posix().rstrip("/")
+            if norm in seen:
+                yield Hit(ds, f"splits {seen[norm]} and {split} use the same path {info.path!r}", ("splits", split, "path"))
+            seen[norm] = split
+        leakage = (ds.model_extra or {}).get("leakage")
+        if isinstance(leakage, dict) and leakage.get("shared_images"):
+            yield Hit(ds, f"{leakage['shared_images']} images appear in more than one split", ("leakage",))

@@ -1,0 +1,42 @@
+"""The jinja2 environment shared by work products, the matrix and the site.
+
+Templates come from the workspace's own ``templates/`` first (a team may override any of
+them), then from the bundled ones. Autoescaping is always on: workspace text is data.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def bundled_templates() -> Path:
+    """``mle3/templates`` in an installed wheel, ``templates/`` beside the package in a checkout."""
+    for candidate in (_PACKAGE / "templates", _PACKAGE.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("mle3 templates folder not found; reinstall mle3")
+
+
+@lru_cache(maxsize=8)
+def environment(workspace_root: str | None = None) -> jinja2.Environment:
+    search = [str(bundled_templates())]
+    if workspace_root and (Path(workspace_root) / "templates").is_dir():
+        search.insert(0, str(Path(workspace_root) / "templates"))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+def render_template(name: str, workspace_root: str | None = None, **context: Any) -> str:
+    return environment(workspace_root).get_template(name).render(**context)

@@ -1,0 +1,105 @@
+"""``mle3.yaml``: the project settings and policy of a workspace.
+
+Every change to a rule's severity, and every ignored rule, needs a ``reason`` so that an
+assessor reading the file sees why a check was relaxed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import Mle3Error, WorkspaceNotFound
+from ..findings import format_path
+from .yamlpos import YamlProblem, line_of, parse_documents
+
+CONFIG_NAME = "mle3.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RuleOverride(_Strict):
+    severity: Literal["error", "warning", "info", "off"]
+    reason: str = Field(min_length=3)
+
+
+class ApprovalPolicy(_Strict):
+    """Which roles must approve a work product or a model status (used by approvals)."""
+
+    roles: list[str] = Field(default_factory=list)
+
+
+class Policy(_Strict):
+    split_ratios: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"train": (0.6, 0.8), "val": (0.1, 0.2), "test": (0.1, 0.2)}
+    )
+    #: work product id (e.g. "13-65") or "validated"/"released" -> required roles
+    approvals: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "04-11": ["ml_engineer"],
+            "11-07": ["data_owner"],
+            "13-65": ["ml_lead"],
+            "11-06": ["ml_lead", "safety_assessor"],
+            "validated": ["ml_lead"],
+            "released": ["ml_lead", "safety_assessor"],
+        }
+    )
+    trainer_may_approve_release: bool = False
+    one_role_per_person: bool = True
+    require_signatures: bool = False
+
+
+class QuantizationPolicy(_Strict):
+    max_map50_drop: float = 0.01
+
+
+class ProjectConfig(_Strict):
+    project: str = "unnamed project"
+    external: list[str] = Field(default_factory=list, description="glob patterns of ids owned by other tools")
+    rules: dict[str, RuleOverride] = Field(default_factory=dict)
+    policy: Policy = Field(default_factory=Policy)
+    quantization: QuantizationPolicy = Field(default_factory=QuantizationPolicy)
+    #: folders (relative to the root) items are read from
+    item_dirs: list[str] = Field(default_factory=lambda: ["requirements", "artifacts"])
+
+    @model_validator(mode="after")
+    def _item_dirs_inside(self) -> "ProjectConfig":
+        for d in self.item_dirs:
+            if Path(d).is_absolute() or ".." in Path(d).parts:
+                raise ValueError(f"item_dirs entry {d!r} must stay inside the workspace")
+        return self
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The workspace root: ``start`` or its nearest parent holding ``mle3.yaml``."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise WorkspaceNotFound(f"no {CONFIG_NAME} in {here} or any parent directory (use --workspace DIR or `mle3 init`)")
+
+
+def load_config(root: Path) -> ProjectConfig:
+    """Read and validate ``mle3.yaml``; raise a one-line :class:`Mle3Error` naming file:line."""
+    path = root / CONFIG_NAME
+    try:
+        docs, _ = parse_documents(path.read_bytes())
+    except YamlProblem as exc:
+        raise Mle3Error(exc.message, file=CONFIG_NAME, line=exc.line) from None
+    except OSError as exc:
+        raise Mle3Error(f"cannot read: {exc.strerror}", file=CONFIG_NAME) from None
+    data = docs[0] if docs else {}
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise Mle3Error("must be a mapping of settings", file=CONFIG_NAME, line=1)
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        raise Mle3Error(err["msg"], file=CONFIG_NAME, line=line_of(data, loc, 1), field=format_path(loc)) from None

@@ -1,0 +1,291 @@
+"""Read a workspace: find item files, parse them (in parallel, cached), validate items.
+
+Every problem found here becomes a :class:`~mle3.findings.Finding` with ``file:line``;
+loading never stops at the first problem, so ``mle3 check`` reports them all at once.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ItemNotFound
+from ..findings import Finding, format_path
+from . import cache as parse_cache
+from .config import ProjectConfig, find_root, load_config
+from .schema import KINDS, Augmentation, Dataset, misspelled_fields
+from .versions import version_key
+from .yamlpos import YamlProblem, line_of, parse_documents
+
+#: Below this many files to parse, worker processes cost more than they save.
+PARALLEL_THRESHOLD = 400
+SKIP_DIRS = {".mle3", ".git", "__pycache__", "node_modules"}
+
+
+@dataclass
+class ParsedFile:
+    """Result of parsing one file: documents, or the problem that stopped the parse."""
+
+    path: str
+    docs: list[Any] = field(default_factory=list)
+    duplicate_keys: list[tuple[str, int, int]] = field(default_factory=list)
+    problem: tuple[str, int, int, str] | None = None
+
+
+@dataclass
+class Location:
+    file: str
+    line: int
+
+
+@dataclass
+class Workspace:
+    """All items of a workspace, validated, with where each came from."""
+
+    root: Path
+    config: ProjectConfig
+    items: list[Any]
+    findings: list[Finding]
+    files: list[str]
+    by_key: dict[str, Any] = field(default_factory=dict)
+    latest_dataset: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ lookups
+    def resolve(self, ref: str | None) -> Any | None:
+        """The item a reference names: an exact key, a bare data set id (its latest
+        version), or an augmentation file name."""
+        if not ref:
+            return None
+        ref = str(ref)
+        item = self.by_key.get(ref)
+        if item is None:
+            item = self.latest_dataset.get(ref)
+        if item is None and ("/" in ref or ref.endswith((".yaml", ".yml"))):
+            item = self.by_key.get(Path(ref).name)
+        return item
+
+    def get(self, ref: str) -> Any:
+        """Like :meth:`resolve` but raises a user error naming close matches."""
+        item = self.resolve(ref)
+        if item is None:
+            import difflib
+
+            close = difflib.get_close_matches(ref, list(self.by_key), n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ItemNotFound(f"no item with id {ref!r} in the workspace{hint}")
+        return item
+
+    def of_kind(self, kind: str) -> list[Any]:
+        return [i for i in self.items if i.kind == kind]
+
+    def is_external(self, ref: str) -> bool:
+        return any(fnmatchcase(ref, pattern) for pattern in self.config.external)
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+# ---------------------------------------------------------------------- discovery
+def discover(root: Path, item_dirs: Iterable[str]) -> list[tuple[str, int, int]]:
+    """Every ``*.yaml``/``*.yml`` below the item folders as ``(relpath, size, mtime_ns)``."""
+    found: list[tuple[str, int, int]] = []
+    root_str = str(root)
+    prefix_len = len(root_str) + 1
+
+    def walk(directory: str) -> None:
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return
+        for entry in entries:
+            name = entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if name not in SKIP_DIRS and not name.startswith("."):
+                    walk(entry.path)
+            elif name.endswith((".yaml", ".yml")) and entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                found.append((entry.path[prefix_len:].replace(os.sep, "/"), st.st_size, st.st_mtime_ns))
+
+    for d in item_dirs:
+        walk(os.path.join(root_str, d))
+    found.sort()
+    return found
+
+
+# ---------------------------------------------------------------------- parsing
+def parse_file(root: str, relpath: str) -> ParsedFile:
+    result = ParsedFile(relpath)
+    try:
+        with open(os.path.join(root, relpath), "rb") as fh:
+            text = fh.read()
+        docs, dups = parse_documents(text)
+        result.docs = docs
+        result.duplicate_keys = [(d.key, d.line, d.first_line) for d in dups]
+    except YamlProblem as exc:
+        result.problem = (exc.message, exc.line, exc.column, exc.rule)
+    except OSError as exc:
+        result.problem = (f"cannot read: {exc.strerror}", 0, 0, "load.unreadable")
+    return result
+
+
+def _parse_chunk(args: tuple[str, list[str]]) -> list[ParsedFile]:
+    root, paths = args
+    return [parse_file(root, p) for p in paths]
+
+
+def parse_many(root: Path, paths: list[str], jobs: int | None = None) -> list[ParsedFile]:
+    """Parse files, across all cores when there are many."""
+    jobs = jobs or os.cpu_count() or 1
+    if len(paths) < PARALLEL_THRESHOLD or jobs == 1:
+        return [parse_file(str(root), p) for p in paths]
+    n_chunks = jobs * 8
+    size = max(1, -(-len(paths) // n_chunks))
+    chunks = [(str(root), paths[i : i + size]) for i in range(0, len(paths), size)]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
+        out: list[ParsedFile] = []
+        for part in pool.map(_parse_chunk, chunks):
+            out.extend(part)
+    return out
+
+
+# ---------------------------------------------------------------------- validation
+def _locate(obj: BaseModel, file: str, raw: Any, line: int) -> BaseModel:
+    obj._file = file  # type: ignore[attr-defined]
+    obj._line = line  # type: ignore[attr-defined]
+    obj._raw = raw  # type: ignore[attr-defined]
+    return obj
+
+
+_CRITERION_TAGS = {"metric", "class", "samples", "split_ratio"}
+
+
+def _without_union_tags(loc: tuple) -> tuple:
+    """Pydantic puts the criterion kind (the union tag) into error locations; drop it."""
+    return tuple(
+        x for i, x in enumerate(loc)
+        if not (i > 0 and isinstance(loc[i - 1], int) and x in _CRITERION_TAGS and i + 1 < len(loc))
+    )
+
+
+def _schema_findings(exc: ValidationError, raw: Any, file: str, item_id: str | None, base: tuple) -> Iterator[Finding]:
+    for err in exc.errors(include_url=False):
+        loc = _without_union_tags(tuple(err["loc"]))
+        value_hint = ""
+        if err["type"] in {"missing"}:
+            message = "required field is missing"
+        else:
+            message = err["msg"]
+            if "input" in err and not isinstance(err["input"], (dict, list)):
+                value_hint = f" (got {err['input']!r})"
+        yield Finding(
+            rule="load.schema",
+            severity="error",
+            message=f"{format_path(base + loc)}: {message}{value_hint}",
+            item=item_id,
+            file=file,
+            line=line_of(raw, loc, getattr(raw, "line", 1)),
+            field=format_path(base + loc),
+        )
+
+
+def build_items(parsed: ParsedFile) -> tuple[list[BaseModel], list[Finding]]:
+    """Turn one parsed file into validated items and load findings."""
+    file = parsed.path
+    findings: list[Finding] = []
+    items: list[BaseModel] = []
+    if parsed.problem:
+        msg, line, col, rule = parsed.problem
+        findings.append(Finding(rule, "error", msg, file=file, line=line or None, column=col or None))
+        return items, findings
+    for key, line, first in parsed.duplicate_keys:
+        findings.append(Finding("load.duplicate-key", "error", f"key {key!r} appears twice (first at line {first}); the first value is lost", file=file, line=line, field=key))
+    recognised = False
+    for doc in parsed.docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            findings.append(Finding("load.schema", "error", "an item file must be a mapping with one of the keys " + ", ".join(sorted(KINDS)), file=file, line=getattr(doc, "line", 1)))
+            continue
+        for top_key, body in doc.items():
+            spec = KINDS.get(top_key)
+            if spec is None:
+                continue
+            recognised = True
+            model, plural = spec
+            entries = list(enumerate(body)) if plural and isinstance(body, list) else [(None, body)]
+            if plural and not isinstance(body, list):
+                findings.append(Finding("load.schema", "error", f"{top_key}: must be a list of items", file=file, line=line_of(doc, (top_key,)), field=top_key))
+                continue
+            for index, entry in entries:
+                base = (top_key,) if index is None else (top_key, index)
+                entry_line = line_of(doc, base, 1)
+                if not isinstance(entry, dict):
+                    findings.append(Finding("load.schema", "error", f"{format_path(base)}: must be a mapping of fields", file=file, line=entry_line, field=format_path(base)))
+                    continue
+                item_id = entry.get("id") if isinstance(entry.get("id"), str) else None
+                try:
+                    obj = model.model_validate(entry)
+                except ValidationError as exc:
+                    findings.extend(_schema_findings(exc, entry, file, item_id, base))
+                    continue
+                for path, extra, suggestion in misspelled_fields(obj):
+                    findings.append(Finding(
+                        "load.unknown-field", "warning",
+                        f"unknown field {extra!r}: did you mean {suggestion!r}?",
+                        item=item_id, file=file, line=line_of(entry, path, entry_line), field=format_path(base + path),
+                    ))
+                items.append(_locate(obj, file, entry, entry_line))
+    if not recognised and not findings:
+        findings.append(Finding("load.unrecognised-file", "info", "no item key (" + ", ".join(sorted(k for k in KINDS if not k.endswith("s"))) + "): file skipped", file=file, line=1))
+    return items, findings
+
+
+def item_key(item: Any) -> str:
+    if isinstance(item, Augmentation):
+        return item.id or Path(item._file).name
+    return item.key
+
+
+def load_workspace(start: Path | str | None = None, *, use_cache: bool = True, jobs: int | None = None) -> Workspace:
+    """Load the workspace at ``start`` (or found above it). Problems become findings;
+    only a missing or unreadable ``mle3.yaml`` raises."""
+    root = find_root(Path(start) if start else None)
+    config = load_config(root)
+    listing = discover(root, config.item_dirs)
+    parsed = parse_cache.parse_with_cache(root, listing, lambda paths: parse_many(root, paths, jobs), enabled=use_cache)
+    items: list[Any] = []
+    findings: list[Finding] = []
+    for pf in parsed:
+        file_items, file_findings = build_items(pf)
+        items.extend(file_items)
+        findings.extend(file_findings)
+    ws = Workspace(root=root, config=config, items=[], findings=findings, files=[p for p, _, _ in listing])
+    for item in items:
+        key = item_key(item)
+        first = ws.by_key.get(key)
+        if first is not None:
+            findings.append(Finding(
+                "load.duplicate-id", "error",
+                f"id {key!r} is already defined at {first._file}:{first._line}",
+                item=key, file=item._file, line=item._line,
+            ))
+            continue
+        ws.by_key[key] = item
+        ws.items.append(item)
+        if isinstance(item, Augmentation) and item.id:
+            ws.by_key.setdefault(Path(item._file).name, item)
+    for ds in ws.of_kind("dataset"):
+        current = ws.latest_dataset.get(ds.id)
+        if current is None or version_key(ds.version) > version_key(current.version):
+            ws.latest_dataset[ds.id] = ds
+    return ws

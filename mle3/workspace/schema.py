@@ -1,0 +1,462 @@
+"""Pydantic models of every item kind a workspace holds.
+
+The shapes of ``training``, ``augmentation`` and ``model_version`` follow the ASPICE MLE.3
+seed text field for field, so its YAML loads as written. Every section allows extra keys
+(users extend their files); :func:`misspelled_fields` reports extras that look like typos
+of known fields instead of silently keeping them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator
+
+Scalar = Union[str, int, float, bool, None]
+DateLike = Union[dt.datetime, dt.date, str]
+Number = float
+
+
+class Section(BaseModel):
+    """Base of every model: keeps unknown keys, validates known ones."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, validate_default=False)
+
+
+def _as_list(value: Any) -> Any:
+    """Accept ``key: ID`` as shorthand for ``key: [ID]``."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+def canonical_split(name: str) -> str:
+    """``validation`` and ``valid`` are the same split as ``val``."""
+    return "val" if name in ("val", "validation", "valid") else name
+
+
+# --------------------------------------------------------------------------- criteria
+class MetricCriterion(Section):
+    """A model metric threshold on a split, e.g. ``metric: mAP_50, split: test, min: 0.85``."""
+
+    id: str | None = None
+    metric: str
+    split: Literal["train", "val", "validation", "test"] = "test"
+    min: Number | None = None
+    max: Number | None = None
+
+
+class ClassSamplesCriterion(Section):
+    """A class that must be present with a minimum number of instances (per split or total)."""
+
+    id: str | None = None
+    class_: str = Field(alias="class")
+    min_samples: int = Field(ge=0)
+    split: Literal["train", "val", "validation", "test", "all"] = "all"
+
+
+class SamplesCriterion(Section):
+    """A minimum number of samples (images) in a split."""
+
+    id: str | None = None
+    samples: Literal["train", "val", "validation", "test", "all"]
+    min: int = Field(ge=0)
+
+
+class SplitRatioCriterion(Section):
+    """Allowed share of every split, e.g. ``train: [0.6, 0.8]``; splits must be exclusive."""
+
+    id: str | None = None
+    split_ratio: dict[Literal["train", "val", "validation", "test"], tuple[Number, Number]]
+    exclusive: bool = True
+
+
+def _criterion_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key, tag in (("metric", "metric"), ("class", "class"), ("samples", "samples"), ("split_ratio", "split_ratio")):
+            if key in value:
+                return tag
+        return None
+    return getattr(value, "criterion_kind", None)
+
+
+Criterion = Annotated[
+    Union[
+        Annotated[MetricCriterion, Tag("metric")],
+        Annotated[ClassSamplesCriterion, Tag("class")],
+        Annotated[SamplesCriterion, Tag("samples")],
+        Annotated[SplitRatioCriterion, Tag("split_ratio")],
+    ],
+    Discriminator(
+        _criterion_kind,
+        custom_error_type="criterion_kind",
+        custom_error_message="a criterion needs one of the keys metric, class, samples, split_ratio",
+    ),
+]
+
+
+# --------------------------------------------------------------------------- items
+class Located(Section):
+    """An item read from a file: where it stands and the raw data it was validated from."""
+
+    _file: str = PrivateAttr(default="")
+    _line: int = PrivateAttr(default=0)
+    _raw: Any = PrivateAttr(default=None)
+
+
+class Item(Located):
+    """Common part of every workspace item."""
+
+    kind: ClassVar[str] = "item"
+    id: str
+    title: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The id other items use to refer to this one."""
+        return self.id
+
+
+class Requirement(Item):
+    kind: ClassVar[str] = "requirement"
+    text: str | None = None
+    type: Literal["ml_data", "ml_model", "performance", "robustness", "safety", "interface", "other"] = "other"
+    derived_from: list[str] = Field(default_factory=list)
+    status: str | None = None
+    criteria: list[Criterion] = Field(default_factory=list)
+
+    _list = field_validator("derived_from", mode="before")(_as_list)
+
+
+class Architecture(Item):
+    kind: ClassVar[str] = "architecture"
+    text: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+
+    _list = field_validator("requirements", mode="before")(_as_list)
+
+
+class SplitInfo(Section):
+    """One split of a data set: where it is and what it holds."""
+
+    path: str | None = None
+    samples: int | None = Field(default=None, ge=0)
+    instances: dict[str, int] = Field(default_factory=dict)
+
+
+class Dataset(Item):
+    """A versioned training/validation data set; ``id`` + ``version`` form its key."""
+
+    kind: ClassVar[str] = "dataset"
+    version: str
+    description: str | None = None
+    source: str | None = None
+    status: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    classes: list[str] | dict[int, str] = Field(default_factory=list)
+    splits: dict[str, SplitInfo] = Field(default_factory=dict)
+    data_yaml: str | None = None
+    manifest: str | None = None
+    fingerprint: str | None = None
+
+    _list = field_validator("requirements", mode="before")(_as_list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}-{self.version}"
+
+    def split(self, name: str) -> SplitInfo | None:
+        """The split called ``name``, accepting ``val`` and ``validation`` for each other."""
+        wanted = canonical_split(name)
+        for key, info in self.splits.items():
+            if canonical_split(key) == wanted:
+                return info
+        return None
+
+    def samples(self, name: str) -> int | None:
+        """Samples in one split, or in all (``all``) when every split declares them."""
+        if canonical_split(name) == "all":
+            counts = [s.samples for s in self.splits.values()]
+            return sum(counts) if counts and None not in counts else None  # type: ignore[arg-type]
+        info = self.split(name)
+        return info.samples if info else None
+
+    def ratios(self) -> dict[str, float]:
+        """Share of every split in the total, when every split declares its samples."""
+        total = self.samples("all")
+        if not total:
+            return {}
+        return {canonical_split(k): (v.samples or 0) / total for k, v in self.splits.items()}
+
+    def instances(self, class_name: str, split: str = "all") -> int | None:
+        """Instances of a class in one split or summed over splits; None if undeclared."""
+        infos = list(self.splits.values()) if canonical_split(split) == "all" else [self.split(split)]
+        counts = [i.instances.get(class_name) for i in infos if i is not None and i.instances]
+        if not counts:
+            return None
+        return sum(c or 0 for c in counts)
+
+    def class_names(self) -> list[str]:
+        if isinstance(self.classes, dict):
+            return [self.classes[k] for k in sorted(self.classes)]
+        return list(self.classes)
+
+
+class ToggleSection(Section):
+    enabled: bool = True
+
+
+class Augmentation(Located):
+    """The seed's augmentation configuration. It has no id of its own in the seed: it is
+    referred to by file name (``aug_config_v2.yaml``), or by an optional ``id``."""
+
+    kind: ClassVar[str] = "augmentation"
+    id: str | None = None
+    geometric: dict[str, ToggleSection] = Field(default_factory=dict)
+    photometric: dict[str, ToggleSection] = Field(default_factory=dict)
+    weather_simulation: dict[str, ToggleSection] = Field(default_factory=dict)
+    automotive_specific: dict[str, ToggleSection] = Field(default_factory=dict)
+    mosaic: ToggleSection | None = None
+    mixup: ToggleSection | None = None
+
+
+class Optimizer(Section):
+    type: str = "SGD"
+    lr: Number | None = None
+    weight_decay: Number | None = None
+    momentum: Number | None = None
+
+
+class Scheduler(Section):
+    type: Literal["cosine", "linear", "constant"] = "linear"
+    warmup_epochs: Number | None = None
+    warmup_bias_lr: Number | None = None
+    warmup_momentum: Number | None = None
+    min_lr: Number | None = None
+
+
+class Transfer(Section):
+    pretrained: str | bool | None = None
+    freeze_backbone: bool = False
+    freeze_epochs: int = Field(default=0, ge=0)
+
+
+class Loss(Section):
+    box_loss: Number | None = None
+    cls_loss: Number | None = None
+    dfl_loss: Number | None = None
+
+
+class EarlyStopping(Section):
+    patience: int | None = Field(default=None, ge=0)
+    metric: str | None = None
+    mode: Literal["max", "min"] = "max"
+
+
+class Checkpointing(Section):
+    save_period: int | None = None
+    save_best: bool = True
+    save_last: bool = True
+
+
+class Hardware(Section):
+    device: str | int | list[int] | None = None
+    workers: int | None = Field(default=None, ge=0)
+    pin_memory: bool | None = None
+    amp: bool | None = None
+
+
+class Reproducibility(Section):
+    seed: int | None = None
+    deterministic: bool | None = None
+
+
+class QuantizationSettings(Section):
+    qat_epochs: int = Field(default=1, ge=0)
+    lr: Number | None = None
+    calibration_images: int = Field(default=200, ge=1)
+    calibration_method: Literal["minmax", "entropy", "percentile"] = "minmax"
+    backend: str = "onnxruntime"
+
+
+class Training(Item):
+    """The seed's training configuration (``training:``)."""
+
+    kind: ClassVar[str] = "training"
+    model: str
+    dataset: str | None = None
+    augmentation: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    image_size: int | tuple[int, int] = 640
+    optimizer: Optimizer = Field(default_factory=Optimizer)
+    scheduler: Scheduler = Field(default_factory=Scheduler)
+    transfer: Transfer = Field(default_factory=Transfer)
+    loss: Loss = Field(default_factory=Loss)
+    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+    checkpointing: Checkpointing = Field(default_factory=Checkpointing)
+    hardware: Hardware = Field(default_factory=Hardware)
+    reproducibility: Reproducibility = Field(default_factory=Reproducibility)
+    quantization: QuantizationSettings | None = None
+
+    _list = field_validator("requirements", mode="before")(_as_list)
+
+
+class ModelArtifacts(Section):
+    weights: str | None = None
+    config: str | None = None
+    onnx: str | None = None
+    trt_int8: str | None = None
+
+
+class MetricSet(Section):
+    """Metrics of one split; any further metric name is kept as an extra number."""
+
+    def get(self, name: str) -> float | None:
+        value = getattr(self, name, None)
+        if value is None and self.model_extra:
+            value = self.model_extra.get(name)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    mAP_50: Number | None = None
+    mAP_50_95: Number | None = None
+    precision: Number | None = None
+    recall: Number | None = None
+    f1: Number | None = None
+
+
+class ModelMetrics(Section):
+    validation: MetricSet | None = None
+    test: MetricSet | None = None
+
+    def for_split(self, split: str) -> MetricSet | None:
+        return self.validation if canonical_split(split) == "val" else getattr(self, split, None)
+
+
+class TrainingData(Section):
+    dataset_version: str | None = None
+    train_samples: int | None = Field(default=None, ge=0)
+    val_samples: int | None = Field(default=None, ge=0)
+    test_samples: int | None = Field(default=None, ge=0)
+    augmentation: str | None = None
+
+
+class TrainingParams(Section):
+    epochs: int | None = None
+    best_epoch: int | None = None
+    training_time: str | None = None
+    gpu: str | None = None
+
+
+class Traceability(Section):
+    requirements: list[str] = Field(default_factory=list)
+    architecture: str | None = None
+    previous_version: str | None = None
+
+    _list = field_validator("requirements", mode="before")(_as_list)
+
+
+MODEL_STATUSES = ("draft", "training", "validated", "released", "rejected", "obsolete")
+
+
+class ModelVersion(Item):
+    """The seed's model version specification (``model_version:``)."""
+
+    kind: ClassVar[str] = "model_version"
+    created: DateLike | None = None
+    training_run: str | None = None
+    training_config: str | None = None
+    artifacts: ModelArtifacts = Field(default_factory=ModelArtifacts)
+    metrics: ModelMetrics = Field(default_factory=ModelMetrics)
+    training_data: TrainingData = Field(default_factory=TrainingData)
+    training_params: TrainingParams = Field(default_factory=TrainingParams)
+    dependencies: dict[str, Scalar] = Field(default_factory=dict)
+    traceability: Traceability = Field(default_factory=Traceability)
+    status: str = "draft"
+    approver: str | None = None
+    approval_date: DateLike | None = None
+
+
+RUN_STATUSES = ("pending", "in_progress", "success", "failed", "aborted", "terminated")
+
+
+class Run(Item):
+    """A recorded training run (written by ``mle3 train`` under ``artifacts/runs/``)."""
+
+    kind: ClassVar[str] = "run"
+    config: str
+    status: str = "pending"
+    dataset_version: str | None = None
+    model_version: str | None = None
+    started: DateLike | None = None
+    ended: DateLike | None = None
+
+
+#: top-level key -> (model, is_plural)
+KINDS: dict[str, tuple[type[BaseModel], bool]] = {
+    "requirement": (Requirement, False),
+    "requirements": (Requirement, True),
+    "architecture": (Architecture, False),
+    "architectures": (Architecture, True),
+    "dataset": (Dataset, False),
+    "datasets": (Dataset, True),
+    "training": (Training, False),
+    "trainings": (Training, True),
+    "augmentation": (Augmentation, False),
+    "model_version": (ModelVersion, False),
+    "model_versions": (ModelVersion, True),
+    "run": (Run, False),
+}
+
+ITEM_MODELS: dict[str, type[BaseModel]] = {
+    model.kind: model for model, _ in KINDS.values()  # type: ignore[attr-defined]
+}
+
+
+def misspelled_fields(obj: BaseModel, path: tuple = ()) -> list[tuple[tuple, str, str]]:
+    """Extra keys that look like typos of a known field: ``(path, extra, suggestion)``."""
+    found: list[tuple[tuple, str, str]] = []
+    known = {name for name in type(obj).model_fields} | {
+        f.alias for f in type(obj).model_fields.values() if f.alias
+    }
+    for extra in obj.model_extra or {}:
+        match = difflib.get_close_matches(extra, known, n=1, cutoff=0.8)
+        if match:
+            found.append((path + (extra,), extra, match[0]))
+    for name, field in type(obj).model_fields.items():
+        value = getattr(obj, name, None)
+        key = field.alias or name
+        if isinstance(value, BaseModel):
+            found.extend(misspelled_fields(value, path + (key,)))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                if isinstance(v, BaseModel):
+                    found.extend(misspelled_fields(v, path + (key, i)))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, BaseModel):
+                    found.extend(misspelled_fields(v, path + (key, k)))
+    return found
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of every item file kind, keyed by top-level key (for YAML editors)."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for key, (model, plural) in KINDS.items():
+        item_schema = model.model_json_schema(by_alias=True)
+        defs = item_schema.pop("$defs", {})
+        body: dict[str, Any] = {"type": "array", "items": item_schema} if plural else item_schema
+        schemas[key] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": f"mle3 {key} file",
+            "type": "object",
+            "properties": {key: body},
+            "required": [key],
+            "$defs": defs,
+        }
+    return schemas

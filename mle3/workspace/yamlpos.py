@@ -1,0 +1,169 @@
+"""YAML parsing that remembers where every mapping key and list entry stood.
+
+Findings must name ``file:line`` for the exact field, so the loader records line numbers
+while it builds ordinary dicts and lists. It reuses PyYAML's C parser (``CSafeLoader``)
+and only overrides the Python-side constructors, which keeps the parse rate close to
+plain ``yaml.load`` (see ``benchmarks/bench_check.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import yaml
+
+try:  # pragma: no cover - the C loader is present on every supported platform
+    _BaseLoader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _BaseLoader = yaml.SafeLoader
+
+#: Refuse documents that expand to more nodes than this through aliases (billion laughs).
+MAX_ALIAS_EXPANSION = 100_000
+#: Refuse single files larger than this many bytes before parsing them.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+class LineDict(dict):
+    """A dict that knows the line of itself and of each of its keys (1-based)."""
+
+    __slots__ = ("line", "key_lines")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = 0
+        self.key_lines: dict[str, int] = {}
+
+    def __reduce__(self):  # keep positions through pickle (cache, worker processes)
+        return (_rebuild_dict, (dict(self), self.line, self.key_lines))
+
+
+class LineList(list):
+    """A list that knows the line of itself and of each entry (1-based)."""
+
+    __slots__ = ("line", "item_lines")
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.line = 0
+        self.item_lines: list[int] = []
+
+    def __reduce__(self):
+        return (_rebuild_list, (list(self), self.line, self.item_lines))
+
+
+def _rebuild_dict(data: dict, line: int, key_lines: dict) -> LineDict:
+    d = LineDict(data)
+    d.line, d.key_lines = line, key_lines
+    return d
+
+
+def _rebuild_list(data: list, line: int, item_lines: list) -> LineList:
+    lst = LineList(data)
+    lst.line, lst.item_lines = line, item_lines
+    return lst
+
+
+class YamlProblem(Exception):
+    """A YAML file that cannot be used, with the position of the problem."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0, rule: str = "load.yaml-syntax"):
+        super().__init__(message)
+        self.message, self.line, self.column, self.rule = message, line, column, rule
+
+
+@dataclass
+class DuplicateKey:
+    key: str
+    line: int
+    first_line: int
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """CSafeLoader whose mappings and sequences carry line numbers."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.duplicate_keys: list[DuplicateKey] = []
+        self._constructed_nodes = 0
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        self._constructed_nodes += 1
+        if self._constructed_nodes > MAX_ALIAS_EXPANSION:
+            raise YamlProblem(
+                f"document expands to more than {MAX_ALIAS_EXPANSION} nodes (alias bomb?)",
+                node.start_mark.line + 1, node.start_mark.column + 1, "load.yaml-too-large",
+            )
+        return super().construct_object(node, deep=deep)
+
+
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[LineDict]:
+    data = LineDict()
+    data.line = node.start_mark.line + 1
+    yield data
+    loader.flatten_mapping(node)
+    key_lines: dict[str, int] = {}
+    for key_node, _ in node.value:
+        key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else repr(key_node.value)
+        line = key_node.start_mark.line + 1
+        if key in key_lines:
+            loader.duplicate_keys.append(DuplicateKey(key, line, key_lines[key]))
+        key_lines[key] = line
+    data.update(loader.construct_mapping(node))
+    data.key_lines = key_lines
+
+
+def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[LineList]:
+    data = LineList()
+    data.line = node.start_mark.line + 1
+    yield data
+    data.extend(loader.construct_sequence(node))
+    data.item_lines = [child.start_mark.line + 1 for child in node.value]
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def parse_documents(text: str | bytes) -> tuple[list[Any], list[DuplicateKey]]:
+    """Parse every YAML document in ``text``; raise :class:`YamlProblem` with a position."""
+    if len(text) > MAX_FILE_BYTES:
+        raise YamlProblem(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", 1, 1, "load.yaml-too-large")
+    loader = _LineLoader(text)
+    try:
+        docs = []
+        while loader.check_data():
+            docs.append(loader.get_data())
+        return docs, loader.duplicate_keys
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlProblem(f"YAML syntax: {problem}", line, col) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"YAML: {exc}", 1, 1) from None
+    except RecursionError:
+        raise YamlProblem("YAML nesting too deep", 1, 1, "load.yaml-too-large") from None
+    finally:
+        loader.dispose()
+
+
+def line_of(data: Any, path: tuple[Any, ...], default: int = 0) -> int:
+    """Line of the value at ``path`` (keys and list indexes) inside parsed data.
+
+    Falls back to the nearest enclosing line that is known, so a finding always points
+    somewhere useful even when the exact field is missing.
+    """
+    line = getattr(data, "line", default) or default
+    node = data
+    for step in path:
+        if isinstance(node, LineDict):
+            line = node.key_lines.get(str(step), line)
+            node = node.get(step)
+        elif isinstance(node, LineList) and isinstance(step, int) and 0 <= step < len(node):
+            if step < len(node.item_lines):
+                line = node.item_lines[step]
+            node = node[step]
+        else:
+            break
+    return line
