@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import networkx as nx
 
+from ._gc import paused_gc
 from .workspace import Workspace, item_key
 
 
@@ -68,17 +69,28 @@ def references(item: Any) -> Iterator[Reference]:
 def build_graph(ws: Workspace) -> nx.MultiDiGraph:
     """Nodes keyed by item key with ``kind`` and ``item``; edges with ``relation`` and
     the referencing ``path``. References that resolve to nothing get no edge (the
-    traceability rules report them)."""
+    traceability rules report them).
+
+    ``graph.graph["references"]`` keeps every reference once as ``(item, Reference,
+    target item or None)`` so rules do not resolve them again."""
+    with paused_gc():
+        return _build_graph(ws)
+
+
+def _build_graph(ws: Workspace) -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph()
-    for item in ws.items:
-        graph.add_node(item_key(item), kind=item.kind, item=item)
+    graph.add_nodes_from((item_key(item), {"kind": item.kind, "item": item}) for item in ws.items)
+    resolved: list[tuple[Any, Reference, Any]] = []
+    edges = []
     for item in ws.items:
         source = item_key(item)
         for ref in references(item):
             target = ws.resolve(ref.target)
-            if target is None:
-                continue
-            graph.add_edge(source, item_key(target), key=ref.relation, relation=ref.relation, path=ref.path)
+            resolved.append((item, ref, target))
+            if target is not None:
+                edges.append((source, item_key(target), ref.relation, {"relation": ref.relation, "path": ref.path}))
+    graph.add_edges_from(edges)
+    graph.graph["references"] = resolved
     return graph
 
 

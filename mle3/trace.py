@@ -22,7 +22,7 @@ def describe_item(ws: Workspace, key: str) -> dict[str, Any]:
         "title": getattr(item, "title", None),
         "status": getattr(item, "status", None),
         "file": item._file,
-        "line": item._line,
+        "line": ws.line_of(item),
     }
 
 

@@ -6,7 +6,7 @@ items and with disk), ``criteria`` (requirement criteria), ``status`` (life cycl
 """
 
 from . import consistency, criteria, load, status, traceability  # noqa: F401  (registers rules)
-from .engine import CHECK_SCHEMA, CheckReport, run_checks
+from .engine import CHECK_SCHEMA, CheckReport, check_workspace, run_checks
 from .registry import RULES, Context, Hit, Rule, rule
 
-__all__ = ["CHECK_SCHEMA", "RULES", "CheckReport", "Context", "Hit", "Rule", "rule", "run_checks"]
+__all__ = ["CHECK_SCHEMA", "RULES", "CheckReport", "check_workspace", "Context", "Hit", "Rule", "rule", "run_checks"]

@@ -58,7 +58,7 @@ def artifact_missing(ctx: Context) -> Iterator[Hit]:
         for name, value in (model.artifacts.model_dump(exclude_none=True) or {}).items():
             if not isinstance(value, str) or not inside_workspace(ctx.ws.root, value):
                 continue
-            if not (ctx.ws.root / value).exists():
+            if not ctx.exists(value):
                 severity = "error" if model.status == "released" else "warning"
                 yield Hit(model, f"artifact {name} {value!r} does not exist", ("artifacts", name), severity)
 
@@ -68,8 +68,10 @@ def artifact_missing(ctx: Context) -> Iterator[Hit]:
 def path_outside(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         for name, value in (model.artifacts.model_dump(exclude_none=True) or {}).items():
-            if isinstance(value, str) and not inside_workspace(ctx.ws.root, value):
-                yield Hit(model, f"artifact {name} path {value!r} leaves the workspace", ("artifacts", name))
+            if isinstance(value, str):
+                ctx.exists(value)  # a link that changes target must invalidate the result cache
+                if not inside_workspace(ctx.ws.root, value):
+                    yield Hit(model, f"artifact {name} path {value!r} leaves the workspace", ("artifacts", name))
     for ds in ctx.ws.of_kind("dataset"):
         for field in ("data_yaml", "manifest"):
             value = getattr(ds, field)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from .._gc import paused_gc
 from ..findings import Finding, format_path
 from ..graph import build_graph
 from ..workspace import CONFIG_NAME, Workspace, item_key
@@ -24,6 +26,7 @@ class CheckReport:
     files: int
     ignored: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    disk: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def errors(self) -> int:
@@ -52,16 +55,15 @@ class CheckReport:
         }
 
 
-def _to_finding(rule_id: str, default: str, hit: Hit) -> Finding:
+def _to_finding(ws: Workspace, rule_id: str, default: str, hit: Hit) -> Finding:
     item = hit.item
-    raw = getattr(item, "_raw", None)
     return Finding(
         rule=rule_id,
         severity=hit.severity or default,  # type: ignore[arg-type]
         message=hit.message,
         item=item_key(item),
-        file=getattr(item, "_file", None),
-        line=line_of(raw, hit.path, getattr(item, "_line", 0)) if raw is not None else None,
+        file=item._file,
+        line=ws.line_of(item, hit.path),
         field=format_path(hit.path) or None,
     )
 
@@ -69,18 +71,23 @@ def _to_finding(rule_id: str, default: str, hit: Hit) -> Finding:
 def _run(rules: list, ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     for r in rules:
-        out.extend(_to_finding(r.id, r.severity, hit) for hit in r.check(ctx))
+        out.extend(_to_finding(ctx.ws, r.id, r.severity, hit) for hit in r.check(ctx))
     return out
 
 
 def run_checks(ws: Workspace, graph: nx.MultiDiGraph | None = None, *, only: set[str] | None = None) -> CheckReport:
     """All findings for ``ws``: load problems plus every rule, overrides applied, sorted."""
     graph = graph if graph is not None else build_graph(ws)
+    with paused_gc():
+        return _run_checks(ws, graph, only)
+
+
+def _run_checks(ws: Workspace, graph: nx.MultiDiGraph, only: set[str] | None) -> CheckReport:
     selected = [r for r in RULES.values() if r.check and (only is None or r.id in only)]
     ctx = Context(ws, graph)
     findings = list(ws.findings) + _run([r for r in selected if not r.late], ctx)
     findings.extend(_config_findings(ws))
-    late_ctx = Context(ws, graph, findings)
+    late_ctx = Context(ws, graph, findings, ctx.disk)
     findings += _run([r for r in selected if r.late], late_ctx)
 
     overrides = ws.config.rules
@@ -98,7 +105,29 @@ def run_checks(ws: Workspace, graph: nx.MultiDiGraph | None = None, *, only: set
     counts: dict[str, int] = {}
     for f in kept:
         counts[f.severity] = counts.get(f.severity, 0) + 1
-    return CheckReport(kept, items=len(ws.items), files=len(ws.files), ignored=ignored, counts=counts)
+    return CheckReport(kept, items=len(ws.items), files=len(ws.files), ignored=ignored, counts=counts, disk=ctx.disk)
+
+
+def check_workspace(start: Path | str | None = None, *, use_cache: bool = True) -> CheckReport:
+    """Load and check a workspace; on an unchanged workspace answer from the result cache."""
+    from ..workspace.config import find_root, load_config
+    from ..workspace.load import discover, load_items
+    from . import result_cache
+
+    root = find_root(Path(start) if start else None)
+    config = load_config(root)
+    started = result_cache.now_ns()
+    listing = discover(root, config.item_dirs)
+    key = result_cache.listing_key((root / CONFIG_NAME).read_bytes(), listing)
+    if use_cache:
+        hit = result_cache.load(root, key, listing)
+        if hit is not None:
+            return CheckReport(hit["findings"], hit["items"], hit["files"], hit["ignored"], hit["counts"])
+    ws = load_items(root, config, listing, use_cache=use_cache)
+    report = run_checks(ws)
+    if use_cache:
+        result_cache.store(root, key, started, report.disk, report)
+    return report
 
 
 def _config_findings(ws: Workspace) -> list[Finding]:

@@ -8,6 +8,7 @@ so ``mle3 rules`` lists them too.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -68,6 +69,17 @@ class Context:
     ws: Workspace
     graph: nx.MultiDiGraph
     findings: list[Finding] = field(default_factory=list)
+    #: every path outside the item files a rule looked at, with what it saw (result cache)
+    disk: dict[str, tuple | None] = field(default_factory=dict)
+
+    def exists(self, relative: str) -> bool:
+        """Whether a workspace-relative path exists; recorded so the result cache
+        notices when it appears, disappears or changes."""
+        from .result_cache import file_state
+
+        state = file_state(self.ws.root / relative)
+        self.disk[relative] = state
+        return state is not None and os.path.exists(self.ws.root / relative)
 
     @cached_property
     def error_items(self) -> set[str]:

@@ -4,28 +4,22 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import networkx as nx
-
-from ..graph import references
 from .registry import Context, Hit, rule
 
 
 @rule("trace.dangling-ref", "error", "A reference names an item that does not exist.",
       "Correct the id, add the missing item, or declare the id external in mle3.yaml (`external:`).")
 def dangling_references(ctx: Context) -> Iterator[Hit]:
-    for item in ctx.ws.items:
-        for ref in references(item):
-            if ctx.ws.resolve(ref.target) is None and not ctx.ws.is_external(ref.target):
-                yield Hit(item, f"{ref.relation} reference {ref.target!r} names no item", ref.path)
+    for item, ref, target in ctx.graph.graph["references"]:
+        if target is None and not ctx.ws.is_external(ref.target):
+            yield Hit(item, f"{ref.relation} reference {ref.target!r} names no item", ref.path)
 
 
 @rule("trace.wrong-kind", "error", "A reference points to an item of the wrong kind (e.g. previous_version to a non-model).",
       "Point the field to an item of the kind named in the message.")
 def wrong_kind(ctx: Context) -> Iterator[Hit]:
-    for item in ctx.ws.items:
-        for ref in references(item):
-            target = ctx.ws.resolve(ref.target)
-            if target is not None and target.kind not in ref.allowed_kinds:
+    for item, ref, target in ctx.graph.graph["references"]:
+        if target is not None and target.kind not in ref.allowed_kinds:
                 yield Hit(item, f"{ref.relation} {ref.target!r} is a {target.kind}, expected {' or '.join(ref.allowed_kinds)}", ref.path)
 
 
@@ -80,15 +74,28 @@ def model_without_dataset(ctx: Context) -> Iterator[Hit]:
 @rule("trace.previous-version-cycle", "error", "previous_version links form a cycle.",
       "Point previous_version of the oldest model in the cycle to nothing or to an older model.")
 def previous_version_cycle(ctx: Context) -> Iterator[Hit]:
-    chain = nx.DiGraph()
-    for u, v, data in ctx.graph.edges(data=True):
-        if data["relation"] == "previous_version":
-            chain.add_edge(u, v)
-    for cycle in nx.simple_cycles(chain):
-        first = min(cycle)
-        model = ctx.ws.by_key[first]
-        path = " -> ".join(cycle[cycle.index(first):] + cycle[: cycle.index(first)] + [first])
-        yield Hit(model, f"previous_version cycle: {path}", ("traceability", "previous_version"))
+    # Every model has at most one previous_version, so the links form chains; walking
+    # each chain once with a colouring finds every cycle in linear time.
+    previous = {
+        ctx.key(item): ctx.key(target)
+        for item, ref, target in ctx.graph.graph["references"]
+        if ref.relation == "previous_version" and target is not None
+    }
+    done: set[str] = set()
+    for start in previous:
+        walk: list[str] = []
+        on_walk: set[str] = set()
+        node: str | None = start
+        while node is not None and node not in done and node not in on_walk:
+            walk.append(node)
+            on_walk.add(node)
+            node = previous.get(node)
+        if node is not None and node in on_walk:
+            cycle = walk[walk.index(node):]
+            first = min(cycle)
+            ordered = cycle[cycle.index(first):] + cycle[: cycle.index(first)] + [first]
+            yield Hit(ctx.ws.by_key[first], f"previous_version cycle: {' -> '.join(ordered)}", ("traceability", "previous_version"))
+        done.update(walk)
 
 
 @rule("trace.config-unused", "warning", "A training configuration is used by no run and no model version.",

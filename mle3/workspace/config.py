@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import Mle3Error, WorkspaceNotFound
 from ..findings import format_path
@@ -25,6 +25,12 @@ class _Strict(BaseModel):
 class RuleOverride(_Strict):
     severity: Literal["error", "warning", "info", "off"]
     reason: str = Field(min_length=3)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _unquoted_off(cls, value: object) -> object:
+        """YAML 1.1 reads an unquoted ``off`` as false; it means the severity ``off``."""
+        return "off" if value is False else value
 
 
 class ApprovalPolicy(_Strict):

@@ -16,13 +16,14 @@ from typing import Any, Iterable, Iterator
 
 from pydantic import BaseModel, ValidationError
 
+from .._gc import paused_gc
 from ..errors import ItemNotFound
 from ..findings import Finding, format_path
 from . import cache as parse_cache
 from .config import ProjectConfig, find_root, load_config
-from .schema import KINDS, Augmentation, Dataset, misspelled_fields
+from .schema import KINDS, Augmentation, locate, misspelled_fields
 from .versions import version_key
-from .yamlpos import YamlProblem, line_of, parse_documents
+from .yamlpos import YamlProblem, line_of, parse_documents, parse_fast
 
 #: Below this many files to parse, worker processes cost more than they save.
 PARALLEL_THRESHOLD = 400
@@ -31,18 +32,16 @@ SKIP_DIRS = {".mle3", ".git", "__pycache__", "node_modules"}
 
 @dataclass
 class ParsedFile:
-    """Result of parsing one file: documents, or the problem that stopped the parse."""
+    """Result of parsing one file: plain documents, or the problem that stopped the parse.
+
+    Line numbers are not kept here (they would double the parse and transfer cost);
+    :meth:`Workspace.line_of` parses a file again with positions when a finding needs one.
+    """
 
     path: str
     docs: list[Any] = field(default_factory=list)
-    duplicate_keys: list[tuple[str, int, int]] = field(default_factory=list)
+    has_duplicates: bool = False
     problem: tuple[str, int, int, str] | None = None
-
-
-@dataclass
-class Location:
-    file: str
-    line: int
 
 
 @dataclass
@@ -56,6 +55,27 @@ class Workspace:
     files: list[str]
     by_key: dict[str, Any] = field(default_factory=dict)
     latest_dataset: dict[str, Any] = field(default_factory=dict)
+    _positions: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ positions
+    def positions(self, file: str) -> list[Any]:
+        """The documents of ``file`` with line numbers (parsed on first use, then kept)."""
+        docs = self._positions.get(file)
+        if docs is None:
+            try:
+                docs = parse_documents((self.root / file).read_bytes())[0]
+            except (OSError, YamlProblem):
+                docs = []
+            self._positions[file] = docs
+        return docs
+
+    def line_of(self, item: Any, path: tuple = ()) -> int:
+        """Line of ``path`` inside ``item`` (its first line for an empty path)."""
+        doc_index, base = item._where
+        docs = self.positions(item._file)
+        if doc_index >= len(docs):
+            return 1
+        return line_of(docs[doc_index], base + tuple(path), 1)
 
     # ------------------------------------------------------------------ lookups
     def resolve(self, ref: str | None) -> Any | None:
@@ -128,9 +148,7 @@ def parse_file(root: str, relpath: str) -> ParsedFile:
     try:
         with open(os.path.join(root, relpath), "rb") as fh:
             text = fh.read()
-        docs, dups = parse_documents(text)
-        result.docs = docs
-        result.duplicate_keys = [(d.key, d.line, d.first_line) for d in dups]
+        result.docs, result.has_duplicates = parse_fast(text)
     except YamlProblem as exc:
         result.problem = (exc.message, exc.line, exc.column, exc.rule)
     except OSError as exc:
@@ -159,13 +177,6 @@ def parse_many(root: Path, paths: list[str], jobs: int | None = None) -> list[Pa
 
 
 # ---------------------------------------------------------------------- validation
-def _locate(obj: BaseModel, file: str, raw: Any, line: int) -> BaseModel:
-    obj._file = file  # type: ignore[attr-defined]
-    obj._line = line  # type: ignore[attr-defined]
-    obj._raw = raw  # type: ignore[attr-defined]
-    return obj
-
-
 _CRITERION_TAGS = {"metric", "class", "samples", "split_ratio"}
 
 
@@ -177,44 +188,49 @@ def _without_union_tags(loc: tuple) -> tuple:
     )
 
 
-def _schema_findings(exc: ValidationError, raw: Any, file: str, item_id: str | None, base: tuple) -> Iterator[Finding]:
+class _FileLines:
+    """Line lookup inside one file; parses it with positions only when first asked."""
+
+    def __init__(self, ws: "Workspace", file: str) -> None:
+        self.ws, self.file = ws, file
+
+    def __call__(self, doc_index: int, path: tuple) -> int:
+        docs = self.ws.positions(self.file)
+        return line_of(docs[doc_index], path, 1) if doc_index < len(docs) else 1
+
+
+def _schema_findings(exc: ValidationError, lines: _FileLines, doc_index: int, item_id: str | None, base: tuple) -> Iterator[Finding]:
     for err in exc.errors(include_url=False):
         loc = _without_union_tags(tuple(err["loc"]))
-        value_hint = ""
-        if err["type"] in {"missing"}:
+        if err["type"] == "missing":
             message = "required field is missing"
         else:
             message = err["msg"]
             if "input" in err and not isinstance(err["input"], (dict, list)):
-                value_hint = f" (got {err['input']!r})"
-        yield Finding(
-            rule="load.schema",
-            severity="error",
-            message=f"{format_path(base + loc)}: {message}{value_hint}",
-            item=item_id,
-            file=file,
-            line=line_of(raw, loc, getattr(raw, "line", 1)),
-            field=format_path(base + loc),
-        )
+                message += f" (got {err['input']!r})"
+        where = format_path(base + loc)
+        yield Finding("load.schema", "error", f"{where}: {message}", item=item_id, file=lines.file, line=lines(doc_index, base + loc), field=where)
 
 
-def build_items(parsed: ParsedFile) -> tuple[list[BaseModel], list[Finding]]:
+def build_items(parsed: ParsedFile, ws: "Workspace") -> tuple[list[BaseModel], list[Finding]]:
     """Turn one parsed file into validated items and load findings."""
     file = parsed.path
+    lines = _FileLines(ws, file)
     findings: list[Finding] = []
     items: list[BaseModel] = []
     if parsed.problem:
         msg, line, col, rule = parsed.problem
         findings.append(Finding(rule, "error", msg, file=file, line=line or None, column=col or None))
         return items, findings
-    for key, line, first in parsed.duplicate_keys:
-        findings.append(Finding("load.duplicate-key", "error", f"key {key!r} appears twice (first at line {first}); the first value is lost", file=file, line=line, field=key))
+    if parsed.has_duplicates:
+        for dup in parse_documents((ws.root / file).read_bytes())[1]:
+            findings.append(Finding("load.duplicate-key", "error", f"key {dup.key!r} appears twice (first at line {dup.first_line}); the first value is lost", file=file, line=dup.line, field=dup.key))
     recognised = False
-    for doc in parsed.docs:
+    for doc_index, doc in enumerate(parsed.docs):
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            findings.append(Finding("load.schema", "error", "an item file must be a mapping with one of the keys " + ", ".join(sorted(KINDS)), file=file, line=getattr(doc, "line", 1)))
+            findings.append(Finding("load.schema", "error", "an item file must be a mapping with one of the keys " + ", ".join(sorted(KINDS)), file=file, line=lines(doc_index, ())))
             continue
         for top_key, body in doc.items():
             spec = KINDS.get(top_key)
@@ -222,29 +238,27 @@ def build_items(parsed: ParsedFile) -> tuple[list[BaseModel], list[Finding]]:
                 continue
             recognised = True
             model, plural = spec
-            entries = list(enumerate(body)) if plural and isinstance(body, list) else [(None, body)]
             if plural and not isinstance(body, list):
-                findings.append(Finding("load.schema", "error", f"{top_key}: must be a list of items", file=file, line=line_of(doc, (top_key,)), field=top_key))
+                findings.append(Finding("load.schema", "error", f"{top_key}: must be a list of items", file=file, line=lines(doc_index, (top_key,)), field=top_key))
                 continue
+            entries = list(enumerate(body)) if plural else [(None, body)]
             for index, entry in entries:
                 base = (top_key,) if index is None else (top_key, index)
-                entry_line = line_of(doc, base, 1)
                 if not isinstance(entry, dict):
-                    findings.append(Finding("load.schema", "error", f"{format_path(base)}: must be a mapping of fields", file=file, line=entry_line, field=format_path(base)))
+                    findings.append(Finding("load.schema", "error", f"{format_path(base)}: must be a mapping of fields", file=file, line=lines(doc_index, base), field=format_path(base)))
                     continue
                 item_id = entry.get("id") if isinstance(entry.get("id"), str) else None
                 try:
                     obj = model.model_validate(entry)
                 except ValidationError as exc:
-                    findings.extend(_schema_findings(exc, entry, file, item_id, base))
+                    findings.extend(_schema_findings(exc, lines, doc_index, item_id, base))
                     continue
                 for path, extra, suggestion in misspelled_fields(obj):
                     findings.append(Finding(
-                        "load.unknown-field", "warning",
-                        f"unknown field {extra!r}: did you mean {suggestion!r}?",
-                        item=item_id, file=file, line=line_of(entry, path, entry_line), field=format_path(base + path),
+                        "load.unknown-field", "warning", f"unknown field {extra!r}: did you mean {suggestion!r}?",
+                        item=item_id, file=file, line=lines(doc_index, base + path), field=format_path(base + path),
                     ))
-                items.append(_locate(obj, file, entry, entry_line))
+                items.append(locate(obj, file, (doc_index, base), entry))
     if not recognised and not findings:
         findings.append(Finding("load.unrecognised-file", "info", "no item key (" + ", ".join(sorted(k for k in KINDS if not k.endswith("s"))) + "): file skipped", file=file, line=1))
     return items, findings
@@ -261,23 +275,31 @@ def load_workspace(start: Path | str | None = None, *, use_cache: bool = True, j
     only a missing or unreadable ``mle3.yaml`` raises."""
     root = find_root(Path(start) if start else None)
     config = load_config(root)
-    listing = discover(root, config.item_dirs)
+    return load_items(root, config, discover(root, config.item_dirs), use_cache=use_cache, jobs=jobs)
+
+
+def load_items(root: Path, config: ProjectConfig, listing: list[tuple[str, int, int]], *, use_cache: bool = True, jobs: int | None = None) -> Workspace:
+    """Parse and validate the files of ``listing`` (from :func:`discover`)."""
+    with paused_gc():
+        return _load_items(root, config, listing, use_cache, jobs)
+
+
+def _load_items(root: Path, config: ProjectConfig, listing: list[tuple[str, int, int]], use_cache: bool, jobs: int | None) -> Workspace:
     parsed = parse_cache.parse_with_cache(root, listing, lambda paths: parse_many(root, paths, jobs), enabled=use_cache)
+    ws = Workspace(root=root, config=config, items=[], findings=[], files=[p for p, _, _ in listing])
     items: list[Any] = []
-    findings: list[Finding] = []
     for pf in parsed:
-        file_items, file_findings = build_items(pf)
+        file_items, file_findings = build_items(pf, ws)
         items.extend(file_items)
-        findings.extend(file_findings)
-    ws = Workspace(root=root, config=config, items=[], findings=findings, files=[p for p, _, _ in listing])
+        ws.findings.extend(file_findings)
     for item in items:
         key = item_key(item)
         first = ws.by_key.get(key)
         if first is not None:
-            findings.append(Finding(
+            ws.findings.append(Finding(
                 "load.duplicate-id", "error",
-                f"id {key!r} is already defined at {first._file}:{first._line}",
-                item=key, file=item._file, line=item._line,
+                f"id {key!r} is already defined at {first._file}:{ws.line_of(first)}",
+                item=key, file=item._file, line=ws.line_of(item),
             ))
             continue
         ws.by_key[key] = item

@@ -85,16 +85,42 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self.duplicate_keys: list[DuplicateKey] = []
-        self._constructed_nodes = 0
 
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        self._constructed_nodes += 1
-        if self._constructed_nodes > MAX_ALIAS_EXPANSION:
+    def construct_document(self, node: yaml.Node) -> Any:
+        _refuse_alias_bombs(node)
+        return super().construct_document(node)
+
+
+def _refuse_alias_bombs(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand to more than MAX_ALIAS_EXPANSION nodes.
+
+    PyYAML shares aliased objects, so parsing is cheap, but anything that walks the data
+    (validation, JSON, reports) would expand them ("billion laughs"). The expanded size is
+    computed over the node graph with memoisation, in time linear in the distinct nodes."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if depth > 200:
+            raise YamlProblem("YAML nesting deeper than 200 levels", node.start_mark.line + 1, node.start_mark.column + 1, "load.yaml-too-large")
+        sizes[id(node)] = 1  # cycles (recursive aliases) count once
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        else:
+            total = 1
+        if total > MAX_ALIAS_EXPANSION:
             raise YamlProblem(
-                f"document expands to more than {MAX_ALIAS_EXPANSION} nodes (alias bomb?)",
+                f"document expands to more than {MAX_ALIAS_EXPANSION} values through aliases (alias bomb?)",
                 node.start_mark.line + 1, node.start_mark.column + 1, "load.yaml-too-large",
             )
-        return super().construct_object(node, deep=deep)
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
 
 
 def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[LineDict]:
@@ -125,8 +151,41 @@ _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 
+class _FastLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Plain-dict loader for the hot path; only notices that a mapping lost a duplicate key."""
+
+    has_duplicates = False
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        mapping = super().construct_mapping(node, deep=deep)
+        if len(mapping) < len(node.value):
+            self.has_duplicates = True
+        return mapping
+
+
+def parse_fast(text: bytes) -> tuple[list[Any], bool]:
+    """Parse to plain dicts as fast as PyYAML's C loader allows.
+
+    Returns the documents and whether some mapping repeated a key. Files with anchors
+    take the guarded loader (alias expansion is bounded there)."""
+    if len(text) > MAX_FILE_BYTES or b"&" in text:
+        docs, dups = parse_documents(text)
+        return docs, bool(dups)
+    loader = _FastLoader(text)
+    try:
+        docs = []
+        while loader.check_data():
+            docs.append(loader.get_data())
+        return docs, loader.has_duplicates
+    except (yaml.YAMLError, RecursionError):
+        loader.dispose()
+        return parse_documents(text)[0], False  # raises YamlProblem with the position
+    finally:
+        loader.dispose()
+
+
 def parse_documents(text: str | bytes) -> tuple[list[Any], list[DuplicateKey]]:
-    """Parse every YAML document in ``text``; raise :class:`YamlProblem` with a position."""
+    """Parse every YAML document in ``text`` with positions; raise :class:`YamlProblem`."""
     if len(text) > MAX_FILE_BYTES:
         raise YamlProblem(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", 1, 1, "load.yaml-too-large")
     loader = _LineLoader(text)

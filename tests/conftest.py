@@ -1,0 +1,127 @@
+"""Shared fixtures: small workspaces written into tmp_path, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+BASE_FILES: dict[str, str] = {
+    "mle3.yaml": "project: test\nexternal: ['SYS-*']\n",
+    "requirements/REQ-D.yaml": """
+        requirement:
+          id: REQ-D
+          title: data
+          type: ml_data
+          derived_from: [SYS-1]
+          criteria:
+            - samples: train
+              min: 100
+            - class: car
+              min_samples: 50
+              split: train
+            - split_ratio: {train: [0.6, 0.8], val: [0.1, 0.2], test: [0.1, 0.2]}
+    """,
+    "requirements/REQ-P.yaml": """
+        requirement:
+          id: REQ-P
+          title: perf
+          type: performance
+          derived_from: [REQ-D]
+          criteria:
+            - metric: mAP_50
+              split: test
+              min: 0.5
+    """,
+    "requirements/ARCH.yaml": """
+        architecture:
+          id: ARCH-1
+          requirements: [REQ-P]
+    """,
+    "artifacts/data.yaml": """
+        dataset:
+          id: DATA
+          version: v1
+          requirements: [REQ-D]
+          classes: [car]
+          splits:
+            train: {samples: 700, path: data/train, instances: {car: 900}}
+            val: {samples: 150, path: data/val}
+            test: {samples: 150, path: data/test}
+    """,
+    "artifacts/train.yaml": """
+        training:
+          id: TRAIN
+          model: yolov8n.yaml
+          dataset: DATA
+          epochs: 10
+    """,
+    "artifacts/model.yaml": """
+        model_version:
+          id: MODEL-v1
+          training_run: TRAIN
+          metrics:
+            test: {mAP_50: 0.7}
+          training_data:
+            dataset_version: DATA-v1
+            train_samples: 700
+            val_samples: 150
+          traceability:
+            requirements: [REQ-D, REQ-P]
+            architecture: ARCH-1
+          status: draft
+    """,
+}
+
+
+def write_files(root: Path, files: dict[str, str | None]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        if text is None:
+            if path.exists():
+                path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return root
+
+
+@pytest.fixture
+def make_ws(tmp_path: Path) -> Callable[..., Path]:
+    """Write BASE_FILES with overrides (None deletes a file) and return the root."""
+
+    def make(overrides: dict[str, str | None] | None = None, base: bool = True) -> Path:
+        files = dict(BASE_FILES) if base else {}
+        files.update(overrides or {})
+        return write_files(tmp_path / "ws", files)
+
+    return make
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str, str]]:
+    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+    from mle3.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def check_json(cli, root: Path, *extra: str) -> tuple[int, dict]:
+    code, out, _ = cli("check", "-w", root, "--format", "json", *extra)
+    return code, json.loads(out)

@@ -1,0 +1,155 @@
+"""The CLI contract: exit codes, JSON documents, one-line errors, no torch on import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+from conftest import REPO, check_json
+
+from mle3.rules import RULES
+
+
+def test_check_json_schema_ok(make_ws, cli):
+    code, doc = check_json(cli, make_ws())
+    assert code == 0
+    assert doc["schema"] == "mle3.check/1" and doc["ok"] is True
+    assert set(doc["summary"]) == {"errors", "warnings", "infos", "items", "files", "ignored"}
+    assert doc["summary"]["items"] == 6 and doc["findings"] == []
+
+
+def test_check_json_findings_fields_and_exit_1(make_ws, cli):
+    root = make_ws({"artifacts/model.yaml": "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.9}}\n"})
+    code, doc = check_json(cli, root)
+    assert code == 1 and doc["ok"] is False
+    f = next(f for f in doc["findings"] if f["rule"] == "trace.dangling-ref")
+    assert set(f) == {"rule", "severity", "item", "message", "file", "line", "column", "field"}
+    assert (f["file"], f["line"], f["item"], f["field"]) == ("artifacts/model.yaml", 3, "MODEL-v1", "training_run")
+
+
+def test_strict_fails_on_warnings(make_ws, cli):
+    root = make_ws({"artifacts/train3.yaml": "training:\n  id: TRAIN-3\n  model: m\n  dataset: DATA\n  epochs: 3\n"})
+    assert cli("check", "-w", root)[0] == 0
+    assert cli("check", "-w", root, "--strict")[0] == 1
+
+
+def test_text_output_grouped_by_file_with_summary(make_ws, cli):
+    root = make_ws({"artifacts/bad.yaml": "dataset: [unclosed\n"})
+    code, out, _ = cli("check", "-w", root)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "artifacts/bad.yaml"
+    assert "load.yaml-syntax" in lines[1] and lines[-1].startswith("FAILED: 1 error")
+
+
+def test_no_workspace_is_exit_2_one_line(tmp_path, cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("check")
+    assert code == 2 and err.count("\n") == 1 and "no mle3.yaml" in err
+
+
+def test_broken_mle3_yaml_is_exit_2_with_line(make_ws, cli):
+    root = make_ws({"mle3.yaml": "project: x\nrules: [unclosed\n"})
+    code, _, err = cli("check", "-w", root)
+    assert code == 2 and err.startswith("mle3: error: mle3.yaml:") and "Traceback" not in err
+
+
+def test_usage_error_is_exit_2(cli):
+    assert cli("check", "--format", "yaml")[0] == 2
+    assert cli("no-such-command")[0] == 2
+
+
+def test_unknown_item_is_exit_2_with_suggestion(make_ws, cli):
+    code, _, err = cli("trace", "MODEL-v2", "-w", make_ws())
+    assert code == 2 and "MODEL-v1" in err
+
+
+def test_trace_json_both_directions(make_ws, cli):
+    code, out, _ = cli("trace", "DATA", "-w", make_ws(), "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["schema"] == "mle3.trace/1" and doc["item"]["id"] == "DATA-v1"
+    assert [(n["relation"], n["id"]) for n in doc["upstream"]] == [("satisfies", "REQ-D")]
+    down = {(n["relation"], n["id"]) for n in doc["downstream"]}
+    assert down == {("uses_dataset", "MODEL-v1"), ("uses_dataset", "TRAIN")}
+
+
+def test_trace_down_only_and_text(make_ws, cli):
+    code, out, _ = cli("trace", "REQ-D", "--down", "-w", make_ws(), "--format", "json")
+    doc = json.loads(out)
+    assert "upstream" not in doc and {n["id"] for n in doc["downstream"]} >= {"DATA-v1", "REQ-P", "MODEL-v1"}
+    code, out, _ = cli("trace", "MODEL-v1", "-w", make_ws())
+    assert code == 0 and "trained_by: TRAIN (training)" in out
+
+
+def test_impact_lists_everything_downstream(make_ws, cli):
+    code, out, _ = cli("impact", "REQ-D", "-w", make_ws(), "--format", "json")
+    doc = json.loads(out)
+    ids = {d["id"]: d["distance"] for d in doc["impacted"]}
+    assert ids == {"DATA-v1": 1, "REQ-P": 1, "MODEL-v1": 1, "TRAIN": 2, "ARCH-1": 2}
+    assert all(d["via"][0] == "REQ-D" and d["via"][-1] == d["id"] for d in doc["impacted"])
+
+
+def test_matrix_formats_and_gaps(make_ws, cli, tmp_path):
+    root = make_ws({"requirements/REQ-X.yaml": "requirement:\n  id: REQ-X\n  type: ml_data\n"})
+    code, out, _ = cli("matrix", "-w", root, "--format", "json")
+    rows = {r["requirement"]: r for r in json.loads(out)["rows"]}
+    assert rows["REQ-D"]["datasets"] == ["DATA-v1"] and rows["REQ-D"]["model_versions"] == ["MODEL-v1"]
+    assert rows["REQ-D"]["configurations"] == ["TRAIN"] and rows["REQ-D"]["gaps"] == []
+    assert "no data set" in rows["REQ-X"]["gaps"]
+    code, out, _ = cli("matrix", "-w", root, "--format", "csv")
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert [r["requirement"] for r in table] == ["REQ-D", "REQ-P", "REQ-X"]
+    code, out, _ = cli("matrix", "-w", root, "--format", "md")
+    assert "| REQ-X" in out and "**no data set" in out
+    target = tmp_path / "m.html"
+    assert cli("matrix", "-w", root, "--format", "html", "-o", target)[0] == 0
+    html = target.read_text()
+    assert 'class="gap"' in html and "REQ-X" in html
+
+
+def test_matrix_html_escapes_workspace_text(make_ws, cli, tmp_path):
+    root = make_ws({"requirements/REQ-X.yaml": "requirement:\n  id: REQ-X\n  title: '<script>alert(1)</script>'\n  type: other\n"})
+    code, out, _ = cli("matrix", "-w", root, "--format", "html")
+    assert "<script>alert" not in out and "&lt;script&gt;" in out
+
+
+def test_rules_lists_every_rule(cli):
+    code, out, _ = cli("rules", "--format", "json")
+    doc = json.loads(out)
+    assert {r["id"] for r in doc["rules"]} == set(RULES)
+    assert all(r["fix"] and r["summary"] and r["severity"] in ("error", "warning", "info") for r in doc["rules"])
+
+
+def test_schema_writes_valid_json_schemas(cli, tmp_path):
+    out = tmp_path / "schemas"
+    assert cli("schema", "-o", out)[0] == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert "model_version.schema.json" in names and "training.schema.json" in names
+    schema = json.loads((out / "training.schema.json").read_text())
+    props = schema["properties"]["training"]["properties"]
+    assert {"epochs", "optimizer", "early_stopping", "reproducibility"} <= set(props)
+
+
+def test_init_creates_a_passing_workspace(cli, tmp_path):
+    target = tmp_path / "new-ws"
+    assert cli("init", target)[0] == 0
+    code, out, _ = cli("check", "-w", target, "--strict")
+    assert code == 0, out
+    assert (target / "schemas" / "requirement.schema.json").exists()
+    first = (target / "requirements" / "REQ-DATA-001.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../schemas/requirement.schema.json"
+    assert cli("init", target)[0] == 2  # refuses to overwrite
+
+
+def test_importing_cli_does_not_import_torch():
+    code = "import sys, mle3.cli, mle3; mle3.cli.app; print(sorted(m for m in ('torch', 'ultralytics', 'weasyprint') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_console_script_runs_as_subprocess():
+    proc = subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", "check", "-w", str(REPO), "--format", "json"], capture_output=True, text=True)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["ok"] is True

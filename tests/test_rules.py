@@ -1,0 +1,135 @@
+"""Every rule has a failing fixture (it fires, at the right file and line) and the base
+workspace is the passing fixture for all of them (it fires nowhere)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mle3 import load_workspace, run_checks
+from mle3.rules import RULES
+
+MODEL = "artifacts/model.yaml"
+
+# rule id -> (file overrides, file the finding must name, line it must name or None)
+CASES: dict[str, tuple[dict, str, int | None]] = {
+    "load.yaml-syntax": ({"artifacts/bad.yaml": "dataset:\n  id: [unclosed\n  version: v1\n"}, "artifacts/bad.yaml", 3),
+    "load.yaml-too-large": ({"artifacts/bomb.yaml": "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"}, "artifacts/bomb.yaml", None),
+    "load.schema": ({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n  epochs: many\n"}, "artifacts/train.yaml", 5),
+    "load.duplicate-key": ({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n  epochs: 4\n"}, "artifacts/train.yaml", 6),
+    "load.duplicate-id": ({"artifacts/train2.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n"}, "artifacts/train2.yaml", 1),
+    "load.unknown-field": ({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n  optimizer:\n    type: SGD\n    momentun: 0.9\n"}, "artifacts/train.yaml", 8),
+    "load.unrecognised-file": ({"artifacts/notes.yaml": "just: some notes\n"}, "artifacts/notes.yaml", 1),
+    "config.unknown-rule": ({"mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.no-such-rule:\n    severity: info\n    reason: testing\n"}, "mle3.yaml", 4),
+    "trace.dangling-ref": ({MODEL: None, "artifacts/m.yaml": "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements:\n      - REQ-D\n      - REQ-NOPE\n"}, "artifacts/m.yaml", 9),
+    "trace.wrong-kind": ({"artifacts/model2.yaml": "model_version:\n  id: MODEL-v2\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: REQ-P\n"}, "artifacts/model2.yaml", 8),
+    "trace.requirement-uncovered": ({"requirements/REQ-D2.yaml": "requirement:\n  id: REQ-D2\n  type: ml_data\n"}, "requirements/REQ-D2.yaml", 3),
+    "trace.dataset-no-requirement": ({"artifacts/data2.yaml": "dataset:\n  id: OTHER\n  version: v1\n"}, "artifacts/data2.yaml", 1),
+    "trace.config-no-dataset": ({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  epochs: 3\n"}, "artifacts/train.yaml", 1),
+    "trace.model-no-requirements": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n"}, MODEL, 1),
+    "trace.model-no-training": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.7}}\n"}, MODEL, 1),
+    "trace.model-no-dataset": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.7}}\n"}, MODEL, 1),
+    "trace.previous-version-cycle": ({
+        "artifacts/ma.yaml": "model_version:\n  id: M-a\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n  metrics: {test: {mAP_50: 0.7}}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: M-b\n",
+        "artifacts/mb.yaml": "model_version:\n  id: M-b\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n  metrics: {test: {mAP_50: 0.7}}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: M-a\n"}, "artifacts/ma.yaml", 8),
+    "trace.config-unused": ({"artifacts/train3.yaml": "training:\n  id: TRAIN-3\n  model: m\n  dataset: DATA\n  epochs: 3\n"}, "artifacts/train3.yaml", 1),
+    "consistency.dataset-version": ({
+        "artifacts/data-other.yaml": "dataset:\n  id: OTHER\n  version: v1\n  requirements: [REQ-D]\n",
+        MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data:\n    dataset_version: OTHER-v1\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 6),
+    "consistency.sample-count": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data:\n    dataset_version: DATA-v1\n    train_samples: 699\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 7),
+    "consistency.artifact-missing": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: models/missing.pt\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 6),
+    "consistency.path-outside": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: ../../etc/passwd\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 6),
+    "consistency.split-ratio": ({"artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-P]\n  splits:\n    train: {samples: 500}\n    val: {samples: 400}\n    test: {samples: 100}\n", "requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: other\n"}, "artifacts/data.yaml", 5),
+    "consistency.split-overlap": ({"artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-D]\n  classes: [car]\n  splits:\n    train: {samples: 700, path: data/x, instances: {car: 900}}\n    val: {samples: 150, path: data/x}\n    test: {samples: 150}\n"}, "artifacts/data.yaml", 8),
+    "criteria.unmet": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n  status: validated\n"}, MODEL, 7),
+    "criteria.not-evaluable": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {validation: {mAP_50: 0.9}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n"}, MODEL, 7),
+    "status.unknown": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: shipped\n"}, MODEL, 7),
+    "status.upstream-broken": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: validated\n", "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  augmentation: no-such-aug.yaml\n  epochs: 3\n"}, MODEL, 7),
+}
+
+
+def findings_of(root):
+    return run_checks(load_workspace(root, use_cache=False)).findings
+
+
+def test_base_workspace_passes_every_rule(make_ws):
+    findings = findings_of(make_ws())
+    assert findings == [], [f.one_line() for f in findings]
+
+
+def test_every_rule_has_a_failing_case():
+    missing = sorted(set(RULES) - set(CASES) - {"load.unreadable"})
+    assert not missing, f"rules without a failing fixture: {missing}"
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_rule_fires_at_file_and_line(make_ws, rule_id):
+    overrides, file, line = CASES[rule_id]
+    findings = [f for f in findings_of(make_ws(overrides)) if f.rule == rule_id]
+    assert findings, f"{rule_id} did not fire"
+    f = findings[0]
+    assert f.file == file, f.one_line()
+    if line is not None:
+        assert f.line == line, f.one_line()
+    assert f.severity in ("error", "warning", "info")
+    assert f.message
+
+
+def test_unreadable_file_is_a_finding(tmp_path):
+    from mle3.workspace.load import build_items, parse_file
+
+    parsed = parse_file(str(tmp_path), "gone.yaml")
+    assert parsed.problem and parsed.problem[3] == "load.unreadable"
+
+
+def test_all_schema_problems_are_reported_not_only_the_first(make_ws):
+    root = make_ws({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: many\n  batch_size: -1\n  optimizer:\n    lr: fast\n"})
+    schema = sorted((f.line, f.field) for f in findings_of(root) if f.rule == "load.schema")
+    assert schema == [(5, "training.epochs"), (6, "training.batch_size"), (8, "training.optimizer.lr")]
+
+
+def test_duplicate_id_names_both_locations(make_ws):
+    root = make_ws(CASES["load.duplicate-id"][0])
+    f = next(f for f in findings_of(root) if f.rule == "load.duplicate-id")
+    assert "artifacts/train.yaml:1" in f.message
+
+
+def test_plural_file_items_have_their_own_lines(make_ws):
+    root = make_ws({"requirements/more.yaml": "requirements:\n  - id: R-1\n    type: other\n  - id: R-2\n    type: ml_data\n"})
+    f = next(f for f in findings_of(root) if f.rule == "trace.requirement-uncovered")
+    assert (f.item, f.line) == ("R-2", 5)
+
+
+def test_draft_model_failing_a_criterion_is_a_warning(make_ws):
+    root = make_ws({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: draft\n"})
+    f = next(f for f in findings_of(root) if f.rule == "criteria.unmet")
+    assert f.severity == "warning" and "0.3" in f.message
+
+
+def test_dataset_criteria_checked_against_declared_counts(make_ws):
+    root = make_ws({"artifacts/data.yaml": BASE_DATA.replace("car: 900", "car: 10")})
+    f = next(f for f in findings_of(root) if f.rule == "criteria.unmet")
+    assert f.item == "DATA-v1" and "car" in f.message and f.severity == "error"
+
+
+def test_severity_override_and_ignore_need_a_reason(make_ws, cli):
+    root = make_ws({"artifacts/train3.yaml": CASES["trace.config-unused"][0]["artifacts/train3.yaml"],
+                    "mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.config-unused:\n    severity: off\n    reason: drafted early\n"})
+    assert not [f for f in findings_of(root) if f.rule == "trace.config-unused"]
+    (root / "mle3.yaml").write_text("project: t\nrules:\n  trace.config-unused:\n    severity: info\n")
+    code, out, err = cli("check", "-w", root)
+    assert code == 2 and "mle3.yaml:3" in err and "reason" in err and "Traceback" not in err
+
+
+def test_bare_dataset_id_means_latest_version(make_ws):
+    root = make_ws({"artifacts/data-v10.yaml": BASE_DATA.replace("version: v1", "version: v10"),
+                    "artifacts/data-v9.yaml": BASE_DATA.replace("version: v1", "version: v9")})
+    ws = load_workspace(root, use_cache=False)
+    assert ws.resolve("DATA").key == "DATA-v10"
+    assert ws.resolve("DATA-v9").version == "v9"
+
+
+from conftest import BASE_FILES  # noqa: E402
+
+import textwrap  # noqa: E402
+
+BASE_DATA = textwrap.dedent(BASE_FILES["artifacts/data.yaml"]).lstrip("\n")
