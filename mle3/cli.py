@@ -188,6 +188,216 @@ def schema(output: Annotated[Path, typer.Option("--output", "-o", help="Director
     return 0
 
 
+# --------------------------------------------------------------------------- data sets
+dataset_app = typer.Typer(help="Register training data sets and verify them against disk.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+def _workspace_root(workspace: Path | None) -> Path:
+    from .workspace import find_root
+
+    return find_root(workspace)
+
+
+@dataset_app.command("register")
+def dataset_register(
+    data_yaml: Annotated[Path, typer.Argument(help="ultralytics data.yaml of a YOLO-format data set inside the workspace.")],
+    id: Annotated[str, typer.Option("--id", help="Data set id, e.g. MLE-DATA-001.")],
+    version: Annotated[str, typer.Option("--version", help="Version, e.g. v1.3 (a registered version never changes).")],
+    requirement: Annotated[Optional[list[str]], typer.Option("--requirement", "-r", help="Requirement it satisfies (repeatable).")] = None,
+    title: Annotated[Optional[str], typer.Option(help="Title of the data set version.")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Where the data comes from.")] = None,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Register a YOLO data set: manifest, fingerprint, statistics, label quality, leakage."""
+    from dataclasses import asdict
+
+    from .datasets import register
+    from .output import emit_json
+
+    root = _workspace_root(workspace)
+    reg = register(root, data_yaml, id, version, requirement or [], title=title, source=source, show_progress=format == "text" and sys.stderr.isatty())
+    if format == "json":
+        emit_json({"schema": "mle3.dataset-register/1", "ok": reg.ok, **asdict(reg)})
+    else:
+        typer.echo(f"registered {reg.key}: {reg.files} files, {reg.bytes / 1e6:.1f} MB, fingerprint {reg.fingerprint}")
+        for split, info in reg.splits.items():
+            inst = ", ".join(f"{k} {v}" for k, v in (info.get("instances") or {}).items())
+            typer.echo(f"  {split:<5} {info.get('samples', 0):>7} images ({info.get('ratio', 0):.0%})  {inst}")
+        q = reg.label_quality
+        typer.echo(f"  label quality: {q['errors']} errors, {q['warnings']} warnings" + (f" ({', '.join(f'{k} {v}' for k, v in q['by_kind'].items())})" if q["by_kind"] else ""))
+        for f in q["findings"][:10]:
+            typer.echo(f"    {f['file']}{':' + str(f['line']) if f['line'] else ''}: {f['severity']}: {f['message']}")
+        leak = reg.leakage
+        typer.echo(f"  leakage: {leak['shared_images']} images in more than one split" + (f", e.g. {leak['examples'][0]}" if leak["examples"] else ""))
+        typer.echo(f"  wrote {reg.item_file} and {reg.manifest_file}")
+    return 0 if reg.ok else 1
+
+
+@dataset_app.command("verify")
+def dataset_verify(
+    item: Annotated[str, typer.Argument(help="Data set id (bare id: latest version).")],
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Report files added, removed or changed since the data set was registered."""
+    from dataclasses import asdict
+
+    from .datasets import verify
+    from .output import emit_json
+    from .workspace import load_workspace
+
+    ws = load_workspace(workspace)
+    ds = ws.get(item)
+    if ds.kind != "dataset":
+        raise Mle3Error(f"{item} is a {ds.kind}, not a data set")
+    v = verify(ws.root, ds)
+    if format == "json":
+        emit_json({"schema": "mle3.dataset-verify/1", "ok": v.ok, **asdict(v)})
+    else:
+        if v.ok:
+            typer.echo(f"{v.key}: all {v.files} files match the manifest ({v.hashed} re-hashed)")
+        else:
+            typer.echo(f"{v.key}: {len(v.changed)} changed, {len(v.added)} added, {len(v.removed)} removed" + ("" if v.fingerprint_ok else "; the manifest does not match the recorded fingerprint"))
+            for label, paths in (("changed", v.changed), ("added", v.added), ("removed", v.removed)):
+                for path in paths[:20]:
+                    typer.echo(f"  {label:<8} {path}")
+    return 0 if v.ok else 1
+
+
+# --------------------------------------------------------------------------- training
+@app.command()
+def train(
+    config: Annotated[str, typer.Argument(help="Training configuration id (or its YAML file).")],
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Override epochs (recorded as a deviation).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="Override the device: cpu, 0, 0,1 (recorded).")] = None,
+    imgsz: Annotated[Optional[int], typer.Option(min=32, help="Override the image size (recorded).")] = None,
+    batch: Annotated[Optional[int], typer.Option(min=1, help="Override the batch size (recorded).")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Train on another data.yaml (recorded).")] = None,
+    allow_changed_data: Annotated[bool, typer.Option(help="Train although the data changed since registration (recorded).")] = False,
+    timeout: Annotated[Optional[float], typer.Option(min=1, help="Terminate after SECONDS (status terminated).")] = None,
+    max_attempts: Annotated[int, typer.Option(min=1, help="Retry a failed run up to N attempts in all.")] = 1,
+    model_id: Annotated[Optional[str], typer.Option(help="Id for the model version (default: next version of the line).")] = None,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Train with ultralytics from a configuration and record the run."""
+    from dataclasses import asdict
+
+    from .output import emit_json
+    from .runner import TrainOptions, train as run_training
+
+    root = _workspace_root(workspace)
+    options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout, max_attempts=max_attempts, model_id=model_id)
+    echo = (lambda line: typer.echo(line, err=True)) if format == "json" else typer.echo
+    result = run_training(root, config, options, echo=echo)
+    if format == "json":
+        emit_json({"schema": "mle3.train/1", **asdict(result)})
+    else:
+        typer.echo(f"run {result.run_id}: {result.status}" + (f" ({result.error})" if result.error else "") + f"; record in {result.record}")
+        if result.model_version:
+            for split, values in result.metrics.items():
+                typer.echo(f"  {split:<10} " + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
+            typer.echo(f"  model version {result.model_version} (draft) written to artifacts/models/")
+    return 0 if result.status == "success" else 1
+
+
+runs_app = typer.Typer(help="List and inspect recorded training runs.", invoke_without_command=True)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback()
+def runs_list(
+    ctx: typer.Context,
+    status: Annotated[Optional[str], typer.Option(help="Only runs with this status (stale included as 'stale').")] = None,
+    config: Annotated[Optional[str], typer.Option(help="Only runs of this training configuration.")] = None,
+    search: Annotated[Optional[str], typer.Option(help="Text to find in run id, configuration, data set, model or error.")] = None,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """List runs (newest first); a run left in progress by a dead process shows as stale."""
+    if ctx.invoked_subcommand is not None:
+        return 0
+    from .output import emit_json
+    from .runner.records import list_runs
+
+    runs = list_runs(_workspace_root(workspace))
+    if status:
+        runs = [r for r in runs if r.get("effective_status") == status or r.get("status") == status]
+    if config:
+        runs = [r for r in runs if r.get("config") == config]
+    if search:
+        needle = search.lower()
+        runs = [r for r in runs if any(needle in str(r.get(k, "")).lower() for k in ("id", "config", "dataset_version", "model_version", "error"))]
+    fields = ("id", "config", "status", "effective_status", "dataset_version", "model_version", "created", "ended", "duration_s", "epochs_completed", "best_epoch", "error", "file")
+    if format == "json":
+        emit_json({"schema": "mle3.runs/1", "runs": [{k: r.get(k) for k in fields} for r in runs]})
+        return 0
+    if not runs:
+        typer.echo("no runs recorded")
+        return 0
+    for r in runs:
+        shown = r.get("effective_status")
+        if shown == "stale":
+            shown = f"stale (was {r.get('status')}, process gone: failed)"
+        typer.echo(f"{r['id']}  {r.get('config', '?'):<16} {shown:<12} epochs {r.get('epochs_completed') or 0:<4} {r.get('dataset_version') or '-':<20} {r.get('model_version') or '-'}")
+    return 0
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Show one run record with its per-epoch metrics."""
+    from .output import emit_json
+    from .runner.records import RUNS_DIR, RunRecord, effective_status
+
+    root = _workspace_root(workspace)
+    if not (root / RUNS_DIR / run_id / "run.yaml").is_file():
+        raise Mle3Error(f"no run {run_id!r} under {RUNS_DIR}/")
+    record = RunRecord.load(root, run_id)
+    data = dict(record.data)
+    data["effective_status"] = effective_status(data)
+    data["epochs"] = record.epochs()
+    if format == "json":
+        emit_json({"schema": "mle3.run/1", "run": data})
+        return 0
+    typer.echo(f"{data['id']}  {data['effective_status']}  config {data.get('config')} ({data.get('config_sha256', '')[:19]}...)")
+    typer.echo(f"  data set {data.get('dataset_version')}  {data.get('dataset_fingerprint')}")
+    code = data.get("code") or {}
+    typer.echo(f"  code {code.get('commit') or '(no commit)'}{' (dirty)' if code.get('dirty') else ''}")
+    env = data.get("environment") or {}
+    typer.echo(f"  env python {env.get('python')} torch {env.get('torch')} ultralytics {env.get('ultralytics')} cuda {env.get('cuda')} on {', '.join(env.get('gpus') or []) or env.get('cpu')}")
+    typer.echo(f"  started {data.get('started')} ended {data.get('ended')} duration {data.get('duration_s')} s, best epoch {data.get('best_epoch')}, early stop {data.get('early_stop_epoch')}")
+    for dev in data.get("deviations") or []:
+        typer.echo(f"  deviation {dev['field']}: {dev['configured']!r} -> {dev['used']!r} ({dev['source']})")
+    if data.get("not_applied"):
+        typer.echo(f"  not applied: {', '.join(data['not_applied'])}")
+    for e in data["epochs"]:
+        typer.echo(f"  epoch {e['epoch']:>3}  box {e.get('train_box_loss', 0):.3f} cls {e.get('train_cls_loss', 0):.3f}  P {e.get('precision', 0):.3f} R {e.get('recall', 0):.3f} mAP50 {e.get('mAP50', 0):.3f} mAP50-95 {e.get('mAP50_95', 0):.3f}")
+    for split, values in (data.get("final_metrics") or {}).items():
+        typer.echo(f"  final {split:<10} " + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
+    if data.get("error"):
+        typer.echo(f"  error: {data['error']}")
+    return 0
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Directory for the demo workspace (must not exist).")] = Path("mle3-demo"),
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs (the default takes about 3 minutes on 2 CPU cores).")] = 10,
+    images: Annotated[int, typer.Option(min=20, help="Training images to generate (val and test get a fifth each).")] = 400,
+    imgsz: Annotated[int, typer.Option(min=64, help="Image size.")] = 160,
+) -> int:
+    """Create a demo workspace, generate and register data, train, and check it."""
+    from .demo import run_demo
+
+    return run_demo(directory, epochs=epochs, train_images=images, imgsz=imgsz, echo=typer.echo)
+
+
 # --------------------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; user errors print one line, never a traceback."""

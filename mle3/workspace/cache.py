@@ -14,7 +14,7 @@ import pickle
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 from filelock import FileLock, Timeout
 
@@ -43,10 +43,14 @@ def _read(path: Path) -> tuple[int, dict]:
         return 0, {}
 
 
-def parse_with_cache(root: Path, listing: list[tuple[str, int, int]], parse: Callable[[list[str]], list], *, enabled: bool = True) -> list:
-    """Parsed files for ``listing`` (in its order), parsing only what changed."""
+def parse_with_cache(root: Path, listing: list[tuple[str, int, int]], parse: Callable[[list[str]], Iterable], *, enabled: bool = True) -> Iterator:
+    """Parsed files for ``listing``, parsing only what changed.
+
+    Yields as results arrive (cached ones first, then in completion order), so the caller
+    can validate while worker processes still parse; the cache is written at the end."""
     if not enabled:
-        return parse([p for p, _, _ in listing])
+        yield from parse([p for p, _, _ in listing])
+        return
     started_ns = time.time_ns()
     cache_path = root / CACHE_DIR / CACHE_FILE
     written_ns, entries = _read(cache_path)
@@ -57,16 +61,17 @@ def parse_with_cache(root: Path, listing: list[tuple[str, int, int]], parse: Cal
         hit = entries.get(path)
         if hit is not None and hit[0] == size and hit[1] == mtime and mtime < trusted_before:
             results[path] = hit[2]
+            yield hit[2]
         else:
             todo.append(path)
     if todo:
         for parsed in parse(todo):
             results[parsed.path] = parsed
+            yield parsed
     stale = len(entries) != len(listing) or bool(todo)
     if stale:
         new_entries = {path: (size, mtime, results[path]) for path, size, mtime in listing}
         _write(cache_path, new_entries, started_ns)
-    return [results[p] for p, _, _ in listing]
 
 
 def _write(cache_path: Path, entries: dict, started_ns: int) -> None:

@@ -28,6 +28,8 @@ from .yamlpos import YamlProblem, line_of, parse_documents, parse_fast
 #: Below this many files to parse, worker processes cost more than they save.
 PARALLEL_THRESHOLD = 400
 SKIP_DIRS = {".mle3", ".git", "__pycache__", "node_modules"}
+#: a directory holding this file is a training run: its other files are outputs, not items
+RUN_RECORD = "run.yaml"
 
 
 @dataclass
@@ -117,7 +119,10 @@ class Workspace:
 
 # ---------------------------------------------------------------------- discovery
 def discover(root: Path, item_dirs: Iterable[str]) -> list[tuple[str, int, int]]:
-    """Every ``*.yaml``/``*.yml`` below the item folders as ``(relpath, size, mtime_ns)``."""
+    """Every ``*.yaml``/``*.yml`` below the item folders as ``(relpath, size, mtime_ns)``.
+
+    Hidden folders are skipped; in a run directory (one holding ``run.yaml``) only the
+    record itself is read, not the configuration snapshot and ultralytics' outputs."""
     found: list[tuple[str, int, int]] = []
     root_str = str(root)
     prefix_len = len(root_str) + 1
@@ -126,6 +131,11 @@ def discover(root: Path, item_dirs: Iterable[str]) -> list[tuple[str, int, int]]
         try:
             entries = list(os.scandir(directory))
         except OSError:
+            return
+        run_file = next((e for e in entries if e.name == RUN_RECORD and e.is_file(follow_symlinks=False)), None)
+        if run_file is not None:  # a run directory: only its record is an item, the rest is output
+            st = run_file.stat(follow_symlinks=False)
+            found.append((run_file.path[prefix_len:].replace(os.sep, "/"), st.st_size, st.st_mtime_ns))
             return
         for entry in entries:
             name = entry.name
@@ -161,19 +171,23 @@ def _parse_chunk(args: tuple[str, list[str]]) -> list[ParsedFile]:
     return [parse_file(root, p) for p in paths]
 
 
-def parse_many(root: Path, paths: list[str], jobs: int | None = None) -> list[ParsedFile]:
-    """Parse files, across all cores when there are many."""
+def iter_parse(root: Path, paths: list[str], jobs: int | None = None) -> Iterator[ParsedFile]:
+    """Parse files, across all cores when there are many, yielding chunks as they finish
+    so that validation in this process overlaps with parsing in the workers."""
     jobs = jobs or os.cpu_count() or 1
     if len(paths) < PARALLEL_THRESHOLD or jobs == 1:
-        return [parse_file(str(root), p) for p in paths]
-    n_chunks = jobs * 8
-    size = max(1, -(-len(paths) // n_chunks))
+        for p in paths:
+            yield parse_file(str(root), p)
+        return
+    size = max(50, -(-len(paths) // (jobs * 16)))
     chunks = [(str(root), paths[i : i + size]) for i in range(0, len(paths), size)]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
-        out: list[ParsedFile] = []
         for part in pool.map(_parse_chunk, chunks):
-            out.extend(part)
-    return out
+            yield from part
+
+
+def parse_many(root: Path, paths: list[str], jobs: int | None = None) -> list[ParsedFile]:
+    return list(iter_parse(root, paths, jobs))
 
 
 # ---------------------------------------------------------------------- validation
@@ -285,13 +299,15 @@ def load_items(root: Path, config: ProjectConfig, listing: list[tuple[str, int, 
 
 
 def _load_items(root: Path, config: ProjectConfig, listing: list[tuple[str, int, int]], use_cache: bool, jobs: int | None) -> Workspace:
-    parsed = parse_cache.parse_with_cache(root, listing, lambda paths: parse_many(root, paths, jobs), enabled=use_cache)
+    parsed = parse_cache.parse_with_cache(root, listing, lambda paths: iter_parse(root, paths, jobs), enabled=use_cache)
     ws = Workspace(root=root, config=config, items=[], findings=[], files=[p for p, _, _ in listing])
-    items: list[Any] = []
+    per_file: dict[str, list[Any]] = {}
     for pf in parsed:
-        file_items, file_findings = build_items(pf, ws)
-        items.extend(file_items)
+        per_file[pf.path], file_findings = build_items(pf, ws)
         ws.findings.extend(file_findings)
+    # results arrive in completion order; items are indexed in file order (the first of
+    # two duplicates is always the one in the earlier file)
+    items = [item for path, _, _ in listing for item in per_file.get(path, ())]
     for item in items:
         key = item_key(item)
         first = ws.by_key.get(key)

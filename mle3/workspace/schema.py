@@ -399,9 +399,20 @@ class Run(Item):
     config: str
     status: str = "pending"
     dataset_version: str | None = None
+    dataset_fingerprint: str | None = None
+    config_sha256: str | None = None
     model_version: str | None = None
+    created: DateLike | None = None
     started: DateLike | None = None
     ended: DateLike | None = None
+    heartbeat: DateLike | None = None
+    pid: int | None = None
+    host: str | None = None
+    duration_s: Number | None = None
+    epochs_completed: int | None = None
+    best_epoch: int | None = None
+    early_stop_epoch: int | None = None
+    error: str | None = None
 
 
 #: top-level key -> (model, is_plural)
@@ -450,6 +461,8 @@ def misspelled_fields(obj: BaseModel, path: tuple = ()) -> list[tuple[tuple, str
     found: list[tuple[tuple, str, str]] = []
     if obj.__pydantic_extra__:
         for extra in obj.__pydantic_extra__:
+            if len(extra) < 4:  # 'pid' is not a typo of 'id'
+                continue
             match = difflib.get_close_matches(extra, _known_keys(cls), n=1, cutoff=0.8)
             if match:
                 found.append((path + (extra,), extra, match[0]))

@@ -1,0 +1,10 @@
+"""Training runs: configuration mapping, run records, the ultralytics runner.
+
+Nothing here imports torch or ultralytics at import time; :func:`train` does, lazily.
+"""
+
+from .mapping import Mapping, map_config
+from .records import RunRecord, effective_status, list_runs
+from .train import TrainOptions, TrainResult, train
+
+__all__ = ["Mapping", "RunRecord", "TrainOptions", "TrainResult", "effective_status", "list_runs", "map_config", "train"]

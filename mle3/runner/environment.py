@@ -1,0 +1,117 @@
+"""What an auditor asks about a run: which code (git), which machine, which libraries.
+
+Also the one place that imports ultralytics, after switching it to offline mode: no hub,
+no update checks, no telemetry, no font or weight downloads, no auto-install.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def git_state(root: Path) -> dict[str, Any]:
+    """Commit, branch and dirty state of the workspace's git repository (gitpython)."""
+    try:
+        import git
+
+        repo = git.Repo(root, search_parent_directories=True)
+        try:
+            commit = repo.head.commit.hexsha
+        except ValueError:
+            commit = None  # no commits yet
+        try:
+            branch = repo.active_branch.name
+        except TypeError:
+            branch = None  # detached head
+        dirty_files = [d.a_path for d in repo.index.diff(None)] + ([d.a_path for d in repo.index.diff("HEAD")] if commit else [])
+        return {
+            "commit": commit,
+            "branch": branch,
+            "dirty": repo.is_dirty(untracked_files=False),
+            "dirty_files": sorted(set(dirty_files))[:50],
+            "untracked_files": len(repo.untracked_files),
+        }
+    except Exception as exc:  # not a repository, or git missing: recorded, not fatal
+        return {"commit": None, "dirty": None, "error": f"no git repository: {type(exc).__name__}"}
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict[str, Any]:
+    import torch
+    import ultralytics
+
+    cuda = torch.cuda.is_available()
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "ultralytics": ultralytics.__version__,
+        "cuda": torch.version.cuda if cuda else None,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "user": _user(),
+        "argv": sys.argv,
+    }
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def offline_ultralytics(root: Path, pin_memory: bool | None = None):
+    """Import ultralytics configured for offline, recorded use; returns the module.
+
+    Settings go to the workspace's ``.mle3/ultralytics`` (not the user's home) with
+    sync (telemetry) off; auto-install, hub and online checks are switched off by
+    environment before the import. Every package ultralytics might want is in the
+    ``train`` extra instead.
+    """
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "false"
+    os.environ.setdefault("YOLO_VERBOSE", "true")
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(root / ".mle3" / "ultralytics"))
+    if pin_memory is not None:
+        os.environ["PIN_MEMORY"] = "true" if pin_memory else "false"
+    Path(os.environ["YOLO_CONFIG_DIR"]).mkdir(parents=True, exist_ok=True)
+    import ultralytics
+    from ultralytics.utils import SETTINGS
+
+    wanted = {"sync": False, "hub": False, "mlflow": False, "wandb": False, "tensorboard": False, "comet": False, "clearml": False, "neptune": False, "dvc": False, "raytune": False}
+    wanted = {k: v for k, v in wanted.items() if k in SETTINGS and SETTINGS.get(k) != v}
+    if wanted:
+        SETTINGS.update(wanted)
+    _no_amp_download()
+    return ultralytics
+
+
+def _no_amp_download() -> None:
+    """ultralytics' AMP self-test downloads yolo26n.pt; mle3 never downloads weights, so
+    on GPU the configured ``amp`` is used as is (recorded in the run)."""
+    from ultralytics.engine import trainer
+
+    def trust_configured_amp(model):  # noqa: ARG001 - signature of ultralytics' check_amp
+        return True
+
+    trainer.check_amp = trust_configured_amp

@@ -1,0 +1,124 @@
+"""The draft model version a successful run leaves behind (the seed's shape, filled in).
+
+Naming: a configuration may set ``model_line`` (e.g. ``MLE-MODEL-001``); otherwise the
+line is the configuration id with ``TRAIN`` replaced by ``MODEL``. The version is the
+latest version of that line with its minor number raised (``v2.3.1`` -> ``v2.4.0``;
+first ``v0.1.0``), and ``previous_version`` is that latest version. Writing holds the
+workspace's model lock, so two trainings finishing together get different versions.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+from filelock import FileLock
+
+from .._atomic import atomic_write_text
+from ..workspace.versions import version_key
+from .records import RunRecord, clean, now_iso
+
+MODELS_DIR = "artifacts/models"
+WEIGHTS_DIR = "models"
+_VERSION = re.compile(r"^(?P<line>.+)-v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)$")
+
+
+def model_line(cfg: Any) -> str:
+    explicit = (cfg.model_extra or {}).get("model_line")
+    if explicit:
+        return str(explicit)
+    return cfg.id.replace("TRAIN", "MODEL") if "TRAIN" in cfg.id else f"{cfg.id}-MODEL"
+
+
+def _existing_versions(root: Path, line: str) -> list[str]:
+    """Model version ids of ``line`` on disk now (not the loaded snapshot: another run may
+    have written one since this run started)."""
+    ids = []
+    for path in (root / MODELS_DIR).glob("*.yaml"):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        entries = doc.get("model_versions") or [doc.get("model_version")]
+        for entry in entries:
+            if isinstance(entry, dict) and str(entry.get("id", "")).startswith(line + "-v"):
+                ids.append(str(entry["id"]))
+    return ids
+
+
+def next_version(line: str, existing: list[str]) -> tuple[str, str | None]:
+    parsed = [m for m in (_VERSION.match(i) for i in existing) if m and m.group("line") == line]
+    if not parsed:
+        return f"{line}-v0.1.0", None
+    latest = max(parsed, key=lambda m: version_key(m.group(0)[len(line) + 2:]))
+    return f"{line}-v{latest.group('major')}.{int(latest.group('minor')) + 1}.0", latest.group(0)
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(round(seconds / 60))
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str, Any], model_id: str | None = None) -> str:
+    root: Path = ws.root
+    cfg, dataset = prep.cfg, prep.dataset
+    env = record.data.get("environment", {})
+    lock = FileLock(str(root / ".mle3" / "models.lock"), timeout=120)
+    (root / ".mle3").mkdir(exist_ok=True)
+    with lock:
+        line = model_line(cfg)
+        existing = _existing_versions(root, line)
+        new_id, previous = next_version(line, existing)
+        if model_id:
+            if model_id in existing:
+                from ..errors import Mle3Error
+
+                raise Mle3Error(f"model version {model_id} already exists")
+            new_id = model_id
+        weights_rel = f"{WEIGHTS_DIR}/{new_id}.pt"
+        (root / WEIGHTS_DIR).mkdir(exist_ok=True)
+        tmp = root / WEIGHTS_DIR / f".{new_id}.pt.tmp"
+        shutil.copyfile(outcome["best_weights"], tmp)
+        tmp.replace(root / weights_rel)
+        from .train import finish_checkpoints, sha256_of
+
+        finish_checkpoints(record, prep.mapping)
+        requirements = list(dict.fromkeys(list(cfg.requirements) + (list(dataset.requirements) if dataset is not None else [])))
+        previous_item = ws.resolve(previous) if previous else None
+        architecture = (cfg.model_extra or {}).get("architecture") or (previous_item.traceability.architecture if previous_item is not None else None)
+        gpus = env.get("gpus") or []
+        train_samples = dataset.samples("train") if dataset is not None else None
+        item: dict[str, Any] = {
+            "id": new_id,
+            "created": now_iso(),
+            "training_run": record.id,
+            "artifacts": {"weights": weights_rel, "config": f"{record.rel_dir}/config.yaml"},
+            "weights_sha256": sha256_of(root / weights_rel),
+            "metrics": outcome["final"],
+            "training_data": {
+                "dataset_version": dataset.key if dataset is not None else None,
+                "train_samples": train_samples,
+                "val_samples": dataset.samples("val") if dataset is not None else None,
+                "test_samples": dataset.samples("test") if dataset is not None else None,
+                "augmentation": cfg.augmentation,
+            },
+            "training_params": {
+                "epochs": outcome["epochs_run"],
+                "best_epoch": outcome["best_epoch"],
+                "training_time": _duration(sum(a.get("duration_s", 0) for a in record.data.get("attempts", [])) or 0),
+                "gpu": ", ".join(gpus) if gpus else f"none (CPU: {env.get('cpu')})",
+            },
+            "dependencies": {"pytorch": env.get("torch"), "ultralytics": env.get("ultralytics"), "cuda": env.get("cuda") or "none", "python": env.get("python")},
+            "traceability": {"requirements": requirements, "architecture": architecture, "previous_version": previous},
+            "status": "draft",
+            "approver": None,
+            "approval_date": None,
+        }
+        item["training_data"] = {k: v for k, v in item["training_data"].items() if v is not None}
+        item["traceability"] = {k: v for k, v in item["traceability"].items() if v}
+        text = f"# Written by `mle3 train` for run {record.id}. Status changes go through `mle3 promote`.\n" + yaml.safe_dump({"model_version": clean(item)}, sort_keys=False, allow_unicode=True, width=120)
+        atomic_write_text(root / MODELS_DIR / f"{new_id}.yaml", text)
+    return new_id

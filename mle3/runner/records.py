@@ -1,0 +1,197 @@
+"""Run records under ``artifacts/runs/<RUN-ID>/``.
+
+``run.yaml`` (a ``run:`` item the workspace loads) is rewritten atomically at every state
+change; ``epochs.jsonl`` gets one line per finished epoch (appended and fsynced), so a
+crash at any point leaves a complete record of everything that happened before it.
+A run left ``in_progress`` by a killed process is recognised as stale from its pid, host
+and heartbeat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .._atomic import atomic_write_text
+
+RUNS_DIR = "artifacts/runs"
+RUN_FILE = "run.yaml"
+EPOCHS_FILE = "epochs.jsonl"
+LOG_FILE = "train.log"
+#: a run whose heartbeat is older than this on another host is considered stale
+STALE_AFTER_S = 6 * 3600
+ACTIVE = ("pending", "in_progress")
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    return "RUN-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def clean(value: Any) -> Any:
+    """Plain YAML-safe values (numpy scalars, tuples, paths, str subclasses -> builtins)."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int) and type(value) is int:
+        return value
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if isinstance(value, Path):
+        return value.as_posix()
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+@dataclass
+class RunRecord:
+    root: Path
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.data["id"]
+
+    @property
+    def directory(self) -> Path:
+        return self.root / RUNS_DIR / self.id
+
+    @property
+    def rel_dir(self) -> str:
+        return f"{RUNS_DIR}/{self.id}"
+
+    @classmethod
+    def create(cls, root: Path, config_id: str, **fields: Any) -> "RunRecord":
+        run_id = new_run_id()
+        while (root / RUNS_DIR / run_id).exists():
+            run_id = new_run_id()
+        (root / RUNS_DIR / run_id).mkdir(parents=True)
+        data = {
+            "id": run_id,
+            "config": config_id,
+            "status": "pending",
+            "created": now_iso(),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "heartbeat": now_iso(),
+            "epochs_file": EPOCHS_FILE,
+            "log": LOG_FILE,
+        }
+        data.update(fields)
+        record = cls(root, data)
+        record.save()
+        return record
+
+    @classmethod
+    def load(cls, root: Path, run_id: str) -> "RunRecord":
+        with open(root / RUNS_DIR / run_id / RUN_FILE, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+        return cls(root, doc["run"])
+
+    def save(self) -> None:
+        self.data["heartbeat"] = now_iso()
+        text = "# Written by `mle3 train`: the record of one training run. Do not edit.\n" + yaml.safe_dump({"run": clean(self.data)}, sort_keys=False, allow_unicode=True, width=120)
+        atomic_write_text(self.directory / RUN_FILE, text)
+
+    def update(self, **fields: Any) -> None:
+        self.data.update(fields)
+        self.save()
+
+    def append_epoch(self, metrics: dict[str, Any]) -> None:
+        line = json.dumps(clean(metrics), sort_keys=True) + "\n"
+        fd = os.open(self.directory / EPOCHS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def epochs(self) -> list[dict[str, Any]]:
+        return read_epochs(self.directory / EPOCHS_FILE)
+
+
+def read_epochs(path: Path) -> list[dict[str, Any]]:
+    """Every complete epoch line (a torn last line from a crash is skipped)."""
+    out = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.endswith("\n"):
+                    try:
+                        out.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        continue
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def effective_status(run: dict[str, Any]) -> str:
+    """The status to show: an active run whose process is gone is ``stale``."""
+    status = run.get("status", "pending")
+    if status not in ACTIVE:
+        return status
+    if run.get("host") == socket.gethostname():
+        pid = run.get("pid")
+        if isinstance(pid, int) and not _pid_alive(pid):
+            return "stale"
+        return status
+    try:
+        beat = dt.datetime.fromisoformat(str(run.get("heartbeat")))
+        if (dt.datetime.now(dt.timezone.utc) - beat).total_seconds() > STALE_AFTER_S:
+            return "stale"
+    except ValueError:
+        return "stale"
+    return status
+
+
+def list_runs(root: Path) -> list[dict[str, Any]]:
+    """Every run record (newest first), read directly: runs are listed while they train."""
+    runs = []
+    base = root / RUNS_DIR
+    if not base.is_dir():
+        return runs
+    for entry in base.iterdir():
+        path = entry / RUN_FILE
+        if not path.is_file():
+            continue
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = yaml.safe_load(fh)
+            run = dict(doc["run"])
+        except Exception:
+            runs.append({"id": entry.name, "status": "unreadable", "file": path.relative_to(root).as_posix()})
+            continue
+        run["effective_status"] = effective_status(run)
+        run["file"] = path.relative_to(root).as_posix()
+        runs.append(run)
+    runs.sort(key=lambda r: str(r.get("created", "")), reverse=True)
+    return runs

@@ -1,0 +1,444 @@
+"""``mle3 train``: run ultralytics from a training configuration and record everything.
+
+The run record is created before training starts and updated at every state change, so
+each of success, failure (with the error), Ctrl-C (aborted), SIGTERM or ``--timeout``
+(terminated) and SIGKILL (left ``in_progress``, shown as stale) leaves a complete,
+readable record. On success a draft model version is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .. import audit
+from .._atomic import atomic_write_text
+from ..errors import Mle3Error
+from ..paths import inside_workspace
+from .mapping import Deviation, Mapping, map_config, ultralytics_device
+from .records import RunRecord, now_iso
+
+
+class Terminated(BaseException):
+    """SIGTERM or the --timeout fired: the run ends as ``terminated``."""
+
+
+@dataclass
+class TrainOptions:
+    epochs: int | None = None
+    device: str | None = None
+    imgsz: int | None = None
+    batch: int | None = None
+    data: Path | None = None
+    allow_changed_data: bool = False
+    timeout: float | None = None
+    max_attempts: int = 1
+    model_id: str | None = None
+    workers: int | None = None
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    status: str
+    record: str
+    model_version: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def config_hash(raw: dict[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Prepared:
+    """Everything decided before the first epoch (and recorded before it starts)."""
+
+    cfg: Any
+    dataset: Any | None
+    data_yaml: Path
+    mapping: Mapping
+    pretrained: Path | None
+    data_check: dict[str, Any]
+    fingerprint: str | None
+
+
+def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
+    """Resolve and validate everything; raises one-line user errors, writes nothing."""
+    root = ws.root
+    cfg = _find_config(ws, config_ref)
+    cfg_file = cfg._file
+    aug = None
+    if cfg.augmentation:
+        aug = ws.resolve(cfg.augmentation)
+        if aug is None or aug.kind != "augmentation":
+            raise Mle3Error(f"augmentation {cfg.augmentation!r} names no augmentation configuration", file=cfg_file, line=ws.line_of(cfg, ("augmentation",)), field="augmentation")
+    mapping = map_config(cfg, aug)
+    if mapping.problems:
+        raise Mle3Error(mapping.problems[0], file=cfg_file, line=ws.line_of(cfg))
+    pretrained = None
+    if isinstance(cfg.transfer.pretrained, str):
+        candidate = cfg.transfer.pretrained
+        if not inside_workspace(root, candidate) or not (root / candidate).is_file():
+            raise Mle3Error(
+                f"transfer.pretrained {candidate!r} is not a file in the workspace; mle3 never downloads weights: "
+                "put the weights file there or remove the field to train from the model yaml",
+                file=cfg_file, line=ws.line_of(cfg, ("transfer", "pretrained")), field="transfer.pretrained",
+            )
+        pretrained = root / candidate
+    dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
+    if options.data is not None:
+        data_yaml = options.data.resolve()
+        if not data_yaml.is_file():
+            raise Mle3Error("--data file not found", file=str(options.data))
+        mapping.deviations.append(Deviation("dataset", cfg.dataset, str(options.data), "command line", "--data"))
+        return Prepared(cfg, dataset, data_yaml, mapping, pretrained, {"checked": False, "reason": "--data override"}, None)
+    if dataset is None or dataset.kind != "dataset":
+        raise Mle3Error(f"dataset {cfg.dataset!r} names no data set", file=cfg_file, line=ws.line_of(cfg, ("dataset",)), field="dataset")
+    if not dataset.data_yaml:
+        raise Mle3Error(f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`", file=dataset._file)
+    from ..datasets import verify
+
+    check = verify(root, dataset)
+    data_check = {"checked": True, "matches": check.ok, "changed": len(check.changed), "added": len(check.added), "removed": len(check.removed), "allow_changed_data": options.allow_changed_data}
+    if not check.ok and not options.allow_changed_data:
+        raise Mle3Error(
+            f"data set {dataset.key} changed since registration ({len(check.changed)} changed, {len(check.added)} added, "
+            f"{len(check.removed)} removed, e.g. {(check.changed + check.added + check.removed)[:1]}); register a new version, "
+            "or pass --allow-changed-data (recorded in the run)",
+        )
+    return Prepared(cfg, dataset, root / dataset.data_yaml, mapping, pretrained, data_check, dataset.fingerprint)
+
+
+def _find_config(ws: Any, ref: str) -> Any:
+    path = Path(ref)
+    if ref.endswith((".yaml", ".yml")) and path.exists():
+        rel = ws.rel(path)
+        for item in ws.of_kind("training"):
+            if item._file == rel:
+                return item
+        raise Mle3Error("no training configuration in this file", file=rel)
+    item = ws.get(ref)
+    if item.kind != "training":
+        raise Mle3Error(f"{ref} is a {item.kind}, not a training configuration")
+    return item
+
+
+def apply_overrides(prep: Prepared, options: TrainOptions, cuda_count: int) -> dict[str, Any]:
+    """Final ultralytics arguments: mapping, command-line overrides (deviations), and the
+    device actually present (GPU when there is one, CPU otherwise)."""
+    args = dict(prep.mapping.args)
+    for name, target, value in (("epochs", "epochs", options.epochs), ("batch_size", "batch", options.batch), ("image_size", "imgsz", options.imgsz), ("hardware.workers", "workers", options.workers)):
+        if value is not None and value != args.get(target):
+            prep.mapping.deviations.append(Deviation(name, args.get(target), value, "command line", f"--{target if target != 'batch' else 'batch'}"))
+            args[target] = value
+    configured = args.get("device")
+    if options.device is not None:
+        prep.mapping.deviations.append(Deviation("hardware.device", configured, options.device, "command line", "--device"))
+        args["device"] = ultralytics_device(options.device)
+    elif configured is None:
+        args["device"] = "0" if cuda_count else "cpu"
+    elif str(configured) != "cpu":
+        wanted = [int(d) for d in str(configured).split(",") if d.strip().isdigit()]
+        if not cuda_count or any(d >= cuda_count for d in wanted):
+            prep.mapping.deviations.append(Deviation("hardware.device", configured, "cpu" if not cuda_count else "0", "environment", f"{cuda_count} GPU(s) present"))
+            args["device"] = "cpu" if not cuda_count else "0"
+    if args.get("amp") and str(args["device"]) == "cpu":
+        prep.mapping.deviations.append(Deviation("hardware.amp", True, False, "environment", "mixed precision applies to GPUs only"))
+        args["amp"] = False
+    args.pop("pretrained", None)
+    if prep.pretrained is not None:
+        args["pretrained"] = str(prep.pretrained)
+    else:
+        args["pretrained"] = False
+    return args
+
+
+def _write_run_data_yaml(prep: Prepared, run_dir: Path) -> Path:
+    """ultralytics resolves relative data paths against its own datasets folder; give it
+    a copy with an absolute root so it reads exactly the registered files."""
+    data = yaml.safe_load(prep.data_yaml.read_text(encoding="utf-8"))
+    data["path"] = str((prep.data_yaml.parent / str(data.get("path") or ".")).resolve())
+    target = run_dir / "data.yaml"
+    atomic_write_text(target, yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+EPOCH_KEYS = {
+    "train/box_loss": "train_box_loss", "train/cls_loss": "train_cls_loss", "train/dfl_loss": "train_dfl_loss",
+    "val/box_loss": "val_box_loss", "val/cls_loss": "val_cls_loss", "val/dfl_loss": "val_dfl_loss",
+    "metrics/precision(B)": "precision", "metrics/recall(B)": "recall",
+    "metrics/mAP50(B)": "mAP50", "metrics/mAP50-95(B)": "mAP50_95",
+}
+
+
+def _epoch_metrics(trainer: Any) -> dict[str, Any]:
+    raw = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **(trainer.metrics or {})}
+    out: dict[str, Any] = {new: float(raw[old]) for old, new in EPOCH_KEYS.items() if old in raw}
+    lrs = getattr(trainer, "lr", {}) or {}
+    if lrs:
+        out["lr"] = float(next(iter(lrs.values())))
+    return out
+
+
+def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[str], None] = print) -> TrainResult:
+    """Train and record one run (with retries on failure up to ``max_attempts``)."""
+    from ..workspace import load_workspace
+    from .environment import environment, git_state, offline_ultralytics
+
+    ws = load_workspace(root)
+    prep = prepare(ws, config_ref, options)
+    offline_ultralytics(root, prep.cfg.hardware.pin_memory)
+    import torch
+
+    args = apply_overrides(prep, options, torch.cuda.device_count())
+    cfg = prep.cfg
+    record = RunRecord.create(
+        root, cfg.id,
+        config_file=cfg._file,
+        config_sha256=config_hash(cfg._raw),
+        configuration=cfg._raw,
+        augmentation=prep.cfg.augmentation,
+        dataset_version=prep.dataset.key if prep.dataset is not None else None,
+        dataset_fingerprint=prep.fingerprint,
+        data_check=prep.data_check,
+        seed=args.get("seed"),
+        deterministic=args.get("deterministic"),
+        code=git_state(root),
+        environment=environment(),
+        parameters=args,
+        mapping=[r.__dict__ for r in prep.mapping.rows],
+        deviations=[d.__dict__ for d in prep.mapping.deviations],
+        not_applied=[r.field for r in prep.mapping.not_applied],
+        max_attempts=options.max_attempts,
+        attempts=[],
+    )
+    atomic_write_text(record.directory / "config.yaml", yaml.safe_dump({"training": cfg._raw}, sort_keys=False))
+    result = TrainResult(record.id, "pending", record.rel_dir)
+    for row in prep.mapping.not_applied:
+        result.warnings.append(f"{row.field}: not applied ({row.note})")
+        echo(f"warning: {row.field} is not applied: {row.note}")
+    for dev in prep.mapping.deviations:
+        echo(f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})")
+    audit.append(root, "run.start", record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
+    data_yaml = _write_run_data_yaml(prep, record.directory)
+    log_handler = _attach_log(record.directory / "train.log")
+    timer_fired = threading.Event()
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+    timer = None
+    if options.timeout:
+        def fire() -> None:
+            timer_fired.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        timer = threading.Timer(options.timeout, fire)
+        timer.daemon = True
+        timer.start()
+    try:
+        for attempt in range(1, max(1, options.max_attempts) + 1):
+            started = time.time()
+            record.update(status="in_progress", started=record.data.get("started") or now_iso(), attempt=attempt)
+            try:
+                outcome = _run_ultralytics(record, prep, args, data_yaml, echo)
+                from .model_version import write_model_version
+
+                model_id = write_model_version(ws, record, prep, outcome, options.model_id)
+            except Terminated:
+                reason = "timeout" if timer_fired.is_set() else "SIGTERM"
+                _end(record, "terminated", started, attempt, f"terminated by {reason}")
+                result.status, result.error = "terminated", f"terminated by {reason}"
+                break
+            except KeyboardInterrupt:
+                _end(record, "aborted", started, attempt, "aborted by the user (Ctrl-C)")
+                result.status, result.error = "aborted", "aborted by the user (Ctrl-C)"
+                break
+            except Exception as exc:  # a crash of the training itself: recorded, maybe retried
+                error = f"{type(exc).__name__}: {exc}"
+                _end(record, "failed", started, attempt, error, traceback.format_exc(limit=8))
+                result.status, result.error = "failed", error
+                if attempt < options.max_attempts:
+                    echo(f"attempt {attempt} failed ({error}); retrying")
+                    continue
+                break
+            record.data["model_version"] = model_id
+            _end(record, "success", started, attempt, None)
+            result.status, result.model_version, result.metrics = "success", model_id, outcome["final"]
+            break
+    finally:
+        if timer is not None:
+            timer.cancel()
+        signal.signal(signal.SIGTERM, previous_handler)
+        logging.getLogger("ultralytics").removeHandler(log_handler)
+        log_handler.close()
+    audit.append(root, "run.end", record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
+    return result
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:  # noqa: ARG001
+    raise Terminated()
+
+
+def _end(record: RunRecord, status: str, started: float, attempt: int, error: str | None, trace: str | None = None) -> None:
+    ended = time.time()
+    attempts = list(record.data.get("attempts") or [])
+    attempts.append({"attempt": attempt, "status": status, "duration_s": round(ended - started, 2), "error": error})
+    fields: dict[str, Any] = {"status": status, "ended": now_iso(), "attempts": attempts, "error": error}
+    total = sum(a["duration_s"] for a in attempts)
+    fields["duration_s"] = round(total, 2)
+    if trace:
+        fields["traceback"] = trace
+    record.update(**fields)
+
+
+def _attach_log(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger = logging.getLogger("ultralytics")
+    logger.addHandler(handler)
+    for other in logger.handlers:
+        if other is not handler and isinstance(other, logging.StreamHandler) and not isinstance(other, logging.FileHandler):
+            other.setLevel(logging.WARNING)  # the console shows mle3's epoch lines instead
+    return handler
+
+
+def sha256_of(path: Path) -> str:
+    from ..datasets.manifest import sha256_file
+
+    return sha256_file(path)
+
+
+def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], data_yaml: Path, echo: Callable[[str], None]) -> dict[str, Any]:
+    """One attempt: train, evaluate best.pt on val and test, hash checkpoints."""
+    from ultralytics import YOLO
+
+    mapping = prep.mapping
+    model = YOLO(args["model"])
+    state: dict[str, Any] = {"final_eval": False, "best_epoch": None, "epochs_run": 0, "early_stop_epoch": None}
+
+    def on_train_start(trainer: Any) -> None:
+        if mapping.fitness_metric:
+            trainer.validator = _FitnessValidator(trainer.validator, mapping.fitness_metric)
+        original_final = trainer.final_eval
+
+        def final_eval() -> None:
+            state["final_eval"] = True
+            original_final()
+
+        trainer.final_eval = final_eval
+
+    def on_train_epoch_start(trainer: Any) -> None:
+        if mapping.unfreeze_at_epoch is not None and trainer.epoch == mapping.unfreeze_at_epoch:
+            for name, param in trainer.model.named_parameters():
+                if ".dfl" not in name:
+                    param.requires_grad = True
+            trainer.freeze_layer_names = [".dfl"]
+            echo(f"epoch {trainer.epoch + 1}: backbone unfrozen (freeze_epochs={mapping.unfreeze_at_epoch})")
+
+    def on_fit_epoch_end(trainer: Any) -> None:
+        if state["final_eval"]:
+            state["final_val"] = {EPOCH_KEYS.get(k, k): float(v) for k, v in (trainer.metrics or {}).items()}
+            return
+        epoch = trainer.epoch + 1
+        metrics = {"epoch": epoch, "epochs": trainer.epochs, "time": now_iso(), "epoch_time_s": round(float(trainer.epoch_time or 0), 3)}
+        metrics.update(_epoch_metrics(trainer))
+        metrics["fitness"] = float(trainer.fitness) if trainer.fitness is not None else None
+        metrics["best_epoch"] = int(trainer.stopper.best_epoch)
+        record.append_epoch(metrics)
+        state["best_epoch"] = int(trainer.stopper.best_epoch)
+        state["epochs_run"] = epoch
+        if trainer.stop and epoch < trainer.epochs:
+            state["early_stop_epoch"] = epoch
+        record.update(epochs_completed=epoch, best_epoch=state["best_epoch"])
+        echo(
+            f"epoch {epoch}/{trainer.epochs}  loss box {metrics.get('train_box_loss', 0):.3f} cls {metrics.get('train_cls_loss', 0):.3f} "
+            f"dfl {metrics.get('train_dfl_loss', 0):.3f} | val P {metrics.get('precision', 0):.3f} R {metrics.get('recall', 0):.3f} "
+            f"mAP50 {metrics.get('mAP50', 0):.3f} mAP50-95 {metrics.get('mAP50_95', 0):.3f}  ({metrics['epoch_time_s']:.1f} s)"
+        )
+
+    model.add_callback("on_train_start", on_train_start)
+    model.add_callback("on_train_epoch_start", on_train_epoch_start)
+    model.add_callback("on_fit_epoch_end", on_fit_epoch_end)
+    train_args = {k: v for k, v in args.items() if k != "model"}
+    model.train(data=str(data_yaml), project=str(record.directory), name="ultralytics", exist_ok=True, plots=False, val=True, **train_args)
+    trainer = model.trainer
+    weights_dir = Path(trainer.save_dir) / "weights"
+    best, last = weights_dir / "best.pt", weights_dir / "last.pt"
+    chosen = best if best.exists() else last
+    final = {"validation": _named_metrics(state.get("final_val") or {})}
+    if _has_split(data_yaml, "test"):
+        echo("evaluating the best weights on the test split")
+        test = YOLO(str(chosen)).val(data=str(data_yaml), split="test", imgsz=args.get("imgsz", 640), batch=args.get("batch", 16), device=args.get("device"), plots=False, project=str(record.directory), name="test", exist_ok=True, verbose=False)
+        final["test"] = _named_metrics({
+            "precision": float(test.box.mp), "recall": float(test.box.mr), "mAP50": float(test.box.map50), "mAP50_95": float(test.box.map),
+        })
+    checkpoints = []
+    for ckpt in sorted(weights_dir.glob("*.pt")):
+        if (ckpt == best and not mapping.keep_best) or (ckpt == last and not mapping.keep_last):
+            continue
+        checkpoints.append({"path": ckpt.relative_to(record.root).as_posix(), "sha256": sha256_of(ckpt), "bytes": ckpt.stat().st_size})
+    kept = chosen
+    outcome = {
+        "final": final, "checkpoints": checkpoints, "best_weights": kept,
+        "best_epoch": state["best_epoch"], "epochs_run": state["epochs_run"], "early_stop_epoch": state["early_stop_epoch"],
+        "imgsz": args.get("imgsz"),
+    }
+    record.update(final_metrics=final, checkpoints=checkpoints, best_epoch=state["best_epoch"], early_stop_epoch=state["early_stop_epoch"], epochs_completed=state["epochs_run"])
+    return outcome
+
+
+def finish_checkpoints(record: RunRecord, mapping: Mapping) -> None:
+    """Remove best.pt / last.pt when the configuration does not keep them (after the
+    model version has its own copy of the weights)."""
+    weights_dir = record.directory / "ultralytics" / "weights"
+    if not mapping.keep_best:
+        (weights_dir / "best.pt").unlink(missing_ok=True)
+    if not mapping.keep_last:
+        (weights_dir / "last.pt").unlink(missing_ok=True)
+
+
+def _has_split(data_yaml: Path, split: str) -> bool:
+    return bool((yaml.safe_load(data_yaml.read_text()) or {}).get(split))
+
+
+def _named_metrics(m: dict[str, Any]) -> dict[str, Any]:
+    """ultralytics names -> the seed's metric names (mAP_50, precision, recall, f1)."""
+    p, r = m.get("precision"), m.get("recall")
+    out = {"mAP_50": m.get("mAP50"), "mAP_50_95": m.get("mAP50_95"), "precision": p, "recall": r}
+    if p is not None and r is not None:
+        out["f1"] = 2 * p * r / (p + r) if p + r else 0.0
+    return {k: round(float(v), 6) for k, v in out.items() if v is not None}
+
+
+class _FitnessValidator:
+    """Wraps ultralytics' validator so the configured metric is the fitness that picks
+    best.pt and drives early stopping (``early_stopping.metric``)."""
+
+    def __init__(self, inner: Any, metric: str) -> None:
+        object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "_metric", metric)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        metrics = self._inner(*args, **kwargs)
+        if isinstance(metrics, dict) and self._metric in metrics:
+            metrics["fitness"] = float(metrics[self._metric])
+        return metrics
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._inner, name, value)
