@@ -290,8 +290,13 @@ def train(
 
     root = _workspace_root(workspace)
     options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout, max_attempts=max_attempts, model_id=model_id)
-    echo = (lambda line: typer.echo(line, err=True)) if format == "json" else typer.echo
-    result = run_training(root, config, options, echo=echo)
+    if format == "json":  # stdout carries only the JSON document; progress goes to stderr
+        import contextlib
+
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_training(root, config, options, echo=lambda line: typer.echo(line, err=True))
+    else:
+        result = run_training(root, config, options, echo=typer.echo)
     if format == "json":
         emit_json({"schema": "mle3.train/1", **asdict(result)})
     else:
@@ -388,7 +393,7 @@ def runs_show(
 @app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="Directory for the demo workspace (must not exist).")] = Path("mle3-demo"),
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs (the default takes about 3 minutes on 2 CPU cores).")] = 10,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs (the default takes about 3 minutes on 2 CPU cores).")] = 13,
     images: Annotated[int, typer.Option(min=20, help="Training images to generate (val and test get a fifth each).")] = 400,
     imgsz: Annotated[int, typer.Option(min=64, help="Image size.")] = 160,
 ) -> int:

@@ -129,7 +129,7 @@ def git_commit(directory: Path, message: str) -> str | None:
         return None
 
 
-def run_demo(directory: Path, *, epochs: int = 10, train_images: int = 400, imgsz: int = 160, echo: Callable[[str], None] = print) -> int:
+def run_demo(directory: Path, *, epochs: int = 13, train_images: int = 400, imgsz: int = 160, echo: Callable[[str], None] = print) -> int:
     from .datasets import register
     from .datasets.synthetic import generate
     from .rules import check_workspace

@@ -89,19 +89,25 @@ def read_manifest(path: Path) -> list[Entry]:
     return entries
 
 
+def is_data_file(name: str) -> bool:
+    """Hidden files and ultralytics' label caches (``labels/train.cache``, rewritten by
+    every training) are not part of a data set."""
+    return not name.startswith(".") and not name.endswith(".cache")
+
+
 def list_files(root: Path, directory: Path) -> list[str]:
-    """Every regular file below ``directory`` (hidden files and links skipped), relative to root."""
+    """Every data file below ``directory`` (see :func:`is_data_file`; links skipped), relative to root."""
     out: list[str] = []
     root_s = str(root)
     prefix = len(root_s) + 1
 
     def walk(d: str) -> None:
         for entry in os.scandir(d):
-            if entry.name.startswith("."):
-                continue
             if entry.is_dir(follow_symlinks=False):
+                if entry.name.startswith("."):
+                    continue
                 walk(entry.path)
-            elif entry.is_file(follow_symlinks=False):
+            elif entry.is_file(follow_symlinks=False) and is_data_file(entry.name):
                 out.append(entry.path[prefix:].replace(os.sep, "/"))
 
     walk(str(directory))

@@ -2,10 +2,10 @@
 
 Families: ``load`` (reading files), ``trace`` (links), ``consistency`` (agreement between
 items and with disk), ``criteria`` (requirement criteria), ``status`` (life cycle),
-``approval`` (approvals and their freshness).
+``data`` (registered data on disk), ``approval`` (approvals and their freshness).
 """
 
-from . import consistency, criteria, load, status, traceability  # noqa: F401  (registers rules)
+from . import consistency, criteria, datasets, load, status, traceability  # noqa: F401  (registers rules)
 from .engine import CHECK_SCHEMA, CheckReport, check_workspace, run_checks
 from .registry import RULES, Context, Hit, Rule, rule
 

@@ -95,8 +95,11 @@ def offline_ultralytics(root: Path, pin_memory: bool | None = None):
     if pin_memory is not None:
         os.environ["PIN_MEMORY"] = "true" if pin_memory else "false"
     Path(os.environ["YOLO_CONFIG_DIR"]).mkdir(parents=True, exist_ok=True)
-    import ultralytics
-    from ultralytics.utils import SETTINGS
+    import contextlib
+
+    with contextlib.redirect_stdout(sys.stderr):  # its first-run settings notice is not output
+        import ultralytics
+        from ultralytics.utils import SETTINGS
 
     wanted = {"sync": False, "hub": False, "mlflow": False, "wandb": False, "tensorboard": False, "comet": False, "clearml": False, "neptune": False, "dvc": False, "raytune": False}
     wanted = {k: v for k, v in wanted.items() if k in SETTINGS and SETTINGS.get(k) != v}
@@ -111,7 +114,8 @@ def _no_amp_download() -> None:
     on GPU the configured ``amp`` is used as is (recorded in the run)."""
     from ultralytics.engine import trainer
 
-    def trust_configured_amp(model):  # noqa: ARG001 - signature of ultralytics' check_amp
-        return True
+    def trust_configured_amp(model) -> bool:
+        device = next(model.parameters()).device
+        return device.type not in ("cpu", "mps")  # as ultralytics: AMP only on CUDA
 
     trainer.check_amp = trust_configured_amp

@@ -176,6 +176,7 @@ def _transfer(m: Mapping, cfg: Training) -> None:
         m.unfreeze_at_epoch = t.freeze_epochs
     else:
         m.add("transfer.freeze_backbone", False, "-", "applied", "nothing frozen")
+        m.add("transfer.freeze_epochs", 0, "-", "applied", "nothing frozen")
 
 
 def _early_stopping(m: Mapping, cfg: Training) -> None:

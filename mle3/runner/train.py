@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -236,7 +237,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         echo(f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})")
     audit.append(root, "run.start", record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
     data_yaml = _write_run_data_yaml(prep, record.directory)
-    log_handler = _attach_log(record.directory / "train.log")
+    detach_log = _attach_log(record.directory / "train.log")
     timer_fired = threading.Event()
     previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
     timer = None
@@ -282,8 +283,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         if timer is not None:
             timer.cancel()
         signal.signal(signal.SIGTERM, previous_handler)
-        logging.getLogger("ultralytics").removeHandler(log_handler)
-        log_handler.close()
+        detach_log()
     audit.append(root, "run.end", record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
     return result
 
@@ -304,15 +304,29 @@ def _end(record: RunRecord, status: str, started: float, attempt: int, error: st
     record.update(**fields)
 
 
-def _attach_log(path: Path) -> logging.Handler:
+def _attach_log(path: Path) -> Callable[[], None]:
+    """Send ultralytics' full log to the run's train.log; on the console keep only its
+    warnings (mle3 prints epoch lines), written to the current ``sys.stdout`` (which the
+    CLI points at stderr for ``--format json``). Returns the function that undoes it."""
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     logger = logging.getLogger("ultralytics")
     logger.addHandler(handler)
+    restore: list[tuple[logging.StreamHandler, Any, int]] = []
     for other in logger.handlers:
         if other is not handler and isinstance(other, logging.StreamHandler) and not isinstance(other, logging.FileHandler):
-            other.setLevel(logging.WARNING)  # the console shows mle3's epoch lines instead
-    return handler
+            restore.append((other, other.stream, other.level))
+            other.stream = sys.stdout  # not setStream(): it flushes the old stream, which may be closed
+            other.setLevel(logging.WARNING)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        handler.close()
+        for other, stream, level in restore:
+            other.stream = stream if not getattr(stream, "closed", False) else sys.stderr
+            other.setLevel(level)
+
+    return undo
 
 
 def sha256_of(path: Path) -> str:

@@ -1,0 +1,91 @@
+"""Family ``data``: registered data sets whose files, manifest or labels are not as recorded."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+from ..datasets.manifest import fingerprint, is_data_file, read_manifest, sha256_file
+from ..paths import inside_workspace
+from .registry import Context, Hit, rule
+
+
+def _manifest(ctx: Context, ds):
+    """The manifest entries of a data set, or None (recorded for the result cache)."""
+    if not ds.manifest or not inside_workspace(ctx.ws.root, ds.manifest):
+        return None
+    if not ctx.exists(ds.manifest):
+        return None
+    try:
+        return read_manifest(ctx.ws.root / ds.manifest)
+    except (ValueError, OSError, UnicodeDecodeError):
+        return None
+
+
+@rule("data.manifest", "error", "A registered data set's manifest is missing, malformed, or does not match its fingerprint.",
+      "Restore the manifest from version control; if the data really changed, register a new version.")
+def manifest_integrity(ctx: Context) -> Iterator[Hit]:
+    for ds in ctx.ws.of_kind("dataset"):
+        if not ds.manifest:
+            continue
+        entries = _manifest(ctx, ds)
+        if entries is None:
+            yield Hit(ds, f"manifest {ds.manifest!r} is missing or unreadable", ("manifest",))
+        elif ds.fingerprint and fingerprint(entries) != ds.fingerprint:
+            yield Hit(ds, f"manifest {ds.manifest!r} does not match the recorded fingerprint (edited after registration?)", ("fingerprint",))
+
+
+@rule("data.changed", "error", "Files of a registered data set were changed, removed or added on disk since registration.",
+      "Restore the files (`mle3 dataset verify ID` lists them), or register the new data as a new version.")
+def data_changed(ctx: Context) -> Iterator[Hit]:
+    root = ctx.ws.root
+    for ds in ctx.ws.of_kind("dataset"):
+        entries = _manifest(ctx, ds) if ds.manifest else None
+        if not entries:
+            continue
+        changed = removed = 0
+        example = None
+        known_dirs: set[str] = set()
+        for e in entries:
+            known_dirs.add(os.path.dirname(e.path))
+            full = root / e.path
+            try:
+                st = os.stat(full)
+            except OSError:
+                removed += 1
+                example = example or e.path
+                ctx.disk[e.path] = None
+                continue
+            ctx.disk[e.path] = (st.st_mode, st.st_size, st.st_mtime_ns)
+            if st.st_size != e.size or (st.st_mtime_ns != e.mtime_ns and sha256_file(full) != e.sha256):
+                changed += 1
+                example = example or e.path
+        added = 0
+        for directory in sorted(known_dirs):
+            ctx.exists(directory)  # a new file changes its folder's mtime: the cache notices
+            try:
+                names = {n for n in os.listdir(root / directory) if is_data_file(n)}
+            except OSError:
+                continue
+            recorded = {os.path.basename(e.path) for e in entries if os.path.dirname(e.path) == directory}
+            extra = [n for n in names - recorded if (root / directory / n).is_file()]
+            if extra:
+                added += len(extra)
+                example = example or f"{directory}/{sorted(extra)[0]}"
+        if changed or removed or added:
+            yield Hit(ds, f"data set {ds.key} differs from its manifest: {changed} changed, {removed} removed, {added} added (e.g. {example})", ("manifest",))
+
+
+@rule("data.label-quality", "error", "Label problems were recorded at registration (malformed lines, class ids out of range, boxes outside the image, unreadable images); missing or empty label files are warnings.",
+      "Fix the labels and register a new version; `label_quality.findings` in the data set file lists them with file and line.")
+def label_quality(ctx: Context) -> Iterator[Hit]:
+    for ds in ctx.ws.of_kind("dataset"):
+        quality = (ds.model_extra or {}).get("label_quality")
+        if not isinstance(quality, dict):
+            continue
+        by_kind = quality.get("by_kind") or {}
+        detail = ", ".join(f"{k} {v}" for k, v in by_kind.items())
+        if quality.get("errors"):
+            yield Hit(ds, f"{quality['errors']} label errors recorded ({detail})", ("label_quality",))
+        elif quality.get("warnings"):
+            yield Hit(ds, f"{quality['warnings']} label warnings recorded ({detail})", ("label_quality",), "warning")

@@ -1,0 +1,144 @@
+"""Data set registration, statistics, label quality, leakage, verification, check rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import check_json, write_files
+
+from mle3 import audit
+from mle3.datasets.manifest import read_manifest
+from mle3.datasets.synthetic import generate
+
+WS_FILES = {
+    "mle3.yaml": "project: data test\n",
+    "requirements/R.yaml": "requirement:\n  id: REQ-DATA\n  type: ml_data\n  criteria:\n    - samples: train\n      min: 10\n    - class: disc\n      split: train\n      min_samples: 1\n",
+}
+
+
+@pytest.fixture
+def data_ws(tmp_path: Path) -> Path:
+    root = write_files(tmp_path / "ws", WS_FILES)
+    generate(root / "data" / "shapes", counts={"train": 14, "val": 3, "test": 3}, image_size=64, seed=1)
+    return root
+
+
+def register(cli, root: Path, *extra: str):
+    return cli("dataset", "register", root / "data" / "shapes" / "data.yaml", "--id", "DATA-1", "--version", "v1", "-r", "REQ-DATA", "-w", root, "--format", "json", *extra)
+
+
+def test_register_measures_and_writes_item_manifest_and_audit(cli, data_ws):
+    code, out, err = register(cli, data_ws)
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"], err
+    item = yaml.safe_load((data_ws / "artifacts/datasets/DATA-1-v1.yaml").read_text())["dataset"]
+    assert item["requirements"] == ["REQ-DATA"] and item["classes"] == ["square", "disc", "triangle"]
+    assert {s: item["splits"][s]["samples"] for s in ("train", "val", "test")} == {"train": 14, "val": 3, "test": 3}
+    assert item["splits"]["train"]["ratio"] == pytest.approx(0.7)
+    labels = [l for f in (data_ws / "data/shapes/labels/train").iterdir() for l in f.read_text().splitlines()]
+    assert sum(item["splits"]["train"]["instances"].values()) == len(labels)
+    assert item["splits"]["train"]["image_size"]["max"] == [64, 64]
+    entries = read_manifest(data_ws / item["manifest"])
+    assert len(entries) == 20 * 2 + 1 == item["registered"]["files"]  # images, labels, data.yaml
+    assert item["fingerprint"].startswith("sha256:") and item["leakage"]["shared_images"] == 0
+    assert [e["action"] for _, e, _ in audit.entries(data_ws)] == ["dataset.register"]
+    code, doc = check_json(cli, data_ws)
+    assert code == 0, doc
+
+
+def test_register_refuses_an_existing_version_and_unknown_requirement(cli, data_ws):
+    assert register(cli, data_ws)[0] == 0
+    code, _, err = register(cli, data_ws)
+    assert code == 2 and "already registered" in err and err.count("\n") == 1
+    code, _, err = cli("dataset", "register", data_ws / "data/shapes/data.yaml", "--id", "DATA-2", "--version", "v1", "-r", "REQ-NOPE", "-w", data_ws)
+    assert code == 2 and "REQ-NOPE" in err
+    assert not (data_ws / "artifacts/datasets/DATA-2-v1.yaml").exists()
+
+
+def test_register_bad_data_yaml_is_one_line_exit_2(cli, data_ws):
+    bad = data_ws / "data/shapes/bad.yaml"
+    bad.write_text("train: images/train\nval: images/nope\nnames: [a]\n")
+    code, _, err = cli("dataset", "register", bad, "--id", "D", "--version", "v1", "-w", data_ws)
+    assert code == 2 and "bad.yaml" in err and "val" in err and "Traceback" not in err
+    outside = data_ws.parent / "outside.yaml"
+    outside.write_text("train: x\nval: y\nnames: [a]\n")
+    code, _, err = cli("dataset", "register", outside, "--id", "D", "--version", "v1", "-w", data_ws)
+    assert code == 2 and "inside the workspace" in err
+
+
+def test_label_problems_are_found_with_file_and_line(cli, data_ws):
+    labels = data_ws / "data/shapes/labels/train"
+    files = sorted(labels.iterdir())
+    files[0].write_text("0 0.5 0.5 0.2\n")  # malformed
+    files[1].write_text("7 0.5 0.5 0.2 0.2\n")  # class out of range
+    files[2].write_text("1 0.95 0.5 0.3 0.3\n")  # box outside
+    files[3].write_text("")  # empty
+    files[4].unlink()  # missing
+    (data_ws / "data/shapes/images/train" / (files[5].stem + ".jpg")).write_bytes(b"not a jpeg")
+    code, out, _ = register(cli, data_ws)
+    doc = json.loads(out)
+    assert code == 1 and not doc["ok"]
+    kinds = doc["label_quality"]["by_kind"]
+    assert kinds == {"malformed-line": 1, "class-out-of-range": 1, "box-outside": 1, "empty-label": 1, "missing-label": 1, "corrupt-image": 1}
+    malformed = next(f for f in doc["label_quality"]["findings"] if f["kind"] == "malformed-line")
+    assert malformed["file"] == f"data/shapes/labels/train/{files[0].name}" and malformed["line"] == 1
+    code, check = check_json(cli, data_ws)
+    assert any(f["rule"] == "data.label-quality" and f["severity"] == "error" for f in check["findings"])
+
+
+def test_leakage_between_splits_is_an_error(cli, data_ws):
+    train_img = sorted((data_ws / "data/shapes/images/train").iterdir())[0]
+    shutil.copy(train_img, data_ws / "data/shapes/images/val/leaked.jpg")
+    shutil.copy(data_ws / "data/shapes/labels/train" / (train_img.stem + ".txt"), data_ws / "data/shapes/labels/val/leaked.txt")
+    code, out, _ = register(cli, data_ws)
+    doc = json.loads(out)
+    assert code == 1 and doc["leakage"]["shared_images"] == 1
+    assert sorted(doc["leakage"]["examples"][0]) == sorted([f"data/shapes/images/train/{train_img.name}", "data/shapes/images/val/leaked.jpg"])
+    code, check = check_json(cli, data_ws)
+    assert code == 1 and any(f["rule"] == "consistency.split-overlap" for f in check["findings"])
+
+
+def test_verify_and_check_detect_changed_added_removed_files(cli, data_ws):
+    assert register(cli, data_ws)[0] == 0
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json")
+    assert code == 0 and json.loads(out)["ok"]
+    image = sorted((data_ws / "data/shapes/images/train").iterdir())[0]
+    os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 5_000_000_000))  # touched, same content
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["hashed"] == 1 and doc["changed"] == []
+    label = sorted((data_ws / "data/shapes/labels/train").iterdir())[0]
+    label.write_text(label.read_text().replace("0.", "0.0", 1))
+    (data_ws / "data/shapes/labels/val/extra.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    sorted((data_ws / "data/shapes/images/test").iterdir())[0].unlink()
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["changed"] == [label.relative_to(data_ws).as_posix()]
+    assert doc["added"] == ["data/shapes/labels/val/extra.txt"] and len(doc["removed"]) == 1
+    code, check = check_json(cli, data_ws)
+    f = next(f for f in check["findings"] if f["rule"] == "data.changed")
+    assert "1 changed, 1 removed, 1 added" in f["message"] and f["file"] == "artifacts/datasets/DATA-1-v1.yaml"
+
+
+def test_edited_manifest_breaks_the_fingerprint(cli, data_ws):
+    assert register(cli, data_ws)[0] == 0
+    manifest = data_ws / "artifacts/datasets/DATA-1-v1.manifest.tsv"
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join(lines[:-1]) + "\n")
+    code, check = check_json(cli, data_ws)
+    assert any(f["rule"] == "data.manifest" and "fingerprint" in f["message"] for f in check["findings"])
+
+
+def test_synthetic_data_is_deterministic(tmp_path):
+    a = generate(tmp_path / "a", counts={"train": 3}, image_size=64, seed=7).parent
+    b = generate(tmp_path / "b", counts={"train": 3}, image_size=64, seed=7).parent
+    for f in (a / "labels/train").iterdir():
+        assert f.read_text() == (b / "labels/train" / f.name).read_text()
+    for f in (a / "images/train").iterdir():
+        assert f.read_bytes() == (b / "images/train" / f.name).read_bytes()
