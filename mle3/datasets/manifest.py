@@ -2,15 +2,13 @@
 
 The fingerprint is the sha256 of the sorted ``sha256  size  path`` lines, so it changes
 with any added, removed, renamed or edited file and does not depend on mtimes (which a
-fresh clone or copy changes). Hashing runs in threads: ``hashlib`` and file reads release
-the GIL, so small files hash at close to disk speed on all cores.
+fresh clone or copy changes). Hashing itself is in :mod:`.scan`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -40,27 +38,11 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def hash_entries(root: Path, relpaths: Iterable[str], *, progress: Callable[[int], None] | None = None, threads: int | None = None) -> list[Entry]:
-    """Stat and hash files (relative to ``root``) in parallel; result sorted by path."""
-    root_s = str(root)
+def hash_entries(root: Path, relpaths: Iterable[str], *, progress: Callable[[int], None] | None = None) -> list[Entry]:
+    """Stat and hash files (relative to ``root``), in parallel when there are many; sorted by path."""
+    from .scan import scan
 
-    def one(rel: str) -> Entry:
-        full = os.path.join(root_s, rel)
-        st = os.stat(full)
-        digest = sha256_file(full)
-        return Entry(rel, st.st_size, st.st_mtime_ns, digest)
-
-    rels = sorted(relpaths)
-    workers = threads or min(32, (os.cpu_count() or 1) * 4)
-    out: list[Entry] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for i, entry in enumerate(pool.map(one, rels, chunksize=64), 1):
-            out.append(entry)
-            if progress and i % 256 == 0:
-                progress(256)
-    if progress:
-        progress(len(out) % 256)
-    return out
+    return [Entry(path, size, mtime, digest) for path, size, mtime, digest, _ in scan(str(root), list(relpaths), progress=progress)]
 
 
 def fingerprint(entries: Iterable[Entry]) -> str:

@@ -20,8 +20,9 @@ import yaml
 from .. import audit
 from .._atomic import atomic_write_text
 from ..errors import ItemNotFound, Mle3Error
-from .manifest import Entry, fingerprint, hash_entries, list_files, read_manifest, sha256_file, write_manifest
-from .yolo import IMAGE_SUFFIXES, inspect_split_images, read_data_yaml, summarise
+from .manifest import Entry, fingerprint, list_files, read_manifest, sha256_file, write_manifest
+from .scan import scan
+from .yolo import image_infos, read_data_yaml, summarise
 
 DATASET_DIR = "artifacts/datasets"
 
@@ -71,10 +72,10 @@ def register(root: Path, data_yaml: Path, dataset_id: str, version: str, require
     if data_yaml_rel not in files:
         files.append(data_yaml_rel)
     with _progress(show_progress) as progress:
-        task = progress.add_task("hashing files", total=len(files)) if progress else None
-        entries = hash_entries(root, files, progress=(lambda n: progress.advance(task, n)) if progress else None)
-        task2 = progress.add_task("checking images and labels", total=None) if progress else None
-        images = inspect_split_images(root, data, progress=(lambda n: progress.advance(task2, n)) if progress else None)
+        task = progress.add_task("hashing and checking files", total=len(files)) if progress else None
+        rows = scan(str(root), files, len(data.names), progress=(lambda n: progress.advance(task, n)) if progress else None)
+    entries = [Entry(path, size, mtime, digest) for path, size, mtime, digest, _ in rows]
+    images = image_infos(root, data, rows)
     splits = summarise(images, data.names)
     for split, directory in data.splits.items():
         splits.setdefault(split, {"samples": 0})["path"] = directory.relative_to(root).as_posix()
@@ -132,7 +133,7 @@ def _leakage(entries: list[Entry], images) -> dict[str, Any]:
     paths_by_hash: dict[str, list[str]] = defaultdict(list)
     for e in entries:
         split = split_of.get(e.path)
-        if split and Path(e.path).suffix.lower() in IMAGE_SUFFIXES:
+        if split:  # only images have a split
             splits_by_hash[e.sha256].add(split)
             paths_by_hash[e.sha256].append(e.path)
     shared = [h for h, s in splits_by_hash.items() if len(s) > 1]

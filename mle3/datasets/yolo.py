@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,81 +90,41 @@ def read_data_yaml(workspace: Path, data_yaml: Path) -> DataYaml:
     return DataYaml(data_yaml.resolve(), base.resolve(), splits, names)
 
 
-def label_path(image: Path) -> Path:
-    """ultralytics' convention: .../images/... -> .../labels/..., suffix .txt."""
-    parts = list(image.parts)
-    for i in range(len(parts) - 1, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "labels"
-            break
-    return Path(*parts).with_suffix(".txt")
+def label_path(image: str) -> str:
+    """ultralytics' convention: ``.../images/x.jpg`` -> ``.../labels/x.txt`` (posix paths;
+    string operations, as this runs once per image of data sets with millions)."""
+    head, sep, tail = ("/" + image).rpartition("/images/")
+    if sep:
+        image = (head + "/labels/" + tail)[1:]
+    stem, dot, _ = image.rpartition(".")
+    return (stem if dot and "/" not in image[len(stem):] else image) + ".txt"
 
 
-def list_images(directory: Path) -> list[Path]:
-    out = []
-    for dirpath, dirnames, files in os.walk(directory):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out.extend(Path(dirpath) / f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES)
-    return sorted(out)
-
-
-def inspect_image(workspace: Path, image: Path, split: str, n_classes: int) -> ImageInfo:
-    """Image header and integrity, and every label line checked."""
-    from PIL import Image, UnidentifiedImageError
-
-    rel = image.relative_to(workspace).as_posix()
-    info = ImageInfo(rel, split)
-    try:
-        with Image.open(image) as im:
-            info.width, info.height = im.size
-            im.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        info.problems.append(LabelProblem("error", "corrupt-image", rel, None, f"unreadable image: {exc}"))
-    labels = label_path(image)
-    lrel = labels.relative_to(workspace).as_posix()
-    if not labels.is_file():
-        info.problems.append(LabelProblem("warning", "missing-label", rel, None, f"no label file {lrel} (treated as background)"))
-        return info
-    text = labels.read_text(encoding="utf-8", errors="replace")
-    if not text.strip():
-        info.problems.append(LabelProblem("warning", "empty-label", lrel, None, "empty label file (background image)"))
-        return info
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+def image_infos(workspace: Path, data: DataYaml, rows: list) -> list[ImageInfo]:
+    """Join scanned images with their scanned label files (see :mod:`.scan`)."""
+    by_path = {row[0]: row for row in rows}
+    split_dirs = [(split, directory.relative_to(workspace).as_posix() + "/") for split, directory in data.splits.items()]
+    infos: list[ImageInfo] = []
+    for rel, _, _, _, info in rows:
+        if not info or info[0] != "image":
             continue
-        fields = line.split()
-        try:
-            values = [float(v) for v in fields]
-        except ValueError:
-            values = []
-        if len(fields) != 5 or not values:
-            info.problems.append(LabelProblem("error", "malformed-line", lrel, number, f"expected 'class x y w h', got {line.strip()[:60]!r}"))
+        split = next((s for s, prefix in split_dirs if rel.startswith(prefix)), None)
+        if split is None:
             continue
-        cls, x, y, w, h = values
-        if cls != int(cls) or not 0 <= int(cls) < n_classes:
-            info.problems.append(LabelProblem("error", "class-out-of-range", lrel, number, f"class id {fields[0]} not in 0..{n_classes - 1}"))
-            continue
-        lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
-        if w <= 0 or h <= 0 or x - w / 2 < lo or x + w / 2 > hi or y - h / 2 < lo or y + h / 2 > hi:
-            info.problems.append(LabelProblem("error", "box-outside", lrel, number, f"box {x:g} {y:g} {w:g} {h:g} lies outside the image"))
-            continue
-        info.classes[int(cls)] += 1
-    return info
-
-
-def inspect_split_images(workspace: Path, data: DataYaml, *, progress=None, threads: int | None = None) -> list[ImageInfo]:
-    jobs = [(img, split) for split, directory in data.splits.items() for img in list_images(directory)]
-    n = len(data.names)
-    workers = threads or min(16, (os.cpu_count() or 1) * 4)
-    out: list[ImageInfo] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for i, info in enumerate(pool.map(lambda job: inspect_image(workspace, job[0], job[1], n), jobs, chunksize=32), 1):
-            out.append(info)
-            if progress and i % 64 == 0:
-                progress(64)
-    if progress:
-        progress(len(out) % 64)
-    return out
+        _, width, height, problem = info
+        image = ImageInfo(rel, split, width, height)
+        if problem:
+            image.problems.append(LabelProblem("error", "corrupt-image", rel, None, problem))
+        label_rel = label_path(rel)
+        label = by_path.get(label_rel)
+        if label is None or not label[4] or label[4][0] != "label":
+            image.problems.append(LabelProblem("warning", "missing-label", rel, None, f"no label file {label_rel} (treated as background)"))
+        else:
+            _, counts, problems, _empty = label[4]
+            image.classes.update(counts)
+            image.problems.extend(LabelProblem(sev, kind, label_rel, line, msg) for sev, kind, line, msg in problems)
+        infos.append(image)
+    return infos
 
 
 def summarise(images: list[ImageInfo], names: list[str]) -> dict[str, Any]:
