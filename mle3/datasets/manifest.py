@@ -46,10 +46,8 @@ def hash_entries(root: Path, relpaths: Iterable[str], *, progress: Callable[[int
 
 
 def fingerprint(entries: Iterable[Entry]) -> str:
-    h = hashlib.sha256()
-    for e in sorted(entries, key=lambda e: e.path):
-        h.update(f"{e.sha256}  {e.size}  {e.path}\n".encode())
-    return "sha256:" + h.hexdigest()
+    text = "".join(f"{e.sha256}  {e.size}  {e.path}\n" for e in sorted(entries, key=lambda e: e.path))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def write_manifest(path: Path, entries: list[Entry]) -> None:

@@ -21,8 +21,8 @@ from .. import audit
 from .._atomic import atomic_write_text
 from ..errors import ItemNotFound, Mle3Error
 from .manifest import Entry, fingerprint, list_files, read_manifest, sha256_file, write_manifest
-from .scan import scan
-from .yolo import image_infos, read_data_yaml, summarise
+from .scan import scan_dataset
+from .yolo import read_data_yaml, summarise
 
 DATASET_DIR = "artifacts/datasets"
 
@@ -53,35 +53,53 @@ def _progress(enabled: bool):
 
 
 def register(root: Path, data_yaml: Path, dataset_id: str, version: str, requirements: list[str], *, title: str | None = None, source: str | None = None, show_progress: bool = False) -> Registration:
-    from ..workspace import load_workspace
+    from concurrent.futures import ThreadPoolExecutor
 
     item_file = root / DATASET_DIR / f"{dataset_id}-{version}.yaml"
     manifest_file = root / DATASET_DIR / f"{dataset_id}-{version}.manifest.tsv"
     if item_file.exists():
         raise Mle3Error(f"data set {dataset_id}-{version} is already registered; register changed data as a new version", file=item_file.relative_to(root).as_posix())
+    data = read_data_yaml(root, data_yaml)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        # the workspace is checked while the files are scanned (the scan waits on worker
+        # processes); nothing is written before both are done and the check passed
+        actor_future = side.submit(_check_workspace_and_actor, root, f"{dataset_id}-{version}", requirements)
+        return _register_scanned(root, data, item_file, manifest_file, dataset_id, version, requirements, title, source, show_progress, actor_future)
+
+
+def _check_workspace_and_actor(root: Path, key: str, requirements: list[str]) -> str:
+    from ..workspace import load_workspace
+
     ws = load_workspace(root)
-    if ws.resolve(f"{dataset_id}-{version}") is not None:
-        raise Mle3Error(f"data set {dataset_id}-{version} already exists in the workspace")
+    if ws.resolve(key) is not None:
+        raise Mle3Error(f"data set {key} already exists in the workspace")
     for req in requirements:
         target = ws.resolve(req)
         if target is None or target.kind != "requirement":
             raise ItemNotFound(f"requirement {req!r} does not exist in the workspace")
-    data = read_data_yaml(root, data_yaml)
+    return audit.default_actor(root)
+
+
+def _register_scanned(
+    root: Path, data: Any, item_file: Path, manifest_file: Path, dataset_id: str, version: str,
+    requirements: list[str], title: str | None, source: str | None, show_progress: bool, actor_future: Any,
+) -> Registration:
     files = list_files(root, data.root)
     data_yaml_rel = data.file.relative_to(root).as_posix()
     if data_yaml_rel not in files:
         files.append(data_yaml_rel)
+    split_dirs = {split: directory.relative_to(root).as_posix() for split, directory in data.splits.items()}
     with _progress(show_progress) as progress:
         task = progress.add_task("hashing and checking files", total=len(files)) if progress else None
-        rows = scan(str(root), files, len(data.names), progress=(lambda n: progress.advance(task, n)) if progress else None)
-    entries = [Entry(path, size, mtime, digest) for path, size, mtime, digest, _ in rows]
-    images = image_infos(root, data, rows)
-    splits = summarise(images, data.names)
+        result = scan_dataset(str(root), files, split_dirs, len(data.names), progress=(lambda n: progress.advance(task, n)) if progress else None)
+    entries = [Entry(path, size, mtime, digest) for path, size, mtime, digest, _ in result.rows]
+    splits = summarise(result.splits, data.names)
     for split, directory in data.splits.items():
         splits.setdefault(split, {"samples": 0})["path"] = directory.relative_to(root).as_posix()
-    quality = _label_quality(images)
-    leakage = _leakage(entries, images)
+    quality = _label_quality(result.problems)
+    leakage = _leakage(result.rows)
     fp = fingerprint(entries)
+    actor = actor_future.result()  # raises the workspace check's error: nothing written yet
     item = {
         "dataset": {
             "id": dataset_id,
@@ -95,7 +113,7 @@ def register(root: Path, data_yaml: Path, dataset_id: str, version: str, require
             "fingerprint": fp,
             "registered": {
                 "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "by": audit.default_actor(root),
+                "by": actor,
                 "files": len(entries),
                 "bytes": sum(e.size for e in entries),
             },
@@ -106,36 +124,31 @@ def register(root: Path, data_yaml: Path, dataset_id: str, version: str, require
     }
     write_manifest(manifest_file, entries)
     atomic_write_text(item_file, "# Written by `mle3 dataset register`; measured, do not edit by hand.\n" + yaml.safe_dump(item, sort_keys=False, allow_unicode=True, width=120))
-    audit.append(root, "dataset.register", f"{dataset_id}-{version}", {"fingerprint": fp, "files": len(entries), "manifest": item["dataset"]["manifest"]})
+    audit.append(root, "dataset.register", f"{dataset_id}-{version}", {"fingerprint": fp, "files": len(entries), "manifest": item["dataset"]["manifest"]}, actor=actor)
     return Registration(f"{dataset_id}-{version}", item_file.relative_to(root).as_posix(), item["dataset"]["manifest"], fp, len(entries), item["dataset"]["registered"]["bytes"], splits, quality, leakage)
 
 
-def _label_quality(images) -> dict[str, Any]:
-    problems = [p for info in images for p in info.problems]
+def _label_quality(problems: list[tuple]) -> dict[str, Any]:
     by_kind: dict[str, int] = defaultdict(int)
-    for p in problems:
-        by_kind[p.kind] += 1
+    for _, kind, _, _, _ in problems:
+        by_kind[kind] += 1
+    ordered = sorted(problems, key=lambda p: (p[0] != "error", p[2], p[3] or 0))
     return {
-        "errors": sum(p.severity == "error" for p in problems),
-        "warnings": sum(p.severity == "warning" for p in problems),
+        "errors": sum(p[0] == "error" for p in problems),
+        "warnings": sum(p[0] == "warning" for p in problems),
         "by_kind": dict(sorted(by_kind.items())),
-        "findings": [
-            {"severity": p.severity, "kind": p.kind, "file": p.file, "line": p.line, "message": p.message}
-            for p in sorted(problems, key=lambda p: (p.severity != "error", p.file, p.line or 0))[:200]
-        ],
+        "findings": [{"severity": sev, "kind": kind, "file": file, "line": line, "message": msg} for sev, kind, file, line, msg in ordered[:200]],
     }
 
 
-def _leakage(entries: list[Entry], images) -> dict[str, Any]:
+def _leakage(rows: list[tuple]) -> dict[str, Any]:
     """Images whose content (sha256) appears in more than one split."""
-    split_of = {info.path: info.split for info in images}
     splits_by_hash: dict[str, set[str]] = defaultdict(set)
     paths_by_hash: dict[str, list[str]] = defaultdict(list)
-    for e in entries:
-        split = split_of.get(e.path)
-        if split:  # only images have a split
-            splits_by_hash[e.sha256].add(split)
-            paths_by_hash[e.sha256].append(e.path)
+    for path, _, _, digest, split in rows:
+        if split:  # only images carry their split
+            splits_by_hash[digest].add(split)
+            paths_by_hash[digest].append(path)
     shared = [h for h, s in splits_by_hash.items() if len(s) > 1]
     return {
         "shared_images": len(shared),

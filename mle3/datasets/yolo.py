@@ -4,8 +4,7 @@ and measuring it: samples and instances per split, image sizes, label quality.""
 from __future__ import annotations
 
 import os
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,25 +27,6 @@ class DataYaml:
     root: Path  # data set root directory
     splits: dict[str, Path]  # split -> image directory
     names: list[str]
-
-
-@dataclass
-class LabelProblem:
-    severity: str  # error | warning
-    kind: str  # missing-label, empty-label, malformed-line, class-out-of-range, box-outside, corrupt-image
-    file: str
-    line: int | None
-    message: str
-
-
-@dataclass
-class ImageInfo:
-    path: str
-    split: str
-    width: int | None = None
-    height: int | None = None
-    classes: Counter = field(default_factory=Counter)
-    problems: list[LabelProblem] = field(default_factory=list)
 
 
 def read_data_yaml(workspace: Path, data_yaml: Path) -> DataYaml:
@@ -100,58 +80,24 @@ def label_path(image: str) -> str:
     return (stem if dot and "/" not in image[len(stem):] else image) + ".txt"
 
 
-def image_infos(workspace: Path, data: DataYaml, rows: list) -> list[ImageInfo]:
-    """Join scanned images with their scanned label files (see :mod:`.scan`)."""
-    by_path = {row[0]: row for row in rows}
-    split_dirs = [(split, directory.relative_to(workspace).as_posix() + "/") for split, directory in data.splits.items()]
-    infos: list[ImageInfo] = []
-    for rel, _, _, _, info in rows:
-        if not info or info[0] != "image":
-            continue
-        split = next((s for s, prefix in split_dirs if rel.startswith(prefix)), None)
-        if split is None:
-            continue
-        _, width, height, problem = info
-        image = ImageInfo(rel, split, width, height)
-        if problem:
-            image.problems.append(LabelProblem("error", "corrupt-image", rel, None, problem))
-        label_rel = label_path(rel)
-        label = by_path.get(label_rel)
-        if label is None or not label[4] or label[4][0] != "label":
-            image.problems.append(LabelProblem("warning", "missing-label", rel, None, f"no label file {label_rel} (treated as background)"))
-        else:
-            _, counts, problems, _empty = label[4]
-            image.classes.update(counts)
-            image.problems.extend(LabelProblem(sev, kind, label_rel, line, msg) for sev, kind, line, msg in problems)
-        infos.append(image)
-    return infos
-
-
-def summarise(images: list[ImageInfo], names: list[str]) -> dict[str, Any]:
-    """Samples, instances per class, ratios and image size statistics per split."""
-    splits: dict[str, dict[str, Any]] = {}
-    for info in images:
-        s = splits.setdefault(info.split, {"samples": 0, "instances": Counter(), "widths": [], "heights": []})
-        s["samples"] += 1
-        s["instances"].update(info.classes)
-        if info.width:
-            s["widths"].append(info.width)
-            s["heights"].append(info.height)
-    total = sum(s["samples"] for s in splits.values()) or 1
+def summarise(splits: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """Samples, share, instances per class and image sizes per split, from the
+    :class:`~mle3.datasets.scan.SplitStats` a scan measured."""
+    total = sum(st.samples for st in splits.values()) or 1
     out: dict[str, Any] = {}
     for split in SPLITS:
-        if split not in splits:
+        st = splits.get(split)
+        if st is None:
             continue
-        s = splits[split]
-        ws, hs = s["widths"], s["heights"]
+        sized = st.sized
         out[split] = {
-            "samples": s["samples"],
-            "ratio": round(s["samples"] / total, 4),
-            "instances": {names[k]: s["instances"].get(k, 0) for k in range(len(names))},
+            "samples": st.samples,
+            "ratio": round(st.samples / total, 4),
+            "instances": {names[k]: st.instances.get(k, 0) for k in range(len(names))},
             "image_size": {
-                "min": [min(ws), min(hs)] if ws else None,
-                "max": [max(ws), max(hs)] if ws else None,
-                "mean": [round(sum(ws) / len(ws), 1), round(sum(hs) / len(hs), 1)] if ws else None,
+                "min": [st.w_min, st.h_min] if sized else None,
+                "max": [st.w_max, st.h_max] if sized else None,
+                "mean": [round(st.w_sum / sized, 1), round(st.h_sum / sized, 1)] if sized else None,
             },
         }
     return out
