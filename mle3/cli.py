@@ -403,6 +403,134 @@ def demo(
     return run_demo(directory, epochs=epochs, train_images=images, imgsz=imgsz, echo=typer.echo)
 
 
+# --------------------------------------------------------------------------- reports
+@app.command()
+def report(
+    work_product: Annotated[str, typer.Argument(metavar="WP", help="04-11, 11-07, 13-65, 11-06, or 'release' for the whole package of a model version.")],
+    item: Annotated[str, typer.Argument(help="Item the document describes (release: a model version).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (release: directory).")] = None,
+    format: Annotated[Literal["html", "pdf", "json"], FORMAT] = "pdf",
+    release: Annotated[bool, typer.Option("--release", help="Refuse to render anything not approved as the policy requires.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> int:
+    """Render an ASPICE MLE.3 work product (DRAFT until the required approvals exist)."""
+    from .output import emit_json
+    from .reports import release_package, render_document
+
+    ws, graph = _load(workspace)
+    if work_product == "release":
+        target = output or Path(f"release-{item}")
+        docs = release_package(ws, graph, item, target, release=release)
+        if format == "json":
+            emit_json({"schema": "mle3.report/1", "directory": str(target), "documents": [{"wp": d.wp, "item": d.item, "file": str(d.path), "approved": d.approved, "missing_roles": d.missing_roles, "fingerprint": d.fingerprint} for d in docs]})
+        else:
+            for d in docs:
+                typer.echo(f"{d.wp} {d.item}: {d.path} ({'APPROVED' if d.approved else 'DRAFT, missing ' + ', '.join(d.missing_roles)})")
+            typer.echo(f"package in {target}/ (index.html, traceability-matrix.html, MANIFEST.sha256)")
+        return 0
+    fmt = "html" if format == "html" else "pdf"
+    target = output or Path(f"{work_product}_{item}.{fmt}")
+    d = render_document(ws, graph, work_product, item, fmt, target, release=release)
+    if format == "json":
+        emit_json({"schema": "mle3.report/1", "documents": [{"wp": d.wp, "item": d.item, "file": str(d.path), "approved": d.approved, "missing_roles": d.missing_roles, "fingerprint": d.fingerprint}]})
+    else:
+        typer.echo(f"{d.wp} {d.item}: {d.path} ({'APPROVED' if d.approved else 'DRAFT, missing ' + (', '.join(d.missing_roles) or 'an approval policy')})")
+    return 0
+
+
+# --------------------------------------------------------------------------- approvals
+@app.command()
+def approve(
+    item: Annotated[str, typer.Argument(help="Item id (model version, data set version, configuration, run, ...).")],
+    role: Annotated[str, typer.Option(help="Role you approve in (one the policy in mle3.yaml uses).")],
+    name: Annotated[Optional[str], typer.Option(help="Approver (default: the git user of the workspace).")] = None,
+    comment: Annotated[Optional[str], typer.Option(help="Comment recorded with the decision.")] = None,
+    reject: Annotated[bool, typer.Option("--reject", help="Record a rejection instead.")] = False,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Record who approved (or rejected) which exact content, bound to its fingerprint."""
+    from .approvals import approve as record_approval
+    from .output import emit_json
+
+    ws, graph = _load(workspace)
+    a = record_approval(ws, graph, item, role, name, comment, reject)
+    if format == "json":
+        emit_json({"schema": "mle3.approval/1", **a.to_json()})
+    else:
+        typer.echo(f"{a.decision} {a.item} as {a.role} by {a.name} (audit entry {a.seq}); fingerprint {a.fingerprint}")
+    return 0
+
+
+@app.command()
+def promote(
+    model: Annotated[str, typer.Argument(help="Model version id.")],
+    to: Annotated[Literal["draft", "training", "validated", "released", "rejected", "obsolete"], typer.Option("--to", help="Target status.")],
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Move a model version along its life cycle, only when checks, criteria, approvals and separation of duties allow."""
+    from dataclasses import asdict
+
+    from .approvals import promote as run_promotion
+    from .output import emit_json
+
+    gate = run_promotion(_workspace_root(workspace), model, to)
+    if format == "json":
+        emit_json({"schema": "mle3.promote/1", "ok": gate.ok, **asdict(gate)})
+    elif gate.ok:
+        typer.echo(f"{gate.model}: {gate.current} -> {gate.target}" + (f" (approved by {', '.join(a['name'] + ' as ' + a['role'] for a in gate.approvals)})" if gate.approvals else ""))
+    else:
+        typer.echo(f"{gate.model}: refused {gate.current} -> {gate.target}; missing:")
+        for reason in gate.missing:
+            typer.echo(f"  - {reason}")
+    return 0 if gate.ok else 1
+
+
+audit_app = typer.Typer(help="The append-only, hash-chained audit log (artifacts/audit.jsonl).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(workspace: WorkspaceOpt = None, format: Annotated[Literal["text", "json"], FORMAT] = "text") -> int:
+    """Check the hash chain: detects edited, removed or reordered entries."""
+    from . import audit as audit_log
+    from .output import emit_json
+
+    count, problems = audit_log.verify(_workspace_root(workspace))
+    if format == "json":
+        emit_json({"schema": "mle3.audit-verify/1", "ok": not problems, "entries": count, "problems": [p.__dict__ for p in problems]})
+    elif problems:
+        for p in problems:
+            typer.echo(f"{audit_log.AUDIT_FILE}:{p.line}: {p.message}")
+        typer.echo(f"FAILED: {len(problems)} problem(s) in {count} entries")
+    else:
+        typer.echo(f"OK: {count} entries, hash chain intact")
+    return 0 if not problems else 1
+
+
+@audit_app.command("log")
+def audit_log_cmd(
+    item: Annotated[Optional[str], typer.Option("--item", help="Only entries about this item.")] = None,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Show the history (approvals, promotions, registrations, runs)."""
+    from . import audit as audit_log
+    from .output import emit_json
+
+    root = _workspace_root(workspace)
+    entries = [e for _, e, _ in audit_log.entries(root) if e and (item is None or e.get("item") == item)]
+    if format == "json":
+        emit_json({"schema": "mle3.audit-log/1", "entries": entries})
+        return 0
+    for e in entries:
+        d = e.get("details") or {}
+        summary = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("fingerprint",) and v not in (None, "", [], {}))
+        typer.echo(f"{e['seq']:>5} {e['time']} {e['action']:<17} {e.get('item') or '-':<28} {e.get('actor')}  {summary}")
+    return 0
+
+
 # --------------------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; user errors print one line, never a traceback."""

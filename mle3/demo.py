@@ -101,7 +101,7 @@ def write_workspace(directory: Path, *, epochs: int, imgsz: int, train_images: i
     (directory / "requirements").mkdir(parents=True)
     (directory / "artifacts" / "training").mkdir(parents=True)
     (directory / "mle3.yaml").write_text(MLE3_YAML)
-    (directory / ".gitignore").write_text(".mle3/\n")
+    (directory / ".gitignore").write_text(".mle3/\nreports/\n")
     (directory / "requirements" / "demo-requirements.yaml").write_text(REQUIREMENTS.format(min_train=max(20, int(train_images * 0.75)), min_class=max(5, int(train_images * 0.4))))
     (directory / "requirements" / "DEMO-ARCH-001.yaml").write_text(ARCHITECTURE.format(imgsz=imgsz))
     (directory / "artifacts" / "training" / "DEMO-TRAIN-001.yaml").write_text(TRAINING.format(epochs=epochs, imgsz=imgsz))
@@ -129,6 +129,16 @@ def git_commit(directory: Path, message: str) -> str | None:
         return None
 
 
+def render_work_products(directory: Path, model_id: str) -> list:
+    """The four work products of the model's trace, in ``reports/`` of the workspace."""
+    from .graph import build_graph
+    from .reports.render import release_package
+    from .workspace import load_workspace
+
+    ws = load_workspace(directory, use_cache=False)
+    return release_package(ws, build_graph(ws), model_id, directory / "reports")
+
+
 def run_demo(directory: Path, *, epochs: int = 13, train_images: int = 400, imgsz: int = 160, echo: Callable[[str], None] = print) -> int:
     from .datasets import register
     from .datasets.synthetic import generate
@@ -139,29 +149,34 @@ def run_demo(directory: Path, *, epochs: int = 13, train_images: int = 400, imgs
     if directory.exists() and any(directory.iterdir()):
         raise Mle3Error(f"{directory} exists and is not empty; choose a new directory")
     start = time.time()
-    echo(f"[1/5] creating the demo workspace in {directory}")
+    echo(f"[1/6] creating the demo workspace in {directory}")
     write_workspace(directory, epochs=epochs, imgsz=imgsz, train_images=train_images)
-    echo(f"[2/5] generating the data set ({train_images} train, {train_images // 5} val, {train_images // 5} test images at {imgsz} px)")
+    echo(f"[2/6] generating the data set ({train_images} train, {train_images // 5} val, {train_images // 5} test images at {imgsz} px)")
     data_yaml = generate(directory / "data" / "signs", counts={"train": train_images, "val": train_images // 5, "test": train_images // 5}, image_size=imgsz, seed=0)
     git_commit(directory, "mle3 demo: requirements, configuration and data")
-    echo("[3/5] registering it as DEMO-DATA-001 v1")
+    echo("[3/6] registering it as DEMO-DATA-001 v1")
     reg = register(directory, data_yaml, "DEMO-DATA-001", "v1", ["DEMO-REQ-DATA"], title="Synthetic sign shapes", source="mle3.datasets.synthetic (seed 0)")
     echo(f"      {reg.files} files, fingerprint {reg.fingerprint[:23]}..., label errors {reg.label_quality['errors']}, leakage {reg.leakage['shared_images']}")
     git_commit(directory, "Register DEMO-DATA-001 v1")
-    echo(f"[4/5] training DEMO-TRAIN-001 ({epochs} epochs of YOLOv8n on the CPU; GPU if present)")
+    echo(f"[4/6] training DEMO-TRAIN-001 ({epochs} epochs of YOLOv8n on the CPU; GPU if present)")
     result = train(directory, "DEMO-TRAIN-001", TrainOptions(), echo=lambda line: echo("      " + line))
     if result.status != "success":
         echo(f"training {result.status}: {result.error}")
         return 1
     git_commit(directory, f"Training run {result.run_id} and model {result.model_version}")
-    echo("[5/5] checking the workspace")
+    echo("[5/6] checking the workspace")
     report = check_workspace(directory, use_cache=False)
     for finding in report.findings:
         echo("      " + finding.one_line())
+    echo("[6/6] rendering the MLE.3 work products (DRAFT until approved)")
+    documents = render_work_products(directory, result.model_version)
+    for doc in documents:
+        echo(f"      {doc.wp} {doc.item}: {doc.path.relative_to(directory)}")
     test = result.metrics.get("test", {})
     val = result.metrics.get("validation", {})
     echo("")
     echo(f"model {result.model_version}: val mAP50 {val.get('mAP_50', 0):.3f}, test mAP50 {test.get('mAP_50', 0):.3f} (mAP50-95 {test.get('mAP_50_95', 0):.3f})")
     echo(f"check: {report.errors} errors, {report.warnings} warnings; run record {result.record}")
     echo(f"done in {time.time() - start:.0f} s. Next: cd {directory} && mle3 runs show {result.run_id} && mle3 trace {result.model_version}")
+    echo(f"      approve: mle3 approve {result.model_version} --role ml_lead; release: mle3 promote {result.model_version} --to validated")
     return 0 if report.ok() else 1

@@ -125,3 +125,44 @@ def cli(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str, str]]:
 def check_json(cli, root: Path, *extra: str) -> tuple[int, dict]:
     code, out, _ = cli("check", "-w", root, "--format", "json", *extra)
     return code, json.loads(out)
+
+
+TINY_FILES = {
+    "mle3.yaml": "project: tiny\n",
+    "requirements/R.yaml": (
+        "requirements:\n"
+        "  - id: REQ-DATA\n    type: ml_data\n    title: Tiny shapes data\n"
+        "  - id: REQ-PERF\n    type: performance\n    title: Tiny detector quality\n"
+        "    criteria:\n      - metric: mAP_50\n        split: test\n        min: 0.0\n"
+    ),
+    "artifacts/training/TINY.yaml": (
+        "training:\n  id: TINY-TRAIN-001\n  model_line: TINY-MODEL\n  model: yolov8n.yaml\n  dataset: TINY-DATA\n"
+        "  requirements: [REQ-PERF]\n  epochs: 2\n  batch_size: 8\n  image_size: 64\n  optimizer: {type: AdamW, lr: 0.002}\n"
+        "  hardware: {workers: 0}\n  reproducibility: {seed: 1, deterministic: true}\n"
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory) -> Path:
+    """One real tiny training (2 epochs, 64 px), shared read-only by report and approval tests."""
+    from mle3.datasets import register
+    from mle3.datasets.synthetic import generate
+    from mle3.runner import TrainOptions, train
+
+    root = write_files(tmp_path_factory.mktemp("trained") / "ws", TINY_FILES)
+    data_yaml = generate(root / "data" / "tiny", counts={"train": 16, "val": 4, "test": 4}, image_size=64, seed=3)
+    register(root, data_yaml, "TINY-DATA", "v1", ["REQ-DATA"])
+    result = train(root, "TINY-TRAIN-001", TrainOptions(), echo=lambda line: None)
+    assert result.status == "success", result.error
+    return root
+
+
+@pytest.fixture
+def trained_ws(trained_template, tmp_path) -> Path:
+    """A private copy of the trained workspace (tests may change it)."""
+    import shutil
+
+    target = tmp_path / "trained"
+    shutil.copytree(trained_template, target, symlinks=True, ignore=shutil.ignore_patterns(".mle3"))
+    return target

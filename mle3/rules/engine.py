@@ -57,13 +57,14 @@ class CheckReport:
 
 def _to_finding(ws: Workspace, rule_id: str, default: str, hit: Hit) -> Finding:
     item = hit.item
+    fixed_line = getattr(item, "_line", None)  # a file-level finding (e.g. the audit log)
     return Finding(
         rule=rule_id,
         severity=hit.severity or default,  # type: ignore[arg-type]
         message=hit.message,
-        item=item_key(item),
+        item=None if fixed_line is not None else item_key(item),
         file=item._file,
-        line=ws.line_of(item, hit.path),
+        line=fixed_line if fixed_line is not None else ws.line_of(item, hit.path),
         field=format_path(hit.path) or None,
     )
 

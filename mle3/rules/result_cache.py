@@ -20,7 +20,7 @@ from filelock import FileLock, Timeout
 
 from .._atomic import atomic_write_bytes
 from ..findings import Finding
-from ..workspace.cache import CACHE_DIR, RACY_MARGIN_NS
+from ..workspace.cache import CACHE_DIR, RACY_MARGIN_NS, code_signature
 
 RESULT_FILE = "check-cache.pickle"
 
@@ -38,7 +38,7 @@ def listing_key(config_bytes: bytes, listing: list[tuple[str, int, int]]) -> str
     from .. import __version__
 
     h = hashlib.sha256()
-    h.update(repr((__version__, sys.version_info[:2])).encode())
+    h.update(repr((__version__, sys.version_info[:2], code_signature())).encode())
     h.update(config_bytes)
     for path, size, mtime in listing:
         h.update(f"{path}\0{size}\0{mtime}\n".encode())

@@ -9,6 +9,7 @@ mle3 or Python version, or one that cannot be read, is ignored and rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import sys
@@ -26,10 +27,21 @@ FORMAT = 3
 RACY_MARGIN_NS = 2_000_000_000
 
 
+def code_signature() -> str:
+    """Size and mtime of every module of mle3 itself: an edited (editable) install or an
+    upgrade invalidates cached results even when the version number stays the same."""
+    package = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        st = path.stat()
+        h.update(f"{path.relative_to(package)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
 def _signature() -> tuple:
     from .. import __version__
 
-    return (FORMAT, __version__, sys.version_info[:2])
+    return (FORMAT, __version__, sys.version_info[:2], code_signature())
 
 
 def _read(path: Path) -> tuple[int, dict]:

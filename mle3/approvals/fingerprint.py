@@ -1,0 +1,90 @@
+"""Content fingerprints that approvals are bound to.
+
+An item's fingerprint covers its own content (canonical JSON of its fields, without the
+life-cycle fields ``status``, ``approver`` and ``approval_date`` that promotion fills),
+the files it names (weights and other model artifacts, hashed from disk), and the
+fingerprints of everything upstream of it (configuration, run, data set, requirements,
+architecture, previous version), Merkle style. Any change anywhere upstream, or to the
+weights on disk, changes the fingerprint and makes earlier approvals stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from ..paths import inside_workspace
+from ..workspace import Workspace, item_key
+
+#: fields that change through promotion, not through content changes
+LIFECYCLE_FIELDS = {"status", "approver", "approval_date"}
+FILE_FIELDS = ("weights", "onnx", "trt_int8")
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+class Fingerprints:
+    """Memoised fingerprints of all items of one loaded workspace."""
+
+    def __init__(self, ws: Workspace, graph: nx.MultiDiGraph) -> None:
+        self.ws, self.graph = ws, graph
+        self._memo: dict[str, str] = {}
+        self._files: dict[str, str | None] = {}
+        self._visiting: set[str] = set()
+
+    def file_hash(self, rel: str) -> str | None:
+        if rel not in self._files:
+            from ..datasets.manifest import sha256_file
+
+            path = self.ws.root / rel
+            ok = inside_workspace(self.ws.root, rel) and path.is_file()
+            self._files[rel] = sha256_file(path) if ok else None
+        return self._files[rel]
+
+    def parts(self, key: str) -> dict[str, Any]:
+        """What goes into an item's fingerprint, for display and for the report footer."""
+        item = self.ws.by_key[key]
+        content = {k: v for k, v in (item._raw or {}).items() if k not in LIFECYCLE_FIELDS}
+        files = {}
+        if item.kind == "model_version":
+            for name in FILE_FIELDS:
+                rel = getattr(item.artifacts, name, None)
+                if rel:
+                    files[name] = self.file_hash(rel)
+        upstream = {}
+        for _, target, data in sorted(self.graph.out_edges(key, data=True), key=lambda e: (e[2]["relation"], e[1])):
+            upstream[f"{data['relation']}:{target}"] = self.of(target)
+        return {"kind": item.kind, "id": key, "content": content, "files": files, "upstream": upstream}
+
+    def of(self, key: str) -> str:
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        if key in self._visiting:  # a cycle (reported by the trace rules): cut it here
+            return "cycle"
+        self._visiting.add(key)
+        try:
+            digest = "sha256:" + hashlib.sha256(canonical(self.parts(key)).encode()).hexdigest()
+        finally:
+            self._visiting.discard(key)
+        self._memo[key] = digest
+        return digest
+
+
+def fingerprint_of(ws: Workspace, graph: nx.MultiDiGraph, item: Any) -> str:
+    return Fingerprints(ws, graph).of(item_key(item))
+
+
+def short(fp: str) -> str:
+    return fp.split(":", 1)[-1][:16]
+
+
+def weights_path(ws: Workspace, item: Any) -> Path | None:
+    rel = getattr(getattr(item, "artifacts", None), "weights", None)
+    return ws.root / rel if rel else None

@@ -1,0 +1,108 @@
+"""Approvals: recorded in the audit log, bound to an item's fingerprint.
+
+``mle3 approve ITEM --role R`` appends an ``approval`` entry (who, role, decision, the
+item's fingerprint, comment). An approval counts only while the item's fingerprint is
+unchanged; the latest decision of a person for a role wins (a later ``--reject`` revokes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from .. import audit
+from ..errors import Mle3Error
+from ..workspace import Workspace, item_key
+from .fingerprint import Fingerprints
+
+ACTION = "approval"
+
+
+@dataclass
+class Approval:
+    seq: int
+    time: str
+    item: str
+    role: str
+    name: str
+    decision: str  # approved | rejected
+    fingerprint: str
+    comment: str | None
+    line: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def policy_roles(ws: Workspace) -> list[str]:
+    roles: set[str] = set()
+    for needed in ws.config.policy.approvals.values():
+        roles.update(needed)
+    return sorted(roles)
+
+
+def recorded(root: Path) -> list[Approval]:
+    """Every approval and rejection in the audit log, oldest first."""
+    out = []
+    for line, entry, _ in audit.entries(root):
+        if not entry or entry.get("action") != ACTION:
+            continue
+        d = entry.get("details") or {}
+        out.append(Approval(entry.get("seq", 0), entry.get("time", ""), entry.get("item") or "", d.get("role", ""), d.get("name") or entry.get("actor", ""), d.get("decision", ""), d.get("fingerprint", ""), d.get("comment"), line))
+    return out
+
+
+def latest_decisions(approvals: list[Approval], key: str) -> list[Approval]:
+    """The latest decision of each (role, person) on an item."""
+    latest: dict[tuple[str, str], Approval] = {}
+    for a in approvals:
+        if a.item == key:
+            latest[(a.role, a.name)] = a
+    return sorted(latest.values(), key=lambda a: a.seq)
+
+
+def fresh_approvals(approvals: list[Approval], key: str, fingerprint: str) -> list[Approval]:
+    return [a for a in latest_decisions(approvals, key) if a.decision == "approved" and a.fingerprint == fingerprint]
+
+
+@dataclass
+class RoleStatus:
+    role: str
+    approved_by: list[Approval]
+    stale: list[Approval]
+    rejected_by: list[Approval]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.approved_by)
+
+
+def role_status(approvals: list[Approval], key: str, fingerprint: str, roles: list[str]) -> list[RoleStatus]:
+    decisions = latest_decisions(approvals, key)
+    out = []
+    for role in roles:
+        mine = [a for a in decisions if a.role == role]
+        out.append(RoleStatus(
+            role,
+            [a for a in mine if a.decision == "approved" and a.fingerprint == fingerprint],
+            [a for a in mine if a.decision == "approved" and a.fingerprint != fingerprint],
+            [a for a in mine if a.decision == "rejected" and a.fingerprint == fingerprint],
+        ))
+    return out
+
+
+def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: str | None = None, comment: str | None = None, reject: bool = False) -> Approval:
+    """Record an approval (or rejection) of the item's current content."""
+    item = ws.get(ref)
+    key = item_key(item)
+    roles = policy_roles(ws)
+    if role not in roles:
+        raise Mle3Error(f"role {role!r} is not used by the policy in mle3.yaml (roles: {', '.join(roles) or 'none'})", file="mle3.yaml", field="policy.approvals")
+    fingerprint = Fingerprints(ws, graph).of(key)
+    person = name or audit.default_actor(ws.root)
+    decision = "rejected" if reject else "approved"
+    entry = audit.append(ws.root, ACTION, key, {"kind": item.kind, "role": role, "name": person, "decision": decision, "fingerprint": fingerprint, "comment": comment}, actor=person)
+    return Approval(entry["seq"], entry["time"], key, role, person, decision, fingerprint, comment, 0)

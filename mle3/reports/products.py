@@ -1,0 +1,378 @@
+"""What each ASPICE MLE.3 work product shows: one context builder per work product.
+
+The templates (``templates/wp_<id>.html.j2``) only lay the facts out; every fact is
+gathered here from the workspace, the graph, run records, the audit log and git.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import networkx as nx
+
+from .. import __version__, audit
+from ..approvals.fingerprint import FILE_FIELDS, Fingerprints
+from ..approvals.ledger import recorded, role_status
+from ..errors import Mle3Error
+from ..graph import relations, upstream
+from ..rules.criteria import describe, evaluate
+from ..runner.records import RUNS_DIR, read_epochs
+from ..workspace import Workspace, item_key
+from . import charts
+
+
+@dataclass(frozen=True)
+class WorkProduct:
+    id: str
+    name: str
+    kinds: tuple[str, ...]
+    template: str
+    build: Callable[..., dict[str, Any]]
+
+
+def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested mappings as ``(dotted.path, value)`` rows for parameter tables."""
+    rows: list[tuple[str, Any]] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            path = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict) and v:
+                rows.extend(flatten(v, path))
+            else:
+                rows.append((path, v))
+    else:
+        rows.append((prefix, data))
+    return rows
+
+
+def git_commit(ws: Workspace) -> dict[str, Any]:
+    from ..runner.environment import git_state
+
+    state = git_state(ws.root)
+    return {"commit": state.get("commit"), "dirty": state.get("dirty")}
+
+
+def git_history(ws: Workspace, rel: str, limit: int = 20) -> list[dict[str, str]]:
+    try:
+        import git
+
+        repo = git.Repo(ws.root, search_parent_directories=True)
+        path = (ws.root / rel).resolve().relative_to(repo.working_tree_dir)
+        return [
+            {"commit": c.hexsha[:10], "date": dt.datetime.fromtimestamp(c.committed_date, dt.timezone.utc).strftime("%Y-%m-%d"), "author": str(c.author), "message": c.summary}
+            for c in repo.iter_commits(paths=str(path), max_count=limit)
+        ]
+    except Exception:
+        return []
+
+
+class Context:
+    """Shared state while rendering documents of one workspace."""
+
+    def __init__(self, ws: Workspace, graph: nx.MultiDiGraph) -> None:
+        self.ws, self.graph = ws, graph
+        self.fingerprints = Fingerprints(ws, graph)
+        self.approvals = recorded(ws.root)
+        self._check = None
+
+    @property
+    def check(self):
+        if self._check is None:
+            from ..rules import run_checks
+
+            self._check = run_checks(self.ws, self.graph)
+        return self._check
+
+    def trace_findings(self, key: str) -> list[Any]:
+        trace = {key} | upstream(self.graph, key)
+        return [f for f in self.check.findings if f.item in trace and f.severity in ("error", "warning")]
+
+    def document(self, wp: WorkProduct, item: Any) -> dict[str, Any]:
+        key = item_key(item)
+        fp = self.fingerprints.of(key)
+        roles = self.ws.config.policy.approvals.get(wp.id, [])
+        statuses = role_status(self.approvals, key, fp, roles)
+        approved = [a for st in statuses for a in st.approved_by]
+        stale = [a for st in statuses for a in st.stale]
+        return {
+            "wp_id": wp.id,
+            "wp_name": wp.name,
+            "item": key,
+            "kind": item.kind,
+            "title": getattr(item, "title", None),
+            "version": getattr(item, "version", None) or (key.rsplit("-v", 1)[1] if "-v" in key else None),
+            "project": self.ws.config.project,
+            "date": dt.date.today().isoformat(),
+            "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "tool": f"mle3 {__version__}",
+            "git": git_commit(self.ws),
+            "fingerprint": fp,
+            "required_roles": roles,
+            "missing_roles": [st.role for st in statuses if not st.ok],
+            "approvals": approved,
+            "stale_approvals": stale,
+            "approved": bool(roles) and all(st.ok for st in statuses),
+            "source_file": item._file,
+        }
+
+
+def _linked(ctx: Context, key: str, direction: str) -> list[dict[str, Any]]:
+    out = []
+    for relation, other in relations(ctx.graph, key, direction):
+        node = ctx.ws.by_key[other]
+        out.append({"relation": relation, "id": other, "kind": node.kind, "title": getattr(node, "title", None), "status": getattr(node, "status", None)})
+    return out
+
+
+# ----------------------------------------------------------------------------- 04-11
+def build_training_configuration(ctx: Context, cfg: Any) -> dict[str, Any]:
+    from ..runner.mapping import map_config
+
+    ws = ctx.ws
+    aug = ws.resolve(cfg.augmentation) if cfg.augmentation else None
+    mapping = map_config(cfg, aug if aug is not None and aug.kind == "augmentation" else None)
+    dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
+    runs = [r for r in ws.of_kind("run") if ws.resolve(r.config) is cfg]
+    return {
+        "parameters": [(k, v) for k, v in flatten({k: v for k, v in cfg._raw.items() if k not in ("id",)})],
+        "augmentation": flatten(aug._raw) if aug is not None and aug.kind == "augmentation" else [],
+        "augmentation_ref": cfg.augmentation,
+        "mapping": mapping.rows,
+        "problems": mapping.problems,
+        "dataset": dataset,
+        "upstream": _linked(ctx, cfg.id, "up"),
+        "downstream": _linked(ctx, cfg.id, "down"),
+        "runs": sorted(runs, key=lambda r: str(r.created or ""), reverse=True),
+        "history": git_history(ws, cfg._file),
+    }
+
+
+# ----------------------------------------------------------------------------- 11-07
+def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
+    ws = ctx.ws
+    extra = ds.model_extra or {}
+    names = ds.class_names()
+    split_names = list(ds.splits)
+    groups = {s: [float((ds.splits[s].instances or {}).get(c, 0)) for c in names] for s in split_names}
+    ranges = ws.config.policy.split_ratios
+    ratios = ds.ratios()
+    split_rows = []
+    for name, info in ds.splits.items():
+        canon = "val" if name in ("validation", "valid") else name
+        bounds = ranges.get(canon)
+        share = ratios.get(canon)
+        split_rows.append({
+            "name": name, "samples": info.samples, "share": share, "path": info.path,
+            "range": bounds, "ok": None if share is None or bounds is None else bounds[0] - 1e-9 <= share <= bounds[1] + 1e-9,
+            "image_size": (info.model_extra or {}).get("image_size"),
+        })
+    criteria = []
+    for req_id in ds.requirements:
+        req = ws.resolve(req_id)
+        if req is None or req.kind != "requirement":
+            continue
+        for c in req.criteria:
+            if not hasattr(c, "metric"):
+                v = evaluate(c, ds)
+                criteria.append({"requirement": req.id, "text": v.text, "actual": v.actual, "passed": v.passed})
+    manifest_hash = None
+    if ds.manifest and (ws.root / ds.manifest).is_file():
+        from ..datasets.manifest import sha256_file
+
+        manifest_hash = sha256_file(ws.root / ds.manifest)
+    return {
+        "dataset": ds,
+        "classes": names,
+        "splits": split_rows,
+        "chart": charts.bar_chart("Instances per class and split", names, groups) if names and any(any(v) for v in groups.values()) else None,
+        "instances": [{"class": c, **{s: int(groups[s][i]) for s in split_names}} for i, c in enumerate(names)],
+        "split_names": split_names,
+        "criteria": criteria,
+        "label_quality": extra.get("label_quality"),
+        "leakage": extra.get("leakage"),
+        "registered": extra.get("registered"),
+        "manifest_sha256": manifest_hash,
+        "upstream": _linked(ctx, ds.key, "up"),
+        "downstream": _linked(ctx, ds.key, "down"),
+    }
+
+
+# ----------------------------------------------------------------------------- 13-65
+def _run_and_model(ctx: Context, item: Any) -> tuple[Any | None, Any | None]:
+    ws = ctx.ws
+    if item.kind == "run":
+        model = ws.resolve(item.model_version) if item.model_version else None
+        return item, model
+    run = ws.resolve(item.training_run)
+    return (run if run is not None and run.kind == "run" else None), item
+
+
+def metric_checks(ctx: Context, model: Any) -> list[dict[str, Any]]:
+    rows = []
+    for req_id in model.traceability.requirements:
+        req = ctx.ws.resolve(req_id)
+        if req is None or req.kind != "requirement":
+            continue
+        for c in req.criteria:
+            if hasattr(c, "metric"):
+                v = evaluate(c, model)
+                rows.append({"requirement": req.id, "text": describe(c), "actual": v.actual, "passed": v.passed})
+    return rows
+
+
+def epoch_charts(epochs: list[dict[str, Any]], best: int | None, early: int | None) -> list[str]:
+    if not epochs:
+        return []
+    xs = [e["epoch"] for e in epochs]
+    markers = {"best": best, "early stop": early}
+
+    def col(key: str) -> list[float | None]:
+        return [e.get(key) for e in epochs]
+
+    return [
+        charts.line_chart("Box, class and DFL loss (train solid, val dashed)", [
+            charts.Series("train box", xs, col("train_box_loss")), charts.Series("train cls", xs, col("train_cls_loss")), charts.Series("train dfl", xs, col("train_dfl_loss")),
+            charts.Series("val box", xs, col("val_box_loss"), True), charts.Series("val cls", xs, col("val_cls_loss"), True), charts.Series("val dfl", xs, col("val_dfl_loss"), True),
+        ], y_label="loss", markers=markers),
+        charts.line_chart("Precision and recall (val)", [charts.Series("precision", xs, col("precision")), charts.Series("recall", xs, col("recall"))], y_min=0, y_max=1, markers=markers),
+        charts.line_chart("mAP50 and mAP50-95 (val)", [charts.Series("mAP50", xs, col("mAP50")), charts.Series("mAP50-95", xs, col("mAP50_95"))], y_min=0, y_max=1, markers=markers),
+    ]
+
+
+def sampled_epochs(epochs: list[dict[str, Any]], best: int | None, limit: int = 40) -> list[dict[str, Any]]:
+    """All epochs when few; else evenly spaced ones plus the first, best and last."""
+    if len(epochs) <= limit:
+        return epochs
+    step = max(1, len(epochs) // limit)
+    keep = {0, len(epochs) - 1} | set(range(0, len(epochs), step))
+    keep |= {i for i, e in enumerate(epochs) if e["epoch"] == best}
+    return [epochs[i] for i in sorted(keep)]
+
+
+def outcomes(ctx: Context, run: Any | None, model: Any | None, dataset: Any | None, cfg: Any | None, findings: list[Any], checks: list[dict[str, Any]], doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """MLE.3 outcomes O1-O5 / base practices BP1-BP5 with the evidence this workspace holds."""
+    crit_reqs = [r for r in ctx.ws.of_kind("requirement") if r.criteria]
+    trace_errors = [f for f in findings if f.severity == "error" and f.rule.startswith(("trace.", "consistency.", "data."))]
+    rows = [
+        ("O1", "BP1", "ML training and validation approach is specified",
+         bool(cfg) and bool(crit_reqs),
+         f"training configuration {cfg.id if cfg else '-'} (early stopping on {cfg.early_stopping.metric if cfg and cfg.early_stopping.metric else 'fitness'}, validation split of the data set); {len(crit_reqs)} requirement(s) with machine-checked criteria"),
+        ("O2", "BP2", "Data set for ML training and validation is created",
+         bool(dataset and dataset.fingerprint),
+         f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint {(dataset.fingerprint or '-')[:23] if dataset else '-'}; leakage {((dataset.model_extra or {}).get('leakage') or {}).get('shared_images', 'not measured') if dataset else '-'}"),
+        ("O3", "BP3", "ML model incl. hyperparameters is optimized to meet the ML requirements",
+         bool(run and run.status == "success") and bool(checks) and all(c["passed"] for c in checks),
+         f"run {run.id if run else '-'} ({run.status if run else 'no run record'}); {sum(1 for c in checks if c['passed'])}/{len(checks)} metric criteria met"),
+        ("O4", "BP4", "Consistency and bidirectional traceability between data set and ML data requirements",
+         not trace_errors and bool(dataset and dataset.requirements),
+         f"data set satisfies {', '.join(dataset.requirements) if dataset else '-'}; {len(trace_errors)} traceability/consistency error(s) in the model's trace"),
+        ("O5", "BP5", "Results are summarized; the trained model is agreed and communicated",
+         doc["approved"],
+         "this report; approvals: " + (", ".join(f"{a.name} as {a.role}" for a in doc["approvals"]) or "none yet") + (f"; missing: {', '.join(doc['missing_roles'])}" if doc["missing_roles"] else "")),
+    ]
+    return [{"outcome": o, "bp": bp, "text": text, "met": met, "evidence": ev} for o, bp, text, met, ev in rows]
+
+
+def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[str, Any]:
+    ws = ctx.ws
+    run, model = _run_and_model(ctx, item)
+    cfg = ws.resolve(run.config) if run is not None else (ws.resolve(model.training_run) if model is not None else None)
+    cfg = cfg if cfg is not None and cfg.kind == "training" else None
+    dataset = ws.resolve(run.dataset_version) if run is not None and run.dataset_version else (ws.resolve(model.training_data.dataset_version) if model is not None else None)
+    dataset = dataset if dataset is not None and dataset.kind == "dataset" else None
+    run_data = dict(run._raw) if run is not None else {}
+    epochs = read_epochs(ws.root / RUNS_DIR / run.id / "epochs.jsonl") if run is not None else []
+    best, early = run_data.get("best_epoch"), run_data.get("early_stop_epoch")
+    key = item_key(model) if model is not None else item_key(item)
+    findings = ctx.trace_findings(key)
+    checks = metric_checks(ctx, model) if model is not None else []
+    final = run_data.get("final_metrics") or ({"validation": model.metrics.validation.model_dump(exclude_none=True) if model.metrics.validation else {}, "test": model.metrics.test.model_dump(exclude_none=True) if model.metrics.test else {}} if model is not None else {})
+    return {
+        "run": run_data,
+        "model": model,
+        "config": cfg,
+        "dataset": dataset,
+        "epochs": sampled_epochs(epochs, best),
+        "epoch_count": len(epochs),
+        "charts": epoch_charts(epochs, best, early),
+        "best_epoch": best,
+        "early_stop_epoch": early,
+        "final": final,
+        "checks": checks,
+        "deviations": run_data.get("deviations") or [],
+        "not_applied": [r for r in (run_data.get("mapping") or []) if r.get("status") == "not_applied"],
+        "findings": findings,
+        "outcomes": outcomes(ctx, run, model, dataset, cfg, findings, checks, doc),
+        "quantization": quantization_rows(ctx, model) if model is not None else [],
+    }
+
+
+def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
+    """The float model and its quantized children (``quantization:`` blocks)."""
+    rows = []
+    key = item_key(model)
+    children = [m for m in ctx.ws.of_kind("model_version") if m.traceability.previous_version == key and (m.model_extra or {}).get("quantization")]
+    if not children:
+        return rows
+    for m in [model, *children]:
+        q = (m.model_extra or {}).get("quantization") or {}
+        rows.append({"id": item_key(m), "method": q.get("method", "float"), "val": (q.get("metrics") or {}).get("val") or (m.metrics.validation.model_dump(exclude_none=True) if m.metrics.validation else {}),
+                     "test": (q.get("metrics") or {}).get("test") or (m.metrics.test.model_dump(exclude_none=True) if m.metrics.test else {}),
+                     "size": q.get("size_bytes"), "latency": q.get("latency_ms"), "drop": q.get("drop"), "passed": q.get("passed")})
+    return rows
+
+
+# ----------------------------------------------------------------------------- 11-06
+def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]:
+    ws = ctx.ws
+    artifacts = []
+    for name, rel in (model.artifacts.model_dump(exclude_none=True) or {}).items():
+        sha = ctx.fingerprints.file_hash(rel) if name in FILE_FIELDS or rel.endswith((".pt", ".onnx", ".engine", ".yaml")) else None
+        present = (ws.root / rel).is_file()
+        artifacts.append({"name": name, "path": rel, "sha256": sha, "present": present, "bytes": (ws.root / rel).stat().st_size if present else None})
+    prev = ws.resolve(model.traceability.previous_version) if model.traceability.previous_version else None
+    deltas = []
+    if prev is not None and prev.kind == "model_version":
+        for split in ("validation", "test"):
+            mine, theirs = model.metrics.for_split(split), prev.metrics.for_split(split)
+            if mine is None or theirs is None:
+                continue
+            for metric in ("mAP_50", "mAP_50_95", "precision", "recall", "f1"):
+                a, b = mine.get(metric), theirs.get(metric)
+                if a is not None and b is not None:
+                    deltas.append({"split": split, "metric": metric, "value": a, "previous": b, "delta": a - b})
+    history = [e for _, e, _ in audit.entries(ws.root) if e and e.get("item") == item_key(model)]
+    return {
+        "model": model,
+        "artifacts": artifacts,
+        "metrics": {s: (getattr(model.metrics, s).model_dump(exclude_none=True) if getattr(model.metrics, s) else {}) for s in ("validation", "test")},
+        "training_data": model.training_data.model_dump(exclude_none=True),
+        "training_params": model.training_params.model_dump(exclude_none=True),
+        "dependencies": model.dependencies,
+        "requirements": [ws.resolve(r) or r for r in model.traceability.requirements],
+        "architecture": ws.resolve(model.traceability.architecture) if model.traceability.architecture else None,
+        "previous": prev,
+        "deltas": deltas,
+        "checks": metric_checks(ctx, model),
+        "history": history,
+        "quantization": quantization_rows(ctx, model),
+        "upstream": _linked(ctx, item_key(model), "up"),
+        "downstream": _linked(ctx, item_key(model), "down"),
+    }
+
+
+WORK_PRODUCTS: dict[str, WorkProduct] = {
+    "04-11": WorkProduct("04-11", "ML training configuration", ("training",), "wp_04-11.html.j2", lambda ctx, item, doc: build_training_configuration(ctx, item)),
+    "11-07": WorkProduct("11-07", "ML training data set", ("dataset",), "wp_11-07.html.j2", lambda ctx, item, doc: build_training_dataset(ctx, item)),
+    "13-65": WorkProduct("13-65", "ML training report", ("run", "model_version"), "wp_13-65.html.j2", build_training_report),
+    "11-06": WorkProduct("11-06", "ML model", ("model_version",), "wp_11-06.html.j2", build_model),
+}
+
+
+def work_product(wp_id: str) -> WorkProduct:
+    wp = WORK_PRODUCTS.get(wp_id)
+    if wp is None:
+        raise Mle3Error(f"unknown work product {wp_id!r} (one of {', '.join(WORK_PRODUCTS)})")
+    return wp

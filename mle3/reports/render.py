@@ -1,0 +1,123 @@
+"""Render work products to HTML or PDF, and the release package of a model version.
+
+PDF comes from weasyprint (imported only here). Its URL fetcher only serves ``data:``
+URLs and files inside the template folders: nothing a workspace writes can make a
+document fetch from the network or read files elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from .._atomic import atomic_write_bytes, atomic_write_text
+from ..errors import Mle3Error
+from ..templating import bundled_templates, render_template
+from ..workspace import Workspace, item_key
+from .products import WORK_PRODUCTS, Context, work_product
+
+
+class NotApproved(Mle3Error):
+    """``--release`` asked for a document whose required approvals are missing."""
+
+    exit_code = 1
+
+
+@dataclass
+class Rendered:
+    wp: str
+    item: str
+    path: Path
+    approved: bool
+    missing_roles: list[str]
+    fingerprint: str
+
+
+def render_html(ctx: Context, wp_id: str, ref: str) -> tuple[str, dict[str, Any]]:
+    wp = work_product(wp_id)
+    item = ctx.ws.get(ref)
+    if item.kind not in wp.kinds:
+        raise Mle3Error(f"{wp.id} {wp.name} is written for a {' or '.join(wp.kinds)}; {ref} is a {item.kind}")
+    doc = ctx.document(wp, item)
+    body = wp.build(ctx, item, doc)
+    html = render_template(wp.template, str(ctx.ws.root), doc=doc, **body)
+    return html, doc
+
+
+def _fetcher(allowed: list[Path]):
+    from weasyprint.urls import URLFetcher
+
+    roots = [p.resolve() for p in allowed]
+
+    class WorkspaceFetcher(URLFetcher):
+        def fetch(self, url: str, headers: Any = None):  # noqa: D401 - weasyprint API
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            if url.startswith("file://"):
+                from urllib.parse import unquote, urlparse
+
+                path = Path(unquote(urlparse(url).path)).resolve()
+                if any(path == r or r in path.parents for r in roots):
+                    return super().fetch(url, headers)
+            raise ValueError(f"mle3 documents do not fetch {url[:80]}")
+
+    return WorkspaceFetcher(allowed_protocols={"data", "file"})
+
+
+def html_to_pdf(html: str, ws: Workspace) -> bytes:
+    import weasyprint
+
+    templates = [bundled_templates()] + ([ws.root / "templates"] if (ws.root / "templates").is_dir() else [])
+    return weasyprint.HTML(string=html, base_url=str(bundled_templates()), url_fetcher=_fetcher(templates)).write_pdf()
+
+
+def render_document(ws: Workspace, graph: nx.MultiDiGraph, wp_id: str, ref: str, fmt: str, output: Path, *, release: bool = False, ctx: Context | None = None) -> Rendered:
+    ctx = ctx or Context(ws, graph)
+    html, doc = render_html(ctx, wp_id, ref)
+    if release and not doc["approved"]:
+        missing = ", ".join(doc["missing_roles"]) or "an approval policy for this work product"
+        raise NotApproved(f"{wp_id} for {doc['item']} is not approved (missing: {missing}); not rendered for release")
+    if fmt == "pdf":
+        atomic_write_bytes(output, html_to_pdf(html, ws))
+    else:
+        atomic_write_text(output, html)
+    return Rendered(wp_id, doc["item"], output, doc["approved"], doc["missing_roles"], doc["fingerprint"])
+
+
+def release_package(ws: Workspace, graph: nx.MultiDiGraph, model_ref: str, out_dir: Path, *, release: bool = False) -> list[Rendered]:
+    """All four work products for a model version's trace, the traceability matrix, an
+    index page and a manifest of file hashes (MANIFEST.sha256)."""
+    from ..matrix import build_matrix, render_matrix
+
+    model = ws.get(model_ref)
+    if model.kind != "model_version":
+        raise Mle3Error(f"a release package is made for a model version; {model_ref} is a {model.kind}")
+    key = item_key(model)
+    ctx = Context(ws, graph)
+    run = ws.resolve(model.training_run)
+    cfg = ws.resolve(run.config) if run is not None and run.kind == "run" else run
+    dataset = ws.resolve(model.training_data.dataset_version)
+    subjects = [("04-11", cfg), ("11-07", dataset), ("13-65", model), ("11-06", model)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rendered: list[Rendered] = []
+    skipped: list[str] = []
+    for wp_id, subject in subjects:
+        if subject is None or subject.kind not in WORK_PRODUCTS[wp_id].kinds:
+            skipped.append(f"{wp_id}: no {'/'.join(WORK_PRODUCTS[wp_id].kinds)} in the trace of {key}")
+            continue
+        name = f"{wp_id}_{item_key(subject)}.pdf"
+        rendered.append(render_document(ws, graph, wp_id, item_key(subject), "pdf", out_dir / name, release=release, ctx=ctx))
+    atomic_write_text(out_dir / "traceability-matrix.html", render_matrix(build_matrix(ws, graph), "html", ws.config.project))
+    index = render_template("release_index.html.j2", str(ws.root), model=model, key=key, documents=rendered, skipped=skipped, project=ws.config.project, names={k: v.name for k, v in WORK_PRODUCTS.items()})
+    atomic_write_text(out_dir / "index.html", index)
+    atomic_write_text(out_dir / "release.json", json.dumps({"model": key, "documents": [{"wp": r.wp, "item": r.item, "file": r.path.name, "approved": r.approved, "fingerprint": r.fingerprint} for r in rendered], "skipped": skipped}, indent=2))
+    lines = []
+    for path in sorted(p for p in out_dir.iterdir() if p.is_file() and p.name != "MANIFEST.sha256"):
+        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}")
+    atomic_write_text(out_dir / "MANIFEST.sha256", "\n".join(lines) + "\n")
+    return rendered

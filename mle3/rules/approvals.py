@@ -1,0 +1,92 @@
+"""Family ``approval``: approvals that are stale or missing, and the audit log's integrity."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Iterator
+
+from .. import audit
+from ..approvals.fingerprint import FILE_FIELDS, Fingerprints
+from ..approvals.ledger import latest_decisions, recorded, role_status
+from .registry import Context, Hit, rule
+
+_RELEASED = ("validated", "released")
+
+
+class _Approvals:
+    """Approvals and fingerprints, computed once per check (shared by the rules below)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        ctx.exists(audit.AUDIT_FILE)  # the result cache must notice new approvals
+        for model in ctx.ws.of_kind("model_version"):
+            for name in FILE_FIELDS:
+                rel = getattr(model.artifacts, name, None)
+                if rel:
+                    ctx.exists(rel)  # weights feed the fingerprint
+
+    @cached_property
+    def all(self):
+        return recorded(self.ctx.ws.root)
+
+    @cached_property
+    def fingerprints(self) -> Fingerprints:
+        return Fingerprints(self.ctx.ws, self.ctx.graph)
+
+
+def _shared(ctx: Context) -> _Approvals:
+    cache = ctx.__dict__.setdefault("_approvals", None)
+    if cache is None:
+        cache = ctx.__dict__["_approvals"] = _Approvals(ctx)
+    return cache
+
+
+@rule("approval.stale", "warning",
+      "An approval no longer matches the item's content: the item, its files or something upstream changed since (error for validated or released models).",
+      "Review the change and approve again (`mle3 approve ITEM --role ROLE`), or restore the approved content.")
+def stale(ctx: Context) -> Iterator[Hit]:
+    shared = _shared(ctx)
+    items = {a.item for a in shared.all}
+    for key in sorted(items):
+        item = ctx.ws.by_key.get(key)
+        if item is None:
+            continue
+        current = shared.fingerprints.of(key)
+        for a in latest_decisions(shared.all, key):
+            if a.decision == "approved" and a.fingerprint != current:
+                severity = "error" if getattr(item, "status", None) in _RELEASED else None
+                yield Hit(item, f"approval by {a.name} as {a.role} ({a.time}) is stale: approved {a.fingerprint[:23]}..., now {current[:23]}...", (), severity)
+
+
+@rule("approval.missing", "error",
+      "A validated or released model version lacks a fresh approval for a role the policy requires for its status.",
+      "Approve it in that role, or move it back (`mle3 promote ID --to draft`).")
+def missing(ctx: Context) -> Iterator[Hit]:
+    shared = _shared(ctx)
+    for model in ctx.ws.of_kind("model_version"):
+        roles = ctx.ws.config.policy.approvals.get(model.status, []) if model.status in _RELEASED else []
+        if not roles:
+            continue
+        key = ctx.key(model)
+        for st in role_status(shared.all, key, shared.fingerprints.of(key), roles):
+            if not st.ok:
+                yield Hit(model, f"{model.status} model has no fresh approval by role {st.role}", ("status",))
+
+
+@rule("approval.audit-log", "error", "The audit log was edited, truncated in the middle, or reordered (its hash chain is broken).",
+      "Restore artifacts/audit.jsonl from version control; never edit it by hand.")
+def audit_log(ctx: Context) -> Iterator[Hit]:
+    ctx.exists(audit.AUDIT_FILE)
+    _, problems = audit.verify(ctx.ws.root)
+    for p in problems:
+        yield Hit(_LogFile(p.line), p.message)
+
+
+class _LogFile:
+    """A pseudo item so that audit log findings point at the log's own line."""
+
+    kind = "audit_log"
+
+    def __init__(self, line: int) -> None:
+        self._file, self._line = audit.AUDIT_FILE, line
+        self.id = "audit-log"

@@ -1,0 +1,136 @@
+"""Approvals bound to fingerprints, staleness, promotion gates, separation of duties, audit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import check_json
+
+from mle3 import audit
+
+MODEL = "TINY-MODEL-v0.1.0"
+MODEL_FILE = f"artifacts/models/{MODEL}.yaml"
+
+
+def model_doc(root):
+    return yaml.safe_load((root / MODEL_FILE).read_text())["model_version"]
+
+
+def test_approval_is_bound_to_the_fingerprint_and_goes_stale(trained_ws, cli):
+    code, out, _ = cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws, "--format", "json")
+    first = json.loads(out)
+    assert code == 0 and first["decision"] == "approved" and first["fingerprint"].startswith("sha256:")
+    code, doc = check_json(cli, trained_ws, "--no-cache")
+    assert not [f for f in doc["findings"] if f["rule"] == "approval.stale"]
+    weights = trained_ws / model_doc(trained_ws)["artifacts"]["weights"]
+    weights.write_bytes(weights.read_bytes() + b"\0")  # the weights change after approval
+    code, doc = check_json(cli, trained_ws, "--no-cache")
+    stale = [f for f in doc["findings"] if f["rule"] == "approval.stale"]
+    assert stale and stale[0]["item"] == MODEL and "Lea Lead" in stale[0]["message"] and stale[0]["severity"] == "warning"
+
+
+def test_upstream_change_makes_approval_stale(trained_ws, cli):
+    assert cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)[0] == 0
+    req = trained_ws / "requirements/R.yaml"
+    req.write_text(req.read_text().replace("Tiny detector quality", "Tiny detector quality (revised)"))
+    code, doc = check_json(cli, trained_ws, "--no-cache")
+    assert any(f["rule"] == "approval.stale" for f in doc["findings"])
+
+
+def test_unknown_role_is_rejected(trained_ws, cli):
+    code, _, err = cli("approve", MODEL, "--role", "janitor", "-w", trained_ws)
+    assert code == 2 and "janitor" in err and "ml_lead" in err
+
+
+def test_promote_refuses_and_lists_what_is_missing(trained_ws, cli):
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    gate = json.loads(out)
+    assert code == 1 and not gate["ok"] and "not allowed" in gate["missing"][0]
+    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json")
+    gate = json.loads(out)
+    assert code == 1 and any("role ml_lead" in m for m in gate["missing"])
+    assert model_doc(trained_ws)["status"] == "draft"
+
+
+def test_promote_with_fresh_approvals_fills_approver_and_logs(trained_ws, cli):
+    assert cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead <lea@example.com>", "-w", trained_ws)[0] == 0
+    before = (trained_ws / MODEL_FILE).read_text()
+    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws)
+    assert code == 0, out
+    after = (trained_ws / MODEL_FILE).read_text()
+    doc = model_doc(trained_ws)
+    assert doc["status"] == "validated" and doc["approver"] == "Lea Lead <lea@example.com> (ml_lead)" and doc["approval_date"]
+    assert after.splitlines()[0] == before.splitlines()[0]  # the header comment is kept
+    assert len(after.splitlines()) == len(before.splitlines())
+    actions = [e["action"] for _, e, _ in audit.entries(trained_ws)]
+    assert actions[-2:] == ["approval", "promote"]
+    code, report = check_json(cli, trained_ws, "--no-cache")
+    assert report["summary"]["errors"] == 0, report["findings"]
+    # promotion changed status/approver only: the approval stays fresh
+    assert not [f for f in report["findings"] if f["rule"].startswith("approval.")]
+
+
+def test_validated_model_whose_approval_went_stale_is_an_error(trained_ws, cli):
+    cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
+    assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
+    cfg = trained_ws / "artifacts/training/TINY.yaml"
+    cfg.write_text(cfg.read_text().replace("lr: 0.002", "lr: 0.003"))
+    code, doc = check_json(cli, trained_ws, "--no-cache")
+    rules = {(f["rule"], f["severity"]) for f in doc["findings"]}
+    assert code == 1 and ("approval.stale", "error") in rules and ("approval.missing", "error") in rules
+
+
+def test_separation_of_duties(trained_ws, cli):
+    trainer = next(e["actor"] for _, e, _ in audit.entries(trained_ws) if e["action"] == "run.start")
+    cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
+    assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
+    # the trainer approves the release, and one person fills two roles: both refused
+    cli("approve", MODEL, "--role", "safety_assessor", "--name", trainer, "-w", trained_ws)
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    missing = json.loads(out)["missing"]
+    assert code == 1 and any("ran the training" in m for m in missing)
+    cli("approve", MODEL, "--role", "safety_assessor", "--name", "Lea Lead", "-w", trained_ws)
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    missing = json.loads(out)["missing"]
+    assert code == 1 and any("one person may fill only one role" in m for m in missing)
+    # a rejection revokes the trainer's approval; an independent assessor approves
+    cli("approve", MODEL, "--role", "safety_assessor", "--name", trainer, "--reject", "-w", trained_ws)
+    cli("approve", MODEL, "--role", "safety_assessor", "--name", "Lea Lead", "--reject", "-w", trained_ws)
+    cli("approve", MODEL, "--role", "safety_assessor", "--name", "Sam Safety", "-w", trained_ws)
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws)
+    assert code == 0, out
+    assert model_doc(trained_ws)["status"] == "released"
+
+
+def test_unmet_criterion_blocks_promotion(trained_ws, cli):
+    req = trained_ws / "requirements/R.yaml"
+    req.write_text(req.read_text().replace("min: 0.0", "min: 1.01"))
+    cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
+    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json")
+    assert code == 1 and any("criterion of REQ-PERF not met" in m for m in json.loads(out)["missing"])
+
+
+def test_audit_tampering_is_detected(trained_ws, cli):
+    cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
+    assert cli("audit", "verify", "-w", trained_ws)[0] == 0
+    log = trained_ws / "artifacts/audit.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    entry = json.loads(lines[-1])
+    entry["details"]["name"] = "Somebody Else"
+    log.write_text("".join(lines[:-1]) + json.dumps(entry, sort_keys=True) + "\n")
+    code, out, _ = cli("audit", "verify", "-w", trained_ws)
+    assert code == 1 and f"audit.jsonl:{len(lines)}" in out and "edited" in out
+    code, doc = check_json(cli, trained_ws, "--no-cache")
+    assert any(f["rule"] == "approval.audit-log" and f["line"] == len(lines) for f in doc["findings"])
+    log.write_text("".join(lines[:1] + lines[2:]))  # an entry removed
+    assert cli("audit", "verify", "-w", trained_ws)[0] == 1
+
+
+def test_audit_log_command_filters_by_item(trained_ws, cli):
+    cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
+    code, out, _ = cli("audit", "log", "--item", MODEL, "-w", trained_ws, "--format", "json")
+    entries = json.loads(out)["entries"]
+    assert [e["action"] for e in entries] == ["approval"] and entries[0]["details"]["role"] == "ml_lead"

@@ -1,0 +1,135 @@
+"""Work products as a person sees them: PDF text, DRAFT watermark, approval block, release gate."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import REPO
+
+MODEL = "TINY-MODEL-v0.1.0"
+
+
+def pdf_text(path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(str(path)).pages)
+
+
+@pytest.mark.parametrize("wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)])
+def test_each_work_product_renders_its_key_facts_as_draft(trained_ws, cli, wp, item):
+    out = trained_ws / f"{wp}.pdf"
+    code, stdout, err = cli("report", wp, item, "-o", out, "-w", trained_ws)
+    assert code == 0, err
+    text = pdf_text(out)
+    assert wp in text and item in text and "DRAFT" in text
+    reader = PdfReader(str(out))
+    assert f"Page 1 of {len(reader.pages)}" in text
+    from mle3 import build_graph, load_workspace
+    from mle3.approvals import fingerprint_of
+
+    ws = load_workspace(trained_ws)
+    fp = fingerprint_of(ws, build_graph(ws), ws.get(item))
+    assert fp.split(":")[1][:40] in text.replace("\n", "")
+
+
+def test_training_report_shows_metrics_criteria_and_outcomes(trained_ws, cli):
+    out = trained_ws / "1365.pdf"
+    cli("report", "13-65", MODEL, "-o", out, "-w", trained_ws)
+    text = pdf_text(out)
+    import yaml
+
+    run = yaml.safe_load(next((trained_ws / "artifacts/runs").glob("*/run.yaml")).read_text())["run"]
+    assert run["id"] in text and "TINY-DATA-v1" in text and run["dataset_fingerprint"][7:30] in text.replace("\n", "")
+    assert "Box, class and DFL loss" in text and "mAP50 and mAP50-95" in text
+    assert "REQ-PERF" in text and "pass" in text
+    for outcome in ("O1", "O2", "O3", "O4", "O5", "BP1", "BP5"):
+        assert outcome in text
+    test_map = run["final_metrics"]["test"]["mAP_50"]
+    assert f"{test_map:.3f}" in text
+
+
+def test_approved_document_shows_who_approved_what(trained_ws, cli):
+    cli("approve", "TINY-TRAIN-001", "--role", "ml_engineer", "--name", "Eve Engineer", "-w", trained_ws)
+    out = trained_ws / "0411.pdf"
+    code, stdout, _ = cli("report", "04-11", "TINY-TRAIN-001", "-o", out, "-w", trained_ws, "--release")
+    assert code == 0 and "APPROVED" in stdout
+    text = pdf_text(out)
+    assert "APPROVED" in text and "Eve Engineer" in text and "ml_engineer" in text and "DRAFT" not in text
+
+
+def test_release_flag_refuses_unapproved_documents(trained_ws, cli):
+    out = trained_ws / "1106.pdf"
+    code, _, err = cli("report", "11-06", MODEL, "-o", out, "-w", trained_ws, "--release")
+    assert code == 1 and "not approved" in err and "safety_assessor" in err
+    assert not out.exists()
+
+
+def test_stale_approval_sends_the_document_back_to_draft(trained_ws, cli):
+    cli("approve", "TINY-TRAIN-001", "--role", "ml_engineer", "--name", "Eve Engineer", "-w", trained_ws)
+    cfg = trained_ws / "artifacts/training/TINY.yaml"
+    cfg.write_text(cfg.read_text().replace("lr: 0.002", "lr: 0.004"))
+    out = trained_ws / "0411.pdf"
+    cli("report", "04-11", "TINY-TRAIN-001", "-o", out, "-w", trained_ws)
+    text = pdf_text(out)
+    assert "DRAFT" in text and "Stale" in text
+
+
+def test_draft_watermark_is_visible_on_every_page(trained_ws, cli, tmp_path):
+    out = trained_ws / "1365.pdf"
+    cli("report", "13-65", MODEL, "-o", out, "-w", trained_ws)
+    pages = len(PdfReader(str(out)).pages)
+    subprocess.run(["pdftoppm", "-r", "30", "-png", str(out), str(tmp_path / "page")], check=True)
+    from PIL import Image
+
+    pngs = sorted(tmp_path.glob("page*.png"))
+    assert len(pngs) == pages
+    for png in pngs:
+        im = Image.open(png).convert("RGB")
+        # the watermark is translucent red on white: (248, 226, 226) at 30 dpi
+        pinkish = sum(1 for r, g, b in getattr(im, "get_flattened_data", im.getdata)() if r > 240 and 215 < g < 235 and abs(g - b) < 6)
+        assert pinkish > 400, f"no DRAFT watermark on {png.name} ({pinkish} px)"
+
+
+def test_release_package_has_all_documents_and_a_verifiable_manifest(trained_ws, cli):
+    target = trained_ws / "release"
+    code, out, err = cli("report", "release", MODEL, "-o", target, "-w", trained_ws, "--format", "json")
+    assert code == 0, err
+    docs = json.loads(out)["documents"]
+    assert sorted(d["wp"] for d in docs) == ["04-11", "11-06", "11-07", "13-65"]
+    names = {p.name for p in target.iterdir()}
+    assert {"index.html", "traceability-matrix.html", "MANIFEST.sha256", "release.json"} <= names
+    for line in (target / "MANIFEST.sha256").read_text().splitlines():
+        digest, name = line.split("  ")
+        assert hashlib.sha256((target / name).read_bytes()).hexdigest() == digest
+    assert f'href="13-65_{MODEL}.pdf"' in (target / "index.html").read_text()
+
+
+def test_html_report_escapes_workspace_text(trained_ws, cli):
+    req = trained_ws / "requirements/R.yaml"
+    req.write_text(req.read_text().replace("title: Tiny detector quality", "title: '<script>alert(1)</script><img src=x onerror=alert(2)>'"))
+    out = trained_ws / "1106.html"
+    assert cli("report", "11-06", MODEL, "-o", out, "--format", "html", "-w", trained_ws)[0] == 0
+    html = out.read_text()
+    assert "<script>alert" not in html and "<img src=x" not in html and "&lt;script&gt;" in html
+    assert "Content-Security-Policy" in html
+
+
+def test_example_workspace_model_report_uses_seed_metrics(cli, tmp_path):
+    ws = tmp_path / "example"
+    shutil.copytree(REPO, ws, ignore=shutil.ignore_patterns(".git", ".mle3", "tests", "benchmarks", "*.egg-info"))
+    out = tmp_path / "1106.pdf"
+    code, stdout, err = cli("report", "11-06", "MLE-MODEL-001-v2.3.1", "-o", out, "-w", ws)
+    assert code == 0, err
+    text = pdf_text(out)
+    assert "0.894" in text and "0.887" in text and "MLE-MODEL-001-v2.2.0" in text and "+0.025" in text
+    assert "Dr. A. Keller" in text
+
+
+def test_unknown_work_product_and_wrong_kind(trained_ws, cli):
+    assert cli("report", "99-99", MODEL, "-w", trained_ws)[0] == 2
+    code, _, err = cli("report", "11-07", MODEL, "-w", trained_ws)
+    assert code == 2 and "data set" not in err or "dataset" in err
