@@ -62,6 +62,9 @@ TESTED_ELSEWHERE = {
     "data.changed": "tests/test_datasets.py::test_verify_and_check_detect_changed_added_removed_files",
     "data.manifest": "tests/test_datasets.py::test_edited_manifest_breaks_the_fingerprint",
     "data.label-quality": "tests/test_datasets.py::test_label_problems_are_found_with_file_and_line",
+    "approval.stale": "tests/test_approvals.py::test_approval_is_bound_to_the_fingerprint_and_goes_stale",
+    "approval.missing": "tests/test_approvals.py::test_validated_model_whose_approval_went_stale_is_an_error",
+    "approval.audit-log": "tests/test_approvals.py::test_audit_tampering_is_detected",
 }
 
 

@@ -77,8 +77,10 @@ def test_seed_augmentation_keeps_every_field(tmp_path):
 def test_seed_workspace_links_resolve(tmp_path):
     ws = load_workspace(seed_workspace(tmp_path), use_cache=False)
     report = run_checks(ws)
-    errors = [f.one_line() for f in report.findings if f.severity == "error"]
-    assert errors == []
+    errors = {(f.rule, f.item) for f in report.findings if f.severity == "error"}
+    # every link resolves; the only errors are that the seed's placeholder approver
+    # "(Approver Name)" is not a recorded approval of this content
+    assert errors == {("approval.missing", "MLE-MODEL-001-v2.3.1"), ("status.upstream-broken", "MLE-MODEL-001-v2.3.1")}
     graph = build_graph(ws)
     rels = {(d["relation"], v) for _, v, d in graph.out_edges("MLE-MODEL-001-v2.3.1", data=True)}
     assert ("trained_by", "MLE-TRAIN-001") in rels
