@@ -153,3 +153,16 @@ def test_importing_cli_does_not_import_torch():
 def test_console_script_runs_as_subprocess():
     proc = subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", "check", "-w", str(REPO), "--format", "json"], capture_output=True, text=True)
     assert proc.returncode == 0 and json.loads(proc.stdout)["ok"] is True
+
+
+def test_readme_rule_table_lists_every_rule():
+    readme = (REPO / "README.md").read_text()
+    missing = [r for r in RULES if f"| `{r}` |" not in readme]
+    assert not missing, f"rules missing from the README table: {missing}"
+
+
+def test_readme_starts_with_the_two_commands_ci_runs():
+    lines = (REPO / "README.md").read_text().splitlines()
+    block = lines[lines.index("```") + 1 : lines.index("```") + 3]
+    assert block == ["pip install -e '.[train]' && mle3 demo", "pip install -e '.[train,test]' && pytest"]
+    assert "pip install -q -e '.[train,test]' && pytest" in (REPO / ".ci" / "run").read_text()
