@@ -165,4 +165,4 @@ def test_readme_starts_with_the_two_commands_ci_runs():
     lines = (REPO / "README.md").read_text().splitlines()
     block = lines[lines.index("```") + 1 : lines.index("```") + 3]
     assert block == ["pip install -e '.[train]' && mle3 demo", "pip install -e '.[train,test]' && pytest"]
-    assert "pip install -q -e '.[train,test]' && pytest" in (REPO / ".ci" / "run").read_text()
+    assert "pip install -e '.[train,test]' && pytest" in (REPO / ".ci" / "run").read_text()
