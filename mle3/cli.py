@@ -308,6 +308,64 @@ def train(
     return 0 if result.status == "success" else 1
 
 
+@app.command("export")
+def export_model(
+    model: Annotated[str, typer.Argument(help="Model version id.")],
+    to: Annotated[Literal["onnx"], typer.Option("--format", "-f", help="Export format.")] = "onnx",
+    workspace: WorkspaceOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON (mle3.export/1).")] = False,
+) -> int:
+    """Export the float model to ONNX, validate it with ONNX Runtime against PyTorch, record it."""
+    from .output import emit_json
+    from .runner.quantize import export
+
+    root = _workspace_root(workspace)
+    if json_out:
+        import contextlib
+
+        with contextlib.redirect_stdout(sys.stderr):
+            result = export(root, model, echo=lambda line: typer.echo(line, err=True))
+        emit_json({"schema": "mle3.export/1", **result})
+    else:
+        result = export(root, model, echo=typer.echo)
+        typer.echo(f"{result['onnx']}: val mAP50 ONNX {result['onnx_metrics']['validation'].get('mAP_50')} vs PyTorch {result['torch_val_mAP_50']} (gap {result['gap']}); recorded in {model} with sha256 {result['sha256']}")
+    return 0
+
+
+@app.command()
+def quantize(
+    model: Annotated[str, typer.Argument(help="Float model version id.")],
+    method: Annotated[Literal["ptq", "qat"], typer.Option(help="ptq: post-training static INT8; qat: quantization-aware fine-tuning, then INT8.")] = "ptq",
+    calibration_images: Annotated[Optional[int], typer.Option(min=1, help="Training images used for calibration (recorded as a deviation).")] = None,
+    calibration_method: Annotated[Optional[Literal["minmax", "entropy", "percentile"]], typer.Option(help="Calibration method (recorded as a deviation).")] = None,
+    qat_epochs: Annotated[Optional[int], typer.Option(min=1, help="QAT epochs (recorded as a deviation).")] = None,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Quantize to INT8 (PTQ or QAT), evaluate against the float model, gate the mAP50 drop."""
+    from .output import emit_json
+    from .runner.quantize import QuantizeOptions, quantize as run_quantization, result_json
+
+    root = _workspace_root(workspace)
+    options = QuantizeOptions(method=method, calibration_images=calibration_images, calibration_method=calibration_method, qat_epochs=qat_epochs)
+    if format == "json":
+        import contextlib
+
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_quantization(root, model, options, echo=lambda line: typer.echo(line, err=True))
+        emit_json(result_json(result))
+    else:
+        result = run_quantization(root, model, options, echo=typer.echo)
+        typer.echo(f"run {result.run_id}: {result.status}" + (f" ({result.error})" if result.error else ""))
+        if result.table:
+            typer.echo(f"  {'model':<40} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}")
+            for row in result.table:
+                typer.echo(f"  {row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} {row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}")
+            gate = "PASS" if result.passed else "FAIL"
+            typer.echo(f"  mAP50 drop val {result.drop.get('val', 0):+.4f}, test {result.drop.get('test', 0):+.4f}; threshold {result.threshold}: {gate}")
+    return 0 if result.status == "success" and result.passed else 1
+
+
 runs_app = typer.Typer(help="List and inspect recorded training runs.", invoke_without_command=True)
 app.add_typer(runs_app, name="runs")
 
@@ -396,11 +454,12 @@ def demo(
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs (the default takes about 3 minutes on 2 CPU cores).")] = 13,
     images: Annotated[int, typer.Option(min=20, help="Training images to generate (val and test get a fifth each).")] = 400,
     imgsz: Annotated[int, typer.Option(min=64, help="Image size.")] = 160,
+    qat: Annotated[bool, typer.Option("--qat/--no-qat", help="Also run 1 epoch of quantization-aware training (about 45 s).")] = True,
 ) -> int:
-    """Create a demo workspace, generate and register data, train, and check it."""
+    """Create a demo workspace; generate, register and train; quantize; check; render the work products."""
     from .demo import run_demo
 
-    return run_demo(directory, epochs=epochs, train_images=images, imgsz=imgsz, echo=typer.echo)
+    return run_demo(directory, epochs=epochs, train_images=images, imgsz=imgsz, qat=qat, echo=typer.echo)
 
 
 # --------------------------------------------------------------------------- reports
@@ -446,6 +505,7 @@ def approve(
     name: Annotated[Optional[str], typer.Option(help="Approver (default: the git user of the workspace).")] = None,
     comment: Annotated[Optional[str], typer.Option(help="Comment recorded with the decision.")] = None,
     reject: Annotated[bool, typer.Option("--reject", help="Record a rejection instead.")] = False,
+    deviation: Annotated[Optional[str], typer.Option(help="Also accept a known deviation of this content (a rule id, e.g. quantization.drop); needs --comment.")] = None,
     workspace: WorkspaceOpt = None,
     format: Annotated[Literal["text", "json"], FORMAT] = "text",
 ) -> int:
@@ -454,7 +514,7 @@ def approve(
     from .output import emit_json
 
     ws, graph = _load(workspace)
-    a = record_approval(ws, graph, item, role, name, comment, reject)
+    a = record_approval(ws, graph, item, role, name, comment, reject, deviation)
     if format == "json":
         emit_json({"schema": "mle3.approval/1", **a.to_json()})
     else:

@@ -139,7 +139,7 @@ def render_work_products(directory: Path, model_id: str) -> list:
     return release_package(ws, build_graph(ws), model_id, directory / "reports")
 
 
-def run_demo(directory: Path, *, epochs: int = 13, train_images: int = 400, imgsz: int = 160, echo: Callable[[str], None] = print) -> int:
+def run_demo(directory: Path, *, epochs: int = 13, train_images: int = 400, imgsz: int = 160, qat: bool = True, echo: Callable[[str], None] = print) -> int:
     from .datasets import register
     from .datasets.synthetic import generate
     from .rules import check_workspace
@@ -149,26 +149,36 @@ def run_demo(directory: Path, *, epochs: int = 13, train_images: int = 400, imgs
     if directory.exists() and any(directory.iterdir()):
         raise Mle3Error(f"{directory} exists and is not empty; choose a new directory")
     start = time.time()
-    echo(f"[1/6] creating the demo workspace in {directory}")
+    echo(f"[1/7] creating the demo workspace in {directory}")
     write_workspace(directory, epochs=epochs, imgsz=imgsz, train_images=train_images)
-    echo(f"[2/6] generating the data set ({train_images} train, {train_images // 5} val, {train_images // 5} test images at {imgsz} px)")
+    echo(f"[2/7] generating the data set ({train_images} train, {train_images // 5} val, {train_images // 5} test images at {imgsz} px)")
     data_yaml = generate(directory / "data" / "signs", counts={"train": train_images, "val": train_images // 5, "test": train_images // 5}, image_size=imgsz, seed=0)
     git_commit(directory, "mle3 demo: requirements, configuration and data")
-    echo("[3/6] registering it as DEMO-DATA-001 v1")
+    echo("[3/7] registering it as DEMO-DATA-001 v1")
     reg = register(directory, data_yaml, "DEMO-DATA-001", "v1", ["DEMO-REQ-DATA"], title="Synthetic sign shapes", source="mle3.datasets.synthetic (seed 0)")
     echo(f"      {reg.files} files, fingerprint {reg.fingerprint[:23]}..., label errors {reg.label_quality['errors']}, leakage {reg.leakage['shared_images']}")
     git_commit(directory, "Register DEMO-DATA-001 v1")
-    echo(f"[4/6] training DEMO-TRAIN-001 ({epochs} epochs of YOLOv8n on the CPU; GPU if present)")
+    echo(f"[4/7] training DEMO-TRAIN-001 ({epochs} epochs of YOLOv8n on the CPU; GPU if present)")
     result = train(directory, "DEMO-TRAIN-001", TrainOptions(), echo=lambda line: echo("      " + line))
     if result.status != "success":
         echo(f"training {result.status}: {result.error}")
         return 1
     git_commit(directory, f"Training run {result.run_id} and model {result.model_version}")
-    echo("[5/6] checking the workspace")
+    echo("[5/7] exporting to ONNX and quantizing to INT8 (PTQ, then 1 epoch of QAT)")
+    from .runner.quantize import QuantizeOptions, export, quantize
+
+    exported = export(directory, result.model_version, echo=lambda line: None)
+    echo(f"      float ONNX {exported['onnx']}: val mAP50 {exported['onnx_metrics']['validation'].get('mAP_50', 0):.3f} (PyTorch {exported['torch_val_mAP_50']:.3f})")
+    quantized = []
+    for method in (("ptq", "qat") if qat else ("ptq",)):
+        q = quantize(directory, result.model_version, QuantizeOptions(method=method, qat_epochs=1), echo=lambda line: None)
+        quantized.append(q)
+    git_commit(directory, f"Export and INT8 quantization of {result.model_version}")
+    echo("[6/7] checking the workspace")
     report = check_workspace(directory, use_cache=False)
     for finding in report.findings:
         echo("      " + finding.one_line())
-    echo("[6/6] rendering the MLE.3 work products (DRAFT until approved)")
+    echo("[7/7] rendering the MLE.3 work products (DRAFT until approved)")
     documents = render_work_products(directory, result.model_version)
     for doc in documents:
         echo(f"      {doc.wp} {doc.item}: {doc.path.relative_to(directory)}")
@@ -177,6 +187,11 @@ def run_demo(directory: Path, *, epochs: int = 13, train_images: int = 400, imgs
     echo("")
     echo(f"model {result.model_version}: val mAP50 {val.get('mAP_50', 0):.3f}, test mAP50 {test.get('mAP_50', 0):.3f} (mAP50-95 {test.get('mAP_50_95', 0):.3f})")
     echo(f"check: {report.errors} errors, {report.warnings} warnings; run record {result.record}")
+    echo("")
+    echo(f"{'model':<40} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}  gate")
+    rows = [(quantized[0].table[0], "reference")] + [(q.table[1], "PASS" if q.passed else "FAIL") for q in quantized if q.table]
+    for row, gate in rows:
+        echo(f"{row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} {row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}  {gate}")
     echo(f"done in {time.time() - start:.0f} s. Next: cd {directory} && mle3 runs show {result.run_id} && mle3 trace {result.model_version}")
     echo(f"      approve: mle3 approve {result.model_version} --role ml_lead; release: mle3 promote {result.model_version} --to validated")
     return 0 if report.ok() else 1

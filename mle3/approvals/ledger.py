@@ -32,6 +32,7 @@ class Approval:
     fingerprint: str
     comment: str | None
     line: int
+    deviation: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -51,7 +52,7 @@ def recorded(root: Path) -> list[Approval]:
         if not entry or entry.get("action") != ACTION:
             continue
         d = entry.get("details") or {}
-        out.append(Approval(entry.get("seq", 0), entry.get("time", ""), entry.get("item") or "", d.get("role", ""), d.get("name") or entry.get("actor", ""), d.get("decision", ""), d.get("fingerprint", ""), d.get("comment"), line))
+        out.append(Approval(entry.get("seq", 0), entry.get("time", ""), entry.get("item") or "", d.get("role", ""), d.get("name") or entry.get("actor", ""), d.get("decision", ""), d.get("fingerprint", ""), d.get("comment"), line, d.get("deviation")))
     return out
 
 
@@ -94,15 +95,22 @@ def role_status(approvals: list[Approval], key: str, fingerprint: str, roles: li
     return out
 
 
-def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: str | None = None, comment: str | None = None, reject: bool = False) -> Approval:
-    """Record an approval (or rejection) of the item's current content."""
+def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: str | None = None, comment: str | None = None, reject: bool = False, deviation: str | None = None) -> Approval:
+    """Record an approval (or rejection) of the item's current content. With
+    ``deviation`` (a rule id such as ``quantization.drop``) the approval also accepts a
+    known deviation of this exact content; it then needs a comment saying why."""
     item = ws.get(ref)
     key = item_key(item)
     roles = policy_roles(ws)
     if role not in roles:
         raise Mle3Error(f"role {role!r} is not used by the policy in mle3.yaml (roles: {', '.join(roles) or 'none'})", file="mle3.yaml", field="policy.approvals")
+    if deviation and not comment:
+        raise Mle3Error("an approved deviation needs --comment with the justification")
     fingerprint = Fingerprints(ws, graph).of(key)
     person = name or audit.default_actor(ws.root)
     decision = "rejected" if reject else "approved"
-    entry = audit.append(ws.root, ACTION, key, {"kind": item.kind, "role": role, "name": person, "decision": decision, "fingerprint": fingerprint, "comment": comment}, actor=person)
-    return Approval(entry["seq"], entry["time"], key, role, person, decision, fingerprint, comment, 0)
+    details = {"kind": item.kind, "role": role, "name": person, "decision": decision, "fingerprint": fingerprint, "comment": comment}
+    if deviation:
+        details["deviation"] = deviation
+    entry = audit.append(ws.root, ACTION, key, details, actor=person)
+    return Approval(entry["seq"], entry["time"], key, role, person, decision, fingerprint, comment, 0, deviation)

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import audit
-from .._atomic import atomic_write_text
+from ..itemfile import set_fields
 from ..errors import Mle3Error
 from ..graph import build_graph, upstream
 from ..workspace import Workspace, item_key, load_workspace
 from .fingerprint import Fingerprints
-from .ledger import recorded, role_status
+from .ledger import fresh_approvals, recorded, role_status
 
 TRANSITIONS: dict[str, set[str]] = {
     "draft": {"training", "validated", "rejected"},
@@ -93,8 +93,17 @@ def evaluate_gate(ws: Workspace, ref: str, target: str) -> Gate:
                 state = "not met" if verdict.passed is False else "not evaluable"
                 gate.missing.append(f"criterion of {req.id} {state}: {verdict.text} (actual {verdict.actual})")
     fingerprint = Fingerprints(ws, graph).of(key)
+    approvals = recorded(ws.root)
+    quantization = (model.model_extra or {}).get("quantization")
+    if isinstance(quantization, dict) and quantization.get("passed") is False:
+        waived = [a for a in fresh_approvals(approvals, key, fingerprint) if a.deviation == "quantization.drop"]
+        if not waived:
+            gate.missing.append(
+                f"quantization gate failed (mAP50 drop {quantization.get('drop')} > {quantization.get('threshold')}) and no approved deviation: "
+                f"mle3 approve {key} --role ROLE --deviation quantization.drop --comment WHY"
+            )
     roles = ws.config.policy.approvals.get(target, [])
-    statuses = role_status(recorded(ws.root), key, fingerprint, roles)
+    statuses = role_status(approvals, key, fingerprint, roles)
     trainer = trainer_of(ws, model)
     people: dict[str, list[str]] = {}
     for st in statuses:
@@ -138,32 +147,6 @@ def promote(root: Any, ref: str, target: str) -> Gate:
     updates: dict[str, Any] = {"status": target}
     if target in GATED:
         updates.update(approver=approvers, approval_date=today)
-    _rewrite_fields(ws, model, updates)
+    set_fields(ws, model, {(name,): value for name, value in updates.items()})
     audit.append(ws.root, "promote", gate.model, {"from": gate.current, "to": target, "approvals": gate.approvals})
     return gate
-
-
-def _rewrite_fields(ws: Workspace, item: Any, updates: dict[str, Any]) -> None:
-    """Set top-level scalar fields of an item in its file, keeping every other line
-    (comments included): replace the line of an existing key, or add it after ``id``."""
-    import yaml
-
-    path = ws.root / item._file
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    id_line = ws.line_of(item, ("id",))
-    indent = re.match(r"^(\s*(?:-\s+)?)", lines[id_line - 1]).group(1).replace("-", " ")
-    inserts = []
-    for name, value in updates.items():
-        rendered = yaml.safe_dump({name: value}, default_flow_style=True, width=10_000).strip()
-        rendered = rendered[1:-1] if rendered.startswith("{") else rendered
-        if name in (item._raw or {}):
-            key_line = ws.line_of(item, (name,))
-            old = lines[key_line - 1]
-            m = re.search(r"\s+#[^\"']*$", old.rstrip("\n"))
-            lines[key_line - 1] = f"{indent}{rendered}{m.group(0) if m else ''}\n"
-        else:
-            inserts.append(f"{indent}{rendered}\n")
-    lines[id_line:id_line] = inserts  # after all replacements: line numbers stay valid
-    text = "".join(lines)
-    yaml.safe_load(text)  # never write a file that no longer parses
-    atomic_write_text(path, text)

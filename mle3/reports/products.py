@@ -309,6 +309,13 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
     }
 
 
+def _onnx_size(ctx: Context, model: Any) -> int | None:
+    q = (model.model_extra or {}).get("quantization") or {}
+    if q.get("float_size_bytes"):
+        return q["float_size_bytes"]
+    return None
+
+
 def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
     """The float model and its quantized children (``quantization:`` blocks)."""
     rows = []
@@ -320,7 +327,8 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
         q = (m.model_extra or {}).get("quantization") or {}
         rows.append({"id": item_key(m), "method": q.get("method", "float"), "val": (q.get("metrics") or {}).get("val") or (m.metrics.validation.model_dump(exclude_none=True) if m.metrics.validation else {}),
                      "test": (q.get("metrics") or {}).get("test") or (m.metrics.test.model_dump(exclude_none=True) if m.metrics.test else {}),
-                     "size": q.get("size_bytes"), "latency": q.get("latency_ms"), "drop": q.get("drop"), "passed": q.get("passed")})
+                     "size": q.get("size_bytes") or _onnx_size(ctx, m), "latency": q.get("latency_ms") or (children and (children[0].model_extra or {}).get("quantization", {}).get("float_latency_ms") if m is model else None),
+                     "drop": max((q.get("drop") or {}).values(), default=None), "passed": q.get("passed")})
     return rows
 
 

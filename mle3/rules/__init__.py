@@ -5,7 +5,7 @@ items and with disk), ``criteria`` (requirement criteria), ``status`` (life cycl
 ``data`` (registered data on disk), ``approval`` (approvals and their freshness).
 """
 
-from . import approvals, consistency, criteria, datasets, load, status, traceability  # noqa: F401  (registers rules)
+from . import approvals, consistency, criteria, datasets, load, quantization, status, traceability  # noqa: F401  (registers rules)
 from .engine import CHECK_SCHEMA, CheckReport, check_workspace, run_checks
 from .registry import RULES, Context, Hit, Rule, rule
 

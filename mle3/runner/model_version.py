@@ -122,3 +122,44 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
         text = f"# Written by `mle3 train` for run {record.id}. Status changes go through `mle3 promote`.\n" + yaml.safe_dump({"model_version": clean(item)}, sort_keys=False, allow_unicode=True, width=120)
         atomic_write_text(root / MODELS_DIR / f"{new_id}.yaml", text)
     return new_id
+
+
+def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str, int8_onnx: Path, quantization: dict[str, Any]) -> str:
+    """The child model version of a quantization run: the INT8 ONNX file, the parent as
+    ``previous_version``, the parent's traceability and data, and the ``quantization``
+    block (method, tooling, calibration set, float reference, metrics, drop, gate, size,
+    latency). Returns the written file (workspace-relative)."""
+    from .train import sha256_of
+
+    root: Path = ws.root
+    model = parent.model
+    lock = FileLock(str(root / ".mle3" / "models.lock"), timeout=120)
+    with lock:
+        onnx_rel = f"{WEIGHTS_DIR}/{child_id}.onnx"
+        (root / WEIGHTS_DIR).mkdir(exist_ok=True)
+        tmp = root / WEIGHTS_DIR / f".{child_id}.onnx.tmp"
+        shutil.copyfile(int8_onnx, tmp)
+        tmp.replace(root / onnx_rel)
+        from ..approvals.fingerprint import Fingerprints
+        from ..graph import build_graph
+
+        parent_fp = Fingerprints(ws, build_graph(ws)).of(model.id)
+        item: dict[str, Any] = {
+            "id": child_id,
+            "created": now_iso(),
+            "training_run": record.id,
+            "artifacts": {"onnx": onnx_rel},
+            "onnx_sha256": sha256_of(root / onnx_rel),
+            "metrics": {"validation": quantization["metrics"]["val"], "test": quantization["metrics"]["test"]},
+            "training_data": model.training_data.model_dump(exclude_none=True),
+            "training_params": {"epochs": quantization.get("qat_epochs") or 0, "training_time": _duration(record.data.get("duration_s") or 0)},
+            "dependencies": {"ultralytics": quantization["library"].get("ultralytics"), "onnxruntime": quantization["library"].get("onnxruntime")},
+            "traceability": {**model.traceability.model_dump(exclude_none=True), "previous_version": model.id},
+            "quantization": {**quantization, "parent_fingerprint": parent_fp},
+            "status": "draft",
+        }
+        item["quantization"] = {k: v for k, v in item["quantization"].items() if v is not None}
+        path = root / MODELS_DIR / f"{child_id}.yaml"
+        text = f"# Written by `mle3 quantize` (run {record.id}) from {model.id}.\n" + yaml.safe_dump({"model_version": clean(item)}, sort_keys=False, allow_unicode=True, width=120)
+        atomic_write_text(path, text)
+    return path.relative_to(root).as_posix()

@@ -237,7 +237,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         echo(f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})")
     audit.append(root, "run.start", record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
     data_yaml = _write_run_data_yaml(prep, record.directory)
-    detach_log = _attach_log(record.directory / "train.log")
+    detach_log = attach_log(record.directory / "train.log")
     timer_fired = threading.Event()
     previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
     timer = None
@@ -304,7 +304,7 @@ def _end(record: RunRecord, status: str, started: float, attempt: int, error: st
     record.update(**fields)
 
 
-def _attach_log(path: Path) -> Callable[[], None]:
+def attach_log(path: Path) -> Callable[[], None]:
     """Send ultralytics' full log to the run's train.log; on the console keep only its
     warnings (mle3 prints epoch lines), written to the current ``sys.stdout`` (which the
     CLI points at stderr for ``--format json``). Returns the function that undoes it."""

@@ -1,0 +1,51 @@
+"""Family ``quantization``: quantized model versions over the accuracy-drop threshold, or
+built from a float model that has changed since."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..approvals.fingerprint import Fingerprints
+from .registry import Context, Hit, rule
+
+_RELEASED = ("validated", "released")
+
+
+def _quantized(ctx: Context):
+    for model in ctx.ws.of_kind("model_version"):
+        block = (model.model_extra or {}).get("quantization")
+        if isinstance(block, dict):
+            yield model, block
+
+
+@rule("quantization.drop", "error",
+      "A quantized model loses more mAP50 against its float model than quantization.max_map50_drop allows (warning for drafts).",
+      "Calibrate with more training images, use QAT, or record an approved deviation (`mle3 approve ID --role ROLE --deviation quantization.drop`).")
+def drop_over_threshold(ctx: Context) -> Iterator[Hit]:
+    threshold = ctx.ws.config.quantization.max_map50_drop
+    for model, block in _quantized(ctx):
+        drops = block.get("drop") or {}
+        worst = max((v for v in drops.values() if isinstance(v, (int, float))), default=None)
+        if worst is not None and worst > threshold:
+            severity = None if model.status in _RELEASED else "warning"
+            yield Hit(model, f"mAP50 drop {worst:.4f} against the float model exceeds {threshold} (quantization.max_map50_drop)", ("quantization", "drop"), severity)
+
+
+@rule("quantization.stale-parent", "error",
+      "The float model a quantized model was made from has changed since (weights, data, configuration or anything upstream).",
+      "Quantize the current float model again (`mle3 quantize PARENT`).")
+def stale_parent(ctx: Context) -> Iterator[Hit]:
+    fingerprints = None
+    for model, block in _quantized(ctx):
+        parent = ctx.ws.resolve(model.traceability.previous_version)
+        recorded = block.get("parent_fingerprint")
+        if parent is None or not recorded:
+            continue
+        for name in ("weights", "onnx"):
+            rel = getattr(parent.artifacts, name, None)
+            if rel:
+                ctx.exists(rel)
+        fingerprints = fingerprints or Fingerprints(ctx.ws, ctx.graph)
+        current = fingerprints.of(ctx.key(parent))
+        if current != recorded:
+            yield Hit(model, f"float model {ctx.key(parent)} changed since quantization ({recorded[:19]}... -> {current[:19]}...)", ("quantization", "parent_fingerprint"))
