@@ -306,7 +306,27 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
         "findings": findings,
         "outcomes": outcomes(ctx, run, model, dataset, cfg, findings, checks, doc),
         "quantization": quantization_rows(ctx, model) if model is not None else [],
+        "qat_charts": qat_charts(ctx, model) if model is not None else [],
     }
+
+
+def qat_charts(ctx: Context, model: Any) -> list[str]:
+    """Per-epoch val mAP50 of each QAT child against the float model's value."""
+    out = []
+    key = item_key(model)
+    for child in ctx.ws.of_kind("model_version"):
+        q = (child.model_extra or {}).get("quantization") or {}
+        if child.traceability.previous_version != key or q.get("method") != "qat":
+            continue
+        epochs = read_epochs(ctx.ws.root / RUNS_DIR / str(child.training_run) / "epochs.jsonl")
+        if not epochs:
+            continue
+        xs = [e["epoch"] for e in epochs]
+        out.append(charts.line_chart(f"QAT of {key}: val mAP50 per epoch", [
+            charts.Series("QAT (fake-quantized)", xs, [e.get("mAP50") for e in epochs]),
+            charts.Series("float model", xs, [e.get("float_val_mAP50") for e in epochs], True),
+        ], y_min=0, y_max=1))
+    return out
 
 
 def _onnx_size(ctx: Context, model: Any) -> int | None:

@@ -111,7 +111,7 @@ def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs:
     def on_fit_epoch_end(trainer: Any) -> None:
         if state["final"]:
             return
-        metrics = {"epoch": trainer.epoch + 1, "epochs": trainer.epochs, "time": now_iso(), **_epoch_metrics(trainer)}
+        metrics = {"epoch": trainer.epoch + 1, "epochs": trainer.epochs, "time": now_iso(), "epoch_time_s": round(float(trainer.epoch_time or 0), 3), **_epoch_metrics(trainer)}
         drop = reference - metrics.get("mAP50", 0.0)
         metrics.update(float_val_mAP50=round(reference, 6), drop=round(drop, 6), over_threshold=drop > threshold)
         record.append_epoch(metrics)
