@@ -11,6 +11,7 @@ imports torch. With --doorstop, also times `doorstop` on the same number of link
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -87,6 +88,17 @@ def main() -> None:
             wall, peak, _ = run_timed(mle3 + ["trace", "MODEL-00000-v1.5.0"], root)
             trace.append(wall)
         load_only = run_timed(mle3 + ["trace", "--depth", "1", "REQ-D-00000"], root)[0]
+        in_process = subprocess.run([sys.executable, "-c", (
+            "import time, json, sys\n"
+            "from mle3 import load_workspace, build_graph\n"
+            "from mle3.trace import trace, impact\n"
+            "t = time.perf_counter(); ws = load_workspace(sys.argv[1]); t_load = time.perf_counter() - t\n"
+            "t = time.perf_counter(); g = build_graph(ws); t_graph = time.perf_counter() - t\n"
+            "t = time.perf_counter(); trace(ws, g, 'MODEL-00000-v1.5.0'); t_trace = time.perf_counter() - t\n"
+            "t = time.perf_counter(); impact(ws, g, 'REQ-D-00000'); t_impact = time.perf_counter() - t\n"
+            "print(json.dumps([t_load, t_graph, t_trace, t_impact]))\n"
+        ), str(root)], capture_output=True, text=True, check=True)
+        t_load, t_graph, t_trace, t_impact = json.loads(in_process.stdout)
         torch = subprocess.run([sys.executable, "-c", "import sys, mle3.cli; print('torch' in sys.modules or 'ultralytics' in sys.modules)"], capture_output=True, text=True).stdout.strip()
         print(f"items: {args.items}, cores: {os.cpu_count()}, repeats: {args.repeat} (medians)")
         print(f"PyYAML CSafeLoader alone, one process: {median(base):6.2f} s")
@@ -94,6 +106,7 @@ def main() -> None:
         print(f"mle3 check warm (nothing changed):     {median(warm):6.2f} s")
         print(f"mle3 check after one file changed:     {median(one):6.2f} s")
         print(f"mle3 trace (load + trace one item):    {median(trace):6.2f} s; trace --depth 1 {load_only:.2f} s")
+        print(f"in one process: load {t_load:.2f} s (warm parse cache), graph {t_graph:.2f} s, trace one item {t_trace * 1000:.1f} ms, impact of one requirement {t_impact * 1000:.1f} ms")
         print(f"importing the CLI imports torch/ultralytics: {torch}")
         if args.doorstop:
             doorstop_compare(Path(tmp), args.items)

@@ -28,22 +28,15 @@ def main() -> None:
     ap.add_argument("--train", type=int, default=300)
     ap.add_argument("--calib", type=int, default=200)
     args = ap.parse_args()
-    from mle3.datasets import register
-    from mle3.datasets.synthetic import generate
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _workspace import training_workspace
 
     mle3 = [sys.executable, "-c", "from mle3.cli import run; run()"]
     with tempfile.TemporaryDirectory(prefix="mle3-quant-bench-") as tmp:
-        root = Path(tmp) / "ws"
-        (root / "requirements").mkdir(parents=True)
-        (root / "artifacts" / "training").mkdir(parents=True)
-        (root / "mle3.yaml").write_text("project: quantization benchmark\n")
-        (root / "requirements" / "r.yaml").write_text("requirement:\n  id: REQ-D\n  type: ml_data\n")
-        (root / "artifacts" / "training" / "t.yaml").write_text(
+        root = training_workspace(Path(tmp) / "ws", "Q", (
             f"training:\n  id: Q-TRAIN\n  model_line: Q-MODEL\n  model: yolov8n.yaml\n  dataset: Q-DATA\n  epochs: 2\n  batch_size: 16\n"
             f"  image_size: {args.imgsz}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, deterministic: true}}\n"
-        )
-        data_yaml = generate(root / "data", counts={"train": args.train, "val": args.train // 5, "test": args.train // 5}, image_size=args.imgsz)
-        register(root, data_yaml, "Q-DATA", "v1", ["REQ-D"])
+        ), images=args.train, imgsz=args.imgsz)
         out = subprocess.run(mle3 + ["train", "Q-TRAIN", "--format", "json"], cwd=root, capture_output=True, text=True, check=True)
         model = json.loads(out.stdout)["model_version"]
         float_run = next(p for p in (root / "artifacts" / "runs").iterdir())

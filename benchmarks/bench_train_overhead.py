@@ -40,22 +40,14 @@ def main() -> None:
     ap.add_argument("--imgsz", type=int, default=128)
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from mle3.datasets import register
-    from mle3.datasets.synthetic import generate
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _workspace import training_workspace
 
     with tempfile.TemporaryDirectory(prefix="mle3-overhead-") as tmp:
-        root = Path(tmp) / "ws"
-        (root / "requirements").mkdir(parents=True)
-        (root / "artifacts" / "training").mkdir(parents=True)
-        (root / "mle3.yaml").write_text("project: overhead\n")
-        (root / "requirements" / "r.yaml").write_text("requirement:\n  id: REQ-D\n  type: ml_data\n")
-        (root / "artifacts" / "training" / "t.yaml").write_text(
+        root = training_workspace(Path(tmp) / "ws", "OVH", (
             f"training:\n  id: OVH-TRAIN\n  model: yolov8n.yaml\n  dataset: OVH-DATA\n  epochs: {args.epochs}\n  batch_size: 16\n"
             f"  image_size: {args.imgsz}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, deterministic: true}}\n"
-        )
-        data_yaml = generate(root / "data", counts={"train": args.images, "val": args.images // 5, "test": args.images // 5}, image_size=args.imgsz)
-        register(root, data_yaml, "OVH-DATA", "v1", ["REQ-D"])
+        ), images=args.images, imgsz=args.imgsz)
         mle3 = [sys.executable, "-c", "from mle3.cli import run; run()", "train", "OVH-TRAIN", "--format", "json"]
         subprocess.run(mle3, cwd=root, check=True, capture_output=True)  # warm-up; gives the exact arguments
         first = sorted((root / "artifacts" / "runs").iterdir())[0]

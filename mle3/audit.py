@@ -17,7 +17,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from filelock import FileLock
 
@@ -79,8 +79,11 @@ def _last_entry(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def append(root: Path, action: str, item: str | None, details: dict[str, Any] | None = None, actor: str | None = None) -> dict[str, Any]:
-    """Append one entry under the lock; the line is written with a single write + fsync."""
+def append(root: Path, action: str, item: str | None, details: dict[str, Any] | None = None, actor: str | None = None,
+           finalize: "Callable[[dict[str, Any]], None] | None" = None) -> dict[str, Any]:
+    """Append one entry under the lock; the line is written with a single write + fsync.
+    ``finalize`` sees the entry (with ``time`` and ``prev`` set) before it is hashed, still
+    under the lock: approvals sign it there, bound to their place in the chain."""
     path = audit_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock(root):
@@ -96,6 +99,8 @@ def append(root: Path, action: str, item: str | None, details: dict[str, Any] | 
             "details": details or {},
             "prev": last["hash"] if last else GENESIS,
         }
+        if finalize is not None:
+            finalize(entry)
         entry["hash"] = entry_hash(entry)
         line = (json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n").encode()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -506,6 +506,8 @@ def approve(
     comment: Annotated[Optional[str], typer.Option(help="Comment recorded with the decision.")] = None,
     reject: Annotated[bool, typer.Option("--reject", help="Record a rejection instead.")] = False,
     deviation: Annotated[Optional[str], typer.Option(help="Also accept a known deviation of this content (a rule id, e.g. quantization.drop); needs --comment.")] = None,
+    sign: Annotated[bool, typer.Option("--sign", help="Sign the approval with your SSH key (ssh-keygen -Y, namespace mle3-approval).")] = False,
+    key: Annotated[Optional[Path], typer.Option("--key", help="Private SSH key to sign with (default: git user.signingkey or ~/.ssh/id_ed25519).")] = None,
     workspace: WorkspaceOpt = None,
     format: Annotated[Literal["text", "json"], FORMAT] = "text",
 ) -> int:
@@ -514,7 +516,7 @@ def approve(
     from .output import emit_json
 
     ws, graph = _load(workspace)
-    a = record_approval(ws, graph, item, role, name, comment, reject, deviation)
+    a = record_approval(ws, graph, item, role, name, comment, reject, deviation, sign, key)
     if format == "json":
         emit_json({"schema": "mle3.approval/1", **a.to_json()})
     else:
@@ -555,9 +557,14 @@ app.add_typer(audit_app, name="audit")
 def audit_verify(workspace: WorkspaceOpt = None, format: Annotated[Literal["text", "json"], FORMAT] = "text") -> int:
     """Check the hash chain: detects edited, removed or reordered entries."""
     from . import audit as audit_log
+    from .approvals.ledger import recorded
     from .output import emit_json
 
-    count, problems = audit_log.verify(_workspace_root(workspace))
+    root = _workspace_root(workspace)
+    count, problems = audit_log.verify(root)
+    for a in recorded(root, verify_signatures=True):
+        if a.signed and not a.verified:
+            problems.append(audit_log.AuditProblem(a.line, f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}"))
     if format == "json":
         emit_json({"schema": "mle3.audit-verify/1", "ok": not problems, "entries": count, "problems": [p.__dict__ for p in problems]})
     elif problems:

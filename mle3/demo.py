@@ -172,6 +172,9 @@ def run_demo(directory: Path, *, epochs: int = 13, train_images: int = 400, imgs
     quantized = []
     for method in (("ptq", "qat") if qat else ("ptq",)):
         q = quantize(directory, result.model_version, QuantizeOptions(method=method, qat_epochs=1), echo=lambda line: None)
+        if q.status != "success":
+            echo(f"      {method.upper()} {q.status}: {q.error} (run {q.run_id})")
+            continue
         quantized.append(q)
     git_commit(directory, f"Export and INT8 quantization of {result.model_version}")
     echo("[6/7] checking the workspace")
@@ -189,9 +192,9 @@ def run_demo(directory: Path, *, epochs: int = 13, train_images: int = 400, imgs
     echo(f"check: {report.errors} errors, {report.warnings} warnings; run record {result.record}")
     echo("")
     echo(f"{'model':<40} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}  gate")
-    rows = [(quantized[0].table[0], "reference")] + [(q.table[1], "PASS" if q.passed else "FAIL") for q in quantized if q.table]
+    rows = ([(quantized[0].table[0], "reference")] if quantized else []) + [(q.table[1], "PASS" if q.passed else "FAIL") for q in quantized]
     for row, gate in rows:
         echo(f"{row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} {row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}  {gate}")
     echo(f"done in {time.time() - start:.0f} s. Next: cd {directory} && mle3 runs show {result.run_id} && mle3 trace {result.model_version}")
     echo(f"      approve: mle3 approve {result.model_version} --role ml_lead; release: mle3 promote {result.model_version} --to validated")
-    return 0 if report.ok() else 1
+    return 0 if report.ok() and len(quantized) == (2 if qat else 1) else 1

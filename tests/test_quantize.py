@@ -90,6 +90,11 @@ def test_export_records_a_validated_float_onnx(trained_ws, cli):
     model = yaml.safe_load((trained_ws / f"artifacts/models/{MODEL}.yaml").read_text())["model_version"]
     assert model["artifacts"]["onnx"] == result["onnx"] and sha256_file(trained_ws / result["onnx"]) == model["onnx_sha256"]
     assert "validation" in model["onnx_metrics"]
+    # quantizing afterwards leaves the exported float ONNX of the parent untouched
+    assert quantize(cli, trained_ws)[1]["status"] == "success"
+    assert sha256_file(trained_ws / result["onnx"]) == model["onnx_sha256"]
+    code, doc = check_json(cli, trained_ws, "--no-cache")
+    assert doc["summary"]["errors"] == 0 and doc["summary"]["warnings"] == 0, doc["findings"]
 
 
 def test_bad_inputs_exit_2_and_write_nothing(trained_ws, cli):

@@ -23,7 +23,7 @@ from ..errors import Mle3Error
 from ..graph import build_graph, upstream
 from ..workspace import Workspace, item_key, load_workspace
 from .fingerprint import Fingerprints
-from .ledger import fresh_approvals, recorded, role_status
+from .ledger import countable, fresh_approvals, recorded, role_status
 
 TRANSITIONS: dict[str, set[str]] = {
     "draft": {"training", "validated", "rejected"},
@@ -93,7 +93,8 @@ def evaluate_gate(ws: Workspace, ref: str, target: str) -> Gate:
                 state = "not met" if verdict.passed is False else "not evaluable"
                 gate.missing.append(f"criterion of {req.id} {state}: {verdict.text} (actual {verdict.actual})")
     fingerprint = Fingerprints(ws, graph).of(key)
-    approvals = recorded(ws.root)
+    required = ws.config.policy.require_signatures
+    approvals = countable(recorded(ws.root, verify_signatures=required), required)
     quantization = (model.model_extra or {}).get("quantization")
     if isinstance(quantization, dict) and quantization.get("passed") is False:
         waived = [a for a in fresh_approvals(approvals, key, fingerprint) if a.deviation == "quantization.drop"]

@@ -7,7 +7,7 @@ from typing import Iterator
 
 from .. import audit
 from ..approvals.fingerprint import FILE_FIELDS, Fingerprints
-from ..approvals.ledger import latest_decisions, recorded, role_status
+from ..approvals.ledger import countable, latest_decisions, recorded, role_status
 from .registry import Context, Hit, rule
 
 _RELEASED = ("validated", "released")
@@ -26,8 +26,16 @@ class _Approvals:
                     ctx.exists(rel)  # weights feed the fingerprint
 
     @cached_property
+    def verified(self):
+        """Every approval, signatures checked (only signed ones cost a verification)."""
+        ctx = self.ctx
+        ctx.exists("allowed_signers")
+        return recorded(ctx.ws.root, verify_signatures=True)
+
+    @cached_property
     def all(self):
-        return recorded(self.ctx.ws.root)
+        """The approvals that count (only verified ones when signatures are required)."""
+        return countable(self.verified, self.ctx.ws.config.policy.require_signatures)
 
     @cached_property
     def fingerprints(self) -> Fingerprints:
@@ -71,6 +79,19 @@ def missing(ctx: Context) -> Iterator[Hit]:
         for st in role_status(shared.all, key, shared.fingerprints.of(key), roles):
             if not st.ok:
                 yield Hit(model, f"{model.status} model has no fresh approval by role {st.role}", ("status",))
+
+
+@rule("approval.signature", "error",
+      "An approval's signature is missing where mle3.yaml requires signatures, does not verify, or its signer is not allowed for the role or at that time.",
+      "Sign approvals (`mle3 approve ... --sign`), add the signer's key and roles to allowed_signers, or have an allowed signer approve again.")
+def signatures(ctx: Context) -> Iterator[Hit]:
+    shared = _shared(ctx)
+    required = ctx.ws.config.policy.require_signatures
+    for a in shared.verified:
+        if a.signed and not a.verified:
+            yield Hit(_LogFile(a.line), f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}")
+        elif not a.signed and required:
+            yield Hit(_LogFile(a.line), f"approval of {a.item} by {a.name} as {a.role} is not signed; mle3.yaml requires signatures (it does not count)")
 
 
 @rule("approval.audit-log", "error", "The audit log was edited, truncated in the middle, or reordered (its hash chain is broken).",

@@ -87,7 +87,7 @@ def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs:
             int8_out: Path, threshold: float, echo: Callable[[str], None]) -> None:
     from ultralytics import YOLO
 
-    from .train import _epoch_metrics
+    from .train import _epoch_metrics, flag_final_eval
 
     params = _parent_parameters(root, parent)
     float_ref = YOLO(str(parent.weights)).val(data=str(data_yaml), split="val", imgsz=parent.imgsz, batch=params.get("batch", 16), device=params.get("device", "cpu"), plots=False, project=str(record.directory), name="float-val", exist_ok=True, verbose=False)
@@ -100,13 +100,7 @@ def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs:
     state = {"final": False}
 
     def on_train_start(trainer: Any) -> None:
-        original = trainer.final_eval
-
-        def final_eval() -> None:
-            state["final"] = True
-            original()
-
-        trainer.final_eval = final_eval
+        flag_final_eval(trainer, state)
 
     def on_fit_epoch_end(trainer: Any) -> None:
         if state["final"]:

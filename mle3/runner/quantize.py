@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shutil
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -249,14 +250,20 @@ def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[st
     offline_ultralytics(root)
     from ultralytics import YOLO
 
+    from .train import attach_log
+
     work = root / ".mle3" / "export" / parent.model.id
     work.mkdir(parents=True, exist_ok=True)
     data_yaml = _evaluation_yaml(root, parent.dataset, work)
     echo(f"exporting {parent.weights.relative_to(root)} to ONNX at {parent.imgsz} px")
-    onnx_path = export_float_onnx(parent.weights, parent.imgsz)
-    torch_val = YOLO(str(parent.weights)).val(data=str(data_yaml), split="val", imgsz=parent.imgsz, batch=1, device="cpu", plots=False, project=str(work), name="torch", exist_ok=True, verbose=False)
+    detach_log = attach_log(work / "export.log")
+    try:
+        onnx_path = export_float_onnx(parent.weights, parent.imgsz)
+        torch_val = YOLO(str(parent.weights)).val(data=str(data_yaml), split="val", imgsz=parent.imgsz, batch=1, device="cpu", plots=False, project=str(work), name="torch", exist_ok=True, verbose=False)
+        onnx_eval = evaluate_onnx(onnx_path, data_yaml, parent.imgsz, work, "onnx")
+    finally:
+        detach_log()
     torch_map = round(float(torch_val.box.map50), 6)
-    onnx_eval = evaluate_onnx(onnx_path, data_yaml, parent.imgsz, work, "onnx")
     gap = abs(onnx_eval.val.get("mAP_50", 0.0) - torch_map)
     result = {"model": parent.model.id, "onnx": onnx_path.relative_to(root).as_posix(), "torch_val_mAP_50": torch_map,
               "onnx_metrics": {"validation": onnx_eval.val, "test": onnx_eval.test}, "gap": round(gap, 6), "tolerance": MAP_AGREEMENT, "recorded": False}
@@ -316,10 +323,9 @@ def quantize(root: Path, ref: str, options: QuantizeOptions, echo: Callable[[str
     try:
         data_yaml = _evaluation_yaml(root, parent.dataset, record.directory)
         echo(f"float reference: exporting {parent.model.id} to ONNX at {parent.imgsz} px")
-        float_onnx = export_float_onnx(parent.weights, parent.imgsz)
-        float_copy = record.directory / "float.onnx"
-        float_copy.write_bytes(float_onnx.read_bytes())
-        float_onnx.unlink(missing_ok=True)  # the parent's own export is `mle3 export`'s job
+        float_pt = record.directory / "float.pt"  # ultralytics exports next to the weights:
+        shutil.copyfile(parent.weights, float_pt)  # a copy keeps the parent's own files untouched
+        float_copy = export_float_onnx(float_pt, parent.imgsz)
         int8_tmp = record.directory / "int8.onnx"
         if options.method == "ptq":
             echo(f"PTQ: ONNX Runtime static INT8, {len(images)} training images, {calib_method} calibration")

@@ -341,18 +341,12 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
 
     mapping = prep.mapping
     model = YOLO(args["model"])
-    state: dict[str, Any] = {"final_eval": False, "best_epoch": None, "epochs_run": 0, "early_stop_epoch": None}
+    state: dict[str, Any] = {"final": False, "best_epoch": None, "epochs_run": 0, "early_stop_epoch": None}
 
     def on_train_start(trainer: Any) -> None:
         if mapping.fitness_metric:
             trainer.validator = _FitnessValidator(trainer.validator, mapping.fitness_metric)
-        original_final = trainer.final_eval
-
-        def final_eval() -> None:
-            state["final_eval"] = True
-            original_final()
-
-        trainer.final_eval = final_eval
+        flag_final_eval(trainer, state)
 
     def on_train_epoch_start(trainer: Any) -> None:
         if mapping.unfreeze_at_epoch is not None and trainer.epoch == mapping.unfreeze_at_epoch:
@@ -363,7 +357,7 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
             echo(f"epoch {trainer.epoch + 1}: backbone unfrozen (freeze_epochs={mapping.unfreeze_at_epoch})")
 
     def on_fit_epoch_end(trainer: Any) -> None:
-        if state["final_eval"]:
+        if state["final"]:
             state["final_val"] = {EPOCH_KEYS.get(k, k): float(v) for k, v in (trainer.metrics or {}).items()}
             return
         epoch = trainer.epoch + 1
@@ -412,6 +406,18 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
     }
     record.update(final_metrics=final, checkpoints=checkpoints, best_epoch=state["best_epoch"], early_stop_epoch=state["early_stop_epoch"], epochs_completed=state["epochs_run"])
     return outcome
+
+
+def flag_final_eval(trainer: Any, state: dict[str, Any]) -> None:
+    """ultralytics calls ``on_fit_epoch_end`` once more for its final evaluation of
+    best.pt; set ``state["final"]`` then, so that call is not taken for an epoch."""
+    original = trainer.final_eval
+
+    def final_eval() -> None:
+        state["final"] = True
+        original()
+
+    trainer.final_eval = final_eval
 
 
 def finish_checkpoints(record: RunRecord, mapping: Mapping) -> None:

@@ -163,6 +163,13 @@ class _FastLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         return mapping
 
 
+def _all_documents(loader: Any) -> list[Any]:
+    docs = []
+    while loader.check_data():
+        docs.append(loader.get_data())
+    return docs
+
+
 def parse_fast(text: bytes) -> tuple[list[Any], bool]:
     """Parse to plain dicts as fast as PyYAML's C loader allows.
 
@@ -173,10 +180,7 @@ def parse_fast(text: bytes) -> tuple[list[Any], bool]:
         return docs, bool(dups)
     loader = _FastLoader(text)
     try:
-        docs = []
-        while loader.check_data():
-            docs.append(loader.get_data())
-        return docs, loader.has_duplicates
+        return _all_documents(loader), loader.has_duplicates
     except (yaml.YAMLError, RecursionError):
         loader.dispose()
         return parse_documents(text)[0], False  # raises YamlProblem with the position
@@ -190,10 +194,7 @@ def parse_documents(text: str | bytes) -> tuple[list[Any], list[DuplicateKey]]:
         raise YamlProblem(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", 1, 1, "load.yaml-too-large")
     loader = _LineLoader(text)
     try:
-        docs = []
-        while loader.check_data():
-            docs.append(loader.get_data())
-        return docs, loader.duplicate_keys
+        return _all_documents(loader), loader.duplicate_keys
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
