@@ -65,6 +65,7 @@ TESTED_ELSEWHERE = {
     "approval.stale": "tests/test_approvals.py::test_approval_is_bound_to_the_fingerprint_and_goes_stale",
     "approval.missing": "tests/test_approvals.py::test_validated_model_whose_approval_went_stale_is_an_error",
     "approval.audit-log": "tests/test_approvals.py::test_audit_tampering_is_detected",
+    "approval.signature": "tests/test_signing.py",
     "quantization.drop": "tests/test_quantize.py::test_gate_flags_a_drop_over_the_threshold_and_blocks_promotion",
     "quantization.stale-parent": "tests/test_quantize.py::test_changed_parent_makes_child_stale",
 }
