@@ -132,13 +132,14 @@ def _repair_torn_tail(path: Path) -> None:
 
 
 def entries(root: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line number, entry or None if unparsable, raw line)."""
+    """(line number, entry or None if unparsable, raw line). A last line without newline
+    is a crash during an append (never a complete entry) and is skipped."""
     path = audit_path(root)
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for number, line in enumerate(fh, 1):
-            if not line.strip():
+            if not line.strip() or not line.endswith("\n"):
                 continue
             try:
                 yield number, json.loads(line), line

@@ -622,6 +622,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("mle3: interrupted", err=True)
         return 130
+    except OSError as exc:  # disk full, permissions, vanished files: nothing half-written
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        typer.echo(f"mle3: error: {exc.strerror or exc}{where}; files already recorded are unchanged", err=True)
+        return 2
     except BrokenPipeError:
         return 0
 

@@ -23,13 +23,25 @@ def bundled_templates() -> Path:
     raise FileNotFoundError("mle3 templates folder not found; reinstall mle3")
 
 
+class ConfinedLoader(jinja2.FileSystemLoader):
+    """A FileSystemLoader that also refuses templates whose real path (links resolved)
+    lies outside their search folder: a workspace template folder cannot reach out."""
+
+    def get_source(self, environment: jinja2.Environment, template: str):
+        source, filename, uptodate = super().get_source(environment, template)
+        real = Path(filename).resolve()
+        if not any(real.is_relative_to(Path(p).resolve()) for p in self.searchpath):
+            raise jinja2.TemplateNotFound(template, f"{template} resolves outside the template folders")
+        return source, filename, uptodate
+
+
 @lru_cache(maxsize=8)
 def environment(workspace_root: str | None = None) -> jinja2.Environment:
     search = [str(bundled_templates())]
     if workspace_root and (Path(workspace_root) / "templates").is_dir():
         search.insert(0, str(Path(workspace_root) / "templates"))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(search),
+        loader=ConfinedLoader(search),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -39,4 +51,12 @@ def environment(workspace_root: str | None = None) -> jinja2.Environment:
 
 
 def render_template(name: str, workspace_root: str | None = None, **context: Any) -> str:
-    return environment(workspace_root).get_template(name).render(**context)
+    from .errors import Mle3Error
+
+    try:
+        template = environment(workspace_root).get_template(name)
+    except jinja2.TemplateNotFound as exc:
+        raise Mle3Error(f"template {name!r} not found, or it resolves outside the template folders ({exc.message or exc.name})") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise Mle3Error(f"template syntax: {exc.message}", file=exc.filename, line=exc.lineno) from None
+    return template.render(**context)

@@ -3,7 +3,7 @@
 from .registry import declare
 
 declare("load.yaml-syntax", "error", "A file is not valid YAML.", "Fix the syntax at the given line and column.")
-declare("load.yaml-too-large", "error", "A file is too large, too deeply nested or expands too many aliases.", "Split the file; do not use alias chains that multiply content.")
+declare("load.yaml-too-large", "error", "A file is over 20 MiB, nested deeper than 100 levels, or its aliases expand to over 100,000 values.", "Split the file; do not use alias chains that multiply content.")
 declare("load.unreadable", "error", "A file cannot be read (permissions, encoding).", "Make the file readable by the user running mle3.")
 declare("load.schema", "error", "A field is missing, has the wrong type or an invalid value.", "Correct the field named in the finding; `mle3 schema` writes the JSON Schema of every kind.")
 declare("load.duplicate-key", "error", "A mapping has the same key twice; YAML keeps only the last value.", "Remove or rename one of the two keys.")

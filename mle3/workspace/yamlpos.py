@@ -8,6 +8,7 @@ plain ``yaml.load`` (see ``benchmarks/bench_check.py``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -22,6 +23,11 @@ except AttributeError:  # pragma: no cover
 MAX_ALIAS_EXPANSION = 100_000
 #: Refuse single files larger than this many bytes before parsing them.
 MAX_FILE_BYTES = 20 * 1024 * 1024
+#: Refuse nesting deeper than this before parsing: libyaml recurses in C and a few
+#: thousand levels crash the interpreter (seen: 100,000 '[' segfaults). Items need < 10.
+MAX_DEPTH = 100
+_DEEP_INDENT = re.compile(rb"(?m)^[ \t]{%d,}\S" % (2 * MAX_DEPTH))
+_DEEP_DASHES = re.compile(rb"(?:-[ \t]+){%d}" % MAX_DEPTH)
 
 
 class LineDict(dict):
@@ -103,8 +109,8 @@ def _refuse_alias_bombs(root: yaml.Node) -> None:
         known = sizes.get(id(node))
         if known is not None:
             return known
-        if depth > 200:
-            raise YamlProblem("YAML nesting deeper than 200 levels", node.start_mark.line + 1, node.start_mark.column + 1, "load.yaml-too-large")
+        if depth > MAX_DEPTH:
+            raise YamlProblem(f"YAML nested deeper than {MAX_DEPTH} levels", node.start_mark.line + 1, node.start_mark.column + 1, "load.yaml-too-large")
         sizes[id(node)] = 1  # cycles (recursive aliases) count once
         if isinstance(node, yaml.SequenceNode):
             total = 1 + sum(size(child, depth + 1) for child in node.value)
@@ -163,6 +169,30 @@ class _FastLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         return mapping
 
 
+def refuse_deep_nesting(text: bytes) -> None:
+    """Raise :class:`YamlProblem` for nesting deeper than MAX_DEPTH. Cheap for ordinary
+    files: the bracket scan runs only when a file has many brackets at all."""
+    if _DEEP_INDENT.search(text) or _DEEP_DASHES.search(text):
+        raise YamlProblem(f"YAML nested deeper than {MAX_DEPTH} levels", 1, 1, "load.yaml-too-large")
+    if text.count(b"[") + text.count(b"{") <= MAX_DEPTH:
+        return
+    depth, quote, line = 0, 0, 1
+    for byte in text:
+        if byte == 10:
+            line += 1
+        if quote:
+            if byte == quote:
+                quote = 0
+        elif byte in (34, 39):  # " '
+            quote = byte
+        elif byte in (91, 123):  # [ {
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlProblem(f"YAML nested deeper than {MAX_DEPTH} levels", line, 1, "load.yaml-too-large")
+        elif byte in (93, 125) and depth:
+            depth -= 1
+
+
 def _all_documents(loader: Any) -> list[Any]:
     docs = []
     while loader.check_data():
@@ -178,6 +208,7 @@ def parse_fast(text: bytes) -> tuple[list[Any], bool]:
     if len(text) > MAX_FILE_BYTES or b"&" in text:
         docs, dups = parse_documents(text)
         return docs, bool(dups)
+    refuse_deep_nesting(text)
     loader = _FastLoader(text)
     try:
         return _all_documents(loader), loader.has_duplicates
@@ -192,6 +223,7 @@ def parse_documents(text: str | bytes) -> tuple[list[Any], list[DuplicateKey]]:
     """Parse every YAML document in ``text`` with positions; raise :class:`YamlProblem`."""
     if len(text) > MAX_FILE_BYTES:
         raise YamlProblem(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", 1, 1, "load.yaml-too-large")
+    refuse_deep_nesting(text if isinstance(text, bytes) else text.encode("utf-8", errors="replace"))
     loader = _LineLoader(text)
     try:
         return _all_documents(loader), loader.duplicate_keys
