@@ -118,7 +118,7 @@ def test_wrong_types_in_quantization_block_are_reported_with_file_and_line(train
     cfg.write_text(cfg.read_text() + "  quantization:\n    calibration_images: many\n")
     code, doc = check_json(cli, trained_ws, "--no-cache")
     f = next(f for f in doc["findings"] if f["rule"] == "load.schema")
-    assert f["field"] == "training.quantization.calibration_images" and f["file"] == "artifacts/training/TINY.yaml" and f["line"] == 14
+    assert f["field"] == "training.quantization.calibration_images" and f["file"] == "artifacts/training/TINY.yaml" and f["line"] == 15
     code, _, err = cli("quantize", MODEL, "-w", trained_ws)
     assert code == 2 and "Traceback" not in err
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import check_json, write_files
+from conftest import TINY_FILES, check_json, write_files
 
 from mle3 import audit
 from mle3.datasets.manifest import sha256_file
@@ -22,32 +22,12 @@ from mle3.datasets.synthetic import generate
 
 pytestmark = pytest.mark.slow
 
-TRAINING = """\
-training:
-  id: TINY-TRAIN-001
-  model_line: TINY-MODEL
-  model: yolov8n.yaml
-  dataset: TINY-DATA
-  requirements: [REQ-PERF]
-  epochs: {epochs}
-  batch_size: 8
-  image_size: 64
-  optimizer: {{type: AdamW, lr: 0.002}}
-  early_stopping: {{patience: 5, metric: "mAP@0.5"}}
-  hardware: {{workers: 0}}
-  reproducibility: {{seed: 1, deterministic: true}}
-"""
-
-FILES = {
-    "mle3.yaml": "project: tiny\n",
-    "requirements/R.yaml": "requirements:\n  - id: REQ-DATA\n    type: ml_data\n  - id: REQ-PERF\n    type: performance\n    criteria:\n      - metric: mAP_50\n        split: test\n        min: 0.0\n",
-}
-
-
 def make_tiny_ws(root: Path, epochs: int = 1, train_images: int = 16) -> Path:
     from mle3.datasets import register
 
-    write_files(root, FILES | {"artifacts/training/TINY.yaml": TRAINING.format(epochs=epochs)})
+    files = dict(TINY_FILES)
+    files["artifacts/training/TINY.yaml"] = files["artifacts/training/TINY.yaml"].replace("epochs: 2", f"epochs: {epochs}")
+    write_files(root, files)
     data_yaml = generate(root / "data" / "tiny", counts={"train": train_images, "val": 4, "test": 4}, image_size=64, seed=3)
     register(root, data_yaml, "TINY-DATA", "v1", ["REQ-DATA"])
     return root

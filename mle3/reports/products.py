@@ -319,7 +319,7 @@ def qat_charts(ctx: Context, model: Any) -> list[str]:
         if child.traceability.previous_version != key or q.get("method") != "qat":
             continue
         epochs = read_epochs(ctx.ws.root / RUNS_DIR / str(child.training_run) / "epochs.jsonl")
-        if not epochs:
+        if len(epochs) < 2:  # one epoch is a single point: the table says it all
             continue
         xs = [e["epoch"] for e in epochs]
         out.append(charts.line_chart(f"QAT of {key}: val mAP50 per epoch", [
@@ -329,26 +329,21 @@ def qat_charts(ctx: Context, model: Any) -> list[str]:
     return out
 
 
-def _onnx_size(ctx: Context, model: Any) -> int | None:
-    q = (model.model_extra or {}).get("quantization") or {}
-    if q.get("float_size_bytes"):
-        return q["float_size_bytes"]
-    return None
-
-
 def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
-    """The float model and its quantized children (``quantization:`` blocks)."""
-    rows = []
+    """The float model (as float ONNX, the reference every quantized child was judged
+    against) and its quantized children, all measured by the same evaluator."""
     key = item_key(model)
     children = [m for m in ctx.ws.of_kind("model_version") if m.traceability.previous_version == key and (m.model_extra or {}).get("quantization")]
     if not children:
-        return rows
-    for m in [model, *children]:
-        q = (m.model_extra or {}).get("quantization") or {}
-        rows.append({"id": item_key(m), "method": q.get("method", "float"), "val": (q.get("metrics") or {}).get("val") or (m.metrics.validation.model_dump(exclude_none=True) if m.metrics.validation else {}),
-                     "test": (q.get("metrics") or {}).get("test") or (m.metrics.test.model_dump(exclude_none=True) if m.metrics.test else {}),
-                     "size": q.get("size_bytes") or _onnx_size(ctx, m), "latency": q.get("latency_ms") or (children and (children[0].model_extra or {}).get("quantization", {}).get("float_latency_ms") if m is model else None),
-                     "drop": max((q.get("drop") or {}).values(), default=None), "passed": q.get("passed")})
+        return []
+    first = children[0].model_extra["quantization"]
+    reference = (first.get("float_reference") or {}).get("metrics") or {}
+    rows = [{"id": key, "method": "float", "val": reference.get("val") or {}, "test": reference.get("test") or {},
+             "size": first.get("float_size_bytes"), "latency": first.get("float_latency_ms"), "drop": None, "passed": None}]
+    for m in children:
+        q = m.model_extra["quantization"]
+        rows.append({"id": item_key(m), "method": q.get("method"), "val": (q.get("metrics") or {}).get("val") or {}, "test": (q.get("metrics") or {}).get("test") or {},
+                     "size": q.get("size_bytes"), "latency": q.get("latency_ms"), "drop": max((q.get("drop") or {}).values(), default=None), "passed": q.get("passed")})
     return rows
 
 

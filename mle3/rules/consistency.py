@@ -16,8 +16,8 @@ _SAMPLE_FIELDS = (("train_samples", "train"), ("val_samples", "val"), ("test_sam
       "Correct training_data.dataset_version, or the configuration's dataset.")
 def dataset_version_mismatch(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
-        used = ctx.ws.resolve(model.training_data.dataset_version)
-        if used is None or used.kind != "dataset":
+        used = ctx.model_dataset(model)
+        if used is None:
             continue
         source = ctx.ws.resolve(model.training_run) or ctx.ws.resolve(model.training_config)
         if source is None:
@@ -40,8 +40,8 @@ def dataset_version_mismatch(ctx: Context) -> Iterator[Hit]:
       "Copy the counts from the data set version, or point to the version actually used.")
 def sample_count_mismatch(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
-        ds = ctx.ws.resolve(model.training_data.dataset_version)
-        if ds is None or ds.kind != "dataset":
+        ds = ctx.model_dataset(model)
+        if ds is None:
             continue
         for field, split in _SAMPLE_FIELDS:
             declared = getattr(model.training_data, field)

@@ -110,3 +110,8 @@ class Context:
 
     def key(self, item: Any) -> str:
         return item_key(item)
+
+    def model_dataset(self, model: Any) -> Any | None:
+        """The data set version a model version names, if it resolves to one."""
+        ds = self.ws.resolve(model.training_data.dataset_version)
+        return ds if ds is not None and ds.kind == "dataset" else None

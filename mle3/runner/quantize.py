@@ -176,14 +176,19 @@ def quantize_static_onnx(float_onnx: Path, int8_onnx: Path, images: list[Path], 
             path = next(self._it, None)
             return None if path is None else {"images": preprocess(path, imgsz)}
 
-    graph = onnx.load(str(float_onnx)).graph
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    prepared = int8_onnx.with_name(int8_onnx.stem + ".prepared.onnx")
+    quant_pre_process(str(float_onnx), str(prepared))  # ONNX Runtime's recommended shape inference + graph cleanup
+    graph = onnx.load(str(prepared)).graph
     exclude = [n.name for n in graph.node if n.op_type not in {"Conv", "Gemm", "MatMul"}]
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
     quantize_static(
-        str(float_onnx), str(int8_onnx), Reader(),
+        str(prepared), str(int8_onnx), Reader(),
         quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
         calibrate_method=methods[method], nodes_to_exclude=exclude,
     )
+    prepared.unlink(missing_ok=True)
 
 
 def onnx_summary(path: Path) -> dict[str, Any]:
