@@ -393,7 +393,7 @@ def runs_list(
     if search:
         needle = search.lower()
         runs = [r for r in runs if any(needle in str(r.get(k, "")).lower() for k in ("id", "config", "dataset_version", "model_version", "error"))]
-    fields = ("id", "config", "status", "effective_status", "dataset_version", "model_version", "created", "ended", "duration_s", "epochs_completed", "best_epoch", "error", "file")
+    fields = ("id", "kind", "method", "config", "status", "effective_status", "dataset_version", "model_version", "created", "ended", "duration_s", "epochs_completed", "best_epoch", "error", "file")
     if format == "json":
         emit_json({"schema": "mle3.runs/1", "runs": [{k: r.get(k) for k in fields} for r in runs]})
         return 0
@@ -404,7 +404,8 @@ def runs_list(
         shown = r.get("effective_status")
         if shown == "stale":
             shown = f"stale (was {r.get('status')}, process gone: failed)"
-        typer.echo(f"{r['id']}  {r.get('config', '?'):<16} {shown:<12} epochs {r.get('epochs_completed') or 0:<4} {r.get('dataset_version') or '-':<20} {r.get('model_version') or '-'}")
+        kind = f"{r.get('kind', 'training')}" + (f" {r['method']}" if r.get("method") else "")
+        typer.echo(f"{r['id']}  {kind:<17} {r.get('config', '?'):<16} {shown:<12} epochs {r.get('epochs_completed') or 0:<4} {r.get('dataset_version') or '-':<20} {r.get('model_version') or '-'}")
     return 0
 
 

@@ -109,6 +109,7 @@ def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs:
         drop = reference - metrics.get("mAP50", 0.0)
         metrics.update(float_val_mAP50=round(reference, 6), drop=round(drop, 6), over_threshold=drop > threshold)
         record.append_epoch(metrics)
+        record.update(epochs_completed=metrics["epoch"])
         line = f"QAT epoch {metrics['epoch']}/{trainer.epochs}  val mAP50 {metrics.get('mAP50', 0):.3f} (float {reference:.3f}, drop {drop:+.4f})"
         echo(line)
         if drop > threshold:

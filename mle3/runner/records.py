@@ -191,6 +191,7 @@ def list_runs(root: Path) -> list[dict[str, Any]]:
             runs.append({"id": entry.name, "status": "unreadable", "file": path.relative_to(root).as_posix()})
             continue
         run["effective_status"] = effective_status(run)
+        run.setdefault("kind", "training")
         run["file"] = path.relative_to(root).as_posix()
         runs.append(run)
     runs.sort(key=lambda r: str(r.get("created", "")), reverse=True)
