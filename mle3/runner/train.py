@@ -312,6 +312,11 @@ def attach_log(path: Path) -> Callable[[], None]:
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     logger = logging.getLogger("ultralytics")
     logger.addHandler(handler)
+    # library deprecation warnings (torch, ModelOpt) go to the log, not over the epoch lines
+    warnings_logger = logging.getLogger("py.warnings")
+    warnings_logger.addHandler(handler)
+    warnings_logger.propagate = False
+    logging.captureWarnings(True)
     restore: list[tuple[logging.StreamHandler, Any, int]] = []
     for other in logger.handlers:
         if other is not handler and isinstance(other, logging.StreamHandler) and not isinstance(other, logging.FileHandler):
@@ -321,6 +326,9 @@ def attach_log(path: Path) -> Callable[[], None]:
 
     def undo() -> None:
         logger.removeHandler(handler)
+        logging.captureWarnings(False)
+        warnings_logger.removeHandler(handler)
+        warnings_logger.propagate = True
         handler.close()
         for other, stream, level in restore:
             other.stream = stream if not getattr(stream, "closed", False) else sys.stderr
