@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import networkx as nx
 

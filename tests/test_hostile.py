@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from conftest import BASE_FILES, write_files
 
 from mle3 import audit, load_workspace, run_checks
-from mle3.workspace.load import ParsedFile, build_items, parse_file
+from mle3.workspace.load import parse_file
 
 KEYS = ["requirement", "requirements", "dataset", "training", "model_version", "augmentation", "run", "architecture", "id", "version",
         "epochs", "criteria", "metric", "min", "splits", "traceability", "previous_version", "optimizer", "lr", "status", "&a", "*a", "<<"]

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, REPO
+from conftest import REPO
 
 from mle3 import load_workspace
 from mle3.errors import Mle3Error

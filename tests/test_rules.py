@@ -90,7 +90,7 @@ def test_rule_fires_at_file_and_line(make_ws, rule_id):
 
 
 def test_unreadable_file_is_a_finding(tmp_path):
-    from mle3.workspace.load import build_items, parse_file
+    from mle3.workspace.load import parse_file
 
     parsed = parse_file(str(tmp_path), "gone.yaml")
     assert parsed.problem and parsed.problem[3] == "load.unreadable"

@@ -10,7 +10,6 @@ mle3 or Python version, or one that cannot be read, is ignored and rebuilt.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import sys
 import time
