@@ -80,7 +80,7 @@ def init(
 @app.command()
 def check(
     workspace: WorkspaceOpt = None,
-    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+    format: Annotated[Literal["text", "json", "sarif", "junit"], FORMAT] = "text",
     strict: Annotated[bool, typer.Option(help="Warnings fail the check too (exit 1).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse every file again instead of using .mle3/ cache.")] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to a file.")] = None,
@@ -93,6 +93,10 @@ def check(
         import json
 
         _write_or_print(json.dumps(report.to_json(strict), indent=2), output)
+    elif format in ("sarif", "junit"):
+        from .interop import render
+
+        _write_or_print(render(report, format, strict), output)
     else:
         from .output import findings_text, plural
 
