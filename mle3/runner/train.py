@@ -238,7 +238,8 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
     data_yaml = _write_run_data_yaml(prep, record.directory)
     detach_log = attach_log(record.directory / "train.log")
     timer_fired = threading.Event()
-    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None  # signals reach the main thread only
     timer = None
     if options.timeout:
         def fire() -> None:
@@ -281,7 +282,8 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
     finally:
         if timer is not None:
             timer.cancel()
-        signal.signal(signal.SIGTERM, previous_handler)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous_handler)
         detach_log()
     audit.append(root, "run.end", record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
     return result
