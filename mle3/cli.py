@@ -502,6 +502,25 @@ def report(
     return 0
 
 
+@app.command()
+def site(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the static site.")] = Path("site"),
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Build a static traceability site (works from file://, no network)."""
+    from .output import emit_json
+    from .site import build_site
+
+    ws, graph = _load(workspace)
+    result = build_site(ws, graph, output)
+    if format == "json":
+        emit_json({"schema": "mle3.site/1", "directory": str(result.directory), "pages": result.pages, "bytes": result.bytes})
+    else:
+        typer.echo(f"site with {result.pages} pages ({result.bytes / 1e6:.1f} MB) in {result.directory}/; open {result.directory / 'index.html'}")
+    return 0
+
+
 # --------------------------------------------------------------------------- approvals
 @app.command()
 def approve(

@@ -29,17 +29,33 @@ class MatrixRow:
 
 
 def build_matrix(ws: Workspace, graph: nx.MultiDiGraph) -> list[MatrixRow]:
+    """One row per requirement; each index is built once (linear in the workspace)."""
+    datasets_of: dict[str, list] = {}
+    for ds in ws.of_kind("dataset"):
+        for r in ds.requirements:
+            datasets_of.setdefault(r, []).append(ds)
+    models_of: dict[str, list] = {}
+    for m in ws.of_kind("model_version"):
+        for r in m.traceability.requirements:
+            models_of.setdefault(r, []).append(m)
+    configs = [(cfg, ws.resolve(cfg.dataset)) for cfg in ws.of_kind("training")]
+    configs_by_dataset_id: dict[str, list] = {}
+    configs_by_req: dict[str, list] = {}
+    for cfg, target in configs:
+        if target is not None and target.kind == "dataset":
+            configs_by_dataset_id.setdefault(target.id, []).append(cfg)
+        for r in cfg.requirements:
+            configs_by_req.setdefault(r, []).append(cfg)
     rows = []
     for req in sorted(ws.of_kind("requirement"), key=lambda r: r.id):
         row = MatrixRow(req.id, req.title or "", req.type)
-        datasets = [ds for ds in ws.of_kind("dataset") if req.id in ds.requirements]
-        covered_ids = {ds.id for ds in datasets}
+        datasets = datasets_of.get(req.id, [])
         row.datasets = sorted(ds.key for ds in datasets)
-        for cfg in ws.of_kind("training"):
-            target = ws.resolve(cfg.dataset)
-            if req.id in cfg.requirements or (target is not None and target.kind == "dataset" and target.id in covered_ids):
-                row.configurations.append(cfg.id)
-        models = [m for m in ws.of_kind("model_version") if req.id in m.traceability.requirements]
+        found = {cfg.id: None for cfg in configs_by_req.get(req.id, [])}
+        for ds_id in sorted({ds.id for ds in datasets}):
+            found.update({cfg.id: None for cfg in configs_by_dataset_id.get(ds_id, [])})
+        row.configurations = [cfg.id for cfg, _ in configs if cfg.id in found]
+        models = models_of.get(req.id, [])
         row.model_versions = sorted(m.id for m in models)
         for criterion in req.criteria:
             targets = models if hasattr(criterion, "metric") else datasets

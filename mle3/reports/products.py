@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 import networkx as nx
@@ -76,6 +77,15 @@ class Context:
         self.fingerprints = Fingerprints(ws, graph)
         self.approvals = recorded(ws.root)
         self._check = None
+
+    @cached_property
+    def quantized_children(self) -> dict[str, list[Any]]:
+        """Model id -> its quantized child model versions (one pass over all models)."""
+        out: dict[str, list[Any]] = {}
+        for m in self.ws.of_kind("model_version"):
+            if m.traceability.previous_version and (m.model_extra or {}).get("quantization"):
+                out.setdefault(m.traceability.previous_version, []).append(m)
+        return out
 
     @property
     def check(self):
@@ -333,7 +343,7 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
     """The float model (as float ONNX, the reference every quantized child was judged
     against) and its quantized children, all measured by the same evaluator."""
     key = item_key(model)
-    children = [m for m in ctx.ws.of_kind("model_version") if m.traceability.previous_version == key and (m.model_extra or {}).get("quantization")]
+    children = ctx.quantized_children.get(key, [])
     if not children:
         return []
     first = children[0].model_extra["quantization"]
