@@ -283,6 +283,8 @@ def train(
     timeout: Annotated[Optional[float], typer.Option(min=1, help="Terminate after SECONDS (status terminated).")] = None,
     max_attempts: Annotated[int, typer.Option(min=1, help="Retry a failed run up to N attempts in all.")] = 1,
     model_id: Annotated[Optional[str], typer.Option(help="Id for the model version (default: next version of the line).")] = None,
+    mlflow: Annotated[bool, typer.Option("--mlflow", help="Mirror the run to MLflow (default store: the workspace's .mle3/mlflow).")] = False,
+    mlflow_uri: Annotated[Optional[str], typer.Option("--mlflow-uri", help="MLflow tracking URI to mirror to (implies --mlflow).")] = None,
     workspace: WorkspaceOpt = None,
     format: Annotated[Literal["text", "json"], FORMAT] = "text",
 ) -> int:
@@ -293,7 +295,8 @@ def train(
     from .runner import TrainOptions, train as run_training
 
     root = _workspace_root(workspace)
-    options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout, max_attempts=max_attempts, model_id=model_id)
+    options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout,
+                           max_attempts=max_attempts, model_id=model_id, mlflow=mlflow_uri if mlflow_uri else ("" if mlflow else None))
     if format == "json":  # stdout carries only the JSON document; progress goes to stderr
         import contextlib
 
@@ -411,6 +414,30 @@ def runs_list(
         kind = f"{r.get('kind', 'training')}" + (f" {r['method']}" if r.get("method") else "")
         typer.echo(f"{r['id']}  {kind:<17} {r.get('config', '?'):<16} {shown:<12} epochs {r.get('epochs_completed') or 0:<4} {r.get('dataset_version') or '-':<20} {r.get('model_version') or '-'}")
     return 0
+
+
+@runs_app.command("export")
+def runs_export(
+    mlflow_uri: Annotated[Optional[str], typer.Option("--mlflow-uri", help="Tracking URI (default: the workspace's .mle3/mlflow).")] = None,
+    mlflow: Annotated[bool, typer.Option("--mlflow", help="Export to MLflow (the only target so far).")] = True,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Mirror recorded runs to MLflow (runs mirrored before are skipped)."""
+    from .interop.mlflow import default_uri, export_runs
+    from .output import emit_json
+
+    root = _workspace_root(workspace)
+    uri = mlflow_uri or default_uri(root)
+    warnings: list[str] = []
+    done = export_runs(root, uri, warnings.append)
+    if format == "json":
+        emit_json({"schema": "mle3.runs-export/1", "uri": uri, "exported": [{"run": a, "mlflow_run_id": b} for a, b in done], "warnings": warnings})
+    else:
+        for w in warnings:
+            typer.echo(f"warning: {w}", err=True)
+        typer.echo(f"mirrored {len(done)} run(s) to {uri}")
+    return 0 if not warnings else 1
 
 
 @runs_app.command("show")

@@ -47,6 +47,8 @@ class TrainOptions:
     max_attempts: int = 1
     model_id: str | None = None
     workers: int | None = None
+    #: mirror the run to MLflow: "" for the workspace's local store, or a tracking URI
+    mlflow: str | None = None
 
 
 @dataclass
@@ -235,6 +237,18 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
     for dev in prep.mapping.deviations:
         echo(f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})")
     audit.append(root, "run.start", record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
+    mirror = None
+    if options.mlflow is not None:
+        from ..interop.mlflow import Mirror, default_uri
+
+        def warn(message: str) -> None:
+            result.warnings.append(message)
+            echo(f"warning: {message}")
+
+        mirror = Mirror(options.mlflow or default_uri(root), warn)
+        requirements = list(dict.fromkeys(list(cfg.requirements) + (list(prep.dataset.requirements) if prep.dataset is not None else [])))
+        mirror.start(record.data, requirements)
+        record.update(mlflow={"uri": mirror.uri, "run_id": mirror.run_id})
     data_yaml = _write_run_data_yaml(prep, record.directory)
     detach_log = attach_log(record.directory / "train.log")
     timer_fired = threading.Event()
@@ -254,7 +268,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             started = time.time()
             record.update(status="in_progress", started=record.data.get("started") or now_iso(), attempt=attempt)
             try:
-                outcome = _run_ultralytics(record, prep, args, data_yaml, echo)
+                outcome = _run_ultralytics(record, prep, args, data_yaml, echo, mirror.epoch if mirror else None)
                 from .model_version import write_model_version
 
                 model_id = write_model_version(ws, record, prep, outcome, options.model_id)
@@ -282,6 +296,9 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
     finally:
         if timer is not None:
             timer.cancel()
+        if mirror is not None:
+            weights = [root / "models" / f"{result.model_version}.pt"] if result.model_version else []
+            mirror.finish(result.status, result.metrics, weights + [record.directory / "run.yaml"])
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous_handler)
         detach_log()
@@ -344,7 +361,8 @@ def sha256_of(path: Path) -> str:
     return sha256_file(path)
 
 
-def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], data_yaml: Path, echo: Callable[[str], None]) -> dict[str, Any]:
+def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], data_yaml: Path, echo: Callable[[str], None],
+                     on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """One attempt: train, evaluate best.pt on val and test, hash checkpoints."""
     from ultralytics import YOLO
 
@@ -375,6 +393,8 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
         metrics["fitness"] = float(trainer.fitness) if trainer.fitness is not None else None
         metrics["best_epoch"] = int(trainer.stopper.best_epoch)
         record.append_epoch(metrics)
+        if on_epoch is not None:
+            on_epoch(metrics)
         state["best_epoch"] = int(trainer.stopper.best_epoch)
         state["epochs_run"] = epoch
         if trainer.stop and epoch < trainer.epochs:
