@@ -548,6 +548,52 @@ def site(
     return 0
 
 
+reqif_app = typer.Typer(help="Exchange requirements with ALM tools through ReqIF.", no_args_is_help=True)
+app.add_typer(reqif_app, name="reqif")
+
+
+@reqif_app.command("export")
+def reqif_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Target .reqif or .reqifz file.")],
+    workspace: WorkspaceOpt = None,
+) -> int:
+    """Write the workspace's requirements as ReqIF (spec objects, types, relations)."""
+    from .interop.reqif import export
+
+    ws, _ = _load(workspace)
+    result = export(ws, output)
+    typer.echo(f"wrote {result['requirements']} requirements and {result['relations']} relations to {output}")
+    return 0
+
+
+@reqif_app.command("import")
+def reqif_import(
+    file: Annotated[Path, typer.Argument(help=".reqif or .reqifz file from another tool.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite requirement files edited locally.")] = False,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Create or update requirements/ files from ReqIF; local edits need --force."""
+    from dataclasses import asdict
+
+    from .interop.reqif import import_file
+    from .output import emit_json
+
+    plan = import_file(_workspace_root(workspace), file, dry_run=dry_run, force=force)
+    if format == "json":
+        emit_json({"schema": "mle3.reqif-import/1", **asdict(plan)})
+    else:
+        typer.echo(f"{'would create' if not plan.written else 'created'} {len(plan.create)}, {'would update' if not plan.written else 'updated'} {len(plan.update)}, unchanged {len(plan.unchanged)}")
+        if plan.unmapped:
+            typer.echo(f"kept unmapped (under reqif_attributes): {', '.join(plan.unmapped)}")
+        for req_id, diff in plan.conflicts.items():
+            typer.echo(f"local edits in {req_id}:\n{diff}")
+        if plan.conflicts and not force and not dry_run:
+            typer.echo("nothing written: re-run with --force to overwrite local edits")
+    return 1 if plan.conflicts and not force and not dry_run else 0
+
+
 # --------------------------------------------------------------------------- approvals
 @app.command()
 def approve(

@@ -1,0 +1,269 @@
+"""ReqIF exchange of requirements with ALM tools (Polarion, codebeamer, DOORS, Jama,
+StrictDoc), through the maintained ``reqif`` package (optional extra ``reqif``).
+
+Mapping (export writes the first name; import accepts any name in the row):
+
+| mle3 field | ReqIF attribute LONG-NAME (STRING) |
+|---|---|
+| id | ReqIF.ForeignID, UID, ID, mle3.id |
+| title | ReqIF.Name, TITLE, ReqIF.ChapterName |
+| text | ReqIF.Text, STATEMENT, ReqIF.Description, DESCRIPTION |
+| type | mle3.type, TYPE |
+| status | mle3.status, STATUS |
+| criteria | mle3.criteria (JSON) |
+| derived_from | SPEC-RELATION of type ``derived_from`` (or ``Parent``) from the requirement to its parent, and mle3.derived_from (JSON, keeps ids of other tools) |
+
+Import refuses, before parsing, any DOCTYPE or ENTITY declaration (no external
+entities, no entity expansion), parses with a hardened lxml parser for exact line
+numbers, keeps attributes it cannot map under ``reqif_attributes``, and never
+overwrites a locally edited requirement file without ``--force``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import __version__, audit
+from .._atomic import atomic_write_bytes, atomic_write_text
+from ..errors import Mle3Error
+
+NAMESPACE = "http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"
+FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("ReqIF.ForeignID", "UID", "ID", "mle3.id"),
+    "title": ("ReqIF.Name", "TITLE", "ReqIF.ChapterName"),
+    "text": ("ReqIF.Text", "STATEMENT", "ReqIF.Description", "DESCRIPTION"),
+    "type": ("mle3.type", "TYPE"),
+    "status": ("mle3.status", "STATUS"),
+    "criteria": ("mle3.criteria",),
+    "derived_from": ("mle3.derived_from",),
+}
+JSON_FIELDS = {"criteria", "derived_from"}
+PARENT_RELATIONS = {"derived_from", "parent", "Parent"}
+
+
+def _ident(*parts: str) -> str:
+    return "_" + hashlib.sha256("/".join(parts).encode()).hexdigest()[:24]
+
+
+def export(ws: Any, target: Path) -> dict[str, Any]:
+    from reqif.models.reqif_core_content import ReqIFCoreContent
+    from reqif.models.reqif_data_type import ReqIFDataTypeDefinitionString
+    from reqif.models.reqif_namespace_info import ReqIFNamespaceInfo
+    from reqif.models.reqif_req_if_content import ReqIFReqIFContent
+    from reqif.models.reqif_reqif_header import ReqIFReqIFHeader
+    from reqif.models.reqif_spec_hierarchy import ReqIFSpecHierarchy
+    from reqif.models.reqif_spec_object import ReqIFSpecObject, SpecObjectAttribute
+    from reqif.models.reqif_spec_object_type import ReqIFSpecObjectType, SpecAttributeDefinition
+    from reqif.models.reqif_spec_relation import ReqIFSpecRelation
+    from reqif.models.reqif_spec_relation_type import ReqIFSpecRelationType
+    from reqif.models.reqif_specification import ReqIFSpecification
+    from reqif.models.reqif_specification_type import ReqIFSpecificationType
+    from reqif.models.reqif_types import SpecObjectAttributeType
+    from reqif.object_lookup import ReqIFObjectLookup
+    from reqif.reqif_bundle import ReqIFBundle
+    from reqif.unparser import ReqIFUnparser
+
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    string = SpecObjectAttributeType.STRING
+    datatype = ReqIFDataTypeDefinitionString(identifier=_ident("dt", "string"), long_name="T_String", max_length="1000000", last_change=now)
+    definitions = {name: SpecAttributeDefinition(attribute_type=string, identifier=_ident("ad", name), datatype_definition=datatype.identifier, long_name=names[0], last_change=now)
+                   for name, names in FIELDS.items()}
+    object_type = ReqIFSpecObjectType(identifier=_ident("sot", "requirement"), long_name="mle3 requirement", attribute_definitions=list(definitions.values()), last_change=now)
+    relation_type = ReqIFSpecRelationType(identifier=_ident("srt", "derived_from"), long_name="derived_from", last_change=now)
+    spec_type = ReqIFSpecificationType(identifier=_ident("st", "requirements"), long_name="mle3 requirements", last_change=now)
+    requirements = sorted(ws.of_kind("requirement"), key=lambda r: r.id)
+    objects, children, relations = [], [], []
+    for req in requirements:
+        values = {"id": req.id, "title": req.title, "text": req.text, "type": req.type, "status": req.status,
+                  "criteria": json.dumps(req._raw.get("criteria")) if req._raw.get("criteria") else None,
+                  "derived_from": json.dumps(list(req.derived_from)) if req.derived_from else None}
+        attributes = [SpecObjectAttribute(attribute_type=string, definition_ref=definitions[k].identifier, value=str(v)) for k, v in values.items() if v not in (None, "")]
+        objects.append(ReqIFSpecObject(identifier=_ident("so", req.id), attributes=attributes, spec_object_type=object_type.identifier, last_change=now, long_name=req.id))
+        children.append(ReqIFSpecHierarchy(identifier=_ident("sh", req.id), spec_object=_ident("so", req.id), level=1, last_change=now))
+        for parent in req.derived_from:
+            if ws.resolve(parent) is not None and ws.resolve(parent).kind == "requirement":
+                relations.append(ReqIFSpecRelation(identifier=_ident("rel", req.id, parent), relation_type_ref=relation_type.identifier, source=_ident("so", req.id), target=_ident("so", parent), last_change=now))
+    specification = ReqIFSpecification(identifier=_ident("spec", ws.config.project), long_name=ws.config.project, specification_type=spec_type.identifier, children=children, last_change=now)
+    content = ReqIFReqIFContent(data_types=[datatype], spec_types=[object_type, relation_type, spec_type], spec_objects=objects, spec_relations=relations, specifications=[specification])
+    namespace = ReqIFNamespaceInfo(original_reqif_tag_dump=None, doctype_is_present=True, encoding="UTF-8", namespace=NAMESPACE, configuration=None, namespace_id=None,
+                                   namespace_xhtml="http://www.w3.org/1999/xhtml", schema_namespace=None, schema_location=None, language=None)
+    header = ReqIFReqIFHeader(identifier=_ident("header", now), creation_time=now, req_if_tool_id=f"mle3 {__version__}", req_if_version="1.0", source_tool_id="mle3", title=ws.config.project)
+    bundle = ReqIFBundle(namespace_info=namespace, req_if_header=header, core_content=ReqIFCoreContent(content), tool_extensions_tag_exists=False,
+                         lookup=ReqIFObjectLookup({}, {}, {}, {}), exceptions=[])
+    xml = ReqIFUnparser.unparse(bundle)
+    if target.suffix == ".reqifz":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(target.with_suffix(".reqif").name, xml)
+        atomic_write_bytes(target, buffer.getvalue())
+    else:
+        atomic_write_text(target, xml)
+    return {"file": str(target), "requirements": len(objects), "relations": len(relations)}
+
+
+@dataclass
+class ImportPlan:
+    create: list[str] = field(default_factory=list)
+    update: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: dict[str, str] = field(default_factory=dict)  # id -> unified diff
+    unmapped: list[str] = field(default_factory=list)
+    written: bool = False
+
+
+def _read(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise Mle3Error(f"cannot read: {exc.strerror}", file=str(path)) from None
+    if data[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                names = [n for n in z.namelist() if n.endswith(".reqif")]
+                if not names:
+                    raise Mle3Error("the .reqifz archive holds no .reqif file", file=str(path))
+                data = z.read(names[0])
+        except zipfile.BadZipFile:
+            raise Mle3Error("not a valid .reqifz archive", file=str(path)) from None
+    return data
+
+
+def _parse(path: Path, data: bytes):
+    """Hardened first pass (exact errors with lines), then the reqif library."""
+    from lxml import etree
+
+    head = data[:4096].upper()
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in data.upper():
+        line = data[: data.upper().find(b"<!")].count(b"\n") + 1
+        raise Mle3Error("DOCTYPE/ENTITY declarations are refused (no external entities, no entity expansion)", file=str(path), line=line)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise Mle3Error(f"not well-formed XML: {exc.msg}", file=str(path), line=exc.lineno) from None
+    if etree.QName(root).namespace != NAMESPACE or etree.QName(root).localname != "REQ-IF":
+        raise Mle3Error(f"not a ReqIF document: root element {etree.QName(root).localname!r} in namespace {etree.QName(root).namespace!r}", file=str(path), line=root.sourceline)
+    for element in root.iter(f"{{{NAMESPACE}}}SPEC-OBJECT"):
+        if not element.get("IDENTIFIER"):
+            raise Mle3Error("SPEC-OBJECT without IDENTIFIER", file=str(path), line=element.sourceline)
+    from reqif.parser import ReqIFParser
+
+    try:
+        return ReqIFParser.parse_from_string(data.decode("utf-8")), root
+    except Exception as exc:  # the library's own complaint, with the file named
+        raise Mle3Error(f"ReqIF content not understood: {type(exc).__name__}: {exc}", file=str(path)) from None
+
+
+def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Requirements of a ReqIF file as mle3 ``requirement`` mappings, and what could not be mapped."""
+    data = _read(path)
+    bundle, root = _parse(path, data)
+    content = bundle.core_content.req_if_content
+    names: dict[str, str] = {}
+    for spec_type in content.spec_types or []:
+        for definition in getattr(spec_type, "attribute_definitions", None) or []:
+            names[definition.identifier] = definition.long_name or definition.identifier
+    alias = {n: key for key, ns in FIELDS.items() for n in ns}
+    lines = {e.get("IDENTIFIER"): e.sourceline for e in root.iter(f"{{{NAMESPACE}}}SPEC-OBJECT")}
+    by_object: dict[str, dict[str, Any]] = {}
+    unmapped: set[str] = set()
+    for obj in content.spec_objects or []:
+        req: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for attribute in obj.attributes:
+            long_name = names.get(attribute.definition_ref, attribute.definition_ref)
+            value = attribute.value if isinstance(attribute.value, str) else ", ".join(attribute.value)
+            if attribute.value_stripped_xhtml:
+                value = attribute.value_stripped_xhtml
+            key = alias.get(long_name)
+            if key is None:
+                extra[long_name] = value
+                unmapped.add(long_name)
+            elif key in JSON_FIELDS:
+                try:
+                    req[key] = json.loads(value)
+                except json.JSONDecodeError:
+                    raise Mle3Error(f"attribute {long_name} is not JSON", line=lines.get(obj.identifier)) from None
+            else:
+                req[key] = value.strip()
+        req.setdefault("id", obj.long_name or obj.identifier)
+        if extra:
+            req["reqif_attributes"] = extra
+        req["reqif_identifier"] = obj.identifier
+        by_object[obj.identifier] = req
+    for relation in content.spec_relations or []:
+        relation_type = bundle.lookup.get_spec_type_by_ref(relation.relation_type_ref) if hasattr(bundle.lookup, "get_spec_type_by_ref") else None
+        kind = getattr(relation_type, "long_name", None) or relation.relation_type_ref
+        source, target = by_object.get(relation.source), by_object.get(relation.target)
+        if source is None or target is None:
+            continue
+        if kind in PARENT_RELATIONS:
+            parents = source.setdefault("derived_from", [])
+            if target["id"] not in parents:
+                parents.append(target["id"])
+        else:
+            unmapped.add(f"relation {kind}")
+    seen: dict[str, str] = {}
+    for identifier, req in by_object.items():
+        if req["id"] in seen:
+            raise Mle3Error(f"duplicate requirement id {req['id']!r} (SPEC-OBJECTs {seen[req['id']]} and {identifier})", file=str(path), line=lines.get(identifier))
+        seen[req["id"]] = identifier
+    return list(by_object.values()), sorted(unmapped)
+
+
+_HEADER = "# Imported from ReqIF by `mle3 reqif import` (body sha256 {digest})\n"
+
+
+def _render(req: dict[str, Any]) -> str:
+    body = yaml.safe_dump({"requirement": req}, sort_keys=False, allow_unicode=True, width=100)
+    return _HEADER.format(digest=hashlib.sha256(body.encode()).hexdigest()) + body
+
+
+def _locally_edited(text: str) -> bool:
+    """True unless the file is exactly what an earlier import wrote (its header records
+    the hash of the body): anything else is somebody's edit."""
+    first, _, body = text.partition("\n")
+    marker = "(body sha256 "
+    if not first.startswith("# Imported from ReqIF") or marker not in first:
+        return True
+    recorded = first.split(marker, 1)[1].rstrip(")")
+    return hashlib.sha256(body.encode()).hexdigest() != recorded
+
+
+def import_file(root: Path, path: Path, *, dry_run: bool = False, force: bool = False) -> ImportPlan:
+    requirements, unmapped = read_requirements(path)
+    plan = ImportPlan(unmapped=unmapped)
+    writes: dict[Path, str] = {}
+    for req in requirements:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in req["id"])
+        target = root / "requirements" / f"{safe}.yaml"
+        text = _render(req)
+        if not target.exists():
+            plan.create.append(req["id"])
+            writes[target] = text
+            continue
+        current = target.read_text(encoding="utf-8")
+        if current == text:
+            plan.unchanged.append(req["id"])
+            continue
+        plan.update.append(req["id"])
+        writes[target] = text
+        if _locally_edited(current):
+            plan.conflicts[req["id"]] = "".join(difflib.unified_diff(current.splitlines(True), text.splitlines(True), f"local/{target.name}", f"reqif/{target.name}"))
+    if dry_run or (plan.conflicts and not force):
+        return plan
+    for target, text in writes.items():
+        atomic_write_text(target, text)
+    plan.written = True
+    audit.append(root, "reqif.import", None, {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "created": plan.create, "updated": plan.update, "unmapped": plan.unmapped})
+    return plan

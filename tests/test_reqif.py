@@ -1,0 +1,119 @@
+"""ReqIF exchange: field-by-field round trip, a file in another tool's layout, local
+edits, hostile and broken files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import REPO, write_files
+
+from mle3 import audit, load_workspace
+
+OTHER_TOOL = """<?xml version="1.0" encoding="UTF-8"?>
+<REQ-IF xmlns="http://www.omg.org/spec/ReqIF/20110401/reqif.xsd" xmlns:xhtml="http://www.w3.org/1999/xhtml">
+  <THE-HEADER><REQ-IF-HEADER IDENTIFIER="h1"><CREATION-TIME>2026-01-01T00:00:00Z</CREATION-TIME><REQ-IF-TOOL-ID>StrictDoc-like</REQ-IF-TOOL-ID><REQ-IF-VERSION>1.0</REQ-IF-VERSION><SOURCE-TOOL-ID>other</SOURCE-TOOL-ID><TITLE>Other tool</TITLE></REQ-IF-HEADER></THE-HEADER>
+  <CORE-CONTENT><REQ-IF-CONTENT>
+    <DATATYPES><DATATYPE-DEFINITION-STRING IDENTIFIER="dt-str" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="String" MAX-LENGTH="10000"/></DATATYPES>
+    <SPEC-TYPES>
+      <SPEC-OBJECT-TYPE IDENTIFIER="sot" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="REQUIREMENT">
+        <SPEC-ATTRIBUTES>
+          <ATTRIBUTE-DEFINITION-STRING IDENTIFIER="a-uid" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="UID"><TYPE><DATATYPE-DEFINITION-STRING-REF>dt-str</DATATYPE-DEFINITION-STRING-REF></TYPE></ATTRIBUTE-DEFINITION-STRING>
+          <ATTRIBUTE-DEFINITION-STRING IDENTIFIER="a-title" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="TITLE"><TYPE><DATATYPE-DEFINITION-STRING-REF>dt-str</DATATYPE-DEFINITION-STRING-REF></TYPE></ATTRIBUTE-DEFINITION-STRING>
+          <ATTRIBUTE-DEFINITION-STRING IDENTIFIER="a-statement" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="STATEMENT"><TYPE><DATATYPE-DEFINITION-STRING-REF>dt-str</DATATYPE-DEFINITION-STRING-REF></TYPE></ATTRIBUTE-DEFINITION-STRING>
+          <ATTRIBUTE-DEFINITION-STRING IDENTIFIER="a-comment" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="COMMENT"><TYPE><DATATYPE-DEFINITION-STRING-REF>dt-str</DATATYPE-DEFINITION-STRING-REF></TYPE></ATTRIBUTE-DEFINITION-STRING>
+        </SPEC-ATTRIBUTES>
+      </SPEC-OBJECT-TYPE>
+      <SPEC-RELATION-TYPE IDENTIFIER="srt-parent" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="Parent"/>
+      <SPECIFICATION-TYPE IDENTIFIER="st" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="DOC"/>
+    </SPEC-TYPES>
+    <SPEC-OBJECTS>
+      <SPEC-OBJECT IDENTIFIER="so-1" LAST-CHANGE="2026-01-01T00:00:00Z"><TYPE><SPEC-OBJECT-TYPE-REF>sot</SPEC-OBJECT-TYPE-REF></TYPE><VALUES>
+        <ATTRIBUTE-VALUE-STRING THE-VALUE="SYS-ML-001"><DEFINITION><ATTRIBUTE-DEFINITION-STRING-REF>a-uid</ATTRIBUTE-DEFINITION-STRING-REF></DEFINITION></ATTRIBUTE-VALUE-STRING>
+        <ATTRIBUTE-VALUE-STRING THE-VALUE="Night scenes"><DEFINITION><ATTRIBUTE-DEFINITION-STRING-REF>a-title</ATTRIBUTE-DEFINITION-STRING-REF></DEFINITION></ATTRIBUTE-VALUE-STRING>
+        <ATTRIBUTE-VALUE-STRING THE-VALUE="Data shall contain night scenes &amp; rain."><DEFINITION><ATTRIBUTE-DEFINITION-STRING-REF>a-statement</ATTRIBUTE-DEFINITION-STRING-REF></DEFINITION></ATTRIBUTE-VALUE-STRING>
+      </VALUES></SPEC-OBJECT>
+      <SPEC-OBJECT IDENTIFIER="so-2" LAST-CHANGE="2026-01-01T00:00:00Z"><TYPE><SPEC-OBJECT-TYPE-REF>sot</SPEC-OBJECT-TYPE-REF></TYPE><VALUES>
+        <ATTRIBUTE-VALUE-STRING THE-VALUE="SYS-ML-002"><DEFINITION><ATTRIBUTE-DEFINITION-STRING-REF>a-uid</ATTRIBUTE-DEFINITION-STRING-REF></DEFINITION></ATTRIBUTE-VALUE-STRING>
+        <ATTRIBUTE-VALUE-STRING THE-VALUE="Night recall"><DEFINITION><ATTRIBUTE-DEFINITION-STRING-REF>a-title</ATTRIBUTE-DEFINITION-STRING-REF></DEFINITION></ATTRIBUTE-VALUE-STRING>
+        <ATTRIBUTE-VALUE-STRING THE-VALUE="reviewed by the safety team"><DEFINITION><ATTRIBUTE-DEFINITION-STRING-REF>a-comment</ATTRIBUTE-DEFINITION-STRING-REF></DEFINITION></ATTRIBUTE-VALUE-STRING>
+      </VALUES></SPEC-OBJECT>
+    </SPEC-OBJECTS>
+    <SPEC-RELATIONS>
+      <SPEC-RELATION IDENTIFIER="rel-1" LAST-CHANGE="2026-01-01T00:00:00Z"><TYPE><SPEC-RELATION-TYPE-REF>srt-parent</SPEC-RELATION-TYPE-REF></TYPE><SOURCE><SPEC-OBJECT-REF>so-2</SPEC-OBJECT-REF></SOURCE><TARGET><SPEC-OBJECT-REF>so-1</SPEC-OBJECT-REF></TARGET></SPEC-RELATION>
+    </SPEC-RELATIONS>
+    <SPECIFICATIONS><SPECIFICATION IDENTIFIER="spec" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="Doc"><TYPE><SPECIFICATION-TYPE-REF>st</SPECIFICATION-TYPE-REF></TYPE><CHILDREN>
+      <SPEC-HIERARCHY IDENTIFIER="sh1" LAST-CHANGE="2026-01-01T00:00:00Z"><OBJECT><SPEC-OBJECT-REF>so-1</SPEC-OBJECT-REF></OBJECT></SPEC-HIERARCHY>
+      <SPEC-HIERARCHY IDENTIFIER="sh2" LAST-CHANGE="2026-01-01T00:00:00Z"><OBJECT><SPEC-OBJECT-REF>so-2</SPEC-OBJECT-REF></OBJECT></SPEC-HIERARCHY>
+    </CHILDREN></SPECIFICATION></SPECIFICATIONS>
+  </REQ-IF-CONTENT></CORE-CONTENT>
+</REQ-IF>
+"""
+
+
+@pytest.fixture
+def empty_ws(tmp_path):
+    return write_files(tmp_path / "ws", {"mle3.yaml": "project: import target\nexternal: ['SYS-*']\n"})
+
+
+@pytest.mark.parametrize("suffix", [".reqif", ".reqifz"])
+def test_round_trip_keeps_every_field(cli, empty_ws, tmp_path, suffix):
+    target = tmp_path / f"out{suffix}"
+    assert cli("reqif", "export", "-o", target, "-w", REPO)[0] == 0
+    code, out, _ = cli("reqif", "import", target, "-w", empty_ws, "--format", "json")
+    assert code == 0 and json.loads(out)["create"] == ["MLE-ADAS-001", "MLE-ADAS-002"]
+    original = load_workspace(REPO, use_cache=False)
+    imported = load_workspace(empty_ws, use_cache=False)
+    for req in original.of_kind("requirement"):
+        copy = imported.get(req.id)
+        for name in ("id", "title", "text", "type", "status", "derived_from"):
+            assert getattr(copy, name) == getattr(req, name), name
+        assert [c.model_dump(by_alias=True) for c in copy.criteria] == [c.model_dump(by_alias=True) for c in req.criteria]
+
+
+def test_file_from_another_tool_is_mapped_and_unknown_attributes_kept(cli, empty_ws, tmp_path):
+    source = tmp_path / "other.reqif"
+    source.write_text(OTHER_TOOL)
+    code, out, _ = cli("reqif", "import", source, "-w", empty_ws, "--format", "json")
+    plan = json.loads(out)
+    assert code == 0 and plan["create"] == ["SYS-ML-001", "SYS-ML-002"] and plan["unmapped"] == ["COMMENT"]
+    ws = load_workspace(empty_ws, use_cache=False)
+    first, second = ws.get("SYS-ML-001"), ws.get("SYS-ML-002")
+    assert (first.title, first.text) == ("Night scenes", "Data shall contain night scenes & rain.")
+    assert second.derived_from == ["SYS-ML-001"] and second.model_extra["reqif_attributes"] == {"COMMENT": "reviewed by the safety team"}
+    assert [e["action"] for _, e, _ in audit.entries(empty_ws)] == ["reqif.import"]
+
+
+def test_local_edits_are_never_overwritten_silently(cli, empty_ws, tmp_path):
+    source = tmp_path / "other.reqif"
+    source.write_text(OTHER_TOOL)
+    cli("reqif", "import", source, "-w", empty_ws)
+    local = empty_ws / "requirements" / "SYS-ML-001.yaml"
+    local.write_text(local.read_text().replace("Night scenes", "Night scenes (local wording)"))
+    edited = local.read_text()
+    code, out, _ = cli("reqif", "import", source, "-w", empty_ws)
+    assert code == 1 and "local wording" in out and "--force" in out and local.read_text() == edited
+    code, out, _ = cli("reqif", "import", source, "-w", empty_ws, "--dry-run")
+    assert code == 0 and local.read_text() == edited
+    assert cli("reqif", "import", source, "-w", empty_ws, "--force")[0] == 0
+    assert "local wording" not in local.read_text()
+
+
+BAD = {
+    "not-xml": ("<REQ-IF><unclosed>", "not well-formed XML", 1),
+    "namespace": ('<?xml version="1.0"?>\n<REQ-IF xmlns="urn:other"/>', "not a ReqIF document", 2),
+    "doctype": ('<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<REQ-IF>&x;</REQ-IF>', "DOCTYPE/ENTITY", 2),
+    "no-id": (OTHER_TOOL.replace('<SPEC-OBJECT IDENTIFIER="so-2"', "<SPEC-OBJECT"), "SPEC-OBJECT without IDENTIFIER", 24),
+    "duplicate": (OTHER_TOOL.replace('THE-VALUE="SYS-ML-002"', 'THE-VALUE="SYS-ML-001"'), "duplicate requirement id", 24),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_reqif_is_one_line_exit_2_and_writes_nothing(cli, empty_ws, tmp_path, case):
+    text, message, line = BAD[case]
+    source = tmp_path / f"{case}.reqif"
+    source.write_text(text)
+    code, _, err = cli("reqif", "import", source, "-w", empty_ws)
+    assert code == 2 and message in err and f"{case}.reqif:{line}" in err and err.count("\n") == 1, err
+    assert not (empty_ws / "requirements").exists() and not audit.audit_path(empty_ws).exists()
