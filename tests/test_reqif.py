@@ -117,3 +117,15 @@ def test_bad_reqif_is_one_line_exit_2_and_writes_nothing(cli, empty_ws, tmp_path
     code, _, err = cli("reqif", "import", source, "-w", empty_ws)
     assert code == 2 and message in err and f"{case}.reqif:{line}" in err and err.count("\n") == 1, err
     assert not (empty_ws / "requirements").exists() and not audit.audit_path(empty_ws).exists()
+
+
+def test_strictdoc_export_is_imported(cli, empty_ws):
+    from conftest import FIXTURES
+
+    code, out, _ = cli("reqif", "import", FIXTURES / "strictdoc" / "export.reqif", "-w", empty_ws, "--format", "json")
+    plan = json.loads(out)
+    assert code == 0 and plan["create"] == ["SYS-ML-001", "SYS-ML-002"] and plan["unmapped"] == ["NOTES"]
+    ws = load_workspace(empty_ws, use_cache=False)
+    assert ws.get("SYS-ML-001").text == "The training data shall contain night scenes and rain."
+    second = ws.get("SYS-ML-002")
+    assert second.derived_from == ["SYS-ML-001"] and second.model_extra["reqif_attributes"] == {"NOTES": "Reviewed by the safety team."}
