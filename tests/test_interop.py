@@ -13,6 +13,18 @@ BROKEN = {MODEL: "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  metric
           "artifacts/bad.yaml": "dataset: [unclosed\n"}
 
 
+def test_sarif_validates_against_the_sarif_2_1_0_schema(make_ws, cli):
+    import jsonschema
+
+    from conftest import FIXTURES
+
+    schema = json.loads((FIXTURES / "sarif-schema-2.1.0.json").read_text())
+    for files in (BROKEN, {}):
+        code, out, _ = cli("check", "-w", make_ws(files), "--format", "sarif")
+        errors = sorted(jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(json.loads(out)), key=str)
+        assert errors == [], [e.message for e in errors[:5]]
+
+
 def test_sarif_has_every_rule_and_a_located_result_per_finding(make_ws, cli):
     code, out, _ = cli("check", "-w", make_ws(BROKEN), "--format", "sarif")
     doc = json.loads(out)
