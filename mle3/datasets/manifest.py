@@ -50,6 +50,37 @@ def fingerprint(entries: Iterable[Entry]) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass
+class DiskDiff:
+    changed: list[str]
+    removed: list[str]
+    hashed: int
+
+
+def compare_with_disk(root: Path, recorded: list[Entry], observe: Callable[[str, os.stat_result | None], None] | None = None) -> DiskDiff:
+    """Which recorded files changed or vanished: size and mtime first, then sha256 for a
+    file whose mtime changed but not its size (touched but equal is unchanged).
+    ``observe`` sees every stat (the check's result cache records them)."""
+    changed: list[str] = []
+    removed: list[str] = []
+    suspects: list[Entry] = []
+    for e in recorded:
+        try:
+            st = os.stat(root / e.path)
+        except OSError:
+            st = None
+        if observe is not None:
+            observe(e.path, st)
+        if st is None:
+            removed.append(e.path)
+        elif st.st_size != e.size:
+            changed.append(e.path)
+        elif st.st_mtime_ns != e.mtime_ns:
+            suspects.append(e)
+    changed.extend(e.path for e in suspects if sha256_file(root / e.path) != e.sha256)
+    return DiskDiff(sorted(changed), sorted(removed), len(suspects))
+
+
 def write_manifest(path: Path, entries: list[Entry]) -> None:
     lines = [HEADER] + [f"{e.path}\t{e.size}\t{e.mtime_ns}\t{e.sha256}" for e in sorted(entries, key=lambda e: e.path)]
     atomic_write_text(path, "\n".join(lines) + "\n")

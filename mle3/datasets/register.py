@@ -20,7 +20,7 @@ import yaml
 from .. import audit
 from .._atomic import atomic_write_text
 from ..errors import ItemNotFound, Mle3Error
-from .manifest import Entry, fingerprint, list_files, read_manifest, sha256_file, write_manifest
+from .manifest import Entry, compare_with_disk, fingerprint, list_files, read_manifest, write_manifest
 from .scan import scan_dataset
 from .yolo import read_data_yaml, summarise
 
@@ -171,9 +171,9 @@ class Verification:
         return not (self.added or self.removed or self.changed) and self.fingerprint_ok
 
 
-def verify(root: Path, dataset: Any, *, hash_suspects: bool = True, check_added: bool = True) -> Verification:
-    """Compare a registered data set with the disk: size+mtime first, then sha256 for
-    files whose mtime changed but size did not (a touched-but-equal file is unchanged)."""
+def verify(root: Path, dataset: Any) -> Verification:
+    """Compare a registered data set with the disk (see :func:`compare_with_disk`) and list
+    data files added under its root since registration."""
     if not dataset.manifest:
         raise Mle3Error(f"data set {dataset.key} has no manifest (register it with `mle3 dataset register`)")
     manifest_path = root / dataset.manifest
@@ -183,34 +183,15 @@ def verify(root: Path, dataset: Any, *, hash_suspects: bool = True, check_added:
         raise Mle3Error("manifest file is missing", file=dataset.manifest) from None
     except ValueError as exc:
         raise Mle3Error(str(exc)) from None
-    result = Verification(dataset.key, len(recorded))
+    diff = compare_with_disk(root, recorded)
+    result = Verification(dataset.key, len(recorded), changed=diff.changed, removed=diff.removed, hashed=diff.hashed)
     if dataset.fingerprint and fingerprint(recorded) != dataset.fingerprint:
         result.fingerprint_ok = False
-    suspects: list[Entry] = []
-    for e in recorded:
-        try:
-            st = os.stat(root / e.path)
-        except OSError:
-            result.removed.append(e.path)
-            continue
-        if st.st_size != e.size:
-            result.changed.append(e.path)
-        elif st.st_mtime_ns != e.mtime_ns:
-            suspects.append(e)
-    if suspects and hash_suspects:
-        result.hashed = len(suspects)
-        for e in suspects:
-            if sha256_file(root / e.path) != e.sha256:
-                result.changed.append(e.path)
-    elif suspects:
-        result.changed.extend(e.path for e in suspects)
-    if check_added and dataset.data_yaml:
+    if dataset.data_yaml:
         known = {e.path for e in recorded}
         try:
             data = read_data_yaml(root, root / dataset.data_yaml)
             result.added = sorted(p for p in list_files(root, data.root) if p not in known)
         except Mle3Error:
             pass  # the data.yaml itself changed or vanished: reported as changed/removed
-    result.changed.sort()
-    result.removed.sort()
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from ..datasets.manifest import fingerprint, is_data_file, read_manifest, sha256_file
+from ..datasets.manifest import compare_with_disk, fingerprint, is_data_file, read_manifest
 from ..paths import inside_workspace
 from .registry import Context, Hit, rule
 
@@ -39,41 +39,33 @@ def manifest_integrity(ctx: Context) -> Iterator[Hit]:
       "Restore the files (`mle3 dataset verify ID` lists them), or register the new data as a new version.")
 def data_changed(ctx: Context) -> Iterator[Hit]:
     root = ctx.ws.root
+
+    def observe(path: str, st: os.stat_result | None) -> None:
+        ctx.disk[path] = None if st is None else (st.st_mode, st.st_size, st.st_mtime_ns)
+
     for ds in ctx.ws.of_kind("dataset"):
         entries = _manifest(ctx, ds) if ds.manifest else None
         if not entries:
             continue
-        changed = removed = 0
-        example = None
-        known_dirs: set[str] = set()
+        diff = compare_with_disk(root, entries, observe)
+        example = (diff.changed + diff.removed)[:1]
+        recorded_by_dir: dict[str, set[str]] = {}
         for e in entries:
-            known_dirs.add(os.path.dirname(e.path))
-            full = root / e.path
-            try:
-                st = os.stat(full)
-            except OSError:
-                removed += 1
-                example = example or e.path
-                ctx.disk[e.path] = None
-                continue
-            ctx.disk[e.path] = (st.st_mode, st.st_size, st.st_mtime_ns)
-            if st.st_size != e.size or (st.st_mtime_ns != e.mtime_ns and sha256_file(full) != e.sha256):
-                changed += 1
-                example = example or e.path
+            directory, name = os.path.split(e.path)
+            recorded_by_dir.setdefault(directory, set()).add(name)
         added = 0
-        for directory in sorted(known_dirs):
+        for directory, recorded in sorted(recorded_by_dir.items()):
             ctx.exists(directory)  # a new file changes its folder's mtime: the cache notices
             try:
                 names = {n for n in os.listdir(root / directory) if is_data_file(n)}
             except OSError:
                 continue
-            recorded = {os.path.basename(e.path) for e in entries if os.path.dirname(e.path) == directory}
             extra = [n for n in names - recorded if (root / directory / n).is_file()]
             if extra:
                 added += len(extra)
-                example = example or f"{directory}/{sorted(extra)[0]}"
-        if changed or removed or added:
-            yield Hit(ds, f"data set {ds.key} differs from its manifest: {changed} changed, {removed} removed, {added} added (e.g. {example})", ("manifest",))
+                example = example or [f"{directory}/{sorted(extra)[0]}"]
+        if diff.changed or diff.removed or added:
+            yield Hit(ds, f"data set {ds.key} differs from its manifest: {len(diff.changed)} changed, {len(diff.removed)} removed, {added} added (e.g. {example[0]})", ("manifest",))
 
 
 @rule("data.label-quality", "error", "Label problems were recorded at registration (malformed lines, class ids out of range, boxes outside the image, unreadable images); missing or empty label files are warnings.",
