@@ -8,7 +8,6 @@ A registered version is immutable: data that changes needs a new version.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
