@@ -10,6 +10,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -71,13 +72,15 @@ class Workspace:
             self._positions[file] = docs
         return docs
 
+    def line_at(self, file: str, doc_index: int, path: tuple) -> int:
+        """Line of ``path`` (keys and indexes) in document ``doc_index`` of ``file``."""
+        docs = self.positions(file)
+        return line_of(docs[doc_index], path, 1) if doc_index < len(docs) else 1
+
     def line_of(self, item: Any, path: tuple = ()) -> int:
         """Line of ``path`` inside ``item`` (its first line for an empty path)."""
         doc_index, base = item._where
-        docs = self.positions(item._file)
-        if doc_index >= len(docs):
-            return 1
-        return line_of(docs[doc_index], base + tuple(path), 1)
+        return self.line_at(item._file, doc_index, base + tuple(path))
 
     # ------------------------------------------------------------------ lookups
     def resolve(self, ref: str | None) -> Any | None:
@@ -202,18 +205,7 @@ def _without_union_tags(loc: tuple) -> tuple:
     )
 
 
-class _FileLines:
-    """Line lookup inside one file; parses it with positions only when first asked."""
-
-    def __init__(self, ws: "Workspace", file: str) -> None:
-        self.ws, self.file = ws, file
-
-    def __call__(self, doc_index: int, path: tuple) -> int:
-        docs = self.ws.positions(self.file)
-        return line_of(docs[doc_index], path, 1) if doc_index < len(docs) else 1
-
-
-def _schema_findings(exc: ValidationError, lines: _FileLines, doc_index: int, item_id: str | None, base: tuple) -> Iterator[Finding]:
+def _schema_findings(exc: ValidationError, ws: "Workspace", file: str, doc_index: int, item_id: str | None, base: tuple) -> Iterator[Finding]:
     for err in exc.errors(include_url=False):
         loc = _without_union_tags(tuple(err["loc"]))
         if err["type"] == "missing":
@@ -223,13 +215,13 @@ def _schema_findings(exc: ValidationError, lines: _FileLines, doc_index: int, it
             if "input" in err and not isinstance(err["input"], (dict, list)):
                 message += f" (got {err['input']!r})"
         where = format_path(base + loc)
-        yield Finding("load.schema", "error", f"{where}: {message}", item=item_id, file=lines.file, line=lines(doc_index, base + loc), field=where)
+        yield Finding("load.schema", "error", f"{where}: {message}", item=item_id, file=file, line=ws.line_at(file, doc_index, base + loc), field=where)
 
 
 def build_items(parsed: ParsedFile, ws: "Workspace") -> tuple[list[BaseModel], list[Finding]]:
     """Turn one parsed file into validated items and load findings."""
     file = parsed.path
-    lines = _FileLines(ws, file)
+    lines = partial(ws.line_at, file)  # parses the file with positions only if a finding needs a line
     findings: list[Finding] = []
     items: list[BaseModel] = []
     if parsed.problem:
@@ -265,7 +257,7 @@ def build_items(parsed: ParsedFile, ws: "Workspace") -> tuple[list[BaseModel], l
                 try:
                     obj = model.model_validate(entry)
                 except ValidationError as exc:
-                    findings.extend(_schema_findings(exc, lines, doc_index, item_id, base))
+                    findings.extend(_schema_findings(exc, ws, file, doc_index, item_id, base))
                     continue
                 for path, extra, suggestion in misspelled_fields(obj):
                     findings.append(Finding(
