@@ -18,6 +18,7 @@ import yaml
 from filelock import FileLock
 
 from .._atomic import atomic_write_text
+from ..datasets.manifest import sha256_file
 from ..workspace.versions import version_key
 from .records import RunRecord, clean, now_iso
 
@@ -83,7 +84,7 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
         tmp = root / WEIGHTS_DIR / f".{new_id}.pt.tmp"
         shutil.copyfile(outcome["best_weights"], tmp)
         tmp.replace(root / weights_rel)
-        from .train import finish_checkpoints, sha256_of
+        from .train import finish_checkpoints
 
         finish_checkpoints(record, prep.mapping)
         requirements = list(dict.fromkeys(list(cfg.requirements) + (list(dataset.requirements) if dataset is not None else [])))
@@ -96,7 +97,7 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
             "created": now_iso(),
             "training_run": record.id,
             "artifacts": {"weights": weights_rel, "config": f"{record.rel_dir}/config.yaml"},
-            "weights_sha256": sha256_of(root / weights_rel),
+            "weights_sha256": sha256_file(root / weights_rel),
             "metrics": outcome["final"],
             "training_data": {
                 "dataset_version": dataset.key if dataset is not None else None,
@@ -129,8 +130,6 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
     ``previous_version``, the parent's traceability and data, and the ``quantization``
     block (method, tooling, calibration set, float reference, metrics, drop, gate, size,
     latency). Returns the written file (workspace-relative)."""
-    from .train import sha256_of
-
     root: Path = ws.root
     model = parent.model
     lock = FileLock(str(root / ".mle3" / "models.lock"), timeout=120)
@@ -149,7 +148,7 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
             "created": now_iso(),
             "training_run": record.id,
             "artifacts": {"onnx": onnx_rel},
-            "onnx_sha256": sha256_of(root / onnx_rel),
+            "onnx_sha256": sha256_file(root / onnx_rel),
             "metrics": {"validation": quantization["metrics"]["val"], "test": quantization["metrics"]["test"]},
             "training_data": model.training_data.model_dump(exclude_none=True),
             "training_params": {"epochs": quantization.get("qat_epochs") or 0, "training_time": _duration(record.data.get("duration_s") or 0)},

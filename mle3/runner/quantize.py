@@ -426,9 +426,3 @@ def _tensorrt_note() -> dict[str, Any]:
 def result_json(result: QuantizeResult) -> dict[str, Any]:
     return {"schema": "mle3.quantize/1", **asdict(result)}
 
-
-def sha256(path: Path) -> str:
-    from ..datasets.manifest import sha256_file
-
-    return sha256_file(path)
-

@@ -25,6 +25,7 @@ import yaml
 
 from .. import audit
 from .._atomic import atomic_write_text
+from ..datasets.manifest import sha256_file
 from ..errors import Mle3Error
 from ..paths import inside_workspace
 from .mapping import Deviation, Mapping, map_config, ultralytics_device
@@ -355,12 +356,6 @@ def attach_log(path: Path) -> Callable[[], None]:
     return undo
 
 
-def sha256_of(path: Path) -> str:
-    from ..datasets.manifest import sha256_file
-
-    return sha256_file(path)
-
-
 def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], data_yaml: Path, echo: Callable[[str], None],
                      on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """One attempt: train, evaluate best.pt on val and test, hash checkpoints."""
@@ -426,7 +421,7 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
     for ckpt in sorted(weights_dir.glob("*.pt")):
         if (ckpt == best and not mapping.keep_best) or (ckpt == last and not mapping.keep_last):
             continue
-        checkpoints.append({"path": ckpt.relative_to(record.root).as_posix(), "sha256": sha256_of(ckpt), "bytes": ckpt.stat().st_size})
+        checkpoints.append({"path": ckpt.relative_to(record.root).as_posix(), "sha256": sha256_file(ckpt), "bytes": ckpt.stat().st_size})
     kept = chosen
     outcome = {
         "final": final, "checkpoints": checkpoints, "best_weights": kept,
