@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional
 
 import typer
 
@@ -49,6 +49,17 @@ def _write_or_print(text: str, output: Path | None) -> None:
 
     atomic_write_text(output, text)
     typer.echo(f"wrote {output}", err=True)
+
+
+def _with_progress(json_output: bool, work: Callable[[Callable[[str], None]], Any]) -> Any:
+    """Run long work that prints progress. With JSON output stdout carries only the JSON
+    document, so progress lines and library output go to stderr instead."""
+    if not json_output:
+        return work(typer.echo)
+    import contextlib
+
+    with contextlib.redirect_stdout(sys.stderr):
+        return work(lambda line: typer.echo(line, err=True))
 
 
 def _version(value: bool) -> None:
@@ -297,13 +308,7 @@ def train(
     root = _workspace_root(workspace)
     options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout,
                            max_attempts=max_attempts, model_id=model_id, mlflow=mlflow_uri if mlflow_uri else ("" if mlflow else None))
-    if format == "json":  # stdout carries only the JSON document; progress goes to stderr
-        import contextlib
-
-        with contextlib.redirect_stdout(sys.stderr):
-            result = run_training(root, config, options, echo=lambda line: typer.echo(line, err=True))
-    else:
-        result = run_training(root, config, options, echo=typer.echo)
+    result = _with_progress(format == "json", lambda echo: run_training(root, config, options, echo=echo))
     if format == "json":
         emit_json({"schema": "mle3.train/1", **asdict(result)})
     else:
@@ -327,14 +332,10 @@ def export_model(
     from .runner.quantize import export
 
     root = _workspace_root(workspace)
+    result = _with_progress(json_out, lambda echo: export(root, model, echo=echo))
     if json_out:
-        import contextlib
-
-        with contextlib.redirect_stdout(sys.stderr):
-            result = export(root, model, echo=lambda line: typer.echo(line, err=True))
         emit_json({"schema": "mle3.export/1", **result})
     else:
-        result = export(root, model, echo=typer.echo)
         typer.echo(f"{result['onnx']}: val mAP50 ONNX {result['onnx_metrics']['validation'].get('mAP_50')} vs PyTorch {result['torch_val_mAP_50']} (gap {result['gap']}); recorded in {model} with sha256 {result['sha256']}")
     return 0
 
@@ -355,14 +356,10 @@ def quantize(
 
     root = _workspace_root(workspace)
     options = QuantizeOptions(method=method, calibration_images=calibration_images, calibration_method=calibration_method, qat_epochs=qat_epochs)
+    result = _with_progress(format == "json", lambda echo: run_quantization(root, model, options, echo=echo))
     if format == "json":
-        import contextlib
-
-        with contextlib.redirect_stdout(sys.stderr):
-            result = run_quantization(root, model, options, echo=lambda line: typer.echo(line, err=True))
         emit_json(result_json(result))
     else:
-        result = run_quantization(root, model, options, echo=typer.echo)
         typer.echo(f"run {result.run_id}: {result.status}" + (f" ({result.error})" if result.error else ""))
         if result.table:
             typer.echo(f"  {'model':<40} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}")

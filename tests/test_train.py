@@ -26,7 +26,9 @@ def make_tiny_ws(root: Path, epochs: int = 1, train_images: int = 16) -> Path:
     from mle3.datasets import register
 
     files = dict(TINY_FILES)
-    files["artifacts/training/TINY.yaml"] = files["artifacts/training/TINY.yaml"].replace("epochs: 2", f"epochs: {epochs}")
+    # patience 0 switches early stopping off: the signal and timeout tests need a training
+    # that is still running when they stop it (a tiny model's mAP may rise, fall, and stop it)
+    files["artifacts/training/TINY.yaml"] = files["artifacts/training/TINY.yaml"].replace("epochs: 2", f"epochs: {epochs}").replace("patience: 5", "patience: 0")
     write_files(root, files)
     data_yaml = generate(root / "data" / "tiny", counts={"train": train_images, "val": 4, "test": 4}, image_size=64, seed=3)
     register(root, data_yaml, "TINY-DATA", "v1", ["REQ-DATA"])
