@@ -1,17 +1,37 @@
-"""Crash-safe file writes: a reader sees the old file or the new one, never half of one."""
+"""Crash-safe file writes: a reader sees the old file or the new one, never half of one.
+
+Temporary files are created with mode 0666 filtered by the umask (0644 under the usual
+022), like any file a program opens for writing: ``tempfile.mkstemp`` would give 0600,
+and on a shared server colleagues could not read the records.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
+
+
+def create_new(path: Path | str, mode: int = 0o666) -> int:
+    """Open a new file for writing (fails if it exists); its mode honours the umask."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+
+
+def temporary_beside(path: Path) -> tuple[int, Path]:
+    """A new, uniquely named hidden file in ``path``'s folder, open for writing."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return create_new(tmp), tmp
+        except FileExistsError:
+            continue
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temporary_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -28,3 +48,24 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
 
 def atomic_write_text(path: Path | str, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_copy(source: Path | str, target: Path | str) -> None:
+    """Copy a (possibly large) file so that ``target`` appears complete or not at all."""
+    import shutil
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = temporary_beside(target)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

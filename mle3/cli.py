@@ -79,11 +79,16 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the workspace in.")] = Path("."),
     project: Annotated[Optional[str], typer.Option(help="Project name (default: directory name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing mle3.yaml and examples.")] = False,
+    lfs: Annotated[Optional[bool], typer.Option("--lfs/--no-lfs", help="Track *.pt, *.onnx, *.engine with git LFS (default: when git lfs is installed).")] = None,
 ) -> int:
-    """Create a workspace skeleton with commented examples that pass `mle3 check`."""
+    """Create a workspace skeleton with commented examples that pass `mle3 check`, and the
+    .gitattributes that lets git merge the audit log of parallel branches."""
+    from . import lfs as git_lfs
     from .scaffold import init_workspace
 
-    written = init_workspace(directory, project, force=force)
+    written = init_workspace(directory, project, force=force, lfs=lfs)
+    if lfs is None and not git_lfs.available():
+        typer.echo("note: git lfs is not installed; weights (*.pt, *.onnx, *.engine) are not set up for LFS (install git-lfs, then mle3 init --force --lfs)")
     typer.echo(f"created workspace in {directory.resolve()} ({len(written)} files); next: cd {directory} && mle3 check")
     return 0
 
@@ -612,9 +617,11 @@ def approve(
     ws, graph = _load(workspace)
     a = record_approval(ws, graph, item, role, name, comment, reject, deviation, sign, key)
     if format == "json":
-        emit_json({"schema": "mle3.approval/1", **a.to_json()})
+        emit_json({"schema": "mle3.approval/2", **a.to_json()})
     else:
-        typer.echo(f"{a.decision} {a.item} as {a.role} by {a.name} (audit entry {a.seq}); fingerprint {a.fingerprint}")
+        typer.echo(f"{a.decision} {a.item} as {a.role} by {a.name} (audit entry {a.entry[:12]}); fingerprint {a.fingerprint}")
+    for warning in a.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     return 0
 
 
@@ -622,6 +629,7 @@ def approve(
 def promote(
     model: Annotated[str, typer.Argument(help="Model version id.")],
     to: Annotated[Literal["draft", "training", "validated", "released", "rejected", "obsolete"], typer.Option("--to", help="Target status.")],
+    version: Annotated[Optional[str], typer.Option("--version", help="Semantic version to give at validation (default: the next minor version of the model line).")] = None,
     workspace: WorkspaceOpt = None,
     format: Annotated[Literal["text", "json"], FORMAT] = "text",
 ) -> int:
@@ -631,11 +639,13 @@ def promote(
     from .approvals import promote as run_promotion
     from .output import emit_json
 
-    gate = run_promotion(_workspace_root(workspace), model, to)
+    gate = run_promotion(_workspace_root(workspace), model, to, version)
     if format == "json":
-        emit_json({"schema": "mle3.promote/1", "ok": gate.ok, **asdict(gate)})
+        emit_json({"schema": "mle3.promote/2", "ok": gate.ok, **asdict(gate)})
     elif gate.ok:
         typer.echo(f"{gate.model}: {gate.current} -> {gate.target}" + (f" (approved by {', '.join(a['name'] + ' as ' + a['role'] for a in gate.approvals)})" if gate.approvals else ""))
+        if gate.version:
+            typer.echo(f"  version {gate.version}: also known as {gate.model.split('-RUN-')[0]}-{gate.version}")
     else:
         typer.echo(f"{gate.model}: refused {gate.current} -> {gate.target}; missing:")
         for reason in gate.missing:
@@ -643,31 +653,51 @@ def promote(
     return 0 if gate.ok else 1
 
 
-audit_app = typer.Typer(help="The append-only, hash-chained audit log (artifacts/audit.jsonl).", no_args_is_help=True)
+audit_app = typer.Typer(help="The append-only audit log (artifacts/audit.jsonl), a hash DAG that git merges.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
 def audit_verify(workspace: WorkspaceOpt = None, format: Annotated[Literal["text", "json"], FORMAT] = "text") -> int:
-    """Check the hash chain: detects edited, removed or reordered entries."""
+    """Check every entry's hash, that every parent exists, and the signatures."""
     from . import audit as audit_log
     from .approvals.ledger import recorded
     from .output import emit_json
 
     root = _workspace_root(workspace)
-    count, problems = audit_log.verify(root)
-    for a in recorded(root, verify_signatures=True):
+    log = audit_log.read(root)
+    problems = sorted(log.problems, key=lambda p: p.line)
+    for a in recorded(root, verify_signatures=True, log=log):
         if a.signed and not a.verified:
             problems.append(audit_log.AuditProblem(a.line, f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}"))
+    legacy = log.legacy_only
     if format == "json":
-        emit_json({"schema": "mle3.audit-verify/1", "ok": not problems, "entries": count, "problems": [p.__dict__ for p in problems]})
+        emit_json({"schema": "mle3.audit-verify/2", "ok": not problems, "entries": len(log), "heads": log.heads, "legacy_format": legacy,
+                   "problems": [p.__dict__ for p in problems]})
     elif problems:
         for p in problems:
             typer.echo(f"{audit_log.AUDIT_FILE}:{p.line}: {p.message}")
-        typer.echo(f"FAILED: {len(problems)} problem(s) in {count} entries")
+        typer.echo(f"FAILED: {len(problems)} problem(s) in {len(log)} entries")
     else:
-        typer.echo(f"OK: {count} entries, hash chain intact")
+        heads = f"{len(log.heads)} heads (branches not joined yet; the next entry joins them)" if len(log.heads) > 1 else "1 head"
+        typer.echo(f"OK: {len(log)} entries, every hash and parent intact, {heads}" + ("; linear format (migrated on the next append, or: mle3 audit migrate)" if legacy else ""))
     return 0 if not problems else 1
+
+
+@audit_app.command("migrate")
+def audit_migrate(workspace: WorkspaceOpt = None, format: Annotated[Literal["text", "json"], FORMAT] = "text") -> int:
+    """Verify a log in the linear format (seq, prev) and record its migration to the DAG format."""
+    from . import audit as audit_log
+    from .output import emit_json
+
+    done = audit_log.migrate(_workspace_root(workspace))
+    if format == "json":
+        emit_json({"schema": "mle3.audit-migrate/1", "migrated": done is not None, **(done or {})})
+    elif done is None:
+        typer.echo("nothing to migrate: the log is empty or already in the DAG format")
+    else:
+        typer.echo(f"migrated: {done['entries']} entries verified in the linear format; audit.migrate recorded")
+    return 0
 
 
 @audit_app.command("log")
@@ -681,14 +711,15 @@ def audit_log_cmd(
     from .output import emit_json
 
     root = _workspace_root(workspace)
-    entries = [e for _, e, _ in audit_log.entries(root) if e and (item is None or e.get("item") == item)]
+    nodes = [n for n in audit_log.read(root).nodes if item is None or n.entry.get("item") == item]
     if format == "json":
-        emit_json({"schema": "mle3.audit-log/1", "entries": entries})
+        emit_json({"schema": "mle3.audit-log/2", "entries": [{**n.entry, "order": n.order, "line": n.line} for n in nodes]})
         return 0
-    for e in entries:
-        d = e.get("details") or {}
-        summary = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("fingerprint",) and v not in (None, "", [], {}))
-        typer.echo(f"{e['seq']:>5} {e['time']} {e['action']:<17} {e.get('item') or '-':<28} {e.get('actor')}  {summary}")
+    for n in nodes:
+        e, d = n.entry, n.entry.get("details") or {}
+        summary = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("fingerprint", "signature", "heads") and v not in (None, "", [], {}))
+        joins = f" (joins {len(n.parents)})" if len(n.parents) > 1 else ""
+        typer.echo(f"{n.hash[:10]} {e.get('time')} {e.get('action', '?'):<17} {e.get('item') or '-':<28} {e.get('actor')}{joins}  {summary}")
     return 0
 
 

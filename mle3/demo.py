@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import Mle3Error
+from .scaffold import write_gitattributes
 
 MLE3_YAML = """\
 project: mle3 demo - traffic-sign-like shape detection
@@ -102,6 +103,7 @@ def write_workspace(directory: Path, *, epochs: int, imgsz: int, train_images: i
     (directory / "artifacts" / "training").mkdir(parents=True)
     (directory / "mle3.yaml").write_text(MLE3_YAML)
     (directory / ".gitignore").write_text(".mle3/\nreports/\n")
+    write_gitattributes(directory)
     (directory / "requirements" / "demo-requirements.yaml").write_text(REQUIREMENTS.format(min_train=max(20, int(train_images * 0.75)), min_class=max(5, int(train_images * 0.4))))
     (directory / "requirements" / "DEMO-ARCH-001.yaml").write_text(ARCHITECTURE.format(imgsz=imgsz))
     (directory / "artifacts" / "training" / "DEMO-TRAIN-001.yaml").write_text(TRAINING.format(epochs=epochs, imgsz=imgsz))

@@ -97,7 +97,18 @@ model_version:
 }
 
 
-def init_workspace(target: Path, project: str | None = None, *, force: bool = False) -> list[Path]:
+def write_gitattributes(target: Path, lfs: bool | None = None) -> list[str]:
+    """``.gitattributes`` for team work: git merges the audit log with its built-in union
+    driver (no conflicts, no user configuration), and with git LFS installed (or ``lfs``
+    True) weights, ONNX and TensorRT files go to LFS. Returns the lines added."""
+    from . import audit
+    from . import lfs as git_lfs
+
+    use_lfs = git_lfs.available() if lfs is None else lfs
+    return audit.ensure_gitattributes(target, git_lfs.attribute_lines() if use_lfs else [])
+
+
+def init_workspace(target: Path, project: str | None = None, *, force: bool = False, lfs: bool | None = None) -> list[Path]:
     """Write the skeleton; refuses to overwrite an existing workspace unless ``force``."""
     target = target.resolve()
     if (target / CONFIG_NAME).exists() and not force:
@@ -116,6 +127,8 @@ def init_workspace(target: Path, project: str | None = None, *, force: bool = Fa
     if not gitignore.exists():
         gitignore.write_text(".mle3/\n")
         written.append(gitignore)
+    if write_gitattributes(target, lfs):
+        written.append(target / ".gitattributes")
     return written
 
 

@@ -122,6 +122,15 @@ def cli(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str, str]]:
     return run
 
 
+def dataset_record(root: Path, key: str, manifest: bool = False) -> Path:
+    """The item (or manifest) file of a registered data set version; its name carries the
+    fingerprint (``artifacts/datasets/<key>.<fp8>.yaml``)."""
+    suffix = ".manifest.tsv" if manifest else ".yaml"
+    found = [p for p in (root / "artifacts" / "datasets").glob(f"{key}.*{suffix}") if manifest or not p.name.endswith(".manifest.tsv")]
+    assert len(found) == 1, found
+    return found[0]
+
+
 def check_json(cli, root: Path, *extra: str) -> tuple[int, dict]:
     code, out, _ = cli("check", "-w", root, "--format", "json", *extra)
     return code, json.loads(out)
@@ -154,7 +163,8 @@ def trained_template(tmp_path_factory) -> Path:
     root = write_files(tmp_path_factory.mktemp("trained") / "ws", TINY_FILES)
     data_yaml = generate(root / "data" / "tiny", counts={"train": 16, "val": 4, "test": 4}, image_size=64, seed=3)
     register(root, data_yaml, "TINY-DATA", "v1", ["REQ-DATA"])
-    result = train(root, "TINY-TRAIN-001", TrainOptions(), echo=lambda line: None)
+    # an id chosen by hand (--model-id), so tests can name it; drafts are named after their run otherwise
+    result = train(root, "TINY-TRAIN-001", TrainOptions(model_id="TINY-MODEL-v0.1.0"), echo=lambda line: None)
     assert result.status == "success", result.error
     return root
 

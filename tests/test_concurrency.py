@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import check_json
+from conftest import check_json, dataset_record
 
 from mle3 import audit
 
@@ -36,8 +36,9 @@ def test_training_registrations_and_approvals_at_once(trained_ws, cli):
     actions = [e["action"] for _, e, _ in audit.entries(trained_ws)][before:]
     assert sorted(actions) == sorted(["run.start", "run.end", "dataset.register", "dataset.register", "approval", "approval", "approval"])
     for version in ("v2", "v3"):
-        item = yaml.safe_load((trained_ws / f"artifacts/datasets/TINY-DATA-{version}.yaml").read_text())["dataset"]
+        item = yaml.safe_load(dataset_record(trained_ws, f"TINY-DATA-{version}").read_text())["dataset"]
         assert item["registered"]["files"] > 0
-    assert (trained_ws / "artifacts/models/TINY-MODEL-v0.2.0.yaml").exists()
+    drafts = [p.name for p in (trained_ws / "artifacts/models").glob("TINY-MODEL-RUN-*.yaml")]
+    assert len(drafts) == 1, drafts  # the new draft is named after its run
     code, doc = check_json(cli, trained_ws, "--no-cache")
     assert not [f for f in doc["findings"] if f["rule"].startswith(("load.", "approval.audit"))], doc["findings"]

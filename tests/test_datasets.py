@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import check_json, write_files
+from conftest import check_json, dataset_record, write_files
 
 from mle3 import audit
 from mle3.datasets.manifest import read_manifest
@@ -37,7 +37,7 @@ def test_register_measures_and_writes_item_manifest_and_audit(cli, data_ws):
     code, out, err = register(cli, data_ws)
     doc = json.loads(out)
     assert code == 0 and doc["ok"], err
-    item = yaml.safe_load((data_ws / "artifacts/datasets/DATA-1-v1.yaml").read_text())["dataset"]
+    item = yaml.safe_load(dataset_record(data_ws, "DATA-1-v1").read_text())["dataset"]
     assert item["requirements"] == ["REQ-DATA"] and item["classes"] == ["square", "disc", "triangle"]
     assert {s: item["splits"][s]["samples"] for s in ("train", "val", "test")} == {"train": 14, "val": 3, "test": 3}
     assert item["splits"]["train"]["ratio"] == pytest.approx(0.7)
@@ -58,7 +58,7 @@ def test_register_refuses_an_existing_version_and_unknown_requirement(cli, data_
     assert code == 2 and "already registered" in err and err.count("\n") == 1
     code, _, err = cli("dataset", "register", data_ws / "data/shapes/data.yaml", "--id", "DATA-2", "--version", "v1", "-r", "REQ-NOPE", "-w", data_ws)
     assert code == 2 and "REQ-NOPE" in err
-    assert not (data_ws / "artifacts/datasets/DATA-2-v1.yaml").exists()
+    assert not list((data_ws / "artifacts/datasets").glob("DATA-2-v1*"))
 
 
 def test_register_bad_data_yaml_is_one_line_exit_2(cli, data_ws):
@@ -123,12 +123,12 @@ def test_verify_and_check_detect_changed_added_removed_files(cli, data_ws):
     assert doc["added"] == ["data/shapes/labels/val/extra.txt"] and len(doc["removed"]) == 1
     code, check = check_json(cli, data_ws)
     f = next(f for f in check["findings"] if f["rule"] == "data.changed")
-    assert "1 changed, 1 removed, 1 added" in f["message"] and f["file"] == "artifacts/datasets/DATA-1-v1.yaml"
+    assert "1 changed, 1 removed, 1 added" in f["message"] and f["file"] == dataset_record(data_ws, "DATA-1-v1").relative_to(data_ws).as_posix()
 
 
 def test_edited_manifest_breaks_the_fingerprint(cli, data_ws):
     assert register(cli, data_ws)[0] == 0
-    manifest = data_ws / "artifacts/datasets/DATA-1-v1.manifest.tsv"
+    manifest = dataset_record(data_ws, "DATA-1-v1", manifest=True)
     lines = manifest.read_text().splitlines()
     manifest.write_text("\n".join(lines[:-1]) + "\n")
     code, check = check_json(cli, data_ws)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import onnx
 import pytest
@@ -10,11 +11,12 @@ import yaml
 
 from conftest import check_json
 
-from mle3.datasets.manifest import sha256_file
+from mle3.hashing import sha256_file
 
 pytestmark = pytest.mark.slow
 MODEL = "TINY-MODEL-v0.1.0"
-CHILD = f"{MODEL}-int8-ptq"
+#: a quantized child is named after its quantization run: TINY-MODEL-RUN-...-int8-ptq
+CHILD_PATTERN = r"^TINY-MODEL-RUN-\d{8}-\d{6}-[0-9a-f]{4}-int8-(ptq|qat)$"
 
 
 def quantize(cli, root, *extra):
@@ -30,6 +32,8 @@ def test_ptq_writes_a_real_int8_child_model(trained_ws, cli, monkeypatch):
     monkeypatch.setattr(q, "preprocess", lambda path, imgsz: (seen.append(path), original(path, imgsz))[1])
     code, result, err = quantize(cli, trained_ws)
     assert result["status"] == "success", err
+    CHILD = result["model_version"]
+    assert re.match(CHILD_PATTERN, CHILD), CHILD
     assert seen and all("/images/train/" in str(p) for p in seen)  # calibration never reads val or test
     child = yaml.safe_load((trained_ws / f"artifacts/models/{CHILD}.yaml").read_text())["model_version"]
     block = child["quantization"]
@@ -62,6 +66,7 @@ def test_gate_flags_a_drop_over_the_threshold_and_blocks_promotion(trained_ws, c
     cfg.write_text(cfg.read_text() + "quantization:\n  max_map50_drop: -1.0\n")  # any result is a drop over -1
     code, result, _ = quantize(cli, trained_ws)
     assert code == 1 and result["status"] == "success" and result["passed"] is False and result["warnings"]
+    CHILD = result["model_version"]
     code, doc = check_json(cli, trained_ws, "--no-cache")
     hit = next(f for f in doc["findings"] if f["rule"] == "quantization.drop")
     assert hit["item"] == CHILD and hit["severity"] == "warning"
@@ -73,10 +78,14 @@ def test_gate_flags_a_drop_over_the_threshold_and_blocks_promotion(trained_ws, c
     cli("approve", CHILD, "--role", "ml_lead", "--name", "Lea Lead", "--deviation", "quantization.drop", "--comment", "accepted for the demo target", "-w", trained_ws)
     code, out, _ = cli("promote", CHILD, "--to", "validated", "-w", trained_ws, "--format", "json")
     assert code == 0, out
+    assert json.loads(out)["version"] == "v0.1.0-int8-ptq"  # the float model's version, marked as its INT8 variant
+    assert cli("trace", "TINY-MODEL-v0.1.0-int8-ptq", "-w", trained_ws)[0] == 0
 
 
 def test_changed_parent_makes_child_stale(trained_ws, cli):
-    assert quantize(cli, trained_ws)[1]["status"] == "success"
+    result = quantize(cli, trained_ws)[1]
+    assert result["status"] == "success"
+    CHILD = result["model_version"]
     cfg = trained_ws / "artifacts/training/TINY.yaml"
     cfg.write_text(cfg.read_text().replace("lr: 0.002", "lr: 0.005"))
     code, doc = check_json(cli, trained_ws, "--no-cache")
@@ -110,7 +119,7 @@ def test_bad_inputs_exit_2_and_write_nothing(trained_ws, cli):
     code, _, err = cli("quantize", MODEL, "-w", trained_ws)
     assert code == 2 and "missing" in err
     assert sorted(p.name for p in (trained_ws / "artifacts/runs").iterdir()) == runs_before
-    assert not (trained_ws / f"artifacts/models/{CHILD}.yaml").exists()
+    assert not list((trained_ws / "artifacts/models").glob("*int8*"))
 
 
 def test_wrong_types_in_quantization_block_are_reported_with_file_and_line(trained_ws, cli):
@@ -127,7 +136,8 @@ def test_qat_fine_tunes_records_epochs_and_writes_int8_weights(trained_ws, cli):
     code, out, err = cli("quantize", MODEL, "--method", "qat", "--qat-epochs", "1", "-w", trained_ws, "--format", "json")
     result = json.loads(out)
     assert result["status"] == "success", err
-    child = yaml.safe_load((trained_ws / f"artifacts/models/{MODEL}-int8-qat.yaml").read_text())["model_version"]
+    assert re.match(CHILD_PATTERN, result["model_version"])
+    child = yaml.safe_load((trained_ws / f"artifacts/models/{result['model_version']}.yaml").read_text())["model_version"]
     block = child["quantization"]
     assert block["method"] == "qat" and block["qat_epochs"] == 1 and "nvidia-modelopt" in block["library"]
     run_dir = trained_ws / "artifacts/runs" / child["training_run"]

@@ -40,6 +40,9 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     "consistency.path-outside": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: ../../etc/passwd\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 6),
     "consistency.split-ratio": ({"artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-P]\n  splits:\n    train: {samples: 500}\n    val: {samples: 400}\n    test: {samples: 100}\n", "requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: other\n"}, "artifacts/data.yaml", 5),
     "consistency.split-overlap": ({"artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-D]\n  classes: [car]\n  splits:\n    train: {samples: 700, path: data/x, instances: {car: 900}}\n    val: {samples: 150, path: data/x}\n    test: {samples: 150}\n"}, "artifacts/data.yaml", 8),
+    "artifact.not-materialized": ({"models/w.pt": "version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 6291456\n",
+                                   MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: models/w.pt\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 6),
+    "dataset.version-conflict": ({"artifacts/data2.yaml": "dataset:\n  id: DATA\n  version: v1\n  fingerprint: sha256:0123\n  requirements: [REQ-D]\n"}, "artifacts/data2.yaml", 1),
     "criteria.unmet": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n  status: validated\n"}, MODEL, 7),
     "criteria.not-evaluable": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {validation: {mAP_50: 0.9}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n"}, MODEL, 7),
     "status.unknown": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: shipped\n"}, MODEL, 7),
@@ -68,6 +71,9 @@ TESTED_ELSEWHERE = {
     "approval.signature": "tests/test_signing.py",
     "quantization.drop": "tests/test_quantize.py::test_gate_flags_a_drop_over_the_threshold_and_blocks_promotion",
     "quantization.stale-parent": "tests/test_quantize.py::test_changed_parent_makes_child_stale",
+    "approval.conflict": "tests/test_teams.py::test_approve_and_reject_on_two_branches_conflict_until_decided_again",
+    "approval.duties": "tests/test_teams.py::test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge",
+    "approval.audit-merge": "tests/test_teams.py::test_missing_gitattributes_is_reported_with_its_fix",
 }
 
 

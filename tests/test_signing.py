@@ -53,7 +53,7 @@ def test_signed_approval_verifies_and_counts(signed_ws, cli):
     assert code == 0, out
 
 
-@pytest.mark.parametrize("field", ["item", "fingerprint", "role", "decision", "time", "prev", "signature"])
+@pytest.mark.parametrize("field", ["item", "fingerprint", "role", "decision", "time", "parents", "signature"])
 def test_tampering_with_any_signed_field_is_detected(signed_ws, cli, field):
     root, lea, _ = signed_ws
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea <lea@example.com>", "--key", lea, "-w", root)
@@ -64,8 +64,11 @@ def test_tampering_with_any_signed_field_is_detected(signed_ws, cli, field):
         import datetime as dt
 
         entry["time"] = (dt.datetime.fromisoformat(entry["time"]) + dt.timedelta(seconds=1)).isoformat(timespec="seconds")
-    elif field in ("item", "prev"):
+    elif field == "item":
         entry[field] = entry[field][:-1] + ("X" if entry[field][-1] != "X" else "Y")
+    elif field == "parents":  # moved to another place in the DAG (an existing, earlier entry)
+        entry[field] = [json.loads(lines[0])["hash"]]
+        assert entry[field] != json.loads(lines[-1])["parents"]
     elif field == "signature":
         sig = entry["details"]["signature"].splitlines()
         sig[2] = sig[2][:-4] + ("AAAA" if not sig[2].endswith("AAAA") else "BBBB")

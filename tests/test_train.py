@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TINY_FILES, check_json, write_files
+from conftest import TINY_FILES, check_json, dataset_record, write_files
 
 from mle3 import audit
-from mle3.datasets.manifest import sha256_file
+from mle3.hashing import sha256_file
 from mle3.datasets.synthetic import generate
 
 pytestmark = pytest.mark.slow
@@ -58,14 +58,19 @@ def wait_for(predicate, timeout: float = 120.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
+def _data_state(folder):
+    return sorted((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*"))
+
+
 def test_tiny_training_records_everything_and_check_passes(tmp_path, cli):
     root = make_tiny_ws(tmp_path / "ws", epochs=2)
+    data_before = _data_state(root / "data")
     code, out, err = cli("train", "TINY-TRAIN-001", "-w", root, "--format", "json")
     result = json.loads(out)
     assert code == 0 and result["status"] == "success", err
     run = run_record(root)
     assert run["status"] == "success" and run["config"] == "TINY-TRAIN-001" and run["config_sha256"].startswith("sha256:")
-    dataset = yaml.safe_load((root / "artifacts/datasets/TINY-DATA-v1.yaml").read_text())["dataset"]
+    dataset = yaml.safe_load(dataset_record(root, "TINY-DATA-v1").read_text())["dataset"]
     assert run["dataset_version"] == "TINY-DATA-v1" and run["dataset_fingerprint"] == dataset["fingerprint"]
     assert run["data_check"]["matches"] is True
     env = run["environment"]
@@ -80,10 +85,15 @@ def test_tiny_training_records_everything_and_check_passes(tmp_path, cli):
     for ckpt in run["checkpoints"]:
         assert sha256_file(root / ckpt["path"]) == ckpt["sha256"]
     assert set(run["final_metrics"]) == {"validation", "test"}
+    # training wrote nothing into the registered data set: ultralytics' label caches went under .mle3/
+    assert _data_state(root / "data") == data_before
+    assert list((root / ".mle3/cache/labels").glob("*.cache"))
+    assert cli("dataset", "verify", "TINY-DATA-v1", "-w", root)[0] == 0
     model_id = result["model_version"]
-    assert model_id == "TINY-MODEL-v0.1.0"
+    assert model_id == f"TINY-MODEL-{run['id']}"  # a draft is named after its run: no collision across branches
     model = yaml.safe_load((root / f"artifacts/models/{model_id}.yaml").read_text())["model_version"]
-    assert model["training_run"] == run["id"] and model["status"] == "draft"
+    assert model["training_run"] == run["id"] and model["status"] == "draft" and model["model_line"] == "TINY-MODEL"
+    assert model["artifacts"]["weights"] == f"models/{model_id}.pt" and "previous_version" not in model["traceability"]
     assert sha256_file(root / model["artifacts"]["weights"]) == model["weights_sha256"]
     assert model["training_data"] == {"dataset_version": "TINY-DATA-v1", "train_samples": 16, "val_samples": 4, "test_samples": 4}
     assert model["traceability"]["requirements"] == ["REQ-PERF", "REQ-DATA"]
@@ -97,11 +107,12 @@ def test_tiny_training_records_everything_and_check_passes(tmp_path, cli):
     assert listed["id"] == run["id"] and listed["effective_status"] == "success" and listed["model_version"] == model_id
     code, out, _ = cli("runs", "show", run["id"], "-w", root, "--format", "json")
     assert len(json.loads(out)["run"]["epochs"]) == 2
-    # a second training of the same line becomes the next version, with the first as previous_version
+    # a second training of the same line is another draft, with the newest model of the line as previous_version
     code, out, _ = cli("train", "TINY-TRAIN-001", "-w", root, "--format", "json", "--epochs", "1")
-    second = yaml.safe_load((root / "artifacts/models/TINY-MODEL-v0.2.0.yaml").read_text())["model_version"]
-    assert second["traceability"]["previous_version"] == "TINY-MODEL-v0.1.0"
-    code, out, _ = cli("runs", "--search", "v0.2.0", "-w", root, "--format", "json")
+    second_id = json.loads(out)["model_version"]
+    second = yaml.safe_load((root / f"artifacts/models/{second_id}.yaml").read_text())["model_version"]
+    assert second_id != model_id and second["traceability"]["previous_version"] == model_id
+    code, out, _ = cli("runs", "--search", second_id, "-w", root, "--format", "json")
     (found,) = json.loads(out)["runs"]
     assert any(d["field"] == "epochs" for d in yaml.safe_load((root / "artifacts/runs" / found["id"] / "run.yaml").read_text())["run"]["deviations"])
 
@@ -196,8 +207,8 @@ def test_two_trainings_at_once_lose_nothing(tmp_path, cli):
         out, _ = p.communicate(timeout=300)
         assert p.returncode == 0, out
     models = sorted(p.name for p in (root / "artifacts/models").glob("*.yaml"))
-    assert models == ["TINY-MODEL-v0.1.0.yaml", "TINY-MODEL-v0.2.0.yaml"]
-    assert len(list((root / "artifacts/runs").iterdir())) == 2
+    runs = sorted(p.name for p in (root / "artifacts/runs").iterdir())
+    assert models == [f"TINY-MODEL-{run}.yaml" for run in runs] and len(runs) == 2
     count, problems = audit.verify(root)
     assert count == 5 and problems == []
     code, doc = check_json(cli, root, "--no-cache")

@@ -1,7 +1,7 @@
 """Content fingerprints that approvals are bound to.
 
 An item's fingerprint covers its own content (canonical JSON of its fields, without the
-life-cycle fields ``status``, ``approver`` and ``approval_date`` that promotion fills),
+life-cycle fields ``status``, ``approver``, ``approval_date`` and a model's ``version`` that promotion fills),
 the files it names (weights and other model artifacts, hashed from disk), and the
 fingerprints of everything upstream of it (configuration, run, data set, requirements,
 architecture, previous version), Merkle style. Any change anywhere upstream, or to the
@@ -22,6 +22,8 @@ from ..workspace import Workspace, item_key
 
 #: fields that change through promotion, not through content changes
 LIFECYCLE_FIELDS = {"status", "approver", "approval_date"}
+#: a model version's semantic version is given by promotion too (a data set's is content)
+MODEL_LIFECYCLE_FIELDS = LIFECYCLE_FIELDS | {"version"}
 FILE_FIELDS = ("weights", "onnx", "trt_int8")
 
 
@@ -40,17 +42,18 @@ class Fingerprints:
 
     def file_hash(self, rel: str) -> str | None:
         if rel not in self._files:
-            from ..datasets.manifest import sha256_file
+            from ..hashing import content_sha256
 
             path = self.ws.root / rel
             ok = inside_workspace(self.ws.root, rel) and path.is_file()
-            self._files[rel] = sha256_file(path) if ok else None
+            self._files[rel] = content_sha256(path) if ok else None
         return self._files[rel]
 
     def parts(self, key: str) -> dict[str, Any]:
         """What goes into an item's fingerprint, for display and for the report footer."""
         item = self.ws.by_key[key]
-        content = {k: v for k, v in (item._raw or {}).items() if k not in LIFECYCLE_FIELDS}
+        lifecycle = MODEL_LIFECYCLE_FIELDS if item.kind == "model_version" else LIFECYCLE_FIELDS
+        content = {k: v for k, v in (item._raw or {}).items() if k not in lifecycle}
         files = {}
         if item.kind == "model_version":
             for name in FILE_FIELDS:

@@ -3,27 +3,28 @@
 ``mle3 approve ITEM --role R`` appends an ``approval`` entry (who, role, decision, the
 item's fingerprint, comment). An approval counts only while the item's fingerprint is
 unchanged; the latest decision of a person for a role wins (a later ``--reject`` revokes).
+"Latest" is the audit DAG's order, the same in every clone. Two decisions made on two
+branches, neither knowing the other (concurrent in the DAG), that approve and reject the
+same content in the same role are a conflict until someone decides again after the merge.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 
 from .. import audit
-from ..errors import Mle3Error
-from ..workspace import Workspace, item_key
-from .fingerprint import Fingerprints
+from ..workspace import Workspace
 
 ACTION = "approval"
 
 
 @dataclass
 class Approval:
-    seq: int
+    #: place in the audit DAG's order (0 = oldest)
+    order: int
     time: str
     item: str
     role: str
@@ -37,6 +38,10 @@ class Approval:
     #: None: not checked; True/False: the signature's verification result
     verified: bool | None = None
     signature_problem: str | None = None
+    #: the audit entry's hash
+    entry: str = ""
+    #: policies this decision breaks (set by ``approve`` when it records one)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -49,16 +54,18 @@ def policy_roles(ws: Workspace) -> list[str]:
     return sorted(roles)
 
 
-def recorded(root: Path, *, verify_signatures: bool = False) -> list[Approval]:
-    """Every approval and rejection in the audit log, oldest first; with
+def recorded(root: Path, *, verify_signatures: bool = False, log: audit.Log | None = None) -> list[Approval]:
+    """Every approval and rejection in the audit log, in DAG order (oldest first); with
     ``verify_signatures`` each signed one is checked with ssh-keygen."""
     out = []
-    for line, entry, _ in audit.entries(root):
-        if not entry or entry.get("action") != ACTION:
+    for node in (log or audit.read(root)).nodes:
+        entry = node.entry
+        if entry.get("action") != ACTION:
             continue
         d = entry.get("details") or {}
-        a = Approval(entry.get("seq", 0), entry.get("time", ""), entry.get("item") or "", d.get("role", ""), d.get("name") or entry.get("actor", ""),
-                     d.get("decision", ""), d.get("fingerprint", ""), d.get("comment"), line, d.get("deviation"), bool(d.get("signature")))
+        a = Approval(node.order, entry.get("time", ""), entry.get("item") or "", d.get("role", ""), d.get("name") or entry.get("actor", ""),
+                     d.get("decision", ""), d.get("fingerprint", ""), d.get("comment"), node.line, d.get("deviation"), bool(d.get("signature")),
+                     entry=node.hash)
         if verify_signatures:
             from .signing import verify
 
@@ -66,6 +73,43 @@ def recorded(root: Path, *, verify_signatures: bool = False) -> list[Approval]:
             a.verified, a.signature_problem = check.ok, check.problem
         out.append(a)
     return out
+
+
+@dataclass
+class Conflict:
+    """An approval and a rejection of the same content in the same role, made on two
+    branches without knowledge of each other, that no later decision settled."""
+
+    item: str
+    role: str
+    fingerprint: str
+    approved: Approval
+    rejected: Approval
+
+    @property
+    def message(self) -> str:
+        a, r = self.approved, self.rejected
+        return (f"{a.name} approved and {r.name} rejected the same content of {self.item} as {self.role} on two branches "
+                f"(audit lines {a.line} and {r.line}); decide again: mle3 approve {self.item} --role {self.role} [--reject]")
+
+
+def conflicts(approvals: list[Approval], log: audit.Log) -> list[Conflict]:
+    """Unsettled concurrent approve/reject pairs (see :class:`Conflict`)."""
+    groups: dict[tuple[str, str], list[Approval]] = {}
+    for a in approvals:
+        groups.setdefault((a.item, a.role), []).append(a)
+    found = []
+    for (item, role), decisions in sorted(groups.items()):
+        for a in decisions:
+            if a.decision != "approved":
+                continue
+            for r in decisions:
+                if r.decision != "rejected" or r.fingerprint != a.fingerprint or not log.concurrent(a.entry, r.entry):
+                    continue
+                settled = any(log.follows(d.entry, a.entry) and log.follows(d.entry, r.entry) for d in decisions)
+                if not settled:
+                    found.append(Conflict(item, role, a.fingerprint, a, r))
+    return found
 
 
 def countable(approvals: list[Approval], require_signatures: bool) -> list[Approval]:
@@ -81,7 +125,7 @@ def latest_decisions(approvals: list[Approval], key: str) -> list[Approval]:
     for a in approvals:
         if a.item == key:
             latest[(a.role, a.name)] = a
-    return sorted(latest.values(), key=lambda a: a.seq)
+    return sorted(latest.values(), key=lambda a: a.order)
 
 
 def fresh_approvals(approvals: list[Approval], key: str, fingerprint: str) -> list[Approval]:
@@ -112,36 +156,3 @@ def role_status(approvals: list[Approval], key: str, fingerprint: str, roles: li
             [a for a in mine if a.decision == "rejected" and a.fingerprint == fingerprint],
         ))
     return out
-
-
-def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: str | None = None, comment: str | None = None, reject: bool = False,
-            deviation: str | None = None, sign: bool = False, key: Path | None = None) -> Approval:
-    """Record an approval (or rejection) of the item's current content. With
-    ``deviation`` (a rule id such as ``quantization.drop``) the approval also accepts a
-    known deviation of this exact content; it then needs a comment saying why."""
-    item = ws.get(ref)
-    key_of_item = item_key(item)
-    roles = policy_roles(ws)
-    if role not in roles:
-        raise Mle3Error(f"role {role!r} is not used by the policy in mle3.yaml (roles: {', '.join(roles) or 'none'})", file="mle3.yaml", field="policy.approvals")
-    if deviation and not comment:
-        raise Mle3Error("an approved deviation needs --comment with the justification")
-    fingerprint = Fingerprints(ws, graph).of(key_of_item)
-    person = name or audit.default_actor(ws.root)
-    decision = "rejected" if reject else "approved"
-    details = {"kind": item.kind, "role": role, "name": person, "decision": decision, "fingerprint": fingerprint, "comment": comment}
-    if deviation:
-        details["deviation"] = deviation
-    finalize = None
-    if sign or key is not None or ws.config.policy.require_signatures:
-        from . import signing
-
-        key_file = Path(key).expanduser() if key is not None else signing.default_key(ws.root)
-        principal = signing.principal_of(person)
-
-        def finalize(entry: dict[str, Any]) -> None:
-            payload = signing.message(entry["item"], fingerprint, role, decision, entry["time"], entry["prev"])
-            entry["details"].update(principal=principal, signature=signing.sign(key_file, payload))
-
-    entry = audit.append(ws.root, ACTION, key_of_item, details, actor=person, finalize=finalize)
-    return Approval(entry["seq"], entry["time"], entry["item"], role, person, decision, fingerprint, comment, 0, deviation)

@@ -4,16 +4,18 @@ A model moves only along allowed transitions. To ``validated`` or ``released`` i
 have no errors in its trace (the model and everything upstream), meet every requirement
 criterion, carry fresh approvals for every role the policy requires for that status, and
 respect separation of duties (the person who ran the training may not approve its
-release unless the policy allows it; one person may not fill two roles). A refusal lists
-everything that is missing. On success ``status``, ``approver`` and ``approval_date``
-are written into the model version file (other lines untouched) and the promotion is
-logged.
+release unless the policy allows it; one person may not fill two roles), with no
+unsettled approve/reject conflict from two branches. A refusal lists everything that is
+missing. On success ``status``, ``approver`` and ``approval_date`` are written into the
+model version file (other lines untouched) and the promotion is logged. Promotion to
+``validated`` also gives a model named after its run its semantic version (the next
+minor version of its line, or ``--version``): written as ``version:``, recorded in the
+audit log, and from then on the model is also found as ``<line>-<version>``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,9 @@ from ..errors import Mle3Error
 from ..graph import build_graph, upstream
 from ..workspace import Workspace, item_key, load_workspace
 from .fingerprint import Fingerprints
-from .ledger import countable, fresh_approvals, recorded, role_status
+from ..workspace.versions import SEMVER, model_line_of, next_release, version_of
+from .duties import trainer_of, violations
+from .ledger import conflicts, countable, fresh_approvals, recorded, role_status
 
 TRANSITIONS: dict[str, set[str]] = {
     "draft": {"training", "validated", "rejected"},
@@ -43,24 +47,15 @@ class Gate:
     target: str
     missing: list[str] = field(default_factory=list)
     approvals: list[dict[str, Any]] = field(default_factory=list)
+    #: the semantic version this promotion gives the model (to validated), if any
+    version: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.missing
 
 
-def trainer_of(ws: Workspace, model: Any) -> str | None:
-    """Who started the training run that produced the model (from the audit log)."""
-    run = ws.resolve(model.training_run)
-    if run is None or run.kind != "run":
-        return None
-    for _, entry, _ in audit.entries(ws.root):
-        if entry and entry.get("action") == "run.start" and entry.get("item") == run.id:
-            return entry.get("actor")
-    return None
-
-
-def evaluate_gate(ws: Workspace, ref: str, target: str) -> Gate:
+def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = None) -> Gate:
     from ..rules import run_checks
     from ..rules.criteria import evaluate
 
@@ -70,6 +65,8 @@ def evaluate_gate(ws: Workspace, ref: str, target: str) -> Gate:
         raise Mle3Error(f"{ref} is a {model.kind}; only model versions are promoted")
     key = item_key(model)
     gate = Gate(key, model.status, target)
+    if target == "validated":
+        gate.version = _release_version(ws, model, version, gate)
     if target not in TRANSITIONS.get(model.status, set()):
         allowed = ", ".join(sorted(TRANSITIONS.get(model.status, set()))) or "none"
         gate.missing.append(f"transition {model.status} -> {target} is not allowed (from {model.status}: {allowed})")
@@ -94,7 +91,11 @@ def evaluate_gate(ws: Workspace, ref: str, target: str) -> Gate:
                 gate.missing.append(f"criterion of {req.id} {state}: {verdict.text} (actual {verdict.actual})")
     fingerprint = Fingerprints(ws, graph).of(key)
     required = ws.config.policy.require_signatures
-    approvals = countable(recorded(ws.root, verify_signatures=required), required)
+    log = audit.read(ws.root)
+    approvals = countable(recorded(ws.root, verify_signatures=required, log=log), required)
+    for c in conflicts(approvals, log):
+        if c.item == key:
+            gate.missing.append(c.message)
     quantization = (model.model_extra or {}).get("quantization")
     if isinstance(quantization, dict) and quantization.get("passed") is False:
         waived = [a for a in fresh_approvals(approvals, key, fingerprint) if a.deviation == "quantization.drop"]
@@ -105,41 +106,61 @@ def evaluate_gate(ws: Workspace, ref: str, target: str) -> Gate:
             )
     roles = ws.config.policy.approvals.get(target, [])
     statuses = role_status(approvals, key, fingerprint, roles)
-    trainer = trainer_of(ws, model)
-    people: dict[str, list[str]] = {}
+    fresh = [a for st in statuses for a in st.approved_by]
+    releasing = target == "released"
+    broken = violations(ws, model, key, fresh, trainer_of(ws, model, log) if releasing else None, releasing=releasing)
+    gate.missing.extend(v.message for v in broken)
+    trainer_approvals = {id(a) for v in broken if v.kind == "trainer" for a in v.approvals}
     for st in statuses:
-        valid = []
-        for a in st.approved_by:
-            if target == "released" and not ws.config.policy.trainer_may_approve_release and trainer and _same_person(a.name, trainer):
-                gate.missing.append(f"separation of duties: {a.name} ran the training ({model.training_run}) and may not approve its release as {st.role}")
-                continue
-            valid.append(a)
-            people.setdefault(a.name, []).append(st.role)
+        valid = [a for a in st.approved_by if id(a) not in trainer_approvals]
         if not valid:
             detail = f" ({len(st.stale)} stale: the model or something upstream changed since)" if st.stale else ""
             detail += f" (rejected by {', '.join(a.name for a in st.rejected_by)})" if st.rejected_by else ""
             gate.missing.append(f"fresh approval by role {st.role} for {target}{detail}: mle3 approve {key} --role {st.role}")
         gate.approvals.extend({"role": st.role, "name": a.name, "time": a.time, "fingerprint": a.fingerprint} for a in valid)
-    if ws.config.policy.one_role_per_person:
-        for person, person_roles in people.items():
-            if len(set(person_roles)) > 1:
-                gate.missing.append(f"separation of duties: {person} approved as {', '.join(sorted(set(person_roles)))}; one person may fill only one role")
     return gate
 
 
-def _same_person(a: str, b: str) -> bool:
-    """Compare 'Name <email>' forms: same email, or same name."""
-    def parts(s: str) -> tuple[str, str]:
-        m = re.match(r"^(.*?)\s*<([^>]*)>\s*$", s)
-        return (m.group(1).strip().lower(), m.group(2).strip().lower()) if m else (s.strip().lower(), "")
+def _variant_version(ws: Workspace, model: Any, gate: Gate) -> str | None:
+    """A quantized child takes its float model's version, marked: ``v2.4.0-int8-ptq``."""
+    block = (model.model_extra or {}).get("quantization")
+    parent = ws.resolve(model.traceability.previous_version)
+    parent_version = version_of(parent) if parent is not None else None
+    if parent_version is None:
+        gate.missing.append(f"its float model {model.traceability.previous_version} has no version yet: validate that first, or give one with --version")
+        return None
+    return f"{parent_version}-int8-{block.get('method', 'q')}"
 
-    (na, ea), (nb, eb) = parts(a), parts(b)
-    return bool(ea and ea == eb) or na == nb
+
+def _release_version(ws: Workspace, model: Any, wanted: str | None, gate: Gate) -> str | None:
+    """The semantic version a model gets at validation: kept if it has one, else ``wanted``
+    or the next minor version of its line; a version already taken is refused."""
+    current = version_of(model)
+    if current:
+        if wanted and wanted != current:
+            gate.missing.append(f"{model.id} already has version {current}")
+        return None
+    line = model_line_of(model)
+    if line is None:
+        if wanted:
+            gate.missing.append(f"{model.id} belongs to no model line (set model_line:), so it cannot be given version {wanted}")
+        return None
+    siblings = [m for m in ws.of_kind("model_version") if m is not model and model_line_of(m) == line]
+    taken = {version_of(m) for m in siblings} - {None}
+    quantized = isinstance((model.model_extra or {}).get("quantization"), dict)
+    chosen = wanted or (_variant_version(ws, model, gate) if quantized else next_release(taken))
+    if chosen is None:
+        return None
+    if not SEMVER.match(chosen):
+        gate.missing.append(f"version {chosen!r} is not a semantic version like v1.2.0")
+    elif chosen in taken or ws.resolve(f"{line}-{chosen}") not in (None, model):
+        gate.missing.append(f"version {chosen} of {line} is already taken; choose another with --version")
+    return chosen
 
 
-def promote(root: Any, ref: str, target: str) -> Gate:
+def promote(root: Any, ref: str, target: str, version: str | None = None) -> Gate:
     ws = load_workspace(root)
-    gate = evaluate_gate(ws, ref, target)
+    gate = evaluate_gate(ws, ref, target, version)
     if not gate.ok:
         return gate
     model = ws.get(ref)
@@ -148,6 +169,11 @@ def promote(root: Any, ref: str, target: str) -> Gate:
     updates: dict[str, Any] = {"status": target}
     if target in GATED:
         updates.update(approver=approvers, approval_date=today)
+    if gate.version:
+        updates["version"] = gate.version
     set_fields(ws, model, {(name,): value for name, value in updates.items()})
-    audit.append(ws.root, "promote", gate.model, {"from": gate.current, "to": target, "approvals": gate.approvals})
+    details: dict[str, Any] = {"from": gate.current, "to": target, "approvals": gate.approvals}
+    if gate.version:
+        details.update(version=gate.version, alias=f"{model_line_of(model)}-{gate.version}")
+    audit.append(ws.root, "promote", gate.model, details)
     return gate

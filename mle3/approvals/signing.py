@@ -1,7 +1,8 @@
 """SSH signatures on approvals, the way git signs with SSH (``ssh-keygen -Y``).
 
-An approval signs a canonical message: item, fingerprint, role, decision, time and the
-hash of the audit entry before it, in namespace ``mle3-approval``. The workspace's
+An approval signs a canonical message: item, fingerprint, role, decision, time and its
+place in the audit log (the hashes of its parent entries; ``prev`` for approvals written
+in the linear format before the log became a DAG), in namespace ``mle3-approval``. The workspace's
 ``allowed_signers`` file (OpenSSH format, under review like any other file) says who
 may sign; mle3 reads the roles a signer may approve in from the line's comment
 (``roles=ml_lead,safety_assessor``) and lets ``ssh-keygen`` check key, principal,
@@ -27,8 +28,15 @@ NAMESPACE = "mle3-approval"
 ALLOWED_SIGNERS = "allowed_signers"
 
 
-def message(item: str, fingerprint: str, role: str, decision: str, time: str, prev: str) -> bytes:
-    body = {"namespace": NAMESPACE, "item": item, "fingerprint": fingerprint, "role": role, "decision": decision, "time": time, "prev": prev}
+def chain_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """What binds a signature to the entry's place in the log: its parents (or legacy prev)."""
+    if "parents" in entry:
+        return {"parents": sorted(entry.get("parents") or [])}
+    return {"prev": entry.get("prev", "")}
+
+
+def message(item: str, fingerprint: str, role: str, decision: str, time: str, chain: dict[str, Any]) -> bytes:
+    body = {"namespace": NAMESPACE, "item": item, "fingerprint": fingerprint, "role": role, "decision": decision, "time": time, **chain}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -110,7 +118,7 @@ def verify(root: Path, entry: dict[str, Any]) -> SignatureCheck:
         return SignatureCheck(False, f"no {ALLOWED_SIGNERS} file in the workspace")
     principal = d.get("principal") or principal_of(d.get("name", ""))
     roles = {r for s in signers(root) if principal in s.principals for r in s.roles}
-    payload = message(entry.get("item") or "", d.get("fingerprint", ""), d.get("role", ""), d.get("decision", ""), entry.get("time", ""), entry.get("prev", ""))
+    payload = message(entry.get("item") or "", d.get("fingerprint", ""), d.get("role", ""), d.get("decision", ""), entry.get("time", ""), chain_of(entry))
     try:
         when = dt.datetime.fromisoformat(entry.get("time", "")).astimezone(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
     except ValueError:

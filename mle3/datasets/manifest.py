@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .._atomic import atomic_write_text
+from ..hashing import sha256_file
 
 HEADER = "# mle3 manifest v1\tpath\tsize\tmtime_ns\tsha256"
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -25,17 +25,6 @@ class Entry:
     size: int
     mtime_ns: int
     sha256: str
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as fh:
-        while True:
-            block = fh.read(_CHUNK)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
 
 
 def hash_entries(root: Path, relpaths: Iterable[str], *, progress: Callable[[int], None] | None = None) -> list[Entry]:

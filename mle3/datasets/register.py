@@ -54,16 +54,23 @@ def _progress(enabled: bool):
 def register(root: Path, data_yaml: Path, dataset_id: str, version: str, requirements: list[str], *, title: str | None = None, source: str | None = None, show_progress: bool = False) -> Registration:
     from concurrent.futures import ThreadPoolExecutor
 
-    item_file = root / DATASET_DIR / f"{dataset_id}-{version}.yaml"
-    manifest_file = root / DATASET_DIR / f"{dataset_id}-{version}.manifest.tsv"
-    if item_file.exists():
-        raise Mle3Error(f"data set {dataset_id}-{version} is already registered; register changed data as a new version", file=item_file.relative_to(root).as_posix())
+    for existing in sorted((root / DATASET_DIR).glob(f"{dataset_id}-{version}.*yaml")) + [root / DATASET_DIR / f"{dataset_id}-{version}.yaml"]:
+        if existing.is_file():
+            raise Mle3Error(f"data set {dataset_id}-{version} is already registered; register changed data as a new version", file=existing.relative_to(root).as_posix())
     data = read_data_yaml(root, data_yaml)
     with ThreadPoolExecutor(max_workers=1) as side:
         # the workspace is checked while the files are scanned (the scan waits on worker
         # processes); nothing is written before both are done and the check passed
         actor_future = side.submit(_check_workspace_and_actor, root, f"{dataset_id}-{version}", requirements)
-        return _register_scanned(root, data, item_file, manifest_file, dataset_id, version, requirements, title, source, show_progress, actor_future)
+        return _register_scanned(root, data, dataset_id, version, requirements, title, source, show_progress, actor_future)
+
+
+def record_paths(root: Path, dataset_id: str, version: str, fp: str) -> tuple[Path, Path]:
+    """Item and manifest file of a registration. The name carries the fingerprint, so one
+    version registered with different data on two branches gives two files that git
+    merges without conflict, and ``check`` reports ``dataset.version-conflict``."""
+    stem = f"{dataset_id}-{version}.{fp.split(':', 1)[-1][:8]}"
+    return root / DATASET_DIR / f"{stem}.yaml", root / DATASET_DIR / f"{stem}.manifest.tsv"
 
 
 def _check_workspace_and_actor(root: Path, key: str, requirements: list[str]) -> str:
@@ -80,7 +87,7 @@ def _check_workspace_and_actor(root: Path, key: str, requirements: list[str]) ->
 
 
 def _register_scanned(
-    root: Path, data: Any, item_file: Path, manifest_file: Path, dataset_id: str, version: str,
+    root: Path, data: Any, dataset_id: str, version: str,
     requirements: list[str], title: str | None, source: str | None, show_progress: bool, actor_future: Any,
 ) -> Registration:
     files = list_files(root, data.root)
@@ -98,6 +105,7 @@ def _register_scanned(
     quality = _label_quality(result.problems)
     leakage = _leakage(result.rows)
     fp = fingerprint(entries)
+    item_file, manifest_file = record_paths(root, dataset_id, version, fp)
     actor = actor_future.result()  # raises the workspace check's error: nothing written yet
     item = {
         "dataset": {

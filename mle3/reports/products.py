@@ -189,7 +189,7 @@ def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
                 criteria.append({"requirement": req.id, "text": v.text, "actual": v.actual, "passed": v.passed})
     manifest_hash = None
     if ds.manifest and (ws.root / ds.manifest).is_file():
-        from ..datasets.manifest import sha256_file
+        from ..hashing import sha256_file
 
         manifest_hash = sha256_file(ws.root / ds.manifest)
     return {

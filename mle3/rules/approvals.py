@@ -7,7 +7,8 @@ from typing import Iterator
 
 from .. import audit
 from ..approvals.fingerprint import FILE_FIELDS, Fingerprints
-from ..approvals.ledger import countable, latest_decisions, recorded, role_status
+from ..approvals.duties import trainer_of, violations
+from ..approvals.ledger import conflicts, countable, fresh_approvals, latest_decisions, recorded, role_status
 from .registry import Context, Hit, rule
 
 _RELEASED = ("validated", "released")
@@ -26,11 +27,15 @@ class _Approvals:
                     ctx.exists(rel)  # weights feed the fingerprint
 
     @cached_property
+    def log(self) -> audit.Log:
+        return audit.read(self.ctx.ws.root)
+
+    @cached_property
     def verified(self):
         """Every approval, signatures checked (only signed ones cost a verification)."""
         ctx = self.ctx
         ctx.exists("allowed_signers")
-        return recorded(ctx.ws.root, verify_signatures=True)
+        return recorded(ctx.ws.root, verify_signatures=True, log=self.log)
 
     @cached_property
     def all(self):
@@ -94,13 +99,48 @@ def signatures(ctx: Context) -> Iterator[Hit]:
             yield Hit(_LogFile(a.line), f"approval of {a.item} by {a.name} as {a.role} is not signed; mle3.yaml requires signatures (it does not count)")
 
 
-@rule("approval.audit-log", "error", "The audit log was edited, truncated in the middle, or reordered (its hash chain is broken).",
+@rule("approval.conflict", "error",
+      "The same content was approved on one branch and rejected on another in the same role (concurrent decisions in the merged audit log) and nobody has decided since.",
+      "Decide again after the merge: `mle3 approve ITEM --role ROLE` or `--reject`; the new decision settles the conflict.")
+def conflict(ctx: Context) -> Iterator[Hit]:
+    shared = _shared(ctx)
+    for c in conflicts(shared.all, shared.log):
+        item = ctx.ws.by_key.get(c.item)
+        yield Hit(item if item is not None else _LogFile(c.rejected.line), c.message)
+
+
+@rule("approval.duties", "error",
+      "Separation of duties is broken in the merged audit log: one person holds fresh approvals in two roles for one item (one_role_per_person), "
+      "or the person who ran a released model's training approved its release (trainer_may_approve_release: false).",
+      "Withdraw one of the approvals (`mle3 approve ITEM --role ROLE --reject`) and have another person approve in that role.")
+def duties(ctx: Context) -> Iterator[Hit]:
+    shared = _shared(ctx)
+    for key in sorted({a.item for a in shared.all}):
+        item = ctx.ws.by_key.get(key)
+        if item is None or ctx.key(item) != key:
+            continue
+        fresh = fresh_approvals(shared.all, key, shared.fingerprints.of(key))
+        releasing = getattr(item, "status", None) == "released"
+        trainer = trainer_of(ctx.ws, item, shared.log) if releasing else None
+        for v in violations(ctx.ws, item, key, fresh, trainer, releasing=releasing):
+            yield Hit(item, v.message)
+
+
+@rule("approval.audit-log", "error", "The audit log was edited, or an entry that later entries follow was removed (an entry names a parent that is not in the log).",
       "Restore artifacts/audit.jsonl from version control; never edit it by hand.")
 def audit_log(ctx: Context) -> Iterator[Hit]:
     ctx.exists(audit.AUDIT_FILE)
-    _, problems = audit.verify(ctx.ws.root)
-    for p in problems:
+    for p in sorted(_shared(ctx).log.problems, key=lambda p: p.line):
         yield Hit(_LogFile(p.line), p.message)
+
+
+@rule("approval.audit-merge", "warning",
+      "git is not told to merge the audit log with its union driver: two branches that both record approvals or runs will conflict on artifacts/audit.jsonl.",
+      "Add the line `/artifacts/audit.jsonl merge=union` to the workspace's .gitattributes and commit it (new workspaces from `mle3 init` and `mle3 demo` have it).")
+def audit_merge(ctx: Context) -> Iterator[Hit]:
+    ctx.exists(".gitattributes")
+    if ctx.exists(audit.AUDIT_FILE) and audit.in_git_repository(ctx.ws.root) and not audit.gitattributes_ok(ctx.ws.root):
+        yield Hit(_LogFile(1), f"{audit.AUDIT_FILE} has no `merge=union` in .gitattributes; parallel branches will conflict on it")
 
 
 class _LogFile:

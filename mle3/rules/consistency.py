@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+from ..lfs import not_materialized
 from ..paths import inside_workspace
 from .registry import Context, Hit, rule
 
@@ -58,9 +59,23 @@ def artifact_missing(ctx: Context) -> Iterator[Hit]:
         for name, value in (model.artifacts.model_dump(exclude_none=True) or {}).items():
             if not isinstance(value, str) or not inside_workspace(ctx.ws.root, value):
                 continue
-            if not ctx.exists(value):
+            if not ctx.exists(value) and not_materialized(ctx.ws.root, value) is None:
                 severity = "error" if model.status == "released" else "warning"
                 yield Hit(model, f"artifact {name} {value!r} does not exist", ("artifacts", name), severity)
+
+
+@rule("artifact.not-materialized", "warning",
+      "A model artifact is a git LFS pointer, or an LFS-tracked file absent from this checkout: its content was not fetched (its fingerprint is still known).",
+      "Fetch it with the command in the finding (`git lfs pull --include=FILE`).")
+def artifact_not_materialized(ctx: Context) -> Iterator[Hit]:
+    ctx.exists(".gitattributes")
+    for model in ctx.ws.of_kind("model_version"):
+        for name, value in (model.artifacts.model_dump(exclude_none=True) or {}).items():
+            if isinstance(value, str) and inside_workspace(ctx.ws.root, value):
+                ctx.exists(value)
+                why = not_materialized(ctx.ws.root, value)
+                if why:
+                    yield Hit(model, why, ("artifacts", name))
 
 
 @rule("consistency.path-outside", "error", "A path in an item leaves the workspace (absolute, `..`, or a link pointing out).",

@@ -106,7 +106,36 @@ def offline_ultralytics(root: Path, pin_memory: bool | None = None):
     if wanted:
         SETTINGS.update(wanted)
     _no_amp_download()
+    label_caches_under(root / ".mle3" / "cache" / "labels")
     return ultralytics
+
+
+def label_caches_under(cache_dir: Path) -> None:
+    """ultralytics writes ``labels/<split>.cache`` beside the labels, i.e. into the
+    registered data set: it would change the data folder (and conflict in git). Its
+    cache files go to ``cache_dir`` instead, one per labels folder."""
+    import hashlib
+
+    from ultralytics.data import dataset
+
+    load = getattr(dataset.load_dataset_cache_file, "__wrapped__", dataset.load_dataset_cache_file)
+    save = getattr(dataset.save_dataset_cache_file, "__wrapped__", dataset.save_dataset_cache_file)
+
+    def moved(path: Any) -> Path:
+        source = Path(path).resolve()
+        return cache_dir / f"{hashlib.sha256(str(source).encode()).hexdigest()[:16]}-{source.name}"
+
+    def load_moved(path: Any) -> Any:
+        return load(moved(path))
+
+    def save_moved(prefix: str, path: Any, x: Any, version: str) -> Any:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        return save(prefix, moved(path), x, version)
+
+    load_moved.__wrapped__ = load  # type: ignore[attr-defined]
+    save_moved.__wrapped__ = save  # type: ignore[attr-defined]
+    dataset.load_dataset_cache_file = load_moved
+    dataset.save_dataset_cache_file = save_moved
 
 
 def _no_amp_download() -> None:

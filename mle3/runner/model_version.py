@@ -1,30 +1,30 @@
 """The draft model version a successful run leaves behind (the seed's shape, filled in).
 
-Naming: a configuration may set ``model_line`` (e.g. ``MLE-MODEL-001``); otherwise the
-line is the configuration id with ``TRAIN`` replaced by ``MODEL``. The version is the
-latest version of that line with its minor number raised (``v2.3.1`` -> ``v2.4.0``;
-first ``v0.1.0``), and ``previous_version`` is that latest version. Writing holds the
-workspace's model lock, so two trainings finishing together get different versions.
+Naming (see :mod:`mle3.workspace.versions`): a configuration may set ``model_line``
+(e.g. ``MLE-MODEL-001``); otherwise the line is the configuration id with ``TRAIN``
+replaced by ``MODEL``. The draft is named after its run, ``<line>-<RUN-ID>``, so two
+trainings on two branches never choose the same id or weights file; the semantic
+version is given by ``mle3 promote --to validated``. ``previous_version`` is the line's
+highest version, or else its most recent model. Writing holds the workspace's model lock.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
 from filelock import FileLock
 
-from .._atomic import atomic_write_text
-from ..datasets.manifest import sha256_file
-from ..workspace.versions import version_key
+from .._atomic import atomic_copy, atomic_write_text
+from ..errors import Mle3Error
+from ..hashing import sha256_file
+from ..workspace.versions import SEMVER, draft_id, model_line_of, version_key, version_of
 from .records import RunRecord, clean, now_iso
 
 MODELS_DIR = "artifacts/models"
 WEIGHTS_DIR = "models"
-_VERSION = re.compile(r"^(?P<line>.+)-v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)$")
 
 
 def model_line(cfg: Any) -> str:
@@ -34,28 +34,30 @@ def model_line(cfg: Any) -> str:
     return cfg.id.replace("TRAIN", "MODEL") if "TRAIN" in cfg.id else f"{cfg.id}-MODEL"
 
 
-def _existing_versions(root: Path, line: str) -> list[str]:
-    """Model version ids of ``line`` on disk now (not the loaded snapshot: another run may
+def _line_models(root: Path, line: str) -> list[dict[str, Any]]:
+    """Model versions of ``line`` on disk now (not the loaded snapshot: another run may
     have written one since this run started)."""
-    ids = []
+    found = []
     for path in (root / MODELS_DIR).glob("*.yaml"):
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
             continue
-        entries = doc.get("model_versions") or [doc.get("model_version")]
-        for entry in entries:
-            if isinstance(entry, dict) and str(entry.get("id", "")).startswith(line + "-v"):
-                ids.append(str(entry["id"]))
-    return ids
+        for entry in doc.get("model_versions") or [doc.get("model_version")]:
+            if not isinstance(entry, dict) or not entry.get("id"):
+                continue
+            view = SimpleNamespace(id=str(entry["id"]), model_line=entry.get("model_line"), version=entry.get("version"), model_extra={})
+            if model_line_of(view) == line:
+                found.append({"id": view.id, "version": version_of(view), "created": str(entry.get("created") or "")})
+    return found
 
 
-def next_version(line: str, existing: list[str]) -> tuple[str, str | None]:
-    parsed = [m for m in (_VERSION.match(i) for i in existing) if m and m.group("line") == line]
-    if not parsed:
-        return f"{line}-v0.1.0", None
-    latest = max(parsed, key=lambda m: version_key(m.group(0)[len(line) + 2:]))
-    return f"{line}-v{latest.group('major')}.{int(latest.group('minor')) + 1}.0", latest.group(0)
+def previous_of(models: list[dict[str, Any]]) -> str | None:
+    """The model a new draft follows: the line's highest version, else its newest model."""
+    versioned = [m for m in models if m["version"] and SEMVER.match(m["version"])]
+    if versioned:
+        return max(versioned, key=lambda m: version_key(m["version"]))["id"]
+    return max(models, key=lambda m: (m["created"], m["id"]))["id"] if models else None
 
 
 def _duration(seconds: float) -> str:
@@ -71,22 +73,13 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
     (root / ".mle3").mkdir(exist_ok=True)
     with lock:
         line = model_line(cfg)
-        existing = _existing_versions(root, line)
-        new_id, previous = next_version(line, existing)
-        if model_id:
-            if model_id in existing:
-                from ..errors import Mle3Error
-
-                raise Mle3Error(f"model version {model_id} already exists")
-            new_id = model_id
+        models = _line_models(root, line)
+        previous = previous_of(models)
+        new_id = model_id or draft_id(line, record.id)
+        if model_id and any(m["id"] == model_id for m in models) or (root / MODELS_DIR / f"{new_id}.yaml").exists():
+            raise Mle3Error(f"model version {new_id} already exists")
         weights_rel = f"{WEIGHTS_DIR}/{new_id}.pt"
-        (root / WEIGHTS_DIR).mkdir(exist_ok=True)
-        tmp = root / WEIGHTS_DIR / f".{new_id}.pt.tmp"
-        shutil.copyfile(outcome["best_weights"], tmp)
-        tmp.replace(root / weights_rel)
-        from .train import finish_checkpoints
-
-        finish_checkpoints(record, prep.mapping)
+        atomic_copy(outcome["best_weights"], root / weights_rel)
         requirements = list(dict.fromkeys(list(cfg.requirements) + (list(dataset.requirements) if dataset is not None else [])))
         previous_item = ws.resolve(previous) if previous else None
         architecture = (cfg.model_extra or {}).get("architecture") or (previous_item.traceability.architecture if previous_item is not None else None)
@@ -117,6 +110,7 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
             "status": "draft",
             "approver": None,
             "approval_date": None,
+            "model_line": line,
         }
         item["training_data"] = {k: v for k, v in item["training_data"].items() if v is not None}
         item["traceability"] = {k: v for k, v in item["traceability"].items() if v}
@@ -135,10 +129,7 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
     lock = FileLock(str(root / ".mle3" / "models.lock"), timeout=120)
     with lock:
         onnx_rel = f"{WEIGHTS_DIR}/{child_id}.onnx"
-        (root / WEIGHTS_DIR).mkdir(exist_ok=True)
-        tmp = root / WEIGHTS_DIR / f".{child_id}.onnx.tmp"
-        shutil.copyfile(int8_onnx, tmp)
-        tmp.replace(root / onnx_rel)
+        atomic_copy(int8_onnx, root / onnx_rel)
         from ..approvals.fingerprint import Fingerprints
         from ..graph import build_graph
 
@@ -156,6 +147,7 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
             "traceability": {**model.traceability.model_dump(exclude_none=True), "previous_version": model.id},
             "quantization": {**quantization, "parent_fingerprint": parent_fp},
             "status": "draft",
+            "model_line": model_line_of(model),
         }
         item["quantization"] = {k: v for k, v in item["quantization"].items() if v is not None}
         path = root / MODELS_DIR / f"{child_id}.yaml"

@@ -29,6 +29,7 @@ from .. import audit
 from .._atomic import atomic_write_text
 from ..errors import Mle3Error
 from ..paths import inside_workspace
+from ..workspace.versions import draft_id, model_line_of
 from .mapping import Deviation
 from .records import RunRecord, clean, now_iso
 
@@ -80,7 +81,7 @@ class Parent:
 
 def resolve_parent(ws: Any, ref: str) -> Parent:
     """The float model version and everything quantization needs; one-line errors."""
-    from ..datasets.manifest import sha256_file
+    from ..hashing import sha256_file
     from ..workspace.schema import QuantizationSettings
 
     model = ws.get(ref)
@@ -90,6 +91,11 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     if not rel:
         raise Mle3Error("the model version names no weights file", file=model._file, line=ws.line_of(model, ("artifacts",)), field="artifacts.weights")
     weights = ws.root / rel
+    from ..lfs import not_materialized
+
+    fetch = not_materialized(ws.root, rel) if inside_workspace(ws.root, rel) else None
+    if fetch:
+        raise Mle3Error(fetch, file=model._file, line=ws.line_of(model, ("artifacts", "weights")), field="artifacts.weights")
     if not inside_workspace(ws.root, rel) or not weights.is_file():
         raise Mle3Error(f"weights file {rel!r} is missing", file=model._file, line=ws.line_of(model, ("artifacts", "weights")), field="artifacts.weights")
     digest = sha256_file(weights)
@@ -246,7 +252,7 @@ def _evaluation_yaml(root: Path, dataset: Any, directory: Path) -> Path:
 def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Float ONNX next to the weights, validated against PyTorch on val, recorded in the
     model version (``artifacts.onnx`` and ``onnx_sha256``) only if the two agree."""
-    from ..datasets.manifest import sha256_file
+    from ..hashing import sha256_file
     from ..workspace import load_workspace
     from .environment import offline_ultralytics
 
@@ -290,9 +296,6 @@ def quantize(root: Path, ref: str, options: QuantizeOptions, echo: Callable[[str
 
     ws = load_workspace(root)
     parent = resolve_parent(ws, ref)
-    child_id = f"{parent.model.id}-int8-{options.method}"
-    if ws.resolve(child_id) is not None or (root / "artifacts" / "models" / f"{child_id}.yaml").exists():
-        raise Mle3Error(f"model version {child_id} already exists; remove it to quantize again")
     settings = parent.settings
     deviations = []
     calib_n = settings.calibration_images
@@ -317,6 +320,9 @@ def quantize(root: Path, ref: str, options: QuantizeOptions, echo: Callable[[str
         calibration={"split": "train", "images": len(images), "method": calib_method, "list_sha256": list_hash, "files": [p.relative_to(root).as_posix() for p in images]},
         code=git_state(root), environment=environment(), deviations=[d.__dict__ for d in deviations], threshold=threshold, attempts=[],
     )
+    # named after its own run (like a training's draft): two quantizations of one model on
+    # two branches never collide
+    child_id = f"{draft_id(model_line_of(parent.model) or parent.model.id, record.id)}-int8-{options.method}"
     atomic_write_text(record.directory / "calibration.txt", "".join(p.relative_to(root).as_posix() + "\n" for p in images))
     audit.append(root, "run.start", record.id, {"kind": "quantization", "method": options.method, "parent": parent.model.id})
     result = QuantizeResult(record.id, "in_progress", method=options.method, threshold=threshold)

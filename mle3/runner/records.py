@@ -117,7 +117,7 @@ class RunRecord:
 
     def append_epoch(self, metrics: dict[str, Any]) -> None:
         line = json.dumps(clean(metrics), sort_keys=True) + "\n"
-        fd = os.open(self.directory / EPOCHS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.directory / EPOCHS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             os.write(fd, line.encode())
             os.fsync(fd)

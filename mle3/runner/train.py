@@ -25,10 +25,11 @@ import yaml
 
 from .. import audit
 from .._atomic import atomic_write_text
-from ..datasets.manifest import sha256_file
+from ..hashing import sha256_file
 from ..errors import Mle3Error
 from ..paths import inside_workspace
 from .mapping import Deviation, Mapping, map_config, ultralytics_device
+from .model_version import write_model_version
 from .records import RunRecord, now_iso
 
 
@@ -270,9 +271,8 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             record.update(status="in_progress", started=record.data.get("started") or now_iso(), attempt=attempt)
             try:
                 outcome = _run_ultralytics(record, prep, args, data_yaml, echo, mirror.epoch if mirror else None)
-                from .model_version import write_model_version
-
                 model_id = write_model_version(ws, record, prep, outcome, options.model_id)
+                finish_checkpoints(record, prep.mapping)
             except Terminated:
                 reason = "timeout" if timer_fired.is_set() else "SIGTERM"
                 _end(record, "terminated", started, attempt, f"terminated by {reason}")

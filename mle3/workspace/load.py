@@ -23,7 +23,7 @@ from ..findings import Finding, format_path
 from . import cache as parse_cache
 from .config import ProjectConfig, find_root, load_config
 from .schema import KINDS, Augmentation, locate, misspelled_fields
-from .versions import version_key
+from .versions import alias_of, model_line_of, version_key
 from .yamlpos import YamlProblem, line_of, parse_documents, parse_fast
 
 #: Below this many files to parse, worker processes cost more than they save.
@@ -270,6 +270,41 @@ def build_items(parsed: ParsedFile, ws: "Workspace") -> tuple[list[BaseModel], l
     return items, findings
 
 
+def _duplicate(ws: Workspace, key: str, first: Any, item: Any) -> Finding:
+    """Two items with one id (a merge of two branches that chose the same id by hand): the
+    finding names both files and says whether their content differs."""
+    where = f"{first._file}:{ws.line_of(first)}"
+    if item.kind == first.kind == "dataset" and getattr(item, "fingerprint", None) != getattr(first, "fingerprint", None):
+        return Finding(
+            "dataset.version-conflict", "error",
+            f"data set {key} is registered twice with different data: {first.fingerprint} at {where} and {item.fingerprint} here; "
+            "register one of them as a new version",
+            item=key, file=item._file, line=ws.line_of(item),
+        )
+    same = first.model_dump(mode="json") == item.model_dump(mode="json")
+    what = "with the same content" if same else "with different content"
+    return Finding("load.duplicate-id", "error", f"id {key!r} is defined twice {what}: at {where} and here", item=key, file=item._file, line=ws.line_of(item))
+
+
+def _index_versions(ws: Workspace) -> None:
+    """Make model versions findable by ``<line>-<version>`` once promotion gave them a
+    version; a version given to two models (two branches) is reported."""
+    for model in ws.of_kind("model_version"):
+        alias = alias_of(model)
+        if alias is None:
+            continue
+        taken = ws.by_key.get(alias)
+        if taken is not None and taken is not model:
+            ws.findings.append(Finding(
+                "load.duplicate-id", "error",
+                f"version {model.version} of {model_line_of(model)} is given to {model.id} here and to {taken.id} at {taken._file}:{ws.line_of(taken)}; "
+                f"give one of them another version (mle3 promote --version)",
+                item=model.id, file=model._file, line=ws.line_of(model, ("version",)),
+            ))
+            continue
+        ws.by_key[alias] = model
+
+
 def item_key(item: Any) -> str:
     if isinstance(item, Augmentation):
         return item.id or Path(item._file).name
@@ -304,16 +339,13 @@ def _load_items(root: Path, config: ProjectConfig, listing: list[tuple[str, int,
         key = item_key(item)
         first = ws.by_key.get(key)
         if first is not None:
-            ws.findings.append(Finding(
-                "load.duplicate-id", "error",
-                f"id {key!r} is already defined at {first._file}:{ws.line_of(first)}",
-                item=key, file=item._file, line=ws.line_of(item),
-            ))
+            ws.findings.append(_duplicate(ws, key, first, item))
             continue
         ws.by_key[key] = item
         ws.items.append(item)
         if isinstance(item, Augmentation) and item.id:
             ws.by_key.setdefault(Path(item._file).name, item)
+    _index_versions(ws)
     for ds in ws.of_kind("dataset"):
         current = ws.latest_dataset.get(ds.id)
         if current is None or version_key(ds.version) > version_key(current.version):

@@ -387,6 +387,10 @@ class ModelVersion(Item):
     status: str = "draft"
     approver: str | None = None
     approval_date: DateLike | None = None
+    #: the model line (``MLE-MODEL-001``) of a model named after its run
+    model_line: str | None = None
+    #: the semantic version given at promotion to validated (the model is then also ``<line>-<version>``)
+    version: str | None = None
 
 
 RUN_STATUSES = ("pending", "in_progress", "success", "failed", "aborted", "terminated")

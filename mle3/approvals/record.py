@@ -1,0 +1,69 @@
+"""``mle3 approve``: record a decision on an item's exact content in the audit log.
+
+The decision is recorded even when it breaks a policy (the record is what happened);
+the warnings say so at once, with the way out, instead of leaving it to ``promote``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from .. import audit
+from ..errors import Mle3Error
+from ..workspace import Workspace, item_key
+from .duties import trainer_of, violations
+from .fingerprint import Fingerprints
+from .ledger import ACTION, Approval, fresh_approvals, policy_roles, recorded
+
+
+def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: str | None = None, comment: str | None = None, reject: bool = False,
+            deviation: str | None = None, sign: bool = False, key: Path | None = None) -> Approval:
+    """Record an approval (or rejection) of the item's current content. With
+    ``deviation`` (a rule id such as ``quantization.drop``) the approval also accepts a
+    known deviation of this exact content; it then needs a comment saying why."""
+    item = ws.get(ref)
+    key_of_item = item_key(item)
+    roles = policy_roles(ws)
+    if role not in roles:
+        raise Mle3Error(f"role {role!r} is not used by the policy in mle3.yaml (roles: {', '.join(roles) or 'none'})", file="mle3.yaml", field="policy.approvals")
+    if deviation and not comment:
+        raise Mle3Error("an approved deviation needs --comment with the justification")
+    fingerprint = Fingerprints(ws, graph).of(key_of_item)
+    person = name or audit.default_actor(ws.root)
+    decision = "rejected" if reject else "approved"
+    details = {"kind": item.kind, "role": role, "name": person, "decision": decision, "fingerprint": fingerprint, "comment": comment}
+    if deviation:
+        details["deviation"] = deviation
+    finalize = None
+    if sign or key is not None or ws.config.policy.require_signatures:
+        from . import signing
+
+        key_file = Path(key).expanduser() if key is not None else signing.default_key(ws.root)
+        principal = signing.principal_of(person)
+
+        def finalize(entry: dict[str, Any]) -> None:
+            payload = signing.message(entry["item"], fingerprint, role, decision, entry["time"], signing.chain_of(entry))
+            entry["details"].update(principal=principal, signature=signing.sign(key_file, payload))
+
+    entry = audit.append(ws.root, ACTION, key_of_item, details, actor=person, finalize=finalize)
+    approval = Approval(-1, entry["time"], entry["item"], role, person, decision, fingerprint, comment, 0, deviation, entry=entry["hash"])
+    if decision == "approved":
+        approval.warnings = policy_warnings(ws, item, key_of_item, fingerprint, approval)
+    return approval
+
+
+def policy_warnings(ws: Workspace, item: Any, key: str, fingerprint: str, new: Approval) -> list[str]:
+    """The duties the decision just recorded breaks, evaluated with every fresh approval
+    of the item (from all branches merged so far)."""
+    log = audit.read(ws.root)
+    fresh = [a for a in fresh_approvals(recorded(ws.root, log=log), key, fingerprint)]
+    out = [v.message for v in violations(ws, item, key, fresh, None, releasing=False) if any(a.entry == new.entry for a in v.approvals)]
+    release_roles = ws.config.policy.approvals.get("released", [])
+    if item.kind == "model_version" and new.role in release_roles and not ws.config.policy.trainer_may_approve_release:
+        trainer = trainer_of(ws, item, log)
+        hits = violations(ws, item, key, [new], trainer, releasing=True)
+        out.extend(f"{v.message}; this approval will not count for release" for v in hits if v.kind == "trainer")
+    return out
