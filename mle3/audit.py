@@ -1,23 +1,27 @@
-"""The append-only audit log ``artifacts/audit.jsonl``: a hash DAG that git merges.
+"""The append-only audit log under ``artifacts/audit/``: a hash DAG that git merges.
 
-Each line is one entry, a JSON object with ``time``, ``actor``, ``host``, ``action``,
-``item``, ``details``, ``parents`` (the hashes of the heads its writer saw) and ``hash``
-(sha256 of the entry's canonical JSON without ``hash``). Two people who append on two
-branches fork the DAG; git's built-in ``union`` merge driver (``.gitattributes``, written
-by ``mle3 init``) keeps both sides' lines, and the next entry names both heads, joining
-the DAG again. Line order carries no meaning: entries are ordered by their place in the
-DAG (generation, then time, then hash), the same in every clone.
+Each entry is one small file, ``artifacts/audit/<h[:2]>/<h>.json``, named by its hash
+``h`` (sha256 of the entry's canonical JSON without ``hash``). An entry has ``time``,
+``actor``, ``host``, ``action``, ``item``, ``details`` and ``parents``: the hashes of the
+heads its writer saw. Two people who record on two branches fork the DAG; git merges new
+files without conflicts in every kind of merge (two-way, octopus, rebase, cherry-pick,
+a forge's merge button) and needs no configuration; the next entry names every head,
+joining the DAG again. (A single file with git's ``union`` merge driver was tried first:
+octopus merges and ``git merge-file`` ignore merge drivers and conflict.) Entries are
+ordered by their place in the DAG (parents first, then time, then hash), the same in
+every clone.
 
-:func:`verify` checks every entry's own hash and that every parent exists, so an edited
-entry, or a removed entry that has a child, is found with its line number. Logs written
-before the DAG (``seq`` and ``prev``) keep verifying: ``prev`` is their one parent. They
-are migrated on the first append (or ``mle3 audit migrate``): the old chain is verified,
-then an ``audit.migrate`` entry is recorded.
+:func:`verify` checks that each entry's content matches its hash and its file name, and
+that every parent exists, so an edited entry, or a removed entry that others follow, is
+found with its file. Logs written before the DAG (``artifacts/audit.jsonl``, with ``seq``
+and ``prev``) keep verifying: ``prev`` is their one parent, and the file stays as it is.
+They are migrated on the first append (or ``mle3 audit migrate``): the old chain is
+verified, then an ``audit.migrate`` entry that follows its last entry is recorded.
 
 Appends hold a file lock and never re-read the whole log: the heads are kept in
-``.mle3/audit-heads.json`` with the size and last line of the log they describe, and
-only lines added since (a ``git pull``) are read; a log that changed otherwise (checkout,
-rebase) is read once to rebuild them.
+``.mle3/audit-index/`` with each shard folder's listing and mtime, so only shards that
+changed (a ``git pull``) are listed again and only new entries read; a removed entry
+(checkout, rebase) rebuilds the index from the whole log once.
 """
 
 from __future__ import annotations
@@ -28,26 +32,41 @@ import hashlib
 import heapq
 import json
 import os
+import re
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from filelock import FileLock
 
-from ._atomic import atomic_write_text
+from ._atomic import atomic_write_text, temporary_beside
 from .errors import Mle3Error
 
-AUDIT_FILE = "artifacts/audit.jsonl"
-HEADS_CACHE = ".mle3/audit-heads.json"
+AUDIT_DIR = "artifacts/audit"
+LEGACY_FILE = "artifacts/audit.jsonl"
+INDEX_DIR = ".mle3/audit-index"
 GENESIS = "0" * 64
 MIGRATE = "audit.migrate"
-#: what ``.gitattributes`` must say for git to merge the log without conflicts
-GITATTRIBUTES_LINE = f"/{AUDIT_FILE} merge=union"
+_ENTRY_NAME = re.compile(r"^([0-9a-f]{64})\.json$")
+_SHARD_NAME = re.compile(r"^[0-9a-f]{2}$")
+#: a shard folder changed less than this before the index was written may change again
+#: within the same mtime tick: it is listed again on the next append
+_RACY_NS = 2_000_000_000
 
 
-def audit_path(root: Path) -> Path:
-    return root / AUDIT_FILE
+def audit_dir(root: Path) -> Path:
+    return root / AUDIT_DIR
+
+
+def entry_file(digest: str) -> str:
+    """Workspace-relative file of the entry with hash ``digest``."""
+    return f"{AUDIT_DIR}/{digest[:2]}/{digest}.json"
+
+
+def exists(root: Path) -> bool:
+    return audit_dir(root).is_dir() or (root / LEGACY_FILE).is_file()
 
 
 def _lock(root: Path) -> FileLock:
@@ -97,34 +116,74 @@ def default_actor(root: Path | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- reading
-def entries(root: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line number, entry or None if unparsable, raw line) in file order. A last line
-    without newline is a crash during an append (never a complete entry) and is skipped."""
-    path = audit_path(root)
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip() or not line.endswith("\n"):
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                yield number, None, line
-                continue
-            yield number, entry if isinstance(entry, dict) else None, line
+def _shards(root: Path) -> list[os.DirEntry]:
+    try:
+        return [d for d in os.scandir(audit_dir(root)) if _SHARD_NAME.match(d.name) and d.is_dir()]
+    except FileNotFoundError:
+        return []
+
+
+def _entry_names(shard: str | os.PathLike) -> list[str]:
+    try:
+        return [e.name for e in os.scandir(shard) if _ENTRY_NAME.match(e.name)]
+    except FileNotFoundError:
+        return []
+
+
+def _read_bytes(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            block = os.read(fd, 1 << 16)
+            if not block:
+                return b"".join(chunks)
+            chunks.append(block)
+    finally:
+        os.close(fd)
+
+
+def entries(root: Path) -> Iterator[tuple[str, int, dict[str, Any] | None, bytes]]:
+    """(file, line, entry or None if unparsable, raw bytes): the legacy file's lines, then
+    every entry file (in no meaningful order). A legacy last line without newline is a
+    crash during an append (never a complete entry) and is skipped; temporary files of an
+    interrupted append are not entries."""
+    legacy = root / LEGACY_FILE
+    if legacy.is_file():
+        with open(legacy, "rb") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip() or not line.endswith(b"\n"):
+                    continue
+                yield LEGACY_FILE, number, _parse(line), line
+    for shard in _shards(root):
+        for name in _entry_names(shard.path):
+            raw = _read_bytes(os.path.join(shard.path, name))
+            yield f"{AUDIT_DIR}/{shard.name}/{name}", 1, _parse(raw), raw
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 @dataclass
 class AuditProblem:
+    file: str
     line: int
     message: str
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
 
 
 @dataclass
 class Node:
-    """One entry of the log with its place in the file and in the DAG."""
+    """One entry of the log with its file and its place in the DAG."""
 
+    file: str
     line: int
     entry: dict[str, Any]
     hash: str
@@ -133,13 +192,14 @@ class Node:
     order: int = 0
 
 
-def _fast_hash_ok(raw: str, stored: str) -> bool:
+def _hash_ok(raw: bytes, stored: str, entry: dict[str, Any]) -> bool:
     """Entries written by mle3 are their canonical body followed by ``,"hash":"..."}``:
-    hashing the raw bytes avoids re-serializing 100,000 entries."""
-    suffix = f',"hash":"{stored}"}}\n'
-    if not raw.endswith(suffix):
-        return False
-    return hashlib.sha256((raw[: -len(suffix)] + "}").encode()).hexdigest() == stored
+    hashing the raw bytes avoids re-serializing 100,000 entries; anything else (legacy
+    lines, reformatted files) is checked by its canonical form."""
+    suffix = f',"hash":"{stored}"}}\n'.encode()
+    if raw.endswith(suffix) and hashlib.sha256(raw[: -len(suffix)] + b"}").hexdigest() == stored:
+        return True
+    return entry_hash(entry) == stored
 
 
 @dataclass
@@ -188,35 +248,37 @@ class Log:
 
 
 def read(root: Path) -> Log:
-    """Read and check the whole log: hashes, parents, DAG order."""
+    """Read and check the whole log: hashes, file names, parents, DAG order."""
     log = Log()
     pending: list[Node] = []
-    for number, entry, raw in entries(root):
+    for file, line, entry, raw in entries(root):
         if entry is None:
-            log.problems.append(AuditProblem(number, "not a JSON entry"))
+            log.problems.append(AuditProblem(file, line, "not a JSON entry"))
             continue
         stored = entry.get("hash")
-        if not isinstance(stored, str) or not (_fast_hash_ok(raw, stored) or stored == entry_hash(entry)):
-            what = entry.get("action") or "entry"
-            log.problems.append(AuditProblem(number, f"{what} entry was edited (its content does not match its hash)"))
-            stored = entry_hash(entry) if not isinstance(stored, str) else stored
+        what = entry.get("action") or "entry"
+        if not isinstance(stored, str) or not _hash_ok(raw, stored, entry):
+            log.problems.append(AuditProblem(file, line, f"{what} entry was edited (its content does not match its hash)"))
+            stored = stored if isinstance(stored, str) else entry_hash(entry)
+        if file != LEGACY_FILE and not file.endswith(f"/{stored[:2]}/{stored}.json"):
+            log.problems.append(AuditProblem(file, line, f"{what} entry is stored under another entry's name (its hash is {stored[:12]}...)"))
         if stored in log.by_hash:
-            continue  # the same entry twice (both sides of a merge kept it): one entry
-        node = Node(number, entry, stored, parents_of(entry))
+            continue  # the same entry twice: one entry
+        node = Node(file, line, entry, stored, parents_of(entry))
         log.by_hash[stored] = node
         pending.append(node)
     for node in pending:
         for parent in node.parents:
             if parent not in log.by_hash:
                 log.problems.append(AuditProblem(
-                    node.line, f"{node.entry.get('action') or 'entry'} entry names parent {parent[:12]}..., which is not in the log (a removed entry)"))
+                    node.file, node.line, f"{node.entry.get('action') or 'entry'} entry names parent {parent[:12]}..., which is not in the log (a removed entry)"))
     _order(log, pending)
+    log.problems.sort(key=lambda p: (p.file, p.line))
     return log
 
 
 def _order(log: Log, nodes: list[Node]) -> None:
-    """Kahn's algorithm: parents first; among entries ready together, by (time, hash).
-    The generation (1 + the deepest parent) is kept for display and tie-breaking."""
+    """Kahn's algorithm: parents first; among entries ready together, by (time, hash)."""
     children: dict[str, list[Node]] = {}
     waiting: dict[str, int] = {}
     ready: list[tuple[str, str]] = []
@@ -242,7 +304,7 @@ def _order(log: Log, nodes: list[Node]) -> None:
                 heapq.heappush(ready, (str(child.entry.get("time", "")), child.hash))
     for node in nodes:  # a cycle can only come from forged hashes: keep the entries visible
         if waiting[node.hash] > 0:
-            log.problems.append(AuditProblem(node.line, "entry is part of a parent cycle (forged hashes)"))
+            log.problems.append(AuditProblem(node.file, node.line, "entry is part of a parent cycle (forged hashes)"))
             node.order = order
             order += 1
             log.nodes.append(node)
@@ -251,9 +313,14 @@ def _order(log: Log, nodes: list[Node]) -> None:
 
 
 def verify(root: Path) -> tuple[int, list[AuditProblem]]:
-    """(number of entries, problems): edited entries, removed entries that have children."""
+    """(number of entries, problems): edited entries, removed entries that others follow."""
     log = read(root)
-    return len(log), sorted(log.problems, key=lambda p: p.line)
+    return len(log), log.problems
+
+
+def history(root: Path) -> list[dict[str, Any]]:
+    """Every entry, oldest first (DAG order)."""
+    return [n.entry for n in read(root).nodes]
 
 
 def legacy_chain_problems(log: Log) -> list[AuditProblem]:
@@ -264,109 +331,120 @@ def legacy_chain_problems(log: Log) -> list[AuditProblem]:
     prev, expected = GENESIS, 1
     for node in legacy:
         if node.entry.get("prev") != prev:
-            problems.append(AuditProblem(node.line, f"entry {node.entry.get('seq')} does not follow the previous entry (removed or reordered entries)"))
+            problems.append(AuditProblem(node.file, node.line, f"entry {node.entry.get('seq')} does not follow the previous entry (removed or reordered entries)"))
         if node.entry.get("seq") != expected:
-            problems.append(AuditProblem(node.line, f"sequence {node.entry.get('seq')} where {expected} was expected"))
+            problems.append(AuditProblem(node.file, node.line, f"sequence {node.entry.get('seq')} where {expected} was expected"))
         prev, expected = node.hash, (node.entry.get("seq") or expected) + 1
     return problems
 
 
-# --------------------------------------------------------------------------- heads cache
+# --------------------------------------------------------------------------- heads index
 @dataclass
-class _Heads:
-    size: int
-    tail: str  # sha256 of the last line (with its newline)
-    tail_len: int
+class _Index:
+    """What the last append knew: heads, shard mtimes, the legacy file's state."""
+
     heads: list[str]
+    shards: dict[str, int]
+    legacy: list[int]
+    written: int
     entries: int
     legacy_only: bool
 
 
-def _last_line(path: Path, size: int) -> bytes:
-    """The last complete line of the first ``size`` bytes of ``path`` (reads backwards)."""
-    with open(path, "rb") as fh:
-        pos, block = size, b""
-        while pos > 0:
-            step = min(4096, pos)
-            pos -= step
-            fh.seek(pos)
-            block = fh.read(step) + block
-            cut = block.rfind(b"\n", 0, len(block) - 1)
-            if cut >= 0:
-                return block[cut + 1:]
-        return block
+def _index_file(root: Path) -> Path:
+    return root / INDEX_DIR / "heads.json"
 
 
-def _load_heads(root: Path, path: Path) -> _Heads | None:
-    """The cached heads if they still describe the log, updated with lines appended since."""
+def _shard_index(root: Path, shard: str) -> Path:
+    return root / INDEX_DIR / f"{shard}.txt"
+
+
+def _legacy_state(root: Path) -> list[int]:
     try:
-        cached = _Heads(**json.loads((root / HEADS_CACHE).read_text()))
+        st = (root / LEGACY_FILE).stat()
+        return [st.st_size, st.st_mtime_ns]
+    except FileNotFoundError:
+        return []
+
+
+def _save_index(root: Path, index: _Index) -> None:
+    index.written = time.time_ns()
+    atomic_write_text(_index_file(root), json.dumps(index.__dict__))
+
+
+def _rebuild_index(root: Path) -> _Index:
+    """Read the whole log once and write the index from it."""
+    log = read(root)
+    shards: dict[str, int] = {}
+    for shard in _shards(root):
+        shards[shard.name] = shard.stat().st_mtime_ns
+        atomic_write_text(_shard_index(root, shard.name), "".join(n + "\n" for n in sorted(_entry_names(shard.path))))
+    index = _Index(list(log.heads), shards, _legacy_state(root), 0, len(log), log.legacy_only)
+    _save_index(root, index)
+    return index
+
+
+def _current_index(root: Path) -> _Index:
+    """The heads now: the saved index, brought up to date by listing only shards whose
+    mtime changed (or may have) and reading only entries it did not know."""
+    try:
+        index = _Index(**json.loads(_index_file(root).read_text()))
     except (OSError, ValueError, TypeError):
-        return None
-    size = path.stat().st_size if path.exists() else 0
-    if size < cached.size:
-        return None
-    if cached.size:
-        with open(path, "rb") as fh:
-            fh.seek(cached.size - cached.tail_len)
-            if hashlib.sha256(fh.read(cached.tail_len)).hexdigest() != cached.tail:
-                return None
-    if size == cached.size:
-        return cached
-    with open(path, "rb") as fh:
-        fh.seek(cached.size)
-        added = fh.read(size - cached.size)
-    heads = set(cached.heads)
-    new, referenced = set(), set()
-    count, legacy_only = cached.entries, cached.legacy_only
-    for raw in added.split(b"\n"):
-        if not raw.strip():
+        return _rebuild_index(root)
+    if index.legacy != _legacy_state(root):
+        return _rebuild_index(root)
+    on_disk = {shard.name: shard for shard in _shards(root)}
+    if set(index.shards) - set(on_disk):
+        return _rebuild_index(root)
+    new: list[str] = []
+    changed: dict[str, tuple[int, list[str]]] = {}
+    for name, shard in on_disk.items():
+        mtime = shard.stat().st_mtime_ns
+        if index.shards.get(name) == mtime and mtime < index.written - _RACY_NS:
             continue
+        now = set(_entry_names(shard.path))
         try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str):
-            continue
-        count += 1
-        legacy_only = legacy_only and is_legacy(entry)
-        new.add(entry["hash"])
+            before = set(_shard_index(root, name).read_text().split())
+        except FileNotFoundError:
+            before = set() if name not in index.shards else None  # type: ignore[assignment]
+        if before is None or before - now:
+            return _rebuild_index(root)  # entries vanished (checkout, rebase): start over
+        new.extend(f"{name}/{n}" for n in now - before)
+        changed[name] = (mtime, sorted(now))
+    if not changed:
+        return index
+    heads = set(index.heads)
+    referenced: set[str] = set()
+    for rel in new:
+        entry = _parse(_read_bytes(str(audit_dir(root) / rel))) or {}
+        digest = rel.split("/")[1][:-5]
+        heads.add(digest)
         referenced.update(parents_of(entry))
-    last = _last_line(path, size)
-    return _Heads(size, hashlib.sha256(last).hexdigest(), len(last), sorted((heads | new) - referenced), count, legacy_only)
-
-
-def _save_heads(root: Path, state: _Heads) -> None:
-    atomic_write_text(root / HEADS_CACHE, json.dumps(state.__dict__))
-
-
-def _heads_from(log: Log, path: Path) -> _Heads:
-    size = path.stat().st_size if path.exists() else 0
-    last = _last_line(path, size) if size else b""
-    return _Heads(size, hashlib.sha256(last).hexdigest(), len(last), list(log.heads), len(log), log.legacy_only)
+        index.legacy_only = index.legacy_only and is_legacy(entry)
+    index.heads = sorted(heads - referenced)
+    index.entries += len(new)
+    for name, (mtime, names) in changed.items():
+        index.shards[name] = mtime
+        atomic_write_text(_shard_index(root, name), "".join(n + "\n" for n in names))
+    _save_index(root, index)
+    return index
 
 
 # --------------------------------------------------------------------------- writing
 def append(root: Path, action: str, item: str | None, details: dict[str, Any] | None = None, actor: str | None = None,
            finalize: "Callable[[dict[str, Any]], None] | None" = None) -> dict[str, Any]:
-    """Append one entry under the lock, naming every current head as a parent; the line is
-    written with a single write + fsync. ``finalize`` sees the entry (with ``time`` and
-    ``parents`` set) before it is hashed, still under the lock: approvals sign it there,
-    bound to their place in the DAG."""
-    path = audit_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Record one entry under the lock, naming every current head as a parent. The entry
+    file appears complete (written, fsynced, renamed) or not at all. ``finalize`` sees the
+    entry (with ``time`` and ``parents`` set) before it is hashed, still under the lock:
+    approvals sign it there, bound to their place in the DAG."""
     with _lock(root):
-        _repair_torn_tail(path)
-        state = _load_heads(root, path)
-        if state is None:
-            state = _heads_from(read(root), path)
-        if state.legacy_only:
-            state = _migrate_locked(root, path)
-        entry = _write_entry(root, path, state, action, item, details or {}, actor, finalize)
-    return entry
+        index = _current_index(root)
+        if index.legacy_only:
+            index = _migrate_locked(root)
+        return _write_entry(root, index, action, item, details or {}, actor, finalize)
 
 
-def _write_entry(root: Path, path: Path, state: _Heads, action: str, item: str | None, details: dict[str, Any], actor: str | None,
+def _write_entry(root: Path, index: _Index, action: str, item: str | None, details: dict[str, Any], actor: str | None,
                  finalize: "Callable[[dict[str, Any]], None] | None" = None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -375,103 +453,62 @@ def _write_entry(root: Path, path: Path, state: _Heads, action: str, item: str |
         "action": action,
         "item": item,
         "details": details,
-        "parents": sorted(state.heads),
+        "parents": sorted(index.heads),
     }
     if finalize is not None:
         finalize(entry)
     body = canonical_body(entry)
     digest = hashlib.sha256(body).hexdigest()
     entry["hash"] = digest
-    line = body[:-1] + f',"hash":"{digest}"}}\n'.encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    target = root / entry_file(digest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = temporary_beside(target)
     try:
-        os.write(fd, line)
+        os.write(fd, body[:-1] + f',"hash":"{digest}"}}\n'.encode())
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
-    _save_heads(root, _Heads(state.size + len(line), hashlib.sha256(line).hexdigest(), len(line), [digest], state.entries + 1, False))
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
+    shard = digest[:2]
+    listing = _shard_index(root, shard)
+    known = listing.read_text() if listing.exists() else ""
+    atomic_write_text(listing, known + f"{digest}.json\n")
+    index.shards[shard] = target.parent.stat().st_mtime_ns
+    index.heads, index.entries, index.legacy_only = [digest], index.entries + 1, False
+    _save_index(root, index)
     return entry
 
 
-def _migrate_locked(root: Path, path: Path) -> _Heads:
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _migrate_locked(root: Path) -> _Index:
     log = read(root)
     problems = legacy_chain_problems(log)
     if problems:
         first = problems[0]
         raise Mle3Error(f"the audit log in the linear format does not verify ({len(problems)} problem(s)), so it is not migrated: {first.message}",
-                        file=AUDIT_FILE, line=first.line)
-    state = _heads_from(log, path)
-    heads = list(log.heads)
-    details = {"from_format": "linear (seq, prev)", "to_format": "dag (parents)", "entries": len(log), "heads": heads}
-    entry = _write_entry(root, path, state, MIGRATE, None, details, None)
-    return _load_heads(root, path) or _Heads(path.stat().st_size, "", 0, [entry["hash"]], len(log) + 1, False)
+                        file=first.file, line=first.line)
+    index = _Index(list(log.heads), {}, _legacy_state(root), 0, len(log), True)
+    details = {"from": f"{LEGACY_FILE} (linear: seq, prev)", "to": f"{AUDIT_DIR}/ (DAG: parents)", "entries": len(log), "heads": list(log.heads)}
+    _write_entry(root, index, MIGRATE, None, details, None)
+    return _current_index(root)
 
 
 def migrate(root: Path) -> dict[str, Any] | None:
     """Migrate a log in the linear format (verified first); None when there is nothing to do."""
-    path = audit_path(root)
     with _lock(root):
-        _repair_torn_tail(path)
         log = read(root)
         if not log.legacy_only:
             return None
-        _migrate_locked(root, path)
+        _migrate_locked(root)
     return {"entries": len(log), "heads": log.heads}
-
-
-def _repair_torn_tail(path: Path) -> None:
-    """A crash mid-write can leave a last line without newline: it was never a complete
-    entry (the writer fsyncs whole lines), so it is cut off before the next append."""
-    if not path.exists():
-        return
-    with open(path, "rb+") as fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        if size == 0:
-            return
-        fh.seek(size - 1)
-        if fh.read(1) == b"\n":
-            return
-        pos = size
-        while pos > 0:  # find the last newline, reading backwards
-            step = min(4096, pos)
-            pos -= step
-            fh.seek(pos)
-            cut = fh.read(step).rfind(b"\n")
-            if cut >= 0:
-                fh.truncate(pos + cut + 1)
-                return
-        fh.truncate(0)
-
-
-# --------------------------------------------------------------------------- git setup
-def in_git_repository(root: Path) -> bool:
-    return any((folder / ".git").exists() for folder in [root, *root.parents])
-
-
-def gitattributes_ok(root: Path) -> bool:
-    """Whether git merges the log with the union driver (``.gitattributes`` of the workspace
-    or of the repository above it)."""
-    for folder in [root, *root.parents]:
-        attributes = folder / ".gitattributes"
-        if attributes.is_file():
-            rel = (root / AUDIT_FILE).relative_to(folder).as_posix()
-            for line in attributes.read_text(encoding="utf-8", errors="replace").splitlines():
-                parts = line.split()
-                if len(parts) >= 2 and parts[0].lstrip("/") in (rel, f"**/{AUDIT_FILE}", "audit.jsonl", "*.jsonl") and "merge=union" in parts[1:]:
-                    return True
-        if (folder / ".git").exists():
-            break
-    return False
-
-
-def ensure_gitattributes(root: Path, extra: list[str] | None = None) -> list[str]:
-    """Add the union merge line for the log (and ``extra`` lines) to the workspace's
-    ``.gitattributes``; returns the lines added."""
-    path = root / ".gitattributes"
-    existing = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    wanted = ([] if gitattributes_ok(root) else [GITATTRIBUTES_LINE]) + [line for line in (extra or []) if line not in existing]
-    if wanted:
-        header = [] if existing else ["# Written by mle3: the audit log is append-only, so git keeps both sides' lines on a merge."]
-        atomic_write_text(path, "\n".join(existing + header + wanted) + "\n")
-    return wanted

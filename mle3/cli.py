@@ -653,7 +653,7 @@ def promote(
     return 0 if gate.ok else 1
 
 
-audit_app = typer.Typer(help="The append-only audit log (artifacts/audit.jsonl), a hash DAG that git merges.", no_args_is_help=True)
+audit_app = typer.Typer(help="The append-only audit log (artifacts/audit/, one file per entry), a hash DAG that git merges.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 
@@ -669,14 +669,14 @@ def audit_verify(workspace: WorkspaceOpt = None, format: Annotated[Literal["text
     problems = sorted(log.problems, key=lambda p: p.line)
     for a in recorded(root, verify_signatures=True, log=log):
         if a.signed and not a.verified:
-            problems.append(audit_log.AuditProblem(a.line, f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}"))
+            problems.append(audit_log.AuditProblem(a.file, a.line, f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}"))
     legacy = log.legacy_only
     if format == "json":
         emit_json({"schema": "mle3.audit-verify/2", "ok": not problems, "entries": len(log), "heads": log.heads, "legacy_format": legacy,
                    "problems": [p.__dict__ for p in problems]})
     elif problems:
         for p in problems:
-            typer.echo(f"{audit_log.AUDIT_FILE}:{p.line}: {p.message}")
+            typer.echo(f"{p.where()}: {p.message}")
         typer.echo(f"FAILED: {len(problems)} problem(s) in {len(log)} entries")
     else:
         heads = f"{len(log.heads)} heads (branches not joined yet; the next entry joins them)" if len(log.heads) > 1 else "1 head"
@@ -713,7 +713,7 @@ def audit_log_cmd(
     root = _workspace_root(workspace)
     nodes = [n for n in audit_log.read(root).nodes if item is None or n.entry.get("item") == item]
     if format == "json":
-        emit_json({"schema": "mle3.audit-log/2", "entries": [{**n.entry, "order": n.order, "line": n.line} for n in nodes]})
+        emit_json({"schema": "mle3.audit-log/2", "entries": [{**n.entry, "order": n.order, "file": n.file} for n in nodes]})
         return 0
     for n in nodes:
         e, d = n.entry, n.entry.get("details") or {}

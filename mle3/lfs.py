@@ -13,6 +13,7 @@ import subprocess
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from ._atomic import atomic_write_text
 from .hashing import lfs_pointer_oid
 
 #: what ``mle3 init`` tracks with LFS when git lfs is installed
@@ -21,6 +22,17 @@ PATTERNS = ("*.pt", "*.onnx", "*.engine")
 
 def attribute_lines() -> list[str]:
     return [f"{pattern} filter=lfs diff=lfs merge=lfs -text" for pattern in PATTERNS]
+
+
+def write_attributes(root: Path) -> list[str]:
+    """Add the LFS lines for weights, ONNX and engines to the workspace's
+    ``.gitattributes``; returns the lines added."""
+    path = root / ".gitattributes"
+    existing = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    wanted = [line for line in attribute_lines() if line not in existing]
+    if wanted:
+        atomic_write_text(path, "\n".join(existing + wanted) + "\n")
+    return wanted
 
 
 def available() -> bool:

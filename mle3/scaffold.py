@@ -98,14 +98,12 @@ model_version:
 
 
 def write_gitattributes(target: Path, lfs: bool | None = None) -> list[str]:
-    """``.gitattributes`` for team work: git merges the audit log with its built-in union
-    driver (no conflicts, no user configuration), and with git LFS installed (or ``lfs``
-    True) weights, ONNX and TensorRT files go to LFS. Returns the lines added."""
-    from . import audit
+    """With git LFS installed (or ``lfs`` True), weights, ONNX and TensorRT files go to
+    LFS (``.gitattributes``). Returns the lines added."""
     from . import lfs as git_lfs
 
     use_lfs = git_lfs.available() if lfs is None else lfs
-    return audit.ensure_gitattributes(target, git_lfs.attribute_lines() if use_lfs else [])
+    return git_lfs.write_attributes(target) if use_lfs else []
 
 
 def init_workspace(target: Path, project: str | None = None, *, force: bool = False, lfs: bool | None = None) -> list[Path]:

@@ -64,7 +64,7 @@ def test_promote_with_fresh_approvals_fills_approver_and_logs(trained_ws, cli):
     assert doc["status"] == "validated" and doc["approver"] == "Lea Lead <lea@example.com> (ml_lead)" and doc["approval_date"]
     assert after.splitlines()[0] == before.splitlines()[0]  # the header comment is kept
     assert len(after.splitlines()) == len(before.splitlines())
-    actions = [e["action"] for _, e, _ in audit.entries(trained_ws)]
+    actions = [e["action"] for e in audit.history(trained_ws)]
     assert actions[-2:] == ["approval", "promote"]
     code, report = check_json(cli, trained_ws, "--no-cache")
     assert report["summary"]["errors"] == 0, report["findings"]
@@ -83,7 +83,7 @@ def test_validated_model_whose_approval_went_stale_is_an_error(trained_ws, cli):
 
 
 def test_separation_of_duties(trained_ws, cli):
-    trainer = next(e["actor"] for _, e, _ in audit.entries(trained_ws) if e["action"] == "run.start")
+    trainer = next(e["actor"] for e in audit.history(trained_ws) if e["action"] == "run.start")
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
     assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
     # the trainer approves the release, and one person fills two roles: both refused
@@ -115,17 +115,21 @@ def test_unmet_criterion_blocks_promotion(trained_ws, cli):
 def test_audit_tampering_is_detected(trained_ws, cli):
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
     assert cli("audit", "verify", "-w", trained_ws)[0] == 0
-    log = trained_ws / "artifacts/audit.jsonl"
-    lines = log.read_text().splitlines(keepends=True)
-    entry = json.loads(lines[-1])
-    entry["details"]["name"] = "Somebody Else"
-    log.write_text("".join(lines[:-1]) + json.dumps(entry, sort_keys=True) + "\n")
+    history = audit.history(trained_ws)
+    approval = history[-1]
+    path = trained_ws / audit.entry_file(approval["hash"])
+    rel = audit.entry_file(approval["hash"])
+    original = path.read_text()
+    path.write_text(original.replace('"name":"Lea Lead"', '"name":"Somebody Else"'))
     code, out, _ = cli("audit", "verify", "-w", trained_ws)
-    assert code == 1 and f"audit.jsonl:{len(lines)}" in out and "edited" in out
+    assert code == 1 and f"{rel}:1" in out and "edited" in out
     code, doc = check_json(cli, trained_ws, "--no-cache")
-    assert any(f["rule"] == "approval.audit-log" and f["line"] == len(lines) for f in doc["findings"])
-    log.write_text("".join(lines[:1] + lines[2:]))  # an entry removed
-    assert cli("audit", "verify", "-w", trained_ws)[0] == 1
+    assert any(f["rule"] == "approval.audit-log" and f["file"] == rel for f in doc["findings"])
+    path.write_text(original)
+    middle = trained_ws / audit.entry_file(history[1]["hash"])
+    middle.unlink()  # an entry that later entries follow, removed
+    code, out, _ = cli("audit", "verify", "-w", trained_ws)
+    assert code == 1 and "removed entry" in out and audit.entry_file(history[2]["hash"]) in out
 
 
 def test_audit_log_command_filters_by_item(trained_ws, cli):

@@ -33,7 +33,7 @@ def test_training_registrations_and_approvals_at_once(trained_ws, cli):
         assert p.returncode == 0, out
     count, problems = audit.verify(trained_ws)
     assert problems == [] and count == before + 2 + 2 + 3  # run.start/end, two registrations, three approvals
-    actions = [e["action"] for _, e, _ in audit.entries(trained_ws)][before:]
+    actions = [e["action"] for e in audit.history(trained_ws)][before:]
     assert sorted(actions) == sorted(["run.start", "run.end", "dataset.register", "dataset.register", "approval", "approval", "approval"])
     for version in ("v2", "v3"):
         item = yaml.safe_load(dataset_record(trained_ws, f"TINY-DATA-{version}").read_text())["dataset"]

@@ -47,7 +47,7 @@ def test_register_measures_and_writes_item_manifest_and_audit(cli, data_ws):
     entries = read_manifest(data_ws / item["manifest"])
     assert len(entries) == 20 * 2 + 1 == item["registered"]["files"]  # images, labels, data.yaml
     assert item["fingerprint"].startswith("sha256:") and item["leakage"]["shared_images"] == 0
-    assert [e["action"] for _, e, _ in audit.entries(data_ws)] == ["dataset.register"]
+    assert [e["action"] for e in audit.history(data_ws)] == ["dataset.register"]
     code, doc = check_json(cli, data_ws)
     assert code == 0, doc
 

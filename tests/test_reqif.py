@@ -82,7 +82,7 @@ def test_file_from_another_tool_is_mapped_and_unknown_attributes_kept(cli, empty
     first, second = ws.get("SYS-ML-001"), ws.get("SYS-ML-002")
     assert (first.title, first.text) == ("Night scenes", "Data shall contain night scenes & rain.")
     assert second.derived_from == ["SYS-ML-001"] and second.model_extra["reqif_attributes"] == {"COMMENT": "reviewed by the safety team"}
-    assert [e["action"] for _, e, _ in audit.entries(empty_ws)] == ["reqif.import"]
+    assert [e["action"] for e in audit.history(empty_ws)] == ["reqif.import"]
 
 
 def test_local_edits_are_never_overwritten_silently(cli, empty_ws, tmp_path):
@@ -116,7 +116,7 @@ def test_bad_reqif_is_one_line_exit_2_and_writes_nothing(cli, empty_ws, tmp_path
     source.write_text(text)
     code, _, err = cli("reqif", "import", source, "-w", empty_ws)
     assert code == 2 and message in err and f"{case}.reqif:{line}" in err and err.count("\n") == 1, err
-    assert not (empty_ws / "requirements").exists() and not audit.audit_path(empty_ws).exists()
+    assert not (empty_ws / "requirements").exists() and not audit.exists(empty_ws)
 
 
 def test_strictdoc_export_is_imported(cli, empty_ws):

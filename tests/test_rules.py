@@ -73,7 +73,6 @@ TESTED_ELSEWHERE = {
     "quantization.stale-parent": "tests/test_quantize.py::test_changed_parent_makes_child_stale",
     "approval.conflict": "tests/test_teams.py::test_approve_and_reject_on_two_branches_conflict_until_decided_again",
     "approval.duties": "tests/test_teams.py::test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge",
-    "approval.audit-merge": "tests/test_teams.py::test_missing_gitattributes_is_reported_with_its_fix",
 }
 
 

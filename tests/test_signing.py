@@ -45,7 +45,7 @@ def test_signed_approval_verifies_and_counts(signed_ws, cli):
     root, lea, _ = signed_ws
     code, out, err = cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea <lea@example.com>", "--key", lea, "-w", root)
     assert code == 0, err
-    entry = [e for _, e, _ in audit.entries(root)][-1]
+    entry = audit.history(root)[-1]
     assert entry["details"]["signature"].startswith("-----BEGIN SSH SIGNATURE-----") and entry["details"]["principal"] == "lea@example.com"
     assert signature_findings(cli, root) == []
     assert cli("audit", "verify", "-w", root)[0] == 0
@@ -57,9 +57,9 @@ def test_signed_approval_verifies_and_counts(signed_ws, cli):
 def test_tampering_with_any_signed_field_is_detected(signed_ws, cli, field):
     root, lea, _ = signed_ws
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea <lea@example.com>", "--key", lea, "-w", root)
-    log = audit.audit_path(root)
-    lines = log.read_text().splitlines(keepends=True)
-    entry = json.loads(lines[-1])
+    history = audit.history(root)
+    entry = dict(history[-1])
+    original = root / audit.entry_file(entry["hash"])
     if field == "time":
         import datetime as dt
 
@@ -67,8 +67,8 @@ def test_tampering_with_any_signed_field_is_detected(signed_ws, cli, field):
     elif field == "item":
         entry[field] = entry[field][:-1] + ("X" if entry[field][-1] != "X" else "Y")
     elif field == "parents":  # moved to another place in the DAG (an existing, earlier entry)
-        entry[field] = [json.loads(lines[0])["hash"]]
-        assert entry[field] != json.loads(lines[-1])["parents"]
+        entry[field] = [history[0]["hash"]]
+        assert entry[field] != history[-1]["parents"]
     elif field == "signature":
         sig = entry["details"]["signature"].splitlines()
         sig[2] = sig[2][:-4] + ("AAAA" if not sig[2].endswith("AAAA") else "BBBB")
@@ -77,8 +77,11 @@ def test_tampering_with_any_signed_field_is_detected(signed_ws, cli, field):
         entry["details"][field] = {"fingerprint": "sha256:" + "0" * 64, "role": "safety_assessor", "decision": "rejected"}[field]
     from mle3.audit import entry_hash
 
-    entry["hash"] = entry_hash(entry)  # even a tamperer who rehashes the entry cannot forge the signature
-    log.write_text("".join(lines[:-1]) + json.dumps(entry, sort_keys=True) + "\n")
+    entry["hash"] = entry_hash(entry)  # even a tamperer who rehashes and renames the entry cannot forge the signature
+    original.unlink()
+    forged = root / audit.entry_file(entry["hash"])
+    forged.parent.mkdir(parents=True, exist_ok=True)
+    forged.write_text(json.dumps(entry, sort_keys=True) + "\n")
     found = signature_findings(cli, root)
     assert found and ("bad signature" in found[0]["message"] or "not allowed" in found[0]["message"]), found
     code, out, _ = cli("audit", "verify", "-w", root)

@@ -101,7 +101,7 @@ def test_tiny_training_records_everything_and_check_passes(tmp_path, cli):
     assert model["training_params"]["epochs"] == 2 and model["dependencies"]["ultralytics"] == env["ultralytics"]
     code, doc = check_json(cli, root, "--no-cache")
     assert code == 0 and doc["summary"]["errors"] == 0, doc["findings"]
-    assert [e["action"] for _, e, _ in audit.entries(root)] == ["dataset.register", "run.start", "run.end"]
+    assert [e["action"] for e in audit.history(root)] == ["dataset.register", "run.start", "run.end"]
     code, out, _ = cli("runs", "-w", root, "--format", "json")
     (listed,) = json.loads(out)["runs"]
     assert listed["id"] == run["id"] and listed["effective_status"] == "success" and listed["model_version"] == model_id

@@ -38,8 +38,9 @@ class Approval:
     #: None: not checked; True/False: the signature's verification result
     verified: bool | None = None
     signature_problem: str | None = None
-    #: the audit entry's hash
+    #: the audit entry's hash and file
     entry: str = ""
+    file: str = ""
     #: policies this decision breaks (set by ``approve`` when it records one)
     warnings: list[str] = field(default_factory=list)
 
@@ -65,7 +66,7 @@ def recorded(root: Path, *, verify_signatures: bool = False, log: audit.Log | No
         d = entry.get("details") or {}
         a = Approval(node.order, entry.get("time", ""), entry.get("item") or "", d.get("role", ""), d.get("name") or entry.get("actor", ""),
                      d.get("decision", ""), d.get("fingerprint", ""), d.get("comment"), node.line, d.get("deviation"), bool(d.get("signature")),
-                     entry=node.hash)
+                     entry=node.hash, file=node.file)
         if verify_signatures:
             from .signing import verify
 
@@ -90,7 +91,7 @@ class Conflict:
     def message(self) -> str:
         a, r = self.approved, self.rejected
         return (f"{a.name} approved and {r.name} rejected the same content of {self.item} as {self.role} on two branches "
-                f"(audit lines {a.line} and {r.line}); decide again: mle3 approve {self.item} --role {self.role} [--reject]")
+                f"({a.file} and {r.file}); decide again: mle3 approve {self.item} --role {self.role} [--reject]")
 
 
 def conflicts(approvals: list[Approval], log: audit.Log) -> list[Conflict]:

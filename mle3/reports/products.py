@@ -376,7 +376,7 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
                 a, b = mine.get(metric), theirs.get(metric)
                 if a is not None and b is not None:
                     deltas.append({"split": split, "metric": metric, "value": a, "previous": b, "delta": a - b})
-    history = [e for _, e, _ in audit.entries(ws.root) if e and e.get("item") == item_key(model)]
+    history = [e for e in audit.history(ws.root) if e.get("item") == item_key(model)]
     return {
         "model": model,
         "artifacts": artifacts,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import Iterator
 
@@ -19,7 +20,7 @@ class _Approvals:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        ctx.exists(audit.AUDIT_FILE)  # the result cache must notice new approvals
+        watch_audit_log(ctx)  # the result cache must notice new approvals
         for model in ctx.ws.of_kind("model_version"):
             for name in FILE_FIELDS:
                 rel = getattr(model.artifacts, name, None)
@@ -94,9 +95,9 @@ def signatures(ctx: Context) -> Iterator[Hit]:
     required = ctx.ws.config.policy.require_signatures
     for a in shared.verified:
         if a.signed and not a.verified:
-            yield Hit(_LogFile(a.line), f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}")
+            yield Hit(_LogFile(a.file, a.line), f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}")
         elif not a.signed and required:
-            yield Hit(_LogFile(a.line), f"approval of {a.item} by {a.name} as {a.role} is not signed; mle3.yaml requires signatures (it does not count)")
+            yield Hit(_LogFile(a.file, a.line), f"approval of {a.item} by {a.name} as {a.role} is not signed; mle3.yaml requires signatures (it does not count)")
 
 
 @rule("approval.conflict", "error",
@@ -106,7 +107,7 @@ def conflict(ctx: Context) -> Iterator[Hit]:
     shared = _shared(ctx)
     for c in conflicts(shared.all, shared.log):
         item = ctx.ws.by_key.get(c.item)
-        yield Hit(item if item is not None else _LogFile(c.rejected.line), c.message)
+        yield Hit(item if item is not None else _LogFile(c.rejected.file, c.rejected.line), c.message)
 
 
 @rule("approval.duties", "error",
@@ -127,20 +128,19 @@ def duties(ctx: Context) -> Iterator[Hit]:
 
 
 @rule("approval.audit-log", "error", "The audit log was edited, or an entry that later entries follow was removed (an entry names a parent that is not in the log).",
-      "Restore artifacts/audit.jsonl from version control; never edit it by hand.")
+      "Restore the named files under artifacts/audit/ (or artifacts/audit.jsonl) from version control; never edit the log by hand.")
 def audit_log(ctx: Context) -> Iterator[Hit]:
-    ctx.exists(audit.AUDIT_FILE)
-    for p in sorted(_shared(ctx).log.problems, key=lambda p: p.line):
-        yield Hit(_LogFile(p.line), p.message)
+    watch_audit_log(ctx)
+    for p in _shared(ctx).log.problems:
+        yield Hit(_LogFile(p.file, p.line), p.message)
 
 
-@rule("approval.audit-merge", "warning",
-      "git is not told to merge the audit log with its union driver: two branches that both record approvals or runs will conflict on artifacts/audit.jsonl.",
-      "Add the line `/artifacts/audit.jsonl merge=union` to the workspace's .gitattributes and commit it (new workspaces from `mle3 init` and `mle3 demo` have it).")
-def audit_merge(ctx: Context) -> Iterator[Hit]:
-    ctx.exists(".gitattributes")
-    if ctx.exists(audit.AUDIT_FILE) and audit.in_git_repository(ctx.ws.root) and not audit.gitattributes_ok(ctx.ws.root):
-        yield Hit(_LogFile(1), f"{audit.AUDIT_FILE} has no `merge=union` in .gitattributes; parallel branches will conflict on it")
+def watch_audit_log(ctx: Context) -> None:
+    """Record the log's files for the result cache: a new entry changes its shard folder."""
+    ctx.exists(audit.LEGACY_FILE)
+    if ctx.exists(audit.AUDIT_DIR):
+        for shard in sorted(os.listdir(ctx.ws.root / audit.AUDIT_DIR)):
+            ctx.exists(f"{audit.AUDIT_DIR}/{shard}")
 
 
 class _LogFile:
@@ -148,6 +148,6 @@ class _LogFile:
 
     kind = "audit_log"
 
-    def __init__(self, line: int) -> None:
-        self._file, self._line = audit.AUDIT_FILE, line
+    def __init__(self, file: str, line: int) -> None:
+        self._file, self._line = file, line
         self.id = "audit-log"
