@@ -67,8 +67,8 @@ def references(item: Any) -> Iterator[Reference]:
 
 
 def build_graph(ws: Workspace) -> nx.MultiDiGraph:
-    """Nodes keyed by item key with ``kind`` and ``item``; edges with ``relation`` and
-    the referencing ``path``. References that resolve to nothing get no edge (the
+    """Nodes keyed by item key with ``kind`` and ``item``; edges with ``relation``, the
+    referencing ``path`` and ``floating`` (a bare data set id, resolved to its latest version). References that resolve to nothing get no edge (the
     traceability rules report them).
 
     ``graph.graph["references"]`` keeps every reference once as ``(item, Reference,
@@ -88,7 +88,9 @@ def _build_graph(ws: Workspace) -> nx.MultiDiGraph:
             target = ws.resolve(ref.target)
             resolved.append((item, ref, target))
             if target is not None:
-                edges.append((source, item_key(target), ref.relation, {"relation": ref.relation, "path": ref.path}))
+                # a bare data set id means "its latest version": the link moves when a new version appears
+                floating = target.kind == "dataset" and ref.target == target.id
+                edges.append((source, item_key(target), ref.relation, {"relation": ref.relation, "path": ref.path, "floating": floating}))
     graph.add_edges_from(edges)
     graph.graph["references"] = resolved
     return graph

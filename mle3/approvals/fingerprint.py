@@ -5,7 +5,10 @@ life-cycle fields ``status``, ``approver``, ``approval_date`` and a model's ``ve
 the files it names (weights and other model artifacts, hashed from disk), and the
 fingerprints of everything upstream of it (configuration, run, data set, requirements,
 architecture, previous version), Merkle style. Any change anywhere upstream, or to the
-weights on disk, changes the fingerprint and makes earlier approvals stale.
+weights on disk, changes the fingerprint and makes earlier approvals stale. A bare data
+set id in a configuration ("the latest version") is content, not a link into the Merkle
+tree: registering a new version (on this branch or one merged in) changes no configuration;
+a model is bound to the exact version it was trained on through its own data set link.
 """
 
 from __future__ import annotations
@@ -34,8 +37,11 @@ def canonical(data: Any) -> str:
 class Fingerprints:
     """Memoised fingerprints of all items of one loaded workspace."""
 
-    def __init__(self, ws: Workspace, graph: nx.MultiDiGraph) -> None:
+    def __init__(self, ws: Workspace, graph: nx.MultiDiGraph, *, follow_floating: bool = False) -> None:
         self.ws, self.graph = ws, graph
+        #: the definition before the audit DAG, which also followed bare data set ids
+        self.follow_floating = follow_floating
+        self._legacy: Fingerprints | None = None
         self._memo: dict[str, str] = {}
         self._files: dict[str, str | None] = {}
         self._visiting: set[str] = set()
@@ -62,8 +68,19 @@ class Fingerprints:
                     files[name] = self.file_hash(rel)
         upstream = {}
         for _, target, data in sorted(self.graph.out_edges(key, data=True), key=lambda e: (e[2]["relation"], e[1])):
+            if data.get("floating") and not self.follow_floating:
+                continue  # "the latest version": its text is in the content; a new version is no change to this item
             upstream[f"{data['relation']}:{target}"] = self.of(target)
         return {"kind": item.kind, "id": key, "content": content, "files": files, "upstream": upstream}
+
+    def legacy_of(self, key: str) -> str:
+        """The fingerprint as approvals recorded in the linear audit log computed it."""
+        if self.follow_floating:
+            return self.of(key)
+        if self._legacy is None:
+            self._legacy = Fingerprints(self.ws, self.graph, follow_floating=True)
+            self._legacy._files = self._files
+        return self._legacy.of(key)
 
     def of(self, key: str) -> str:
         known = self._memo.get(key)

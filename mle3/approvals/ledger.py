@@ -55,9 +55,11 @@ def policy_roles(ws: Workspace) -> list[str]:
     return sorted(roles)
 
 
-def recorded(root: Path, *, verify_signatures: bool = False, log: audit.Log | None = None) -> list[Approval]:
+def recorded(root: Path, *, verify_signatures: bool = False, log: audit.Log | None = None, fingerprints: Any = None) -> list[Approval]:
     """Every approval and rejection in the audit log, in DAG order (oldest first); with
-    ``verify_signatures`` each signed one is checked with ssh-keygen."""
+    ``verify_signatures`` each signed one is checked with ssh-keygen. With ``fingerprints``
+    an approval from the linear log that matches its item's fingerprint as it was defined
+    then (see :meth:`Fingerprints.legacy_of`) is carried over to today's definition."""
     out = []
     for node in (log or audit.read(root)).nodes:
         entry = node.entry
@@ -67,6 +69,8 @@ def recorded(root: Path, *, verify_signatures: bool = False, log: audit.Log | No
         a = Approval(node.order, entry.get("time", ""), entry.get("item") or "", d.get("role", ""), d.get("name") or entry.get("actor", ""),
                      d.get("decision", ""), d.get("fingerprint", ""), d.get("comment"), node.line, d.get("deviation"), bool(d.get("signature")),
                      entry=node.hash, file=node.file)
+        if fingerprints is not None and audit.is_legacy(entry) and a.item in fingerprints.ws.by_key and a.fingerprint == fingerprints.legacy_of(a.item):
+            a.fingerprint = fingerprints.of(a.item)
         if verify_signatures:
             from .signing import verify
 

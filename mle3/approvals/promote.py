@@ -89,10 +89,11 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
             if verdict.passed is not True:
                 state = "not met" if verdict.passed is False else "not evaluable"
                 gate.missing.append(f"criterion of {req.id} {state}: {verdict.text} (actual {verdict.actual})")
-    fingerprint = Fingerprints(ws, graph).of(key)
+    fingerprints = Fingerprints(ws, graph)
+    fingerprint = fingerprints.of(key)
     required = ws.config.policy.require_signatures
     log = audit.read(ws.root)
-    approvals = countable(recorded(ws.root, verify_signatures=required, log=log), required)
+    approvals = countable(recorded(ws.root, verify_signatures=required, log=log, fingerprints=fingerprints), required)
     for c in conflicts(approvals, log):
         if c.item == key:
             gate.missing.append(c.message)

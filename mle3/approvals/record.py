@@ -31,7 +31,8 @@ def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: st
         raise Mle3Error(f"role {role!r} is not used by the policy in mle3.yaml (roles: {', '.join(roles) or 'none'})", file="mle3.yaml", field="policy.approvals")
     if deviation and not comment:
         raise Mle3Error("an approved deviation needs --comment with the justification")
-    fingerprint = Fingerprints(ws, graph).of(key_of_item)
+    fingerprints = Fingerprints(ws, graph)
+    fingerprint = fingerprints.of(key_of_item)
     person = name or audit.default_actor(ws.root)
     decision = "rejected" if reject else "approved"
     details = {"kind": item.kind, "role": role, "name": person, "decision": decision, "fingerprint": fingerprint, "comment": comment}
@@ -51,15 +52,15 @@ def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: st
     entry = audit.append(ws.root, ACTION, key_of_item, details, actor=person, finalize=finalize)
     approval = Approval(-1, entry["time"], entry["item"], role, person, decision, fingerprint, comment, 0, deviation, entry=entry["hash"])
     if decision == "approved":
-        approval.warnings = policy_warnings(ws, item, key_of_item, fingerprint, approval)
+        approval.warnings = policy_warnings(ws, fingerprints, item, key_of_item, fingerprint, approval)
     return approval
 
 
-def policy_warnings(ws: Workspace, item: Any, key: str, fingerprint: str, new: Approval) -> list[str]:
+def policy_warnings(ws: Workspace, fingerprints: Fingerprints, item: Any, key: str, fingerprint: str, new: Approval) -> list[str]:
     """The duties the decision just recorded breaks, evaluated with every fresh approval
     of the item (from all branches merged so far)."""
     log = audit.read(ws.root)
-    fresh = [a for a in fresh_approvals(recorded(ws.root, log=log), key, fingerprint)]
+    fresh = fresh_approvals(recorded(ws.root, log=log, fingerprints=fingerprints), key, fingerprint)
     out = [v.message for v in violations(ws, item, key, fresh, None, releasing=False) if any(a.entry == new.entry for a in v.approvals)]
     release_roles = ws.config.policy.approvals.get("released", [])
     if item.kind == "model_version" and new.role in release_roles and not ws.config.policy.trainer_may_approve_release:

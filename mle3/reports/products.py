@@ -75,7 +75,7 @@ class Context:
     def __init__(self, ws: Workspace, graph: nx.MultiDiGraph) -> None:
         self.ws, self.graph = ws, graph
         self.fingerprints = Fingerprints(ws, graph)
-        self.approvals = recorded(ws.root)
+        self.approvals = recorded(ws.root, fingerprints=self.fingerprints)
         self._check = None
 
     @cached_property

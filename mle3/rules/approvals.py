@@ -36,7 +36,7 @@ class _Approvals:
         """Every approval, signatures checked (only signed ones cost a verification)."""
         ctx = self.ctx
         ctx.exists("allowed_signers")
-        return recorded(ctx.ws.root, verify_signatures=True, log=self.log)
+        return recorded(ctx.ws.root, verify_signatures=True, log=self.log, fingerprints=self.fingerprints)
 
     @cached_property
     def all(self):
