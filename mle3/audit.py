@@ -29,7 +29,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
-import heapq
 import json
 import os
 import re
@@ -42,6 +41,7 @@ from typing import Any, Callable, Iterator
 from filelock import FileLock
 
 from ._atomic import atomic_write_text, temporary_beside
+from ._gc import paused_gc
 from .errors import Mle3Error
 
 AUDIT_DIR = "artifacts/audit"
@@ -54,6 +54,8 @@ _SHARD_NAME = re.compile(r"^[0-9a-f]{2}$")
 #: a shard folder changed less than this before the index was written may change again
 #: within the same mtime tick: it is listed again on the next append
 _RACY_NS = 2_000_000_000
+_READ = 1 << 14  # entries are < 2 KiB; a buffer over the mmap threshold (128 KiB) would cost page faults on every read
+_DECODE = json.JSONDecoder().decode
 
 
 def audit_dir(root: Path) -> Path:
@@ -131,40 +133,41 @@ def _entry_names(shard: str | os.PathLike) -> list[str]:
 
 
 def _read_bytes(path: str) -> bytes:
+    """One file's bytes with as few system calls as possible (entries are small)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        chunks = []
-        while True:
-            block = os.read(fd, 1 << 16)
-            if not block:
-                return b"".join(chunks)
+        data = os.read(fd, _READ)
+        if len(data) < _READ:
+            return data
+        chunks = [data]
+        while block := os.read(fd, _READ):
             chunks.append(block)
+        return b"".join(chunks)
     finally:
         os.close(fd)
 
 
-def entries(root: Path) -> Iterator[tuple[str, int, dict[str, Any] | None, bytes]]:
-    """(file, line, entry or None if unparsable, raw bytes): the legacy file's lines, then
-    every entry file (in no meaningful order). A legacy last line without newline is a
-    crash during an append (never a complete entry) and is skipped; temporary files of an
-    interrupted append are not entries."""
+def _raw_entries(root: Path) -> Iterator[tuple[str, int, bytes]]:
+    """(file, line, raw bytes): the legacy file's lines, then every entry file (in no
+    meaningful order). A legacy last line without newline is a crash during an append
+    (never a complete entry) and is skipped; temporary files of an interrupted append are
+    not entries."""
     legacy = root / LEGACY_FILE
     if legacy.is_file():
         with open(legacy, "rb") as fh:
             for number, line in enumerate(fh, 1):
-                if not line.strip() or not line.endswith(b"\n"):
-                    continue
-                yield LEGACY_FILE, number, _parse(line), line
+                if line.strip() and line.endswith(b"\n"):
+                    yield LEGACY_FILE, number, line
     for shard in _shards(root):
+        folder, rel = shard.path + os.sep, f"{AUDIT_DIR}/{shard.name}/"
         for name in _entry_names(shard.path):
-            raw = _read_bytes(os.path.join(shard.path, name))
-            yield f"{AUDIT_DIR}/{shard.name}/{name}", 1, _parse(raw), raw
+            yield rel + name, 1, _read_bytes(folder + name)
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
     try:
-        entry = json.loads(raw)
-    except ValueError:
+        entry = _DECODE(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError
         return None
     return entry if isinstance(entry, dict) else None
 
@@ -179,26 +182,52 @@ class AuditProblem:
         return f"{self.file}:{self.line}"
 
 
-@dataclass
 class Node:
-    """One entry of the log with its file and its place in the DAG."""
+    """One entry of the log with its file and its place in the DAG. The JSON is parsed on
+    first use of :attr:`entry`: verifying 100,000 entries needs only their hashes, actions,
+    times and parents, which mle3's canonical form gives without parsing."""
 
-    file: str
-    line: int
-    entry: dict[str, Any]
-    hash: str
-    parents: tuple[str, ...]
-    generation: int = 0
-    order: int = 0
+    __slots__ = ("file", "line", "hash", "parents", "action", "time", "generation", "order", "_raw", "_entry")
+
+    def __init__(self, file: str, line: int, digest: str, parents: tuple[str, ...], action: str, time: str,
+                 raw: bytes = b"", entry: dict[str, Any] | None = None) -> None:
+        self.file, self.line, self.hash, self.parents = file, line, digest, parents
+        self.action, self.time = action, time
+        self.generation = self.order = 0
+        self._raw, self._entry = raw, entry
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        if self._entry is None:
+            self._entry = _parse(self._raw) or {}
+            self._raw = b""
+        return self._entry
 
 
-def _hash_ok(raw: bytes, stored: str, entry: dict[str, Any]) -> bool:
-    """Entries written by mle3 are their canonical body followed by ``,"hash":"..."}``:
-    hashing the raw bytes avoids re-serializing 100,000 entries; anything else (legacy
-    lines, reformatted files) is checked by its canonical form."""
-    suffix = f',"hash":"{stored}"}}\n'.encode()
-    if raw.endswith(suffix) and hashlib.sha256(raw[: -len(suffix)] + b"}").hexdigest() == stored:
-        return True
+_HASH_SUFFIX = len(',"hash":"') + 64 + len('"}\n')
+
+
+def _canonical_node(file: str, raw: bytes) -> Node | None:
+    """A node read straight from an entry file in mle3's canonical form (sorted keys,
+    ``parents`` and ``time`` last, then ``hash``) whose bytes match its hash; None for
+    anything else, which is then parsed and checked the slow way."""
+    end = len(raw) - _HASH_SUFFIX
+    if end < 2 or raw[end:end + 9] != b',"hash":"' or not raw.startswith(b'{"action":"') or raw[end - 1:end] != b'"':
+        return None
+    digest = raw[end + 9:end + 73].decode("ascii", "replace")
+    if hashlib.sha256(raw[:end] + b"}").hexdigest() != digest:
+        return None
+    at_time = raw.rfind(b',"time":"', 0, end)
+    at_parents = raw.rfind(b',"parents":[', 0, at_time)
+    if at_time < 0 or at_parents < 0 or raw[at_time - 1:at_time] != b"]" or b'"' in raw[at_time + 9:end - 1]:
+        return None
+    inner = raw[at_parents + 12:at_time - 1]
+    parents = tuple(p.strip(b'"').decode("ascii", "replace") for p in inner.split(b",")) if inner else ()
+    action_end = raw.index(b'"', 11)
+    return Node(file, 1, digest, parents, raw[11:action_end].decode("utf-8", "replace"), raw[at_time + 9:end - 1].decode("ascii", "replace"), raw=raw)
+
+
+def _hash_ok(entry: dict[str, Any], stored: str) -> bool:
     return entry_hash(entry) == stored
 
 
@@ -217,7 +246,7 @@ class Log:
 
     @property
     def legacy_only(self) -> bool:
-        return bool(self.nodes) and all(is_legacy(n.entry) for n in self.nodes)
+        return bool(self.nodes) and all(n.file == LEGACY_FILE for n in self.nodes)
 
     def ancestors(self, digest: str) -> frozenset[str]:
         """Every entry that ``digest`` follows, directly or not (memoised)."""
@@ -249,65 +278,88 @@ class Log:
 
 def read(root: Path) -> Log:
     """Read and check the whole log: hashes, file names, parents, DAG order."""
+    with paused_gc():  # 100,000 small dicts: the cycle collector would only slow this down
+        return _read(root)
+
+
+def _read(root: Path) -> Log:
     log = Log()
     pending: list[Node] = []
-    for file, line, entry, raw in entries(root):
-        if entry is None:
-            log.problems.append(AuditProblem(file, line, "not a JSON entry"))
-            continue
-        stored = entry.get("hash")
-        what = entry.get("action") or "entry"
-        if not isinstance(stored, str) or not _hash_ok(raw, stored, entry):
-            log.problems.append(AuditProblem(file, line, f"{what} entry was edited (its content does not match its hash)"))
-            stored = stored if isinstance(stored, str) else entry_hash(entry)
-        if file != LEGACY_FILE and not file.endswith(f"/{stored[:2]}/{stored}.json"):
-            log.problems.append(AuditProblem(file, line, f"{what} entry is stored under another entry's name (its hash is {stored[:12]}...)"))
-        if stored in log.by_hash:
+    for file, line, raw in _raw_entries(root):
+        node = _canonical_node(file, raw) if file != LEGACY_FILE else None
+        if node is None:
+            node = _checked_node(log, file, line, raw)
+            if node is None:
+                continue
+        elif not file.endswith(f"/{node.hash[:2]}/{node.hash}.json"):
+            log.problems.append(AuditProblem(file, line, f"{node.action or 'entry'} entry is stored under another entry's name (its hash is {node.hash[:12]}...)"))
+        if node.hash in log.by_hash:
             continue  # the same entry twice: one entry
-        node = Node(file, line, entry, stored, parents_of(entry))
-        log.by_hash[stored] = node
+        log.by_hash[node.hash] = node
         pending.append(node)
     for node in pending:
         for parent in node.parents:
             if parent not in log.by_hash:
-                log.problems.append(AuditProblem(
-                    node.file, node.line, f"{node.entry.get('action') or 'entry'} entry names parent {parent[:12]}..., which is not in the log (a removed entry)"))
+                log.problems.append(AuditProblem(node.file, node.line, f"{node.action or 'entry'} entry names parent {parent[:12]}..., which is not in the log (a removed entry)"))
     _order(log, pending)
     log.problems.sort(key=lambda p: (p.file, p.line))
     return log
 
 
+def _checked_node(log: Log, file: str, line: int, raw: bytes) -> Node | None:
+    """The slow path: parse, then check the hash of the canonical form (legacy lines,
+    reformatted or edited entries)."""
+    entry = _parse(raw)
+    if entry is None:
+        log.problems.append(AuditProblem(file, line, "not a JSON entry"))
+        return None
+    stored = entry.get("hash")
+    action = str(entry.get("action") or "entry")
+    if not isinstance(stored, str) or not _hash_ok(entry, stored):
+        log.problems.append(AuditProblem(file, line, f"{action} entry was edited (its content does not match its hash)"))
+        stored = stored if isinstance(stored, str) else entry_hash(entry)
+    if file != LEGACY_FILE and not file.endswith(f"/{stored[:2]}/{stored}.json"):
+        log.problems.append(AuditProblem(file, line, f"{action} entry is stored under another entry's name (its hash is {stored[:12]}...)"))
+    return Node(file, line, stored, parents_of(entry), action, str(entry.get("time", "")), entry=entry)
+
+
 def _order(log: Log, nodes: list[Node]) -> None:
-    """Kahn's algorithm: parents first; among entries ready together, by (time, hash)."""
+    """Kahn's algorithm gives each entry its generation (1 + its deepest parent); entries
+    are then sorted by (generation, time, hash): parents always come first, and the order
+    is the same in every clone whatever the files' order on disk."""
+    by_hash = log.by_hash
     children: dict[str, list[Node]] = {}
     waiting: dict[str, int] = {}
-    ready: list[tuple[str, str]] = []
+    ready: list[Node] = []
     for node in nodes:
-        present = [p for p in node.parents if p in log.by_hash]
-        waiting[node.hash] = len(present)
-        for parent in present:
-            children.setdefault(parent, []).append(node)
-        if not present:
-            ready.append((str(node.entry.get("time", "")), node.hash))
-    heapq.heapify(ready)
-    order = 0
+        count = 0
+        for parent in node.parents:
+            if parent in by_hash:
+                count += 1
+                children.setdefault(parent, []).append(node)
+        waiting[node.hash] = count
+        if not count:
+            ready.append(node)
+    done: list[Node] = []
     while ready:
-        _, digest = heapq.heappop(ready)
-        node = log.by_hash[digest]
-        node.order = order
-        order += 1
-        log.nodes.append(node)
-        for child in children.get(digest, ()):
-            child.generation = max(child.generation, node.generation + 1)
+        node = ready.pop()
+        done.append(node)
+        for child in children.get(node.hash, ()):
+            if child.generation <= node.generation:
+                child.generation = node.generation + 1
             waiting[child.hash] -= 1
-            if waiting[child.hash] == 0:
-                heapq.heappush(ready, (str(child.entry.get("time", "")), child.hash))
-    for node in nodes:  # a cycle can only come from forged hashes: keep the entries visible
-        if waiting[node.hash] > 0:
-            log.problems.append(AuditProblem(node.file, node.line, "entry is part of a parent cycle (forged hashes)"))
-            node.order = order
-            order += 1
-            log.nodes.append(node)
+            if not waiting[child.hash]:
+                ready.append(child)
+    done.sort(key=lambda n: (n.generation, n.time, n.hash))
+    if len(done) < len(nodes):  # a cycle can only come from forged hashes: keep the entries visible
+        placed = {n.hash for n in done}
+        for node in nodes:
+            if node.hash not in placed:
+                log.problems.append(AuditProblem(node.file, node.line, "entry is part of a parent cycle (forged hashes)"))
+                done.append(node)
+    for order, node in enumerate(done):
+        node.order = order
+    log.nodes = done
     referenced = {p for n in nodes for p in n.parents}
     log.heads = sorted(n.hash for n in nodes if n.hash not in referenced)
 

@@ -34,7 +34,7 @@ def trainer_of(ws: Any, model: Any, log: audit.Log) -> str | None:
     if run is None or run.kind != "run":
         return None
     for node in log.nodes:
-        if node.entry.get("action") == "run.start" and node.entry.get("item") == run.id:
+        if node.action == "run.start" and node.entry.get("item") == run.id:
             return node.entry.get("actor")
     return None
 

@@ -62,9 +62,9 @@ def recorded(root: Path, *, verify_signatures: bool = False, log: audit.Log | No
     then (see :meth:`Fingerprints.legacy_of`) is carried over to today's definition."""
     out = []
     for node in (log or audit.read(root)).nodes:
-        entry = node.entry
-        if entry.get("action") != ACTION:
+        if node.action != ACTION:
             continue
+        entry = node.entry
         d = entry.get("details") or {}
         a = Approval(node.order, entry.get("time", ""), entry.get("item") or "", d.get("role", ""), d.get("name") or entry.get("actor", ""),
                      d.get("decision", ""), d.get("fingerprint", ""), d.get("comment"), node.line, d.get("deviation"), bool(d.get("signature")),
