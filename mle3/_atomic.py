@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 
 def create_new(path: Path | str, mode: int = 0o666) -> int:
@@ -27,14 +28,14 @@ def temporary_beside(path: Path) -> tuple[int, Path]:
             continue
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename."""
-    path = Path(path)
+def _replace_with(path: Path, fill: "Callable[[BinaryIO], None]") -> None:
+    """Fill a new temporary file beside ``path``, flush it to disk, then rename it over
+    ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temporary_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -46,6 +47,11 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         raise
 
 
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write ``data`` so that readers see the old file or the new one, never half."""
+    _replace_with(Path(path), lambda fh: fh.write(data))
+
+
 def atomic_write_text(path: Path | str, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
@@ -54,18 +60,8 @@ def atomic_copy(source: Path | str, target: Path | str) -> None:
     """Copy a (possibly large) file so that ``target`` appears complete or not at all."""
     import shutil
 
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temporary_beside(target)
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+    def fill(out: BinaryIO) -> None:
+        with open(source, "rb") as src:
             shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+
+    _replace_with(Path(target), fill)

@@ -144,6 +144,14 @@ def test_init_creates_a_passing_workspace(cli, tmp_path):
     assert cli("init", target)[0] == 2  # refuses to overwrite
 
 
+def test_init_sets_up_git_lfs_for_weights_on_request(cli, tmp_path):
+    assert cli("init", tmp_path / "lfs", "--lfs")[0] == 0
+    lines = (tmp_path / "lfs" / ".gitattributes").read_text().splitlines()
+    assert {"*.pt filter=lfs diff=lfs merge=lfs -text", "*.onnx filter=lfs diff=lfs merge=lfs -text", "*.engine filter=lfs diff=lfs merge=lfs -text"} <= set(lines)
+    assert cli("init", tmp_path / "plain", "--no-lfs")[0] == 0
+    assert not (tmp_path / "plain" / ".gitattributes").exists()
+
+
 def test_importing_cli_does_not_import_torch():
     code = "import sys, mle3.cli, mle3; mle3.cli.app; print(sorted(m for m in ('torch', 'ultralytics', 'weasyprint') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
