@@ -747,6 +747,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("mle3: interrupted", err=True)
         return 130
+    except ModuleNotFoundError as exc:  # an optional part that is not installed
+        from .optional import missing_module_message
+
+        typer.echo(f"mle3: error: {missing_module_message(exc.name)}", err=True)
+        return 2
     except OSError as exc:  # disk full, permissions, vanished files: nothing half-written
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         typer.echo(f"mle3: error: {exc.strerror or exc}{where}; files already recorded are unchanged", err=True)

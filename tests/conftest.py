@@ -13,6 +13,32 @@ import pytest
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 
+def require(what: str, present: bool, packages: str, env: str = "MLE3_REQUIRE_TOOLS") -> None:
+    """Skip a test whose system tool is missing, naming the packages that bring it; where
+    ``env`` is 1 (``.ci/run`` sets it after installing them) the test fails instead, so a
+    skip never hides a broken CI."""
+    if present:
+        return
+    message = f"needs {what} (Debian: apt-get install {packages})"
+    if os.environ.get(env) == "1" or os.environ.get("MLE3_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"{message}, and {env}=1 says it must be there")
+    pytest.skip(message)
+
+
+def require_git() -> None:
+    import shutil
+
+    require("git", shutil.which("git") is not None, "git")
+
+
+def require_weasyprint() -> None:
+    """PDF rendering needs weasyprint's system libraries (pango, harfbuzz)."""
+    from mle3.optional import weasyprint_problem
+
+    problem = weasyprint_problem()
+    require(f"weasyprint's system libraries ({problem})", problem is None, "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core")
+
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import BASE_FILES, write_files
+from conftest import BASE_FILES, require_weasyprint, write_files
 
 from mle3 import audit, load_workspace, run_checks
 from mle3.workspace.load import parse_file
@@ -125,6 +125,7 @@ def test_pdf_renderer_fetches_nothing_from_data(tmp_path):
 def test_html_with_urls_in_data_renders_without_fetching(trained_ws, cli, tmp_path, monkeypatch):
     import mle3.reports.render as render
 
+    require_weasyprint()
     asked = []
     real = render._fetcher
 

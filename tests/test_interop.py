@@ -61,8 +61,9 @@ def test_pre_commit_hook_runs_for_real_in_a_git_repository(make_ws, tmp_path):
     import shutil
     import subprocess
 
-    from conftest import REPO
+    from conftest import REPO, require_git
 
+    require_git()
     root = make_ws()
     run = lambda *a, **k: subprocess.run(list(a), cwd=root, capture_output=True, text=True, **k)  # noqa: E731
     run("git", "init", "-q")

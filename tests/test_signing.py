@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import check_json
+from conftest import check_json, require
 
 from mle3 import audit
 
@@ -19,6 +19,13 @@ def keypair(directory, name):
     key = directory / name
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
     return key, (directory / f"{name}.pub").read_text().split()[:2]
+
+
+@pytest.fixture(autouse=True)
+def _ssh_keygen():
+    import shutil
+
+    require("ssh-keygen", shutil.which("ssh-keygen") is not None, "openssh-client")
 
 
 @pytest.fixture

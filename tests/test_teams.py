@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +13,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TINY_FILES, write_files
+from conftest import TINY_FILES, require_git, write_files
 
 from mle3 import audit
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git (Debian package git); .ci/run installs it")
+
+@pytest.fixture(autouse=True)
+def _git():
+    require_git()
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

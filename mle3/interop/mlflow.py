@@ -109,8 +109,10 @@ class Mirror:
 
 def export_runs(root: Path, uri: str, warn: Callable[[str], None]) -> list[tuple[str, str]]:
     """Mirror every recorded run not mirrored yet (matched by the ``mle3.run_id`` tag)."""
+    from ..optional import require
     from ..runner.records import RUNS_DIR, list_runs, read_epochs
 
+    require("mlflow")
     try:
         client, experiment_id = _client(uri)
     except Exception as exc:

@@ -70,7 +70,9 @@ def _fetcher(allowed: list[Path]):
 
 
 def html_to_pdf(html: str, ws: Workspace) -> bytes:
-    import weasyprint
+    from ..optional import load_weasyprint
+
+    weasyprint = load_weasyprint()
 
     templates = [bundled_templates()] + ([ws.root / "templates"] if (ws.root / "templates").is_dir() else [])
     return weasyprint.HTML(string=html, base_url=str(bundled_templates()), url_fetcher=_fetcher(templates)).write_pdf()

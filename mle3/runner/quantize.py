@@ -253,9 +253,11 @@ def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[st
     """Float ONNX next to the weights, validated against PyTorch on val, recorded in the
     model version (``artifacts.onnx`` and ``onnx_sha256``) only if the two agree."""
     from ..hashing import sha256_file
+    from ..optional import require
     from ..workspace import load_workspace
     from .environment import offline_ultralytics
 
+    require("onnx", "onnxruntime", "ultralytics")
     ws = load_workspace(root)
     parent = resolve_parent(ws, ref)
     offline_ultralytics(root)
@@ -294,6 +296,9 @@ def quantize(root: Path, ref: str, options: QuantizeOptions, echo: Callable[[str
     from ..workspace import load_workspace
     from .environment import environment, git_state, offline_ultralytics
 
+    from ..optional import require
+
+    require("onnx", "onnxruntime", "ultralytics", *(("modelopt",) if options.method == "qat" else ()))
     ws = load_workspace(root)
     parent = resolve_parent(ws, ref)
     settings = parent.settings

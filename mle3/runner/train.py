@@ -204,6 +204,10 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
     from ..workspace import load_workspace
     from .environment import environment, git_state, offline_ultralytics
 
+    if options.mlflow is not None:
+        from ..optional import require
+
+        require("mlflow")  # asked for explicitly: missing is an error before anything is recorded
     ws = load_workspace(root)
     prep = prepare(ws, config_ref, options)
     offline_ultralytics(root, prep.cfg.hardware.pin_memory)

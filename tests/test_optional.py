@@ -1,0 +1,68 @@
+"""A missing optional part gives one line with the command that installs it, never a
+traceback, and nothing is recorded (each part simulated missing in a real subprocess)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+HIDE = """
+import sys
+class _Hide:
+    def __init__(self, names, error):
+        self.names, self.error = names, error
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in self.names:
+            if self.error == 'oserror':
+                raise OSError("cannot load library 'libpango-1.0-0': libpango-1.0-0: cannot open shared object file")
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+for _name in list(sys.modules):
+    if _name.split('.')[0] in __NAMES__:
+        del sys.modules[_name]
+sys.meta_path.insert(0, _Hide(__NAMES__, __ERROR__))
+from mle3.cli import run
+run()
+"""
+
+
+def run_without(names: set[str], *args: str, error: str = "missing") -> subprocess.CompletedProcess:
+    env = dict(os.environ, YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false")
+    code = HIDE.replace("__NAMES__", repr(set(names))).replace("__ERROR__", repr(error))
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env)
+
+
+def runs_of(root):
+    folder = root / "artifacts/runs"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.mark.parametrize("module, command, extra", [
+    ("torch", ("train", "TINY-TRAIN-001"), "train"),
+    ("ultralytics", ("export", "TINY-MODEL-v0.1.0"), "train"),
+    ("onnxruntime", ("quantize", "TINY-MODEL-v0.1.0", "--method", "ptq"), "train"),
+    ("modelopt", ("quantize", "TINY-MODEL-v0.1.0", "--method", "qat"), "train"),
+    ("mlflow", ("runs", "export", "--mlflow"), "mlflow"),
+    ("reqif", ("reqif", "export", "-o", "x.reqif"), "reqif"),
+])
+def test_missing_python_part_names_its_extra(trained_ws, module, command, extra):
+    before = runs_of(trained_ws)
+    proc = run_without({module}, *command, "-w", trained_ws)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"pip install 'mle3[{extra}]'" in lines[0], lines[0]
+    assert runs_of(trained_ws) == before
+
+
+def test_missing_pdf_libraries_name_the_system_packages(trained_ws, tmp_path):
+    proc = run_without({"weasyprint"}, "report", "13-65", "TINY-MODEL-v0.1.0", "-o", tmp_path / "r.pdf", "-w", trained_ws, error="oserror")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "apt-get install libpango-1.0-0" in line and "--format html" in line
+    assert not (tmp_path / "r.pdf").exists()
+    proc = run_without({"weasyprint"}, "report", "13-65", "TINY-MODEL-v0.1.0", "-o", tmp_path / "r.html", "--format", "html", "-w", trained_ws, error="oserror")
+    assert proc.returncode == 0 and (tmp_path / "r.html").exists()  # HTML needs no system library
