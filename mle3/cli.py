@@ -298,7 +298,7 @@ def train(
     allow_changed_data: Annotated[bool, typer.Option(help="Train although the data changed since registration (recorded).")] = False,
     timeout: Annotated[Optional[float], typer.Option(min=1, help="Terminate after SECONDS (status terminated).")] = None,
     max_attempts: Annotated[int, typer.Option(min=1, help="Retry a failed run up to N attempts in all.")] = 1,
-    model_id: Annotated[Optional[str], typer.Option(help="Id for the model version (default: next version of the line).")] = None,
+    model_id: Annotated[Optional[str], typer.Option(help="Id for the model version, chosen by hand (default: <line>-<RUN-ID>, unique on every branch).")] = None,
     mlflow: Annotated[bool, typer.Option("--mlflow", help="Mirror the run to MLflow (default store: the workspace's .mle3/mlflow).")] = False,
     mlflow_uri: Annotated[Optional[str], typer.Option("--mlflow-uri", help="MLflow tracking URI to mirror to (implies --mlflow).")] = None,
     workspace: WorkspaceOpt = None,
@@ -450,9 +450,11 @@ def runs_show(
 ) -> int:
     """Show one run record with its per-epoch metrics."""
     from .output import emit_json
+    from .ids import check_id
     from .runner.records import RUNS_DIR, RunRecord, effective_status
 
     root = _workspace_root(workspace)
+    check_id(run_id, "run id")
     if not (root / RUNS_DIR / run_id / "run.yaml").is_file():
         raise Mle3Error(f"no run {run_id!r} under {RUNS_DIR}/")
     record = RunRecord.load(root, run_id)
@@ -572,11 +574,11 @@ def reqif_export(
 def reqif_import(
     file: Annotated[Path, typer.Argument(help=".reqif or .reqifz file from another tool.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite requirement files edited locally.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite requirement files edited locally; keep relations to missing SPEC-OBJECTs as dangling derived_from.")] = False,
     workspace: WorkspaceOpt = None,
     format: Annotated[Literal["text", "json"], FORMAT] = "text",
 ) -> int:
-    """Create or update requirements/ files from ReqIF; local edits need --force."""
+    """Create or update requirements/ files from ReqIF; local edits and unresolvable relations need --force."""
     from dataclasses import asdict
 
     from .interop.reqif import import_file
@@ -584,16 +586,20 @@ def reqif_import(
 
     plan = import_file(_workspace_root(workspace), file, dry_run=dry_run, force=force)
     if format == "json":
-        emit_json({"schema": "mle3.reqif-import/1", **asdict(plan)})
+        emit_json({"schema": "mle3.reqif-import/2", **asdict(plan)})
     else:
         typer.echo(f"{'would create' if not plan.written else 'created'} {len(plan.create)}, {'would update' if not plan.written else 'updated'} {len(plan.update)}, unchanged {len(plan.unchanged)}")
         if plan.unmapped:
             typer.echo(f"kept unmapped (under reqif_attributes): {', '.join(plan.unmapped)}")
         for req_id, diff in plan.conflicts.items():
             typer.echo(f"local edits in {req_id}:\n{diff}")
+        for problem in plan.unresolved:
+            typer.echo(f"unresolved: {problem}")
         if plan.conflicts and not force and not dry_run:
             typer.echo("nothing written: re-run with --force to overwrite local edits")
-    return 1 if plan.conflicts and not force and not dry_run else 0
+        if plan.unresolved and not force and not dry_run:
+            typer.echo("nothing written: re-run with --force to keep these links as dangling derived_from (mle3 check reports them)")
+    return 1 if (plan.conflicts or plan.unresolved) and not force and not dry_run else 0
 
 
 # --------------------------------------------------------------------------- approvals

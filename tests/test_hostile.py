@@ -187,3 +187,21 @@ def test_disk_full_during_registration_writes_nothing(trained_ws, cli, monkeypat
     assert code == 2 and "No space left" in err
     leftovers = [p.name for p in (trained_ws / "artifacts/datasets").iterdir() if "v2" in p.name or p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("args", [
+    ("approve", "../../tmp/x", "--role", "ml_lead"),
+    ("trace", "a/b"),
+    ("report", "13-65", "bad id", "-o", "r.pdf"),
+    ("runs", "show", "../../../etc"),
+    ("dataset", "register", "data/tiny/data.yaml", "--id", "../evil", "--version", "v9"),
+    ("dataset", "register", "data/tiny/data.yaml", "--id", "OK", "--version", "v9/x"),
+    ("train", "TINY-TRAIN-001", "--model-id", "../../evil"),
+])
+def test_every_command_refuses_ids_that_could_leave_their_folder(trained_ws, cli, args):
+    before = sorted(p.relative_to(trained_ws).as_posix() for p in trained_ws.rglob("*") if ".mle3" not in p.parts)
+    code, _, err = cli(*args, "-w", trained_ws)
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1, err
+    assert ("contains" in err or "'..'" in err), err
+    after = sorted(p.relative_to(trained_ws).as_posix() for p in trained_ws.rglob("*") if ".mle3" not in p.parts)
+    assert after == before

@@ -106,6 +106,7 @@ BAD = {
     "doctype": ('<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<REQ-IF>&x;</REQ-IF>', "DOCTYPE/ENTITY", 2),
     "no-id": (OTHER_TOOL.replace('<SPEC-OBJECT IDENTIFIER="so-2"', "<SPEC-OBJECT"), "SPEC-OBJECT without IDENTIFIER", 24),
     "duplicate": (OTHER_TOOL.replace('THE-VALUE="SYS-ML-002"', 'THE-VALUE="SYS-ML-001"'), "duplicate requirement id", 24),
+    "hostile-id": (OTHER_TOOL.replace('THE-VALUE="SYS-ML-002"', 'THE-VALUE="../../../tmp/evil-pwned"'), "requirement id '../../../tmp/evil-pwned' contains '..'", 24),
 }
 
 
@@ -129,3 +130,41 @@ def test_strictdoc_export_is_imported(cli, empty_ws):
     assert ws.get("SYS-ML-001").text == "The training data shall contain night scenes and rain."
     second = ws.get("SYS-ML-002")
     assert second.derived_from == ["SYS-ML-001"] and second.model_extra["reqif_attributes"] == {"NOTES": "Reviewed by the safety team."}
+
+
+def test_relation_to_a_missing_spec_object_is_reported_and_needs_force(cli, empty_ws, tmp_path):
+    source = tmp_path / "dangling.reqif"
+    source.write_text(OTHER_TOOL.replace("<TARGET><SPEC-OBJECT-REF>so-1</SPEC-OBJECT-REF></TARGET>", "<TARGET><SPEC-OBJECT-REF>so-gone</SPEC-OBJECT-REF></TARGET>"))
+    code, out, _ = cli("reqif", "import", source, "-w", empty_ws)
+    line = next(n for n, text in enumerate(source.read_text().splitlines(), 1) if 'SPEC-RELATION IDENTIFIER="rel-1"' in text)
+    assert code == 1 and f"dangling.reqif:{line}: Parent relation rel-1 names SPEC-OBJECT so-gone" in out and "nothing written" in out
+    assert not (empty_ws / "requirements").exists() and not audit.exists(empty_ws)
+    code, out, _ = cli("reqif", "import", source, "-w", empty_ws, "--force")
+    assert code == 0
+    ws = load_workspace(empty_ws, use_cache=False)
+    assert ws.get("SYS-ML-002").derived_from == ["so-gone"]  # kept, so the link is not lost...
+    code, out, _ = cli("check", "-w", empty_ws, "--format", "json", "--no-cache")
+    assert any(f["rule"] == "trace.dangling-ref" and "so-gone" in f["message"] for f in json.loads(out)["findings"])  # ...and reported
+
+
+def test_strictdoc_opens_the_export_with_no_edit(cli, tmp_path):
+    """StrictDoc (a real client) converts mle3's export to SDoc, then parses that SDoc and
+    exports it to HTML: type and attribute names it accepts, parent relation kept."""
+    import shutil
+    import subprocess
+
+    from conftest import require
+
+    strictdoc = shutil.which("strictdoc")
+    require("StrictDoc", strictdoc is not None, "nothing: pip install strictdoc (in the test extra)")
+    export = tmp_path / "mle3.reqif"
+    assert cli("reqif", "export", "-o", export, "-w", REPO)[0] == 0
+    proc = subprocess.run([strictdoc, "convert", str(export), str(tmp_path / "sdoc")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (sdoc,) = (tmp_path / "sdoc").glob("*.sdoc")
+    text = sdoc.read_text()
+    assert "- TAG: REQUIREMENT" in text and "VALUE: MLE-ADAS-001" in text  # the parent relation of MLE-ADAS-002
+    proc = subprocess.run([strictdoc, "export", str(tmp_path / "sdoc"), "--output-dir", str(tmp_path / "html")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pages = "".join(p.read_text(errors="replace") for p in (tmp_path / "html").rglob("*.html"))
+    assert "MLE-ADAS-002" in pages and "Detection performance" in pages

@@ -54,6 +54,10 @@ def _progress(enabled: bool):
 def register(root: Path, data_yaml: Path, dataset_id: str, version: str, requirements: list[str], *, title: str | None = None, source: str | None = None, show_progress: bool = False) -> Registration:
     from concurrent.futures import ThreadPoolExecutor
 
+    from ..ids import check_id
+
+    check_id(dataset_id, "data set id", field="--id")
+    check_id(version, "version", field="--version")
     for existing in sorted((root / DATASET_DIR).glob(f"{dataset_id}-{version}.*yaml")) + [root / DATASET_DIR / f"{dataset_id}-{version}.yaml"]:
         if existing.is_file():
             raise Mle3Error(f"data set {dataset_id}-{version} is already registered; register changed data as a new version", file=existing.relative_to(root).as_posix())

@@ -36,6 +36,7 @@ import yaml
 from .. import __version__, audit
 from .._atomic import atomic_write_bytes, atomic_write_text
 from ..errors import Mle3Error
+from ..ids import check_id
 
 NAMESPACE = "http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -78,7 +79,8 @@ def export(ws: Any, target: Path) -> dict[str, Any]:
     datatype = ReqIFDataTypeDefinitionString(identifier=_ident("dt", "string"), long_name="T_String", max_length="1000000", last_change=now)
     definitions = {name: SpecAttributeDefinition(attribute_type=string, identifier=_ident("ad", name), datatype_definition=datatype.identifier, long_name=names[0], last_change=now)
                    for name, names in FIELDS.items()}
-    object_type = ReqIFSpecObjectType(identifier=_ident("sot", "requirement"), long_name="mle3 requirement", attribute_definitions=list(definitions.values()), last_change=now)
+    # type names become grammar tags in some tools (StrictDoc: letters and '_' only)
+    object_type = ReqIFSpecObjectType(identifier=_ident("sot", "requirement"), long_name="REQUIREMENT", attribute_definitions=list(definitions.values()), last_change=now)
     relation_type = ReqIFSpecRelationType(identifier=_ident("srt", "derived_from"), long_name="derived_from", last_change=now)
     spec_type = ReqIFSpecificationType(identifier=_ident("st", "requirements"), long_name="mle3 requirements", last_change=now)
     requirements = sorted(ws.of_kind("requirement"), key=lambda r: r.id)
@@ -118,6 +120,8 @@ class ImportPlan:
     unchanged: list[str] = field(default_factory=list)
     conflicts: dict[str, str] = field(default_factory=dict)  # id -> unified diff
     unmapped: list[str] = field(default_factory=list)
+    #: relations whose source or target SPEC-OBJECT is missing (file:line, relation, target)
+    unresolved: list[str] = field(default_factory=list)
     written: bool = False
 
 
@@ -164,8 +168,23 @@ def _parse(path: Path, data: bytes):
         raise Mle3Error(f"ReqIF content not understood: {type(exc).__name__}: {exc}", file=str(path)) from None
 
 
-def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Requirements of a ReqIF file as mle3 ``requirement`` mappings, and what could not be mapped."""
+@dataclass
+class Unresolved:
+    """A SPEC-RELATION whose source or target SPEC-OBJECT is not in the file."""
+
+    relation: str
+    line: int | None
+    kind: str
+    missing: str
+    source_id: str | None
+
+    def message(self, path: Path) -> str:
+        return f"{path.name}:{self.line}: {self.kind} relation {self.relation} names SPEC-OBJECT {self.missing}, which is not in the file"
+
+
+def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list[Unresolved]]:
+    """Requirements of a ReqIF file as mle3 ``requirement`` mappings, what could not be
+    mapped, and the relations whose ends are missing."""
     data = _read(path)
     bundle, root = _parse(path, data)
     content = bundle.core_content.req_if_content
@@ -201,11 +220,17 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             req["reqif_attributes"] = extra
         req["reqif_identifier"] = obj.identifier
         by_object[obj.identifier] = req
+    relation_lines = {e.get("IDENTIFIER"): e.sourceline for e in root.iter(f"{{{NAMESPACE}}}SPEC-RELATION")}
+    unresolved: list[Unresolved] = []
     for relation in content.spec_relations or []:
         relation_type = bundle.lookup.get_spec_type_by_ref(relation.relation_type_ref) if hasattr(bundle.lookup, "get_spec_type_by_ref") else None
         kind = getattr(relation_type, "long_name", None) or relation.relation_type_ref
         source, target = by_object.get(relation.source), by_object.get(relation.target)
         if source is None or target is None:
+            missing = relation.source if source is None else relation.target
+            unresolved.append(Unresolved(relation.identifier, relation_lines.get(relation.identifier), kind, missing, source["id"] if source else None))
+            if source is not None and target is None and kind in PARENT_RELATIONS:
+                source.setdefault("_dangling", []).append(relation.target)
             continue
         if kind in PARENT_RELATIONS:
             parents = source.setdefault("derived_from", [])
@@ -215,10 +240,11 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             unmapped.add(f"relation {kind}")
     seen: dict[str, str] = {}
     for identifier, req in by_object.items():
+        check_id(req["id"], "requirement id", file=str(path), line=lines.get(identifier))
         if req["id"] in seen:
             raise Mle3Error(f"duplicate requirement id {req['id']!r} (SPEC-OBJECTs {seen[req['id']]} and {identifier})", file=str(path), line=lines.get(identifier))
         seen[req["id"]] = identifier
-    return list(by_object.values()), sorted(unmapped)
+    return list(by_object.values()), sorted(unmapped), unresolved
 
 
 _HEADER = "# Imported from ReqIF by `mle3 reqif import` (body sha256 {digest})\n"
@@ -241,12 +267,17 @@ def _locally_edited(text: str) -> bool:
 
 
 def import_file(root: Path, path: Path, *, dry_run: bool = False, force: bool = False) -> ImportPlan:
-    requirements, unmapped = read_requirements(path)
-    plan = ImportPlan(unmapped=unmapped)
+    """Plan (and unless ``dry_run`` write) the import. Locally edited files and relations
+    whose target is missing stop the import unless ``force``: then a missing parent is
+    kept as a dangling ``derived_from`` (its ReqIF identifier) that ``check`` reports."""
+    requirements, unmapped, unresolved = read_requirements(path)
+    plan = ImportPlan(unmapped=unmapped, unresolved=[u.message(path) for u in unresolved])
     writes: dict[Path, str] = {}
     for req in requirements:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in req["id"])
-        target = root / "requirements" / f"{safe}.yaml"
+        dangling = req.pop("_dangling", [])
+        if force:
+            req["derived_from"] = list(dict.fromkeys(list(req.get("derived_from") or []) + dangling))
+        target = root / "requirements" / f"{req['id']}.yaml"  # a checked id: the file stays in requirements/
         text = _render(req)
         if not target.exists():
             plan.create.append(req["id"])
@@ -260,7 +291,7 @@ def import_file(root: Path, path: Path, *, dry_run: bool = False, force: bool = 
         writes[target] = text
         if _locally_edited(current):
             plan.conflicts[req["id"]] = "".join(difflib.unified_diff(current.splitlines(True), text.splitlines(True), f"local/{target.name}", f"reqif/{target.name}"))
-    if dry_run or (plan.conflicts and not force):
+    if dry_run or ((plan.conflicts or plan.unresolved) and not force):
         return plan
     for target, text in writes.items():
         atomic_write_text(target, text)

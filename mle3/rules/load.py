@@ -11,6 +11,8 @@ declare("load.duplicate-id", "error", "Two items have the same id (data sets: th
         "Give one of them a new id or version; both locations are named.")
 declare("dataset.version-conflict", "error", "One data set version is registered twice with different data (different fingerprints), e.g. on two branches.",
         "Register one of them as a new version (`mle3 dataset register ... --version NEW`) and remove the other record.")
+declare("load.id-invalid", "error", "An item id (or a data set version) breaks the id pattern: letters, digits, '.', '_', '-', at most 128 characters, no '..', '/', spaces or control characters. The item is left out.",
+        "Rename the id; references to it must change too.")
 declare("load.unknown-field", "warning", "A field name is close to a known field and is probably misspelled.", "Rename it to the suggested field; other unknown fields are kept silently.")
 declare("load.unrecognised-file", "info", "A YAML file under requirements/ or artifacts/ holds no item key.", "Ignore if the file is not an item; otherwise add the item key (requirement, dataset, training, ...).")
 declare("config.unknown-rule", "warning", "mle3.yaml overrides a rule id that does not exist.", "Use an id listed by `mle3 rules`.")

@@ -204,6 +204,10 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
     from ..workspace import load_workspace
     from .environment import environment, git_state, offline_ultralytics
 
+    if options.model_id is not None:
+        from ..ids import check_id
+
+        check_id(options.model_id, "model id", field="--model-id")
     if options.mlflow is not None:
         from ..optional import require
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._gc import paused_gc
 from ..errors import ItemNotFound
+from ..ids import check_id, id_problem
 from ..findings import Finding, format_path
 from . import cache as parse_cache
 from .config import ProjectConfig, find_root, load_config
@@ -97,7 +98,10 @@ class Workspace:
         return item
 
     def get(self, ref: str) -> Any:
-        """Like :meth:`resolve` but raises a user error naming close matches."""
+        """Like :meth:`resolve` but raises a user error naming close matches (and one
+        naming what is wrong with a reference that cannot be an id)."""
+        if not str(ref).endswith((".yaml", ".yml")):
+            check_id(ref)
         item = self.resolve(ref)
         if item is None:
             import difflib
@@ -270,6 +274,18 @@ def build_items(parsed: ParsedFile, ws: "Workspace") -> tuple[list[BaseModel], l
     return items, findings
 
 
+def _invalid_id(ws: Workspace, item: Any) -> Finding | None:
+    """An item whose id (or data set version) breaks the id pattern is reported and left
+    out of the workspace: nothing can refer to it, and no file is ever named from it."""
+    for field, value in (("id", getattr(item, "id", None)), ("version", getattr(item, "version", None) if item.kind == "dataset" else None)):
+        if value is None:
+            continue
+        problem = id_problem(value)
+        if problem:
+            return Finding("load.id-invalid", "error", f"{field} {str(value)[:80]!r} {problem}", file=item._file, line=ws.line_of(item, (field,)), field=field)
+    return None
+
+
 def _duplicate(ws: Workspace, key: str, first: Any, item: Any) -> Finding:
     """Two items with one id (a merge of two branches that chose the same id by hand): the
     finding names both files and says whether their content differs."""
@@ -337,6 +353,10 @@ def _load_items(root: Path, config: ProjectConfig, listing: list[tuple[str, int,
     items = [item for path, _, _ in listing for item in per_file.get(path, ())]
     for item in items:
         key = item_key(item)
+        invalid = _invalid_id(ws, item)
+        if invalid is not None:
+            ws.findings.append(invalid)
+            continue
         first = ws.by_key.get(key)
         if first is not None:
             ws.findings.append(_duplicate(ws, key, first, item))
