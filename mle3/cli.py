@@ -485,6 +485,28 @@ def runs_show(
 
 
 @app.command()
+def doctor(workspace: WorkspaceOpt = None, format: Annotated[Literal["text", "json"], FORMAT] = "text") -> int:
+    """What this machine has for mle3 (Python, torch and GPUs, ONNX Runtime, ModelOpt, PDF, git, ...), each with its fix."""
+    from .doctor import SCHEMA, healthy, run_all
+    from .output import emit_json
+    from .workspace import find_root
+
+    try:
+        root = find_root(workspace)
+    except Mle3Error:
+        root = None
+    checks = run_all(root)
+    if format == "json":
+        emit_json({"schema": SCHEMA, "ok": healthy(checks), "checks": [c.to_json() for c in checks]})
+    else:
+        for c in checks:
+            mark = {"ok": "ok", "missing": "MISSING", "warning": "warning", "info": "-"}[c.status]
+            typer.echo(f"{mark:<8} {c.name:<24} {c.detail}" + (f"\n{'':<33}fix: {c.fix}" if c.fix and c.status != "ok" else ""))
+        typer.echo("OK: everything mle3 needs is here" if healthy(checks) else "FAILED: something needed is missing (see MISSING above)")
+    return 0 if healthy(checks) else 1
+
+
+@app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="Directory for the demo workspace (must not exist).")] = Path("mle3-demo"),
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs (the default takes about 3 minutes on 2 CPU cores).")] = 13,

@@ -66,3 +66,22 @@ def test_missing_pdf_libraries_name_the_system_packages(trained_ws, tmp_path):
     assert not (tmp_path / "r.pdf").exists()
     proc = run_without({"weasyprint"}, "report", "13-65", "TINY-MODEL-v0.1.0", "-o", tmp_path / "r.html", "--format", "html", "-w", trained_ws, error="oserror")
     assert proc.returncode == 0 and (tmp_path / "r.html").exists()  # HTML needs no system library
+
+
+def test_doctor_reports_each_part_with_its_fix(trained_ws):
+    import json
+
+    proc = run_without(set(), "doctor", "--format", "json", "-w", trained_ws)
+    report = json.loads(proc.stdout)
+    assert report["schema"] == "mle3.doctor/1"
+    names = {c["name"]: c for c in report["checks"]}
+    assert {"python", "torch", "ultralytics", "onnxruntime", "modelopt", "weasyprint", "fonts", "git", "ssh-keygen", "chromium", "free disk"} <= set(names)
+    assert proc.returncode == (0 if report["ok"] else 1)
+    proc = run_without({"torch", "onnxruntime"}, "doctor", "--format", "json", "-w", trained_ws)
+    report = json.loads(proc.stdout)
+    names = {c["name"]: c for c in report["checks"]}
+    assert proc.returncode == 1 and report["ok"] is False
+    assert names["torch"]["status"] == "missing" and names["torch"]["fix"] == "pip install 'mle3[train]'"
+    assert names["onnxruntime"]["status"] == "missing" and names["onnxruntime"]["needed"] is True
+    text = run_without({"weasyprint"}, "doctor", "-w", trained_ws, error="oserror")
+    assert text.returncode == 1 and "MISSING  weasyprint" in text.stdout and "apt-get install libpango-1.0-0" in text.stdout

@@ -1,9 +1,12 @@
 """A small, deterministic detection data set generated in code (no download).
 
-Traffic-sign-like shapes (filled squares, discs and triangles with a contrasting rim) on
-varied backgrounds (gradients, noise, clutter lines), 1-3 objects per image, written in
-ultralytics' YOLO layout: ``images/<split>/*.jpg``, ``labels/<split>/*.txt``, ``data.yaml``.
-The same seed gives the same images and labels on every machine.
+Traffic-sign-like shapes (squares, discs, triangles) in street-like clutter, made hard
+enough that the curves, the criteria and the quantization gate say something: small and
+overlapping objects, occluding poles, unlabeled look-alike shapes (hexagons, crosses,
+stars), low-contrast rims, sensor noise and blur, lighting from dusk to glare, and a
+night subset (about a fifth: dark, blue-tinted, with headlight spots). Written in
+ultralytics' YOLO layout: ``images/<split>/*.jpg``, ``labels/<split>/*.txt``,
+``data.yaml``. The same seed gives the same images and labels on every machine.
 """
 
 from __future__ import annotations
@@ -39,54 +42,128 @@ def generate(target: Path, *, counts: dict[str, int] | None = None, image_size: 
     return data_yaml
 
 
-def _background(rng, size: int):
+NIGHT_SHARE = 0.2
+
+
+def _background(rng, size: int, night: bool):
     import numpy as np
 
     kind = rng.integers(0, 3)
     base = rng.integers(40, 215, size=3)
     if kind == 0:  # vertical gradient (sky to road)
-        ramp = np.linspace(-40, 40, size)[:, None, None]
+        ramp = np.linspace(-50, 50, size)[:, None, None]
         img = base[None, None, :] + ramp
     elif kind == 1:  # horizontal gradient
-        ramp = np.linspace(-40, 40, size)[None, :, None]
+        ramp = np.linspace(-50, 50, size)[None, :, None]
         img = base[None, None, :] + ramp
     else:  # flat
         img = np.broadcast_to(base[None, None, :], (size, size, 3)).astype(float)
-    img = img + rng.normal(0, 12, size=(size, size, 3))
-    return np.clip(np.broadcast_to(img, (size, size, 3)), 0, 255).astype("uint8")
+    img = np.broadcast_to(img, (size, size, 3)).astype(float).copy()
+    for _ in range(int(rng.integers(2, 6))):  # facades and road patches
+        x0, y0 = (int(v) for v in rng.integers(0, size, 2))
+        w, h = (int(v) for v in rng.integers(size // 8, size // 2, 2))
+        img[y0:y0 + h, x0:x0 + w] = rng.integers(30, 225, size=3)
+    return img
+
+
+def _light(rng, img, night: bool):
+    """Lighting from dusk to glare; night: dark, blue-tinted, a few headlight spots."""
+    import numpy as np
+
+    size = img.shape[0]
+    if night:
+        img = img * rng.uniform(0.12, 0.3) * np.array([0.8, 0.9, 1.25])
+        yy, xx = np.mgrid[0:size, 0:size]
+        for _ in range(int(rng.integers(1, 4))):
+            cx, cy, r = rng.integers(0, size), rng.integers(size // 3, size), rng.uniform(size * 0.03, size * 0.1)
+            glow = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))[..., None]
+            img = img + 255 * glow * np.array([1.0, 0.95, 0.8])
+    else:
+        img = (img - 128) * rng.uniform(0.5, 1.3) + 128 + rng.uniform(-50, 50)
+    img = img + rng.normal(0, rng.uniform(4, 22), size=img.shape)  # sensor noise
+    return np.clip(img, 0, 255).astype("uint8")
+
+
+def _shape(draw, cls: int, box, fill, rim, rim_w: int) -> None:
+    x0, y0, x1, y1 = box
+    if cls == 0:
+        draw.rectangle(box, fill=fill, outline=rim, width=rim_w)
+    elif cls == 1:
+        draw.ellipse(box, fill=fill, outline=rim, width=rim_w)
+    else:
+        draw.polygon([((x0 + x1) // 2, y0), (x1, y1), (x0, y1)], fill=fill, outline=rim, width=rim_w)
+
+
+def _distractor(rng, draw, size: int) -> None:
+    """Unlabeled look-alikes: hexagons, crosses and stars of sign size."""
+    import math
+
+    side = int(rng.integers(int(size * 0.08), int(size * 0.3)))
+    cx, cy = (int(v) for v in rng.integers(side // 2, size - side // 2, 2))
+    color = tuple(int(v) for v in rng.integers(0, 256, 3))
+    kind = int(rng.integers(0, 3))
+    r = side / 2
+    if kind == 0:
+        points = [(cx + r * math.cos(a * math.pi / 3), cy + r * math.sin(a * math.pi / 3)) for a in range(6)]
+    elif kind == 1:
+        points = [(cx + (r if a % 2 == 0 else r * 0.45) * math.cos(a * math.pi / 5 - math.pi / 2),
+                   cy + (r if a % 2 == 0 else r * 0.45) * math.sin(a * math.pi / 5 - math.pi / 2)) for a in range(10)]
+    else:
+        t = max(2, side // 5)
+        draw.rectangle((cx - r, cy - t, cx + r, cy + t), fill=color)
+        draw.rectangle((cx - t, cy - r, cx + t, cy + r), fill=color)
+        return
+    draw.polygon(points, fill=color)
+
+
+def _iou(a, b) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
 
 
 def _one_image(rng, size: int, Image, ImageDraw):
-    image = Image.fromarray(_background(rng, size))
-    draw = ImageDraw.Draw(image)
-    for _ in range(int(rng.integers(2, 6))):  # clutter lines
+    from PIL import ImageFilter
+
+    night = bool(rng.random() < NIGHT_SHARE)
+    canvas = Image.fromarray(_background(rng, size, night).clip(0, 255).astype("uint8"))
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(int(rng.integers(2, 5))):  # clutter lines (wires, markings)
         pts = [tuple(int(v) for v in rng.integers(0, size, 2)) for _ in range(2)]
         draw.line(pts, fill=tuple(int(v) for v in rng.integers(0, 255, 3)), width=int(rng.integers(1, 4)))
+    for _ in range(int(rng.integers(1, 4))):
+        _distractor(rng, draw, size)
     labels: list[str] = []
     boxes: list[tuple[int, int, int, int]] = []
-    for _ in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(1, 6))):
         for _attempt in range(20):
-            side = int(rng.integers(int(size * 0.19), int(size * 0.44)))
+            side = int(rng.integers(int(size * 0.07), int(size * 0.4)))  # small to large
             x0 = int(rng.integers(0, size - side))
             y0 = int(rng.integers(0, size - side))
             box = (x0, y0, x0 + side, y0 + side)
-            if all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3] for b in boxes):
+            if all(_iou(box, b) < 0.3 for b in boxes):  # overlap allowed: later signs occlude earlier ones
                 break
         else:
             continue
         boxes.append(box)
         cls = int(rng.integers(0, len(CLASSES)))
         fill = tuple(int(v) for v in rng.integers(0, 256, 3))
-        rim = tuple(255 - v for v in fill)
-        rim_w = max(2, side // 10)
-        if cls == 0:
-            draw.rectangle(box, fill=fill, outline=rim, width=rim_w)
-        elif cls == 1:
-            draw.ellipse(box, fill=fill, outline=rim, width=rim_w)
-        else:
-            x0, y0, x1, y1 = box
-            draw.polygon([((x0 + x1) // 2, y0), (x1, y1), (x0, y1)], fill=fill, outline=rim, width=rim_w)
+        if rng.random() < 0.5:
+            rim = tuple(255 - v for v in fill)
+        else:  # a faded rim, close to the fill
+            rim = tuple(int(min(255, max(0, v + rng.integers(-30, 30)))) for v in fill)
+        _shape(draw, cls, box, fill, rim, max(1, side // 10))
         cx, cy = (box[0] + box[2]) / 2 / size, (box[1] + box[3]) / 2 / size
         w, h = (box[2] - box[0]) / size, (box[3] - box[1]) / size
         labels.append(f"{cls} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
+    for _ in range(int(rng.integers(0, 3))):  # poles and branches in front of the signs
+        x = int(rng.integers(0, size))
+        draw.rectangle((x, 0, x + int(rng.integers(2, max(3, size // 16))), size), fill=tuple(int(v) for v in rng.integers(0, 120, 3)))
+    import numpy as np
+
+    image = Image.fromarray(_light(rng, np.asarray(canvas).astype(float), night))
+    if rng.random() < 0.3:
+        image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.4, 1.2))))
     return image, labels

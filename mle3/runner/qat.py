@@ -96,6 +96,8 @@ def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs:
     args = {k: v for k, v in params.items() if k not in ("model", "epochs", "pretrained", "lr0", "freeze", "save_period", "resume", "time")}
     args.update(epochs=epochs, lr0=lr0, quantize=8, warmup_epochs=0)
     record.update(qat={"epochs": epochs, "lr0": lr0, "float_val_mAP_50": round(reference, 6), "parameters": args, "calibration": "ModelOpt: 8 batches of the training loader (training split only)"})
+    if str(args.get("device", "cpu")) != "cpu":
+        record.update(qat={**record.data["qat"], "cuda_extension": modelopt_cuda_extension(echo)})
     model = YOLO(str(parent.weights))
     state = {"final": False}
 
@@ -125,6 +127,42 @@ def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs:
     exported.replace(qdq)
     folded = fold_weight_quantization(qdq, int8_out)
     record.update(qat={**record.data["qat"], "weights": best.relative_to(root).as_posix(), **folded, "qdq_float_weights_bytes": qdq.stat().st_size})
+
+
+EXTENSION = "modelopt_cuda_ext"
+
+
+def extension_cache(name: str = EXTENSION) -> tuple[Path, bool]:
+    """Where torch keeps the build of a C++/CUDA extension (``TORCH_EXTENSIONS_DIR``, else
+    ``~/.cache/torch_extensions``) and whether a build is already there."""
+    from torch.utils.cpp_extension import get_default_build_root
+
+    root = Path(get_default_build_root())
+    built = any(root.glob(f"**/{name}/{name}*.so"))
+    return root, built
+
+
+def modelopt_cuda_extension(echo: Callable[[str], None]) -> dict[str, Any]:
+    """Load ModelOpt's CUDA kernels before QAT starts. The first time on a machine they are
+    compiled (about a minute on an H100): say so instead of a silent pause, time it, and
+    leave the build in torch's extension cache so later QATs load it at once."""
+    import time
+
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"needed": False}
+    root, built = extension_cache()
+    if not built:
+        echo(f"QAT: building ModelOpt's CUDA extension, once per machine (about a minute); cached in {root}")
+    started = time.time()
+    from modelopt.torch.quantization.extensions import get_cuda_ext
+
+    loaded = get_cuda_ext() is not None
+    seconds = round(time.time() - started, 1)
+    if not built:
+        echo(f"QAT: CUDA extension {'built' if loaded else 'could not be built; ModelOpt falls back to slower kernels'} in {seconds} s")
+    return {"needed": True, "name": EXTENSION, "cache": str(root), "was_cached": built, "loaded": loaded, "seconds": seconds}
 
 
 def _parent_parameters(root: Path, parent: Any) -> dict[str, Any]:
