@@ -72,15 +72,15 @@ def _light(rng, img, night: bool):
 
     size = img.shape[0]
     if night:
-        img = img * rng.uniform(0.12, 0.3) * np.array([0.8, 0.9, 1.25])
+        img = img * rng.uniform(0.25, 0.45) * np.array([0.8, 0.9, 1.25])
         yy, xx = np.mgrid[0:size, 0:size]
-        for _ in range(int(rng.integers(1, 4))):
+        for _ in range(int(rng.integers(1, 3))):
             cx, cy, r = rng.integers(0, size), rng.integers(size // 3, size), rng.uniform(size * 0.03, size * 0.1)
             glow = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))[..., None]
             img = img + 255 * glow * np.array([1.0, 0.95, 0.8])
     else:
-        img = (img - 128) * rng.uniform(0.5, 1.3) + 128 + rng.uniform(-50, 50)
-    img = img + rng.normal(0, rng.uniform(4, 22), size=img.shape)  # sensor noise
+        img = (img - 128) * rng.uniform(0.6, 1.2) + 128 + rng.uniform(-40, 40)
+    img = img + rng.normal(0, rng.uniform(3, 15), size=img.shape)  # sensor noise
     return np.clip(img, 0, 255).astype("uint8")
 
 
@@ -133,24 +133,24 @@ def _one_image(rng, size: int, Image, ImageDraw):
     for _ in range(int(rng.integers(2, 5))):  # clutter lines (wires, markings)
         pts = [tuple(int(v) for v in rng.integers(0, size, 2)) for _ in range(2)]
         draw.line(pts, fill=tuple(int(v) for v in rng.integers(0, 255, 3)), width=int(rng.integers(1, 4)))
-    for _ in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(0, 3))):
         _distractor(rng, draw, size)
     labels: list[str] = []
     boxes: list[tuple[int, int, int, int]] = []
-    for _ in range(int(rng.integers(1, 6))):
+    for _ in range(int(rng.integers(1, 5))):
         for _attempt in range(20):
-            side = int(rng.integers(int(size * 0.07), int(size * 0.4)))  # small to large
+            side = int(rng.integers(int(size * 0.1), int(size * 0.4)))  # small to large
             x0 = int(rng.integers(0, size - side))
             y0 = int(rng.integers(0, size - side))
             box = (x0, y0, x0 + side, y0 + side)
-            if all(_iou(box, b) < 0.3 for b in boxes):  # overlap allowed: later signs occlude earlier ones
+            if all(_iou(box, b) < 0.15 for b in boxes):  # overlap allowed: later signs occlude earlier ones
                 break
         else:
             continue
         boxes.append(box)
         cls = int(rng.integers(0, len(CLASSES)))
         fill = tuple(int(v) for v in rng.integers(0, 256, 3))
-        if rng.random() < 0.5:
+        if rng.random() < 0.7:
             rim = tuple(255 - v for v in fill)
         else:  # a faded rim, close to the fill
             rim = tuple(int(min(255, max(0, v + rng.integers(-30, 30)))) for v in fill)
@@ -158,12 +158,12 @@ def _one_image(rng, size: int, Image, ImageDraw):
         cx, cy = (box[0] + box[2]) / 2 / size, (box[1] + box[3]) / 2 / size
         w, h = (box[2] - box[0]) / size, (box[3] - box[1]) / size
         labels.append(f"{cls} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
-    for _ in range(int(rng.integers(0, 3))):  # poles and branches in front of the signs
+    for _ in range(int(rng.integers(0, 2))):  # poles and branches in front of the signs
         x = int(rng.integers(0, size))
         draw.rectangle((x, 0, x + int(rng.integers(2, max(3, size // 16))), size), fill=tuple(int(v) for v in rng.integers(0, 120, 3)))
     import numpy as np
 
     image = Image.fromarray(_light(rng, np.asarray(canvas).astype(float), night))
-    if rng.random() < 0.3:
-        image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.4, 1.2))))
+    if rng.random() < 0.25:
+        image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.9))))
     return image, labels
