@@ -509,7 +509,7 @@ def doctor(workspace: WorkspaceOpt = None, format: Annotated[Literal["text", "js
 @app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="Directory for the demo workspace (must not exist).")] = Path("mle3-demo"),
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs (the default takes about 3 minutes on 2 CPU cores).")] = 13,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs (the default takes about 2.5 minutes on 2 CPU cores).")] = 20,
     images: Annotated[int, typer.Option(min=20, help="Training images to generate (val and test get a fifth each).")] = 400,
     imgsz: Annotated[int, typer.Option(min=64, help="Image size.")] = 160,
     qat: Annotated[bool, typer.Option("--qat/--no-qat", help="Also run 1 epoch of quantization-aware training (about 45 s).")] = True,

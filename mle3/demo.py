@@ -141,7 +141,7 @@ def render_work_products(directory: Path, model_id: str) -> list:
     return release_package(ws, build_graph(ws), model_id, directory / "reports")
 
 
-def run_demo(directory: Path, *, epochs: int = 13, train_images: int = 400, imgsz: int = 160, qat: bool = True, echo: Callable[[str], None] = print) -> int:
+def run_demo(directory: Path, *, epochs: int = 20, train_images: int = 400, imgsz: int = 160, qat: bool = True, echo: Callable[[str], None] = print) -> int:
     from .datasets import register
     from .datasets.synthetic import generate
     from .rules import check_workspace

@@ -34,7 +34,17 @@ from .mapping import Deviation
 from .records import RunRecord, clean, now_iso
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-MAP_AGREEMENT = 0.005  # float ONNX vs PyTorch mAP50 on val
+MAP_AGREEMENT = 0.005  # float ONNX vs PyTorch mAP50 on val (large val splits)
+
+
+def agreement_tolerance(dataset: Any) -> float:
+    """How far two correct evaluators of one model may differ in val mAP50: numerically
+    different kernels flip a detection at the confidence or NMS boundary now and then, and
+    one flip moves AP50 by about 1/instances. So 0.005, or 1.5 flips' worth on a small
+    val split (80 hard images, about 200 objects: 0.0075)."""
+    info = dataset.split("val") if dataset is not None else None
+    instances = sum((info.instances or {}).values()) if info is not None else 0
+    return round(max(MAP_AGREEMENT, 1.5 / instances), 6) if instances else MAP_AGREEMENT
 
 
 @dataclass
@@ -278,11 +288,12 @@ def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[st
         detach_log()
     torch_map = round(float(torch_val.box.map50), 6)
     gap = abs(onnx_eval.val.get("mAP_50", 0.0) - torch_map)
+    tolerance = agreement_tolerance(parent.dataset)
     result = {"model": parent.model.id, "onnx": onnx_path.relative_to(root).as_posix(), "torch_val_mAP_50": torch_map,
-              "onnx_metrics": {"validation": onnx_eval.val, "test": onnx_eval.test}, "gap": round(gap, 6), "tolerance": MAP_AGREEMENT, "recorded": False}
-    if gap > MAP_AGREEMENT:
+              "onnx_metrics": {"validation": onnx_eval.val, "test": onnx_eval.test}, "gap": round(gap, 6), "tolerance": tolerance, "recorded": False}
+    if gap > tolerance:
         onnx_path.unlink(missing_ok=True)
-        raise Mle3Error(f"ONNX val mAP50 {onnx_eval.val.get('mAP_50')} differs from PyTorch {torch_map} by {gap:.4f} (> {MAP_AGREEMENT}); the export is not recorded", exit_code=1)
+        raise Mle3Error(f"ONNX val mAP50 {onnx_eval.val.get('mAP_50')} differs from PyTorch {torch_map} by {gap:.4f} (> {tolerance}); the export is not recorded", exit_code=1)
     digest = sha256_file(onnx_path)
     from ..itemfile import set_fields
 
