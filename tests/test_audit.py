@@ -183,3 +183,22 @@ def test_concurrent_appends_from_processes_lose_nothing(tmp_path):
     assert audit.verify(tmp_path) == (160, [])
     log = audit.read(tmp_path)
     assert len({n.entry["item"] for n in log.nodes}) == 160 and len(log.heads) == 1
+
+
+def test_the_log_the_previous_release_wrote_verifies_migrates_and_keeps_its_approval(tmp_path, cli):
+    """The example workspace's log was written by the linear-format release (with a real
+    approval of MLE-MODEL-001-v2.3.1): it verifies, migrates, and the approval stays fresh."""
+    import shutil
+
+    from conftest import REPO
+
+    root = tmp_path / "ws"
+    shutil.copytree(REPO, root, ignore=shutil.ignore_patterns(".git", ".mle3", "tests", "benchmarks", "*.egg-info", "mle3", ".whl*"))
+    before = audit.read(root)
+    assert before.legacy_only and before.problems == [] and len(before) >= 1
+    code, out, _ = cli("audit", "migrate", "-w", root)
+    assert code == 0 and "migrated" in out
+    assert audit.verify(root) == (len(before) + 1, [])
+    code, out, _ = cli("check", "-w", root, "--format", "json", "--no-cache")
+    report = json.loads(out)
+    assert report["summary"]["errors"] == 0 and not [f for f in report["findings"] if f["rule"].startswith("approval.")], report["findings"]
