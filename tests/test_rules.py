@@ -111,7 +111,19 @@ def test_all_schema_problems_are_reported_not_only_the_first(make_ws):
 def test_duplicate_id_names_both_locations(make_ws):
     root = make_ws(CASES["load.duplicate-id"][0])
     f = next(f for f in findings_of(root) if f.rule == "load.duplicate-id")
-    assert "artifacts/train.yaml:1" in f.message
+    assert "artifacts/train.yaml:1" in f.message and f.file == "artifacts/train2.yaml" and "different content" in f.message
+    same = make_ws({"artifacts/train2.yaml": (root / "artifacts/train.yaml").read_text()})
+    assert "with the same content" in next(f for f in findings_of(same) if f.rule == "load.duplicate-id").message
+
+
+def test_a_version_given_to_two_models_is_reported_with_both_files(make_ws):
+    model = "model_version:\n  id: {id}\n  model_line: MODEL\n  version: v1.0.0\n  training_run: TRAIN\n  training_data: {{dataset_version: DATA-v1}}\n  traceability: {{requirements: [REQ-P]}}\n"
+    root = make_ws({"artifacts/a.yaml": model.format(id="MODEL-RUN-1"), "artifacts/b.yaml": model.format(id="MODEL-RUN-2")})
+    f = next(f for f in findings_of(root) if f.rule == "load.duplicate-id")
+    assert "version v1.0.0 of MODEL" in f.message and "artifacts/a.yaml" in f.message and f.file == "artifacts/b.yaml"
+    from mle3 import load_workspace
+
+    assert load_workspace(root, use_cache=False).get("MODEL-v1.0.0").id == "MODEL-RUN-1"  # the alias finds the first
 
 
 def test_plural_file_items_have_their_own_lines(make_ws):
