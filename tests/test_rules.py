@@ -72,6 +72,8 @@ TESTED_ELSEWHERE = {
     "approval.signature": "tests/test_signing.py",
     "quantization.drop": "tests/test_quantize.py::test_gate_flags_a_drop_over_the_threshold_and_blocks_promotion",
     "quantization.stale-parent": "tests/test_quantize.py::test_changed_parent_makes_child_stale",
+    "training.overfit": "tests/test_caveats.py::test_rules_fire_on_a_recorded_run_with_the_thresholds_of_mle3_yaml",
+    "training.underfit": "tests/test_caveats.py::test_underfit_by_high_training_loss_or_flat_low_map",
     "approval.conflict": "tests/test_teams.py::test_approve_and_reject_on_two_branches_conflict_until_decided_again",
     "approval.duties": "tests/test_teams.py::test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge",
 }

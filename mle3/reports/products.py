@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import networkx as nx
 
-from .. import __version__, audit
+from .. import __version__, audit, caveats
 from ..approvals.fingerprint import FILE_FIELDS, Fingerprints
 from ..approvals.ledger import recorded, role_status
 from ..errors import Mle3Error
@@ -285,6 +285,22 @@ def outcomes(ctx: Context, run: Any | None, model: Any | None, dataset: Any | No
     return [{"outcome": o, "bp": bp, "text": text, "met": met, "evidence": ev} for o, bp, text, met, ev in rows]
 
 
+def training_caveats(ws: Workspace, run: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Why training stopped, best versus last epoch, the generalization gap as a chart, and
+    the over- and underfitting the ``training`` rules see."""
+    if not epochs:
+        return None
+    limits = ws.config.training_caveats
+    summary = caveats.summary(run, epochs)
+    found = [caveats.overfit(epochs, limits.overfit_epochs),
+             caveats.underfit(epochs, limits.underfit_loss_ratio, limits.flat_epochs, limits.flat_map50_delta, limits.flat_map50_below)]
+    gaps = summary["generalization_gap"]
+    xs = [g["epoch"] for g in gaps]
+    chart = charts.line_chart("Generalization gap: val loss minus train loss (box + cls + dfl)", [charts.Series("gap", xs, [g["gap"] for g in gaps])],
+                              y_label="loss", markers={"best": run.get("best_epoch"), "early stop": run.get("early_stop_epoch")}) if any(g["gap"] is not None for g in gaps) else ""
+    return {**summary, "findings": [f for f in found if f], "chart": chart}
+
+
 def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[str, Any]:
     ws = ctx.ws
     run, model = _run_and_model(ctx, item)
@@ -315,6 +331,7 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
         "not_applied": [r for r in (run_data.get("mapping") or []) if r.get("status") == "not_applied"],
         "findings": findings,
         "outcomes": outcomes(ctx, run, model, dataset, cfg, findings, checks, doc),
+        "caveats": training_caveats(ws, run_data, epochs),
         "quantization": quantization_rows(ctx, model) if model is not None else [],
         "qat_charts": qat_charts(ctx, model) if model is not None else [],
     }

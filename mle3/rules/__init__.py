@@ -2,10 +2,12 @@
 
 Families: ``load`` (reading files), ``trace`` (links), ``consistency`` (agreement between
 items and with disk), ``criteria`` (requirement criteria), ``status`` (life cycle),
-``data`` (registered data on disk), ``approval`` (approvals and their freshness).
+``data`` (registered data on disk), ``approval`` (approvals, their freshness, duties and
+conflicts across branches, the audit log), ``artifact`` (large files not fetched),
+``quantization`` (INT8 children), ``training`` (over- and underfitting in a run's curves).
 """
 
-from . import approvals, consistency, criteria, datasets, load, quantization, status, traceability  # noqa: F401  (registers rules)
+from . import approvals, consistency, criteria, datasets, load, quantization, status, traceability, training  # noqa: F401  (registers rules)
 from .engine import CHECK_SCHEMA, CheckReport, check_workspace, run_checks
 from .registry import RULES, Context, Hit, Rule, rule
 

@@ -23,14 +23,14 @@ from typing import Any, Callable
 
 import yaml
 
-from .. import audit
+from .. import audit, caveats
 from .._atomic import atomic_write_text
 from ..hashing import sha256_file
 from ..errors import Mle3Error
 from ..paths import inside_workspace
 from .mapping import Deviation, Mapping, map_config, ultralytics_device
 from .model_version import write_model_version
-from .records import RunRecord, now_iso
+from .records import EPOCHS_FILE, RunRecord, now_iso, read_epochs
 
 
 class Terminated(BaseException):
@@ -300,6 +300,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
                 break
             record.data["model_version"] = model_id
             _end(record, "success", started, attempt, None)
+            record.update(caveats=caveats.summary(record.data, read_epochs(record.directory / EPOCHS_FILE)))
             result.status, result.model_version, result.metrics = "success", model_id, outcome["final"]
             break
     finally:

@@ -63,12 +63,27 @@ class QuantizationPolicy(_Strict):
     max_map50_drop: float = 0.01
 
 
+class TrainingCaveats(_Strict):
+    """Thresholds of the ``training`` rules (``training.overfit``, ``training.underfit``)."""
+
+    #: validation loss rising this many epochs in a row while training loss falls: overfitting
+    overfit_epochs: int = Field(3, ge=1)
+    #: final training loss above this share of the first epoch's: underfitting
+    underfit_loss_ratio: float = Field(0.7, gt=0, le=1)
+    #: val mAP50 moving less than ``flat_map50_delta`` over this many last epochs...
+    flat_epochs: int = Field(5, ge=2)
+    flat_map50_delta: float = Field(0.01, ge=0)
+    #: ...while below this value: underfitting
+    flat_map50_below: float = Field(0.5, ge=0, le=1)
+
+
 class ProjectConfig(_Strict):
     project: str = "unnamed project"
     external: list[str] = Field(default_factory=list, description="glob patterns of ids owned by other tools")
     rules: dict[str, RuleOverride] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
     quantization: QuantizationPolicy = Field(default_factory=QuantizationPolicy)
+    training_caveats: TrainingCaveats = Field(default_factory=TrainingCaveats)
     #: folders (relative to the root) items are read from
     item_dirs: list[str] = Field(default_factory=lambda: ["requirements", "artifacts"])
 

@@ -1,0 +1,42 @@
+"""Family ``training``: caveats a finished training run's curves show (over- and
+underfitting), with the thresholds of ``training_caveats:`` in ``mle3.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any, Iterator
+
+from .. import caveats
+from ..runner.records import read_epochs
+from .registry import Context, Hit, rule
+
+
+def _finished_trainings(ctx: Context) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
+    for run in ctx.ws.of_kind("run"):
+        if run.status != "success" or (run.model_extra or {}).get("kind") == "quantization":
+            continue
+        rel = (PurePosixPath(run._file).parent / "epochs.jsonl").as_posix()
+        if ctx.exists(rel):
+            yield run, read_epochs(ctx.ws.root / rel)
+
+
+@rule("training.overfit", "warning",
+      "Validation loss rose for training_caveats.overfit_epochs epochs in a row while training loss fell: the model learns the training set, not the task.",
+      "Look at the generalization gap in the run's 13-65; stop earlier (early_stopping), add data or augmentation, or regularize; the best epoch's weights are the ones kept.")
+def overfit(ctx: Context) -> Iterator[Hit]:
+    limits = ctx.ws.config.training_caveats
+    for run, epochs in _finished_trainings(ctx):
+        found = caveats.overfit(epochs, limits.overfit_epochs)
+        if found:
+            yield Hit(run, found.message)
+
+
+@rule("training.underfit", "warning",
+      "Training loss stayed above training_caveats.underfit_loss_ratio of the first epoch's, or val mAP50 stayed flat below flat_map50_below: the model has not learned enough.",
+      "Train longer or with a higher learning rate, check the labels (`mle3 dataset register` reports label problems), or use a larger model.")
+def underfit(ctx: Context) -> Iterator[Hit]:
+    limits = ctx.ws.config.training_caveats
+    for run, epochs in _finished_trainings(ctx):
+        found = caveats.underfit(epochs, limits.underfit_loss_ratio, limits.flat_epochs, limits.flat_map50_delta, limits.flat_map50_below)
+        if found:
+            yield Hit(run, found.message)
