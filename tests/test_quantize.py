@@ -103,7 +103,8 @@ def test_export_records_a_validated_float_onnx(trained_ws, cli):
     assert quantize(cli, trained_ws)[1]["status"] == "success"
     assert sha256_file(trained_ws / result["onnx"]) == model["onnx_sha256"]
     code, doc = check_json(cli, trained_ws, "--no-cache")
-    assert doc["summary"]["errors"] == 0 and doc["summary"]["warnings"] == 0, doc["findings"]
+    # the tiny 2-epoch training is rightly reported as underfit; nothing else may warn
+    assert doc["summary"]["errors"] == 0 and not [f for f in doc["findings"] if f["severity"] == "warning" and f["rule"] != "training.underfit"], doc["findings"]
 
 
 def test_bad_inputs_exit_2_and_write_nothing(trained_ws, cli):
