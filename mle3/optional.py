@@ -22,6 +22,7 @@ MODULE_EXTRAS: dict[str, tuple[str, str]] = {
     "onnxruntime": ("train", "onnxruntime"),
     "onnxslim": ("train", "onnxslim"),
     "modelopt": ("train", "nvidia-modelopt"),
+    "albumentations": ("train", "albumentations"),
     "huggingface_hub": ("train", "huggingface_hub"),
     "mlflow": ("mlflow", "mlflow-skinny"),
     "reqif": ("reqif", "reqif"),

@@ -50,15 +50,29 @@ def test_seed_values_reach_ultralytics_arguments(seed_ws):
     assert m.fitness_metric == "metrics/mAP50(B)"
 
 
-def test_fields_without_equivalent_are_not_applied_not_dropped(seed_ws):
+def test_every_seed_augmentation_is_applied_but_mosaic_grid_and_mixup_alpha(seed_ws):
     m = map_config(seed_ws.get("MLE-TRAIN-001"), seed_ws.get("aug_config_v2.yaml"))
-    not_applied = {r.field for r in m.not_applied}
-    assert {"augmentation.geometric.crop", "augmentation.photometric.contrast", "augmentation.weather_simulation.rain",
-            "augmentation.weather_simulation.fog", "augmentation.automotive_specific.sun_flare",
-            "augmentation.automotive_specific.headlight_glare", "augmentation.automotive_specific.sensor_noise",
-            "augmentation.mixup.alpha"} == not_applied
+    assert {r.field for r in m.not_applied} == {"augmentation.mixup.alpha"}  # grid_size 2 is ultralytics' own
+    albu = {r.field: r for r in m.rows if r.target == "augmentations"}
+    assert set(albu) == {"augmentation.geometric.crop", "augmentation.photometric.contrast", "augmentation.weather_simulation.rain",
+                         "augmentation.weather_simulation.fog", "augmentation.automotive_specific.sun_flare",
+                         "augmentation.automotive_specific.headlight_glare", "augmentation.automotive_specific.sensor_noise"}
+    assert all(r.status == "applied" and r.note.startswith("albumentations ") for r in albu.values())
+    assert "RandomFog(fog_coef_range=[0.1, 0.3]" in albu["augmentation.weather_simulation.fog"].note
+    assert "p=0.1" in albu["augmentation.automotive_specific.sun_flare"].note and "HeadlightGlare" in albu["augmentation.automotive_specific.headlight_glare"].note
+    assert "augmentations" not in m.args  # objects are built when training starts, never recorded as arguments
     snow = next(r for r in m.rows if r.field == "augmentation.weather_simulation.snow")
     assert snow.status == "applied" and "disabled" in snow.note
+    grid = {r.field: r for r in m.rows}["augmentation.mosaic.grid_size"]
+    assert grid.status == "applied"
+
+
+def test_mosaic_grid_3_and_mixup_alpha_say_why_they_are_not_applied(seed_ws):
+    aug = seed_ws.get("aug_config_v2.yaml").model_copy(deep=True)
+    aug.mosaic.model_extra["grid_size"] = 3
+    m = map_config(seed_ws.get("MLE-TRAIN-001"), aug)
+    reasons = {r.field: r.note for r in m.not_applied}
+    assert set(reasons) == {"augmentation.mosaic.grid_size", "augmentation.mixup.alpha"} and "2x2" in reasons["augmentation.mosaic.grid_size"]
 
 
 def test_freeze_epochs_is_implemented_by_unfreezing(seed_ws):

@@ -59,6 +59,8 @@ class Mapping:
     keep_best: bool = True
     keep_last: bool = True
     problems: list[str] = field(default_factory=list)
+    #: albumentations transforms for ultralytics' ``augmentations=`` (see :mod:`.augment`)
+    albumentations: list[Any] = field(default_factory=list)
 
     def add(self, field_: str, value: Any, target: str | None, status: str, note: str = "", arg: Any = None) -> None:
         self.rows.append(MappedField(field_, value, target, status, note))
@@ -107,7 +109,7 @@ def map_config(cfg: Training, aug: Augmentation | None) -> Mapping:
     if r.deterministic is not None:
         m.add("reproducibility.deterministic", r.deterministic, "deterministic", "applied")
     if aug is not None:
-        map_augmentation(m, aug)
+        map_augmentation(m, aug, int(m.args.get("imgsz") or 640))
     for extra in sorted(cfg.model_extra or {}):
         if extra not in ("model_line", "architecture", "description"):
             m.add(extra, (cfg.model_extra or {})[extra], None, "not_applied", "field unknown to mle3's runner")
@@ -228,10 +230,31 @@ def ultralytics_device(device: Any) -> Any:
     return text
 
 
-def map_augmentation(m: Mapping, aug: Augmentation) -> None:
+def settings(entry: Any) -> dict[str, Any]:
+    """An augmentation entry's parameters, its ``probability`` included."""
+    if entry is None:
+        return {}
+    out = dict(entry.model_extra or {})
+    if entry.probability is not None:
+        out["probability"] = entry.probability
+    return out
+
+
+def map_albumentations(m: Mapping, aug: Augmentation, imgsz: int) -> None:
+    """Rows (``applied``, target ``augmentations``) for the fields albumentations carries;
+    called again when ``--imgsz`` changes the image size the crop works at."""
+    from .augment import plan
+
+    m.rows = [r for r in m.rows if r.target != "augmentations"]
+    m.albumentations = plan(aug, imgsz)
+    for planned in m.albumentations:
+        m.rows.append(MappedField(planned.path, planned.params, "augmentations", "applied", f"albumentations {planned.describe()}"))
+
+
+def map_augmentation(m: Mapping, aug: Augmentation, imgsz: int = 640) -> None:
     def section(group: dict, name: str):
         entry = group.get(name)
-        return entry, (entry.model_extra or {}) if entry is not None else {}
+        return entry, settings(entry)
 
     def off(path: str, entry) -> bool:
         if entry is not None and not entry.enabled:
@@ -256,9 +279,7 @@ def map_augmentation(m: Mapping, aug: Augmentation) -> None:
     if not off("augmentation.geometric.rotation", entry):
         lo, hi = extra.get("range", [0, 0])
         m.add("augmentation.geometric.rotation", [lo, hi], "degrees", "converted", f"+/-{max(abs(lo), abs(hi)):g} degrees", float(max(abs(lo), abs(hi))))
-    entry, extra = section(geo, "crop")
-    if not off("augmentation.geometric.crop", entry):
-        m.add("augmentation.geometric.crop", extra, None, "not_applied", "ultralytics detection training has no random-crop augmentation")
+    off("augmentation.geometric.crop", section(geo, "crop")[0])  # enabled: an albumentations row below
     for name, target in (("brightness", "hsv_v"), ("saturation", "hsv_s"), ("hue", "hsv_h")):
         entry, extra = section(pho, name)
         path = f"augmentation.photometric.{name}"
@@ -269,30 +290,28 @@ def map_augmentation(m: Mapping, aug: Augmentation) -> None:
         lo, hi = extra.get("range", [0, 0])
         gain = max(abs(lo), abs(hi)) if name != "saturation" else max(abs(1 - lo), abs(hi - 1))
         m.add(path, [lo, hi], target, "converted", f"HSV gain {gain:g}", round(gain, 6))
-    entry, extra = section(pho, "contrast")
-    if not off("augmentation.photometric.contrast", entry):
-        m.add("augmentation.photometric.contrast", extra, None, "not_applied", "ultralytics has no contrast augmentation (only through albumentations, not installed)")
+    off("augmentation.photometric.contrast", section(pho, "contrast")[0])
     for group_name, group in (("weather_simulation", aug.weather_simulation), ("automotive_specific", aug.automotive_specific)):
         for name, entry in group.items():
-            path = f"augmentation.{group_name}.{name}"
-            if not off(path, entry):
-                m.add(path, entry.model_extra, None, "not_applied", "no equivalent in ultralytics; simulate it in the data set instead")
+            off(f"augmentation.{group_name}.{name}", entry)
+    map_albumentations(m, aug, imgsz)
     if aug.mosaic is not None:
         if not aug.mosaic.enabled:
             m.add("augmentation.mosaic", "disabled", "mosaic", "applied", "", 0.0)
         else:
-            extra = aug.mosaic.model_extra or {}
+            extra = settings(aug.mosaic)
             m.add("augmentation.mosaic.probability", extra.get("probability", 1.0), "mosaic", "applied")
             grid = extra.get("grid_size", 2)
             if grid == 2:
                 m.add("augmentation.mosaic.grid_size", grid, "-", "applied", "ultralytics mosaics are 2x2")
             else:
-                m.add("augmentation.mosaic.grid_size", grid, None, "not_applied", "ultralytics detection mosaics are always 2x2")
+                m.add("augmentation.mosaic.grid_size", grid, None, "not_applied",
+                      "ultralytics' detection pipeline always builds 2x2 mosaics (its Mosaic class knows 3x3, the training pipeline does not use it)")
     if aug.mixup is not None:
         if not aug.mixup.enabled:
             m.add("augmentation.mixup", "disabled", "mixup", "applied", "", 0.0)
         else:
-            extra = aug.mixup.model_extra or {}
+            extra = settings(aug.mixup)
             m.add("augmentation.mixup.probability", extra.get("probability", 0.0), "mixup", "applied")
             if "alpha" in extra:
-                m.add("augmentation.mixup.alpha", extra["alpha"], None, "not_applied", "ultralytics draws the mixup ratio from Beta(32, 32)")
+                m.add("augmentation.mixup.alpha", extra["alpha"], None, "not_applied", "ultralytics draws the mixup ratio from Beta(32, 32); its alpha cannot be set")

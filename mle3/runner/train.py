@@ -79,6 +79,7 @@ class Prepared:
     pretrained: Path | None
     data_check: dict[str, Any]
     fingerprint: str | None
+    augmentation: Any | None = None
 
 
 def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
@@ -92,6 +93,10 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
         if aug is None or aug.kind != "augmentation":
             raise Mle3Error(f"augmentation {cfg.augmentation!r} names no augmentation configuration", file=cfg_file, line=ws.line_of(cfg, ("augmentation",)), field="augmentation")
     mapping = map_config(cfg, aug)
+    if mapping.albumentations:
+        from ..optional import require
+
+        require("albumentations")  # the seed's weather and automotive transforms
     if mapping.problems:
         raise Mle3Error(mapping.problems[0], file=cfg_file, line=ws.line_of(cfg))
     pretrained = None
@@ -110,7 +115,7 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
         if not data_yaml.is_file():
             raise Mle3Error("--data file not found", file=str(options.data))
         mapping.deviations.append(Deviation("dataset", cfg.dataset, str(options.data), "command line", "--data"))
-        return Prepared(cfg, dataset, data_yaml, mapping, pretrained, {"checked": False, "reason": "--data override"}, None)
+        return Prepared(cfg, dataset, data_yaml, mapping, pretrained, {"checked": False, "reason": "--data override"}, None, augmentation=aug)
     if dataset is None or dataset.kind != "dataset":
         raise Mle3Error(f"dataset {cfg.dataset!r} names no data set", file=cfg_file, line=ws.line_of(cfg, ("dataset",)), field="dataset")
     if not dataset.data_yaml:
@@ -125,7 +130,7 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
             f"{len(check.removed)} removed, e.g. {(check.changed + check.added + check.removed)[:1]}); register a new version, "
             "or pass --allow-changed-data (recorded in the run)",
         )
-    return Prepared(cfg, dataset, root / dataset.data_yaml, mapping, pretrained, data_check, dataset.fingerprint)
+    return Prepared(cfg, dataset, root / dataset.data_yaml, mapping, pretrained, data_check, dataset.fingerprint, augmentation=aug)
 
 
 def _find_config(ws: Any, ref: str) -> Any:
@@ -150,6 +155,11 @@ def apply_overrides(prep: Prepared, options: TrainOptions, cuda_count: int) -> d
         if value is not None and value != args.get(target):
             prep.mapping.deviations.append(Deviation(name, args.get(target), value, "command line", f"--{target if target != 'batch' else 'batch'}"))
             args[target] = value
+    aug = prep.augmentation
+    if prep.mapping.albumentations and aug is not None and options.imgsz is not None:
+        from .mapping import map_albumentations
+
+        map_albumentations(prep.mapping, aug, int(args["imgsz"]))  # the crop works at the image size used
     configured = args.get("device")
     if options.device is not None:
         prep.mapping.deviations.append(Deviation("hardware.device", configured, options.device, "command line", "--device"))
@@ -414,6 +424,10 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
     model.add_callback("on_train_epoch_start", on_train_epoch_start)
     model.add_callback("on_fit_epoch_end", on_fit_epoch_end)
     train_args = {k: v for k, v in args.items() if k != "model"}
+    if prep.mapping.albumentations:
+        from .augment import build
+
+        train_args["augmentations"] = build(prep.mapping.albumentations)
     model.train(data=str(data_yaml), project=str(record.directory), name="ultralytics", exist_ok=True, plots=False, val=True, **train_args)
     trainer = model.trainer
     weights_dir = Path(trainer.save_dir) / "weights"

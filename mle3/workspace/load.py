@@ -202,10 +202,11 @@ _CRITERION_TAGS = {"metric", "class", "samples", "split_ratio"}
 
 
 def _without_union_tags(loc: tuple) -> tuple:
-    """Pydantic puts the criterion kind (the union tag) into error locations; drop it."""
+    """Pydantic puts the criterion kind (the union tag) and ``[key]`` (a mapping key that
+    failed) into error locations; drop them, so the location is the key's own line."""
     return tuple(
         x for i, x in enumerate(loc)
-        if not (i > 0 and isinstance(loc[i - 1], int) and x in _CRITERION_TAGS and i + 1 < len(loc))
+        if not (i > 0 and isinstance(loc[i - 1], int) and x in _CRITERION_TAGS and i + 1 < len(loc)) and x != "[key]"
     )
 
 

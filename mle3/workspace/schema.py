@@ -13,7 +13,7 @@ import difflib
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 Scalar = Union[str, int, float, bool, None]
 DateLike = Union[dt.datetime, dt.date, str]
@@ -214,7 +214,28 @@ class Dataset(Item):
 
 
 class ToggleSection(Section):
+    """One augmentation: ``enabled``, an optional ``probability`` in [0, 1], and its own
+    parameters; every ``*range`` parameter is ``[low, high]`` with low <= high."""
+
     enabled: bool = True
+    probability: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ranges_in_order(self) -> "ToggleSection":
+        for name, value in (self.model_extra or {}).items():
+            if name == "range" or name.endswith("_range"):
+                if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+                    raise ValueError(f"{name} must be [low, high] (got {value!r})")
+                if value[0] > value[1]:
+                    raise ValueError(f"{name} [{value[0]}, {value[1]}] has low > high")
+        return self
+
+
+#: the transforms each group knows (the seed's names); anything else is a load error
+GeometricName = Literal["horizontal_flip", "scale", "rotation", "crop"]
+PhotometricName = Literal["brightness", "contrast", "saturation", "hue"]
+WeatherName = Literal["rain", "fog", "snow"]
+AutomotiveName = Literal["sun_flare", "headlight_glare", "sensor_noise"]
 
 
 class Augmentation(Located):
@@ -223,10 +244,10 @@ class Augmentation(Located):
 
     kind: ClassVar[str] = "augmentation"
     id: str | None = None
-    geometric: dict[str, ToggleSection] = Field(default_factory=dict)
-    photometric: dict[str, ToggleSection] = Field(default_factory=dict)
-    weather_simulation: dict[str, ToggleSection] = Field(default_factory=dict)
-    automotive_specific: dict[str, ToggleSection] = Field(default_factory=dict)
+    geometric: dict[GeometricName, ToggleSection] = Field(default_factory=dict)
+    photometric: dict[PhotometricName, ToggleSection] = Field(default_factory=dict)
+    weather_simulation: dict[WeatherName, ToggleSection] = Field(default_factory=dict)
+    automotive_specific: dict[AutomotiveName, ToggleSection] = Field(default_factory=dict)
     mosaic: ToggleSection | None = None
     mixup: ToggleSection | None = None
 

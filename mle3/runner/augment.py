@@ -1,0 +1,91 @@
+"""The seed's automotive augmentation as albumentations transforms, passed through
+ultralytics' own ``augmentations=`` training argument (after its mosaic, mixup and
+perspective, before its HSV and flips, which keep doing what they do).
+
+:func:`plan` turns the configuration into plain data (which transform, with which
+parameters and probability) that the mapping records row by row; :func:`build` makes the
+albumentations objects from it when training starts. Parameters the seed does not give
+have documented defaults (``DEFAULT_PROBABILITY``).
+
+| seed field | albumentations | parameters |
+|---|---|---|
+| geometric.crop (min_area) | RandomResizedCrop | size = image size, scale [min_area, 1], ratio [3/4, 4/3]; boxes clipped to the crop, boxes outside dropped |
+| photometric.contrast (range) | RandomBrightnessContrast | contrast_limit [low - 1, high - 1], brightness 0 (brightness is ultralytics' hsv_v) |
+| weather_simulation.rain (intensity_range) | RandomRain | brightness_coefficient 1 - mean intensity, drop length from the image size |
+| weather_simulation.fog (density_range) | RandomFog | fog_coef_range = density_range |
+| weather_simulation.snow (point_range) | RandomSnow | snow_point_range = point_range (default [0.1, 0.3]) |
+| automotive_specific.sun_flare | RandomSunFlare | flare in the upper half of the image |
+| automotive_specific.headlight_glare | HeadlightGlare (mle3) | night images only: mean luminance under ``night_luminance`` (default 60 of 255) |
+| automotive_specific.sensor_noise (noise_level) | GaussNoise | std_range [0, noise_level] of the value range |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: probability of a transform whose configuration gives none
+DEFAULT_PROBABILITY = {"crop": 0.5, "contrast": 0.5, "rain": 0.1, "fog": 0.1, "snow": 0.1, "sun_flare": 0.1, "headlight_glare": 0.1, "sensor_noise": 0.5}
+NIGHT_LUMINANCE = 60.0
+
+
+@dataclass
+class Planned:
+    """One albumentations transform for one configuration field."""
+
+    path: str
+    transform: str
+    params: dict[str, Any] = field(default_factory=dict)
+    p: float = 0.5
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.transform}({args}{', ' if args else ''}p={self.p})"
+
+
+def plan(aug: Any, imgsz: int) -> list[Planned]:
+    """The albumentations transforms an augmentation configuration asks for (enabled ones)."""
+    out: list[Planned] = []
+
+    def add(group: str, name: str, transform: str, params: dict[str, Any]) -> None:
+        entry = getattr(aug, group).get(name)
+        p = entry.probability if entry.probability is not None else DEFAULT_PROBABILITY[name]
+        out.append(Planned(f"augmentation.{group}.{name}", transform, params, float(p)))
+
+    def on(group: str, name: str) -> dict[str, Any] | None:
+        entry = getattr(aug, group).get(name)
+        return (entry.model_extra or {}) if entry is not None and entry.enabled else None
+
+    if (extra := on("geometric", "crop")) is not None:
+        add("geometric", "crop", "RandomResizedCrop", {"size": [imgsz, imgsz], "scale": [float(extra.get("min_area", 0.7)), 1.0], "ratio": [0.75, 1.3333]})
+    if (extra := on("photometric", "contrast")) is not None:
+        lo, hi = extra.get("range", [0.8, 1.2])
+        add("photometric", "contrast", "RandomBrightnessContrast", {"brightness_limit": [0.0, 0.0], "contrast_limit": [round(lo - 1, 6), round(hi - 1, 6)]})
+    if (extra := on("weather_simulation", "rain")) is not None:
+        lo, hi = extra.get("intensity_range", [0.1, 0.5])
+        add("weather_simulation", "rain", "RandomRain", {"brightness_coefficient": round(1 - (lo + hi) / 2, 4), "drop_length": max(4, imgsz // 16), "blur_value": 3})
+    if (extra := on("weather_simulation", "fog")) is not None:
+        add("weather_simulation", "fog", "RandomFog", {"fog_coef_range": list(extra.get("density_range", [0.1, 0.3])), "alpha_coef": 0.08})
+    if (extra := on("weather_simulation", "snow")) is not None:
+        add("weather_simulation", "snow", "RandomSnow", {"snow_point_range": list(extra.get("point_range", [0.1, 0.3]))})
+    if on("automotive_specific", "sun_flare") is not None:
+        add("automotive_specific", "sun_flare", "RandomSunFlare", {"flare_roi": [0.0, 0.0, 1.0, 0.5], "src_radius": max(8, imgsz // 6)})
+    if (extra := on("automotive_specific", "headlight_glare")) is not None:
+        add("automotive_specific", "headlight_glare", "HeadlightGlare", {"night_luminance": float(extra.get("night_luminance", NIGHT_LUMINANCE))})
+    if (extra := on("automotive_specific", "sensor_noise")) is not None:
+        add("automotive_specific", "sensor_noise", "GaussNoise", {"std_range": [0.0, float(extra.get("noise_level", 0.01))]})
+    return out
+
+
+def build(planned: list[Planned]) -> list[Any]:
+    """albumentations objects for a plan (imports albumentations: the ``train`` extra)."""
+    import albumentations as A
+
+    from .glare import HeadlightGlare
+
+    made = []
+    for item in planned:
+        cls = HeadlightGlare if item.transform == "HeadlightGlare" else getattr(A, item.transform)
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in item.params.items()}
+        made.append(cls(**params, p=item.p))
+    return made
