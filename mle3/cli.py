@@ -520,6 +520,39 @@ def demo(
     return run_demo(directory, epochs=epochs, train_images=images, imgsz=imgsz, qat=qat, echo=typer.echo)
 
 
+augment_app = typer.Typer(help="See what the augmentation of a training configuration does to its images.", no_args_is_help=True)
+app.add_typer(augment_app, name="augment")
+
+
+@augment_app.command("preview")
+def augment_preview(
+    config: Annotated[str, typer.Argument(help="Training configuration id.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("preview.png"),
+    n: Annotated[int, typer.Option("--n", min=1, max=64, help="Number of tiles.")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same sheet.")] = 0,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """A contact sheet of augmented training images, boxes drawn, each tile's transforms named."""
+    from ._atomic import atomic_write_bytes
+    from .optional import require
+    from .output import emit_json
+    from .runner.preview import render
+
+    require("albumentations", "PIL", "numpy")
+    ws, _ = _load(workspace)
+    cfg = ws.get(config)
+    if cfg.kind != "training":
+        raise Mle3Error(f"{config} is a {cfg.kind}, not a training configuration")
+    sheet = render(ws, cfg, n=n, seed=seed)
+    atomic_write_bytes(output, sheet.png)
+    if format == "json":
+        emit_json({"schema": "mle3.augment-preview/1", "file": str(output), "seed": seed, "transforms": [p.describe() for p in sheet.planned], "tiles": sheet.tiles})
+    else:
+        typer.echo(f"{output}: {len(sheet.tiles)} tiles, seed {seed}; transforms: {', '.join(p.transform for p in sheet.planned) or 'none'}")
+    return 0
+
+
 # --------------------------------------------------------------------------- reports
 @app.command()
 def report(
