@@ -85,3 +85,18 @@ def test_doctor_reports_each_part_with_its_fix(trained_ws):
     assert names["onnxruntime"]["status"] == "missing" and names["onnxruntime"]["needed"] is True
     text = run_without({"weasyprint"}, "doctor", "-w", trained_ws, error="oserror")
     assert text.returncode == 1 and "MISSING  weasyprint" in text.stdout and "apt-get install libpango-1.0-0" in text.stdout
+
+
+def test_missing_albumentations_stops_training_early_and_the_04_11_says_why(trained_ws, tmp_path):
+    from test_augment import with_seed_augmentation
+
+    root = with_seed_augmentation(trained_ws)
+    before = runs_of(root)
+    proc = run_without({"albumentations"}, "train", "TINY-TRAIN-001", "--epochs", "1", "-w", root)
+    assert proc.returncode == 2 and "pip install 'mle3[train]'" in proc.stderr and "Traceback" not in proc.stderr
+    assert runs_of(root) == before
+    out = tmp_path / "0411.html"
+    proc = run_without({"albumentations"}, "report", "04-11", "TINY-TRAIN-001", "-o", out, "--format", "html", "-w", root)
+    import html
+
+    assert proc.returncode == 0 and "No preview here: the Python package 'albumentations' is not installed" in html.unescape(out.read_text())

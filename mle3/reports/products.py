@@ -156,7 +156,29 @@ def build_training_configuration(ctx: Context, cfg: Any) -> dict[str, Any]:
         "downstream": _linked(ctx, cfg.id, "down"),
         "runs": sorted(runs, key=lambda r: str(r.created or ""), reverse=True),
         "history": git_history(ws, cfg._file),
+        "preview": augmentation_preview(ws, cfg) if aug is not None and aug.kind == "augmentation" else None,
     }
+
+
+PREVIEW_TILES, PREVIEW_SEED = 12, 0
+
+
+def augmentation_preview(ws: Workspace, cfg: Any) -> dict[str, Any]:
+    """The augmentation contact sheet for the 04-11 (PNG as base64), or why there is none
+    (albumentations not installed, the training images not on this machine)."""
+    import base64
+
+    from ..optional import missing_module_message
+
+    try:
+        from ..runner.preview import render
+
+        sheet = render(ws, cfg, n=PREVIEW_TILES, seed=PREVIEW_SEED)
+    except ModuleNotFoundError as exc:
+        return {"png": None, "reason": missing_module_message(exc.name)}
+    except Mle3Error as exc:
+        return {"png": None, "reason": exc.message}
+    return {"png": base64.b64encode(sheet.png).decode(), "tiles": len(sheet.tiles), "seed": PREVIEW_SEED}
 
 
 # ----------------------------------------------------------------------------- 11-07

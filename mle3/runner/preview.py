@@ -14,6 +14,7 @@ the same sheet, byte for byte.
 from __future__ import annotations
 
 import io
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,7 @@ def render(ws: Any, cfg: Any, *, n: int = 16, seed: int = 0, imgsz: int | None =
         for i, (p, _) in enumerate(forced):
             if p.transform == "HeadlightGlare":
                 picked[i] = night
-    columns = max(1, int(round(len(picked) ** 0.5)))
+    columns = max(1, math.ceil(len(picked) ** 0.5))
     rows = (len(picked) + columns - 1) // columns
     sheet = Image.new("RGB", (columns * TILE, rows * (TILE + LABEL)), "white")
     draw = ImageDraw.Draw(sheet)
