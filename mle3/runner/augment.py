@@ -12,11 +12,11 @@ have documented defaults (``DEFAULT_PROBABILITY``).
 | geometric.crop (min_area) | RandomResizedCrop | size = image size, scale [min_area, 1], ratio [3/4, 4/3]; boxes clipped to the crop, boxes outside dropped |
 | photometric.contrast (range) | RandomBrightnessContrast | contrast_limit [low - 1, high - 1], brightness 0 (brightness is ultralytics' hsv_v) |
 | weather_simulation.rain (intensity_range) | RandomRain | brightness_coefficient 1 - mean intensity, drop length from the image size |
-| weather_simulation.fog (density_range) | RandomFog | fog_coef_range = density_range |
+| weather_simulation.fog (density_range) | Fog (mle3) | scattering coefficient drawn from density_range, density growing towards the horizon |
 | weather_simulation.snow (point_range) | RandomSnow | snow_point_range = point_range (default [0.1, 0.3]) |
 | automotive_specific.sun_flare | RandomSunFlare | flare in the upper half of the image |
 | automotive_specific.headlight_glare | HeadlightGlare (mle3) | night images only: mean luminance under ``night_luminance`` (default 60 of 255) |
-| automotive_specific.sensor_noise (noise_level) | GaussNoise | std_range [0, noise_level] of the value range |
+| automotive_specific.sensor_noise (noise_level) | SensorNoise (mle3) | Gaussian, standard deviation noise_level of the value range, per pixel |
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from typing import Any
 #: probability of a transform whose configuration gives none
 DEFAULT_PROBABILITY = {"crop": 0.5, "contrast": 0.5, "rain": 0.1, "fog": 0.1, "snow": 0.1, "sun_flare": 0.1, "headlight_glare": 0.1, "sensor_noise": 0.5}
 NIGHT_LUMINANCE = 60.0
+#: transforms of :mod:`.transforms` (albumentations ImageOnlyTransform subclasses of mle3's)
+OWN = ("HeadlightGlare", "Fog", "SensorNoise")
 
 
 @dataclass
@@ -37,6 +39,11 @@ class Planned:
     transform: str
     params: dict[str, Any] = field(default_factory=dict)
     p: float = 0.5
+
+    @property
+    def origin(self) -> str:
+        """``mle3`` for mle3's own transforms (:mod:`.transforms`), else ``albumentations``."""
+        return "mle3" if self.transform in OWN else "albumentations"
 
     def describe(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.params.items())
@@ -65,7 +72,7 @@ def plan(aug: Any, imgsz: int) -> list[Planned]:
         lo, hi = extra.get("intensity_range", [0.1, 0.5])
         add("weather_simulation", "rain", "RandomRain", {"brightness_coefficient": round(1 - (lo + hi) / 2, 4), "drop_length": max(4, imgsz // 16), "blur_value": 3})
     if (extra := on("weather_simulation", "fog")) is not None:
-        add("weather_simulation", "fog", "RandomFog", {"fog_coef_range": list(extra.get("density_range", [0.1, 0.3])), "alpha_coef": 0.08})
+        add("weather_simulation", "fog", "Fog", {"fog_coef_range": list(extra.get("density_range", [0.1, 0.3]))})
     if (extra := on("weather_simulation", "snow")) is not None:
         add("weather_simulation", "snow", "RandomSnow", {"snow_point_range": list(extra.get("point_range", [0.1, 0.3]))})
     if on("automotive_specific", "sun_flare") is not None:
@@ -73,7 +80,7 @@ def plan(aug: Any, imgsz: int) -> list[Planned]:
     if (extra := on("automotive_specific", "headlight_glare")) is not None:
         add("automotive_specific", "headlight_glare", "HeadlightGlare", {"night_luminance": float(extra.get("night_luminance", NIGHT_LUMINANCE))})
     if (extra := on("automotive_specific", "sensor_noise")) is not None:
-        add("automotive_specific", "sensor_noise", "GaussNoise", {"std_range": [0.0, float(extra.get("noise_level", 0.01))]})
+        add("automotive_specific", "sensor_noise", "SensorNoise", {"noise_level": float(extra.get("noise_level", 0.01))})
     return out
 
 
@@ -81,11 +88,11 @@ def build(planned: list[Planned]) -> list[Any]:
     """albumentations objects for a plan (imports albumentations: the ``train`` extra)."""
     import albumentations as A
 
-    from .glare import HeadlightGlare
+    from . import transforms as own
 
     made = []
     for item in planned:
-        cls = HeadlightGlare if item.transform == "HeadlightGlare" else getattr(A, item.transform)
+        cls = getattr(own, item.transform, None) or getattr(A, item.transform)
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in item.params.items()}
         made.append(cls(**params, p=item.p))
     return made

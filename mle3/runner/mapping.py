@@ -248,7 +248,7 @@ def map_albumentations(m: Mapping, aug: Augmentation, imgsz: int) -> None:
     m.rows = [r for r in m.rows if r.target != "augmentations"]
     m.albumentations = plan(aug, imgsz)
     for planned in m.albumentations:
-        m.rows.append(MappedField(planned.path, planned.params, "augmentations", "applied", f"albumentations {planned.describe()}"))
+        m.rows.append(MappedField(planned.path, planned.params, "augmentations", "applied", f"{planned.origin} {planned.describe()}"))
 
 
 def map_augmentation(m: Mapping, aug: Augmentation, imgsz: int = 640) -> None:

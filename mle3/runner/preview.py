@@ -68,7 +68,7 @@ def _night_image(images: list[Path], planned: list[Planned], seed: int) -> Path 
     import numpy as np
     from PIL import Image
 
-    from .glare import luminance
+    from .transforms import luminance
 
     glare = next((p for p in planned if p.transform == "HeadlightGlare"), None)
     if glare is None:
