@@ -60,6 +60,7 @@ def test_a_training_applies_every_seed_transform_through_ultralytics(trained_ws,
         row = rows[f"augmentation.{field}"]
         assert row["status"] == "applied" and row["target"] == "augmentations" and row["note"].startswith(("albumentations ", "mle3 ")), row
     assert run["not_applied"] == ["augmentation.mixup.alpha"]
+    assert rows["augmentation.automotive_specific.headlight_glare"]["value"]["night_list"].endswith("night.txt")  # the data set's list
     assert run["environment"]["albumentations"]
     log = (root / result["record"] / "train.log").read_text()
     assert "HeadlightGlare" in log and "RandomRain" in log  # ultralytics built the pipeline from them
@@ -86,3 +87,23 @@ def test_preview_is_deterministic_names_transforms_and_goes_into_the_04_11(train
     assert cli("report", "04-11", "TINY-TRAIN-001", "-o", report, "--format", "html", "-w", root)[0] == 0
     html = report.read_text()
     assert "What the augmentation does to the training images" in html and 'src="data:image/png;base64,' in html
+
+
+def test_a_data_sets_night_image_list_decides_what_is_night(tmp_path):
+    import numpy as np
+
+    from mle3.runner.transforms import CURRENT_FILE, HeadlightGlare
+
+    (tmp_path / "night.txt").write_text("# night scenes\nimages/train/bright_but_night.jpg\n")
+    glare = HeadlightGlare(night_list=str(tmp_path / "night.txt"), p=1.0)
+    dark, bright = np.full((64, 64, 3), 20, np.uint8), np.full((64, 64, 3), 150, np.uint8)
+    token = CURRENT_FILE.set(str(tmp_path / "images/train/dark_but_day.jpg"))
+    try:
+        assert (glare(image=dark)["image"] == dark).all()  # not listed: no glare, however dark
+    finally:
+        CURRENT_FILE.reset(token)
+    token = CURRENT_FILE.set(str(tmp_path / "images/train/bright_but_night.jpg"))
+    try:
+        assert glare(image=bright)["image"].mean() > bright.mean()  # listed: glare
+    finally:
+        CURRENT_FILE.reset(token)

@@ -45,7 +45,7 @@ def test_register_measures_and_writes_item_manifest_and_audit(cli, data_ws):
     assert sum(item["splits"]["train"]["instances"].values()) == len(labels)
     assert item["splits"]["train"]["image_size"]["max"] == [64, 64]
     entries = read_manifest(data_ws / item["manifest"])
-    assert len(entries) == 20 * 2 + 1 == item["registered"]["files"]  # images, labels, data.yaml
+    assert len(entries) == 20 * 2 + 2 == item["registered"]["files"]  # images, labels, data.yaml, night.txt (the night-image list)
     assert item["fingerprint"].startswith("sha256:") and item["leakage"]["shared_images"] == 0
     assert [e["action"] for e in audit.history(data_ws)] == ["dataset.register"]
     code, doc = check_json(cli, data_ws)

@@ -65,7 +65,7 @@ def test_seed_augmentation_keeps_every_field(tmp_path):
     ws = load_workspace(seed_workspace(tmp_path), use_cache=False)
     aug = ws.get("aug_config_v2.yaml")
     assert aug.kind == "augmentation"
-    dumped = aug.model_dump()
+    dumped = aug.model_dump(exclude_unset=True)  # as written: declared fields the seed leaves out (probability) are not added
     assert dumped["geometric"]["rotation"] == {"enabled": True, "range": [-5, 5]}
     assert dumped["weather_simulation"]["snow"] == {"enabled": False}
     assert dumped["automotive_specific"]["sensor_noise"] == {"enabled": True, "noise_level": 0.01}

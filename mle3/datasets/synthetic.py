@@ -23,14 +23,18 @@ def generate(target: Path, *, counts: dict[str, int] | None = None, image_size: 
 
     counts = counts or {"train": 400, "val": 80, "test": 80}
     rng = np.random.default_rng(seed)
+    night: list[str] = []
     for split, n in counts.items():
         (target / "images" / split).mkdir(parents=True, exist_ok=True)
         (target / "labels" / split).mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            image, labels = _one_image(rng, image_size, Image, ImageDraw)
+            image, labels, is_night = _one_image(rng, image_size, Image, ImageDraw)
             stem = f"{split}_{i:05d}"
             image.save(target / "images" / split / f"{stem}.jpg", quality=92)
             (target / "labels" / split / f"{stem}.txt").write_text("".join(labels))
+            if is_night:
+                night.append(f"images/{split}/{stem}.jpg")
+    (target / "night.txt").write_text("# night scenes of this data set (a per-image attribute mle3's headlight glare reads)\n" + "".join(n + "\n" for n in night))
     names = "\n".join(f"  {i}: {name}" for i, name in enumerate(CLASSES))
     data_yaml = target / "data.yaml"
     data_yaml.write_text(
@@ -38,6 +42,7 @@ def generate(target: Path, *, counts: dict[str, int] | None = None, image_size: 
         "path: .\ntrain: images/train\nval: images/val\n"
         + ("test: images/test\n" if "test" in counts else "")
         + f"names:\n{names}\n"
+        + "night_images: night.txt\n"
     )
     return data_yaml
 
@@ -166,4 +171,4 @@ def _one_image(rng, size: int, Image, ImageDraw):
     image = Image.fromarray(_light(rng, np.asarray(canvas).astype(float), night))
     if rng.random() < 0.25:
         image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.9))))
-    return image, labels
+    return image, labels, night

@@ -15,14 +15,19 @@ have documented defaults (``DEFAULT_PROBABILITY``).
 | weather_simulation.fog (density_range) | Fog (mle3) | scattering coefficient drawn from density_range, density growing towards the horizon |
 | weather_simulation.snow (point_range) | RandomSnow | snow_point_range = point_range (default [0.1, 0.3]) |
 | automotive_specific.sun_flare | RandomSunFlare | flare in the upper half of the image |
-| automotive_specific.headlight_glare | HeadlightGlare (mle3) | night images only: mean luminance under ``night_luminance`` (default 60 of 255) |
+| automotive_specific.headlight_glare | HeadlightGlare (mle3) | night images only: those the data set lists (``night_images:`` in its data.yaml), else mean luminance under ``night_luminance`` (default 60 of 255) |
 | automotive_specific.sensor_noise (noise_level) | SensorNoise (mle3) | Gaussian, standard deviation noise_level of the value range, per pixel |
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+from ..errors import Mle3Error
 
 #: probability of a transform whose configuration gives none
 DEFAULT_PROBABILITY = {"crop": 0.5, "contrast": 0.5, "rain": 0.1, "fog": 0.1, "snow": 0.1, "sun_flare": 0.1, "headlight_glare": 0.1, "sensor_noise": 0.5}
@@ -50,8 +55,9 @@ class Planned:
         return f"{self.transform}({args}{', ' if args else ''}p={self.p})"
 
 
-def plan(aug: Any, imgsz: int) -> list[Planned]:
-    """The albumentations transforms an augmentation configuration asks for (enabled ones)."""
+def plan(aug: Any, imgsz: int, night_list: str | None = None) -> list[Planned]:
+    """The albumentations transforms an augmentation configuration asks for (enabled ones);
+    ``night_list`` is the data set's list of night images, if it has one."""
     out: list[Planned] = []
 
     def add(group: str, name: str, transform: str, params: dict[str, Any]) -> None:
@@ -78,10 +84,25 @@ def plan(aug: Any, imgsz: int) -> list[Planned]:
     if on("automotive_specific", "sun_flare") is not None:
         add("automotive_specific", "sun_flare", "RandomSunFlare", {"flare_roi": [0.0, 0.0, 1.0, 0.5], "src_radius": max(8, imgsz // 6)})
     if (extra := on("automotive_specific", "headlight_glare")) is not None:
-        add("automotive_specific", "headlight_glare", "HeadlightGlare", {"night_luminance": float(extra.get("night_luminance", NIGHT_LUMINANCE))})
+        night = {"night_list": night_list} if night_list else {"night_luminance": float(extra.get("night_luminance", NIGHT_LUMINANCE))}
+        add("automotive_specific", "headlight_glare", "HeadlightGlare", night)
     if (extra := on("automotive_specific", "sensor_noise")) is not None:
         add("automotive_specific", "sensor_noise", "SensorNoise", {"noise_level": float(extra.get("noise_level", 0.01))})
     return out
+
+
+def night_list_of(data_yaml: Path | None) -> str | None:
+    """The data set's list of night images (``night_images:`` in its data.yaml), if any."""
+    if data_yaml is None or not Path(data_yaml).is_file():
+        return None
+    data = yaml.safe_load(Path(data_yaml).read_text(encoding="utf-8")) or {}
+    listed = data.get("night_images")
+    if not listed:
+        return None
+    path = (Path(data_yaml).parent / str(listed)).resolve()
+    if not path.is_file():
+        raise Mle3Error(f"night_images names {listed!r}, which is not a file", file=str(data_yaml), field="night_images")
+    return str(path)
 
 
 def build(planned: list[Planned]) -> list[Any]:

@@ -117,7 +117,33 @@ def offline_ultralytics(root: Path, pin_memory: bool | None = None):
         SETTINGS.update(wanted)
     _no_amp_download()
     label_caches_under(root / ".mle3" / "cache" / "labels")
+    image_file_for_transforms()
     return ultralytics
+
+
+def image_file_for_transforms() -> None:
+    """Let mle3's transforms know which image they augment (headlight glare asks whether
+    the data set lists it as a night image): ultralytics' albumentations step is wrapped
+    to set :data:`mle3.runner.transforms.CURRENT_FILE` from the sample's ``im_file``."""
+    from ultralytics.data import augment
+
+    call = augment.Albumentations.__call__
+    if getattr(call, "__mle3__", False):
+        return
+
+    def with_file(self: Any, labels: dict[str, Any]) -> dict[str, Any]:
+        try:
+            from .transforms import CURRENT_FILE
+        except ImportError:  # albumentations missing: ultralytics skips the step anyway
+            return call(self, labels)
+        token = CURRENT_FILE.set(labels.get("im_file"))
+        try:
+            return call(self, labels)
+        finally:
+            CURRENT_FILE.reset(token)
+
+    with_file.__mle3__ = True  # type: ignore[attr-defined]
+    augment.Albumentations.__call__ = with_file
 
 
 def label_caches_under(cache_dir: Path) -> None:

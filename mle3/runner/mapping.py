@@ -240,13 +240,13 @@ def settings(entry: Any) -> dict[str, Any]:
     return out
 
 
-def map_albumentations(m: Mapping, aug: Augmentation, imgsz: int) -> None:
+def map_albumentations(m: Mapping, aug: Augmentation, imgsz: int, night_list: str | None = None) -> None:
     """Rows (``applied``, target ``augmentations``) for the fields albumentations carries;
-    called again when ``--imgsz`` changes the image size the crop works at."""
+    called again once the image size and the data set's night-image list are known."""
     from .augment import plan
 
     m.rows = [r for r in m.rows if r.target != "augmentations"]
-    m.albumentations = plan(aug, imgsz)
+    m.albumentations = plan(aug, imgsz, night_list)
     for planned in m.albumentations:
         m.rows.append(MappedField(planned.path, planned.params, "augmentations", "applied", f"{planned.origin} {planned.describe()}"))
 

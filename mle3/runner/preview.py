@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Mle3Error
-from .augment import Planned, build, plan
+from .augment import Planned, build, night_list_of, plan
+from .transforms import CURRENT_FILE
 
 TILE = 224
 LABEL = 30
@@ -68,13 +69,14 @@ def _night_image(images: list[Path], planned: list[Planned], seed: int) -> Path 
     import numpy as np
     from PIL import Image
 
-    from .transforms import luminance
+    from .transforms import luminance, night_images
 
     glare = next((p for p in planned if p.transform == "HeadlightGlare"), None)
     if glare is None:
         return None
+    listed = night_images(glare.params["night_list"]) if glare.params.get("night_list") else None
     for path in random.Random(seed + 1).sample(images, min(200, len(images))):
-        if luminance(np.asarray(Image.open(path).convert("RGB"))) < glare.params["night_luminance"]:
+        if str(path.resolve()) in listed if listed is not None else luminance(np.asarray(Image.open(path).convert("RGB"))) < glare.params["night_luminance"]:
             return path
     return None
 
@@ -89,9 +91,9 @@ def render(ws: Any, cfg: Any, *, n: int = 16, seed: int = 0, imgsz: int | None =
     if aug is None or aug.kind != "augmentation":
         raise Mle3Error(f"{cfg.id} names no augmentation configuration", file=cfg._file, field="augmentation")
     size = int(imgsz or (cfg.image_size if isinstance(cfg.image_size, int) else 640))
-    planned = plan(aug, size)
     dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
     images = _train_images(ws, dataset)
+    planned = plan(aug, size, night_list_of(ws.root / dataset.data_yaml))
     names = dataset.class_names() if dataset is not None else []
     picked = random.Random(seed).sample(images, min(n, len(images))) if len(images) >= n else [images[i % len(images)] for i in range(n)]
 
@@ -115,7 +117,11 @@ def render(ws: Any, cfg: Any, *, n: int = 16, seed: int = 0, imgsz: int | None =
         labels = _labels(path)
         image = np.asarray(Image.open(path).convert("RGB"))
         chosen = forced[index][1] if index < len(forced) else pipeline
-        out = chosen(image=image, bboxes=[b for _, b in labels], class_labels=[c for c, _ in labels])
+        token = CURRENT_FILE.set(str(path))
+        try:
+            out = chosen(image=image, bboxes=[b for _, b in labels], class_labels=[c for c, _ in labels])
+        finally:
+            CURRENT_FILE.reset(token)
         applied = [name for name, _ in out.get("applied_transforms", []) if name != "Resize"]
         if index < len(forced):
             applied = [f"{a} (forced)" for a in applied]

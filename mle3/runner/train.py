@@ -156,10 +156,13 @@ def apply_overrides(prep: Prepared, options: TrainOptions, cuda_count: int) -> d
             prep.mapping.deviations.append(Deviation(name, args.get(target), value, "command line", f"--{target if target != 'batch' else 'batch'}"))
             args[target] = value
     aug = prep.augmentation
-    if prep.mapping.albumentations and aug is not None and options.imgsz is not None:
+    if prep.mapping.albumentations and aug is not None:
         from .mapping import map_albumentations
 
-        map_albumentations(prep.mapping, aug, int(args["imgsz"]))  # the crop works at the image size used
+        # the crop works at the image size used; glare knows the data set's night images
+        from .augment import night_list_of
+
+        map_albumentations(prep.mapping, aug, int(args["imgsz"]), night_list_of(prep.data_yaml))
     configured = args.get("device")
     if options.device is not None:
         prep.mapping.deviations.append(Deviation("hardware.device", configured, options.device, "command line", "--device"))

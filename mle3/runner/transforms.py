@@ -6,9 +6,12 @@ Each is a real ``ImageOnlyTransform`` subclass in an importable module, so ultra
 store it in checkpoints (``A.to_dict``/``A.from_dict``; it refuses ``A.Lambda``) and
 worker processes can unpickle it.
 
-- ``HeadlightGlare``, "night scenes only": an image counts as night when its mean
-  luminance (ITU-R 601 weights, 0-255) is under ``night_luminance``; day images pass
-  through unchanged. On a night image 1 to 3 oncoming headlights are drawn as warm white
+- ``HeadlightGlare``, "night scenes only": when the data set lists its night images
+  (``night_images:`` in its data.yaml, a text file of image paths relative to the data
+  root), exactly those count as night; otherwise an image is night when its mean
+  luminance (ITU-R 601 weights, 0-255) is under ``night_luminance``. Day images pass
+  through unchanged. The image's file reaches the transform through
+  :data:`CURRENT_FILE`, set around ultralytics' albumentations step. On a night image 1 to 3 oncoming headlights are drawn as warm white
   radial glows in the lower two thirds, with a soft veil over the whole image.
 - ``Fog``: the atmospheric scattering model ``I = J t + A (1 - t)`` with transmission
   ``t = exp(-beta d)``, depth ``d`` growing towards the horizon (the top of the image),
@@ -20,10 +23,22 @@ worker processes can unpickle it.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import albumentations as A
 import numpy as np
+
+#: the image file being augmented (set by the wrapper around ultralytics' Albumentations)
+CURRENT_FILE: ContextVar[str | None] = ContextVar("mle3_current_image", default=None)
+
+
+def night_images(listing: str | Path) -> frozenset[str]:
+    """Absolute paths of the images a ``night_images`` file lists (relative to its folder)."""
+    path = Path(listing)
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    return frozenset(str((path.parent / name).resolve()) for name in names)
 
 
 def luminance(img: np.ndarray) -> float:
@@ -36,10 +51,21 @@ def luminance(img: np.ndarray) -> float:
 class HeadlightGlare(A.ImageOnlyTransform):
     """Glare of oncoming headlights, applied to night images only."""
 
-    def __init__(self, night_luminance: float = 60.0, intensity: float = 0.9, p: float = 0.1) -> None:
+    def __init__(self, night_luminance: float = 60.0, intensity: float = 0.9, night_list: str | None = None, p: float = 0.1) -> None:
         super().__init__(p=p)
         self.night_luminance = float(night_luminance)
         self.intensity = float(intensity)
+        self.night_list = night_list
+        self._night: frozenset[str] | None = None
+
+    def is_night(self, img: np.ndarray) -> bool:
+        """Listed as night by the data set, else darker than ``night_luminance``."""
+        current = CURRENT_FILE.get()
+        if self.night_list and current:
+            if self._night is None:
+                self._night = night_images(self.night_list)
+            return str(Path(current).resolve()) in self._night
+        return luminance(img) < self.night_luminance
 
     def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         height, width = params["shape"][:2]
@@ -50,7 +76,7 @@ class HeadlightGlare(A.ImageOnlyTransform):
         return {"lights": lights}
 
     def apply(self, img: np.ndarray, lights: list[tuple[float, float, float]] = (), **params: Any) -> np.ndarray:
-        if luminance(img) >= self.night_luminance:
+        if not self.is_night(img):
             return img
         height, width = img.shape[:2]
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -65,7 +91,7 @@ class HeadlightGlare(A.ImageOnlyTransform):
         return np.clip(out, 0, 255).astype(img.dtype)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
-        return ("night_luminance", "intensity")
+        return ("night_luminance", "intensity", "night_list")
 
 
 class Fog(A.ImageOnlyTransform):
