@@ -5,7 +5,7 @@
 Builds ultralytics' own training dataset and loader (mosaic, perspective, HSV, flips,
 2 worker processes, batch 16) over the demo's generated data, once with ultralytics'
 default albumentations list and once with the seed's augmentation (aug_config_v2.yaml
-through ``augmentations=``), and reports images/s (best of 2 passes each). Then the cost
+through ``augmentations=``), and reports images/s (best of 3 passes each). Then the cost
 of each seed transform alone (forced, p=1) in ms per image on one core, and its expected
 cost at its configured probability.
 """
@@ -39,7 +39,7 @@ def loader_rate(data_yaml: Path, imgsz: int, augmentations, cache_dir: Path) -> 
     data = check_det_dataset(str(data_yaml))
     dataset = build_yolo_dataset(cfg, data["train"], 16, data, mode="train")
     best = 0.0
-    for _ in range(2):
+    for _ in range(3):
         loader = build_dataloader(dataset, 16, 2, shuffle=True)
         start, count = time.perf_counter(), 0
         for batch in loader:
@@ -67,7 +67,7 @@ def main() -> None:
         data_yaml.write_text(data_yaml.read_text().replace("path: .", f"path: {data_yaml.parent}"))
         default = loader_rate(data_yaml, imgsz, None, Path(tmp) / "cache")
         seed = loader_rate(data_yaml, imgsz, build(planned), Path(tmp) / "cache")
-        print(f"loader, {images} images at {imgsz} px, 2 workers, batch 16 (best of 2 passes):")
+        print(f"loader, {images} images at {imgsz} px, 2 workers, batch 16 (best of 3 passes):")
         print(f"  ultralytics defaults: {default:.1f} images/s")
         print(f"  seed augmentation:    {seed:.1f} images/s ({(1 - seed / default) * 100:+.1f} % cost)")
         samples = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((Path(tmp) / "data" / "images" / "train").glob("*.jpg"))[:40]]

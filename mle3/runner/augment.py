@@ -14,7 +14,7 @@ have documented defaults (``DEFAULT_PROBABILITY``).
 | weather_simulation.rain (intensity_range) | RandomRain | brightness_coefficient 1 - mean intensity, drop length from the image size |
 | weather_simulation.fog (density_range) | Fog (mle3) | scattering coefficient drawn from density_range, density growing towards the horizon |
 | weather_simulation.snow (point_range) | RandomSnow | snow_point_range = point_range (default [0.1, 0.3]) |
-| automotive_specific.sun_flare | RandomSunFlare | flare in the upper half of the image |
+| automotive_specific.sun_flare | RandomSunFlare | flare in the upper half of the image, radius imgsz/8, 3-6 ghost circles |
 | automotive_specific.headlight_glare | HeadlightGlare (mle3) | night images only: those the data set lists (``night_images:`` in its data.yaml), else mean luminance under ``night_luminance`` (default 60 of 255) |
 | automotive_specific.sensor_noise (noise_level) | SensorNoise (mle3) | Gaussian, standard deviation noise_level of the value range, per pixel |
 """
@@ -82,7 +82,8 @@ def plan(aug: Any, imgsz: int, night_list: str | None = None) -> list[Planned]:
     if (extra := on("weather_simulation", "snow")) is not None:
         add("weather_simulation", "snow", "RandomSnow", {"snow_point_range": list(extra.get("point_range", [0.1, 0.3]))})
     if on("automotive_specific", "sun_flare") is not None:
-        add("automotive_specific", "sun_flare", "RandomSunFlare", {"flare_roi": [0.0, 0.0, 1.0, 0.5], "src_radius": max(8, imgsz // 6)})
+        # 3-6 ghost circles instead of albumentations' 6-10: each is a full-image blend
+        add("automotive_specific", "sun_flare", "RandomSunFlare", {"flare_roi": [0.0, 0.0, 1.0, 0.5], "src_radius": max(8, imgsz // 8), "num_flare_circles_range": [3, 6]})
     if (extra := on("automotive_specific", "headlight_glare")) is not None:
         night = {"night_list": night_list} if night_list else {"night_luminance": float(extra.get("night_luminance", NIGHT_LUMINANCE))}
         add("automotive_specific", "headlight_glare", "HeadlightGlare", night)
