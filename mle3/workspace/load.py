@@ -278,12 +278,12 @@ def build_items(parsed: ParsedFile, ws: "Workspace") -> tuple[list[BaseModel], l
 def _invalid_id(ws: Workspace, item: Any) -> Finding | None:
     """An item whose id (or data set version) breaks the id pattern is reported and left
     out of the workspace: nothing can refer to it, and no file is ever named from it."""
-    for field, value in (("id", getattr(item, "id", None)), ("version", getattr(item, "version", None) if item.kind == "dataset" else None)):
+    for name, value in (("id", getattr(item, "id", None)), ("version", getattr(item, "version", None) if item.kind == "dataset" else None)):
         if value is None:
             continue
         problem = id_problem(value)
         if problem:
-            return Finding("load.id-invalid", "error", f"{field} {str(value)[:80]!r} {problem}", file=item._file, line=ws.line_of(item, (field,)), field=field)
+            return Finding("load.id-invalid", "error", f"{name} {str(value)[:80]!r} {problem}", file=item._file, line=ws.line_of(item, (name,)), field=name)
     return None
 
 
