@@ -1,4 +1,4 @@
-"""sha256 of files, streams and git LFS pointers: the one place every package hashes through.
+"""sha256 of files and git LFS pointers: the one place every package hashes through.
 
 A weights file checked out without ``git lfs pull`` is a small pointer text whose ``oid``
 is the sha256 of the real content; :func:`content_sha256` reads that oid, so fingerprints
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import BinaryIO
 
 _CHUNK = 1 << 20
 LFS_SPEC = b"version https://git-lfs.github.com/spec/v1"
@@ -29,19 +28,6 @@ def sha256_file(path: str | Path) -> str:
                 break
             h.update(block)
     return h.hexdigest()
-
-
-def sha256_stream(stream: BinaryIO, chunk: int = _CHUNK) -> tuple[str, int]:
-    """Hex sha256 and byte count of a readable binary stream."""
-    h = hashlib.sha256()
-    size = 0
-    while True:
-        block = stream.read(chunk)
-        if not block:
-            break
-        h.update(block)
-        size += len(block)
-    return h.hexdigest(), size
 
 
 def lfs_pointer_oid(path: str | Path) -> str | None:

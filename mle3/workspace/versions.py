@@ -58,11 +58,6 @@ def alias_of(model: Any) -> str | None:
     return alias if alias != model.id else None
 
 
-def display_name(model: Any) -> str:
-    """How people name a model version: its alias once it has a version, else its id."""
-    return alias_of(model) or model.id
-
-
 def next_release(existing: Iterable[str]) -> str:
     """The next minor version after the highest of ``existing`` (``v0.1.0`` first)."""
     parsed = [m for m in (SEMVER.match(v) for v in existing) if m and not m.group("suffix")]
