@@ -227,10 +227,6 @@ def _canonical_node(file: str, raw: bytes) -> Node | None:
     return Node(file, 1, digest, parents, raw[11:action_end].decode("utf-8", "replace"), raw[at_time + 9:end - 1].decode("ascii", "replace"), raw=raw)
 
 
-def _hash_ok(entry: dict[str, Any], stored: str) -> bool:
-    return entry_hash(entry) == stored
-
-
 @dataclass
 class Log:
     """The whole log as a DAG: nodes in DAG order, heads, and what does not verify."""
@@ -315,7 +311,7 @@ def _checked_node(log: Log, file: str, line: int, raw: bytes) -> Node | None:
         return None
     stored = entry.get("hash")
     action = str(entry.get("action") or "entry")
-    if not isinstance(stored, str) or not _hash_ok(entry, stored):
+    if not isinstance(stored, str) or entry_hash(entry) != stored:
         log.problems.append(AuditProblem(file, line, f"{action} entry was edited (its content does not match its hash)"))
         stored = stored if isinstance(stored, str) else entry_hash(entry)
     if file != LEGACY_FILE and not file.endswith(f"/{stored[:2]}/{stored}.json"):

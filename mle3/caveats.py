@@ -84,6 +84,13 @@ def underfit(epochs: list[dict[str, Any]], max_loss_ratio: float, flat_epochs: i
     return None
 
 
+def findings(epochs: list[dict[str, Any]], limits: Any) -> list[Finding]:
+    """Over- and underfitting under the thresholds of ``training_caveats`` (mle3.yaml)."""
+    found = [overfit(epochs, limits.overfit_epochs),
+             underfit(epochs, limits.underfit_loss_ratio, limits.flat_epochs, limits.flat_map50_delta, limits.flat_map50_below)]
+    return [f for f in found if f is not None]
+
+
 def summary(run: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str, Any]:
     """What the run record keeps: gap per epoch, best versus last epoch, why it stopped."""
     gaps = gap_per_epoch(epochs)

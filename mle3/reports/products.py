@@ -312,15 +312,12 @@ def training_caveats(ws: Workspace, run: dict[str, Any], epochs: list[dict[str, 
     the over- and underfitting the ``training`` rules see."""
     if not epochs:
         return None
-    limits = ws.config.training_caveats
     summary = caveats.summary(run, epochs)
-    found = [caveats.overfit(epochs, limits.overfit_epochs),
-             caveats.underfit(epochs, limits.underfit_loss_ratio, limits.flat_epochs, limits.flat_map50_delta, limits.flat_map50_below)]
     gaps = summary["generalization_gap"]
     xs = [g["epoch"] for g in gaps]
     chart = charts.line_chart("Generalization gap: val loss minus train loss (box + cls + dfl)", [charts.Series("gap", xs, [g["gap"] for g in gaps])],
                               y_label="loss", markers={"best": run.get("best_epoch"), "early stop": run.get("early_stop_epoch")}) if any(g["gap"] is not None for g in gaps) else ""
-    return {**summary, "findings": [f for f in found if f], "chart": chart}
+    return {**summary, "findings": caveats.findings(epochs, ws.config.training_caveats), "chart": chart}
 
 
 def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ underfitting), with the thresholds of ``training_caveats:`` in ``mle3.yaml``."""
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from .. import caveats
 from ..runner.records import read_epochs
@@ -20,24 +20,22 @@ def _finished_trainings(ctx: Context) -> Iterator[tuple[Any, list[dict[str, Any]
             yield run, read_epochs(ctx.ws.root / rel)
 
 
-def _hits(ctx: Context, judge: Callable[[list[dict[str, Any]]], caveats.Finding | None]) -> Iterator[Hit]:
+def _hits(ctx: Context, kind: str) -> Iterator[Hit]:
     for run, epochs in _finished_trainings(ctx):
-        found = judge(epochs)
-        if found:
-            yield Hit(run, found.message)
+        for found in caveats.findings(epochs, ctx.ws.config.training_caveats):
+            if found.kind == kind:
+                yield Hit(run, found.message)
 
 
 @rule("training.overfit", "warning",
       "Validation loss rose for training_caveats.overfit_epochs epochs in a row while training loss fell: the model learns the training set, not the task.",
       "Look at the generalization gap in the run's 13-65; stop earlier (early_stopping), add data or augmentation, or regularize; the best epoch's weights are the ones kept.")
 def overfit(ctx: Context) -> Iterator[Hit]:
-    limits = ctx.ws.config.training_caveats
-    yield from _hits(ctx, lambda epochs: caveats.overfit(epochs, limits.overfit_epochs))
+    yield from _hits(ctx, "overfit")
 
 
 @rule("training.underfit", "warning",
       "Training loss stayed above training_caveats.underfit_loss_ratio of the first epoch's, or val mAP50 stayed flat below flat_map50_below: the model has not learned enough.",
       "Train longer or with a higher learning rate, check the labels (`mle3 dataset register` reports label problems), or use a larger model.")
 def underfit(ctx: Context) -> Iterator[Hit]:
-    limits = ctx.ws.config.training_caveats
-    yield from _hits(ctx, lambda epochs: caveats.underfit(epochs, limits.underfit_loss_ratio, limits.flat_epochs, limits.flat_map50_delta, limits.flat_map50_below))
+    yield from _hits(ctx, "underfit")

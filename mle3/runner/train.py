@@ -157,11 +157,10 @@ def apply_overrides(prep: Prepared, options: TrainOptions, cuda_count: int) -> d
             args[target] = value
     aug = prep.augmentation
     if prep.mapping.albumentations and aug is not None:
+        from .augment import night_list_of
         from .mapping import map_albumentations
 
         # the crop works at the image size used; glare knows the data set's night images
-        from .augment import night_list_of
-
         map_albumentations(prep.mapping, aug, int(args["imgsz"]), night_list_of(prep.data_yaml))
     configured = args.get("device")
     if options.device is not None:
