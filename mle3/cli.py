@@ -81,8 +81,8 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing mle3.yaml and examples.")] = False,
     lfs: Annotated[Optional[bool], typer.Option("--lfs/--no-lfs", help="Track *.pt, *.onnx, *.engine with git LFS (default: when git lfs is installed).")] = None,
 ) -> int:
-    """Create a workspace skeleton with commented examples that pass `mle3 check`, and the
-    .gitattributes that lets git merge the audit log of parallel branches."""
+    """Create a workspace skeleton with commented examples that pass `mle3 check` (and git LFS
+    patterns for weights when git lfs is installed)."""
     from . import lfs as git_lfs
     from .scaffold import init_workspace
 
@@ -706,7 +706,7 @@ def promote(
     elif gate.ok:
         typer.echo(f"{gate.model}: {gate.current} -> {gate.target}" + (f" (approved by {', '.join(a['name'] + ' as ' + a['role'] for a in gate.approvals)})" if gate.approvals else ""))
         if gate.version:
-            typer.echo(f"  version {gate.version}: also known as {gate.model.split('-RUN-')[0]}-{gate.version}")
+            typer.echo(f"  version {gate.version}: also known as {gate.alias}")
     else:
         typer.echo(f"{gate.model}: refused {gate.current} -> {gate.target}; missing:")
         for reason in gate.missing:

@@ -47,8 +47,10 @@ class Gate:
     target: str
     missing: list[str] = field(default_factory=list)
     approvals: list[dict[str, Any]] = field(default_factory=list)
-    #: the semantic version this promotion gives the model (to validated), if any
+    #: the semantic version this promotion gives the model (to validated), if any, and
+    #: the name it is then also found by (``<line>-<version>``)
     version: str | None = None
+    alias: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -67,6 +69,7 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
     gate = Gate(key, model.status, target)
     if target == "validated":
         gate.version = _release_version(ws, model, version, gate)
+        gate.alias = f"{model_line_of(model)}-{gate.version}" if gate.version else None
     if target not in TRANSITIONS.get(model.status, set()):
         allowed = ", ".join(sorted(TRANSITIONS.get(model.status, set()))) or "none"
         gate.missing.append(f"transition {model.status} -> {target} is not allowed (from {model.status}: {allowed})")
@@ -175,6 +178,6 @@ def promote(root: Any, ref: str, target: str, version: str | None = None) -> Gat
     set_fields(ws, model, {(name,): value for name, value in updates.items()})
     details: dict[str, Any] = {"from": gate.current, "to": target, "approvals": gate.approvals}
     if gate.version:
-        details.update(version=gate.version, alias=f"{model_line_of(model)}-{gate.version}")
+        details.update(version=gate.version, alias=gate.alias)
     audit.append(ws.root, "promote", gate.model, details)
     return gate

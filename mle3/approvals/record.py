@@ -50,7 +50,8 @@ def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: st
             entry["details"].update(principal=principal, signature=signing.sign(key_file, payload))
 
     entry = audit.append(ws.root, ACTION, key_of_item, details, actor=person, finalize=finalize)
-    approval = Approval(-1, entry["time"], entry["item"], role, person, decision, fingerprint, comment, 0, deviation, entry=entry["hash"])
+    approval = Approval(-1, entry["time"], entry["item"], role, person, decision, fingerprint, comment, 1, deviation,
+                        entry=entry["hash"], file=audit.entry_file(entry["hash"]))
     if decision == "approved":
         approval.warnings = policy_warnings(ws, fingerprints, item, key_of_item, fingerprint, approval)
     return approval
