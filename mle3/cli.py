@@ -221,23 +221,38 @@ def _workspace_root(workspace: Path | None) -> Path:
 
 @dataset_app.command("register")
 def dataset_register(
-    data_yaml: Annotated[Path, typer.Argument(help="ultralytics data.yaml of a YOLO-format data set inside the workspace.")],
-    id: Annotated[str, typer.Option("--id", help="Data set id, e.g. MLE-DATA-001.")],
-    version: Annotated[str, typer.Option("--version", help="Version, e.g. v1.3 (a registered version never changes).")],
+    data_yaml: Annotated[Optional[str], typer.Argument(help="ultralytics data.yaml of a YOLO-format data set in the workspace or below a data root (a path, or a URL such as s3://bucket/x/data.yaml).")] = None,
+    id: Annotated[str, typer.Option("--id", help="Data set id, e.g. MLE-DATA-001.")] = "",
+    version: Annotated[str, typer.Option("--version", help="Version, e.g. v1.3 (a registered version never changes).")] = "",
     requirement: Annotated[Optional[list[str]], typer.Option("--requirement", "-r", help="Requirement it satisfies (repeatable).")] = None,
     title: Annotated[Optional[str], typer.Option(help="Title of the data set version.")] = None,
     source: Annotated[Optional[str], typer.Option(help="Where the data comes from.")] = None,
+    coco: Annotated[Optional[list[str]], typer.Option("--coco", help="COCO input instead of a data.yaml: SPLIT=ANNOTATIONS.json:IMAGE_FOLDER (repeat for train, val, test).")] = None,
+    coco_out: Annotated[Optional[Path], typer.Option(help="Where the converted YOLO data set is written (default: 'yolo' beside the train annotations' folder).")] = None,
     workspace: WorkspaceOpt = None,
     format: Annotated[Literal["text", "json"], FORMAT] = "text",
 ) -> int:
-    """Register a YOLO data set: manifest, fingerprint, statistics, label quality, leakage."""
+    """Register a YOLO (or COCO) data set: manifest, fingerprint, statistics, label quality, leakage."""
     from dataclasses import asdict
 
     from .datasets import register
     from .output import emit_json
 
+    if not id or not version:
+        raise Mle3Error("--id and --version are required", field="--id" if not id else "--version")
+    if (data_yaml is None) == (not coco):
+        raise Mle3Error("give a data.yaml or --coco SPLIT=ANNOTATIONS.json:IMAGE_FOLDER, not both or neither")
     root = _workspace_root(workspace)
-    reg = register(root, data_yaml, id, version, requirement or [], title=title, source=source, show_progress=format == "text" and sys.stderr.isatty())
+    conversion, problems = None, None
+    if coco:
+        from .datasets.coco import convert, parse_spec
+
+        specs = [parse_spec(text) for text in coco]
+        train = next((s for s in specs if s.split == "train"), specs[0])
+        converted = convert(specs, coco_out or train.annotations.resolve().parent.parent / "yolo")
+        data_yaml, conversion, problems = str(converted.data_yaml), converted.record, converted.problems
+    reg = register(root, data_yaml, id, version, requirement or [], title=title, source=source, show_progress=format == "text" and sys.stderr.isatty(),
+                   conversion=conversion, conversion_problems=problems)
     if format == "json":
         emit_json({"schema": "mle3.dataset-register/1", "ok": reg.ok, **asdict(reg)})
     else:
@@ -251,13 +266,14 @@ def dataset_register(
             typer.echo(f"    {f['file']}{':' + str(f['line']) if f['line'] else ''}: {f['severity']}: {f['message']}")
         leak = reg.leakage
         typer.echo(f"  leakage: {leak['shared_images']} images in more than one split" + (f", e.g. {leak['examples'][0]}" if leak["examples"] else ""))
-        typer.echo(f"  wrote {reg.item_file} and {reg.manifest_file}")
+        typer.echo(f"  wrote {reg.item_file} and the manifest {reg.manifest_file} ({reg.manifest_bytes / max(reg.files, 1):.0f} bytes per file, outside git)")
     return 0 if reg.ok else 1
 
 
 @dataset_app.command("verify")
 def dataset_verify(
     item: Annotated[str, typer.Argument(help="Data set id (bare id: latest version).")],
+    deep: Annotated[bool, typer.Option("--deep", help="Re-hash every file (default: only files whose size, mtime or ETag moved).")] = False,
     workspace: WorkspaceOpt = None,
     format: Annotated[Literal["text", "json"], FORMAT] = "text",
 ) -> int:
@@ -272,12 +288,14 @@ def dataset_verify(
     ds = ws.get(item)
     if ds.kind != "dataset":
         raise Mle3Error(f"{item} is a {ds.kind}, not a data set")
-    v = verify(ws.root, ds)
+    v = verify(ws.root, ds, config=ws.config, deep=deep)
     if format == "json":
-        emit_json({"schema": "mle3.dataset-verify/1", "ok": v.ok, **asdict(v)})
+        emit_json({"schema": "mle3.dataset-verify/2", "ok": v.ok, **asdict(v)})
     else:
         if v.ok:
-            typer.echo(f"{v.key}: all {v.files} files match the manifest ({v.hashed} re-hashed)")
+            typer.echo(f"{v.key}: all {v.files} files match the manifest ({v.hashed} re-hashed, {v.location})")
+        elif not v.manifest_found:
+            typer.echo(f"{v.key}: the data in {v.location} does not match the fingerprint, and no manifest is reachable here to name the files")
         else:
             typer.echo(f"{v.key}: {len(v.changed)} changed, {len(v.added)} added, {len(v.removed)} removed" + ("" if v.fingerprint_ok else "; the manifest does not match the recorded fingerprint"))
             for label, paths in (("changed", v.changed), ("added", v.added), ("removed", v.removed)):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import yaml
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
@@ -149,11 +150,13 @@ def cli(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str, str]]:
 
 
 def dataset_record(root: Path, key: str, manifest: bool = False) -> Path:
-    """The item (or manifest) file of a registered data set version; its name carries the
-    fingerprint (``artifacts/datasets/<key>.<fp8>.yaml``)."""
-    suffix = ".manifest.tsv" if manifest else ".yaml"
-    found = [p for p in (root / "artifacts" / "datasets").glob(f"{key}.*{suffix}") if manifest or not p.name.endswith(".manifest.tsv")]
+    """The item file of a registered data set version (its name carries the fingerprint:
+    ``artifacts/datasets/<key>.<fp8>.yaml``), or with ``manifest`` the manifest beside
+    its data in the workspace."""
+    found = list((root / "artifacts" / "datasets").glob(f"{key}.*.yaml"))
     assert len(found) == 1, found
+    if manifest:
+        return root / yaml.safe_load(found[0].read_text())["dataset"]["manifest"]
     return found[0]
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
-import os
 import shutil
+import os
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ def test_register_measures_and_writes_item_manifest_and_audit(cli, data_ws):
     assert sum(item["splits"]["train"]["instances"].values()) == len(labels)
     assert item["splits"]["train"]["image_size"]["max"] == [64, 64]
     entries = read_manifest(data_ws / item["manifest"])
+    assert item["manifest"] == f"data/shapes/.mle3-manifests/{item['fingerprint'][7:]}.manifest.gz"  # beside the data, named by its hash
     assert len(entries) == 20 * 2 + 2 == item["registered"]["files"]  # images, labels, data.yaml, night.txt (the night-image list)
     assert item["fingerprint"].startswith("sha256:") and item["leakage"]["shared_images"] == 0
     assert [e["action"] for e in audit.history(data_ws)] == ["dataset.register"]
@@ -69,7 +71,7 @@ def test_register_bad_data_yaml_is_one_line_exit_2(cli, data_ws):
     outside = data_ws.parent / "outside.yaml"
     outside.write_text("train: x\nval: y\nnames: [a]\n")
     code, _, err = cli("dataset", "register", outside, "--id", "D", "--version", "v1", "-w", data_ws)
-    assert code == 2 and "inside the workspace" in err
+    assert code == 2 and "outside the workspace and every mapped data root" in err
 
 
 def test_label_problems_are_found_with_file_and_line(cli, data_ws):
@@ -127,12 +129,15 @@ def test_verify_and_check_detect_changed_added_removed_files(cli, data_ws):
 
 
 def test_edited_manifest_breaks_the_fingerprint(cli, data_ws):
+    """The manifest beside the data is trusted only as its fingerprint: an edited one (on a
+    machine without a good local copy) is reported, with its file."""
     assert register(cli, data_ws)[0] == 0
     manifest = dataset_record(data_ws, "DATA-1-v1", manifest=True)
-    lines = manifest.read_text().splitlines()
-    manifest.write_text("\n".join(lines[:-1]) + "\n")
+    lines = gzip.decompress(manifest.read_bytes()).decode().splitlines()
+    manifest.write_bytes(gzip.compress(("\n".join(lines[:-1]) + "\n").encode()))
+    shutil.rmtree(data_ws / ".mle3")
     code, check = check_json(cli, data_ws)
-    assert any(f["rule"] == "data.manifest" and "fingerprint" in f["message"] for f in check["findings"])
+    assert code == 1 and any(f["rule"] == "data.manifest" and "fingerprint" in f["message"] and manifest.name in f["message"] for f in check["findings"]), check
 
 
 def test_synthetic_data_is_deterministic(tmp_path):

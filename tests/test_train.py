@@ -139,7 +139,7 @@ def test_changed_data_refuses_to_start_unless_allowed(tmp_path, cli):
     code, out, _ = cli("train", "TINY-TRAIN-001", "-w", root, "--allow-changed-data", "--format", "json")
     assert code == 0
     run = run_record(root)
-    assert run["data_check"] == {"checked": True, "matches": False, "changed": 1, "added": 0, "removed": 0, "allow_changed_data": True}
+    assert run["data_check"] == {"checked": True, "matches": False, "changed": 1, "added": 0, "removed": 0, "allow_changed_data": True, "location": "workspace"}
 
 
 def test_missing_pretrained_file_writes_nothing(tmp_path, cli):

@@ -1,29 +1,35 @@
-"""``mle3 dataset register`` and ``mle3 dataset verify``.
+"""``mle3 dataset register``: measure a data set where it lives and record it.
 
 Registering writes the ``dataset`` item (with measured samples, instances, ratios, image
-sizes, label quality and leakage), a manifest of every file and the fingerprint over it.
-A registered version is immutable: data that changes needs a new version.
+sizes, label quality and leakage, the data root and the path below it), the compressed
+manifest beside the data (and a local copy), and the fingerprint over it. A registered
+version is immutable: data that changes needs a new version.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .. import audit
-from .._atomic import atomic_write_text
+from .._atomic import atomic_write_bytes, atomic_write_text
 from ..errors import ItemNotFound, Mle3Error
-from .manifest import Entry, compare_with_disk, fingerprint, list_files, read_manifest, write_manifest
-from .scan import scan_dataset
-from .yolo import read_data_yaml, summarise
+from .manifest import LOCAL_MANIFESTS, MANIFEST_DIR, manifest_name
+from .roots import locate
+from .scan import list_remote, scan_local, scan_remote
+from .state import LocalState, save_state
+from .storage import store_for
+from .yolo import IMAGE_SUFFIXES, DataLayout, layout_of, read_data_yaml, read_remote_layout, summarise
 
 DATASET_DIR = "artifacts/datasets"
+IMAGE_EXTENSIONS = {suffix.lstrip(".") for suffix in IMAGE_SUFFIXES}
 
 
 @dataclass
@@ -37,6 +43,9 @@ class Registration:
     splits: dict[str, Any]
     label_quality: dict[str, Any]
     leakage: dict[str, Any]
+    data_root: str | None = None
+    manifest_bytes: int = 0
+    manifest_beside_data: bool = True
 
     @property
     def ok(self) -> bool:
@@ -51,30 +60,34 @@ def _progress(enabled: bool):
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
 
 
-def register(root: Path, data_yaml: Path, dataset_id: str, version: str, requirements: list[str], *, title: str | None = None, source: str | None = None, show_progress: bool = False) -> Registration:
+def register(root: Path, data_yaml: Path | str, dataset_id: str, version: str, requirements: list[str], *, title: str | None = None,
+             source: str | None = None, show_progress: bool = False, conversion: dict[str, Any] | None = None,
+             conversion_problems: list[tuple] | None = None) -> Registration:
+    """Register the data set a data.yaml describes: in the workspace, or below a declared
+    data root (a mounted folder or an object store)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ..ids import check_id
+    from ..workspace.config import load_config
 
     check_id(dataset_id, "data set id", field="--id")
     check_id(version, "version", field="--version")
     for existing in sorted((root / DATASET_DIR).glob(f"{dataset_id}-{version}.*yaml")) + [root / DATASET_DIR / f"{dataset_id}-{version}.yaml"]:
         if existing.is_file():
             raise Mle3Error(f"data set {dataset_id}-{version} is already registered; register changed data as a new version", file=existing.relative_to(root).as_posix())
-    data = read_data_yaml(root, data_yaml)
+    config = load_config(root)
+    location = locate(root, config, data_yaml)
+    store = store_for(root, config, location.root_name)
+    if store.remote:
+        layout = read_remote_layout(store, location.relative)
+    else:
+        place = "the workspace" if location.root_name is None else f"data root {location.root_name!r}"
+        layout = layout_of(store.path, read_data_yaml(store.path, store.path / location.relative, place))
     with ThreadPoolExecutor(max_workers=1) as side:
         # the workspace is checked while the files are scanned (the scan waits on worker
         # processes); nothing is written before both are done and the check passed
         actor_future = side.submit(_check_workspace_and_actor, root, f"{dataset_id}-{version}", requirements)
-        return _register_scanned(root, data, dataset_id, version, requirements, title, source, show_progress, actor_future)
-
-
-def record_paths(root: Path, dataset_id: str, version: str, fp: str) -> tuple[Path, Path]:
-    """Item and manifest file of a registration. The name carries the fingerprint, so one
-    version registered with different data on two branches gives two files that git
-    merges without conflict, and ``check`` reports ``dataset.version-conflict``."""
-    stem = f"{dataset_id}-{version}.{fp.split(':', 1)[-1][:8]}"
-    return root / DATASET_DIR / f"{stem}.yaml", root / DATASET_DIR / f"{stem}.manifest.tsv"
+        return _register_scanned(root, store, location.root_name, layout, dataset_id, version, requirements, title, source, show_progress, actor_future, conversion, conversion_problems or [])
 
 
 def _check_workspace_and_actor(root: Path, key: str, requirements: list[str]) -> str:
@@ -91,52 +104,97 @@ def _check_workspace_and_actor(root: Path, key: str, requirements: list[str]) ->
 
 
 def _register_scanned(
-    root: Path, data: Any, dataset_id: str, version: str,
+    root: Path, store: Any, root_name: str | None, layout: DataLayout, dataset_id: str, version: str,
     requirements: list[str], title: str | None, source: str | None, show_progress: bool, actor_future: Any,
+    conversion: dict[str, Any] | None, conversion_problems: list[tuple],
 ) -> Registration:
-    files = list_files(root, data.root)
-    data_yaml_rel = data.file.relative_to(root).as_posix()
-    if data_yaml_rel not in files:
-        files.append(data_yaml_rel)
-    split_dirs = {split: directory.relative_to(root).as_posix() for split, directory in data.splits.items()}
+    folder, _, name = layout.file.rpartition("/")
     with _progress(show_progress) as progress:
-        task = progress.add_task("hashing and checking files", total=len(files)) if progress else None
-        result = scan_dataset(str(root), files, split_dirs, len(data.names), progress=(lambda n: progress.advance(task, n)) if progress else None)
-    entries = [Entry(path, size, mtime, digest) for path, size, mtime, digest, _ in result.rows]
-    splits = summarise(result.splits, data.names)
-    for split, directory in data.splits.items():
-        splits.setdefault(split, {"samples": 0})["path"] = directory.relative_to(root).as_posix()
-    quality = _label_quality(result.problems)
-    leakage = _leakage(result.rows)
-    fp = fingerprint(entries)
-    item_file, manifest_file = record_paths(root, dataset_id, version, fp)
+        task = progress.add_task("hashing and checking files", total=None) if progress else None
+        advance = (lambda n: progress.advance(task, n)) if progress else None
+        if store.remote:
+            listing = list_remote(store, layout.root)
+            if name not in listing.by_dir.get(folder, ()):  # a data.yaml outside its data folder (path: ..)
+                listing.by_dir.setdefault(folder, []).append(name)
+                listing.stamps[layout.file] = (0, "")
+            if progress:
+                progress.update(task, total=listing.count)
+            result = scan_remote(store, listing, layout.splits, len(layout.names), progress=advance)
+        else:
+            result, listing = scan_local(str(store.path), layout.root, layout.splits, len(layout.names), progress=advance, extra=[layout.file])
+    text = result.manifest_text().encode()
+    fp = "sha256:" + hashlib.sha256(text).hexdigest()
+    splits = summarise(result.splits, layout.names)
+    for split, directory in layout.splits.items():
+        splits.setdefault(split, {"samples": 0})["path"] = directory
+    quality = _label_quality(conversion_problems + result.problems)
+    leakage = _leakage(result.images, result.text)
+    item_file = record_path(root, dataset_id, version, fp)
+    manifest_rel = manifest_location(layout.file, fp)
     actor = actor_future.result()  # raises the workspace check's error: nothing written yet
-    item = {
+    packed = result.packed
+    stored_beside_data = _store_manifest(store, manifest_rel, packed)
+    local_copy = root / LOCAL_MANIFESTS / manifest_name(fp)
+    local_copy.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(local_copy, packed)
+    st = local_copy.stat()
+    save_state(root, fp, LocalState(store.label, result.stamps, listing.dir_mtimes, True, manifest_stat=(st.st_size, st.st_mtime_ns)))
+    item: dict[str, Any] = {
         "dataset": {
             "id": dataset_id,
             "version": version,
             "title": title or f"{dataset_id} {version}",
-            "source": source or data_yaml_rel,
+            "source": source or (layout.file if root_name is None else f"{root_name}:{layout.file}"),
             "requirements": list(requirements),
-            "classes": data.names,
-            "data_yaml": data_yaml_rel,
-            "manifest": manifest_file.relative_to(root).as_posix(),
+            "classes": layout.names,
+            **({"data_root": root_name} if root_name else {}),
+            "data_yaml": layout.file,
+            "manifest": manifest_rel,
             "fingerprint": fp,
             "registered": {
                 "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "by": actor,
-                "files": len(entries),
-                "bytes": sum(e.size for e in entries),
+                "files": result.files,
+                "bytes": result.bytes,
+                "manifest_bytes": len(packed),
             },
-            "splits": {s: {k: v for k, v in info.items()} for s, info in splits.items()},
+            **({"conversion": conversion} if conversion else {}),
+            "splits": {s: dict(info) for s, info in splits.items()},
             "label_quality": quality,
             "leakage": leakage,
         }
     }
-    write_manifest(manifest_file, entries)
     atomic_write_text(item_file, "# Written by `mle3 dataset register`; measured, do not edit by hand.\n" + yaml.safe_dump(item, sort_keys=False, allow_unicode=True, width=120))
-    audit.append(root, "dataset.register", f"{dataset_id}-{version}", {"fingerprint": fp, "files": len(entries), "manifest": item["dataset"]["manifest"]}, actor=actor)
-    return Registration(f"{dataset_id}-{version}", item_file.relative_to(root).as_posix(), item["dataset"]["manifest"], fp, len(entries), item["dataset"]["registered"]["bytes"], splits, quality, leakage)
+    where = manifest_rel if root_name is None else f"{root_name}:{manifest_rel}"
+    audit.append(root, "dataset.register", f"{dataset_id}-{version}", {"fingerprint": fp, "files": result.files, "manifest": where, **({"data_root": root_name} if root_name else {})}, actor=actor)
+    return Registration(f"{dataset_id}-{version}", item_file.relative_to(root).as_posix(), where, fp, result.files, result.bytes, splits, quality, leakage,
+                        data_root=root_name, manifest_bytes=len(packed), manifest_beside_data=stored_beside_data)
+
+
+def record_path(root: Path, dataset_id: str, version: str, fp: str) -> Path:
+    """The item file of a registration. The name carries the fingerprint, so one version
+    registered with different data on two branches gives two files that git merges without
+    conflict, and ``check`` reports ``dataset.version-conflict``."""
+    return root / DATASET_DIR / f"{dataset_id}-{version}.{fp.split(':', 1)[-1][:8]}.yaml"
+
+
+def manifest_location(data_yaml: str, fp: str) -> str:
+    """Where the v2 manifest lies in the data's place: beside the data.yaml."""
+    folder = data_yaml.rpartition("/")[0]
+    return f"{folder}/{MANIFEST_DIR}/{manifest_name(fp)}" if folder else f"{MANIFEST_DIR}/{manifest_name(fp)}"
+
+
+def _store_manifest(store: Any, rel: str, packed: bytes) -> bool:
+    """Write the manifest beside the data; a read-only place keeps only the local copy
+    (other machines then verify by re-hashing against the fingerprint)."""
+    try:
+        store.write_bytes(rel, packed)
+        return True
+    except (Mle3Error, OSError) as exc:
+        import sys
+
+        print(f"warning: could not write the manifest beside the data ({exc}); other machines will verify by re-hashing every file", file=sys.stderr)
+        return False
 
 
 def _label_quality(problems: list[tuple]) -> dict[str, Any]:
@@ -152,57 +210,24 @@ def _label_quality(problems: list[tuple]) -> dict[str, Any]:
     }
 
 
-def _leakage(rows: list[tuple]) -> dict[str, Any]:
-    """Images whose content (sha256) appears in more than one split."""
-    splits_by_hash: dict[str, set[str]] = defaultdict(set)
-    paths_by_hash: dict[str, list[str]] = defaultdict(list)
-    for path, _, _, digest, split in rows:
-        if split:  # only images carry their split
-            splits_by_hash[digest].add(split)
-            paths_by_hash[digest].append(path)
-    shared = [h for h, s in splits_by_hash.items() if len(s) > 1]
+def _leakage(images: dict[str, list[str]], manifest: str) -> dict[str, Any]:
+    """Images whose content (sha256) appears in more than one split (their paths are read
+    from the manifest only when there are any)."""
+    digests = {split: set(found) for split, found in images.items()}
+    splits = sorted(digests)
+    shared: set[str] = set()
+    for i, a in enumerate(splits):
+        for b in splits[i + 1 :]:
+            shared |= digests[a] & digests[b]
+    examples: dict[str, list[str]] = defaultdict(list)
+    if shared:
+        for line in manifest.splitlines():
+            digest, _, path = line.split("  ", 2)
+            if digest in shared and path.rsplit(".", 1)[-1].lower() in IMAGE_EXTENSIONS:
+                examples[digest].append(path)
     return {
         "shared_images": len(shared),
-        "examples": [sorted(paths_by_hash[h])[:3] for h in sorted(shared)[:10]],
+        "examples": [sorted(examples[h])[:3] for h in sorted(shared)[:10]],
     }
 
 
-@dataclass
-class Verification:
-    key: str
-    files: int
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    hashed: int = 0
-    fingerprint_ok: bool = True
-
-    @property
-    def ok(self) -> bool:
-        return not (self.added or self.removed or self.changed) and self.fingerprint_ok
-
-
-def verify(root: Path, dataset: Any) -> Verification:
-    """Compare a registered data set with the disk (see :func:`compare_with_disk`) and list
-    data files added under its root since registration."""
-    if not dataset.manifest:
-        raise Mle3Error(f"data set {dataset.key} has no manifest (register it with `mle3 dataset register`)")
-    manifest_path = root / dataset.manifest
-    try:
-        recorded = read_manifest(manifest_path)
-    except FileNotFoundError:
-        raise Mle3Error("manifest file is missing", file=dataset.manifest) from None
-    except ValueError as exc:
-        raise Mle3Error(str(exc)) from None
-    diff = compare_with_disk(root, recorded)
-    result = Verification(dataset.key, len(recorded), changed=diff.changed, removed=diff.removed, hashed=diff.hashed)
-    if dataset.fingerprint and fingerprint(recorded) != dataset.fingerprint:
-        result.fingerprint_ok = False
-    if dataset.data_yaml:
-        known = {e.path for e in recorded}
-        try:
-            data = read_data_yaml(root, root / dataset.data_yaml)
-            result.added = sorted(p for p in list_files(root, data.root) if p not in known)
-        except Mle3Error:
-            pass  # the data.yaml itself changed or vanished: reported as changed/removed
-    return result

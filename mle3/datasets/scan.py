@@ -11,11 +11,14 @@ and foreign files without decoding every pixel.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any, Callable, Iterator
@@ -76,12 +79,47 @@ def image_header(data: bytes, suffix: str) -> tuple[int | None, int | None, str 
 
 
 def scan_label(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[str, str, int | None, str]], bool]:
-    """(instances per class id, problems (severity, kind, line, message), empty?)."""
+    """(instances per class id, problems (severity, kind, line, message), empty?).
+
+    The common case (every line five numbers, every box inside) is checked over whole
+    columns; any doubt falls back to :func:`_scan_label_lines`, which names the line."""
+    rows = [line.split() for line in data.splitlines()]
+    rows = [r for r in rows if r]
+    if not rows:
+        return {}, [("warning", "empty-label", None, "empty label file (background image)")], True
+    try:
+        if any(len(r) != 5 for r in rows):
+            raise ValueError
+        cls = [float(r[0]) for r in rows]
+        x = [float(r[1]) for r in rows]
+        y = [float(r[2]) for r in rows]
+        w = [float(r[3]) for r in rows]
+        h = [float(r[4]) for r in rows]
+    except ValueError:
+        return _scan_label_lines(data, n_classes)
+    lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
+    if (min(cls) < 0 or max(cls) >= n_classes or any(c != int(c) for c in cls) or min(w) <= 0 or min(h) <= 0
+            or min(map(_low, x, w)) < lo or max(map(_high, x, w)) > hi or min(map(_low, y, h)) < lo or max(map(_high, y, h)) > hi):
+        return _scan_label_lines(data, n_classes)
+    counts: dict[int, int] = {}
+    for c in cls:
+        counts[int(c)] = counts.get(int(c), 0) + 1
+    return counts, [], False
+
+
+def _low(centre: float, extent: float) -> float:
+    return centre - extent / 2
+
+
+def _high(centre: float, extent: float) -> float:
+    return centre + extent / 2
+
+
+def _scan_label_lines(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[str, str, int | None, str]], bool]:
+    """Line by line, with a message per problem (the slow path of :func:`scan_label`)."""
     text = data.decode("utf-8", errors="replace")
     counts: dict[int, int] = {}
     problems: list[tuple[str, str, int | None, str]] = []
-    if not text.strip():
-        return counts, [("warning", "empty-label", None, "empty label file (background image)")], True
     lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
     for number, line in enumerate(text.splitlines(), 1):
         fields = line.split()
@@ -104,8 +142,9 @@ def scan_label(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[
 
 def _read(root: str, rel: str) -> tuple[int, int, str, bytes]:
     """(size, mtime_ns, sha256, bytes for inspection) reading the file once. Files over
-    16 MiB are streamed; their inspection bytes are the first MiB plus the last 16 bytes."""
-    fd = os.open(root + "/" + rel, os.O_RDONLY)
+    16 MiB are streamed; their inspection bytes are the first MiB plus the last 16 bytes.
+    ``root`` ends with a slash."""
+    fd = os.open(root + rel, os.O_RDONLY)
     try:
         st = os.fstat(fd)
         if st.st_size <= 16 * 1024 * 1024:
@@ -129,6 +168,7 @@ def _read(root: str, rel: str) -> tuple[int, int, str, bytes]:
 
 def _hash_chunk(args: tuple[str, list[str]]) -> list[ScanRow]:
     root, paths = args
+    root = root.rstrip("/") + "/"
     out: list[ScanRow] = []
     for rel in paths:
         size, mtime, digest, _ = _read(root, rel)
@@ -165,93 +205,444 @@ class SplitStats:
 Problem = tuple[str, str, str, "int | None", str]
 
 
-def _pairs_chunk(args: tuple[str, list[tuple[str, str, str | None]], int]) -> tuple[list[ScanRow], dict[str, SplitStats], list[Problem]]:
-    """Images with their label files: manifest rows, per-split statistics, problems."""
-    root, jobs, n_classes = args
-    rows: list[ScanRow] = []
-    stats: dict[str, SplitStats] = {}
-    problems: list[Problem] = []
-    for split, image, label in jobs:
-        size, mtime, digest, data = _read(root, image)
-        rows.append((image, size, mtime, digest, split))
-        st = stats.get(split)
-        if st is None:
-            st = stats[split] = SplitStats()
-        st.samples += 1
-        w, h, problem = image_header(data, os.path.splitext(image)[1].lower())
+@dataclass
+class Segment:
+    """Manifest lines of files sorted by path (``sha256  size  path``), with their stamps
+    (mtime_ns locally, ETag remotely) in the same order."""
+
+    first: str
+    last: str
+    text: str
+    stamps: list[Any]
+    packed: bytes = b""  # the text as a gzip member (members concatenate to one gzip file)
+
+
+@dataclass
+class ChunkResult:
+    """What one worker measured: manifest segments, bytes, per-split statistics and image
+    digests, problems. Compact on purpose: it is pickled back to the main process."""
+
+    segments: list[Segment] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+    splits: dict[str, SplitStats] = field(default_factory=dict)
+    images: dict[str, list[str]] = field(default_factory=dict)  # split -> sha256 of each image
+    problems: list[Problem] = field(default_factory=list)
+    labels_read: list[str] = field(default_factory=list)  # names in the job's label folder
+
+
+Reader = Callable[[str], tuple[int, Any, str, bytes]]
+
+
+def _segment(paths: list[str], lines: list[str], stamps: list[Any]) -> Segment:
+    text = "".join(lines)
+    return Segment(paths[0], paths[-1], text, stamps, gzip.compress(text.encode(), compresslevel=1, mtime=0))
+
+
+def _inspect_pairs(read: Reader, split: str, directory: str, names: list[str], label_dir: str, n_classes: int) -> ChunkResult:
+    """The files of one split folder (sorted names): images with their label files
+    (``label_dir/<stem>.txt``), any other file hashed as it is."""
+    prefix = f"{directory}/" if directory else ""
+    out = ChunkResult()
+    st = out.splits[split] = SplitStats()
+    digests = out.images[split] = []
+    problems = out.problems
+    lines: list[str] = []
+    stamps: list[Any] = []
+    label_names: list[str] = []
+    label_lines: list[str] = []
+    label_stamps: list[Any] = []
+    labels: list[tuple[str, bytes]] = []
+    total = 0
+    samples = 0
+    for name in names:
+        image = prefix + name
+        size, stamp, digest, data = read(image)
+        lines.append(f"{digest}  {size}  {image}\n")
+        stamps.append(stamp)
+        total += size
+        dot = name.rfind(".")
+        if not name.lower().endswith(IMAGE_ENDINGS):
+            continue
+        samples += 1
+        digests.append(digest)
+        w, h, problem = image_header(data, name[dot:].lower())
         if problem:
             problems.append(("error", "corrupt-image", image, None, problem))
         if w:
             st.sized += 1
-            st.w_min, st.h_min, st.w_max, st.h_max = min(st.w_min, w), min(st.h_min, h), max(st.w_max, w), max(st.h_max, h)
+            if w < st.w_min:
+                st.w_min = w
+            if w > st.w_max:
+                st.w_max = w
+            if h < st.h_min:
+                st.h_min = h
+            if h > st.h_max:
+                st.h_max = h
             st.w_sum += w
             st.h_sum += h
-        if label is None:
-            problems.append(("warning", "missing-label", image, None, f"no label file {label_path(image)} (treated as background)"))
+        label_name = name[:dot] + ".txt"
+        label = f"{label_dir}/{label_name}"
+        try:
+            size, stamp, digest, data = read(label)
+        except FileNotFoundError:
+            problems.append(("warning", "missing-label", image, None, f"no label file {label} (treated as background)"))
             continue
-        size, mtime, digest, data = _read(root, label)
-        rows.append((label, size, mtime, digest, None))
-        counts, label_problems, _ = scan_label(data, n_classes)
-        for k, v in counts.items():
-            st.instances[k] = st.instances.get(k, 0) + v
-        problems.extend((sev, kind, label, line, msg) for sev, kind, line, msg in label_problems)
-    return rows, stats, problems
+        label_names.append(label_name)
+        label_lines.append(f"{digest}  {size}  {label}\n")
+        label_stamps.append(stamp)
+        total += size
+        labels.append((label, data))
+    st.samples = samples
+    out.files = len(names) + len(label_names)
+    out.bytes = total
+    out.labels_read = label_names
+    if names:
+        out.segments.append(_segment([prefix + names[0], prefix + names[-1]], lines, stamps))
+    if label_names:
+        out.segments.append(_segment([f"{label_dir}/{label_names[0]}", f"{label_dir}/{label_names[-1]}"], label_lines, label_stamps))
+    counts, label_problems = check_labels(labels, n_classes)
+    for k, v in counts.items():
+        st.instances[k] = st.instances.get(k, 0) + v
+    problems.extend(label_problems)
+    return out
+
+
+def check_labels(labels: list[tuple[str, bytes]], n_classes: int) -> tuple[dict[int, int], list[Problem]]:
+    """Instances per class and problems of many label files at once: the common case (every
+    line five numbers, every box inside) is checked over whole columns of the batch; a batch
+    with any doubt is checked file by file with :func:`scan_label`, which names the line."""
+    tokens: list[bytes] = []
+    for _, data in labels:
+        words = data.split()
+        if len(words) != 5 * (data.count(b"\n") + (not data.endswith(b"\n"))) or not words:
+            return _labels_one_by_one(labels, n_classes)
+        tokens += words
+    try:
+        values = list(map(float, tokens))
+    except ValueError:
+        return _labels_one_by_one(labels, n_classes)
+    cls, x, y, w, h = (values[i::5] for i in range(5))
+    if not cls:
+        return {}, []
+    lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
+    if (min(cls) < 0 or max(cls) >= n_classes or not all(map(float.is_integer, cls)) or min(w) <= 0 or min(h) <= 0
+            or min(map(_low, x, w)) < lo or max(map(_high, x, w)) > hi or min(map(_low, y, h)) < lo or max(map(_high, y, h)) > hi):
+        return _labels_one_by_one(labels, n_classes)
+    counts: dict[int, int] = {}
+    for c, n in Counter(cls).items():
+        counts[int(c)] = n
+    return counts, []
+
+
+def _labels_one_by_one(labels: list[tuple[str, bytes]], n_classes: int) -> tuple[dict[int, int], list[Problem]]:
+    counts: dict[int, int] = {}
+    problems: list[Problem] = []
+    for path, data in labels:
+        found, label_problems, _ = scan_label(data, n_classes)
+        for k, v in found.items():
+            counts[k] = counts.get(k, 0) + v
+        problems.extend((sev, kind, path, line, msg) for sev, kind, line, msg in label_problems)
+    return counts, problems
+
+
+def _inspect_others(read: Reader, paths: list[str]) -> ChunkResult:
+    out = ChunkResult()
+    lines, stamps = [], []
+    for path in paths:
+        size, stamp, digest, _ = read(path)
+        lines.append(f"{digest}  {size}  {path}\n")
+        stamps.append(stamp)
+        out.bytes += size
+    out.files = len(paths)
+    if paths:
+        out.segments.append(_segment(paths, lines, stamps))
+    return out
+
+
+def _local_reader(base: str) -> Reader:
+    return partial(_read, base.rstrip("/") + "/")  # a C-level call per file, not a closure
+
+
+def _local_job(job: tuple) -> ChunkResult:
+    base, kind, *args = job
+    read = _local_reader(base)
+    return _inspect_pairs(read, *args) if kind == "pairs" else _inspect_others(read, *args)
+
+
+@dataclass
+class Listing:
+    """The files of a data set folder, grouped by folder (names sorted), and the folders' mtimes."""
+
+    by_dir: dict[str, list[str]] = field(default_factory=dict)
+    dir_mtimes: dict[str, int] = field(default_factory=dict)
+    stamps: dict[str, tuple[int, Any]] = field(default_factory=dict)  # remote listings: path -> (size, ETag)
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self.by_dir.values())
+
+    def paths(self) -> list[str]:
+        return sorted(f"{d}/{n}" if d else n for d, names in self.by_dir.items() for n in names)
+
+
+def walk_local(base: str, directory: str, out: Listing) -> Iterator[tuple[str, list[str]]]:
+    """Fill ``out`` with every data file below ``directory`` (relative to ``base``),
+    yielding each folder (relative path, sorted names) as soon as it is listed: hidden
+    files and folders, ultralytics' ``.cache`` files and links are not part of a data set."""
+    prefix = len(base.rstrip("/")) + 1
+
+    def walk(path: str) -> Iterator[tuple[str, list[str]]]:
+        rel = path[prefix:].replace(os.sep, "/")
+        names = []
+        folders = []
+        with os.scandir(path) as it:
+            for entry in it:
+                name = entry.name
+                if name[0] == "." or name.endswith(".cache"):
+                    continue
+                if entry.is_file(follow_symlinks=False):
+                    names.append(name)
+                elif entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+        names.sort()
+        out.by_dir[rel] = names
+        out.dir_mtimes[rel] = os.stat(path).st_mtime_ns
+        yield rel, names
+        for folder in sorted(folders):
+            yield from walk(folder)
+
+    yield from walk(os.path.join(base, directory) if directory else base.rstrip("/"))
+
+
+def list_local(base: str, directory: str) -> Listing:
+    out = Listing()
+    for _ in walk_local(base, directory, out):
+        pass
+    return out
+
+
+def list_remote(store: Any, directory: str) -> Listing:
+    """The same listing over an object store (sizes and ETags come with it)."""
+    out = Listing()
+    skip = len(directory.rstrip("/")) + 1 if directory else 0
+    for path, size, stamp in store.list_files(directory):
+        if any(part.startswith(".") for part in path[skip:].split("/")) or path.endswith(".cache"):
+            continue
+        d, _, n = path.rpartition("/")
+        out.by_dir.setdefault(d, []).append(n)
+        out.stamps[path] = (size, stamp)
+    for names in out.by_dir.values():
+        names.sort()
+    return out
+
+
+IMAGE_ENDINGS = tuple(IMAGE_SUFFIXES)
+
+
+def pairs_of(directory: str, names: list[str], split_dirs: dict[str, str], n_classes: int) -> list[tuple]:
+    """Jobs of about :data:`CHUNK_FILES` files for one folder when it is a split folder
+    (images are paired with labels by ultralytics' images/labels convention in the
+    workers), else none."""
+    split = next((s for s, p in split_dirs.items() if directory == p.rstrip("/") or directory.startswith(p.rstrip("/") + "/")), None)
+    if split is None or not names:
+        return []
+    label_dir = label_path(f"{directory}/x.jpg").rpartition("/")[0]
+    half = CHUNK_FILES // 2
+    return [("pairs", split, directory, names[i : i + half], label_dir, n_classes) for i in range(0, len(names), half)]
+
+
+def plan_pairs(listing: Listing, split_dirs: dict[str, str], n_classes: int) -> tuple[list[tuple], dict[str, str]]:
+    """Pair jobs over every listed split folder, and each split folder's label folder."""
+    jobs: list[tuple] = []
+    for directory, names in listing.by_dir.items():
+        jobs += pairs_of(directory, names, split_dirs, n_classes)
+    return jobs, {job[4]: job[2] for job in jobs}
+
+
+def plan_others(listing: Listing, label_dirs: dict[str, str], labels_read: dict[str, set[str]]) -> list[tuple]:
+    """Every file the split folders' jobs did not read, in jobs of :data:`CHUNK_FILES`
+    (``label_dirs``: label folder -> its split folder)."""
+    others = []
+    split_folders = set(label_dirs.values())
+    for directory, names in listing.by_dir.items():
+        if directory in split_folders:
+            continue
+        read = labels_read.get(directory)
+        if read is None:
+            others.extend(f"{directory}/{n}" if directory else n for n in names)
+        elif len(read) < len(names):
+            others.extend(f"{directory}/{n}" if directory else n for n in names if n not in read)
+    others.sort()
+    return [("others", others[i : i + CHUNK_FILES]) for i in range(0, len(others), CHUNK_FILES)]
 
 
 @dataclass
 class DatasetScan:
-    rows: list[ScanRow]  # every file, sorted by path; the 5th field is the split of an image
+    text: str  # the manifest: every file's line, sorted by path
+    stamps: list[Any]  # in manifest order
+    packed: bytes  # the manifest gzip-compressed (compressed by the workers)
+    files: int
+    bytes: int
     splits: dict[str, SplitStats]
+    images: dict[str, list[str]]
     problems: list[Problem]
 
+    def manifest_text(self) -> str:
+        return self.text
 
-def scan_dataset(root: str, files: list[str], split_dirs: dict[str, str], n_classes: int, *, progress: Callable[[int], None] | None = None, jobs: int | None = None) -> DatasetScan:
-    """Read every file of a data set once: hashes for the manifest; image sizes, label
-    instances and problems for the statistics. ``split_dirs`` maps split -> image folder
-    (relative, posix)."""
-    fileset = set(files)
-    pairs: list[tuple[str, str, str | None]] = []
-    paired: set[str] = set()
-    prefixes = [(split, d.rstrip("/") + "/") for split, d in split_dirs.items()]
-    for rel in sorted(files):
-        if os.path.splitext(rel)[1].lower() not in IMAGE_SUFFIXES:
-            continue
-        split = next((s for s, prefix in prefixes if rel.startswith(prefix)), None)
-        if split is None:
-            continue
-        label = label_path(rel)
-        label = label if label in fileset else None
-        pairs.append((split, rel, label))
-        paired.add(rel)
-        if label:
-            paired.add(label)
-    others = sorted(fileset - paired)
-    pair_chunks = [(root, pairs[i : i + CHUNK_FILES // 2], n_classes) for i in range(0, len(pairs), CHUNK_FILES // 2)]
-    other_chunks = [(root, others[i : i + CHUNK_FILES]) for i in range(0, len(others), CHUNK_FILES)]
-    result = DatasetScan([], {}, [])
 
-    def take(rows: list[ScanRow], stats: dict[str, SplitStats] | None = None, problems: list[Problem] | None = None) -> None:
-        result.rows.extend(rows)
-        for split, st in (stats or {}).items():
-            result.splits.setdefault(split, SplitStats()).merge(st)
-        result.problems.extend(problems or ())
+def _merge(results: Iterator[ChunkResult], progress: Callable[[int], None] | None) -> DatasetScan:
+    segments: list[Segment] = []
+    out = DatasetScan("", [], b"", 0, 0, {}, {}, [])
+    for part in results:
+        segments.extend(part.segments)
+        out.files += part.files
+        out.bytes += part.bytes
+        for split, st in part.splits.items():
+            out.splits.setdefault(split, SplitStats()).merge(st)
+        for split, digests in part.images.items():
+            out.images.setdefault(split, []).extend(digests)
+        out.problems.extend(part.problems)
         if progress:
-            progress(len(rows))
+            progress(part.files)
+    out.text, out.stamps, out.packed = _assemble(segments)
+    return out
 
+
+def _assemble(segments: list[Segment]) -> tuple[str, list[Any], bytes]:
+    """The manifest from sorted segments: segments whose path ranges overlap (files beside
+    sub-folders, e.g. ``data.yaml`` next to ``images/``) are split into lines first."""
+    segments.sort(key=lambda seg: seg.first)
+    overlapping = {i for i, (a, b) in enumerate(zip(segments, segments[1:])) if a.last >= b.first}
+    overlapping |= {i + 1 for i in overlapping}
+    if overlapping:
+        kept = [seg for i, seg in enumerate(segments) if i not in overlapping]
+        for i in overlapping:
+            seg = segments[i]
+            kept.extend(Segment(line.split("  ", 2)[2].rstrip("\n"), line.split("  ", 2)[2].rstrip("\n"), line, [stamp])
+                        for line, stamp in zip(seg.text.splitlines(keepends=True), seg.stamps))
+        kept.sort(key=lambda seg: seg.first)
+        segments = kept
+    stamps: list[Any] = []
+    packed: list[bytes] = []
+    loose: list[str] = []  # lines of split segments, compressed together
+    for seg in segments:
+        stamps.extend(seg.stamps)
+        if seg.packed:
+            if loose:
+                packed.append(gzip.compress("".join(loose).encode(), compresslevel=1, mtime=0))
+                loose = []
+            packed.append(seg.packed)
+        else:
+            loose.append(seg.text)
+    if loose:
+        packed.append(gzip.compress("".join(loose).encode(), compresslevel=1, mtime=0))
+    return "".join(seg.text for seg in segments), stamps, b"".join(packed)
+
+
+def scan_local(base: str, directory: str, split_dirs: dict[str, str], n_classes: int, *, listing: Listing | None = None,
+               progress: Callable[[int], None] | None = None, jobs: int | None = None, extra: list[str] = ()) -> tuple[DatasetScan, Listing]:
+    """Read every file of a local data set once, in worker processes when it is big:
+    hashes for the manifest; image sizes, label instances and problems for the statistics.
+    Folders are handed to the workers as they are listed (listing overlaps hashing).
+    ``extra``: files outside ``directory`` that belong to the data set (its data.yaml)."""
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or (len(files) < PARALLEL_MIN_FILES and _total_size(root, files) < PARALLEL_MIN_BYTES):
-        for chunk in pair_chunks:
-            take(*_pairs_chunk(chunk))
-        for chunk in other_chunks:
-            take(_hash_chunk(chunk))
-    else:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
-            for part in pool.map(_pairs_chunk, pair_chunks):
-                take(*part)
-            for rows in pool.map(_hash_chunk, other_chunks):
-                take(rows)
-    result.rows.sort()
-    return result
+    out = listing or Listing()
+    folders = walk_local(base, directory, out) if listing is None else iter(listing.by_dir.items())
+
+    def add_extra() -> None:
+        for path in extra:
+            d, _, n = path.rpartition("/")
+            if n not in out.by_dir.get(d, ()):
+                out.by_dir.setdefault(d, []).append(n)
+
+    planned: list[tuple] = []
+    listed = 0
+    pool = None
+    futures = []
+    try:
+        for d, names in folders:
+            listed += len(names)
+            for job in pairs_of(d, names, split_dirs, n_classes):
+                planned.append(job)
+                if pool is not None:
+                    futures.append(pool.submit(_local_job, (base, *job)))
+            if pool is None and jobs > 1 and listed >= PARALLEL_MIN_FILES:
+                # big enough for worker processes: start them and hand over what is planned
+                pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"))
+                futures = [pool.submit(_local_job, (base, *job)) for job in planned]
+        add_extra()
+        if pool is None:
+            return _merge(_waves(lambda todo: map(_local_job, [(base, *j) for j in todo]), planned, out), progress), out
+        first = (f.result() for f in futures)
+        return _merge(_waves(lambda todo: pool.map(_local_job, [(base, *j) for j in todo]), planned, out, first), progress), out
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _waves(run_map: Callable[[list[tuple]], Iterator[ChunkResult]], pairs: list[tuple], listing: Listing,
+           first: Iterator[ChunkResult] | None = None) -> Iterator[ChunkResult]:
+    """Results of the pair jobs (already running, or run now), then of every other file."""
+    labels_read: dict[str, set[str]] = {}
+    for job, part in zip(pairs, first if first is not None else run_map(pairs)):
+        labels_read.setdefault(job[4], set()).update(part.labels_read)
+        yield part
+    yield from run_map(plan_others(listing, {job[4]: job[2] for job in pairs}, labels_read))
+
+
+def scan_remote(store: Any, listing: Listing, split_dirs: dict[str, str], n_classes: int, *, progress: Callable[[int], None] | None = None, requests: int = 16) -> DatasetScan:
+    """The same measurement over an object store: objects streamed by parallel requests
+    (small jobs keep every request slot busy)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(rel: str) -> tuple[int, Any, str, bytes]:
+        if rel not in listing.stamps:
+            raise FileNotFoundError(rel)
+        return store.read(rel)
+
+    def run(job: tuple) -> ChunkResult:
+        kind, *args = job
+        return _inspect_pairs(read, *args) if kind == "pairs" else _inspect_others(read, *args)
+
+    def run_map(planned: list[tuple]) -> Iterator[ChunkResult]:
+        small = []
+        for job in planned:
+            if job[0] == "pairs":
+                _, split, directory, names, label_dir, n = job
+                small.extend(("pairs", split, directory, names[i : i + 8], label_dir, n) for i in range(0, len(names), 8))
+            else:
+                small.extend(("others", job[1][i : i + 8]) for i in range(0, len(job[1]), 8))
+        done = list(pool.map(run, small))
+        return iter(_regroup(planned, small, done))
+
+    pairs, _ = plan_pairs(listing, split_dirs, n_classes)
+    with ThreadPoolExecutor(max_workers=requests) as pool:
+        return _merge(_waves(run_map, pairs, listing), progress)
+
+
+def _regroup(planned: list[tuple], small: list[tuple], done: list[ChunkResult]) -> list[ChunkResult]:
+    """Results of small jobs folded back into one per planned job (labels read per job)."""
+    out: list[ChunkResult] = []
+    i = 0
+    for job in planned:
+        size = len(job[3]) if job[0] == "pairs" else len(job[1])
+        count = (size + 7) // 8
+        merged = ChunkResult()
+        for part in done[i : i + count]:
+            merged.segments += part.segments
+            merged.files += part.files
+            merged.bytes += part.bytes
+            for split, st in part.splits.items():
+                merged.splits.setdefault(split, SplitStats()).merge(st)
+            for split, digests in part.images.items():
+                merged.images.setdefault(split, []).extend(digests)
+            merged.problems += part.problems
+            merged.labels_read += part.labels_read
+        i += count
+        out.append(merged)
+    return out
 
 
 def scan(root: str, paths: list[str], *, progress: Callable[[int], None] | None = None, jobs: int | None = None) -> list[ScanRow]:

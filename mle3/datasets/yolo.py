@@ -21,7 +21,8 @@ BOX_TOLERANCE = 0.01
 
 @dataclass
 class DataYaml:
-    """An ultralytics data.yaml resolved against the workspace."""
+    """An ultralytics data.yaml resolved against the place it lies in (the workspace or a
+    data root)."""
 
     file: Path
     root: Path  # data set root directory
@@ -29,45 +30,93 @@ class DataYaml:
     names: list[str]
 
 
-def read_data_yaml(workspace: Path, data_yaml: Path) -> DataYaml:
-    """Parse and resolve a data.yaml; every path must stay inside the workspace."""
-    rel = os.path.relpath(data_yaml.resolve(), workspace)
-    if not inside_workspace(workspace, rel):
-        raise Mle3Error("the data set must lie inside the workspace", file=str(data_yaml))
+@dataclass
+class DataLayout:
+    """A data.yaml's paths relative to its place (posix): the same for a folder or a bucket."""
+
+    file: str
+    root: str
+    splits: dict[str, str]
+    names: list[str]
+
+
+def parse_data_yaml(text: str, label: str) -> tuple[str, list[str], dict[str, str]]:
+    """(``path`` value, class names, split -> image folder as written) of a data.yaml's text."""
     try:
-        data = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise Mle3Error("file not found", file=str(data_yaml)) from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise Mle3Error(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=rel, line=mark.line + 1 if mark else None) from None
+        raise Mle3Error(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=label, line=mark.line + 1 if mark else None) from None
     if not isinstance(data, dict):
-        raise Mle3Error("a data.yaml must be a mapping with train, val and names", file=rel)
-    base = data_yaml.parent / str(data.get("path") or ".")
+        raise Mle3Error("a data.yaml must be a mapping with train, val and names", file=label)
     names_raw = data.get("names")
     if isinstance(names_raw, dict):
         names = [str(names_raw[k]) for k in sorted(names_raw)]
     elif isinstance(names_raw, list):
         names = [str(n) for n in names_raw]
     else:
-        raise Mle3Error("'names' must list the class names", file=rel, field="names")
-    splits: dict[str, Path] = {}
+        raise Mle3Error("'names' must list the class names", file=label, field="names")
+    splits: dict[str, str] = {}
     for split in SPLITS:
         value = data.get(split)
         if value is None:
             continue
         if not isinstance(value, str):
-            raise Mle3Error(f"'{split}' must be one image directory", file=rel, field=split)
-        directory = (base / value).resolve()
-        if not inside_workspace(workspace, os.path.relpath(directory, workspace)):
-            raise Mle3Error(f"'{split}' leaves the workspace", file=rel, field=split)
+            raise Mle3Error(f"'{split}' must be one image directory", file=label, field=split)
+        splits[split] = value
+    for required in ("train", "val"):
+        if required not in splits:
+            raise Mle3Error(f"'{required}' split is missing", file=label, field=required)
+    return str(data.get("path") or "."), names, splits
+
+
+def read_data_yaml(base: Path, data_yaml: Path, place: str = "the workspace") -> DataYaml:
+    """Parse and resolve a local data.yaml; every path must stay inside ``base``."""
+    rel = os.path.relpath(data_yaml.resolve(), base)
+    if not inside_workspace(base, rel):
+        raise Mle3Error(f"the data set must lie inside {place}", file=str(data_yaml))
+    try:
+        text = data_yaml.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise Mle3Error("file not found", file=str(data_yaml)) from None
+    path, names, raw = parse_data_yaml(text, rel)
+    root = data_yaml.parent / path
+    splits: dict[str, Path] = {}
+    for split, value in raw.items():
+        directory = (root / value).resolve()
+        if not inside_workspace(base, os.path.relpath(directory, base)):
+            raise Mle3Error(f"'{split}' leaves {place}", file=rel, field=split)
         if not directory.is_dir():
             raise Mle3Error(f"'{split}' image directory {value!r} does not exist", file=rel, field=split)
         splits[split] = directory
-    for required in ("train", "val"):
-        if required not in splits:
-            raise Mle3Error(f"'{required}' split is missing", file=rel, field=required)
-    return DataYaml(data_yaml.resolve(), base.resolve(), splits, names)
+    return DataYaml(data_yaml.resolve(), root.resolve(), splits, names)
+
+
+def layout_of(base: Path, data: DataYaml) -> DataLayout:
+    base = base.resolve()
+
+    def rel(p: Path) -> str:
+        r = p.relative_to(base).as_posix()
+        return "" if r == "." else r
+
+    return DataLayout(rel(data.file), rel(data.root), {s: rel(d) for s, d in data.splits.items()}, data.names)
+
+
+def read_remote_layout(store: Any, file: str) -> DataLayout:
+    """A data.yaml in an object store (``file`` relative to the store's root)."""
+    import posixpath
+
+    path, names, raw = parse_data_yaml(store.read_bytes(file).decode("utf-8", errors="replace"), store.url(file))
+    root = posixpath.normpath(posixpath.join(posixpath.dirname(file), path))
+    splits = {}
+    for split, value in raw.items():
+        directory = posixpath.normpath(posixpath.join(root, value))
+        if directory.startswith("..") or posixpath.isabs(directory):
+            raise Mle3Error(f"'{split}' leaves the data root", file=store.url(file), field=split)
+        if not store.is_dir(directory):
+            raise Mle3Error(f"'{split}' image directory {value!r} does not exist", file=store.url(file), field=split)
+        splits[split] = directory
+    return DataLayout(file, "" if root == "." else root, splits, names)
 
 
 def label_path(image: str) -> str:

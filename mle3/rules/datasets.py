@@ -5,16 +5,29 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from ..datasets.manifest import compare_with_disk, fingerprint, is_data_file, read_manifest
+from ..datasets.manifest import LOCAL_MANIFESTS, compare_with_disk, fingerprint, is_data_file, read_manifest
+from ..datasets.state import load_state
+from ..datasets.verify import load_columns, local_manifest
+from ..errors import Mle3Error
 from ..paths import inside_workspace
 from .registry import Context, Hit, rule
 
 
-def _manifest(ctx: Context, ds):
-    """The manifest entries of a data set, or None (recorded for the result cache)."""
-    if not ds.manifest or not inside_workspace(ctx.ws.root, ds.manifest):
+def _store(ctx: Context, ds):
+    """The store a data set lives in, or None when its root is not available here
+    (``data.root-unavailable`` says so)."""
+    from ..datasets.storage import store_for
+
+    try:
+        return store_for(ctx.ws.root, ctx.ws.config, ds.data_root)
+    except Mle3Error:
         return None
-    if not ctx.exists(ds.manifest):
+
+
+def _manifest(ctx: Context, ds):
+    """The entries of a data set's v1 manifest (a TSV in the workspace), or None (recorded
+    for the result cache)."""
+    if not ds.manifest or not inside_workspace(ctx.ws.root, ds.manifest) or not ctx.exists(ds.manifest):
         return None
     try:
         return read_manifest(ctx.ws.root / ds.manifest)
@@ -22,50 +35,166 @@ def _manifest(ctx: Context, ds):
         return None
 
 
+def _manifest_trusted(ctx: Context, ds, store) -> bool:
+    """The local copy of a v2 manifest is unchanged since it was last found to hash to the
+    fingerprint (so ``check`` need not decompress 850k lines again)."""
+    local = local_manifest(ctx.ws.root, ds)
+    ctx.exists(local.relative_to(ctx.ws.root).as_posix())
+    state = load_state(ctx.ws.root, ds.fingerprint, store.label)
+    if state is None or state.manifest_stat is None:
+        return False
+    try:
+        st = os.stat(local)
+    except OSError:
+        return False
+    return state.manifest_stat == (st.st_size, st.st_mtime_ns)
+
+
+@rule("data.root-unavailable", "warning", "A data set's data root is not mapped or not mounted on this machine, so its data cannot be checked here.",
+      "Map the root: set MLE3_DATA_ROOT_<NAME> or add it under data_roots in .mle3/local.yaml (a laptop without the NAS may set this rule to off in mle3.yaml).")
+def root_unavailable(ctx: Context) -> Iterator[Hit]:
+    from ..datasets.roots import data_root
+
+    for ds in ctx.ws.of_kind("dataset"):
+        if not ds.data_root:
+            continue
+        try:
+            data_root(ctx.ws.root, ctx.ws.config, ds.data_root).check_available()
+        except Mle3Error as exc:
+            yield Hit(ds, exc.message, ("data_root",))
+
+
 @rule("data.manifest", "error", "A registered data set's manifest is missing, malformed, or does not match its fingerprint.",
-      "Restore the manifest from version control; if the data really changed, register a new version.")
+      "Restore the manifest from version control (v1) or beside the data (v2); if the data really changed, register a new version.")
 def manifest_integrity(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
         if not ds.manifest:
             continue
-        entries = _manifest(ctx, ds)
-        if entries is None:
-            yield Hit(ds, f"manifest {ds.manifest!r} is missing or unreadable", ("manifest",))
-        elif ds.fingerprint and fingerprint(entries) != ds.fingerprint:
-            yield Hit(ds, f"manifest {ds.manifest!r} does not match the recorded fingerprint (edited after registration?)", ("fingerprint",))
+        if not ds.manifest.endswith(".gz"):
+            entries = _manifest(ctx, ds)
+            if entries is None:
+                yield Hit(ds, f"manifest {ds.manifest!r} is missing or unreadable", ("manifest",))
+            elif ds.fingerprint and fingerprint(entries) != ds.fingerprint:
+                yield Hit(ds, f"manifest {ds.manifest!r} does not match the recorded fingerprint (edited after registration?)", ("fingerprint",))
+            continue
+        store = _store(ctx, ds)
+        if store is None or _manifest_trusted(ctx, ds, store):
+            continue
+        try:
+            found = load_columns(ctx.ws.root, store, ds)
+        except Mle3Error as exc:
+            yield Hit(ds, str(exc), ("manifest",))
+            continue
+        if found is None:
+            yield Hit(ds, f"manifest {ds.manifest!r} is neither beside the data ({store.label}) nor in {LOCAL_MANIFESTS}: "
+                          "restore it there (it is named by the fingerprint), or `mle3 dataset verify` re-hashes the data as a whole", ("manifest",))
 
 
-@rule("data.changed", "error", "Files of a registered data set were changed, removed or added on disk since registration.",
+def _files(ds) -> int:
+    registered = (ds.model_extra or {}).get("registered")
+    return int(registered.get("files") or 0) if isinstance(registered, dict) else 0
+
+
+@rule("data.unverified", "info", "A large or remote data set has not been verified on this machine yet, so `check` cannot say whether it changed.",
+      "Run `mle3 dataset verify ID` once; later checks compare the data folders' mtimes with that verification.")
+def unverified(ctx: Context) -> Iterator[Hit]:
+    for ds, store in _watched(ctx):
+        if _large(ctx, ds, store) and load_state(ctx.ws.root, ds.fingerprint, store.label) is None:
+            yield Hit(ds, f"data set {ds.key} ({_files(ds)} files, {store.label}) was not verified on this machine: run `mle3 dataset verify {ds.key}`", ("manifest",))
+
+
+def _watched(ctx: Context):
+    for ds in ctx.ws.of_kind("dataset"):
+        if not ds.manifest or not ds.manifest.endswith(".gz"):
+            continue
+        store = _store(ctx, ds)
+        if store is not None:
+            yield ds, store
+
+
+def _large(ctx: Context, ds, store) -> bool:
+    return store.remote or _files(ds) > ctx.ws.config.datasets.check_stat_limit
+
+
+@rule("data.changed", "error", "Files of a registered data set were changed, removed or added since registration.",
       "Restore the files (`mle3 dataset verify ID` lists them), or register the new data as a new version.")
 def data_changed(ctx: Context) -> Iterator[Hit]:
+    for ds in ctx.ws.of_kind("dataset"):
+        if ds.manifest and not ds.manifest.endswith(".gz"):
+            yield from _changed_v1(ctx, ds)
+    for ds, store in _watched(ctx):
+        summary = _changed_v2(ctx, ds, store)
+        if summary and (summary["changed"] or summary["removed"] or summary["added"]):
+            yield Hit(ds, f"data set {ds.key} differs from its manifest: {summary['changed']} changed, {summary['removed']} removed, "
+                          f"{summary['added']} added (e.g. {summary['example']})", ("manifest",))
+
+
+def _changed_v2(ctx: Context, ds, store) -> dict | None:
+    """Small local data sets: every file statted (in-place edits found). Large or remote
+    ones: the last verification's verdict while no data folder's mtime moved."""
+    from ..datasets.verify import verify
+    from .result_cache import file_state
+
+    root = ctx.ws.root
+    if _large(ctx, ds, store):
+        state = load_state(root, ds.fingerprint, store.label)
+        if state is None:
+            return None  # data.unverified says so
+        if store.remote:
+            return state.summary if not state.ok else None
+        moved = False
+        for directory, mtime in state.dirs.items():
+            path = store.path / directory
+            seen = file_state(path)
+            ctx.disk[str(path)] = seen
+            moved = moved or seen is None or os.stat(path).st_mtime_ns != mtime
+        if not moved:
+            return state.summary if not state.ok else None
+    try:
+        result = verify(root, ds, config=ctx.ws.config)
+    except Mle3Error:
+        return None  # data.manifest reports an unreadable manifest
+    if not _large(ctx, ds, store):
+        found = load_columns(root, store, ds)
+        for rel in found[0].paths if found else []:
+            path = store.path / rel
+            ctx.disk[str(path)] = file_state(path)
+    state = load_state(root, ds.fingerprint, store.label)
+    for directory in (state.dirs if state else {}):
+        ctx.disk[str(store.path / directory)] = file_state(store.path / directory)
+    return {"changed": len(result.changed), "removed": len(result.removed), "added": len(result.added),
+            "example": (result.changed + result.removed + result.added + [None])[0]}
+
+
+def _changed_v1(ctx: Context, ds) -> Iterator[Hit]:
+    """Data sets registered before manifests v2 (TSV with mtimes, in the workspace)."""
     root = ctx.ws.root
 
     def observe(path: str, st: os.stat_result | None) -> None:
         ctx.disk[path] = None if st is None else (st.st_mode, st.st_size, st.st_mtime_ns)
 
-    for ds in ctx.ws.of_kind("dataset"):
-        entries = _manifest(ctx, ds) if ds.manifest else None
-        if not entries:
+    entries = _manifest(ctx, ds)
+    if not entries:
+        return
+    diff = compare_with_disk(root, entries, observe)
+    example = (diff.changed + diff.removed)[:1]
+    recorded_by_dir: dict[str, set[str]] = {}
+    for e in entries:
+        directory, name = os.path.split(e.path)
+        recorded_by_dir.setdefault(directory, set()).add(name)
+    added = 0
+    for directory, recorded in sorted(recorded_by_dir.items()):
+        ctx.exists(directory)  # a new file changes its folder's mtime: the cache notices
+        try:
+            names = {n for n in os.listdir(root / directory) if is_data_file(n)}
+        except OSError:
             continue
-        diff = compare_with_disk(root, entries, observe)
-        example = (diff.changed + diff.removed)[:1]
-        recorded_by_dir: dict[str, set[str]] = {}
-        for e in entries:
-            directory, name = os.path.split(e.path)
-            recorded_by_dir.setdefault(directory, set()).add(name)
-        added = 0
-        for directory, recorded in sorted(recorded_by_dir.items()):
-            ctx.exists(directory)  # a new file changes its folder's mtime: the cache notices
-            try:
-                names = {n for n in os.listdir(root / directory) if is_data_file(n)}
-            except OSError:
-                continue
-            extra = [n for n in names - recorded if (root / directory / n).is_file()]
-            if extra:
-                added += len(extra)
-                example = example or [f"{directory}/{sorted(extra)[0]}"]
-        if diff.changed or diff.removed or added:
-            yield Hit(ds, f"data set {ds.key} differs from its manifest: {len(diff.changed)} changed, {len(diff.removed)} removed, {added} added (e.g. {example[0]})", ("manifest",))
+        extra = [n for n in names - recorded if (root / directory / n).is_file()]
+        if extra:
+            added += len(extra)
+            example = example or [f"{directory}/{sorted(extra)[0]}"]
+    if diff.changed or diff.removed or added:
+        yield Hit(ds, f"data set {ds.key} differs from its manifest: {len(diff.changed)} changed, {len(diff.removed)} removed, {added} added (e.g. {example[0]})", ("manifest",))
 
 
 @rule("data.label-quality", "error", "Label problems were recorded at registration (malformed lines, class ids out of range, boxes outside the image, unreadable images); missing or empty label files are warnings.",

@@ -39,9 +39,12 @@ class Sheet:
 def _train_images(ws: Any, dataset: Any) -> list[Path]:
     from ..datasets.yolo import read_data_yaml
 
-    if dataset is None or not dataset.data_yaml or not (ws.root / dataset.data_yaml).is_file():
+    from ..datasets.materialize import local_data_yaml
+
+    source = local_data_yaml(ws.root, ws.config, dataset) if dataset is not None and dataset.data_yaml else None
+    if source is None or not source.is_file():
         raise Mle3Error(f"the training images of {getattr(dataset, 'key', 'the data set')} are not on this machine")
-    data = read_data_yaml(ws.root, ws.root / dataset.data_yaml)
+    data = read_data_yaml(source.parents[len(Path(dataset.data_yaml).parts) - 1], source)
     folder = data.splits.get("train")
     images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp")) if folder else []
     if not images:
@@ -93,7 +96,9 @@ def render(ws: Any, cfg: Any, *, n: int = 16, seed: int = 0, imgsz: int | None =
     size = int(imgsz or (cfg.image_size if isinstance(cfg.image_size, int) else 640))
     dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
     images = _train_images(ws, dataset)
-    planned = plan(aug, size, night_list_of(ws.root / dataset.data_yaml))
+    from ..datasets.materialize import local_data_yaml
+
+    planned = plan(aug, size, night_list_of(local_data_yaml(ws.root, ws.config, dataset)))
     names = dataset.class_names() if dataset is not None else []
     picked = random.Random(seed).sample(images, min(n, len(images))) if len(images) >= n else [images[i % len(images)] for i in range(n)]
 

@@ -120,8 +120,12 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     dataset = ws.resolve(model.training_data.dataset_version)
     if dataset is None or dataset.kind != "dataset" or not dataset.data_yaml:
         raise Mle3Error("the model's data set version is not a registered data set (needed for calibration and evaluation)", file=model._file, line=ws.line_of(model, ("training_data", "dataset_version")), field="training_data.dataset_version")
+    from ..datasets.materialize import local_data_yaml
+
+    data_yaml = local_data_yaml(ws.root, ws.config, dataset)
+    base = data_yaml.parents[len(Path(dataset.data_yaml).parts) - 1]  # the data's place on this machine
     train = dataset.split("train")
-    if train is None or not train.path or not (ws.root / train.path).is_dir() or not _images(ws.root / train.path):
+    if train is None or not train.path or not (base / train.path).is_dir() or not _images(base / train.path):
         raise Mle3Error(f"data set {dataset.key} has no training images (calibration uses the training split only)", file=dataset._file, field="splits.train")
     raw = dict((config._raw or {}).get("quantization") or {}) if config is not None else {}
     try:
@@ -252,8 +256,12 @@ def latency_ms(path: Path, sample: Path, imgsz: int, runs: int = 30) -> float:
 
 # ----------------------------------------------------------------------------- commands
 def _evaluation_yaml(root: Path, dataset: Any, directory: Path) -> Path:
-    data = yaml.safe_load((root / dataset.data_yaml).read_text(encoding="utf-8"))
-    data["path"] = str(((root / dataset.data_yaml).parent / str(data.get("path") or ".")).resolve())
+    from ..datasets.materialize import local_data_yaml
+    from ..workspace.config import load_config
+
+    source = local_data_yaml(root, load_config(root), dataset)
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    data["path"] = str((source.parent / str(data.get("path") or ".")).resolve())
     target = directory / "data.yaml"
     atomic_write_text(target, yaml.safe_dump(data, sort_keys=False))
     return target

@@ -121,8 +121,9 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
     if not dataset.data_yaml:
         raise Mle3Error(f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`", file=dataset._file)
     from ..datasets import verify
+    from ..datasets.materialize import local_data_yaml
 
-    check = verify(root, dataset)
+    check = verify(root, dataset, config=ws.config)
     data_check = {"checked": True, "matches": check.ok, "changed": len(check.changed), "added": len(check.added), "removed": len(check.removed), "allow_changed_data": options.allow_changed_data}
     if not check.ok and not options.allow_changed_data:
         raise Mle3Error(
@@ -130,7 +131,8 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
             f"{len(check.removed)} removed, e.g. {(check.changed + check.added + check.removed)[:1]}); register a new version, "
             "or pass --allow-changed-data (recorded in the run)",
         )
-    return Prepared(cfg, dataset, root / dataset.data_yaml, mapping, pretrained, data_check, dataset.fingerprint, augmentation=aug)
+    data_check["location"] = check.location
+    return Prepared(cfg, dataset, local_data_yaml(root, ws.config, dataset, echo=lambda line: print(line, file=sys.stderr)), mapping, pretrained, data_check, dataset.fingerprint, augmentation=aug)
 
 
 def _find_config(ws: Any, ref: str) -> Any:

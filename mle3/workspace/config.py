@@ -77,6 +77,19 @@ class TrainingCaveats(_Strict):
     flat_map50_below: float = Field(0.5, ge=0, le=1)
 
 
+class DatasetSettings(_Strict):
+    """How ``check`` watches registered data (``datasets:`` in mle3.yaml)."""
+
+    #: up to this many files ``check`` stats every file of a data set (finds in-place
+    #: edits); above it ``check`` compares the data folders' mtimes with the last
+    #: ``mle3 dataset verify`` (added, removed, renamed files) and leaves in-place edits to
+    #: ``verify`` (size + mtime) and ``verify --deep`` (every file re-hashed)
+    check_stat_limit: int = Field(50_000, ge=0)
+
+
+ROOT_NAME = r"^[a-z][a-z0-9_]{0,31}$"
+
+
 class ProjectConfig(_Strict):
     project: str = "unnamed project"
     external: list[str] = Field(default_factory=list, description="glob patterns of ids owned by other tools")
@@ -84,8 +97,23 @@ class ProjectConfig(_Strict):
     policy: Policy = Field(default_factory=Policy)
     quantization: QuantizationPolicy = Field(default_factory=QuantizationPolicy)
     training_caveats: TrainingCaveats = Field(default_factory=TrainingCaveats)
+    #: named places where data lives outside the workspace: name -> local path or fsspec
+    #: URL (``s3://bucket/prefix``), or null when every machine maps it itself
+    #: (``MLE3_DATA_ROOT_<NAME>`` or ``.mle3/local.yaml``)
+    data_roots: dict[str, str | None] = Field(default_factory=dict)
+    datasets: DatasetSettings = Field(default_factory=DatasetSettings)
     #: folders (relative to the root) items are read from
     item_dirs: list[str] = Field(default_factory=lambda: ["requirements", "artifacts"])
+
+    @field_validator("data_roots")
+    @classmethod
+    def _root_names(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        import re
+
+        for name in value:
+            if not re.match(ROOT_NAME, name):
+                raise ValueError(f"data root name {name!r} must be lower-case letters, digits and _ (it becomes MLE3_DATA_ROOT_{name.upper()})")
+        return value
 
     @model_validator(mode="after")
     def _item_dirs_inside(self) -> "ProjectConfig":

@@ -166,6 +166,9 @@ class Dataset(Item):
     requirements: list[str] = Field(default_factory=list)
     classes: list[str] | dict[int, str] = Field(default_factory=list)
     splits: dict[str, SplitInfo] = Field(default_factory=dict)
+    #: the declared data root (mle3.yaml ``data_roots``) its paths are relative to;
+    #: absent: relative to the workspace
+    data_root: str | None = None
     data_yaml: str | None = None
     manifest: str | None = None
     fingerprint: str | None = None

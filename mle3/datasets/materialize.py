@@ -1,0 +1,104 @@
+"""Local files for training: a data set in an object store is copied into a local cache.
+
+Training and calibration read files from a disk. A local data set (workspace or mounted
+root) is used where it lies. A remote one is materialized into
+``<cache>/<fingerprint hex>/`` (cache: ``MLE3_DATA_CACHE``, ``data_cache:`` in
+``.mle3/local.yaml``, default ``.mle3/data``): every object is downloaded to a ``.part``
+file, hashed as it lands and renamed only when its sha256 and size match the manifest. A
+record of what landed (size and mtime per file) is written last; on every later use files
+missing, partial, resized or touched since are fetched again and files the manifest does
+not list are removed, so a model never trains on a partial or corrupted cache. One process
+at a time fills a cache (a file lock).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from filelock import FileLock
+
+from .._atomic import atomic_write_bytes
+from ..errors import Mle3Error
+from .roots import data_cache_dir
+from .storage import REQUESTS, store_for
+from .verify import load_entries
+
+RECORD = ".mle3-materialized"
+
+
+def local_data_yaml(root: Path, config: Any, dataset: Any, *, echo: Callable[[str], None] | None = None) -> Path:
+    """A data.yaml on this machine's disk for ``dataset``: where it lies, or in the cache."""
+    store = store_for(root, config, getattr(dataset, "data_root", None))
+    if not dataset.data_yaml:
+        raise Mle3Error(f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`", file=getattr(dataset, "_file", None))
+    if not store.remote:
+        return store.path / dataset.data_yaml
+    return materialize(root, store, dataset, echo=echo) / dataset.data_yaml
+
+
+def materialize(root: Path, store: Any, dataset: Any, *, echo: Callable[[str], None] | None = None) -> Path:
+    entries = load_entries(root, store, dataset)
+    if entries is None:
+        raise Mle3Error(f"data set {dataset.key}: no manifest is reachable ({store.url(dataset.manifest)}), so its objects cannot be checked as they land; nothing was copied")
+    target = data_cache_dir(root) / dataset.fingerprint.split(":", 1)[-1]
+    target.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        landed = _read_record(target)
+        wanted = {e.path: e for e in entries}
+        _remove_strays(target, wanted)
+        missing = []
+        for e in entries:
+            try:
+                st = os.stat(target / e.path)
+            except OSError:
+                missing.append(e)
+                continue
+            if landed.get(e.path) != (st.st_size, st.st_mtime_ns) or st.st_size != e.size:
+                missing.append(e)
+        if missing and echo:
+            echo(f"materializing {dataset.key}: {len(missing)} of {len(entries)} files from {store.label} into {target}")
+        with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
+            for path, stamp in pool.map(lambda e: _fetch(store, target, e), missing):
+                landed[path] = stamp
+        atomic_write_bytes(target / RECORD, pickle.dumps({p: landed[p] for p in wanted if p in landed}))
+    return target
+
+
+def _fetch(store: Any, target: Path, entry: Any) -> tuple[str, tuple[int, int]]:
+    path = target / entry.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    try:
+        size, digest = store.download(entry.path, part)
+        if size != entry.size or digest != entry.sha256:
+            raise Mle3Error(f"{store.url(entry.path)} changed since registration (sha256 {digest[:12]}..., registered {entry.sha256[:12]}...): "
+                            "nothing was trained; register the new data as a new version")
+        os.replace(part, path)
+    finally:
+        if part.exists():
+            part.unlink()
+    st = os.stat(path)
+    return entry.path, (st.st_size, st.st_mtime_ns)
+
+
+def _read_record(target: Path) -> dict[str, tuple[int, int]]:
+    try:
+        with open(target / RECORD, "rb") as fh:
+            record = pickle.load(fh)
+        return record if isinstance(record, dict) else {}
+    except Exception:  # absent or damaged: every file is checked again
+        return {}
+
+
+def _remove_strays(target: Path, wanted: dict[str, Any]) -> None:
+    """Files the manifest does not list (left-over ``.part`` files, edits) would be trained on."""
+    prefix = len(str(target)) + 1
+    for folder, _, names in os.walk(target):
+        for name in names:
+            rel = os.path.join(folder, name)[prefix:].replace(os.sep, "/")
+            if rel != RECORD and rel not in wanted:
+                os.unlink(os.path.join(folder, name))
