@@ -51,6 +51,11 @@ def references(item: Any) -> Iterator[Reference]:
         yield from _refs("uses_dataset", item.dataset, ("dataset",), ("dataset",))
         yield from _refs("uses_augmentation", item.augmentation, ("augmentation",), ("augmentation",))
         yield from _refs("traces_to", item.requirements, ("requirements",), ("requirement",))
+        yield from _refs("optimized_by", item.optimized_by, ("optimized_by",), ("study",))
+        yield from _refs("derived_from", item.derived_from, ("derived_from",), ("training",))
+    elif kind == "study":
+        yield from _refs("tunes", item.config, ("config",), ("training",))
+        yield from _refs("uses_dataset", item.dataset_version, ("dataset_version",), ("dataset",))
     elif kind == "model_version":
         yield from _refs("trained_by", item.training_run, ("training_run",), ("run", "training"))
         yield from _refs("uses_config", item.training_config, ("training_config",), ("training",))

@@ -24,6 +24,8 @@ MODULE_EXTRAS: dict[str, tuple[str, str]] = {
     "modelopt": ("train", "nvidia-modelopt"),
     "albumentations": ("train", "albumentations"),
     "huggingface_hub": ("train", "huggingface_hub"),
+    "optuna": ("train", "optuna"),
+    "cmaes": ("train", "cmaes"),
     "fsspec": ("s3", "fsspec"),
     "s3fs": ("s3", "s3fs"),
     "mlflow": ("mlflow", "mlflow-skinny"),

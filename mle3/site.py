@@ -20,6 +20,7 @@ from .findings import Finding
 from .graph import relations
 from .reports.products import epoch_charts, flatten, quantization_rows
 from .runner.records import RUNS_DIR, list_runs, read_epochs
+from .reports.optimization import optimization_of, study_summary
 from .templating import bundled_templates, render_template
 from .workspace import Workspace, item_key
 
@@ -81,6 +82,8 @@ def build_site(ws: Workspace, graph: nx.MultiDiGraph, out: Path) -> SiteResult:
             "charts": [],
             "quantization": [],
             "documents": [],
+            "study": None,
+            "page_name": page_name,
         }
         if item.kind == "model_version":
             run = ws.resolve(item.training_run)
@@ -89,6 +92,10 @@ def build_site(ws: Workspace, graph: nx.MultiDiGraph, out: Path) -> SiteResult:
                 context["charts"] = epoch_charts(epochs, (run._raw or {}).get("best_epoch"), (run._raw or {}).get("early_stop_epoch"))
             context["quantization"] = quantization_rows(products, item)
             context["documents"] = [d for d in documents if d.endswith(f"_{key}.pdf")]
+        if item.kind == "study":
+            context["study"] = study_summary(item)
+        elif item.kind == "training" and item.optimized_by:
+            context["study"] = optimization_of(ws, item)
         _write(out / page_name(key), render_template("site/item.html.j2", str(ws.root), **context))
         pages += 1
     rows = build_matrix(ws, graph)

@@ -65,6 +65,8 @@ TESTED_ELSEWHERE = {
     "load.unreadable": "test_unreadable_file_is_a_finding (below)",
     "data.changed": "tests/test_datasets.py::test_verify_and_check_detect_changed_added_removed_files",
     "data.manifest": "tests/test_datasets.py::test_edited_manifest_breaks_the_fingerprint",
+    "tuning.test-split": "tests/test_tune.py::test_an_objective_on_the_test_split_is_refused",
+    "tuning.unaccepted": "tests/test_tune.py::test_a_study_records_every_trial_as_a_run_that_never_sees_the_test_split",
     "data.root-unavailable": "tests/test_data_roots.py::test_unmapped_root_is_one_line_for_commands_and_a_warning_for_check",
     "data.unverified": "tests/test_data_roots.py::test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_edits",
     "data.label-quality": "tests/test_datasets.py::test_label_problems_are_found_with_file_and_line",

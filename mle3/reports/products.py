@@ -22,6 +22,7 @@ from ..rules.criteria import describe, evaluate
 from ..runner.records import RUNS_DIR, read_epochs
 from ..workspace import Workspace, item_key
 from . import charts
+from .optimization import optimization_of
 
 
 @dataclass(frozen=True)
@@ -351,6 +352,7 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
         "findings": findings,
         "outcomes": outcomes(ctx, run, model, dataset, cfg, findings, checks, doc),
         "caveats": training_caveats(ws, run_data, epochs),
+        "optimization": optimization_of(ws, cfg),
         "quantization": quantization_rows(ctx, model) if model is not None else [],
         "qat_charts": qat_charts(ctx, model) if model is not None else [],
     }

@@ -7,7 +7,7 @@ conflicts across branches, the audit log), ``artifact`` (large files not fetched
 ``quantization`` (INT8 children), ``training`` (over- and underfitting in a run's curves).
 """
 
-from . import approvals, consistency, criteria, datasets, load, quantization, status, traceability, training  # noqa: F401  (registers rules)
+from . import approvals, consistency, criteria, datasets, load, quantization, status, traceability, training, tuning  # noqa: F401  (registers rules)
 from .engine import CHECK_SCHEMA, CheckReport, check_workspace, run_checks
 from .registry import RULES, Context, Hit, Rule, rule
 

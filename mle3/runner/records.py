@@ -57,7 +57,8 @@ def clean(value: Any) -> Any:
         except (TypeError, ValueError):
             pass
     if isinstance(value, float):
-        return round(value, 6)
+        # 6 decimals, or 6 significant digits for small values (learning rates of 1e-4)
+        return float(f"{value:.6g}") if 0 < abs(value) < 0.1 else round(value, 6)
     return value
 
 

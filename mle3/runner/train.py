@@ -37,6 +37,10 @@ class Terminated(BaseException):
     """SIGTERM or the --timeout fired: the run ends as ``terminated``."""
 
 
+class Pruned(BaseException):
+    """A study's pruner stopped this trial after an epoch: the run ends as ``pruned``."""
+
+
 @dataclass
 class TrainOptions:
     epochs: int | None = None
@@ -51,6 +55,19 @@ class TrainOptions:
     workers: int | None = None
     #: mirror the run to MLflow: "" for the workspace's local store, or a tracking URI
     mlflow: str | None = None
+    # --- set by `mle3 tune` for a trial
+    #: configuration (and ``augmentation.``) field paths -> values: the trial's configuration
+    overrides: dict[str, Any] | None = None
+    #: False: the test split is kept from ultralytics and never evaluated
+    evaluate_test: bool = True
+    #: False: no model version (a trial's weights stay in its run)
+    write_model: bool = True
+    #: recorded in the run as ``study`` (name, trial, params, objective); ``value`` is added at the end
+    study: dict[str, Any] | None = None
+    #: called with the run id once the record exists
+    on_record: Callable[[str], None] | None = None
+    #: called after every epoch with its metrics; may raise :class:`Pruned`
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -92,6 +109,10 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
         aug = ws.resolve(cfg.augmentation)
         if aug is None or aug.kind != "augmentation":
             raise Mle3Error(f"augmentation {cfg.augmentation!r} names no augmentation configuration", file=cfg_file, line=ws.line_of(cfg, ("augmentation",)), field="augmentation")
+    if options.overrides:
+        from ..tuning.space import apply_values
+
+        cfg, aug = apply_values(cfg, aug, options.overrides)
     mapping = map_config(cfg, aug)
     if mapping.albumentations:
         from ..optional import require
@@ -186,11 +207,14 @@ def apply_overrides(prep: Prepared, options: TrainOptions, cuda_count: int) -> d
     return args
 
 
-def _write_run_data_yaml(prep: Prepared, run_dir: Path) -> Path:
+def _write_run_data_yaml(prep: Prepared, run_dir: Path, keep_test: bool = True) -> Path:
     """ultralytics resolves relative data paths against its own datasets folder; give it
-    a copy with an absolute root so it reads exactly the registered files."""
+    a copy with an absolute root so it reads exactly the registered files. A study's
+    trial gets no ``test`` key: ultralytics cannot even see the test split."""
     data = yaml.safe_load(prep.data_yaml.read_text(encoding="utf-8"))
     data["path"] = str((prep.data_yaml.parent / str(data.get("path") or ".")).resolve())
+    if not keep_test:
+        data.pop("test", None)
     target = run_dir / "data.yaml"
     atomic_write_text(target, yaml.safe_dump(data, sort_keys=False))
     return target
@@ -252,7 +276,10 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         not_applied=[r.field for r in prep.mapping.not_applied],
         max_attempts=options.max_attempts,
         attempts=[],
+        **({"study": options.study} if options.study else {}),
     )
+    if options.on_record is not None:
+        options.on_record(record.id)
     atomic_write_text(record.directory / "config.yaml", yaml.safe_dump({"training": cfg._raw}, sort_keys=False))
     result = TrainResult(record.id, "pending", record.rel_dir)
     for row in prep.mapping.not_applied:
@@ -273,7 +300,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         requirements = list(dict.fromkeys(list(cfg.requirements) + (list(prep.dataset.requirements) if prep.dataset is not None else [])))
         mirror.start(record.data, requirements)
         record.update(mlflow={"uri": mirror.uri, "run_id": mirror.run_id})
-    data_yaml = _write_run_data_yaml(prep, record.directory)
+    data_yaml = _write_run_data_yaml(prep, record.directory, keep_test=options.evaluate_test)
     detach_log = attach_log(record.directory / "train.log")
     timer_fired = threading.Event()
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -292,9 +319,13 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             started = time.time()
             record.update(status="in_progress", started=record.data.get("started") or now_iso(), attempt=attempt)
             try:
-                outcome = _run_ultralytics(record, prep, args, data_yaml, echo, mirror.epoch if mirror else None)
-                model_id = write_model_version(ws, record, prep, outcome, options.model_id)
+                outcome = _run_ultralytics(record, prep, args, data_yaml, echo, _chain(mirror.epoch if mirror else None, options.on_epoch))
+                model_id = write_model_version(ws, record, prep, outcome, options.model_id) if options.write_model else None
                 finish_checkpoints(record, prep.mapping)
+            except Pruned:
+                _end(record, "pruned", started, attempt, None)
+                result.status = "pruned"
+                break
             except Terminated:
                 reason = "timeout" if timer_fired.is_set() else "SIGTERM"
                 _end(record, "terminated", started, attempt, f"terminated by {reason}")
@@ -312,7 +343,10 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
                     echo(f"attempt {attempt} failed ({error}); retrying")
                     continue
                 break
-            record.data["model_version"] = model_id
+            if model_id:
+                record.data["model_version"] = model_id
+            if options.study is not None:
+                record.data["study"] = {**options.study, "value": (outcome["final"].get("validation") or {}).get(options.study["objective"]["metric"])}
             _end(record, "success", started, attempt, None)
             record.update(caveats=caveats.summary(record.data, read_epochs(record.directory / EPOCHS_FILE)))
             result.status, result.model_version, result.metrics = "success", model_id, outcome["final"]
@@ -328,6 +362,19 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         detach_log()
     audit.append(root, "run.end", record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
     return result
+
+
+def _chain(*hooks: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[str, Any]], None] | None:
+    """One per-epoch hook calling each given one in turn."""
+    present = [h for h in hooks if h is not None]
+    if not present:
+        return None
+
+    def call(metrics: dict[str, Any]) -> None:
+        for hook in present:
+            hook(metrics)
+
+    return call
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:  # noqa: ARG001
@@ -411,8 +458,6 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
         metrics["fitness"] = float(trainer.fitness) if trainer.fitness is not None else None
         metrics["best_epoch"] = int(trainer.stopper.best_epoch)
         record.append_epoch(metrics)
-        if on_epoch is not None:
-            on_epoch(metrics)
         state["best_epoch"] = int(trainer.stopper.best_epoch)
         state["epochs_run"] = epoch
         if trainer.stop and epoch < trainer.epochs:
@@ -423,6 +468,8 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
             f"dfl {metrics.get('train_dfl_loss', 0):.3f} | val P {metrics.get('precision', 0):.3f} R {metrics.get('recall', 0):.3f} "
             f"mAP50 {metrics.get('mAP50', 0):.3f} mAP50-95 {metrics.get('mAP50_95', 0):.3f}  ({metrics['epoch_time_s']:.1f} s)"
         )
+        if on_epoch is not None:  # last: a study's pruner may stop the run here
+            on_epoch(metrics)
 
     model.add_callback("on_train_start", on_train_start)
     model.add_callback("on_train_epoch_start", on_train_epoch_start)

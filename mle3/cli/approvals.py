@@ -1,0 +1,139 @@
+"""approve, promote and ``mle3 audit``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+import typer
+
+from .app import FORMAT, WorkspaceOpt, app, _load, _workspace_root
+
+
+# ----------------------------------------------------------------- approvals
+@app.command()
+def approve(
+    item: Annotated[str, typer.Argument(help="Item id (model version, data set version, configuration, run, ...).")],
+    role: Annotated[str, typer.Option(help="Role you approve in (one the policy in mle3.yaml uses).")],
+    name: Annotated[Optional[str], typer.Option(help="Approver (default: the git user of the workspace).")] = None,
+    comment: Annotated[Optional[str], typer.Option(help="Comment recorded with the decision.")] = None,
+    reject: Annotated[bool, typer.Option("--reject", help="Record a rejection instead.")] = False,
+    deviation: Annotated[Optional[str], typer.Option(help="Also accept a known deviation of this content (a rule id, e.g. quantization.drop); needs --comment.")] = None,
+    sign: Annotated[bool, typer.Option("--sign", help="Sign the approval with your SSH key (ssh-keygen -Y, namespace mle3-approval).")] = False,
+    key: Annotated[Optional[Path], typer.Option("--key", help="Private SSH key to sign with (default: git user.signingkey or ~/.ssh/id_ed25519).")] = None,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Record who approved (or rejected) which exact content, bound to its fingerprint."""
+    from ..approvals import approve as record_approval
+    from ..output import emit_json
+
+    ws, graph = _load(workspace)
+    a = record_approval(ws, graph, item, role, name, comment, reject, deviation, sign, key)
+    if format == "json":
+        emit_json({"schema": "mle3.approval/2", **a.to_json()})
+    else:
+        typer.echo(f"{a.decision} {a.item} as {a.role} by {a.name} (audit entry {a.entry[:12]}); fingerprint {a.fingerprint}")
+    for warning in a.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return 0
+
+
+@app.command()
+def promote(
+    model: Annotated[str, typer.Argument(help="Model version id.")],
+    to: Annotated[Literal["draft", "training", "validated", "released", "rejected", "obsolete"], typer.Option("--to", help="Target status.")],
+    version: Annotated[Optional[str], typer.Option("--version", help="Semantic version to give at validation (default: the next minor version of the model line).")] = None,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Move a model version along its life cycle, only when checks, criteria, approvals and separation of duties allow."""
+    from dataclasses import asdict
+
+    from ..approvals import promote as run_promotion
+    from ..output import emit_json
+
+    gate = run_promotion(_workspace_root(workspace), model, to, version)
+    if format == "json":
+        emit_json({"schema": "mle3.promote/2", "ok": gate.ok, **asdict(gate)})
+    elif gate.ok:
+        typer.echo(f"{gate.model}: {gate.current} -> {gate.target}" + (f" (approved by {', '.join(a['name'] + ' as ' + a['role'] for a in gate.approvals)})" if gate.approvals else ""))
+        if gate.version:
+            typer.echo(f"  version {gate.version}: also known as {gate.alias}")
+    else:
+        typer.echo(f"{gate.model}: refused {gate.current} -> {gate.target}; missing:")
+        for reason in gate.missing:
+            typer.echo(f"  - {reason}")
+    return 0 if gate.ok else 1
+
+
+audit_app = typer.Typer(help="The append-only audit log (artifacts/audit/, one file per entry), a hash DAG that git merges.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(workspace: WorkspaceOpt = None, format: Annotated[Literal["text", "json"], FORMAT] = "text") -> int:
+    """Check every entry's hash, that every parent exists, and the signatures."""
+    from .. import audit as audit_log
+    from ..approvals.ledger import recorded
+    from ..output import emit_json
+
+    root = _workspace_root(workspace)
+    log = audit_log.read(root)
+    problems = sorted(log.problems, key=lambda p: p.line)
+    for a in recorded(root, verify_signatures=True, log=log):
+        if a.signed and not a.verified:
+            problems.append(audit_log.AuditProblem(a.file, a.line, f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}"))
+    legacy = log.legacy_only
+    if format == "json":
+        emit_json({"schema": "mle3.audit-verify/2", "ok": not problems, "entries": len(log), "heads": log.heads, "legacy_format": legacy,
+                   "problems": [p.__dict__ for p in problems]})
+    elif problems:
+        for p in problems:
+            typer.echo(f"{p.where()}: {p.message}")
+        typer.echo(f"FAILED: {len(problems)} problem(s) in {len(log)} entries")
+    else:
+        heads = f"{len(log.heads)} heads (branches not joined yet; the next entry joins them)" if len(log.heads) > 1 else "1 head"
+        typer.echo(f"OK: {len(log)} entries, every hash and parent intact, {heads}" + ("; linear format (migrated on the next append, or: mle3 audit migrate)" if legacy else ""))
+    return 0 if not problems else 1
+
+
+@audit_app.command("migrate")
+def audit_migrate(workspace: WorkspaceOpt = None, format: Annotated[Literal["text", "json"], FORMAT] = "text") -> int:
+    """Verify a log in the linear format (seq, prev) and record its migration to the DAG format."""
+    from .. import audit as audit_log
+    from ..output import emit_json
+
+    done = audit_log.migrate(_workspace_root(workspace))
+    if format == "json":
+        emit_json({"schema": "mle3.audit-migrate/1", "migrated": done is not None, **(done or {})})
+    elif done is None:
+        typer.echo("nothing to migrate: the log is empty or already in the DAG format")
+    else:
+        typer.echo(f"migrated: {done['entries']} entries verified in the linear format; audit.migrate recorded")
+    return 0
+
+
+@audit_app.command("log")
+def audit_log_cmd(
+    item: Annotated[Optional[str], typer.Option("--item", help="Only entries about this item.")] = None,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Show the history (approvals, promotions, registrations, runs)."""
+    from .. import audit as audit_log
+    from ..output import emit_json
+
+    root = _workspace_root(workspace)
+    nodes = [n for n in audit_log.read(root).nodes if item is None or n.entry.get("item") == item]
+    if format == "json":
+        emit_json({"schema": "mle3.audit-log/2", "entries": [{**n.entry, "order": n.order, "file": n.file} for n in nodes]})
+        return 0
+    for n in nodes:
+        e, d = n.entry, n.entry.get("details") or {}
+        summary = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("fingerprint", "signature", "heads") and v not in (None, "", [], {}))
+        joins = f" (joins {len(n.parents)})" if len(n.parents) > 1 else ""
+        typer.echo(f"{n.hash[:10]} {e.get('time')} {e.get('action', '?'):<17} {e.get('item') or '-':<28} {e.get('actor')}{joins}  {summary}")
+    return 0
+
+

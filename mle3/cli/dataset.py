@@ -1,0 +1,104 @@
+"""``mle3 dataset``: register data sets where they live and verify them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+import typer
+
+from ..errors import Mle3Error
+from .app import FORMAT, WorkspaceOpt, app, _workspace_root
+
+
+# ----------------------------------------------------------------- data sets
+dataset_app = typer.Typer(help="Register training data sets and verify them against disk.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("register")
+def dataset_register(
+    data_yaml: Annotated[Optional[str], typer.Argument(help="ultralytics data.yaml of a YOLO-format data set in the workspace or below a data root (a path, or a URL such as s3://bucket/x/data.yaml).")] = None,
+    id: Annotated[str, typer.Option("--id", help="Data set id, e.g. MLE-DATA-001.")] = "",
+    version: Annotated[str, typer.Option("--version", help="Version, e.g. v1.3 (a registered version never changes).")] = "",
+    requirement: Annotated[Optional[list[str]], typer.Option("--requirement", "-r", help="Requirement it satisfies (repeatable).")] = None,
+    title: Annotated[Optional[str], typer.Option(help="Title of the data set version.")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Where the data comes from.")] = None,
+    coco: Annotated[Optional[list[str]], typer.Option("--coco", help="COCO input instead of a data.yaml: SPLIT=ANNOTATIONS.json:IMAGE_FOLDER (repeat for train, val, test).")] = None,
+    coco_out: Annotated[Optional[Path], typer.Option(help="Where the converted YOLO data set is written (default: 'yolo' beside the train annotations' folder).")] = None,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Register a YOLO (or COCO) data set: manifest, fingerprint, statistics, label quality, leakage."""
+    from dataclasses import asdict
+
+    from ..datasets import register
+    from ..output import emit_json
+
+    if not id or not version:
+        raise Mle3Error("--id and --version are required", field="--id" if not id else "--version")
+    if (data_yaml is None) == (not coco):
+        raise Mle3Error("give a data.yaml or --coco SPLIT=ANNOTATIONS.json:IMAGE_FOLDER, not both or neither")
+    root = _workspace_root(workspace)
+    conversion, problems = None, None
+    if coco:
+        from ..datasets.coco import convert, parse_spec
+
+        specs = [parse_spec(text) for text in coco]
+        train = next((s for s in specs if s.split == "train"), specs[0])
+        converted = convert(specs, coco_out or train.annotations.resolve().parent.parent / "yolo")
+        data_yaml, conversion, problems = str(converted.data_yaml), converted.record, converted.problems
+    reg = register(root, data_yaml, id, version, requirement or [], title=title, source=source, show_progress=format == "text" and sys.stderr.isatty(),
+                   conversion=conversion, conversion_problems=problems)
+    if format == "json":
+        emit_json({"schema": "mle3.dataset-register/1", "ok": reg.ok, **asdict(reg)})
+    else:
+        typer.echo(f"registered {reg.key}: {reg.files} files, {reg.bytes / 1e6:.1f} MB, fingerprint {reg.fingerprint}")
+        for split, info in reg.splits.items():
+            inst = ", ".join(f"{k} {v}" for k, v in (info.get("instances") or {}).items())
+            typer.echo(f"  {split:<5} {info.get('samples', 0):>7} images ({info.get('ratio', 0):.0%})  {inst}")
+        q = reg.label_quality
+        typer.echo(f"  label quality: {q['errors']} errors, {q['warnings']} warnings" + (f" ({', '.join(f'{k} {v}' for k, v in q['by_kind'].items())})" if q["by_kind"] else ""))
+        for f in q["findings"][:10]:
+            typer.echo(f"    {f['file']}{':' + str(f['line']) if f['line'] else ''}: {f['severity']}: {f['message']}")
+        leak = reg.leakage
+        typer.echo(f"  leakage: {leak['shared_images']} images in more than one split" + (f", e.g. {leak['examples'][0]}" if leak["examples"] else ""))
+        typer.echo(f"  wrote {reg.item_file} and the manifest {reg.manifest_file} ({reg.manifest_bytes / max(reg.files, 1):.0f} bytes per file, outside git)")
+    return 0 if reg.ok else 1
+
+
+@dataset_app.command("verify")
+def dataset_verify(
+    item: Annotated[str, typer.Argument(help="Data set id (bare id: latest version).")],
+    deep: Annotated[bool, typer.Option("--deep", help="Re-hash every file (default: only files whose size, mtime or ETag moved).")] = False,
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Report files added, removed or changed since the data set was registered."""
+    from dataclasses import asdict
+
+    from ..datasets import verify
+    from ..output import emit_json
+    from ..workspace import load_workspace
+
+    ws = load_workspace(workspace)
+    ds = ws.get(item)
+    if ds.kind != "dataset":
+        raise Mle3Error(f"{item} is a {ds.kind}, not a data set")
+    v = verify(ws.root, ds, config=ws.config, deep=deep)
+    if format == "json":
+        emit_json({"schema": "mle3.dataset-verify/2", "ok": v.ok, **asdict(v)})
+    else:
+        if v.ok:
+            typer.echo(f"{v.key}: all {v.files} files match the manifest ({v.hashed} re-hashed, {v.location})")
+        elif not v.manifest_found:
+            typer.echo(f"{v.key}: the data in {v.location} does not match the fingerprint, and no manifest is reachable here to name the files")
+        else:
+            typer.echo(f"{v.key}: {len(v.changed)} changed, {len(v.added)} added, {len(v.removed)} removed" + ("" if v.fingerprint_ok else "; the manifest does not match the recorded fingerprint"))
+            for label, paths in (("changed", v.changed), ("added", v.added), ("removed", v.removed)):
+                for path in paths[:20]:
+                    typer.echo(f"  {label:<8} {path}")
+    return 0 if v.ok else 1
+
+
