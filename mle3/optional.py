@@ -28,6 +28,8 @@ MODULE_EXTRAS: dict[str, tuple[str, str]] = {
     "cmaes": ("train", "cmaes"),
     "fsspec": ("s3", "fsspec"),
     "s3fs": ("s3", "s3fs"),
+    "starlette": ("serve", "starlette"),
+    "uvicorn": ("serve", "uvicorn"),
     "mlflow": ("mlflow", "mlflow-skinny"),
     "reqif": ("reqif", "reqif"),
     "lxml": ("reqif", "lxml"),

@@ -206,3 +206,24 @@ def trained_ws(trained_template, tmp_path) -> Path:
     target = tmp_path / "trained"
     shutil.copytree(trained_template, target, symlinks=True, ignore=shutil.ignore_patterns(".mle3"))
     return target
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser(tmp_path):
+    require("Debian's chromium and chromedriver", os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), "chromium chromium-driver", env="MLE3_REQUIRE_BROWSER")
+    os.environ["SE_OFFLINE"] = "true"  # selenium must never fetch a driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--allow-file-access-from-files", f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=1280,900"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()

@@ -61,6 +61,8 @@ def test_a_study_records_every_trial_as_a_run_that_never_sees_the_test_split(tmp
     assert record["config"] == "TINY-TRAIN-001" and record["status"] == "finished" and record["counts"] == {"complete": 2}
     assert record["dataset_fingerprint"].startswith("sha256:") and record["sampler"] == "tpe" and record["seed"] == 0
     assert [t["run"] for t in record["trials"]] == [t["run"] for t in doc["trials"]]
+    # trial 0 is the configuration as written: the best is never worse than it on the objective
+    assert doc["trials"][0]["params"] == {"optimizer.lr": 0.002, "batch_size": 8} and record["trials"][0]["baseline"] is True
     code, check = check_json(cli, root)
     assert any(f["rule"] == "tuning.unaccepted" for f in check["findings"])
     # accept: a new configuration with the best values, traced to the study and its origin

@@ -15,7 +15,7 @@ import sys
 import typer
 
 from ..errors import Mle3Error
-from . import workspace, dataset, runs, tune, tools, reports, approvals  # noqa: F401,I001  (register the commands, in help order)
+from . import workspace, dataset, runs, queue, tune, serve, tools, reports, approvals  # noqa: F401,I001  (register the commands, in help order)
 from .app import app
 
 __all__ = ["app", "main", "run"]

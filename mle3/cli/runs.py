@@ -26,6 +26,8 @@ def train(
     model_id: Annotated[Optional[str], typer.Option(help="Id for the model version, chosen by hand (default: <line>-<RUN-ID>, unique on every branch).")] = None,
     mlflow: Annotated[bool, typer.Option("--mlflow", help="Mirror the run to MLflow (default store: the workspace's .mle3/mlflow).")] = False,
     mlflow_uri: Annotated[Optional[str], typer.Option("--mlflow-uri", help="MLflow tracking URI to mirror to (implies --mlflow).")] = None,
+    queue: Annotated[bool, typer.Option("--queue", help="Check everything, record a pending run and return at once; `mle3 worker` trains it.")] = False,
+    priority: Annotated[int, typer.Option(help="With --queue: higher runs first (then older first).")] = 0,
     workspace: WorkspaceOpt = None,
     format: Annotated[Literal["text", "json"], FORMAT] = "text",
 ) -> int:
@@ -38,6 +40,17 @@ def train(
     root = _workspace_root(workspace)
     options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout,
                            max_attempts=max_attempts, model_id=model_id, mlflow=mlflow_uri if mlflow_uri else ("" if mlflow else None))
+    if queue:
+        from ..runner.queue import enqueue
+
+        if options.mlflow is not None:
+            raise Mle3Error("--mlflow is not available with --queue yet: mirror the run afterwards with `mle3 runs export`")
+        run_id = enqueue(root, config, options, priority)
+        if format == "json":
+            emit_json({"schema": "mle3.train-queue/1", "run": run_id, "status": "pending"})
+        else:
+            typer.echo(f"run {run_id}: pending (priority {priority}); `mle3 worker` trains it")
+        return 0
     result = _with_progress(format == "json", lambda echo: run_training(root, config, options, echo=echo))
     if format == "json":
         emit_json({"schema": "mle3.train/1", **asdict(result)})

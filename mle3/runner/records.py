@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ EPOCHS_FILE = "epochs.jsonl"
 LOG_FILE = "train.log"
 #: a run whose heartbeat is older than this on another host is considered stale
 STALE_AFTER_S = 6 * 3600
+#: a run executed by ``mle3 worker`` beats every HEARTBEAT_S; silent for STALE_WORKER_S: stale
+HEARTBEAT_S = 30
+STALE_WORKER_S = 4 * HEARTBEAT_S
 ACTIVE = ("pending", "in_progress")
 
 
@@ -60,6 +64,35 @@ def clean(value: Any) -> Any:
         # 6 decimals, or 6 significant digits for small values (learning rates of 1e-4)
         return float(f"{value:.6g}") if 0 < abs(value) < 0.1 else round(value, 6)
     return value
+
+
+_SAVE_LOCK = threading.RLock()
+#: one line per saved run record (run id): ``mle3 serve`` follows it to keep its index
+#: current without rescanning every run (O_APPEND lines of this size are atomic)
+CHANGES_FILE = ".mle3/run-changes.log"
+
+
+QUEUE_DIR = ".mle3/queue"
+
+
+def abort_flag(root: Path, run_id: str) -> Path:
+    """Asking a run to stop (``mle3 serve``'s abort, ``mle3 runs abort``): the run's
+    process sees the file within a second, wherever it runs on a shared workspace."""
+    return root / QUEUE_DIR / "abort" / run_id
+
+
+def note_change(root: Path, run_id: str) -> None:
+    try:
+        fd = os.open(root / CHANGES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except FileNotFoundError:
+        (root / ".mle3").mkdir(exist_ok=True)
+        fd = os.open(root / CHANGES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError:
+        return  # a read-only workspace: only the live index misses it
+    try:
+        os.write(fd, (run_id + "\n").encode())
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -108,9 +141,11 @@ class RunRecord:
         return cls(root, doc["run"])
 
     def save(self) -> None:
-        self.data["heartbeat"] = now_iso()
-        text = "# Written by `mle3 train`: the record of one training run. Do not edit.\n" + yaml.safe_dump({"run": clean(self.data)}, sort_keys=False, allow_unicode=True, width=120)
-        atomic_write_text(self.directory / RUN_FILE, text)
+        with _SAVE_LOCK:  # the heartbeat thread saves too
+            self.data["heartbeat"] = now_iso()
+            text = "# Written by `mle3 train`: the record of one training run. Do not edit.\n" + yaml.safe_dump({"run": clean(self.data)}, sort_keys=False, allow_unicode=True, width=120)
+            atomic_write_text(self.directory / RUN_FILE, text)
+        note_change(self.root, self.id)
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
@@ -152,7 +187,11 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a killed process nobody reaped (its parent died too) is a zombie: not alive
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def effective_status(run: dict[str, Any]) -> str:
@@ -160,6 +199,15 @@ def effective_status(run: dict[str, Any]) -> str:
     status = run.get("status", "pending")
     if status not in ACTIVE:
         return status
+    if status == "pending" and run.get("queue"):
+        return status  # waits in the queue: no process yet
+    if run.get("worker") and status == "in_progress":
+        try:
+            beat = dt.datetime.fromisoformat(str(run.get("heartbeat")))
+            if (dt.datetime.now(dt.timezone.utc) - beat).total_seconds() > STALE_WORKER_S:
+                return "stale"
+        except ValueError:
+            return "stale"
     if run.get("host") == socket.gethostname():
         pid = run.get("pid")
         if isinstance(pid, int) and not _pid_alive(pid):

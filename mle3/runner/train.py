@@ -30,7 +30,7 @@ from ..errors import Mle3Error
 from ..paths import inside_workspace
 from .mapping import Deviation, Mapping, map_config, ultralytics_device
 from .model_version import write_model_version
-from .records import EPOCHS_FILE, RunRecord, now_iso, read_epochs
+from .records import EPOCHS_FILE, RunRecord, abort_flag, now_iso, read_epochs
 
 
 class Terminated(BaseException):
@@ -237,8 +237,21 @@ def _epoch_metrics(trainer: Any) -> dict[str, Any]:
     return out
 
 
-def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[str], None] = print) -> TrainResult:
-    """Train and record one run (with retries on failure up to ``max_attempts``)."""
+def options_record(options: TrainOptions) -> dict[str, Any]:
+    """The command-line choices of a run, as recorded (a queued run is executed with them,
+    ``mle3 runs rerun`` repeats them)."""
+    out: dict[str, Any] = {}
+    for name in ("epochs", "device", "imgsz", "batch", "data", "allow_changed_data", "timeout", "max_attempts", "model_id", "workers"):
+        value = getattr(options, name)
+        if value not in (None, False) and not (name == "max_attempts" and value == 1):
+            out[name] = str(value) if isinstance(value, Path) else value
+    return out
+
+
+def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[str], None] = print, *, queued: RunRecord | None = None) -> TrainResult:
+    """Train and record one run (with retries on failure up to ``max_attempts``); with
+    ``queued``, execute that pending run (data checked again, arguments resolved for this
+    machine's GPUs) instead of creating one."""
     from ..workspace import load_workspace
     from .environment import environment, git_state, offline_ultralytics
 
@@ -257,8 +270,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
 
     args = apply_overrides(prep, options, torch.cuda.device_count())
     cfg = prep.cfg
-    record = RunRecord.create(
-        root, cfg.id,
+    fields = dict(
         config_file=cfg._file,
         config_sha256=config_hash(cfg._raw),
         configuration=cfg._raw,
@@ -277,7 +289,15 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         max_attempts=options.max_attempts,
         attempts=[],
         **({"study": options.study} if options.study else {}),
+        **({"options": options_record(options)} if options_record(options) else {}),
     )
+    if queued is not None:
+        import socket
+
+        queued.update(status="pending", pid=os.getpid(), host=socket.gethostname(), **fields)
+        record = queued
+    else:
+        record = RunRecord.create(root, cfg.id, **fields)
     if options.on_record is not None:
         options.on_record(record.id)
     atomic_write_text(record.directory / "config.yaml", yaml.safe_dump({"training": cfg._raw}, sort_keys=False))
@@ -306,6 +326,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None  # signals reach the main thread only
     timer = None
+    stop_watch = _watch_abort(root, record.id, timer_fired)
     if options.timeout:
         def fire() -> None:
             timer_fired.set()
@@ -327,7 +348,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
                 result.status = "pruned"
                 break
             except Terminated:
-                reason = "timeout" if timer_fired.is_set() else "SIGTERM"
+                reason = "the user (abort)" if abort_flag(root, record.id).exists() else ("timeout" if timer_fired.is_set() else "SIGTERM")
                 _end(record, "terminated", started, attempt, f"terminated by {reason}")
                 result.status, result.error = "terminated", f"terminated by {reason}"
                 break
@@ -352,6 +373,8 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             result.status, result.model_version, result.metrics = "success", model_id, outcome["final"]
             break
     finally:
+        stop_watch()
+        abort_flag(root, record.id).unlink(missing_ok=True)
         if timer is not None:
             timer.cancel()
         if mirror is not None:
@@ -362,6 +385,24 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         detach_log()
     audit.append(root, "run.end", record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
     return result
+
+
+def _watch_abort(root: Path, run_id: str, fired: threading.Event) -> Callable[[], None]:
+    """Stop the run (as SIGTERM does: status ``terminated``) within a second of an abort
+    request; returns the function that ends the watch."""
+    flag = abort_flag(root, run_id)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(1.0):
+            if flag.exists():
+                fired.set()
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    if threading.current_thread() is threading.main_thread():  # the signal reaches the main thread only
+        threading.Thread(target=watch, daemon=True, name="mle3-abort-watch").start()
+    return done.set
 
 
 def _chain(*hooks: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[str, Any]], None] | None:

@@ -38,6 +38,7 @@ def trials_of(study: Any) -> list[dict[str, Any]]:
             "value": None if t.value is None else clean(float(t.value)),
             "params": clean(dict(t.params)),  # rounded as in the trial's run record
             "epochs": len(t.intermediate_values),
+            **({"baseline": True} if t.user_attrs.get("baseline") else {}),
             "duration_s": round(t.duration.total_seconds(), 2) if t.duration else None,
         })
     return out

@@ -91,3 +91,23 @@ def apply_values(cfg: Any, aug: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         err = exc.errors()[0]
         raise Mle3Error(f"the trial's values make the configuration invalid: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=cfg._file, field="tuning.space") from None
     return new_cfg, new_aug
+
+
+def baseline_values(cfg: Any, aug: Any, space: dict[str, TuningParameter]) -> dict[str, Any] | None:
+    """The configuration's own values of the space, when each lies in it: the study's first
+    trial, so the best trial is never worse (on the objective) than what was configured."""
+    values: dict[str, Any] = {}
+    for path, spec in space.items():
+        parts = path.split(".")
+        node: Any = (aug._raw if aug is not None else None) if parts[0] == "augmentation" else cfg._raw
+        for part in parts[1:] if parts[0] == "augmentation" else parts:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None or isinstance(node, bool) and spec.choices is None:
+            return None
+        if spec.choices is not None:
+            if node not in spec.choices:
+                return None
+        elif not isinstance(node, (int, float)) or not spec.low <= node <= spec.high:
+            return None
+        values[path] = node
+    return values

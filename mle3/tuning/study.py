@@ -99,7 +99,9 @@ def _pruner(tuning: Any, epochs: int) -> Any:
         return optuna.pruners.NopPruner()
     if tuning.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
-    return optuna.pruners.MedianPruner(n_startup_trials=min(5, max(1, tuning.trials // 4)), n_warmup_steps=1)
+    # detection metrics sit near 0 for the first epochs of every trial: compare only the
+    # second half of a trial, after a few complete trials
+    return optuna.pruners.MedianPruner(n_startup_trials=min(5, max(2, tuning.trials // 4)), n_warmup_steps=max(1, epochs // 2))
 
 
 EPOCH_KEY = {"mAP_50": "mAP50", "mAP_50_95": "mAP50_95", "precision": "precision", "recall": "recall"}
@@ -147,12 +149,26 @@ def tune(root: Path, config_ref: str, options: TuneOptions, echo: Callable[[str]
     name = options.study or default_study_name(cfg.id)
     check_id(name, "study name", field="--study")
     url = storage_url(root, options.storage)
-    storage = open_storage(url)
     trials = options.trials or tuning.trials
     epochs = tuning.epochs_per_trial or cfg.epochs
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=name, storage=storage, direction=tuning.objective.direction,
-                                sampler=_sampler(tuning, worker), pruner=_pruner(tuning, epochs), load_if_exists=True)
+    import warnings
+
+    from filelock import FileLock
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    (root / ".mle3" / "locks").mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / ".mle3" / "locks" / "optuna-storage.lock")):  # processes starting together create the schema once
+        storage = open_storage(url)
+        study = optuna.create_study(study_name=name, storage=storage, direction=tuning.objective.direction,
+                                    sampler=_sampler(tuning, worker), pruner=_pruner(tuning, epochs), load_if_exists=True)
+        if not study.trials and tuning.sampler != "grid":
+            from .space import baseline_values
+
+            aug = ws.resolve(cfg.augmentation) if cfg.augmentation else None
+            baseline = baseline_values(cfg, aug, tuning.space)
+            if baseline is not None:  # trial 0: the values as configured
+                study.enqueue_trial(baseline, user_attrs={"baseline": True})
     known = study.user_attrs.get("config")
     if known and known != cfg.id:
         raise Mle3Error(f"study {name} tunes configuration {known}, not {cfg.id}", field="--study")

@@ -1,0 +1,173 @@
+"""An index of run summaries kept current without rescanning every run.
+
+Every save of a run record appends the run's id to ``.mle3/run-changes.log``
+(:func:`mle3.runner.records.note_change`); the index reads the log from where it stopped
+and parses only the runs named there. Runs that arrive another way (``git pull``, a copy)
+change the runs folder's mtime, and only folders not yet known are read. Summaries are
+cached in ``.mle3/cache/run-index.pickle`` keyed by each record's size and mtime, so a
+restart over 10,000 runs parses nothing that did not change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pickle
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .._atomic import atomic_write_bytes
+from ..runner.records import CHANGES_FILE, RUN_FILE, RUNS_DIR, effective_status
+
+CACHE = ".mle3/cache/run-index.pickle"
+#: what a list of runs shows (the rest stays in run.yaml)
+SUMMARY_FIELDS = ("id", "kind", "method", "config", "status", "dataset_version", "model_version", "created", "started", "ended",
+                  "duration_s", "epochs_completed", "best_epoch", "error", "rerun_of", "pid", "host", "heartbeat", "worker", "queue")
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # PyYAML without libyaml
+    _Loader = yaml.SafeLoader  # type: ignore[misc]
+
+
+def summarize(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any]] | None:
+    path = root / RUNS_DIR / run_id / RUN_FILE
+    try:
+        st = os.stat(path)
+        with open(path, encoding="utf-8") as fh:
+            data = (yaml.load(fh, Loader=_Loader) or {}).get("run") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    summary = {k: data.get(k) for k in SUMMARY_FIELDS}
+    summary["id"] = str(summary.get("id") or run_id)
+    summary["kind"] = summary.get("kind") or "training"
+    summary["epochs"] = (data.get("parameters") or {}).get("epochs")
+    study = data.get("study")
+    summary["study"] = study.get("name") if isinstance(study, dict) else None
+    return (st.st_size, st.st_mtime_ns), summary
+
+
+class RunIndex:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.stamps: dict[str, tuple[int, int]] = {}
+        self._offset = 0
+        self._folder_mtime = -1
+        self._lock = threading.Lock()
+        self._load_cache()
+        self.refresh(full=True)
+
+    def _load_cache(self) -> None:
+        try:
+            with open(self.root / CACHE, "rb") as fh:
+                stamps, runs = pickle.load(fh)
+            self.stamps, self.runs = dict(stamps), dict(runs)
+        except Exception:  # absent or foreign: read the runs
+            pass
+
+    def save_cache(self) -> None:
+        try:
+            (self.root / CACHE).parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                data = pickle.dumps((self.stamps, self.runs), protocol=pickle.HIGHEST_PROTOCOL)
+            atomic_write_bytes(self.root / CACHE, data)
+        except OSError:
+            pass
+
+    def _read(self, run_id: str, known_stamp: bool = True) -> None:
+        if known_stamp and run_id in self.stamps:
+            try:
+                st = os.stat(self.root / RUNS_DIR / run_id / RUN_FILE)
+                if (st.st_size, st.st_mtime_ns) == self.stamps[run_id]:
+                    return
+            except OSError:
+                pass
+        found = summarize(self.root, run_id)
+        if found is None:
+            if not (self.root / RUNS_DIR / run_id).is_dir():
+                self.runs.pop(run_id, None)
+                self.stamps.pop(run_id, None)
+            return
+        self.stamps[run_id], self.runs[run_id] = found
+
+    def refresh(self, full: bool = False) -> set[str]:
+        """Bring the index up to date; returns the ids that were read again."""
+        changed: set[str] = set()
+        with self._lock:
+            log = self.root / CHANGES_FILE
+            try:
+                size = os.stat(log).st_size
+                if size < self._offset:  # the log was truncated or replaced
+                    self._offset = 0
+                if size > self._offset:
+                    with open(log, "rb") as fh:
+                        fh.seek(self._offset)
+                        chunk = fh.read(size - self._offset)
+                    complete = chunk.rfind(b"\n") + 1
+                    self._offset += complete
+                    changed |= {line.decode(errors="replace") for line in chunk[:complete].split(b"\n") if line}
+            except FileNotFoundError:
+                pass
+            folder = self.root / RUNS_DIR
+            try:
+                mtime = os.stat(folder).st_mtime_ns
+            except FileNotFoundError:
+                mtime = 0
+            if full or mtime != self._folder_mtime:
+                self._folder_mtime = mtime
+                names = set(os.listdir(folder)) if mtime else set()
+                for gone in set(self.runs) - names:
+                    self.runs.pop(gone, None)
+                    self.stamps.pop(gone, None)
+                new = names - set(self.runs)
+                for run_id in (names if full else new):
+                    self._read(run_id, known_stamp=True)
+                changed |= new
+            for run_id in changed:
+                if "/" not in run_id and run_id:
+                    self._read(run_id, known_stamp=False)
+        return changed
+
+    def query(self, status: str | None = None, q: str | None = None, page: int = 1, per_page: int = 50) -> tuple[int, list[dict[str, Any]]]:
+        """(matching count, one page of summaries), newest first; ``status`` compares the
+        effective status (``stale`` included); ``q`` searches id, configuration, model and study."""
+        with self._lock:
+            runs = list(self.runs.values())
+        needle = (q or "").strip().lower()
+        out = []
+        for run in runs:
+            if needle and not any(needle in str(run.get(k) or "").lower() for k in ("id", "config", "model_version", "dataset_version", "study")):
+                continue
+            shown = with_progress(run)
+            if status and shown["effective_status"] != status:
+                continue
+            out.append(shown)
+        out.sort(key=lambda r: str(r.get("created") or ""), reverse=True)
+        start = max(0, (page - 1) * per_page)
+        return len(out), out[start : start + per_page]
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            run = self.runs.get(run_id)
+        return with_progress(run) if run else None
+
+
+def with_progress(run: dict[str, Any]) -> dict[str, Any]:
+    """A summary with its effective status, progress and ETA."""
+    shown = dict(run)
+    shown["effective_status"] = effective_status(run)
+    done, total = run.get("epochs_completed") or 0, run.get("epochs") or 0
+    shown["progress"] = round(done / total, 4) if total else None
+    shown["eta_s"] = None
+    if shown["effective_status"] == "in_progress" and done and total and run.get("started"):
+        try:
+            elapsed = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(str(run["started"]))).total_seconds()
+            shown["eta_s"] = round(elapsed / done * (total - done), 1)
+            shown["duration_s"] = round(elapsed, 1)
+        except ValueError:
+            pass
+    return shown

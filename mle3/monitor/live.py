@@ -1,0 +1,78 @@
+"""Following one run's files while it trains: new epoch lines, status changes, the log tail.
+
+Only the run's own files are watched (``epochs.jsonl`` read from where it stopped,
+``run.yaml`` re-read when its size or mtime moves), never the whole workspace, so an
+epoch is seen within one poll of landing and many viewers of one run cost one follower.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..runner.records import EPOCHS_FILE, RUN_FILE, RUNS_DIR
+from .index import summarize, with_progress
+
+LOG_TAIL_BYTES = 16 * 1024
+
+
+class RunFollower:
+    def __init__(self, root: Path, run_id: str) -> None:
+        self.directory = root / RUNS_DIR / run_id
+        self.root = root
+        self.run_id = run_id
+        self.epochs: list[dict[str, Any]] = []
+        self.summary: dict[str, Any] = {}
+        self._offset = 0
+        self._record_stamp: tuple[int, int] | None = None
+        self._log_stamp: tuple[int, int] | None = None
+        self.log_tail = ""
+
+    def poll(self) -> list[tuple[str, Any]]:
+        """What changed since the last poll: ("epoch", metrics), ("run", summary), ("log", text)."""
+        events: list[tuple[str, Any]] = []
+        try:
+            size = os.stat(self.directory / EPOCHS_FILE).st_size
+        except FileNotFoundError:
+            size = 0
+        if size > self._offset:
+            with open(self.directory / EPOCHS_FILE, "rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read(size - self._offset)
+            complete = chunk.rfind(b"\n") + 1  # a line being written waits for the next poll
+            self._offset += complete
+            for line in chunk[:complete].splitlines():
+                try:
+                    metrics = json.loads(line)
+                except ValueError:
+                    continue
+                self.epochs.append(metrics)
+                events.append(("epoch", metrics))
+        try:
+            st = os.stat(self.directory / RUN_FILE)
+            stamp = (st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self._record_stamp:
+            self._record_stamp = stamp
+            found = summarize(self.root, self.run_id)
+            if found is not None:
+                self.summary = found[1]
+                events.append(("run", with_progress(self.summary)))
+        elif self.summary and self.summary.get("status") == "in_progress":
+            events.append(("run", with_progress(self.summary)))  # progress and ETA move with time
+        log = self.directory / "train.log"
+        try:
+            st = os.stat(log)
+            stamp = (st.st_size, st.st_mtime_ns)
+            if stamp != self._log_stamp:
+                self._log_stamp = stamp
+                with open(log, "rb") as fh:
+                    fh.seek(max(0, st.st_size - LOG_TAIL_BYTES))
+                    self.log_tail = fh.read().decode("utf-8", errors="replace")
+                events.append(("log", self.log_tail))
+        except FileNotFoundError:
+            pass
+        return events

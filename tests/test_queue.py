@@ -1,0 +1,141 @@
+"""The training queue with real processes: priorities, an atomic claim no two workers
+share, abort and rerun, a dead worker's run shown as stale, the scheduler's job id."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import TINY_FILES, write_files
+
+pytestmark = pytest.mark.slow
+
+ENV = dict(os.environ, YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false", PYTHONUNBUFFERED="1")
+MLE3 = [sys.executable, "-c", "from mle3.cli import run; run()"]
+
+
+def queue_ws(root: Path) -> Path:
+    from mle3.datasets import register
+    from mle3.datasets.synthetic import generate
+
+    files = dict(TINY_FILES)
+    # patience 0: no early stop, so a long queued training is still running when it is aborted
+    files["artifacts/training/TINY.yaml"] = files["artifacts/training/TINY.yaml"].replace("patience: 5", "patience: 0")
+    write_files(root, files)
+    register(root, generate(root / "data" / "tiny", counts={"train": 16, "val": 4, "test": 4}, image_size=64, seed=3), "TINY-DATA", "v1", ["REQ-DATA"])
+    return root
+
+
+def run_data(root: Path, run_id: str) -> dict:
+    return yaml.safe_load((root / "artifacts" / "runs" / run_id / "run.yaml").read_text())["run"]
+
+
+def wait_for(predicate, timeout: float = 180.0) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+def test_queued_runs_are_trained_by_priority_then_age_and_record_the_worker(tmp_path, cli):
+    root = queue_ws(tmp_path / "ws")
+    code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "1", "-w", root, "--format", "json")
+    low = json.loads(out)
+    assert code == 0 and low["status"] == "pending" and set(low) == {"schema", "run", "status"}
+    code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "1", "--priority", "5", "-w", root, "--format", "json")
+    high = json.loads(out)["run"]
+    pending = run_data(root, low["run"])
+    assert pending["status"] == "pending" and pending["queue"]["priority"] == 0 and pending["options"] == {"epochs": 1} and pending["data_check"]["matches"]
+    code, out, _ = cli("runs", "-w", root, "--format", "json")
+    assert {r["effective_status"] for r in json.loads(out)["runs"]} == {"pending"}  # not stale: waiting
+    proc = subprocess.run(MLE3 + ["worker", "--once", "-w", str(root)], env=dict(ENV, SLURM_JOB_ID="4242", SLURM_ARRAY_TASK_ID="3"), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first, second = run_data(root, high), run_data(root, low["run"])
+    assert first["status"] == second["status"] == "success"
+    assert first["started"] <= second["started"]  # priority 5 first
+    assert first["worker"]["node"] and first["scheduler"]["slurm"] == {"slurm_job_id": "4242", "slurm_array_task_id": "3"}
+    assert first["model_version"] and second["epochs_completed"] == 1
+    assert not list((root / ".mle3" / "queue").glob("*.json"))
+
+
+def test_several_workers_never_take_the_same_run(tmp_path):
+    """The claim is a rename: with 4 processes racing over 40 entries, each is taken once."""
+    from mle3.runner.records import QUEUE_DIR
+
+    queue = tmp_path / QUEUE_DIR
+    queue.mkdir(parents=True)
+    for i in range(40):
+        (queue / f"RUN-{i:03d}.json").write_text(json.dumps({"run": f"RUN-{i:03d}", "priority": i % 3, "queued_at": f"2026-01-01T00:00:{i:02d}"}))
+    script = ("import sys, json; from pathlib import Path; from mle3.runner.queue import claim_next\n"
+              "root, name = Path(sys.argv[1]), sys.argv[2]\ntaken = []\n"
+              "while (r := claim_next(root, name)) is not None: taken.append(r)\nprint(json.dumps(taken))")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), f"w{i}"], stdout=subprocess.PIPE, text=True) for i in range(4)]
+    taken = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    every = [r for t in taken for r in t]
+    assert sorted(every) == [f"RUN-{i:03d}" for i in range(40)]  # all taken, none twice
+    assert sum(1 for t in taken if t) >= 2  # the race was real
+
+
+def test_abort_pending_and_running_runs_and_rerun_them(tmp_path, cli):
+    root = queue_ws(tmp_path / "ws")
+    code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "-w", root, "--format", "json")
+    pending = json.loads(out)["run"]
+    code, out, err = cli("runs", "abort", pending, "-w", root)
+    assert code == 0 and run_data(root, pending)["status"] == "terminated"
+    code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "300", "-w", root, "--format", "json")
+    long = json.loads(out)["run"]
+    worker = subprocess.Popen(MLE3 + ["worker", "--once", "-w", str(root)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: (run_data(root, long).get("epochs_completed") or 0) >= 1)
+        assert cli("runs", "abort", long, "-w", root)[0] == 0
+        wait_for(lambda: run_data(root, long)["status"] != "in_progress", timeout=60)
+        worker.wait(timeout=60)
+    finally:
+        worker.kill()
+    ended = run_data(root, long)
+    assert ended["status"] == "terminated" and "abort" in ended["error"] and ended["epochs_completed"] < 300
+    code, _, err = cli("runs", "abort", long, "-w", root)
+    assert code == 2 and "only pending or running" in err
+    code, out, _ = cli("runs", "rerun", long, "-w", root, "--format", "json")
+    again = json.loads(out)
+    assert code == 0 and again["rerun_of"] == long
+    new = run_data(root, again["run"])
+    assert new["status"] == "pending" and new["rerun_of"] == long and new["options"] == {"epochs": 300}
+
+
+def test_a_dead_workers_run_is_stale(tmp_path, cli):
+    root = queue_ws(tmp_path / "ws")
+    code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "300", "-w", root, "--format", "json")
+    run_id = json.loads(out)["run"]
+    worker = subprocess.Popen(MLE3 + ["worker", "--once", "-w", str(root)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: (run_data(root, run_id).get("epochs_completed") or 0) >= 1)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its training die without a word
+        worker.wait()
+    time.sleep(0.5)
+    code, out, _ = cli("runs", "-w", root, "--format", "json")
+    (run,) = json.loads(out)["runs"]
+    assert run["status"] == "in_progress" and run["effective_status"] == "stale"
+    code, out, _ = cli("runs", "rerun", run_id, "-w", root, "--format", "json")
+    assert code == 0
+
+
+def test_runs_watch_prints_progress_and_a_sparkline(tmp_path, cli):
+    root = queue_ws(tmp_path / "ws")
+    assert cli("train", "TINY-TRAIN-001", "--epochs", "3", "-w", root)[0] == 0
+    (run_id,) = os.listdir(root / "artifacts" / "runs")
+    code, out, err = cli("runs", "watch", run_id, "--once", "-w", root)
+    assert code == 0 and run_id in out and "epoch 3/3" in out and "mAP50" in out and "best epoch" in out, out + err
+    code, _, err = cli("runs", "watch", "-w", root)
+    assert code == 2 and "no running or pending run" in err
