@@ -50,6 +50,20 @@ def summarize(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any]]
     return (st.st_size, st.st_mtime_ns), summary
 
 
+#: above this many unread records, a refresh parses them in worker processes
+PARALLEL_FROM = 400
+
+
+def _summarize_chunk(args: tuple[str, list[str]]) -> list[tuple[str, Any]]:
+    root, run_ids = args
+    out = []
+    for run_id in run_ids:
+        found = summarize(Path(root), run_id)
+        if found is not None:
+            out.append((run_id, found))
+    return out
+
+
 class RunIndex:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -94,6 +108,17 @@ class RunIndex:
             return
         self.stamps[run_id], self.runs[run_id] = found
 
+    def _read_many(self, run_ids: list[str]) -> None:
+        """Parse many records on all cores (a first start over thousands of runs)."""
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        chunks = [(str(self.root), run_ids[i : i + 200]) for i in range(0, len(run_ids), 200)]
+        with ProcessPoolExecutor(mp_context=get_context("fork")) as pool:
+            for part in pool.map(_summarize_chunk, chunks):
+                for run_id, found in part:
+                    self.stamps[run_id], self.runs[run_id] = found
+
     def refresh(self, full: bool = False) -> set[str]:
         """Bring the index up to date; returns the ids that were read again."""
         changed: set[str] = set()
@@ -124,7 +149,11 @@ class RunIndex:
                     self.runs.pop(gone, None)
                     self.stamps.pop(gone, None)
                 new = names - set(self.runs)
-                for run_id in (names if full else new):
+                todo = sorted(names if full else new)
+                unknown = [r for r in todo if r not in self.stamps]
+                if len(unknown) > PARALLEL_FROM:
+                    self._read_many(unknown)
+                for run_id in todo:
                     self._read(run_id, known_stamp=True)
                 changed |= new
             for run_id in changed:

@@ -111,14 +111,20 @@ def create_app(root: Path, token: str) -> Any:
     from ..templating import bundled_templates, render_template
 
     index = RunIndex(root)
+    index.save_cache()  # uvicorn ends the process on SIGTERM: keep the first scan now
     hub = Hub(root)
     refreshed = [0.0]
     static = bundled_templates() / "serve"
+
+    saved = [time.monotonic()]
 
     def fresh_index() -> RunIndex:
         if time.monotonic() - refreshed[0] > 0.5:
             index.refresh()
             refreshed[0] = time.monotonic()
+            if refreshed[0] - saved[0] > 60:
+                saved[0] = refreshed[0]
+                index.save_cache()
         return index
 
     class Headers(BaseHTTPMiddleware):
@@ -322,7 +328,4 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, *, allow_remote
     app = create_app(root, token)
     shown = f"[{host}]" if ":" in host else host
     echo(f"mle3 serve: http://{shown}:{port}/  (actions: http://{shown}:{port}/#token={token}; token also in {TOKEN_FILE})")
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
-    finally:
-        app.state.index.save_cache()
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
