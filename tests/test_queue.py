@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from conftest import TINY_FILES, write_files
+from test_train import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -36,15 +37,6 @@ def queue_ws(root: Path) -> Path:
 
 def run_data(root: Path, run_id: str) -> dict:
     return yaml.safe_load((root / "artifacts" / "runs" / run_id / "run.yaml").read_text())["run"]
-
-
-def wait_for(predicate, timeout: float = 180.0) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def test_queued_runs_are_trained_by_priority_then_age_and_record_the_worker(tmp_path, cli):
@@ -74,15 +66,19 @@ def test_several_workers_never_take_the_same_run(tmp_path):
 
     queue = tmp_path / QUEUE_DIR
     queue.mkdir(parents=True)
-    for i in range(40):
-        (queue / f"RUN-{i:03d}.json").write_text(json.dumps({"run": f"RUN-{i:03d}", "priority": i % 3, "queued_at": f"2026-01-01T00:00:{i:02d}"}))
-    script = ("import sys, json; from pathlib import Path; from mle3.runner.queue import claim_next\n"
+    for i in range(200):
+        (queue / f"RUN-{i:03d}.json").write_text(json.dumps({"run": f"RUN-{i:03d}", "priority": i % 3, "queued_at": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}"}))
+    go = tmp_path / "go"
+    script = ("import sys, json, os, time; from pathlib import Path; from mle3.runner.queue import claim_next\n"
               "root, name = Path(sys.argv[1]), sys.argv[2]\ntaken = []\n"
+              "while not os.path.exists(root / 'go'): time.sleep(0.001)\n"  # all start together
               "while (r := claim_next(root, name)) is not None: taken.append(r)\nprint(json.dumps(taken))")
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), f"w{i}"], stdout=subprocess.PIPE, text=True) for i in range(4)]
-    taken = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    time.sleep(1.5)  # interpreters up and waiting
+    go.write_text("")
+    taken = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     every = [r for t in taken for r in t]
-    assert sorted(every) == [f"RUN-{i:03d}" for i in range(40)]  # all taken, none twice
+    assert sorted(every) == [f"RUN-{i:03d}" for i in range(200)]  # all taken, none twice
     assert sum(1 for t in taken if t) >= 2  # the race was real
 
 

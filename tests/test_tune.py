@@ -170,3 +170,13 @@ def test_an_unreachable_storage_is_one_line(tmp_path, cli):
         code, _, err = cli("tune", "TINY-TRAIN-001", "--storage", url, "-w", root)
         assert code == 2 and "cannot open the study storage" in err and err.count("\n") == 1 and "secret" not in err, err
     assert not (root / "artifacts" / "runs").exists()
+
+
+def test_workers_option_starts_trial_processes_on_one_study(tmp_path, cli):
+    root = tuned_ws(tmp_path / "ws")
+    code, out, err = cli("tune", "TINY-TRAIN-001", "--study", "S-W", "--workers", "2", "--trials", "3", "-w", root, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0, err
+    assert len(doc["trials"]) >= 3 and len({t["run"] for t in doc["trials"]}) == len(doc["trials"])
+    assert "2 trial processes" in err and "[worker 1]" in err and "[worker 2]" in err  # both ran and joined the one study
+    assert all(run_yaml(root, t["run"])["study"]["name"] == "S-W" for t in doc["trials"])

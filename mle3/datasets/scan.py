@@ -230,6 +230,18 @@ class ChunkResult:
     problems: list[Problem] = field(default_factory=list)
     labels_read: list[str] = field(default_factory=list)  # names in the job's label folder
 
+    def absorb(self, part: "ChunkResult") -> None:
+        """Add another chunk's results to this one."""
+        self.segments += part.segments
+        self.files += part.files
+        self.bytes += part.bytes
+        for split, st in part.splits.items():
+            self.splits.setdefault(split, SplitStats()).merge(st)
+        for split, digests in part.images.items():
+            self.images.setdefault(split, []).extend(digests)
+        self.problems += part.problems
+        self.labels_read += part.labels_read
+
 
 Reader = Callable[[str], tuple[int, Any, str, bytes]]
 
@@ -493,21 +505,14 @@ class DatasetScan:
 
 
 def _merge(results: Iterator[ChunkResult], progress: Callable[[int], None] | None) -> DatasetScan:
-    segments: list[Segment] = []
-    out = DatasetScan("", [], b"", 0, 0, {}, {}, [])
+    total = ChunkResult()
     for part in results:
-        segments.extend(part.segments)
-        out.files += part.files
-        out.bytes += part.bytes
-        for split, st in part.splits.items():
-            out.splits.setdefault(split, SplitStats()).merge(st)
-        for split, digests in part.images.items():
-            out.images.setdefault(split, []).extend(digests)
-        out.problems.extend(part.problems)
+        part.labels_read = []  # already used by the waves
+        total.absorb(part)
         if progress:
             progress(part.files)
-    out.text, out.stamps, out.packed = _assemble(segments)
-    return out
+    text, stamps, packed = _assemble(total.segments)
+    return DatasetScan(text, stamps, packed, total.files, total.bytes, total.splits, total.images, total.problems)
 
 
 def _assemble(segments: list[Segment]) -> tuple[str, list[Any], bytes]:
@@ -631,15 +636,7 @@ def _regroup(planned: list[tuple], small: list[tuple], done: list[ChunkResult]) 
         count = (size + 7) // 8
         merged = ChunkResult()
         for part in done[i : i + count]:
-            merged.segments += part.segments
-            merged.files += part.files
-            merged.bytes += part.bytes
-            for split, st in part.splits.items():
-                merged.splits.setdefault(split, SplitStats()).merge(st)
-            for split, digests in part.images.items():
-                merged.images.setdefault(split, []).extend(digests)
-            merged.problems += part.problems
-            merged.labels_read += part.labels_read
+            merged.absorb(part)
         i += count
         out.append(merged)
     return out

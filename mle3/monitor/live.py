@@ -31,7 +31,9 @@ class RunFollower:
         self.log_tail = ""
 
     def poll(self) -> list[tuple[str, Any]]:
-        """What changed since the last poll: ("epoch", metrics), ("run", summary), ("log", text)."""
+        """What changed since the last poll: ("epoch", metrics), ("run", summary), ("log", text),
+        and ("tick", summary) for a running run whose record did not change (progress and ETA
+        move with time; a viewer may skip ticks, never a "run")."""
         events: list[tuple[str, Any]] = []
         try:
             size = os.stat(self.directory / EPOCHS_FILE).st_size
@@ -62,7 +64,7 @@ class RunFollower:
                 self.summary = found[1]
                 events.append(("run", with_progress(self.summary)))
         elif self.summary and self.summary.get("status") == "in_progress":
-            events.append(("run", with_progress(self.summary)))  # progress and ETA move with time
+            events.append(("tick", with_progress(self.summary)))
         log = self.directory / "train.log"
         try:
             st = os.stat(log)

@@ -84,16 +84,16 @@ class Hub:
                 task.cancel()
 
     async def _poll(self, run_id: str) -> None:
-        last_run = 0.0
+        last_tick = 0.0
         while run_id in self.followers:
             follower, queues = self.followers[run_id]
             events = follower.poll()
             now = time.monotonic()
             for kind, payload in events:
-                if kind == "run" and now - last_run < 1.0 and not any(k == "epoch" for k, _ in events):
-                    continue  # progress and ETA at most once a second
-                if kind == "run":
-                    last_run = now
+                if kind == "tick":  # progress and ETA of an unchanged record: once a second
+                    if now - last_tick < 1.0:
+                        continue
+                    kind, last_tick = "run", now
                 for queue in list(queues):
                     if not queue.full():
                         queue.put_nowait((kind, payload))
@@ -197,7 +197,8 @@ def create_app(root: Path, token: str) -> Any:
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
-    async def api_abort(request: Request) -> Response:
+    async def run_action(request: Request, action: Any, reply: Any) -> Response:
+        """A state-changing request: the token, a real run, then ``action(root, run_id)``."""
         denied = authorized(request)
         if denied is not None:
             return denied
@@ -205,29 +206,22 @@ def create_app(root: Path, token: str) -> Any:
         if run_id is None:
             return JSONResponse({"error": "no such run"}, status_code=404)
         from ..errors import Mle3Error
+
+        try:
+            result = await asyncio.to_thread(action, root, run_id)
+        except Mle3Error as exc:
+            return JSONResponse({"error": exc.message}, status_code=409)
+        return JSONResponse(reply(run_id, result))
+
+    async def api_abort(request: Request) -> Response:
         from ..runner.queue import abort
 
-        try:
-            was = await asyncio.to_thread(abort, root, run_id)
-        except Mle3Error as exc:
-            return JSONResponse({"error": exc.message}, status_code=409)
-        return JSONResponse({"run": run_id, "abort": "requested", "was": was})
+        return await run_action(request, abort, lambda run_id, was: {"run": run_id, "abort": "requested", "was": was})
 
     async def api_rerun(request: Request) -> Response:
-        denied = authorized(request)
-        if denied is not None:
-            return denied
-        run_id = run_id_of(request)
-        if run_id is None:
-            return JSONResponse({"error": "no such run"}, status_code=404)
-        from ..errors import Mle3Error
         from ..runner.queue import rerun
 
-        try:
-            new = await asyncio.to_thread(rerun, root, run_id)
-        except Mle3Error as exc:
-            return JSONResponse({"error": exc.message}, status_code=409)
-        return JSONResponse({"run": new, "status": "pending", "rerun_of": run_id})
+        return await run_action(request, rerun, lambda run_id, new: {"run": new, "status": "pending", "rerun_of": run_id})
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
@@ -328,4 +322,5 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, *, allow_remote
     app = create_app(root, token)
     shown = f"[{host}]" if ":" in host else host
     echo(f"mle3 serve: http://{shown}:{port}/  (actions: http://{shown}:{port}/#token={token}; token also in {TOKEN_FILE})")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # open event streams never end by themselves: give them a second on shutdown
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=1)
