@@ -119,6 +119,10 @@ def test_live_training_in_the_browser(tmp_path, cli, browser):
         base = f"http://127.0.0.1:{port}"
         browser.get(f"{base}/runs/{run_id}#token={token}")
         assert browser.find_element(By.ID, "run-id").text == run_id
+        deadline = time.time() + 10
+        while time.time() < deadline and not browser.find_elements(By.CSS_SELECTOR, "#mapping tbody tr"):
+            time.sleep(0.2)
+        assert "optimizer" in browser.find_element(By.ID, "mapping").text  # the mapping table of the run
         worker = subprocess.Popen(MLE3 + ["worker", "--once", "-w", str(root)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         def progress() -> float:

@@ -51,6 +51,8 @@ def enqueue(root: Path, config_ref: str, options: Any, priority: int = 0, *, rer
         config_file=cfg._file, config_sha256=config_hash(cfg._raw), configuration=cfg._raw,
         dataset_version=prep.dataset.key if prep.dataset is not None else None, dataset_fingerprint=prep.fingerprint,
         data_check=prep.data_check, parameters=args, options=options_record(options),
+        mapping=[r.__dict__ for r in prep.mapping.rows], deviations=[d.__dict__ for d in prep.mapping.deviations],
+        not_applied=[r.field for r in prep.mapping.not_applied],
         queue={"priority": int(priority), "queued_at": queued_at, "by": audit.default_actor(root)},
         **({"rerun_of": rerun_of} if rerun_of else {}),
     )

@@ -419,6 +419,9 @@ def _chain(*hooks: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[st
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:  # noqa: ARG001
+    # once: a second SIGTERM (an abort's signal and its flag, a timeout) must not break
+    # the recording of the first; train() restores the previous handler at its end
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
 
 

@@ -266,7 +266,8 @@ def _public(run: dict[str, Any]) -> dict[str, Any]:
 
 def run_detail(root: Path, run_id: str, follower: RunFollower | None = None) -> dict[str, Any]:
     """``GET /api/runs/{id}``: the summary, every epoch's metrics, best epoch and patience
-    left, the log tail, the mapping's fields not applied and the deviations."""
+    left, the log tail, the configuration's mapping to ultralytics, the fields not applied
+    and the deviations."""
     import yaml
 
     from ..monitor.index import summarize, with_progress
@@ -292,6 +293,7 @@ def run_detail(root: Path, run_id: str, follower: RunFollower | None = None) -> 
         "log_tail": follower.log_tail[-8000:],
         "deviations": data.get("deviations") or [],
         "not_applied": data.get("not_applied") or [],
+        "mapping": [{k: row.get(k) for k in ("field", "value", "target", "status", "note")} for row in data.get("mapping") or [] if isinstance(row, dict)],
         "parameters": {k: params.get(k) for k in ("epochs", "batch", "imgsz", "lr0", "optimizer", "device", "patience", "seed") if k in params},
         "final_metrics": data.get("final_metrics") or {},
     }

@@ -181,6 +181,13 @@ function runPage(runId, tok) {
     for (const dev of d.deviations || []) list.appendChild(el("li", dev.field + ": configured " + JSON.stringify(dev.configured) + ", used " + JSON.stringify(dev.used) + " (" + dev.source + (dev.reason ? ": " + dev.reason : "") + ")"));
     for (const f of d.not_applied || []) list.appendChild(el("li", f + ": not applied"));
     if (!list.children.length) list.appendChild(el("li", "none"));
+    const mapping = document.querySelector("#mapping tbody");
+    mapping.replaceChildren();
+    for (const row of d.mapping || []) {
+      const tr = document.createElement("tr");
+      for (const k of ["field", "value", "target", "status", "note"]) tr.appendChild(el("td", typeof row[k] === "object" && row[k] !== null ? JSON.stringify(row[k]) : row[k] ?? ""));
+      mapping.appendChild(tr);
+    }
     document.getElementById("log").textContent = d.log_tail || "";
   }
 
