@@ -180,3 +180,18 @@ def test_workers_option_starts_trial_processes_on_one_study(tmp_path, cli):
     assert len(doc["trials"]) >= 3 and len({t["run"] for t in doc["trials"]}) == len(doc["trials"])
     assert "2 trial processes" in err and "[worker 1]" in err and "[worker 2]" in err  # both ran and joined the one study
     assert all(run_yaml(root, t["run"])["study"]["name"] == "S-W" for t in doc["trials"])
+
+
+def test_a_journal_file_on_shared_storage_holds_the_study(tmp_path, cli):
+    """The storage for machines without a database: Optuna's journal file."""
+    root = tuned_ws(tmp_path / "ws")
+    journal = tmp_path / "shared" / "study.log"
+    journal.parent.mkdir()
+    code, out, err = cli("tune", "TINY-TRAIN-001", "--study", "S-J", "--trials", "1", "--storage", str(journal), "-w", root, "--format", "json")
+    assert code == 0 and journal.stat().st_size > 0, err
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    study = optuna.load_study(study_name="S-J", storage=JournalStorage(JournalFileBackend(str(journal))))
+    assert [t.user_attrs["run"] for t in study.trials] == [json.loads(out)["trials"][0]["run"]]
+    assert yaml.safe_load((root / "artifacts" / "studies" / "S-J.yaml").read_text())["study"]["storage"] == str(journal)

@@ -324,6 +324,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
     detach_log = attach_log(record.directory / "train.log")
     timer_fired = threading.Event()
     in_main_thread = threading.current_thread() is threading.main_thread()
+    TERMINATING.clear()
     previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None  # signals reach the main thread only
     timer = None
     stop_watch = _watch_abort(root, record.id, timer_fired)
@@ -382,6 +383,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             mirror.finish(result.status, result.metrics, weights + [record.directory / "run.yaml"])
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous_handler)
+        TERMINATING.clear()
         detach_log()
     audit.append(root, "run.end", record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
     return result
@@ -418,11 +420,23 @@ def _chain(*hooks: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[st
     return call
 
 
+#: set by SIGTERM: the training loop checks it after every batch, because the handler's
+#: exception is lost when the signal lands in a garbage-collector callback or a finalizer
+TERMINATING = threading.Event()
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:  # noqa: ARG001
     # once: a second SIGTERM (an abort's signal and its flag, a timeout) must not break
     # the recording of the first; train() restores the previous handler at its end
+    TERMINATING.set()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
+
+
+def check_terminating(*_: Any) -> None:
+    """An ultralytics callback: stop at the next batch once SIGTERM arrived."""
+    if TERMINATING.is_set():
+        raise Terminated()
 
 
 def _end(record: RunRecord, status: str, started: float, attempt: int, error: str | None, trace: str | None = None) -> None:
@@ -515,6 +529,8 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
         if on_epoch is not None:  # last: a study's pruner may stop the run here
             on_epoch(metrics)
 
+    model.add_callback("on_train_batch_end", check_terminating)
+    model.add_callback("on_fit_epoch_end", check_terminating)
     model.add_callback("on_train_start", on_train_start)
     model.add_callback("on_train_epoch_start", on_train_epoch_start)
     model.add_callback("on_fit_epoch_end", on_fit_epoch_end)
