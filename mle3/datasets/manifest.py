@@ -43,13 +43,6 @@ class Entry:
     sha256: str
 
 
-def hash_entries(root: Path, relpaths: Iterable[str], *, progress: Callable[[int], None] | None = None) -> list[Entry]:
-    """Stat and hash files (relative to ``root``), in parallel when there are many; sorted by path."""
-    from .scan import scan
-
-    return [Entry(path, size, mtime, digest) for path, size, mtime, digest, _ in scan(str(root), list(relpaths), progress=progress)]
-
-
 def manifest_text(entries: Iterable[Entry]) -> str:
     """The v2 manifest's content and the fingerprint's input: ``sha256  size  path`` lines sorted by path."""
     return "".join(f"{e.sha256}  {e.size}  {e.path}\n" for e in sorted(entries, key=lambda e: e.path))
@@ -179,22 +172,3 @@ def is_data_file(name: str) -> bool:
     """Hidden files and ultralytics' label caches (``labels/train.cache``, rewritten by
     every training) are not part of a data set."""
     return not name.startswith(".") and not name.endswith(".cache")
-
-
-def list_files(root: Path, directory: Path) -> list[str]:
-    """Every data file below ``directory`` (see :func:`is_data_file`; links skipped), relative to root."""
-    out: list[str] = []
-    root_s = str(root)
-    prefix = len(root_s) + 1
-
-    def walk(d: str) -> None:
-        for entry in os.scandir(d):
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name.startswith("."):
-                    continue
-                walk(entry.path)
-            elif entry.is_file(follow_symlinks=False) and is_data_file(entry.name):
-                out.append(entry.path[prefix:].replace(os.sep, "/"))
-
-    walk(str(directory))
-    return out

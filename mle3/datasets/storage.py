@@ -11,7 +11,6 @@ Every failure of the store becomes one line naming the URL (:func:`remote_errors
 from __future__ import annotations
 
 import hashlib
-import posixpath
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -174,10 +173,6 @@ def store_for(root: Path, config: Any, root_name: str | None) -> LocalStore | Re
     if not root_name:
         return LocalStore(root, "workspace")
     return store_of_root(data_root(root, config, root_name))
-
-
-def join(*parts: str) -> str:
-    return posixpath.normpath(posixpath.join(*parts)) if any(parts) else ""
 
 
 __all__ = ["LocalStore", "RemoteStore", "RootUnavailable", "open_remote", "remote_errors", "store_for", "store_of_root"]

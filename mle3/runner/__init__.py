@@ -1,4 +1,4 @@
-"""Training runs: configuration mapping, run records, the ultralytics runner.
+"""Training runs: configuration mapping, run records, the ultralytics runner and the training queue (``queue.py``: ``mle3 train --queue``, ``mle3 worker``).
 
 Nothing here imports torch or ultralytics at import time; :func:`train` does, lazily.
 """
