@@ -152,3 +152,13 @@ def test_local_settings_and_root_names_are_validated(cli, rooted):
     (ws / "mle3.yaml").write_text("project: roots\ndata_roots:\n  NAS-1: /x\n")
     code, _, err = cli("check", "-w", ws)
     assert code == 2 and "mle3.yaml:2" in err and "data_roots" in err
+
+
+def test_a_record_edited_to_leave_its_root_is_reported(cli, rooted, monkeypatch):
+    ws, nas = rooted
+    monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
+    assert register(cli, ws, nas / "signs" / "data.yaml")[0] == 0
+    record = dataset_record(ws, "DATA-N-v1")
+    record.write_text(record.read_text().replace("data_yaml: signs/data.yaml", "data_yaml: ../../etc/data.yaml"))
+    code, check = check_json(cli, ws)
+    assert code == 1 and any(f["rule"] == "consistency.path-outside" and "leaves data root 'nas'" in f["message"] for f in check["findings"])

@@ -88,13 +88,23 @@ def path_outside(ctx: Context) -> Iterator[Hit]:
                 if not inside_workspace(ctx.ws.root, value):
                     yield Hit(model, f"artifact {name} path {value!r} leaves the workspace", ("artifacts", name))
     for ds in ctx.ws.of_kind("dataset"):
-        for field in ("data_yaml", "manifest"):
-            value = getattr(ds, field)
-            if value and not inside_workspace(ctx.ws.root, value):
-                yield Hit(ds, f"{field} path {value!r} leaves the workspace", (field,))
-        for split, info in ds.splits.items():
-            if info.path and not inside_workspace(ctx.ws.root, info.path):
-                yield Hit(ds, f"split {split} path {info.path!r} leaves the workspace", ("splits", split, "path"))
+        place = f"data root {ds.data_root!r}" if ds.data_root else "the workspace"
+        paths = [(field, getattr(ds, field), (field,)) for field in ("data_yaml", "manifest")]
+        paths += [(f"split {split}", info.path, ("splits", split, "path")) for split, info in ds.splits.items()]
+        for what, value, where in paths:
+            if value and not _stays_in(ctx, ds, value):
+                yield Hit(ds, f"{what} path {value!r} leaves {place}", where)
+
+
+def _stays_in(ctx: Context, ds, value: str) -> bool:
+    """Paths of a data set below a data root are relative to the root (which may not be
+    mounted here): relative and without ``..``; others must stay in the workspace."""
+    if ds.data_root:
+        from pathlib import PurePosixPath
+
+        path = PurePosixPath(value)
+        return not path.is_absolute() and ".." not in path.parts and not value.startswith("\\")
+    return inside_workspace(ctx.ws.root, value)
 
 
 @rule("consistency.split-ratio", "warning", "A data set's split shares lie outside the policy ranges (mle3.yaml policy.split_ratios).",
