@@ -15,7 +15,7 @@ import sys
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .optional import PDF_LIBRARIES, weasyprint_problem
 
@@ -157,11 +157,32 @@ def check_workspace(root: Path | None) -> list[Check]:
         from .workspace import load_workspace
 
         ws = load_workspace(root)
-        for ds in ws.of_kind("dataset"):
-            if ds.data_yaml and not (root / ds.data_yaml).exists():
-                checks.append(Check(f"data {ds.key}", "warning", f"{ds.data_yaml} is not on this machine", "fetch or mount the data set (see its source)"))
+        checks.extend(_data_checks(root, ws))
     except Exception as exc:  # a broken workspace is for `mle3 check` to explain
         checks.append(Check("workspace files", "warning", f"not loadable: {exc}", "mle3 check"))
+    return checks
+
+
+def _data_checks(root: Path, ws: Any) -> list[Check]:
+    """Each data set's files on this machine: in the workspace, or below its mapped root."""
+    from .datasets.roots import data_root, env_name
+    from .errors import Mle3Error
+
+    checks = []
+    for ds in ws.of_kind("dataset"):
+        if not ds.data_yaml:
+            continue
+        if ds.data_root:
+            try:
+                mapped = data_root(root, ws.config, ds.data_root)
+                mapped.check_available()
+            except Mle3Error as exc:
+                checks.append(Check(f"data {ds.key}", "warning", exc.message, f"{env_name(ds.data_root)}=/path or data_roots in .mle3/local.yaml"))
+                continue
+            if not mapped.remote and not (mapped.path / ds.data_yaml).exists():
+                checks.append(Check(f"data {ds.key}", "warning", f"{ds.data_yaml} is not in data root {ds.data_root!r} ({mapped.location})", "check the mount or the mapping"))
+        elif not (root / ds.data_yaml).exists():
+            checks.append(Check(f"data {ds.key}", "warning", f"{ds.data_yaml} is not on this machine", "fetch or mount the data set (see its source)"))
     return checks
 
 
@@ -174,6 +195,9 @@ def run_all(root: Path | None) -> list[Check]:
         check_pdf, lambda: check_git(root), check_signing,
         lambda: _package("mlflow", "mlflow-skinny", "mlflow", False, "MLflow mirror"),
         lambda: _package("reqif", "reqif", "reqif", False, "ReqIF exchange"),
+        lambda: _package("optuna", "optuna", "train", False, "mle3 tune"),
+        lambda: _package("s3fs", "s3fs", "s3", False, "data roots in S3-compatible object stores"),
+        lambda: _package("uvicorn", "uvicorn", "serve", False, "mle3 serve"),
         check_browser, lambda: check_workspace(root),
     ]
     out: list[Check] = []
