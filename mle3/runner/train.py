@@ -110,7 +110,7 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
         if aug is None or aug.kind != "augmentation":
             raise Mle3Error(f"augmentation {cfg.augmentation!r} names no augmentation configuration", file=cfg_file, line=ws.line_of(cfg, ("augmentation",)), field="augmentation")
     if options.overrides:
-        from ..tuning.space import apply_values
+        from .overrides import apply_values
 
         cfg, aug = apply_values(cfg, aug, options.overrides)
     mapping = map_config(cfg, aug)

@@ -19,7 +19,7 @@ from .. import audit
 from .._atomic import atomic_write_text
 from ..errors import Mle3Error
 from ..ids import check_id
-from .space import _set
+from ..runner.overrides import set_path
 
 
 def accept(root: Path, study_name: str, new_id: str | None = None) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def accept(root: Path, study_name: str, new_id: str | None = None) -> dict[str, 
         aug_raw = copy.deepcopy(aug._raw)
         aug_raw["id"] = f"{new_id}-AUG"
         for path, value in augmentation_values.items():
-            _set(aug_raw, path.split(".")[1:], value)
+            set_path(aug_raw, path.split(".")[1:], value)
         aug_file = root / Path(aug._file).parent / f"{new_id}-augmentation.yaml"
         atomic_write_text(aug_file, f"# Written by `mle3 tune accept {study_name}`: {aug.id or aug._file} with the best trial's values.\n"
                           + yaml.safe_dump({"augmentation": aug_raw}, sort_keys=False, allow_unicode=True))
@@ -60,7 +60,7 @@ def accept(root: Path, study_name: str, new_id: str | None = None) -> dict[str, 
         written.append(aug_file.relative_to(root).as_posix())
     for path, value in values.items():
         if not path.startswith("augmentation."):
-            _set(raw, path.split("."), value)
+            set_path(raw, path.split("."), value)
     target = root / Path(cfg._file).parent / f"{new_id}.yaml"
     best = study.best
     atomic_write_text(target, f"# Written by `mle3 tune accept {study_name}`: {cfg.id} with the values of trial {best['number']} "

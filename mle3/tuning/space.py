@@ -1,19 +1,16 @@
-"""The search space: what a trial samples and how the values reach the configuration.
+"""The search space: what a trial samples (the values are written into the configuration
+by :mod:`mle3.runner.overrides`, so the runner never imports the tuning package).
 
 A space key is a configuration field path as in the mapping table (``optimizer.lr``,
 ``batch_size``) or an augmentation field (``augmentation.mosaic.probability``); the
-schema (:class:`mle3.workspace.schema.Tuning`) refuses anything else at load time. A
-trial's configuration is the configuration with the sampled values written in and
-validated again, so it reaches ultralytics through the same mapping as ``mle3 train``.
+schema (:class:`mle3.workspace.schema.Tuning`) refuses anything else at load time.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any, get_args
 
-from ..errors import Mle3Error
-from ..workspace.schema import Augmentation, Training, TuningParameter, locate
+from ..workspace.schema import Training, TuningParameter
 
 
 def _is_int_field(path: str) -> bool:
@@ -56,41 +53,6 @@ def distributions(space: dict[str, TuningParameter]) -> dict[str, Any]:
         else:
             out[path] = d.FloatDistribution(spec.low, spec.high, step=spec.step, log=spec.log)
     return out
-
-
-def _set(raw: dict[str, Any], path: list[str], value: Any) -> None:
-    node = raw
-    for part in path[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[path[-1]] = value
-
-
-def apply_values(cfg: Any, aug: Any, values: dict[str, Any]) -> tuple[Any, Any]:
-    """The configuration (and augmentation) with ``values`` written in, validated again;
-    the originals are left untouched."""
-    from pydantic import ValidationError
-
-    cfg_raw = copy.deepcopy(cfg._raw)
-    cfg_raw.pop("tuning", None)
-    aug_raw = copy.deepcopy(aug._raw) if aug is not None else None
-    for path, value in values.items():
-        parts = path.split(".")
-        if parts[0] == "augmentation":
-            if aug_raw is None:
-                raise Mle3Error(f"tuning space names {path}, but configuration {cfg.id} has no augmentation", file=cfg._file, field="tuning.space")
-            _set(aug_raw, parts[1:], value)
-        else:
-            _set(cfg_raw, parts, value)
-    try:
-        new_cfg = locate(Training.model_validate(cfg_raw), cfg._file, cfg._where, cfg_raw)
-        new_aug = locate(Augmentation.model_validate(aug_raw), aug._file, aug._where, aug_raw) if aug is not None else None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise Mle3Error(f"the trial's values make the configuration invalid: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=cfg._file, field="tuning.space") from None
-    return new_cfg, new_aug
 
 
 def baseline_values(cfg: Any, aug: Any, space: dict[str, TuningParameter]) -> dict[str, Any] | None:
