@@ -176,3 +176,26 @@ def test_live_training_in_the_browser(tmp_path, cli, browser):
         server.terminate()
         server.wait(timeout=30)
     assert check_json(cli, root)[0] in (0, 1)
+
+
+def test_the_change_log_starts_over_and_the_index_misses_nothing(tmp_path, monkeypatch):
+    from mle3.monitor.index import RunIndex
+    from mle3.runner import records
+
+    monkeypatch.setattr(records, "CHANGES_MAX_BYTES", 300)
+    root = tmp_path / "ws"
+    (root / ".mle3").mkdir(parents=True)
+    for i in range(5):
+        fake_run(root, f"RUN-20260101-00000{i}-eeee", "CFG", "in_progress")
+    index = RunIndex(root)
+    log = root / records.CHANGES_FILE
+    while not log.exists() or log.stat().st_size < 280:  # the index keeps up with a log near its limit
+        records.note_change(root, "RUN-20260101-000000-eeee")
+        index.refresh()
+    path = root / "artifacts" / "runs" / "RUN-20260101-000003-eeee" / "run.yaml"
+    path.write_text(path.read_text().replace("in_progress", "success"))
+    records.note_change(root, "RUN-20260101-000003-eeee")  # this line lands in the log that is rolled over
+    assert (root / (records.CHANGES_FILE + ".1")).is_file() and not log.exists()
+    records.note_change(root, "RUN-20260101-000000-eeee")  # a new, short log
+    index.refresh()
+    assert index.get("RUN-20260101-000003-eeee")["status"] == "success"

@@ -2,7 +2,8 @@
 
 Every save of a run record appends the run's id to ``.mle3/run-changes.log``
 (:func:`mle3.runner.records.note_change`); the index reads the log from where it stopped
-and parses only the runs named there. Runs that arrive another way (``git pull``, a copy)
+and parses only the runs named there. The log starts over at 8 MiB; an index that sees it
+shrink compares every run's size and mtime once (a few milliseconds per thousand runs). Runs that arrive another way (``git pull``, a copy)
 change the runs folder's mtime, and only folders not yet known are read. Summaries are
 cached in ``.mle3/cache/run-index.pickle`` keyed by each record's size and mtime, so a
 restart over 10,000 runs parses nothing that did not change.
@@ -126,8 +127,9 @@ class RunIndex:
             log = self.root / CHANGES_FILE
             try:
                 size = os.stat(log).st_size
-                if size < self._offset:  # the log was truncated or replaced
+                if size < self._offset:  # the log started over: changes may be in the old one
                     self._offset = 0
+                    full = True
                 if size > self._offset:
                     with open(log, "rb") as fh:
                         fh.seek(self._offset)

@@ -70,6 +70,8 @@ _SAVE_LOCK = threading.RLock()
 #: one line per saved run record (run id): ``mle3 serve`` follows it to keep its index
 #: current without rescanning every run (O_APPEND lines of this size are atomic)
 CHANGES_FILE = ".mle3/run-changes.log"
+#: the log starts over above this size; a reader that sees it shrink checks every run once
+CHANGES_MAX_BYTES = 8 << 20
 
 
 QUEUE_DIR = ".mle3/queue"
@@ -91,6 +93,8 @@ def note_change(root: Path, run_id: str) -> None:
         return  # a read-only workspace: only the live index misses it
     try:
         os.write(fd, (run_id + "\n").encode())
+        if os.fstat(fd).st_size > CHANGES_MAX_BYTES:
+            os.replace(root / CHANGES_FILE, root / (CHANGES_FILE + ".1"))
     finally:
         os.close(fd)
 
