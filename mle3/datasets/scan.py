@@ -228,7 +228,8 @@ class ChunkResult:
     splits: dict[str, SplitStats] = field(default_factory=dict)
     images: dict[str, list[str]] = field(default_factory=dict)  # split -> sha256 of each image
     problems: list[Problem] = field(default_factory=list)
-    labels_read: list[str] = field(default_factory=list)  # names in the job's label folder
+    label_dir: str = ""  # the label folder of a pairs job
+    labels_read: list[str] = field(default_factory=list)  # names in that folder the job read
 
     def absorb(self, part: "ChunkResult") -> None:
         """Add another chunk's results to this one."""
@@ -240,7 +241,6 @@ class ChunkResult:
         for split, digests in part.images.items():
             self.images.setdefault(split, []).extend(digests)
         self.problems += part.problems
-        self.labels_read += part.labels_read
 
 
 Reader = Callable[[str], tuple[int, Any, str, bytes]]
@@ -308,7 +308,7 @@ def _inspect_pairs(read: Reader, split: str, directory: str, names: list[str], l
     st.samples = samples
     out.files = len(names) + len(label_names)
     out.bytes = total
-    out.labels_read = label_names
+    out.label_dir, out.labels_read = label_dir, label_names
     if names:
         out.segments.append(_segment([prefix + names[0], prefix + names[-1]], lines, stamps))
     if label_names:
@@ -507,7 +507,6 @@ class DatasetScan:
 def _merge(results: Iterator[ChunkResult], progress: Callable[[int], None] | None) -> DatasetScan:
     total = ChunkResult()
     for part in results:
-        part.labels_read = []  # already used by the waves
         total.absorb(part)
         if progress:
             progress(part.files)
@@ -589,10 +588,12 @@ def scan_local(base: str, directory: str, split_dirs: dict[str, str], n_classes:
 
 def _waves(run_map: Callable[[list[tuple]], Iterator[ChunkResult]], pairs: list[tuple], listing: Listing,
            first: Iterator[ChunkResult] | None = None) -> Iterator[ChunkResult]:
-    """Results of the pair jobs (already running, or run now), then of every other file."""
+    """Results of the pair jobs (already running, or run now; any number of results),
+    then of every other file."""
     labels_read: dict[str, set[str]] = {}
-    for job, part in zip(pairs, first if first is not None else run_map(pairs)):
-        labels_read.setdefault(job[4], set()).update(part.labels_read)
+    for part in first if first is not None else run_map(pairs):
+        if part.label_dir:
+            labels_read.setdefault(part.label_dir, set()).update(part.labels_read)
         yield part
     yield from run_map(plan_others(listing, {job[4]: job[2] for job in pairs}, labels_read))
 
@@ -619,27 +620,11 @@ def scan_remote(store: Any, listing: Listing, split_dirs: dict[str, str], n_clas
                 small.extend(("pairs", split, directory, names[i : i + 8], label_dir, n) for i in range(0, len(names), 8))
             else:
                 small.extend(("others", job[1][i : i + 8]) for i in range(0, len(job[1]), 8))
-        done = list(pool.map(run, small))
-        return iter(_regroup(planned, small, done))
+        return pool.map(run, small)
 
     pairs, _ = plan_pairs(listing, split_dirs, n_classes)
     with ThreadPoolExecutor(max_workers=requests) as pool:
         return _merge(_waves(run_map, pairs, listing), progress)
-
-
-def _regroup(planned: list[tuple], small: list[tuple], done: list[ChunkResult]) -> list[ChunkResult]:
-    """Results of small jobs folded back into one per planned job (labels read per job)."""
-    out: list[ChunkResult] = []
-    i = 0
-    for job in planned:
-        size = len(job[3]) if job[0] == "pairs" else len(job[1])
-        count = (size + 7) // 8
-        merged = ChunkResult()
-        for part in done[i : i + count]:
-            merged.absorb(part)
-        i += count
-        out.append(merged)
-    return out
 
 
 def scan(root: str, paths: list[str], *, progress: Callable[[int], None] | None = None, jobs: int | None = None) -> list[ScanRow]:
