@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from .._atomic import atomic_write_bytes
 from ..errors import Mle3Error
-from .manifest import LOCAL_MANIFESTS, Columns, Entry, decode_columns, fingerprint, manifest_name, read_manifest
+from .manifest import LOCAL_MANIFESTS, Columns, Entry, decode_columns, fingerprint, manifest_name, manifest_text, read_manifest
 from .scan import Listing, list_local, list_remote, scan
 from .state import LocalState, load_state, save_state
 from .storage import store_for
@@ -105,8 +105,10 @@ def _listing(store: Any, dataset: Any) -> tuple[Listing | None, str]:
         return None, ""
 
 
-def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, progress: Callable[[int], None] | None = None) -> Verification:
-    """Compare a registered data set with its data; remember what was seen for next time."""
+def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, progress: Callable[[int], None] | None = None,
+           observe: Callable[[str, os.stat_result | None], None] | None = None) -> Verification:
+    """Compare a registered data set with its data; remember what was seen for next time.
+    ``observe`` sees every local file's stat (the check's result cache records them)."""
     if config is None:
         from ..workspace.config import load_config
 
@@ -146,6 +148,10 @@ def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, 
             try:
                 st = stat(prefix + path)
             except OSError:
+                st = None
+            if observe is not None:
+                observe(prefix + path, st)
+            if st is None:
                 result.removed.append(path)
                 continue
             seen_stamps[i] = st.st_mtime_ns
@@ -216,7 +222,7 @@ def _verify_whole(root: Path, store: Any, dataset: Any, listing: Listing | None)
         stamps = [e.mtime_ns for e in entries]
     result.files = len(entries)
     result.hashed = len(entries)
-    text = "".join(f"{e.sha256}  {e.size}  {e.path}\n" for e in entries)
+    text = manifest_text(entries)
     if "sha256:" + hashlib.sha256(text.encode()).hexdigest() == dataset.fingerprint:
         local = root / LOCAL_MANIFESTS / manifest_name(dataset.fingerprint)
         local.parent.mkdir(parents=True, exist_ok=True)

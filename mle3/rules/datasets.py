@@ -129,6 +129,15 @@ def data_changed(ctx: Context) -> Iterator[Hit]:
                           f"{summary['added']} added (e.g. {summary['example']})", ("manifest",))
 
 
+def _observer(ctx: Context):
+    """Record what a stat saw, for the check's result cache."""
+
+    def observe(path: str, st: os.stat_result | None) -> None:
+        ctx.disk[path] = None if st is None else (st.st_mode, st.st_size, st.st_mtime_ns)
+
+    return observe
+
+
 def _changed_v2(ctx: Context, ds, store) -> dict | None:
     """Small local data sets: every file statted (in-place edits found). Large or remote
     ones: the last verification's verdict while no data folder's mtime moved."""
@@ -150,15 +159,10 @@ def _changed_v2(ctx: Context, ds, store) -> dict | None:
             moved = moved or seen is None or os.stat(path).st_mtime_ns != mtime
         if not moved:
             return state.summary if not state.ok else None
-    try:
-        result = verify(root, ds, config=ctx.ws.config)
+    try:  # small data sets: every file's stat recorded, so the result cache sees in-place edits
+        result = verify(root, ds, config=ctx.ws.config, observe=None if _large(ctx, ds, store) else _observer(ctx))
     except Mle3Error:
         return None  # data.manifest reports an unreadable manifest
-    if not _large(ctx, ds, store):
-        found = load_columns(root, store, ds)
-        for rel in found[0].paths if found else []:
-            path = store.path / rel
-            ctx.disk[str(path)] = file_state(path)
     state = load_state(root, ds.fingerprint, store.label)
     for directory in (state.dirs if state else {}):
         ctx.disk[str(store.path / directory)] = file_state(store.path / directory)
@@ -170,13 +174,10 @@ def _changed_v1(ctx: Context, ds) -> Iterator[Hit]:
     """Data sets registered before manifests v2 (TSV with mtimes, in the workspace)."""
     root = ctx.ws.root
 
-    def observe(path: str, st: os.stat_result | None) -> None:
-        ctx.disk[path] = None if st is None else (st.st_mode, st.st_size, st.st_mtime_ns)
-
     entries = _manifest(ctx, ds)
     if not entries:
         return
-    diff = compare_with_disk(root, entries, observe)
+    diff = compare_with_disk(root, entries, _observer(ctx))
     example = (diff.changed + diff.removed)[:1]
     recorded_by_dir: dict[str, set[str]] = {}
     for e in entries:
