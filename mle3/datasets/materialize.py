@@ -30,14 +30,18 @@ from .verify import load_entries
 RECORD = ".mle3-materialized"
 
 
-def local_data_yaml(root: Path, config: Any, dataset: Any, *, echo: Callable[[str], None] | None = None) -> Path:
-    """A data.yaml on this machine's disk for ``dataset``: where it lies, or in the cache."""
+def local_data_base(root: Path, config: Any, dataset: Any, *, echo: Callable[[str], None] | None = None) -> Path:
+    """The folder on this machine's disk that ``dataset``'s paths are relative to: the
+    workspace, a mounted root, or (for an object store) the checked cache."""
     store = store_for(root, config, getattr(dataset, "data_root", None))
     if not dataset.data_yaml:
         raise Mle3Error(f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`", file=getattr(dataset, "_file", None))
-    if not store.remote:
-        return store.path / dataset.data_yaml
-    return materialize(root, store, dataset, echo=echo) / dataset.data_yaml
+    return materialize(root, store, dataset, echo=echo) if store.remote else store.path
+
+
+def local_data_yaml(root: Path, config: Any, dataset: Any, *, echo: Callable[[str], None] | None = None) -> Path:
+    """A data.yaml on this machine's disk for ``dataset``: where it lies, or in the cache."""
+    return local_data_base(root, config, dataset, echo=echo) / dataset.data_yaml
 
 
 def materialize(root: Path, store: Any, dataset: Any, *, echo: Callable[[str], None] | None = None) -> Path:

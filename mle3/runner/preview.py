@@ -36,20 +36,21 @@ class Sheet:
     planned: list[Planned] = field(default_factory=list)
 
 
-def _train_images(ws: Any, dataset: Any) -> list[Path]:
+def _train_images(ws: Any, dataset: Any) -> tuple[list[Path], Path]:
+    """The training images of ``dataset`` on this machine, and its data.yaml there."""
+    from ..datasets.materialize import local_data_base
     from ..datasets.yolo import read_data_yaml
 
-    from ..datasets.materialize import local_data_yaml
-
-    source = local_data_yaml(ws.root, ws.config, dataset) if dataset is not None and dataset.data_yaml else None
-    if source is None or not source.is_file():
+    base = local_data_base(ws.root, ws.config, dataset) if dataset is not None and dataset.data_yaml else None
+    if base is None or not (base / dataset.data_yaml).is_file():
         raise Mle3Error(f"the training images of {getattr(dataset, 'key', 'the data set')} are not on this machine")
-    data = read_data_yaml(source.parents[len(Path(dataset.data_yaml).parts) - 1], source)
+    source = base / dataset.data_yaml
+    data = read_data_yaml(base, source)
     folder = data.splits.get("train")
     images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp")) if folder else []
     if not images:
         raise Mle3Error(f"no training images under {folder}")
-    return images
+    return images, source
 
 
 def _labels(image: Path) -> list[tuple[int, list[float]]]:
@@ -95,10 +96,8 @@ def render(ws: Any, cfg: Any, *, n: int = 16, seed: int = 0, imgsz: int | None =
         raise Mle3Error(f"{cfg.id} names no augmentation configuration", file=cfg._file, field="augmentation")
     size = int(imgsz or (cfg.image_size if isinstance(cfg.image_size, int) else 640))
     dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
-    images = _train_images(ws, dataset)
-    from ..datasets.materialize import local_data_yaml
-
-    planned = plan(aug, size, night_list_of(local_data_yaml(ws.root, ws.config, dataset)))
+    images, data_yaml = _train_images(ws, dataset)
+    planned = plan(aug, size, night_list_of(data_yaml))
     names = dataset.class_names() if dataset is not None else []
     picked = random.Random(seed).sample(images, min(n, len(images))) if len(images) >= n else [images[i % len(images)] for i in range(n)]
 

@@ -87,6 +87,8 @@ class Parent:
     dataset: Any
     imgsz: int
     settings: Any
+    #: the data set's data.yaml on this machine (materialized once when it is remote)
+    data_yaml: Path
 
 
 def resolve_parent(ws: Any, ref: str) -> Parent:
@@ -120,10 +122,9 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     dataset = ws.resolve(model.training_data.dataset_version)
     if dataset is None or dataset.kind != "dataset" or not dataset.data_yaml:
         raise Mle3Error("the model's data set version is not a registered data set (needed for calibration and evaluation)", file=model._file, line=ws.line_of(model, ("training_data", "dataset_version")), field="training_data.dataset_version")
-    from ..datasets.materialize import local_data_yaml
+    from ..datasets.materialize import local_data_base
 
-    data_yaml = local_data_yaml(ws.root, ws.config, dataset)
-    base = data_yaml.parents[len(Path(dataset.data_yaml).parts) - 1]  # the data's place on this machine
+    base = local_data_base(ws.root, ws.config, dataset)  # the data's place on this machine
     train = dataset.split("train")
     if train is None or not train.path or not (base / train.path).is_dir() or not _images(base / train.path):
         raise Mle3Error(f"data set {dataset.key} has no training images (calibration uses the training split only)", file=dataset._file, field="splits.train")
@@ -138,7 +139,7 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     if imgsz is None and config is not None:
         size = config.image_size
         imgsz = max(size) if isinstance(size, (list, tuple)) else size
-    return Parent(model, weights, digest, config, dataset, int(imgsz or 640), settings)
+    return Parent(model, weights, digest, config, dataset, int(imgsz or 640), settings, base / dataset.data_yaml)
 
 
 def _refuse_broken(ws: Any, item_id: str) -> None:
@@ -255,11 +256,8 @@ def latency_ms(path: Path, sample: Path, imgsz: int, runs: int = 30) -> float:
 
 
 # ----------------------------------------------------------------------------- commands
-def _evaluation_yaml(root: Path, dataset: Any, directory: Path) -> Path:
-    from ..datasets.materialize import local_data_yaml
-    from ..workspace.config import load_config
-
-    source = local_data_yaml(root, load_config(root), dataset)
+def _evaluation_yaml(parent: Parent, directory: Path) -> Path:
+    source = parent.data_yaml
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
     data["path"] = str((source.parent / str(data.get("path") or ".")).resolve())
     target = directory / "data.yaml"
@@ -285,7 +283,7 @@ def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[st
 
     work = root / ".mle3" / "export" / parent.model.id
     work.mkdir(parents=True, exist_ok=True)
-    data_yaml = _evaluation_yaml(root, parent.dataset, work)
+    data_yaml = _evaluation_yaml(parent, work)
     echo(f"exporting {parent.weights.relative_to(root)} to ONNX at {parent.imgsz} px")
     detach_log = attach_log(work / "export.log")
     try:
@@ -356,7 +354,7 @@ def quantize(root: Path, ref: str, options: QuantizeOptions, echo: Callable[[str
 
     detach_log = attach_log(record.directory / "quantize.log")
     try:
-        data_yaml = _evaluation_yaml(root, parent.dataset, record.directory)
+        data_yaml = _evaluation_yaml(parent, record.directory)
         echo(f"float reference: exporting {parent.model.id} to ONNX at {parent.imgsz} px")
         float_pt = record.directory / "float.pt"  # ultralytics exports next to the weights:
         shutil.copyfile(parent.weights, float_pt)  # a copy keeps the parent's own files untouched
