@@ -34,7 +34,8 @@ except AttributeError:  # PyYAML without libyaml
     _Loader = yaml.SafeLoader  # type: ignore[misc]
 
 
-def summarize(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any]] | None:
+def read_record(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any]] | None:
+    """((size, mtime_ns), the ``run`` mapping) of a run record, or None when unreadable."""
     path = root / RUNS_DIR / run_id / RUN_FILE
     try:
         st = os.stat(path)
@@ -42,13 +43,23 @@ def summarize(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any]]
             data = (yaml.load(fh, Loader=_Loader) or {}).get("run") or {}
     except (OSError, yaml.YAMLError, AttributeError):
         return None
+    return (st.st_size, st.st_mtime_ns), data
+
+
+def summarize(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any]] | None:
+    found = read_record(root, run_id)
+    return None if found is None else (found[0], summary_of(found[1], run_id))
+
+
+def summary_of(data: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """What a list of runs shows of one record."""
     summary = {k: data.get(k) for k in SUMMARY_FIELDS}
     summary["id"] = str(summary.get("id") or run_id)
     summary["kind"] = summary.get("kind") or "training"
     summary["epochs"] = (data.get("parameters") or {}).get("epochs")
     study = data.get("study")
     summary["study"] = study.get("name") if isinstance(study, dict) else None
-    return (st.st_size, st.st_mtime_ns), summary
+    return summary
 
 
 #: above this many unread records, a refresh parses them in worker processes

@@ -268,19 +268,14 @@ def run_detail(root: Path, run_id: str, follower: RunFollower | None = None) -> 
     """``GET /api/runs/{id}``: the summary, every epoch's metrics, best epoch and patience
     left, the log tail, the configuration's mapping to ultralytics, the fields not applied
     and the deviations."""
-    import yaml
-
-    from ..monitor.index import summarize, with_progress
+    from ..monitor.index import read_record, summary_of, with_progress
 
     if follower is None:
         follower = RunFollower(root, run_id)
         follower.poll()
-    found = summarize(root, run_id)
-    summary = with_progress(found[1]) if found else {"id": run_id}
-    try:
-        data = (yaml.safe_load((root / RUNS_DIR / run_id / RUN_FILE).read_text(encoding="utf-8")) or {}).get("run") or {}
-    except (OSError, yaml.YAMLError):
-        data = {}
+    found = read_record(root, run_id)
+    data = found[1] if found else {}
+    summary = with_progress(summary_of(data, run_id)) if found else {"id": run_id}
     params = data.get("parameters") or {}
     patience = params.get("patience")
     best = summary.get("best_epoch")
