@@ -111,18 +111,16 @@ def scheduler_ids() -> dict[str, Any]:
 
 def execute(root: Path, run_id: str, echo: Callable[[str], None] = print, *, worker: str | None = None) -> Any:
     """Run a claimed pending run in this process (``mle3 runs execute``)."""
-    from .train import TrainOptions, train
+    from .train import options_from_record, train
 
     record = RunRecord.load(root, run_id)
     if record.data.get("status") != "pending":
         raise Mle3Error(f"run {run_id} is {record.data.get('status')}, not pending")
-    opts = dict(record.data.get("options") or {})
-    if "data" in opts:
-        opts["data"] = Path(opts["data"])
-    options = TrainOptions(**opts)
+    options = options_from_record(record.data)
+    scheduler = scheduler_ids()
     record.update(worker={"name": worker or f"{socket.gethostname()}:{os.getpid()}", "node": socket.gethostname(), "pid": os.getpid(),
                           "started": now_iso(), **({"cuda_visible_devices": os.environ["CUDA_VISIBLE_DEVICES"]} if os.environ.get("CUDA_VISIBLE_DEVICES") else {})},
-                  **({"scheduler": scheduler_ids()} if scheduler_ids() else {}))
+                  **({"scheduler": scheduler} if scheduler else {}))
     stop = threading.Event()
 
     def beat() -> None:
@@ -175,7 +173,7 @@ def abort(root: Path, run_id: str) -> str:
 
 def rerun(root: Path, run_id: str, priority: int | None = None) -> str:
     """Queue a failed or ended run again with its configuration and choices, linked to it."""
-    from .train import TrainOptions
+    from .train import options_from_record
 
     path = root / RUNS_DIR / run_id / RUN_FILE
     if not path.is_file():
@@ -184,12 +182,10 @@ def rerun(root: Path, run_id: str, priority: int | None = None) -> str:
     status = effective_status(data)
     if status not in RERUNNABLE:
         raise Mle3Error(f"run {run_id} is {status}: only {', '.join(RERUNNABLE)} runs are run again")
-    opts = dict(data.get("options") or {})
-    if "data" in opts:
-        opts["data"] = Path(opts["data"])
-    opts.pop("model_id", None)  # a hand-chosen model id belongs to the first run
+    options = options_from_record(data)
+    options.model_id = None  # a hand-chosen model id belongs to the first run
     queue = data.get("queue") or {}
-    return enqueue(root, data["config"], TrainOptions(**opts), queue.get("priority", 0) if priority is None else priority, rerun_of=run_id)
+    return enqueue(root, data["config"], options, queue.get("priority", 0) if priority is None else priority, rerun_of=run_id)
 
 
 @dataclass

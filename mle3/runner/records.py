@@ -205,25 +205,23 @@ def effective_status(run: dict[str, Any]) -> str:
         return status
     if status == "pending" and run.get("queue"):
         return status  # waits in the queue: no process yet
-    if run.get("worker") and status == "in_progress":
-        try:
-            beat = dt.datetime.fromisoformat(str(run.get("heartbeat")))
-            if (dt.datetime.now(dt.timezone.utc) - beat).total_seconds() > STALE_WORKER_S:
-                return "stale"
-        except ValueError:
-            return "stale"
+    if run.get("worker") and status == "in_progress" and _silent_for(run) > STALE_WORKER_S:
+        return "stale"
     if run.get("host") == socket.gethostname():
         pid = run.get("pid")
         if isinstance(pid, int) and not _pid_alive(pid):
             return "stale"
         return status
+    return "stale" if _silent_for(run) > STALE_AFTER_S else status
+
+
+def _silent_for(run: dict[str, Any]) -> float:
+    """Seconds since the run's last heartbeat (infinite when it has none readable)."""
     try:
         beat = dt.datetime.fromisoformat(str(run.get("heartbeat")))
-        if (dt.datetime.now(dt.timezone.utc) - beat).total_seconds() > STALE_AFTER_S:
-            return "stale"
     except ValueError:
-        return "stale"
-    return status
+        return float("inf")
+    return (dt.datetime.now(dt.timezone.utc) - beat).total_seconds()
 
 
 def list_runs(root: Path) -> list[dict[str, Any]]:

@@ -248,6 +248,14 @@ def options_record(options: TrainOptions) -> dict[str, Any]:
     return out
 
 
+def options_from_record(run: dict[str, Any]) -> TrainOptions:
+    """The choices a run recorded (:func:`options_record`), to execute or repeat it."""
+    opts = dict(run.get("options") or {})
+    if "data" in opts:
+        opts["data"] = Path(opts["data"])
+    return TrainOptions(**opts)
+
+
 def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[str], None] = print, *, queued: RunRecord | None = None) -> TrainResult:
     """Train and record one run (with retries on failure up to ``max_attempts``); with
     ``queued``, execute that pending run (data checked again, arguments resolved for this
