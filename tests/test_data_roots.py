@@ -162,3 +162,23 @@ def test_a_record_edited_to_leave_its_root_is_reported(cli, rooted, monkeypatch)
     record.write_text(record.read_text().replace("data_yaml: signs/data.yaml", "data_yaml: ../../etc/data.yaml"))
     code, check = check_json(cli, ws)
     assert code == 1 and any(f["rule"] == "consistency.path-outside" and "leaves data root 'nas'" in f["message"] for f in check["findings"])
+
+
+def test_without_any_manifest_verify_compares_the_fingerprint_as_a_whole(cli, rooted, monkeypatch):
+    """A read-only root could not hold the manifest and this machine has no copy: every
+    file is hashed, a match rebuilds the manifest locally, a change is still found."""
+    ws, nas = rooted
+    monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
+    assert register(cli, ws, nas / "signs" / "data.yaml")[0] == 0
+    shutil.rmtree(nas / "signs" / ".mle3-manifests")
+    shutil.rmtree(ws / ".mle3")
+    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] and doc["manifest_found"] and doc["hashed"] == doc["files"] > 0
+    assert list((ws / ".mle3" / "manifests").glob("*.manifest.gz"))
+    shutil.rmtree(ws / ".mle3")
+    victim = next((nas / "signs" / "labels" / "train").iterdir())
+    victim.write_text(victim.read_text() + "0 0.5 0.5 0.1 0.1\n")
+    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and not doc["manifest_found"] and not doc["fingerprint_ok"]

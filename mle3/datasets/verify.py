@@ -92,17 +92,15 @@ def local_manifest(root: Path, dataset: Any) -> Path:
     return root / LOCAL_MANIFESTS / manifest_name(dataset.fingerprint or "")
 
 
-def _listing(store: Any, dataset: Any) -> tuple[Listing | None, str]:
+def _listing(store: Any, dataset: Any) -> Listing | None:
     """The files of the data set's folder now (None when its data.yaml no longer parses:
     reported as changed or removed)."""
     try:
         if store.remote:
-            layout = read_remote_layout(store, dataset.data_yaml)
-            return list_remote(store, layout.root), layout.root
-        layout = layout_of(store.path, read_data_yaml(store.path, store.path / dataset.data_yaml))
-        return list_local(str(store.path), layout.root), layout.root
+            return list_remote(store, read_remote_layout(store, dataset.data_yaml).root)
+        return list_local(str(store.path), layout_of(store.path, read_data_yaml(store.path, store.path / dataset.data_yaml)).root)
     except Mle3Error:
-        return None, ""
+        return None
 
 
 def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, progress: Callable[[int], None] | None = None,
@@ -117,7 +115,7 @@ def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, 
         raise Mle3Error(f"data set {dataset.key} has no manifest (register it with `mle3 dataset register`)")
     store = store_for(root, config, getattr(dataset, "data_root", None))
     found = load_columns(root, store, dataset)
-    listing, _ = _listing(store, dataset) if dataset.data_yaml else (None, "")
+    listing = _listing(store, dataset) if dataset.data_yaml else None
     if found is None:
         return _verify_whole(root, store, dataset, listing)
     columns, v1_mtimes = found
@@ -160,9 +158,9 @@ def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, 
             elif deep or stamps is None or stamps[i] != st.st_mtime_ns:
                 suspects.append(i)
     result.hashed = len(suspects)
-    for j, digest in _rehash(store, [paths[i] for i in suspects], progress):
-        if digest != digests[suspects[j]]:
-            result.changed.append(paths[suspects[j]])
+    for i, (_, _, digest) in zip(suspects, _hash_all(store, [paths[i] for i in suspects], progress)):
+        if digest != digests[i]:
+            result.changed.append(paths[i])
     bad = set(result.changed)
     if bad:
         seen_stamps = [None if p in bad else st for p, st in zip(paths, seen_stamps)]
@@ -183,8 +181,8 @@ def _stat(path: Path) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _rehash(store: Any, paths: list[str], progress: Callable[[int], None] | None) -> list[tuple[int, str]]:
-    """(index into ``paths``, sha256) of every path, read in parallel."""
+def _hash_all(store: Any, paths: list[str], progress: Callable[[int], None] | None = None) -> list[tuple[int, Any, str]]:
+    """(size, stamp, sha256) of every path, in the order given, read in parallel."""
     if not paths:
         return []
     if store.remote:
@@ -193,10 +191,9 @@ def _rehash(store: Any, paths: list[str], progress: Callable[[int], None] | None
         from .storage import REQUESTS
 
         with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
-            digests = list(pool.map(lambda p: store.read(p)[2], paths))
-        return list(enumerate(digests))
-    order = {p: i for i, p in enumerate(paths)}
-    return [(order[path], digest) for path, _, _, digest, _ in scan(str(store.path), paths, progress=progress)]
+            return [read[:3] for read in pool.map(store.read, paths)]
+    by_path = {path: (size, mtime, digest) for path, size, mtime, digest, _ in scan(str(store.path), paths, progress=progress)}
+    return [by_path[p] for p in paths]
 
 
 def _verify_whole(root: Path, store: Any, dataset: Any, listing: Listing | None) -> Verification:
@@ -209,17 +206,11 @@ def _verify_whole(root: Path, store: Any, dataset: Any, listing: Listing | None)
         result.fingerprint_ok = False
         return result
     paths = listing.paths()
-    folder, _, name = (dataset.data_yaml or "").rpartition("/")
     if dataset.data_yaml and dataset.data_yaml not in paths:
         paths = sorted(paths + [dataset.data_yaml])
-    if store.remote:
-        rows = [(p, *store.read(p)[:3]) for p in paths]
-        entries = [Entry(p, size, 0, digest) for p, size, _, digest in rows]
-        stamps = [stamp for _, _, stamp, _ in rows]
-    else:
-        scanned = scan(str(store.path), paths)
-        entries = [Entry(p, size, mtime, digest) for p, size, mtime, digest, _ in scanned]
-        stamps = [e.mtime_ns for e in entries]
+    hashed = _hash_all(store, paths)
+    entries = [Entry(p, size, 0, digest) for p, (size, _, digest) in zip(paths, hashed)]
+    stamps = [stamp for _, stamp, _ in hashed]
     result.files = len(entries)
     result.hashed = len(entries)
     text = manifest_text(entries)
