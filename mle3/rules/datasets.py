@@ -15,13 +15,25 @@ from .registry import Context, Hit, rule
 
 def _store(ctx: Context, ds):
     """The store a data set lives in, or None when its root is not available here
-    (``data.root-unavailable`` says so)."""
+    (``data.root-unavailable`` says so); opened once per check."""
     from ..datasets.storage import store_for
 
-    try:
-        return store_for(ctx.ws.root, ctx.ws.config, ds.data_root)
-    except Mle3Error:
-        return None
+    key = ("store", ds.data_root)
+    if key not in ctx.memo:
+        try:
+            ctx.memo[key] = store_for(ctx.ws.root, ctx.ws.config, ds.data_root)
+        except Mle3Error:
+            ctx.memo[key] = None
+    return ctx.memo[key]
+
+
+def _state(ctx: Context, ds, store):
+    """This machine's last verification of a data set, read once per check (``verify``
+    inside the check rewrites it: :func:`_changed_v2` drops the memo then)."""
+    key = ("state", ds.fingerprint, store.label)
+    if key not in ctx.memo:
+        ctx.memo[key] = load_state(ctx.ws.root, ds.fingerprint, store.label)
+    return ctx.memo[key]
 
 
 def _manifest(ctx: Context, ds):
@@ -40,7 +52,7 @@ def _manifest_trusted(ctx: Context, ds, store) -> bool:
     fingerprint (so ``check`` need not decompress 850k lines again)."""
     local = local_manifest(ctx.ws.root, ds)
     ctx.exists(local.relative_to(ctx.ws.root).as_posix())
-    state = load_state(ctx.ws.root, ds.fingerprint, store.label)
+    state = _state(ctx, ds, store)
     if state is None or state.manifest_stat is None:
         return False
     try:
@@ -99,7 +111,7 @@ def _files(ds) -> int:
       "Run `mle3 dataset verify ID` once; later checks compare the data folders' mtimes with that verification.")
 def unverified(ctx: Context) -> Iterator[Hit]:
     for ds, store in _watched(ctx):
-        if _large(ctx, ds, store) and load_state(ctx.ws.root, ds.fingerprint, store.label) is None:
+        if _large(ctx, ds, store) and _state(ctx, ds, store) is None:
             yield Hit(ds, f"data set {ds.key} ({_files(ds)} files, {store.label}) was not verified on this machine: run `mle3 dataset verify {ds.key}`", ("manifest",))
 
 
@@ -146,7 +158,7 @@ def _changed_v2(ctx: Context, ds, store) -> dict | None:
 
     root = ctx.ws.root
     if _large(ctx, ds, store):
-        state = load_state(root, ds.fingerprint, store.label)
+        state = _state(ctx, ds, store)
         if state is None:
             return None  # data.unverified says so
         if store.remote:
@@ -163,7 +175,8 @@ def _changed_v2(ctx: Context, ds, store) -> dict | None:
         result = verify(root, ds, config=ctx.ws.config, observe=None if _large(ctx, ds, store) else _observer(ctx))
     except Mle3Error:
         return None  # data.manifest reports an unreadable manifest
-    state = load_state(root, ds.fingerprint, store.label)
+    ctx.memo.pop(("state", ds.fingerprint, store.label), None)  # verify saved a new one
+    state = _state(ctx, ds, store)
     for directory in (state.dirs if state else {}):
         ctx.disk[str(store.path / directory)] = file_state(store.path / directory)
     return {"changed": len(result.changed), "removed": len(result.removed), "added": len(result.added),
