@@ -11,6 +11,7 @@ named by the study, so studies on two branches never touch the same file.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,25 @@ from ..runner.records import clean
 
 STUDY_DIR = "artifacts/studies"
 STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
+
+
+@dataclass
+class StudyResult:
+    """What a study run (or its record) says: its trials and the best one."""
+
+    study: str
+    record: str
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None
+
+
+def redact(url: str) -> str:
+    """A storage URL without its password (it goes into records and messages)."""
+    if "://" in url and "@" in url.split("://", 1)[1]:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
 
 
 def record_path(root: Path, name: str) -> Path:
@@ -70,9 +90,8 @@ def _importances(study: Any, trials: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def write_record(root: Path, ws: Any, cfg: Any, study: Any, name: str, storage: str, *, final: bool = False) -> Any:
-    """Rewrite the record from the storage; returns a :class:`~mle3.tuning.study.StudyResult`."""
+    """Rewrite the record from the storage; returns the :class:`StudyResult`."""
     from ..runner.train import config_hash
-    from .study import StudyResult, _redact
 
     path = record_path(root, name)
     lock_dir = root / ".mle3" / "locks"
@@ -92,7 +111,7 @@ def write_record(root: Path, ws: Any, cfg: Any, study: Any, name: str, storage: 
             "config_sha256": config_hash(cfg._raw),
             "status": "finished" if final and not counts.get("running") else "running",
             "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "storage": _redact(storage) if not storage.startswith("sqlite:///" + str(root)) else "sqlite (workspace .mle3/optuna.sqlite3)",
+            "storage": redact(storage) if not storage.startswith("sqlite:///" + str(root)) else "sqlite (workspace .mle3/optuna.sqlite3)",
             "objective": tuning.objective.model_dump(),
             "epochs_per_trial": tuning.epochs_per_trial or cfg.epochs,
             "sampler": tuning.sampler,

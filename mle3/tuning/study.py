@@ -15,11 +15,12 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import Mle3Error
+from .record import StudyResult, redact, write_record
 
 DEFAULT_STORAGE = ".mle3/optuna.sqlite3"
 
@@ -32,14 +33,6 @@ class TuneOptions:
     storage: str | None = None
     workers: int = 1
     device: str | None = None
-
-
-@dataclass
-class StudyResult:
-    study: str
-    record: str
-    trials: list[dict[str, Any]] = field(default_factory=list)
-    best: dict[str, Any] | None = None
 
 
 def storage_url(root: Path, given: str | None) -> str:
@@ -64,16 +57,7 @@ def open_storage(url: str) -> Any:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=60, grace_period=180)
     except Exception as exc:  # sqlalchemy, a missing driver, a refused connection: all one line
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise Mle3Error(f"cannot open the study storage {_redact(url)}: {type(exc).__name__}: {detail[:200]}") from None
-
-
-def _redact(url: str) -> str:
-    """A storage URL without its password (it goes into records and messages)."""
-    if "://" in url and "@" in url.split("://", 1)[1]:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
+        raise Mle3Error(f"cannot open the study storage {redact(url)}: {type(exc).__name__}: {detail[:200]}") from None
 
 
 def _sampler(tuning: Any, worker: int) -> Any:
@@ -141,8 +125,6 @@ def tune(root: Path, config_ref: str, options: TuneOptions, echo: Callable[[str]
 
     from ..ids import check_id
     from ..workspace import load_workspace
-    from .record import write_record
-
     ws = load_workspace(root)
     cfg = resolve(ws, config_ref)
     tuning = cfg.tuning
@@ -162,6 +144,11 @@ def tune(root: Path, config_ref: str, options: TuneOptions, echo: Callable[[str]
         storage = open_storage(url)
         study = optuna.create_study(study_name=name, storage=storage, direction=tuning.objective.direction,
                                     sampler=_sampler(tuning, worker), pruner=_pruner(tuning, epochs), load_if_exists=True)
+        known = study.user_attrs.get("config")
+        if known and known != cfg.id:
+            raise Mle3Error(f"study {name} tunes configuration {known}, not {cfg.id}", field="--study")
+        if not known:
+            study.set_user_attr("config", cfg.id)
         if not study.trials and tuning.sampler != "grid":
             from .space import baseline_values
 
@@ -169,11 +156,6 @@ def tune(root: Path, config_ref: str, options: TuneOptions, echo: Callable[[str]
             baseline = baseline_values(cfg, aug, tuning.space)
             if baseline is not None:  # trial 0: the values as configured
                 study.enqueue_trial(baseline, user_attrs={"baseline": True})
-    known = study.user_attrs.get("config")
-    if known and known != cfg.id:
-        raise Mle3Error(f"study {name} tunes configuration {known}, not {cfg.id}", field="--study")
-    if not known:
-        study.set_user_attr("config", cfg.id)
     if options.workers > 1 and worker == 0:
         _run_workers(root, cfg.id, name, url, options, trials, echo)
     else:
@@ -185,7 +167,6 @@ def _optimize(root: Path, ws: Any, cfg: Any, study: Any, name: str, url: str, tr
     import optuna
 
     from ..runner.train import Pruned, TrainOptions, train
-    from .record import write_record
     from .space import suggest
 
     tuning = cfg.tuning
