@@ -464,12 +464,12 @@ def pairs_of(directory: str, names: list[str], split_dirs: dict[str, str], n_cla
     return [("pairs", split, directory, names[i : i + half], label_dir, n_classes) for i in range(0, len(names), half)]
 
 
-def plan_pairs(listing: Listing, split_dirs: dict[str, str], n_classes: int) -> tuple[list[tuple], dict[str, str]]:
-    """Pair jobs over every listed split folder, and each split folder's label folder."""
+def plan_pairs(listing: Listing, split_dirs: dict[str, str], n_classes: int) -> list[tuple]:
+    """Pair jobs over every listed split folder."""
     jobs: list[tuple] = []
     for directory, names in listing.by_dir.items():
         jobs += pairs_of(directory, names, split_dirs, n_classes)
-    return jobs, {job[4]: job[2] for job in jobs}
+    return jobs
 
 
 def plan_others(listing: Listing, label_dirs: dict[str, str], labels_read: dict[str, set[str]]) -> list[tuple]:
@@ -562,17 +562,19 @@ def scan_local(base: str, directory: str, split_dirs: dict[str, str], n_classes:
                 out.by_dir.setdefault(d, []).append(n)
 
     planned: list[tuple] = []
-    listed = 0
+    listed = listed_bytes = 0
     pool = None
     futures = []
     try:
         for d, names in folders:
+            if pool is None and listed < PARALLEL_MIN_FILES:  # few files may still be many bytes (large images)
+                listed_bytes += _total_size(base, [f"{d}/{n}" if d else n for n in names[: PARALLEL_MIN_FILES - listed]])
             listed += len(names)
             for job in pairs_of(d, names, split_dirs, n_classes):
                 planned.append(job)
                 if pool is not None:
                     futures.append(pool.submit(_local_job, (base, *job)))
-            if pool is None and jobs > 1 and listed >= PARALLEL_MIN_FILES:
+            if pool is None and jobs > 1 and (listed >= PARALLEL_MIN_FILES or listed_bytes >= PARALLEL_MIN_BYTES):
                 # big enough for worker processes: start them and hand over what is planned
                 pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"))
                 futures = [pool.submit(_local_job, (base, *job)) for job in planned]
@@ -622,7 +624,7 @@ def scan_remote(store: Any, listing: Listing, split_dirs: dict[str, str], n_clas
                 small.extend(("others", job[1][i : i + 8]) for i in range(0, len(job[1]), 8))
         return pool.map(run, small)
 
-    pairs, _ = plan_pairs(listing, split_dirs, n_classes)
+    pairs = plan_pairs(listing, split_dirs, n_classes)
     with ThreadPoolExecutor(max_workers=requests) as pool:
         return _merge(_waves(run_map, pairs, listing), progress)
 
