@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import Mle3Error
 from ..runner.records import RUN_FILE, RUNS_DIR
-from .index import RunIndex
+from .index import RunIndex, read_record
 from .live import RunFollower
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -97,10 +97,5 @@ def watch(root: Path, run_id: str | None, *, once: bool = False) -> int:
 
 
 def _patience(root: Path, run_id: str) -> int | None:
-    import yaml
-
-    try:
-        data = yaml.safe_load((root / RUNS_DIR / run_id / RUN_FILE).read_text()) or {}
-        return (data.get("run", {}).get("parameters") or {}).get("patience")
-    except (OSError, yaml.YAMLError):
-        return None
+    found = read_record(root, run_id)
+    return (found[1].get("parameters") or {}).get("patience") if found else None
