@@ -113,3 +113,14 @@ def test_coco_arguments_are_checked(cli, ws):
     assert code == 2 and "SPLIT=ANNOTATIONS.json:IMAGE_FOLDER" in err
     code, _, err = register(cli, ws, f"train={train}:{train_images}")
     assert code == 2 and "train and val" in err
+
+
+def test_an_existing_version_is_refused_before_anything_is_converted(cli, ws):
+    train, train_images = coco_split(ws, "train", 2)
+    val, val_images = coco_split(ws, "val", 2)
+    assert register(cli, ws, f"train={train}:{train_images}", f"val={val}:{val_images}")[0] == 0
+    import shutil
+
+    shutil.rmtree(ws / "coco" / "yolo")
+    code, _, err = register(cli, ws, f"train={train}:{train_images}", f"val={val}:{val_images}")
+    assert code == 2 and "already registered" in err and not (ws / "coco" / "yolo").exists()

@@ -44,7 +44,9 @@ def dataset_register(
     conversion, problems = None, None
     if coco:
         from ..datasets.coco import convert, parse_spec
+        from ..datasets.register import refuse_existing
 
+        refuse_existing(root, id, version)
         specs = [parse_spec(text) for text in coco]
         train = next((s for s in specs if s.split == "train"), specs[0])
         converted = convert(specs, coco_out or train.annotations.resolve().parent.parent / "yolo")

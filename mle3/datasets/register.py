@@ -67,14 +67,9 @@ def register(root: Path, data_yaml: Path | str, dataset_id: str, version: str, r
     data root (a mounted folder or an object store)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..ids import check_id
     from ..workspace.config import load_config
 
-    check_id(dataset_id, "data set id", field="--id")
-    check_id(version, "version", field="--version")
-    for existing in sorted((root / DATASET_DIR).glob(f"{dataset_id}-{version}.*yaml")) + [root / DATASET_DIR / f"{dataset_id}-{version}.yaml"]:
-        if existing.is_file():
-            raise Mle3Error(f"data set {dataset_id}-{version} is already registered; register changed data as a new version", file=existing.relative_to(root).as_posix())
+    refuse_existing(root, dataset_id, version)
     config = load_config(root)
     location = locate(root, config, data_yaml)
     store = store_for(root, config, location.root_name)
@@ -88,6 +83,18 @@ def register(root: Path, data_yaml: Path | str, dataset_id: str, version: str, r
         # processes); nothing is written before both are done and the check passed
         actor_future = side.submit(_check_workspace_and_actor, root, f"{dataset_id}-{version}", requirements)
         return _register_scanned(root, store, location.root_name, layout, dataset_id, version, requirements, title, source, show_progress, actor_future, conversion, conversion_problems or [])
+
+
+def refuse_existing(root: Path, dataset_id: str, version: str) -> None:
+    """Valid ids, and a version not registered yet (checked before anything is written,
+    COCO conversions included)."""
+    from ..ids import check_id
+
+    check_id(dataset_id, "data set id", field="--id")
+    check_id(version, "version", field="--version")
+    for existing in sorted((root / DATASET_DIR).glob(f"{dataset_id}-{version}.*yaml")) + [root / DATASET_DIR / f"{dataset_id}-{version}.yaml"]:
+        if existing.is_file():
+            raise Mle3Error(f"data set {dataset_id}-{version} is already registered; register changed data as a new version", file=existing.relative_to(root).as_posix())
 
 
 def _check_workspace_and_actor(root: Path, key: str, requirements: list[str]) -> str:
