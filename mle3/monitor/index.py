@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from .._atomic import atomic_write_bytes
+from ..ids import id_problem
 from ..runner.records import CHANGES_FILE, RUN_FILE, RUNS_DIR, effective_status
 
 CACHE = ".mle3/cache/run-index.pickle"
@@ -170,7 +171,7 @@ class RunIndex:
                     self._read(run_id, known_stamp=True)
                 changed |= new
             for run_id in changed:
-                if "/" not in run_id and run_id:
+                if id_problem(run_id) is None:  # a line of the log names a run folder, nothing else
                     self._read(run_id, known_stamp=False)
         return changed
 

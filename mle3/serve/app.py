@@ -19,18 +19,17 @@ import asyncio
 import hmac
 import json
 import os
-import re
 import secrets
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+from ..ids import id_problem
 from ..monitor.index import RunIndex
 from ..monitor.live import RunFollower
 from ..runner.records import RUN_FILE, RUNS_DIR
 
 TOKEN_FILE = ".mle3/serve.token"
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 PER_PAGE = 50
 #: an epoch reaches the page within this (plus the network)
 POLL_S = 0.25
@@ -138,7 +137,7 @@ def create_app(root: Path, token: str) -> Any:
 
     def run_id_of(request: Request) -> str | None:
         run_id = request.path_params["run_id"]
-        if not RUN_ID.match(run_id) or not (root / RUNS_DIR / run_id / RUN_FILE).is_file():
+        if id_problem(run_id) is not None or not (root / RUNS_DIR / run_id / RUN_FILE).is_file():
             return None
         return run_id
 
