@@ -22,7 +22,8 @@ WORKER = r"""
 import sys, random
 from pathlib import Path
 from mle3 import audit
-from mle3.datasets.manifest import Entry, write_manifest
+from mle3.datasets.manifest import Entry, encode_manifest, manifest_text
+from mle3.datasets.storage import LocalStore
 from mle3.itemfile import set_fields
 from mle3.rules import check_workspace
 from mle3.runner.records import RunRecord
@@ -41,7 +42,8 @@ for i in range(10_000):
         ws = load_workspace(root, use_cache=False)
         set_fields(ws, ws.get("MODEL-v1"), {("status",): rng.choice(["draft", "training"])})
     elif step == 3:
-        write_manifest(root / "artifacts/fault.manifest.tsv", [Entry(f"f/{n}.jpg", n, n, "%064x" % n) for n in range(rng.randrange(1, 3000))])
+        entries = [Entry(f"f/{n}.jpg", n, 0, "%064x" % n) for n in range(rng.randrange(1, 3000))]
+        LocalStore(root).write_bytes("artifacts/fault.manifest.gz", encode_manifest(manifest_text(entries)))  # as register writes one
     else:
         check_workspace(root)
 """
@@ -75,8 +77,8 @@ def test_random_kills_never_leave_a_half_written_file(tmp_path):
         for line in (root / "artifacts/runs/RUN-FAULT/epochs.jsonl").read_text().splitlines(keepends=True) if (root / "artifacts/runs/RUN-FAULT/epochs.jsonl").exists() else []:
             if line.endswith("\n"):
                 json.loads(line)
-        if (root / "artifacts/fault.manifest.tsv").exists():
-            read_manifest(root / "artifacts/fault.manifest.tsv")
+        if (root / "artifacts/fault.manifest.gz").exists():
+            read_manifest(root / "artifacts/fault.manifest.gz")
         count, problems = audit.verify(root)
         assert problems == [], problems
         assert corrupt == []

@@ -147,3 +147,36 @@ def test_synthetic_data_is_deterministic(tmp_path):
         assert f.read_text() == (b / "labels/train" / f.name).read_text()
     for f in (a / "images/train").iterdir():
         assert f.read_bytes() == (b / "images/train" / f.name).read_bytes()
+
+
+def test_a_data_set_registered_with_a_v1_manifest_keeps_verifying(cli, data_ws):
+    """Records made before manifests v2 (a committed TSV with mtimes) are read, checked and
+    verified as before."""
+    import os
+
+    assert register(cli, data_ws)[0] == 0
+    record = dataset_record(data_ws, "DATA-1-v1")
+    item = yaml.safe_load(record.read_text())
+    v2 = data_ws / item["dataset"]["manifest"]
+    lines = ["# mle3 manifest v1\tpath\tsize\tmtime_ns\tsha256"]
+    for line in gzip.decompress(v2.read_bytes()).decode().splitlines():
+        digest, size, path = line.split("  ", 2)
+        lines.append(f"{path}\t{size}\t{os.stat(data_ws / path).st_mtime_ns}\t{digest}")
+    tsv = record.with_name("DATA-1-v1.manifest.tsv")
+    tsv.write_text("\n".join(lines) + "\n")
+    item["dataset"]["manifest"] = tsv.relative_to(data_ws).as_posix()
+    record.write_text(yaml.safe_dump(item, sort_keys=False))
+    shutil.rmtree(v2.parent)
+    shutil.rmtree(data_ws / ".mle3")
+    assert check_json(cli, data_ws)[0] == 0
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json")
+    assert code == 0 and json.loads(out)["hashed"] == 0  # the TSV's mtimes are the fast path
+    label = next((data_ws / "data/shapes/labels/train").iterdir())
+    label.write_text(label.read_text() + "0 0.5 0.5 0.1 0.1\n")
+    code, check = check_json(cli, data_ws)
+    assert code == 1 and any(f["rule"] == "data.changed" and "1 changed" in f["message"] for f in check["findings"])
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json")
+    assert code == 1 and json.loads(out)["changed"] == [label.relative_to(data_ws).as_posix()]
+    tsv.write_text("\n".join(lines[:-1]) + "\n")
+    code, check = check_json(cli, data_ws)
+    assert any(f["rule"] == "data.manifest" and "fingerprint" in f["message"] for f in check["findings"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 MODEL = "TINY-MODEL-v0.1.0"
 

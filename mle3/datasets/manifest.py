@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .._atomic import atomic_write_text
 from ..hashing import sha256_file
 
-HEADER = "# mle3 manifest v1\tpath\tsize\tmtime_ns\tsha256"
 #: beside the data.yaml, in the data's own place (hidden: never part of the data set)
 MANIFEST_DIR = ".mle3-manifests"
 #: the local copy of every manifest this machine has read or written
@@ -145,11 +143,6 @@ def compare_with_disk(root: Path, recorded: list[Entry], observe: Callable[[str,
             suspects.append(e)
     changed.extend(e.path for e in suspects if sha256_file(root / e.path) != e.sha256)
     return DiskDiff(sorted(changed), sorted(removed), len(suspects))
-
-
-def write_manifest(path: Path, entries: list[Entry]) -> None:
-    lines = [HEADER] + [f"{e.path}\t{e.size}\t{e.mtime_ns}\t{e.sha256}" for e in sorted(entries, key=lambda e: e.path)]
-    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def read_manifest(path: Path) -> list[Entry]:
