@@ -129,7 +129,7 @@ def _register_scanned(
             result = scan_remote(store, listing, layout.splits, len(layout.names), progress=advance)
         else:
             result, listing = scan_local(str(store.path), layout.root, layout.splits, len(layout.names), progress=advance, extra=[layout.file])
-    text = result.manifest_text().encode()
+    text = result.text.encode()
     fp = "sha256:" + hashlib.sha256(text).hexdigest()
     splits = summarise(result.splits, layout.names)
     for split, directory in layout.splits.items():

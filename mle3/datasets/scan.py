@@ -500,9 +500,6 @@ class DatasetScan:
     images: dict[str, list[str]]
     problems: list[Problem]
 
-    def manifest_text(self) -> str:
-        return self.text
-
 
 def _merge(results: Iterator[ChunkResult], progress: Callable[[int], None] | None) -> DatasetScan:
     total = ChunkResult()
