@@ -208,6 +208,51 @@ def trained_ws(trained_template, tmp_path) -> Path:
     return target
 
 
+ROOTED_FILES = {
+    **TINY_FILES,
+    "mle3.yaml": "project: tiny rooted\ndata_roots:\n  nas: null\n",
+    "artifacts/training/TINY.yaml": TINY_FILES["artifacts/training/TINY.yaml"] + "  augmentation: aug_config_v2.yaml\n",
+    "artifacts/aug_config_v2.yaml": (REPO / "artifacts/augmentation/aug_config_v2.yaml").read_text(),
+}
+
+
+@pytest.fixture(scope="session")
+def rooted_trained_template(tmp_path_factory) -> tuple[Path, Path]:
+    """The set-up the README recommends: the data below the data root ``nas``, outside the
+    workspace, mapped by ``MLE3_DATA_ROOT_NAS``; one real tiny training on it."""
+    from mle3.datasets import register
+    from mle3.datasets.synthetic import generate
+    from mle3.runner import TrainOptions, train
+
+    base = tmp_path_factory.mktemp("rooted")
+    root, nas = write_files(base / "ws", ROOTED_FILES), base / "nas"
+    data_yaml = generate(nas / "tiny", counts={"train": 16, "val": 4, "test": 4}, image_size=64, seed=3)
+    previous = os.environ.get("MLE3_DATA_ROOT_NAS")
+    os.environ["MLE3_DATA_ROOT_NAS"] = str(nas)
+    try:
+        register(root, data_yaml, "TINY-DATA", "v1", ["REQ-DATA"])
+        result = train(root, "TINY-TRAIN-001", TrainOptions(model_id="TINY-MODEL-v0.1.0"), echo=lambda line: None)
+    finally:
+        if previous is None:
+            os.environ.pop("MLE3_DATA_ROOT_NAS", None)
+        else:
+            os.environ["MLE3_DATA_ROOT_NAS"] = previous
+    assert result.status == "success", result.error
+    return root, nas
+
+
+@pytest.fixture
+def rooted_ws(rooted_trained_template, tmp_path, monkeypatch) -> tuple[Path, Path]:
+    """A private copy of the rooted workspace, its root mapped for this test."""
+    import shutil
+
+    root, nas = rooted_trained_template
+    target = tmp_path / "rooted"
+    shutil.copytree(root, target, symlinks=True, ignore=shutil.ignore_patterns(".mle3"))
+    monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
+    return target, nas
+
+
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 

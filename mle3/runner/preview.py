@@ -36,8 +36,9 @@ class Sheet:
     planned: list[Planned] = field(default_factory=list)
 
 
-def _train_images(ws: Any, dataset: Any) -> tuple[list[Path], Path]:
-    """The training images of ``dataset`` on this machine, and its data.yaml there."""
+def _train_images(ws: Any, dataset: Any) -> tuple[list[Path], Path, Path]:
+    """The training images of ``dataset`` on this machine, its data.yaml there, and the
+    folder its paths are relative to (the workspace or a data root)."""
     from ..datasets.materialize import local_data_base
     from ..datasets.yolo import read_data_yaml
 
@@ -50,7 +51,16 @@ def _train_images(ws: Any, dataset: Any) -> tuple[list[Path], Path]:
     images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp")) if folder else []
     if not images:
         raise Mle3Error(f"no training images under {folder}")
-    return images, source
+    return images, source, base
+
+
+def _data_path(path: Path, base: Path) -> str:
+    """An image's path as the data set names it: relative to its base (the workspace or a
+    data root), never this machine's absolute path."""
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:  # a link the data set's listing followed out of its base
+        return path.name
 
 
 def _labels(image: Path) -> list[tuple[int, list[float]]]:
@@ -96,7 +106,7 @@ def render(ws: Any, cfg: Any, *, n: int = 16, seed: int = 0, imgsz: int | None =
         raise Mle3Error(f"{cfg.id} names no augmentation configuration", file=cfg._file, field="augmentation")
     size = int(imgsz or (cfg.image_size if isinstance(cfg.image_size, int) else 640))
     dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
-    images, data_yaml = _train_images(ws, dataset)
+    images, data_yaml, base = _train_images(ws, dataset)
     planned = plan(aug, size, night_list_of(data_yaml))
     names = dataset.class_names() if dataset is not None else []
     picked = random.Random(seed).sample(images, min(n, len(images))) if len(images) >= n else [images[i % len(images)] for i in range(n)]
@@ -142,7 +152,7 @@ def render(ws: Any, cfg: Any, *, n: int = 16, seed: int = 0, imgsz: int | None =
         draw.text((x + 4, y + TILE + 3), caption[:40], fill=(0, 0, 0))
         if len(caption) > 40:
             draw.text((x + 4, y + TILE + 15), caption[40:80], fill=(0, 0, 0))
-        tiles.append({"image": path.relative_to(ws.root).as_posix(), "transforms": applied, "boxes": len(out["bboxes"])})
+        tiles.append({"image": _data_path(path, base), "transforms": applied, "boxes": len(out["bboxes"])})
     buffer = io.BytesIO()
     sheet.save(buffer, format="PNG", optimize=False)
     return Sheet(buffer.getvalue(), tiles, planned)

@@ -89,6 +89,9 @@ class Parent:
     settings: Any
     #: the data set's data.yaml on this machine (materialized once when it is remote)
     data_yaml: Path
+    #: the folder the data set's paths are relative to on this machine: the workspace, a
+    #: mounted data root, or the checked cache of a remote one
+    data_base: Path
 
 
 def resolve_parent(ws: Any, ref: str) -> Parent:
@@ -139,7 +142,7 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     if imgsz is None and config is not None:
         size = config.image_size
         imgsz = max(size) if isinstance(size, (list, tuple)) else size
-    return Parent(model, weights, digest, config, dataset, int(imgsz or 640), settings, base / dataset.data_yaml)
+    return Parent(model, weights, digest, config, dataset, int(imgsz or 640), settings, base / dataset.data_yaml, base)
 
 
 def _refuse_broken(ws: Any, item_id: str) -> None:
@@ -153,12 +156,14 @@ def _images(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def calibration_set(root: Path, dataset: Any, count: int, seed: int = 0) -> tuple[list[Path], str]:
-    """A seeded sample of training images (never val or test) and the sha256 of the list."""
-    train_dir = root / dataset.split("train").path
+def calibration_set(base: Path, dataset: Any, count: int, seed: int = 0) -> tuple[list[Path], str]:
+    """A seeded sample of training images (never val or test) and the sha256 of the list of
+    their paths relative to ``base``, the folder the data set's paths are relative to (so a
+    data set below a data root lists the same paths on every machine)."""
+    train_dir = base / dataset.split("train").path
     images = _images(train_dir)
     chosen = sorted(random.Random(seed).sample(images, min(count, len(images))))
-    listing = "".join(p.relative_to(root).as_posix() + "\n" for p in chosen)
+    listing = "".join(p.relative_to(base).as_posix() + "\n" for p in chosen)
     return chosen, "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
 
 
@@ -334,18 +339,19 @@ def quantize(root: Path, ref: str, options: QuantizeOptions, echo: Callable[[str
     qat_epochs = options.qat_epochs or qat_epochs
     threshold = ws.config.quantization.max_map50_drop
     offline_ultralytics(root)
-    images, list_hash = calibration_set(root, parent.dataset, calib_n)
+    images, list_hash = calibration_set(parent.data_base, parent.dataset, calib_n)
+    listed = [p.relative_to(parent.data_base).as_posix() for p in images]  # the data set's own paths
     config_id = parent.config.id if parent.config is not None else (parent.model.training_run or parent.model.id)
     record = RunRecord.create(
         root, config_id, kind="quantization", method=options.method, parent_model=parent.model.id,
         parent_weights_sha256=parent.weights_sha256, dataset_version=parent.dataset.key, dataset_fingerprint=parent.dataset.fingerprint,
-        calibration={"split": "train", "images": len(images), "method": calib_method, "list_sha256": list_hash, "files": [p.relative_to(root).as_posix() for p in images]},
+        calibration={"split": "train", "images": len(images), "method": calib_method, "list_sha256": list_hash, "files": listed, **({"data_root": parent.dataset.data_root} if getattr(parent.dataset, "data_root", None) else {})},
         code=git_state(root), environment=environment(), deviations=[d.__dict__ for d in deviations], threshold=threshold, attempts=[],
     )
     # named after its own run (like a training's draft): two quantizations of one model on
     # two branches never collide
     child_id = f"{draft_id(model_line_of(parent.model) or parent.model.id, record.id)}-int8-{options.method}"
-    atomic_write_text(record.directory / "calibration.txt", "".join(p.relative_to(root).as_posix() + "\n" for p in images))
+    atomic_write_text(record.directory / "calibration.txt", "".join(path + "\n" for path in listed))
     audit.append(root, "run.start", record.id, {"kind": "quantization", "method": options.method, "parent": parent.model.id})
     result = QuantizeResult(record.id, "in_progress", method=options.method, threshold=threshold)
     started = time.time()

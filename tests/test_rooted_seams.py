@@ -1,0 +1,61 @@
+"""The set-up the README recommends, at the seams: data below a data root outside the
+workspace must work in every command that reads data (calibration, preview, reports)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+MODEL = "TINY-MODEL-v0.1.0"
+
+
+def test_ptq_calibrates_on_data_below_a_root_and_records_root_relative_paths(rooted_ws, cli):
+    ws, nas = rooted_ws
+    code, out, err = cli("quantize", MODEL, "--method", "ptq", "--calibration-images", "6", "-w", ws, "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["status"] == "success", result
+    child = yaml.safe_load((ws / f"artifacts/models/{result['model_version']}.yaml").read_text())["model_version"]
+    calibration = child["quantization"]["calibration"]
+    assert calibration["images"] == 6
+    listed = (ws / calibration["list"]).read_text().split()
+    assert len(listed) == 6
+    for path in listed:  # relative to the data set's root, never a machine path
+        assert not path.startswith("/") and str(nas) not in path
+        assert (nas / path).is_file(), path
+
+
+def test_augment_preview_and_04_11_render_with_data_below_a_root(rooted_ws, cli, tmp_path):
+    ws, nas = rooted_ws
+    code, out, err = cli("augment", "preview", "TINY-TRAIN-001", "-w", ws, "-o", tmp_path / "p.png", "--format", "json")
+    assert code == 0, err
+    tiles = json.loads(out)["tiles"]
+    assert tiles and all(not t["image"].startswith("/") and (nas / t["image"]).is_file() for t in tiles)
+    code, out, err = cli("report", "04-11", "TINY-TRAIN-001", "-w", ws, "--format", "html", "-o", tmp_path / "r.html")
+    assert code == 0, err
+    assert "Traceback" not in err and (tmp_path / "r.html").stat().st_size > 1000
+
+
+def test_qat_fine_tunes_on_data_below_a_root(rooted_ws, cli):
+    ws, nas = rooted_ws
+    code, out, err = cli("quantize", MODEL, "--method", "qat", "--qat-epochs", "1", "-w", ws, "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["status"] == "success", result
+
+
+def test_the_release_package_renders_with_data_below_a_root(rooted_ws, cli, tmp_path):
+    from conftest import require_weasyprint
+
+    require_weasyprint()
+    ws, nas = rooted_ws
+    code, out, err = cli("report", "release", MODEL, "-w", ws, "-o", tmp_path / "release", "--format", "json")
+    assert "Traceback" not in err and "is not in the subpath" not in err, err
+    assert code == 0, err
+    documents = json.loads(out)["documents"]
+    assert {d["wp"] for d in documents} >= {"04-11", "11-07", "13-65"}
+    assert all((tmp_path / "release" / Path(d["file"]).name).is_file() for d in documents)
