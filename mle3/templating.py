@@ -35,6 +35,25 @@ class ConfinedLoader(jinja2.FileSystemLoader):
         return source, filename, uptodate
 
 
+def as_text(value: Any) -> Any:
+    """How a value reads in a document an assessor opens: never a Python repr. ``None`` is
+    a dash, booleans are yes/no, lists are comma-separated, mappings ``key: value`` pairs;
+    strings (and markup) pass unchanged. Used as jinja's ``finalize``, so it holds for every
+    ``{{ ... }}`` of every template, the workspace's own included."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {as_text(v)}" for k, v in value.items()) or "–"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return ", ".join(str(as_text(v)) for v in items) or "–"
+    return value
+
+
 @lru_cache(maxsize=8)
 def environment(workspace_root: str | None = None) -> jinja2.Environment:
     search = [str(bundled_templates())]
@@ -46,6 +65,7 @@ def environment(workspace_root: str | None = None) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=as_text,
     )
     return env
 

@@ -4,6 +4,7 @@ workspace must work in every command that reads data (calibration, preview, repo
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,23 @@ def test_the_release_package_renders_with_data_below_a_root(rooted_ws, cli, tmp_
     documents = json.loads(out)["documents"]
     assert {d["wp"] for d in documents} >= {"04-11", "11-07", "13-65"}
     assert all((tmp_path / "release" / Path(d["file"]).name).is_file() for d in documents)
+
+
+PYTHON_REPR = re.compile(r"\[\s*'|\{\s*'|(?<![=\w])(True|False|None)\b")  # "cos_lr=True" is the runner's own argument
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees: tags, styles, scripts and embedded images left out."""
+    html = re.sub(r"(?s)<(style|script)\b.*?</\1>", " ", html)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+@pytest.mark.parametrize("wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)])
+def test_work_products_show_no_python_reprs(rooted_ws, cli, tmp_path, wp, item):
+    ws, nas = rooted_ws
+    target = tmp_path / f"{wp}.html"
+    code, out, err = cli("report", wp, item, "-w", ws, "--format", "html", "-o", target)
+    assert code == 0, err
+    text = visible_text(target.read_text())
+    found = sorted({m.group(0) for m in PYTHON_REPR.finditer(text)})
+    assert not found, [text[max(0, m.start() - 60):m.end() + 60] for m in PYTHON_REPR.finditer(text)][:5]
