@@ -54,6 +54,19 @@ def as_text(value: Any) -> Any:
     return value
 
 
+def wrap_hash(value: Any, group: int = 16) -> Any:
+    """A digest (``sha256:4911...``) with a line-break chance after its prefix and every
+    ``group`` hex digits, so a narrow cell wraps it at a boundary a reader can follow
+    instead of anywhere."""
+    from markupsafe import Markup, escape
+
+    if not isinstance(value, str) or not value:
+        return as_text(value)
+    prefix, sep, digest = value.rpartition(":")
+    chunks = [escape(digest[i:i + group]) for i in range(0, len(digest), group)]
+    return Markup(escape(prefix + sep) + Markup("<wbr>") + Markup("<wbr>").join(chunks))
+
+
 @lru_cache(maxsize=8)
 def environment(workspace_root: str | None = None) -> jinja2.Environment:
     search = [str(bundled_templates())]
@@ -67,6 +80,7 @@ def environment(workspace_root: str | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         finalize=as_text,
     )
+    env.filters["hash"] = wrap_hash
     return env
 
 

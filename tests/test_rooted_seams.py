@@ -80,3 +80,29 @@ def test_work_products_show_no_python_reprs(rooted_ws, cli, tmp_path, wp, item):
     text = visible_text(target.read_text())
     found = sorted({m.group(0) for m in PYTHON_REPR.finditer(text)})
     assert not found, [text[max(0, m.start() - 60):m.end() + 60] for m in PYTHON_REPR.finditer(text)][:5]
+
+
+def test_a_document_marks_a_workspace_with_changes_not_yet_committed(rooted_ws, cli, tmp_path):
+    import subprocess
+
+    from conftest import require_git
+
+    require_git()
+    ws, nas = rooted_ws
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    (ws / ".gitignore").write_text(".mle3/\n")
+    subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=ws, check=True)
+    subprocess.run([*git, "commit", "-qm", "all"], cwd=ws, check=True)
+
+    def header() -> str:
+        target = tmp_path / "13-65.html"
+        code, _, err = cli("report", "13-65", MODEL, "-w", ws, "--format", "html", "-o", target)
+        assert code == 0, err
+        return visible_text(target.read_text())
+
+    assert "modified" not in header()
+    code, _, err = cli("approve", MODEL, "--role", "ml_lead", "--name", "Ann", "-w", ws)  # a new, untracked audit entry
+    assert code == 0, err
+    text = header()
+    assert "modified: uncommitted changes" in text and "not yet added" in text

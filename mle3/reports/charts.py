@@ -22,17 +22,25 @@ class Series:
     dashed: bool = False
 
 
-def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+def _nice_ticks(lo: float, hi: float, count: int = 5, *, integer: bool = False) -> list[float]:
+    """Round tick values covering ``lo..hi``; ``integer`` for counted axes (epochs, trials),
+    where a tick at 1.25 would name something that does not exist."""
     if hi <= lo:
         hi = lo + 1.0
     raw = (hi - lo) / count
     mag = 10 ** math.floor(math.log10(raw))
     step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=mag * 10)
+    if integer:
+        step = float(max(1, math.ceil(step)) if step < 5 else 5 * math.ceil(step / 5))
     start = math.floor(lo / step) * step
     ticks = [round(start, 10)]
     while ticks[-1] < hi - step * 0.001:  # the last tick at or above hi: bars and lines stay inside
         ticks.append(round(ticks[-1] + step, 10))
     return ticks
+
+
+#: x axes that count whole things: their ticks are integers
+COUNTED_AXES = frozenset({"epoch", "trial"})
 
 
 def _fmt(v: float) -> str:
@@ -71,7 +79,7 @@ def line_chart(title: str, series: list[Series], *, y_label: str = "", x_label: 
         y = sy(t)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e3e7ec" stroke-width="1"/>')
         out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#444">{_fmt(t)}</text>')
-    for t in _nice_ticks(x0, x1, 8):
+    for t in _nice_ticks(x0, x1, 8, integer=x_label in COUNTED_AXES):
         if x0 <= t <= x1:
             x = sx(t)
             out.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 4}" stroke="#888"/>')

@@ -53,7 +53,8 @@ def git_commit(ws: Workspace) -> dict[str, Any]:
     from ..runner.environment import git_state
 
     state = git_state(ws.root)
-    return {"commit": state.get("commit"), "dirty": state.get("dirty")}
+    untracked = int(state.get("untracked_files") or 0)  # new audit entries and records count too
+    return {"commit": state.get("commit"), "dirty": bool(state.get("dirty")) or untracked > 0, "untracked": untracked}
 
 
 def git_history(ws: Workspace, rel: str, limit: int = 20) -> list[dict[str, str]]:
