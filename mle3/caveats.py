@@ -91,6 +91,16 @@ def findings(epochs: list[dict[str, Any]], limits: Any) -> list[Finding]:
     return [f for f in found if f is not None]
 
 
+def too_few_to_judge(epochs: list[dict[str, Any]], limits: Any) -> str | None:
+    """Why finding nothing means nothing: with fewer epochs than the rising-loss streak or
+    the flat-mAP window needs, neither overfitting nor a plateau can show."""
+    needed = max(limits.overfit_epochs + 1, limits.flat_epochs)
+    if len(epochs) >= needed:
+        return None
+    return (f"too few epochs to judge: {len(epochs)} recorded, overfitting needs {limits.overfit_epochs + 1} "
+            f"and a flat mAP50 {limits.flat_epochs} (training_caveats in mle3.yaml)")
+
+
 def summary(run: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str, Any]:
     """What the run record keeps: gap per epoch, best versus last epoch, why it stopped."""
     gaps = gap_per_epoch(epochs)

@@ -73,3 +73,15 @@ def test_a_real_run_records_its_caveats_and_the_13_65_shows_them(trained_ws, cli
     assert cli("report", "13-65", "TINY-MODEL-v0.1.0", "-o", out, "--format", "html", "-w", trained_ws)[0] == 0
     html = out.read_text()
     assert "Training caveats" in html and "Why training stopped" in html and "Generalization gap" in html
+
+
+def test_too_few_epochs_to_judge_is_said_instead_of_none_found():
+    from mle3.workspace.config import TrainingCaveats
+
+    limits = TrainingCaveats()
+    three = rows([3.0, 2.0, 1.5], [3.5, 2.4, 2.1], [0.0, 0.0, 0.0])
+    assert caveats.findings(three, limits) == []
+    said = caveats.too_few_to_judge(three, limits)
+    assert said and said.startswith("too few epochs to judge: 3 recorded")
+    enough = rows([3.0] * limits.flat_epochs, [3.0] * limits.flat_epochs)
+    assert len(enough) >= limits.overfit_epochs + 1 and caveats.too_few_to_judge(enough, limits) is None

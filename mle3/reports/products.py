@@ -319,7 +319,8 @@ def training_caveats(ws: Workspace, run: dict[str, Any], epochs: list[dict[str, 
     xs = [g["epoch"] for g in gaps]
     chart = charts.line_chart("Generalization gap: val loss minus train loss (box + cls + dfl)", [charts.Series("gap", xs, [g["gap"] for g in gaps])],
                               y_label="loss", markers={"best": run.get("best_epoch"), "early stop": run.get("early_stop_epoch")}) if any(g["gap"] is not None for g in gaps) else ""
-    return {**summary, "findings": caveats.findings(epochs, ws.config.training_caveats), "chart": chart}
+    limits = ws.config.training_caveats
+    return {**summary, "findings": caveats.findings(epochs, limits), "too_few": caveats.too_few_to_judge(epochs, limits), "chart": chart}
 
 
 def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[str, Any]:
