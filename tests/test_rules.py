@@ -172,3 +172,9 @@ from conftest import BASE_FILES  # noqa: E402
 import textwrap  # noqa: E402
 
 BASE_DATA = textwrap.dedent(BASE_FILES["artifacts/data.yaml"]).lstrip("\n")
+
+
+def test_a_misspelled_class_in_a_criterion_is_named_unknown_not_zero(make_ws):
+    root = make_ws({"requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: ml_data\n  derived_from: [SYS-1]\n  criteria:\n    - class: carr\n      min_samples: 50\n      split: train\n"})
+    f = next(f for f in findings_of(root) if f.rule == "criteria.unmet")
+    assert "unknown class 'carr'" in f.message and "DATA-v1 has car" in f.message and "actual 0" not in f.message

@@ -54,6 +54,9 @@ def evaluate(c: Any, item: Any) -> Verdict:
             return Verdict(c, None, None, text)
         return Verdict(c, _within(value, c.min, c.max), value, text)
     if isinstance(c, ClassSamplesCriterion):
+        names = item.class_names() if item.classes else []
+        if names and c.class_ not in names:  # a misspelled class is not "0 instances"
+            return Verdict(c, False, f"unknown class {c.class_!r}; {item.key} has {', '.join(names)}", text)
         value = item.instances(c.class_, c.split)
         return Verdict(c, None if value is None else value >= c.min_samples, value, text)
     if isinstance(c, SamplesCriterion):
