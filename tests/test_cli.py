@@ -174,3 +174,19 @@ def test_readme_starts_with_the_two_commands_ci_runs():
     block = lines[lines.index("```") + 1 : lines.index("```") + 3]
     assert block == ["pip install -e '.[train]' && mle3 demo", "pip install -e '.[train,test]' && pytest"]
     assert "pip install -e '.[train,test]' && pytest" in (REPO / ".ci" / "run").read_text()
+
+
+def test_exit_codes_do_not_change_when_the_reader_closes_the_pipe(make_ws):
+    """`mle3 rules | head -1`: the command's own exit code, however much output fitted in
+    the pipe before the reader went away (click made it 1 at the first failed write)."""
+    import os
+
+    broken = make_ws({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: NOPE\n  epochs: 3\n"})
+    for args, expected in ((["rules"], 0), (["check", "-w", str(broken)], 1)):
+        for _ in range(3):
+            read, write = os.pipe()
+            os.close(read)  # the reader is gone before mle3 writes its first byte
+            proc = subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", *args], stdout=write, stderr=subprocess.PIPE, text=True)
+            os.close(write)
+            assert proc.returncode == expected, (args, proc.returncode, proc.stderr)
+            assert "Traceback" not in proc.stderr

@@ -23,6 +23,17 @@ __all__ = ["app", "main", "run"]
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; user errors print one line, never a traceback."""
+    from .pipe import PipeSafeStream
+
+    original = sys.stdout
+    sys.stdout = PipeSafeStream(original)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = original
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="mle3", standalone_mode=False)
         return result if isinstance(result, int) else 0
@@ -53,8 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         typer.echo(f"mle3: error: {exc.strerror or exc}{where}; files already recorded are unchanged", err=True)
         return 2
-    except BrokenPipeError:
-        return 0
 
 
 def run() -> None:
