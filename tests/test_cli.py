@@ -190,3 +190,25 @@ def test_exit_codes_do_not_change_when_the_reader_closes_the_pipe(make_ws):
             os.close(write)
             assert proc.returncode == expected, (args, proc.returncode, proc.stderr)
             assert "Traceback" not in proc.stderr
+
+
+def test_help_names_every_option_in_full_at_80_columns(cli, monkeypatch):
+    import typer.main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    group = typer.main.get_command(__import__("mle3.cli", fromlist=["app"]).app)
+
+    def commands(cmd, path):
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from commands(sub, [*path, name])
+
+    for path, command in commands(group, []):
+        code, out, _ = cli(*path, "--help")
+        assert code == 0, path
+        for param in command.params:
+            if getattr(param, "hidden", False):
+                continue
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--"):
+                    assert opt in out, (path, opt)

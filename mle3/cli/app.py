@@ -16,7 +16,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # click's plain help wraps long option names and text at any width; rich's boxes cut
+    # them ("--allow-changed…") when the terminal or a pipe is 80 columns wide
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
 )
 
 WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Workspace directory (default: found from the current directory upwards).", file_okay=False)]
