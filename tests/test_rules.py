@@ -46,6 +46,7 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     "dataset.version-conflict": ({"artifacts/data2.yaml": "dataset:\n  id: DATA\n  version: v1\n  fingerprint: sha256:0123\n  requirements: [REQ-D]\n"}, "artifacts/data2.yaml", 1),
     "criteria.unmet": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n  status: validated\n"}, MODEL, 7),
     "criteria.not-evaluable": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {validation: {mAP_50: 0.9}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n"}, MODEL, 7),
+    "consistency.id-shadowed": ({"requirements/DATA.yaml": "requirement:\n  id: DATA\n  type: other\n  title: shares the data set's id\n"}, "requirements/DATA.yaml", 2),
     "status.unknown": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: shipped\n"}, MODEL, 7),
     "status.upstream-broken": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: validated\n", "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  augmentation: no-such-aug.yaml\n  epochs: 3\n"}, MODEL, 7),
 }

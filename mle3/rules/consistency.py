@@ -133,3 +133,14 @@ def split_overlap(ctx: Context) -> Iterator[Hit]:
         leakage = (ds.model_extra or {}).get("leakage")
         if isinstance(leakage, dict) and leakage.get("shared_images"):
             yield Hit(ds, f"{leakage['shared_images']} images appear in more than one split", ("leakage",))
+
+
+@rule("consistency.id-shadowed", "error",
+      "An item's id is also a data set's id: a reference to that id names the item, never the data set's latest version.",
+      "Rename one of them; ids are shared by every item kind.")
+def id_shadowed(ctx: Context) -> Iterator[Hit]:
+    for dataset_id, latest in sorted(ctx.ws.latest_dataset.items()):
+        other = ctx.ws.by_key.get(dataset_id)
+        if other is not None and other.kind != "dataset":
+            yield Hit(other, f"id {dataset_id!r} of this {other.kind} is also the id of data set {latest.key} ({latest._file}): "
+                             f"references to {dataset_id!r} name the {other.kind}", ("id",))
