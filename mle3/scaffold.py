@@ -1,4 +1,7 @@
-"""``mle3 init``: a new workspace whose commented examples already pass ``mle3 check``."""
+"""``mle3 init``: a new workspace in a git repository, with example requirements and an
+example configuration that say they are examples. Nothing with results is written by hand:
+data sets and model versions come from ``mle3 dataset register`` and ``mle3 train``, so a
+new workspace's ``check`` lists exactly the next steps (register the data it needs)."""
 
 from __future__ import annotations
 
@@ -52,24 +55,14 @@ requirement:
       split: test
       min: 0.5
 """,
-    "artifacts/datasets/DATA-001-v1.yaml": """\
-# `mle3 dataset register data.yaml --id DATA-001 --version v2` writes files like this one.
-dataset:
-  id: DATA-001
-  version: v1
-  title: First labelled image set
-  requirements: [REQ-DATA-001]
-  classes: [object]
-  splits:
-    train: {samples: 350}
-    val: {samples: 75}
-    test: {samples: 75}
-""",
     "artifacts/training/TRAIN-001.yaml": """\
+# An example configuration: edit it for your model. Data sets and model versions are not
+# written by hand: `mle3 dataset register` and `mle3 train` record them with real counts,
+# fingerprints and metrics.
 training:
   id: TRAIN-001
   model: yolov8n.yaml       # built from the model yaml: nothing is downloaded
-  dataset: DATA-001         # latest version; or pin one: DATA-001-v1
+  # dataset: DATA-001       # the data set you register; latest version, or pin one: DATA-001-v1
   requirements: [REQ-PERF-001]
   epochs: 50
   batch_size: 16
@@ -79,22 +72,39 @@ training:
   early_stopping: {patience: 10, metric: "mAP@0.5", mode: max}
   reproducibility: {seed: 42, deterministic: true}
 """,
-    "artifacts/models/MODEL-001-v0.1.0.yaml": """\
-# `mle3 train TRAIN-001` writes model versions like this one, with real metrics.
-model_version:
-  id: MODEL-001-v0.1.0
-  training_run: TRAIN-001
-  metrics:
-    test: {mAP_50: 0.61}
-  training_data:
-    dataset_version: DATA-001-v1
-    train_samples: 350
-    val_samples: 75
-  traceability:
-    requirements: [REQ-PERF-001]
-  status: draft
-""",
 }
+
+
+#: what a workspace keeps out of git (README "What to commit")
+GITIGNORE = """\
+# per-machine state and caches of mle3 (never shared: see README, "What to commit")
+.mle3/
+# ultralytics' epoch checkpoints (tens of MB each); the model version keeps its own copy
+# of the chosen weights, and the run record their sha256
+artifacts/runs/*/ultralytics/weights/
+artifacts/runs/*/qat/weights/
+"""
+
+
+def init_git(target: Path) -> str | None:
+    """``git init`` the new workspace unless it lies inside a repository already; returns
+    a note when git is missing (the workspace still works, teams need git to merge)."""
+    try:
+        import git
+    except ImportError:
+        return "gitpython is not installed: the workspace is not a git repository (pip install gitpython; git init)"
+    try:
+        git.Repo(target, search_parent_directories=True)
+        return None
+    except git.InvalidGitRepositoryError:
+        pass
+    except git.NoSuchPathError:
+        pass
+    try:
+        git.Repo.init(target)
+    except (git.GitCommandError, git.GitCommandNotFound, OSError) as exc:
+        return f"git init failed ({type(exc).__name__}); the workspace is not a git repository yet (apt-get install git; git init)"
+    return None
 
 
 def write_gitattributes(target: Path, lfs: bool | None = None) -> list[str]:
@@ -123,7 +133,7 @@ def init_workspace(target: Path, project: str | None = None, *, force: bool = Fa
     written.extend(write_schemas(target / "schemas"))
     gitignore = target / ".gitignore"
     if not gitignore.exists():
-        gitignore.write_text(".mle3/\n")
+        gitignore.write_text(GITIGNORE)
         written.append(gitignore)
     if write_gitattributes(target, lfs):
         written.append(target / ".gitattributes")

@@ -133,11 +133,20 @@ def test_schema_writes_valid_json_schemas(cli, tmp_path):
     assert {"epochs", "optimizer", "early_stopping", "reproducibility"} <= set(props)
 
 
-def test_init_creates_a_passing_workspace(cli, tmp_path):
+def test_init_creates_a_git_workspace_whose_check_lists_the_next_steps(cli, tmp_path):
+    """No item with invented counts or metrics: check names what is still to be done."""
+    from conftest import require_git
+
+    require_git()
     target = tmp_path / "new-ws"
     assert cli("init", target)[0] == 0
-    code, out, _ = cli("check", "-w", target, "--strict")
-    assert code == 0, out
+    assert (target / ".git").is_dir() and ".mle3/" in (target / ".gitignore").read_text()
+    code, out, _ = cli("check", "-w", target, "--format", "json")
+    rules = sorted(f["rule"] for f in json.loads(out)["findings"])
+    assert rules == ["trace.config-no-dataset", "trace.config-unused", "trace.requirement-uncovered"], out
+    assert not list(target.glob("artifacts/datasets/*")) and not list(target.glob("artifacts/models/*"))
+    nested = target / "requirements" / "inner"
+    assert cli("init", nested)[0] == 0 and not (nested / ".git").exists()  # inside a repository already
     assert (target / "schemas" / "requirement.schema.json").exists()
     first = (target / "requirements" / "REQ-DATA-001.yaml").read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=../schemas/requirement.schema.json"

@@ -18,15 +18,20 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing mle3.yaml and examples.")] = False,
     lfs: Annotated[Optional[bool], typer.Option("--lfs/--no-lfs", help="Track *.pt, *.onnx, *.engine with git LFS (default: when git lfs is installed).")] = None,
 ) -> int:
-    """Create a workspace skeleton with commented examples that pass `mle3 check` (and git LFS
-    patterns for weights when git lfs is installed)."""
+    """Create a workspace in a git repository: example requirements and configuration, JSON
+    Schemas, .gitignore (and git LFS patterns for weights when git lfs is installed)."""
     from .. import lfs as git_lfs
-    from ..scaffold import init_workspace
+    from ..scaffold import init_git, init_workspace
 
     written = init_workspace(directory, project, force=force, lfs=lfs)
+    note = init_git(directory)
+    if note:
+        typer.echo(f"note: {note}")
     if lfs is None and not git_lfs.available():
         typer.echo("note: git lfs is not installed; weights (*.pt, *.onnx, *.engine) are not set up for LFS (install git-lfs, then mle3 init --force --lfs)")
-    typer.echo(f"created workspace in {directory.resolve()} ({len(written)} files); next: cd {directory} && mle3 check")
+    typer.echo(f"created workspace in {directory.resolve()} ({len(written)} files); next: edit the examples, "
+               f"register your data (mle3 dataset register DATA.yaml --id DATA-001 --version v1 -r REQ-DATA-001 -w {directory}), "
+               f"uncomment `dataset:` in the configuration, then mle3 check")
     return 0
 
 
