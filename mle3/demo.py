@@ -11,11 +11,17 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import yaml
+
 from .errors import Mle3Error
-from .scaffold import write_gitattributes
+from .scaffold import GITIGNORE, write_gitattributes
 
 MLE3_YAML = """\
 project: mle3 demo - traffic-sign-like shape detection
+# the data lies outside the workspace, below the data root `nas`; each machine maps it
+# (this one in the untracked .mle3/local.yaml, others with MLE3_DATA_ROOT_NAS)
+data_roots:
+  nas: null
 rules: {}
 policy:
   split_ratios: {train: [0.6, 0.8], val: [0.1, 0.2], test: [0.1, 0.2]}
@@ -98,11 +104,20 @@ training:
 """
 
 
+def map_data_root(workspace: Path, nas: Path) -> None:
+    """This machine's mapping of the root ``nas`` (per machine, never committed)."""
+    from .datasets.roots import LOCAL_SETTINGS
+
+    local = workspace / LOCAL_SETTINGS
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(yaml.safe_dump({"data_roots": {"nas": str(nas)}}))
+
+
 def write_workspace(directory: Path, *, epochs: int, imgsz: int, train_images: int) -> None:
     (directory / "requirements").mkdir(parents=True)
     (directory / "artifacts" / "training").mkdir(parents=True)
     (directory / "mle3.yaml").write_text(MLE3_YAML)
-    (directory / ".gitignore").write_text(".mle3/\nreports/\n")
+    (directory / ".gitignore").write_text(GITIGNORE + "# the demo's rendered work products\nreports/\n")
     write_gitattributes(directory)
     (directory / "requirements" / "demo-requirements.yaml").write_text(REQUIREMENTS.format(min_train=max(20, int(train_images * 0.75)), min_class=max(5, int(train_images * 0.4))))
     (directory / "requirements" / "DEMO-ARCH-001.yaml").write_text(ARCHITECTURE.format(imgsz=imgsz))
@@ -147,15 +162,19 @@ def run_demo(directory: Path, *, epochs: int = 20, train_images: int = 400, imgs
     from .rules import check_workspace
     from .runner import TrainOptions, train
 
-    directory = directory.resolve()
-    if directory.exists() and any(directory.iterdir()):
-        raise Mle3Error(f"{directory} exists and is not empty; choose a new directory")
+    container = directory.resolve()
+    if container.exists() and any(container.iterdir()):
+        raise Mle3Error(f"{container} exists and is not empty; choose a new directory")
+    # the set-up the README recommends: the workspace (a git repository) in one folder, the
+    # data below a data root outside it
+    directory, nas = container / "workspace", container / "nas"
     start = time.time()
-    echo(f"[1/7] creating the demo workspace in {directory}")
+    echo(f"[1/7] creating the demo workspace in {directory}, its data root nas in {nas}")
     write_workspace(directory, epochs=epochs, imgsz=imgsz, train_images=train_images)
-    echo(f"[2/7] generating the data set ({train_images} train, {train_images // 5} val, {train_images // 5} test images at {imgsz} px)")
-    data_yaml = generate(directory / "data" / "signs", counts={"train": train_images, "val": train_images // 5, "test": train_images // 5}, image_size=imgsz, seed=0)
-    git_commit(directory, "mle3 demo: requirements, configuration and data")
+    map_data_root(directory, nas)
+    echo(f"[2/7] generating the data set below the data root ({train_images} train, {train_images // 5} val, {train_images // 5} test images at {imgsz} px)")
+    data_yaml = generate(nas / "signs", counts={"train": train_images, "val": train_images // 5, "test": train_images // 5}, image_size=imgsz, seed=0)
+    git_commit(directory, "mle3 demo: requirements and configuration")
     echo("[3/7] registering it as DEMO-DATA-001 v1")
     reg = register(directory, data_yaml, "DEMO-DATA-001", "v1", ["DEMO-REQ-DATA"], title="Synthetic sign shapes", source="mle3.datasets.synthetic (seed 0)")
     echo(f"      {reg.files} files, fingerprint {reg.fingerprint[:23]}..., label errors {reg.label_quality['errors']}, leakage {reg.leakage['shared_images']}")
