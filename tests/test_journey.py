@@ -1,0 +1,124 @@
+"""The whole journey on the set-up the README recommends: a git workspace whose data lies
+below a data root outside it, approvals made in a second clone and merged back.
+
+register -> check -> train -> export -> PTQ -> QAT -> every work product -> approve (in
+a clone) -> merge -> promote validated -> promote released -> release package -> site.
+Each step runs through the CLI as a user would; each later capability extends this test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, require_git, require_weasyprint, write_files
+
+pytestmark = pytest.mark.slow
+
+FILES = {
+    "mle3.yaml": (
+        "project: journey\ndata_roots:\n  nas: null\n"
+        "policy:\n  approvals:\n    '04-11': [ml_engineer]\n    '11-07': [data_owner]\n    '13-65': [ml_lead]\n"
+        "    '11-06': [ml_lead, safety_assessor]\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n"
+    ),
+    ".gitignore": ".mle3/\nartifacts/runs/*/ultralytics/weights/\nartifacts/runs/*/qat/weights/\n",
+    "requirements/R.yaml": (
+        "requirements:\n"
+        "  - id: REQ-DATA\n    type: ml_data\n    title: Shapes data\n    criteria:\n      - samples: train\n        min: 10\n"
+        "  - id: REQ-PERF\n    type: performance\n    title: Detector quality\n    derived_from: [REQ-DATA]\n"
+        "    criteria:\n      - metric: mAP_50\n        split: test\n        min: 0.0\n"
+    ),
+    "requirements/ARCH.yaml": "architecture:\n  id: ARCH-1\n  title: one-stage detector\n  requirements: [REQ-PERF]\n",
+    "artifacts/training/J.yaml": (
+        "training:\n  id: J-TRAIN-001\n  model_line: J-MODEL\n  model: yolov8n.yaml\n  dataset: J-DATA\n  architecture: ARCH-1\n"
+        "  requirements: [REQ-PERF]\n  epochs: 2\n  batch_size: 8\n  image_size: 64\n  optimizer: {type: AdamW, lr: 0.002}\n"
+        "  early_stopping: {patience: 5, metric: \"mAP@0.5\"}\n  augmentation: aug_config_v2.yaml\n"
+        "  hardware: {workers: 0}\n  reproducibility: {seed: 1, deterministic: true}\n"
+    ),
+    "artifacts/aug_config_v2.yaml": (REPO / "artifacts/augmentation/aug_config_v2.yaml").read_text(),
+}
+
+
+def git(cwd: Path, *args: str, name: str = "Tom Trainer") -> str:
+    return subprocess.run(["git", "-c", f"user.name={name}", "-c", f"user.email={name.split()[0].lower()}@example.com", *args],
+                          cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tmp_path, monkeypatch):
+    from mle3.datasets.synthetic import generate
+
+    require_git()
+    require_weasyprint()
+    nas = tmp_path / "nas"
+    monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
+    ws = write_files(tmp_path / "ws", FILES)
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "config", "user.name", "Tom Trainer")
+    git(ws, "config", "user.email", "tom@example.com")
+    data_yaml = generate(nas / "shapes", counts={"train": 16, "val": 4, "test": 4}, image_size=64, seed=3)
+
+    def ok(*args: str, as_json: bool = True) -> dict:
+        code, out, err = cli(*args, "-w", ws, *(("--format", "json") if as_json else ()))
+        assert code == 0, (args, out, err)
+        return json.loads(out) if as_json and out.strip() else {}
+
+    # register below the root, outside the workspace: the record names the root, not the machine
+    reg = ok("dataset", "register", str(data_yaml), "--id", "J-DATA", "--version", "v1", "-r", "REQ-DATA")
+    record = next((ws / "artifacts/datasets").glob("J-DATA-v1.*.yaml")).read_text()
+    assert "data_root: nas" in record and str(nas) not in record, reg
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "requirements, configuration, data set")
+    ok("check")
+
+    # train, export, PTQ, QAT: all read the data through the root
+    trained = ok("train", "J-TRAIN-001")
+    model = trained["model_version"]
+    ok("export", model, as_json=False)
+    for method in ("ptq", "qat"):
+        extra = ("--calibration-images", "6") if method == "ptq" else ("--qat-epochs", "1")
+        q = ok("quantize", model, "--method", method, *extra)
+        assert q["status"] == "success", q
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "training, export, quantization")
+    check = ok("check")
+    assert check["summary"]["errors"] == 0, check
+
+    # every work product renders (DRAFT) from the rooted data
+    docs = tmp_path / "docs"
+    for wp, item in (("04-11", "J-TRAIN-001"), ("11-07", "J-DATA-v1"), ("13-65", model), ("11-06", model)):
+        out = ok("report", wp, item, "-o", str(docs / f"{wp}.pdf"))
+        assert out["documents"][0]["approved"] is False and (docs / f"{wp}.pdf").stat().st_size > 5000
+
+    # the approvals are made in a second clone, on a branch, and merged back
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ws), str(clone)], check=True)
+    for role, item, name in (("ml_engineer", "J-TRAIN-001", "Eve Engineer"), ("data_owner", "J-DATA-v1", "Dan Owner"),
+                             ("ml_lead", model, "Lea Lead"), ("safety_assessor", model, "Sam Assessor")):
+        code, out, err = cli("approve", item, "--role", role, "--name", name, "-w", clone)
+        assert code == 0, (role, out, err)
+    git(clone, "add", "-A", name="Lea Lead")
+    git(clone, "commit", "-qm", "approvals", name="Lea Lead")
+    git(ws, "pull", "-q", "--no-rebase", str(clone), "main")
+    ok("audit", "verify")
+
+    promoted = ok("promote", model, "--to", "validated")
+    validated = promoted.get("model_version") or model
+    ok("promote", validated, "--to", "released")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "release")
+    status = yaml.safe_load(next(p for p in (ws / "artifacts/models").glob("*.yaml") if yaml.safe_load(p.read_text())["model_version"]["id"] == validated).read_text())
+    assert status["model_version"]["status"] == "released"
+
+    # the release package, approved, and the site
+    package = ok("report", "release", validated, "--release", "-o", str(tmp_path / "release"))
+    assert package["documents"] and all(d["approved"] for d in package["documents"]), package
+    assert (tmp_path / "release" / "MANIFEST.sha256").is_file()
+    code, out, err = cli("site", "-w", ws, "-o", tmp_path / "site")
+    assert code == 0, err
+    assert (tmp_path / "site" / "index.html").is_file()
+    final = ok("check")
+    assert final["summary"]["errors"] == 0, final
