@@ -148,3 +148,13 @@ def test_qat_fine_tunes_records_epochs_and_writes_int8_weights(trained_ws, cli):
     assert sum(1 for t in graph.initializer if t.data_type == onnx.TensorProto.INT8) > 10
     assert not [t for t in graph.initializer if t.name.endswith("_quantized") and t.data_type == onnx.TensorProto.FLOAT]
     assert block["size_ratio"] < 0.35
+
+
+def test_export_of_a_validated_or_released_model_is_refused_before_anything_is_written(trained_ws, cli):
+    path = trained_ws / f"artifacts/models/{MODEL}.yaml"
+    path.write_text(path.read_text().replace("status: draft", "status: released"))
+    before = path.read_bytes()
+    code, out, err = cli("export", MODEL, "-w", trained_ws)
+    assert code == 2 and "is released: exporting would change the content its approvals cover" in err, err
+    assert "Traceback" not in err and path.read_bytes() == before
+    assert not list((trained_ws / "models").glob("*.onnx"))

@@ -145,6 +145,22 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     return Parent(model, weights, digest, config, dataset, int(imgsz or 640), settings, base / dataset.data_yaml, base)
 
 
+#: statuses whose content people approved: writing into the model version would make
+#: those approvals stale and break the release
+FROZEN_STATUSES = ("validated", "released")
+
+
+def refuse_changing_approved(model: Any, ws: Any) -> None:
+    """Export records the ONNX file in the model version itself; for a validated or
+    released model that changes approved content, so it is refused before anything runs
+    (quantization is not: it writes a new child model version)."""
+    if model.status in FROZEN_STATUSES:
+        raise Mle3Error(f"{model.id} is {model.status}: exporting would change the content its approvals cover and break its "
+                        f"{'release' if model.status == 'released' else 'validation'}; export before validation, or quantize "
+                        f"(`mle3 quantize {model.id}` writes a new child and leaves {model.id} as approved)",
+                        file=model._file, line=ws.line_of(model, ("status",)), field="status")
+
+
 def _refuse_broken(ws: Any, item_id: str) -> None:
     """An item that failed to load (schema errors) cannot silently fall back to defaults."""
     for f in ws.findings:
@@ -281,6 +297,7 @@ def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[st
     require("onnx", "onnxruntime", "ultralytics")
     ws = load_workspace(root)
     parent = resolve_parent(ws, ref)
+    refuse_changing_approved(parent.model, ws)
     offline_ultralytics(root)
     from ultralytics import YOLO
 
