@@ -213,3 +213,10 @@ def test_two_trainings_at_once_lose_nothing(tmp_path, cli):
     assert count == 5 and problems == []
     code, doc = check_json(cli, root, "--no-cache")
     assert doc["summary"]["errors"] == 0, doc["findings"]
+
+
+def test_training_time_is_recorded_to_the_second():
+    from mle3.runner.model_version import _duration
+
+    assert _duration(29) == "0h 00m 29s"  # was "0h 00m" for a 29 s run
+    assert _duration(36 * 3600 + 42 * 60 + 5) == "36h 42m 05s"

@@ -61,8 +61,9 @@ def previous_of(models: list[dict[str, Any]]) -> str | None:
 
 
 def _duration(seconds: float) -> str:
-    minutes = int(round(seconds / 60))
-    return f"{minutes // 60}h {minutes % 60:02d}m"
+    """The seed's ``36h 42m`` with the seconds, so a 29 s run is not ``0h 00m``."""
+    total = int(round(seconds))
+    return f"{total // 3600}h {total % 3600 // 60:02d}m {total % 60:02d}s"
 
 
 def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str, Any], model_id: str | None = None) -> str:
