@@ -220,3 +220,23 @@ def test_training_time_is_recorded_to_the_second():
 
     assert _duration(29) == "0h 00m 29s"  # was "0h 00m" for a 29 s run
     assert _duration(36 * 3600 + 42 * 60 + 5) == "36h 42m 05s"
+
+
+def test_ultralytics_progress_bars_draw_only_on_a_terminal(tmp_path):
+    import io
+
+    from mle3.runner.environment import offline_ultralytics
+
+    offline_ultralytics(tmp_path)
+    from ultralytics.utils.tqdm import TQDM
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    piped, terminal = io.StringIO(), Terminal()
+    for stream in (piped, terminal):
+        for _ in TQDM(range(3), desc="scan", file=stream, mininterval=0):
+            pass
+    assert piped.getvalue() == ""  # a log or CI job gets mle3's own lines, not redraws
+    assert "scan" in terminal.getvalue()

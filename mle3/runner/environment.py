@@ -90,6 +90,27 @@ def _user() -> str:
         return "unknown"
 
 
+def _bars_only_on_terminals() -> None:
+    """ultralytics' progress bars redraw many times a second; in a log file or a CI job
+    they bury everything else. Off unless the stream they write to is a terminal: mle3's
+    own one line per epoch reports the progress then."""
+    from ultralytics.utils import tqdm as bars
+
+    cls = bars.TQDM
+    if getattr(cls, "_mle3_terminal_only", False):
+        return
+    original = cls.__init__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        stream = kwargs.get("file") or sys.stdout
+        if kwargs.get("disable") is None and not (hasattr(stream, "isatty") and stream.isatty()):
+            kwargs["disable"] = True
+        original(self, *args, **kwargs)
+
+    cls.__init__ = __init__
+    cls._mle3_terminal_only = True
+
+
 def offline_ultralytics(root: Path, pin_memory: bool | None = None):
     """Import ultralytics configured for offline, recorded use; returns the module.
 
@@ -111,6 +132,7 @@ def offline_ultralytics(root: Path, pin_memory: bool | None = None):
         import ultralytics
         from ultralytics.utils import SETTINGS
 
+    _bars_only_on_terminals()
     wanted = {"sync": False, "hub": False, "mlflow": False, "wandb": False, "tensorboard": False, "comet": False, "clearml": False, "neptune": False, "dvc": False, "raytune": False}
     wanted = {k: v for k, v in wanted.items() if k in SETTINGS and SETTINGS.get(k) != v}
     if wanted:
