@@ -199,3 +199,10 @@ def test_the_change_log_starts_over_and_the_index_misses_nothing(tmp_path, monke
     records.note_change(root, "RUN-20260101-000000-eeee")  # a new, short log
     index.refresh()
     assert index.get("RUN-20260101-000003-eeee")["status"] == "success"
+
+
+def test_the_log_tail_has_no_terminal_escapes_and_only_the_last_state_of_a_redrawn_line():
+    from mle3.monitor.live import readable_log
+
+    raw = "\x1b[34m\x1b[1mtrain: \x1b[0mScanning 1/2\r\x1b[Ktrain: Scanning 2/2 100%\nepoch 1/2 loss 3.1\n"
+    assert readable_log(raw) == "train: Scanning 2/2 100%\nepoch 1/2 loss 3.1\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,21 @@ from ..runner.records import EPOCHS_FILE, RUN_FILE, RUNS_DIR
 from .index import summarize, with_progress
 
 LOG_TAIL_BYTES = 16 * 1024
+
+
+#: terminal control sequences (colours, cursor moves, erase-line) that logs of tools
+#: written for terminals carry
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+
+def readable_log(text: str) -> str:
+    """A log as a person reads it in a browser or a pager: escape sequences removed, and
+    of a line redrawn with carriage returns (a progress bar) only its last state."""
+    lines = []
+    for line in _ESCAPES.sub("", text).split("\n"):
+        parts = [p for p in line.split("\r") if p.strip()]
+        lines.append(parts[-1] if parts else "")
+    return "\n".join(lines)
 
 
 class RunFollower:
@@ -73,7 +89,7 @@ class RunFollower:
                 self._log_stamp = stamp
                 with open(log, "rb") as fh:
                     fh.seek(max(0, st.st_size - LOG_TAIL_BYTES))
-                    self.log_tail = fh.read().decode("utf-8", errors="replace")
+                    self.log_tail = readable_log(fh.read().decode("utf-8", errors="replace"))
                 events.append(("log", self.log_tail))
         except FileNotFoundError:
             pass
