@@ -179,3 +179,14 @@ def test_a_misspelled_class_in_a_criterion_is_named_unknown_not_zero(make_ws):
     root = make_ws({"requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: ml_data\n  derived_from: [SYS-1]\n  criteria:\n    - class: carr\n      min_samples: 50\n      split: train\n"})
     f = next(f for f in findings_of(root) if f.rule == "criteria.unmet")
     assert "unknown class 'carr'" in f.message and "DATA-v1 has car" in f.message and "actual 0" not in f.message
+
+
+def test_label_errors_name_only_error_kinds_and_warnings_apart(make_ws):
+    quality = ("  label_quality:\n    errors: 2\n    warnings: 3\n"
+               "    by_kind: {bad-class: 1, box-outside: 1, empty-label: 1, missing-label: 2}\n"
+               "    findings:\n      - {severity: error, kind: bad-class, file: a.txt, line: 1, message: m}\n"
+               "      - {severity: error, kind: box-outside, file: b.txt, line: 1, message: m}\n"
+               "      - {severity: warning, kind: empty-label, file: c.txt, line: null, message: m}\n")
+    root = make_ws({"artifacts/data.yaml": BASE_DATA + quality})
+    f = next(f for f in findings_of(root) if f.rule == "data.label-quality")
+    assert f.message == "2 label errors recorded (bad-class 1, box-outside 1); 3 warnings (empty-label 1, missing-label 2)", f.message

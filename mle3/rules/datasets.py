@@ -218,9 +218,21 @@ def label_quality(ctx: Context) -> Iterator[Hit]:
         quality = (ds.model_extra or {}).get("label_quality")
         if not isinstance(quality, dict):
             continue
-        by_kind = quality.get("by_kind") or {}
-        detail = ", ".join(f"{k} {v}" for k, v in by_kind.items())
+        errors, warnings = _kinds_by_severity(quality)
         if quality.get("errors"):
-            yield Hit(ds, f"{quality['errors']} label errors recorded ({detail})", ("label_quality",))
+            also = f"; {quality['warnings']} warnings ({warnings})" if quality.get("warnings") else ""
+            yield Hit(ds, f"{quality['errors']} label errors recorded ({errors}){also}", ("label_quality",))
         elif quality.get("warnings"):
-            yield Hit(ds, f"{quality['warnings']} label warnings recorded ({detail})", ("label_quality",), "warning")
+            yield Hit(ds, f"{quality['warnings']} label warnings recorded ({warnings})", ("label_quality",), "warning")
+
+
+def _kinds_by_severity(quality: dict) -> tuple[str, str]:
+    """The recorded problem kinds with their counts, errors apart from warnings (a count of
+    2 errors beside four kinds read as if all four were errors). A kind's severity comes
+    from its recorded findings; "missing-label" and "empty-label" are the warnings."""
+    severity = {f.get("kind"): f.get("severity") for f in quality.get("findings") or [] if isinstance(f, dict)}
+    parts: dict[str, list[str]] = {"error": [], "warning": []}
+    for kind, count in (quality.get("by_kind") or {}).items():
+        level = severity.get(kind) or ("warning" if kind in ("missing-label", "empty-label") else "error")
+        parts["warning" if level == "warning" else "error"].append(f"{kind} {count}")
+    return ", ".join(parts["error"]) or "–", ", ".join(parts["warning"]) or "–"
