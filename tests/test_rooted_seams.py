@@ -106,3 +106,13 @@ def test_a_document_marks_a_workspace_with_changes_not_yet_committed(rooted_ws, 
     assert code == 0, err
     text = header()
     assert "modified: uncommitted changes" in text and "not yet added" in text
+
+
+def test_the_run_record_names_no_machine_path_of_the_data(rooted_ws):
+    ws, nas = rooted_ws
+    records = list((ws / "artifacts/runs").glob("*/run.yaml"))
+    assert records
+    for record in records:
+        text = record.read_text()
+        assert str(nas) not in text, [line for line in text.splitlines() if str(nas) in line]
+        assert "night_list: night.txt" in text  # the mapping records the list as the data.yaml names it

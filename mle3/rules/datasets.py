@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
+import yaml
+
 from ..datasets.manifest import LOCAL_MANIFESTS, compare_with_disk, fingerprint, is_data_file, read_manifest
 from ..datasets.state import load_state
 from ..datasets.verify import load_columns, local_manifest
@@ -236,3 +238,20 @@ def _kinds_by_severity(quality: dict) -> tuple[str, str]:
         level = severity.get(kind) or ("warning" if kind in ("missing-label", "empty-label") else "error")
         parts["warning" if level == "warning" else "error"].append(f"{kind} {count}")
     return ", ".join(parts["error"]) or "–", ", ".join(parts["warning"]) or "–"
+
+
+@rule("data.night-list", "warning", "Images the data set's night list names are no file below the data set's root, so headlight glare never runs on them.",
+      "Write each line of the list relative to the data set's root (the data.yaml's `path:`), as the split folders are; see README, augmentation.")
+def night_list(ctx: Context) -> Iterator[Hit]:
+    from ..datasets.night import night_list_warning
+
+    for ds in ctx.ws.of_kind("dataset"):
+        store = _store(ctx, ds) if ds.data_yaml else None
+        if store is None or store.remote:  # unmapped roots are data.root-unavailable; remote lists are read at training
+            continue
+        try:
+            message = night_list_warning(store.path / ds.data_yaml)
+        except (Mle3Error, OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            message = f"the night list cannot be read: {exc}"
+        if message:
+            yield Hit(ds, message, ("data_yaml",))

@@ -92,22 +92,9 @@ def plan(aug: Any, imgsz: int, night_list: str | None = None) -> list[Planned]:
     return out
 
 
-def night_list_of(data_yaml: Path | None) -> str | None:
-    """The data set's list of night images (``night_images:`` in its data.yaml), if any."""
-    if data_yaml is None or not Path(data_yaml).is_file():
-        return None
-    data = yaml.safe_load(Path(data_yaml).read_text(encoding="utf-8")) or {}
-    listed = data.get("night_images")
-    if not listed:
-        return None
-    path = (Path(data_yaml).parent / str(listed)).resolve()
-    if not path.is_file():
-        raise Mle3Error(f"night_images names {listed!r}, which is not a file", file=str(data_yaml), field="night_images")
-    return str(path)
-
-
-def build(planned: list[Planned]) -> list[Any]:
-    """albumentations objects for a plan (imports albumentations: the ``train`` extra)."""
+def build(planned: list[Planned], data_yaml: Path | None = None) -> list[Any]:
+    """albumentations objects for a plan (imports albumentations: the ``train`` extra);
+    ``data_yaml`` places the recorded (relative) night list on this machine."""
     import albumentations as A
 
     from . import transforms as own
@@ -116,5 +103,12 @@ def build(planned: list[Planned]) -> list[Any]:
     for item in planned:
         cls = getattr(own, item.transform, None) or getattr(A, item.transform)
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in item.params.items()}
+        if params.get("night_list"):
+            if data_yaml is None:
+                raise Mle3Error("headlight glare needs the data set's data.yaml to find its night list")
+            from ..datasets.night import night_root
+
+            params["night_root"] = str(night_root(data_yaml))
+            params["night_list"] = str(Path(data_yaml).parent / params["night_list"])
         made.append(cls(**params, p=item.p))
     return made

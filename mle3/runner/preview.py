@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Mle3Error
-from .augment import Planned, build, night_list_of, plan
+from ..datasets.night import night_list_of
+from .augment import Planned, build, plan
 from .transforms import CURRENT_FILE
 
 TILE = 224
@@ -78,17 +79,18 @@ def _labels(image: Path) -> list[tuple[int, list[float]]]:
     return out
 
 
-def _night_image(images: list[Path], planned: list[Planned], seed: int) -> Path | None:
+def _night_image(images: list[Path], planned: list[Planned], seed: int, data_yaml: Path) -> Path | None:
     """A training image dark enough for headlight glare (looked for among 200 at most)."""
     import numpy as np
     from PIL import Image
 
+    from ..datasets.night import night_root
     from .transforms import luminance, night_images
 
     glare = next((p for p in planned if p.transform == "HeadlightGlare"), None)
     if glare is None:
         return None
-    listed = night_images(glare.params["night_list"]) if glare.params.get("night_list") else None
+    listed = night_images(data_yaml.parent / glare.params["night_list"], night_root(data_yaml)) if glare.params.get("night_list") else None
     for path in random.Random(seed + 1).sample(images, min(200, len(images))):
         if str(path.resolve()) in listed if listed is not None else luminance(np.asarray(Image.open(path).convert("RGB"))) < glare.params["night_luminance"]:
             return path
@@ -115,9 +117,12 @@ def render(ws: Any, cfg: Any, *, n: int = 16, seed: int = 0, imgsz: int | None =
         return A.Compose([A.Resize(size, size, p=1.0), *transforms], bbox_params=A.BboxParams(format="yolo", label_fields=["class_labels"], clip=True),
                          seed=seed, save_applied_params=True)
 
-    pipeline = compose(build(planned))
-    forced = [(p, compose(build([Planned(p.path, p.transform, p.params, 1.0)]))) for p in planned][:len(picked)]
-    night = _night_image(images, planned, seed)
+    pipeline = compose(build(planned, data_yaml))
+    night = _night_image(images, planned, seed, data_yaml)
+    # headlight glare is drawn alone only on a night image: on a day image it does nothing,
+    # and a tile captioned "forced" would claim otherwise
+    alone = [p for p in planned if p.transform != "HeadlightGlare" or night is not None]
+    forced = [(p, compose(build([Planned(p.path, p.transform, p.params, 1.0)], data_yaml))) for p in alone][:len(picked)]
     if night is not None:
         for i, (p, _) in enumerate(forced):
             if p.transform == "HeadlightGlare":

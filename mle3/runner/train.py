@@ -180,7 +180,7 @@ def apply_overrides(prep: Prepared, options: TrainOptions, cuda_count: int) -> d
             args[target] = value
     aug = prep.augmentation
     if prep.mapping.albumentations and aug is not None:
-        from .augment import night_list_of
+        from ..datasets.night import night_list_of
         from .mapping import map_albumentations
 
         # the crop works at the image size used; glare knows the data set's night images
@@ -313,6 +313,12 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
     for row in prep.mapping.not_applied:
         result.warnings.append(f"{row.field}: not applied ({row.note})")
         echo(f"warning: {row.field} is not applied: {row.note}")
+    if prep.mapping.albumentations:
+        from ..datasets.night import night_list_warning
+
+        if (message := night_list_warning(prep.data_yaml)) is not None:
+            result.warnings.append(message)
+            echo(f"warning: {message}")
     for dev in prep.mapping.deviations:
         echo(f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})")
     audit.append(root, "run.start", record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
@@ -546,7 +552,7 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
     if prep.mapping.albumentations:
         from .augment import build
 
-        train_args["augmentations"] = build(prep.mapping.albumentations)
+        train_args["augmentations"] = build(prep.mapping.albumentations, prep.data_yaml)
     model.train(data=str(data_yaml), project=str(record.directory), name="ultralytics", exist_ok=True, plots=False, val=True, **train_args)
     trainer = model.trainer
     weights_dir = Path(trainer.save_dir) / "weights"

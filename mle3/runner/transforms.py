@@ -34,11 +34,13 @@ import numpy as np
 CURRENT_FILE: ContextVar[str | None] = ContextVar("mle3_current_image", default=None)
 
 
-def night_images(listing: str | Path) -> frozenset[str]:
-    """Absolute paths of the images a ``night_images`` file lists (relative to its folder)."""
-    path = Path(listing)
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
-    return frozenset(str((path.parent / name).resolve()) for name in names)
+def night_images(listing: str | Path, root: str | Path) -> frozenset[str]:
+    """Absolute paths of the images a ``night_images`` file lists. Each line is relative
+    to the data set's root (the folder its data.yaml's ``path:`` names, where the split
+    folders are too), wherever the list file itself lies."""
+    from ..datasets.night import listed_names
+
+    return frozenset(str((Path(root) / name).resolve()) for _, name in listed_names(listing))
 
 
 def luminance(img: np.ndarray) -> float:
@@ -51,11 +53,13 @@ def luminance(img: np.ndarray) -> float:
 class HeadlightGlare(A.ImageOnlyTransform):
     """Glare of oncoming headlights, applied to night images only."""
 
-    def __init__(self, night_luminance: float = 60.0, intensity: float = 0.9, night_list: str | None = None, p: float = 0.1) -> None:
+    def __init__(self, night_luminance: float = 60.0, intensity: float = 0.9, night_list: str | None = None,
+                 night_root: str | None = None, p: float = 0.1) -> None:
         super().__init__(p=p)
         self.night_luminance = float(night_luminance)
         self.intensity = float(intensity)
         self.night_list = night_list
+        self.night_root = night_root or (str(Path(night_list).parent) if night_list else None)
         self._night: frozenset[str] | None = None
 
     def is_night(self, img: np.ndarray) -> bool:
@@ -63,7 +67,7 @@ class HeadlightGlare(A.ImageOnlyTransform):
         current = CURRENT_FILE.get()
         if self.night_list and current:
             if self._night is None:
-                self._night = night_images(self.night_list)
+                self._night = night_images(self.night_list, self.night_root)
             return str(Path(current).resolve()) in self._night
         return luminance(img) < self.night_luminance
 
