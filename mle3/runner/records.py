@@ -201,7 +201,7 @@ def read_record(path: Path, run_id: str | None = None, *, rel: str | None = None
     doc = docs[0] if len(docs) == 1 else None
     run = doc.get("run") if isinstance(doc, dict) else None
     if not isinstance(run, dict):
-        found = type(run).__name__ if isinstance(doc, dict) and "run" in doc else "no run: mapping"
+        found = ("a list" if isinstance(run, list) else type(run).__name__) if isinstance(doc, dict) and "run" in doc else "no run: mapping"
         raise Mle3Error(f"a run record holds one `run:` mapping (found {found})", file=where, line=line_of(doc, ("run",), 1) if isinstance(doc, dict) else 1, field="run")
     for name, kinds in (("id", (str,)), ("config", (str,)), ("status", (str,))):
         value = run.get(name)
@@ -211,7 +211,7 @@ def read_record(path: Path, run_id: str | None = None, *, rel: str | None = None
         raise Mle3Error(f"run.id {run['id'][:80]!r} is not the run of this folder ({run_id})", file=where, line=line_of(doc, ("run", "id"), 1), field="run.id")
     for name in ("pid", "epochs_completed"):
         value = run.get(name)
-        if value is not None and (type(value) is not int or value < 0):
+        if value is not None and (type(value) is not int or not 0 <= value < 1 << 31):
             raise Mle3Error(f"run.{name} must be a non-negative integer (found {str(value)[:40]!r})", file=where, line=line_of(doc, ("run", name), 1), field=f"run.{name}")
     return _plain(run)
 
@@ -302,7 +302,7 @@ def process_alive(host: Any, pid: Any, start: Any = None) -> bool | None:
     (only a lease or heartbeat can tell there)."""
     if host != socket.gethostname():
         return None
-    if type(pid) is not int or pid <= 0:
+    if type(pid) is not int or not 0 < pid < 1 << 31:
         return False
     if not _pid_alive(pid):
         return False
