@@ -197,7 +197,7 @@ def read_record(path: Path, run_id: str | None = None, *, rel: str | None = None
     except UnicodeDecodeError as exc:
         raise Mle3Error(f"run record is not UTF-8 text (byte {exc.start})", file=where) from None
     except YamlProblem as exc:
-        raise Mle3Error(exc.message, file=where, line=exc.line or None) from None
+        raise Mle3Error((exc.message.splitlines() or ["invalid YAML"])[0], file=where, line=exc.line or None) from None
     doc = docs[0] if len(docs) == 1 else None
     run = doc.get("run") if isinstance(doc, dict) else None
     if not isinstance(run, dict):
@@ -328,6 +328,8 @@ def effective_status(run: dict[str, Any], root: Path | None = None) -> str:
     workspace ``root``, a queued run whose claim is held by a dead worker (it died
     between taking the run and the run's first write) is ``stale`` too."""
     status = run.get("status", "pending")
+    if not isinstance(status, str):
+        return "unreadable"  # a hand-edited record (read_record names the field)
     if status not in ACTIVE:
         return status
     if status == "pending" and run.get("queue") and not run.get("worker"):
