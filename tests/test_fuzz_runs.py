@@ -16,7 +16,7 @@ from mle3.errors import Mle3Error
 from mle3.runner.queue import queue_state, read_entry
 from mle3.runner.records import effective_status, epoch_lines, read_record
 
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30), st.floats(allow_nan=True),
                     st.text(max_size=20), st.sampled_from(["high", "RUN-A", "pending", "in_progress", "success", "", "~", "../x"]))
