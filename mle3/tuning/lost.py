@@ -79,5 +79,8 @@ def fail_lost_trials(root: Path, study: Any) -> list[int]:
 
 
 def counted(study: Any) -> int:
-    """Trials that use up the budget: all but the lost ones (running ones included)."""
-    return sum(1 for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("lost"))
+    """Trials that use up the budget: started ones (running included) but the lost ones;
+    a waiting (enqueued) trial counts once a process runs it."""
+    from optuna.trial import TrialState
+
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING and not t.user_attrs.get("lost"))
