@@ -44,6 +44,8 @@ def enqueue(root: Path, config_ref: str, options: Any, priority: int = 0, *, rer
     from ..workspace import load_workspace
     from .train import apply_overrides, config_hash, options_record, prepare
 
+    if type(priority) is not int or abs(priority) > MAX_PRIORITY:
+        raise Mle3Error(f"priority {str(priority)[:40]!r} is not an integer of at most {MAX_PRIORITY:.0e} either way", field="--priority")
     ws = load_workspace(root)
     prep = prepare(ws, config_ref, options)
     args = apply_overrides(prep, options, 0)  # the device is resolved again where the run starts
