@@ -80,6 +80,8 @@ TESTED_ELSEWHERE = {
     "quantization.stale-parent": "tests/test_quantize.py::test_changed_parent_makes_child_stale",
     "training.overfit": "tests/test_caveats.py::test_rules_fire_on_a_recorded_run_with_the_thresholds_of_mle3_yaml",
     "training.underfit": "tests/test_caveats.py::test_underfit_by_high_training_loss_or_flat_low_map",
+    "training.model-run-unfinished": "tests/test_trust_runs.py::test_a_model_of_a_run_that_did_not_end_success_is_not_promotable",
+    "training.epochs-unreadable": "tests/test_trust_runs.py::test_a_garbage_epochs_line_is_one_finding_with_file_and_line",
     "approval.conflict": "tests/test_teams.py::test_approve_and_reject_on_two_branches_conflict_until_decided_again",
     "approval.duties": "tests/test_teams.py::test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge",
 }

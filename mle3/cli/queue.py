@@ -30,6 +30,7 @@ def worker(
 def runs_execute(
     run_id: Annotated[str, typer.Argument(help="A claimed pending run.")],
     worker_name: Annotated[Optional[str], typer.Option("--worker")] = None,
+    claim_token: Annotated[Optional[str], typer.Option("--claim", hidden=True)] = None,
     workspace: WorkspaceOpt = None,
 ) -> int:
     """Train one claimed queued run (started by `mle3 worker`)."""
@@ -37,7 +38,7 @@ def runs_execute(
     from ..runner.queue import execute
 
     check_id(run_id, "run id")
-    result = execute(_workspace_root(workspace), run_id, echo=typer.echo, worker=worker_name)
+    result = execute(_workspace_root(workspace), run_id, echo=typer.echo, worker=worker_name, claim_token=claim_token)
     return 0 if result.status == "success" else 1
 
 

@@ -189,7 +189,7 @@ def runs_show(
     """Show one run record with its per-epoch metrics."""
     from ..output import emit_json
     from ..ids import check_id
-    from ..runner.records import RUNS_DIR, RunRecord, effective_status
+    from ..runner.records import EPOCHS_FILE, RUNS_DIR, RunRecord, effective_status, epoch_lines
 
     root = _workspace_root(workspace)
     check_id(run_id, "run id")
@@ -197,11 +197,21 @@ def runs_show(
         raise Mle3Error(f"no run {run_id!r} under {RUNS_DIR}/")
     record = RunRecord.load(root, run_id)
     data = dict(record.data)
-    data["effective_status"] = effective_status(data)
-    data["epochs"] = record.epochs()
+    data["effective_status"] = effective_status(data, root)
+    data["epochs"], problems = epoch_lines(record.directory / EPOCHS_FILE)
+    for line, why in problems[:5]:  # the check rule training.epochs-unreadable reports them too
+        typer.echo(f"warning: {RUNS_DIR}/{run_id}/{EPOCHS_FILE}:{line}: {why} (line skipped)", err=True)
     if format == "json":
         emit_json({"schema": "mle3.run/1", "run": data})
         return 0
+    try:
+        _show_text(data)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a hand-edited field of another shape
+        raise Mle3Error(f"run record has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})", file=f"{RUNS_DIR}/{run_id}/run.yaml") from None
+    return 0
+
+
+def _show_text(data: dict) -> None:
     typer.echo(f"{data['id']}  {data['effective_status']}  config {data.get('config')} ({data.get('config_sha256', '')[:19]}...)")
     typer.echo(f"  data set {data.get('dataset_version')}  {data.get('dataset_fingerprint')}")
     code = data.get("code") or {}
@@ -214,11 +224,13 @@ def runs_show(
     if data.get("not_applied"):
         typer.echo(f"  not applied: {', '.join(data['not_applied'])}")
     for e in data["epochs"]:
-        typer.echo(f"  epoch {e['epoch']:>3}  box {e.get('train_box_loss', 0):.3f} cls {e.get('train_cls_loss', 0):.3f}  P {e.get('precision', 0):.3f} R {e.get('recall', 0):.3f} mAP50 {e.get('mAP50', 0):.3f} mAP50-95 {e.get('mAP50_95', 0):.3f}")
-    for split, values in (data.get("final_metrics") or {}).items():
-        typer.echo(f"  final {split:<10} " + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
+        typer.echo(f"  epoch {e.get('epoch', '?'):>3}  box {_num(e.get('train_box_loss'))} cls {_num(e.get('train_cls_loss'))}  P {_num(e.get('precision'))} R {_num(e.get('recall'))} mAP50 {_num(e.get('mAP50'))} mAP50-95 {_num(e.get('mAP50_95'))}")
+    for split, values in (data.get("final_metrics") or {}).items() if isinstance(data.get("final_metrics"), dict) else ():
+        typer.echo(f"  final {split:<10} " + "  ".join(f"{k} {_num(v)}" for k, v in (values.items() if isinstance(values, dict) else ())))
     if data.get("error"):
         typer.echo(f"  error: {data['error']}")
-    return 0
 
 
+def _num(value: object) -> str:
+    """A metric as shown: three decimals, or the value as it is when it is not a number."""
+    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ("0.000" if value is None else str(value)[:20])

@@ -7,13 +7,12 @@ epoch is seen within one poll of landing and many viewers of one run cost one fo
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from ..runner.records import EPOCHS_FILE, RUN_FILE, RUNS_DIR
+from ..runner.records import EPOCHS_FILE, RUN_FILE, RUNS_DIR, parse_epoch_line
 from .index import summarize, with_progress
 
 LOG_TAIL_BYTES = 16 * 1024
@@ -62,9 +61,8 @@ class RunFollower:
             complete = chunk.rfind(b"\n") + 1  # a line being written waits for the next poll
             self._offset += complete
             for line in chunk[:complete].splitlines():
-                try:
-                    metrics = json.loads(line)
-                except ValueError:
+                metrics, problem = parse_epoch_line(line)
+                if problem:  # not an epoch mle3 wrote: the check rule training.epochs-unreadable names it
                     continue
                 self.epochs.append(metrics)
                 events.append(("epoch", metrics))

@@ -39,3 +39,32 @@ def overfit(ctx: Context) -> Iterator[Hit]:
       "Train longer or with a higher learning rate, check the labels (`mle3 dataset register` reports label problems), or use a larger model.")
 def underfit(ctx: Context) -> Iterator[Hit]:
     yield from _hits(ctx, "underfit")
+
+
+@rule("training.model-run-unfinished", "error",
+      "A model version names a training run whose record does not say success (the run crashed, was killed or is still running): its weights are not the result of a finished training.",
+      "Train again (`mle3 runs rerun RUN`) and use the new run's model version; mark this one rejected or remove it.")
+def model_run_unfinished(ctx: Context) -> Iterator[Hit]:
+    for model in ctx.ws.of_kind("model_version"):
+        run = ctx.ws.resolve(model.training_run) if model.training_run else None
+        if run is None or run.kind != "run" or run.status == "success":
+            continue
+        yield Hit(model, f"model version {model.id} comes from run {run.id}, which is {run.status!r}, not success: "
+                         "it is not promotable until a run that ended success produced it", ("training_run",))
+
+
+@rule("training.epochs-unreadable", "error",
+      "A line of a run's epochs.jsonl is not an epoch record mle3 wrote (not JSON, not an object, a bad epoch number): the recorded curves cannot be trusted.",
+      "Restore epochs.jsonl from git (`git checkout -- FILE`), or train again; mle3 appends one JSON object per epoch and never edits the file.")
+def epochs_unreadable(ctx: Context) -> Iterator[Hit]:
+    from ..runner.records import epoch_lines
+
+    for run in ctx.ws.of_kind("run"):
+        rel = (PurePosixPath(run._file).parent / "epochs.jsonl").as_posix()
+        if not ctx.exists(rel):
+            continue
+        problems = epoch_lines(ctx.ws.root / rel)[1]
+        if problems:
+            line, why = problems[0]
+            more = f" (and {len(problems) - 1} more line(s))" if len(problems) > 1 else ""
+            yield Hit(run, f"{rel}:{line}: {why}{more}")

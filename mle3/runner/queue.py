@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +28,9 @@ from typing import Any, Callable
 from .. import audit
 from .._atomic import atomic_write_text
 from ..errors import Mle3Error
-from .records import HEARTBEAT_S, QUEUE_DIR, RUN_FILE, RUNS_DIR, RunRecord, abort_flag, effective_status, now_iso
+from ..ids import id_problem
+from .records import (HEARTBEAT_S, QUEUE_DIR, RUNS_DIR, STALE_WORKER_S, RunRecord, abort_flag, effective_status, now_iso, pause_for_test,
+                      process_alive, process_start)
 
 RERUNNABLE = ("failed", "terminated", "aborted", "stale", "pruned")
 
@@ -41,6 +44,8 @@ def enqueue(root: Path, config_ref: str, options: Any, priority: int = 0, *, rer
     from ..workspace import load_workspace
     from .train import apply_overrides, config_hash, options_record, prepare
 
+    if type(priority) is not int or abs(priority) > MAX_PRIORITY:
+        raise Mle3Error(f"priority {str(priority)[:40]!r} is not an integer of at most {MAX_PRIORITY:.0e} either way", field="--priority")
     ws = load_workspace(root)
     prep = prepare(ws, config_ref, options)
     args = apply_overrides(prep, options, 0)  # the device is resolved again where the run starts
@@ -63,34 +68,279 @@ def enqueue(root: Path, config_ref: str, options: Any, priority: int = 0, *, rer
     return record.id
 
 
-def waiting(root: Path) -> list[dict[str, Any]]:
-    """Queue entries by priority (high first), then age."""
+#: a queue entry larger than this is not one mle3 wrote
+MAX_ENTRY_BYTES = 4096
+#: priorities are small integers; a larger one is refused (it sorts nothing useful)
+MAX_PRIORITY = 10**9
+#: a claim on another host (or one that names no process) is dead when its file was not
+#: renewed for this long: the worker renews its claims at every poll
+CLAIM_LEASE_S = STALE_WORKER_S
+#: a queued run with neither an entry nor a claim is lost (enqueue died between writing the
+#: record and its entry) once it is this old; younger, its entry may still be coming
+ENTRY_GRACE_S = 60.0
+REFUSED = "refused"
+
+
+def me() -> str:
+    """This process as a claimer: ``host~pid~start`` (``~`` is in no run id or host name)."""
+    return f"{socket.gethostname()[:100]}~{os.getpid()}~{process_start(os.getpid()) or 0}"
+
+
+def _claim_path(root: Path, run_id: str, token: str) -> Path:
+    return _queue(root) / "claimed" / f"{run_id}~{token}.json"
+
+
+@dataclass
+class Claim:
+    """A taken queue entry: ``claimed/<RUN>~<host>~<pid>~<start>.json``."""
+
+    path: Path
+    run: str
+    host: str | None
+    pid: int | None
+    start: str | None
+
+    @classmethod
+    def of(cls, path: Path) -> "Claim":
+        parts = path.name[: -len(".json")].split("~")
+        if len(parts) == 4 and parts[2].isdigit():
+            return cls(path, parts[0], parts[1], int(parts[2]), None if parts[3] == "0" else parts[3])
+        return cls(path, parts[0].split(".", 1)[0], None, None, None)  # a name without a process: only its lease tells
+
+    def alive(self) -> bool:
+        """Same host: the process runs (pid present, same start time). Elsewhere: the
+        claim file was renewed within :data:`CLAIM_LEASE_S`."""
+        if self.host is not None and self.pid is not None:
+            here = process_alive(self.host, self.pid, self.start)
+            if here is not None:
+                return here
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return True  # just renamed by its holder: not ours to judge
+        return time.time() - max(st.st_mtime, st.st_ctime) <= CLAIM_LEASE_S
+
+    @property
+    def holder(self) -> str:
+        return f"{self.host}:{self.pid}" if self.pid is not None else (self.host or "?")
+
+
+def claims(root: Path, run_id: str | None = None) -> list[Claim]:
+    """The claims on ``run_id`` (every claim without it)."""
+    folder = _queue(root) / "claimed"
+    if not folder.is_dir():
+        return []
+    pattern = f"{run_id}~*.json" if run_id else "*.json"
+    found = [Claim.of(p) for p in folder.glob(pattern)]
+    if run_id:  # claims named by an earlier mle3: <RUN>.<worker>.json
+        found += [Claim.of(p) for p in folder.glob(f"{run_id}.*.json")]
+    return found
+
+
+def read_entry(path: Path, rel: str | None = None) -> dict[str, Any]:
+    """One queue entry, checked: ``run`` (the id its file is named after), ``priority``
+    (an integer) and ``queued_at`` (text); anything else is a one-line :class:`Mle3Error`
+    naming the file and field. A missing file raises FileNotFoundError (just claimed)."""
+    where = rel or path.name
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_ENTRY_BYTES + 1)
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise Mle3Error(f"queue entry is larger than {MAX_ENTRY_BYTES} bytes", file=where)
+    try:
+        entry = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Mle3Error("queue entry is not UTF-8 text", file=where) from None
+    except RecursionError:
+        raise Mle3Error("queue entry is nested too deeply", file=where) from None
+    except ValueError as exc:
+        raise Mle3Error(f"queue entry is not JSON: {str(exc)[:80]}", file=where) from None
+    if not isinstance(entry, dict):
+        raise Mle3Error(f"queue entry must be a JSON object (found {type(entry).__name__})", file=where)
+    run = entry.get("run")
+    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+    if not isinstance(run, str) or id_problem(run):
+        raise Mle3Error(f"run {str(run)[:80]!r} is not a run id", file=where, field="run")
+    if run != stem:
+        raise Mle3Error(f"run {run[:80]!r} differs from the entry's file name ({stem[:80]})", file=where, field="run")
+    priority = entry.get("priority", 0)
+    if type(priority) is not int or abs(priority) > MAX_PRIORITY:
+        raise Mle3Error(f"priority {str(priority)[:40]!r} is not an integer (at most {MAX_PRIORITY:.0e} either way)", file=where, field="priority")
+    if not isinstance(entry.get("queued_at", ""), str):
+        raise Mle3Error(f"queued_at {str(entry.get('queued_at'))[:40]!r} is not a time", file=where, field="queued_at")
+    return {"run": run, "priority": priority, "queued_at": entry.get("queued_at", "")}
+
+
+def quarantine(root: Path, path: Path, why: str, echo: Callable[[str], None] | None = None) -> None:
+    """Move a refused queue file aside (``.mle3/queue/refused/``), saying why in one line."""
+    target = _queue(root) / REFUSED / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:
+        return  # another worker moved it first
+    if echo is not None:
+        echo(f"refused queue entry: {why}; moved to {QUEUE_DIR}/{REFUSED}/{path.name}")
+
+
+def waiting(root: Path, echo: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Queue entries by priority (high first), then age. An entry that is not one mle3
+    wrote (garbage, a priority that is no integer, a run other than its file's) is moved
+    to ``refused/`` with one line on ``echo``, so a worker never loops on it."""
     out = []
     folder = _queue(root)
     if not folder.is_dir():
         return out
     for path in folder.glob("*.json"):
         try:
-            out.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue  # a half-written or just-claimed entry
-    out.sort(key=lambda e: (-int(e.get("priority", 0)), str(e.get("queued_at", "")), e.get("run", "")))
+            out.append(read_entry(path, f"{QUEUE_DIR}/{path.name}"))
+        except FileNotFoundError:
+            continue  # just claimed
+        except OSError as exc:
+            if echo is not None:
+                echo(f"{QUEUE_DIR}/{path.name}: cannot read the queue entry: {exc.strerror or exc}")
+            continue
+        except Mle3Error as exc:
+            quarantine(root, path, str(exc), echo)
+    out.sort(key=lambda e: (-e["priority"], e["queued_at"], e["run"]))
     return out
 
 
-def claim(root: Path, run_id: str, worker: str) -> bool:
-    """Take one entry: the rename succeeds for exactly one worker."""
+def claim(root: Path, run_id: str, worker: str | None = None) -> bool:
+    """Take one entry: the rename succeeds for exactly one claimer. The claim's name says
+    who holds it (host, pid, start time), so a claim whose holder died is found."""
     claimed = _queue(root) / "claimed"
     claimed.mkdir(parents=True, exist_ok=True)
+    target = _claim_path(root, run_id, worker or me())
     try:
-        os.rename(_queue(root) / f"{run_id}.json", claimed / f"{run_id}.{worker}.json")
-        return True
+        os.rename(_queue(root) / f"{run_id}.json", target)
     except FileNotFoundError:
         return False
+    renew(target)
+    return True
 
 
-def claim_next(root: Path, worker: str) -> str | None:
-    for entry in waiting(root):
+def renew(path: Path) -> None:
+    """Renew a claim's lease (its file's time), as its holder does at every poll."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def hand_over(root: Path, run_id: str, token: str) -> Path | None:
+    """The run's process takes its worker's claim (a rename): from then on the claim names
+    the process that will write the run. None: the claim was lost (re-queued after the
+    worker was taken for dead, or aborted), and the run must not start here."""
+    mine = _claim_path(root, run_id, me())
+    try:
+        os.rename(_claim_path(root, run_id, token), mine)
+    except FileNotFoundError:
+        return None
+    return mine
+
+
+def take_dead_claim(root: Path, run_id: str) -> bool:
+    """Take over a claim on ``run_id`` whose holder is dead (to abort or rerun it)."""
+    for c in claims(root, run_id):
+        if not c.alive():
+            try:
+                os.rename(c.path, _claim_path(root, run_id, me()))
+                return True
+            except FileNotFoundError:
+                continue
+    return False
+
+
+def release(root: Path, run_id: str) -> None:
+    for c in claims(root, run_id):
+        c.path.unlink(missing_ok=True)
+
+
+def queue_state(root: Path, run: dict[str, Any]) -> str:
+    """Where a queued run that has not started is: ``waiting`` (its entry is in the queue),
+    ``claimed`` (by a live process) or ``lost`` (claimed by a dead one, or no entry at all)."""
+    run_id = str(run.get("id"))
+    if (_queue(root) / f"{run_id}.json").exists():
+        return "waiting"
+    held = claims(root, run_id)
+    if any(c.alive() for c in held):
+        return "claimed"
+    if (_queue(root) / f"{run_id}.json").exists():
+        return "waiting"  # queued again while we looked
+    if held:
+        return "lost"
+    return "lost" if _age_s(run.get("created")) > ENTRY_GRACE_S else "waiting"
+
+
+def _age_s(when: Any) -> float:
+    import datetime as dt
+
+    try:
+        return (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(str(when))).total_seconds()
+    except (TypeError, ValueError):
+        return float("inf")
+
+
+def _unstarted(data: dict[str, Any]) -> bool:
+    """A queued run whose process never wrote to it: safe to run from the start."""
+    return data.get("status") == "pending" and bool(data.get("queue")) and not data.get("worker")
+
+
+def recover(root: Path, echo: Callable[[str], None] | None = None, *, orphans: bool = False) -> list[str]:
+    """Put back in the queue every run whose claimer died before the run started (a
+    worker killed between taking it and starting its process); drop dead claims of runs
+    that did start (their record says stale). With ``orphans``, also queue again runs
+    whose entry was never written. Returns the runs queued again."""
+    back: list[str] = []
+    for c in claims(root):
+        if c.alive():
+            continue
+        try:
+            data = RunRecord.load(root, c.run).data
+        except Mle3Error as exc:
+            quarantine(root, c.path, f"claim {c.path.name}: {exc}", echo)
+            continue
+        if not _unstarted(data):
+            c.path.unlink(missing_ok=True)
+            continue
+        try:
+            os.rename(c.path, _queue(root) / f"{c.run}.json")
+        except FileNotFoundError:
+            continue  # another worker took it back first
+        back.append(c.run)
+        audit.append(root, "run.requeue", c.run, {"claimed_by": c.holder, "reason": "its claimer died before the run started"})
+        if echo is not None:
+            echo(f"run {c.run}: queued again (its claimer {c.holder} died before the run started)")
+    if orphans:
+        back += _requeue_orphans(root, echo)
+    return back
+
+
+def _requeue_orphans(root: Path, echo: Callable[[str], None] | None) -> list[str]:
+    out: list[str] = []
+    base = root / RUNS_DIR
+    if not base.is_dir():
+        return out
+    for folder in base.iterdir():
+        try:
+            data = RunRecord.load(root, folder.name).data
+        except Mle3Error:
+            continue
+        if not _unstarted(data) or queue_state(root, data) != "lost" or claims(root, folder.name):
+            continue
+        queue = data["queue"] if isinstance(data["queue"], dict) else {}
+        priority = queue.get("priority") if type(queue.get("priority")) is int else 0
+        entry = _queue(root) / f"{folder.name}.json"
+        atomic_write_text(entry, json.dumps({"run": folder.name, "priority": priority, "queued_at": str(queue.get("queued_at") or data.get("created") or "")}))
+        audit.append(root, "run.requeue", folder.name, {"reason": "its queue entry was never written"})
+        out.append(folder.name)
+        if echo is not None:
+            echo(f"run {folder.name}: queued again (its queue entry was never written)")
+    return out
+
+
+def claim_next(root: Path, worker: str | None = None, echo: Callable[[str], None] | None = None) -> str | None:
+    for entry in waiting(root, echo):
         if claim(root, entry["run"], worker):
             return entry["run"]
     return None
@@ -109,62 +359,83 @@ def scheduler_ids() -> dict[str, Any]:
     return out
 
 
-def execute(root: Path, run_id: str, echo: Callable[[str], None] = print, *, worker: str | None = None) -> Any:
-    """Run a claimed pending run in this process (``mle3 runs execute``)."""
+def execute(root: Path, run_id: str, echo: Callable[[str], None] = print, *, worker: str | None = None, claim_token: str | None = None) -> Any:
+    """Run a claimed pending run in this process (``mle3 runs execute``). The process
+    first takes the claim from its worker (``claim_token``), or from the queue when started
+    by hand, so a run whose claim was lost (taken back after the worker was thought dead,
+    or aborted) never starts twice."""
     from .train import options_from_record, train
 
     record = RunRecord.load(root, run_id)
     if record.data.get("status") != "pending":
         raise Mle3Error(f"run {run_id} is {record.data.get('status')}, not pending")
-    options = options_from_record(record.data)
-    scheduler = scheduler_ids()
-    record.update(worker={"name": worker or f"{socket.gethostname()}:{os.getpid()}", "node": socket.gethostname(), "pid": os.getpid(),
-                          "started": now_iso(), **({"cuda_visible_devices": os.environ["CUDA_VISIBLE_DEVICES"]} if os.environ.get("CUDA_VISIBLE_DEVICES") else {})},
-                  **({"scheduler": scheduler} if scheduler else {}))
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_S):
-            try:
-                record.save()
-            except OSError:
-                pass
-
-    threading.Thread(target=beat, daemon=True, name="mle3-heartbeat").start()
+    if record.data.get("worker"):
+        raise Mle3Error(f"run {run_id} was started already by {record.data['worker'].get('name') if isinstance(record.data['worker'], dict) else record.data['worker']}")
+    mine = hand_over(root, run_id, claim_token) if claim_token else (_claim_path(root, run_id, me()) if claim(root, run_id) else None)
+    if mine is None:
+        raise Mle3Error(f"run {run_id}: this process holds no claim on it (queued again or aborted meanwhile); not started")
     try:
+        pause_for_test("handover")
+        if abort_flag(root, run_id).exists():  # aborted while its worker was starting it
+            record.update(status="terminated", ended=now_iso(), error="terminated by the user (abort) while pending")
+            abort_flag(root, run_id).unlink(missing_ok=True)
+            audit.append(root, "run.end", run_id, {"status": "terminated", "error": "terminated by the user (abort) while pending"})
+            raise Mle3Error(f"run {run_id} was aborted before it started", exit_code=1)
+        options = options_from_record(record.data)
+        scheduler = scheduler_ids()
+        record.update(worker={"name": worker or f"{socket.gethostname()}:{os.getpid()}", "node": socket.gethostname(), "pid": os.getpid(),
+                              "started": now_iso(), **({"cuda_visible_devices": os.environ["CUDA_VISIBLE_DEVICES"]} if os.environ.get("CUDA_VISIBLE_DEVICES") else {})},
+                      pid=os.getpid(), pid_start=process_start(os.getpid()), host=socket.gethostname(),
+                      **({"scheduler": scheduler} if scheduler else {}))
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(HEARTBEAT_S):
+                try:
+                    record.save()
+                except OSError:
+                    pass
+
+        threading.Thread(target=beat, daemon=True, name="mle3-heartbeat").start()
         try:
             return train(root, record.data["config"], options, echo=echo, queued=record)
         except Mle3Error as exc:  # the data or configuration changed while it waited
             record.update(status="failed", ended=now_iso(), error=f"could not start: {exc}")
             audit.append(root, "run.end", run_id, {"status": "failed", "error": f"could not start: {exc}"})
             raise
+        finally:
+            stop.set()
     finally:
-        stop.set()
-        for claimed in (root / QUEUE_DIR / "claimed").glob(f"{run_id}.*.json"):
-            claimed.unlink(missing_ok=True)
+        release(root, run_id)
 
 
 def abort(root: Path, run_id: str) -> str:
     """Stop a pending or running run; its status becomes ``terminated`` (the seed's
-    "user intentionally ended"). Returns the status it had."""
-    path = root / RUNS_DIR / run_id / RUN_FILE
-    if not path.is_file():
-        raise Mle3Error(f"no run {run_id}")
+    "user intentionally ended"). A queued run that never started (waiting, or lost by a
+    dead worker) ends at once; a running one is asked to stop. Returns the status it had."""
     record = RunRecord.load(root, run_id)
-    status = effective_status(record.data)
-    if status == "pending" and claim(root, run_id, "abort"):
-        record.update(status="terminated", ended=now_iso(), error="terminated by the user (abort) while pending")
-        (root / QUEUE_DIR / "claimed" / f"{run_id}.abort.json").unlink(missing_ok=True)
-        audit.append(root, "run.abort", run_id, {"was": "pending"})
+    data = record.data
+    status = effective_status(data, root)
+    if _unstarted(data) and (claim(root, run_id) or take_dead_claim(root, run_id) or (status == "stale" and not claims(root, run_id))):
+        lost = " (its worker had died after taking it)" if status == "stale" else ""
+        record.update(status="terminated", ended=now_iso(), error=f"terminated by the user (abort) while pending{lost}")
+        release(root, run_id)
+        audit.append(root, "run.abort", run_id, {"was": status})
+        return status
+    if status == "stale" and data.get("status") == "pending":  # started by a worker, died before training
+        record.update(status="terminated", ended=now_iso(), error="terminated by the user (abort): its process had died before training")
+        release(root, run_id)
+        audit.append(root, "run.abort", run_id, {"was": status})
         return status
     if status not in ("pending", "in_progress"):
         raise Mle3Error(f"run {run_id} is {status}: only pending or running runs can be aborted")
     flag = abort_flag(root, run_id)
     flag.parent.mkdir(parents=True, exist_ok=True)
     flag.write_text(now_iso())
-    if record.data.get("host") == socket.gethostname() and isinstance(record.data.get("pid"), int):
+    # signal only a process that wrote the record itself (not the `train --queue` that queued it)
+    if not _unstarted(data) and process_alive(data.get("host"), data.get("pid"), data.get("pid_start")):
         try:
-            os.kill(record.data["pid"], signal.SIGTERM)
+            os.kill(data["pid"], signal.SIGTERM)
         except ProcessLookupError:
             pass
     audit.append(root, "run.abort", run_id, {"was": status})
@@ -172,20 +443,29 @@ def abort(root: Path, run_id: str) -> str:
 
 
 def rerun(root: Path, run_id: str, priority: int | None = None) -> str:
-    """Queue a failed or ended run again with its configuration and choices, linked to it."""
+    """Queue a failed or ended run again with its configuration and choices, linked to it.
+    A queued run lost by a dead worker is ended (failed, naming the new run) so that no
+    worker takes it back as well."""
     from .train import options_from_record
 
-    path = root / RUNS_DIR / run_id / RUN_FILE
-    if not path.is_file():
-        raise Mle3Error(f"no run {run_id}")
-    data = RunRecord.load(root, run_id).data
-    status = effective_status(data)
+    record = RunRecord.load(root, run_id)
+    data = record.data
+    status = effective_status(data, root)
     if status not in RERUNNABLE:
         raise Mle3Error(f"run {run_id} is {status}: only {', '.join(RERUNNABLE)} runs are run again")
+    lost = _unstarted(data)
+    if lost and not (take_dead_claim(root, run_id) or not claims(root, run_id)):
+        raise Mle3Error(f"run {run_id} was just taken back by a worker; it is pending again")
     options = options_from_record(data)
     options.model_id = None  # a hand-chosen model id belongs to the first run
-    queue = data.get("queue") or {}
-    return enqueue(root, data["config"], options, queue.get("priority", 0) if priority is None else priority, rerun_of=run_id)
+    queue = data.get("queue") if isinstance(data.get("queue"), dict) else {}
+    old_priority = queue.get("priority") if type(queue.get("priority")) is int else 0
+    new = enqueue(root, data["config"], options, old_priority if priority is None else priority, rerun_of=run_id)
+    if lost:
+        record.update(status="failed", ended=now_iso(), error=f"lost: its worker died after taking it from the queue, before it started; run again as {new}")
+        release(root, run_id)
+        audit.append(root, "run.end", run_id, {"status": "failed", "error": "lost by a dead worker", "rerun_as": new})
+    return new
 
 
 @dataclass
@@ -198,8 +478,11 @@ class WorkerOptions:
 
 def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print) -> int:
     """Take pending runs until stopped (or, with ``once``, until the queue is empty):
-    one per GPU slot, one at a time on the CPU. Returns how many runs it started."""
+    one per GPU slot, one at a time on the CPU. Returns how many runs it started. At start
+    and at every poll it queues again runs whose claimer died before they started, and it
+    refuses (moves aside, one line) queue entries that are not ones mle3 wrote."""
     name = f"{socket.gethostname()}:{os.getpid()}"
+    token = me()
     slots: list[str | None] = list(options.gpus) if options.gpus else [None]
     limit = min(len(slots), options.max_parallel or len(slots))
     slots = slots[:limit]
@@ -208,36 +491,67 @@ def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print
     previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set()) if threading.current_thread() is threading.main_thread() else None
     started = 0
     echo(f"worker {name}: {len(slots)} slot(s) ({', '.join('GPU ' + s if s is not None else 'CPU' for s in slots)})")
+    recover(root, echo, orphans=True)
     try:
         while True:
             for slot, (run_id, proc) in list(running.items()):
                 if proc.poll() is not None:
                     echo(f"run {run_id} ended (exit {proc.returncode})")
+                    _after_exit(root, run_id, proc.returncode, token, echo)
                     del running[slot]
+                else:
+                    renew(_claim_path(root, run_id, token))  # until the run's process takes the claim
             if stopping.is_set():
                 for run_id, proc in running.values():
                     proc.send_signal(signal.SIGTERM)  # each run records itself as terminated
                 for run_id, proc in running.values():
                     proc.wait()
                 return started
+            recover(root, echo)
             for slot in range(len(slots)):
                 if slot in running:
                     continue
-                run_id = claim_next(root, name)
+                run_id = claim_next(root, token, echo)
                 if run_id is None:
                     break
+                pause_for_test("claim")
                 env = dict(os.environ, YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false", PYTHONUNBUFFERED="1")
-                cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "runs", "execute", run_id, "--worker", name, "-w", str(root)]
+                cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "runs", "execute", run_id, "--worker", name, "--claim", token, "-w", str(root)]
                 if slots[slot] is not None:
                     env["CUDA_VISIBLE_DEVICES"] = slots[slot]
-                log = open(root / RUNS_DIR / run_id / "worker.log", "ab")  # the run's console lines
+                try:
+                    log = open(root / RUNS_DIR / run_id / "worker.log", "ab")  # the run's console lines
+                except OSError:
+                    log = subprocess.DEVNULL  # no run folder: the run's process says so and exits
                 running[slot] = (run_id, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
-                log.close()
+                if log is not subprocess.DEVNULL:
+                    log.close()
                 started += 1
                 echo(f"run {run_id}: started on {'GPU ' + slots[slot] if slots[slot] is not None else 'the CPU'}")
-            if options.once and not running and not waiting(root):
+            if options.once and not running and not waiting(root, echo):
                 return started
             stopping.wait(options.poll_s)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _after_exit(root: Path, run_id: str, code: int, token: str, echo: Callable[[str], None]) -> None:
+    """A run's process ended: if it never wrote to its run (it died starting), record the
+    run as failed instead of leaving it pending; drop the claims it left behind."""
+    ours = _claim_path(root, run_id, token).name
+    others = [c for c in claims(root, run_id) if c.path.name != ours and c.alive()]
+    if others or (_queue(root) / f"{run_id}.json").exists():
+        return  # queued again meanwhile, or another process holds it now
+    try:
+        record = RunRecord.load(root, run_id)
+    except Mle3Error as exc:
+        echo(f"run {run_id}: {exc}")
+        release(root, run_id)
+        return
+    if _unstarted(record.data):
+        error = f"its process (runs execute) exited with code {code} before the run started; see {RUNS_DIR}/{run_id}/worker.log"
+        record.update(status="failed", ended=now_iso(), error=error)
+        audit.append(root, "run.end", run_id, {"status": "failed", "error": error})
+        echo(f"run {run_id}: failed ({error})")
+    release(root, run_id)

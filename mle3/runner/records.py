@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from .._atomic import atomic_write_text
+from ..errors import Mle3Error
 
 RUNS_DIR = "artifacts/runs"
 RUN_FILE = "run.yaml"
@@ -128,6 +130,7 @@ class RunRecord:
             "status": "pending",
             "created": now_iso(),
             "pid": os.getpid(),
+            "pid_start": process_start(os.getpid()),
             "host": socket.gethostname(),
             "heartbeat": now_iso(),
             "epochs_file": EPOCHS_FILE,
@@ -140,9 +143,9 @@ class RunRecord:
 
     @classmethod
     def load(cls, root: Path, run_id: str) -> "RunRecord":
-        with open(root / RUNS_DIR / run_id / RUN_FILE, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
-        return cls(root, doc["run"])
+        """The record of ``run_id``; an unreadable or malformed one is a one-line
+        :class:`Mle3Error` naming the file and field (exit 2)."""
+        return cls(root, read_record(root / RUNS_DIR / run_id / RUN_FILE, run_id, rel=f"{RUNS_DIR}/{run_id}/{RUN_FILE}"))
 
     def save(self) -> None:
         with _SAVE_LOCK:  # the heartbeat thread saves too
@@ -168,20 +171,142 @@ class RunRecord:
         return read_epochs(self.directory / EPOCHS_FILE)
 
 
-def read_epochs(path: Path) -> list[dict[str, Any]]:
-    """Every complete epoch line (a torn last line from a crash is skipped)."""
-    out = []
+#: a run record larger than this is not a record mle3 wrote (refused before parsing)
+MAX_RECORD_BYTES = 8 << 20
+#: an epoch line longer than this is not one mle3 wrote
+MAX_EPOCH_LINE = 64 << 10
+
+
+def read_record(path: Path, run_id: str | None = None, *, rel: str | None = None) -> dict[str, Any]:
+    """The ``run:`` mapping of a ``run.yaml``, checked for the fields mle3 relies on
+    (``id``, ``config``, ``status`` strings, ``pid`` an integer); anything else is one
+    line naming the file, line and field."""
+    from ..workspace.yamlpos import YamlProblem, line_of, parse_documents
+
+    where = rel or path.as_posix()
     try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.endswith("\n"):
-                    try:
-                        out.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        continue
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            raise Mle3Error(f"run record is larger than {MAX_RECORD_BYTES >> 20} MiB", file=where)
+        raw = path.read_bytes()
     except FileNotFoundError:
-        pass
-    return out
+        raise Mle3Error(f"no run {run_id or path.parent.name}", file=where) from None
+    except OSError as exc:
+        raise Mle3Error(f"cannot read the run record: {exc.strerror or exc}", file=where) from None
+    try:
+        docs, _ = parse_documents(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise Mle3Error(f"run record is not UTF-8 text (byte {exc.start})", file=where) from None
+    except YamlProblem as exc:
+        raise Mle3Error((exc.message.splitlines() or ["invalid YAML"])[0], file=where, line=exc.line or None) from None
+    doc = docs[0] if len(docs) == 1 else None
+    run = doc.get("run") if isinstance(doc, dict) else None
+    if not isinstance(run, dict):
+        found = ("a list" if isinstance(run, list) else type(run).__name__) if isinstance(doc, dict) and "run" in doc else "no run: mapping"
+        raise Mle3Error(f"a run record holds one `run:` mapping (found {found})", file=where, line=line_of(doc, ("run",), 1) if isinstance(doc, dict) else 1, field="run")
+    for name, kinds in (("id", (str,)), ("config", (str,)), ("status", (str,))):
+        value = run.get(name)
+        if not isinstance(value, kinds):
+            raise Mle3Error(f"run.{name} must be a string (found {type(value).__name__})", file=where, line=line_of(doc, ("run", name), 1), field=f"run.{name}")
+    if run_id is not None and run["id"] != run_id:
+        raise Mle3Error(f"run.id {run['id'][:80]!r} is not the run of this folder ({run_id})", file=where, line=line_of(doc, ("run", "id"), 1), field="run.id")
+    for name in ("pid", "epochs_completed"):
+        value = run.get(name)
+        if value is not None and (type(value) is not int or not 0 <= value < 1 << 31):
+            raise Mle3Error(f"run.{name} must be a non-negative integer (found {str(value)[:40]!r})", file=where, line=line_of(doc, ("run", name), 1), field=f"run.{name}")
+    return _plain(run)
+
+
+def _plain(value: Any) -> Any:
+    """Line-aware dicts and lists as plain builtins (records are saved and compared)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def epoch_lines(path: Path) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+    """The epochs of ``epochs.jsonl`` and the problems of its lines (1-based line, why).
+
+    Only a torn last line (no newline: the process died while appending it) is skipped
+    silently; any other line that is not a JSON object is a problem. Reads in binary with
+    a bounded line length, so a garbage or binary file cannot exhaust memory or crash."""
+    out: list[dict[str, Any]] = []
+    problems: list[tuple[int, str]] = []
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return out, problems
+    except OSError as exc:
+        return out, [(0, f"cannot read: {exc.strerror or exc}")]
+    with fh:
+        number = 0
+        while True:
+            raw = fh.readline(MAX_EPOCH_LINE + 1)
+            if not raw:
+                break
+            number += 1
+            if len(raw) > MAX_EPOCH_LINE:
+                problems.append((number, f"line longer than {MAX_EPOCH_LINE >> 10} KiB"))
+                while raw and not raw.endswith(b"\n"):  # skip the rest of the long line
+                    raw = fh.readline(MAX_EPOCH_LINE + 1)
+                continue
+            if not raw.endswith(b"\n"):
+                break  # torn by a crash
+            if not raw.strip():
+                continue
+            value, why = parse_epoch_line(raw)
+            if why:
+                problems.append((number, why))
+            else:
+                out.append(value)
+    return out, problems
+
+
+def parse_epoch_line(raw: bytes) -> tuple[Any, str | None]:
+    """One ``epochs.jsonl`` line: (the epoch, None), or (None, why it is not one)."""
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except RecursionError:
+        return None, "nested too deeply"
+    except ValueError as exc:  # JSONDecodeError, or an integer of too many digits
+        return None, f"not JSON ({str(exc)[:80]})"
+    if not isinstance(value, dict):
+        return None, f"not a JSON object (found {type(value).__name__})"
+    epoch = value.get("epoch")
+    if epoch is not None and (type(epoch) is not int or epoch < 0):
+        return None, f"field epoch must be a non-negative integer (found {str(epoch)[:40]!r})"
+    return value, None
+
+
+def read_epochs(path: Path) -> list[dict[str, Any]]:
+    """Every readable epoch line (problems are reported by :func:`epoch_lines` and the
+    ``training.epochs-unreadable`` rule; a torn last line from a crash is skipped)."""
+    return epoch_lines(path)[0]
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from ``/proc``), or None
+    where that is not known: a pid reused by another process has another start."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[19].decode()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def process_alive(host: Any, pid: Any, start: Any = None) -> bool | None:
+    """Whether the process (host, pid, start) still runs: None when it is on another host
+    (only a lease or heartbeat can tell there)."""
+    if host != socket.gethostname():
+        return None
+    if type(pid) is not int or not 0 < pid < 1 << 31:
+        return False
+    if not _pid_alive(pid):
+        return False
+    return not (start and process_start(pid) not in (None, str(start)))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -198,18 +323,25 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def effective_status(run: dict[str, Any]) -> str:
-    """The status to show: an active run whose process is gone is ``stale``."""
+def effective_status(run: dict[str, Any], root: Path | None = None) -> str:
+    """The status to show: an active run whose process is gone is ``stale``. With the
+    workspace ``root``, a queued run whose claim is held by a dead worker (it died
+    between taking the run and the run's first write) is ``stale`` too."""
     status = run.get("status", "pending")
+    if not isinstance(status, str):
+        return "unreadable"  # a hand-edited record (read_record names the field)
     if status not in ACTIVE:
         return status
-    if status == "pending" and run.get("queue"):
-        return status  # waits in the queue: no process yet
-    if run.get("worker") and status == "in_progress" and _silent_for(run) > STALE_WORKER_S:
+    if status == "pending" and run.get("queue") and not run.get("worker"):
+        if root is None:
+            return status  # waits in the queue: no process yet
+        from .queue import queue_state
+
+        return "stale" if queue_state(root, run) == "lost" else status
+    if run.get("worker") and _silent_for(run) > STALE_WORKER_S:
         return "stale"
     if run.get("host") == socket.gethostname():
-        pid = run.get("pid")
-        if isinstance(pid, int) and not _pid_alive(pid):
+        if process_alive(run.get("host"), run.get("pid"), run.get("pid_start")) is False:
             return "stale"
         return status
     return "stale" if _silent_for(run) > STALE_AFTER_S else status
@@ -235,15 +367,26 @@ def list_runs(root: Path) -> list[dict[str, Any]]:
         if not path.is_file():
             continue
         try:
-            with open(path, encoding="utf-8") as fh:
-                doc = yaml.safe_load(fh)
-            run = dict(doc["run"])
-        except Exception:
-            runs.append({"id": entry.name, "status": "unreadable", "file": path.relative_to(root).as_posix()})
+            run = read_record(path, entry.name, rel=path.relative_to(root).as_posix())
+        except Mle3Error as exc:
+            runs.append({"id": entry.name, "status": "unreadable", "effective_status": "unreadable", "error": str(exc), "file": path.relative_to(root).as_posix()})
             continue
-        run["effective_status"] = effective_status(run)
+        run["effective_status"] = effective_status(run, root)
         run.setdefault("kind", "training")
         run["file"] = path.relative_to(root).as_posix()
         runs.append(run)
     runs.sort(key=lambda r: str(r.get("created", "")), reverse=True)
     return runs
+
+
+def pause_for_test(point: str) -> None:
+    """Test seam for crash tests: with ``MLE3_TEST_PAUSE_AT=<point>`` the process writes
+    ``MLE3_TEST_PAUSE_FILE`` and waits there to be killed (points: ``claim``, the worker
+    right after taking a run; ``handover``, the run's process before its first write;
+    ``trial``, a study's trial after its values were sampled)."""
+    if os.environ.get("MLE3_TEST_PAUSE_AT") != point:
+        return
+    marker = os.environ.get("MLE3_TEST_PAUSE_FILE")
+    if marker:
+        Path(marker).write_text(str(os.getpid()))
+    time.sleep(600)

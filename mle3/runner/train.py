@@ -3,7 +3,8 @@
 The run record is created before training starts and updated at every state change, so
 each of success, failure (with the error), Ctrl-C (aborted), SIGTERM or ``--timeout``
 (terminated) and SIGKILL (left ``in_progress``, shown as stale) leaves a complete,
-readable record. On success a draft model version is written.
+readable record. On success the run's success is recorded, then a draft model version
+is written (never the other way round: a model exists only for a run that succeeded).
 """
 
 from __future__ import annotations
@@ -356,8 +357,6 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             record.update(status="in_progress", started=record.data.get("started") or now_iso(), attempt=attempt)
             try:
                 outcome = _run_ultralytics(record, prep, args, data_yaml, echo, _chain(mirror.epoch if mirror else None, options.on_epoch))
-                model_id = write_model_version(ws, record, prep, outcome, options.model_id) if options.write_model else None
-                finish_checkpoints(record, prep.mapping)
             except Pruned:
                 _end(record, "pruned", started, attempt, None)
                 result.status = "pruned"
@@ -379,13 +378,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
                     echo(f"attempt {attempt} failed ({error}); retrying")
                     continue
                 break
-            if model_id:
-                record.data["model_version"] = model_id
-            if options.study is not None:
-                record.data["study"] = {**options.study, "value": (outcome["final"].get("validation") or {}).get(options.study["objective"]["metric"])}
-            _end(record, "success", started, attempt, None)
-            record.update(caveats=caveats.summary(record.data, read_epochs(record.directory / EPOCHS_FILE)))
-            result.status, result.model_version, result.metrics = "success", model_id, outcome["final"]
+            finish_success(ws, record, prep, outcome, options, started, attempt, result)
             break
     finally:
         stop_watch()
@@ -401,6 +394,36 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         detach_log()
     audit.append(root, "run.end", record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
     return result
+
+
+def finish_success(ws: Any, record: RunRecord, prep: Prepared, outcome: dict[str, Any], options: TrainOptions, started: float, attempt: int,
+                   result: TrainResult) -> None:
+    """Record a finished training's success, then write its model version: in this order,
+    so a model version exists only for a run whose record says ``success`` (a crash
+    between the two leaves a successful run without a model, never a model of a run that
+    did not end; the ``training.model-run-unfinished`` rule catches models written
+    otherwise). A model version that cannot be written makes the run ``failed``."""
+    if options.study is not None:
+        record.data["study"] = {**options.study, "value": (outcome["final"].get("validation") or {}).get(options.study["objective"]["metric"])}
+    _end(record, "success", started, attempt, None)
+    crash_for_test("model-version")
+    try:
+        model_id = write_model_version(ws, record, prep, outcome, options.model_id) if options.write_model else None
+        finish_checkpoints(record, prep.mapping)
+    except (Exception, Terminated, KeyboardInterrupt) as exc:
+        error = f"training succeeded but its model version could not be written: {type(exc).__name__}: {exc}"
+        record.update(status="failed", error=error)
+        result.status, result.error = "failed", error
+        return
+    record.update(**({"model_version": model_id} if model_id else {}), caveats=caveats.summary(record.data, read_epochs(record.directory / EPOCHS_FILE)))
+    result.status, result.model_version, result.metrics = "success", model_id, outcome["final"]
+
+
+def crash_for_test(point: str) -> None:
+    """Test seam for crash tests: ``MLE3_TEST_KILL_AT=<point>`` kills this process with
+    SIGKILL there (``model-version``: after the run's success, before its model version)."""
+    if os.environ.get("MLE3_TEST_KILL_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _watch_abort(root: Path, run_id: str, fired: threading.Event) -> Callable[[], None]:

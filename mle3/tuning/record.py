@@ -60,6 +60,7 @@ def trials_of(study: Any) -> list[dict[str, Any]]:
             "epochs": len(t.intermediate_values),
             **({"baseline": True} if t.user_attrs.get("baseline") else {}),
             "duration_s": round(t.duration.total_seconds(), 2) if t.duration else None,
+            **({"lost": str(t.user_attrs["lost"])} if t.user_attrs.get("lost") else {}),
         })
     return out
 
@@ -97,6 +98,9 @@ def write_record(root: Path, ws: Any, cfg: Any, study: Any, name: str, storage: 
     lock_dir = root / ".mle3" / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_dir / f"study-{name}.lock")):
+        from .lost import fail_lost_trials
+
+        fail_lost_trials(root, study)  # a killed trial is failed, not left running
         trials = trials_of(study)
         best = _best(study, trials)
         dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
@@ -117,6 +121,7 @@ def write_record(root: Path, ws: Any, cfg: Any, study: Any, name: str, storage: 
             "sampler": tuning.sampler,
             "pruner": tuning.pruner,
             "seed": tuning.seed,
+            **({"process_seeds": [s.get("seed") for s in study.user_attrs["seeds"] if isinstance(s, dict)]} if isinstance(study.user_attrs.get("seeds"), list) else {}),
             "space": {k: v.model_dump(exclude_none=True, exclude_defaults=True) for k, v in tuning.space.items()},
             "dataset_version": dataset.key if dataset is not None and dataset.kind == "dataset" else cfg.dataset,
             "dataset_fingerprint": getattr(dataset, "fingerprint", None),

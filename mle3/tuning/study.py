@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import Mle3Error
+from ..runner.records import pause_for_test
+from .lost import counted, fail_lost_trials, this_process
 from .record import StudyResult, redact, write_record
 
 DEFAULT_STORAGE = ".mle3/optuna.sqlite3"
@@ -60,10 +62,24 @@ def open_storage(url: str) -> Any:
         raise Mle3Error(f"cannot open the study storage {redact(url)}: {type(exc).__name__}: {detail[:200]}") from None
 
 
-def _sampler(tuning: Any, worker: int) -> Any:
+def process_seed(study: Any, tuning: Any) -> int | None:
+    """The sampler seed of this process: ``tuning.seed`` plus the number of processes that
+    joined the study before it (a counter in the study, taken under the workspace's
+    storage lock), so every process samples other values, and a study run by one process
+    is reproducible from ``tuning.seed``. Recorded in the study's ``seeds``."""
+    joined = study.user_attrs.get("processes_joined", 0)
+    joined = joined if type(joined) is int and joined >= 0 else 0
+    study.set_user_attr("processes_joined", joined + 1)
+    seed = None if tuning.seed is None else tuning.seed + joined
+    seeds = study.user_attrs.get("seeds")
+    seeds = list(seeds) if isinstance(seeds, list) else []
+    study.set_user_attr("seeds", (seeds + [{"process": joined, "seed": seed, **this_process()}])[-100:])
+    return seed
+
+
+def _sampler(tuning: Any, seed: int | None) -> Any:
     import optuna
 
-    seed = None if tuning.seed is None else tuning.seed + worker  # workers must not sample alike
     if tuning.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if tuning.sampler == "cmaes":
@@ -143,12 +159,16 @@ def tune(root: Path, config_ref: str, options: TuneOptions, echo: Callable[[str]
     with FileLock(str(root / ".mle3" / "locks" / "optuna-storage.lock")):  # processes starting together create the schema once
         storage = open_storage(url)
         study = optuna.create_study(study_name=name, storage=storage, direction=tuning.objective.direction,
-                                    sampler=_sampler(tuning, worker), pruner=_pruner(tuning, epochs), load_if_exists=True)
+                                    sampler=optuna.samplers.RandomSampler(), pruner=_pruner(tuning, epochs), load_if_exists=True)
         known = study.user_attrs.get("config")
         if known and known != cfg.id:
             raise Mle3Error(f"study {name} tunes configuration {known}, not {cfg.id}", field="--study")
         if not known:
             study.set_user_attr("config", cfg.id)
+        study.sampler = _sampler(tuning, process_seed(study, tuning))
+        lost = fail_lost_trials(root, study)
+        if lost:
+            echo(f"study {name}: trial(s) {', '.join(map(str, lost))} failed: their process is gone")
         if not study.trials and tuning.sampler != "grid":
             from .space import baseline_values
 
@@ -176,9 +196,11 @@ def _optimize(root: Path, ws: Any, cfg: Any, study: Any, name: str, url: str, tr
         pass
 
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("process", this_process())  # a trial whose process dies is failed, not left running
         values = suggest(trial, tuning.space)
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
         echo(f"trial {trial.number}: {shown}")
+        pause_for_test("trial")
 
         def report(metrics: dict[str, Any]) -> None:
             value = epoch_value(metrics, metric)
@@ -211,9 +233,13 @@ def _optimize(root: Path, ws: Any, cfg: Any, study: Any, name: str, url: str, tr
 
     def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         write_record(root, ws, cfg, study, name, url)
+        if counted(study) >= trials:  # the budget: every trial but those lost with their process
+            study.stop()
 
-    callbacks = [optuna.study.MaxTrialsCallback(trials, states=None), after]
-    study.optimize(objective, n_trials=trials, timeout=options.timeout, catch=(TrialFailed,), callbacks=callbacks, gc_after_trial=True)
+    remaining = trials - counted(study)
+    if remaining <= 0:
+        return
+    study.optimize(objective, n_trials=remaining, timeout=options.timeout, catch=(TrialFailed,), callbacks=[after], gc_after_trial=True)
 
 
 def _run_workers(root: Path, config_id: str, name: str, url: str, options: TuneOptions, trials: int, echo: Callable[[str], None]) -> None:
