@@ -240,3 +240,10 @@ def test_ultralytics_progress_bars_draw_only_on_a_terminal(tmp_path):
             pass
     assert piped.getvalue() == ""  # a log or CI job gets mle3's own lines, not redraws
     assert "scan" in terminal.getvalue()
+
+
+def test_runs_show_says_no_cuda_and_no_early_stop_in_words(trained_ws, cli):
+    run = next((trained_ws / "artifacts/runs").glob("*/run.yaml")).parent.name
+    code, out, err = cli("runs", "show", run, "-w", trained_ws)
+    assert code == 0, err
+    assert "None" not in out and "no CUDA" in out and "no early stop" in out, out

@@ -217,8 +217,12 @@ def _show_text(data: dict) -> None:
     code = data.get("code") or {}
     typer.echo(f"  code {code.get('commit') or '(no commit)'}{' (dirty)' if code.get('dirty') else ''}")
     env = data.get("environment") or {}
-    typer.echo(f"  env python {env.get('python')} torch {env.get('torch')} ultralytics {env.get('ultralytics')} cuda {env.get('cuda')} on {', '.join(env.get('gpus') or []) or env.get('cpu')}")
-    typer.echo(f"  started {data.get('started')} ended {data.get('ended')} duration {data.get('duration_s')} s, best epoch {data.get('best_epoch')}, early stop {data.get('early_stop_epoch')}")
+    cuda = f"CUDA {env['cuda']}" if env.get("cuda") else "no CUDA"
+    typer.echo(f"  env python {env.get('python')} torch {env.get('torch')} ultralytics {env.get('ultralytics')}, {cuda}, on {', '.join(env.get('gpus') or []) or env.get('cpu')}")
+    stop = f"early stop at epoch {data['early_stop_epoch']}" if data.get("early_stop_epoch") else "no early stop"
+    best = f"best epoch {data['best_epoch']}" if data.get("best_epoch") is not None else "no best epoch yet"
+    duration = f"{data['duration_s']} s" if data.get("duration_s") is not None else "–"
+    typer.echo(f"  started {data.get('started') or '–'} ended {data.get('ended') or '–'} duration {duration}, {best}, {stop}")
     for dev in data.get("deviations") or []:
         typer.echo(f"  deviation {dev['field']}: {dev['configured']!r} -> {dev['used']!r} ({dev['source']})")
     if data.get("not_applied"):
