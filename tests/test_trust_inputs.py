@@ -79,3 +79,80 @@ def test_allowed_hosts_for_each_kind_of_bound_address():
     assert {"10.1.2.3:8000", "box.lan", "box.lan:8000", "proxy.example:443", "[fe80::1]", "[fe80::1]:8000"} == remote
     assert "localhost:8000" not in remote
     assert "localhost:80" in allowed_hosts("0.0.0.0", 80) and "localhost" in allowed_hosts("0.0.0.0", 80)
+
+
+# ---------------------------------------------------------------------- 9: ReqIF bombs
+def reqifz_bomb(path: Path, megabytes: int = 1024, declared: int | None = None) -> Path:
+    """A ``.reqifz`` whose entry unpacks to ``megabytes`` MiB (about 1 KB on disk per MiB):
+    one deflate block of a MiB of spaces, flushed so that it repeats byte for byte.
+    ``declared`` writes a lying uncompressed size into the headers."""
+    import struct
+    import zlib
+
+    head = b'<?xml version="1.0"?>\n<REQ-IF xmlns="http://www.omg.org/spec/ReqIF/20110401/reqif.xsd">'
+    chunk = b" " * (1 << 20)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = c.compress(head) + c.flush(zlib.Z_FULL_FLUSH)
+    block = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+    data = first + block * megabytes + c.flush()
+    crc = zlib.crc32(head)
+    for _ in range(megabytes):
+        crc = zlib.crc32(chunk, crc)
+    size = len(head) + megabytes * len(chunk) if declared is None else declared
+    name = b"r.reqif"
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(data), size, len(name), 0) + name
+    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(data), size, len(name), 0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    path.write_bytes(local + data + central + end)
+    return path
+
+
+PEAK = """
+import resource, sys
+from mle3.cli import main
+code = main(sys.argv[1:])
+print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("declared", [None, 4096, 60 * 1024 * 1024])
+def test_reqifz_bomb_is_refused_in_bounded_memory(tmp_path, declared):
+    """A 1 MB .reqifz that unpacks to 1 GiB (honest header, or one that lies small) is
+    refused with one line, exit 2, without ever holding more than the limit."""
+    pytest.importorskip("reqif")
+    root = write_files(tmp_path / "ws", {"mle3.yaml": "project: bomb\n"})
+    bomb = reqifz_bomb(tmp_path / "bomb.reqifz", 1024, declared)
+    assert bomb.stat().st_size < 2 * 1024 * 1024
+    proc = subprocess.run([sys.executable, "-c", PEAK, "reqif", "import", str(bomb), "-w", str(root)], capture_output=True, text=True, timeout=120, env=ENV)
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("PEAK")]
+    peak_mib = int(proc.stderr.split("PEAK")[1])
+    assert proc.returncode == 2 and len(lines) == 1 and "bomb.reqifz" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+    assert ("larger than 64 MiB" in lines[0]) if declared is None else ("larger than 64 MiB" in lines[0] or "not a valid .reqifz" in lines[0])
+    assert peak_mib < 400, f"peak {peak_mib} MiB"
+    assert not (root / "requirements").exists()
+
+
+def test_large_plain_reqif_is_refused_before_reading(tmp_path):
+    pytest.importorskip("reqif")
+    from mle3.errors import Mle3Error
+    from mle3.interop import reqif
+
+    big = tmp_path / "big.reqif"
+    with open(big, "wb") as fh:
+        fh.truncate(reqif.MAX_REQIF_BYTES + 1)
+    with pytest.raises(Mle3Error, match="larger than 64 MiB"):
+        reqif._read(big)
+
+
+def test_reqif_in_another_encoding_or_with_a_late_doctype_is_refused(cli, tmp_path):
+    pytest.importorskip("reqif")
+    root = write_files(tmp_path / "ws", {"mle3.yaml": "project: enc\n"})
+    utf16 = tmp_path / "utf16.reqif"
+    utf16.write_bytes('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE r [<!ENTITY a "aaaa">]>\n<REQ-IF>&a;</REQ-IF>'.encode("utf-16"))
+    code, _, err = cli("reqif", "import", utf16, "-w", root)
+    assert code == 2 and "UTF-8" in err and err.count("\n") == 1
+    late = tmp_path / "late.reqif"
+    late.write_text('<?xml version="1.0"?>\n<!--' + " " * 5000 + '-->\n<!DOCTYPE r SYSTEM "http://evil.example/x.dtd">\n<REQ-IF xmlns="http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"/>')
+    code, _, err = cli("reqif", "import", late, "-w", root)
+    assert code == 2 and "DOCTYPE" in err and err.count("\n") == 1, err
