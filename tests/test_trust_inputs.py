@@ -156,3 +156,84 @@ def test_reqif_in_another_encoding_or_with_a_late_doctype_is_refused(cli, tmp_pa
     late.write_text('<?xml version="1.0"?>\n<!--' + " " * 5000 + '-->\n<!DOCTYPE r SYSTEM "http://evil.example/x.dtd">\n<REQ-IF xmlns="http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"/>')
     code, _, err = cli("reqif", "import", late, "-w", root)
     assert code == 2 and "DOCTYPE" in err and err.count("\n") == 1, err
+
+
+# ---------------------------------------------------------------------- 9: malformed workspaces
+from hostile_corpus import CASES, COMMANDS  # noqa: E402
+
+#: cases that are valid YAML and valid items after all (a BOM, UTF-16 with its BOM, an
+#: empty file, base64 that decodes to nothing): ``check`` may pass them
+ACCEPTED = {"utf-8-bom", "utf-16", "empty", "bad-binary"}
+#: cases that must be refused in a separate process: they once hung, crashed the
+#: interpreter or took gigabytes
+BOUNDED = {"deep-brackets", "deep-braces", "deep-config", "alias-bomb", "alias-bomb-config", "alias-bomb-in-item", "huge-file", "huge-config"}
+
+
+def corpus_ws(base: Path, name: str) -> Path:
+    from conftest import BASE_FILES
+
+    root = write_files(base / name, dict(BASE_FILES))
+    for rel, content in CASES[name].items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return root
+
+
+def _args(cmd: list[str], root: Path) -> list[str]:
+    out = ["-o", str(root / "out" / cmd[0])] if cmd[0] in ("report", "site") else []
+    return [*cmd, "-w", str(root), *out]
+
+
+def _assert_clean(name: str, cmd: list[str], code: int, err: str) -> None:
+    assert "Traceback" not in err, f"{name} {cmd[0]}: {err[-2000:]}"
+    if cmd[0] == "check" and name not in ACCEPTED:
+        assert code in (1, 2), f"{name}: check passed a malformed workspace"
+    assert code in (0, 1, 2), (name, cmd, code, err)
+    if code == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, f"{name} {cmd[0]}: {err}"
+
+
+@pytest.fixture(scope="module")
+def built_once():
+    """Typer rebuilds the click command (inspecting every signature) on each call, 0.4 s;
+    the corpus runs hundreds of commands, so build it once for this module."""
+    import functools
+
+    import typer.main
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(typer.main, "get_command", functools.lru_cache(maxsize=None)(typer.main.get_command))
+        yield
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - BOUNDED))
+def test_malformed_workspace_never_crashes_a_command(tmp_path, cli, built_once, name):
+    import json
+
+    root = corpus_ws(tmp_path, name)
+    for cmd in COMMANDS:
+        code, out, err = cli(*_args(cmd, root))
+        _assert_clean(name, cmd, code, err)
+    code, out, _ = cli("check", "-w", root, "--format", "json")
+    if code != 2:
+        for finding in json.loads(out).get("findings", []):
+            assert finding.get("file") and finding.get("line"), finding
+
+
+LIMITED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from mle3.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDED))
+def test_bombs_and_deep_nesting_end_in_time_within_2_gb(tmp_path, name):
+    root = corpus_ws(tmp_path, name)
+    proc = subprocess.run([sys.executable, "-c", LIMITED, "check", "-w", str(root)], capture_output=True, text=True, timeout=60, env=ENV)
+    _assert_clean(name, ["check"], proc.returncode, proc.stderr)
+    said = proc.stdout + proc.stderr
+    assert any(m in said for m in ("nested deeper than", "alias bomb", "larger than 20 MiB")), said[-1000:]
