@@ -44,7 +44,7 @@ def client(tmp_path):
     root = queue_ws(tmp_path / "ws")
     for i in range(60):
         fake_run(root, f"RUN-20260101-0000{i:02d}-aaaa", "TINY-TRAIN-001" if i % 2 else "OTHER-CFG", "success" if i % 3 else "failed", f"2026-01-01T00:00:{i:02d}+00:00")
-    return root, TestClient(create_app(root, "secret-token"))
+    return root, TestClient(create_app(root, "secret-token"), base_url="http://127.0.0.1:8000")
 
 
 def test_api_lists_searches_filters_and_pages_runs(client):

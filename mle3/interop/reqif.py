@@ -14,7 +14,9 @@ Mapping (export writes the first name; import accepts any name in the row):
 | derived_from | SPEC-RELATION of type ``derived_from`` (or ``Parent``) from the requirement to its parent, and mle3.derived_from (JSON, keeps ids of other tools) |
 
 Import refuses, before parsing, any DOCTYPE or ENTITY declaration (no external
-entities, no entity expansion), parses with a hardened lxml parser for exact line
+entities, no entity expansion) and documents larger than ``MAX_REQIF_BYTES`` (a
+``.reqifz`` entry is decompressed in chunks and counted, so a zip bomb is refused at
+the limit), parses with a hardened lxml parser for exact line
 numbers, keeps attributes it cannot map under ``reqif_attributes``, and never
 overwrites a locally edited requirement file without ``--force``.
 """
@@ -26,6 +28,7 @@ import difflib
 import hashlib
 import io
 import json
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,27 +128,67 @@ class ImportPlan:
     written: bool = False
 
 
+#: The largest ReqIF document read (the ``.reqif`` file, or the ``.reqif`` entry of a
+#: ``.reqifz`` once decompressed): far above real requirement exports, far below what
+#: would exhaust memory (a 1 MB archive can unpack to gigabytes).
+MAX_REQIF_BYTES = 64 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+def _too_large(path: Path, what: str) -> Mle3Error:
+    return Mle3Error(f"{what} is larger than {MAX_REQIF_BYTES // (1024 * 1024)} MiB: refused (zip bomb?)", file=str(path))
+
+
 def _read(path: Path) -> bytes:
+    """The ReqIF XML of ``path``, never more than MAX_REQIF_BYTES in memory: a plain file
+    is measured before it is read; a ``.reqifz`` entry is refused on its declared size and
+    decompressed in chunks, counting the bytes produced (a lying header does not help)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            if fh.read(2) != b"PK":
+                if os.fstat(fh.fileno()).st_size > MAX_REQIF_BYTES:
+                    raise _too_large(path, "the ReqIF file")
+                fh.seek(0)
+                return fh.read(MAX_REQIF_BYTES + 1)
     except OSError as exc:
         raise Mle3Error(f"cannot read: {exc.strerror}", file=str(path)) from None
-    if data[:2] == b"PK":
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
-                names = [n for n in z.namelist() if n.endswith(".reqif")]
-                if not names:
-                    raise Mle3Error("the .reqifz archive holds no .reqif file", file=str(path))
-                data = z.read(names[0])
-        except zipfile.BadZipFile:
-            raise Mle3Error("not a valid .reqifz archive", file=str(path)) from None
-    return data
+    try:
+        with zipfile.ZipFile(path) as z:
+            entries = [i for i in z.infolist() if i.filename.endswith(".reqif") and not i.is_dir()]
+            if not entries:
+                raise Mle3Error("the .reqifz archive holds no .reqif file", file=str(path))
+            entry = entries[0]
+            if entry.file_size > MAX_REQIF_BYTES:
+                raise _too_large(path, f"{entry.filename} in the archive")
+            out = io.BytesIO()
+            with z.open(entry) as stream:
+                while True:
+                    chunk = stream.read(_CHUNK)
+                    if not chunk:
+                        break
+                    if out.tell() + len(chunk) > MAX_REQIF_BYTES:
+                        raise _too_large(path, f"{entry.filename} in the archive")
+                    out.write(chunk)
+            return out.getvalue()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+        raise Mle3Error(f"not a valid .reqifz archive ({exc})", file=str(path)) from None
+    except NotImplementedError as exc:
+        raise Mle3Error(f"the .reqifz archive cannot be read: {exc}", file=str(path)) from None
+    except RuntimeError as exc:  # encrypted entries
+        raise Mle3Error(f"the .reqifz archive cannot be read: {exc}", file=str(path)) from None
+    except OSError as exc:
+        raise Mle3Error(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
 
 
 def _parse(path: Path, data: bytes):
     """Hardened first pass (exact errors with lines), then the reqif library."""
     from lxml import etree
 
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise Mle3Error("not UTF-8 (ReqIF files are UTF-8)", file=str(path), line=line) from None
     head = data[:4096].upper()
     if b"<!DOCTYPE" in head or b"<!ENTITY" in data.upper():
         line = data[: data.upper().find(b"<!")].count(b"\n") + 1
@@ -155,6 +198,9 @@ def _parse(path: Path, data: bytes):
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise Mle3Error(f"not well-formed XML: {exc.msg}", file=str(path), line=exc.lineno) from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:  # a DOCTYPE the byte scan did not see
+        raise Mle3Error("DOCTYPE/ENTITY declarations are refused (no external entities, no entity expansion)", file=str(path), line=1)
     if etree.QName(root).namespace != NAMESPACE or etree.QName(root).localname != "REQ-IF":
         raise Mle3Error(f"not a ReqIF document: root element {etree.QName(root).localname!r} in namespace {etree.QName(root).namespace!r}", file=str(path), line=root.sourceline)
     for element in root.iter(f"{{{NAMESPACE}}}SPEC-OBJECT"):
@@ -163,7 +209,7 @@ def _parse(path: Path, data: bytes):
     from reqif.parser import ReqIFParser
 
     try:
-        return ReqIFParser.parse_from_string(data.decode("utf-8")), root
+        return ReqIFParser.parse_from_string(data.decode("utf-8-sig")), root
     except Exception as exc:  # the library's own complaint, with the file named
         raise Mle3Error(f"ReqIF content not understood: {type(exc).__name__}: {exc}", file=str(path)) from None
 

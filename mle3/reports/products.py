@@ -323,6 +323,22 @@ def training_caveats(ws: Workspace, run: dict[str, Any], epochs: list[dict[str, 
     return {**summary, "findings": caveats.findings(epochs, limits), "too_few": caveats.too_few_to_judge(epochs, limits), "chart": chart}
 
 
+def _worst_drop(drops: Any) -> float | None:
+    """The largest recorded mAP50 drop; None unless ``drop`` maps metrics to numbers (the
+    rule quantization.drop reports any other shape)."""
+    if not isinstance(drops, dict):
+        return None
+    return max((v for v in drops.values() if isinstance(v, (int, float)) and not isinstance(v, bool)), default=None)
+
+
+class _RunFields(dict):
+    """A run record for the template: a field it lacks (no run record at all, for a model
+    trained outside mle3, or an older record) reads as None instead of failing the render."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
 def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[str, Any]:
     ws = ctx.ws
     run, model = _run_and_model(ctx, item)
@@ -330,7 +346,7 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
     cfg = cfg if cfg is not None and cfg.kind == "training" else None
     dataset = ws.resolve(run.dataset_version) if run is not None and run.dataset_version else (ws.resolve(model.training_data.dataset_version) if model is not None else None)
     dataset = dataset if dataset is not None and dataset.kind == "dataset" else None
-    run_data = dict(run._raw) if run is not None else {}
+    run_data = _RunFields(run._raw if run is not None else {})
     epochs = read_epochs(ws.root / RUNS_DIR / run.id / "epochs.jsonl") if run is not None else []
     best, early = run_data.get("best_epoch"), run_data.get("early_stop_epoch")
     key = item_key(model) if model is not None else item_key(item)
@@ -393,7 +409,7 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
     for m in children:
         q = m.model_extra["quantization"]
         rows.append({"id": item_key(m), "method": q.get("method"), "val": (q.get("metrics") or {}).get("val") or {}, "test": (q.get("metrics") or {}).get("test") or {},
-                     "size": q.get("size_bytes"), "latency": q.get("latency_ms"), "drop": max((q.get("drop") or {}).values(), default=None), "passed": q.get("passed")})
+                     "size": q.get("size_bytes"), "latency": q.get("latency_ms"), "drop": _worst_drop(q.get("drop")), "passed": q.get("passed")})
     return rows
 
 

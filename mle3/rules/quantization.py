@@ -3,6 +3,7 @@ built from a float model that has changed since."""
 
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 from ..approvals.fingerprint import Fingerprints
@@ -24,8 +25,15 @@ def _quantized(ctx: Context):
 def drop_over_threshold(ctx: Context) -> Iterator[Hit]:
     threshold = ctx.ws.config.quantization.max_map50_drop
     for model, block in _quantized(ctx):
-        drops = block.get("drop") or {}
-        worst = max((v for v in drops.values() if isinstance(v, (int, float))), default=None)
+        drops = block.get("drop")
+        if drops is None:
+            continue
+        values = list(drops.values()) if isinstance(drops, dict) else None
+        if values is None or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            # a drop that is not a mapping of numbers must not pass for "no drop"
+            yield Hit(model, f"quantization.drop must map metrics to finite numbers (got {str(drops)[:80]!r})", ("quantization", "drop"))
+            continue
+        worst = max(values, default=None)
         if worst is not None and worst > threshold:
             severity = None if model.status in _RELEASED else "warning"
             yield Hit(model, f"mAP50 drop {worst:.4f} against the float model exceeds {threshold} (quantization.max_map50_drop)", ("quantization", "drop"), severity)
@@ -39,7 +47,7 @@ def stale_parent(ctx: Context) -> Iterator[Hit]:
     for model, block in _quantized(ctx):
         parent = ctx.ws.resolve(model.traceability.previous_version)
         recorded = block.get("parent_fingerprint")
-        if parent is None or not recorded:
+        if parent is None or not recorded or not isinstance(recorded, str):
             continue
         for name in ("weights", "onnx"):
             rel = getattr(parent.artifacts, name, None)

@@ -10,7 +10,8 @@ with the token written to ``.mle3/serve.token`` (mode 0600) and printed at start
 without it, 403 with a wrong one); every page carries a Content-Security-Policy that
 allows scripts and styles from the server only; workspace text is escaped (Jinja
 autoescape, ``textContent`` in the script); run ids from URLs are checked before any file
-is touched.
+is touched; a request whose ``Host`` header is not the served address (or a name given
+with ``--allow-host``) gets 421, so a DNS-rebinding page cannot read runs or log tails.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ class Hub:
             await asyncio.sleep(POLL_S)
 
 
-def create_app(root: Path, token: str) -> Any:
+def create_app(root: Path, token: str, *, host: str = "127.0.0.1", port: int = 8000, allow_hosts: tuple[str, ...] = ()) -> Any:
+    """The application; requests whose ``Host`` is not ``host:port`` (its loopback
+    equivalents) or one of ``allow_hosts`` get 421 (see :mod:`mle3.serve.hosts`)."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.base import BaseHTTPMiddleware
@@ -238,7 +241,9 @@ def create_app(root: Path, token: str) -> Any:
         Route("/api/runs/{run_id}/rerun", api_rerun, methods=["POST"]),
         Route("/static/{name}", asset),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(Headers)])
+    from .hosts import HostGuard, allowed_hosts
+
+    app = Starlette(routes=routes, middleware=[Middleware(HostGuard, allowed=allowed_hosts(host, port, allow_hosts)), Middleware(Headers)])
     app.state.index = index
     return app
 
@@ -297,7 +302,7 @@ def _sse(event: str, payload: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(payload, default=str)}\n\n".encode()
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, *, allow_remote: bool = False, echo: Any = print) -> None:
+def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, *, allow_remote: bool = False, allow_hosts: tuple[str, ...] = (), echo: Any = print) -> None:
     """Run the app until Ctrl-C."""
     import ipaddress
 
@@ -315,7 +320,7 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, *, allow_remote
     import uvicorn
 
     token = write_token(root)
-    app = create_app(root, token)
+    app = create_app(root, token, host=host, port=port, allow_hosts=allow_hosts)
     shown = f"[{host}]" if ":" in host else host
     echo(f"mle3 serve: http://{shown}:{port}/  (actions: http://{shown}:{port}/#token={token}; token also in {TOKEN_FILE})")
     # open event streams never end by themselves: give them a second on shutdown

@@ -7,7 +7,7 @@ assessor reading the file sees why a check was relaxed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -16,6 +16,8 @@ from ..findings import format_path
 from .yamlpos import YamlProblem, line_of, parse_documents
 
 CONFIG_NAME = "mle3.yaml"
+#: thresholds are finite: ``drop > nan`` is false for every drop, so a NaN would pass all
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -40,7 +42,7 @@ class ApprovalPolicy(_Strict):
 
 
 class Policy(_Strict):
-    split_ratios: dict[str, tuple[float, float]] = Field(
+    split_ratios: dict[str, tuple[Finite, Finite]] = Field(
         default_factory=lambda: {"train": (0.6, 0.8), "val": (0.1, 0.2), "test": (0.1, 0.2)}
     )
     #: work product id (e.g. "13-65") or "validated"/"released" -> required roles
@@ -60,7 +62,7 @@ class Policy(_Strict):
 
 
 class QuantizationPolicy(_Strict):
-    max_map50_drop: float = 0.01
+    max_map50_drop: Finite = 0.01
 
 
 class TrainingCaveats(_Strict):
@@ -69,12 +71,12 @@ class TrainingCaveats(_Strict):
     #: validation loss rising this many epochs in a row while training loss falls: overfitting
     overfit_epochs: int = Field(3, ge=1)
     #: final training loss above this share of the first epoch's: underfitting
-    underfit_loss_ratio: float = Field(0.7, gt=0, le=1)
+    underfit_loss_ratio: Finite = Field(0.7, gt=0, le=1)
     #: val mAP50 moving less than ``flat_map50_delta`` over this many last epochs...
     flat_epochs: int = Field(5, ge=2)
-    flat_map50_delta: float = Field(0.01, ge=0)
+    flat_map50_delta: Finite = Field(0.01, ge=0)
     #: ...while below this value: underfitting
-    flat_map50_below: float = Field(0.5, ge=0, le=1)
+    flat_map50_below: Finite = Field(0.5, ge=0, le=1)
 
 
 class DatasetSettings(_Strict):

@@ -218,7 +218,8 @@ def _schema_findings(exc: ValidationError, ws: "Workspace", file: str, doc_index
         else:
             message = err["msg"]
             if "input" in err and not isinstance(err["input"], (dict, list)):
-                message += f" (got {err['input']!r})"
+                got = repr(err["input"])
+                message += f" (got {got if len(got) <= 80 else got[:77] + '...'})"
         where = format_path(base + loc)
         yield Finding("load.schema", "error", f"{where}: {message}", item=item_id, file=file, line=ws.line_at(file, doc_index, base + loc), field=where)
 

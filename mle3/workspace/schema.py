@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
@@ -17,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 
 Scalar = Union[str, int, float, bool, None]
 DateLike = Union[dt.datetime, dt.date, str]
-Number = float
+#: every number of an item is finite: a NaN threshold fails no comparison (``x < nan``
+#: is false for every x) and an infinite metric passes every ``min``
+Number = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Section(BaseModel):
@@ -227,7 +230,7 @@ class ToggleSection(Section):
     def _ranges_in_order(self) -> "ToggleSection":
         for name, value in (self.model_extra or {}).items():
             if name == "range" or name.endswith("_range"):
-                if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+                if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
                     raise ValueError(f"{name} must be [low, high] (got {value!r})")
                 if value[0] > value[1]:
                     raise ValueError(f"{name} [{value[0]}, {value[1]}] has low > high")
@@ -341,10 +344,10 @@ class TuningParameter(_Strict):
     """One dimension of the search space: a range (``low``, ``high``, ``log``, ``step``)
     or ``choices``."""
 
-    low: float | None = None
-    high: float | None = None
+    low: Number | None = None
+    high: Number | None = None
     log: bool = False
-    step: float | None = Field(None, gt=0)
+    step: Number | None = Field(None, gt=0)
     choices: list[Scalar] | None = None
 
     @model_validator(mode="after")
@@ -475,7 +478,7 @@ class MetricSet(Section):
         value = getattr(self, name, None)
         if value is None and self.model_extra:
             value = self.model_extra.get(name)
-        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
 
     mAP_50: Number | None = None
     mAP_50_95: Number | None = None
@@ -581,7 +584,7 @@ class Study(Item):
     dataset_fingerprint: str | None = None
     trials: list[dict[str, Any]] = Field(default_factory=list)
     best: dict[str, Any] | None = None
-    importances: dict[str, float] = Field(default_factory=dict)
+    importances: dict[str, Number] = Field(default_factory=dict)
 
 
 #: top-level key -> (model, is_plural)

@@ -26,6 +26,10 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 #: Refuse nesting deeper than this before parsing: libyaml recurses in C and a few
 #: thousand levels crash the interpreter (seen: 100,000 '[' segfaults). Items need < 10.
 MAX_DEPTH = 100
+#: Refuse integers written with more characters than this: Python cannot print an int of
+#: more than 4,300 digits (every report, JSON output and error message would crash), and
+#: no item field needs more than a seed's 20 digits.
+MAX_INT_CHARS = 100
 _DEEP_INDENT = re.compile(rb"(?m)^[ \t]{%d,}\S" % (2 * MAX_DEPTH))
 _DEEP_DASHES = re.compile(rb"(?:-[ \t]+){%d}" % MAX_DEPTH)
 
@@ -153,6 +157,22 @@ def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[Lin
     data.item_lines = [child.start_mark.line + 1 for child in node.value]
 
 
+def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
+    """An integer, refused (at its position) when it is written with over MAX_INT_CHARS."""
+    if len(node.value) > MAX_INT_CHARS:
+        raise yaml.constructor.ConstructorError(None, None, f"integer of {len(node.value)} characters (at most {MAX_INT_CHARS})", node.start_mark)
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
+def _construct_timestamp(loader: Any, node: yaml.ScalarNode) -> Any:
+    """A date or time; one that looks like a timestamp but is none (``2026-13-45``)
+    is a YAML error at its position, not a ValueError from ``datetime``."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError) as exc:
+        raise yaml.constructor.ConstructorError(None, None, f"invalid date {node.value[:40]!r}: {exc}", node.start_mark) from None
+
+
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
@@ -167,6 +187,11 @@ class _FastLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         if len(mapping) < len(node.value):
             self.has_duplicates = True
         return mapping
+
+
+for _loader in (_LineLoader, _FastLoader):
+    _loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    _loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def refuse_deep_nesting(text: bytes) -> None:
@@ -231,13 +256,24 @@ def parse_documents(text: str | bytes) -> tuple[list[Any], list[DuplicateKey]]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise YamlProblem(f"YAML syntax: {problem}", line, col) from None
+        what = "YAML value" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax"
+        raise YamlProblem(f"{what}: {_one_line(problem)}", line, col) from None
+    except yaml.reader.ReaderError as exc:  # not UTF-8/UTF-16, or a control character
+        raw = text if isinstance(text, bytes) else text.encode("utf-8", errors="replace")
+        line = raw[: exc.position].count(b"\n") + 1 if isinstance(exc.position, int) else 1
+        what = f"byte 0x{exc.character:02x} " if isinstance(exc.character, int) and exc.character >= 0 else ""
+        raise YamlProblem(f"not readable as YAML text: {what}at offset {exc.position} ({_one_line(str(exc.reason))}); item files are UTF-8", line, 1, "load.unreadable") from None
     except yaml.YAMLError as exc:
-        raise YamlProblem(f"YAML: {exc}", 1, 1) from None
+        raise YamlProblem(f"YAML: {_one_line(str(exc))}", 1, 1) from None
     except RecursionError:
         raise YamlProblem("YAML nesting too deep", 1, 1, "load.yaml-too-large") from None
     finally:
         loader.dispose()
+
+
+def _one_line(message: str) -> str:
+    """PyYAML's messages span lines ("in <byte string>, position 0"): findings take one."""
+    return " ".join(message.split())
 
 
 def line_of(data: Any, path: tuple[Any, ...], default: int = 0) -> int:
