@@ -122,6 +122,7 @@ def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, 
     paths, sizes, digests = columns.paths, columns.sizes, columns.digests
     state = load_state(root, dataset.fingerprint, store.label)
     stamps = state.stamps if state is not None and len(state.stamps) == len(paths) else v1_mtimes
+    mtime_only = stamps is not None and stamps is v1_mtimes  # a v1 TSV records mtimes only
     result = Verification(dataset.key, len(paths), location=store.label)
     if v1_mtimes is not None and dataset.fingerprint and fingerprint(columns.entries()) != dataset.fingerprint:
         result.fingerprint_ok = False
@@ -155,7 +156,7 @@ def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, 
             seen_stamps[i] = stamp_of(st)  # mtime, ctime, inode: a swap with mtimes restored still moves
             if st.st_size != sizes[i]:
                 result.changed.append(path)
-            elif deep or stamps is None or stamps[i] != seen_stamps[i]:
+            elif deep or stamps is None or stamps[i] != (st.st_mtime_ns if mtime_only else seen_stamps[i]):
                 suspects.append(i)
     result.hashed = len(suspects)
     for i, (_, _, digest) in zip(suspects, _hash_all(store, [paths[i] for i in suspects], progress)):
