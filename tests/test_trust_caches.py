@@ -270,3 +270,34 @@ def test_same_size_files_swapped_with_their_mtimes_restored_are_found_by_plain_v
     assert code == 1 and any(f["rule"] == "data.changed" and "2 changed" in f["message"] for f in doc["findings"])
     code, out, _ = cli("dataset", "verify", "DATA-1", "-w", root, "--format", "json")
     assert code == 1 and json.loads(out)["changed"] == sorted(p.relative_to(root).as_posix() for p in labels)
+
+
+def test_ultralytics_label_caches_are_sealed_and_a_foreign_one_never_unpickled(tmp_path, monkeypatch):
+    """ultralytics' label cache is a pickle (``np.load(allow_pickle=True)``): under
+    ``.mle3/cache/labels`` only a cache this machine wrote is loaded."""
+    pytest.importorskip("ultralytics")
+    import hashlib
+
+    import numpy as np
+    from ultralytics.data import dataset
+
+    from mle3.runner.environment import label_caches_under
+
+    monkeypatch.setenv(sealed.KEY_ENV, "this machine")
+    monkeypatch.setattr(dataset, "load_dataset_cache_file", dataset.load_dataset_cache_file)
+    monkeypatch.setattr(dataset, "save_dataset_cache_file", dataset.save_dataset_cache_file)
+    root = tmp_path / "ws"
+    cache_dir = root / ".mle3" / "cache" / "labels"
+    label_caches_under(cache_dir, root)
+    source = tmp_path / "data" / "labels" / "train.cache"
+    source.parent.mkdir(parents=True)
+    dataset.save_dataset_cache_file("", source, {"labels": [1, 2]}, "1.0.3")
+    assert dataset.load_dataset_cache_file(source) == {"labels": [1, 2], "version": "1.0.3"}
+    assert not source.exists()
+    marker = tmp_path / "ran"
+    target = cache_dir / f"{hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:16]}-{source.name}"
+    with open(target, "wb") as fh:
+        np.save(fh, np.array(_RunsCode(marker), dtype=object), allow_pickle=True)
+    with pytest.raises(FileNotFoundError):  # ultralytics then scans the labels again
+        dataset.load_dataset_cache_file(source)
+    assert not marker.exists()
