@@ -90,13 +90,6 @@ def _line(parsed: Any, size: int, mtime: int, *, tagged: bool) -> bytes:
     return json.dumps(row, separators=(",", ":"), default=_tag if tagged else None).encode()
 
 
-def _row_parsed(row: list) -> Any:
-    from .load import ParsedFile
-
-    path, _, _, dup, problem, docs = row
-    return ParsedFile(path, docs, bool(dup), tuple(problem) if problem else None)
-
-
 def _decode(lines: list[bytes], hook: Callable | None) -> list[list]:
     if not lines:
         return []
@@ -109,6 +102,8 @@ Entries = dict[str, tuple[int, int, Any, bytes | None, bool]]
 
 def _read(path: Path, root: Path) -> tuple[int, Entries]:
     """(written_ns, entries) of an authenticated cache of this mle3; (0, {}) otherwise."""
+    from .load import ParsedFile
+
     payload = sealed.read_bytes(path, KIND, root)
     if payload is None:
         return 0, {}
@@ -122,8 +117,8 @@ def _read(path: Path, root: Path) -> tuple[int, Entries]:
         plain, tagged = lines[:cut], lines[cut + 1 :]
         entries: Entries = {}
         for rows, raw, is_tagged in ((_decode(plain, None), plain, False), (_decode(tagged, _untag), tagged, True)):
-            for row, line in zip(rows, raw):
-                entries[row[0]] = (row[1], row[2], _row_parsed(row), line, is_tagged)
+            for (p, size, mtime, dup, problem, docs), line in zip(rows, raw):
+                entries[p] = (size, mtime, ParsedFile(p, docs, bool(dup), tuple(problem) if problem else None), line, is_tagged)
         for p, size, mtime in meta.get("reparse") or ():
             entries[p] = (size, mtime, None, None, False)
         return int(meta["written_ns"]), entries
