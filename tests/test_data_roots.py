@@ -114,7 +114,7 @@ def test_paths_outside_every_root_and_links_out_are_refused_before_anything_is_r
 def test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_edits(cli, rooted, monkeypatch, tmp_path):
     """Above ``check_stat_limit`` files, check trusts the last verification while no data
     folder's mtime moved (added, removed or renamed files move it); edits in place are
-    found by verify (size + mtime) and verify --deep (every file re-hashed)."""
+    found by verify (size, mtime, ctime, inode) and verify --deep (every file re-hashed)."""
     ws, nas = rooted
     (ws / "mle3.yaml").write_text("project: roots\ndata_roots:\n  nas: null\ndatasets:\n  check_stat_limit: 5\n")
     monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
@@ -127,8 +127,8 @@ def test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_ed
     image.write_bytes(bytes(data))
     os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime: only a re-hash sees it
     assert check_json(cli, ws, "--no-cache")[0] == 0
-    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json")
-    assert code == 0 and json.loads(out)["hashed"] == 0
+    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json")  # the write moved its ctime: re-hashed
+    assert code == 1 and json.loads(out)["hashed"] == 1 and json.loads(out)["changed"] == [f"signs/images/train/{image.name}"]
     code, out, _ = cli("dataset", "verify", "DATA-N", "--deep", "-w", ws, "--format", "json")
     assert code == 1 and json.loads(out)["changed"] == [f"signs/images/train/{image.name}"]
     # a file added to a data folder moves its mtime: check re-verifies and finds it

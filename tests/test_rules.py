@@ -72,6 +72,7 @@ TESTED_ELSEWHERE = {
     "data.unverified": "tests/test_data_roots.py::test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_edits",
     "data.label-quality": "tests/test_datasets.py::test_label_problems_are_found_with_file_and_line",
     "data.night-list": "tests/test_night_list.py::test_listed_images_that_resolve_to_no_file_are_a_check_warning",
+    "workspace.tracked-state": "tests/test_trust_caches.py::test_a_tracked_local_yaml_does_not_remap_roots_and_check_warns",
     "approval.stale": "tests/test_approvals.py::test_approval_is_bound_to_the_fingerprint_and_goes_stale",
     "approval.missing": "tests/test_approvals.py::test_validated_model_whose_approval_went_stale_is_an_error",
     "approval.audit-log": "tests/test_approvals.py::test_audit_tampering_is_detected",

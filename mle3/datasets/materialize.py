@@ -5,7 +5,8 @@ root) is used where it lies. A remote one is materialized into
 ``<cache>/<fingerprint hex>/`` (cache: ``MLE3_DATA_CACHE``, ``data_cache:`` in
 ``.mle3/local.yaml``, default ``.mle3/data``): every object is downloaded to a ``.part``
 file, hashed as it lands and renamed only when its sha256 and size match the manifest. A
-record of what landed (size and mtime per file) is written last; on every later use files
+record of what landed (size, mtime, ctime and inode per file; sealed JSON, so a record
+written elsewhere or edited is not trusted: :mod:`mle3.sealed`) is written last; on every later use files
 missing, partial, resized or touched since are fetched again and files the manifest does
 not list are removed, so a model never trains on a partial or corrupted cache. One process
 at a time fills a cache (a file lock).
@@ -13,15 +14,15 @@ at a time fills a cache (a file lock).
 
 from __future__ import annotations
 
+import json
 import os
-import pickle
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
 from filelock import FileLock
 
-from .._atomic import atomic_write_bytes
+from .. import sealed
 from ..errors import Mle3Error
 from .roots import data_cache_dir
 from .storage import REQUESTS, store_for
@@ -51,7 +52,7 @@ def materialize(root: Path, store: Any, dataset: Any, *, echo: Callable[[str], N
     target = data_cache_dir(root) / dataset.fingerprint.split(":", 1)[-1]
     target.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
-        landed = _read_record(target)
+        landed = _read_record(root, target, dataset.fingerprint)
         wanted = {e.path: e for e in entries}
         _remove_strays(target, wanted)
         missing = []
@@ -61,14 +62,16 @@ def materialize(root: Path, store: Any, dataset: Any, *, echo: Callable[[str], N
             except OSError:
                 missing.append(e)
                 continue
-            if landed.get(e.path) != (st.st_size, st.st_mtime_ns) or st.st_size != e.size:
+            if landed.get(e.path) != _stamp(st) or st.st_size != e.size:
                 missing.append(e)
         if missing and echo:
             echo(f"materializing {dataset.key}: {len(missing)} of {len(entries)} files from {store.label} into {target}")
         with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
             for path, stamp in pool.map(lambda e: _fetch(store, target, e), missing):
                 landed[path] = stamp
-        atomic_write_bytes(target / RECORD, pickle.dumps({p: landed[p] for p in wanted if p in landed}))
+        record = json.dumps({p: landed[p] for p in wanted if p in landed}, separators=(",", ":")).encode()
+        if not sealed.write_bytes(target / RECORD, _kind(dataset.fingerprint), record):
+            (target / RECORD).unlink(missing_ok=True)  # no key: every file is checked again next time
     return target
 
 
@@ -85,17 +88,27 @@ def _fetch(store: Any, target: Path, entry: Any) -> tuple[str, tuple[int, int]]:
     finally:
         if part.exists():
             part.unlink()
-    st = os.stat(path)
-    return entry.path, (st.st_size, st.st_mtime_ns)
+    return entry.path, _stamp(os.stat(path))
 
 
-def _read_record(target: Path) -> dict[str, tuple[int, int]]:
+def _stamp(st: os.stat_result) -> list[int]:
+    """What the record keeps of a file that landed (a list, as JSON gives it back)."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _kind(fp: str) -> str:
+    return "materialized:" + fp
+
+
+def _read_record(root: Path, target: Path, fp: str) -> dict[str, list[int]]:
+    """What landed, from an authenticated record; absent, damaged, foreign or tracked by
+    git: empty (every file is checked again)."""
+    payload = sealed.read_bytes(target / RECORD, _kind(fp), root)
     try:
-        with open(target / RECORD, "rb") as fh:
-            record = pickle.load(fh)
-        return record if isinstance(record, dict) else {}
-    except Exception:  # absent or damaged: every file is checked again
+        record = json.loads(payload) if payload is not None else {}
+    except ValueError:
         return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _remove_strays(target: Path, wanted: dict[str, Any]) -> None:

@@ -5,7 +5,9 @@ data set records name the root and the path below it, never a machine's absolute
 Each machine maps a root, first match wins:
 
 1. the environment variable ``MLE3_DATA_ROOT_<NAME>`` (name upper-cased),
-2. ``data_roots:`` in the untracked ``.mle3/local.yaml`` of the workspace,
+2. ``data_roots:`` in the untracked ``.mle3/local.yaml`` of the workspace (a copy that
+   git tracks is ignored, with one line on stderr: merged from a branch, it would remap
+   roots for everyone; ``check`` reports it as ``workspace.tracked-state``),
 3. the value in ``mle3.yaml`` (a shared default; null means every machine maps it).
 
 A path given to ``dataset register`` is located after resolving links: inside the
@@ -15,6 +17,7 @@ workspace, or inside a mapped root, else refused before anything is read.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,9 +69,20 @@ class DataRoot:
                                   f"map it elsewhere with {env_name(self.name)}=/path")
 
 
+_told_tracked: set[str] = set()
+
+
 def local_settings(root: Path) -> dict[str, Any]:
-    """The workspace's untracked per-machine settings (``.mle3/local.yaml``)."""
+    """The workspace's untracked per-machine settings (``.mle3/local.yaml``); nothing
+    when git tracks that file."""
+    from ..tracked import is_tracked
+
     path = root / LOCAL_SETTINGS
+    if path.exists() and is_tracked(root, LOCAL_SETTINGS):
+        if str(root) not in _told_tracked:
+            _told_tracked.add(str(root))
+            print(f"mle3: {LOCAL_SETTINGS} is tracked by git and therefore ignored (per-machine settings must not be committed: git rm --cached {LOCAL_SETTINGS})", file=sys.stderr)
+        return {}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

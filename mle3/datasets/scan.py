@@ -23,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any, Callable, Iterator
 
+from .state import stamp_of
 from .yolo import BOX_TOLERANCE, IMAGE_SUFFIXES, label_path
 
 #: below this many files (and bytes) one process is faster than starting workers
@@ -141,7 +142,7 @@ def _scan_label_lines(data: bytes, n_classes: int) -> tuple[dict[int, int], list
 
 
 def _read(root: str, rel: str) -> tuple[int, int, str, bytes]:
-    """(size, mtime_ns, sha256, bytes for inspection) reading the file once. Files over
+    """(size, stamp (:func:`.state.stamp_of`), sha256, bytes for inspection) reading the file once. Files over
     16 MiB are streamed; their inspection bytes are the first MiB plus the last 16 bytes.
     ``root`` ends with a slash."""
     fd = os.open(root + rel, os.O_RDONLY)
@@ -154,14 +155,14 @@ def _read(root: str, rel: str) -> tuple[int, int, str, bytes]:
                 if not more:
                     break
                 data += more
-            return st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest(), data
+            return st.st_size, stamp_of(st), hashlib.sha256(data).hexdigest(), data
         h = hashlib.sha256()
         head = tail = os.read(fd, 1 << 20)
         h.update(head)
         while block := os.read(fd, 8 << 20):
             h.update(block)
             tail = block
-        return st.st_size, st.st_mtime_ns, h.hexdigest(), head + (tail[-16:] if tail is not head else b"")
+        return st.st_size, stamp_of(st), h.hexdigest(), head + (tail[-16:] if tail is not head else b"")
     finally:
         os.close(fd)
 

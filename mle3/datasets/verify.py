@@ -1,9 +1,9 @@
 """``mle3 dataset verify`` and the data check behind ``mle3 check``.
 
 Verification compares a registered version with its data where it lives: files added,
-removed or changed. The fast path compares each file's stamp (size and mtime locally, size
-and ETag in an object store) with this machine's last verification (:mod:`.state`) and
-re-hashes only files whose stamp moved; ``deep`` re-hashes everything. Without a manifest
+removed or changed. The fast path compares each file's stamp (size, mtime, ctime and inode
+locally, size and ETag in an object store) with this machine's last verification
+(:mod:`.state`) and re-hashes only files whose stamp moved; ``deep`` re-hashes everything. Without a manifest
 (a machine that cannot reach it), every file is re-hashed and compared with the
 fingerprint as a whole.
 """
@@ -20,7 +20,7 @@ from .._atomic import atomic_write_bytes
 from ..errors import Mle3Error
 from .manifest import LOCAL_MANIFESTS, Columns, Entry, decode_columns, fingerprint, manifest_name, manifest_text, read_manifest
 from .scan import Listing, list_local, list_remote, scan
-from .state import LocalState, load_state, save_state
+from .state import LocalState, load_state, save_state, stamp_of
 from .storage import store_for
 from .yolo import layout_of, read_data_yaml, read_remote_layout
 
@@ -122,6 +122,7 @@ def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, 
     paths, sizes, digests = columns.paths, columns.sizes, columns.digests
     state = load_state(root, dataset.fingerprint, store.label)
     stamps = state.stamps if state is not None and len(state.stamps) == len(paths) else v1_mtimes
+    mtime_only = stamps is not None and stamps is v1_mtimes  # a v1 TSV records mtimes only
     result = Verification(dataset.key, len(paths), location=store.label)
     if v1_mtimes is not None and dataset.fingerprint and fingerprint(columns.entries()) != dataset.fingerprint:
         result.fingerprint_ok = False
@@ -152,10 +153,10 @@ def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, 
             if st is None:
                 result.removed.append(path)
                 continue
-            seen_stamps[i] = st.st_mtime_ns
+            seen_stamps[i] = stamp_of(st)  # mtime, ctime, inode: a swap with mtimes restored still moves
             if st.st_size != sizes[i]:
                 result.changed.append(path)
-            elif deep or stamps is None or stamps[i] != st.st_mtime_ns:
+            elif deep or stamps is None or stamps[i] != (st.st_mtime_ns if mtime_only else seen_stamps[i]):
                 suspects.append(i)
     result.hashed = len(suspects)
     for i, (_, _, digest) in zip(suspects, _hash_all(store, [paths[i] for i in suspects], progress)):

@@ -5,26 +5,28 @@ Every save of a run record appends the run's id to ``.mle3/run-changes.log``
 and parses only the runs named there. The log starts over at 8 MiB; an index that sees it
 shrink compares every run's size and mtime once (a few milliseconds per thousand runs). Runs that arrive another way (``git pull``, a copy)
 change the runs folder's mtime, and only folders not yet known are read. Summaries are
-cached in ``.mle3/cache/run-index.pickle`` keyed by each record's size and mtime, so a
-restart over 10,000 runs parses nothing that did not change.
+cached in ``.mle3/cache/run-index.json`` (sealed JSON, :mod:`mle3.sealed`: one written
+elsewhere or edited is not used) keyed by each record's size and mtime, so a restart over
+10,000 runs parses nothing that did not change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
-import pickle
 import threading
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .._atomic import atomic_write_bytes
+from .. import sealed
 from ..ids import id_problem
 from ..runner.records import CHANGES_FILE, RUN_FILE, RUNS_DIR, effective_status
 
-CACHE = ".mle3/cache/run-index.pickle"
+CACHE = ".mle3/cache/run-index.json"
+KIND = "run-index"
 #: what a list of runs shows (the rest stays in run.yaml)
 SUMMARY_FIELDS = ("id", "kind", "method", "config", "status", "dataset_version", "model_version", "created", "started", "ended",
                   "duration_s", "epochs_completed", "best_epoch", "error", "rerun_of", "pid", "host", "heartbeat", "worker", "queue")
@@ -89,19 +91,20 @@ class RunIndex:
         self.refresh(full=True)
 
     def _load_cache(self) -> None:
+        data = sealed.read_json(self.root / CACHE, KIND, self.root)
         try:
-            with open(self.root / CACHE, "rb") as fh:
-                stamps, runs = pickle.load(fh)
-            self.stamps, self.runs = dict(stamps), dict(runs)
-        except Exception:  # absent or foreign: read the runs
-            pass
+            stamps, runs = data
+            self.stamps = {str(k): (int(v[0]), int(v[1])) for k, v in stamps.items()}
+            self.runs = {k: dict(runs[k]) for k in self.stamps}
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError):  # absent or foreign: read the runs
+            self.stamps, self.runs = {}, {}
 
     def save_cache(self) -> None:
         try:
             (self.root / CACHE).parent.mkdir(parents=True, exist_ok=True)
             with self._lock:
-                data = pickle.dumps((self.stamps, self.runs), protocol=pickle.HIGHEST_PROTOCOL)
-            atomic_write_bytes(self.root / CACHE, data)
+                data = json.dumps([self.stamps, self.runs], separators=(",", ":"), default=str).encode()
+            sealed.write_bytes(self.root / CACHE, KIND, data)
         except OSError:
             pass
 

@@ -4,10 +4,11 @@ Families: ``load`` (reading files), ``trace`` (links), ``consistency`` (agreemen
 items and with disk), ``criteria`` (requirement criteria), ``status`` (life cycle),
 ``data`` (registered data on disk), ``approval`` (approvals, their freshness, duties and
 conflicts across branches, the audit log), ``artifact`` (large files not fetched),
-``quantization`` (INT8 children), ``training`` (over- and underfitting in a run's curves).
+``quantization`` (INT8 children), ``training`` (over- and underfitting in a run's curves),
+``workspace`` (per-machine state under ``.mle3/`` that git tracks).
 """
 
-from . import approvals, consistency, criteria, datasets, load, quantization, status, traceability, training, tuning  # noqa: F401  (registers rules)
+from . import approvals, consistency, criteria, datasets, load, quantization, status, traceability, training, tuning, workspace_state  # noqa: F401  (registers rules)
 from .engine import CHECK_SCHEMA, CheckReport, check_workspace, run_checks
 from .registry import RULES, Context, Hit, Rule, rule
 

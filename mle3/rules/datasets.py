@@ -144,10 +144,11 @@ def data_changed(ctx: Context) -> Iterator[Hit]:
 
 
 def _observer(ctx: Context):
-    """Record what a stat saw, for the check's result cache."""
+    """Record what a stat saw (ctime and inode included), for the check's result cache."""
+    from .result_cache import stat_state
 
     def observe(path: str, st: os.stat_result | None) -> None:
-        ctx.disk[path] = None if st is None else (st.st_mode, st.st_size, st.st_mtime_ns)
+        ctx.disk[path] = None if st is None else stat_state(st)
 
     return observe
 

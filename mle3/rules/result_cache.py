@@ -2,15 +2,15 @@
 
 The key covers everything a check reads: mle3's version, ``mle3.yaml``, every item file
 (path, size, mtime) and every other path a rule looked at (artifact files and the like,
-recorded with their lstat). Any change to any of them, a racily recent mtime, or an
-unreadable cache means a full check.
+recorded with their lstat, ctime and inode included). Any change to any of them, a
+racily recent mtime, or an unreadable cache means a full check. The cache is sealed JSON
+(:mod:`mle3.sealed`): one written elsewhere, edited or tracked by git is not used.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -18,20 +18,28 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from .._atomic import atomic_write_bytes
+from .. import sealed
 from ..findings import Finding
 from ..workspace.cache import CACHE_DIR, RACY_MARGIN_NS, code_signature
 
-RESULT_FILE = "check-cache.pickle"
+RESULT_FILE = "check-cache.json"
+KIND = "check-cache"
 
 
-def file_state(path: Path) -> tuple | None:
-    """What a rule can observe of a path: None if absent, else type, size and mtime."""
+def file_state(path: Path) -> list | None:
+    """What a rule can observe of a path: None if absent, else :func:`stat_state` of its lstat."""
     try:
         st = os.lstat(path)
     except OSError:
         return None
-    return (st.st_mode, st.st_size, st.st_mtime_ns)
+    return stat_state(st)
+
+
+def stat_state(st: os.stat_result) -> list:
+    """Type, size, mtime, ctime and inode: a file rewritten with its old size and mtime
+    (files swapped, then ``os.utime``; tar or zip extraction) still changes its ctime.
+    A list, as JSON gives it back."""
+    return [st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
 def listing_key(config_bytes: bytes, listing: list[tuple[str, int, int]]) -> str:
@@ -46,10 +54,13 @@ def listing_key(config_bytes: bytes, listing: list[tuple[str, int, int]]) -> str
 
 
 def load(root: Path, key: str, listing: list[tuple[str, int, int]]) -> dict[str, Any] | None:
+    from ..tracked import tracked_state_files
+
+    if tracked_state_files(root):  # workspace.tracked-state must be reported: check afresh
+        return None
     path = root / CACHE_DIR / RESULT_FILE
+    data = sealed.read_json(path, KIND, root)
     try:
-        with open(path, "rb") as fh:
-            data = pickle.load(fh)
         if not isinstance(data, dict) or data.get("key") != key:
             return None
         trusted_before = data["started_ns"] - RACY_MARGIN_NS
@@ -64,7 +75,11 @@ def load(root: Path, key: str, listing: list[tuple[str, int, int]]) -> dict[str,
         return None
 
 
-def store(root: Path, key: str, started_ns: int, disk: dict[str, tuple | None], report: Any) -> None:
+def store(root: Path, key: str, started_ns: int, disk: dict[str, list | None], report: Any) -> None:
+    from ..tracked import tracked_state_files
+
+    if tracked_state_files(root):  # not reused while any is tracked, nor after it is untracked
+        return
     payload = {
         "key": key,
         "started_ns": started_ns,
@@ -79,7 +94,7 @@ def store(root: Path, key: str, started_ns: int, disk: dict[str, tuple | None], 
     try:
         path.parent.mkdir(exist_ok=True)
         with FileLock(str(path) + ".lock").acquire(timeout=0):
-            atomic_write_bytes(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+            sealed.write_json(path, KIND, payload)
     except (Timeout, OSError):
         pass
 

@@ -138,7 +138,7 @@ def offline_ultralytics(root: Path, pin_memory: bool | None = None):
     if wanted:
         SETTINGS.update(wanted)
     _no_amp_download()
-    label_caches_under(root / ".mle3" / "cache" / "labels")
+    label_caches_under(root / ".mle3" / "cache" / "labels", root)
     image_file_for_transforms()
     return ultralytics
 
@@ -168,30 +168,44 @@ def image_file_for_transforms() -> None:
     augment.Albumentations.__call__ = with_file
 
 
-def label_caches_under(cache_dir: Path) -> None:
+def label_caches_under(cache_dir: Path, root: Path | None = None) -> None:
     """ultralytics writes ``labels/<split>.cache`` beside the labels, i.e. into the
     registered data set: it would change the data folder (and conflict in git). Its
-    cache files go to ``cache_dir`` instead, one per labels folder."""
+    cache files go to ``cache_dir`` instead, one per labels folder. They hold a pickle
+    (``np.load(allow_pickle=True)``), so they are sealed (:mod:`mle3.sealed`): one this
+    machine did not write, edited or tracked by git is never unpickled, and ultralytics
+    rebuilds it from the labels."""
     import hashlib
+    import io
 
     from ultralytics.data import dataset
 
-    load = getattr(dataset.load_dataset_cache_file, "__wrapped__", dataset.load_dataset_cache_file)
-    save = getattr(dataset.save_dataset_cache_file, "__wrapped__", dataset.save_dataset_cache_file)
+    from .. import sealed
 
     def moved(path: Any) -> Path:
         source = Path(path).resolve()
         return cache_dir / f"{hashlib.sha256(str(source).encode()).hexdigest()[:16]}-{source.name}"
 
     def load_moved(path: Any) -> Any:
-        return load(moved(path))
+        import numpy as np
 
-    def save_moved(prefix: str, path: Any, x: Any, version: str) -> Any:
+        target = moved(path)
+        payload = sealed.read_bytes(target, "label-cache:" + target.name, root)
+        if payload is None:
+            raise FileNotFoundError(target)  # what ultralytics expects of a missing cache: it scans the labels
+        return np.load(io.BytesIO(payload), allow_pickle=True).item()
+
+    def save_moved(prefix: str, path: Any, x: Any, version: str) -> None:
+        import numpy as np
+
+        x["version"] = version
+        target = moved(path)
+        buffer = io.BytesIO()
+        np.save(buffer, x)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        return save(prefix, moved(path), x, version)
+        sealed.write_bytes(target, "label-cache:" + target.name, buffer.getvalue())
 
-    load_moved.__wrapped__ = load  # type: ignore[attr-defined]
-    save_moved.__wrapped__ = save  # type: ignore[attr-defined]
+    load_moved.__mle3__ = save_moved.__mle3__ = True  # type: ignore[attr-defined]
     dataset.load_dataset_cache_file = load_moved
     dataset.save_dataset_cache_file = save_moved
 
