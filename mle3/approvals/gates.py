@@ -115,7 +115,7 @@ def audit_problems_for(v: Verified, keys: set[str]) -> list[str]:
     for p in v.log.problems:
         node = by_place.get((p.file, p.line))
         item = node.entry.get("item") if node is not None else None
-        if node is None or item in keys:
+        if node is None or (isinstance(item, str) and item in keys):
             out.append(f"{p.where()}: {p.message} [approval.audit-log]")
     return out
 

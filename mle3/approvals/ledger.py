@@ -114,7 +114,7 @@ def recorded(root: Path, *, verify_signatures: bool = False, log: audit.Log | No
         if node.action != ACTION:
             continue
         entry = node.entry
-        if items is not None and entry.get("item") not in items:
+        if items is not None and _text(entry.get("item")) not in items:
             continue
         problem = shape_problem(entry)
         d = entry.get("details") if isinstance(entry.get("details"), dict) else {}
