@@ -64,7 +64,7 @@ def policy_warnings(ws: Workspace, fingerprints: Fingerprints, item: Any, key: s
     from .gates import verified_approvals
 
     log = audit.read(ws.root)
-    counted = verified_approvals(ws.root, log=log, fingerprints=fingerprints, require_signatures=ws.config.policy.require_signatures)
+    counted = verified_approvals(ws.root, log=log, fingerprints=fingerprints, require_signatures=ws.config.policy.require_signatures, items={key})
     fresh = fresh_approvals(counted.approvals, key, fingerprint)
     out = [v.message for v in violations(ws, item, key, fresh, None, releasing=False) if any(a.entry == new.entry for a in v.approvals)]
     release_roles = ws.config.policy.approvals.get("released", [])
