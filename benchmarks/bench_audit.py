@@ -38,7 +38,7 @@ def build(root: Path, n: int) -> list[str]:
         parents = sorted(heads)
         if i % 1000 == 500:  # a side branch forks here...
             side = heads[0] if heads else None
-        body = {"time": f"2026-11-{1 + i // 40000:02d}T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}+00:00", "actor": f"Person {i % 7} <p{i % 7}@example.com>",
+        body = {"time": f"2026-11-{1 + i // 86400:02d}T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}+00:00", "actor": f"Person {i % 7} <p{i % 7}@example.com>",
                 "host": "bench", "action": "approval" if i % 3 == 0 else "run.start", "item": f"ITEM-{i % 500}",
                 "details": {"role": "ml_lead", "decision": "approved", "fingerprint": "sha256:" + "%064x" % i}, "parents": parents}
         digest, raw = entry_bytes(body)

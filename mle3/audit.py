@@ -56,6 +56,17 @@ _SHARD_NAME = re.compile(r"^[0-9a-f]{2}$")
 _RACY_NS = 2_000_000_000
 _READ = 1 << 14  # entries are < 2 KiB; a buffer over the mmap threshold (128 KiB) would cost page faults on every read
 _DECODE = json.JSONDecoder().decode
+#: an entry is a few hundred bytes nested four levels deep; anything far larger or deeper
+#: is refused before parsing (a file of 100,000 ``{`` would exhaust the parser's stack)
+MAX_ENTRY_BYTES = 1 << 20
+MAX_DEPTH = 64
+#: a child entry may carry a time up to this much before its parent's (clocks of two
+#: machines that exchange entries through git differ a little); more is an audit error
+CLOCK_SKEW_S = 300
+#: temporary files of appends live here (ignored by git), not beside the entries
+TMP_DIR = ".mle3/tmp"
+_TMP_PREFIX = "audit-"
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def audit_dir(root: Path) -> Path:
@@ -120,54 +131,110 @@ def default_actor(root: Path | None = None) -> str:
 # --------------------------------------------------------------------------- reading
 def _shards(root: Path) -> list[os.DirEntry]:
     try:
-        return [d for d in os.scandir(audit_dir(root)) if _SHARD_NAME.match(d.name) and d.is_dir()]
-    except FileNotFoundError:
+        return [d for d in os.scandir(audit_dir(root)) if _SHARD_NAME.match(d.name) and d.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
         return []
 
 
 def _entry_names(shard: str | os.PathLike) -> list[str]:
     try:
-        return [e.name for e in os.scandir(shard) if _ENTRY_NAME.match(e.name)]
+        return [e.name for e in os.scandir(shard) if _ENTRY_NAME.match(e.name) and not e.is_symlink()]
     except FileNotFoundError:
         return []
 
 
-def _read_bytes(path: str) -> bytes:
-    """One file's bytes with as few system calls as possible (entries are small)."""
-    fd = os.open(path, os.O_RDONLY)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _read_bytes(path: str, limit: int = MAX_ENTRY_BYTES) -> bytes:
+    """One file's bytes with as few system calls as possible (entries are small); never
+    through a symbolic link, and at most ``limit + 1`` bytes (a longer file is refused)."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     try:
         data = os.read(fd, _READ)
         if len(data) < _READ:
             return data
-        chunks = [data]
-        while block := os.read(fd, _READ):
+        chunks, size = [data], len(data)
+        while size <= limit and (block := os.read(fd, min(_READ, limit + 1 - size))):
             chunks.append(block)
+            size += len(block)
         return b"".join(chunks)
     finally:
         os.close(fd)
 
 
-def _raw_entries(root: Path) -> Iterator[tuple[str, int, bytes]]:
-    """(file, line, raw bytes): the legacy file's lines, then every entry file (in no
-    meaningful order). A legacy last line without newline is a crash during an append
+def shape_problem(raw: bytes) -> str | None:
+    """Why ``raw`` is refused before parsing: too large, or nested too deeply; None when fine.
+    Counting brackets first keeps the usual entry at two ``bytes.count`` calls."""
+    if len(raw) > MAX_ENTRY_BYTES:
+        return f"entry is larger than {MAX_ENTRY_BYTES} bytes (refused unread)"
+    if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+        return None
+    depth = 0
+    for token in _TOKENS.finditer(raw):
+        t = token.group()
+        if t in (b"{", b"["):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return f"entry is nested more than {MAX_DEPTH} levels deep (refused unparsed)"
+        elif t in (b"}", b"]"):
+            depth -= 1
+    return None
+
+
+_LINK = "is a symbolic link: entries are read only from regular files in the workspace (refused)"
+
+
+def _raw_entries(root: Path) -> Iterator[tuple[str, int, bytes | None, str | None]]:
+    """(file, line, raw bytes, problem): the legacy file's lines, then every entry file (in
+    no meaningful order). A legacy last line without newline is a crash during an append
     (never a complete entry) and is skipped; temporary files of an interrupted append are
-    not entries."""
+    not entries. Symbolic links (the log's folder, a shard, an entry, the legacy file) are
+    never followed: each is a problem, so nothing outside the workspace is read as an entry."""
     legacy = root / LEGACY_FILE
-    if legacy.is_file():
+    if legacy.is_symlink():
+        yield LEGACY_FILE, 1, None, f"{LEGACY_FILE} {_LINK}"
+    elif legacy.is_file():
         with open(legacy, "rb") as fh:
             for number, line in enumerate(fh, 1):
                 if line.strip() and line.endswith(b"\n"):
-                    yield LEGACY_FILE, number, line
-    for shard in _shards(root):
-        folder, rel = shard.path + os.sep, f"{AUDIT_DIR}/{shard.name}/"
-        for name in _entry_names(shard.path):
-            yield rel + name, 1, _read_bytes(folder + name)
+                    yield LEGACY_FILE, number, line, None
+    if audit_dir(root).is_symlink():
+        yield AUDIT_DIR, 1, None, f"{AUDIT_DIR} {_LINK}"
+        return
+    try:
+        shards = [d for d in os.scandir(audit_dir(root)) if _SHARD_NAME.match(d.name)]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for shard in shards:
+        rel = f"{AUDIT_DIR}/{shard.name}/"
+        if shard.is_symlink():
+            yield rel[:-1], 1, None, f"shard folder {_LINK}"
+            continue
+        if not shard.is_dir():
+            continue
+        folder = shard.path + os.sep
+        for entry in os.scandir(shard.path):
+            name = entry.name
+            if not _ENTRY_NAME.match(name):
+                continue
+            if entry.is_symlink():
+                yield rel + name, 1, None, f"entry file {_LINK}"
+                continue
+            try:
+                yield rel + name, 1, _read_bytes(folder + name), None
+            except OSError as exc:
+                yield rel + name, 1, None, f"entry file cannot be read ({exc.strerror or exc})"
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
+    """The entry as a dict, or None: not UTF-8, not JSON, not an object, too large or too
+    deep (checked before the parser sees it)."""
+    if shape_problem(raw) is not None:
+        return None
     try:
         entry = _DECODE(raw.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError
         return None
     return entry if isinstance(entry, dict) else None
 
@@ -281,7 +348,12 @@ def read(root: Path) -> Log:
 def _read(root: Path) -> Log:
     log = Log()
     pending: list[Node] = []
-    for file, line, raw in _raw_entries(root):
+    for file, line, raw, problem in _raw_entries(root):
+        if raw is not None and problem is None:
+            problem = shape_problem(raw)
+        if problem is not None or raw is None:
+            log.problems.append(AuditProblem(file, line, problem or "entry cannot be read"))
+            continue
         node = _canonical_node(file, raw) if file != LEGACY_FILE else None
         if node is None:
             node = _checked_node(log, file, line, raw)
@@ -295,11 +367,29 @@ def _read(root: Path) -> Log:
         pending.append(node)
     for node in pending:
         for parent in node.parents:
-            if parent not in log.by_hash:
+            known = log.by_hash.get(parent)
+            if known is None:
                 log.problems.append(AuditProblem(node.file, node.line, f"{node.action or 'entry'} entry names parent {parent[:12]}..., which is not in the log (a removed entry)"))
+            elif _earlier(node.time, known.time):
+                log.problems.append(AuditProblem(node.file, node.line, f"{node.action or 'entry'} entry is dated {node.time}, before its parent {parent[:12]}... ({known.time}): "
+                                                                       "an entry is written after the entries it follows (back-dated?)"))
     _order(log, pending)
     log.problems.sort(key=lambda p: (p.file, p.line))
     return log
+
+
+def _earlier(child: str, parent: str) -> bool:
+    """Whether ``child`` is more than :data:`CLOCK_SKEW_S` before ``parent`` (ISO 8601
+    times; an unreadable time is not compared here). mle3's own UTC times compare as text."""
+    if len(child) == len(parent) and child.endswith("+00:00") and parent.endswith("+00:00") and child >= parent:
+        return False
+    try:
+        a, b = dt.datetime.fromisoformat(child), dt.datetime.fromisoformat(parent)
+        if (a.tzinfo is None) != (b.tzinfo is None):
+            a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+        return (b - a).total_seconds() > CLOCK_SKEW_S
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _checked_node(log: Log, file: str, line: int, raw: bytes) -> Node | None:
@@ -421,7 +511,9 @@ def _save_index(root: Path, index: _Index) -> None:
 
 
 def _rebuild_index(root: Path) -> _Index:
-    """Read the whole log once and write the index from it."""
+    """Read the whole log once and write the index from it (and remove temporary files
+    crashed appends left beside the entries)."""
+    remove_stale_temporaries(root)
     log = read(root)
     shards: dict[str, int] = {}
     for shard in _shards(root):
@@ -464,7 +556,12 @@ def _current_index(root: Path) -> _Index:
     heads = set(index.heads)
     referenced: set[str] = set()
     for rel in new:
-        entry = _parse(_read_bytes(str(audit_dir(root) / rel))) or {}
+        try:
+            entry = _parse(_read_bytes(str(audit_dir(root) / rel))) or {}
+        except OSError:  # an unreadable file: never an entry (verify names it)
+            entry = {}
+        if not entry:
+            continue  # not an entry (verify names it), so never a parent
         digest = rel.split("/")[1][:-5]
         heads.add(digest)
         referenced.update(parents_of(entry))
@@ -510,7 +607,7 @@ def _write_entry(root: Path, index: _Index, action: str, item: str | None, detai
     entry["hash"] = digest
     target = root / entry_file(digest)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temporary_beside(target)
+    fd, tmp = _temporary(root, target)
     try:
         os.write(fd, body[:-1] + f',"hash":"{digest}"}}\n'.encode())
         os.fsync(fd)
@@ -529,6 +626,42 @@ def _write_entry(root: Path, index: _Index, action: str, item: str | None, detai
     index.heads, index.entries, index.legacy_only = [digest], index.entries + 1, False
     _save_index(root, index)
     return entry
+
+
+def _temporary(root: Path, target: Path) -> tuple[int, Path]:
+    """A new temporary file for an entry under ``.mle3/tmp/`` (ignored by git, on the
+    workspace's file system), so a crash never leaves a file in ``artifacts/audit/`` that
+    ``git add -A`` would pick up. Called under the log's lock: any audit temporary file
+    still there is left by a crashed append and is removed first."""
+    folder = root / TMP_DIR
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        ignore = folder.parent / ".gitignore"
+        if not ignore.exists():
+            atomic_write_text(ignore, "*\n")
+        for stale in os.scandir(folder):
+            if stale.name.startswith("." + _TMP_PREFIX) and stale.name.endswith(".tmp"):
+                os.unlink(stale.path)
+        if os.stat(folder).st_dev == os.stat(target.parent).st_dev:  # os.replace cannot cross file systems
+            return temporary_beside(folder / f"{_TMP_PREFIX}{target.name}")
+    except OSError:
+        pass
+    return temporary_beside(target)
+
+
+def remove_stale_temporaries(root: Path) -> int:
+    """Remove temporary files crashed appends of earlier versions left beside the entries
+    (``artifacts/audit/<xx>/.<hash>.json.<hex>.tmp``); called under the lock."""
+    removed = 0
+    for shard in _shards(root):
+        for entry in os.scandir(shard.path):
+            if entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False):
+                try:
+                    os.unlink(entry.path)
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
 
 
 def _fsync_dir(path: Path) -> None:

@@ -73,7 +73,7 @@ def test_an_interrupted_append_leaves_no_entry(tmp_path, monkeypatch):
 
 def _branch_entry(root, parent, action):
     """An entry written on another branch (as a merge brings it in): a new file."""
-    entry = {"time": "2026-11-27T10:00:00+00:00", "actor": "u", "host": "h", "action": action, "item": None, "details": {}, "parents": [parent["hash"]]}
+    entry = {"time": parent["time"], "actor": "u", "host": "h", "action": action, "item": None, "details": {}, "parents": [parent["hash"]]}
     entry["hash"] = audit.entry_hash(entry)
     _file(root, entry).parent.mkdir(parents=True, exist_ok=True)
     _file(root, entry).write_text(json.dumps(entry) + "\n")

@@ -20,12 +20,33 @@ from .ledger import Approval
 
 def same_person(a: str, b: str) -> bool:
     """Compare 'Name <email>' forms: same email, or same name."""
-    def parts(s: str) -> tuple[str, str]:
-        m = re.match(r"^(.*?)\s*<([^>]*)>\s*$", s)
-        return (m.group(1).strip().lower(), m.group(2).strip().lower()) if m else (s.strip().lower(), "")
+    return bool(identity(a) & identity(b))
 
-    (na, ea), (nb, eb) = parts(a), parts(b)
-    return bool(ea and ea == eb) or na == nb
+
+def identity(name: str) -> frozenset[str]:
+    """What identifies whoever wrote ``name`` ('Name <email>', or a bare name): its name
+    and its e-mail, lower case. Two people are the same when these overlap."""
+    m = re.match(r"^(.*?)\s*<([^>]*)>\s*$", name)
+    parts = (m.group(1), m.group(2)) if m else (name, "")
+    return frozenset(p.strip().lower() for p in parts if p.strip())
+
+
+def approver_identity(a: Approval) -> frozenset[str]:
+    """A signed approval is its verified signer (the key's principal), whatever name it
+    carries; an unsigned one is its recorded name."""
+    return frozenset({a.signer.lower()}) if a.signer else identity(a.name)
+
+
+def same_approver(a: Approval, b: Approval) -> bool:
+    return bool(approver_identity(a) & approver_identity(b))
+
+
+def label(a: Approval) -> str:
+    """How a release names an approver: the recorded name, and the verified signer when
+    it signed (the name alone is not verified)."""
+    if a.signer and a.signer.lower() not in a.name.lower():
+        return f"{a.name} [signed by {a.signer}]"
+    return a.name
 
 
 def trainer_of(ws: Any, model: Any, log: audit.Log) -> str | None:
@@ -35,7 +56,8 @@ def trainer_of(ws: Any, model: Any, log: audit.Log) -> str | None:
         return None
     for node in log.nodes:
         if node.action == "run.start" and node.entry.get("item") == run.id:
-            return node.entry.get("actor")
+            actor = node.entry.get("actor")
+            return actor if isinstance(actor, str) else None
     return None
 
 
@@ -57,7 +79,7 @@ def violations(ws: Any, item: Any, key: str, fresh: list[Approval], trainer: str
         people: list[list[Approval]] = []
         for a in fresh:
             for group in people:
-                if same_person(group[0].name, a.name):
+                if any(same_approver(g, a) for g in group):
                     group.append(a)
                     break
             else:
@@ -65,12 +87,13 @@ def violations(ws: Any, item: Any, key: str, fresh: list[Approval], trainer: str
         for group in people:
             roles = sorted({a.role for a in group})
             if len(roles) > 1:
-                found.append(Violation("two-roles", group[0].name, f"separation of duties: {group[0].name} approved {key} as {' and '.join(roles)}; "
+                who = " / ".join(dict.fromkeys(label(a) for a in group))
+                found.append(Violation("two-roles", group[0].signer or group[0].name, f"separation of duties: {who} approved {key} as {' and '.join(roles)}; "
                                                       f"one person may fill only one role (withdraw one: mle3 approve {key} --role {roles[-1]} --reject)", group))
     if releasing and trainer and not policy.trainer_may_approve_release:
         release_roles = set(policy.approvals.get("released", []))
-        mine = [a for a in fresh if a.role in release_roles and same_person(a.name, trainer)]
+        mine = [a for a in fresh if a.role in release_roles and approver_identity(a) & identity(trainer)]
         if mine:
-            found.append(Violation("trainer", trainer, f"separation of duties: {mine[0].name} ran the training of {key} and may not approve its release as "
+            found.append(Violation("trainer", trainer, f"separation of duties: {label(mine[0])} ran the training of {key} and may not approve its release as "
                                             f"{', '.join(sorted({a.role for a in mine}))}", mine))
     return found

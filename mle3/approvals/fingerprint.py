@@ -9,6 +9,15 @@ weights on disk, changes the fingerprint and makes earlier approvals stale. A ba
 set id in a configuration ("the latest version") is content, not a link into the Merkle
 tree: registering a new version (on this branch or one merged in) changes no configuration;
 a model is bound to the exact version it was trained on through its own data set link.
+
+Version 2 (approvals record ``fingerprint_version: 2``) adds a run's evidence, the files
+under ``artifacts/runs/<RUN>/`` that the training report shows and the run record only
+points at: ``epochs.jsonl`` (the curves), ``config.yaml`` (the configuration snapshot),
+``ultralytics/args.yaml`` (the arguments ultralytics recorded) and every checkpoint the
+run lists (best weights), hashed from disk. Editing any of them changes the fingerprint
+of the run and of every model trained by it. An approval recorded before (no
+``fingerprint_version``) is checked against version 1, the same definition without
+evidence (:meth:`Fingerprints.v1_of`), and carried over to today's when it matches.
 """
 
 from __future__ import annotations
@@ -28,6 +37,10 @@ LIFECYCLE_FIELDS = {"status", "approver", "approval_date"}
 #: a model version's semantic version is given by promotion too (a data set's is content)
 MODEL_LIFECYCLE_FIELDS = LIFECYCLE_FIELDS | {"version"}
 FILE_FIELDS = ("weights", "onnx", "trt_int8")
+#: what ``Fingerprints.of`` computes; approvals record it as ``fingerprint_version``
+FINGERPRINT_VERSION = 2
+#: a run's evidence files, relative to its folder (version 2)
+RUN_EVIDENCE = ("epochs.jsonl", "config.yaml", "ultralytics/args.yaml")
 
 
 def canonical(data: Any) -> str:
@@ -37,11 +50,14 @@ def canonical(data: Any) -> str:
 class Fingerprints:
     """Memoised fingerprints of all items of one loaded workspace."""
 
-    def __init__(self, ws: Workspace, graph: nx.MultiDiGraph, *, follow_floating: bool = False) -> None:
+    def __init__(self, ws: Workspace, graph: nx.MultiDiGraph, *, follow_floating: bool = False, evidence: bool = True) -> None:
         self.ws, self.graph = ws, graph
         #: the definition before the audit DAG, which also followed bare data set ids
         self.follow_floating = follow_floating
+        #: version 2: a run's evidence files are part of its fingerprint
+        self.evidence = evidence
         self._legacy: Fingerprints | None = None
+        self._v1: Fingerprints | None = None
         self._memo: dict[str, str] = {}
         self._files: dict[str, str | None] = {}
         self._visiting: set[str] = set()
@@ -66,6 +82,10 @@ class Fingerprints:
                 rel = getattr(item.artifacts, name, None)
                 if rel:
                     files[name] = self.file_hash(rel)
+        if item.kind == "run" and self.evidence:
+            evidence = self.run_evidence(item)
+            if evidence is not None:
+                files["evidence"] = evidence
         upstream = {}
         for _, target, data in sorted(self.graph.out_edges(key, data=True), key=lambda e: (e[2]["relation"], e[1])):
             if data.get("floating") and not self.follow_floating:
@@ -73,14 +93,45 @@ class Fingerprints:
             upstream[f"{data['relation']}:{target}"] = self.of(target)
         return {"kind": item.kind, "id": key, "content": content, "files": files, "upstream": upstream}
 
+    @staticmethod
+    def run_evidence_files(run: Any) -> dict[str, str]:
+        """Name in the fingerprint -> workspace-relative file, of a run's evidence; empty
+        for a run that is not a run record (``<folder>/run.yaml``)."""
+        rel = str(getattr(run, "_file", "") or "")
+        if not rel.endswith("/run.yaml"):
+            return {}
+        folder = rel[: -len("run.yaml")]
+        out = {name: folder + name for name in RUN_EVIDENCE}
+        checkpoints = (getattr(run, "_raw", None) or {}).get("checkpoints")
+        for ckpt in checkpoints if isinstance(checkpoints, list) else []:
+            path = ckpt.get("path") if isinstance(ckpt, dict) else None
+            if isinstance(path, str) and path:
+                out[f"checkpoint:{path}"] = path
+        return out
+
+    def run_evidence(self, run: Any) -> dict[str, str | None] | None:
+        """sha256 of each evidence file of a run (None: absent); None for a run that is
+        not a run record under ``artifacts/runs/``."""
+        files = self.run_evidence_files(run)
+        return {name: self.file_hash(rel) for name, rel in files.items()} if files else None
+
     def legacy_of(self, key: str) -> str:
         """The fingerprint as approvals recorded in the linear audit log computed it."""
-        if self.follow_floating:
+        if self.follow_floating and not self.evidence:
             return self.of(key)
         if self._legacy is None:
-            self._legacy = Fingerprints(self.ws, self.graph, follow_floating=True)
+            self._legacy = Fingerprints(self.ws, self.graph, follow_floating=True, evidence=False)
             self._legacy._files = self._files
         return self._legacy.of(key)
+
+    def v1_of(self, key: str) -> str:
+        """Version 1: the fingerprint without run evidence (approvals recorded before)."""
+        if not self.evidence:
+            return self.of(key)
+        if self._v1 is None:
+            self._v1 = Fingerprints(self.ws, self.graph, follow_floating=self.follow_floating, evidence=False)
+            self._v1._files = self._files
+        return self._v1.of(key)
 
     def of(self, key: str) -> str:
         known = self._memo.get(key)

@@ -26,8 +26,9 @@ from ..graph import build_graph, upstream
 from ..workspace import Workspace, item_key, load_workspace
 from .fingerprint import Fingerprints
 from ..workspace.versions import SEMVER, model_line_of, next_release, version_of
-from .duties import trainer_of, violations
-from .ledger import conflicts, countable, fresh_approvals, recorded, role_status
+from .duties import label, trainer_of, violations
+from .gates import verified_approvals
+from .ledger import conflicts, fresh_approvals, role_status
 
 TRANSITIONS: dict[str, set[str]] = {
     "draft": {"training", "validated", "rejected"},
@@ -96,7 +97,8 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
     fingerprint = fingerprints.of(key)
     required = ws.config.policy.require_signatures
     log = audit.read(ws.root)
-    approvals = countable(recorded(ws.root, verify_signatures=required, log=log, fingerprints=fingerprints), required)
+    counted = verified_approvals(ws.root, log=log, fingerprints=fingerprints, require_signatures=required, items={key})
+    approvals = counted.approvals
     for c in conflicts(approvals, log):
         if c.item == key:
             gate.missing.append(c.message)
@@ -121,7 +123,10 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
             detail = f" ({len(st.stale)} stale: the model or something upstream changed since)" if st.stale else ""
             detail += f" (rejected by {', '.join(a.name for a in st.rejected_by)})" if st.rejected_by else ""
             gate.missing.append(f"fresh approval by role {st.role} for {target}{detail}: mle3 approve {key} --role {st.role}")
-        gate.approvals.extend({"role": st.role, "name": a.name, "time": a.time, "fingerprint": a.fingerprint} for a in valid)
+        gate.approvals.extend({"role": st.role, "name": label(a), "time": a.time, "fingerprint": a.fingerprint, **({"signer": a.signer} if a.signer else {})}
+                              for a in valid)
+    if gate.missing:  # say which recorded decisions were left out, and why
+        gate.missing.extend(d.message for d in counted.dropped_for(key))
     return gate
 
 

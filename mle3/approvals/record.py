@@ -15,8 +15,8 @@ from .. import audit
 from ..errors import Mle3Error
 from ..workspace import Workspace, item_key
 from .duties import trainer_of, violations
-from .fingerprint import Fingerprints
-from .ledger import ACTION, Approval, fresh_approvals, policy_roles, recorded
+from .fingerprint import FINGERPRINT_VERSION, Fingerprints
+from .ledger import ACTION, Approval, fresh_approvals, policy_roles
 
 
 def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: str | None = None, comment: str | None = None, reject: bool = False,
@@ -35,7 +35,8 @@ def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: st
     fingerprint = fingerprints.of(key_of_item)
     person = name or audit.default_actor(ws.root)
     decision = "rejected" if reject else "approved"
-    details = {"kind": item.kind, "role": role, "name": person, "decision": decision, "fingerprint": fingerprint, "comment": comment}
+    details = {"kind": item.kind, "role": role, "name": person, "decision": decision, "fingerprint": fingerprint, "fingerprint_version": FINGERPRINT_VERSION,
+               "comment": comment}
     if deviation:
         details["deviation"] = deviation
     finalize = None
@@ -46,8 +47,8 @@ def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: st
         principal = signing.principal_of(person)
 
         def finalize(entry: dict[str, Any]) -> None:
-            payload = signing.message(entry["item"], fingerprint, role, decision, entry["time"], signing.chain_of(entry))
-            entry["details"].update(principal=principal, signature=signing.sign(key_file, payload))
+            entry["details"].update(principal=principal, signature_format=signing.FORMAT)
+            entry["details"]["signature"] = signing.sign(key_file, signing.message_v2(entry))  # covers every field above
 
     entry = audit.append(ws.root, ACTION, key_of_item, details, actor=person, finalize=finalize)
     approval = Approval(-1, entry["time"], entry["item"], role, person, decision, fingerprint, comment, 1, deviation,
@@ -60,8 +61,11 @@ def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: st
 def policy_warnings(ws: Workspace, fingerprints: Fingerprints, item: Any, key: str, fingerprint: str, new: Approval) -> list[str]:
     """The duties the decision just recorded breaks, evaluated with every fresh approval
     of the item (from all branches merged so far)."""
+    from .gates import verified_approvals
+
     log = audit.read(ws.root)
-    fresh = fresh_approvals(recorded(ws.root, log=log, fingerprints=fingerprints), key, fingerprint)
+    counted = verified_approvals(ws.root, log=log, fingerprints=fingerprints, require_signatures=ws.config.policy.require_signatures, items={key})
+    fresh = fresh_approvals(counted.approvals, key, fingerprint)
     out = [v.message for v in violations(ws, item, key, fresh, None, releasing=False) if any(a.entry == new.entry for a in v.approvals)]
     release_roles = ws.config.policy.approvals.get("released", [])
     if item.kind == "model_version" and new.role in release_roles and not ws.config.policy.trainer_may_approve_release:

@@ -1,8 +1,13 @@
 """SSH signatures on approvals, the way git signs with SSH (``ssh-keygen -Y``).
 
-An approval signs a canonical message: item, fingerprint, role, decision, time and its
-place in the audit log (the hashes of its parent entries; ``prev`` for approvals written
-in the linear format before the log became a DAG), in namespace ``mle3-approval``. The workspace's
+An approval signs a canonical message in namespace ``mle3-approval``. Format 2
+(``details.signature_format: 2``) covers the whole entry but its hash and the signature
+itself: item, time, actor, action, its place in the audit log (parents) and every field
+of ``details`` (fingerprint and its version, role, decision, deviation, comment, name,
+principal, kind, and any field added later). Format 1, written before, covered item,
+fingerprint, role, decision, time and the place in the log (``parents``, or ``prev`` for
+the linear format); it keeps verifying for those fields only: :data:`V1_COVERED` says
+which, and the ledger drops the others from an approval signed that way. The workspace's
 ``allowed_signers`` file (OpenSSH format, under review like any other file) says who
 may sign; mle3 reads the roles a signer may approve in from the line's comment
 (``roles=ml_lead,safety_assessor``) and lets ``ssh-keygen`` check key, principal,
@@ -26,6 +31,11 @@ from ..errors import Mle3Error
 
 NAMESPACE = "mle3-approval"
 ALLOWED_SIGNERS = "allowed_signers"
+FORMAT = 2
+#: the ``details`` fields a format-1 signature covered (besides item, time and parents)
+V1_COVERED = frozenset({"fingerprint", "role", "decision"})
+#: allowed_signers is a short text file; a larger one is refused unread
+MAX_SIGNERS_BYTES = 1 << 20
 
 
 def chain_of(entry: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +48,25 @@ def chain_of(entry: dict[str, Any]) -> dict[str, Any]:
 def message(item: str, fingerprint: str, role: str, decision: str, time: str, chain: dict[str, Any]) -> bytes:
     body = {"namespace": NAMESPACE, "item": item, "fingerprint": fingerprint, "role": role, "decision": decision, "time": time, **chain}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def message_v2(entry: dict[str, Any]) -> bytes:
+    """Format 2: everything of the entry but ``hash`` and ``details.signature``."""
+    details = {k: v for k, v in (entry.get("details") or {}).items() if k != "signature"}
+    body = {k: v for k, v in entry.items() if k not in ("hash", "details")}
+    return json.dumps({"namespace": NAMESPACE, "format": FORMAT, **body, "details": details}, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def payload_of(entry: dict[str, Any]) -> tuple[int, bytes]:
+    """(format, message) the entry's signature must verify over."""
+    d = entry.get("details") or {}
+    if d.get("signature_format") == FORMAT:
+        return FORMAT, message_v2(entry)
+    return 1, message(_text(entry.get("item")), _text(d.get("fingerprint")), _text(d.get("role")), _text(d.get("decision")), _text(entry.get("time")), chain_of(entry))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
 def principal_of(name: str) -> str:
@@ -87,11 +116,23 @@ class SignerLine:
 
 
 def signers(root: Path) -> list[SignerLine]:
+    """The lines of ``allowed_signers``; an unreadable file (binary, not UTF-8, too large)
+    is an :class:`Mle3Error` naming it and the line."""
     path = root / ALLOWED_SIGNERS
-    out = []
+    out: list[SignerLine] = []
     if not path.is_file():
         return out
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_SIGNERS_BYTES + 1)
+    if len(data) > MAX_SIGNERS_BYTES:
+        raise Mle3Error(f"{ALLOWED_SIGNERS} is larger than {MAX_SIGNERS_BYTES} bytes; it lists signers' public keys, one a line", file=ALLOWED_SIGNERS)
+    if b"\0" in data:
+        raise Mle3Error(f"{ALLOWED_SIGNERS} is a binary file, not OpenSSH allowed signers text", file=ALLOWED_SIGNERS, line=data.count(b"\n", 0, data.index(b"\0")) + 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Mle3Error(f"{ALLOWED_SIGNERS} is not UTF-8 text", file=ALLOWED_SIGNERS, line=data.count(b"\n", 0, exc.start) + 1) from None
+    for number, line in enumerate(text.splitlines(), 1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
@@ -105,23 +146,35 @@ def signers(root: Path) -> list[SignerLine]:
 class SignatureCheck:
     ok: bool
     problem: str | None = None
+    #: the signature format (1: item, fingerprint, role, decision, time, parents; 2: all)
+    format: int = 0
+    #: the signer ssh-keygen verified (the principal in allowed_signers), when ok
+    principal: str | None = None
 
 
 def verify(root: Path, entry: dict[str, Any]) -> SignatureCheck:
     """Check the signature of one approval entry of the audit log."""
-    d = entry.get("details") or {}
+    d = entry.get("details")
+    d = d if isinstance(d, dict) else {}
     signature = d.get("signature")
     if not signature:
         return SignatureCheck(False, "unsigned")
+    if not isinstance(signature, str):
+        return SignatureCheck(False, f"details.signature is a {type(signature).__name__}, not the text of an SSH signature")
     allowed = root / ALLOWED_SIGNERS
     if not allowed.is_file():
         return SignatureCheck(False, f"no {ALLOWED_SIGNERS} file in the workspace")
-    principal = d.get("principal") or principal_of(d.get("name", ""))
-    roles = {r for s in signers(root) if principal in s.principals for r in s.roles}
-    payload = message(entry.get("item") or "", d.get("fingerprint", ""), d.get("role", ""), d.get("decision", ""), entry.get("time", ""), chain_of(entry))
+    principal = d.get("principal") or principal_of(d.get("name") if isinstance(d.get("name"), str) else "")
+    if not isinstance(principal, str) or not principal or "\n" in principal:
+        return SignatureCheck(False, "details.principal is not a signer's name")
+    try:
+        roles = {r for s in signers(root) if principal in s.principals for r in s.roles}
+    except Mle3Error as exc:
+        return SignatureCheck(False, f"{exc.message} (line {exc.line})" if exc.line else exc.message)
+    form, payload = payload_of(entry)
     try:
         when = dt.datetime.fromisoformat(entry.get("time", "")).astimezone(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
-    except ValueError:
+    except (TypeError, ValueError, OverflowError):
         return SignatureCheck(False, "approval time unreadable")
     with tempfile.TemporaryDirectory(prefix="mle3-verify-") as tmp:
         sig = Path(tmp) / "approval.sig"
@@ -133,6 +186,6 @@ def verify(root: Path, entry: dict[str, Any]) -> SignatureCheck:
     if proc.returncode != 0:
         reason = (proc.stderr or proc.stdout).decode(errors="replace").strip().splitlines()
         return SignatureCheck(False, f"bad signature for {principal}: {reason[-1] if reason else 'verification failed'}")
-    if d.get("role") not in roles:
+    if not isinstance(d.get("role"), str) or d.get("role") not in roles:
         return SignatureCheck(False, f"{principal} is not allowed to sign as {d.get('role')} (roles in {ALLOWED_SIGNERS}: {', '.join(sorted(roles)) or 'none'})")
-    return SignatureCheck(True)
+    return SignatureCheck(True, format=form, principal=principal)

@@ -82,7 +82,9 @@ def audit_verify(workspace: WorkspaceOpt = None, format: Annotated[Literal["text
     log = audit_log.read(root)
     problems = sorted(log.problems, key=lambda p: p.line)
     for a in recorded(root, verify_signatures=True, log=log):
-        if a.signed and not a.verified:
+        if a.invalid:
+            problems.append(audit_log.AuditProblem(a.file, a.line, f"approval entry is malformed: {a.invalid}"))
+        elif a.signed and not a.verified:
             problems.append(audit_log.AuditProblem(a.file, a.line, f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}"))
     legacy = log.legacy_only
     if format == "json":
@@ -130,10 +132,11 @@ def audit_log_cmd(
         emit_json({"schema": "mle3.audit-log/2", "entries": [{**n.entry, "order": n.order, "file": n.file} for n in nodes]})
         return 0
     for n in nodes:
-        e, d = n.entry, n.entry.get("details") or {}
+        e, d = n.entry, n.entry.get("details")
+        d = d if isinstance(d, dict) else {}
         summary = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("fingerprint", "signature", "heads") and v not in (None, "", [], {}))
         joins = f" (joins {len(n.parents)})" if len(n.parents) > 1 else ""
-        typer.echo(f"{n.hash[:10]} {e.get('time')} {e.get('action', '?'):<17} {e.get('item') or '-':<28} {e.get('actor')}{joins}  {summary}")
+        typer.echo(f"{n.hash[:10]} {e.get('time')} {str(e.get('action', '?')):<17} {str(e.get('item') or '-'):<28} {e.get('actor')}{joins}  {summary}")
     return 0
 
 

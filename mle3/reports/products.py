@@ -7,7 +7,7 @@ gathered here from the workspace, the graph, run records, the audit log and git.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Callable
 
@@ -15,7 +15,9 @@ import networkx as nx
 
 from .. import __version__, audit, caveats
 from ..approvals.fingerprint import FILE_FIELDS, Fingerprints
-from ..approvals.ledger import recorded, role_status
+from ..approvals.duties import label
+from ..approvals.gates import verified_approvals
+from ..approvals.ledger import role_status
 from ..errors import Mle3Error
 from ..graph import relations, upstream
 from ..rules.criteria import describe, evaluate
@@ -77,7 +79,9 @@ class Context:
     def __init__(self, ws: Workspace, graph: nx.MultiDiGraph) -> None:
         self.ws, self.graph = ws, graph
         self.fingerprints = Fingerprints(ws, graph)
-        self.approvals = recorded(ws.root, fingerprints=self.fingerprints)
+        #: only approvals that verify count (approvals.gates); the others are named with why
+        self.counted = verified_approvals(ws.root, fingerprints=self.fingerprints, require_signatures=ws.config.policy.require_signatures)
+        self.approvals = self.counted.approvals
         self._check = None
 
     @cached_property
@@ -106,7 +110,7 @@ class Context:
         fp = self.fingerprints.of(key)
         roles = self.ws.config.policy.approvals.get(wp.id, [])
         statuses = role_status(self.approvals, key, fp, roles)
-        approved = [a for st in statuses for a in st.approved_by]
+        approved = [replace(a, name=label(a)) for st in statuses for a in st.approved_by]  # a signed approval names its verified signer
         stale = [a for st in statuses for a in st.stale]
         return {
             "wp_id": wp.id,
@@ -126,6 +130,7 @@ class Context:
             "approvals": approved,
             "stale_approvals": stale,
             "approved": bool(roles) and all(st.ok for st in statuses),
+            "not_counted": [d.message for d in self.counted.dropped_for(key)],
             "source_file": item._file,
         }
 

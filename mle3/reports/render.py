@@ -78,12 +78,25 @@ def html_to_pdf(html: str, ws: Workspace) -> bytes:
     return weasyprint.HTML(string=html, base_url=str(bundled_templates()), url_fetcher=_fetcher(templates)).write_pdf()
 
 
+def refuse_release(ctx: Context, docs: list[tuple[str, dict[str, Any]]]) -> None:
+    """Raise :class:`NotApproved` listing every reason (approvals.gates.release_refusal)
+    any of ``docs`` may not be released; nothing is written then."""
+    from ..approvals.gates import release_refusal
+    from ..graph import upstream
+
+    lines = []
+    for wp_id, doc in docs:
+        trace = {doc["item"]} | upstream(ctx.graph, doc["item"])
+        lines.extend(f"{wp_id} for {doc['item']}: {reason}" for reason in release_refusal(doc, ctx.check.findings, ctx.counted, trace))
+    if lines:
+        raise NotApproved("not rendered for release:\n  " + "\n  ".join(lines))
+
+
 def render_document(ws: Workspace, graph: nx.MultiDiGraph, wp_id: str, ref: str, fmt: str, output: Path, *, release: bool = False, ctx: Context | None = None) -> Rendered:
     ctx = ctx or Context(ws, graph)
     html, doc = render_html(ctx, wp_id, ref)
-    if release and not doc["approved"]:
-        missing = ", ".join(doc["missing_roles"]) or "an approval policy for this work product"
-        raise NotApproved(f"{wp_id} for {doc['item']} is not approved (missing: {missing}); not rendered for release")
+    if release:
+        refuse_release(ctx, [(wp_id, doc)])
     if fmt == "pdf":
         atomic_write_bytes(output, html_to_pdf(html, ws))
     else:
@@ -105,6 +118,9 @@ def release_package(ws: Workspace, graph: nx.MultiDiGraph, model_ref: str, out_d
     cfg = ws.resolve(run.config) if run is not None and run.kind == "run" else run
     dataset = ws.resolve(model.training_data.dataset_version)
     subjects = [("04-11", cfg), ("11-07", dataset), ("13-65", model), ("11-06", model)]
+    present = [(wp_id, s) for wp_id, s in subjects if s is not None and s.kind in WORK_PRODUCTS[wp_id].kinds]
+    if release:  # every document's gate first: a refused package writes nothing
+        refuse_release(ctx, [(wp_id, ctx.document(WORK_PRODUCTS[wp_id], s)) for wp_id, s in present])
     out_dir.mkdir(parents=True, exist_ok=True)
     rendered: list[Rendered] = []
     skipped: list[str] = []

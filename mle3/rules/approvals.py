@@ -9,7 +9,8 @@ from typing import Iterator
 from .. import audit
 from ..approvals.fingerprint import FILE_FIELDS, Fingerprints
 from ..approvals.duties import trainer_of, violations
-from ..approvals.ledger import conflicts, countable, fresh_approvals, latest_decisions, recorded, role_status
+from ..approvals.gates import Verified, verified_approvals
+from ..approvals.ledger import conflicts, fresh_approvals, latest_decisions, role_status
 from .registry import Context, Hit, rule
 
 _RELEASED = ("validated", "released")
@@ -26,22 +27,30 @@ class _Approvals:
                 rel = getattr(model.artifacts, name, None)
                 if rel:
                     ctx.exists(rel)  # weights feed the fingerprint
+        for run in ctx.ws.of_kind("run"):
+            for rel in Fingerprints.run_evidence_files(run).values():
+                ctx.exists(rel)  # so does a run's evidence (epochs, arguments, config snapshot, checkpoints)
 
     @cached_property
     def log(self) -> audit.Log:
         return audit.read(self.ctx.ws.root)
 
     @cached_property
-    def verified(self):
-        """Every approval, signatures checked (only signed ones cost a verification)."""
+    def counted(self) -> Verified:
+        """The approvals the gates count, and the ones they drop (see approvals.gates)."""
         ctx = self.ctx
         ctx.exists("allowed_signers")
-        return recorded(ctx.ws.root, verify_signatures=True, log=self.log, fingerprints=self.fingerprints)
+        return verified_approvals(ctx.ws.root, log=self.log, fingerprints=self.fingerprints, require_signatures=ctx.ws.config.policy.require_signatures)
+
+    @cached_property
+    def verified(self):
+        """Every approval, signatures checked (only signed ones cost a verification)."""
+        return self.counted.recorded
 
     @cached_property
     def all(self):
-        """The approvals that count (only verified ones when signatures are required)."""
-        return countable(self.verified, self.ctx.ws.config.policy.require_signatures)
+        """The approvals that count: entry verified, well formed, signature verified."""
+        return self.counted.approvals
 
     @cached_property
     def fingerprints(self) -> Fingerprints:
@@ -94,6 +103,8 @@ def signatures(ctx: Context) -> Iterator[Hit]:
     shared = _shared(ctx)
     required = ctx.ws.config.policy.require_signatures
     for a in shared.verified:
+        if a.invalid:
+            continue  # reported by approval.audit-log
         if a.signed and not a.verified:
             yield Hit(_LogFile(a.file, a.line), f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}")
         elif not a.signed and required:
@@ -127,12 +138,17 @@ def duties(ctx: Context) -> Iterator[Hit]:
             yield Hit(item, v.message)
 
 
-@rule("approval.audit-log", "error", "The audit log was edited, or an entry that later entries follow was removed (an entry names a parent that is not in the log).",
+@rule("approval.audit-log", "error", "The audit log was edited, or an entry that later entries follow was removed (an entry names a parent that is not in the log), "
+      "an entry is dated before its parent, is a symbolic link, cannot be parsed (too large, nested too deeply), or an approval has a field of the wrong type.",
       "Restore the named files under artifacts/audit/ (or artifacts/audit.jsonl) from version control; never edit the log by hand.")
 def audit_log(ctx: Context) -> Iterator[Hit]:
     watch_audit_log(ctx)
-    for p in _shared(ctx).log.problems:
+    shared = _shared(ctx)
+    for p in shared.log.problems:
         yield Hit(_LogFile(p.file, p.line), p.message)
+    for a in shared.verified:
+        if a.invalid and (a.file, a.line) not in shared.counted.problems:
+            yield Hit(_LogFile(a.file, a.line), f"approval entry is malformed: {a.invalid} (it does not count)")
 
 
 def watch_audit_log(ctx: Context) -> None:

@@ -131,7 +131,7 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
     with lock:
         onnx_rel = f"{WEIGHTS_DIR}/{child_id}.onnx"
         atomic_copy(int8_onnx, root / onnx_rel)
-        from ..approvals.fingerprint import Fingerprints
+        from ..approvals.fingerprint import FINGERPRINT_VERSION, Fingerprints
         from ..graph import build_graph
 
         parent_fp = Fingerprints(ws, build_graph(ws)).of(model.id)
@@ -146,7 +146,7 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
             "training_params": {"epochs": quantization.get("qat_epochs") or 0, "training_time": _duration(record.data.get("duration_s") or 0)},
             "dependencies": {"ultralytics": quantization["library"].get("ultralytics"), "onnxruntime": quantization["library"].get("onnxruntime")},
             "traceability": {**model.traceability.model_dump(exclude_none=True), "previous_version": model.id},
-            "quantization": {**quantization, "parent_fingerprint": parent_fp},
+            "quantization": {**quantization, "parent_fingerprint": parent_fp, "parent_fingerprint_version": FINGERPRINT_VERSION},
             "status": "draft",
             "model_line": model_line_of(model),
         }
