@@ -206,3 +206,16 @@ def test_the_log_tail_has_no_terminal_escapes_and_only_the_last_state_of_a_redra
 
     raw = "\x1b[34m\x1b[1mtrain: \x1b[0mScanning 1/2\r\x1b[Ktrain: Scanning 2/2 100%\nepoch 1/2 loss 3.1\n"
     assert readable_log(raw) == "train: Scanning 2/2 100%\nepoch 1/2 loss 3.1\n"
+
+
+def test_a_run_record_of_another_shape_is_listed_unreadable_not_a_crash(tmp_path):
+    from mle3.monitor.index import RunIndex
+
+    for run_id, text in (("RUN-20260101-000000-aaaa", "run: [1, 2]\n"),
+                         ("RUN-20260101-000000-bbbb", "run:\n  id: RUN-20260101-000000-bbbb\n  config: X\n  status: success\n  parameters: [1]\n  epochs_completed: x\n")):
+        (tmp_path / "artifacts/runs" / run_id).mkdir(parents=True)
+        (tmp_path / "artifacts/runs" / run_id / "run.yaml").write_text(text)
+    index = RunIndex(tmp_path)
+    index.refresh()
+    total, runs = index.query()
+    assert total == 2 and {r["id"]: r["effective_status"] for r in runs} == {"RUN-20260101-000000-aaaa": "unreadable", "RUN-20260101-000000-bbbb": "success"}

@@ -43,9 +43,12 @@ def read_record(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any
     try:
         st = os.stat(path)
         with open(path, encoding="utf-8") as fh:
-            data = (yaml.load(fh, Loader=_Loader) or {}).get("run") or {}
-    except (OSError, yaml.YAMLError, AttributeError):
+            doc = yaml.load(fh, Loader=_Loader) or {}
+    except (OSError, yaml.YAMLError, ValueError, RecursionError):
         return None
+    data = doc.get("run") if isinstance(doc, dict) else None
+    if not isinstance(data, dict):  # hand-edited into another shape: listed, never a crash
+        data = {"id": run_id, "status": "unreadable"}
     return (st.st_size, st.st_mtime_ns), data
 
 
@@ -59,7 +62,8 @@ def summary_of(data: dict[str, Any], run_id: str) -> dict[str, Any]:
     summary = {k: data.get(k) for k in SUMMARY_FIELDS}
     summary["id"] = str(summary.get("id") or run_id)
     summary["kind"] = summary.get("kind") or "training"
-    summary["epochs"] = (data.get("parameters") or {}).get("epochs")
+    parameters = data.get("parameters")
+    summary["epochs"] = parameters.get("epochs") if isinstance(parameters, dict) else None
     study = data.get("study")
     summary["study"] = study.get("name") if isinstance(study, dict) else None
     return summary
@@ -188,7 +192,7 @@ class RunIndex:
         for run in runs:
             if needle and not any(needle in str(run.get(k) or "").lower() for k in ("id", "config", "model_version", "dataset_version", "study")):
                 continue
-            shown = with_progress(run)
+            shown = with_progress(run, self.root)
             if status and shown["effective_status"] != status:
                 continue
             out.append(shown)
@@ -199,14 +203,15 @@ class RunIndex:
     def get(self, run_id: str) -> dict[str, Any] | None:
         with self._lock:
             run = self.runs.get(run_id)
-        return with_progress(run) if run else None
+        return with_progress(run, self.root) if run else None
 
 
-def with_progress(run: dict[str, Any]) -> dict[str, Any]:
-    """A summary with its effective status, progress and ETA."""
+def with_progress(run: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    """A summary with its effective status (with the workspace ``root``, a queued run whose
+    worker died is ``stale`` too), progress and ETA."""
     shown = dict(run)
-    shown["effective_status"] = effective_status(run)
-    done, total = run.get("epochs_completed") or 0, run.get("epochs") or 0
+    shown["effective_status"] = effective_status(run, root)
+    done, total = (value if isinstance(value, int) and not isinstance(value, bool) else 0 for value in (run.get("epochs_completed"), run.get("epochs")))
     shown["progress"] = round(done / total, 4) if total else None
     shown["eta_s"] = None
     if shown["effective_status"] == "in_progress" and done and total and run.get("started"):

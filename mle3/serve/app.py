@@ -279,8 +279,8 @@ def run_detail(root: Path, run_id: str, follower: RunFollower | None = None) -> 
         follower.poll()
     found = read_record(root, run_id)
     data = found[1] if found else {}
-    summary = with_progress(summary_of(data, run_id)) if found else {"id": run_id}
-    params = data.get("parameters") or {}
+    summary = with_progress(summary_of(data, run_id), root) if found else {"id": run_id}
+    params = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
     patience = params.get("patience")
     best = summary.get("best_epoch")
     done = summary.get("epochs_completed") or 0
