@@ -137,3 +137,12 @@ def test_audit_log_command_filters_by_item(trained_ws, cli):
     code, out, _ = cli("audit", "log", "--item", MODEL, "-w", trained_ws, "--format", "json")
     entries = json.loads(out)["entries"]
     assert [e["action"] for e in entries] == ["approval"] and entries[0]["details"]["role"] == "ml_lead"
+
+
+def test_audit_log_item_resolves_like_every_command_and_refuses_an_unknown_id(make_ws, cli):
+    root = make_ws()
+    assert cli("approve", "DATA-v1", "--role", "data_owner", "--name", "Dan", "-w", root)[0] == 0
+    code, out, err = cli("audit", "log", "--item", "DATA", "-w", root, "--format", "json")  # a bare data set id: its latest version
+    assert code == 0 and [e["item"] for e in json.loads(out)["entries"]] == ["DATA-v1"], (out, err)
+    code, out, err = cli("audit", "log", "--item", "NO-SUCH-ITEM", "-w", root)
+    assert code == 2 and "no item with id 'NO-SUCH-ITEM'" in err and out == ""

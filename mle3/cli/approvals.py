@@ -116,6 +116,17 @@ def audit_migrate(workspace: WorkspaceOpt = None, format: Annotated[Literal["tex
     return 0
 
 
+def _audited_ids(root: Path, item: str, logged: set, workspace: Optional[Path]) -> set[str]:
+    """The ids ``--item`` means: itself when the log has entries about it (items since
+    removed included), else what the workspace resolves it to (a bare data set id, a
+    model's version alias); an id nothing knows is a usage error, not an empty list."""
+    if item in logged:
+        return {item}
+    ws, _ = _load(workspace)
+    target = ws.get(item)  # one line naming close matches when nothing has that id
+    return {target.key, target.id}
+
+
 @audit_app.command("log")
 def audit_log_cmd(
     item: Annotated[Optional[str], typer.Option("--item", help="Only entries about this item.")] = None,
@@ -127,7 +138,9 @@ def audit_log_cmd(
     from ..output import emit_json
 
     root = _workspace_root(workspace)
-    nodes = [n for n in audit_log.read(root).nodes if item is None or n.entry.get("item") == item]
+    entries = audit_log.read(root).nodes
+    wanted = None if item is None else _audited_ids(root, item, {n.entry.get("item") for n in entries}, workspace)
+    nodes = [n for n in entries if wanted is None or n.entry.get("item") in wanted]
     if format == "json":
         emit_json({"schema": "mle3.audit-log/2", "entries": [{**n.entry, "order": n.order, "file": n.file} for n in nodes]})
         return 0
