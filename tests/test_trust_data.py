@@ -1,0 +1,169 @@
+"""A data set is exactly what ultralytics reads (issue 21, hole 4), and label values that
+are not finite or out of range are label errors (issue 21, hole 9's data items).
+
+The file set ultralytics' own loader would read (``BaseDataset.get_img_files`` on each
+split folder, ``img2label_paths`` for the labels; CPU only, no training) must be the
+fingerprinted set: links to files inside the data's place are followed (their target's
+content is fingerprinted, so a replaced target is found), links out of it, dangling links
+and links to folders are refused at registration and reported by verify.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from conftest import dataset_record, write_files
+
+from mle3.datasets.manifest import read_manifest
+from mle3.datasets.synthetic import generate
+
+WS = {"mle3.yaml": "project: trust data\n", "requirements/R.yaml": "requirement:\n  id: REQ-DATA\n  type: ml_data\n"}
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = write_files(tmp_path / "ws", WS)
+    generate(root / "data" / "shapes", counts={"train": 4, "val": 2}, image_size=32, seed=3)
+    return root
+
+
+def register(cli, root: Path, data_yaml: Path | None = None, version: str = "v1"):
+    data_yaml = data_yaml or root / "data" / "shapes" / "data.yaml"
+    return cli("dataset", "register", data_yaml, "--id", "DATA-T", "--version", version, "-r", "REQ-DATA", "-w", root, "--format", "json")
+
+
+def ultralytics_reads(data_yaml: Path) -> set[str]:
+    """Every file ultralytics' loader reads for the splits of ``data_yaml`` (relative to
+    the data set folder): the images ``get_img_files`` globs and their existing labels."""
+    from ultralytics.data.base import BaseDataset
+    from ultralytics.data.utils import img2label_paths
+
+    doc = yaml.safe_load(data_yaml.read_text())
+    root = (data_yaml.parent / str(doc.get("path") or ".")).resolve()
+    found: set[str] = set()
+    for split in ("train", "val", "test"):
+        if not doc.get(split):
+            continue
+        images = BaseDataset.get_img_files(SimpleNamespace(prefix="", fraction=1.0), str(root / doc[split]))
+        labels = [p for p in img2label_paths(images) if os.path.isfile(p)]
+        found |= {os.path.relpath(p, root).replace(os.sep, "/") for p in images + labels}
+    return found
+
+
+def fingerprinted(root: Path, key: str = "DATA-T-v1") -> set[str]:
+    """The manifest's images and labels, relative to the data set folder."""
+    prefix = "data/shapes/"
+    paths = {e.path for e in read_manifest(dataset_record(root, key, manifest=True))}
+    return {p[len(prefix):] for p in paths if p.startswith(prefix + "images/") or p.startswith(prefix + "labels/")}
+
+
+def verify(cli, root: Path, *extra: str, key: str = "DATA-T-v1"):
+    code, out, err = cli("dataset", "verify", key, "-w", root, "--format", "json", *extra)
+    return code, (json.loads(out) if out.strip().startswith(("{", "[")) else out), err
+
+
+def test_links_inside_and_hard_links_are_what_ultralytics_reads_and_a_replaced_target_is_found(cli, ws, tmp_path):
+    shapes = ws / "data" / "shapes"
+    pool = ws / "data" / "pool"  # inside the workspace, outside the data set folder
+    pool.mkdir()
+    shutil.copy(shapes / "images" / "train" / "train_00000.jpg", pool / "extra.jpg")
+    os.symlink(pool / "extra.jpg", shapes / "images" / "train" / "linked.jpg")  # a link inside the place
+    os.symlink("../../labels/train/train_00001.txt", shapes / "labels" / "train" / "linked.txt")  # a relative one
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(shapes / "images" / "train" / "train_00002.jpg", outside / "hard.jpg")
+    os.link(outside / "hard.jpg", shapes / "images" / "train" / "hard.jpg")  # a hard link: the file itself
+    code, out, err = register(cli, ws)
+    assert code == 0, err
+    reads = ultralytics_reads(shapes / "data.yaml")
+    assert {"images/train/linked.jpg", "labels/train/linked.txt", "images/train/hard.jpg"} <= reads
+    assert fingerprinted(ws) == reads
+    assert json.loads(out)["splits"]["train"]["samples"] == 6  # 4 + the link + the hard link
+    assert verify(cli, ws)[0] == 0
+    # the link's target replaced (same size, another picture): found by verify and --deep
+    data = bytearray((pool / "extra.jpg").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (pool / "extra.jpg").write_bytes(bytes(data))
+    for extra in ((), ("--deep",)):
+        code, doc, _ = verify(cli, ws, *extra)
+        assert code != 0 and "data/shapes/images/train/linked.jpg" in doc["changed"], doc
+
+
+@pytest.mark.parametrize("make_link, words", [
+    (lambda shapes, out: os.symlink(out / "x.jpg", shapes / "images" / "train" / "out.jpg"), "outside the data's place"),
+    (lambda shapes, out: os.symlink(out / "gone.jpg", shapes / "images" / "train" / "out.jpg"), "target does not exist"),
+    (lambda shapes, out: os.symlink(out, shapes / "images" / "train" / "out.jpg"), "outside the data's place"),
+    (lambda shapes, out: os.symlink(shapes / "images" / "val", shapes / "images" / "train" / "more"), "a link to a folder"),
+    (lambda shapes, out: os.symlink(out / "x.txt", shapes / "labels" / "train" / "train_00000.txt.new"), "outside the data's place"),
+    (lambda shapes, out: os.mkfifo(shapes / "images" / "train" / "pipe.jpg"), "not a regular file"),
+])
+def test_links_out_dangling_links_and_links_to_folders_are_refused_at_registration(cli, ws, tmp_path, make_link, words):
+    shapes = ws / "data" / "shapes"
+    out = tmp_path / "outside"
+    out.mkdir()
+    shutil.copy(shapes / "images" / "train" / "train_00000.jpg", out / "x.jpg")
+    (out / "x.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    make_link(shapes, out)
+    code, _, err = register(cli, ws)
+    assert code == 2 and words in err and "data/shapes/" in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (ws / "artifacts").exists() and not (shapes / ".mle3-manifests").exists()
+
+
+def test_a_label_link_out_of_the_place_is_refused(cli, ws, tmp_path):
+    shapes = ws / "data" / "shapes"
+    label = shapes / "labels" / "train" / "train_00000.txt"
+    (tmp_path / "label.txt").write_bytes(label.read_bytes())
+    label.unlink()
+    os.symlink(tmp_path / "label.txt", label)
+    code, _, err = register(cli, ws)
+    assert code == 2 and "labels/train/train_00000.txt" in err and "outside" in err, err
+
+
+def test_links_added_after_registration_are_found_and_training_refuses(cli, ws, tmp_path):
+    """A link out of the place added later is an added file; a recorded file replaced by a
+    link out (same content) is changed; training's data check refuses both."""
+    from mle3.runner.train import TrainOptions, prepare
+    from mle3.workspace import load_workspace
+    from mle3.errors import Mle3Error
+
+    shapes = ws / "data" / "shapes"
+    assert register(cli, ws)[0] == 0
+    write_files(ws, {"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA-T-v1\n  epochs: 1\n"})
+    out = tmp_path / "outside"
+    out.mkdir()
+    image = shapes / "images" / "train" / "train_00001.jpg"
+    shutil.copy(image, out / "same.jpg")
+    os.symlink(out / "same.jpg", shapes / "images" / "train" / "new.jpg")
+    code, doc, _ = verify(cli, ws)
+    assert code != 0 and doc["added"] == ["data/shapes/images/train/new.jpg"], doc
+    with pytest.raises(Mle3Error, match="new.jpg"):
+        prepare(load_workspace(ws), "TRAIN", TrainOptions())
+    (shapes / "images" / "train" / "new.jpg").unlink()
+    image.unlink()
+    os.symlink(out / "same.jpg", image)  # the same bytes, now from outside
+    code, doc, _ = verify(cli, ws, "--deep")
+    assert code != 0 and doc["changed"] == ["data/shapes/images/train/train_00001.jpg"], doc
+    with pytest.raises(Mle3Error, match="train_00001.jpg"):
+        prepare(load_workspace(ws), "TRAIN", TrainOptions())
+
+
+def test_a_split_folder_outside_the_data_set_folder_or_through_a_link_is_refused(cli, ws):
+    """ultralytics reads a split by the path written in the data.yaml; one outside the
+    scanned folder was trained on with none of its images recorded."""
+    shapes = ws / "data" / "shapes"
+    generate(ws / "data" / "other", counts={"train": 2, "val": 1}, image_size=32, seed=4)
+    (shapes / "outside.yaml").write_text("path: .\ntrain: ../other/images/train\nval: images/val\nnames: [a, b, c]\n")
+    code, _, err = register(cli, ws, shapes / "outside.yaml")
+    assert code == 2 and "outside the data set folder" in err and "[train]" in err and err.count("\n") == 1, err
+    os.symlink(shapes / "images", shapes / "pictures")
+    (shapes / "linked.yaml").write_text("path: .\ntrain: pictures/train\nval: images/val\nnames: [a, b, c]\n")
+    code, _, err = register(cli, ws, shapes / "linked.yaml")
+    assert code == 2 and "through a link" in err and err.count("\n") == 1, err
+    assert not (ws / "artifacts").exists()
