@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
 import os
 import stat as stat_mode
 import struct
@@ -90,7 +91,7 @@ def scan_label(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[
     if not rows:
         return {}, [("warning", "empty-label", None, "empty label file (background image)")], True
     try:
-        if any(len(r) != 5 for r in rows):
+        if any(len(r) != 5 for r in rows) or _odd_breaks(data):
             raise ValueError
         cls = [float(r[0]) for r in rows]
         x = [float(r[1]) for r in rows]
@@ -100,13 +101,19 @@ def scan_label(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[
     except ValueError:
         return _scan_label_lines(data, n_classes)
     lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
-    if (min(cls) < 0 or max(cls) >= n_classes or any(c != int(c) for c in cls) or min(w) <= 0 or min(h) <= 0
+    if (not math.isfinite(sum(cls) + sum(x) + sum(y) + sum(w) + sum(h)) or min(cls) < 0 or max(cls) >= n_classes or any(c != int(c) for c in cls) or min(w) <= 0 or min(h) <= 0
             or min(map(_low, x, w)) < lo or max(map(_high, x, w)) > hi or min(map(_low, y, h)) < lo or max(map(_high, y, h)) > hi):
         return _scan_label_lines(data, n_classes)
     counts: dict[int, int] = {}
     for c in cls:
         counts[int(c)] = counts.get(int(c), 0) + 1
     return counts, [], False
+
+
+def _odd_breaks(data: bytes) -> bool:
+    """Vertical tab and form feed end a line for ultralytics (``str.splitlines``) but not
+    for ``bytes.splitlines``: such files take the line-by-line path, which reads as it does."""
+    return b"\x0b" in data or b"\x0c" in data
 
 
 def _low(centre: float, extent: float) -> float:
@@ -119,7 +126,7 @@ def _high(centre: float, extent: float) -> float:
 
 def _scan_label_lines(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[str, str, int | None, str]], bool]:
     """Line by line, with a message per problem (the slow path of :func:`scan_label`)."""
-    text = data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8-sig", errors="replace")  # ultralytics reads labels as utf-8-sig
     counts: dict[int, int] = {}
     problems: list[tuple[str, str, int | None, str]] = []
     lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
@@ -133,6 +140,8 @@ def _scan_label_lines(data: bytes, n_classes: int) -> tuple[dict[int, int], list
             cls = None
         if cls is None:
             problems.append(("error", "malformed-line", number, f"expected 'class x y w h', got {line.strip()[:60]!r}"))
+        elif not all(map(math.isfinite, (cls, x, y, w, h))):
+            problems.append(("error", "non-finite-value", number, f"not a finite number in {line.strip()[:60]!r}"))
         elif cls != int(cls) or not 0 <= int(cls) < n_classes:
             problems.append(("error", "class-out-of-range", number, f"class id {fields[0]} not in 0..{n_classes - 1}"))
         elif w <= 0 or h <= 0 or x - w / 2 < lo or x + w / 2 > hi or y - h / 2 < lo or y + h / 2 > hi:
@@ -335,7 +344,7 @@ def check_labels(labels: list[tuple[str, bytes]], n_classes: int) -> tuple[dict[
     tokens: list[bytes] = []
     for _, data in labels:
         words = data.split()
-        if len(words) != 5 * (data.count(b"\n") + (not data.endswith(b"\n"))) or not words:
+        if len(words) != 5 * (data.count(b"\n") + (not data.endswith(b"\n"))) or not words or _odd_breaks(data):
             return _labels_one_by_one(labels, n_classes)
         tokens += words
     try:
@@ -346,7 +355,7 @@ def check_labels(labels: list[tuple[str, bytes]], n_classes: int) -> tuple[dict[
     if not cls:
         return {}, []
     lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
-    if (min(cls) < 0 or max(cls) >= n_classes or not all(map(float.is_integer, cls)) or min(w) <= 0 or min(h) <= 0
+    if (not math.isfinite(sum(values)) or min(cls) < 0 or max(cls) >= n_classes or not all(map(float.is_integer, cls)) or min(w) <= 0 or min(h) <= 0
             or min(map(_low, x, w)) < lo or max(map(_high, x, w)) > hi or min(map(_low, y, h)) < lo or max(map(_high, y, h)) > hi):
         return _labels_one_by_one(labels, n_classes)
     counts: dict[int, int] = {}
