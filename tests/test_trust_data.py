@@ -167,3 +167,156 @@ def test_a_split_folder_outside_the_data_set_folder_or_through_a_link_is_refused
     code, _, err = register(cli, ws, shapes / "linked.yaml")
     assert code == 2 and "through a link" in err and err.count("\n") == 1, err
     assert not (ws / "artifacts").exists()
+
+
+def test_an_image_with_a_suffix_ultralytics_reads_is_a_sample_whose_label_is_checked(cli, ws):
+    shapes = ws / "data" / "shapes"
+    shutil.copy(shapes / "images" / "train" / "train_00000.jpg", shapes / "images" / "train" / "photo.mpo")
+    (shapes / "labels" / "train" / "photo.txt").write_text("7 0.5 0.5 0.2 0.2\n")
+    code, out, err = register(cli, ws)
+    doc = json.loads(out)
+    assert "images/train/photo.mpo" in ultralytics_reads(shapes / "data.yaml") and doc["splits"]["train"]["samples"] == 5
+    found = [(f["kind"], f["file"], f["line"]) for f in doc["label_quality"]["findings"]]
+    assert ("class-out-of-range", "data/shapes/labels/train/photo.txt", 1) in found
+
+
+# --- hole 9: label values that are not finite or out of range
+
+@pytest.mark.parametrize("line, kind", [
+    ("0 nan 0.5 0.2 0.2", "non-finite-value"),
+    ("nan 0.5 0.5 0.2 0.2", "non-finite-value"),
+    ("1e400 0.5 0.5 0.2 0.2", "non-finite-value"),
+    ("0 0.5 0.5 inf 0.2", "non-finite-value"),
+    ("1e300 0.5 0.5 0.2 0.2", "class-out-of-range"),
+    ("0 0.5 0.5 1e308 0.2", "box-outside"),
+])
+def test_a_label_value_that_is_not_finite_or_out_of_range_is_an_error_naming_file_and_line(cli, ws, line, kind):
+    label = ws / "data" / "shapes" / "labels" / "train" / "train_00002.txt"
+    label.write_text(label.read_text() + line + "\n")
+    number = len(label.read_text().splitlines())
+    code, out, err = register(cli, ws)
+    assert code == 1 and "Traceback" not in err, err
+    quality = json.loads(out)["label_quality"]
+    assert quality["errors"] == 1 and quality["by_kind"].get(kind) == 1, quality
+    finding = next(f for f in quality["findings"] if f["severity"] == "error")
+    assert (finding["file"], finding["line"]) == ("data/shapes/labels/train/train_00002.txt", number)
+
+
+def coco(root: Path, split: str, doc: dict | str | bytes) -> str:
+    """A COCO split (two 40x30 images) with ``doc`` as its annotation file."""
+    from PIL import Image
+
+    images = root / "coco" / split
+    images.mkdir(parents=True, exist_ok=True)
+    for i in (1, 2):
+        Image.new("RGB", (40, 30), (i * 60, 90 if split == "train" else 200, 120)).save(images / f"{i}.jpg")
+    path = root / "coco" / f"{split}.json"
+    path.write_bytes(doc if isinstance(doc, bytes) else (doc if isinstance(doc, str) else json.dumps(doc)).encode())
+    return f"{split}={path}:{images}"
+
+
+def good(**changes) -> dict:
+    doc = {"images": [{"id": 1, "file_name": "1.jpg", "width": 40, "height": 30}, {"id": 2, "file_name": "2.jpg", "width": 40, "height": 30}],
+           "annotations": [{"id": 10, "image_id": 1, "category_id": 3, "bbox": [4, 3, 20, 15]}], "categories": [{"id": 3, "name": "car"}]}
+    doc.update(changes)
+    return doc
+
+
+def register_coco(cli, root: Path, train: dict | str | bytes, val: dict | None = None):
+    return cli("dataset", "register", "--coco", coco(root, "train", train), "--coco", coco(root, "val", val or good()), "--id", "COCO-T", "--version", "v1",
+               "-r", "REQ-DATA", "-w", root, "--format", "json")
+
+
+def ann(bbox, **extra) -> dict:
+    return {"id": 11, "image_id": 2, "category_id": 3, "bbox": bbox, **extra}
+
+
+@pytest.mark.parametrize("annotation, kind", [
+    (ann([float("nan"), 3, 20, 15]), "coco-malformed-bbox"),
+    (ann([4, 3, float("inf"), 15]), "coco-malformed-bbox"),
+    (ann([4, 3, 10**400, 15]), "coco-malformed-bbox"),
+    (ann(["4", 3, 20, 15]), "coco-malformed-bbox"),
+    (ann({"x": 1, "y": 2, "w": 3, "h": 4}), "coco-malformed-bbox"),
+    (ann([4, 3, 20, True]), "coco-malformed-bbox"),
+    (ann([4, 3, 20, 15], category_id=[3]), "coco-unknown-category"),
+    (ann([4, 3, 20, 15], category_id="3"), "coco-unknown-category"),
+    (ann([4, 3, 20, 15], image_id={"id": 2}), "coco-unknown-image"),
+    (ann([-1, 0, 20, 15]), "coco-box-outside"),
+    (ann([4, 3, 20, 1e300]), "coco-box-outside"),
+])
+def test_a_coco_value_that_is_not_finite_or_out_of_range_is_an_error_naming_file_and_annotation(cli, ws, annotation, kind):
+    doc = good()
+    doc["annotations"].append(annotation)
+    code, out, err = register_coco(cli, ws, json.dumps(doc, allow_nan=True))
+    assert code == 1 and "Traceback" not in err, err
+    quality = json.loads(out)["label_quality"]
+    assert {k: v for k, v in quality["by_kind"].items() if k.startswith("coco-")} == {kind: 1}, quality
+    finding = quality["findings"][0]
+    assert finding["file"] == str(ws / "coco" / "train.json") and "annotation 11" in finding["message"]
+
+
+HOSTILE = [
+    "[" * 100_000,
+    '{"images": ' * 100_000,
+    '{"images": [], "annotations": [], "categories": [{"id": ' + "9" * 5000 + ', "name": "x"}]}',
+    "[]", "null", '"text"', "1e400",
+    '{"images": {}, "annotations": [], "categories": []}',
+    '{"images": [], "annotations": "none", "categories": []}',
+    json.dumps(good(images=[{"id": [1], "file_name": "1.jpg", "width": 40, "height": 30}])),
+    json.dumps(good(images=[{"id": 1, "file_name": 1, "width": 40, "height": 30}])),
+    json.dumps(good(images=[{"id": 1, "file_name": "1.jpg", "width": "40", "height": 30}])),
+    json.dumps(good(images=[{"id": 1, "file_name": "1.jpg", "width": float("nan"), "height": 30}]), allow_nan=True),
+    json.dumps(good(images=[{"id": 1, "file_name": "1.jpg", "width": 0, "height": 30}])),
+    json.dumps(good(images=[{"id": 1, "file_name": "1.jpg", "width": 10**400, "height": 30}])),
+    json.dumps(good(categories=[{"id": "3", "name": "car"}])),
+    json.dumps(good(categories=[{"id": [3], "name": "car"}])),
+    json.dumps(good(categories=[{"id": 3, "name": {"en": "car"}}])),
+    json.dumps(good(annotations=[{"id": {"a": 1}, "image_id": 1, "category_id": 3, "bbox": [4, 3, 20, 15]}])),
+    json.dumps(good(annotations=[[10, 1, 3, [4, 3, 20, 15]]])),
+    json.dumps(good(annotations=[{"id": 10, "image_id": 1, "bbox": [4, 3, 20, 15]}])),
+    b"\xff\xfe{}",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_coco_files_are_one_line_exit_2(cli, ws, text):
+    code, _, err = register_coco(cli, ws, text)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and "train.json" in err, err
+    assert not (ws / "artifacts").exists() and not (ws / "yolo").exists()
+
+
+@pytest.mark.parametrize("file_name, kind", [
+    ("1.jpg", "coco-duplicate-file-name"),
+    ("sub/../1.jpg", "coco-duplicate-file-name"),
+    ("1.png", "coco-duplicate-file-name"),  # its label would be 1.txt, the label of 1.jpg
+    ("3.png", "coco-image-without-file"),
+    (".hidden.jpg", "coco-not-an-image"),
+    ("notes.txt", "coco-not-an-image"),
+    ("images/1.jpg", "coco-not-an-image"),
+    ("a\x00.jpg", "coco-image-without-file"),
+    ("x" * 300 + ".jpg", "coco-image-without-file"),
+])
+def test_coco_image_entries_ultralytics_would_not_train_as_written_are_findings(cli, ws, file_name, kind):
+    doc = good()
+    doc["images"].append({"id": 3, "file_name": file_name, "width": 40, "height": 30})
+    code, out, err = register_coco(cli, ws, doc)
+    assert code == 1 and "Traceback" not in err, err
+    assert json.loads(out)["label_quality"]["by_kind"].get(kind) == 1, out
+
+
+def test_coco_images_reached_through_links_are_copied_into_the_converted_data_set(cli, ws, tmp_path):
+    """``os.link`` on a link hard-links the link itself: the converted data set pointed
+    outside and its image was left out of the fingerprint while ultralytics read it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    spec = coco(ws, "train", good(images=good()["images"] + [{"id": 3, "file_name": "3.jpg", "width": 40, "height": 30}]))
+    shutil.copy(ws / "coco" / "train" / "1.jpg", outside / "3.jpg")
+    os.symlink(outside / "3.jpg", ws / "coco" / "train" / "3.jpg")
+    code, out, err = cli("dataset", "register", "--coco", spec, "--coco", coco(ws, "val", good()), "--id", "COCO-T", "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json")
+    assert code == 0, err
+    converted = ws / "yolo" / "images" / "train" / "3.jpg"
+    assert not converted.is_symlink() and converted.stat().st_ino != (outside / "3.jpg").stat().st_ino
+    assert json.loads(out)["splits"]["train"]["samples"] == 3
+    (outside / "3.jpg").write_bytes(b"replaced")  # the input changes: the converted data set does not
+    assert converted.read_bytes() == (ws / "coco" / "train" / "1.jpg").read_bytes()
+    assert verify(cli, ws, key="COCO-T-v1")[0] == 0
