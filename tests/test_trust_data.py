@@ -320,3 +320,34 @@ def test_coco_images_reached_through_links_are_copied_into_the_converted_data_se
     (outside / "3.jpg").write_bytes(b"replaced")  # the input changes: the converted data set does not
     assert converted.read_bytes() == (ws / "coco" / "train" / "1.jpg").read_bytes()
     assert verify(cli, ws, key="COCO-T-v1")[0] == 0
+
+
+def test_training_reads_the_label_files_not_a_planted_ultralytics_cache(ws, monkeypatch):
+    """ultralytics trusts ``labels/train.cache`` (a pickle outside the fingerprint) when its
+    hash of paths, sizes and mtimes matches; a forged one replaced every label."""
+    import numpy as np
+    from ultralytics.data import dataset as ul_dataset
+    from ultralytics.data.dataset import DATASET_CACHE_VERSION, YOLODataset
+    from ultralytics.data.utils import img2label_paths, load_dataset_cache_file, save_dataset_cache_file
+
+    from mle3.datasets.yolo import ignore_label_caches
+
+    monkeypatch.setattr(ul_dataset, "load_dataset_cache_file", ul_dataset.load_dataset_cache_file)  # undone after the test
+    shapes = ws / "data" / "shapes"
+    cache = shapes / "labels" / "train.cache"
+
+    def classes() -> list[list[float]]:
+        data = YOLODataset(img_path=str(shapes / "images" / "train"), imgsz=32, augment=False, cache=False, data={"names": {0: "a", 1: "b", 2: "c"}, "channels": 3})
+        return [sorted(lb["cls"].ravel().tolist()) for lb in data.labels]
+
+    labels = img2label_paths(sorted(str(p) for p in (shapes / "images" / "train").iterdir()))
+    from_files = [sorted(float(line.split()[0]) for line in Path(lb).read_text().splitlines() if line.strip()) for lb in labels]
+    assert classes() == from_files and cache.is_file()  # ultralytics wrote its cache
+    forged = load_dataset_cache_file(cache)  # every label made class 2, the hash kept
+    for lb in forged["labels"]:
+        lb["cls"] = np.full_like(lb["cls"], 2.0)
+    save_dataset_cache_file("", cache, forged, DATASET_CACHE_VERSION)
+    assert classes() != from_files  # ultralytics alone trains on the forged cache
+    save_dataset_cache_file("", cache, forged, DATASET_CACHE_VERSION)
+    ignore_label_caches()
+    assert classes() == from_files

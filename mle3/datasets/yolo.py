@@ -169,3 +169,19 @@ def summarise(splits: dict[str, Any], names: list[str]) -> dict[str, Any]:
             },
         }
     return out
+
+
+def ignore_label_caches() -> None:
+    """Make ultralytics read the fingerprinted label files, never its label cache.
+
+    ultralytics keeps ``labels/<split>.cache`` beside the data and, when the cache's hash
+    of paths, sizes and mtimes matches, trains on the labels stored in it instead of the
+    label files: a pickle (loaded with ``allow_pickle``) outside the fingerprint that
+    could replace what is trained on, or run code. Called in the training process before
+    ultralytics builds its data sets; each training then checks the labels afresh."""
+    from ultralytics.data import dataset
+
+    def refuse(path: Any) -> dict:
+        raise FileNotFoundError(f"{path}: mle3 reads the label files, not ultralytics' cache")
+
+    dataset.load_dataset_cache_file = refuse

@@ -497,6 +497,9 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
     """One attempt: train, evaluate best.pt on val and test, hash checkpoints."""
     from ultralytics import YOLO
 
+    from ..datasets.yolo import ignore_label_caches
+
+    ignore_label_caches()  # the labels trained on are the fingerprinted files
     mapping = prep.mapping
     model = YOLO(args["model"])
     state: dict[str, Any] = {"final": False, "best_epoch": None, "epochs_run": 0, "early_stop_epoch": None}
