@@ -14,7 +14,9 @@ few lines (``[x, y, w, h]`` in pixels to normalised centre and size).
 from __future__ import annotations
 
 import json
+import math
 import os
+import posixpath
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,7 @@ import yaml
 
 from ..errors import Mle3Error
 from ..hashing import sha256_file
-from .yolo import IMAGE_SUFFIXES
+from .yolo import BOX_TOLERANCE, IMAGE_SUFFIXES
 
 MARKER = ".mle3-coco"
 
@@ -53,21 +55,66 @@ def parse_spec(text: str) -> CocoSplit:
 
 
 def _load(spec: CocoSplit) -> dict[str, Any]:
+    """The JSON, its structure checked (one line naming the file and the entry otherwise):
+    what is wrong with a value of an annotation is a label finding later."""
+    source = str(spec.annotations)
     try:
-        data = json.loads(spec.annotations.read_text(encoding="utf-8"))
+        data = json.loads(spec.annotations.read_bytes())
     except FileNotFoundError:
-        raise Mle3Error("file not found", file=str(spec.annotations)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Mle3Error(f"not JSON: {exc}", file=str(spec.annotations), line=getattr(exc, "lineno", None)) from None
+        raise Mle3Error("file not found", file=source) from None
+    except OSError as exc:
+        raise Mle3Error(f"cannot be read ({exc.strerror or exc})", file=source) from None
+    except RecursionError:
+        raise Mle3Error("not COCO detection JSON: nested too deeply", file=source) from None
+    except json.JSONDecodeError as exc:
+        raise Mle3Error(f"not JSON: {exc.msg}", file=source, line=exc.lineno) from None
+    except ValueError as exc:  # bad UTF-8, or an integer of more digits than Python converts
+        raise Mle3Error(f"not JSON: {str(exc)[:120]}", file=source) from None
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
-        raise Mle3Error("not COCO detection JSON: it needs the lists images, annotations and categories", file=str(spec.annotations))
+        raise Mle3Error("not COCO detection JSON: it needs the lists images, annotations and categories", file=source)
     for key, needed in (("images", ("id", "file_name", "width", "height")), ("annotations", ("id", "image_id", "category_id", "bbox")), ("categories", ("id", "name"))):
         for i, entry in enumerate(data[key]):
             if not isinstance(entry, dict) or any(k not in entry for k in needed):
-                raise Mle3Error(f"not COCO detection JSON: {key}[{i}] needs {', '.join(needed)}", file=str(spec.annotations), field=f"{key}[{i}]")
+                raise Mle3Error(f"not COCO detection JSON: {key}[{i}] needs {', '.join(needed)}", file=source, field=f"{key}[{i}]")
+    for i, cat in enumerate(data["categories"]):
+        if not _is_int(cat["id"]) or not isinstance(cat["name"], str):
+            raise Mle3Error("not COCO detection JSON: a category needs an integer id and a name", file=source, field=f"categories[{i}]")
+    for i, image in enumerate(data["images"]):
+        if not _is_id(image["id"]) or not isinstance(image["file_name"], str):
+            raise Mle3Error("not COCO detection JSON: an image needs an integer id and a file_name", file=source, field=f"images[{i}]")
+        for key in ("width", "height"):
+            if not _is_number(image[key]) or not 0 < image[key] < 1e9:
+                raise Mle3Error(f"image {_short(image['id'])}: {key} {_short(image[key])} is not a positive number of pixels", file=source, field=f"images[{i}].{key}")
+    for i, ann in enumerate(data["annotations"]):
+        if not _is_id(ann["id"]):
+            raise Mle3Error(f"not COCO detection JSON: annotation id {_short(ann['id'])} is not an integer", file=source, field=f"annotations[{i}].id")
     if not spec.images.is_dir():
         raise Mle3Error(f"image folder {spec.images} does not exist", field="--coco")
     return data
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_id(value: Any) -> bool:
+    """COCO ids are integers; some exporters write strings."""
+    return _is_int(value) or isinstance(value, str)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite JSON number (not a string, a boolean, NaN, Infinity or beyond a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def convert(specs: list[CocoSplit], out: Path) -> Conversion:
@@ -120,54 +167,68 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
     def problem(severity: str, kind: str, message: str) -> None:
         problems.append((severity, kind, source, None, message))
 
-    images = {}
+    images: dict[Any, dict[str, Any]] = {}
     for image in data["images"]:
+        if image["id"] in images:
+            problem("error", "coco-duplicate-image-id", f"image id {_short(image['id'])} appears more than once (only the first is converted)")
+            continue
         images[image["id"]] = image
     seen_ids: set[Any] = set()
     lines: dict[Any, list[str]] = {i: [] for i in images}
     for ann in data["annotations"]:
+        aid = _short(ann["id"])
         if ann["id"] in seen_ids:
-            problem("error", "coco-duplicate-annotation-id", f"annotation id {ann['id']} appears more than once")
+            problem("error", "coco-duplicate-annotation-id", f"annotation id {aid} appears more than once")
             continue
         seen_ids.add(ann["id"])
-        image = images.get(ann["image_id"])
+        image = images.get(ann["image_id"]) if _is_id(ann["image_id"]) else None
         if image is None:
-            problem("error", "coco-unknown-image", f"annotation {ann['id']} names image id {ann['image_id']}, which is not listed")
+            problem("error", "coco-unknown-image", f"annotation {aid} names image id {_short(ann['image_id'])}, which is not listed")
             continue
-        if ann["category_id"] not in index:
-            problem("error", "coco-unknown-category", f"annotation {ann['id']} has category id {ann['category_id']}, which is not listed")
+        if not _is_int(ann["category_id"]) or ann["category_id"] not in index:
+            problem("error", "coco-unknown-category", f"annotation {aid} has category id {_short(ann['category_id'])}, which is not listed")
             continue
-        try:
-            x, y, w, h = (float(v) for v in ann["bbox"])
-        except (TypeError, ValueError):
-            problem("error", "coco-malformed-bbox", f"annotation {ann['id']}: bbox must be [x, y, width, height]")
+        bbox = ann["bbox"]
+        if not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_is_number, bbox)):
+            problem("error", "coco-malformed-bbox", f"annotation {aid}: bbox {_short(bbox)} must be [x, y, width, height], four finite numbers")
             continue
+        x, y, w, h = (float(v) for v in bbox)
         width, height = float(image["width"]), float(image["height"])
         if w <= 0 or h <= 0:
-            problem("error", "coco-zero-area-box", f"annotation {ann['id']} has a zero-area box {ann['bbox']}")
+            problem("error", "coco-zero-area-box", f"annotation {aid} has a zero-area box {_short(bbox)}")
             continue
-        if x < -1 or y < -1 or x + w > width + 1 or y + h > height + 1 or width <= 0 or height <= 0:
-            problem("error", "coco-box-outside", f"annotation {ann['id']} box {ann['bbox']} lies outside its image ({width:g}x{height:g}, {image['file_name']})")
+        lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE  # as the converted label is checked (and ultralytics reads it)
+        if x / width < lo or y / height < lo or (x + w) / width > hi or (y + h) / height > hi:
+            problem("error", "coco-box-outside", f"annotation {aid} box {_short(bbox)} lies outside its image ({width:g}x{height:g}, {_short(image['file_name'])})")
             continue
         lines[image["id"]].append(f"{index[ann['category_id']]} {(x + w / 2) / width:.6f} {(y + h / 2) / height:.6f} {w / width:.6f} {h / height:.6f}\n")
     listed = set()
+    labels: set[str] = set()
     for image_id, image in images.items():
-        name = str(image["file_name"]).replace("\\", "/").lstrip("/")
-        if ".." in name.split("/"):
-            problem("error", "coco-image-without-file", f"image {image_id} file_name {name!r} leaves the image folder")
+        name = posixpath.normpath(image["file_name"].replace("\\", "/").lstrip("/") or ".")
+        stem = name.rsplit(".", 1)[0]
+        if ".." in name.split("/") or "\x00" in name:
+            problem("error", "coco-image-without-file", f"image {_short(image_id)} file_name {_short(name)} leaves the image folder")
+            continue
+        if any(part.startswith(".") for part in name.split("/")) or os.path.splitext(name)[1].lower() not in IMAGE_SUFFIXES:
+            problem("error", "coco-not-an-image", f"image {_short(image_id)} ({_short(name)}) is hidden or has no image suffix: ultralytics would not train on it")
+            continue
+        if "images" in name.split("/")[:-1]:
+            problem("error", "coco-not-an-image", f"image {_short(image_id)} ({_short(name)}) lies in a folder named 'images': ultralytics would look for its label elsewhere")
+            continue
+        if name in listed or stem in labels:
+            problem("error", "coco-duplicate-file-name", f"image {_short(image_id)} ({_short(name)}): another image entry has this file or label name (not converted)")
             continue
         listed.add(name)
         src = spec.images / name
-        if not src.is_file():
-            problem("error", "coco-image-without-file", f"image {image_id} ({name}) has no file in {spec.images}")
+        if not os.path.isfile(src):
+            problem("error", "coco-image-without-file", f"image {_short(image_id)} ({_short(name)}) has no file in {spec.images}")
             continue
+        labels.add(stem)
         dst = staging / "images" / spec.split / name
         dst.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(src, dst)  # same bytes, no copy (a copy where links cannot be made)
-        except OSError:
-            shutil.copy2(src, dst)
-        label = staging / "labels" / spec.split / (name.rsplit(".", 1)[0] + ".txt")
+        _place(spec.images, src, dst)
+        label = staging / "labels" / spec.split / (stem + ".txt")
         label.parent.mkdir(parents=True, exist_ok=True)
         label.write_text("".join(lines[image_id]))
     for folder, _, names in os.walk(spec.images):
@@ -177,3 +238,17 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
                 problem("warning", "coco-file-without-entry", f"image file {rel} in {spec.images} has no entry in the JSON (not trained on)")
     (staging / "images" / spec.split).mkdir(parents=True, exist_ok=True)
     return problems
+
+
+def _place(folder: Path, src: Path, dst: Path) -> None:
+    """The converted image: a hard link to the input (same bytes, no copy), or a copy of
+    its bytes where the input is reached through a link (``os.link`` would hard-link the
+    link itself, which then points outside the converted data set) or links cannot be made."""
+    real = os.path.realpath(src)
+    if real == os.path.join(os.path.realpath(folder), os.path.relpath(src, folder)):
+        try:
+            os.link(src, dst, follow_symlinks=False)
+            return
+        except OSError:
+            pass
+    shutil.copyfile(real, dst)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
 import os
+import stat as stat_mode
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any, Callable, Iterator
 
+from ..errors import Mle3Error
 from .state import stamp_of
 from .yolo import BOX_TOLERANCE, IMAGE_SUFFIXES, label_path
 
@@ -89,7 +92,7 @@ def scan_label(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[
     if not rows:
         return {}, [("warning", "empty-label", None, "empty label file (background image)")], True
     try:
-        if any(len(r) != 5 for r in rows):
+        if any(len(r) != 5 for r in rows) or _odd_breaks(data):
             raise ValueError
         cls = [float(r[0]) for r in rows]
         x = [float(r[1]) for r in rows]
@@ -99,13 +102,19 @@ def scan_label(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[
     except ValueError:
         return _scan_label_lines(data, n_classes)
     lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
-    if (min(cls) < 0 or max(cls) >= n_classes or any(c != int(c) for c in cls) or min(w) <= 0 or min(h) <= 0
+    if (not math.isfinite(sum(cls) + sum(x) + sum(y) + sum(w) + sum(h)) or min(cls) < 0 or max(cls) >= n_classes or any(c != int(c) for c in cls) or min(w) <= 0 or min(h) <= 0
             or min(map(_low, x, w)) < lo or max(map(_high, x, w)) > hi or min(map(_low, y, h)) < lo or max(map(_high, y, h)) > hi):
         return _scan_label_lines(data, n_classes)
     counts: dict[int, int] = {}
     for c in cls:
         counts[int(c)] = counts.get(int(c), 0) + 1
     return counts, [], False
+
+
+def _odd_breaks(data: bytes) -> bool:
+    """Vertical tab and form feed end a line for ultralytics (``str.splitlines``) but not
+    for ``bytes.splitlines``: such files take the line-by-line path, which reads as it does."""
+    return b"\x0b" in data or b"\x0c" in data
 
 
 def _low(centre: float, extent: float) -> float:
@@ -118,7 +127,7 @@ def _high(centre: float, extent: float) -> float:
 
 def _scan_label_lines(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[str, str, int | None, str]], bool]:
     """Line by line, with a message per problem (the slow path of :func:`scan_label`)."""
-    text = data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8-sig", errors="replace")  # ultralytics reads labels as utf-8-sig
     counts: dict[int, int] = {}
     problems: list[tuple[str, str, int | None, str]] = []
     lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
@@ -132,6 +141,8 @@ def _scan_label_lines(data: bytes, n_classes: int) -> tuple[dict[int, int], list
             cls = None
         if cls is None:
             problems.append(("error", "malformed-line", number, f"expected 'class x y w h', got {line.strip()[:60]!r}"))
+        elif not all(map(math.isfinite, (cls, x, y, w, h))):
+            problems.append(("error", "non-finite-value", number, f"not a finite number in {line.strip()[:60]!r}"))
         elif cls != int(cls) or not 0 <= int(cls) < n_classes:
             problems.append(("error", "class-out-of-range", number, f"class id {fields[0]} not in 0..{n_classes - 1}"))
         elif w <= 0 or h <= 0 or x - w / 2 < lo or x + w / 2 > hi or y - h / 2 < lo or y + h / 2 > hi:
@@ -144,10 +155,13 @@ def _scan_label_lines(data: bytes, n_classes: int) -> tuple[dict[int, int], list
 def _read(root: str, rel: str) -> tuple[int, int, str, bytes]:
     """(size, stamp (:func:`.state.stamp_of`), sha256, bytes for inspection) reading the file once. Files over
     16 MiB are streamed; their inspection bytes are the first MiB plus the last 16 bytes.
-    ``root`` ends with a slash."""
-    fd = os.open(root + rel, os.O_RDONLY)
+    ``root`` ends with a slash. Anything but a regular file (a folder, a FIFO, which
+    O_NONBLOCK keeps from hanging the open) is absent: ultralytics' ``isfile`` says so too."""
+    fd = os.open(root + rel, os.O_RDONLY | os.O_NONBLOCK)
     try:
         st = os.fstat(fd)
+        if not stat_mode.S_ISREG(st.st_mode):
+            raise FileNotFoundError(f"{rel}: not a regular file")
         if st.st_size <= 16 * 1024 * 1024:
             data = os.read(fd, st.st_size + 1)
             while len(data) < st.st_size:  # short reads on some file systems
@@ -172,7 +186,10 @@ def _hash_chunk(args: tuple[str, list[str]]) -> list[ScanRow]:
     root = root.rstrip("/") + "/"
     out: list[ScanRow] = []
     for rel in paths:
-        size, mtime, digest, _ = _read(root, rel)
+        try:
+            size, mtime, digest, _ = _read(root, rel)
+        except OSError:  # vanished, or no longer a file: no digest matches ""
+            size, mtime, digest = -1, 0, ""
         out.append((rel, size, mtime, digest, None))
     return out
 
@@ -328,7 +345,7 @@ def check_labels(labels: list[tuple[str, bytes]], n_classes: int) -> tuple[dict[
     tokens: list[bytes] = []
     for _, data in labels:
         words = data.split()
-        if len(words) != 5 * (data.count(b"\n") + (not data.endswith(b"\n"))) or not words:
+        if len(words) != 5 * (data.count(b"\n") + (not data.endswith(b"\n"))) or not words or _odd_breaks(data):
             return _labels_one_by_one(labels, n_classes)
         tokens += words
     try:
@@ -339,7 +356,7 @@ def check_labels(labels: list[tuple[str, bytes]], n_classes: int) -> tuple[dict[
     if not cls:
         return {}, []
     lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
-    if (min(cls) < 0 or max(cls) >= n_classes or not all(map(float.is_integer, cls)) or min(w) <= 0 or min(h) <= 0
+    if (not math.isfinite(sum(values)) or min(cls) < 0 or max(cls) >= n_classes or not all(map(float.is_integer, cls)) or min(w) <= 0 or min(h) <= 0
             or min(map(_low, x, w)) < lo or max(map(_high, x, w)) > hi or min(map(_low, y, h)) < lo or max(map(_high, y, h)) > hi):
         return _labels_one_by_one(labels, n_classes)
     counts: dict[int, int] = {}
@@ -390,6 +407,9 @@ class Listing:
     by_dir: dict[str, list[str]] = field(default_factory=dict)
     dir_mtimes: dict[str, int] = field(default_factory=dict)
     stamps: dict[str, tuple[int, Any]] = field(default_factory=dict)  # remote listings: path -> (size, ETag)
+    #: entries that cannot be part of a data set (links out of its place, dangling links,
+    #: links to folders, FIFOs, devices), path -> why; listed too, so verify reports them
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -401,9 +421,15 @@ class Listing:
 
 def walk_local(base: str, directory: str, out: Listing) -> Iterator[tuple[str, list[str]]]:
     """Fill ``out`` with every data file below ``directory`` (relative to ``base``),
-    yielding each folder (relative path, sorted names) as soon as it is listed: hidden
-    files and folders, ultralytics' ``.cache`` files and links are not part of a data set."""
+    yielding each folder (relative path, sorted names) as soon as it is listed.
+
+    The files are those ultralytics' loader globs (``**/*.*``): hidden files and folders
+    are not part of a data set, nor are ultralytics' ``.cache`` files. A link to a file
+    inside ``base`` is a data file with its target's content (what ultralytics reads);
+    any other link, and anything that is not a file or folder, is listed and recorded in
+    ``out.refused``: registering refuses it, verify reports it."""
     prefix = len(base.rstrip("/")) + 1
+    real_base = os.path.realpath(base)
 
     def walk(path: str) -> Iterator[tuple[str, list[str]]]:
         rel = path[prefix:].replace(os.sep, "/")
@@ -412,12 +438,20 @@ def walk_local(base: str, directory: str, out: Listing) -> Iterator[tuple[str, l
         with os.scandir(path) as it:
             for entry in it:
                 name = entry.name
-                if name[0] == "." or name.endswith(".cache"):
+                if name[0] == ".":
                     continue
                 if entry.is_file(follow_symlinks=False):
-                    names.append(name)
+                    if not name.endswith(".cache"):
+                        names.append(name)
                 elif entry.is_dir(follow_symlinks=False):
                     folders.append(entry.path)
+                else:
+                    why = _link_problem(entry.path, real_base) if entry.is_symlink() else "not a regular file"
+                    if why == "cache":
+                        continue
+                    names.append(name)
+                    if why:
+                        out.refused[f"{rel}/{name}" if rel else name] = why
         names.sort()
         out.by_dir[rel] = names
         out.dir_mtimes[rel] = os.stat(path).st_mtime_ns
@@ -426,6 +460,29 @@ def walk_local(base: str, directory: str, out: Listing) -> Iterator[tuple[str, l
             yield from walk(folder)
 
     yield from walk(os.path.join(base, directory) if directory else base.rstrip("/"))
+
+
+def _link_problem(path: str, real_base: str) -> str | None:
+    """Why the link ``path`` cannot be a data file (None: a link to a file inside
+    ``real_base``, read as that file; "cache": a link named like ultralytics' cache)."""
+    target = os.path.realpath(path)
+    if not os.path.exists(path):
+        return "a link whose target does not exist"
+    if target != real_base and not target.startswith(real_base.rstrip("/") + "/"):
+        return f"a link to {target}, outside the data's place (data must stay inside the workspace or its data root)"
+    if os.path.isdir(target):
+        return "a link to a folder (ultralytics would read its files under other paths than the scanned ones)"
+    if not os.path.isfile(target):
+        return "a link to something that is not a regular file"
+    return "cache" if path.endswith(".cache") else None
+
+
+def refuse_links(listing: Listing) -> None:
+    """Registering refuses a data set with entries that are not data files (one line, the first)."""
+    if listing.refused:
+        path = min(listing.refused)
+        more = f" (and {len(listing.refused) - 1} more)" if len(listing.refused) > 1 else ""
+        raise Mle3Error(f"{listing.refused[path]}{more}: not registered; copy the file into the data set or remove the link", file=path)
 
 
 def list_local(base: str, directory: str) -> Listing:
@@ -563,8 +620,11 @@ def scan_local(base: str, directory: str, split_dirs: dict[str, str], n_classes:
     listed = listed_bytes = 0
     pool = None
     futures = []
+    if listing is not None:
+        refuse_links(listing)
     try:
         for d, names in folders:
+            refuse_links(out)  # before any of the folder's files is read
             if pool is None and listed < PARALLEL_MIN_FILES:  # few files may still be many bytes (large images)
                 listed_bytes += _total_size(base, [f"{d}/{n}" if d else n for n in names[: PARALLEL_MIN_FILES - listed]])
             listed += len(names)

@@ -167,6 +167,9 @@ def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, 
         seen_stamps = [None if p in bad else st for p, st in zip(paths, seen_stamps)]
     if listing is not None:
         result.added = sorted(set(listing.paths()).difference(paths))
+        # a recorded file now a link out of the data's place (or dangling): changed even
+        # when the content it points to is the same
+        result.changed.extend(sorted(set(listing.refused).intersection(paths).difference(result.changed)))
     result.changed.sort()
     result.removed.sort()
     save_state(root, dataset.fingerprint, LocalState(store.label, seen_stamps, listing.dir_mtimes if listing else {}, result.ok, _summary(result),

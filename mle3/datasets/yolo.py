@@ -13,7 +13,9 @@ import yaml
 from ..errors import Mle3Error
 from ..paths import inside_workspace
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+#: what ultralytics' loader takes for an image (its ``IMG_FORMATS``, without importing it):
+#: each such file in a split folder is a sample whose label is checked
+IMAGE_SUFFIXES = {".avif", ".bmp", ".dng", ".heic", ".heif", ".jp2", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp"}
 SPLITS = ("train", "val", "test")
 #: tolerance for normalised box coordinates slightly outside [0, 1] (rounding in exports)
 BOX_TOLERANCE = 0.01
@@ -80,16 +82,31 @@ def read_data_yaml(base: Path, data_yaml: Path, place: str = "the workspace") ->
     except FileNotFoundError:
         raise Mle3Error("file not found", file=str(data_yaml)) from None
     path, names, raw = parse_data_yaml(text, rel)
-    root = data_yaml.parent / path
+    root = (data_yaml.resolve().parent / path).resolve()  # what training's data.yaml copy names
+    if not inside_workspace(base, os.path.relpath(root, base)):
+        raise Mle3Error(f"'path' leaves {place}", file=rel, field="path")
     splits: dict[str, Path] = {}
     for split, value in raw.items():
-        directory = (root / value).resolve()
+        written = Path(os.path.normpath(root / value))
+        directory = written.resolve()
         if not inside_workspace(base, os.path.relpath(directory, base)):
             raise Mle3Error(f"'{split}' leaves {place}", file=rel, field=split)
         if not directory.is_dir():
             raise Mle3Error(f"'{split}' image directory {value!r} does not exist", file=rel, field=split)
+        split_problem(split, value, written, directory, root, rel)
         splits[split] = directory
-    return DataYaml(data_yaml.resolve(), root.resolve(), splits, names)
+    return DataYaml(data_yaml.resolve(), root, splits, names)
+
+
+def split_problem(split: str, value: str, written: Path, directory: Path, root: Path, label: str) -> None:
+    """A split folder is scanned below the data set folder (``path``) and ultralytics reads
+    it by the path as written: one outside that folder, or reached through a link (whose
+    images would pair with other label files than the scanned ones), would be trained on
+    without being fingerprinted."""
+    if directory != written:
+        raise Mle3Error(f"'{split}' image directory {value!r} is reached through a link; name the folder itself", file=label, field=split)
+    if directory != root and root not in directory.parents:
+        raise Mle3Error(f"'{split}' image directory {value!r} lies outside the data set folder ('path'), which is what is fingerprinted", file=label, field=split)
 
 
 def layout_of(base: Path, data: DataYaml) -> DataLayout:
@@ -113,6 +130,8 @@ def read_remote_layout(store: Any, file: str) -> DataLayout:
         directory = posixpath.normpath(posixpath.join(root, value))
         if directory.startswith("..") or posixpath.isabs(directory):
             raise Mle3Error(f"'{split}' leaves the data root", file=store.url(file), field=split)
+        if root not in (".", directory) and not directory.startswith(root + "/"):
+            raise Mle3Error(f"'{split}' image directory {value!r} lies outside the data set folder ('path'), which is what is fingerprinted", file=store.url(file), field=split)
         if not store.is_dir(directory):
             raise Mle3Error(f"'{split}' image directory {value!r} does not exist", file=store.url(file), field=split)
         splits[split] = directory
