@@ -75,8 +75,8 @@ def test_promote_with_fresh_approvals_fills_approver_and_logs(trained_ws, cli):
 def test_validated_model_whose_approval_went_stale_is_an_error(trained_ws, cli):
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
     assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
-    cfg = trained_ws / "artifacts/training/TINY.yaml"
-    cfg.write_text(cfg.read_text().replace("lr: 0.002", "lr: 0.003"))
+    epochs = next((trained_ws / "artifacts/runs").glob("*/epochs.jsonl"))  # the run's evidence, part of the model's content
+    epochs.write_text(epochs.read_text().replace('"epoch": 2', '"epoch": 2, "edited": true'))
     code, doc = check_json(cli, trained_ws, "--no-cache")
     rules = {(f["rule"], f["severity"]) for f in doc["findings"]}
     assert code == 1 and ("approval.stale", "error") in rules and ("approval.missing", "error") in rules
@@ -146,3 +146,24 @@ def test_audit_log_item_resolves_like_every_command_and_refuses_an_unknown_id(ma
     assert code == 0 and [e["item"] for e in json.loads(out)["entries"]] == ["DATA-v1"], (out, err)
     code, out, err = cli("audit", "log", "--item", "NO-SUCH-ITEM", "-w", root)
     assert code == 2 and "no item with id 'NO-SUCH-ITEM'" in err and out == ""
+
+
+def test_editing_the_configuration_after_training_leaves_the_model_bound_to_its_run(trained_ws, cli):
+    """A tuning block or a new lr changes what the configuration says, not what the model
+    was trained with: the model's approvals stay fresh, the configuration's go stale, and
+    check names the changed fields."""
+    cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
+    cli("approve", "TINY-TRAIN-001", "--role", "ml_engineer", "--name", "Eve Engineer", "-w", trained_ws)
+    cfg = trained_ws / "artifacts/training/TINY.yaml"
+    cfg.write_text(cfg.read_text().replace("lr: 0.002", "lr: 0.004"))
+    code, doc = check_json(cli, trained_ws, "--no-cache")
+    stale = {f["item"] for f in doc["findings"] if f["rule"] == "approval.stale"}
+    assert stale == {"TINY-TRAIN-001"}, doc["findings"]
+    drift = [f for f in doc["findings"] if f["rule"] == "consistency.config-drifted"]
+    assert len(drift) == 1 and "optimizer.lr" in drift[0]["message"] and MODEL in drift[0]["message"], drift
+    assert drift[0]["file"] == "artifacts/training/TINY.yaml" and drift[0]["line"]
+    cfg.write_text(cfg.read_text() + "  tuning:\n    objective: {metric: mAP_50, split: val}\n    trials: 2\n    space:\n      optimizer.lr: {low: 0.001, high: 0.01, log: true}\n")
+    code, doc = check_json(cli, trained_ws, "--no-cache")
+    drift = [f for f in doc["findings"] if f["rule"] == "consistency.config-drifted"]
+    assert drift and "tuning" not in drift[0]["message"]  # a study is not part of what a training is
+    assert MODEL not in {f["item"] for f in doc["findings"] if f["rule"] == "approval.stale"}

@@ -87,7 +87,11 @@ def test_changed_parent_makes_child_stale(trained_ws, cli):
     assert result["status"] == "success"
     CHILD = result["model_version"]
     cfg = trained_ws / "artifacts/training/TINY.yaml"
-    cfg.write_text(cfg.read_text().replace("lr: 0.002", "lr: 0.005"))
+    cfg.write_text(cfg.read_text().replace("lr: 0.002", "lr: 0.005"))  # the parent stays bound to its run's snapshot
+    code, doc = check_json(cli, trained_ws, "--no-cache")
+    assert not any(f["rule"] == "quantization.stale-parent" for f in doc["findings"])
+    for path in (trained_ws / "artifacts/runs").glob("*/epochs.jsonl"):  # the parent's training evidence edited: its children are stale
+        path.write_text(path.read_text().replace('"epoch": 1', '"epoch": 1, "edited": true', 1))
     code, doc = check_json(cli, trained_ws, "--no-cache")
     assert any(f["rule"] == "quantization.stale-parent" and f["item"] == CHILD for f in doc["findings"])
 

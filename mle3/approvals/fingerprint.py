@@ -15,7 +15,9 @@ under ``artifacts/runs/<RUN>/`` that the training report shows and the run recor
 points at: ``epochs.jsonl`` (the curves), ``config.yaml`` (the configuration snapshot),
 ``ultralytics/args.yaml`` (the arguments ultralytics recorded) and every checkpoint the
 run lists (best weights), hashed from disk. Editing any of them changes the fingerprint
-of the run and of every model trained by it. An approval recorded before (no
+of the run and of every model trained by it. A run with its configuration snapshot is bound
+to the snapshot instead of the live configuration: editing the configuration afterwards
+changes the configuration's fingerprint, not the run's or its models'. An approval recorded before (no
 ``fingerprint_version``) is checked against version 1, the same definition without
 evidence (:meth:`Fingerprints.v1_of`), and carried over to today's when it matches.
 """
@@ -86,10 +88,17 @@ class Fingerprints:
             evidence = self.run_evidence(item)
             if evidence is not None:
                 files["evidence"] = evidence
+        # a run recorded the configuration it trained with (config.yaml, in its evidence):
+        # the run, and every model it made, is bound to that snapshot, not to the live
+        # configuration, whose later edits (a tuning block, a new lr) make only the
+        # configuration's own approvals stale (consistency.config-drifted says so)
+        snapshot = item.kind == "run" and bool(files.get("evidence", {}).get("config.yaml"))
         upstream = {}
         for _, target, data in sorted(self.graph.out_edges(key, data=True), key=lambda e: (e[2]["relation"], e[1])):
             if data.get("floating") and not self.follow_floating:
                 continue  # "the latest version": its text is in the content; a new version is no change to this item
+            if snapshot and data["relation"] == "uses_config":
+                continue
             upstream[f"{data['relation']}:{target}"] = self.of(target)
         return {"kind": item.kind, "id": key, "content": content, "files": files, "upstream": upstream}
 

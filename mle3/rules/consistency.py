@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..lfs import not_materialized
 from ..paths import inside_workspace
@@ -144,3 +144,63 @@ def id_shadowed(ctx: Context) -> Iterator[Hit]:
         if other is not None and other.kind != "dataset":
             yield Hit(other, f"id {dataset_id!r} of this {other.kind} is also the id of data set {latest.key} ({latest._file}): "
                              f"references to {dataset_id!r} name the {other.kind}", ("id",))
+
+
+def _changed_fields(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """Dotted paths whose values differ between two nested mappings."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[str] = []
+        for key in sorted(set(before) | set(after), key=str):
+            out.extend(_changed_fields(before.get(key), after.get(key), f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return [] if before == after else [prefix or "(whole configuration)"]
+
+
+def _at(raw: dict, dotted: str) -> tuple:
+    """The deepest existing prefix of ``dotted`` in ``raw``, for the finding's line."""
+    path: list[str] = []
+    node: Any = raw
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            break
+        path.append(part)
+        node = node[part]
+    return tuple(path)
+
+
+#: parts of a configuration that are not what a training is (a study changes no model)
+_NOT_TRAINING = ("tuning",)
+
+
+@rule("consistency.config-drifted", "warning",
+      "A configuration was edited after a run trained with it: it no longer describes the models of that run (they stay bound to the run's snapshot).",
+      "Retrain to get a model of the edited configuration, or revert the edit; the finding names the changed fields.")
+def config_drifted(ctx: Context) -> Iterator[Hit]:
+    import yaml
+
+    runs_of: dict[str, list[Any]] = {}
+    for model in ctx.ws.of_kind("model_version"):
+        run = ctx.ws.resolve(model.training_run)
+        if run is not None and run.kind == "run":
+            runs_of.setdefault(run.key, []).append(model)
+    for run in ctx.ws.of_kind("run"):
+        models = runs_of.get(run.key)
+        config = ctx.ws.resolve(run.config)
+        rel = str(run._file or "")
+        if not models or config is None or config.kind != "training" or not rel.endswith("/run.yaml"):
+            continue
+        snapshot_file = ctx.ws.root / (rel[: -len("run.yaml")] + "config.yaml")
+        try:
+            snapshot = (yaml.safe_load(snapshot_file.read_text(encoding="utf-8")) or {}).get("training")
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+            continue  # no snapshot: the model is bound to the live configuration (approval.stale says when it moves)
+        if not isinstance(snapshot, dict):
+            continue
+        live = {k: v for k, v in (config._raw or {}).items() if k not in _NOT_TRAINING}
+        recorded = {k: v for k, v in snapshot.items() if k not in _NOT_TRAINING}
+        changed = _changed_fields(recorded, live)
+        if changed:
+            names = ", ".join(m.id for m in models)
+            yield Hit(config, f"configuration {config.id} changed since run {run.id} trained {names} with it: "
+                              f"{', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''}; the model stays bound to the run's snapshot "
+                              f"(its approvals stay fresh); retrain to apply the change, or revert it", _at(live, changed[0]))
