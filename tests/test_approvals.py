@@ -99,9 +99,29 @@ def test_separation_of_duties(trained_ws, cli):
     cli("approve", MODEL, "--role", "safety_assessor", "--name", trainer, "--reject", "-w", trained_ws)
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Lea Lead", "--reject", "-w", trained_ws)
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Sam Safety", "-w", trained_ws)
+    # the release rests on the configuration's 04-11 and the data set's 11-07: the policy asks approvals for both
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    missing = json.loads(out)["missing"]
+    assert code == 1 and missing == [
+        "the 04-11 of TINY-TRAIN-001 needs a fresh approval by role ml_engineer before the release: mle3 approve TINY-TRAIN-001 --role ml_engineer",
+        "the 11-07 of TINY-DATA-v1 needs a fresh approval by role data_owner before the release: mle3 approve TINY-DATA-v1 --role data_owner"], missing
+    cli("approve", "TINY-TRAIN-001", "--role", "ml_engineer", "--name", "Eve Engineer", "-w", trained_ws)
+    cli("approve", "TINY-DATA-v1", "--role", "data_owner", "--name", "Dan Owner", "-w", trained_ws)
     code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws)
     assert code == 0, out
     assert model_doc(trained_ws)["status"] == "released"
+
+
+def test_a_policy_without_roles_for_the_upstream_work_products_says_so_at_release(trained_ws, cli):
+    (trained_ws / "mle3.yaml").write_text("project: tiny\npolicy:\n  approvals:\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n    '13-65': [ml_lead]\n")
+    cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
+    assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
+    cli("approve", MODEL, "--role", "safety_assessor", "--name", "Sam Safety", "-w", trained_ws)
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    gate = json.loads(out)
+    assert code == 0 and gate["ok"], gate
+    assert gate["notes"] == ["the 04-11 of TINY-TRAIN-001 needs no approval: policy.approvals in mle3.yaml names no role for 04-11",
+                             "the 11-07 of TINY-DATA-v1 needs no approval: policy.approvals in mle3.yaml names no role for 11-07"]
 
 
 def test_unmet_criterion_blocks_promotion(trained_ws, cli):

@@ -52,10 +52,45 @@ class Gate:
     #: the name it is then also found by (``<line>-<version>``)
     version: str | None = None
     alias: str | None = None
+    #: what the gate did not ask for and why (e.g. an upstream work product the policy names no role for)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.missing
+
+
+#: the work products a release rests on, and what each documents
+UPSTREAM_WORK_PRODUCTS = (("04-11", "training configuration"), ("11-07", "data set version"))
+
+
+def _upstream_work_products(ws: Workspace, model: Any) -> list[tuple[str, Any]]:
+    """(work product, item) of what a model's release rests on: the 04-11 of the
+    configuration its run used and the 11-07 of the data set version it was trained on."""
+    out: list[tuple[str, Any]] = []
+    run = ws.resolve(model.training_run)
+    config = ws.resolve(run.config) if run is not None and run.kind == "run" else run
+    if config is not None and config.kind == "training":
+        out.append(("04-11", config))
+    dataset = ws.resolve(model.training_data.dataset_version)
+    if dataset is not None and dataset.kind == "dataset":
+        out.append(("11-07", dataset))
+    return out
+
+
+def _require_work_product(ws: Workspace, gate: Gate, approvals: list, fingerprints: Fingerprints, wp: str, item: Any) -> None:
+    """A release needs the fresh approvals the policy names for an upstream work product,
+    or says the policy names none."""
+    roles = ws.config.policy.approvals.get(wp, [])
+    item_id = item_key(item)
+    if not roles:
+        gate.notes.append(f"the {wp} of {item_id} needs no approval: policy.approvals in mle3.yaml names no role for {wp}")
+        return
+    for st in role_status(approvals, item_id, fingerprints.of(item_id), roles):
+        if not st.approved_by:
+            detail = f" ({len(st.stale)} stale: it changed since)" if st.stale else ""
+            gate.missing.append(f"the {wp} of {item_id} needs a fresh approval by role {st.role} before the release{detail}: "
+                                f"mle3 approve {item_id} --role {st.role}")
 
 
 def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = None) -> Gate:
@@ -97,7 +132,10 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
     fingerprint = fingerprints.of(key)
     required = ws.config.policy.require_signatures
     log = audit.read(ws.root)
-    counted = verified_approvals(ws.root, log=log, fingerprints=fingerprints, require_signatures=required, items={key})
+    releasing = target == "released"
+    upstream_products = _upstream_work_products(ws, model) if releasing else []
+    counted = verified_approvals(ws.root, log=log, fingerprints=fingerprints, require_signatures=required,
+                                 items={key} | {item_key(item) for _, item in upstream_products})
     approvals = counted.approvals
     for c in conflicts(approvals, log):
         if c.item == key:
@@ -113,7 +151,8 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
     roles = ws.config.policy.approvals.get(target, [])
     statuses = role_status(approvals, key, fingerprint, roles)
     fresh = [a for st in statuses for a in st.approved_by]
-    releasing = target == "released"
+    for wp, item in upstream_products:
+        _require_work_product(ws, gate, approvals, fingerprints, wp, item)
     broken = violations(ws, model, key, fresh, trainer_of(ws, model, log) if releasing else None, releasing=releasing)
     gate.missing.extend(v.message for v in broken)
     trainer_approvals = {id(a) for v in broken if v.kind == "trainer" for a in v.approvals}

@@ -64,6 +64,9 @@ def promote(
         typer.echo(f"{gate.model}: refused {gate.current} -> {gate.target}; missing:")
         for reason in gate.missing:
             typer.echo(f"  - {reason}")
+    if format != "json":
+        for note in gate.notes:
+            typer.echo(f"  note: {note}")
     return 0 if gate.ok else 1
 
 
