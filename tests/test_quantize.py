@@ -162,3 +162,14 @@ def test_export_of_a_validated_or_released_model_is_refused_before_anything_is_w
     assert code == 2 and "is released: exporting would change the content its approvals cover" in err, err
     assert "Traceback" not in err and path.read_bytes() == before
     assert not list((trained_ws / "models").glob("*.onnx"))
+
+
+def test_a_deviation_must_name_a_rule_that_fires_for_the_item(trained_ws, cli):
+    from mle3 import audit
+
+    before = len(audit.read(trained_ws).nodes)
+    for deviation, message in (("no.such.rule", "is no rule id"), ("quantization.dorp", "did you mean quantization.drop"),
+                               ("criteria.unmet", "does not fire for TINY-MODEL-v0.1.0 now")):
+        code, _, err = cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "--deviation", deviation, "--comment", "why", "-w", trained_ws)
+        assert code == 2 and message in err, (deviation, err)
+    assert len(audit.read(trained_ws).nodes) == before  # nothing recorded

@@ -19,6 +19,23 @@ from .fingerprint import FINGERPRINT_VERSION, Fingerprints
 from .ledger import ACTION, Approval, fresh_approvals, policy_roles
 
 
+def _refuse_unknown_deviation(ws: Workspace, graph: nx.MultiDiGraph, key: str, deviation: str, reject: bool) -> None:
+    """A deviation names a rule that exists and fires for this item now: accepting one
+    that is misspelled or absent would record a decision about nothing."""
+    from ..rules import RULES, run_checks
+
+    if reject:
+        raise Mle3Error("--deviation accepts a known deviation; it cannot go with --reject")
+    if deviation not in RULES:
+        import difflib
+
+        close = difflib.get_close_matches(deviation, list(RULES), n=3, cutoff=0.6)
+        raise Mle3Error(f"--deviation {deviation!r} is no rule id{' (did you mean ' + ', '.join(close) + '?)' if close else ''}; `mle3 rules` lists them")
+    firing = [f for f in run_checks(ws, graph, only={deviation}).findings if f.rule == deviation and f.item == key]
+    if not firing:
+        raise Mle3Error(f"--deviation {deviation}: the rule does not fire for {key} now, so there is no deviation to accept")
+
+
 def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: str | None = None, comment: str | None = None, reject: bool = False,
             deviation: str | None = None, sign: bool = False, key: Path | None = None) -> Approval:
     """Record an approval (or rejection) of the item's current content. With
@@ -31,6 +48,8 @@ def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: st
         raise Mle3Error(f"role {role!r} is not used by the policy in mle3.yaml (roles: {', '.join(roles) or 'none'})", file="mle3.yaml", field="policy.approvals")
     if deviation and not comment:
         raise Mle3Error("an approved deviation needs --comment with the justification")
+    if deviation:
+        _refuse_unknown_deviation(ws, graph, key_of_item, deviation, reject)
     fingerprints = Fingerprints(ws, graph)
     fingerprint = fingerprints.of(key_of_item)
     person = name or audit.default_actor(ws.root)
