@@ -72,6 +72,7 @@ TESTED_ELSEWHERE = {
     "data.unverified": "tests/test_data_roots.py::test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_edits",
     "data.label-quality": "tests/test_datasets.py::test_label_problems_are_found_with_file_and_line",
     "consistency.config-drifted": "tests/test_approvals.py::test_editing_the_configuration_after_training_leaves_the_model_bound_to_its_run",
+    "data.retired": "tests/test_retire.py::test_a_retired_version_is_recorded_skipped_by_a_bare_id_and_reported",
     "data.night-list": "tests/test_night_list.py::test_listed_images_that_resolve_to_no_file_are_a_check_warning",
     "workspace.tracked-state": "tests/test_trust_caches.py::test_a_tracked_local_yaml_does_not_remap_roots_and_check_warns",
     "approval.stale": "tests/test_approvals.py::test_approval_is_bound_to_the_fingerprint_and_goes_stale",

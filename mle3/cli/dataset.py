@@ -104,3 +104,23 @@ def dataset_verify(
     return 0 if v.ok else 1
 
 
+
+
+@dataset_app.command("retire")
+def dataset_retire(
+    version: Annotated[str, typer.Argument(help="Data set version, e.g. MLE-DATA-001-v1.3.")],
+    status: Annotated[Literal["rejected", "obsolete"], typer.Option("--status", help="rejected (found unfit) or obsolete (superseded).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is taken out of use (recorded, shown to assessors).")],
+    workspace: WorkspaceOpt = None,
+    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+) -> int:
+    """Take a data set version out of use: the record stays, a bare id skips it, check reports what still uses it."""
+    from ..datasets.retire import retire
+    from ..output import emit_json
+
+    done = retire(_workspace_root(workspace), version, status, reason)
+    if format == "json":
+        emit_json({"schema": "mle3.dataset-retire/1", **done})
+    else:
+        typer.echo(f"{done['dataset']}: {done['status']} ({done['reason']}); recorded in {done['file']} and the audit log")
+    return 0

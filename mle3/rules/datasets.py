@@ -256,3 +256,21 @@ def night_list(ctx: Context) -> Iterator[Hit]:
             message = f"the night list cannot be read: {exc}"
         if message:
             yield Hit(ds, message, ("data_yaml",))
+
+
+@rule("data.retired", "warning",
+      "A configuration, run or model uses a data set version that was retired (status rejected or obsolete); an error for validated or released models.",
+      "Train on a version still in use (a bare data set id skips retired ones), or reconsider the retirement; the finding names its reason.")
+def retired(ctx: Context) -> Iterator[Hit]:
+    def why(ds) -> str:
+        return f"data set version {ds.key} is {ds.status}" + (f": {ds.status_reason}" if ds.status_reason else "")
+
+    for config in ctx.ws.of_kind("training"):
+        ds = ctx.ws.resolve(config.dataset) if config.dataset else None
+        if ds is not None and ds.kind == "dataset" and ds.retired:  # a bare id resolves to a retired one only when all are
+            yield Hit(config, f"{why(ds)}; configuration {config.id} still trains on it", ("dataset",))
+    for model in ctx.ws.of_kind("model_version"):
+        ds = ctx.ws.resolve(model.training_data.dataset_version)
+        if ds is not None and ds.kind == "dataset" and ds.retired:
+            severity = "error" if model.status in ("validated", "released") else None
+            yield Hit(model, f"{why(ds)}; model {model.id} was trained on it", ("training_data", "dataset_version"), severity)

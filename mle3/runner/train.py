@@ -140,6 +140,9 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
         return Prepared(cfg, dataset, data_yaml, mapping, pretrained, {"checked": False, "reason": "--data override"}, None, augmentation=aug)
     if dataset is None or dataset.kind != "dataset":
         raise Mle3Error(f"dataset {cfg.dataset!r} names no data set", file=cfg_file, line=ws.line_of(cfg, ("dataset",)), field="dataset")
+    if dataset.retired:
+        raise Mle3Error(f"data set version {dataset.key} is {dataset.status}" + (f" ({dataset.status_reason})" if dataset.status_reason else "")
+                        + ": it is not trained on; name a version still in use", file=cfg_file, line=ws.line_of(cfg, ("dataset",)), field="dataset")
     if not dataset.data_yaml:
         raise Mle3Error(f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`", file=dataset._file)
     from ..datasets import verify

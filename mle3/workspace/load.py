@@ -368,8 +368,9 @@ def _load_items(root: Path, config: ProjectConfig, listing: list[tuple[str, int,
         if isinstance(item, Augmentation) and item.id:
             ws.by_key.setdefault(Path(item._file).name, item)
     _index_versions(ws)
-    for ds in ws.of_kind("dataset"):
+    for ds in ws.of_kind("dataset"):  # a bare id means the latest version still in use
         current = ws.latest_dataset.get(ds.id)
-        if current is None or version_key(ds.version) > version_key(current.version):
+        newer = current is None or version_key(ds.version) > version_key(current.version)
+        if current is None or (current.retired and not ds.retired) or (newer and current.retired == ds.retired):
             ws.latest_dataset[ds.id] = ds
     return ws

@@ -158,6 +158,10 @@ class SplitInfo(Section):
     instances: dict[str, int] = Field(default_factory=dict)
 
 
+#: data set statuses that take a version out of use
+RETIRED_STATUSES = ("rejected", "obsolete")
+
+
 class Dataset(Item):
     """A versioned training/validation data set; ``id`` + ``version`` form its key."""
 
@@ -165,7 +169,10 @@ class Dataset(Item):
     version: str
     description: str | None = None
     source: str | None = None
+    #: ``rejected`` or ``obsolete`` retires the version (``mle3 dataset retire``): a bare
+    #: id no longer means it, and what still uses it is reported (``data.retired``)
     status: str | None = None
+    status_reason: str | None = None
     requirements: list[str] = Field(default_factory=list)
     classes: list[str] | dict[int, str] = Field(default_factory=list)
     splits: dict[str, SplitInfo] = Field(default_factory=dict)
@@ -181,6 +188,10 @@ class Dataset(Item):
     @property
     def key(self) -> str:
         return f"{self.id}-{self.version}"
+
+    @property
+    def retired(self) -> bool:
+        return self.status in RETIRED_STATUSES
 
     def split(self, name: str) -> SplitInfo | None:
         """The split called ``name``, accepting ``val`` and ``validation`` for each other."""
