@@ -45,6 +45,7 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     "load.id-invalid": ({"requirements/bad.yaml": "requirement:\n  title: x\n  id: ../../tmp/evil-pwned\n"}, "requirements/bad.yaml", 3),
     "dataset.version-conflict": ({"artifacts/data2.yaml": "dataset:\n  id: DATA\n  version: v1\n  fingerprint: sha256:0123\n  requirements: [REQ-D]\n"}, "artifacts/data2.yaml", 1),
     "criteria.unmet": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n  status: validated\n"}, MODEL, 7),
+    "criteria.unreadable": ({"requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  criteria:\n    - metric: mAP_50\n      split: test\n      min: 0.5\n    - metric: recall\n      split: test\n      min: lots\n"}, "requirements/REQ-P.yaml", 9),
     "criteria.not-evaluable": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {validation: {mAP_50: 0.9}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n"}, MODEL, 7),
     "consistency.id-shadowed": ({"requirements/DATA.yaml": "requirement:\n  id: DATA\n  type: other\n  title: shares the data set's id\n"}, "requirements/DATA.yaml", 2),
     "status.unknown": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: shipped\n"}, MODEL, 7),
@@ -196,3 +197,12 @@ def test_label_errors_name_only_error_kinds_and_warnings_apart(make_ws):
     root = make_ws({"artifacts/data.yaml": BASE_DATA + quality})
     f = next(f for f in findings_of(root) if f.rule == "data.label-quality")
     assert f.message == "2 label errors recorded (bad-class 1, box-outside 1); 3 warnings (empty-label 1, missing-label 2)", f.message
+
+
+def test_an_unreadable_criterion_keeps_its_requirement_and_the_readable_criteria(make_ws):
+    root = make_ws({"requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  criteria:\n    - metric: mAP_50\n      split: test\n      min: 0.9\n    - metrc: recall\n"})
+    ws = load_workspace(root, use_cache=False)
+    req = ws.resolve("REQ-P")
+    assert req is not None and len(req.criteria) == 1 and req.unreadable_criteria[0][0] == 1
+    found = {f.rule for f in run_checks(ws).findings}
+    assert "criteria.unreadable" in found and "criteria.unmet" in found  # the readable one is still checked (0.7 < 0.9)

@@ -118,3 +118,12 @@ def _criterion_path(target: Any, req: Any) -> tuple:
         return ("traceability", "requirements", reqs.index(req.id)) if req.id in reqs else ("traceability",)
     reqs = target.requirements
     return ("requirements", reqs.index(req.id)) if req.id in reqs else ("requirements",)
+
+
+@rule("criteria.unreadable", "error",
+      "A requirement criterion cannot be read (unknown kind, a missing or mistyped field); the requirement is kept, the criterion is not checked.",
+      "Correct the criterion; `mle3 schema` writes the JSON Schema of requirements with every criterion's fields.")
+def unreadable(ctx: Context) -> Iterator[Hit]:
+    for req in ctx.ws.of_kind("requirement"):
+        for index, problem in req.unreadable_criteria:
+            yield Hit(req, f"{req.id} criterion {index + 1} cannot be read and is not checked: {problem}", ("criteria", index))

@@ -14,7 +14,7 @@ import math
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
 Scalar = Union[str, int, float, bool, None]
 DateLike = Union[dt.datetime, dt.date, str]
@@ -101,6 +101,8 @@ Criterion = Annotated[
         custom_error_message="a criterion needs one of the keys metric, class, samples, split_ratio",
     ),
 ]
+#: validates one criterion alone (a requirement sets aside those it cannot read)
+_CRITERION: TypeAdapter[Any] = TypeAdapter(Criterion)
 
 
 # --------------------------------------------------------------------------- items
@@ -138,8 +140,32 @@ class Requirement(Item):
     derived_from: list[str] = Field(default_factory=list)
     status: str | None = None
     criteria: list[Criterion] = Field(default_factory=list)
+    #: criteria that could not be read, as (index in ``criteria``, problem): the rule
+    #: ``criteria.unreadable`` reports each at its line, the requirement itself is kept
+    unreadable_criteria: list[tuple[int, str]] = Field(default_factory=list, exclude=True)
 
     coerce_lists = field_validator("derived_from", mode="before")(_as_list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _set_aside_unreadable_criteria(cls, data: Any) -> Any:
+        """One criterion the schema cannot read must not drop its requirement (which would
+        then not even be reported as uncovered): it is set aside and reported alone."""
+        if not isinstance(data, dict) or not isinstance(data.get("criteria"), list):
+            return data
+        good, bad = [], []
+        for index, raw in enumerate(data["criteria"]):
+            try:
+                _CRITERION.validate_python(raw)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first.get("loc", ())[1:])  # after the criterion's kind
+                bad.append((index, str(first.get("msg", "invalid"))[:200] + (f" ({where})" if where else "")))
+                continue
+            good.append(raw)
+        if not bad:
+            return data
+        return {**data, "criteria": good, "unreadable_criteria": bad}
 
 
 class Architecture(Item):
