@@ -332,8 +332,9 @@ def test_training_reads_the_label_files_not_a_planted_ultralytics_cache(ws, monk
 
     from mle3.runner.environment import label_caches_under
 
-    monkeypatch.setattr(ul_dataset, "load_dataset_cache_file", ul_dataset.load_dataset_cache_file)  # undone after the test
-    monkeypatch.setattr(ul_dataset, "save_dataset_cache_file", ul_dataset.save_dataset_cache_file)
+    # ultralytics as it comes (an earlier test of this process may have set mle3's caches up); undone after the test
+    monkeypatch.setattr(ul_dataset, "load_dataset_cache_file", load_dataset_cache_file)
+    monkeypatch.setattr(ul_dataset, "save_dataset_cache_file", save_dataset_cache_file)
     shapes = ws / "data" / "shapes"
     cache = shapes / "labels" / "train.cache"
 

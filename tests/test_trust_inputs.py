@@ -107,11 +107,14 @@ def reqifz_bomb(path: Path, megabytes: int = 1024, declared: int | None = None) 
     return path
 
 
+#: the child's own peak: VmHWM belongs to its address space, which exec made new
+#: (ru_maxrss is kept across fork and exec, so it would report the pytest process's peak)
 PEAK = """
-import resource, sys
+import sys
 from mle3.cli import main
 code = main(sys.argv[1:])
-print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print("PEAK", int(hwm.split()[1]) // 1024, file=sys.stderr)
 sys.exit(code)
 """
 
