@@ -116,3 +116,12 @@ def test_the_run_record_names_no_machine_path_of_the_data(rooted_ws):
         text = record.read_text()
         assert str(nas) not in text, [line for line in text.splitlines() if str(nas) in line]
         assert "night_list: night.txt" in text  # the mapping records the list as the data.yaml names it
+
+
+def test_the_04_11_shows_the_mapping_its_run_recorded(rooted_ws, cli, tmp_path):
+    ws, nas = rooted_ws
+    run = next((ws / "artifacts/runs").glob("*/run.yaml")).parent.name
+    target = tmp_path / "0411.html"
+    code, _, err = cli("report", "04-11", "TINY-TRAIN-001", "-w", ws, "--format", "html", "-o", target)
+    assert code == 0, err
+    assert f"Mapping as recorded by run {run} (success) at its start" in visible_text(target.read_text())

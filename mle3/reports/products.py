@@ -152,11 +152,13 @@ def build_training_configuration(ctx: Context, cfg: Any) -> dict[str, Any]:
     mapping = map_config(cfg, aug if aug is not None and aug.kind == "augmentation" else None)
     dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
     runs = [r for r in ws.of_kind("run") if ws.resolve(r.config) is cfg]
+    recorded, source = _recorded_mapping(runs)
     return {
         "parameters": [(k, v) for k, v in flatten({k: v for k, v in cfg._raw.items() if k not in ("id",)})],
         "augmentation": flatten(aug._raw) if aug is not None and aug.kind == "augmentation" else [],
         "augmentation_ref": cfg.augmentation,
-        "mapping": mapping.rows,
+        "mapping": recorded if recorded is not None else mapping.rows,
+        "mapping_source": source,
         "problems": mapping.problems,
         "dataset": dataset,
         "upstream": _linked(ctx, cfg.id, "up"),
@@ -165,6 +167,17 @@ def build_training_configuration(ctx: Context, cfg: Any) -> dict[str, Any]:
         "history": git_history(ws, cfg._file),
         "preview": augmentation_preview(ws, cfg) if aug is not None and aug.kind == "augmentation" else None,
     }
+
+
+def _recorded_mapping(runs: list[Any]) -> tuple[list[dict[str, Any]] | None, str]:
+    """The mapping the newest training run of the configuration recorded (what reached
+    ultralytics), and a line saying where the table comes from."""
+    trainings = [r for r in runs if (r._raw or {}).get("kind", "training") == "training"]
+    for run in sorted(trainings, key=lambda r: str(r.created or ""), reverse=True):
+        rows = (run._raw or {}).get("mapping")
+        if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+            return rows, f"as recorded by run {run.id} ({run.status}) at its start"
+    return None, "as mle3 maps the configuration now: no training run has recorded one yet"
 
 
 PREVIEW_TILES, PREVIEW_SEED = 12, 0
