@@ -78,7 +78,9 @@ def stale(ctx: Context) -> Iterator[Hit]:
         for a in latest_decisions(shared.all, key):
             if a.decision == "approved" and a.fingerprint != current:
                 severity = "error" if getattr(item, "status", None) in _RELEASED else None
-                yield Hit(item, f"approval by {a.name} as {a.role} ({a.time}) is stale: approved {a.fingerprint[:23]}..., now {current[:23]}...", (), severity)
+                yield Hit(item, f"approval by {a.name} as {a.role} ({a.time}) is stale: the item, its files or what it rests on changed since "
+                                f"(approved {a.fingerprint[:23]}..., now {current[:23]}...); see what changed with `git log --since {a.time}` "
+                                f"on the files `mle3 trace {key} --up` lists, then approve again: mle3 approve {key} --role {a.role}", (), severity)
 
 
 @rule("approval.missing", "error",
