@@ -152,12 +152,15 @@ def copy_tree(dest: Path) -> None:
         shutil.copy2(src, target, follow_symlinks=False)
 
 
-def test_command(module: str, copy: Path) -> list[str]:
-    """The module's own guard tests first (fast: with ``-x`` most mutants die there), then the rest."""
-    tests = list(MODULES[module][1])
+def test_command(module: str, copy: Path, which: str = "all") -> list[str]:
+    """The module's own guard tests first (fast: with ``-x`` most mutants die there), then the
+    rest; ``which`` = "guards" or "existing" runs only one of the two parts."""
+    tests = [] if which == "guards" else list(MODULES[module][1])
     guard = f"tests/test_guards_{module}.py"
-    if (copy / guard).is_file():
+    if which != "existing" and (copy / guard).is_file():
         tests.insert(0, guard)
+    if not tests:
+        raise SystemExit(f"{module}: no tests to run ({guard} does not exist)")
     return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "not slow", "-x", "-q", "--no-header", *tests]
 
 
@@ -187,7 +190,7 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.communicate()
 
 
-def measure(module: str, copy: Path, sample: int, seed: int, timeout: float | None, log) -> ModuleResult:
+def measure(module: str, copy: Path, sample: int, seed: int, timeout: float | None, log, which: str = "all") -> ModuleResult:
     import cosmic_ray.plugins
     from cosmic_ray.mutating import use_mutation
 
@@ -200,7 +203,7 @@ def measure(module: str, copy: Path, sample: int, seed: int, timeout: float | No
     chosen.sort(key=lambda m: (m.file, m.line, m.operator, m.occurrence))
     result = ModuleResult(module, len(population))
 
-    cmd = test_command(module, copy)
+    cmd = test_command(module, copy, which)
     started = time.monotonic()
     status, output = run_tests(cmd, copy, timeout=600)
     result.baseline_seconds = time.monotonic() - started
@@ -250,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--timeout", type=float, default=None, help="seconds per mutant (default: 3 x the unmutated run + 10, at least 30)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--tests", choices=("all", "guards", "existing"), default="all",
+                        help="the mapped test files and tests/test_guards_<module>.py (all), only the guard file, or only the mapped files")
     parser.add_argument("--threshold", type=float, default=85.0, help="score in percent each module must reach")
     args = parser.parse_args(argv)
 
@@ -278,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         copy_tree(copy)
         for module in modules:
             try:
-                results.append(measure(module, copy, args.sample, args.seed, args.timeout, log))
+                results.append(measure(module, copy, args.sample, args.seed, args.timeout, log, args.tests))
             except SystemExit as exc:
                 log(str(exc))
                 return 2
@@ -286,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     if args.format == "json":
-        print(json.dumps({"seed": args.seed, "sample": args.sample, "modules": [
+        print(json.dumps({"seed": args.seed, "sample": args.sample, "tests": args.tests, "modules": [
             {"module": r.module, "population": r.population, "mutants": r.mutants, "killed": r.count("killed"),
              "survived": r.count("survived"), "timeout": r.count("timeout"), "score": round(r.score, 4),
              "survivors": [dict(asdict(o.mutant), diff=o.diff) for o in r.outcomes if o.status == "survived"]}
