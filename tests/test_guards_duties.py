@@ -123,3 +123,26 @@ def test_no_trainer_without_a_run_or_its_start():
     assert trainer_of(workspace(items={"RUN-1": SimpleNamespace(kind="run", id="RUN-1")}), SimpleNamespace(), log) is None
     assert trainer_of(workspace(items={"RUN-1": SimpleNamespace(kind="dataset", id="RUN-1")}), SimpleNamespace(training_run="RUN-1"), log) is None
     assert trainer_of(workspace(items={"RUN-2": SimpleNamespace(kind="run", id="RUN-2")}), SimpleNamespace(training_run="RUN-2"), log) is None
+
+
+def test_each_person_is_reported_once_however_many_decisions():
+    fresh = [approval("Lea", "ml_lead"), approval("Lea", "safety_assessor", 1), approval("Lea", "qa", 2), approval("Lea", "ml_lead", 3)]
+    (v,) = violations(workspace(), None, KEY, fresh, None, releasing=False)
+    assert len(v.approvals) == 4 and "ml_lead and qa and safety_assessor" in v.message
+
+
+def test_a_person_is_grouped_by_the_first_decision_they_made():
+    # same_person is not transitive: 'L. Meyer <lea@…>' is Lea by email, not 'Lea <other@…>'
+    fresh = [approval("Lea <lea@example.com>", "ml_lead"), approval("Lea <other@example.com>", "ml_lead", 1),
+             approval("L. Meyer <lea@example.com>", "safety_assessor", 2)]
+    (v,) = violations(workspace(), None, KEY, fresh, None, releasing=False)
+    assert [a.order for a in v.approvals] == [0, 1, 2]
+
+
+def test_only_runs_have_trainers_whatever_the_kind_string():
+    log = _log(("run.start", "X-1", "Tom"))
+    kind = "".join(["r", "un"])  # a kind read from YAML is not an interned literal
+    assert trainer_of(workspace(items={"X-1": SimpleNamespace(kind=kind, id="X-1")}), SimpleNamespace(training_run="X-1"), log) == "Tom"
+    for other in ("study", "trial", "model", "dataset", "requirement"):
+        item = SimpleNamespace(kind=other, id="X-1")
+        assert trainer_of(workspace(items={"X-1": item}), SimpleNamespace(training_run="X-1"), log) is None, other
