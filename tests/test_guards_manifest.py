@@ -153,3 +153,30 @@ def test_changed_and_removed_are_sorted(tmp_path):
                                         (".mle3-manifests", False), ("cache.txt", True)])
 def test_hidden_files_and_label_caches_are_not_data(name, data):
     assert m.is_data_file(name) is data
+
+
+def test_entries_are_immutable_values():
+    import dataclasses
+
+    e = m.Entry("a", 1, 0, A)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        e.size = 2  # type: ignore[misc]
+    assert {e, m.Entry("a", 1, 0, A)} == {e}
+
+
+def test_a_file_that_shrank_is_changed_even_with_its_old_mtime(tmp_path):
+    (tmp_path / "a").write_text("aaaa")
+    recorded = _recorded(tmp_path, ["a"])
+    st = (tmp_path / "a").stat()
+    (tmp_path / "a").write_text("aa")
+    os.utime(tmp_path / "a", ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert m.compare_with_disk(tmp_path, recorded).changed == ["a"]
+
+
+def test_a_same_size_edit_is_found_whichever_way_its_hash_sorts(tmp_path):
+    for name in ("low", "high"):
+        (tmp_path / name).write_text("data")
+    # recorded hashes below and above any real one; mtimes differ from the disk: hashed
+    recorded = [m.Entry("low", 4, 1, "0" * 64), m.Entry("high", 4, 1, "f" * 64)]
+    diff = m.compare_with_disk(tmp_path, recorded)
+    assert diff.changed == ["high", "low"] and diff.hashed == 2

@@ -182,3 +182,38 @@ def test_the_default_key_is_gits_signing_key_when_it_is_a_file(tmp_path, monkeyp
     with repo.config_writer() as cfg:
         cfg.set_value("user", "signingkey", str(tmp_path / "missing"))
     assert signing.default_key(tmp_path / "repo") == tmp_path / ".ssh" / "id_ed25519"
+
+
+def test_the_default_key_is_found_from_a_subfolder_and_outside_git_is_the_ssh_default(tmp_path, monkeypatch):
+    import git
+
+    repo = git.Repo.init(tmp_path / "repo")
+    key = tmp_path / "mykey"
+    key.write_text("k")
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "signingkey", str(key))
+    sub = tmp_path / "repo" / "a" / "b"
+    sub.mkdir(parents=True)
+    assert signing.default_key(sub) == key
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert signing.default_key(outside) == tmp_path / ".ssh" / "id_ed25519"
+
+
+def _fake_ssh_keygen(tmp_path, monkeypatch, script):
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    exe = bin_dir / "ssh-keygen"
+    exe.write_text("#!/bin/sh\n" + script + "\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+
+
+@pytest.mark.parametrize("script", ["kill -KILL $$", "exit 1", "echo oops >&2; exit 255"])
+def test_a_verifier_that_dies_or_fails_silently_does_not_verify(root, keys, tmp_path, monkeypatch, script):
+    e = entry(keys["lea"][0])
+    _fake_ssh_keygen(tmp_path, monkeypatch, script)
+    check = signing.verify(root, e)
+    assert not check.ok and check.problem.startswith("bad signature for lea@example.com")
