@@ -38,7 +38,8 @@ def _entry_bytes(entry: dict) -> tuple[str, bytes]:
 def _mutated(draw_fields: dict) -> dict:
     entry = json.loads(json.dumps(GOOD))
     for key, value in draw_fields.items():
-        if key in ("role", "name", "decision", "fingerprint", "comment", "deviation", "signature", "principal", "signature_format", "fingerprint_version"):
+        if key in ("role", "name", "decision", "fingerprint", "comment", "deviation", "signature", "principal", "signature_format", "fingerprint_version") \
+                and isinstance(entry.get("details"), dict):  # "details" itself may have been drawn as a non-mapping
             entry["details"][key] = value
         else:
             entry[key] = value

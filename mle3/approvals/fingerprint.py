@@ -13,8 +13,9 @@ a model is bound to the exact version it was trained on through its own data set
 Version 2 (approvals record ``fingerprint_version: 2``) adds a run's evidence, the files
 under ``artifacts/runs/<RUN>/`` that the training report shows and the run record only
 points at: ``epochs.jsonl`` (the curves), ``config.yaml`` (the configuration snapshot),
-``ultralytics/args.yaml`` (the arguments ultralytics recorded) and every checkpoint the
-run lists (best weights), hashed from disk. Editing any of them changes the fingerprint
+``ultralytics/args.yaml`` (the arguments ultralytics recorded), hashed from disk; the
+checkpoints the run lists are covered by the sha256 the run record holds (they stay out
+of git, so a clone has none to hash). Editing any of them changes the fingerprint
 of the run and of every model trained by it. A run with its configuration snapshot is bound
 to the snapshot instead of the live configuration: editing the configuration afterwards
 changes the configuration's fingerprint, not the run's or its models'. An approval recorded before (no
@@ -110,13 +111,10 @@ class Fingerprints:
         if not rel.endswith("/run.yaml"):
             return {}
         folder = rel[: -len("run.yaml")]
-        out = {name: folder + name for name in RUN_EVIDENCE}
-        checkpoints = (getattr(run, "_raw", None) or {}).get("checkpoints")
-        for ckpt in checkpoints if isinstance(checkpoints, list) else []:
-            path = ckpt.get("path") if isinstance(ckpt, dict) else None
-            if isinstance(path, str) and path:
-                out[f"checkpoint:{path}"] = path
-        return out
+        # checkpoints are not hashed from disk: they stay out of git (a clone has none), the
+        # run record's content already holds each one's sha256, and the weights a model
+        # ships are its own copy, hashed from disk as one of its files
+        return {name: folder + name for name in RUN_EVIDENCE}
 
     def run_evidence(self, run: Any) -> dict[str, str | None] | None:
         """sha256 of each evidence file of a run (None: absent); None for a run that is
