@@ -24,11 +24,11 @@ from ..itemfile import set_fields
 from ..errors import Mle3Error
 from ..graph import build_graph, upstream
 from ..workspace import Workspace, item_key, load_workspace
-from .fingerprint import Fingerprints
+from ..ledger.fingerprint import Fingerprints
 from ..workspace.versions import SEMVER, model_line_of, next_release, version_of
-from .duties import label, trainer_of, violations
-from .gates import verified_approvals
-from .ledger import conflicts, fresh_approvals, role_status
+from ..ledger.duties import label, trainer_of, violations
+from ..ledger.gates import verified_approvals
+from ..ledger.approvals import conflicts, fresh_approvals, role_status
 
 TRANSITIONS: dict[str, set[str]] = {
     "draft": {"training", "validated", "rejected"},

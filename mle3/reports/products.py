@@ -14,10 +14,10 @@ from typing import Any, Callable
 import networkx as nx
 
 from .. import __version__, audit, caveats
-from ..approvals.fingerprint import FILE_FIELDS, Fingerprints
-from ..approvals.duties import label
-from ..approvals.gates import verified_approvals
-from ..approvals.ledger import role_status
+from ..ledger.fingerprint import FILE_FIELDS, Fingerprints
+from ..ledger.duties import label
+from ..ledger.gates import verified_approvals
+from ..ledger.approvals import role_status
 from ..errors import Mle3Error
 from ..graph import relations, upstream
 from ..rules.criteria import describe, evaluate
@@ -79,7 +79,7 @@ class Context:
     def __init__(self, ws: Workspace, graph: nx.MultiDiGraph) -> None:
         self.ws, self.graph = ws, graph
         self.fingerprints = Fingerprints(ws, graph)
-        #: only approvals that verify count (approvals.gates); the others are named with why
+        #: only approvals that verify count (ledger.gates); the others are named with why
         self.counted = verified_approvals(ws.root, fingerprints=self.fingerprints, require_signatures=ws.config.policy.require_signatures)
         self.approvals = self.counted.approvals
         self._check = None

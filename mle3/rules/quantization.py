@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-from ..approvals.fingerprint import Fingerprints
+from ..ledger.fingerprint import Fingerprints
 from .registry import Context, Hit, rule
 
 _RELEASED = ("validated", "released")

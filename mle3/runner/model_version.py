@@ -131,7 +131,7 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
     with lock:
         onnx_rel = f"{WEIGHTS_DIR}/{child_id}.onnx"
         atomic_copy(int8_onnx, root / onnx_rel)
-        from ..approvals.fingerprint import FINGERPRINT_VERSION, Fingerprints
+        from ..ledger.fingerprint import FINGERPRINT_VERSION, Fingerprints
         from ..graph import build_graph
 
         parent_fp = Fingerprints(ws, build_graph(ws)).of(model.id)

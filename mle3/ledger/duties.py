@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import audit
-from .ledger import Approval
+from .approvals import Approval
 
 
 def same_person(a: str, b: str) -> bool:
