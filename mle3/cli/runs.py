@@ -39,11 +39,11 @@ def train(
 
     root = _workspace_root(workspace)
     options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout,
-                           max_attempts=max_attempts, model_id=model_id, mlflow=mlflow_uri if mlflow_uri else ("" if mlflow else None))
+                           max_attempts=max_attempts, model_id=model_id)
     if queue:
         from ..runner.queue import enqueue
 
-        if options.mlflow is not None:
+        if mlflow or mlflow_uri:
             raise Mle3Error("--mlflow is not available with --queue yet: mirror the run afterwards with `mle3 runs export`")
         run_id = enqueue(root, config, options, priority)
         if format == "json":
@@ -51,6 +51,10 @@ def train(
         else:
             typer.echo(f"run {run_id}: pending (priority {priority}); `mle3 worker` trains it")
         return 0
+    if mlflow or mlflow_uri:
+        from ..interop.mlflow import MlflowHook
+
+        options.hooks.append(MlflowHook(mlflow_uri))
     result = _with_progress(format == "json", lambda echo: run_training(root, config, options, echo=echo))
     if format == "json":
         emit_json({"schema": "mle3.train/1", **asdict(result)})

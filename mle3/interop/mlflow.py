@@ -5,13 +5,21 @@ per-epoch metrics, tags (configuration, data set, requirements, fingerprints) an
 weights. Any MLflow problem (not installed, server unreachable, store error) becomes a
 warning and mirroring stops; it never fails a training. The default store is a local
 file store in the workspace's ``.mle3/mlflow``.
+
+Live mirroring is a run hook (:class:`MlflowHook`, see :mod:`mle3.runner.hooks`) that the
+CLI registers for ``mle3 train --mlflow``: the trainer calls it and does not know MLflow.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..runner.hooks import RunEnd, RunHook, RunStart
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..runner.records import RunRecord
 
 EXPERIMENT = "mle3"
 
@@ -105,6 +113,34 @@ class Mirror:
             self.client.set_terminated(self.run_id, "FINISHED" if status == "success" else ("KILLED" if status in ("aborted", "terminated") else "FAILED"))
 
         self._guard("finish", go)
+
+
+class MlflowHook(RunHook):
+    """Mirror a training run live while it runs: ``uri`` None for the workspace's store.
+
+    Constructed before the run starts, so a missing ``mlflow`` extra is an error before
+    anything is recorded (the user asked for the mirror explicitly)."""
+
+    def __init__(self, uri: str | None = None) -> None:
+        from ..optional import require
+
+        require("mlflow")
+        self.uri = uri
+        self.mirror: Mirror | None = None
+
+    def on_run_start(self, run: RunStart) -> None:
+        self.mirror = Mirror(self.uri or default_uri(run.root), run.warn)
+        self.mirror.start(run.record.data, run.requirements)
+        record: RunRecord = run.record
+        record.update(mlflow={"uri": self.mirror.uri, "run_id": self.mirror.run_id})
+
+    def on_epoch_end(self, metrics: dict[str, Any]) -> None:
+        if self.mirror is not None:
+            self.mirror.epoch(metrics)
+
+    def on_run_end(self, end: RunEnd) -> None:
+        if self.mirror is not None:
+            self.mirror.finish(end.status, end.metrics, end.files)
 
 
 def export_runs(root: Path, uri: str, warn: Callable[[str], None]) -> list[tuple[str, str]]:

@@ -31,6 +31,7 @@ from ..errors import Mle3Error
 from ..paths import inside_workspace
 from .mapping import Deviation, Mapping, map_config, ultralytics_device
 from .model_version import write_model_version
+from .hooks import RunEnd, RunHook, RunStart
 from .records import EPOCHS_FILE, RunRecord, abort_flag, now_iso, read_epochs
 
 
@@ -54,8 +55,9 @@ class TrainOptions:
     max_attempts: int = 1
     model_id: str | None = None
     workers: int | None = None
-    #: mirror the run to MLflow: "" for the workspace's local store, or a tracking URI
-    mlflow: str | None = None
+    #: integrations told about the run (:mod:`.hooks`: start, every epoch, end), e.g. the
+    #: MLflow mirror the CLI registers for ``--mlflow``; the trainer knows none of them
+    hooks: list[RunHook] = field(default_factory=list)
     # --- set by `mle3 tune` for a trial
     #: configuration (and ``augmentation.``) field paths -> values: the trial's configuration
     overrides: dict[str, Any] | None = None
@@ -103,7 +105,7 @@ class Prepared:
 def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
     """Resolve and validate everything; raises one-line user errors, writes nothing."""
     root = ws.root
-    cfg = _find_config(ws, config_ref)
+    cfg = find_config(ws, config_ref)
     cfg_file = cfg._file
     aug = None
     if cfg.augmentation:
@@ -160,7 +162,8 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
     return Prepared(cfg, dataset, local_data_yaml(root, ws.config, dataset, echo=lambda line: print(line, file=sys.stderr)), mapping, pretrained, data_check, dataset.fingerprint, augmentation=aug)
 
 
-def _find_config(ws: Any, ref: str) -> Any:
+def find_config(ws: Any, ref: str) -> Any:
+    """The training configuration named by id or by its YAML file (``mle3 train`` and ``mle3 tune``)."""
     path = Path(ref)
     if ref.endswith((".yaml", ".yml")) and path.exists():
         rel = ws.rel(path)
@@ -232,7 +235,8 @@ EPOCH_KEYS = {
 }
 
 
-def _epoch_metrics(trainer: Any) -> dict[str, Any]:
+def epoch_metrics(trainer: Any) -> dict[str, Any]:
+    """One epoch's metrics under mle3's names, read from an ultralytics trainer (training and QAT)."""
     raw = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **(trainer.metrics or {})}
     out: dict[str, Any] = {new: float(raw[old]) for old, new in EPOCH_KEYS.items() if old in raw}
     lrs = getattr(trainer, "lr", {}) or {}
@@ -271,10 +275,6 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         from ..ids import check_id
 
         check_id(options.model_id, "model id", field="--model-id")
-    if options.mlflow is not None:
-        from ..optional import require
-
-        require("mlflow")  # asked for explicitly: missing is an error before anything is recorded
     ws = load_workspace(root)
     prep = prepare(ws, config_ref, options)
     offline_ultralytics(root, prep.cfg.hardware.pin_memory)
@@ -326,18 +326,14 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
     for dev in prep.mapping.deviations:
         echo(f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})")
     audit.append(root, "run.start", record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
-    mirror = None
-    if options.mlflow is not None:
-        from ..interop.mlflow import Mirror, default_uri
-
+    if options.hooks:
         def warn(message: str) -> None:
             result.warnings.append(message)
             echo(f"warning: {message}")
 
-        mirror = Mirror(options.mlflow or default_uri(root), warn)
         requirements = list(dict.fromkeys(list(cfg.requirements) + (list(prep.dataset.requirements) if prep.dataset is not None else [])))
-        mirror.start(record.data, requirements)
-        record.update(mlflow={"uri": mirror.uri, "run_id": mirror.run_id})
+        for hook in options.hooks:
+            hook.on_run_start(RunStart(root, record, requirements, warn))
     data_yaml = _write_run_data_yaml(prep, record.directory, keep_test=options.evaluate_test)
     detach_log = attach_log(record.directory / "train.log")
     timer_fired = threading.Event()
@@ -359,7 +355,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             started = time.time()
             record.update(status="in_progress", started=record.data.get("started") or now_iso(), attempt=attempt)
             try:
-                outcome = _run_ultralytics(record, prep, args, data_yaml, echo, _chain(mirror.epoch if mirror else None, options.on_epoch))
+                outcome = _run_ultralytics(record, prep, args, data_yaml, echo, _chain(*(h.on_epoch_end for h in options.hooks), options.on_epoch))
             except Pruned:
                 _end(record, "pruned", started, attempt, None)
                 result.status = "pruned"
@@ -388,9 +384,11 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         abort_flag(root, record.id).unlink(missing_ok=True)
         if timer is not None:
             timer.cancel()
-        if mirror is not None:
+        if options.hooks:
             weights = [root / "models" / f"{result.model_version}.pt"] if result.model_version else []
-            mirror.finish(result.status, result.metrics, weights + [record.directory / "run.yaml"])
+            end = RunEnd(result.status, result.metrics, weights + [record.directory / "run.yaml"])
+            for hook in options.hooks:
+                hook.on_run_end(end)
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous_handler)
         TERMINATING.clear()
@@ -552,7 +550,7 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
             return
         epoch = trainer.epoch + 1
         metrics = {"epoch": epoch, "epochs": trainer.epochs, "time": now_iso(), "epoch_time_s": round(float(trainer.epoch_time or 0), 3)}
-        metrics.update(_epoch_metrics(trainer))
+        metrics.update(epoch_metrics(trainer))
         metrics["fitness"] = float(trainer.fitness) if trainer.fitness is not None else None
         metrics["best_epoch"] = int(trainer.stopper.best_epoch)
         record.append_epoch(metrics)

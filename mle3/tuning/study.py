@@ -119,9 +119,9 @@ def epoch_value(metrics: dict[str, Any], metric: str) -> float | None:
 def resolve(ws: Any, config_ref: str) -> Any:
     """The configuration to tune; refuses one without ``tuning:`` or with an objective on
     the test split (the test split is never seen during a study)."""
-    from ..runner.train import _find_config
+    from ..runner.train import find_config
 
-    cfg = _find_config(ws, config_ref)
+    cfg = find_config(ws, config_ref)
     if cfg.tuning is None:
         raise Mle3Error(f"configuration {cfg.id} has no tuning block (objective, trials, space)", file=cfg._file, field="tuning")
     if cfg.tuning.objective.split.lower() not in ("val", "validation", "valid"):
