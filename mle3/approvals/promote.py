@@ -60,10 +60,6 @@ class Gate:
         return not self.missing
 
 
-#: the work products a release rests on, and what each documents
-UPSTREAM_WORK_PRODUCTS = (("04-11", "training configuration"), ("11-07", "data set version"))
-
-
 def _upstream_work_products(ws: Workspace, model: Any) -> list[tuple[str, Any]]:
     """(work product, item) of what a model's release rests on: the 04-11 of the
     configuration its run used and the 11-07 of the data set version it was trained on."""

@@ -1,5 +1,7 @@
-"""The ``mle3`` command line, one module per command group (as pip and DVC do): each
-command parses arguments, calls one function, prints.
+"""The ``mle3`` command line: the front end, above every other layer (nothing imports it).
+Commands are registered on one typer app (:mod:`.app`) by a module per area (workspace,
+dataset, runs and its queue, tune, serve, tools, reports, approvals); each command
+parses arguments, calls the function that does the work, prints.
 
 Exit codes (all commands): 0 ok; 1 findings or errors in the workspace (or warnings with
 ``--strict``); 2 usage error, unreadable input or no workspace; 130 interrupted.

@@ -176,13 +176,6 @@ def conflicts(approvals: list[Approval], log: audit.Log) -> list[Conflict]:
     return found
 
 
-def countable(approvals: list[Approval], require_signatures: bool) -> list[Approval]:
-    """The approvals that count: all of them, or only verified ones when signatures are required."""
-    if not require_signatures:
-        return approvals
-    return [a for a in approvals if a.verified]
-
-
 def latest_decisions(approvals: list[Approval], key: str) -> list[Approval]:
     """The latest decision of each (role, person) on an item (a person is the verified
     signer, else the recorded name's e-mail: see :attr:`Approval.person`)."""

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -158,11 +157,3 @@ class Fingerprints:
 def fingerprint_of(ws: Workspace, graph: nx.MultiDiGraph, item: Any) -> str:
     return Fingerprints(ws, graph).of(item_key(item))
 
-
-def short(fp: str) -> str:
-    return fp.split(":", 1)[-1][:16]
-
-
-def weights_path(ws: Workspace, item: Any) -> Path | None:
-    rel = getattr(getattr(item, "artifacts", None), "weights", None)
-    return ws.root / rel if rel else None

@@ -355,8 +355,6 @@ class QuantizationSettings(Section):
 
 
 # --------------------------------------------------------------------------- tuning
-#: validation metrics a study may optimize (the seed's names)
-TUNING_METRICS = ("mAP_50", "mAP_50_95", "precision", "recall", "f1")
 AUGMENTATION_GROUPS = {
     "geometric": get_args(GeometricName), "photometric": get_args(PhotometricName),
     "weather_simulation": get_args(WeatherName), "automotive_specific": get_args(AutomotiveName),
@@ -639,10 +637,6 @@ KINDS: dict[str, tuple[type[BaseModel], bool]] = {
     "model_versions": (ModelVersion, True),
     "run": (Run, False),
     "study": (Study, False),
-}
-
-ITEM_MODELS: dict[str, type[BaseModel]] = {
-    model.kind: model for model, _ in KINDS.values()  # type: ignore[attr-defined]
 }
 
 
