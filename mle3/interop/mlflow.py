@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from ..runner.hooks import RunEnd, RunHook, RunStart
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..runner.records import RunRecord
 
 EXPERIMENT = "mle3"
 
@@ -131,8 +128,7 @@ class MlflowHook(RunHook):
     def on_run_start(self, run: RunStart) -> None:
         self.mirror = Mirror(self.uri or default_uri(run.root), run.warn)
         self.mirror.start(run.record.data, run.requirements)
-        record: RunRecord = run.record
-        record.update(mlflow={"uri": self.mirror.uri, "run_id": self.mirror.run_id})
+        run.record.update(mlflow={"uri": self.mirror.uri, "run_id": self.mirror.run_id})
 
     def on_epoch_end(self, metrics: dict[str, Any]) -> None:
         if self.mirror is not None:

@@ -15,18 +15,15 @@ import sys
 import textwrap
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: import-linter brings tomli
-    import tomli as tomllib
+from importlinter.api import read_configuration
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _layers(pyproject: Path) -> list[list[str]]:
     """The layers contract's layers, top first, each a list of sibling names."""
-    config = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["importlinter"]
-    contract = next(c for c in config["contracts"] if c["type"] == "layers")
+    contracts = read_configuration(str(pyproject))["contracts_options"]
+    contract = next(c for c in contracts if c["type"] == "layers")
     return [[name.strip() for name in layer.split("|")] for layer in contract["layers"]]
 
 
