@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from mle3.errors import Mle3Error
 from mle3.interop.mlflow import MlflowHook
 from mle3.runner.hooks import RunEnd, RunHook, RunStart
 
@@ -64,3 +68,14 @@ def test_a_hook_overrides_only_what_it_needs() -> None:
     hook.on_epoch_end({"epoch": 3})
     hook.on_run_end(None)  # type: ignore[arg-type]
     assert calls == ["epoch 3"]
+
+
+def test_train_with_mlflow_missing_fails_before_anything_is_recorded(make_ws, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hook is built before the run: asked for explicitly, a missing extra is an error."""
+    root = make_ws()
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    with pytest.raises(Mle3Error, match=r"mle3\[mlflow\]"):
+        MlflowHook()
+    code, _, err = cli("train", "TRAIN", "--mlflow", "-w", root)
+    assert code == 2 and "mle3[mlflow]" in err, err
+    assert not (root / "artifacts" / "runs").exists()
