@@ -231,7 +231,7 @@ def _default(field: Any) -> str:
     else:
         value = field.default
     if hasattr(value, "model_dump"):
-        return "(see below)"
+        return ""
     return f"`{_yaml_inline(value)}`"
 
 
@@ -306,12 +306,26 @@ def _targets(node: dict[str, Any], defs: dict[str, Any]) -> list[dict[str, Any]]
     return [t for key in ("anyOf", "oneOf") for alt in node.get(key, []) for t in _targets(alt, defs)]
 
 
+def _notes(title: str | None) -> dict[str, str]:
+    """The ``#:`` comments of the model a schema was made from (and of its bases)."""
+    from mle3.workspace import schema as models
+
+    cls = getattr(models, title or "", None)
+    found: dict[str, str] = {}
+    for base in reversed(getattr(cls, "__mro__", ())):
+        if getattr(base, "__module__", "").startswith("mle3."):
+            found.update(_comments(base))
+    return found
+
+
 def _schema_rows(schema: dict[str, Any], defs: dict[str, Any], prefix: str, seen: tuple) -> Iterator[str]:
     required = set(schema.get("required", []))
+    notes = _notes(schema.get("title"))
     for name, node in schema.get("properties", {}).items():
         key = f"{prefix}{name}"
         default = f"`{_yaml_inline(node['default'])}`" if "default" in node else ("required" if name in required else "")
-        yield f"| `{key}` | {_schema_type(node, defs)} | {default} | {cell(node.get('description') or '')} |"
+        text = node.get("description") or notes.get(name, "")
+        yield f"| `{key}` | {_schema_type(node, defs)} | {default} | {cell(text)} |"
         targets = _targets(node, defs)
         for target in targets:
             title = target.get("title")
