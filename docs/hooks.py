@@ -1,7 +1,7 @@
 """mkdocs hook: the reference pages are generated from the code at build time.
 
 A page marks where a generated part goes with ``<!-- mle3:NAME -->`` (``rules``, ``cli``,
-``settings``, ``items``, ``outputs``, ``layout``); :func:`on_page_markdown` replaces the marker with
+``settings``, ``items``, ``outputs``, ``layout``, ``readme-commands``); :func:`on_page_markdown` replaces the marker with
 :func:`render` of that name. Nothing generated is committed, so the reference cannot go
 stale: a rule, command, option or field added to the code appears in the next build.
 The renderers are plain functions so tests can call them without mkdocs.
@@ -41,6 +41,7 @@ def render(name: str) -> str:
         "items": items_reference,
         "outputs": outputs_reference,
         "layout": layout_reference,
+        "readme-commands": readme_commands,
     }
     if name not in renderers:
         raise KeyError(f"no generated part named {name!r} (known: {', '.join(renderers)})")
@@ -72,6 +73,15 @@ def _escape(text: str) -> str:
 def cell(text: str) -> str:
     """A table cell: also a code span may not hold a bare ``|``."""
     return md(text).replace("`|`", "`&#124;`")
+
+
+def readme_commands() -> str:
+    """The README's table of commands, so the home page shows the one copy there is
+    (GitHub wants ``\\|`` inside a table's code span; Python-Markdown a bare ``|``)."""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index("| You want to | Command |")
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(line.replace("\\|", "|") for line in lines[start:end]) + "\n"
 
 
 # --- rules ------------------------------------------------------------------------------

@@ -121,3 +121,33 @@ def test_readme_links_into_the_docs_resolve():
     assert len(links) > 10
     missing = [link for link in links if not (REPO / link).is_file()]
     assert not missing, missing
+
+
+def test_readme_command_table_names_real_commands_and_options():
+    """The README's table is hand-written: every `mle3 ...` in it must be a command, and
+    every `--option` one of that command's (a renamed option fails here)."""
+    root = typer.main.get_command(app)
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index("| You want to | Command |")
+    wrong = []
+    for row in lines[start + 2 :]:
+        if not row.startswith("|"):
+            break
+        command = None
+        for span in re.findall(r"`([^`]+)`", row.split("|", 2)[2]):
+            words = span.replace("\\|", "|").split()
+            if words[0] == "mle3":
+                command, path = root, ["mle3"]
+                for word in words[1:]:
+                    sub = getattr(command, "commands", {}).get(word)
+                    if sub is None:
+                        break
+                    command, path = sub, [*path, word]
+                if path == ["mle3"]:
+                    wrong.append(span)
+                    continue
+            if command is None:
+                continue
+            known = {opt for p in command.params for opt in (*getattr(p, "opts", ()), *getattr(p, "secondary_opts", ()))}
+            wrong.extend(f"{' '.join(path)} {w}" for w in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", span) if w not in known)
+    assert not wrong, f"the README's command table names what the CLI does not have: {wrong}"
