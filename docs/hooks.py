@@ -1,9 +1,10 @@
 """mkdocs hook: the reference pages are generated from the code at build time.
 
 A page marks where a generated part goes with ``<!-- mle3:NAME -->`` (``rules``, ``cli``,
-``settings``, ``items``, ``outputs``, ``layout``, ``readme-commands``); :func:`on_page_markdown` replaces the marker with
-:func:`render` of that name. Nothing generated is committed, so the reference cannot go
-stale: a rule, command, option or field added to the code appears in the next build.
+``settings``, ``items``, ``outputs``, ``layout``, ``readme-commands``);
+:func:`on_page_markdown` replaces the marker with :func:`render` of that name. Nothing
+generated is committed, so the reference cannot go stale: a rule, command, option or
+field added to the code appears in the next build.
 The renderers are plain functions so tests can call them without mkdocs.
 """
 
@@ -13,8 +14,9 @@ import ast
 import inspect
 import re
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"<!-- mle3:([a-z-]+) -->")
@@ -50,7 +52,7 @@ def render(name: str) -> str:
 
 # --- text -------------------------------------------------------------------------------
 
-_CODE = re.compile(r"(`+)(.+?)\1", re.S)
+_CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 
 
 def md(text: str) -> str:
@@ -173,7 +175,8 @@ def cli_reference() -> str:
         if getattr(cmd, "commands", None):
             subs = [(n, c) for n, c in cmd.commands.items() if not c.hidden]
             parts.append("| Command | Does |\n|---|---|")
-            parts.extend(f"| [`{name} {n}`](#{_anchor(f'{name} {n}')}) | {cell(c.get_short_help_str(200))} |" for n, c in subs)
+            for n, c in subs:
+                parts.append(f"| [`{name} {n}`](#{_anchor(f'{name} {n}')}) | {cell(c.get_short_help_str(200))} |")
             parts.append("")
         rows = _param_rows(cmd, ctx)
         if rows:
@@ -333,7 +336,9 @@ def _schema_rows(schema: dict[str, Any], defs: dict[str, Any], prefix: str, seen
     notes = _notes(schema.get("title"))
     for name, node in schema.get("properties", {}).items():
         key = f"{prefix}{name}"
-        default = f"`{_yaml_inline(node['default'])}`" if "default" in node else ("required" if name in required else "")
+        default = "required" if name in required else ""
+        if "default" in node:
+            default = f"`{_yaml_inline(node['default'])}`"
         text = node.get("description") or notes.get(name, "")
         yield f"| `{key}` | {_schema_type(node, defs)} | {default} | {cell(text)} |"
         targets = _targets(node, defs)
