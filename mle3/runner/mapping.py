@@ -4,7 +4,7 @@
 configuration field with its status: ``applied`` (passed as is), ``converted`` (passed
 after a documented conversion), ``implemented`` (mle3 does it itself, e.g. unfreezing the
 backbone after ``freeze_epochs``), or ``not_applied`` (no equivalent: recorded in the run
-and warned about, never silently dropped). The README's mapping table mirrors this file.
+and warned about, never silently dropped). The mapping table in docs/guides/training.md mirrors this file.
 """
 
 from __future__ import annotations
