@@ -145,8 +145,11 @@ def decode_manifest(data: bytes, source: str, fp: str | None = None) -> tuple[li
         digests, sizes, paths = zip(*(line.split(sep, 2) for line in lines)) if lines else ((), (), ())
         sizes_int = list(map(int, sizes))
     except ValueError:
-        number = next(i for i, line in enumerate(lines, 1)
-                      if len(split_manifest_line(line)) != 3 or not split_manifest_line(line)[1].isdigit())
+        number = next(
+            i
+            for i, line in enumerate(lines, 1)
+            if len(split_manifest_line(line)) != 3 or not split_manifest_line(line)[1].isdigit()
+        )
         raise ValueError(f"{source}:{number}: malformed manifest line") from None
     if any(len(d) != 64 for d in digests):
         number = next(i for i, d in enumerate(digests, 1) if len(d) != 64)

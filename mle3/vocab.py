@@ -37,10 +37,16 @@ def is_validation_split(name: str) -> bool:
 
 #: ultralytics' per-epoch keys -> the names an epoch record (``epochs.jsonl``) uses
 EPOCH_KEYS = {
-    "train/box_loss": "train_box_loss", "train/cls_loss": "train_cls_loss", "train/dfl_loss": "train_dfl_loss",
-    "val/box_loss": "val_box_loss", "val/cls_loss": "val_cls_loss", "val/dfl_loss": "val_dfl_loss",
-    "metrics/precision(B)": "precision", "metrics/recall(B)": "recall",
-    "metrics/mAP50(B)": "mAP50", "metrics/mAP50-95(B)": "mAP50_95",
+    "train/box_loss": "train_box_loss",
+    "train/cls_loss": "train_cls_loss",
+    "train/dfl_loss": "train_dfl_loss",
+    "val/box_loss": "val_box_loss",
+    "val/cls_loss": "val_cls_loss",
+    "val/dfl_loss": "val_dfl_loss",
+    "metrics/precision(B)": "precision",
+    "metrics/recall(B)": "recall",
+    "metrics/mAP50(B)": "mAP50",
+    "metrics/mAP50-95(B)": "mAP50_95",
 }
 #: a model version's metric names (requirements, tuning objectives, reports)
 MODEL_METRICS = ("mAP_50", "mAP_50_95", "precision", "recall", "f1")
@@ -48,9 +54,14 @@ MODEL_METRICS = ("mAP_50", "mAP_50_95", "precision", "recall", "f1")
 MODEL_TO_EPOCH = {"mAP_50": "mAP50", "mAP_50_95": "mAP50_95", "precision": "precision", "recall": "recall"}
 #: ``early_stopping.metric`` spellings (lower case) -> ultralytics' key of that metric
 FITNESS_METRICS = {
-    "map@0.5": "metrics/mAP50(B)", "map50": "metrics/mAP50(B)", "map_50": "metrics/mAP50(B)",
-    "map@0.5:0.95": "metrics/mAP50-95(B)", "map50-95": "metrics/mAP50-95(B)", "map_50_95": "metrics/mAP50-95(B)",
-    "precision": "metrics/precision(B)", "recall": "metrics/recall(B)",
+    "map@0.5": "metrics/mAP50(B)",
+    "map50": "metrics/mAP50(B)",
+    "map_50": "metrics/mAP50(B)",
+    "map@0.5:0.95": "metrics/mAP50-95(B)",
+    "map50-95": "metrics/mAP50-95(B)",
+    "map_50_95": "metrics/mAP50-95(B)",
+    "precision": "metrics/precision(B)",
+    "recall": "metrics/recall(B)",
 }
 
 
@@ -72,7 +83,9 @@ def model_metrics(epoch: dict[str, Any]) -> dict[str, float]:
 
 #: what ultralytics' loader takes for an image (its ``IMG_FORMATS``, without importing it):
 #: each such file in a split folder is a sample whose label is checked
-IMAGE_SUFFIXES = frozenset({".avif", ".bmp", ".dng", ".heic", ".heif", ".jp2", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp"})
+IMAGE_SUFFIXES = frozenset(
+    {".avif", ".bmp", ".dng", ".heic", ".heif", ".jp2", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp"}
+)
 #: the images post-training quantization calibrates on (a subset OpenCV decodes). Kept as
 #: it is: the calibration set's digest, recorded with a quantized model, lists these files
 CALIBRATION_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

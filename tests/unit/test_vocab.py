@@ -17,7 +17,14 @@ PACKAGE = REPO / "mle3"
 def test_splits_and_aliases() -> None:
     assert vocab.SPLITS == ("train", "val", "test")
     assert [vocab.canonical_split(s) for s in ("val", "validation", "valid", "train", "test", "all", "VAL")] == [
-        "val", "val", "val", "train", "test", "all", "VAL"]
+        "val",
+        "val",
+        "val",
+        "train",
+        "test",
+        "all",
+        "VAL",
+    ]
     assert all(vocab.is_validation_split(s) for s in ("val", "Validation", "VALID"))
     assert not any(vocab.is_validation_split(s) for s in ("test", "train", "all", "values"))
 
@@ -29,7 +36,9 @@ def test_metric_names_in_each_scheme() -> None:
     assert set(vocab.MODEL_TO_EPOCH) == set(vocab.MODEL_METRICS) - {"f1"}
     assert set(vocab.FITNESS_METRICS.values()) <= set(vocab.EPOCH_KEYS)
     # persisted early-stopping spellings keep working
-    assert {"map@0.5", "map50", "map_50", "map@0.5:0.95", "map50-95", "map_50_95", "precision", "recall"} <= set(vocab.FITNESS_METRICS)
+    assert {"map@0.5", "map50", "map_50", "map@0.5:0.95", "map50-95", "map_50_95", "precision", "recall"} <= set(
+        vocab.FITNESS_METRICS
+    )
 
 
 def test_model_metrics_of_an_epoch() -> None:
@@ -42,8 +51,24 @@ def test_model_metrics_of_an_epoch() -> None:
 
 
 def test_image_suffixes() -> None:
-    assert vocab.IMAGE_SUFFIXES == {".avif", ".bmp", ".dng", ".heic", ".heif", ".jp2", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp"}
-    assert set(vocab.CALIBRATION_SUFFIXES) <= vocab.IMAGE_SUFFIXES and set(vocab.PREVIEW_SUFFIXES) <= set(vocab.CALIBRATION_SUFFIXES)
+    assert vocab.IMAGE_SUFFIXES == {
+        ".avif",
+        ".bmp",
+        ".dng",
+        ".heic",
+        ".heif",
+        ".jp2",
+        ".jpeg",
+        ".jpg",
+        ".mpo",
+        ".png",
+        ".tif",
+        ".tiff",
+        ".webp",
+    }
+    assert set(vocab.CALIBRATION_SUFFIXES) <= vocab.IMAGE_SUFFIXES and set(vocab.PREVIEW_SUFFIXES) <= set(
+        vocab.CALIBRATION_SUFFIXES
+    )
     assert all(s == s.lower() and s.startswith(".") for s in vocab.IMAGE_SUFFIXES)
 
 
@@ -56,44 +81,71 @@ def test_statuses() -> None:
 
 
 def test_audit_actions_are_the_persisted_names() -> None:
-    assert vocab.AUDIT_ACTIONS == {"approval", "promote", "dataset.register", "dataset.retire", "run.queue", "run.requeue", "run.start",
-                                   "run.abort", "run.end", "model.export", "tune.accept", "reqif.import"}
+    assert vocab.AUDIT_ACTIONS == {
+        "approval",
+        "promote",
+        "dataset.register",
+        "dataset.retire",
+        "run.queue",
+        "run.requeue",
+        "run.start",
+        "run.abort",
+        "run.end",
+        "model.export",
+        "tune.accept",
+        "reqif.import",
+    }
 
 
 def test_every_audit_append_names_a_known_action() -> None:
     """A writer spells its action through :class:`vocab.AuditAction`, never as a literal."""
     literal = re.compile(r"audit\.append\([^,]+,\s*['\"]")
-    offenders = [f"{p.relative_to(REPO)}:{n}" for p in PACKAGE.rglob("*.py")
-                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if literal.search(line)]
+    offenders = [
+        f"{p.relative_to(REPO)}:{n}"
+        for p in PACKAGE.rglob("*.py")
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if literal.search(line)
+    ]
     assert not offenders
 
 
 def test_schema_literals_agree_with_the_vocabulary() -> None:
     from mle3.workspace import schema
 
-    assert set(get_args(schema.MetricCriterion.model_fields["split"].annotation)) == set(vocab.SPLITS) | set(vocab.SPLIT_ALIASES) - {"valid"}
+    assert set(get_args(schema.MetricCriterion.model_fields["split"].annotation)) == set(vocab.SPLITS) | set(
+        vocab.SPLIT_ALIASES
+    ) - {"valid"}
     assert get_args(schema.TuningObjective.model_fields["metric"].annotation) == vocab.MODEL_METRICS
 
 
 def test_serve_page_reads_epoch_record_keys() -> None:
     js = (REPO / "templates/serve/serve.js").read_text(encoding="utf-8")
-    body = js[js.index("function renderEpochs"):]
+    body = js[js.index("function renderEpochs") :]
     body = body[: body.index("\n  }\n")]
-    keys = set(re.findall(r'key: "([^"]+)"', body)) | set(re.findall(r'"([a-z_]+_loss|precision|recall|mAP50(?:_95)?)"', body))
+    keys = set(re.findall(r'key: "([^"]+)"', body)) | set(
+        re.findall(r'"([a-z_]+_loss|precision|recall|mAP50(?:_95)?)"', body)
+    )
     assert keys and keys <= set(vocab.EPOCH_KEYS.values())
 
 
 def test_no_module_spells_the_vocabulary_again() -> None:
     """The duplicates vocab replaced stay gone (a new one would drift from it)."""
     patterns = {
-        "split aliases": re.compile(r"""\(\s*["']val["'],\s*["']validation["'],\s*["']valid["']\s*\)|in \(["']validation["'], ["']valid["']\)"""),
+        "split aliases": re.compile(
+            r"""\(\s*["']val["'],\s*["']validation["'],\s*["']valid["']\s*\)|in \(["']validation["'], ["']valid["']\)"""
+        ),
         "image suffixes": re.compile(r"""\(\s*["']\.jpg["'],\s*["']\.jpeg["']|\{\s*["']\.avif["']"""),
         "ultralytics metric keys": re.compile(r"""["']metrics/mAP50\(B\)["']\s*:"""),
         "run statuses": re.compile(r"""\(\s*["']pending["'],\s*["']in_progress["'],\s*["']success["']"""),
     }
-    offenders = [f"{name}: {p.relative_to(REPO)}:{n}" for p in PACKAGE.rglob("*.py") if p.name != "vocab.py"
-                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-                 for name, pattern in patterns.items() if pattern.search(line)]
+    offenders = [
+        f"{name}: {p.relative_to(REPO)}:{n}"
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "vocab.py"
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        for name, pattern in patterns.items()
+        if pattern.search(line)
+    ]
     assert not offenders
 
 
