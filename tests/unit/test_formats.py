@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mle3 import audit, formats
-from mle3.approvals import signing
+from mle3.ledger import signing
 from mle3.ledger.fingerprint import Fingerprints, canonical
 from mle3.datasets import scan
 from mle3.datasets.manifest import (
