@@ -347,7 +347,8 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             started = time.time()
             record.update(status="in_progress", started=record.data.get("started") or now_iso(), attempt=attempt)
             try:
-                outcome = _run_ultralytics(record, prep, args, data_yaml, echo, _chain(*(h.on_epoch_end for h in options.hooks), options.on_epoch))
+                on_epoch = _chain(*(h.on_epoch_end for h in options.hooks), options.on_epoch)
+                outcome = _run_ultralytics(record, prep, args, data_yaml, echo, on_epoch)
             except Pruned:
                 _end(record, "pruned", started, attempt, None)
                 result.status = "pruned"

@@ -29,7 +29,8 @@ def _layers(pyproject: Path) -> list[list[str]]:
 
 def _type_checking(node: ast.If) -> bool:
     test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else None
+    return name == "TYPE_CHECKING"
 
 
 def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
@@ -79,9 +80,9 @@ def violations(package_dir: Path, layers: list[list[str]]) -> list[str]:
                     target = ".".join(base + ([node.module] if node.module else []))
                 else:
                     target = node.module or ""
-                names = [alias.name for alias in node.names if f"{target}.{alias.name}" not in modules]
-                targets = [(f"{target}.{alias.name}", []) for alias in node.names if f"{target}.{alias.name}" in modules]
-                targets += [(target, names)] if names else []
+                subs = [f"{target}.{alias.name}" for alias in node.names]
+                names = [alias.name for alias, sub in zip(node.names, subs) if sub not in modules]
+                targets = [(sub, []) for sub in subs if sub in modules] + ([(target, names)] if names else [])
             for target, names in targets:
                 parts = target.split(".")
                 if parts[0] != package or len(parts) < 2 or parts[1] == child:
@@ -96,14 +97,18 @@ def violations(package_dir: Path, layers: list[list[str]]) -> list[str]:
                     problems.append(f"{where}: {module} imports {target}, a sibling in its layer")
                 private = [n for n in names if n.startswith("_") and not n.startswith("__")]
                 if private:
-                    problems.append(f"{where}: {module} takes {', '.join(private)} from {target}: private to that package")
+                    taken = ", ".join(private)
+                    problems.append(f"{where}: {module} takes {taken} from {target}: private to that package")
     return problems
+
+
+#: ``lint-imports`` of the interpreter running the tests (the script may not be on PATH)
+LINT_IMPORTS = [sys.executable, "-c", "from importlinter.cli import lint_imports_command as c; c()", "--no-cache"]
 
 
 def test_lint_imports_keeps_every_contract() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()", "--no-cache"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(LINT_IMPORTS, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
 
@@ -141,7 +146,8 @@ def test_the_reading_catches_a_function_local_upward_import(tmp_path: Path) -> N
     found = violations(tmp_path / "pkg", [["top"], ["bottom"]])
     assert found == ["pkg/bottom.py:8: pkg.bottom imports pkg.top, a layer above it",
                      "pkg/bottom.py:8: pkg.bottom takes _secret from pkg.top: private to that package"]
-    assert violations(tmp_path / "pkg", [["bottom"], ["top"]]) == ["pkg/bottom.py:8: pkg.bottom takes _secret from pkg.top: private to that package"]
+    private = "pkg/bottom.py:8: pkg.bottom takes _secret from pkg.top: private to that package"
+    assert violations(tmp_path / "pkg", [["bottom"], ["top"]]) == [private]
     assert violations(tmp_path / "pkg", [["top"]]) == ["pkg.bottom is in no layer of the contract"]
 
 
@@ -160,7 +166,6 @@ def test_lint_imports_sees_function_local_imports(tmp_path: Path) -> None:
             pkg.bottom
         """})
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()", "--no-cache"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(LINT_IMPORTS, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "pkg.bottom -> pkg.top (l.8)" in done.stdout

@@ -17,7 +17,8 @@ class _Record:
     """What a hook uses of a run record: its data and ``update``."""
 
     def __init__(self) -> None:
-        self.data: dict[str, Any] = {"id": "RUN-20260101-000000-abcd", "config": "TINY-TRAIN-001", "parameters": {"epochs": 2}}
+        self.data: dict[str, Any] = {"id": "RUN-20260101-000000-abcd", "config": "TINY-TRAIN-001",
+                                     "parameters": {"epochs": 2}}
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
@@ -70,7 +71,7 @@ def test_a_hook_overrides_only_what_it_needs() -> None:
     assert calls == ["epoch 3"]
 
 
-def test_train_with_mlflow_missing_fails_before_anything_is_recorded(make_ws, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_with_mlflow_missing_fails_before_anything_is_recorded(make_ws, cli, monkeypatch) -> None:
     """The hook is built before the run: asked for explicitly, a missing extra is an error."""
     root = make_ws()
     monkeypatch.setitem(sys.modules, "mlflow", None)
