@@ -127,7 +127,7 @@ def _watched(ctx: Context):
 
 
 def _large(ctx: Context, ds, store) -> bool:
-    return store.remote or _files(ds) > ctx.ws.config.datasets.check_stat_limit
+    return not store.stats_are_cheap or _files(ds) > ctx.ws.config.datasets.check_stat_limit
 
 
 @rule("data.changed", "error", "Files of a registered data set were changed, removed or added since registration.",
@@ -155,24 +155,16 @@ def _observer(ctx: Context):
 
 def _changed_v2(ctx: Context, ds, store) -> dict | None:
     """Small local data sets: every file statted (in-place edits found). Large or remote
-    ones: the last verification's verdict while no data folder's mtime moved."""
+    ones: the last verification's verdict while no data folder's mtime moved (an object
+    store has none: its verdict stands until the next ``verify``)."""
     from ..datasets.verify import verify
-    from .result_cache import file_state
 
     root = ctx.ws.root
     if _large(ctx, ds, store):
         state = _state(ctx, ds, store)
         if state is None:
             return None  # data.unverified says so
-        if store.remote:
-            return state.summary if not state.ok else None
-        moved = False
-        for directory, mtime in state.dirs.items():
-            path = store.path / directory
-            seen = file_state(path)
-            ctx.disk[str(path)] = seen
-            moved = moved or seen is None or os.stat(path).st_mtime_ns != mtime
-        if not moved:
+        if not store.folders_moved(state.dirs, _observer(ctx)):
             return state.summary if not state.ok else None
     try:  # small data sets: every file's stat recorded, so the result cache sees in-place edits
         result = verify(root, ds, config=ctx.ws.config, observe=None if _large(ctx, ds, store) else _observer(ctx))
@@ -180,8 +172,7 @@ def _changed_v2(ctx: Context, ds, store) -> dict | None:
         return None  # data.manifest reports an unreadable manifest
     ctx.memo.pop(("state", ds.fingerprint, store.label), None)  # verify saved a new one
     state = _state(ctx, ds, store)
-    for directory in (state.dirs if state else {}):
-        ctx.disk[str(store.path / directory)] = file_state(store.path / directory)
+    store.folders_moved(state.dirs if state else {}, _observer(ctx))  # the folders' stats, for the result cache
     return {"changed": len(result.changed), "removed": len(result.removed), "added": len(result.added),
             "example": (result.changed + result.removed + result.added + [None])[0]}
 
@@ -248,10 +239,11 @@ def night_list(ctx: Context) -> Iterator[Hit]:
 
     for ds in ctx.ws.of_kind("dataset"):
         store = _store(ctx, ds) if ds.data_yaml else None
-        if store is None or store.remote:  # unmapped roots are data.root-unavailable; remote lists are read at training
+        data_yaml = store.local_path(ds.data_yaml) if store is not None else None
+        if data_yaml is None:  # unmapped roots are data.root-unavailable; lists in object stores are read at training
             continue
         try:
-            message = night_list_warning(store.path / ds.data_yaml)
+            message = night_list_warning(data_yaml)
         except (Mle3Error, OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             message = f"the night list cannot be read: {exc}"
         if message:
