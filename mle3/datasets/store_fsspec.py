@@ -51,6 +51,8 @@ class FsspecStore:
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         with remote_errors(self.url(rel)):
+            if getattr(self.fs, "auto_mkdir", None) is False:  # real folders (fsspec's file://); never a bucket made
+                self.fs.makedirs(self._path(rel).rpartition("/")[0], exist_ok=True)
             self.fs.pipe_file(self._path(rel), data)
 
     def open(self, rel: str) -> BinaryIO:
