@@ -220,3 +220,12 @@ def test_augment_preview_and_the_04_11_read_data_below_the_root(rooted_fast, cli
     assert (tmp_path / "r.html").stat().st_size > 1000
     record = yaml.safe_load(next((ws / "artifacts/datasets").glob("TINY-DATA-v1.*.yaml")).read_text())["dataset"]
     assert record["data_root"] == "nas" and location not in json.dumps(record)
+
+
+def test_the_11_07_hashes_the_manifest_beside_the_data_below_the_root(rooted_fast, cli, tmp_path):
+    ws, store, _ = rooted_fast
+    record = yaml.safe_load(next((ws / "artifacts/datasets").glob("TINY-DATA-v1.*.yaml")).read_text())["dataset"]
+    digest = hashlib.sha256(store.read_bytes(record["manifest"])).hexdigest()
+    code, _, err = cli("report", "11-07", "TINY-DATA-v1", "-w", ws, "--format", "html", "-o", tmp_path / "d.html")
+    assert code == 0, err
+    assert digest[:16] in (tmp_path / "d.html").read_text()
