@@ -15,18 +15,25 @@ from ..paths import inside_workspace
 from .registry import Context, Hit, rule
 
 
-def _store(ctx: Context, ds):
-    """The store a data set lives in, or None when its root is not available here
-    (``data.root-unavailable`` says so); opened once per check."""
+def _opened(ctx: Context, root_name: str | None):
+    """The store of a data root (None: the workspace), or why it cannot be opened here;
+    resolved once per check."""
     from ..datasets.storage import store_for
 
-    key = ("store", ds.data_root)
+    key = ("store", root_name)
     if key not in ctx.memo:
         try:
-            ctx.memo[key] = store_for(ctx.ws.root, ctx.ws.config, ds.data_root)
-        except Mle3Error:
-            ctx.memo[key] = None
+            ctx.memo[key] = store_for(ctx.ws.root, ctx.ws.config, root_name)
+        except Mle3Error as exc:
+            ctx.memo[key] = exc
     return ctx.memo[key]
+
+
+def _store(ctx: Context, ds):
+    """The store a data set lives in, or None when its root is not available here
+    (``data.root-unavailable`` says so)."""
+    found = _opened(ctx, ds.data_root)
+    return None if isinstance(found, Mle3Error) else found
 
 
 def _state(ctx: Context, ds, store):
@@ -67,15 +74,10 @@ def _manifest_trusted(ctx: Context, ds, store) -> bool:
 @rule("data.root-unavailable", "warning", "A data set's data root is not mapped or not mounted on this machine, so its data cannot be checked here.",
       "Map the root: set MLE3_DATA_ROOT_<NAME> or add it under data_roots in .mle3/local.yaml (a laptop without the NAS may set this rule to off in mle3.yaml).")
 def root_unavailable(ctx: Context) -> Iterator[Hit]:
-    from ..datasets.roots import data_root
-
     for ds in ctx.ws.of_kind("dataset"):
-        if not ds.data_root:
-            continue
-        try:
-            data_root(ctx.ws.root, ctx.ws.config, ds.data_root).check_available()
-        except Mle3Error as exc:
-            yield Hit(ds, exc.message, ("data_root",))
+        found = _opened(ctx, ds.data_root) if ds.data_root else None
+        if isinstance(found, Mle3Error):  # not declared, not mapped, not mounted, or no backend for its URL
+            yield Hit(ds, found.message, ("data_root",))
 
 
 @rule("data.manifest", "error", "A registered data set's manifest is missing, malformed, or does not match its fingerprint.",

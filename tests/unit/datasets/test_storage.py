@@ -229,3 +229,23 @@ def test_the_11_07_hashes_the_manifest_beside_the_data_below_the_root(rooted_fas
     code, _, err = cli("report", "11-07", "TINY-DATA-v1", "-w", ws, "--format", "html", "-o", tmp_path / "d.html")
     assert code == 0, err
     assert digest[:16] in (tmp_path / "d.html").read_text()
+
+
+def test_a_root_that_cannot_be_opened_here_is_one_warning(rooted_fast, cli, monkeypatch):
+    """A folder not mounted, or a URL whose fsspec backend is not installed: check warns
+    once and reads nothing else of the data set."""
+    import fsspec.core
+
+    ws, store, location = rooted_fast
+    if store.local_path() is not None:
+        store.local_path().rename(store.local_path().with_name("unmounted"))
+        expected = "not available on this machine"
+    else:
+        def no_backend(*_a, **_k):
+            raise ImportError("no backend")
+
+        monkeypatch.setattr(fsspec.core, "url_to_fs", no_backend)
+        expected = "no file system for memory://"
+    _, report = check_json(cli, ws)
+    data = [f for f in report["findings"] if f["rule"].startswith("data.")]
+    assert [f["rule"] for f in data] == ["data.root-unavailable"] and expected in data[0]["message"], data
