@@ -249,3 +249,18 @@ def test_a_root_that_cannot_be_opened_here_is_one_warning(rooted_fast, cli, monk
     _, report = check_json(cli, ws)
     data = [f for f in report["findings"] if f["rule"].startswith("data.")]
     assert [f["rule"] for f in data] == ["data.root-unavailable"] and expected in data[0]["message"], data
+
+
+def test_no_consumer_reaches_past_the_protocol():
+    """Consumers use the protocol only: no branch on a store's kind, no reach into its
+    folder or file system (a local file comes from local_path() or materialize())."""
+    import re
+
+    import mle3
+
+    package = Path(mle3.__file__).parent
+    own = {package / "datasets" / name for name in ("storage.py", "store_local.py", "store_fsspec.py")}
+    leak = re.compile(r"\bstores?\w*\.(remote|path|fs|prefix|_path)\b")
+    found = [f"{p.relative_to(package)}:{n}" for p in sorted(package.rglob("*.py")) if p not in own
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if leak.search(line)]
+    assert found == []
