@@ -125,7 +125,10 @@ class LocalStore:
         """(size, sha256) of one file."""
         from ..hashing import sha256_file
 
-        return (self.path / rel).stat().st_size, sha256_file(self.path / rel)
+        try:
+            return (self.path / rel).stat().st_size, sha256_file(self.path / rel)
+        except FileNotFoundError:
+            raise Mle3Error("file not found", file=str(self.path / rel)) from None
 
     def hash_many(self, paths: list[str], progress: Callable[[int], None] | None = None) -> list[tuple[int, Any, str]]:
         """(size, mtime, sha256) of every path, in the order given (worker processes when many)."""

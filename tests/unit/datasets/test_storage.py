@@ -73,8 +73,9 @@ def test_files_read_write_stat_open_and_hash_alike(store):
     assert size == len(data)
     assert store.hash("new/dir/file.bin") == (len(data), hashlib.sha256(data).hexdigest())
     assert not store.exists("no/such/file")
-    with pytest.raises(Mle3Error):
-        store.read_bytes("no/such/file")
+    for missing in (store.read_bytes, store.stat, store.hash, store.open):
+        with pytest.raises(Mle3Error):
+            missing("no/such/file")
 
 
 def test_listing_layout_and_scan_equal_the_local_reference(store, reference):
