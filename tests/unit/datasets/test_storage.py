@@ -1,5 +1,5 @@
 """The DataStore protocol: one suite run against every implementation (a local folder, fsspec's
-``memory://`` and fsspec's ``file://``), the resolution of data roots to a store, and the
+``memory://`` and ``file://``, and S3 on moto's server), the resolution of data roots to a store, and the
 seams: a data set below a data root outside the workspace, read through each kind of store by
 register, verify, check, doctor, the augmentation preview and the 04-11."""
 
@@ -19,7 +19,9 @@ from mle3.datasets.storage import DataStore, FsspecStore, LocalStore, open_remot
 from mle3.datasets.synthetic import generate
 from mle3.errors import Mle3Error
 
-KINDS = ["local", "memory", "fsspec-file"]
+from test_object_storage import s3_server  # noqa: F401  (moto's S3 server, started once for the module)
+
+KINDS = ["local", "memory", "fsspec-file", "s3"]
 
 
 def upload(folder: Path, store: FsspecStore, below: str = "") -> None:
@@ -33,16 +35,27 @@ def memory_url() -> str:
     return f"memory://lake-{uuid.uuid4().hex[:8]}/prefix"  # fsspec's memory file system is one per process
 
 
+def s3_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket on moto's server; its URL (credentials from the standard environment variables)."""
+    import boto3
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"store-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/prefix"
+
+
 @pytest.fixture(params=KINDS)
-def store(request, tmp_path) -> DataStore:
+def store(request, tmp_path, monkeypatch) -> DataStore:
     """A store holding a small synthetic data set under ``signs/``."""
     source = tmp_path / "source"
     generate(source / "signs", counts={"train": 6, "val": 2}, image_size=48, seed=5)
     (source / "signs" / ".hidden").write_text("not part of the data set\n")
     if request.param == "local":
         return LocalStore(source, "local")
-    if request.param == "memory":
-        remote = open_remote(memory_url())
+    if request.param in ("memory", "s3"):
+        remote = open_remote(memory_url() if request.param == "memory" else s3_bucket(request.getfixturevalue("s3_server"), monkeypatch))
         upload(source, remote)
         return remote
     return open_remote((source.as_uri()))
