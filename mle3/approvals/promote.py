@@ -23,6 +23,7 @@ from .. import audit
 from ..itemfile import set_fields
 from ..errors import Mle3Error
 from ..graph import build_graph, upstream
+from ..vocab import AuditAction
 from ..workspace import Workspace, item_key, load_workspace
 from .fingerprint import Fingerprints
 from ..workspace.versions import SEMVER, model_line_of, next_release, version_of
@@ -223,5 +224,5 @@ def promote(root: Any, ref: str, target: str, version: str | None = None) -> Gat
     details: dict[str, Any] = {"from": gate.current, "to": target, "approvals": gate.approvals}
     if gate.version:
         details.update(version=gate.version, alias=gate.alias)
-    audit.append(ws.root, "promote", gate.model, details)
+    audit.append(ws.root, AuditAction.PROMOTE, gate.model, details)
     return gate
