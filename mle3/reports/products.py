@@ -136,6 +136,20 @@ class Context:
         }
 
 
+def _manifest_sha256(ws: Workspace, ds: Any) -> str | None:
+    """The sha256 of the manifest file where it lies (the workspace or beside the data below
+    its root, read through the data set's store); None when it is not reachable here."""
+    from ..datasets.storage import store_for
+
+    if not ds.manifest:
+        return None
+    try:
+        store = store_for(ws.root, ws.config, ds.data_root)
+        return store.hash(ds.manifest)[1] if store.exists(ds.manifest) else None
+    except (Mle3Error, OSError):
+        return None
+
+
 def _linked(ctx: Context, key: str, direction: str) -> list[dict[str, Any]]:
     out = []
     for relation, other in relations(ctx.graph, key, direction):
@@ -230,11 +244,7 @@ def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
             if not hasattr(c, "metric"):
                 v = evaluate(c, ds)
                 criteria.append({"requirement": req.id, "text": v.text, "actual": v.actual, "passed": v.passed})
-    manifest_hash = None
-    if ds.manifest and (ws.root / ds.manifest).is_file():
-        from ..hashing import sha256_file
-
-        manifest_hash = sha256_file(ws.root / ds.manifest)
+    manifest_hash = _manifest_sha256(ws, ds)
     return {
         "dataset": ds,
         "classes": names,
