@@ -153,6 +153,8 @@ class RunRecord(BaseModel):
     early_stop_epoch: int | None = None
     error: str | None = None
     final_metrics: dict[str, Any] | None = None
+    #: the ultralytics arguments the run trained with
+    parameters: dict[str, Any] | None = None
     #: workspace-relative path of the file it was read from
     file: str | None = None
     data: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
@@ -208,7 +210,7 @@ def read_run(path: Path, run_id: str | None = None, *, rel: str | None = None) -
 def read_run_mapping(path: Path, run_id: str | None = None, *, rel: str | None = None) -> dict[str, Any]:
     """The checked ``run:`` mapping of a ``run.yaml`` as plain builtins (the writer saves
     it back as it is; :func:`read_run` gives the typed record)."""
-    from .yamlpos import YamlProblem, line_of, parse_documents
+    from .yamlpos import YamlProblem, line_of, parse_documents, parse_fast
 
     where = rel or path.as_posix()
     try:
@@ -220,31 +222,40 @@ def read_run_mapping(path: Path, run_id: str | None = None, *, rel: str | None =
     except OSError as exc:
         raise Mle3Error(f"cannot read the run record: {exc.strerror or exc}", file=where) from None
     try:
-        docs, _ = parse_documents(raw.decode("utf-8"))
+        raw.decode("utf-8")
+        docs, _ = parse_fast(raw)  # positions are only needed for a message: parsed again then
     except UnicodeDecodeError as exc:
         raise Mle3Error(f"run record is not UTF-8 text (byte {exc.start})", file=where) from None
     except YamlProblem as exc:
         raise Mle3Error((exc.message.splitlines() or ["invalid YAML"])[0], file=where, line=exc.line or None) from None
     doc = docs[0] if len(docs) == 1 else None
+    problem = _run_problem(doc, run_id)
+    if problem is None:
+        return _plain(doc["run"])  # type: ignore[index]
+    message, key_path = problem
+    located = parse_documents(raw)[0]
+    line = line_of(located[0], key_path, 1) if len(located) == 1 and isinstance(located[0], dict) else 1
+    raise Mle3Error(message, file=where, line=line, field=".".join(key_path))
+
+
+def _run_problem(doc: Any, run_id: str | None) -> tuple[str, tuple[str, ...]] | None:
+    """Why a parsed ``run.yaml`` document is not a run record mle3 can use (message, key
+    path of the field), or None."""
     run = doc.get("run") if isinstance(doc, dict) else None
     if not isinstance(run, dict):
         found = ("a list" if isinstance(run, list) else type(run).__name__) if isinstance(doc, dict) and "run" in doc else "no run: mapping"
-        raise Mle3Error(f"a run record holds one `run:` mapping (found {found})", file=where,
-                        line=line_of(doc, ("run",), 1) if isinstance(doc, dict) else 1, field="run")
-    for name, kinds in (("id", (str,)), ("config", (str,)), ("status", (str,))):
+        return f"a run record holds one `run:` mapping (found {found})", ("run",)
+    for name in ("id", "config", "status"):
         value = run.get(name)
-        if not isinstance(value, kinds):
-            raise Mle3Error(f"run.{name} must be a string (found {type(value).__name__})", file=where,
-                            line=line_of(doc, ("run", name), 1), field=f"run.{name}")
+        if not isinstance(value, str):
+            return f"run.{name} must be a string (found {type(value).__name__})", ("run", name)
     if run_id is not None and run["id"] != run_id:
-        raise Mle3Error(f"run.id {run['id'][:80]!r} is not the run of this folder ({run_id})", file=where,
-                        line=line_of(doc, ("run", "id"), 1), field="run.id")
+        return f"run.id {run['id'][:80]!r} is not the run of this folder ({run_id})", ("run", "id")
     for name in ("pid", "epochs_completed"):
         value = run.get(name)
         if value is not None and (type(value) is not int or not 0 <= value < 1 << 31):
-            raise Mle3Error(f"run.{name} must be a non-negative integer (found {str(value)[:40]!r})", file=where,
-                            line=line_of(doc, ("run", name), 1), field=f"run.{name}")
-    return _plain(run)
+            return f"run.{name} must be a non-negative integer (found {str(value)[:40]!r})", ("run", name)
+    return None
 
 
 def _plain(value: Any) -> Any:
