@@ -31,7 +31,7 @@ from ..errors import Mle3Error
 from ..paths import inside_workspace
 from .mapping import Deviation, Mapping, map_config, ultralytics_device
 from .model_version import write_model_version
-from .records import EPOCHS_FILE, RunRecord, abort_flag, now_iso, read_epochs
+from .records import EPOCHS_FILE, RUN_FILE, RunRecord, abort_flag, now_iso, read_epochs
 
 
 class Terminated(BaseException):
@@ -390,7 +390,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             timer.cancel()
         if mirror is not None:
             weights = [root / "models" / f"{result.model_version}.pt"] if result.model_version else []
-            mirror.finish(result.status, result.metrics, weights + [record.directory / "run.yaml"])
+            mirror.finish(result.status, result.metrics, weights + [record.directory / RUN_FILE])
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous_handler)
         TERMINATING.clear()
