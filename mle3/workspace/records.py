@@ -6,7 +6,8 @@
 - :class:`RegistrationRecord`, :class:`LabelQuality`, :class:`Leakage`: the blocks
   ``mle3 dataset register`` writes into a data set item;
 - :class:`QuantizationRecord`: the block ``mle3 quantize`` writes into the child model version;
-- :class:`StudyRecord`: ``artifacts/studies/<STUDY>.yaml``, a workspace item (kind ``study``).
+- :class:`StudyTrial`: a trial of ``artifacts/studies/<STUDY>.yaml``; the study itself is a
+  workspace item (``mle3.workspace.schema.Study``, also named ``StudyRecord``).
 
 The blocks inside items are validated by the workspace loader (a wrong type is a load
 finding with file, line and field). The run side is read while a run trains and from
@@ -119,6 +120,23 @@ class QuantizationRecord(_Block):
         """A field or kept extra by name (templates read the block as a mapping)."""
         value = getattr(self, name, None) if name in type(self).model_fields else (self.model_extra or {}).get(name)
         return default if value is None else value
+
+
+# --------------------------------------------------------------------- studies
+class StudyTrial(_Block):
+    """One trial of a study record (``mle3 tune``): its run, state, objective value and values."""
+
+    number: int | None = None
+    run: str | None = None
+    status: str | None = None
+    value: Finite | None = Field(default=None, allow_inf_nan=False)
+    params: dict[str, Any] = Field(default_factory=dict)
+    epochs: int | None = None
+    duration_s: Finite | None = None
+
+    def as_written(self) -> dict[str, Any]:
+        """The trial as the study file has it (JSON output and templates)."""
+        return self.model_dump(exclude_unset=True)
 
 
 # --------------------------------------------------------------------- runs

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
-from .records import LabelQuality, Leakage, QuantizationRecord, RegistrationRecord
+from .records import LabelQuality, Leakage, QuantizationRecord, RegistrationRecord, StudyTrial
 
 Scalar = Union[str, int, float, bool, None]
 DateLike = Union[dt.datetime, dt.date, str]
@@ -656,8 +656,8 @@ class Study(Item):
     seed: int | None = None
     dataset_version: str | None = None
     dataset_fingerprint: str | None = None
-    trials: list[dict[str, Any]] = Field(default_factory=list)
-    best: dict[str, Any] | None = None
+    trials: list[StudyTrial] = Field(default_factory=list)
+    best: StudyTrial | None = None
     importances: dict[str, Number] = Field(default_factory=dict)
 
 

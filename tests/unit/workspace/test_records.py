@@ -203,3 +203,33 @@ def test_the_run_file_names_agree_with_the_writers():
 
     assert (writer.RUNS_DIR, writer.RUN_FILE, writer.EPOCHS_FILE) == (records.RUNS_DIR, records.RUN_FILE, records.EPOCHS_FILE)
     assert load.RUN_RECORD == records.RUN_FILE
+
+
+def test_study_trials_are_typed_and_summarized_as_written(make_ws):
+    from mle3.reports.optimization import study_summary
+    from mle3.workspace.records import StudyTrial
+    from mle3.workspace.schema import StudyRecord
+
+    study = """
+        study:
+          id: TRAIN-TUNE-1
+          config: TRAIN
+          status: finished
+          objective: {metric: mAP_50, direction: maximize}
+          trials:
+            - {number: 0, run: RUN-A, status: complete, value: 0.5, params: {optimizer.lr: 0.01}, epochs: 2}
+            - {number: 1, run: RUN-B, status: pruned, value: null, params: {optimizer.lr: 0.1}}
+            - {number: 2, run: RUN-C, status: complete, value: 0.7, params: {optimizer.lr: 0.001}}
+          best: {number: 2, run: RUN-C, value: 0.7, params: {optimizer.lr: 0.001}}
+    """
+    ws = load_workspace(make_ws({"artifacts/studies/TRAIN-TUNE-1.yaml": study}))
+    item = ws.resolve("TRAIN-TUNE-1")
+    assert isinstance(item, StudyRecord) and all(isinstance(t, StudyTrial) for t in item.trials) and item.best.number == 2
+    summary = study_summary(item)
+    assert summary["best"] == {"number": 2, "run": "RUN-C", "value": 0.7, "params": {"optimizer.lr": 0.001}}
+    assert [t["number"] for t in summary["top"]] == [2, 0] and summary["counts"] == {"complete": 2, "pruned": 1}
+    json.dumps(summary["top"])  # what reports and the site show is plain data
+
+    hostile = study.replace("value: 0.5", "value: .nan").replace("number: 1,", "number: one,")
+    findings = [f for f in load_workspace(make_ws({"artifacts/studies/TRAIN-TUNE-1.yaml": hostile})).findings if f.severity == "error"]
+    assert any(f.file == "artifacts/studies/TRAIN-TUNE-1.yaml" and "trials" in str(f.field) for f in findings), findings
