@@ -145,7 +145,8 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
         waived = [a for a in fresh_approvals(approvals, key, fingerprint) if a.deviation == "quantization.drop"]
         if not waived:
             gate.missing.append(
-                f"quantization gate failed (mAP50 drop {quantization.drop} > {quantization.threshold}) and no approved deviation: "
+                f"quantization gate failed (mAP50 drop {quantization.drop} > {quantization.threshold}) "
+                "and no approved deviation: "
                 f"mle3 approve {key} --role ROLE --deviation quantization.drop --comment WHY"
             )
     roles = ws.config.policy.approvals.get(target, [])

@@ -210,7 +210,8 @@ def runs_show(
     try:
         _show_text(data)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a hand-edited field of another shape
-        raise Mle3Error(f"run record has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})", file=f"{RUNS_DIR}/{run_id}/{RUN_FILE}") from None
+        raise Mle3Error(f"run record has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})",
+                        file=f"{RUNS_DIR}/{run_id}/{RUN_FILE}") from None
     return 0
 
 

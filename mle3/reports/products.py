@@ -312,7 +312,8 @@ def outcomes(ctx: Context, run: Any | None, model: Any | None, dataset: Any | No
          f"training configuration {cfg.id if cfg else '-'} (early stopping on {cfg.early_stopping.metric if cfg and cfg.early_stopping.metric else 'fitness'}, validation split of the data set); {len(crit_reqs)} requirement(s) with machine-checked criteria"),
         ("O2", "BP2", "Data set for ML training and validation is created",
          bool(dataset and dataset.fingerprint),
-         f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint {(dataset.fingerprint or '-')[:23] if dataset else '-'}; leakage {_shared_images(dataset) if dataset else '-'}"),
+         f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint {(dataset.fingerprint or '-')[:23] if dataset else '-'}; "
+         f"leakage {_shared_images(dataset) if dataset else '-'}"),
         ("O3", "BP3", "ML model incl. hyperparameters is optimized to meet the ML requirements",
          bool(run and run.status == "success") and bool(checks) and all(c["passed"] for c in checks),
          f"run {run.id if run else '-'} ({run.status if run else 'no run record'}); {sum(1 for c in checks if c['passed'])}/{len(checks)} metric criteria met"),
@@ -437,8 +438,10 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
              "size": first.float_size_bytes, "latency": first.float_latency_ms, "drop": None, "passed": None}]
     for m in children:
         q = m.quantization
-        rows.append({"id": item_key(m), "method": q.method, "val": (q.metrics or {}).get("val") or {}, "test": (q.metrics or {}).get("test") or {},
-                     "size": q.size_bytes, "latency": q.latency_ms, "drop": _worst_drop(q.drop), "passed": q.passed})
+        measured = q.metrics or {}
+        rows.append({"id": item_key(m), "method": q.method, "val": measured.get("val") or {},
+                     "test": measured.get("test") or {}, "size": q.size_bytes, "latency": q.latency_ms,
+                     "drop": _worst_drop(q.drop), "passed": q.passed})
     return rows
 
 

@@ -54,7 +54,8 @@ def stale_parent(ctx: Context) -> Iterator[Hit]:
                 ctx.exists(rel)
         fingerprints = fingerprints or Fingerprints(ctx.ws, ctx.graph)
         current = fingerprints.of(ctx.key(parent))
-        if current != recorded and block.parent_fingerprint_version is None and recorded == fingerprints.v1_of(ctx.key(parent)):
+        older = block.parent_fingerprint_version is None
+        if current != recorded and older and recorded == fingerprints.v1_of(ctx.key(parent)):
             continue  # recorded before fingerprints covered run evidence: checked the way it was defined then
         if current != recorded:
             yield Hit(model, f"float model {ctx.key(parent)} changed since quantization ({recorded[:19]}... -> {current[:19]}...)", ("quantization", "parent_fingerprint"))

@@ -273,7 +273,8 @@ def list_runs(root: Path) -> list[dict[str, Any]]:
     runs = []
     for run_id, rel, found in iter_runs(root):
         if isinstance(found, Mle3Error):
-            runs.append({"id": run_id, "status": "unreadable", "effective_status": "unreadable", "error": str(found), "file": rel})
+            runs.append({"id": run_id, "status": "unreadable", "effective_status": "unreadable", "error": str(found),
+                         "file": rel})
             continue
         run = dict(found.data)
         run["effective_status"] = effective_status(run, root)

@@ -67,7 +67,8 @@ def accept(root: Path, study_name: str, new_id: str | None = None) -> dict[str, 
                       f"(run {best.run}, {study.objective.get('metric')} {best.value}).\n"
                       + yaml.safe_dump({"training": raw}, sort_keys=False, allow_unicode=True))
     written.insert(0, target.relative_to(root).as_posix())
-    audit.append(root, "tune.accept", new_id, {"study": study_name, "trial": best.number, "run": best.run, "value": best.value, "params": values, "derived_from": cfg.id})
+    audit.append(root, "tune.accept", new_id, {"study": study_name, "trial": best.number, "run": best.run,
+                                               "value": best.value, "params": values, "derived_from": cfg.id})
     return {"config": new_id, "files": written, "study": study_name, "trial": best.number, "values": values}
 
 

@@ -261,7 +261,11 @@ def _run_problem(doc: Any, run_id: str | None) -> tuple[str, tuple[str, ...]] | 
     path of the field), or None."""
     run = doc.get("run") if isinstance(doc, dict) else None
     if not isinstance(run, dict):
-        found = ("a list" if isinstance(run, list) else type(run).__name__) if isinstance(doc, dict) and "run" in doc else "no run: mapping"
+        found = (
+            ("a list" if isinstance(run, list) else type(run).__name__)
+            if isinstance(doc, dict) and "run" in doc
+            else "no run: mapping"
+        )
         return f"a run record holds one `run:` mapping (found {found})", ("run",)
     for name in ("id", "config", "status"):
         value = run.get(name)

@@ -383,8 +383,8 @@ AUGMENTATION_GROUPS = {
 }
 #: training fields a study may not vary: references, the study itself, and the epochs
 #: (a trial trains ``epochs_per_trial``)
-NOT_TUNABLE = {"dataset", "augmentation", "requirements", "tuning", "quantization", "epochs", "optimized_by", "derived_from", "id", "title",
-               "model_line", "architecture", "description"}
+NOT_TUNABLE = {"dataset", "augmentation", "requirements", "tuning", "quantization", "epochs", "optimized_by",
+               "derived_from", "id", "title", "model_line", "architecture", "description"}
 
 
 class _Strict(Section):
