@@ -5,6 +5,7 @@ writers' bytes stay what fingerprints hashed before."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import textwrap
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import BASE_FILES, write_files
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mle3.errors import Mle3Error
 from mle3.workspace import load_workspace
@@ -316,3 +319,33 @@ def test_study_trials_are_typed_and_summarized_as_written(make_ws):
         if f.severity == "error"
     ]
     assert any(f.file == "artifacts/studies/TRAIN-TUNE-1.yaml" and "trials" in str(f.field) for f in findings), findings
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.datetimes(),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([n for n in RunRecord.model_fields if n not in ("id", "config", "status")]), _values
+    )
+)
+def test_the_typed_view_of_any_checked_mapping_never_raises(fields):
+    record = RunRecord.from_mapping({"id": RUN, "config": "C", "status": "success", **fields})
+    for name, value in record:
+        if name not in ("data", "problems", "file") and isinstance(value, float):
+            assert math.isfinite(value), name
+    assert {name for name, _ in record.problems} <= set(fields)
+    assert all(getattr(record, name) == RunRecord.model_fields[name].default for name, _ in record.problems)
