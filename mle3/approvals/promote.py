@@ -137,12 +137,13 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
     for c in conflicts(approvals, log):
         if c.item == key:
             gate.missing.append(c.message)
-    quantization = (model.model_extra or {}).get("quantization")
-    if isinstance(quantization, dict) and quantization.get("passed") is False:
+    quantization = model.quantization
+    if quantization is not None and quantization.passed is False:
         waived = [a for a in fresh_approvals(approvals, key, fingerprint) if a.deviation == "quantization.drop"]
         if not waived:
             gate.missing.append(
-                f"quantization gate failed (mAP50 drop {quantization.get('drop')} > {quantization.get('threshold')}) and no approved deviation: "
+                f"quantization gate failed (mAP50 drop {quantization.drop} > {quantization.threshold}) "
+                "and no approved deviation: "
                 f"mle3 approve {key} --role ROLE --deviation quantization.drop --comment WHY"
             )
     roles = ws.config.policy.approvals.get(target, [])
@@ -168,13 +169,13 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
 
 def _variant_version(ws: Workspace, model: Any, gate: Gate) -> str | None:
     """A quantized child takes its float model's version, marked: ``v2.4.0-int8-ptq``."""
-    block = (model.model_extra or {}).get("quantization")
+    method = model.quantization.method if model.quantization is not None else None
     parent = ws.resolve(model.traceability.previous_version)
     parent_version = version_of(parent) if parent is not None else None
     if parent_version is None:
         gate.missing.append(f"its float model {model.traceability.previous_version} has no version yet: validate that first, or give one with --version")
         return None
-    return f"{parent_version}-int8-{block.get('method', 'q')}"
+    return f"{parent_version}-int8-{method or 'q'}"
 
 
 def _release_version(ws: Workspace, model: Any, wanted: str | None, gate: Gate) -> str | None:
@@ -192,8 +193,7 @@ def _release_version(ws: Workspace, model: Any, wanted: str | None, gate: Gate) 
         return None
     siblings = [m for m in ws.of_kind("model_version") if m is not model and model_line_of(m) == line]
     taken = {version_of(m) for m in siblings} - {None}
-    quantized = isinstance((model.model_extra or {}).get("quantization"), dict)
-    chosen = wanted or (_variant_version(ws, model, gate) if quantized else next_release(taken))
+    chosen = wanted or (_variant_version(ws, model, gate) if model.quantized else next_release(taken))
     if chosen is None:
         return None
     if not SEMVER.match(chosen):

@@ -142,7 +142,7 @@ class MlflowHook(RunHook):
 def export_runs(root: Path, uri: str, warn: Callable[[str], None]) -> list[tuple[str, str]]:
     """Mirror every recorded run not mirrored yet (matched by the ``mle3.run_id`` tag)."""
     from ..optional import require
-    from ..runner.records import RUNS_DIR, list_runs, read_epochs
+    from ..workspace.records import iter_runs, run_epochs
 
     require("mlflow")
     try:
@@ -151,17 +151,18 @@ def export_runs(root: Path, uri: str, warn: Callable[[str], None]) -> list[tuple
         warn(f"MLflow store {uri} not reachable: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
         return []
     done = []
-    for run in list_runs(root):
-        if not run.get("config") or run.get("status") == "unreadable":
+    found = [r for _, _, r in iter_runs(root) if not isinstance(r, Exception)]
+    for run in sorted(found, key=lambda r: str(r.data.get("created", "")), reverse=True):
+        if not run.config:
             continue
-        existing = client.search_runs([experiment_id], filter_string=f"tags.`mle3.run_id` = '{run['id']}'", max_results=1)
+        existing = client.search_runs([experiment_id], filter_string=f"tags.`mle3.run_id` = '{run.id}'", max_results=1)
         if existing:
             continue
         mirror = Mirror(uri, warn)
-        mirror.start(run, [])
-        for metrics in read_epochs(root / RUNS_DIR / run["id"] / "epochs.jsonl"):
+        mirror.start({**run.data, "kind": run.kind}, [])
+        for metrics in run_epochs(root, run.id):
             mirror.epoch(metrics)
-        mirror.finish(run.get("status", ""), run.get("final_metrics") or {}, [root / RUNS_DIR / run["id"] / "run.yaml"])
+        mirror.finish(run.status, run.final_metrics or {}, [root / (run.file or run.folder)])
         if mirror.run_id:
-            done.append((run["id"], mirror.run_id))
+            done.append((run.id, mirror.run_id))
     return done

@@ -68,8 +68,7 @@ def evaluate(c: Any, item: Any) -> Verdict:
         if not ratios:
             return Verdict(c, None, None, text)
         ok = all(_within(ratios.get(canonical_split(k), 0.0), lo, hi) for k, (lo, hi) in c.split_ratio.items())
-        leakage = (item.model_extra or {}).get("leakage")
-        if c.exclusive and isinstance(leakage, dict) and leakage.get("shared_images"):
+        if c.exclusive and item.shared_images:
             ok = False
         return Verdict(c, ok, {k: round(v, 4) for k, v in ratios.items()}, text)
     return Verdict(c, None, None, text)

@@ -12,6 +12,7 @@ from ..datasets.state import load_state
 from ..datasets.verify import load_columns, local_manifest
 from ..errors import Mle3Error
 from ..paths import inside_workspace
+from ..workspace.records import LabelQuality
 from .registry import Context, Hit, rule
 
 
@@ -107,8 +108,7 @@ def manifest_integrity(ctx: Context) -> Iterator[Hit]:
 
 
 def _files(ds) -> int:
-    registered = (ds.model_extra or {}).get("registered")
-    return int(registered.get("files") or 0) if isinstance(registered, dict) else 0
+    return ds.registered_files
 
 
 @rule("data.unverified", "info", "A large or remote data set has not been verified on this machine yet, so `check` cannot say whether it changed.",
@@ -211,24 +211,24 @@ def _changed_v1(ctx: Context, ds) -> Iterator[Hit]:
       "Fix the labels and register a new version; `label_quality.findings` in the data set file lists them with file and line.")
 def label_quality(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
-        quality = (ds.model_extra or {}).get("label_quality")
-        if not isinstance(quality, dict):
+        quality = ds.label_quality
+        if quality is None:
             continue
         errors, warnings = _kinds_by_severity(quality)
-        if quality.get("errors"):
-            also = f"; {quality['warnings']} warnings ({warnings})" if quality.get("warnings") else ""
-            yield Hit(ds, f"{quality['errors']} label errors recorded ({errors}){also}", ("label_quality",))
-        elif quality.get("warnings"):
-            yield Hit(ds, f"{quality['warnings']} label warnings recorded ({warnings})", ("label_quality",), "warning")
+        if quality.errors:
+            also = f"; {quality.warnings} warnings ({warnings})" if quality.warnings else ""
+            yield Hit(ds, f"{quality.errors} label errors recorded ({errors}){also}", ("label_quality",))
+        elif quality.warnings:
+            yield Hit(ds, f"{quality.warnings} label warnings recorded ({warnings})", ("label_quality",), "warning")
 
 
-def _kinds_by_severity(quality: dict) -> tuple[str, str]:
+def _kinds_by_severity(quality: LabelQuality) -> tuple[str, str]:
     """The recorded problem kinds with their counts, errors apart from warnings (a count of
     2 errors beside four kinds read as if all four were errors). A kind's severity comes
     from its recorded findings; "missing-label" and "empty-label" are the warnings."""
-    severity = {f.get("kind"): f.get("severity") for f in quality.get("findings") or [] if isinstance(f, dict)}
+    severity = {f.kind: f.severity for f in quality.findings}
     parts: dict[str, list[str]] = {"error": [], "warning": []}
-    for kind, count in (quality.get("by_kind") or {}).items():
+    for kind, count in quality.by_kind.items():
         level = severity.get(kind) or ("warning" if kind in ("missing-label", "empty-label") else "error")
         parts["warning" if level == "warning" else "error"].append(f"{kind} {count}")
     return ", ".join(parts["error"]) or "–", ", ".join(parts["warning"]) or "–"

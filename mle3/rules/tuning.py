@@ -23,4 +23,5 @@ def unaccepted(ctx: Context) -> Iterator[Hit]:
     accepted = {cfg.optimized_by for cfg in ctx.ws.of_kind("training") if cfg.optimized_by}
     for study in ctx.ws.of_kind("study"):
         if study.status == "finished" and study.best and study.id not in accepted:
-            yield Hit(study, f"study {study.id} found {study.objective.get('metric')} {study.best.get('value')} (trial {study.best.get('number')}), but no configuration is optimized_by it", ("best",))
+            found = f"{study.objective.get('metric')} {study.best.value} (trial {study.best.number})"
+            yield Hit(study, f"study {study.id} found {found}, but no configuration is optimized_by it", ("best",))

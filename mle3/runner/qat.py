@@ -167,14 +167,11 @@ def modelopt_cuda_extension(echo: Callable[[str], None]) -> dict[str, Any]:
 
 def _parent_parameters(root: Path, parent: Any) -> dict[str, Any]:
     """The ultralytics arguments of the run that trained the float model."""
-    import yaml
+    from ..workspace.records import read_run, run_file
 
-    from .records import RUNS_DIR
-
-    run = None
-    path = root / RUNS_DIR / str(parent.model.training_run) / "run.yaml"
+    params: dict[str, Any] = {}
+    path = run_file(root, str(parent.model.training_run))
     if parent.model.training_run and path.is_file():
-        run = (yaml.safe_load(path.read_text()) or {}).get("run")
-    params = dict((run or {}).get("parameters") or {})
+        params = dict(read_run(path, str(parent.model.training_run)).parameters or {})
     params.setdefault("imgsz", parent.imgsz)
     return params

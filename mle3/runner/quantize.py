@@ -114,7 +114,7 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     if not inside_workspace(ws.root, rel) or not weights.is_file():
         raise Mle3Error(f"weights file {rel!r} is missing", file=model._file, line=ws.line_of(model, ("artifacts", "weights")), field="artifacts.weights")
     digest = sha256_file(weights)
-    recorded = (model.model_extra or {}).get("weights_sha256")
+    recorded = model.weights_sha256
     if recorded and recorded != digest:
         raise Mle3Error(f"weights {rel!r} no longer match the recorded sha256 ({recorded[:12]}..., file has {digest[:12]}...)", file=model._file, line=ws.line_of(model, ("weights_sha256",)), field="weights_sha256")
     run = ws.resolve(model.training_run)

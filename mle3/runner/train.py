@@ -31,7 +31,7 @@ from ..vocab import EPOCH_KEYS, AuditAction, model_metrics
 from .mapping import Deviation, Mapping, map_config, ultralytics_device
 from .model_version import write_model_version
 from .hooks import RunEnd, RunHook, RunStart
-from .records import EPOCHS_FILE, RunRecord, abort_flag, now_iso, read_epochs
+from .records import EPOCHS_FILE, RUN_FILE, RunRecord, abort_flag, now_iso, read_epochs
 
 
 class Terminated(BaseException):
@@ -379,7 +379,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             timer.cancel()
         if options.hooks:
             weights = [root / "models" / f"{result.model_version}.pt"] if result.model_version else []
-            end = RunEnd(result.status, result.metrics, weights + [record.directory / "run.yaml"])
+            end = RunEnd(result.status, result.metrics, weights + [record.directory / RUN_FILE])
             for hook in options.hooks:
                 hook.on_run_end(end)
         if in_main_thread:
