@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from ..errors import Mle3Error
-from .app import FORMAT, WorkspaceOpt, app, _with_progress, _workspace_root
+from .app import FORMAT, WorkspaceOpt, app, _with_progress, _workspace, _workspace_root
 
 
 # ----------------------------------------------------------------- training
@@ -37,7 +37,7 @@ def train(
     from ..output import emit_json
     from ..runner import TrainOptions, train as run_training
 
-    root = _workspace_root(workspace)
+    ws = _workspace(workspace)
     options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout,
                            max_attempts=max_attempts, model_id=model_id, mlflow=mlflow_uri if mlflow_uri else ("" if mlflow else None))
     if queue:
@@ -45,13 +45,13 @@ def train(
 
         if options.mlflow is not None:
             raise Mle3Error("--mlflow is not available with --queue yet: mirror the run afterwards with `mle3 runs export`")
-        run_id = enqueue(root, config, options, priority)
+        run_id = enqueue(ws, config, options, priority)
         if format == "json":
             emit_json({"schema": "mle3.train-queue/1", "run": run_id, "status": "pending"})
         else:
             typer.echo(f"run {run_id}: pending (priority {priority}); `mle3 worker` trains it")
         return 0
-    result = _with_progress(format == "json", lambda echo: run_training(root, config, options, echo=echo))
+    result = _with_progress(format == "json", lambda echo: run_training(ws, config, options, echo=echo))
     if format == "json":
         emit_json({"schema": "mle3.train/1", **asdict(result)})
     else:
@@ -59,7 +59,7 @@ def train(
         if result.model_version:
             for split, values in result.metrics.items():
                 typer.echo(f"  {split:<10} " + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
-            typer.echo(f"  model version {result.model_version} (draft) written to artifacts/models/")
+            typer.echo(f"  model version {result.model_version} (draft) written to {ws.layout.models_dir}/")
     return 0 if result.status == "success" else 1
 
 
@@ -189,25 +189,27 @@ def runs_show(
     """Show one run record with its per-epoch metrics."""
     from ..output import emit_json
     from ..ids import check_id
-    from ..runner.records import EPOCHS_FILE, RUNS_DIR, RunRecord, effective_status, epoch_lines
+    from ..runner.records import EPOCHS_FILE, RunRecord, effective_status, epoch_lines
+    from ..workspace.layout import layout_at
 
     root = _workspace_root(workspace)
     check_id(run_id, "run id")
-    if not (root / RUNS_DIR / run_id / "run.yaml").is_file():
-        raise Mle3Error(f"no run {run_id!r} under {RUNS_DIR}/")
+    runs_dir = layout_at(root).runs_dir
+    if not (root / runs_dir / run_id / "run.yaml").is_file():
+        raise Mle3Error(f"no run {run_id!r} under {runs_dir}/")
     record = RunRecord.load(root, run_id)
     data = dict(record.data)
     data["effective_status"] = effective_status(data, root)
     data["epochs"], problems = epoch_lines(record.directory / EPOCHS_FILE)
     for line, why in problems[:5]:  # the check rule training.epochs-unreadable reports them too
-        typer.echo(f"warning: {RUNS_DIR}/{run_id}/{EPOCHS_FILE}:{line}: {why} (line skipped)", err=True)
+        typer.echo(f"warning: {runs_dir}/{run_id}/{EPOCHS_FILE}:{line}: {why} (line skipped)", err=True)
     if format == "json":
         emit_json({"schema": "mle3.run/1", "run": data})
         return 0
     try:
         _show_text(data)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a hand-edited field of another shape
-        raise Mle3Error(f"run record has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})", file=f"{RUNS_DIR}/{run_id}/run.yaml") from None
+        raise Mle3Error(f"run record has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})", file=f"{runs_dir}/{run_id}/run.yaml") from None
     return 0
 
 

@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 from .._atomic import atomic_write_bytes
 from ..errors import Mle3Error
-from .manifest import LOCAL_MANIFESTS, Columns, Entry, decode_columns, fingerprint, manifest_name, manifest_text, read_manifest
+from ..workspace.layout import layout_at
+from .manifest import Columns, Entry, decode_columns, fingerprint, manifest_name, manifest_text, read_manifest
 from .scan import Listing, list_local, list_remote, scan
 from .state import LocalState, load_state, save_state, stamp_of
 from .storage import store_for
@@ -89,7 +90,7 @@ def load_entries(root: Path, store: Any, dataset: Any) -> list[Entry] | None:
 
 
 def local_manifest(root: Path, dataset: Any) -> Path:
-    return root / LOCAL_MANIFESTS / manifest_name(dataset.fingerprint or "")
+    return root / layout_at(root).local_manifests / manifest_name(dataset.fingerprint or "")
 
 
 def _listing(store: Any, dataset: Any) -> Listing | None:
@@ -219,7 +220,7 @@ def _verify_whole(root: Path, store: Any, dataset: Any, listing: Listing | None)
     result.hashed = len(entries)
     text = manifest_text(entries)
     if "sha256:" + hashlib.sha256(text.encode()).hexdigest() == dataset.fingerprint:
-        local = root / LOCAL_MANIFESTS / manifest_name(dataset.fingerprint)
+        local = root / layout_at(root).local_manifests / manifest_name(dataset.fingerprint)
         local.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(local, encode_manifest(text))
         result.manifest_found = True  # rebuilt from data that matches it

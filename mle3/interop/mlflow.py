@@ -17,7 +17,9 @@ EXPERIMENT = "mle3"
 
 
 def default_uri(root: Path) -> str:
-    return (root / ".mle3" / "mlflow").resolve().as_uri()
+    from ..workspace.layout import layout_at
+
+    return (root / layout_at(root).mlflow_dir).resolve().as_uri()
 
 
 def _client(uri: str):
@@ -110,7 +112,8 @@ class Mirror:
 def export_runs(root: Path, uri: str, warn: Callable[[str], None]) -> list[tuple[str, str]]:
     """Mirror every recorded run not mirrored yet (matched by the ``mle3.run_id`` tag)."""
     from ..optional import require
-    from ..runner.records import RUNS_DIR, list_runs, read_epochs
+    from ..runner.records import list_runs, read_epochs
+    from ..workspace.layout import layout_at
 
     require("mlflow")
     try:
@@ -127,9 +130,10 @@ def export_runs(root: Path, uri: str, warn: Callable[[str], None]) -> list[tuple
             continue
         mirror = Mirror(uri, warn)
         mirror.start(run, [])
-        for metrics in read_epochs(root / RUNS_DIR / run["id"] / "epochs.jsonl"):
+        run_dir = root / layout_at(root).run_dir(run["id"])
+        for metrics in read_epochs(run_dir / "epochs.jsonl"):
             mirror.epoch(metrics)
-        mirror.finish(run.get("status", ""), run.get("final_metrics") or {}, [root / RUNS_DIR / run["id"] / "run.yaml"])
+        mirror.finish(run.get("status", ""), run.get("final_metrics") or {}, [run_dir / "run.yaml"])
         if mirror.run_id:
             done.append((run["id"], mirror.run_id))
     return done

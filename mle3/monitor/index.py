@@ -23,9 +23,11 @@ import yaml
 
 from .. import sealed
 from ..ids import id_problem
-from ..runner.records import CHANGES_FILE, RUN_FILE, RUNS_DIR, effective_status
+from ..runner.records import RUN_FILE, effective_status
+from ..workspace.layout import DEFAULT, layout_at
 
-CACHE = ".mle3/cache/run-index.json"
+#: the default place (``Layout.run_index`` is the workspace's own)
+CACHE = DEFAULT.run_index
 KIND = "run-index"
 #: what a list of runs shows (the rest stays in run.yaml)
 SUMMARY_FIELDS = ("id", "kind", "method", "config", "status", "dataset_version", "model_version", "created", "started", "ended",
@@ -39,7 +41,7 @@ except AttributeError:  # PyYAML without libyaml
 
 def read_record(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any]] | None:
     """((size, mtime_ns), the ``run`` mapping) of a run record, or None when unreadable."""
-    path = root / RUNS_DIR / run_id / RUN_FILE
+    path = root / layout_at(root).run_dir(run_id) / RUN_FILE
     try:
         st = os.stat(path)
         with open(path, encoding="utf-8") as fh:
@@ -86,6 +88,7 @@ def _summarize_chunk(args: tuple[str, list[str]]) -> list[tuple[str, Any]]:
 class RunIndex:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.layout = layout_at(root)
         self.runs: dict[str, dict[str, Any]] = {}
         self.stamps: dict[str, tuple[int, int]] = {}
         self._offset = 0
@@ -95,7 +98,7 @@ class RunIndex:
         self.refresh(full=True)
 
     def _load_cache(self) -> None:
-        data = sealed.read_json(self.root / CACHE, KIND, self.root)
+        data = sealed.read_json(self.root / self.layout.run_index, KIND, self.root)
         try:
             stamps, runs = data
             self.stamps = {str(k): (int(v[0]), int(v[1])) for k, v in stamps.items()}
@@ -105,24 +108,24 @@ class RunIndex:
 
     def save_cache(self) -> None:
         try:
-            (self.root / CACHE).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / self.layout.run_index).parent.mkdir(parents=True, exist_ok=True)
             with self._lock:
                 data = json.dumps([self.stamps, self.runs], separators=(",", ":"), default=str).encode()
-            sealed.write_bytes(self.root / CACHE, KIND, data)
+            sealed.write_bytes(self.root / self.layout.run_index, KIND, data)
         except OSError:
             pass
 
     def _read(self, run_id: str, known_stamp: bool = True) -> None:
         if known_stamp and run_id in self.stamps:
             try:
-                st = os.stat(self.root / RUNS_DIR / run_id / RUN_FILE)
+                st = os.stat(self.root / self.layout.run_dir(run_id) / RUN_FILE)
                 if (st.st_size, st.st_mtime_ns) == self.stamps[run_id]:
                     return
             except OSError:
                 pass
         found = summarize(self.root, run_id)
         if found is None:
-            if not (self.root / RUNS_DIR / run_id).is_dir():
+            if not (self.root / self.layout.run_dir(run_id)).is_dir():
                 self.runs.pop(run_id, None)
                 self.stamps.pop(run_id, None)
             return
@@ -143,7 +146,7 @@ class RunIndex:
         """Bring the index up to date; returns the ids that were read again."""
         changed: set[str] = set()
         with self._lock:
-            log = self.root / CHANGES_FILE
+            log = self.root / self.layout.run_changes
             try:
                 size = os.stat(log).st_size
                 if size < self._offset:  # the log started over: changes may be in the old one
@@ -158,7 +161,7 @@ class RunIndex:
                     changed |= {line.decode(errors="replace") for line in chunk[:complete].split(b"\n") if line}
             except FileNotFoundError:
                 pass
-            folder = self.root / RUNS_DIR
+            folder = self.root / self.layout.runs_dir
             try:
                 mtime = os.stat(folder).st_mtime_ns
             except FileNotFoundError:

@@ -21,7 +21,7 @@ from ..approvals.ledger import role_status
 from ..errors import Mle3Error
 from ..graph import relations, upstream
 from ..rules.criteria import describe, evaluate
-from ..runner.records import RUNS_DIR, read_epochs
+from ..runner.records import read_epochs
 from ..workspace import Workspace, item_key
 from . import charts
 from .optimization import optimization_of
@@ -365,7 +365,7 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
     dataset = ws.resolve(run.dataset_version) if run is not None and run.dataset_version else (ws.resolve(model.training_data.dataset_version) if model is not None else None)
     dataset = dataset if dataset is not None and dataset.kind == "dataset" else None
     run_data = _RunFields(run._raw if run is not None else {})
-    epochs = read_epochs(ws.root / RUNS_DIR / run.id / "epochs.jsonl") if run is not None else []
+    epochs = read_epochs(ws.root / ws.layout.run_dir(run.id) / "epochs.jsonl") if run is not None else []
     best, early = run_data.get("best_epoch"), run_data.get("early_stop_epoch")
     key = item_key(model) if model is not None else item_key(item)
     findings = ctx.trace_findings(key)
@@ -402,7 +402,7 @@ def qat_charts(ctx: Context, model: Any) -> list[str]:
         q = (child.model_extra or {}).get("quantization") or {}
         if child.traceability.previous_version != key or q.get("method") != "qat":
             continue
-        epochs = read_epochs(ctx.ws.root / RUNS_DIR / str(child.training_run) / "epochs.jsonl")
+        epochs = read_epochs(ctx.ws.root / ctx.ws.layout.run_dir(str(child.training_run)) / "epochs.jsonl")
         if len(epochs) < 2:  # one epoch is a single point: the table says it all
             continue
         xs = [e["epoch"] for e in epochs]

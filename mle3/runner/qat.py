@@ -169,10 +169,10 @@ def _parent_parameters(root: Path, parent: Any) -> dict[str, Any]:
     """The ultralytics arguments of the run that trained the float model."""
     import yaml
 
-    from .records import RUNS_DIR
+    from ..workspace.layout import layout_at
 
     run = None
-    path = root / RUNS_DIR / str(parent.model.training_run) / "run.yaml"
+    path = root / layout_at(root).run_dir(str(parent.model.training_run)) / "run.yaml"
     if parent.model.training_run and path.is_file():
         run = (yaml.safe_load(path.read_text()) or {}).get("run")
     params = dict((run or {}).get("parameters") or {})

@@ -21,7 +21,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
@@ -32,6 +32,9 @@ from ..paths import inside_workspace
 from ..workspace.versions import draft_id, model_line_of
 from .mapping import Deviation
 from .records import RunRecord, clean, now_iso
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MAP_AGREEMENT = 0.005  # float ONNX vs PyTorch mAP50 on val (large val splits)
@@ -286,16 +289,17 @@ def _evaluation_yaml(parent: Parent, directory: Path) -> Path:
     return target
 
 
-def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
+def export(root: "Workspace | Path", ref: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Float ONNX next to the weights, validated against PyTorch on val, recorded in the
     model version (``artifacts.onnx`` and ``onnx_sha256``) only if the two agree."""
     from ..hashing import sha256_file
     from ..optional import require
-    from ..workspace import load_workspace
+    from ..workspace import as_workspace
     from .environment import offline_ultralytics
 
     require("onnx", "onnxruntime", "ultralytics")
-    ws = load_workspace(root)
+    ws = as_workspace(root)
+    root = ws.root
     parent = resolve_parent(ws, ref)
     refuse_changing_approved(parent.model, ws)
     offline_ultralytics(root)
@@ -303,7 +307,7 @@ def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[st
 
     from .train import attach_log
 
-    work = root / ".mle3" / "export" / parent.model.id
+    work = root / ws.layout.export_dir / parent.model.id
     work.mkdir(parents=True, exist_ok=True)
     data_yaml = _evaluation_yaml(parent, work)
     echo(f"exporting {parent.weights.relative_to(root)} to ONNX at {parent.imgsz} px")
@@ -331,14 +335,15 @@ def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[st
     return result
 
 
-def quantize(root: Path, ref: str, options: QuantizeOptions, echo: Callable[[str], None] = print) -> QuantizeResult:
-    from ..workspace import load_workspace
+def quantize(root: "Workspace | Path", ref: str, options: QuantizeOptions, echo: Callable[[str], None] = print) -> QuantizeResult:
+    from ..workspace import as_workspace
     from .environment import environment, git_state, offline_ultralytics
 
     from ..optional import require
 
     require("onnx", "onnxruntime", "ultralytics", *(("modelopt",) if options.method == "qat" else ()))
-    ws = load_workspace(root)
+    ws = as_workspace(root)
+    root = ws.root
     parent = resolve_parent(ws, ref)
     settings = parent.settings
     deviations = []

@@ -106,6 +106,9 @@ class ProjectConfig(_Strict):
     datasets: DatasetSettings = Field(default_factory=DatasetSettings)
     #: folders (relative to the root) items are read from
     item_dirs: list[str] = Field(default_factory=lambda: ["requirements", "artifacts"])
+    #: the folder mle3 writes its records to (runs, models, datasets, studies, audit); it
+    #: is read like an item folder even when ``item_dirs`` does not name it
+    artifacts_dir: str = Field("artifacts", min_length=1)
 
     @field_validator("data_roots")
     @classmethod
@@ -122,6 +125,9 @@ class ProjectConfig(_Strict):
         for d in self.item_dirs:
             if Path(d).is_absolute() or ".." in Path(d).parts:
                 raise ValueError(f"item_dirs entry {d!r} must stay inside the workspace")
+        parts = Path(self.artifacts_dir).parts
+        if Path(self.artifacts_dir).is_absolute() or ".." in parts or not parts or parts[0] in (".mle3", ".git"):
+            raise ValueError(f"artifacts_dir {self.artifacts_dir!r} must be a folder inside the workspace (not .mle3 or .git)")
         return self
 
 
