@@ -72,7 +72,7 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
     cfg, dataset = prep.cfg, prep.dataset
     env = record.data.get("environment", {})
     layout = ws.layout
-    with layout.lock("models", timeout=120):
+    with layout.lock("model-versions", timeout=120):
         line = model_line(cfg)
         models = _line_models(root, line)
         previous = previous_of(models)
@@ -128,7 +128,7 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
     root: Path = ws.root
     model = parent.model
     layout = ws.layout
-    with layout.lock("models", timeout=120):
+    with layout.lock("model-versions", timeout=120):
         onnx_rel = f"{layout.weights_dir}/{child_id}.onnx"
         atomic_copy(int8_onnx, root / onnx_rel)
         from ..approvals.fingerprint import FINGERPRINT_VERSION, Fingerprints
