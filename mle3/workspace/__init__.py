@@ -1,8 +1,36 @@
-"""Files -> validated items: the only part of mle3 that reads item YAML."""
+"""The workspace: its layout (every path mle3 reads or writes, :mod:`.layout`), its
+locks, and files -> validated items (the only part of mle3 that reads item YAML).
 
-from .config import CONFIG_NAME, ProjectConfig, find_root, load_config
-from .layout import Layout, layout_at
-from .load import Workspace, as_workspace, item_key, load_workspace
-from .schema import KINDS, json_schemas
+Names are imported on first use, so a module that needs only the layout (the audit log,
+run records) does not pay for pydantic and the item schema.
+"""
 
-__all__ = ["CONFIG_NAME", "KINDS", "ProjectConfig", "Layout", "Workspace", "as_workspace", "find_root", "item_key", "json_schemas", "layout_at", "load_config", "load_workspace"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "CONFIG_NAME": "config", "ProjectConfig": "config", "find_root": "config", "load_config": "config",
+    "Layout": "layout", "layout_at": "layout",
+    "Workspace": "load", "as_workspace": "load", "item_key": "load", "load_workspace": "load",
+    "KINDS": "schema", "json_schemas": "schema",
+}
+
+if TYPE_CHECKING:
+    from .config import CONFIG_NAME, ProjectConfig, find_root, load_config
+    from .layout import Layout, layout_at
+    from .load import Workspace, as_workspace, item_key, load_workspace
+    from .schema import KINDS, json_schemas
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_EXPORTS)

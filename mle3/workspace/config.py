@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import Mle3Error, WorkspaceNotFound
 from ..findings import format_path
+from .layout import artifacts_dir_problem
 from .yamlpos import YamlProblem, line_of, parse_documents
 
 CONFIG_NAME = "mle3.yaml"
@@ -125,9 +126,9 @@ class ProjectConfig(_Strict):
         for d in self.item_dirs:
             if Path(d).is_absolute() or ".." in Path(d).parts:
                 raise ValueError(f"item_dirs entry {d!r} must stay inside the workspace")
-        parts = Path(self.artifacts_dir).parts
-        if Path(self.artifacts_dir).is_absolute() or ".." in parts or not parts or parts[0] in (".mle3", ".git"):
-            raise ValueError(f"artifacts_dir {self.artifacts_dir!r} must be a folder inside the workspace (not .mle3 or .git)")
+        problem = artifacts_dir_problem(self.artifacts_dir)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

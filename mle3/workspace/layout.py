@@ -192,6 +192,9 @@ class Layout:
         lock = _LOCKS.get(key)
         if lock is None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            ignore = self.root / self.state_dir / ".gitignore"
+            if not ignore.exists():  # lock files are never something for `git add -A`
+                ignore.write_text("*\n")
             lock = _LOCKS.setdefault(key, FileLock(str(path), timeout=timeout))
         return lock
 
@@ -220,9 +223,41 @@ def layout_at(root: Path | str) -> Layout:
     cached = _CACHE.get(key)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    layout = Layout.of(root, load_config(root) if stamp is not None else None)
+    layout = Layout(root)
+    if stamp is not None:
+        settings = _light_settings(root / CONFIG_NAME)
+        layout = Layout(root, *settings) if settings else Layout.of(root, load_config(root))  # the full reader names any problem
     _CACHE[key] = (stamp, layout)
     return layout
+
+
+def artifacts_dir_problem(value: str) -> str | None:
+    """Why ``artifacts_dir`` cannot be used (None when it can): shared with mle3.yaml's validation."""
+    parts = PurePosixPath(value).parts
+    if not parts or PurePosixPath(value).is_absolute() or ".." in parts or parts[0] in (STATE, ".git"):
+        return f"artifacts_dir {value!r} must be a folder inside the workspace (not .mle3 or .git)"
+    return None
+
+
+def _light_settings(path: Path) -> tuple[str, tuple[str, ...]] | None:
+    """``artifacts_dir`` and ``item_dirs`` of a plain, valid mle3.yaml read without pydantic
+    (the audit log and run records need only these); None when anything looks off."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_bytes())
+    except (OSError, yaml.YAMLError, ValueError):
+        return None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return None
+    artifacts, dirs = data.get("artifacts_dir", ARTIFACTS), data.get("item_dirs", list(ITEM_DIRS))
+    if not isinstance(artifacts, str) or artifacts_dir_problem(artifacts) or not isinstance(dirs, list):
+        return None
+    if not all(isinstance(d, str) and not PurePosixPath(d).is_absolute() and ".." not in PurePosixPath(d).parts for d in dirs):
+        return None
+    return PurePosixPath(artifacts).as_posix(), tuple(dirs)
 
 
 def paths(layout: Layout) -> Iterable[tuple[str, str]]:
