@@ -33,4 +33,6 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["CONFIG_NAME", "KINDS", "Layout", "ProjectConfig", "Workspace", "as_workspace", "find_root", "item_key",
+           "json_schemas", "layout_at", "load_config", "load_workspace"]
+assert sorted(__all__) == sorted(_EXPORTS)

@@ -53,7 +53,8 @@ class Layout:
         """The layout of ``root`` as ``config`` (the loaded mle3.yaml) sets it."""
         if config is None:
             return cls(Path(root))
-        return cls(Path(root), artifacts=PurePosixPath(config.artifacts_dir).as_posix(), configured_item_dirs=tuple(config.item_dirs))
+        artifacts = PurePosixPath(config.artifacts_dir).as_posix()
+        return cls(Path(root), artifacts=artifacts, configured_item_dirs=tuple(config.item_dirs))
 
     def path(self, rel: str) -> Path:
         """``rel`` (a path of this layout) as an absolute path."""
@@ -226,7 +227,8 @@ def layout_at(root: Path | str) -> Layout:
     layout = Layout(root)
     if stamp is not None:
         settings = _light_settings(root / CONFIG_NAME)
-        layout = Layout(root, *settings) if settings else Layout.of(root, load_config(root))  # the full reader names any problem
+        # anything unusual goes to the full reader, which names the problem
+        layout = Layout(root, *settings) if settings else Layout.of(root, load_config(root))
     _CACHE[key] = (stamp, layout)
     return layout
 
@@ -255,8 +257,9 @@ def _light_settings(path: Path) -> tuple[str, tuple[str, ...]] | None:
     artifacts, dirs = data.get("artifacts_dir", ARTIFACTS), data.get("item_dirs", list(ITEM_DIRS))
     if not isinstance(artifacts, str) or artifacts_dir_problem(artifacts) or not isinstance(dirs, list):
         return None
-    if not all(isinstance(d, str) and not PurePosixPath(d).is_absolute() and ".." not in PurePosixPath(d).parts for d in dirs):
-        return None
+    for d in dirs:
+        if not isinstance(d, str) or PurePosixPath(d).is_absolute() or ".." in PurePosixPath(d).parts:
+            return None
     return PurePosixPath(artifacts).as_posix(), tuple(dirs)
 
 

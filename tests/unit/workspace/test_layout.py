@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from mle3.errors import Mle3Error
-from mle3.workspace import Layout, Workspace, as_workspace, layout_at, load_workspace
+from mle3.workspace import Layout, as_workspace, layout_at, load_workspace
 from mle3.workspace.config import ProjectConfig
-from mle3.workspace.layout import DEFAULT, covers, paths
+from mle3.workspace.layout import covers, paths
 
 PACKAGE = Path(__file__).resolve().parents[3] / "mle3"
 #: modules allowed to spell a workspace path: the layout itself, the defaults of mle3.yaml,
@@ -48,17 +48,22 @@ def test_no_module_but_the_layout_spells_a_workspace_path():
 
 def test_the_scan_finds_a_hard_coded_path():
     """The guard above can fail: a module spelling a path is found."""
-    assert _workspace_paths(ast.parse('X = ".mle3/queue"\ndef f():\n    """artifacts/runs"""\n    return "artifacts/runs"\n')) == [
-        (1, ".mle3/queue"), (4, "artifacts/runs")]
+    source = 'X = ".mle3/queue"\ndef f():\n    """artifacts/runs"""\n    return "artifacts/runs"\n'
+    assert _workspace_paths(ast.parse(source)) == [(1, ".mle3/queue"), (4, "artifacts/runs")]
 
 
 def test_default_layout_keeps_todays_places(tmp_path):
     layout = Layout(tmp_path)
     assert layout.item_dirs == ("requirements", "artifacts")
-    assert (layout.runs_dir, layout.models_dir, layout.datasets_dir, layout.studies_dir, layout.audit_dir, layout.audit_legacy) == (
-        "artifacts/runs", "artifacts/models", "artifacts/datasets", "artifacts/studies", "artifacts/audit", "artifacts/audit.jsonl")
-    assert (layout.queue_dir, layout.local_settings, layout.serve_token, layout.optuna_storage, layout.run_changes, layout.run_index) == (
-        ".mle3/queue", ".mle3/local.yaml", ".mle3/serve.token", ".mle3/optuna.sqlite3", ".mle3/run-changes.log", ".mle3/cache/run-index.json")
+    def named(*names: str) -> list[str]:
+        return [getattr(layout, n) for n in names]
+
+    assert named("runs_dir", "models_dir", "datasets_dir", "studies_dir", "audit_dir", "audit_legacy") == [
+        "artifacts/runs", "artifacts/models", "artifacts/datasets", "artifacts/studies", "artifacts/audit",
+        "artifacts/audit.jsonl"]
+    assert named("queue_dir", "local_settings", "serve_token", "optuna_storage", "run_changes", "run_index") == [
+        ".mle3/queue", ".mle3/local.yaml", ".mle3/serve.token", ".mle3/optuna.sqlite3", ".mle3/run-changes.log",
+        ".mle3/cache/run-index.json"]
     assert layout.weights_dir == "models" and layout.lock_path("audit") == tmp_path / ".mle3/locks/audit.lock"
 
 
@@ -67,7 +72,8 @@ def test_a_custom_artifacts_dir_moves_every_record_and_nothing_of_the_state():
     named = dict(paths(layout))
     records = {"runs_dir", "models_dir", "datasets_dir", "studies_dir", "audit_dir", "audit_legacy"}
     assert {k for k, v in named.items() if v.startswith("records/mle3/")} == records
-    assert all(v == ".mle3" or v.startswith(".mle3/") for k, v in named.items() if k not in records | {"artifacts", "weights_dir"})
+    state = {k: v for k, v in named.items() if k not in records | {"artifacts", "weights_dir"}}
+    assert state and all(v == ".mle3" or v.startswith(".mle3/") for v in state.values())
     assert layout.item_dirs == ("specs", "records/mle3")  # what mle3 writes is read back
 
 
@@ -163,7 +169,8 @@ def test_custom_item_dirs_and_artifacts_dir_round_trip(tmp_path):
     assert audit.read(root).nodes and all(n.file.startswith("records/audit/") for n in audit.read(root).nodes)
     assert audit.verify(root) == (len(audit.read(root).nodes), [])
     report = check_workspace(root, use_cache=False)
-    assert not [f for f in report.findings if f.rule.startswith("load.") or f.severity == "error" and f.item in (record.id, reg.key)]
+    ours = (record.id, reg.key)
+    assert not [f for f in report.findings if f.rule.startswith("load.") or f.severity == "error" and f.item in ours]
     assert not [p for p in (root / ".mle3").glob("*.lock")], "every lock lies in .mle3/locks/"
 
 
@@ -173,7 +180,7 @@ def test_promote_evaluates_its_gate_under_the_workspace_lock(make_ws, monkeypatc
 
     from filelock import FileLock, Timeout
 
-    promote_module = importlib.import_module("mle3.approvals.promote")  # the package exports the function under this name
+    promote_module = importlib.import_module("mle3.approvals.promote")  # the package's `promote` is the function
 
     root = make_ws()
     seen = []
