@@ -24,6 +24,7 @@ from ..itemfile import set_fields
 from ..errors import Mle3Error
 from ..graph import build_graph, upstream
 from ..workspace import Workspace, item_key
+from ..workspace.layout import PROMOTE_LOCK
 from ..workspace.load import locked
 from .fingerprint import Fingerprints
 from ..workspace.versions import SEMVER, model_line_of, next_release, version_of
@@ -205,10 +206,6 @@ def _release_version(ws: Workspace, model: Any, wanted: str | None, gate: Gate) 
     elif chosen in taken or ws.resolve(f"{line}-{chosen}") not in (None, model):
         gate.missing.append(f"version {chosen} of {line} is already taken; choose another with --version")
     return chosen
-
-
-#: the workspace lock promotions hold from reading the gate to writing its outcome
-PROMOTE_LOCK = "promote"
 
 
 def promote(root: Any, ref: str, target: str, version: str | None = None) -> Gate:

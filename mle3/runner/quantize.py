@@ -328,9 +328,15 @@ def export(root: "Workspace | Path", ref: str, echo: Callable[[str], None] = pri
         raise Mle3Error(f"ONNX val mAP50 {onnx_eval.val.get('mAP_50')} differs from PyTorch {torch_map} by {gap:.4f} (> {tolerance}); the export is not recorded", exit_code=1)
     digest = sha256_file(onnx_path)
     from ..itemfile import set_fields
+    from ..workspace.layout import PROMOTE_LOCK
+    from ..workspace.load import locked
 
-    set_fields(ws, parent.model, {("artifacts", "onnx"): result["onnx"], ("onnx_sha256",): digest, ("onnx_metrics",): clean(result["onnx_metrics"])})
-    audit.append(root, "model.export", parent.model.id, {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]})
+    fields = {("artifacts", "onnx"): result["onnx"], ("onnx_sha256",): digest, ("onnx_metrics",): clean(result["onnx_metrics"])}
+    with locked(ws, PROMOTE_LOCK):  # a promotion while the export ran: checked again, then written
+        model = ws.get(parent.model.id)
+        refuse_changing_approved(model, ws)
+        set_fields(ws, model, fields)
+        audit.append(root, "model.export", model.id, {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]})
     result.update(recorded=True, sha256=digest)
     return result
 

@@ -30,6 +30,9 @@ ARTIFACTS = "artifacts"
 ITEM_DIRS = ("requirements", ARTIFACTS)
 #: weights and ONNX files of model versions (large, kept out of git by the scaffold)
 WEIGHTS = "models"
+#: the lock promotions hold from reading their gate to writing its outcome; whatever
+#: changes a model version's approved content (export) takes it too
+PROMOTE_LOCK = "promote"
 
 
 def covers(folder: str, path: str) -> bool:
