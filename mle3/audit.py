@@ -44,6 +44,7 @@ from .workspace.layout import DEFAULT, layout_at
 from ._atomic import atomic_write_text, temporary_beside
 from ._gc import paused_gc
 from .errors import Mle3Error
+from .formats import canonical_json
 
 #: the default places (``Layout.audit_dir``, ``audit_legacy``, ``audit_index_dir`` and
 #: ``tmp_dir`` are the workspace's own: they follow ``artifacts_dir`` in mle3.yaml)
@@ -93,7 +94,7 @@ def _lock(root: Path) -> FileLock:
 
 def canonical_body(entry: dict[str, Any]) -> bytes:
     body = {k: v for k, v in entry.items() if k != "hash"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_json(body)
 
 
 def entry_hash(entry: dict[str, Any]) -> str:

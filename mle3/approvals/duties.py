@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import audit
+from ..vocab import AuditAction
 from .ledger import Approval
 
 
@@ -55,7 +56,7 @@ def trainer_of(ws: Any, model: Any, log: audit.Log) -> str | None:
     if run is None or run.kind != "run":
         return None
     for node in log.nodes:
-        if node.action == "run.start" and node.entry.get("item") == run.id:
+        if node.action == AuditAction.RUN_START and node.entry.get("item") == run.id:
             actor = node.entry.get("actor")
             return actor if isinstance(actor, str) else None
     return None

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import audit
+from ..vocab import AuditAction
 from ..workspace import Workspace
 from .signing import principal_of
 
-ACTION = "approval"
+ACTION = AuditAction.APPROVAL
 
 
 @dataclass

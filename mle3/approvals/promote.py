@@ -23,6 +23,7 @@ from .. import audit
 from ..itemfile import set_fields
 from ..errors import Mle3Error
 from ..graph import build_graph, upstream
+from ..vocab import AuditAction
 from ..workspace import Workspace, item_key
 from ..workspace.layout import PROMOTE_LOCK
 from ..workspace.load import locked
@@ -237,5 +238,5 @@ def _promote_locked(ws: Workspace, ref: str, target: str, version: str | None) -
     details: dict[str, Any] = {"from": gate.current, "to": target, "approvals": gate.approvals}
     if gate.version:
         details.update(version=gate.version, alias=gate.alias)
-    audit.append(ws.root, "promote", gate.model, details)
+    audit.append(ws.root, AuditAction.PROMOTE, gate.model, details)
     return gate

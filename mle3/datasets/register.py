@@ -9,7 +9,6 @@ version is immutable: data that changes needs a new version.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -21,13 +20,15 @@ import yaml
 from .. import audit
 from .._atomic import atomic_write_bytes, atomic_write_text
 from ..errors import ItemNotFound, Mle3Error
+from ..formats import dataset_fingerprint, fingerprint_hex, split_manifest_line
+from ..vocab import IMAGE_SUFFIXES, AuditAction
 from ..workspace.layout import DEFAULT, layout_at
 from .manifest import MANIFEST_DIR, manifest_name
 from .roots import locate
 from .scan import list_remote, scan_local, scan_remote
 from .state import LocalState, save_state
 from .storage import store_for
-from .yolo import IMAGE_SUFFIXES, DataLayout, layout_of, read_data_yaml, read_remote_layout, summarise
+from .yolo import DataLayout, layout_of, read_data_yaml, read_remote_layout, summarise
 
 #: the default place (``Layout.datasets_dir`` is the workspace's own)
 DATASET_DIR = DEFAULT.datasets_dir
@@ -137,8 +138,7 @@ def _register_scanned(
             result = scan_remote(store, listing, layout.splits, len(layout.names), progress=advance)
         else:
             result, listing = scan_local(str(store.path), layout.root, layout.splits, len(layout.names), progress=advance, extra=[layout.file])
-    text = result.text.encode()
-    fp = "sha256:" + hashlib.sha256(text).hexdigest()
+    fp = dataset_fingerprint(result.text)
     splits = summarise(result.splits, layout.names)
     for split, directory in layout.splits.items():
         splits.setdefault(split, {"samples": 0})["path"] = directory
@@ -184,7 +184,7 @@ def _register_scanned(
         refuse_existing(root, dataset_id, version)
         atomic_write_text(item_file, text)
     where = manifest_rel if root_name is None else f"{root_name}:{manifest_rel}"
-    audit.append(root, "dataset.register", f"{dataset_id}-{version}", {"fingerprint": fp, "files": result.files, "manifest": where, **({"data_root": root_name} if root_name else {})}, actor=actor)
+    audit.append(root, AuditAction.DATASET_REGISTER, f"{dataset_id}-{version}", {"fingerprint": fp, "files": result.files, "manifest": where, **({"data_root": root_name} if root_name else {})}, actor=actor)
     return Registration(f"{dataset_id}-{version}", item_file.relative_to(root).as_posix(), where, fp, result.files, result.bytes, splits, quality, leakage,
                         data_root=root_name, manifest_bytes=len(packed), manifest_beside_data=stored_beside_data)
 
@@ -193,7 +193,7 @@ def record_path(root: Path, dataset_id: str, version: str, fp: str) -> Path:
     """The item file of a registration. The name carries the fingerprint, so one version
     registered with different data on two branches gives two files that git merges without
     conflict, and ``check`` reports ``dataset.version-conflict``."""
-    return root / layout_at(root).datasets_dir / f"{dataset_id}-{version}.{fp.split(':', 1)[-1][:8]}.yaml"
+    return root / layout_at(root).datasets_dir / f"{dataset_id}-{version}.{fingerprint_hex(fp)[:8]}.yaml"
 
 
 def manifest_location(data_yaml: str, fp: str) -> str:
@@ -240,7 +240,7 @@ def _leakage(images: dict[str, list[str]], manifest: str) -> dict[str, Any]:
     examples: dict[str, list[str]] = defaultdict(list)
     if shared:
         for line in manifest.splitlines():
-            digest, _, path = line.split("  ", 2)
+            digest, _, path = split_manifest_line(line)
             if digest in shared and path.rsplit(".", 1)[-1].lower() in IMAGE_EXTENSIONS:
                 examples[digest].append(path)
     return {

@@ -10,7 +10,6 @@ fingerprint as a whole.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Callable
 
 from .._atomic import atomic_write_bytes
 from ..errors import Mle3Error
+from ..formats import dataset_fingerprint, encode_manifest
 from ..workspace.layout import layout_at
 from .manifest import Columns, Entry, decode_columns, fingerprint, manifest_name, manifest_text, read_manifest
 from .scan import Listing, list_local, list_remote, scan
@@ -204,8 +204,6 @@ def _hash_all(store: Any, paths: list[str], progress: Callable[[int], None] | No
 def _verify_whole(root: Path, store: Any, dataset: Any, listing: Listing | None) -> Verification:
     """No manifest reachable: hash every file and compare the fingerprint as a whole; a
     match recreates the local manifest."""
-    from .manifest import encode_manifest
-
     result = Verification(dataset.key, 0, location=store.label, manifest_found=False)
     if listing is None:
         result.fingerprint_ok = False
@@ -219,7 +217,7 @@ def _verify_whole(root: Path, store: Any, dataset: Any, listing: Listing | None)
     result.files = len(entries)
     result.hashed = len(entries)
     text = manifest_text(entries)
-    if "sha256:" + hashlib.sha256(text.encode()).hexdigest() == dataset.fingerprint:
+    if dataset_fingerprint(text) == dataset.fingerprint:
         local = root / layout_at(root).local_manifests / manifest_name(dataset.fingerprint)
         local.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(local, encode_manifest(text))

@@ -13,12 +13,13 @@ from typing import Any
 
 from ..errors import Mle3Error
 from ..runner.records import RUN_FILE
+from ..vocab import RUN_ENDED
 from ..workspace.layout import layout_at
 from .index import RunIndex, read_record
 from .live import RunFollower
 
 BARS = "▁▂▃▄▅▆▇█"
-ENDED = ("success", "failed", "aborted", "terminated", "pruned", "stale")
+ENDED = RUN_ENDED
 
 
 def sparkline(values: list[float | None], width: int = 40) -> str:

@@ -22,6 +22,7 @@ from ..errors import Mle3Error
 from ..graph import relations, upstream
 from ..rules.criteria import describe, evaluate
 from ..runner.records import read_epochs
+from ..vocab import MODEL_METRICS, canonical_split
 from ..workspace import Workspace, item_key
 from . import charts
 from .optimization import optimization_of
@@ -212,7 +213,7 @@ def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
     ratios = ds.ratios()
     split_rows = []
     for name, info in ds.splits.items():
-        canon = "val" if name in ("validation", "valid") else name
+        canon = canonical_split(name)
         bounds = ranges.get(canon)
         share = ratios.get(canon)
         split_rows.append({
@@ -446,7 +447,7 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
             mine, theirs = model.metrics.for_split(split), prev.metrics.for_split(split)
             if mine is None or theirs is None:
                 continue
-            for metric in ("mAP_50", "mAP_50_95", "precision", "recall", "f1"):
+            for metric in MODEL_METRICS:
                 a, b = mine.get(metric), theirs.get(metric)
                 if a is not None and b is not None:
                     deltas.append({"split": split, "metric": metric, "value": a, "previous": b, "delta": a - b})

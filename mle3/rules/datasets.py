@@ -242,7 +242,7 @@ def _kinds_by_severity(quality: dict) -> tuple[str, str]:
 
 
 @rule("data.night-list", "warning", "Images the data set's night list names are no file below the data set's root, so headlight glare never runs on them.",
-      "Write each line of the list relative to the data set's root (the data.yaml's `path:`), as the split folders are; see README, augmentation.")
+      "Write each line of the list relative to the data set's root (the data.yaml's `path:`), as the split folders are; see docs/guides/training.md, augmentation.")
 def night_list(ctx: Context) -> Iterator[Hit]:
     from ..datasets.night import night_list_warning
 

@@ -14,7 +14,6 @@ record, the child model version and by ``mle3 check``.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import shutil
 import statistics
@@ -28,7 +27,9 @@ import yaml
 from .. import audit
 from .._atomic import atomic_write_text
 from ..errors import Mle3Error
+from ..formats import tagged_sha256
 from ..paths import inside_workspace
+from ..vocab import CALIBRATION_SUFFIXES, FROZEN_STATUSES, AuditAction
 from ..workspace.versions import draft_id, model_line_of
 from .mapping import Deviation
 from .records import RunRecord, clean, now_iso
@@ -36,7 +37,6 @@ from .records import RunRecord, clean, now_iso
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MAP_AGREEMENT = 0.005  # float ONNX vs PyTorch mAP50 on val (large val splits)
 
 
@@ -148,11 +148,6 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     return Parent(model, weights, digest, config, dataset, int(imgsz or 640), settings, base / dataset.data_yaml, base)
 
 
-#: statuses whose content people approved: writing into the model version would make
-#: those approvals stale and break the release
-FROZEN_STATUSES = ("validated", "released")
-
-
 def refuse_changing_approved(model: Any, ws: Any) -> None:
     """Export records the ONNX file in the model version itself; for a validated or
     released model that changes approved content, so it is refused before anything runs
@@ -172,7 +167,7 @@ def _refuse_broken(ws: Any, item_id: str) -> None:
 
 
 def _images(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in directory.rglob("*") if p.suffix.lower() in CALIBRATION_SUFFIXES and p.is_file())
 
 
 def calibration_set(base: Path, dataset: Any, count: int, seed: int = 0) -> tuple[list[Path], str]:
@@ -183,7 +178,7 @@ def calibration_set(base: Path, dataset: Any, count: int, seed: int = 0) -> tupl
     images = _images(train_dir)
     chosen = sorted(random.Random(seed).sample(images, min(count, len(images))))
     listing = "".join(p.relative_to(base).as_posix() + "\n" for p in chosen)
-    return chosen, "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
+    return chosen, tagged_sha256(listing.encode())
 
 
 # ----------------------------------------------------------------------------- ONNX helpers
@@ -336,7 +331,7 @@ def export(root: "Workspace | Path", ref: str, echo: Callable[[str], None] = pri
         model = ws.get(parent.model.id)
         refuse_changing_approved(model, ws)
         set_fields(ws, model, fields)
-        audit.append(root, "model.export", model.id, {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]})
+        audit.append(root, AuditAction.MODEL_EXPORT, model.id, {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]})
     result.update(recorded=True, sha256=digest)
     return result
 
@@ -380,7 +375,7 @@ def quantize(root: "Workspace | Path", ref: str, options: QuantizeOptions, echo:
     # two branches never collide
     child_id = f"{draft_id(model_line_of(parent.model) or parent.model.id, record.id)}-int8-{options.method}"
     atomic_write_text(record.directory / "calibration.txt", "".join(path + "\n" for path in listed))
-    audit.append(root, "run.start", record.id, {"kind": "quantization", "method": options.method, "parent": parent.model.id})
+    audit.append(root, AuditAction.RUN_START, record.id, {"kind": "quantization", "method": options.method, "parent": parent.model.id})
     result = QuantizeResult(record.id, "in_progress", method=options.method, threshold=threshold)
     started = time.time()
     record.update(status="in_progress", started=now_iso())
@@ -447,14 +442,14 @@ def quantize(root: "Workspace | Path", ref: str, options: QuantizeOptions, echo:
         echo(f"wrote {child_file}")
     except (KeyboardInterrupt, Exception) as exc:
         record.update(status="aborted" if isinstance(exc, KeyboardInterrupt) else "failed", ended=now_iso(), duration_s=round(time.time() - started, 2), error=f"{type(exc).__name__}: {exc}")
-        audit.append(root, "run.end", record.id, {"status": record.data["status"], "error": record.data["error"]})
+        audit.append(root, AuditAction.RUN_END, record.id, {"status": record.data["status"], "error": record.data["error"]})
         if isinstance(exc, (Mle3Error, KeyboardInterrupt)):
             raise
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         return result
     finally:
         detach_log()
-    audit.append(root, "run.end", record.id, {"status": "success", "model_version": child_id, "passed": result.passed})
+    audit.append(root, AuditAction.RUN_END, record.id, {"status": "success", "model_version": child_id, "passed": result.passed})
     return result
 
 

@@ -9,8 +9,6 @@ is written (never the other way round: a model exists only for a run that succee
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import signal
@@ -24,11 +22,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
-from .. import audit, caveats
+from .. import audit, caveats, formats
 from .._atomic import atomic_write_text
 from ..hashing import sha256_file
 from ..errors import Mle3Error
 from ..paths import inside_workspace
+from ..vocab import EPOCH_KEYS, AuditAction, model_metrics
 from .mapping import Deviation, Mapping, map_config, ultralytics_device
 from .model_version import write_model_version
 from .records import EPOCHS_FILE, RunRecord, abort_flag, now_iso, read_epochs
@@ -86,7 +85,8 @@ class TrainResult:
 
 
 def config_hash(raw: dict[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    """The configuration's hash a run records (defined in :mod:`mle3.formats`)."""
+    return formats.config_hash(raw)
 
 
 @dataclass
@@ -227,14 +227,6 @@ def _write_run_data_yaml(prep: Prepared, run_dir: Path, keep_test: bool = True) 
     return target
 
 
-EPOCH_KEYS = {
-    "train/box_loss": "train_box_loss", "train/cls_loss": "train_cls_loss", "train/dfl_loss": "train_dfl_loss",
-    "val/box_loss": "val_box_loss", "val/cls_loss": "val_cls_loss", "val/dfl_loss": "val_dfl_loss",
-    "metrics/precision(B)": "precision", "metrics/recall(B)": "recall",
-    "metrics/mAP50(B)": "mAP50", "metrics/mAP50-95(B)": "mAP50_95",
-}
-
-
 def _epoch_metrics(trainer: Any) -> dict[str, Any]:
     raw = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **(trainer.metrics or {})}
     out: dict[str, Any] = {new: float(raw[old]) for old, new in EPOCH_KEYS.items() if old in raw}
@@ -330,7 +322,7 @@ def train(root: "Workspace | Path", config_ref: str, options: TrainOptions, echo
             echo(f"warning: {message}")
     for dev in prep.mapping.deviations:
         echo(f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})")
-    audit.append(root, "run.start", record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
+    audit.append(root, AuditAction.RUN_START, record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
     mirror = None
     if options.mlflow is not None:
         from ..interop.mlflow import Mirror, default_uri
@@ -400,7 +392,7 @@ def train(root: "Workspace | Path", config_ref: str, options: TrainOptions, echo
             signal.signal(signal.SIGTERM, previous_handler)
         TERMINATING.clear()
         detach_log()
-    audit.append(root, "run.end", record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
+    audit.append(root, AuditAction.RUN_END, record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
     return result
 
 
@@ -589,11 +581,11 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
     weights_dir = Path(trainer.save_dir) / "weights"
     best, last = weights_dir / "best.pt", weights_dir / "last.pt"
     chosen = best if best.exists() else last
-    final = {"validation": _named_metrics(state.get("final_val") or {})}
+    final = {"validation": model_metrics(state.get("final_val") or {})}
     if _has_split(data_yaml, "test"):
         echo("evaluating the best weights on the test split")
         test = YOLO(str(chosen)).val(data=str(data_yaml), split="test", imgsz=args.get("imgsz", 640), batch=args.get("batch", 16), device=args.get("device"), plots=False, project=str(record.directory), name="test", exist_ok=True, verbose=False)
-        final["test"] = _named_metrics({
+        final["test"] = model_metrics({
             "precision": float(test.box.mp), "recall": float(test.box.mr), "mAP50": float(test.box.map50), "mAP50_95": float(test.box.map),
         })
     checkpoints = []
@@ -635,15 +627,6 @@ def finish_checkpoints(record: RunRecord, mapping: Mapping) -> None:
 
 def _has_split(data_yaml: Path, split: str) -> bool:
     return bool((yaml.safe_load(data_yaml.read_text()) or {}).get(split))
-
-
-def _named_metrics(m: dict[str, Any]) -> dict[str, Any]:
-    """ultralytics names -> the seed's metric names (mAP_50, precision, recall, f1)."""
-    p, r = m.get("precision"), m.get("recall")
-    out = {"mAP_50": m.get("mAP50"), "mAP_50_95": m.get("mAP50_95"), "precision": p, "recall": r}
-    if p is not None and r is not None:
-        out["f1"] = 2 * p * r / (p + r) if p + r else 0.0
-    return {k: round(float(v), 6) for k, v in out.items() if v is not None}
 
 
 class _FitnessValidator:

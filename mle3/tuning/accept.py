@@ -20,6 +20,7 @@ from .._atomic import atomic_write_text
 from ..errors import Mle3Error
 from ..ids import check_id
 from ..runner.overrides import set_path
+from ..vocab import AuditAction
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -72,7 +73,7 @@ def accept(root: "Workspace | Path", study_name: str, new_id: str | None = None)
                       f"(run {best['run']}, {study.objective.get('metric')} {best['value']}).\n"
                       + yaml.safe_dump({"training": raw}, sort_keys=False, allow_unicode=True))
     written.insert(0, target.relative_to(root).as_posix())
-    audit.append(root, "tune.accept", new_id, {"study": study_name, "trial": best["number"], "run": best["run"], "value": best["value"], "params": values, "derived_from": cfg.id})
+    audit.append(root, AuditAction.TUNE_ACCEPT, new_id, {"study": study_name, "trial": best["number"], "run": best["run"], "value": best["value"], "params": values, "derived_from": cfg.id})
     return {"config": new_id, "files": written, "study": study_name, "trial": best["number"], "values": values}
 
 

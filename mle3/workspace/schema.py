@@ -16,6 +16,9 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
+# defined in the vocabulary; imported from here too
+from ..vocab import MODEL_METRICS, MODEL_STATUSES, RETIRED_STATUSES, RUN_STATUSES, canonical_split  # noqa: F401
+
 Scalar = Union[str, int, float, bool, None]
 DateLike = Union[dt.datetime, dt.date, str]
 #: every number of an item is finite: a NaN threshold fails no comparison (``x < nan``
@@ -36,11 +39,6 @@ def _as_list(value: Any) -> Any:
     if isinstance(value, str):
         return [value]
     return value
-
-
-def canonical_split(name: str) -> str:
-    """``validation`` and ``valid`` are the same split as ``val``."""
-    return "val" if name in ("val", "validation", "valid") else name
 
 
 # --------------------------------------------------------------------------- criteria
@@ -182,10 +180,6 @@ class SplitInfo(Section):
     path: str | None = None
     samples: int | None = Field(default=None, ge=0)
     instances: dict[str, int] = Field(default_factory=dict)
-
-
-#: data set statuses that take a version out of use
-RETIRED_STATUSES = ("rejected", "obsolete")
 
 
 class Dataset(Item):
@@ -356,7 +350,7 @@ class QuantizationSettings(Section):
 
 # --------------------------------------------------------------------------- tuning
 #: validation metrics a study may optimize (the seed's names)
-TUNING_METRICS = ("mAP_50", "mAP_50_95", "precision", "recall", "f1")
+TUNING_METRICS = MODEL_METRICS
 AUGMENTATION_GROUPS = {
     "geometric": get_args(GeometricName), "photometric": get_args(PhotometricName),
     "weather_simulation": get_args(WeatherName), "automotive_specific": get_args(AutomotiveName),
@@ -555,9 +549,6 @@ class Traceability(Section):
     coerce_lists = field_validator("requirements", mode="before")(_as_list)
 
 
-MODEL_STATUSES = ("draft", "training", "validated", "released", "rejected", "obsolete")
-
-
 class ModelVersion(Item):
     """The seed's model version specification (``model_version:``)."""
 
@@ -578,9 +569,6 @@ class ModelVersion(Item):
     model_line: str | None = None
     #: the semantic version given at promotion to validated (the model is then also ``<line>-<version>``)
     version: str | None = None
-
-
-RUN_STATUSES = ("pending", "in_progress", "success", "failed", "aborted", "terminated", "pruned")
 
 
 class Run(Item):
