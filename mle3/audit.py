@@ -40,14 +40,17 @@ from typing import Any, Callable, Iterator
 
 from filelock import FileLock
 
+from .workspace.layout import DEFAULT, layout_at
 from ._atomic import atomic_write_text, temporary_beside
 from ._gc import paused_gc
 from .errors import Mle3Error
 from .formats import canonical_json
 
-AUDIT_DIR = "artifacts/audit"
-LEGACY_FILE = "artifacts/audit.jsonl"
-INDEX_DIR = ".mle3/audit-index"
+#: the default places (``Layout.audit_dir``, ``audit_legacy``, ``audit_index_dir`` and
+#: ``tmp_dir`` are the workspace's own: they follow ``artifacts_dir`` in mle3.yaml)
+AUDIT_DIR = DEFAULT.audit_dir
+LEGACY_FILE = DEFAULT.audit_legacy
+INDEX_DIR = DEFAULT.audit_index_dir
 GENESIS = "0" * 64
 MIGRATE = "audit.migrate"
 _ENTRY_NAME = re.compile(r"^([0-9a-f]{64})\.json$")
@@ -65,28 +68,28 @@ MAX_DEPTH = 64
 #: machines that exchange entries through git differ a little); more is an audit error
 CLOCK_SKEW_S = 300
 #: temporary files of appends live here (ignored by git), not beside the entries
-TMP_DIR = ".mle3/tmp"
+TMP_DIR = DEFAULT.tmp_dir
 _TMP_PREFIX = "audit-"
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def audit_dir(root: Path) -> Path:
-    return root / AUDIT_DIR
+    return root / layout_at(root).audit_dir
 
 
-def entry_file(digest: str) -> str:
-    """Workspace-relative file of the entry with hash ``digest``."""
-    return f"{AUDIT_DIR}/{digest[:2]}/{digest}.json"
+def entry_file(digest: str, root: Path | None = None) -> str:
+    """Workspace-relative file of the entry with hash ``digest`` (in the workspace at
+    ``root``; in the default layout without it)."""
+    folder = layout_at(root).audit_dir if root is not None else AUDIT_DIR
+    return f"{folder}/{digest[:2]}/{digest}.json"
 
 
 def exists(root: Path) -> bool:
-    return audit_dir(root).is_dir() or (root / LEGACY_FILE).is_file()
+    return audit_dir(root).is_dir() or (root / layout_at(root).audit_legacy).is_file()
 
 
 def _lock(root: Path) -> FileLock:
-    lock_dir = root / ".mle3"
-    lock_dir.mkdir(exist_ok=True)
-    return FileLock(str(lock_dir / "audit.lock"), timeout=60)
+    return layout_at(root).lock("audit", timeout=60)
 
 
 def canonical_body(entry: dict[str, Any]) -> bytes:
@@ -192,23 +195,25 @@ def _raw_entries(root: Path) -> Iterator[tuple[str, int, bytes | None, str | Non
     (never a complete entry) and is skipped; temporary files of an interrupted append are
     not entries. Symbolic links (the log's folder, a shard, an entry, the legacy file) are
     never followed: each is a problem, so nothing outside the workspace is read as an entry."""
-    legacy = root / LEGACY_FILE
+    layout = layout_at(root)
+    legacy_rel, audit_rel = layout.audit_legacy, layout.audit_dir
+    legacy = root / legacy_rel
     if legacy.is_symlink():
-        yield LEGACY_FILE, 1, None, f"{LEGACY_FILE} {_LINK}"
+        yield legacy_rel, 1, None, f"{legacy_rel} {_LINK}"
     elif legacy.is_file():
         with open(legacy, "rb") as fh:
             for number, line in enumerate(fh, 1):
                 if line.strip() and line.endswith(b"\n"):
-                    yield LEGACY_FILE, number, line, None
+                    yield legacy_rel, number, line, None
     if audit_dir(root).is_symlink():
-        yield AUDIT_DIR, 1, None, f"{AUDIT_DIR} {_LINK}"
+        yield audit_rel, 1, None, f"{audit_rel} {_LINK}"
         return
     try:
         shards = [d for d in os.scandir(audit_dir(root)) if _SHARD_NAME.match(d.name)]
     except (FileNotFoundError, NotADirectoryError):
         return
     for shard in shards:
-        rel = f"{AUDIT_DIR}/{shard.name}/"
+        rel = f"{audit_rel}/{shard.name}/"
         if shard.is_symlink():
             yield rel[:-1], 1, None, f"shard folder {_LINK}"
             continue
@@ -303,6 +308,8 @@ class Log:
     by_hash: dict[str, Node] = field(default_factory=dict)
     heads: list[str] = field(default_factory=list)
     problems: list[AuditProblem] = field(default_factory=list)
+    #: the workspace-relative legacy file (its lines are nodes of the linear format)
+    legacy_file: str = LEGACY_FILE
     _ancestors: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -310,7 +317,7 @@ class Log:
 
     @property
     def legacy_only(self) -> bool:
-        return bool(self.nodes) and all(n.file == LEGACY_FILE for n in self.nodes)
+        return bool(self.nodes) and all(n.file == self.legacy_file for n in self.nodes)
 
     def ancestors(self, digest: str) -> frozenset[str]:
         """Every entry that ``digest`` follows, directly or not (memoised)."""
@@ -347,7 +354,7 @@ def read(root: Path) -> Log:
 
 
 def _read(root: Path) -> Log:
-    log = Log()
+    log = Log(legacy_file=layout_at(root).audit_legacy)
     pending: list[Node] = []
     for file, line, raw, problem in _raw_entries(root):
         if raw is not None and problem is None:
@@ -355,7 +362,7 @@ def _read(root: Path) -> Log:
         if problem is not None or raw is None:
             log.problems.append(AuditProblem(file, line, problem or "entry cannot be read"))
             continue
-        node = _canonical_node(file, raw) if file != LEGACY_FILE else None
+        node = _canonical_node(file, raw) if file != log.legacy_file else None
         if node is None:
             node = _checked_node(log, file, line, raw)
             if node is None:
@@ -405,7 +412,7 @@ def _checked_node(log: Log, file: str, line: int, raw: bytes) -> Node | None:
     if not isinstance(stored, str) or entry_hash(entry) != stored:
         log.problems.append(AuditProblem(file, line, f"{action} entry was edited (its content does not match its hash)"))
         stored = stored if isinstance(stored, str) else entry_hash(entry)
-    if file != LEGACY_FILE and not file.endswith(f"/{stored[:2]}/{stored}.json"):
+    if file != log.legacy_file and not file.endswith(f"/{stored[:2]}/{stored}.json"):
         log.problems.append(AuditProblem(file, line, f"{action} entry is stored under another entry's name (its hash is {stored[:12]}...)"))
     return Node(file, line, stored, parents_of(entry), action, str(entry.get("time", "")), entry=entry)
 
@@ -491,16 +498,16 @@ class _Index:
 
 
 def _index_file(root: Path) -> Path:
-    return root / INDEX_DIR / "heads.json"
+    return root / layout_at(root).audit_index_dir / "heads.json"
 
 
 def _shard_index(root: Path, shard: str) -> Path:
-    return root / INDEX_DIR / f"{shard}.txt"
+    return root / layout_at(root).audit_index_dir / f"{shard}.txt"
 
 
 def _legacy_state(root: Path) -> list[int]:
     try:
-        st = (root / LEGACY_FILE).stat()
+        st = (root / layout_at(root).audit_legacy).stat()
         return [st.st_size, st.st_mtime_ns]
     except FileNotFoundError:
         return []
@@ -606,7 +613,7 @@ def _write_entry(root: Path, index: _Index, action: str, item: str | None, detai
     body = canonical_body(entry)
     digest = hashlib.sha256(body).hexdigest()
     entry["hash"] = digest
-    target = root / entry_file(digest)
+    target = root / entry_file(digest, root)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _temporary(root, target)
     try:
@@ -634,7 +641,7 @@ def _temporary(root: Path, target: Path) -> tuple[int, Path]:
     workspace's file system), so a crash never leaves a file in ``artifacts/audit/`` that
     ``git add -A`` would pick up. Called under the log's lock: any audit temporary file
     still there is left by a crashed append and is removed first."""
-    folder = root / TMP_DIR
+    folder = root / layout_at(root).tmp_dir
     try:
         folder.mkdir(parents=True, exist_ok=True)
         ignore = folder.parent / ".gitignore"
@@ -681,7 +688,8 @@ def _migrate_locked(root: Path) -> _Index:
         raise Mle3Error(f"the audit log in the linear format does not verify ({len(problems)} problem(s)), so it is not migrated: {first.message}",
                         file=first.file, line=first.line)
     index = _Index(list(log.heads), {}, _legacy_state(root), 0, len(log), True)
-    details = {"from": f"{LEGACY_FILE} (linear: seq, prev)", "to": f"{AUDIT_DIR}/ (DAG: parents)", "entries": len(log), "heads": list(log.heads)}
+    layout = layout_at(root)
+    details = {"from": f"{layout.audit_legacy} (linear: seq, prev)", "to": f"{layout.audit_dir}/ (DAG: parents)", "entries": len(log), "heads": list(log.heads)}
     _write_entry(root, index, MIGRATE, None, details, None)
     return _current_index(root)
 

@@ -106,9 +106,9 @@ training:
 
 def map_data_root(workspace: Path, nas: Path) -> None:
     """This machine's mapping of the root ``nas`` (per machine, never committed)."""
-    from .datasets.roots import LOCAL_SETTINGS
+    from .workspace.layout import layout_at
 
-    local = workspace / LOCAL_SETTINGS
+    local = workspace / layout_at(workspace).local_settings
     local.parent.mkdir(parents=True, exist_ok=True)
     local.write_text(yaml.safe_dump({"data_roots": {"nas": str(nas)}}))
 

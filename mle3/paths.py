@@ -1,9 +1,16 @@
-"""Paths named in workspace files must stay inside the workspace."""
+"""Paths named in workspace files must stay inside the workspace; the name of mle3's state folder.
+
+The rest of the layout (what follows mle3.yaml) is :mod:`mle3.workspace.layout`; the state
+folder's name is here because the primitives below the workspace (git tracking, sealed
+caches) need it too."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+#: the folder of untracked state (caches, locks, queue, per-machine settings); never configurable
+STATE = ".mle3"
 
 
 def inside_workspace(root: Path, relative: str) -> bool:

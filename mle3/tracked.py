@@ -13,7 +13,7 @@ import os
 import subprocess
 from pathlib import Path
 
-STATE_DIR = ".mle3"
+from .paths import STATE as STATE_DIR
 
 _memo: dict[str, tuple[tuple, frozenset[str]]] = {}
 

@@ -24,7 +24,9 @@ from ..itemfile import set_fields
 from ..errors import Mle3Error
 from ..graph import build_graph, upstream
 from ..vocab import AuditAction
-from ..workspace import Workspace, item_key, load_workspace
+from ..workspace import Workspace, item_key
+from ..workspace.layout import PROMOTE_LOCK
+from ..workspace.load import locked
 from ..ledger.fingerprint import Fingerprints
 from ..workspace.versions import SEMVER, model_line_of, next_release, version_of
 from ..ledger.duties import label, trainer_of, violations
@@ -204,7 +206,19 @@ def _release_version(ws: Workspace, model: Any, wanted: str | None, gate: Gate) 
 
 
 def promote(root: Any, ref: str, target: str, version: str | None = None) -> Gate:
-    ws = load_workspace(root)
+    """Evaluate the gate and, when it passes, write the new status, all under the
+    workspace's promote lock: two promotions (two shells, two CI jobs) never both pass a
+    gate the other one's write would fail (a version taken twice, a transition from a
+    status that is gone). ``root`` is the loaded workspace (read again under the lock,
+    and current after the write) or its path."""
+    with locked(root, PROMOTE_LOCK) as ws:
+        gate = _promote_locked(ws, ref, target, version)
+    if gate.ok and isinstance(root, Workspace):
+        root.reload()
+    return gate
+
+
+def _promote_locked(ws: Workspace, ref: str, target: str, version: str | None) -> Gate:
     gate = evaluate_gate(ws, ref, target, version)
     if not gate.ok:
         return gate

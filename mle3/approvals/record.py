@@ -71,7 +71,7 @@ def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: st
 
     entry = audit.append(ws.root, ACTION, key_of_item, details, actor=person, finalize=finalize)
     approval = Approval(-1, entry["time"], entry["item"], role, person, decision, fingerprint, comment, 1, deviation,
-                        entry=entry["hash"], file=audit.entry_file(entry["hash"]))
+                        entry=entry["hash"], file=audit.entry_file(entry["hash"], ws.root))
     if decision == "approved":
         approval.warnings = policy_warnings(ws, fingerprints, item, key_of_item, fingerprint, approval)
     return approval

@@ -36,6 +36,13 @@ def _load(workspace: Path | None):
     return ws, build_graph(ws)
 
 
+def _workspace(workspace: Path | None):
+    """The workspace, loaded once for the command (operations receive it)."""
+    from ..workspace import load_workspace
+
+    return load_workspace(workspace)
+
+
 def _workspace_root(workspace: Path | None) -> Path:
     from ..workspace import find_root
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from ..errors import Mle3Error
-from .app import FORMAT, WorkspaceOpt, app, _with_progress, _workspace_root
+from .app import FORMAT, WorkspaceOpt, app, _with_progress, _workspace, _workspace_root
 
 
 # ----------------------------------------------------------------- training
@@ -37,7 +37,7 @@ def train(
     from ..output import emit_json
     from ..runner import TrainOptions, train as run_training
 
-    root = _workspace_root(workspace)
+    ws = _workspace(workspace)
     options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout,
                            max_attempts=max_attempts, model_id=model_id)
     if queue:
@@ -45,7 +45,7 @@ def train(
 
         if mlflow or mlflow_uri:
             raise Mle3Error("--mlflow is not available with --queue yet: mirror the run afterwards with `mle3 runs export`")
-        run_id = enqueue(root, config, options, priority)
+        run_id = enqueue(ws, config, options, priority)
         if format == "json":
             emit_json({"schema": "mle3.train-queue/1", "run": run_id, "status": "pending"})
         else:
@@ -55,7 +55,7 @@ def train(
         from ..interop.mlflow import MlflowHook
 
         options.hooks.append(MlflowHook(mlflow_uri))
-    result = _with_progress(format == "json", lambda echo: run_training(root, config, options, echo=echo))
+    result = _with_progress(format == "json", lambda echo: run_training(ws, config, options, echo=echo))
     if format == "json":
         emit_json({"schema": "mle3.train/1", **asdict(result)})
     else:
@@ -63,7 +63,7 @@ def train(
         if result.model_version:
             for split, values in result.metrics.items():
                 typer.echo(f"  {split:<10} " + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
-            typer.echo(f"  model version {result.model_version} (draft) written to artifacts/models/")
+            typer.echo(f"  model version {result.model_version} (draft) written to {ws.layout.models_dir}/")
     return 0 if result.status == "success" else 1
 
 
@@ -194,20 +194,22 @@ def runs_show(
     from ..output import emit_json
     from ..ids import check_id
     from ..runner.records import effective_status
-    from ..workspace.records import EPOCHS_FILE, RUN_FILE, RUNS_DIR, read_epoch_log, read_run, run_file
+    from ..workspace.layout import layout_at
+    from ..workspace.records import EPOCHS_FILE, RUN_FILE, read_epoch_log, read_run, run_file
 
     root = _workspace_root(workspace)
     check_id(run_id, "run id")
+    runs_dir = layout_at(root).runs_dir
     path = run_file(root, run_id)
     if not path.is_file():
-        raise Mle3Error(f"no run {run_id!r} under {RUNS_DIR}/")
-    record = read_run(path, run_id, rel=f"{RUNS_DIR}/{run_id}/{RUN_FILE}")
+        raise Mle3Error(f"no run {run_id!r} under {runs_dir}/")
+    record = read_run(path, run_id, rel=f"{runs_dir}/{run_id}/{RUN_FILE}")
     data = dict(record.data)
     data["effective_status"] = effective_status(data, root)
     log = read_epoch_log(record.epochs_file(root))
     data["epochs"], problems = log.epochs, log.problems
     for line, why in problems[:5]:  # the check rule training.epochs-unreadable reports them too
-        typer.echo(f"warning: {RUNS_DIR}/{run_id}/{EPOCHS_FILE}:{line}: {why} (line skipped)", err=True)
+        typer.echo(f"warning: {runs_dir}/{run_id}/{EPOCHS_FILE}:{line}: {why} (line skipped)", err=True)
     if format == "json":
         emit_json({"schema": "mle3.run/1", "run": data})
         return 0
@@ -215,7 +217,7 @@ def runs_show(
         _show_text(data)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a hand-edited field of another shape
         raise Mle3Error(f"run record has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})",
-                        file=f"{RUNS_DIR}/{run_id}/{RUN_FILE}") from None
+                        file=f"{runs_dir}/{run_id}/{RUN_FILE}") from None
     return 0
 
 

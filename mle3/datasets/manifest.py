@@ -29,8 +29,6 @@ from ..hashing import sha256_file
 
 #: beside the data.yaml, in the data's own place (hidden: never part of the data set)
 MANIFEST_DIR = ".mle3-manifests"
-#: the local copy of every manifest this machine has read or written
-LOCAL_MANIFESTS = ".mle3/manifests"
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,15 @@ from .._atomic import atomic_write_bytes, atomic_write_text
 from ..errors import ItemNotFound, Mle3Error
 from ..formats import dataset_fingerprint, fingerprint_hex, split_manifest_line
 from ..vocab import IMAGE_SUFFIXES, AuditAction
-from .manifest import LOCAL_MANIFESTS, MANIFEST_DIR, manifest_name
+from ..workspace.layout import DEFAULT, layout_at
+from .manifest import MANIFEST_DIR, manifest_name
 from .roots import locate
 from .state import LocalState, save_state
 from .storage import DataStore, store_for
 from .yolo import DataLayout, summarise
 
-DATASET_DIR = "artifacts/datasets"
+#: the default place (``Layout.datasets_dir`` is the workspace's own)
+DATASET_DIR = DEFAULT.datasets_dir
 IMAGE_EXTENSIONS = {suffix.lstrip(".") for suffix in IMAGE_SUFFIXES}
 
 
@@ -60,24 +62,28 @@ def _progress(enabled: bool):
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
 
 
-def register(root: Path, data_yaml: Path | str, dataset_id: str, version: str, requirements: list[str], *, title: str | None = None,
+def register(root: Any, data_yaml: Path | str, dataset_id: str, version: str, requirements: list[str], *, title: str | None = None,
              source: str | None = None, show_progress: bool = False, conversion: dict[str, Any] | None = None,
              conversion_problems: list[tuple] | None = None) -> Registration:
     """Register the data set a data.yaml describes: in the workspace, or below a declared
-    data root (a mounted folder or an object store)."""
+    data root (a mounted folder or an object store). ``root`` is the loaded workspace
+    (the CLI loads it once) or its path."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from ..workspace import Workspace
     from ..workspace.config import load_config
 
+    ws = root if isinstance(root, Workspace) else None
+    root = ws.root if ws is not None else root
     refuse_existing(root, dataset_id, version)
-    config = load_config(root)
+    config = ws.config if ws is not None else load_config(root)
     location = locate(root, config, data_yaml)
     store = store_for(root, config, location.root_name)
     layout = store.layout(location.relative)
     with ThreadPoolExecutor(max_workers=1) as side:
         # the workspace is checked while the files are scanned (the scan waits on worker
         # processes); nothing is written before both are done and the check passed
-        actor_future = side.submit(_check_workspace_and_actor, root, f"{dataset_id}-{version}", requirements)
+        actor_future = side.submit(_check_workspace_and_actor, ws or root, f"{dataset_id}-{version}", requirements)
         return _register_scanned(root, store, location.root_name, layout, dataset_id, version, requirements, title, source, show_progress, actor_future, conversion, conversion_problems or [])
 
 
@@ -88,15 +94,17 @@ def refuse_existing(root: Path, dataset_id: str, version: str) -> None:
 
     check_id(dataset_id, "data set id", field="--id")
     check_id(version, "version", field="--version")
-    for existing in sorted((root / DATASET_DIR).glob(f"{dataset_id}-{version}.*yaml")) + [root / DATASET_DIR / f"{dataset_id}-{version}.yaml"]:
+    folder = root / layout_at(root).datasets_dir
+    for existing in sorted(folder.glob(f"{dataset_id}-{version}.*yaml")) + [folder / f"{dataset_id}-{version}.yaml"]:
         if existing.is_file():
             raise Mle3Error(f"data set {dataset_id}-{version} is already registered; register changed data as a new version", file=existing.relative_to(root).as_posix())
 
 
-def _check_workspace_and_actor(root: Path, key: str, requirements: list[str]) -> str:
-    from ..workspace import load_workspace
+def _check_workspace_and_actor(root: Any, key: str, requirements: list[str]) -> str:
+    from ..workspace import as_workspace
 
-    ws = load_workspace(root)
+    ws = as_workspace(root)
+    root = ws.root
     if ws.resolve(key) is not None:
         raise Mle3Error(f"data set {key} already exists in the workspace")
     for req in requirements:
@@ -127,7 +135,7 @@ def _register_scanned(
     actor = actor_future.result()  # raises the workspace check's error: nothing written yet
     packed = result.packed
     stored_beside_data = _store_manifest(store, manifest_rel, packed)
-    local_copy = root / LOCAL_MANIFESTS / manifest_name(fp)
+    local_copy = root / layout_at(root).local_manifests / manifest_name(fp)
     local_copy.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(local_copy, packed)
     st = local_copy.stat()
@@ -157,7 +165,10 @@ def _register_scanned(
             "leakage": leakage,
         }
     }
-    atomic_write_text(item_file, "# Written by `mle3 dataset register`; measured, do not edit by hand.\n" + yaml.safe_dump(item, sort_keys=False, allow_unicode=True, width=120))
+    text = "# Written by `mle3 dataset register`; measured, do not edit by hand.\n" + yaml.safe_dump(item, sort_keys=False, allow_unicode=True, width=120)
+    with layout_at(root).lock("datasets"):  # two registrations of one version: one wins, the other is refused
+        refuse_existing(root, dataset_id, version)
+        atomic_write_text(item_file, text)
     where = manifest_rel if root_name is None else f"{root_name}:{manifest_rel}"
     audit.append(root, AuditAction.DATASET_REGISTER, f"{dataset_id}-{version}", {"fingerprint": fp, "files": result.files, "manifest": where, **({"data_root": root_name} if root_name else {})}, actor=actor)
     return Registration(f"{dataset_id}-{version}", item_file.relative_to(root).as_posix(), where, fp, result.files, result.bytes, splits, quality, leakage,
@@ -168,7 +179,7 @@ def record_path(root: Path, dataset_id: str, version: str, fp: str) -> Path:
     """The item file of a registration. The name carries the fingerprint, so one version
     registered with different data on two branches gives two files that git merges without
     conflict, and ``check`` reports ``dataset.version-conflict``."""
-    return root / DATASET_DIR / f"{dataset_id}-{version}.{fingerprint_hex(fp)[:8]}.yaml"
+    return root / layout_at(root).datasets_dir / f"{dataset_id}-{version}.{fingerprint_hex(fp)[:8]}.yaml"
 
 
 def manifest_location(data_yaml: str, fp: str) -> str:

@@ -9,27 +9,28 @@ the latest version still in use, and ``check`` reports what still rests on a ret
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from .. import audit
 from ..errors import Mle3Error
 from ..itemfile import set_fields
 from ..vocab import RETIRED_STATUSES, AuditAction
-from ..workspace import load_workspace
+from ..workspace.load import locked
 
 
-def retire(root: Path, ref: str, status: str, reason: str) -> dict[str, str]:
-    """Write ``status`` and ``status_reason`` into the data set version's file and log it."""
+def retire(root: Any, ref: str, status: str, reason: str) -> dict[str, str]:
+    """Write ``status`` and ``status_reason`` into the data set version's file and log it
+    (``root``: the loaded workspace, or its path), under the workspace's data set lock."""
     if status not in RETIRED_STATUSES:
         raise Mle3Error(f"--status must be one of {', '.join(RETIRED_STATUSES)}, not {status!r}")
     if not reason.strip():
         raise Mle3Error("--reason is required: an assessor reads why the version was taken out of use")
-    ws = load_workspace(root, use_cache=False)
-    item = ws.get(ref)
-    if item.kind != "dataset":
-        raise Mle3Error(f"{ref} is a {item.kind}, not a data set version")
-    if item.key != ref and ref == item.id:
-        raise Mle3Error(f"{ref} is a data set id; name the version to retire ({item.key})")
-    set_fields(ws, item, {("status",): status, ("status_reason",): reason.strip()})
-    audit.append(root, AuditAction.DATASET_RETIRE, item.key, {"status": status, "reason": reason.strip()})
+    with locked(root, "datasets", use_cache=False) as ws:
+        item = ws.get(ref)
+        if item.kind != "dataset":
+            raise Mle3Error(f"{ref} is a {item.kind}, not a data set version")
+        if item.key != ref and ref == item.id:
+            raise Mle3Error(f"{ref} is a data set id; name the version to retire ({item.key})")
+        set_fields(ws, item, {("status",): status, ("status_reason",): reason.strip()})
+        audit.append(ws.root, AuditAction.DATASET_RETIRE, item.key, {"status": status, "reason": reason.strip()})
     return {"dataset": item.key, "status": status, "reason": reason.strip(), "file": item._file}

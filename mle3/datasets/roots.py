@@ -25,8 +25,10 @@ from typing import Any
 import yaml
 
 from ..errors import Mle3Error
+from ..workspace.layout import DEFAULT, layout_at
 
-LOCAL_SETTINGS = ".mle3/local.yaml"
+#: the default place (``Layout.local_settings`` is the workspace's own)
+LOCAL_SETTINGS = DEFAULT.local_settings
 ENV_PREFIX = "MLE3_DATA_ROOT_"
 DATA_CACHE_ENV = "MLE3_DATA_CACHE"
 
@@ -77,11 +79,12 @@ def local_settings(root: Path) -> dict[str, Any]:
     when git tracks that file."""
     from ..tracked import is_tracked
 
-    path = root / LOCAL_SETTINGS
-    if path.exists() and is_tracked(root, LOCAL_SETTINGS):
+    rel = layout_at(root).local_settings
+    path = root / rel
+    if path.exists() and is_tracked(root, rel):
         if str(root) not in _told_tracked:
             _told_tracked.add(str(root))
-            print(f"mle3: {LOCAL_SETTINGS} is tracked by git and therefore ignored (per-machine settings must not be committed: git rm --cached {LOCAL_SETTINGS})", file=sys.stderr)
+            print(f"mle3: {rel} is tracked by git and therefore ignored (per-machine settings must not be committed: git rm --cached {rel})", file=sys.stderr)
         return {}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -89,11 +92,11 @@ def local_settings(root: Path) -> dict[str, Any]:
         return {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise Mle3Error(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=LOCAL_SETTINGS, line=mark.line + 1 if mark else None) from None
+        raise Mle3Error(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=rel, line=mark.line + 1 if mark else None) from None
     if data is None:
         return {}
     if not isinstance(data, dict) or not isinstance(data.get("data_roots", {}) or {}, dict):
-        raise Mle3Error("must be a mapping; data_roots maps a root's name to a path or URL", file=LOCAL_SETTINGS, field="data_roots")
+        raise Mle3Error("must be a mapping; data_roots maps a root's name to a path or URL", file=rel, field="data_roots")
     return data
 
 
@@ -115,11 +118,11 @@ def data_root(root: Path, config: Any, name: str) -> DataRoot:
         return DataRoot(name, _normalise(root, env), env_name(name))
     local = (local_settings(root).get("data_roots") or {}).get(name)
     if local:
-        return DataRoot(name, _normalise(root, str(local)), LOCAL_SETTINGS)
+        return DataRoot(name, _normalise(root, str(local)), layout_at(root).local_settings)
     if declared[name]:
         return DataRoot(name, _normalise(root, str(declared[name])), "mle3.yaml")
     raise RootUnavailable(f"data root {name!r} is not mapped on this machine: set {env_name(name)}=/path "
-                          f"or add `data_roots: {{{name}: /path}}` to {LOCAL_SETTINGS}")
+                          f"or add `data_roots: {{{name}: /path}}` to {layout_at(root).local_settings}")
 
 
 def mapped_roots(root: Path, config: Any) -> list[DataRoot]:
@@ -178,4 +181,4 @@ def data_cache_dir(root: Path) -> Path:
     if local:
         path = Path(os.path.expanduser(str(local)))
         return path if path.is_absolute() else root / path
-    return root / ".mle3" / "data"
+    return root / layout_at(root).data_cache

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import sealed
+from ..workspace.layout import DEFAULT, layout_at
 
-STATE_DIR = ".mle3/cache/datasets"
+#: the default place (``Layout.dataset_state_dir`` is the workspace's own)
+STATE_DIR = DEFAULT.dataset_state_dir
 VERSION = 2
 
 
@@ -44,7 +46,7 @@ class LocalState:
 
 
 def _path(root: Path, fp: str) -> Path:
-    return root / STATE_DIR / (fp.split(":", 1)[-1] + ".state")
+    return root / layout_at(root).dataset_state_dir / (fp.split(":", 1)[-1] + ".state")
 
 
 def _kind(fp: str) -> str:

@@ -18,7 +18,8 @@ from typing import Any, Callable
 from .._atomic import atomic_write_bytes
 from ..errors import Mle3Error
 from ..formats import dataset_fingerprint, encode_manifest
-from .manifest import LOCAL_MANIFESTS, Columns, Entry, decode_columns, fingerprint, manifest_name, manifest_text, read_manifest
+from ..workspace.layout import layout_at
+from .manifest import Columns, Entry, decode_columns, fingerprint, manifest_name, manifest_text, read_manifest
 from .scan import Listing
 from .state import LocalState, load_state, save_state
 from .storage import DataStore, store_for
@@ -88,7 +89,7 @@ def load_entries(root: Path, store: DataStore, dataset: Any) -> list[Entry] | No
 
 
 def local_manifest(root: Path, dataset: Any) -> Path:
-    return root / LOCAL_MANIFESTS / manifest_name(dataset.fingerprint or "")
+    return root / layout_at(root).local_manifests / manifest_name(dataset.fingerprint or "")
 
 
 def _listing(store: DataStore, dataset: Any) -> Listing | None:
@@ -178,7 +179,7 @@ def _verify_whole(root: Path, store: DataStore, dataset: Any, listing: Listing |
     result.hashed = len(entries)
     text = manifest_text(entries)
     if dataset_fingerprint(text) == dataset.fingerprint:
-        local = root / LOCAL_MANIFESTS / manifest_name(dataset.fingerprint)
+        local = root / layout_at(root).local_manifests / manifest_name(dataset.fingerprint)
         local.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(local, encode_manifest(text))
         result.manifest_found = True  # rebuilt from data that matches it

@@ -22,7 +22,9 @@ EXPERIMENT = "mle3"
 
 
 def default_uri(root: Path) -> str:
-    return (root / ".mle3" / "mlflow").resolve().as_uri()
+    from ..workspace.layout import layout_at
+
+    return (root / layout_at(root).mlflow_dir).resolve().as_uri()
 
 
 def _client(uri: str):

@@ -22,10 +22,12 @@ from typing import Any
 from .. import sealed
 from ..ids import id_problem
 from ..errors import Mle3Error
-from ..runner.records import CHANGES_FILE, RUN_FILE, RUNS_DIR, effective_status
+from ..runner.records import RUN_FILE, effective_status
+from ..workspace.layout import DEFAULT, layout_at
 from ..workspace.records import read_run_mapping
 
-CACHE = ".mle3/cache/run-index.json"
+#: the default place (``Layout.run_index`` is the workspace's own)
+CACHE = DEFAULT.run_index
 KIND = "run-index"
 #: what a list of runs shows (the rest stays in run.yaml)
 SUMMARY_FIELDS = ("id", "kind", "method", "config", "status", "dataset_version", "model_version", "created", "started", "ended",
@@ -35,13 +37,14 @@ def read_record(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any
     """((size, mtime_ns), the ``run`` mapping) of a run record, or None when it is gone.
     Read by the one reader (:func:`mle3.workspace.records.read_run_mapping`); a record it
     refuses is listed as ``unreadable``, never a crash."""
-    path = root / RUNS_DIR / run_id / RUN_FILE
+    rel = f"{layout_at(root).run_dir(run_id)}/{RUN_FILE}"
+    path = root / rel
     try:
         st = os.stat(path)
     except OSError:
         return None
     try:
-        data = read_run_mapping(path, run_id, rel=f"{RUNS_DIR}/{run_id}/{RUN_FILE}")
+        data = read_run_mapping(path, run_id, rel=rel)
     except Mle3Error as exc:
         data = {"id": run_id, "status": "unreadable", "error": str(exc)}
     return (st.st_size, st.st_mtime_ns), data
@@ -81,6 +84,7 @@ def _summarize_chunk(args: tuple[str, list[str]]) -> list[tuple[str, Any]]:
 class RunIndex:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.layout = layout_at(root)
         self.runs: dict[str, dict[str, Any]] = {}
         self.stamps: dict[str, tuple[int, int]] = {}
         self._offset = 0
@@ -90,7 +94,7 @@ class RunIndex:
         self.refresh(full=True)
 
     def _load_cache(self) -> None:
-        data = sealed.read_json(self.root / CACHE, KIND, self.root)
+        data = sealed.read_json(self.root / self.layout.run_index, KIND, self.root)
         try:
             stamps, runs = data
             self.stamps = {str(k): (int(v[0]), int(v[1])) for k, v in stamps.items()}
@@ -100,24 +104,24 @@ class RunIndex:
 
     def save_cache(self) -> None:
         try:
-            (self.root / CACHE).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / self.layout.run_index).parent.mkdir(parents=True, exist_ok=True)
             with self._lock:
                 data = json.dumps([self.stamps, self.runs], separators=(",", ":"), default=str).encode()
-            sealed.write_bytes(self.root / CACHE, KIND, data)
+            sealed.write_bytes(self.root / self.layout.run_index, KIND, data)
         except OSError:
             pass
 
     def _read(self, run_id: str, known_stamp: bool = True) -> None:
         if known_stamp and run_id in self.stamps:
             try:
-                st = os.stat(self.root / RUNS_DIR / run_id / RUN_FILE)
+                st = os.stat(self.root / self.layout.run_dir(run_id) / RUN_FILE)
                 if (st.st_size, st.st_mtime_ns) == self.stamps[run_id]:
                     return
             except OSError:
                 pass
         found = summarize(self.root, run_id)
         if found is None:
-            if not (self.root / RUNS_DIR / run_id).is_dir():
+            if not (self.root / self.layout.run_dir(run_id)).is_dir():
                 self.runs.pop(run_id, None)
                 self.stamps.pop(run_id, None)
             return
@@ -138,7 +142,7 @@ class RunIndex:
         """Bring the index up to date; returns the ids that were read again."""
         changed: set[str] = set()
         with self._lock:
-            log = self.root / CHANGES_FILE
+            log = self.root / self.layout.run_changes
             try:
                 size = os.stat(log).st_size
                 if size < self._offset:  # the log started over: changes may be in the old one
@@ -153,7 +157,7 @@ class RunIndex:
                     changed |= {line.decode(errors="replace") for line in chunk[:complete].split(b"\n") if line}
             except FileNotFoundError:
                 pass
-            folder = self.root / RUNS_DIR
+            folder = self.root / self.layout.runs_dir
             try:
                 mtime = os.stat(folder).st_mtime_ns
             except FileNotFoundError:

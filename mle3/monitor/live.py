@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..runner.records import EPOCHS_FILE, RUN_FILE, RUNS_DIR
+from ..runner.records import EPOCHS_FILE, RUN_FILE
+from ..workspace.layout import layout_at
 from ..workspace.records import parse_epoch_line
 from .index import summarize, with_progress
 
@@ -36,7 +37,7 @@ def readable_log(text: str) -> str:
 
 class RunFollower:
     def __init__(self, root: Path, run_id: str) -> None:
-        self.directory = root / RUNS_DIR / run_id
+        self.directory = root / layout_at(root).run_dir(run_id)
         self.root = root
         self.run_id = run_id
         self.epochs: list[dict[str, Any]] = []

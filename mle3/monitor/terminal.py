@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Mle3Error
-from ..runner.records import RUN_FILE, RUNS_DIR
+from ..runner.records import RUN_FILE
 from ..vocab import RUN_ENDED
+from ..workspace.layout import layout_at
 from .index import RunIndex, read_record
 from .live import RunFollower
 
@@ -35,7 +36,7 @@ def pick_run(root: Path, run_id: str | None) -> str:
         from ..ids import check_id
 
         check_id(run_id, "run id")
-        if not (root / RUNS_DIR / run_id / RUN_FILE).is_file():
+        if not (root / layout_at(root).run_dir(run_id) / RUN_FILE).is_file():
             raise Mle3Error(f"no run {run_id}")
         return run_id
     index = RunIndex(root)

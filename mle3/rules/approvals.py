@@ -155,10 +155,11 @@ def audit_log(ctx: Context) -> Iterator[Hit]:
 
 def watch_audit_log(ctx: Context) -> None:
     """Record the log's files for the result cache: a new entry changes its shard folder."""
-    ctx.exists(audit.LEGACY_FILE)
-    if ctx.exists(audit.AUDIT_DIR):
-        for shard in sorted(os.listdir(ctx.ws.root / audit.AUDIT_DIR)):
-            ctx.exists(f"{audit.AUDIT_DIR}/{shard}")
+    layout = ctx.ws.layout
+    ctx.exists(layout.audit_legacy)
+    if ctx.exists(layout.audit_dir):
+        for shard in sorted(os.listdir(ctx.ws.root / layout.audit_dir)):
+            ctx.exists(f"{layout.audit_dir}/{shard}")
 
 
 class _LogFile:

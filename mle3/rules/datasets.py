@@ -7,7 +7,7 @@ from typing import Iterator
 
 import yaml
 
-from ..datasets.manifest import LOCAL_MANIFESTS, compare_with_disk, fingerprint, is_data_file, read_manifest
+from ..datasets.manifest import compare_with_disk, fingerprint, is_data_file, read_manifest
 from ..datasets.state import load_state
 from ..datasets.verify import load_columns, local_manifest
 from ..errors import Mle3Error
@@ -103,7 +103,7 @@ def manifest_integrity(ctx: Context) -> Iterator[Hit]:
             yield Hit(ds, str(exc), ("manifest",))
             continue
         if found is None:
-            yield Hit(ds, f"manifest {ds.manifest!r} is neither beside the data ({store.label}) nor in {LOCAL_MANIFESTS}: "
+            yield Hit(ds, f"manifest {ds.manifest!r} is neither beside the data ({store.label}) nor in {ctx.ws.layout.local_manifests}: "
                           "restore it there (it is named by the fingerprint), or `mle3 dataset verify` re-hashes the data as a whole", ("manifest",))
 
 

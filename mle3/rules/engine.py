@@ -112,13 +112,14 @@ def _run_checks(ws: Workspace, graph: nx.MultiDiGraph, only: set[str] | None) ->
 def check_workspace(start: Path | str | None = None, *, use_cache: bool = True) -> CheckReport:
     """Load and check a workspace; on an unchanged workspace answer from the result cache."""
     from ..workspace.config import find_root, load_config
+    from ..workspace.layout import Layout
     from ..workspace.load import discover, load_items
     from . import result_cache
 
     root = find_root(Path(start) if start else None)
     config = load_config(root)
     started = result_cache.now_ns()
-    listing = discover(root, config.item_dirs)
+    listing = discover(root, Layout.of(root, config).item_dirs)
     key = result_cache.listing_key((root / CONFIG_NAME).read_bytes(), listing)
     if use_cache:
         hit = result_cache.load(root, key, listing)

@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from .. import sealed
 from ..findings import Finding
-from ..workspace.cache import CACHE_DIR, RACY_MARGIN_NS, code_signature
+from ..workspace.cache import RACY_MARGIN_NS, code_signature
+from ..workspace.layout import layout_at
 
 RESULT_FILE = "check-cache.json"
 KIND = "check-cache"
@@ -58,7 +59,7 @@ def load(root: Path, key: str, listing: list[tuple[str, int, int]]) -> dict[str,
 
     if tracked_state_files(root):  # workspace.tracked-state must be reported: check afresh
         return None
-    path = root / CACHE_DIR / RESULT_FILE
+    path = root / layout_at(root).state_file(RESULT_FILE)
     data = sealed.read_json(path, KIND, root)
     try:
         if not isinstance(data, dict) or data.get("key") != key:
@@ -90,10 +91,11 @@ def store(root: Path, key: str, started_ns: int, disk: dict[str, list | None], r
         "ignored": report.ignored,
         "counts": report.counts,
     }
-    path = root / CACHE_DIR / RESULT_FILE
+    layout = layout_at(root)
+    path = root / layout.state_file(RESULT_FILE)
     try:
         path.parent.mkdir(exist_ok=True)
-        with FileLock(str(path) + ".lock").acquire(timeout=0):
+        with layout.lock("result-cache").acquire(timeout=0):
             sealed.write_json(path, KIND, payload)
     except (Timeout, OSError):
         pass

@@ -32,7 +32,7 @@ class _StateFile:
 def tracked_state(ctx: Context) -> Iterator[Hit]:
     files = sorted(tracked_state_files(ctx.ws.root))
     for rel in files[:SHOWN]:
-        what = "its data root mapping is not used" if rel == ".mle3/local.yaml" else "it is not read"
+        what = "its data root mapping is not used" if rel == ctx.ws.layout.local_settings else "it is not read"
         yield Hit(_StateFile(rel), f"{rel} is tracked by git: per-machine state must not be committed; {what} (git rm --cached {rel})")
     if len(files) > SHOWN:
         yield Hit(_StateFile(files[SHOWN]), f"{len(files) - SHOWN} more files under .mle3/ are tracked by git (git ls-files .mle3); none of them is read")

@@ -122,7 +122,10 @@ def offline_ultralytics(root: Path, pin_memory: bool | None = None):
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "false"
     os.environ.setdefault("YOLO_VERBOSE", "true")
-    os.environ.setdefault("YOLO_CONFIG_DIR", str(root / ".mle3" / "ultralytics"))
+    from ..workspace.layout import layout_at
+
+    layout = layout_at(root)
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(root / layout.ultralytics_dir))
     if pin_memory is not None:
         os.environ["PIN_MEMORY"] = "true" if pin_memory else "false"
     Path(os.environ["YOLO_CONFIG_DIR"]).mkdir(parents=True, exist_ok=True)
@@ -138,7 +141,7 @@ def offline_ultralytics(root: Path, pin_memory: bool | None = None):
     if wanted:
         SETTINGS.update(wanted)
     _no_amp_download()
-    label_caches_under(root / ".mle3" / "cache" / "labels", root)
+    label_caches_under(root / layout.label_cache_dir, root)
     image_file_for_transforms()
     return ultralytics
 

@@ -15,16 +15,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import yaml
-from filelock import FileLock
 
 from .._atomic import atomic_copy, atomic_write_text
 from ..errors import Mle3Error
 from ..hashing import sha256_file
+from ..workspace.layout import DEFAULT, layout_at
 from ..workspace.versions import SEMVER, draft_id, model_line_of, version_key, version_of
 from .records import RunRecord, clean, now_iso
 
-MODELS_DIR = "artifacts/models"
-WEIGHTS_DIR = "models"
+#: the default places (``Layout.models_dir`` and ``Layout.weights_dir`` are the workspace's own)
+MODELS_DIR = DEFAULT.models_dir
+WEIGHTS_DIR = DEFAULT.weights_dir
 
 
 def model_line(cfg: Any) -> str:
@@ -38,7 +39,7 @@ def _line_models(root: Path, line: str) -> list[dict[str, Any]]:
     """Model versions of ``line`` on disk now (not the loaded snapshot: another run may
     have written one since this run started)."""
     found = []
-    for path in (root / MODELS_DIR).glob("*.yaml"):
+    for path in (root / layout_at(root).models_dir).glob("*.yaml"):
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
@@ -71,16 +72,15 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
     root: Path = ws.root
     cfg, dataset = prep.cfg, prep.dataset
     env = record.data.get("environment", {})
-    lock = FileLock(str(root / ".mle3" / "models.lock"), timeout=120)
-    (root / ".mle3").mkdir(exist_ok=True)
-    with lock:
+    layout = ws.layout
+    with layout.lock("model-versions", timeout=120):
         line = model_line(cfg)
         models = _line_models(root, line)
         previous = previous_of(models)
         new_id = model_id or draft_id(line, record.id)
-        if model_id and any(m["id"] == model_id for m in models) or (root / MODELS_DIR / f"{new_id}.yaml").exists():
+        if model_id and any(m["id"] == model_id for m in models) or (root / layout.models_dir / f"{new_id}.yaml").exists():
             raise Mle3Error(f"model version {new_id} already exists")
-        weights_rel = f"{WEIGHTS_DIR}/{new_id}.pt"
+        weights_rel = f"{layout.weights_dir}/{new_id}.pt"
         atomic_copy(outcome["best_weights"], root / weights_rel)
         requirements = list(dict.fromkeys(list(cfg.requirements) + (list(dataset.requirements) if dataset is not None else [])))
         previous_item = ws.resolve(previous) if previous else None
@@ -118,7 +118,7 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
         item["training_data"] = {k: v for k, v in item["training_data"].items() if v is not None}
         item["traceability"] = {k: v for k, v in item["traceability"].items() if v}
         text = f"# Written by `mle3 train` for run {record.id}. Status changes go through `mle3 promote`.\n" + yaml.safe_dump({"model_version": clean(item)}, sort_keys=False, allow_unicode=True, width=120)
-        atomic_write_text(root / MODELS_DIR / f"{new_id}.yaml", text)
+        atomic_write_text(root / layout.models_dir / f"{new_id}.yaml", text)
     return new_id
 
 
@@ -129,9 +129,9 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
     latency). Returns the written file (workspace-relative)."""
     root: Path = ws.root
     model = parent.model
-    lock = FileLock(str(root / ".mle3" / "models.lock"), timeout=120)
-    with lock:
-        onnx_rel = f"{WEIGHTS_DIR}/{child_id}.onnx"
+    layout = ws.layout
+    with layout.lock("model-versions", timeout=120):
+        onnx_rel = f"{layout.weights_dir}/{child_id}.onnx"
         atomic_copy(int8_onnx, root / onnx_rel)
         from ..ledger.fingerprint import FINGERPRINT_VERSION, Fingerprints
         from ..graph import build_graph
@@ -153,7 +153,7 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
             "model_line": model_line_of(model),
         }
         item["quantization"] = {k: v for k, v in item["quantization"].items() if v is not None}
-        path = root / MODELS_DIR / f"{child_id}.yaml"
+        path = root / layout.models_dir / f"{child_id}.yaml"
         text = f"# Written by `mle3 quantize` (run {record.id}) from {model.id}.\n" + yaml.safe_dump({"model_version": clean(item)}, sort_keys=False, allow_unicode=True, width=120)
         atomic_write_text(path, text)
     return path.relative_to(root).as_posix()

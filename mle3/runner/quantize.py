@@ -20,7 +20,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
@@ -33,6 +33,9 @@ from ..vocab import CALIBRATION_SUFFIXES, FROZEN_STATUSES, AuditAction
 from ..workspace.versions import draft_id, model_line_of
 from .mapping import Deviation
 from .records import RunRecord, clean, now_iso
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 MAP_AGREEMENT = 0.005  # float ONNX vs PyTorch mAP50 on val (large val splits)
 
@@ -281,16 +284,17 @@ def _evaluation_yaml(parent: Parent, directory: Path) -> Path:
     return target
 
 
-def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
+def export(root: "Workspace | Path", ref: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Float ONNX next to the weights, validated against PyTorch on val, recorded in the
     model version (``artifacts.onnx`` and ``onnx_sha256``) only if the two agree."""
     from ..hashing import sha256_file
     from ..optional import require
-    from ..workspace import load_workspace
+    from ..workspace import as_workspace
     from .environment import offline_ultralytics
 
     require("onnx", "onnxruntime", "ultralytics")
-    ws = load_workspace(root)
+    ws = as_workspace(root)
+    root = ws.root
     parent = resolve_parent(ws, ref)
     refuse_changing_approved(parent.model, ws)
     offline_ultralytics(root)
@@ -298,7 +302,7 @@ def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[st
 
     from .train import attach_log
 
-    work = root / ".mle3" / "export" / parent.model.id
+    work = root / ws.layout.export_dir / parent.model.id
     work.mkdir(parents=True, exist_ok=True)
     data_yaml = _evaluation_yaml(parent, work)
     echo(f"exporting {parent.weights.relative_to(root)} to ONNX at {parent.imgsz} px")
@@ -319,21 +323,28 @@ def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[st
         raise Mle3Error(f"ONNX val mAP50 {onnx_eval.val.get('mAP_50')} differs from PyTorch {torch_map} by {gap:.4f} (> {tolerance}); the export is not recorded", exit_code=1)
     digest = sha256_file(onnx_path)
     from ..itemfile import set_fields
+    from ..workspace.layout import PROMOTE_LOCK
+    from ..workspace.load import locked
 
-    set_fields(ws, parent.model, {("artifacts", "onnx"): result["onnx"], ("onnx_sha256",): digest, ("onnx_metrics",): clean(result["onnx_metrics"])})
-    audit.append(root, AuditAction.MODEL_EXPORT, parent.model.id, {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]})
+    fields = {("artifacts", "onnx"): result["onnx"], ("onnx_sha256",): digest, ("onnx_metrics",): clean(result["onnx_metrics"])}
+    with locked(ws, PROMOTE_LOCK):  # a promotion while the export ran: checked again, then written
+        model = ws.get(parent.model.id)
+        refuse_changing_approved(model, ws)
+        set_fields(ws, model, fields)
+        audit.append(root, AuditAction.MODEL_EXPORT, model.id, {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]})
     result.update(recorded=True, sha256=digest)
     return result
 
 
-def quantize(root: Path, ref: str, options: QuantizeOptions, echo: Callable[[str], None] = print) -> QuantizeResult:
-    from ..workspace import load_workspace
+def quantize(root: "Workspace | Path", ref: str, options: QuantizeOptions, echo: Callable[[str], None] = print) -> QuantizeResult:
+    from ..workspace import as_workspace
     from .environment import environment, git_state, offline_ultralytics
 
     from ..optional import require
 
     require("onnx", "onnxruntime", "ultralytics", *(("modelopt",) if options.method == "qat" else ()))
-    ws = load_workspace(root)
+    ws = as_workspace(root)
+    root = ws.root
     parent = resolve_parent(ws, ref)
     settings = parent.settings
     deviations = []

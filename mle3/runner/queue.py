@@ -30,24 +30,27 @@ from .._atomic import atomic_write_text
 from ..errors import Mle3Error
 from ..ids import id_problem
 from ..vocab import RUN_RERUNNABLE, AuditAction
-from .records import (HEARTBEAT_S, QUEUE_DIR, RUNS_DIR, STALE_WORKER_S, RunRecord, abort_flag, effective_status, now_iso, pause_for_test,
+from ..workspace.layout import layout_at
+from .records import (HEARTBEAT_S, STALE_WORKER_S, RunRecord, abort_flag, effective_status, now_iso, pause_for_test,
                       process_alive, process_start)
 
 RERUNNABLE = RUN_RERUNNABLE
 
 
 def _queue(root: Path) -> Path:
-    return root / QUEUE_DIR
+    return root / layout_at(root).queue_dir
 
 
-def enqueue(root: Path, config_ref: str, options: Any, priority: int = 0, *, rerun_of: str | None = None) -> str:
-    """Check everything ``mle3 train`` checks, record a pending run and queue it."""
-    from ..workspace import load_workspace
+def enqueue(root: Any, config_ref: str, options: Any, priority: int = 0, *, rerun_of: str | None = None) -> str:
+    """Check everything ``mle3 train`` checks, record a pending run and queue it
+    (``root``: the loaded workspace, or its path)."""
+    from ..workspace import as_workspace
     from .train import apply_overrides, config_hash, options_record, prepare
 
     if type(priority) is not int or abs(priority) > MAX_PRIORITY:
         raise Mle3Error(f"priority {str(priority)[:40]!r} is not an integer of at most {MAX_PRIORITY:.0e} either way", field="--priority")
-    ws = load_workspace(root)
+    ws = as_workspace(root)
+    root = ws.root
     prep = prepare(ws, config_ref, options)
     args = apply_overrides(prep, options, 0)  # the device is resolved again where the run starts
     cfg = prep.cfg
@@ -180,7 +183,7 @@ def quarantine(root: Path, path: Path, why: str, echo: Callable[[str], None] | N
     except FileNotFoundError:
         return  # another worker moved it first
     if echo is not None:
-        echo(f"refused queue entry: {why}; moved to {QUEUE_DIR}/{REFUSED}/{path.name}")
+        echo(f"refused queue entry: {why}; moved to {layout_at(root).queue_dir}/{REFUSED}/{path.name}")
 
 
 def waiting(root: Path, echo: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
@@ -193,12 +196,12 @@ def waiting(root: Path, echo: Callable[[str], None] | None = None) -> list[dict[
         return out
     for path in folder.glob("*.json"):
         try:
-            out.append(read_entry(path, f"{QUEUE_DIR}/{path.name}"))
+            out.append(read_entry(path, f"{layout_at(root).queue_dir}/{path.name}"))
         except FileNotFoundError:
             continue  # just claimed
         except OSError as exc:
             if echo is not None:
-                echo(f"{QUEUE_DIR}/{path.name}: cannot read the queue entry: {exc.strerror or exc}")
+                echo(f"{layout_at(root).queue_dir}/{path.name}: cannot read the queue entry: {exc.strerror or exc}")
             continue
         except Mle3Error as exc:
             quarantine(root, path, str(exc), echo)
@@ -319,7 +322,7 @@ def recover(root: Path, echo: Callable[[str], None] | None = None, *, orphans: b
 
 def _requeue_orphans(root: Path, echo: Callable[[str], None] | None) -> list[str]:
     out: list[str] = []
-    base = root / RUNS_DIR
+    base = root / layout_at(root).runs_dir
     if not base.is_dir():
         return out
     for folder in base.iterdir():
@@ -521,7 +524,7 @@ def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print
                 if slots[slot] is not None:
                     env["CUDA_VISIBLE_DEVICES"] = slots[slot]
                 try:
-                    log = open(root / RUNS_DIR / run_id / "worker.log", "ab")  # the run's console lines
+                    log = open(root / layout_at(root).run_dir(run_id) / "worker.log", "ab")  # the run's console lines
                 except OSError:
                     log = subprocess.DEVNULL  # no run folder: the run's process says so and exits
                 running[slot] = (run_id, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
@@ -551,7 +554,7 @@ def _after_exit(root: Path, run_id: str, code: int, token: str, echo: Callable[[
         release(root, run_id)
         return
     if _unstarted(record.data):
-        error = f"its process (runs execute) exited with code {code} before the run started; see {RUNS_DIR}/{run_id}/worker.log"
+        error = f"its process (runs execute) exited with code {code} before the run started; see {layout_at(root).run_dir(run_id)}/worker.log"
         record.update(status="failed", ended=now_iso(), error=error)
         audit.append(root, AuditAction.RUN_END, run_id, {"status": "failed", "error": error})
         echo(f"run {run_id}: failed ({error})")

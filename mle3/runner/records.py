@@ -1,4 +1,4 @@
-"""Run records under ``artifacts/runs/<RUN-ID>/``.
+"""Run records under ``<artifacts_dir>/runs/<RUN-ID>/`` (:attr:`Layout.runs_dir`).
 
 ``run.yaml`` (a ``run:`` item the workspace loads) is rewritten atomically at every state
 change; ``epochs.jsonl`` gets one line per finished epoch (appended and fsynced), so a
@@ -25,11 +25,13 @@ import yaml
 from .._atomic import atomic_write_text
 from ..errors import Mle3Error
 # the readers live with the typed records; re-exported for the callers of this module
+from ..workspace.layout import DEFAULT, layout_at
 from ..workspace.records import MAX_EPOCH_LINE, MAX_RECORD_BYTES, parse_epoch_line, read_epochs  # noqa: F401
 from ..workspace.records import RunRecord as TypedRunRecord
 from ..workspace.records import iter_runs, read_epoch_log, read_run_mapping
 
-RUNS_DIR = "artifacts/runs"
+#: the default place (``Layout.runs_dir`` is the workspace's own)
+RUNS_DIR = DEFAULT.runs_dir
 RUN_FILE = "run.yaml"
 EPOCHS_FILE = "epochs.jsonl"
 LOG_FILE = "train.log"
@@ -75,32 +77,33 @@ def clean(value: Any) -> Any:
 _SAVE_LOCK = threading.RLock()
 #: one line per saved run record (run id): ``mle3 serve`` follows it to keep its index
 #: current without rescanning every run (O_APPEND lines of this size are atomic)
-CHANGES_FILE = ".mle3/run-changes.log"
+CHANGES_FILE = DEFAULT.run_changes
 #: the log starts over above this size; a reader that sees it shrink checks every run once
 CHANGES_MAX_BYTES = 8 << 20
 
 
-QUEUE_DIR = ".mle3/queue"
+QUEUE_DIR = DEFAULT.queue_dir
 
 
 def abort_flag(root: Path, run_id: str) -> Path:
     """Asking a run to stop (``mle3 serve``'s abort, ``mle3 runs abort``): the run's
     process sees the file within a second, wherever it runs on a shared workspace."""
-    return root / QUEUE_DIR / "abort" / run_id
+    return root / layout_at(root).queue_dir / "abort" / run_id
 
 
 def note_change(root: Path, run_id: str) -> None:
+    log = root / layout_at(root).run_changes
     try:
-        fd = os.open(root / CHANGES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     except FileNotFoundError:
-        (root / ".mle3").mkdir(exist_ok=True)
-        fd = os.open(root / CHANGES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        log.parent.mkdir(exist_ok=True)
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     except OSError:
         return  # a read-only workspace: only the live index misses it
     try:
         os.write(fd, (run_id + "\n").encode())
         if os.fstat(fd).st_size > CHANGES_MAX_BYTES:
-            os.replace(root / CHANGES_FILE, root / (CHANGES_FILE + ".1"))
+            os.replace(log, log.with_name(log.name + ".1"))
     finally:
         os.close(fd)
 
@@ -125,18 +128,19 @@ class RunRecord:
 
     @property
     def directory(self) -> Path:
-        return self.root / RUNS_DIR / self.id
+        return self.root / self.rel_dir
 
     @property
     def rel_dir(self) -> str:
-        return f"{RUNS_DIR}/{self.id}"
+        return layout_at(self.root).run_dir(self.id)
 
     @classmethod
     def create(cls, root: Path, config_id: str, **fields: Any) -> "RunRecord":
+        runs = root / layout_at(root).runs_dir
         run_id = new_run_id()
-        while (root / RUNS_DIR / run_id).exists():
+        while (runs / run_id).exists():
             run_id = new_run_id()
-        (root / RUNS_DIR / run_id).mkdir(parents=True)
+        (runs / run_id).mkdir(parents=True)
         data = {
             "id": run_id,
             "config": config_id,
@@ -158,7 +162,8 @@ class RunRecord:
     def load(cls, root: Path, run_id: str) -> "RunRecord":
         """The record of ``run_id``; an unreadable or malformed one is a one-line
         :class:`Mle3Error` naming the file and field (exit 2)."""
-        return cls(root, read_record(root / RUNS_DIR / run_id / RUN_FILE, run_id, rel=f"{RUNS_DIR}/{run_id}/{RUN_FILE}"))
+        rel = f"{layout_at(root).run_dir(run_id)}/{RUN_FILE}"
+        return cls(root, read_record(root / rel, run_id, rel=rel))
 
     def save(self) -> None:
         with _SAVE_LOCK:  # the heartbeat thread saves too

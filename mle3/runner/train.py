@@ -18,7 +18,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
@@ -32,6 +32,9 @@ from .mapping import Deviation, Mapping, map_config, ultralytics_device
 from .model_version import write_model_version
 from .hooks import RunEnd, RunHook, RunStart
 from .records import EPOCHS_FILE, RUN_FILE, RunRecord, abort_flag, now_iso, read_epochs
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 
 class Terminated(BaseException):
@@ -256,18 +259,20 @@ def options_from_record(run: dict[str, Any]) -> TrainOptions:
     return TrainOptions(**opts)
 
 
-def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[str], None] = print, *, queued: RunRecord | None = None) -> TrainResult:
+def train(root: "Workspace | Path", config_ref: str, options: TrainOptions, echo: Callable[[str], None] = print, *,
+          queued: RunRecord | None = None) -> TrainResult:
     """Train and record one run (with retries on failure up to ``max_attempts``); with
     ``queued``, execute that pending run (data checked again, arguments resolved for this
-    machine's GPUs) instead of creating one."""
-    from ..workspace import load_workspace
+    machine's GPUs) instead of creating one. ``root`` is the loaded workspace (or its path)."""
+    from ..workspace import as_workspace
     from .environment import environment, git_state, offline_ultralytics
 
     if options.model_id is not None:
         from ..ids import check_id
 
         check_id(options.model_id, "model id", field="--model-id")
-    ws = load_workspace(root)
+    ws = as_workspace(root)
+    root = ws.root
     prep = prepare(ws, config_ref, options)
     offline_ultralytics(root, prep.cfg.hardware.pin_memory)
     import torch
@@ -378,7 +383,7 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         if timer is not None:
             timer.cancel()
         if options.hooks:
-            weights = [root / "models" / f"{result.model_version}.pt"] if result.model_version else []
+            weights = [root / ws.layout.weights_dir / f"{result.model_version}.pt"] if result.model_version else []
             end = RunEnd(result.status, result.metrics, weights + [record.directory / RUN_FILE])
             for hook in options.hooks:
                 hook.on_run_end(end)

@@ -28,10 +28,11 @@ from typing import Any, AsyncIterator
 from ..ids import id_problem
 from ..monitor.index import RunIndex
 from ..monitor.live import RunFollower
-from ..runner.records import RUN_FILE, RUNS_DIR
+from ..runner.records import RUN_FILE
 from ..vocab import RUN_STATUSES_SHOWN
+from ..workspace.layout import DEFAULT, layout_at
 
-TOKEN_FILE = ".mle3/serve.token"
+TOKEN_FILE = DEFAULT.serve_token
 PER_PAGE = 50
 #: an epoch reaches the page within this (plus the network)
 POLL_S = 0.25
@@ -43,7 +44,7 @@ STATUSES = RUN_STATUSES_SHOWN
 def write_token(root: Path) -> str:
     """A fresh token in ``.mle3/serve.token``, readable by its owner only."""
     token = secrets.token_urlsafe(24)
-    path = root / TOKEN_FILE
+    path = root / layout_at(root).serve_token
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -141,7 +142,7 @@ def create_app(root: Path, token: str, *, host: str = "127.0.0.1", port: int = 8
 
     def run_id_of(request: Request) -> str | None:
         run_id = request.path_params["run_id"]
-        if id_problem(run_id) is not None or not (root / RUNS_DIR / run_id / RUN_FILE).is_file():
+        if id_problem(run_id) is not None or not (root / layout_at(root).run_dir(run_id) / RUN_FILE).is_file():
             return None
         return run_id
 
@@ -323,6 +324,6 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, *, allow_remote
     token = write_token(root)
     app = create_app(root, token, host=host, port=port, allow_hosts=allow_hosts)
     shown = f"[{host}]" if ":" in host else host
-    echo(f"mle3 serve: http://{shown}:{port}/  (actions: http://{shown}:{port}/#token={token}; token also in {TOKEN_FILE})")
+    echo(f"mle3 serve: http://{shown}:{port}/  (actions: http://{shown}:{port}/#token={token}; token also in {layout_at(root).serve_token})")
     # open event streams never end by themselves: give them a second on shutdown
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=1)

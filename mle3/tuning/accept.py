@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -22,11 +22,16 @@ from ..ids import check_id
 from ..runner.overrides import set_path
 from ..vocab import AuditAction
 
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
-def accept(root: Path, study_name: str, new_id: str | None = None) -> dict[str, Any]:
-    from ..workspace import load_workspace
 
-    ws = load_workspace(root)
+def accept(root: "Workspace | Path", study_name: str, new_id: str | None = None) -> dict[str, Any]:
+    """Write the accepted configuration (``root``: the loaded workspace, or its path)."""
+    from ..workspace import as_workspace
+
+    ws = as_workspace(root)
+    root = ws.root
     study = ws.get(study_name)
     if study.kind != "study":
         raise Mle3Error(f"{study_name} is a {study.kind}, not a study")

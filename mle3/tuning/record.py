@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from filelock import FileLock
 
 from .._atomic import atomic_write_text
 from ..runner.records import clean
+from ..workspace.layout import DEFAULT, layout_at
 
-STUDY_DIR = "artifacts/studies"
+#: the default place (``Layout.studies_dir`` is the workspace's own)
+STUDY_DIR = DEFAULT.studies_dir
 STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
 
 
@@ -45,7 +46,7 @@ def redact(url: str) -> str:
 
 
 def record_path(root: Path, name: str) -> Path:
-    return root / STUDY_DIR / f"{name}.yaml"
+    return root / layout_at(root).studies_dir / f"{name}.yaml"
 
 
 def trials_of(study: Any) -> list[dict[str, Any]]:
@@ -95,9 +96,8 @@ def write_record(root: Path, ws: Any, cfg: Any, study: Any, name: str, storage: 
     from ..runner.train import config_hash
 
     path = record_path(root, name)
-    lock_dir = root / ".mle3" / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_dir / f"study-{name}.lock")):
+    layout = layout_at(root)
+    with layout.lock(f"study-{name}"):
         from .lost import fail_lost_trials
 
         fail_lost_trials(root, study)  # a killed trial is failed, not left running
@@ -115,7 +115,7 @@ def write_record(root: Path, ws: Any, cfg: Any, study: Any, name: str, storage: 
             "config_sha256": config_hash(cfg._raw),
             "status": "finished" if final and not counts.get("running") else "running",
             "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "storage": redact(storage) if not storage.startswith("sqlite:///" + str(root)) else "sqlite (workspace .mle3/optuna.sqlite3)",
+            "storage": redact(storage) if not storage.startswith("sqlite:///" + str(root)) else f"sqlite (workspace {layout.optuna_storage})",
             "objective": tuning.objective.model_dump(),
             "epochs_per_trial": tuning.epochs_per_trial or cfg.epochs,
             "sampler": tuning.sampler,

@@ -17,15 +17,20 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import Mle3Error
 from ..runner.records import pause_for_test
 from ..vocab import MODEL_TO_EPOCH, f1, is_validation_split
 from .lost import counted, fail_lost_trials, this_process
+from ..workspace.layout import DEFAULT, layout_at
 from .record import StudyResult, redact, write_record
 
-DEFAULT_STORAGE = ".mle3/optuna.sqlite3"
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+#: the default place (``Layout.optuna_storage`` is the workspace's own)
+DEFAULT_STORAGE = DEFAULT.optuna_storage
 
 
 @dataclass
@@ -41,7 +46,7 @@ class TuneOptions:
 def storage_url(root: Path, given: str | None) -> str:
     if given:
         return given
-    path = root / DEFAULT_STORAGE
+    path = root / layout_at(root).optuna_storage
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
@@ -132,14 +137,15 @@ def default_study_name(config_id: str) -> str:
     return f"{config_id}-TUNE-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}"
 
 
-def tune(root: Path, config_ref: str, options: TuneOptions, echo: Callable[[str], None] = print, *, worker: int = 0) -> StudyResult:
+def tune(root: "Workspace | Path", config_ref: str, options: TuneOptions, echo: Callable[[str], None] = print, *, worker: int = 0) -> StudyResult:
     """Run (or join) a study; with ``options.workers`` > 1, start that many trial
     processes on the same study (one GPU each when there are GPUs) and wait for them."""
     import optuna
 
     from ..ids import check_id
-    from ..workspace import load_workspace
-    ws = load_workspace(root)
+    from ..workspace import as_workspace
+    ws = as_workspace(root)
+    root = ws.root
     cfg = resolve(ws, config_ref)
     tuning = cfg.tuning
     name = options.study or default_study_name(cfg.id)
@@ -150,11 +156,8 @@ def tune(root: Path, config_ref: str, options: TuneOptions, echo: Callable[[str]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     import warnings
 
-    from filelock import FileLock
-
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    (root / ".mle3" / "locks").mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / ".mle3" / "locks" / "optuna-storage.lock")):  # processes starting together create the schema once
+    with ws.lock("optuna-storage"):  # processes starting together create the schema once
         storage = open_storage(url)
         study = optuna.create_study(study_name=name, storage=storage, direction=tuning.objective.direction,
                                     sampler=optuna.samplers.RandomSampler(), pruner=_pruner(tuning, epochs), load_if_exists=True)

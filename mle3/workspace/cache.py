@@ -25,11 +25,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from .. import sealed
+from .layout import DEFAULT, layout_at
 
-CACHE_DIR = ".mle3"
+#: the default place (the cache lies directly under ``Layout.state_dir``)
+CACHE_DIR = DEFAULT.state_dir
 CACHE_FILE = "parse-cache.json"
 FORMAT = 4
 RACY_MARGIN_NS = 2_000_000_000
@@ -135,7 +137,7 @@ def parse_with_cache(root: Path, listing: list[tuple[str, int, int]], parse: Cal
         yield from parse([p for p, _, _ in listing])
         return
     started_ns = time.time_ns()
-    cache_path = root / CACHE_DIR / CACHE_FILE
+    cache_path = root / layout_at(root).state_file(CACHE_FILE)
     written_ns, entries = _read(cache_path, root)
     trusted_before = written_ns - RACY_MARGIN_NS
     fresh: dict[str, Any] = {}
@@ -205,8 +207,7 @@ def _write(root: Path, cache_path: Path, listing: list[tuple[str, int, int]], en
         ignore = cache_path.parent / ".gitignore"
         if not ignore.exists():
             ignore.write_text("*\n")
-        lock = FileLock(str(cache_path) + ".lock")
-        with lock.acquire(timeout=0):
+        with layout_at(root).lock("parse-cache").acquire(timeout=0):
             sealed.write_bytes(cache_path, KIND, payload)
     except (Timeout, OSError):
         pass

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import Mle3Error, WorkspaceNotFound
 from ..findings import format_path
+from .layout import artifacts_dir_problem
 from .yamlpos import YamlProblem, line_of, parse_documents
 
 CONFIG_NAME = "mle3.yaml"
@@ -100,6 +101,9 @@ class ProjectConfig(_Strict):
     datasets: DatasetSettings = Field(default_factory=DatasetSettings)
     #: folders (relative to the root) items are read from
     item_dirs: list[str] = Field(default_factory=lambda: ["requirements", "artifacts"])
+    #: the folder mle3 writes its records to (runs, models, datasets, studies, audit); it
+    #: is read like an item folder even when ``item_dirs`` does not name it
+    artifacts_dir: str = Field("artifacts", min_length=1)
 
     @field_validator("data_roots")
     @classmethod
@@ -116,6 +120,9 @@ class ProjectConfig(_Strict):
         for d in self.item_dirs:
             if Path(d).is_absolute() or ".." in Path(d).parts:
                 raise ValueError(f"item_dirs entry {d!r} must stay inside the workspace")
+        problem = artifacts_dir_problem(self.artifacts_dir)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

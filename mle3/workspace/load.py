@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import partial
@@ -23,6 +24,7 @@ from ..ids import check_id, id_problem
 from ..findings import Finding, format_path
 from . import cache as parse_cache
 from .config import ProjectConfig, find_root, load_config
+from .layout import Layout
 from .schema import KINDS, Augmentation, locate, misspelled_fields
 from .versions import alias_of, model_line_of, version_key
 from .yamlpos import YamlProblem, line_of, parse_documents, parse_fast
@@ -62,6 +64,26 @@ class Workspace:
     _positions: dict[str, list[Any]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ positions
+    @property
+    def layout(self) -> Layout:
+        """Every path of this workspace (from ``mle3.yaml``'s ``item_dirs`` and ``artifacts_dir``)."""
+        layout = self.__dict__.get("_layout")
+        if layout is None or layout.root != self.root:
+            layout = self.__dict__["_layout"] = Layout.of(self.root, self.config)
+        return layout
+
+    def lock(self, name: str, timeout: float = -1) -> Any:
+        """The workspace lock ``name`` (``.mle3/locks/<name>.lock``): writers that check
+        the workspace and then write hold it across both."""
+        return self.layout.lock(name, timeout)
+
+    def reload(self, *, use_cache: bool = True) -> "Workspace":
+        """Read the workspace again (after a write) into this object; returns it."""
+        fresh = load_workspace(self.root, use_cache=use_cache)
+        self.__dict__.pop("_layout", None)
+        self.__dict__.update(fresh.__dict__)
+        return self
+
     def positions(self, file: str) -> list[Any]:
         """The documents of ``file`` with line numbers (parsed on first use, then kept)."""
         docs = self._positions.get(file)
@@ -334,7 +356,27 @@ def load_workspace(start: Path | str | None = None, *, use_cache: bool = True, j
     only a missing or unreadable ``mle3.yaml`` raises."""
     root = find_root(Path(start) if start else None)
     config = load_config(root)
-    return load_items(root, config, discover(root, config.item_dirs), use_cache=use_cache, jobs=jobs)
+    return load_items(root, config, discover(root, Layout.of(root, config).item_dirs), use_cache=use_cache, jobs=jobs)
+
+
+def as_workspace(where: "Workspace | Path | str | None") -> Workspace:
+    """The workspace an operation works on: ``where`` itself when the caller loaded it
+    (the CLI loads once), else the workspace at (or above) the path ``where``."""
+    return where if isinstance(where, Workspace) else load_workspace(where)
+
+
+@contextmanager
+def locked(where: "Workspace | Path | str | None", name: str, *, use_cache: bool = True) -> Iterator[Workspace]:
+    """The workspace read while its lock ``name`` is held, for a check and the write that
+    depends on it: a given :class:`Workspace` is reloaded once the lock is held (and so
+    is current for its caller afterwards), a path is loaded then."""
+    if isinstance(where, Workspace):
+        with where.lock(name):
+            yield where.reload(use_cache=use_cache)
+        return
+    root = find_root(Path(where) if where else None)
+    with Layout.of(root).lock(name):  # the lock's place does not depend on mle3.yaml
+        yield load_workspace(root, use_cache=use_cache)
 
 
 def load_items(root: Path, config: ProjectConfig, listing: list[tuple[str, int, int]], *, use_cache: bool = True, jobs: int | None = None) -> Workspace:

@@ -25,14 +25,16 @@ import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterator, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ..errors import Mle3Error
+from .layout import DEFAULT, layout_at
 
-RUNS_DIR = "artifacts/runs"
+#: the default layout's run folder (a root's own is ``layout_at(root).runs_dir``)
+RUNS_DIR = DEFAULT.runs_dir
 RUN_FILE = "run.yaml"
 EPOCHS_FILE = "epochs.jsonl"
 #: a run record larger than this is not a record mle3 wrote (refused before parsing)
@@ -181,6 +183,8 @@ class RunRecord(BaseModel):
     @property
     def folder(self) -> str:
         """The run's folder, workspace-relative (its evidence lies there)."""
+        if self.file:
+            return PurePosixPath(self.file).parent.as_posix()
         return f"{RUNS_DIR}/{self.id}"
 
     def epochs_file(self, root: Path) -> Path:
@@ -215,7 +219,7 @@ def _adapter(name: str) -> TypeAdapter[Any]:
 
 
 def run_file(root: Path, run_id: str) -> Path:
-    return root / RUNS_DIR / run_id / RUN_FILE
+    return root / layout_at(root).run_dir(run_id) / RUN_FILE
 
 
 def read_run(path: Path, run_id: str | None = None, *, rel: str | None = None) -> RunRecord:
@@ -292,7 +296,7 @@ def _plain(value: Any) -> Any:
 def iter_runs(root: Path) -> Iterator[tuple[str, str, RunRecord | Mle3Error]]:
     """``(run id, workspace-relative file, record or why it cannot be read)`` of every run
     folder (in folder order), read directly: runs are listed while they train."""
-    base = root / RUNS_DIR
+    base = root / layout_at(root).runs_dir
     if not base.is_dir():
         return
     for entry in base.iterdir():
@@ -385,4 +389,4 @@ def read_epochs(path: Path) -> list[EpochRecord]:
 
 def run_epochs(root: Path, run_id: str) -> list[EpochRecord]:
     """The readable epochs of run ``run_id`` (none for a run that recorded none)."""
-    return read_epochs(root / RUNS_DIR / run_id / EPOCHS_FILE)
+    return read_epochs(root / layout_at(root).run_dir(run_id) / EPOCHS_FILE)
