@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 import typer
+from typer.core import TyperCommand
 
 
 class ExitCode(IntEnum):
@@ -48,3 +49,43 @@ OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write
 def deprecated(old: str, new: str) -> None:
     """One line on stderr for an old spelling that still works for one release."""
     typer.echo(f"mle3: deprecated: {old} still works for one release; use {new}", err=True)
+
+
+def choice(allowed: tuple[str, ...], legacy: tuple[str, ...] = ()):
+    """A ``--format`` callback: ``allowed`` values pass, ``legacy`` ones (an old meaning
+    kept for one release) pass for the command to translate, anything else is a usage
+    error (exit 2, one line) naming what the command writes."""
+
+    def check(value: str | None) -> str | None:
+        if value is None or value in allowed or value in legacy:
+            return value
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(repr(a) for a in allowed)}")
+
+    return check
+
+
+class EqualsValueCommand(TyperCommand):
+    """A command whose flag ``--NAME`` may carry a value only as ``--NAME=VALUE`` (as git's
+    ``--color[=WHEN]``): a bare ``--NAME CONFIG`` must not swallow the argument after it.
+    ``equals_values`` maps the flag to the hidden option that receives the value."""
+
+    equals_values: dict[str, str] = {}
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        rewritten: list[str] = []
+        for i, arg in enumerate(args):
+            if arg == "--":
+                rewritten += args[i:]
+                break
+            name, eq, value = arg.partition("=")
+            if eq and name in self.equals_values:
+                rewritten += [name, f"{self.equals_values[name]}={value}"]
+            else:
+                rewritten.append(arg)
+        return super().parse_args(ctx, rewritten)
+
+
+def equals_values(**flags: str) -> type[EqualsValueCommand]:
+    """The command class for ``@app.command(cls=...)``: ``equals_values(mlflow="--mlflow-at")``."""
+    mapping = {f"--{flag.replace('_', '-')}": target for flag, target in flags.items()}
+    return type("EqualsValueCommand", (EqualsValueCommand,), {"equals_values": mapping})
