@@ -89,3 +89,10 @@ def equals_values(**flags: str) -> type[EqualsValueCommand]:
     """The command class for ``@app.command(cls=...)``: ``equals_values(mlflow="--mlflow-at")``."""
     mapping = {f"--{flag.replace('_', '-')}": target for flag, target in flags.items()}
     return type("EqualsValueCommand", (EqualsValueCommand,), {"equals_values": mapping})
+
+
+def format_with_legacy(legacy: tuple[str, ...]):  # -> an Annotated type for a parameter
+    """``--format text|json`` of a command whose ``--format`` used to name what it renders
+    (export's model format, report's document format): those values still pass, for the
+    command to translate with a deprecation line."""
+    return Annotated[str, typer.Option("--format", "-f", metavar="<text|json>", help="Output format.", callback=choice(("text", "json"), legacy=legacy))]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from .app import WorkspaceOpt, app, _load, _workspace_root
-from .options import ExitCode, FormatOpt, choice, deprecated, ok_if
+from .options import ExitCode, FormatOpt, deprecated, format_with_legacy, ok_if
 from .shapes import BOOL, INT, STR, STRS, arr, declare, nullable, obj
 
 _DOCUMENT = obj({"wp": STR, "item": STR, "file": STR, "approved": BOOL, "missing_roles": STRS, "fingerprint": nullable(STR)})
@@ -18,6 +18,7 @@ SITE = declare("mle3.site/1", "`mle3 site --format json`: the static site writte
 REQIF_IMPORT = declare("mle3.reqif-import/2", "`mle3 reqif import --format json`: what the import created, updated or refused.", {
     "create": STRS, "update": STRS, "unchanged": STRS, "unmapped": STRS, "conflicts": {"type": "object"}, "unresolved": STRS, "written": BOOL})
 DOCUMENT_FORMATS = ("pdf", "html")
+ReportFormatOpt = format_with_legacy(DOCUMENT_FORMATS)
 
 
 # ----------------------------------------------------------------- reports
@@ -27,8 +28,7 @@ def report(
     item: Annotated[str, typer.Argument(help="Item the document describes (release: a model version).")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (release: directory).")] = None,
     to: Annotated[Literal["pdf", "html"], typer.Option("--to", help="Document format (a release package always has both).")] = "pdf",
-    format: Annotated[str, typer.Option("--format", "-f", metavar="[text|json]", help="Output format of what was rendered.",
-                                        callback=choice(("text", "json"), legacy=DOCUMENT_FORMATS))] = "text",
+    format: ReportFormatOpt = "text",
     release: Annotated[bool, typer.Option("--release", help="Refuse to render anything not approved as the policy requires.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> int:

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import Mle3Error
 from .app import WorkspaceOpt, app, _with_progress, _workspace_root
-from .options import ExitCode, FormatOpt, choice, deprecated, equals_values, ok_if
+from .options import ExitCode, FormatOpt, deprecated, equals_values, format_with_legacy, ok_if
 from .shapes import ANY, BOOL, OBJ, STR, STRS, arr, declare, deprecated_alias, nullable, obj
 
 RUN_ID = {**STR, "description": "A run id (RUN-...), the same key in every document."}
@@ -102,6 +102,7 @@ def train(
 
 
 MODEL_FORMATS = ("onnx",)
+ExportFormatOpt = format_with_legacy(MODEL_FORMATS)
 
 
 @app.command("export")
@@ -109,8 +110,7 @@ def export_model(
     model: Annotated[str, typer.Argument(help="Model version id.")],
     to: Annotated[Literal["onnx"], typer.Option("--to", help="Model format to export to.")] = "onnx",
     workspace: WorkspaceOpt = None,
-    format: Annotated[str, typer.Option("--format", "-f", metavar="[text|json]", help="Output format.",
-                                        callback=choice(("text", "json"), legacy=MODEL_FORMATS))] = "text",
+    format: ExportFormatOpt = "text",
     json_out: Annotated[bool, typer.Option("--json", hidden=True, help="Deprecated: --format json.")] = False,
 ) -> int:
     """Export the float model to ONNX, validate it with ONNX Runtime against PyTorch, record it."""

@@ -27,7 +27,7 @@ IMPACT = declare("mle3.impact/1", "`mle3 impact --format json`: what must be re-
 MATRIX = declare("mle3.matrix/1", "`mle3 matrix --format json`: requirements against what satisfies them.", {
     "project": nullable(STR), "rows": arr(obj({"requirement": STR, "title": STR, "type": STR, "datasets": STRS, "configurations": STRS,
                                               "model_versions": STRS, "criteria_met": INT, "criteria_total": INT, "gaps": STRS}))})
-RULES = declare("mle3.rules/1", "`mle3 rules --format json`: every rule with its default severity and fix.", {
+RULE_LIST = declare("mle3.rules/1", "`mle3 rules --format json`: every rule with its default severity and fix.", {
     "rules": arr(obj({"id": STR, "family": STR, "severity": STR, "summary": STR, "fix": STR}))})
 SCHEMAS = declare("mle3.schemas/1", "`mle3 schema --format json`: the published JSON Schemas.", {
     "outputs": arr(obj({"name": STR, "description": STR})), "item_kinds": STRS})
@@ -156,7 +156,7 @@ def rules(format: FormatOpt = "text") -> int:
 
     table = sorted(RULES.values(), key=lambda r: r.id)
     if format == "json":
-        emit_json({"schema": RULES, "rules": [{"id": r.id, "family": r.family, "severity": r.severity, "summary": r.summary, "fix": r.fix} for r in table]})
+        emit_json({"schema": RULE_LIST, "rules": [{"id": r.id, "family": r.family, "severity": r.severity, "summary": r.summary, "fix": r.fix} for r in table]})
         return ExitCode.OK
     for r in table:
         typer.echo(f"{r.id:<32} {r.severity:<8} {r.summary}\n{'':<41} fix: {r.fix}")
