@@ -58,7 +58,7 @@ def test_rules_fire_on_a_recorded_run_with_the_thresholds_of_mle3_yaml(make_ws, 
     code, doc = check_json(cli, root, "--no-cache")
     assert not [f for f in doc["findings"] if f["rule"] == "training.overfit"]
     (root / "mle3.yaml").write_text((root / "mle3.yaml").read_text().replace("overfit_epochs: 4", "overfit_epochs: 0"))
-    code, out, err = cli("check", "-w", root)
+    code, out, err = cli("check", "-w", root, expect=2)
     assert code == 2 and "mle3.yaml" in err and "overfit_epochs" in err  # a bad threshold is a one-line error
 
 

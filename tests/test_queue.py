@@ -100,7 +100,7 @@ def test_abort_pending_and_running_runs_and_rerun_them(tmp_path, cli):
         worker.kill()
     ended = run_data(root, long)
     assert ended["status"] == "terminated" and "abort" in ended["error"] and ended["epochs_completed"] < 300
-    code, _, err = cli("runs", "abort", long, "-w", root)
+    code, _, err = cli("runs", "abort", long, "-w", root, expect=2)
     assert code == 2 and "only pending or running" in err
     code, out, _ = cli("runs", "rerun", long, "-w", root, "--format", "json")
     again = json.loads(out)
@@ -133,5 +133,5 @@ def test_runs_watch_prints_progress_and_a_sparkline(tmp_path, cli):
     (run_id,) = os.listdir(root / "artifacts" / "runs")
     code, out, err = cli("runs", "watch", run_id, "--once", "-w", root)
     assert code == 0 and run_id in out and "epoch 3/3" in out and "mAP50" in out and "best epoch" in out, out + err
-    code, _, err = cli("runs", "watch", "-w", root)
+    code, _, err = cli("runs", "watch", "-w", root, expect=2)
     assert code == 2 and "no running or pending run" in err

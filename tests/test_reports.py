@@ -67,7 +67,7 @@ def test_approved_document_shows_who_approved_what(trained_ws, cli):
 
 def test_release_flag_refuses_unapproved_documents(trained_ws, cli):
     out = trained_ws / "1106.pdf"
-    code, _, err = cli("report", "11-06", MODEL, "-o", out, "-w", trained_ws, "--release")
+    code, _, err = cli("report", "11-06", MODEL, "-o", out, "-w", trained_ws, "--release", expect=1)
     assert code == 1 and "not approved" in err and "safety_assessor" in err
     assert not out.exists()
 
@@ -141,6 +141,6 @@ def test_example_workspace_model_report_uses_seed_metrics(cli, tmp_path):
 
 
 def test_unknown_work_product_and_wrong_kind(trained_ws, cli):
-    assert cli("report", "99-99", MODEL, "-w", trained_ws)[0] == 2
-    code, _, err = cli("report", "11-07", MODEL, "-w", trained_ws)
+    assert cli("report", "99-99", MODEL, "-w", trained_ws, expect=2)[0] == 2
+    code, _, err = cli("report", "11-07", MODEL, "-w", trained_ws, expect=2)
     assert code == 2 and "data set" not in err or "dataset" in err

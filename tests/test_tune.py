@@ -157,7 +157,7 @@ def test_an_objective_on_the_test_split_is_refused(tmp_path, cli):
     root = tuned_ws(tmp_path / "ws")
     path = root / "artifacts" / "training" / "TINY.yaml"
     path.write_text(path.read_text().replace("split: val", "split: test"))
-    code, _, err = cli("tune", "TINY-TRAIN-001", "-w", root)
+    code, _, err = cli("tune", "TINY-TRAIN-001", "-w", root, expect=2)
     assert code == 2 and "test" in err and "TINY.yaml" in err and err.count("\n") == 1
     assert not (root / "artifacts" / "runs").exists()
     code, check = check_json(cli, root)
@@ -167,7 +167,7 @@ def test_an_objective_on_the_test_split_is_refused(tmp_path, cli):
 def test_an_unreachable_storage_is_one_line(tmp_path, cli):
     root = tuned_ws(tmp_path / "ws")
     for url in ("sqlite:////nonexistent-dir/x/study.db", "postgresql://mle3:secret@127.0.0.1:1/studies"):
-        code, _, err = cli("tune", "TINY-TRAIN-001", "--storage", url, "-w", root)
+        code, _, err = cli("tune", "TINY-TRAIN-001", "--storage", url, "-w", root, expect=2)
         assert code == 2 and "cannot open the study storage" in err and err.count("\n") == 1 and "secret" not in err, err
     assert not (root / "artifacts" / "runs").exists()
 
