@@ -70,7 +70,7 @@ def test_a_real_run_records_its_caveats_and_the_13_65_shows_them(trained_ws, cli
     block = run["caveats"]
     assert len(block["generalization_gap"]) == run["epochs_completed"] and block["stopped"] and block["last_epoch"] == run["epochs_completed"]
     out = trained_ws / "1365.html"
-    assert cli("report", "13-65", "TINY-MODEL-v0.1.0", "-o", out, "--format", "html", "-w", trained_ws)[0] == 0
+    assert cli("report", "13-65", "TINY-MODEL-v0.1.0", "-o", out, "--to", "html", "-w", trained_ws)[0] == 0
     html = out.read_text()
     assert "Training caveats" in html and "Why training stopped" in html and "Generalization gap" in html
 

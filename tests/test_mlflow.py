@@ -41,7 +41,7 @@ def test_training_is_mirrored_while_it_runs(trained_ws, cli):
 
 
 def test_unreachable_server_is_a_warning_not_a_failure(trained_ws, cli):
-    code, out, _ = cli("train", "TINY-TRAIN-001", "--epochs", "1", "--mlflow-uri", "http://127.0.0.1:9", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("train", "TINY-TRAIN-001", "--epochs", "1", "--mlflow=http://127.0.0.1:9", "-w", trained_ws, "--format", "json")
     result = json.loads(out)
     assert code == 0 and result["status"] == "success"
     assert any("MLflow mirror" in w for w in result["warnings"])

@@ -97,7 +97,7 @@ def test_changed_parent_makes_child_stale(trained_ws, cli):
 
 
 def test_export_records_a_validated_float_onnx(trained_ws, cli):
-    code, out, err = cli("export", MODEL, "-w", trained_ws, "--json")
+    code, out, err = cli("export", MODEL, "-w", trained_ws, "--format", "json")
     result = json.loads(out)
     assert code == 0 and result["recorded"] and result["gap"] <= 0.005, err
     model = yaml.safe_load((trained_ws / f"artifacts/models/{MODEL}.yaml").read_text())["model_version"]

@@ -45,7 +45,7 @@ def gate(cli, root, target="validated"):
 
 
 def release_13_65(cli, root, item=MODEL, wp="13-65"):
-    return cli("report", wp, item, "-o", root / f"{wp}.html", "--format", "html", "--release", "-w", root, expect=None)
+    return cli("report", wp, item, "-o", root / f"{wp}.html", "--to", "html", "--release", "-w", root, expect=None)
 
 
 def rules(cli, root):

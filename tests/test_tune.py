@@ -82,7 +82,7 @@ def test_a_study_records_every_trial_as_a_run_that_never_sees_the_test_split(tmp
     assert code == 0 and "test" in final["final_metrics"]
     # its 13-65 summarizes the optimization; the site has a study page
     model = json.loads(out)["model_version"]
-    code, _, err = cli("report", "13-65", model, "--format", "html", "-o", tmp_path / "r.html", "-w", root)
+    code, _, err = cli("report", "13-65", model, "--to", "html", "-o", tmp_path / "r.html", "-w", root)
     html = (tmp_path / "r.html").read_text()
     assert code == 0 and "Optimization (hyperparameter study)" in html and "S-1" in html and "Optimization history" in html, err
     assert "2 complete" in html and "the test split was not used by any trial" in html
