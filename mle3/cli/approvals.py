@@ -11,19 +11,26 @@ from .app import WorkspaceOpt, app, _load, _workspace_root
 from .options import ExitCode, FormatOpt, ok_if
 from .shapes import BOOL, INT, OBJ, STR, STRS, arr, declare, nullable, obj
 
-APPROVAL = declare("mle3.approval/2", "`mle3 approve --format json`: the decision recorded, bound to the content's fingerprint.", {
-    "order": INT, "time": STR, "item": STR, "role": STR, "name": STR, "decision": {"enum": ["approved", "rejected"]}, "fingerprint": STR,
-    "comment": nullable(STR), "deviation": nullable(STR), "signed": BOOL, "entry": STR, "file": STR, "warnings": STRS})
-PROMOTE = declare("mle3.promote/2", "`mle3 promote --format json`: the gate's answer; `missing` says why it refused.", {
-    "ok": BOOL, "model": STR, "current": STR, "target": STR, "missing": STRS, "approvals": arr(OBJ), "version": nullable(STR),
-    "alias": nullable(STR), "notes": STRS})
-AUDIT_VERIFY = declare("mle3.audit-verify/2", "`mle3 audit verify --format json`: hashes, parents and signatures checked.", {
-    "ok": BOOL, "entries": INT, "heads": STRS, "legacy_format": BOOL, "problems": arr(obj({"file": STR, "line": INT, "message": STR}))})
-AUDIT_MIGRATE = declare("mle3.audit-migrate/1", "`mle3 audit migrate --format json`: whether a linear log was migrated.", {
-    "migrated": BOOL, "entries": INT, "heads": STRS}, optional=("entries", "heads"))
-AUDIT_LOG = declare("mle3.audit-log/2", "`mle3 audit log --format json`: the entries, oldest first, with their place and file.", {
-    "entries": arr(obj({"hash": STR, "time": STR, "action": STR, "item": nullable(STR), "actor": STR, "order": INT, "file": STR},
-                       optional=("item",)))})
+APPROVAL = declare(
+    "mle3.approval/2", "`mle3 approve --format json`: the decision recorded, bound to the content's fingerprint.", {
+        "order": INT, "time": STR, "item": STR, "role": STR, "name": STR,
+        "decision": {"enum": ["approved", "rejected"]}, "fingerprint": STR, "comment": nullable(STR), "deviation": nullable(STR), "signed": BOOL, "entry": STR,
+        "file": STR, "warnings": STRS})
+PROMOTE = declare(
+    "mle3.promote/2", "`mle3 promote --format json`: the gate's answer; `missing` says why it refused.", {
+        "ok": BOOL, "model": STR, "current": STR, "target": STR, "missing": STRS, "approvals": arr(OBJ),
+        "version": nullable(STR), "alias": nullable(STR), "notes": STRS})
+AUDIT_VERIFY = declare(
+    "mle3.audit-verify/2", "`mle3 audit verify --format json`: hashes, parents and signatures checked.", {
+        "ok": BOOL, "entries": INT, "heads": STRS, "legacy_format": BOOL,
+        "problems": arr(obj({"file": STR, "line": INT, "message": STR}))})
+AUDIT_MIGRATE = declare(
+    "mle3.audit-migrate/1", "`mle3 audit migrate --format json`: whether a linear log was migrated.",
+    {"migrated": BOOL, "entries": INT, "heads": STRS}, optional=("entries", "heads"))
+AUDIT_LOG = declare(
+    "mle3.audit-log/2", "`mle3 audit log --format json`: the entries, oldest first, with their place and file.", {
+        "entries": arr(obj({"hash": STR, "time": STR, "action": STR, "item": nullable(STR), "actor": STR, "order": INT,
+                            "file": STR}, optional=("item",)))})
 
 
 # ----------------------------------------------------------------- approvals

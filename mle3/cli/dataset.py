@@ -13,14 +13,18 @@ from .app import WorkspaceOpt, app, _workspace_root
 from .options import ExitCode, FormatOpt, ok_if
 from .shapes import BOOL, INT, OBJ, STR, STRS, declare, nullable
 
-DATASET_REGISTER = declare("mle3.dataset-register/1", "`mle3 dataset register --format json`: the version recorded with its statistics.", {
-    "ok": BOOL, "key": STR, "item_file": STR, "manifest_file": STR, "fingerprint": STR, "files": INT, "bytes": INT, "splits": OBJ,
-    "label_quality": OBJ, "leakage": OBJ, "data_root": nullable(STR), "manifest_bytes": INT, "manifest_beside_data": BOOL})
-DATASET_VERIFY = declare("mle3.dataset-verify/2", "`mle3 dataset verify --format json`: files added, removed or changed.", {
-    "ok": BOOL, "key": STR, "files": INT, "added": STRS, "removed": STRS, "changed": STRS, "hashed": INT, "fingerprint_ok": BOOL,
-    "location": STR, "manifest_found": BOOL})
-DATASET_RETIRE = declare("mle3.dataset-retire/1", "`mle3 dataset retire --format json`: the version taken out of use.", {
-    "dataset": STR, "status": {"enum": ["rejected", "obsolete"]}, "reason": STR, "file": STR})
+DATASET_REGISTER = declare(
+    "mle3.dataset-register/1", "`mle3 dataset register --format json`: the version recorded with its statistics.", {
+        "ok": BOOL, "key": STR, "item_file": STR, "manifest_file": STR, "fingerprint": STR, "files": INT, "bytes": INT,
+        "splits": OBJ, "label_quality": OBJ, "leakage": OBJ, "data_root": nullable(STR), "manifest_bytes": INT,
+        "manifest_beside_data": BOOL})
+DATASET_VERIFY = declare(
+    "mle3.dataset-verify/2", "`mle3 dataset verify --format json`: files added, removed or changed.", {
+        "ok": BOOL, "key": STR, "files": INT, "added": STRS, "removed": STRS, "changed": STRS, "hashed": INT,
+        "fingerprint_ok": BOOL, "location": STR, "manifest_found": BOOL})
+DATASET_RETIRE = declare(
+    "mle3.dataset-retire/1", "`mle3 dataset retire --format json`: the version taken out of use.",
+    {"dataset": STR, "status": {"enum": ["rejected", "obsolete"]}, "reason": STR, "file": STR})
 
 
 # ----------------------------------------------------------------- data sets

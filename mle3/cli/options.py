@@ -32,7 +32,8 @@ def ok_if(condition: bool) -> ExitCode:
 
 WorkspaceOpt = Annotated[
     Optional[Path],
-    typer.Option("--workspace", "-w", help="Workspace directory (default: found from the current directory upwards).", file_okay=False),
+    typer.Option("--workspace", "-w", file_okay=False,
+                 help="Workspace directory (default: found from the current directory upwards)."),
 ]
 
 #: ``--format`` is always the format of what the command writes (stdout or ``--output``);
@@ -95,4 +96,5 @@ def format_with_legacy(legacy: tuple[str, ...]):  # -> an Annotated type for a p
     """``--format text|json`` of a command whose ``--format`` used to name what it renders
     (export's model format, report's document format): those values still pass, for the
     command to translate with a deprecation line."""
-    return Annotated[str, typer.Option("--format", "-f", metavar="<text|json>", help="Output format.", callback=choice(("text", "json"), legacy=legacy))]
+    check = choice(("text", "json"), legacy=legacy)
+    return Annotated[str, typer.Option("--format", "-f", metavar="<text|json>", help="Output format.", callback=check)]

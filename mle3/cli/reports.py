@@ -11,12 +11,17 @@ from .app import WorkspaceOpt, app, _load, _workspace_root
 from .options import ExitCode, FormatOpt, deprecated, format_with_legacy, ok_if
 from .shapes import BOOL, INT, STR, STRS, arr, declare, nullable, obj
 
-_DOCUMENT = obj({"wp": STR, "item": STR, "file": STR, "approved": BOOL, "missing_roles": STRS, "fingerprint": nullable(STR)})
-REPORT = declare("mle3.report/1", "`mle3 report --format json`: the documents rendered (a release: the whole package).", {
-    "documents": arr(_DOCUMENT), "directory": STR}, optional=("directory",))
-SITE = declare("mle3.site/1", "`mle3 site --format json`: the static site written.", {"directory": STR, "pages": INT, "bytes": INT})
-REQIF_IMPORT = declare("mle3.reqif-import/2", "`mle3 reqif import --format json`: what the import created, updated or refused.", {
-    "create": STRS, "update": STRS, "unchanged": STRS, "unmapped": STRS, "conflicts": {"type": "object"}, "unresolved": STRS, "written": BOOL})
+_DOCUMENT = obj({"wp": STR, "item": STR, "file": STR, "approved": BOOL, "missing_roles": STRS,
+                 "fingerprint": nullable(STR)})
+REPORT = declare(
+    "mle3.report/1", "`mle3 report --format json`: the documents rendered (a release: the whole package).",
+    {"documents": arr(_DOCUMENT), "directory": STR}, optional=("directory",))
+SITE = declare("mle3.site/1", "`mle3 site --format json`: the static site written.",
+               {"directory": STR, "pages": INT, "bytes": INT})
+REQIF_IMPORT = declare(
+    "mle3.reqif-import/2", "`mle3 reqif import --format json`: what the import created, updated or refused.", {
+        "create": STRS, "update": STRS, "unchanged": STRS, "unmapped": STRS, "conflicts": {"type": "object"},
+        "unresolved": STRS, "written": BOOL})
 DOCUMENT_FORMATS = ("pdf", "html")
 ReportFormatOpt = format_with_legacy(DOCUMENT_FORMATS)
 
@@ -27,7 +32,7 @@ def report(
     work_product: Annotated[str, typer.Argument(metavar="WP", help="04-11, 11-07, 13-65, 11-06, or 'release' for the whole package of a model version.")],
     item: Annotated[str, typer.Argument(help="Item the document describes (release: a model version).")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (release: directory).")] = None,
-    to: Annotated[Literal["pdf", "html"], typer.Option("--to", help="Document format (a release package always has both).")] = "pdf",
+    to: Annotated[Literal["pdf", "html"], typer.Option("--to", help="Document format (a release has both).")] = "pdf",
     format: ReportFormatOpt = "text",
     release: Annotated[bool, typer.Option("--release", help="Refuse to render anything not approved as the policy requires.")] = False,
     workspace: WorkspaceOpt = None,

@@ -18,22 +18,26 @@ RUN_ID = {**STR, "description": "A run id (RUN-...), the same key in every docum
 TRAIN = declare("mle3.train/1", "`mle3 train --format json`: the finished run.", {
     "run_id": RUN_ID, "status": STR, "record": STR, "model_version": nullable(STR), "metrics": OBJ,
     "error": nullable(STR), "warnings": STRS})
-TRAIN_QUEUE = declare("mle3.train-queue/1", "`mle3 train --queue` and `mle3 runs rerun`: the run queued.", {
-    "run_id": RUN_ID, "run": deprecated_alias(STR, "run_id"), "status": {"const": "pending"}, "rerun_of": STR}, optional=("rerun_of",))
-EXPORT = declare("mle3.export/1", "`mle3 export --format json`: the float ONNX model, validated against PyTorch.", {
-    "onnx": STR, "sha256": STR, "onnx_metrics": OBJ, "torch_val_mAP_50": ANY, "gap": ANY})
+TRAIN_QUEUE = declare(
+    "mle3.train-queue/1", "`mle3 train --queue` and `mle3 runs rerun`: the run queued.",
+    {"run_id": RUN_ID, "run": deprecated_alias(STR, "run_id"), "status": {"const": "pending"}, "rerun_of": STR},
+    optional=("rerun_of",))
+EXPORT = declare(
+    "mle3.export/1", "`mle3 export --format json`: the float ONNX model, validated against PyTorch.",
+    {"onnx": STR, "sha256": STR, "onnx_metrics": OBJ, "torch_val_mAP_50": ANY, "gap": ANY})
 QUANTIZE = declare("mle3.quantize/1", "`mle3 quantize --format json`: the INT8 model against the float one.", {
     "run_id": RUN_ID, "status": STR, "model_version": nullable(STR), "method": STR, "table": arr(OBJ), "drop": OBJ,
     "threshold": {"type": "number"}, "passed": nullable(BOOL), "error": nullable(STR), "warnings": STRS})
-RUN_FIELDS = ("id", "kind", "method", "config", "status", "effective_status", "dataset_version", "model_version", "created", "ended",
-              "duration_s", "epochs_completed", "best_epoch", "error", "file")
-RUNS = declare("mle3.runs/1", "`mle3 runs --format json`: recorded runs, newest first.", {
-    "runs": arr({**obj({"id": RUN_ID, "status": nullable(STR), "effective_status": nullable(STR)}),
-                 "properties": {k: ANY for k in RUN_FIELDS} | {"id": RUN_ID}})})
+RUN_FIELDS = ("id", "kind", "method", "config", "status", "effective_status", "dataset_version", "model_version",
+              "created", "ended", "duration_s", "epochs_completed", "best_epoch", "error", "file")
+_RUN_ROW = obj({"id": RUN_ID, "status": nullable(STR), "effective_status": nullable(STR)})
+_RUN_ROW["properties"] = {k: ANY for k in RUN_FIELDS} | _RUN_ROW["properties"]
+RUNS = declare("mle3.runs/1", "`mle3 runs --format json`: recorded runs, newest first.", {"runs": arr(_RUN_ROW)})
 RUN = declare("mle3.run/1", "`mle3 runs show RUN --format json`: one run record with its epochs.", {
     "run_id": RUN_ID, "run": obj({"id": RUN_ID, "effective_status": STR, "epochs": arr(OBJ)})})
 RUNS_EXPORT = declare("mle3.runs-export/1", "`mle3 runs export --format json`: runs mirrored to MLflow.", {
-    "uri": STR, "exported": arr(obj({"run_id": RUN_ID, "run": deprecated_alias(STR, "run_id"), "mlflow_run_id": STR})), "warnings": STRS})
+    "uri": STR, "warnings": STRS,
+    "exported": arr(obj({"run_id": RUN_ID, "run": deprecated_alias(STR, "run_id"), "mlflow_run_id": STR}))})
 
 
 def _mlflow_target(flag: bool, at: str | None, old_uri: str | None) -> str | None:
@@ -46,6 +50,9 @@ def _mlflow_target(flag: bool, at: str | None, old_uri: str | None) -> str | Non
 
 
 MLFLOW_HELP = "Mirror to MLflow; --mlflow=URI names the tracking URI (default: the workspace's .mle3/mlflow)."
+#: the URI of ``--mlflow=URI`` (``equals_values`` puts it here), and the old spelling
+MlflowAtOpt = Annotated[Optional[str], typer.Option("--mlflow-at", hidden=True, help="The URI of --mlflow=URI.")]
+MlflowUriOpt = Annotated[Optional[str], typer.Option("--mlflow-uri", hidden=True, help="Deprecated: --mlflow=URI.")]
 
 
 # ----------------------------------------------------------------- training
@@ -62,8 +69,8 @@ def train(
     max_attempts: Annotated[int, typer.Option(min=1, help="Retry a failed run up to N attempts in all.")] = 1,
     model_id: Annotated[Optional[str], typer.Option(help="Id for the model version, chosen by hand (default: <line>-<RUN-ID>, unique on every branch).")] = None,
     mlflow: Annotated[bool, typer.Option("--mlflow", help=MLFLOW_HELP)] = False,
-    mlflow_at: Annotated[Optional[str], typer.Option("--mlflow-at", hidden=True, help="The URI of --mlflow=URI.")] = None,
-    mlflow_uri: Annotated[Optional[str], typer.Option("--mlflow-uri", hidden=True, help="Deprecated: --mlflow=URI.")] = None,
+    mlflow_at: MlflowAtOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
     queue: Annotated[bool, typer.Option("--queue", help="Check everything, record a pending run and return at once; `mle3 worker` trains it.")] = False,
     priority: Annotated[int, typer.Option(help="With --queue: higher runs first (then older first).")] = 0,
     workspace: WorkspaceOpt = None,
@@ -206,9 +213,10 @@ def runs_list(
 
 @runs_app.command("export", cls=equals_values(mlflow="--mlflow-at"))
 def runs_export(
-    mlflow: Annotated[bool, typer.Option("--mlflow", help="Export to MLflow (the only target so far, so the default); --mlflow=URI names the tracking URI (default: the workspace's .mle3/mlflow).")] = True,
-    mlflow_at: Annotated[Optional[str], typer.Option("--mlflow-at", hidden=True, help="The URI of --mlflow=URI.")] = None,
-    mlflow_uri: Annotated[Optional[str], typer.Option("--mlflow-uri", hidden=True, help="Deprecated: --mlflow=URI.")] = None,
+    mlflow: Annotated[bool, typer.Option("--mlflow", help="Export to MLflow (the only target so far, so the default). "
+                                         + MLFLOW_HELP.split("; ", 1)[1])] = True,
+    mlflow_at: MlflowAtOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
 ) -> int:

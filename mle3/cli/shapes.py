@@ -47,7 +47,8 @@ def declare(name: str, description: str, properties: dict[str, dict[str, Any]], 
     so the command writes exactly the name it declared. ``defs`` are ``#/$defs/...`` for
     recursive parts (a trace tree)."""
     body = obj({"schema": {"const": name}, **properties}, optional)
-    SHAPES[name] = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": name, "description": description, **body}
+    SHAPES[name] = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": name,
+                    "description": description, **body}
     if defs:
         SHAPES[name]["$defs"] = defs
     return name

@@ -12,11 +12,12 @@ from .app import app, WorkspaceOpt, _load
 from .options import ExitCode, FormatOpt, ok_if
 from .shapes import BOOL, INT, OBJ, STR, arr, declare, nullable, obj
 
-DOCTOR = declare("mle3.doctor/1", "`mle3 doctor --format json`: what this machine has for mle3, each with its fix.", {
-    "ok": BOOL, "checks": arr(obj({"name": STR, "status": {"enum": ["ok", "missing", "warning", "info"]}, "detail": STR, "fix": nullable(STR),
-                                   "needed": BOOL}))})
-AUGMENT_PREVIEW = declare("mle3.augment-preview/1", "`mle3 augment preview --format json`: the contact sheet written.", {
-    "file": STR, "seed": INT, "transforms": arr(OBJ), "tiles": arr({})})
+_CHECK = obj({"name": STR, "status": {"enum": ["ok", "missing", "warning", "info"]}, "detail": STR,
+              "fix": nullable(STR), "needed": BOOL})
+DOCTOR = declare("mle3.doctor/1", "`mle3 doctor --format json`: what this machine has for mle3, each with its fix.",
+                 {"ok": BOOL, "checks": arr(_CHECK)})
+AUGMENT_PREVIEW = declare("mle3.augment-preview/1", "`mle3 augment preview --format json`: the contact sheet written.",
+                          {"file": STR, "seed": INT, "transforms": arr(OBJ), "tiles": arr({})})
 
 
 @app.command()

@@ -11,11 +11,14 @@ from .app import WorkspaceOpt, _with_progress, app
 from .options import ExitCode, FormatOpt, deprecated, ok_if
 from .shapes import ANY, INT, OBJ, STR, STRS, arr, declare, deprecated_alias, nullable, obj
 
-_TRIAL = obj({"number": INT, "run_id": STR, "run": deprecated_alias(nullable(STR), "run_id"), "status": STR, "value": ANY, "params": OBJ})
-TUNE = declare("mle3.tune/1", "`mle3 tune run --format json`: the study and its trials (every trial a recorded run).", {
-    "study": STR, "record": STR, "trials": arr(_TRIAL), "best": nullable(OBJ)})
-TUNE_ACCEPT = declare("mle3.tune-accept/1", "`mle3 tune accept --format json`: the new configuration with the best values.", {
-    "config": STR, "trial": ANY, "files": STRS})
+_TRIAL = obj({"number": INT, "run_id": STR, "run": deprecated_alias(nullable(STR), "run_id"), "status": STR,
+              "value": ANY, "params": OBJ})
+TUNE = declare(
+    "mle3.tune/1", "`mle3 tune run --format json`: the study and its trials (every trial a recorded run).",
+    {"study": STR, "record": STR, "trials": arr(_TRIAL), "best": nullable(OBJ)})
+TUNE_ACCEPT = declare(
+    "mle3.tune-accept/1", "`mle3 tune accept --format json`: the new configuration with the best values.",
+    {"config": STR, "trial": ANY, "files": STRS})
 
 
 class _TuneGroup(TyperGroup):
@@ -28,7 +31,8 @@ class _TuneGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-tune_app = typer.Typer(cls=_TuneGroup, help="Hyperparameter studies on Optuna: run one, accept its best values.", no_args_is_help=True)
+tune_app = typer.Typer(cls=_TuneGroup, no_args_is_help=True,
+                       help="Hyperparameter studies on Optuna: run one, accept its best values.")
 app.add_typer(tune_app, name="tune")
 
 
@@ -55,9 +59,10 @@ def tune_run(
     options = TuneOptions(trials=trials, timeout=timeout, study=study, storage=storage, workers=workers, device=device)
     result = _with_progress(format == "json", lambda echo: run_study(root, config, options, echo, worker=worker_index))
     if format == "json":
-        emit_json({"schema": TUNE, "study": result.study, "record": result.record,
-                   "trials": [{"number": t["number"], "run_id": t["run"], **{k: t[k] for k in ("run", "status", "value", "params")}} for t in result.trials],
-                   "best": result.best and {"run_id": result.best.get("run"), **result.best}})
+        trials = [{"number": t["number"], "run_id": t["run"], **{k: t[k] for k in ("run", "status", "value", "params")}}
+                  for t in result.trials]
+        best = result.best and {"run_id": result.best.get("run"), **result.best}
+        emit_json({"schema": TUNE, "study": result.study, "record": result.record, "trials": trials, "best": best})
     else:
         counts: dict[str, int] = {}
         for t in result.trials:

@@ -14,23 +14,27 @@ from .shapes import BOOL, INT, STR, STRS, SHAPES, arr, declare, find, nullable, 
 
 _FINDING = obj({"rule": STR, "severity": {"enum": ["error", "warning", "info"]}, "item": nullable(STR), "message": STR,
                 "file": nullable(STR), "line": nullable(INT), "column": nullable(INT), "field": nullable(STR)})
-CHECK = declare("mle3.check/1", "`mle3 check --format json`: every finding with file, line and field.", {
-    "ok": BOOL, "summary": obj({k: INT for k in ("errors", "warnings", "infos", "items", "files", "ignored")}), "findings": arr(_FINDING)})
-_ITEM = {"id": STR, "kind": STR, "title": nullable(STR), "status": nullable(STR), "file": nullable(STR), "line": nullable(INT)}
-_NODE = {**obj({**_ITEM, "relation": STR, "children": arr({"$ref": "#/$defs/node"})}), "properties": {
-    **_ITEM, "relation": STR, "children": arr({"$ref": "#/$defs/node"}), "repeated": BOOL}}
-TRACE = declare("mle3.trace/1", "`mle3 trace --format json`: an item's upstream and downstream trees.", {
-    "item": obj(_ITEM), "upstream": arr({"$ref": "#/$defs/node"}), "downstream": arr({"$ref": "#/$defs/node"})},
-    optional=("upstream", "downstream"), defs={"node": _NODE})
-IMPACT = declare("mle3.impact/1", "`mle3 impact --format json`: what must be re-validated, nearest first.", {
-    "item": obj(_ITEM), "impacted": arr(obj({**_ITEM, "distance": INT, "via": STRS}))})
-MATRIX = declare("mle3.matrix/1", "`mle3 matrix --format json`: requirements against what satisfies them.", {
-    "project": nullable(STR), "rows": arr(obj({"requirement": STR, "title": STR, "type": STR, "datasets": STRS, "configurations": STRS,
-                                              "model_versions": STRS, "criteria_met": INT, "criteria_total": INT, "gaps": STRS}))})
-RULE_LIST = declare("mle3.rules/1", "`mle3 rules --format json`: every rule with its default severity and fix.", {
-    "rules": arr(obj({"id": STR, "family": STR, "severity": STR, "summary": STR, "fix": STR}))})
-SCHEMAS = declare("mle3.schemas/1", "`mle3 schema --format json`: the published JSON Schemas.", {
-    "outputs": arr(obj({"name": STR, "description": STR})), "item_kinds": STRS})
+_SUMMARY = obj({k: INT for k in ("errors", "warnings", "infos", "items", "files", "ignored")})
+CHECK = declare("mle3.check/1", "`mle3 check --format json`: every finding with file, line and field.",
+                {"ok": BOOL, "summary": _SUMMARY, "findings": arr(_FINDING)})
+_ITEM = {"id": STR, "kind": STR, "title": nullable(STR), "status": nullable(STR), "file": nullable(STR),
+         "line": nullable(INT)}
+_TREE = arr({"$ref": "#/$defs/node"})
+_NODE = obj({**_ITEM, "relation": STR, "children": _TREE})
+_NODE["properties"]["repeated"] = BOOL  # optional: the node was expanded where it first appeared
+TRACE = declare("mle3.trace/1", "`mle3 trace --format json`: an item's upstream and downstream trees.",
+                {"item": obj(_ITEM), "upstream": _TREE, "downstream": _TREE}, optional=("upstream", "downstream"),
+                defs={"node": _NODE})
+IMPACT = declare("mle3.impact/1", "`mle3 impact --format json`: what must be re-validated, nearest first.",
+                 {"item": obj(_ITEM), "impacted": arr(obj({**_ITEM, "distance": INT, "via": STRS}))})
+_ROW = obj({"requirement": STR, "title": STR, "type": STR, "datasets": STRS, "configurations": STRS,
+            "model_versions": STRS, "criteria_met": INT, "criteria_total": INT, "gaps": STRS})
+MATRIX = declare("mle3.matrix/1", "`mle3 matrix --format json`: requirements against what satisfies them.",
+                 {"project": nullable(STR), "rows": arr(_ROW)})
+RULE_LIST = declare("mle3.rules/1", "`mle3 rules --format json`: every rule with its default severity and fix.",
+                    {"rules": arr(obj({"id": STR, "family": STR, "severity": STR, "summary": STR, "fix": STR}))})
+SCHEMAS = declare("mle3.schemas/1", "`mle3 schema --format json`: the published JSON Schemas.",
+                  {"outputs": arr(obj({"name": STR, "description": STR})), "item_kinds": STRS})
 
 
 # ----------------------------------------------------------------- workspace
@@ -165,8 +169,10 @@ def rules(format: FormatOpt = "text") -> int:
 
 @app.command()
 def schema(
-    name: Annotated[Optional[str], typer.Argument(help="An output document (mle3.check/1, or check for its newest version) or an item kind (training, ...); without it: the list.")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Directory for <kind>.schema.json files of every item kind (for YAML editors).")] = None,
+    name: Annotated[Optional[str], typer.Argument(help="An output document (mle3.check/1, or check for its newest "
+                                                  "version) or an item kind (training, ...); none: the list.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Directory for <kind>.schema.json files of "
+                                                   "every item kind (for YAML editors).")] = None,
     format: FormatOpt = "text",
 ) -> int:
     """List or print the JSON Schemas: of every --format json document mle3 prints, and of every item file kind."""
@@ -175,7 +181,8 @@ def schema(
     from ..workspace import json_schemas
 
     kinds = json_schemas()
-    if output is not None or (name is None and format == "text"):  # the old bare `mle3 schema` wrote schemas/: for one release it still does
+    # the old bare `mle3 schema` wrote schemas/: for one release it still does
+    if output is not None or (name is None and format == "text"):
         from ..scaffold import write_schemas
 
         target = output or Path("schemas")
