@@ -62,7 +62,7 @@ def test_missing_pdf_libraries_name_the_system_packages(trained_ws, tmp_path):
     proc = run_without({"weasyprint"}, "report", "13-65", "TINY-MODEL-v0.1.0", "-o", tmp_path / "r.pdf", "-w", trained_ws, error="oserror")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
-    assert "apt-get install libpango-1.0-0" in line and "--format html" in line
+    assert "apt-get install libpango-1.0-0" in line and "--to html" in line
     assert not (tmp_path / "r.pdf").exists()
     proc = run_without({"weasyprint"}, "report", "13-65", "TINY-MODEL-v0.1.0", "-o", tmp_path / "r.html", "--to", "html", "-w", trained_ws, error="oserror")
     assert proc.returncode == 0 and (tmp_path / "r.html").exists()  # HTML needs no system library
