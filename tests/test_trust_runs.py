@@ -298,7 +298,7 @@ def test_killed_trials_are_failed_not_counted_and_every_process_samples_its_own_
     root = tiny_ws(tmp_path / "ws", TUNING)
     for attempt in range(2):  # two tuning processes join the study; each is killed in its first trial
         marker = tmp_path / f"trial-{attempt}"
-        proc = subprocess.Popen(MLE3 + ["tune", "TINY-TRAIN-001", "--study", "S1", "-w", str(root)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(MLE3 + ["tune", "run", "TINY-TRAIN-001", "--study", "S1", "-w", str(root)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=dict(ENV, MLE3_TEST_PAUSE_AT="trial", MLE3_TEST_PAUSE_FILE=str(marker)), start_new_session=True)
         try:
             wait_for(marker.exists, timeout=120, proc=proc)
