@@ -53,6 +53,6 @@ def test_recorded_runs_are_exported_once(trained_ws, cli):
     assert code == 0 and len(first["exported"]) == 1
     client, experiment = client_for(trained_ws)
     run = client.get_run(first["exported"][0]["mlflow_run_id"])
-    assert run.data.tags["mle3.run_id"] == first["exported"][0]["run"] and client.get_metric_history(run.info.run_id, "mAP50")
+    assert run.data.tags["mle3.run_id"] == first["exported"][0]["run_id"] and client.get_metric_history(run.info.run_id, "mAP50")
     code, out, _ = cli("runs", "export", "-w", trained_ws, "--format", "json")
     assert json.loads(out)["exported"] == []

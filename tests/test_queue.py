@@ -43,7 +43,7 @@ def test_queued_runs_are_trained_by_priority_then_age_and_record_the_worker(tmp_
     root = queue_ws(tmp_path / "ws")
     code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "1", "-w", root, "--format", "json")
     low = json.loads(out)
-    assert code == 0 and low["status"] == "pending" and set(low) == {"schema", "run", "status"}
+    assert code == 0 and low["status"] == "pending" and set(low) == {"schema", "run_id", "run", "status"} and low["run_id"] == low["run"]
     code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "1", "--priority", "5", "-w", root, "--format", "json")
     high = json.loads(out)["run"]
     pending = run_data(root, low["run"])

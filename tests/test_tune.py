@@ -46,9 +46,9 @@ def test_a_study_records_every_trial_as_a_run_that_never_sees_the_test_split(tmp
     doc = json.loads(out)
     assert code == 0, err
     assert doc["study"] == "S-1" and [t["number"] for t in doc["trials"]] == [0, 1]
-    assert set(doc["best"]) == {"number", "run", "value", "params"}
+    assert set(doc["best"]) == {"number", "run_id", "run", "value", "params"}
     for trial in doc["trials"]:
-        assert set(trial) == {"number", "run", "status", "value", "params"} and trial["status"] == "complete"
+        assert set(trial) == {"number", "run_id", "run", "status", "value", "params"} and trial["run_id"] == trial["run"] and trial["status"] == "complete"
         run = run_yaml(root, trial["run"])
         assert run["study"]["name"] == "S-1" and run["study"]["trial"] == trial["number"] and run["study"]["params"] == trial["params"]
         assert run["study"]["value"] == trial["value"] and run["epochs_completed"] == 1
