@@ -21,7 +21,7 @@ def main() -> None:
 
     from mle3 import build_graph, load_workspace
     from mle3.approvals import approve
-    from mle3.approvals.ledger import recorded
+    from mle3.ledger.approvals import recorded
 
     with tempfile.TemporaryDirectory() as tmp:
         root = write_files(Path(tmp) / "ws", dict(BASE_FILES))

@@ -43,6 +43,7 @@ from filelock import FileLock
 from ._atomic import atomic_write_text, temporary_beside
 from ._gc import paused_gc
 from .errors import Mle3Error
+from .formats import canonical_json
 
 AUDIT_DIR = "artifacts/audit"
 LEGACY_FILE = "artifacts/audit.jsonl"
@@ -90,7 +91,7 @@ def _lock(root: Path) -> FileLock:
 
 def canonical_body(entry: dict[str, Any]) -> bytes:
     body = {k: v for k, v in entry.items() if k != "hash"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_json(body)
 
 
 def entry_hash(entry: dict[str, Any]) -> str:

@@ -165,7 +165,7 @@ def run_demo(directory: Path, *, epochs: int = 20, train_images: int = 400, imgs
     container = directory.resolve()
     if container.exists() and any(container.iterdir()):
         raise Mle3Error(f"{container} exists and is not empty; choose a new directory")
-    # the set-up the README recommends: the workspace (a git repository) in one folder, the
+    # the set-up the README and docs/guides/data-roots.md recommend: the workspace (a git repository) in one folder, the
     # data below a data root outside it
     directory, nas = container / "workspace", container / "nas"
     start = time.time()

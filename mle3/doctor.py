@@ -165,7 +165,8 @@ def check_workspace(root: Path | None) -> list[Check]:
 
 def _data_checks(root: Path, ws: Any) -> list[Check]:
     """Each data set's files on this machine: in the workspace, or below its mapped root."""
-    from .datasets.roots import data_root, env_name
+    from .datasets.roots import RootUnavailable, env_name
+    from .datasets.storage import store_for
     from .errors import Mle3Error
 
     checks = []
@@ -174,13 +175,14 @@ def _data_checks(root: Path, ws: Any) -> list[Check]:
             continue
         if ds.data_root:
             try:
-                mapped = data_root(root, ws.config, ds.data_root)
-                mapped.check_available()
+                store = store_for(root, ws.config, ds.data_root)
             except Mle3Error as exc:
-                checks.append(Check(f"data {ds.key}", "warning", exc.message, f"{env_name(ds.data_root)}=/path or data_roots in .mle3/local.yaml"))
+                hint = f"{env_name(ds.data_root)}=/path or data_roots in .mle3/local.yaml" if isinstance(exc, RootUnavailable) else None
+                checks.append(Check(f"data {ds.key}", "warning", exc.message, hint))
                 continue
-            if not mapped.remote and not (mapped.path / ds.data_yaml).exists():
-                checks.append(Check(f"data {ds.key}", "warning", f"{ds.data_yaml} is not in data root {ds.data_root!r} ({mapped.location})", "check the mount or the mapping"))
+            # an object store is asked nothing here: a request per data set could hang on a network
+            if store.stats_are_cheap and not store.exists(ds.data_yaml):
+                checks.append(Check(f"data {ds.key}", "warning", f"{ds.data_yaml} is not in data root {ds.data_root!r} ({store.url()})", "check the mount or the mapping"))
         elif not (root / ds.data_yaml).exists():
             checks.append(Check(f"data {ds.key}", "warning", f"{ds.data_yaml} is not on this machine", "fetch or mount the data set (see its source)"))
     return checks

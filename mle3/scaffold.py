@@ -14,7 +14,7 @@ SCHEMA_LINE = "# yaml-language-server: $schema={up}schemas/{kind}.schema.json\n"
 
 FILES: dict[str, str] = {
     CONFIG_NAME: """\
-# mle3 workspace settings. Reference: README.md, section "Workspace format".
+# mle3 workspace settings. Reference: docs/workspace/settings.md (the documentation site).
 project: {project}
 # Ids owned by other tools (e.g. system requirements in your ALM): never reported as dangling.
 external: ["SYS-*"]
@@ -75,9 +75,9 @@ training:
 }
 
 
-#: what a workspace keeps out of git (README "What to commit")
+#: what a workspace keeps out of git (docs/guides/team.md, "What to commit")
 GITIGNORE = """\
-# per-machine state and caches of mle3 (never shared: see README, "What to commit")
+# per-machine state and caches of mle3 (never shared: see docs/guides/team.md, "What to commit")
 .mle3/
 # ultralytics' epoch checkpoints (tens of MB each); the model version keeps its own copy
 # of the chosen weights, and the run record their sha256

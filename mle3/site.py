@@ -19,7 +19,8 @@ import networkx as nx
 from .findings import Finding
 from .graph import relations
 from .reports.products import epoch_charts, flatten, quantization_rows
-from .runner.records import RUNS_DIR, list_runs, read_epochs
+from .runner.records import list_runs
+from .workspace.records import run_epochs
 from .reports.optimization import optimization_of, study_summary
 from .templating import bundled_templates, render_template
 from .workspace import Workspace, item_key
@@ -88,8 +89,7 @@ def build_site(ws: Workspace, graph: nx.MultiDiGraph, out: Path) -> SiteResult:
         if item.kind == "model_version":
             run = ws.resolve(item.training_run)
             if run is not None and run.kind == "run":
-                epochs = read_epochs(ws.root / RUNS_DIR / run.id / "epochs.jsonl")
-                context["charts"] = epoch_charts(epochs, (run._raw or {}).get("best_epoch"), (run._raw or {}).get("early_stop_epoch"))
+                context["charts"] = epoch_charts(run_epochs(ws.root, run.id), run.best_epoch, run.early_stop_epoch)
             context["quantization"] = quantization_rows(products, item)
             context["documents"] = [d for d in documents if d.endswith(f"_{key}.pdf")]
         if item.kind == "study":

@@ -15,8 +15,8 @@ from mle3 import audit
 
 #: a memory file system where there is one: the appends' fsyncs cost nothing there
 SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
-from mle3.approvals.gates import verified_approvals
-from mle3.approvals.ledger import recorded
+from mle3.ledger.gates import verified_approvals
+from mle3.ledger.approvals import recorded
 
 KEYS = ["time", "actor", "host", "action", "item", "details", "parents", "hash", "prev", "seq",
         "role", "name", "decision", "fingerprint", "comment", "deviation", "signature", "principal", "signature_format", "fingerprint_version"]

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from mle3 import audit
-from mle3.approvals.duties import same_person, trainer_of, violations
-from mle3.approvals.ledger import Approval
+from mle3.ledger.duties import same_person, trainer_of, violations
+from mle3.ledger.approvals import Approval
 
 KEY = "TINY-MODEL-v0.1.0"
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import require
 
-from mle3.approvals import signing
+from mle3.ledger import signing
 from mle3.errors import Mle3Error
 
 TIME = "2026-03-01T12:00:00+00:00"

@@ -95,7 +95,7 @@ def test_symlinks_out_of_the_workspace_are_never_followed(make_ws, tmp_path, cli
     assert ws.resolve("SECRET") is None  # a linked item file is not read
     findings = run_checks(ws).findings
     assert any(f.rule == "consistency.path-outside" and "w.pt" in f.message for f in findings)
-    from mle3.approvals.fingerprint import Fingerprints
+    from mle3.ledger.fingerprint import Fingerprints
     from mle3.graph import build_graph
 
     fp = Fingerprints(ws, build_graph(ws))

@@ -79,7 +79,7 @@ def signed(trained_ws, tmp_path):
 
 
 def v1_fingerprint(root):
-    from mle3.approvals.fingerprint import Fingerprints
+    from mle3.ledger.fingerprint import Fingerprints
     from mle3.graph import build_graph
     from mle3.workspace import load_workspace
 
@@ -90,7 +90,7 @@ def v1_fingerprint(root):
 def approve_v1(root, role, name, key, deviation=None):
     """An approval signed the way mle3 signed before format 2 (item, fingerprint, role,
     decision, time, parents) and bound to the fingerprint as defined then (version 1)."""
-    from mle3.approvals import signing
+    from mle3.ledger import signing
 
     fingerprint = v1_fingerprint(root)
     details = {"kind": "model_version", "role": role, "name": name, "decision": "approved", "fingerprint": fingerprint, "comment": "ok"}
@@ -210,7 +210,7 @@ def test_run_evidence_edited_after_approval_makes_it_stale_and_release_refuses(t
 
 @pytest.mark.parametrize("evidence", ["config.yaml", "ultralytics/args.yaml"])
 def test_config_snapshot_and_recorded_arguments_are_in_the_fingerprint(trained_ws, evidence):
-    from mle3.approvals.fingerprint import Fingerprints
+    from mle3.ledger.fingerprint import Fingerprints
     from mle3.graph import build_graph
     from mle3.workspace import load_workspace
 

@@ -1,7 +1,9 @@
-"""Approvals bound to content fingerprints, and the gated model life cycle."""
+"""``mle3 approve`` and ``mle3 promote``: the use cases that record decisions and move a
+model along its gated life cycle. They use the rules; what the rules need to read
+(the approval ledger, gates, duties, fingerprints) lives below them in :mod:`mle3.ledger`."""
 
-from .fingerprint import Fingerprints, fingerprint_of
-from .ledger import Approval, policy_roles, recorded, role_status
+from ..ledger.approvals import Approval, policy_roles, recorded, role_status
+from ..ledger.fingerprint import Fingerprints, fingerprint_of
 from .record import approve
 from .promote import TRANSITIONS, Gate, evaluate_gate, promote
 

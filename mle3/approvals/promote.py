@@ -23,12 +23,13 @@ from .. import audit
 from ..itemfile import set_fields
 from ..errors import Mle3Error
 from ..graph import build_graph, upstream
+from ..vocab import AuditAction
 from ..workspace import Workspace, item_key, load_workspace
-from .fingerprint import Fingerprints
+from ..ledger.fingerprint import Fingerprints
 from ..workspace.versions import SEMVER, model_line_of, next_release, version_of
-from .duties import label, trainer_of, violations
-from .gates import verified_approvals
-from .ledger import conflicts, fresh_approvals, role_status
+from ..ledger.duties import label, trainer_of, violations
+from ..ledger.gates import verified_approvals
+from ..ledger.approvals import conflicts, fresh_approvals, role_status
 
 TRANSITIONS: dict[str, set[str]] = {
     "draft": {"training", "validated", "rejected"},
@@ -58,10 +59,6 @@ class Gate:
     @property
     def ok(self) -> bool:
         return not self.missing
-
-
-#: the work products a release rests on, and what each documents
-UPSTREAM_WORK_PRODUCTS = (("04-11", "training configuration"), ("11-07", "data set version"))
 
 
 def _upstream_work_products(ws: Workspace, model: Any) -> list[tuple[str, Any]]:
@@ -140,12 +137,13 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
     for c in conflicts(approvals, log):
         if c.item == key:
             gate.missing.append(c.message)
-    quantization = (model.model_extra or {}).get("quantization")
-    if isinstance(quantization, dict) and quantization.get("passed") is False:
+    quantization = model.quantization
+    if quantization is not None and quantization.passed is False:
         waived = [a for a in fresh_approvals(approvals, key, fingerprint) if a.deviation == "quantization.drop"]
         if not waived:
             gate.missing.append(
-                f"quantization gate failed (mAP50 drop {quantization.get('drop')} > {quantization.get('threshold')}) and no approved deviation: "
+                f"quantization gate failed (mAP50 drop {quantization.drop} > {quantization.threshold}) "
+                "and no approved deviation: "
                 f"mle3 approve {key} --role ROLE --deviation quantization.drop --comment WHY"
             )
     roles = ws.config.policy.approvals.get(target, [])
@@ -171,13 +169,13 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
 
 def _variant_version(ws: Workspace, model: Any, gate: Gate) -> str | None:
     """A quantized child takes its float model's version, marked: ``v2.4.0-int8-ptq``."""
-    block = (model.model_extra or {}).get("quantization")
+    method = model.quantization.method if model.quantization is not None else None
     parent = ws.resolve(model.traceability.previous_version)
     parent_version = version_of(parent) if parent is not None else None
     if parent_version is None:
         gate.missing.append(f"its float model {model.traceability.previous_version} has no version yet: validate that first, or give one with --version")
         return None
-    return f"{parent_version}-int8-{block.get('method', 'q')}"
+    return f"{parent_version}-int8-{method or 'q'}"
 
 
 def _release_version(ws: Workspace, model: Any, wanted: str | None, gate: Gate) -> str | None:
@@ -195,8 +193,7 @@ def _release_version(ws: Workspace, model: Any, wanted: str | None, gate: Gate) 
         return None
     siblings = [m for m in ws.of_kind("model_version") if m is not model and model_line_of(m) == line]
     taken = {version_of(m) for m in siblings} - {None}
-    quantized = isinstance((model.model_extra or {}).get("quantization"), dict)
-    chosen = wanted or (_variant_version(ws, model, gate) if quantized else next_release(taken))
+    chosen = wanted or (_variant_version(ws, model, gate) if model.quantized else next_release(taken))
     if chosen is None:
         return None
     if not SEMVER.match(chosen):
@@ -223,5 +220,5 @@ def promote(root: Any, ref: str, target: str, version: str | None = None) -> Gat
     details: dict[str, Any] = {"from": gate.current, "to": target, "approvals": gate.approvals}
     if gate.version:
         details.update(version=gate.version, alias=gate.alias)
-    audit.append(ws.root, "promote", gate.model, details)
+    audit.append(ws.root, AuditAction.PROMOTE, gate.model, details)
     return gate

@@ -14,9 +14,9 @@ import networkx as nx
 from .. import audit
 from ..errors import Mle3Error
 from ..workspace import Workspace, item_key
-from .duties import trainer_of, violations
-from .fingerprint import FINGERPRINT_VERSION, Fingerprints
-from .ledger import ACTION, Approval, fresh_approvals, policy_roles
+from ..ledger.duties import trainer_of, violations
+from ..ledger.fingerprint import FINGERPRINT_VERSION, Fingerprints
+from ..ledger.approvals import ACTION, Approval, fresh_approvals, policy_roles
 
 
 def _refuse_unknown_deviation(ws: Workspace, graph: nx.MultiDiGraph, key: str, deviation: str, reject: bool) -> None:
@@ -60,7 +60,7 @@ def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: st
         details["deviation"] = deviation
     finalize = None
     if sign or key is not None or ws.config.policy.require_signatures:
-        from . import signing
+        from ..ledger import signing
 
         key_file = Path(key).expanduser() if key is not None else signing.default_key(ws.root)
         principal = signing.principal_of(person)
@@ -80,7 +80,7 @@ def approve(ws: Workspace, graph: nx.MultiDiGraph, ref: str, role: str, name: st
 def policy_warnings(ws: Workspace, fingerprints: Fingerprints, item: Any, key: str, fingerprint: str, new: Approval) -> list[str]:
     """The duties the decision just recorded breaks, evaluated with every fresh approval
     of the item (from all branches merged so far)."""
-    from .gates import verified_approvals
+    from ..ledger.gates import verified_approvals
 
     log = audit.read(ws.root)
     counted = verified_approvals(ws.root, log=log, fingerprints=fingerprints, require_signatures=ws.config.policy.require_signatures, items={key})

@@ -1,7 +1,9 @@
-"""The ``mle3`` command line, one module per command group (as pip and DVC do): each
-command parses arguments, calls one function, prints. What they share is defined once:
-options and exit codes in :mod:`.options`, the JSON documents they print in :mod:`.shapes`
-(each declared beside its command, published by ``mle3 schema``).
+"""The ``mle3`` command line: the front end, above every other layer (nothing imports it).
+Commands are registered on one typer app (:mod:`.app`) by a module per area (workspace,
+dataset, runs, queue, tune, serve, tools, reports, approvals); each command parses
+arguments, calls the function that does the work, prints. What they share is defined
+once: options and exit codes in :mod:`.options`, the JSON documents they print in
+:mod:`.shapes` (each declared beside its command, published by ``mle3 schema``).
 
 Exit codes (all commands, :class:`.options.ExitCode`): 0 ok; 1 findings or errors in the
 workspace (or warnings with ``--strict``), a refused gate, a failed run; 2 usage error,

@@ -101,7 +101,7 @@ app.add_typer(audit_app, name="audit")
 def audit_verify(workspace: WorkspaceOpt = None, format: FormatOpt = "text") -> int:
     """Check every entry's hash, that every parent exists, and the signatures."""
     from .. import audit as audit_log
-    from ..approvals.ledger import recorded
+    from ..ledger.approvals import recorded
     from ..output import emit_json
 
     root = _workspace_root(workspace)

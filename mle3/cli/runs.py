@@ -84,11 +84,12 @@ def train(
 
     root = _workspace_root(workspace)
     options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout,
-                           max_attempts=max_attempts, model_id=model_id, mlflow=_mlflow_target(mlflow, mlflow_at, mlflow_uri))
+                           max_attempts=max_attempts, model_id=model_id)
+    mirror = _mlflow_target(mlflow, mlflow_at, mlflow_uri)  # None: off, "": the workspace's store, or a URI
     if queue:
         from ..runner.queue import enqueue
 
-        if options.mlflow is not None:
+        if mirror is not None:
             raise Mle3Error("--mlflow is not available with --queue yet: mirror the run afterwards with `mle3 runs export`")
         run_id = enqueue(root, config, options, priority)
         if format == "json":
@@ -96,6 +97,10 @@ def train(
         else:
             typer.echo(f"run {run_id}: pending (priority {priority}); `mle3 worker` trains it")
         return ExitCode.OK
+    if mirror is not None:
+        from ..interop.mlflow import MlflowHook
+
+        options.hooks.append(MlflowHook(mirror or None))
     result = _with_progress(format == "json", lambda echo: run_training(root, config, options, echo=echo))
     if format == "json":
         emit_json({"schema": TRAIN, **asdict(result)})
@@ -246,16 +251,19 @@ def runs_show(
     """Show one run record with its per-epoch metrics."""
     from ..output import emit_json
     from ..ids import check_id
-    from ..runner.records import EPOCHS_FILE, RUNS_DIR, RunRecord, effective_status, epoch_lines
+    from ..runner.records import effective_status
+    from ..workspace.records import EPOCHS_FILE, RUN_FILE, RUNS_DIR, read_epoch_log, read_run, run_file
 
     root = _workspace_root(workspace)
     check_id(run_id, "run id")
-    if not (root / RUNS_DIR / run_id / "run.yaml").is_file():
+    path = run_file(root, run_id)
+    if not path.is_file():
         raise Mle3Error(f"no run {run_id!r} under {RUNS_DIR}/")
-    record = RunRecord.load(root, run_id)
+    record = read_run(path, run_id, rel=f"{RUNS_DIR}/{run_id}/{RUN_FILE}")
     data = dict(record.data)
     data["effective_status"] = effective_status(data, root)
-    data["epochs"], problems = epoch_lines(record.directory / EPOCHS_FILE)
+    log = read_epoch_log(record.epochs_file(root))
+    data["epochs"], problems = log.epochs, log.problems
     for line, why in problems[:5]:  # the check rule training.epochs-unreadable reports them too
         typer.echo(f"warning: {RUNS_DIR}/{run_id}/{EPOCHS_FILE}:{line}: {why} (line skipped)", err=True)
     if format == "json":
@@ -264,7 +272,8 @@ def runs_show(
     try:
         _show_text(data)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a hand-edited field of another shape
-        raise Mle3Error(f"run record has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})", file=f"{RUNS_DIR}/{run_id}/run.yaml") from None
+        raise Mle3Error(f"run record has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})",
+                        file=f"{RUNS_DIR}/{run_id}/{RUN_FILE}") from None
     return ExitCode.OK
 
 

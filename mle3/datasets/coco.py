@@ -26,7 +26,8 @@ import yaml
 
 from ..errors import Mle3Error
 from ..hashing import sha256_file
-from .yolo import BOX_TOLERANCE, IMAGE_SUFFIXES
+from ..vocab import IMAGE_SUFFIXES
+from .yolo import BOX_TOLERANCE
 
 MARKER = ".mle3-coco"
 

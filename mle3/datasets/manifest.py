@@ -2,7 +2,8 @@
 
 The fingerprint is the sha256 of the sorted ``sha256  size  path`` lines, so it changes
 with any added, removed, renamed or edited file and does not depend on mtimes (which a
-fresh clone or copy changes). Hashing itself is in :mod:`.scan`.
+fresh clone or copy changes). Hashing itself is in :mod:`.scan`; the byte formats (line,
+text, gzip encoding, fingerprint) are defined once in :mod:`mle3.formats`.
 
 Two formats:
 
@@ -17,14 +18,13 @@ Two formats:
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .. import formats
+from ..formats import encode_manifest, gunzip, manifest_name  # noqa: F401 (defined there, used from here)
 from ..hashing import sha256_file
 
 #: beside the data.yaml, in the data's own place (hidden: never part of the data set)
@@ -43,36 +43,11 @@ class Entry:
 
 def manifest_text(entries: Iterable[Entry]) -> str:
     """The v2 manifest's content and the fingerprint's input: ``sha256  size  path`` lines sorted by path."""
-    return "".join(f"{e.sha256}  {e.size}  {e.path}\n" for e in sorted(entries, key=lambda e: e.path))
+    return formats.manifest_text((e.path, e.size, e.sha256) for e in entries)
 
 
 def fingerprint(entries: Iterable[Entry]) -> str:
-    return "sha256:" + hashlib.sha256(manifest_text(entries).encode()).hexdigest()
-
-
-def manifest_name(fp: str) -> str:
-    """The file name of the v2 manifest whose content hashes to ``fp``."""
-    return fp.split(":", 1)[-1] + ".manifest.gz"
-
-
-def encode_manifest(text: str) -> bytes:
-    """gzip without a timestamp: the same manifest gives the same bytes everywhere."""
-    return gzip.compress(text.encode(), compresslevel=1, mtime=0)
-
-
-def gunzip(data: bytes) -> bytes:
-    """All members of a gzip file (the register's workers write one member each;
-    ``gzip.decompress`` walks members in Python, ~30x slower for hundreds of them)."""
-    out = []
-    while data:
-        d = zlib.decompressobj(31)
-        out.append(d.decompress(data))
-        if not d.eof:
-            raise OSError("truncated gzip data")
-        data = d.unused_data
-        while data[:1] == b"\x00":  # padding between members
-            data = data[1:]
-    return b"".join(out)
+    return formats.dataset_fingerprint(manifest_text(entries))
 
 
 @dataclass
@@ -90,23 +65,7 @@ class Columns:
 def decode_columns(data: bytes, source: str, fp: str | None = None) -> Columns:
     """A v2 manifest's columns; with ``fp``, raise ValueError unless the content hashes to
     it (a manifest is trusted only as its fingerprint)."""
-    try:
-        raw = gunzip(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(f"{source}: not a gzip manifest ({exc})") from None
-    if fp is not None and "sha256:" + hashlib.sha256(raw).hexdigest() != fp:
-        raise ValueError(f"{source}: content does not hash to the fingerprint {fp}")
-    lines = raw.decode("utf-8").splitlines()
-    try:
-        digests, sizes, paths = zip(*(line.split("  ", 2) for line in lines)) if lines else ((), (), ())
-        sizes_int = list(map(int, sizes))
-    except ValueError:
-        number = next(i for i, line in enumerate(lines, 1) if len(line.split("  ", 2)) != 3 or not line.split("  ", 2)[1].isdigit())
-        raise ValueError(f"{source}:{number}: malformed manifest line") from None
-    if any(len(d) != 64 for d in digests):
-        number = next(i for i, d in enumerate(digests, 1) if len(d) != 64)
-        raise ValueError(f"{source}:{number}: malformed manifest line")
-    return Columns(list(paths), sizes_int, list(digests))
+    return Columns(*formats.decode_manifest(data, source, fp))
 
 
 def decode_manifest(data: bytes, source: str, fp: str | None = None) -> list[Entry]:
@@ -152,12 +111,9 @@ def read_manifest(path: Path) -> list[Entry]:
     entries = []
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 4 or len(parts[3]) != 64:
-                raise ValueError(f"{path}:{number}: malformed manifest line")
-            entries.append(Entry(parts[0], int(parts[1]), int(parts[2]), parts[3]))
+            row = formats.parse_manifest_v1_line(line, str(path), number)
+            if row is not None:
+                entries.append(Entry(*row))
     return entries
 
 

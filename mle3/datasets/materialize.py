@@ -1,7 +1,8 @@
 """Local files for training: a data set in an object store is copied into a local cache.
 
-Training and calibration read files from a disk. A local data set (workspace or mounted
-root) is used where it lies. A remote one is materialized into
+Training and calibration read files from a disk, so they ask the data set's store for a
+local folder (:meth:`~.storage.DataStore.materialize`). A local data set (workspace or
+mounted root) is used where it lies. One in an object store is materialized here, into
 ``<cache>/<fingerprint hex>/`` (cache: ``MLE3_DATA_CACHE``, ``data_cache:`` in
 ``.mle3/local.yaml``, default ``.mle3/data``): every object is downloaded to a ``.part``
 file, hashed as it lands and renamed only when its sha256 and size match the manifest. A
@@ -25,7 +26,7 @@ from filelock import FileLock
 from .. import sealed
 from ..errors import Mle3Error
 from .roots import data_cache_dir
-from .storage import REQUESTS, store_for
+from .storage import REQUESTS, DataStore, store_for
 from .verify import load_entries
 
 RECORD = ".mle3-materialized"
@@ -37,7 +38,7 @@ def local_data_base(root: Path, config: Any, dataset: Any, *, echo: Callable[[st
     store = store_for(root, config, getattr(dataset, "data_root", None))
     if not dataset.data_yaml:
         raise Mle3Error(f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`", file=getattr(dataset, "_file", None))
-    return materialize(root, store, dataset, echo=echo) if store.remote else store.path
+    return store.materialize(root, dataset, echo=echo)
 
 
 def local_data_yaml(root: Path, config: Any, dataset: Any, *, echo: Callable[[str], None] | None = None) -> Path:
@@ -45,7 +46,9 @@ def local_data_yaml(root: Path, config: Any, dataset: Any, *, echo: Callable[[st
     return local_data_base(root, config, dataset, echo=echo) / dataset.data_yaml
 
 
-def materialize(root: Path, store: Any, dataset: Any, *, echo: Callable[[str], None] | None = None) -> Path:
+def materialize(root: Path, store: DataStore, dataset: Any, *, echo: Callable[[str], None] | None = None) -> Path:
+    """Copy ``dataset``'s files from ``store`` into this machine's data cache, each checked
+    against the manifest as it lands; the cache folder."""
     entries = load_entries(root, store, dataset)
     if entries is None:
         raise Mle3Error(f"data set {dataset.key}: no manifest is reachable ({store.url(dataset.manifest)}), so its objects cannot be checked as they land; nothing was copied")
@@ -75,7 +78,7 @@ def materialize(root: Path, store: Any, dataset: Any, *, echo: Callable[[str], N
     return target
 
 
-def _fetch(store: Any, target: Path, entry: Any) -> tuple[str, tuple[int, int]]:
+def _fetch(store: DataStore, target: Path, entry: Any) -> tuple[str, tuple[int, int]]:
     path = target / entry.path
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")

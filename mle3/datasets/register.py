@@ -9,7 +9,6 @@ version is immutable: data that changes needs a new version.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -21,12 +20,13 @@ import yaml
 from .. import audit
 from .._atomic import atomic_write_bytes, atomic_write_text
 from ..errors import ItemNotFound, Mle3Error
+from ..formats import dataset_fingerprint, fingerprint_hex, split_manifest_line
+from ..vocab import IMAGE_SUFFIXES, AuditAction
 from .manifest import LOCAL_MANIFESTS, MANIFEST_DIR, manifest_name
 from .roots import locate
-from .scan import list_remote, scan_local, scan_remote
 from .state import LocalState, save_state
-from .storage import store_for
-from .yolo import IMAGE_SUFFIXES, DataLayout, layout_of, read_data_yaml, read_remote_layout, summarise
+from .storage import DataStore, store_for
+from .yolo import DataLayout, summarise
 
 DATASET_DIR = "artifacts/datasets"
 IMAGE_EXTENSIONS = {suffix.lstrip(".") for suffix in IMAGE_SUFFIXES}
@@ -73,11 +73,7 @@ def register(root: Path, data_yaml: Path | str, dataset_id: str, version: str, r
     config = load_config(root)
     location = locate(root, config, data_yaml)
     store = store_for(root, config, location.root_name)
-    if store.remote:
-        layout = read_remote_layout(store, location.relative)
-    else:
-        place = "the workspace" if location.root_name is None else f"data root {location.root_name!r}"
-        layout = layout_of(store.path, read_data_yaml(store.path, store.path / location.relative, place))
+    layout = store.layout(location.relative)
     with ThreadPoolExecutor(max_workers=1) as side:
         # the workspace is checked while the files are scanned (the scan waits on worker
         # processes); nothing is written before both are done and the check passed
@@ -111,26 +107,16 @@ def _check_workspace_and_actor(root: Path, key: str, requirements: list[str]) ->
 
 
 def _register_scanned(
-    root: Path, store: Any, root_name: str | None, layout: DataLayout, dataset_id: str, version: str,
+    root: Path, store: DataStore, root_name: str | None, layout: DataLayout, dataset_id: str, version: str,
     requirements: list[str], title: str | None, source: str | None, show_progress: bool, actor_future: Any,
     conversion: dict[str, Any] | None, conversion_problems: list[tuple],
 ) -> Registration:
-    folder, _, name = layout.file.rpartition("/")
     with _progress(show_progress) as progress:
         task = progress.add_task("hashing and checking files", total=None) if progress else None
         advance = (lambda n: progress.advance(task, n)) if progress else None
-        if store.remote:
-            listing = list_remote(store, layout.root)
-            if name not in listing.by_dir.get(folder, ()):  # a data.yaml outside its data folder (path: ..)
-                listing.by_dir.setdefault(folder, []).append(name)
-                listing.stamps[layout.file] = (0, "")
-            if progress:
-                progress.update(task, total=listing.count)
-            result = scan_remote(store, listing, layout.splits, len(layout.names), progress=advance)
-        else:
-            result, listing = scan_local(str(store.path), layout.root, layout.splits, len(layout.names), progress=advance, extra=[layout.file])
-    text = result.text.encode()
-    fp = "sha256:" + hashlib.sha256(text).hexdigest()
+        total = (lambda n: progress.update(task, total=n)) if progress else None
+        result, listing = store.scan(layout, len(layout.names), progress=advance, total=total)
+    fp = dataset_fingerprint(result.text)
     splits = summarise(result.splits, layout.names)
     for split, directory in layout.splits.items():
         splits.setdefault(split, {"samples": 0})["path"] = directory
@@ -173,7 +159,7 @@ def _register_scanned(
     }
     atomic_write_text(item_file, "# Written by `mle3 dataset register`; measured, do not edit by hand.\n" + yaml.safe_dump(item, sort_keys=False, allow_unicode=True, width=120))
     where = manifest_rel if root_name is None else f"{root_name}:{manifest_rel}"
-    audit.append(root, "dataset.register", f"{dataset_id}-{version}", {"fingerprint": fp, "files": result.files, "manifest": where, **({"data_root": root_name} if root_name else {})}, actor=actor)
+    audit.append(root, AuditAction.DATASET_REGISTER, f"{dataset_id}-{version}", {"fingerprint": fp, "files": result.files, "manifest": where, **({"data_root": root_name} if root_name else {})}, actor=actor)
     return Registration(f"{dataset_id}-{version}", item_file.relative_to(root).as_posix(), where, fp, result.files, result.bytes, splits, quality, leakage,
                         data_root=root_name, manifest_bytes=len(packed), manifest_beside_data=stored_beside_data)
 
@@ -182,7 +168,7 @@ def record_path(root: Path, dataset_id: str, version: str, fp: str) -> Path:
     """The item file of a registration. The name carries the fingerprint, so one version
     registered with different data on two branches gives two files that git merges without
     conflict, and ``check`` reports ``dataset.version-conflict``."""
-    return root / DATASET_DIR / f"{dataset_id}-{version}.{fp.split(':', 1)[-1][:8]}.yaml"
+    return root / DATASET_DIR / f"{dataset_id}-{version}.{fingerprint_hex(fp)[:8]}.yaml"
 
 
 def manifest_location(data_yaml: str, fp: str) -> str:
@@ -191,7 +177,7 @@ def manifest_location(data_yaml: str, fp: str) -> str:
     return f"{folder}/{MANIFEST_DIR}/{manifest_name(fp)}" if folder else f"{MANIFEST_DIR}/{manifest_name(fp)}"
 
 
-def _store_manifest(store: Any, rel: str, packed: bytes) -> bool:
+def _store_manifest(store: DataStore, rel: str, packed: bytes) -> bool:
     """Write the manifest beside the data; a read-only place keeps only the local copy
     (other machines then verify by re-hashing against the fingerprint)."""
     try:
@@ -229,7 +215,7 @@ def _leakage(images: dict[str, list[str]], manifest: str) -> dict[str, Any]:
     examples: dict[str, list[str]] = defaultdict(list)
     if shared:
         for line in manifest.splitlines():
-            digest, _, path = line.split("  ", 2)
+            digest, _, path = split_manifest_line(line)
             if digest in shared and path.rsplit(".", 1)[-1].lower() in IMAGE_EXTENSIONS:
                 examples[digest].append(path)
     return {

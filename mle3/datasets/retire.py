@@ -14,8 +14,8 @@ from pathlib import Path
 from .. import audit
 from ..errors import Mle3Error
 from ..itemfile import set_fields
+from ..vocab import RETIRED_STATUSES, AuditAction
 from ..workspace import load_workspace
-from ..workspace.schema import RETIRED_STATUSES
 
 
 def retire(root: Path, ref: str, status: str, reason: str) -> dict[str, str]:
@@ -31,5 +31,5 @@ def retire(root: Path, ref: str, status: str, reason: str) -> dict[str, str]:
     if item.key != ref and ref == item.id:
         raise Mle3Error(f"{ref} is a data set id; name the version to retire ({item.key})")
     set_fields(ws, item, {("status",): status, ("status_reason",): reason.strip()})
-    audit.append(root, "dataset.retire", item.key, {"status": status, "reason": reason.strip()})
+    audit.append(root, AuditAction.DATASET_RETIRE, item.key, {"status": status, "reason": reason.strip()})
     return {"dataset": item.key, "status": status, "reason": reason.strip(), "file": item._file}

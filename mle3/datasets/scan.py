@@ -11,7 +11,6 @@ and foreign files without decoding every pixel.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import math
@@ -26,8 +25,10 @@ from multiprocessing import get_context
 from typing import Any, Callable, Iterator
 
 from ..errors import Mle3Error
+from ..formats import encode_manifest, manifest_line, split_manifest_line
+from ..vocab import IMAGE_SUFFIXES
 from .state import stamp_of
-from .yolo import BOX_TOLERANCE, IMAGE_SUFFIXES, label_path
+from .yolo import BOX_TOLERANCE, label_path
 
 #: below this many files (and bytes) one process is faster than starting workers
 PARALLEL_MIN_FILES = 4000
@@ -266,7 +267,7 @@ Reader = Callable[[str], tuple[int, Any, str, bytes]]
 
 def _segment(paths: list[str], lines: list[str], stamps: list[Any]) -> Segment:
     text = "".join(lines)
-    return Segment(paths[0], paths[-1], text, stamps, gzip.compress(text.encode(), compresslevel=1, mtime=0))
+    return Segment(paths[0], paths[-1], text, stamps, encode_manifest(text))
 
 
 def _inspect_pairs(read: Reader, split: str, directory: str, names: list[str], label_dir: str, n_classes: int) -> ChunkResult:
@@ -288,7 +289,7 @@ def _inspect_pairs(read: Reader, split: str, directory: str, names: list[str], l
     for name in names:
         image = prefix + name
         size, stamp, digest, data = read(image)
-        lines.append(f"{digest}  {size}  {image}\n")
+        lines.append(manifest_line(digest, size, image))
         stamps.append(stamp)
         total += size
         dot = name.rfind(".")
@@ -319,7 +320,7 @@ def _inspect_pairs(read: Reader, split: str, directory: str, names: list[str], l
             problems.append(("warning", "missing-label", image, None, f"no label file {label} (treated as background)"))
             continue
         label_names.append(label_name)
-        label_lines.append(f"{digest}  {size}  {label}\n")
+        label_lines.append(manifest_line(digest, size, label))
         label_stamps.append(stamp)
         total += size
         labels.append((label, data))
@@ -381,7 +382,7 @@ def _inspect_others(read: Reader, paths: list[str]) -> ChunkResult:
     lines, stamps = [], []
     for path in paths:
         size, stamp, digest, _ = read(path)
-        lines.append(f"{digest}  {size}  {path}\n")
+        lines.append(manifest_line(digest, size, path))
         stamps.append(stamp)
         out.bytes += size
     out.files = len(paths)
@@ -579,8 +580,9 @@ def _assemble(segments: list[Segment]) -> tuple[str, list[Any], bytes]:
         kept = [seg for i, seg in enumerate(segments) if i not in overlapping]
         for i in overlapping:
             seg = segments[i]
-            kept.extend(Segment(line.split("  ", 2)[2].rstrip("\n"), line.split("  ", 2)[2].rstrip("\n"), line, [stamp])
-                        for line, stamp in zip(seg.text.splitlines(keepends=True), seg.stamps))
+            for line, stamp in zip(seg.text.splitlines(keepends=True), seg.stamps):
+                path = split_manifest_line(line)[2].rstrip("\n")
+                kept.append(Segment(path, path, line, [stamp]))
         kept.sort(key=lambda seg: seg.first)
         segments = kept
     stamps: list[Any] = []
@@ -590,13 +592,13 @@ def _assemble(segments: list[Segment]) -> tuple[str, list[Any], bytes]:
         stamps.extend(seg.stamps)
         if seg.packed:
             if loose:
-                packed.append(gzip.compress("".join(loose).encode(), compresslevel=1, mtime=0))
+                packed.append(encode_manifest("".join(loose)))
                 loose = []
             packed.append(seg.packed)
         else:
             loose.append(seg.text)
     if loose:
-        packed.append(gzip.compress("".join(loose).encode(), compresslevel=1, mtime=0))
+        packed.append(encode_manifest("".join(loose)))
     return "".join(seg.text for seg in segments), stamps, b"".join(packed)
 
 

@@ -1,173 +1,115 @@
-"""Reading and writing a data set's files where they live: a local folder (the workspace or
-a mounted root) or an object store through fsspec (``s3://`` with the ``s3`` extra, any
-other fsspec backend that is installed).
+"""The one way mle3 reaches a data set's files: a :class:`DataStore`.
 
-Remote files are listed with their size and ETag (the fast path of ``verify``, as size
-and mtime are locally), streamed in blocks while they are hashed, and read by parallel
-requests; no object is ever held in memory whole unless it is small enough to inspect.
-Every failure of the store becomes one line naming the URL (:func:`remote_errors`).
+A data set lies in the workspace, below a mounted data root, or in an object store; each
+is a store with the same interface (list, stat, open, hash, materialize), so register,
+verify, ``check``, training, calibration, the augmentation preview and the reports never
+ask which kind they hold. Two implementations: :class:`~.store_local.LocalStore` (a folder
+on this disk, with the process-pool fast paths of :mod:`.scan`) and
+:class:`~.store_fsspec.FsspecStore` (any fsspec file system: ``s3://``, ``memory://``...).
+
+:func:`store_for` is the one place a data set's root name becomes a store: data roots in
+``mle3.yaml`` and this machine's mapping (``MLE3_DATA_ROOT_<NAME>``, ``.mle3/local.yaml``:
+:mod:`.roots`). Code that needs files on a disk (ultralytics) asks the store for them:
+:meth:`DataStore.local_path` (None when the store is no disk) or
+:meth:`DataStore.materialize` (a checked local copy where needed).
+
+Paths given to a store are posix and relative to its root. Stamps are what says a file
+changed without reading it (mtime, ctime and inode locally; the ETag in an object store).
 """
 
 from __future__ import annotations
 
-import hashlib
-from contextlib import contextmanager
+import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Callable, Protocol, runtime_checkable
 
-from .._atomic import atomic_write_bytes
-from ..errors import Mle3Error
 from .roots import DataRoot, RootUnavailable, data_root
+from .store_fsspec import BLOCK, INSPECT_LIMIT, REQUESTS, FsspecStore, open_remote, remote_errors, stamp_of
+from .store_local import LocalStore
 
-#: objects up to this size are read whole (images, labels): inspected from the same bytes
-INSPECT_LIMIT = 16 * 1024 * 1024
-BLOCK = 8 * 1024 * 1024
-#: parallel requests while hashing objects
-REQUESTS = 16
-
-
-class LocalStore:
-    remote = False
-
-    def __init__(self, path: Path, label: str | None = None) -> None:
-        self.path = path
-        self.label = label or str(path)
-
-    def read_bytes(self, rel: str) -> bytes:
-        try:
-            return (self.path / rel).read_bytes()
-        except FileNotFoundError:
-            raise Mle3Error("file not found", file=str(self.path / rel)) from None
-
-    def write_bytes(self, rel: str, data: bytes) -> None:
-        target = self.path / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, data)
-
-    def exists(self, rel: str) -> bool:
-        return (self.path / rel).is_file()
+#: the earlier name of :class:`FsspecStore`
+RemoteStore = FsspecStore
+#: (size, stamp, mtime in ns or None) of a file as :meth:`DataStore.stamps` sees it
+Seen = tuple[int, Any, "int | None"]
+Observer = Callable[[str, "os.stat_result | None"], None]
 
 
-class RemoteStore:
-    remote = True
+@runtime_checkable
+class DataStore(Protocol):
+    """Where a data set's files are: read, listed, hashed and (for training) made local."""
 
-    def __init__(self, fs: Any, prefix: str, label: str) -> None:
-        self.fs = fs
-        self.prefix = prefix.rstrip("/")
-        self.label = label.rstrip("/")
+    #: names the store in messages and keys this machine's verification state
+    label: str
+    #: whether statting every file is cheap enough for every ``check`` (a disk) or not
+    #: (an object store: one request per file; ``check`` relies on the last ``verify``)
+    stats_are_cheap: bool
 
-    def _path(self, rel: str) -> str:
-        return f"{self.prefix}/{rel}" if rel else self.prefix
+    def url(self, rel: str = "") -> str:
+        """What a person reads for a path: a local path or the object's URL."""
 
-    def url(self, rel: str) -> str:
-        return f"{self.label}/{rel}"
-
-    def read_bytes(self, rel: str) -> bytes:
-        with remote_errors(self.url(rel)):
-            return self.fs.cat_file(self._path(rel))
-
-    def write_bytes(self, rel: str, data: bytes) -> None:
-        with remote_errors(self.url(rel)):
-            self.fs.pipe_file(self._path(rel), data)
+    def local_path(self, rel: str = "") -> Path | None:
+        """The path on this machine's disk, read in place; None when the store is no disk."""
 
     def exists(self, rel: str) -> bool:
-        with remote_errors(self.url(rel)):
-            return self.fs.isfile(self._path(rel))
+        """Whether ``rel`` is a file."""
 
     def is_dir(self, rel: str) -> bool:
-        with remote_errors(self.url(rel)):
-            return self.fs.isdir(self._path(rel))
+        """Whether ``rel`` is a folder (a prefix with objects below it)."""
 
-    def list_files(self, rel_dir: str) -> list[tuple[str, int, str]]:
-        """(path relative to the store, size, ETag) of every object below ``rel_dir``."""
-        with remote_errors(self.url(rel_dir)):
-            self.fs.invalidate_cache()
-            found = self.fs.find(self._path(rel_dir), detail=True)
-        skip = len(self.prefix) + 1
-        return sorted((name[skip:], int(info.get("size") or 0), stamp_of(info)) for name, info in found.items() if info.get("type", "file") == "file")
+    def stat(self, rel: str) -> tuple[int, Any]:
+        """(size, stamp) of one file."""
 
-    def read(self, rel: str) -> tuple[int, str, str, bytes]:
-        """(size, ETag, sha256, bytes to inspect), streaming the object in blocks."""
-        with remote_errors(self.url(rel)):
-            with self.fs.open(self._path(rel), "rb", block_size=BLOCK, cache_type="none") as fh:
-                info = getattr(fh, "details", None) or self.fs.info(self._path(rel))
-                h = hashlib.sha256()
-                head = b""
-                size = 0
-                while block := fh.read(BLOCK):
-                    h.update(block)
-                    if size < INSPECT_LIMIT:
-                        head += block
-                    size += len(block)
-        return size, stamp_of(info), h.hexdigest(), head if size <= INSPECT_LIMIT else head[: 1 << 20]
+    def open(self, rel: str) -> BinaryIO:
+        """A binary file object, read in blocks."""
+
+    def read_bytes(self, rel: str) -> bytes:
+        """A small file whole (data.yaml, manifest)."""
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write a file (the manifest beside the data); atomic where the store allows."""
+
+    def walk(self, directory: str) -> Any:
+        """The :class:`~.scan.Listing` of every data file below ``directory``."""
+
+    def layout(self, data_yaml: str) -> Any:
+        """The :class:`~.yolo.DataLayout` of the data.yaml at ``data_yaml``."""
+
+    def scan(self, layout: Any, n_classes: int, *, progress: Callable[[int], None] | None = None,
+             total: Callable[[int], None] | None = None) -> tuple[Any, Any]:
+        """Every file of a data set read once: (:class:`~.scan.DatasetScan`, :class:`~.scan.Listing`).
+        ``total`` hears the number of files when the store knows it before reading."""
+
+    def stamps(self, paths: list[str], listing: Any, observe: Observer | None = None) -> list[Seen | None]:
+        """What each path looks like now, None where it is gone (from ``listing`` where
+        the store listed stamps with it; ``observe`` sees every local stat)."""
+
+    def folders_moved(self, dirs: dict[str, int], observe: Observer | None = None) -> bool:
+        """Whether a folder changed since its mtime in ``dirs`` was recorded (False where
+        the store has no folder mtimes)."""
+
+    def hash(self, rel: str) -> tuple[int, str]:
+        """(size, sha256) of one file."""
+
+    def hash_many(self, paths: list[str], progress: Callable[[int], None] | None = None) -> list[tuple[int, Any, str]]:
+        """(size, stamp, sha256) of every path, in the order given, read in parallel."""
 
     def download(self, rel: str, target: Path) -> tuple[int, str]:
-        """Copy one object to ``target`` while hashing it: (size, sha256)."""
-        h = hashlib.sha256()
-        size = 0
-        with remote_errors(self.url(rel)):
-            with self.fs.open(self._path(rel), "rb", block_size=BLOCK, cache_type="none") as fh, open(target, "wb") as out:
-                while block := fh.read(BLOCK):
-                    h.update(block)
-                    out.write(block)
-                    size += len(block)
-        return size, h.hexdigest()
+        """Copy one file to ``target`` while hashing it: (size, sha256)."""
+
+    def materialize(self, root: Path, dataset: Any, *, echo: Callable[[str], None] | None = None) -> Path:
+        """A folder on this disk holding the data set's files under their recorded paths:
+        the store's own folder, or a copy checked against the manifest as it lands."""
 
 
-def stamp_of(info: dict[str, Any]) -> str:
-    """What says an object changed without reading it: its ETag (or the backend's
-    modification time when it has no ETag)."""
-    for key in ("ETag", "etag", "md5", "mtime", "LastModified", "last_modified"):
-        if info.get(key):
-            return str(info[key]).strip('"')
-    return ""
-
-
-@contextmanager
-def remote_errors(url: str) -> Iterator[None]:
-    """One line for everything an object store can answer, naming the URL."""
-    try:
-        yield
-    except Mle3Error:
-        raise
-    except FileNotFoundError:
-        raise Mle3Error(f"{url}: not found (wrong bucket, prefix or key?)") from None
-    except PermissionError as exc:
-        raise Mle3Error(f"{url}: access denied ({exc})") from None
-    except Exception as exc:  # botocore/aiohttp errors are not OSError subclasses
-        name = type(exc).__name__
-        if name in ("NoCredentialsError", "PartialCredentialsError"):
-            raise Mle3Error(f"{url}: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE); "
-                            "an S3-compatible store also needs AWS_ENDPOINT_URL") from None
-        if name in ("EndpointConnectionError", "ClientConnectorError", "ConnectTimeoutError", "ServerDisconnectedError"):
-            raise Mle3Error(f"{url}: cannot reach the object store ({exc})") from None
-        raise Mle3Error(f"{url}: {name}: {str(exc).splitlines()[0] if str(exc) else 'error'}") from None
-
-
-def open_remote(url: str) -> RemoteStore:
-    """An fsspec file system for a URL; a missing backend names its extra."""
-    try:
-        import fsspec
-    except ImportError:
-        raise Mle3Error("reading data from object storage needs fsspec: pip install 'mle3[s3]'") from None
-    protocol = url.split("://", 1)[0]
-    try:
-        # a new instance per command: credentials come from the environment as it is now
-        fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True)
-    except (ImportError, ValueError) as exc:
-        extra = "pip install 'mle3[s3]'" if protocol in ("s3", "s3a") else f"install the fsspec backend for {protocol}://"
-        raise Mle3Error(f"{url}: no file system for {protocol}:// is installed ({exc.__class__.__name__}): {extra}") from None
-    return RemoteStore(fs, path, url)
-
-
-def store_of_root(root: DataRoot) -> LocalStore | RemoteStore:
+def store_of_root(root: DataRoot) -> DataStore:
+    """The store of a mapped data root (a local root must be available: :class:`RootUnavailable`)."""
     if root.remote:
         return open_remote(root.location)
     root.check_available()
-    return LocalStore(root.path, f"{root.name}:")
+    return LocalStore(root.path, f"{root.name}:", f"data root {root.name!r}")
 
 
-def store_for(root: Path, config: Any, root_name: str | None) -> LocalStore | RemoteStore:
+def store_for(root: Path, config: Any, root_name: str | None) -> DataStore:
     """The store a data set's paths are relative to: the workspace, or its data root
     (raises :class:`RootUnavailable` with the way to map it)."""
     if not root_name:
@@ -175,4 +117,5 @@ def store_for(root: Path, config: Any, root_name: str | None) -> LocalStore | Re
     return store_of_root(data_root(root, config, root_name))
 
 
-__all__ = ["LocalStore", "RemoteStore", "RootUnavailable", "open_remote", "remote_errors", "store_for", "store_of_root"]
+__all__ = ["BLOCK", "DataStore", "FsspecStore", "INSPECT_LIMIT", "LocalStore", "REQUESTS", "RemoteStore", "RootUnavailable",
+           "open_remote", "remote_errors", "stamp_of", "store_for", "store_of_root"]

@@ -10,7 +10,6 @@ fingerprint as a whole.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +17,11 @@ from typing import Any, Callable
 
 from .._atomic import atomic_write_bytes
 from ..errors import Mle3Error
+from ..formats import dataset_fingerprint, encode_manifest
 from .manifest import LOCAL_MANIFESTS, Columns, Entry, decode_columns, fingerprint, manifest_name, manifest_text, read_manifest
-from .scan import Listing, list_local, list_remote, scan
-from .state import LocalState, load_state, save_state, stamp_of
-from .storage import store_for
-from .yolo import layout_of, read_data_yaml, read_remote_layout
+from .scan import Listing
+from .state import LocalState, load_state, save_state
+from .storage import DataStore, store_for
 
 
 @dataclass
@@ -44,7 +43,7 @@ class Verification:
         return not (self.added or self.removed or self.changed) and self.fingerprint_ok
 
 
-def load_columns(root: Path, store: Any, dataset: Any) -> tuple[Columns, list[int] | None] | None:
+def load_columns(root: Path, store: DataStore, dataset: Any) -> tuple[Columns, list[int] | None] | None:
     """A data set's manifest as columns, with the recorded mtimes of a v1 manifest: the
     local copy, else the one beside the data (then copied locally), else a v1 manifest in
     the workspace; None when none is reachable. A v2 manifest is trusted only when it
@@ -79,7 +78,7 @@ def load_columns(root: Path, store: Any, dataset: Any) -> tuple[Columns, list[in
     return None
 
 
-def load_entries(root: Path, store: Any, dataset: Any) -> list[Entry] | None:
+def load_entries(root: Path, store: DataStore, dataset: Any) -> list[Entry] | None:
     """:func:`load_columns` as entries (small data sets, materializing)."""
     found = load_columns(root, store, dataset)
     if found is None:
@@ -92,13 +91,11 @@ def local_manifest(root: Path, dataset: Any) -> Path:
     return root / LOCAL_MANIFESTS / manifest_name(dataset.fingerprint or "")
 
 
-def _listing(store: Any, dataset: Any) -> Listing | None:
+def _listing(store: DataStore, dataset: Any) -> Listing | None:
     """The files of the data set's folder now (None when its data.yaml no longer parses:
     reported as changed or removed)."""
     try:
-        if store.remote:
-            return list_remote(store, read_remote_layout(store, dataset.data_yaml).root)
-        return list_local(str(store.path), layout_of(store.path, read_data_yaml(store.path, store.path / dataset.data_yaml)).root)
+        return store.walk(store.layout(dataset.data_yaml).root)
     except Mle3Error:
         return None
 
@@ -128,38 +125,17 @@ def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, 
         result.fingerprint_ok = False
     suspects: list[int] = []
     seen_stamps: list[Any] = [None] * len(paths)
-    if store.remote:
-        remote = listing.stamps if listing is not None else {}
-        for i, path in enumerate(paths):
-            seen = remote.get(path)
-            if seen is None:
-                result.removed.append(path)
-                continue
-            size, seen_stamps[i] = seen
-            if size != sizes[i]:
-                result.changed.append(path)
-            elif deep or stamps is None or stamps[i] != seen_stamps[i]:
-                suspects.append(i)
-    else:
-        prefix = str(store.path) + "/"
-        stat = os.stat
-        for i, path in enumerate(paths):
-            try:
-                st = stat(prefix + path)
-            except OSError:
-                st = None
-            if observe is not None:
-                observe(prefix + path, st)
-            if st is None:
-                result.removed.append(path)
-                continue
-            seen_stamps[i] = stamp_of(st)  # mtime, ctime, inode: a swap with mtimes restored still moves
-            if st.st_size != sizes[i]:
-                result.changed.append(path)
-            elif deep or stamps is None or stamps[i] != (st.st_mtime_ns if mtime_only else seen_stamps[i]):
-                suspects.append(i)
+    for i, seen in enumerate(store.stamps(paths, listing, observe)):
+        if seen is None:
+            result.removed.append(paths[i])
+            continue
+        size, seen_stamps[i], mtime = seen  # locally mtime, ctime, inode: a swap with mtimes restored still moves
+        if size != sizes[i]:
+            result.changed.append(paths[i])
+        elif deep or stamps is None or stamps[i] != (mtime if mtime_only else seen_stamps[i]):
+            suspects.append(i)
     result.hashed = len(suspects)
-    for i, (_, _, digest) in zip(suspects, _hash_all(store, [paths[i] for i in suspects], progress)):
+    for i, (_, _, digest) in zip(suspects, store.hash_many([paths[i] for i in suspects], progress)):
         if digest != digests[i]:
             result.changed.append(paths[i])
     bad = set(result.changed)
@@ -185,26 +161,9 @@ def _stat(path: Path) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _hash_all(store: Any, paths: list[str], progress: Callable[[int], None] | None = None) -> list[tuple[int, Any, str]]:
-    """(size, stamp, sha256) of every path, in the order given, read in parallel."""
-    if not paths:
-        return []
-    if store.remote:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from .storage import REQUESTS
-
-        with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
-            return [read[:3] for read in pool.map(store.read, paths)]
-    by_path = {path: (size, mtime, digest) for path, size, mtime, digest, _ in scan(str(store.path), paths, progress=progress)}
-    return [by_path[p] for p in paths]
-
-
-def _verify_whole(root: Path, store: Any, dataset: Any, listing: Listing | None) -> Verification:
+def _verify_whole(root: Path, store: DataStore, dataset: Any, listing: Listing | None) -> Verification:
     """No manifest reachable: hash every file and compare the fingerprint as a whole; a
     match recreates the local manifest."""
-    from .manifest import encode_manifest
-
     result = Verification(dataset.key, 0, location=store.label, manifest_found=False)
     if listing is None:
         result.fingerprint_ok = False
@@ -212,13 +171,13 @@ def _verify_whole(root: Path, store: Any, dataset: Any, listing: Listing | None)
     paths = listing.paths()
     if dataset.data_yaml and dataset.data_yaml not in paths:
         paths = sorted(paths + [dataset.data_yaml])
-    hashed = _hash_all(store, paths)
+    hashed = store.hash_many(paths)
     entries = [Entry(p, size, 0, digest) for p, (size, _, digest) in zip(paths, hashed)]
     stamps = [stamp for _, stamp, _ in hashed]
     result.files = len(entries)
     result.hashed = len(entries)
     text = manifest_text(entries)
-    if "sha256:" + hashlib.sha256(text.encode()).hexdigest() == dataset.fingerprint:
+    if dataset_fingerprint(text) == dataset.fingerprint:
         local = root / LOCAL_MANIFESTS / manifest_name(dataset.fingerprint)
         local.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(local, encode_manifest(text))

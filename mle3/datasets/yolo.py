@@ -12,11 +12,8 @@ import yaml
 
 from ..errors import Mle3Error
 from ..paths import inside_workspace
+from ..vocab import IMAGE_SUFFIXES, SPLITS  # noqa: F401 (defined there, imported from here too)
 
-#: what ultralytics' loader takes for an image (its ``IMG_FORMATS``, without importing it):
-#: each such file in a split folder is a sample whose label is checked
-IMAGE_SUFFIXES = {".avif", ".bmp", ".dng", ".heic", ".heif", ".jp2", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp"}
-SPLITS = ("train", "val", "test")
 #: tolerance for normalised box coordinates slightly outside [0, 1] (rounding in exports)
 BOX_TOLERANCE = 0.01
 

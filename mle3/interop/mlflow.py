@@ -5,6 +5,9 @@ per-epoch metrics, tags (configuration, data set, requirements, fingerprints) an
 weights. Any MLflow problem (not installed, server unreachable, store error) becomes a
 warning and mirroring stops; it never fails a training. The default store is a local
 file store in the workspace's ``.mle3/mlflow``.
+
+Live mirroring is a run hook (:class:`MlflowHook`, see :mod:`mle3.runner.hooks`) that the
+CLI registers for ``mle3 train --mlflow``: the trainer calls it and does not know MLflow.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Callable
+
+from ..runner.hooks import RunEnd, RunHook, RunStart
 
 EXPERIMENT = "mle3"
 
@@ -107,10 +112,37 @@ class Mirror:
         self._guard("finish", go)
 
 
+class MlflowHook(RunHook):
+    """Mirror a training run live while it runs: ``uri`` None for the workspace's store.
+
+    Constructed before the run starts, so a missing ``mlflow`` extra is an error before
+    anything is recorded (the user asked for the mirror explicitly)."""
+
+    def __init__(self, uri: str | None = None) -> None:
+        from ..optional import require
+
+        require("mlflow")
+        self.uri = uri
+        self.mirror: Mirror | None = None
+
+    def on_run_start(self, run: RunStart) -> None:
+        self.mirror = Mirror(self.uri or default_uri(run.root), run.warn)
+        self.mirror.start(run.record.data, run.requirements)
+        run.record.update(mlflow={"uri": self.mirror.uri, "run_id": self.mirror.run_id})
+
+    def on_epoch_end(self, metrics: dict[str, Any]) -> None:
+        if self.mirror is not None:
+            self.mirror.epoch(metrics)
+
+    def on_run_end(self, end: RunEnd) -> None:
+        if self.mirror is not None:
+            self.mirror.finish(end.status, end.metrics, end.files)
+
+
 def export_runs(root: Path, uri: str, warn: Callable[[str], None]) -> list[tuple[str, str]]:
     """Mirror every recorded run not mirrored yet (matched by the ``mle3.run_id`` tag)."""
     from ..optional import require
-    from ..runner.records import RUNS_DIR, list_runs, read_epochs
+    from ..workspace.records import iter_runs, run_epochs
 
     require("mlflow")
     try:
@@ -119,17 +151,18 @@ def export_runs(root: Path, uri: str, warn: Callable[[str], None]) -> list[tuple
         warn(f"MLflow store {uri} not reachable: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
         return []
     done = []
-    for run in list_runs(root):
-        if not run.get("config") or run.get("status") == "unreadable":
+    found = [r for _, _, r in iter_runs(root) if not isinstance(r, Exception)]
+    for run in sorted(found, key=lambda r: str(r.data.get("created", "")), reverse=True):
+        if not run.config:
             continue
-        existing = client.search_runs([experiment_id], filter_string=f"tags.`mle3.run_id` = '{run['id']}'", max_results=1)
+        existing = client.search_runs([experiment_id], filter_string=f"tags.`mle3.run_id` = '{run.id}'", max_results=1)
         if existing:
             continue
         mirror = Mirror(uri, warn)
-        mirror.start(run, [])
-        for metrics in read_epochs(root / RUNS_DIR / run["id"] / "epochs.jsonl"):
+        mirror.start({**run.data, "kind": run.kind}, [])
+        for metrics in run_epochs(root, run.id):
             mirror.epoch(metrics)
-        mirror.finish(run.get("status", ""), run.get("final_metrics") or {}, [root / RUNS_DIR / run["id"] / "run.yaml"])
+        mirror.finish(run.status, run.final_metrics or {}, [root / (run.file or run.folder)])
         if mirror.run_id:
-            done.append((run["id"], mirror.run_id))
+            done.append((run.id, mirror.run_id))
     return done

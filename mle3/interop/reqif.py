@@ -40,6 +40,7 @@ from .. import __version__, audit
 from .._atomic import atomic_write_bytes, atomic_write_text
 from ..errors import Mle3Error
 from ..ids import check_id
+from ..vocab import AuditAction
 
 NAMESPACE = "http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -342,5 +343,5 @@ def import_file(root: Path, path: Path, *, dry_run: bool = False, force: bool = 
     for target, text in writes.items():
         atomic_write_text(target, text)
     plan.written = True
-    audit.append(root, "reqif.import", None, {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "created": plan.create, "updated": plan.update, "unmapped": plan.unmapped})
+    audit.append(root, AuditAction.REQIF_IMPORT, None, {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "created": plan.create, "updated": plan.update, "unmapped": plan.unmapped})
     return plan

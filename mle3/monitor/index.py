@@ -19,11 +19,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .. import sealed
 from ..ids import id_problem
+from ..errors import Mle3Error
 from ..runner.records import CHANGES_FILE, RUN_FILE, RUNS_DIR, effective_status
+from ..workspace.records import read_run_mapping
 
 CACHE = ".mle3/cache/run-index.json"
 KIND = "run-index"
@@ -31,24 +31,19 @@ KIND = "run-index"
 SUMMARY_FIELDS = ("id", "kind", "method", "config", "status", "dataset_version", "model_version", "created", "started", "ended",
                   "duration_s", "epochs_completed", "best_epoch", "error", "rerun_of", "pid", "host", "heartbeat", "worker", "queue")
 
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # PyYAML without libyaml
-    _Loader = yaml.SafeLoader  # type: ignore[misc]
-
-
 def read_record(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any]] | None:
-    """((size, mtime_ns), the ``run`` mapping) of a run record, or None when unreadable."""
+    """((size, mtime_ns), the ``run`` mapping) of a run record, or None when it is gone.
+    Read by the one reader (:func:`mle3.workspace.records.read_run_mapping`); a record it
+    refuses is listed as ``unreadable``, never a crash."""
     path = root / RUNS_DIR / run_id / RUN_FILE
     try:
         st = os.stat(path)
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.load(fh, Loader=_Loader) or {}
-    except (OSError, yaml.YAMLError, ValueError, RecursionError):
+    except OSError:
         return None
-    data = doc.get("run") if isinstance(doc, dict) else None
-    if not isinstance(data, dict):  # hand-edited into another shape: listed, never a crash
-        data = {"id": run_id, "status": "unreadable"}
+    try:
+        data = read_run_mapping(path, run_id, rel=f"{RUNS_DIR}/{run_id}/{RUN_FILE}")
+    except Mle3Error as exc:
+        data = {"id": run_id, "status": "unreadable", "error": str(exc)}
     return (st.st_size, st.st_mtime_ns), data
 
 

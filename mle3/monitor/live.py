@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..runner.records import EPOCHS_FILE, RUN_FILE, RUNS_DIR, parse_epoch_line
+from ..runner.records import EPOCHS_FILE, RUN_FILE, RUNS_DIR
+from ..workspace.records import parse_epoch_line
 from .index import summarize, with_progress
 
 LOG_TAIL_BYTES = 16 * 1024

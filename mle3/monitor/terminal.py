@@ -13,11 +13,12 @@ from typing import Any
 
 from ..errors import Mle3Error
 from ..runner.records import RUN_FILE, RUNS_DIR
+from ..vocab import RUN_ENDED
 from .index import RunIndex, read_record
 from .live import RunFollower
 
 BARS = "▁▂▃▄▅▆▇█"
-ENDED = ("success", "failed", "aborted", "terminated", "pruned", "stale")
+ENDED = RUN_ENDED
 
 
 def sparkline(values: list[float | None], width: int = 40) -> str:

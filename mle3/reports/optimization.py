@@ -17,10 +17,10 @@ def study_summary(study: Any) -> dict[str, Any]:
     maximize = objective.get("direction", "maximize") == "maximize"
     counts: dict[str, int] = {}
     for t in trials:
-        counts[t.get("status", "?")] = counts.get(t.get("status", "?"), 0) + 1
-    complete = [t for t in trials if t.get("status") == "complete" and t.get("value") is not None]
-    top = sorted(complete, key=lambda t: t["value"], reverse=maximize)[:10]
-    params = list(study.best["params"]) if study.best else sorted({k for t in trials for k in (t.get("params") or {})})
+        counts[t.status or "?"] = counts.get(t.status or "?", 0) + 1
+    complete = [t for t in trials if t.status == "complete" and t.value is not None]
+    top = [t.as_written() for t in sorted(complete, key=lambda t: t.value, reverse=maximize)[:10]]
+    params = list(study.best.params) if study.best else sorted({k for t in trials for k in t.params})
     return {
         "missing": None,
         "id": study.id,
@@ -33,7 +33,7 @@ def study_summary(study: Any) -> dict[str, Any]:
         "total": len(trials),
         "top": top,
         "params": params,
-        "best": study.best,
+        "best": study.best.as_written() if study.best else None,
         "importances": dict(study.importances or {}),
         "importance_chart": _importance_chart(study.importances or {}),
         "history_chart": _history_chart(trials, objective.get("metric", "value"), maximize),
@@ -47,12 +47,12 @@ def _importance_chart(importances: dict[str, float]) -> str | None:
     return bar_chart("Parameter importance (Optuna)", names, {"importance": [float(importances[n]) for n in names]})
 
 
-def _history_chart(trials: list[dict[str, Any]], metric: str, maximize: bool) -> str | None:
-    done = [t for t in sorted(trials, key=lambda t: t.get("number", 0)) if t.get("status") == "complete" and t.get("value") is not None]
+def _history_chart(trials: list[Any], metric: str, maximize: bool) -> str | None:
+    done = [t for t in sorted(trials, key=lambda t: t.number or 0) if t.status == "complete" and t.value is not None]
     if not done:
         return None
-    xs = [t["number"] for t in done]
-    ys = [float(t["value"]) for t in done]
+    xs = [t.number for t in done]
+    ys = [float(t.value) for t in done]
     best, running = [], None
     for y in ys:
         running = y if running is None else (max(running, y) if maximize else min(running, y))

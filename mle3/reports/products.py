@@ -14,14 +14,15 @@ from typing import Any, Callable
 import networkx as nx
 
 from .. import __version__, audit, caveats
-from ..approvals.fingerprint import FILE_FIELDS, Fingerprints
-from ..approvals.duties import label
-from ..approvals.gates import verified_approvals
-from ..approvals.ledger import role_status
+from ..ledger.fingerprint import FILE_FIELDS, Fingerprints
+from ..ledger.duties import label
+from ..ledger.gates import verified_approvals
+from ..ledger.approvals import role_status
 from ..errors import Mle3Error
 from ..graph import relations, upstream
 from ..rules.criteria import describe, evaluate
-from ..runner.records import RUNS_DIR, read_epochs
+from ..vocab import MODEL_METRICS, canonical_split
+from ..workspace.records import run_epochs
 from ..workspace import Workspace, item_key
 from . import charts
 from .optimization import optimization_of
@@ -79,7 +80,7 @@ class Context:
     def __init__(self, ws: Workspace, graph: nx.MultiDiGraph) -> None:
         self.ws, self.graph = ws, graph
         self.fingerprints = Fingerprints(ws, graph)
-        #: only approvals that verify count (approvals.gates); the others are named with why
+        #: only approvals that verify count (ledger.gates); the others are named with why
         self.counted = verified_approvals(ws.root, fingerprints=self.fingerprints, require_signatures=ws.config.policy.require_signatures)
         self.approvals = self.counted.approvals
         self._check = None
@@ -89,7 +90,7 @@ class Context:
         """Model id -> its quantized child model versions (one pass over all models)."""
         out: dict[str, list[Any]] = {}
         for m in self.ws.of_kind("model_version"):
-            if m.traceability.previous_version and (m.model_extra or {}).get("quantization"):
+            if m.traceability.previous_version and m.quantization is not None:
                 out.setdefault(m.traceability.previous_version, []).append(m)
         return out
 
@@ -135,6 +136,20 @@ class Context:
         }
 
 
+def _manifest_sha256(ws: Workspace, ds: Any) -> str | None:
+    """The sha256 of the manifest file where it lies (the workspace or beside the data below
+    its root, read through the data set's store); None when it is not reachable here."""
+    from ..datasets.storage import store_for
+
+    if not ds.manifest:
+        return None
+    try:
+        store = store_for(ws.root, ws.config, ds.data_root)
+        return store.hash(ds.manifest)[1] if store.exists(ds.manifest) else None
+    except (Mle3Error, OSError):
+        return None
+
+
 def _linked(ctx: Context, key: str, direction: str) -> list[dict[str, Any]]:
     out = []
     for relation, other in relations(ctx.graph, key, direction):
@@ -172,7 +187,7 @@ def build_training_configuration(ctx: Context, cfg: Any) -> dict[str, Any]:
 def _recorded_mapping(runs: list[Any]) -> tuple[list[dict[str, Any]] | None, str]:
     """The mapping the newest training run of the configuration recorded (what reached
     ultralytics), and a line saying where the table comes from."""
-    trainings = [r for r in runs if (r._raw or {}).get("kind", "training") == "training"]
+    trainings = [r for r in runs if r.run_kind == "training"]
     for run in sorted(trainings, key=lambda r: str(r.created or ""), reverse=True):
         rows = (run._raw or {}).get("mapping")
         if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
@@ -204,7 +219,6 @@ def augmentation_preview(ws: Workspace, cfg: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- 11-07
 def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
     ws = ctx.ws
-    extra = ds.model_extra or {}
     names = ds.class_names()
     split_names = list(ds.splits)
     groups = {s: [float((ds.splits[s].instances or {}).get(c, 0)) for c in names] for s in split_names}
@@ -212,13 +226,13 @@ def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
     ratios = ds.ratios()
     split_rows = []
     for name, info in ds.splits.items():
-        canon = "val" if name in ("validation", "valid") else name
+        canon = canonical_split(name)
         bounds = ranges.get(canon)
         share = ratios.get(canon)
         split_rows.append({
             "name": name, "samples": info.samples, "share": share, "path": info.path,
             "range": bounds, "ok": None if share is None or bounds is None else bounds[0] - 1e-9 <= share <= bounds[1] + 1e-9,
-            "image_size": (info.model_extra or {}).get("image_size"),
+            "image_size": info.image_size,
         })
     criteria = []
     for req_id in ds.requirements:
@@ -229,11 +243,7 @@ def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
             if not hasattr(c, "metric"):
                 v = evaluate(c, ds)
                 criteria.append({"requirement": req.id, "text": v.text, "actual": v.actual, "passed": v.passed})
-    manifest_hash = None
-    if ds.manifest and (ws.root / ds.manifest).is_file():
-        from ..hashing import sha256_file
-
-        manifest_hash = sha256_file(ws.root / ds.manifest)
+    manifest_hash = _manifest_sha256(ws, ds)
     return {
         "dataset": ds,
         "classes": names,
@@ -242,9 +252,9 @@ def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
         "instances": [{"class": c, **{s: int(groups[s][i]) for s in split_names}} for i, c in enumerate(names)],
         "split_names": split_names,
         "criteria": criteria,
-        "label_quality": extra.get("label_quality"),
-        "leakage": extra.get("leakage"),
-        "registered": extra.get("registered"),
+        "label_quality": _as_written(ds.label_quality),
+        "leakage": _as_written(ds.leakage),
+        "registered": _as_written(ds.registered),
         "manifest_sha256": manifest_hash,
         "upstream": _linked(ctx, ds.key, "up"),
         "downstream": _linked(ctx, ds.key, "down"),
@@ -313,7 +323,8 @@ def outcomes(ctx: Context, run: Any | None, model: Any | None, dataset: Any | No
          f"training configuration {cfg.id if cfg else '-'} (early stopping on {cfg.early_stopping.metric if cfg and cfg.early_stopping.metric else 'fitness'}, validation split of the data set); {len(crit_reqs)} requirement(s) with machine-checked criteria"),
         ("O2", "BP2", "Data set for ML training and validation is created",
          bool(dataset and dataset.fingerprint),
-         f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint {(dataset.fingerprint or '-')[:23] if dataset else '-'}; leakage {((dataset.model_extra or {}).get('leakage') or {}).get('shared_images', 'not measured') if dataset else '-'}"),
+         f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint {(dataset.fingerprint or '-')[:23] if dataset else '-'}; "
+         f"leakage {_shared_images(dataset) if dataset else '-'}"),
         ("O3", "BP3", "ML model incl. hyperparameters is optimized to meet the ML requirements",
          bool(run and run.status == "success") and bool(checks) and all(c["passed"] for c in checks),
          f"run {run.id if run else '-'} ({run.status if run else 'no run record'}); {sum(1 for c in checks if c['passed'])}/{len(checks)} metric criteria met"),
@@ -349,6 +360,18 @@ def _worst_drop(drops: Any) -> float | None:
     return max((v for v in drops.values() if isinstance(v, (int, float)) and not isinstance(v, bool)), default=None)
 
 
+def _as_written(block: Any) -> dict[str, Any] | None:
+    """A typed block of an item as the file has it (the template reads a mapping)."""
+    return block.model_dump(exclude_unset=True) if block is not None else None
+
+
+def _shared_images(dataset: Any) -> Any:
+    """Images in more than one split, or ``not measured`` for a data set without leakage."""
+    if dataset.leakage is None or dataset.leakage.shared_images is None:
+        return "not measured"
+    return dataset.leakage.shared_images
+
+
 class _RunFields(dict):
     """A run record for the template: a field it lacks (no run record at all, for a model
     trained outside mle3, or an older record) reads as None instead of failing the render."""
@@ -365,8 +388,8 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
     dataset = ws.resolve(run.dataset_version) if run is not None and run.dataset_version else (ws.resolve(model.training_data.dataset_version) if model is not None else None)
     dataset = dataset if dataset is not None and dataset.kind == "dataset" else None
     run_data = _RunFields(run._raw if run is not None else {})
-    epochs = read_epochs(ws.root / RUNS_DIR / run.id / "epochs.jsonl") if run is not None else []
-    best, early = run_data.get("best_epoch"), run_data.get("early_stop_epoch")
+    epochs = run_epochs(ws.root, run.id) if run is not None else []
+    best, early = (run.best_epoch, run.early_stop_epoch) if run is not None else (None, None)
     key = item_key(model) if model is not None else item_key(item)
     findings = ctx.trace_findings(key)
     checks = metric_checks(ctx, model) if model is not None else []
@@ -399,10 +422,10 @@ def qat_charts(ctx: Context, model: Any) -> list[str]:
     out = []
     key = item_key(model)
     for child in ctx.ws.of_kind("model_version"):
-        q = (child.model_extra or {}).get("quantization") or {}
-        if child.traceability.previous_version != key or q.get("method") != "qat":
+        q = child.quantization
+        if child.traceability.previous_version != key or q is None or q.method != "qat":
             continue
-        epochs = read_epochs(ctx.ws.root / RUNS_DIR / str(child.training_run) / "epochs.jsonl")
+        epochs = run_epochs(ctx.ws.root, str(child.training_run))
         if len(epochs) < 2:  # one epoch is a single point: the table says it all
             continue
         xs = [e["epoch"] for e in epochs]
@@ -420,14 +443,16 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
     children = ctx.quantized_children.get(key, [])
     if not children:
         return []
-    first = children[0].model_extra["quantization"]
-    reference = (first.get("float_reference") or {}).get("metrics") or {}
+    first = children[0].quantization
+    reference = (first.float_reference or {}).get("metrics") or {}
     rows = [{"id": key, "method": "float", "val": reference.get("val") or {}, "test": reference.get("test") or {},
-             "size": first.get("float_size_bytes"), "latency": first.get("float_latency_ms"), "drop": None, "passed": None}]
+             "size": first.float_size_bytes, "latency": first.float_latency_ms, "drop": None, "passed": None}]
     for m in children:
-        q = m.model_extra["quantization"]
-        rows.append({"id": item_key(m), "method": q.get("method"), "val": (q.get("metrics") or {}).get("val") or {}, "test": (q.get("metrics") or {}).get("test") or {},
-                     "size": q.get("size_bytes"), "latency": q.get("latency_ms"), "drop": _worst_drop(q.get("drop")), "passed": q.get("passed")})
+        q = m.quantization
+        measured = q.metrics or {}
+        rows.append({"id": item_key(m), "method": q.method, "val": measured.get("val") or {},
+                     "test": measured.get("test") or {}, "size": q.size_bytes, "latency": q.latency_ms,
+                     "drop": _worst_drop(q.drop), "passed": q.passed})
     return rows
 
 
@@ -446,7 +471,7 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
             mine, theirs = model.metrics.for_split(split), prev.metrics.for_split(split)
             if mine is None or theirs is None:
                 continue
-            for metric in ("mAP_50", "mAP_50_95", "precision", "recall", "f1"):
+            for metric in MODEL_METRICS:
                 a, b = mine.get(metric), theirs.get(metric)
                 if a is not None and b is not None:
                     deltas.append({"split": split, "metric": metric, "value": a, "previous": b, "delta": a - b})

@@ -79,9 +79,9 @@ def html_to_pdf(html: str, ws: Workspace) -> bytes:
 
 
 def refuse_release(ctx: Context, docs: list[tuple[str, dict[str, Any]]]) -> None:
-    """Raise :class:`NotApproved` listing every reason (approvals.gates.release_refusal)
+    """Raise :class:`NotApproved` listing every reason (ledger.gates.release_refusal)
     any of ``docs`` may not be released; nothing is written then."""
-    from ..approvals.gates import release_refusal
+    from ..ledger.gates import release_refusal
     from ..graph import upstream
 
     lines = []

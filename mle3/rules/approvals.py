@@ -7,10 +7,10 @@ from functools import cached_property
 from typing import Iterator
 
 from .. import audit
-from ..approvals.fingerprint import FILE_FIELDS, Fingerprints
-from ..approvals.duties import trainer_of, violations
-from ..approvals.gates import Verified, verified_approvals
-from ..approvals.ledger import conflicts, fresh_approvals, latest_decisions, role_status
+from ..ledger.fingerprint import FILE_FIELDS, Fingerprints
+from ..ledger.duties import trainer_of, violations
+from ..ledger.gates import Verified, verified_approvals
+from ..ledger.approvals import conflicts, fresh_approvals, latest_decisions, role_status
 from .registry import Context, Hit, rule
 
 _RELEASED = ("validated", "released")
@@ -37,7 +37,7 @@ class _Approvals:
 
     @cached_property
     def counted(self) -> Verified:
-        """The approvals the gates count, and the ones they drop (see approvals.gates)."""
+        """The approvals the gates count, and the ones they drop (see ledger.gates)."""
         ctx = self.ctx
         ctx.exists("allowed_signers")
         return verified_approvals(ctx.ws.root, log=self.log, fingerprints=self.fingerprints, require_signatures=ctx.ws.config.policy.require_signatures)

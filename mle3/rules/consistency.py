@@ -130,9 +130,8 @@ def split_overlap(ctx: Context) -> Iterator[Hit]:
             if norm in seen:
                 yield Hit(ds, f"splits {seen[norm]} and {split} use the same path {info.path!r}", ("splits", split, "path"))
             seen[norm] = split
-        leakage = (ds.model_extra or {}).get("leakage")
-        if isinstance(leakage, dict) and leakage.get("shared_images"):
-            yield Hit(ds, f"{leakage['shared_images']} images appear in more than one split", ("leakage",))
+        if ds.shared_images:
+            yield Hit(ds, f"{ds.shared_images} images appear in more than one split", ("leakage",))
 
 
 @rule("consistency.id-shadowed", "error",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from ..vocab import canonical_split
 from ..workspace.schema import ClassSamplesCriterion, MetricCriterion, SamplesCriterion, SplitRatioCriterion
 from .registry import Context, Hit, rule
 
@@ -66,16 +67,11 @@ def evaluate(c: Any, item: Any) -> Verdict:
         ratios = item.ratios()
         if not ratios:
             return Verdict(c, None, None, text)
-        ok = all(_within(ratios.get(_canon(k), 0.0), lo, hi) for k, (lo, hi) in c.split_ratio.items())
-        leakage = (item.model_extra or {}).get("leakage")
-        if c.exclusive and isinstance(leakage, dict) and leakage.get("shared_images"):
+        ok = all(_within(ratios.get(canonical_split(k), 0.0), lo, hi) for k, (lo, hi) in c.split_ratio.items())
+        if c.exclusive and item.shared_images:
             ok = False
         return Verdict(c, ok, {k: round(v, 4) for k, v in ratios.items()}, text)
     return Verdict(c, None, None, text)
-
-
-def _canon(name: str) -> str:
-    return "val" if name in ("validation", "valid") else name
 
 
 def targets(ctx: Context, requirement: Any, criterion: Any) -> list[Any]:

@@ -12,21 +12,29 @@ from ..datasets.state import load_state
 from ..datasets.verify import load_columns, local_manifest
 from ..errors import Mle3Error
 from ..paths import inside_workspace
+from ..workspace.records import LabelQuality
 from .registry import Context, Hit, rule
+
+
+def _opened(ctx: Context, root_name: str | None):
+    """The store of a data root (None: the workspace), or why it cannot be opened here;
+    resolved once per check."""
+    from ..datasets.storage import store_for
+
+    key = ("store", root_name)
+    if key not in ctx.memo:
+        try:
+            ctx.memo[key] = store_for(ctx.ws.root, ctx.ws.config, root_name)
+        except Mle3Error as exc:
+            ctx.memo[key] = exc
+    return ctx.memo[key]
 
 
 def _store(ctx: Context, ds):
     """The store a data set lives in, or None when its root is not available here
-    (``data.root-unavailable`` says so); opened once per check."""
-    from ..datasets.storage import store_for
-
-    key = ("store", ds.data_root)
-    if key not in ctx.memo:
-        try:
-            ctx.memo[key] = store_for(ctx.ws.root, ctx.ws.config, ds.data_root)
-        except Mle3Error:
-            ctx.memo[key] = None
-    return ctx.memo[key]
+    (``data.root-unavailable`` says so)."""
+    found = _opened(ctx, ds.data_root)
+    return None if isinstance(found, Mle3Error) else found
 
 
 def _state(ctx: Context, ds, store):
@@ -67,15 +75,10 @@ def _manifest_trusted(ctx: Context, ds, store) -> bool:
 @rule("data.root-unavailable", "warning", "A data set's data root is not mapped or not mounted on this machine, so its data cannot be checked here.",
       "Map the root: set MLE3_DATA_ROOT_<NAME> or add it under data_roots in .mle3/local.yaml (a laptop without the NAS may set this rule to off in mle3.yaml).")
 def root_unavailable(ctx: Context) -> Iterator[Hit]:
-    from ..datasets.roots import data_root
-
     for ds in ctx.ws.of_kind("dataset"):
-        if not ds.data_root:
-            continue
-        try:
-            data_root(ctx.ws.root, ctx.ws.config, ds.data_root).check_available()
-        except Mle3Error as exc:
-            yield Hit(ds, exc.message, ("data_root",))
+        found = _opened(ctx, ds.data_root) if ds.data_root else None
+        if isinstance(found, Mle3Error):  # not declared, not mapped, not mounted, or no backend for its URL
+            yield Hit(ds, found.message, ("data_root",))
 
 
 @rule("data.manifest", "error", "A registered data set's manifest is missing, malformed, or does not match its fingerprint.",
@@ -105,8 +108,7 @@ def manifest_integrity(ctx: Context) -> Iterator[Hit]:
 
 
 def _files(ds) -> int:
-    registered = (ds.model_extra or {}).get("registered")
-    return int(registered.get("files") or 0) if isinstance(registered, dict) else 0
+    return ds.registered_files
 
 
 @rule("data.unverified", "info", "A large or remote data set has not been verified on this machine yet, so `check` cannot say whether it changed.",
@@ -127,7 +129,7 @@ def _watched(ctx: Context):
 
 
 def _large(ctx: Context, ds, store) -> bool:
-    return store.remote or _files(ds) > ctx.ws.config.datasets.check_stat_limit
+    return not store.stats_are_cheap or _files(ds) > ctx.ws.config.datasets.check_stat_limit
 
 
 @rule("data.changed", "error", "Files of a registered data set were changed, removed or added since registration.",
@@ -155,24 +157,16 @@ def _observer(ctx: Context):
 
 def _changed_v2(ctx: Context, ds, store) -> dict | None:
     """Small local data sets: every file statted (in-place edits found). Large or remote
-    ones: the last verification's verdict while no data folder's mtime moved."""
+    ones: the last verification's verdict while no data folder's mtime moved (an object
+    store has none: its verdict stands until the next ``verify``)."""
     from ..datasets.verify import verify
-    from .result_cache import file_state
 
     root = ctx.ws.root
     if _large(ctx, ds, store):
         state = _state(ctx, ds, store)
         if state is None:
             return None  # data.unverified says so
-        if store.remote:
-            return state.summary if not state.ok else None
-        moved = False
-        for directory, mtime in state.dirs.items():
-            path = store.path / directory
-            seen = file_state(path)
-            ctx.disk[str(path)] = seen
-            moved = moved or seen is None or os.stat(path).st_mtime_ns != mtime
-        if not moved:
+        if not store.folders_moved(state.dirs, _observer(ctx)):
             return state.summary if not state.ok else None
     try:  # small data sets: every file's stat recorded, so the result cache sees in-place edits
         result = verify(root, ds, config=ctx.ws.config, observe=None if _large(ctx, ds, store) else _observer(ctx))
@@ -180,8 +174,7 @@ def _changed_v2(ctx: Context, ds, store) -> dict | None:
         return None  # data.manifest reports an unreadable manifest
     ctx.memo.pop(("state", ds.fingerprint, store.label), None)  # verify saved a new one
     state = _state(ctx, ds, store)
-    for directory in (state.dirs if state else {}):
-        ctx.disk[str(store.path / directory)] = file_state(store.path / directory)
+    store.folders_moved(state.dirs if state else {}, _observer(ctx))  # the folders' stats, for the result cache
     return {"changed": len(result.changed), "removed": len(result.removed), "added": len(result.added),
             "example": (result.changed + result.removed + result.added + [None])[0]}
 
@@ -218,40 +211,41 @@ def _changed_v1(ctx: Context, ds) -> Iterator[Hit]:
       "Fix the labels and register a new version; `label_quality.findings` in the data set file lists them with file and line.")
 def label_quality(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
-        quality = (ds.model_extra or {}).get("label_quality")
-        if not isinstance(quality, dict):
+        quality = ds.label_quality
+        if quality is None:
             continue
         errors, warnings = _kinds_by_severity(quality)
-        if quality.get("errors"):
-            also = f"; {quality['warnings']} warnings ({warnings})" if quality.get("warnings") else ""
-            yield Hit(ds, f"{quality['errors']} label errors recorded ({errors}){also}", ("label_quality",))
-        elif quality.get("warnings"):
-            yield Hit(ds, f"{quality['warnings']} label warnings recorded ({warnings})", ("label_quality",), "warning")
+        if quality.errors:
+            also = f"; {quality.warnings} warnings ({warnings})" if quality.warnings else ""
+            yield Hit(ds, f"{quality.errors} label errors recorded ({errors}){also}", ("label_quality",))
+        elif quality.warnings:
+            yield Hit(ds, f"{quality.warnings} label warnings recorded ({warnings})", ("label_quality",), "warning")
 
 
-def _kinds_by_severity(quality: dict) -> tuple[str, str]:
+def _kinds_by_severity(quality: LabelQuality) -> tuple[str, str]:
     """The recorded problem kinds with their counts, errors apart from warnings (a count of
     2 errors beside four kinds read as if all four were errors). A kind's severity comes
     from its recorded findings; "missing-label" and "empty-label" are the warnings."""
-    severity = {f.get("kind"): f.get("severity") for f in quality.get("findings") or [] if isinstance(f, dict)}
+    severity = {f.kind: f.severity for f in quality.findings}
     parts: dict[str, list[str]] = {"error": [], "warning": []}
-    for kind, count in (quality.get("by_kind") or {}).items():
+    for kind, count in quality.by_kind.items():
         level = severity.get(kind) or ("warning" if kind in ("missing-label", "empty-label") else "error")
         parts["warning" if level == "warning" else "error"].append(f"{kind} {count}")
     return ", ".join(parts["error"]) or "–", ", ".join(parts["warning"]) or "–"
 
 
 @rule("data.night-list", "warning", "Images the data set's night list names are no file below the data set's root, so headlight glare never runs on them.",
-      "Write each line of the list relative to the data set's root (the data.yaml's `path:`), as the split folders are; see README, augmentation.")
+      "Write each line of the list relative to the data set's root (the data.yaml's `path:`), as the split folders are; see docs/guides/training.md, augmentation.")
 def night_list(ctx: Context) -> Iterator[Hit]:
     from ..datasets.night import night_list_warning
 
     for ds in ctx.ws.of_kind("dataset"):
         store = _store(ctx, ds) if ds.data_yaml else None
-        if store is None or store.remote:  # unmapped roots are data.root-unavailable; remote lists are read at training
+        data_yaml = store.local_path(ds.data_yaml) if store is not None else None
+        if data_yaml is None:  # unmapped roots are data.root-unavailable; lists in object stores are read at training
             continue
         try:
-            message = night_list_warning(store.path / ds.data_yaml)
+            message = night_list_warning(data_yaml)
         except (Mle3Error, OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             message = f"the night list cannot be read: {exc}"
         if message:

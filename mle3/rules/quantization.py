@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-from ..approvals.fingerprint import Fingerprints
+from ..ledger.fingerprint import Fingerprints
 from .registry import Context, Hit, rule
 
 _RELEASED = ("validated", "released")
@@ -14,9 +14,8 @@ _RELEASED = ("validated", "released")
 
 def _quantized(ctx: Context):
     for model in ctx.ws.of_kind("model_version"):
-        block = (model.model_extra or {}).get("quantization")
-        if isinstance(block, dict):
-            yield model, block
+        if model.quantization is not None:
+            yield model, model.quantization
 
 
 @rule("quantization.drop", "error",
@@ -25,7 +24,7 @@ def _quantized(ctx: Context):
 def drop_over_threshold(ctx: Context) -> Iterator[Hit]:
     threshold = ctx.ws.config.quantization.max_map50_drop
     for model, block in _quantized(ctx):
-        drops = block.get("drop")
+        drops = block.drop
         if drops is None:
             continue
         values = list(drops.values()) if isinstance(drops, dict) else None
@@ -46,7 +45,7 @@ def stale_parent(ctx: Context) -> Iterator[Hit]:
     fingerprints = None
     for model, block in _quantized(ctx):
         parent = ctx.ws.resolve(model.traceability.previous_version)
-        recorded = block.get("parent_fingerprint")
+        recorded = block.parent_fingerprint
         if parent is None or not recorded or not isinstance(recorded, str):
             continue
         for name in ("weights", "onnx"):
@@ -55,7 +54,8 @@ def stale_parent(ctx: Context) -> Iterator[Hit]:
                 ctx.exists(rel)
         fingerprints = fingerprints or Fingerprints(ctx.ws, ctx.graph)
         current = fingerprints.of(ctx.key(parent))
-        if current != recorded and block.get("parent_fingerprint_version") is None and recorded == fingerprints.v1_of(ctx.key(parent)):
+        older = block.parent_fingerprint_version is None
+        if current != recorded and older and recorded == fingerprints.v1_of(ctx.key(parent)):
             continue  # recorded before fingerprints covered run evidence: checked the way it was defined then
         if current != recorded:
             yield Hit(model, f"float model {ctx.key(parent)} changed since quantization ({recorded[:19]}... -> {current[:19]}...)", ("quantization", "parent_fingerprint"))

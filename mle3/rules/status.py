@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..graph import upstream
-from ..workspace.schema import MODEL_STATUSES, RUN_STATUSES
+from ..vocab import MODEL_STATUSES, RUN_STATUSES
 from .registry import Context, Hit, rule
 
 _KNOWN = {"model_version": MODEL_STATUSES, "run": RUN_STATUSES}

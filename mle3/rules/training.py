@@ -7,15 +7,15 @@ from pathlib import PurePosixPath
 from typing import Any, Iterator
 
 from .. import caveats
-from ..runner.records import read_epochs
+from ..workspace.records import EPOCHS_FILE, read_epoch_log, read_epochs
 from .registry import Context, Hit, rule
 
 
 def _finished_trainings(ctx: Context) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
     for run in ctx.ws.of_kind("run"):
-        if run.status != "success" or (run.model_extra or {}).get("kind") == "quantization":
+        if run.status != "success" or run.run_kind == "quantization":
             continue
-        rel = (PurePosixPath(run._file).parent / "epochs.jsonl").as_posix()
+        rel = (PurePosixPath(run._file).parent / EPOCHS_FILE).as_posix()
         if ctx.exists(rel):
             yield run, read_epochs(ctx.ws.root / rel)
 
@@ -57,13 +57,11 @@ def model_run_unfinished(ctx: Context) -> Iterator[Hit]:
       "A line of a run's epochs.jsonl is not an epoch record mle3 wrote (not JSON, not an object, a bad epoch number): the recorded curves cannot be trusted.",
       "Restore epochs.jsonl from git (`git checkout -- FILE`), or train again; mle3 appends one JSON object per epoch and never edits the file.")
 def epochs_unreadable(ctx: Context) -> Iterator[Hit]:
-    from ..runner.records import epoch_lines
-
     for run in ctx.ws.of_kind("run"):
-        rel = (PurePosixPath(run._file).parent / "epochs.jsonl").as_posix()
+        rel = (PurePosixPath(run._file).parent / EPOCHS_FILE).as_posix()
         if not ctx.exists(rel):
             continue
-        problems = epoch_lines(ctx.ws.root / rel)[1]
+        problems = read_epoch_log(ctx.ws.root / rel).problems
         if problems:
             line, why = problems[0]
             more = f" (and {len(problems) - 1} more line(s))" if len(problems) > 1 else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ..vocab import is_validation_split
 from .registry import Context, Hit, rule
 
 
@@ -12,7 +13,7 @@ from .registry import Context, Hit, rule
 def objective_on_test(ctx: Context) -> Iterator[Hit]:
     for cfg in ctx.ws.of_kind("training"):
         tuning = cfg.tuning
-        if tuning is not None and tuning.objective.split.lower() not in ("val", "validation", "valid"):
+        if tuning is not None and not is_validation_split(tuning.objective.split):
             yield Hit(cfg, f"the tuning objective {tuning.objective.metric} is measured on the {tuning.objective.split!r} split", ("tuning", "objective", "split"))
 
 
@@ -22,4 +23,5 @@ def unaccepted(ctx: Context) -> Iterator[Hit]:
     accepted = {cfg.optimized_by for cfg in ctx.ws.of_kind("training") if cfg.optimized_by}
     for study in ctx.ws.of_kind("study"):
         if study.status == "finished" and study.best and study.id not in accepted:
-            yield Hit(study, f"study {study.id} found {study.objective.get('metric')} {study.best.get('value')} (trial {study.best.get('number')}), but no configuration is optimized_by it", ("best",))
+            found = f"{study.objective.get('metric')} {study.best.value} (trial {study.best.number})"
+            yield Hit(study, f"study {study.id} found {found}, but no configuration is optimized_by it", ("best",))

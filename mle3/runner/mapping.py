@@ -4,7 +4,7 @@
 configuration field with its status: ``applied`` (passed as is), ``converted`` (passed
 after a documented conversion), ``implemented`` (mle3 does it itself, e.g. unfreezing the
 backbone after ``freeze_epochs``), or ``not_applied`` (no equivalent: recorded in the run
-and warned about, never silently dropped). The README's mapping table mirrors this file.
+and warned about, never silently dropped). The mapping table in docs/guides/training.md mirrors this file.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..vocab import FITNESS_METRICS
 from ..workspace.schema import Augmentation, Training
 
 #: model names used in configurations -> ultralytics model yaml (built from scratch)
@@ -22,11 +23,6 @@ MODEL_YAMLS = {
 }
 #: backbone layers of the YOLOv8 family (model.0 ... model.9)
 YOLOV8_BACKBONE_LAYERS = 10
-FITNESS_METRICS = {
-    "map@0.5": "metrics/mAP50(B)", "map50": "metrics/mAP50(B)", "map_50": "metrics/mAP50(B)",
-    "map@0.5:0.95": "metrics/mAP50-95(B)", "map50-95": "metrics/mAP50-95(B)", "map_50_95": "metrics/mAP50-95(B)",
-    "precision": "metrics/precision(B)", "recall": "metrics/recall(B)",
-}
 ULTRALYTICS_OPTIMIZERS = {"SGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp", "MuSGD", "auto"}
 
 

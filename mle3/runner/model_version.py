@@ -28,7 +28,7 @@ WEIGHTS_DIR = "models"
 
 
 def model_line(cfg: Any) -> str:
-    explicit = (cfg.model_extra or {}).get("model_line")
+    explicit = cfg.model_line
     if explicit:
         return str(explicit)
     return cfg.id.replace("TRAIN", "MODEL") if "TRAIN" in cfg.id else f"{cfg.id}-MODEL"
@@ -46,7 +46,8 @@ def _line_models(root: Path, line: str) -> list[dict[str, Any]]:
         for entry in doc.get("model_versions") or [doc.get("model_version")]:
             if not isinstance(entry, dict) or not entry.get("id"):
                 continue
-            view = SimpleNamespace(id=str(entry["id"]), model_line=entry.get("model_line"), version=entry.get("version"), model_extra={})
+            view = SimpleNamespace(id=str(entry["id"]), model_line=entry.get("model_line"),
+                                   version=entry.get("version"))
             if model_line_of(view) == line:
                 found.append({"id": view.id, "version": version_of(view), "created": str(entry.get("created") or "")})
     return found
@@ -83,7 +84,8 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
         atomic_copy(outcome["best_weights"], root / weights_rel)
         requirements = list(dict.fromkeys(list(cfg.requirements) + (list(dataset.requirements) if dataset is not None else [])))
         previous_item = ws.resolve(previous) if previous else None
-        architecture = (cfg.model_extra or {}).get("architecture") or (previous_item.traceability.architecture if previous_item is not None else None)
+        inherited = previous_item.traceability.architecture if previous_item is not None else None
+        architecture = cfg.architecture or inherited
         gpus = env.get("gpus") or []
         train_samples = dataset.samples("train") if dataset is not None else None
         item: dict[str, Any] = {
@@ -131,7 +133,7 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
     with lock:
         onnx_rel = f"{WEIGHTS_DIR}/{child_id}.onnx"
         atomic_copy(int8_onnx, root / onnx_rel)
-        from ..approvals.fingerprint import FINGERPRINT_VERSION, Fingerprints
+        from ..ledger.fingerprint import FINGERPRINT_VERSION, Fingerprints
         from ..graph import build_graph
 
         parent_fp = Fingerprints(ws, build_graph(ws)).of(model.id)

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import Mle3Error
 from ..datasets.night import night_list_of
+from ..vocab import PREVIEW_SUFFIXES
 from .augment import Planned, build, plan
 from .transforms import CURRENT_FILE
 
@@ -49,7 +50,7 @@ def _train_images(ws: Any, dataset: Any) -> tuple[list[Path], Path, Path]:
     source = base / dataset.data_yaml
     data = read_data_yaml(base, source)
     folder = data.splits.get("train")
-    images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp")) if folder else []
+    images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PREVIEW_SUFFIXES) if folder else []
     if not images:
         raise Mle3Error(f"no training images under {folder}")
     return images, source, base

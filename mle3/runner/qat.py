@@ -87,7 +87,7 @@ def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs:
             int8_out: Path, threshold: float, echo: Callable[[str], None]) -> None:
     from ultralytics import YOLO
 
-    from .train import _epoch_metrics, flag_final_eval
+    from .train import epoch_metrics, flag_final_eval
 
     params = _parent_parameters(root, parent)
     float_ref = YOLO(str(parent.weights)).val(data=str(data_yaml), split="val", imgsz=parent.imgsz, batch=params.get("batch", 16), device=params.get("device", "cpu"), plots=False, project=str(record.directory), name="float-val", exist_ok=True, verbose=False)
@@ -107,7 +107,7 @@ def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs:
     def on_fit_epoch_end(trainer: Any) -> None:
         if state["final"]:
             return
-        metrics = {"epoch": trainer.epoch + 1, "epochs": trainer.epochs, "time": now_iso(), "epoch_time_s": round(float(trainer.epoch_time or 0), 3), **_epoch_metrics(trainer)}
+        metrics = {"epoch": trainer.epoch + 1, "epochs": trainer.epochs, "time": now_iso(), "epoch_time_s": round(float(trainer.epoch_time or 0), 3), **epoch_metrics(trainer)}
         drop = reference - metrics.get("mAP50", 0.0)
         metrics.update(float_val_mAP50=round(reference, 6), drop=round(drop, 6), over_threshold=drop > threshold)
         record.append_epoch(metrics)
@@ -167,14 +167,11 @@ def modelopt_cuda_extension(echo: Callable[[str], None]) -> dict[str, Any]:
 
 def _parent_parameters(root: Path, parent: Any) -> dict[str, Any]:
     """The ultralytics arguments of the run that trained the float model."""
-    import yaml
+    from ..workspace.records import read_run, run_file
 
-    from .records import RUNS_DIR
-
-    run = None
-    path = root / RUNS_DIR / str(parent.model.training_run) / "run.yaml"
+    params: dict[str, Any] = {}
+    path = run_file(root, str(parent.model.training_run))
     if parent.model.training_run and path.is_file():
-        run = (yaml.safe_load(path.read_text()) or {}).get("run")
-    params = dict((run or {}).get("parameters") or {})
+        params = dict(read_run(path, str(parent.model.training_run)).parameters or {})
     params.setdefault("imgsz", parent.imgsz)
     return params

@@ -14,7 +14,6 @@ record, the child model version and by ``mle3 check``.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import shutil
 import statistics
@@ -28,12 +27,13 @@ import yaml
 from .. import audit
 from .._atomic import atomic_write_text
 from ..errors import Mle3Error
+from ..formats import tagged_sha256
 from ..paths import inside_workspace
+from ..vocab import CALIBRATION_SUFFIXES, FROZEN_STATUSES, AuditAction
 from ..workspace.versions import draft_id, model_line_of
 from .mapping import Deviation
 from .records import RunRecord, clean, now_iso
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MAP_AGREEMENT = 0.005  # float ONNX vs PyTorch mAP50 on val (large val splits)
 
 
@@ -114,7 +114,7 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     if not inside_workspace(ws.root, rel) or not weights.is_file():
         raise Mle3Error(f"weights file {rel!r} is missing", file=model._file, line=ws.line_of(model, ("artifacts", "weights")), field="artifacts.weights")
     digest = sha256_file(weights)
-    recorded = (model.model_extra or {}).get("weights_sha256")
+    recorded = model.weights_sha256
     if recorded and recorded != digest:
         raise Mle3Error(f"weights {rel!r} no longer match the recorded sha256 ({recorded[:12]}..., file has {digest[:12]}...)", file=model._file, line=ws.line_of(model, ("weights_sha256",)), field="weights_sha256")
     run = ws.resolve(model.training_run)
@@ -145,11 +145,6 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     return Parent(model, weights, digest, config, dataset, int(imgsz or 640), settings, base / dataset.data_yaml, base)
 
 
-#: statuses whose content people approved: writing into the model version would make
-#: those approvals stale and break the release
-FROZEN_STATUSES = ("validated", "released")
-
-
 def refuse_changing_approved(model: Any, ws: Any) -> None:
     """Export records the ONNX file in the model version itself; for a validated or
     released model that changes approved content, so it is refused before anything runs
@@ -169,7 +164,7 @@ def _refuse_broken(ws: Any, item_id: str) -> None:
 
 
 def _images(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in directory.rglob("*") if p.suffix.lower() in CALIBRATION_SUFFIXES and p.is_file())
 
 
 def calibration_set(base: Path, dataset: Any, count: int, seed: int = 0) -> tuple[list[Path], str]:
@@ -180,7 +175,7 @@ def calibration_set(base: Path, dataset: Any, count: int, seed: int = 0) -> tupl
     images = _images(train_dir)
     chosen = sorted(random.Random(seed).sample(images, min(count, len(images))))
     listing = "".join(p.relative_to(base).as_posix() + "\n" for p in chosen)
-    return chosen, "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
+    return chosen, tagged_sha256(listing.encode())
 
 
 # ----------------------------------------------------------------------------- ONNX helpers
@@ -326,7 +321,7 @@ def export(root: Path, ref: str, echo: Callable[[str], None] = print) -> dict[st
     from ..itemfile import set_fields
 
     set_fields(ws, parent.model, {("artifacts", "onnx"): result["onnx"], ("onnx_sha256",): digest, ("onnx_metrics",): clean(result["onnx_metrics"])})
-    audit.append(root, "model.export", parent.model.id, {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]})
+    audit.append(root, AuditAction.MODEL_EXPORT, parent.model.id, {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]})
     result.update(recorded=True, sha256=digest)
     return result
 
@@ -369,7 +364,7 @@ def quantize(root: Path, ref: str, options: QuantizeOptions, echo: Callable[[str
     # two branches never collide
     child_id = f"{draft_id(model_line_of(parent.model) or parent.model.id, record.id)}-int8-{options.method}"
     atomic_write_text(record.directory / "calibration.txt", "".join(path + "\n" for path in listed))
-    audit.append(root, "run.start", record.id, {"kind": "quantization", "method": options.method, "parent": parent.model.id})
+    audit.append(root, AuditAction.RUN_START, record.id, {"kind": "quantization", "method": options.method, "parent": parent.model.id})
     result = QuantizeResult(record.id, "in_progress", method=options.method, threshold=threshold)
     started = time.time()
     record.update(status="in_progress", started=now_iso())
@@ -436,14 +431,14 @@ def quantize(root: Path, ref: str, options: QuantizeOptions, echo: Callable[[str
         echo(f"wrote {child_file}")
     except (KeyboardInterrupt, Exception) as exc:
         record.update(status="aborted" if isinstance(exc, KeyboardInterrupt) else "failed", ended=now_iso(), duration_s=round(time.time() - started, 2), error=f"{type(exc).__name__}: {exc}")
-        audit.append(root, "run.end", record.id, {"status": record.data["status"], "error": record.data["error"]})
+        audit.append(root, AuditAction.RUN_END, record.id, {"status": record.data["status"], "error": record.data["error"]})
         if isinstance(exc, (Mle3Error, KeyboardInterrupt)):
             raise
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         return result
     finally:
         detach_log()
-    audit.append(root, "run.end", record.id, {"status": "success", "model_version": child_id, "passed": result.passed})
+    audit.append(root, AuditAction.RUN_END, record.id, {"status": "success", "model_version": child_id, "passed": result.passed})
     return result
 
 

@@ -29,10 +29,11 @@ from .. import audit
 from .._atomic import atomic_write_text
 from ..errors import Mle3Error
 from ..ids import id_problem
+from ..vocab import RUN_RERUNNABLE, AuditAction
 from .records import (HEARTBEAT_S, QUEUE_DIR, RUNS_DIR, STALE_WORKER_S, RunRecord, abort_flag, effective_status, now_iso, pause_for_test,
                       process_alive, process_start)
 
-RERUNNABLE = ("failed", "terminated", "aborted", "stale", "pruned")
+RERUNNABLE = RUN_RERUNNABLE
 
 
 def _queue(root: Path) -> Path:
@@ -64,7 +65,7 @@ def enqueue(root: Path, config_ref: str, options: Any, priority: int = 0, *, rer
     entry = _queue(root) / f"{record.id}.json"
     entry.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(entry, json.dumps({"run": record.id, "priority": int(priority), "queued_at": queued_at}))
-    audit.append(root, "run.queue", record.id, {"config": cfg.id, "priority": int(priority), **({"rerun_of": rerun_of} if rerun_of else {})})
+    audit.append(root, AuditAction.RUN_QUEUE, record.id, {"config": cfg.id, "priority": int(priority), **({"rerun_of": rerun_of} if rerun_of else {})})
     return record.id
 
 
@@ -308,7 +309,7 @@ def recover(root: Path, echo: Callable[[str], None] | None = None, *, orphans: b
         except FileNotFoundError:
             continue  # another worker took it back first
         back.append(c.run)
-        audit.append(root, "run.requeue", c.run, {"claimed_by": c.holder, "reason": "its claimer died before the run started"})
+        audit.append(root, AuditAction.RUN_REQUEUE, c.run, {"claimed_by": c.holder, "reason": "its claimer died before the run started"})
         if echo is not None:
             echo(f"run {c.run}: queued again (its claimer {c.holder} died before the run started)")
     if orphans:
@@ -332,7 +333,7 @@ def _requeue_orphans(root: Path, echo: Callable[[str], None] | None) -> list[str
         priority = queue.get("priority") if type(queue.get("priority")) is int else 0
         entry = _queue(root) / f"{folder.name}.json"
         atomic_write_text(entry, json.dumps({"run": folder.name, "priority": priority, "queued_at": str(queue.get("queued_at") or data.get("created") or "")}))
-        audit.append(root, "run.requeue", folder.name, {"reason": "its queue entry was never written"})
+        audit.append(root, AuditAction.RUN_REQUEUE, folder.name, {"reason": "its queue entry was never written"})
         out.append(folder.name)
         if echo is not None:
             echo(f"run {folder.name}: queued again (its queue entry was never written)")
@@ -379,7 +380,7 @@ def execute(root: Path, run_id: str, echo: Callable[[str], None] = print, *, wor
         if abort_flag(root, run_id).exists():  # aborted while its worker was starting it
             record.update(status="terminated", ended=now_iso(), error="terminated by the user (abort) while pending")
             abort_flag(root, run_id).unlink(missing_ok=True)
-            audit.append(root, "run.end", run_id, {"status": "terminated", "error": "terminated by the user (abort) while pending"})
+            audit.append(root, AuditAction.RUN_END, run_id, {"status": "terminated", "error": "terminated by the user (abort) while pending"})
             raise Mle3Error(f"run {run_id} was aborted before it started", exit_code=1)
         options = options_from_record(record.data)
         scheduler = scheduler_ids()
@@ -401,7 +402,7 @@ def execute(root: Path, run_id: str, echo: Callable[[str], None] = print, *, wor
             return train(root, record.data["config"], options, echo=echo, queued=record)
         except Mle3Error as exc:  # the data or configuration changed while it waited
             record.update(status="failed", ended=now_iso(), error=f"could not start: {exc}")
-            audit.append(root, "run.end", run_id, {"status": "failed", "error": f"could not start: {exc}"})
+            audit.append(root, AuditAction.RUN_END, run_id, {"status": "failed", "error": f"could not start: {exc}"})
             raise
         finally:
             stop.set()
@@ -420,12 +421,12 @@ def abort(root: Path, run_id: str) -> str:
         lost = " (its worker had died after taking it)" if status == "stale" else ""
         record.update(status="terminated", ended=now_iso(), error=f"terminated by the user (abort) while pending{lost}")
         release(root, run_id)
-        audit.append(root, "run.abort", run_id, {"was": status})
+        audit.append(root, AuditAction.RUN_ABORT, run_id, {"was": status})
         return status
     if status == "stale" and data.get("status") == "pending":  # started by a worker, died before training
         record.update(status="terminated", ended=now_iso(), error="terminated by the user (abort): its process had died before training")
         release(root, run_id)
-        audit.append(root, "run.abort", run_id, {"was": status})
+        audit.append(root, AuditAction.RUN_ABORT, run_id, {"was": status})
         return status
     if status not in ("pending", "in_progress"):
         raise Mle3Error(f"run {run_id} is {status}: only pending or running runs can be aborted")
@@ -438,7 +439,7 @@ def abort(root: Path, run_id: str) -> str:
             os.kill(data["pid"], signal.SIGTERM)
         except ProcessLookupError:
             pass
-    audit.append(root, "run.abort", run_id, {"was": status})
+    audit.append(root, AuditAction.RUN_ABORT, run_id, {"was": status})
     return status
 
 
@@ -464,7 +465,7 @@ def rerun(root: Path, run_id: str, priority: int | None = None) -> str:
     if lost:
         record.update(status="failed", ended=now_iso(), error=f"lost: its worker died after taking it from the queue, before it started; run again as {new}")
         release(root, run_id)
-        audit.append(root, "run.end", run_id, {"status": "failed", "error": "lost by a dead worker", "rerun_as": new})
+        audit.append(root, AuditAction.RUN_END, run_id, {"status": "failed", "error": "lost by a dead worker", "rerun_as": new})
     return new
 
 
@@ -552,6 +553,6 @@ def _after_exit(root: Path, run_id: str, code: int, token: str, echo: Callable[[
     if _unstarted(record.data):
         error = f"its process (runs execute) exited with code {code} before the run started; see {RUNS_DIR}/{run_id}/worker.log"
         record.update(status="failed", ended=now_iso(), error=error)
-        audit.append(root, "run.end", run_id, {"status": "failed", "error": error})
+        audit.append(root, AuditAction.RUN_END, run_id, {"status": "failed", "error": error})
         echo(f"run {run_id}: failed ({error})")
     release(root, run_id)

@@ -24,6 +24,10 @@ import yaml
 
 from .._atomic import atomic_write_text
 from ..errors import Mle3Error
+# the readers live with the typed records; re-exported for the callers of this module
+from ..workspace.records import MAX_EPOCH_LINE, MAX_RECORD_BYTES, parse_epoch_line, read_epochs  # noqa: F401
+from ..workspace.records import RunRecord as TypedRunRecord
+from ..workspace.records import iter_runs, read_epoch_log, read_run_mapping
 
 RUNS_DIR = "artifacts/runs"
 RUN_FILE = "run.yaml"
@@ -103,8 +107,17 @@ def note_change(root: Path, run_id: str) -> None:
 
 @dataclass
 class RunRecord:
+    """The writer of one run's files (``run.yaml`` rewritten whole, ``epochs.jsonl``
+    appended); ``data`` is the mapping it saves. Readers use :attr:`typed`
+    (:class:`mle3.workspace.records.RunRecord`)."""
+
     root: Path
     data: dict[str, Any]
+
+    @property
+    def typed(self) -> TypedRunRecord:
+        """The typed view of the record as it stands."""
+        return TypedRunRecord.from_mapping(self.data, f"{self.rel_dir}/{RUN_FILE}")
 
     @property
     def id(self) -> str:
@@ -171,120 +184,17 @@ class RunRecord:
         return read_epochs(self.directory / EPOCHS_FILE)
 
 
-#: a run record larger than this is not a record mle3 wrote (refused before parsing)
-MAX_RECORD_BYTES = 8 << 20
-#: an epoch line longer than this is not one mle3 wrote
-MAX_EPOCH_LINE = 64 << 10
-
-
 def read_record(path: Path, run_id: str | None = None, *, rel: str | None = None) -> dict[str, Any]:
-    """The ``run:`` mapping of a ``run.yaml``, checked for the fields mle3 relies on
-    (``id``, ``config``, ``status`` strings, ``pid`` an integer); anything else is one
-    line naming the file, line and field."""
-    from ..workspace.yamlpos import YamlProblem, line_of, parse_documents
-
-    where = rel or path.as_posix()
-    try:
-        if path.stat().st_size > MAX_RECORD_BYTES:
-            raise Mle3Error(f"run record is larger than {MAX_RECORD_BYTES >> 20} MiB", file=where)
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise Mle3Error(f"no run {run_id or path.parent.name}", file=where) from None
-    except OSError as exc:
-        raise Mle3Error(f"cannot read the run record: {exc.strerror or exc}", file=where) from None
-    try:
-        docs, _ = parse_documents(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise Mle3Error(f"run record is not UTF-8 text (byte {exc.start})", file=where) from None
-    except YamlProblem as exc:
-        raise Mle3Error((exc.message.splitlines() or ["invalid YAML"])[0], file=where, line=exc.line or None) from None
-    doc = docs[0] if len(docs) == 1 else None
-    run = doc.get("run") if isinstance(doc, dict) else None
-    if not isinstance(run, dict):
-        found = ("a list" if isinstance(run, list) else type(run).__name__) if isinstance(doc, dict) and "run" in doc else "no run: mapping"
-        raise Mle3Error(f"a run record holds one `run:` mapping (found {found})", file=where, line=line_of(doc, ("run",), 1) if isinstance(doc, dict) else 1, field="run")
-    for name, kinds in (("id", (str,)), ("config", (str,)), ("status", (str,))):
-        value = run.get(name)
-        if not isinstance(value, kinds):
-            raise Mle3Error(f"run.{name} must be a string (found {type(value).__name__})", file=where, line=line_of(doc, ("run", name), 1), field=f"run.{name}")
-    if run_id is not None and run["id"] != run_id:
-        raise Mle3Error(f"run.id {run['id'][:80]!r} is not the run of this folder ({run_id})", file=where, line=line_of(doc, ("run", "id"), 1), field="run.id")
-    for name in ("pid", "epochs_completed"):
-        value = run.get(name)
-        if value is not None and (type(value) is not int or not 0 <= value < 1 << 31):
-            raise Mle3Error(f"run.{name} must be a non-negative integer (found {str(value)[:40]!r})", file=where, line=line_of(doc, ("run", name), 1), field=f"run.{name}")
-    return _plain(run)
-
-
-def _plain(value: Any) -> Any:
-    """Line-aware dicts and lists as plain builtins (records are saved and compared)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    """The checked ``run:`` mapping of a ``run.yaml`` (the one reader is
+    :func:`mle3.workspace.records.read_run`; this is its mapping, which the writer saves back)."""
+    return read_run_mapping(path, run_id, rel=rel)
 
 
 def epoch_lines(path: Path) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
-    """The epochs of ``epochs.jsonl`` and the problems of its lines (1-based line, why).
-
-    Only a torn last line (no newline: the process died while appending it) is skipped
-    silently; any other line that is not a JSON object is a problem. Reads in binary with
-    a bounded line length, so a garbage or binary file cannot exhaust memory or crash."""
-    out: list[dict[str, Any]] = []
-    problems: list[tuple[int, str]] = []
-    try:
-        fh = open(path, "rb")
-    except FileNotFoundError:
-        return out, problems
-    except OSError as exc:
-        return out, [(0, f"cannot read: {exc.strerror or exc}")]
-    with fh:
-        number = 0
-        while True:
-            raw = fh.readline(MAX_EPOCH_LINE + 1)
-            if not raw:
-                break
-            number += 1
-            if len(raw) > MAX_EPOCH_LINE:
-                problems.append((number, f"line longer than {MAX_EPOCH_LINE >> 10} KiB"))
-                while raw and not raw.endswith(b"\n"):  # skip the rest of the long line
-                    raw = fh.readline(MAX_EPOCH_LINE + 1)
-                continue
-            if not raw.endswith(b"\n"):
-                break  # torn by a crash
-            if not raw.strip():
-                continue
-            value, why = parse_epoch_line(raw)
-            if why:
-                problems.append((number, why))
-            else:
-                out.append(value)
-    return out, problems
-
-
-def parse_epoch_line(raw: bytes) -> tuple[Any, str | None]:
-    """One ``epochs.jsonl`` line: (the epoch, None), or (None, why it is not one)."""
-    try:
-        value = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return None, "not UTF-8 text"
-    except RecursionError:
-        return None, "nested too deeply"
-    except ValueError as exc:  # JSONDecodeError, or an integer of too many digits
-        return None, f"not JSON ({str(exc)[:80]})"
-    if not isinstance(value, dict):
-        return None, f"not a JSON object (found {type(value).__name__})"
-    epoch = value.get("epoch")
-    if epoch is not None and (type(epoch) is not int or epoch < 0):
-        return None, f"field epoch must be a non-negative integer (found {str(epoch)[:40]!r})"
-    return value, None
-
-
-def read_epochs(path: Path) -> list[dict[str, Any]]:
-    """Every readable epoch line (problems are reported by :func:`epoch_lines` and the
-    ``training.epochs-unreadable`` rule; a torn last line from a crash is skipped)."""
-    return epoch_lines(path)[0]
+    """The epochs of ``epochs.jsonl`` and the problems of its lines (see
+    :func:`mle3.workspace.records.read_epoch_log`)."""
+    log = read_epoch_log(path)
+    return log.epochs, log.problems
 
 
 def process_start(pid: int) -> str | None:
@@ -357,23 +267,19 @@ def _silent_for(run: dict[str, Any]) -> float:
 
 
 def list_runs(root: Path) -> list[dict[str, Any]]:
-    """Every run record (newest first), read directly: runs are listed while they train."""
+    """Every run record (newest first), read directly: runs are listed while they train.
+    Each is the record's mapping with ``effective_status``, ``kind`` and ``file`` added;
+    an unreadable one is ``{id, status: unreadable, error, file}``."""
     runs = []
-    base = root / RUNS_DIR
-    if not base.is_dir():
-        return runs
-    for entry in base.iterdir():
-        path = entry / RUN_FILE
-        if not path.is_file():
+    for run_id, rel, found in iter_runs(root):
+        if isinstance(found, Mle3Error):
+            runs.append({"id": run_id, "status": "unreadable", "effective_status": "unreadable", "error": str(found),
+                         "file": rel})
             continue
-        try:
-            run = read_record(path, entry.name, rel=path.relative_to(root).as_posix())
-        except Mle3Error as exc:
-            runs.append({"id": entry.name, "status": "unreadable", "effective_status": "unreadable", "error": str(exc), "file": path.relative_to(root).as_posix()})
-            continue
+        run = dict(found.data)
         run["effective_status"] = effective_status(run, root)
         run.setdefault("kind", "training")
-        run["file"] = path.relative_to(root).as_posix()
+        run["file"] = rel
         runs.append(run)
     runs.sort(key=lambda r: str(r.get("created", "")), reverse=True)
     return runs

@@ -9,8 +9,6 @@ is written (never the other way round: a model exists only for a run that succee
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import signal
@@ -24,14 +22,16 @@ from typing import Any, Callable
 
 import yaml
 
-from .. import audit, caveats
+from .. import audit, caveats, formats
 from .._atomic import atomic_write_text
 from ..hashing import sha256_file
 from ..errors import Mle3Error
 from ..paths import inside_workspace
+from ..vocab import EPOCH_KEYS, AuditAction, model_metrics
 from .mapping import Deviation, Mapping, map_config, ultralytics_device
 from .model_version import write_model_version
-from .records import EPOCHS_FILE, RunRecord, abort_flag, now_iso, read_epochs
+from .hooks import RunEnd, RunHook, RunStart
+from .records import EPOCHS_FILE, RUN_FILE, RunRecord, abort_flag, now_iso, read_epochs
 
 
 class Terminated(BaseException):
@@ -54,8 +54,9 @@ class TrainOptions:
     max_attempts: int = 1
     model_id: str | None = None
     workers: int | None = None
-    #: mirror the run to MLflow: "" for the workspace's local store, or a tracking URI
-    mlflow: str | None = None
+    #: integrations told about the run (:mod:`.hooks`: start, every epoch, end), e.g. the
+    #: MLflow mirror the CLI registers for ``--mlflow``; the trainer knows none of them
+    hooks: list[RunHook] = field(default_factory=list)
     # --- set by `mle3 tune` for a trial
     #: configuration (and ``augmentation.``) field paths -> values: the trial's configuration
     overrides: dict[str, Any] | None = None
@@ -83,7 +84,8 @@ class TrainResult:
 
 
 def config_hash(raw: dict[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    """The configuration's hash a run records (defined in :mod:`mle3.formats`)."""
+    return formats.config_hash(raw)
 
 
 @dataclass
@@ -103,7 +105,7 @@ class Prepared:
 def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
     """Resolve and validate everything; raises one-line user errors, writes nothing."""
     root = ws.root
-    cfg = _find_config(ws, config_ref)
+    cfg = find_config(ws, config_ref)
     cfg_file = cfg._file
     aug = None
     if cfg.augmentation:
@@ -160,7 +162,8 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
     return Prepared(cfg, dataset, local_data_yaml(root, ws.config, dataset, echo=lambda line: print(line, file=sys.stderr)), mapping, pretrained, data_check, dataset.fingerprint, augmentation=aug)
 
 
-def _find_config(ws: Any, ref: str) -> Any:
+def find_config(ws: Any, ref: str) -> Any:
+    """The training configuration named by id or by its YAML file (``mle3 train`` and ``mle3 tune``)."""
     path = Path(ref)
     if ref.endswith((".yaml", ".yml")) and path.exists():
         rel = ws.rel(path)
@@ -224,15 +227,8 @@ def _write_run_data_yaml(prep: Prepared, run_dir: Path, keep_test: bool = True) 
     return target
 
 
-EPOCH_KEYS = {
-    "train/box_loss": "train_box_loss", "train/cls_loss": "train_cls_loss", "train/dfl_loss": "train_dfl_loss",
-    "val/box_loss": "val_box_loss", "val/cls_loss": "val_cls_loss", "val/dfl_loss": "val_dfl_loss",
-    "metrics/precision(B)": "precision", "metrics/recall(B)": "recall",
-    "metrics/mAP50(B)": "mAP50", "metrics/mAP50-95(B)": "mAP50_95",
-}
-
-
-def _epoch_metrics(trainer: Any) -> dict[str, Any]:
+def epoch_metrics(trainer: Any) -> dict[str, Any]:
+    """One epoch's metrics under mle3's names, read from an ultralytics trainer (training and QAT)."""
     raw = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **(trainer.metrics or {})}
     out: dict[str, Any] = {new: float(raw[old]) for old, new in EPOCH_KEYS.items() if old in raw}
     lrs = getattr(trainer, "lr", {}) or {}
@@ -271,10 +267,6 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         from ..ids import check_id
 
         check_id(options.model_id, "model id", field="--model-id")
-    if options.mlflow is not None:
-        from ..optional import require
-
-        require("mlflow")  # asked for explicitly: missing is an error before anything is recorded
     ws = load_workspace(root)
     prep = prepare(ws, config_ref, options)
     offline_ultralytics(root, prep.cfg.hardware.pin_memory)
@@ -325,19 +317,15 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             echo(f"warning: {message}")
     for dev in prep.mapping.deviations:
         echo(f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})")
-    audit.append(root, "run.start", record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
-    mirror = None
-    if options.mlflow is not None:
-        from ..interop.mlflow import Mirror, default_uri
-
+    audit.append(root, AuditAction.RUN_START, record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
+    if options.hooks:
         def warn(message: str) -> None:
             result.warnings.append(message)
             echo(f"warning: {message}")
 
-        mirror = Mirror(options.mlflow or default_uri(root), warn)
         requirements = list(dict.fromkeys(list(cfg.requirements) + (list(prep.dataset.requirements) if prep.dataset is not None else [])))
-        mirror.start(record.data, requirements)
-        record.update(mlflow={"uri": mirror.uri, "run_id": mirror.run_id})
+        for hook in options.hooks:
+            hook.on_run_start(RunStart(root, record, requirements, warn))
     data_yaml = _write_run_data_yaml(prep, record.directory, keep_test=options.evaluate_test)
     detach_log = attach_log(record.directory / "train.log")
     timer_fired = threading.Event()
@@ -359,7 +347,8 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
             started = time.time()
             record.update(status="in_progress", started=record.data.get("started") or now_iso(), attempt=attempt)
             try:
-                outcome = _run_ultralytics(record, prep, args, data_yaml, echo, _chain(mirror.epoch if mirror else None, options.on_epoch))
+                on_epoch = _chain(*(h.on_epoch_end for h in options.hooks), options.on_epoch)
+                outcome = _run_ultralytics(record, prep, args, data_yaml, echo, on_epoch)
             except Pruned:
                 _end(record, "pruned", started, attempt, None)
                 result.status = "pruned"
@@ -388,14 +377,16 @@ def train(root: Path, config_ref: str, options: TrainOptions, echo: Callable[[st
         abort_flag(root, record.id).unlink(missing_ok=True)
         if timer is not None:
             timer.cancel()
-        if mirror is not None:
+        if options.hooks:
             weights = [root / "models" / f"{result.model_version}.pt"] if result.model_version else []
-            mirror.finish(result.status, result.metrics, weights + [record.directory / "run.yaml"])
+            end = RunEnd(result.status, result.metrics, weights + [record.directory / RUN_FILE])
+            for hook in options.hooks:
+                hook.on_run_end(end)
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous_handler)
         TERMINATING.clear()
         detach_log()
-    audit.append(root, "run.end", record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
+    audit.append(root, AuditAction.RUN_END, record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
     return result
 
 
@@ -552,7 +543,7 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
             return
         epoch = trainer.epoch + 1
         metrics = {"epoch": epoch, "epochs": trainer.epochs, "time": now_iso(), "epoch_time_s": round(float(trainer.epoch_time or 0), 3)}
-        metrics.update(_epoch_metrics(trainer))
+        metrics.update(epoch_metrics(trainer))
         metrics["fitness"] = float(trainer.fitness) if trainer.fitness is not None else None
         metrics["best_epoch"] = int(trainer.stopper.best_epoch)
         record.append_epoch(metrics)
@@ -584,11 +575,11 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
     weights_dir = Path(trainer.save_dir) / "weights"
     best, last = weights_dir / "best.pt", weights_dir / "last.pt"
     chosen = best if best.exists() else last
-    final = {"validation": _named_metrics(state.get("final_val") or {})}
+    final = {"validation": model_metrics(state.get("final_val") or {})}
     if _has_split(data_yaml, "test"):
         echo("evaluating the best weights on the test split")
         test = YOLO(str(chosen)).val(data=str(data_yaml), split="test", imgsz=args.get("imgsz", 640), batch=args.get("batch", 16), device=args.get("device"), plots=False, project=str(record.directory), name="test", exist_ok=True, verbose=False)
-        final["test"] = _named_metrics({
+        final["test"] = model_metrics({
             "precision": float(test.box.mp), "recall": float(test.box.mr), "mAP50": float(test.box.map50), "mAP50_95": float(test.box.map),
         })
     checkpoints = []
@@ -630,15 +621,6 @@ def finish_checkpoints(record: RunRecord, mapping: Mapping) -> None:
 
 def _has_split(data_yaml: Path, split: str) -> bool:
     return bool((yaml.safe_load(data_yaml.read_text()) or {}).get(split))
-
-
-def _named_metrics(m: dict[str, Any]) -> dict[str, Any]:
-    """ultralytics names -> the seed's metric names (mAP_50, precision, recall, f1)."""
-    p, r = m.get("precision"), m.get("recall")
-    out = {"mAP_50": m.get("mAP50"), "mAP_50_95": m.get("mAP50_95"), "precision": p, "recall": r}
-    if p is not None and r is not None:
-        out["f1"] = 2 * p * r / (p + r) if p + r else 0.0
-    return {k: round(float(v), 6) for k, v in out.items() if v is not None}
 
 
 class _FitnessValidator:

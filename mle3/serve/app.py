@@ -29,6 +29,7 @@ from ..ids import id_problem
 from ..monitor.index import RunIndex
 from ..monitor.live import RunFollower
 from ..runner.records import RUN_FILE, RUNS_DIR
+from ..vocab import RUN_STATUSES_SHOWN
 
 TOKEN_FILE = ".mle3/serve.token"
 PER_PAGE = 50
@@ -36,7 +37,7 @@ PER_PAGE = 50
 POLL_S = 0.25
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-STATUSES = ("pending", "in_progress", "success", "failed", "aborted", "terminated", "pruned", "stale")
+STATUSES = RUN_STATUSES_SHOWN
 
 
 def write_token(root: Path) -> str:

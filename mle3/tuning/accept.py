@@ -20,6 +20,7 @@ from .._atomic import atomic_write_text
 from ..errors import Mle3Error
 from ..ids import check_id
 from ..runner.overrides import set_path
+from ..vocab import AuditAction
 
 
 def accept(root: Path, study_name: str, new_id: str | None = None) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def accept(root: Path, study_name: str, new_id: str | None = None) -> dict[str, 
     check_id(new_id, "configuration id", field="--id")
     if ws.resolve(new_id) is not None:
         raise Mle3Error(f"{new_id} already exists; choose another --id")
-    values = dict(study.best["params"])
+    values = dict(study.best.params)
     raw = copy.deepcopy(cfg._raw)
     raw.pop("tuning", None)
     raw["id"] = new_id
@@ -63,12 +64,13 @@ def accept(root: Path, study_name: str, new_id: str | None = None) -> dict[str, 
             set_path(raw, path.split("."), value)
     target = root / Path(cfg._file).parent / f"{new_id}.yaml"
     best = study.best
-    atomic_write_text(target, f"# Written by `mle3 tune accept {study_name}`: {cfg.id} with the values of trial {best['number']} "
-                      f"(run {best['run']}, {study.objective.get('metric')} {best['value']}).\n"
+    atomic_write_text(target, f"# Written by `mle3 tune accept {study_name}`: {cfg.id} with the values of trial {best.number} "
+                      f"(run {best.run}, {study.objective.get('metric')} {best.value}).\n"
                       + yaml.safe_dump({"training": raw}, sort_keys=False, allow_unicode=True))
     written.insert(0, target.relative_to(root).as_posix())
-    audit.append(root, "tune.accept", new_id, {"study": study_name, "trial": best["number"], "run": best["run"], "value": best["value"], "params": values, "derived_from": cfg.id})
-    return {"config": new_id, "files": written, "study": study_name, "trial": best["number"], "values": values}
+    audit.append(root, AuditAction.TUNE_ACCEPT, new_id, {"study": study_name, "trial": best.number, "run": best.run,
+                                                         "value": best.value, "params": values, "derived_from": cfg.id})
+    return {"config": new_id, "files": written, "study": study_name, "trial": best.number, "values": values}
 
 
 def _suffix(study_name: str, config_id: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from ..errors import Mle3Error
 from ..runner.records import pause_for_test
+from ..vocab import MODEL_TO_EPOCH, f1, is_validation_split
 from .lost import counted, fail_lost_trials, this_process
 from .record import StudyResult, redact, write_record
 
@@ -104,27 +105,24 @@ def _pruner(tuning: Any, epochs: int) -> Any:
     return optuna.pruners.MedianPruner(n_startup_trials=min(5, max(2, tuning.trials // 4)), n_warmup_steps=max(1, epochs // 2))
 
 
-EPOCH_KEY = {"mAP_50": "mAP50", "mAP_50_95": "mAP50_95", "precision": "precision", "recall": "recall"}
-
-
 def epoch_value(metrics: dict[str, Any], metric: str) -> float | None:
     """The objective's value in one epoch's validation metrics."""
     if metric == "f1":
         p, r = metrics.get("precision"), metrics.get("recall")
-        return None if p is None or r is None else (2 * p * r / (p + r) if p + r else 0.0)
-    value = metrics.get(EPOCH_KEY[metric])
+        return None if p is None or r is None else f1(p, r)
+    value = metrics.get(MODEL_TO_EPOCH[metric])
     return None if value is None else float(value)
 
 
 def resolve(ws: Any, config_ref: str) -> Any:
     """The configuration to tune; refuses one without ``tuning:`` or with an objective on
     the test split (the test split is never seen during a study)."""
-    from ..runner.train import _find_config
+    from ..runner.train import find_config
 
-    cfg = _find_config(ws, config_ref)
+    cfg = find_config(ws, config_ref)
     if cfg.tuning is None:
         raise Mle3Error(f"configuration {cfg.id} has no tuning block (objective, trials, space)", file=cfg._file, field="tuning")
-    if cfg.tuning.objective.split.lower() not in ("val", "validation", "valid"):
+    if not is_validation_split(cfg.tuning.objective.split):
         raise Mle3Error(f"the objective is measured on the {cfg.tuning.objective.split!r} split; a study may only use the validation split "
                         "(the test split stays unseen until the final model)", file=cfg._file, line=ws.line_of(cfg, ("tuning", "objective", "split")), field="tuning.objective.split")
     return cfg

@@ -35,12 +35,6 @@ class RuleOverride(_Strict):
         return "off" if value is False else value
 
 
-class ApprovalPolicy(_Strict):
-    """Which roles must approve a work product or a model status (used by approvals)."""
-
-    roles: list[str] = Field(default_factory=list)
-
-
 class Policy(_Strict):
     split_ratios: dict[str, tuple[Finite, Finite]] = Field(
         default_factory=lambda: {"train": (0.6, 0.8), "val": (0.1, 0.2), "test": (0.1, 0.2)}

@@ -16,6 +16,10 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
+# defined in the vocabulary; imported from here too
+from ..vocab import MODEL_METRICS, MODEL_STATUSES, RETIRED_STATUSES, RUN_STATUSES, canonical_split  # noqa: F401
+from .records import LabelQuality, Leakage, QuantizationRecord, RegistrationRecord, StudyTrial
+
 Scalar = Union[str, int, float, bool, None]
 DateLike = Union[dt.datetime, dt.date, str]
 #: every number of an item is finite: a NaN threshold fails no comparison (``x < nan``
@@ -36,11 +40,6 @@ def _as_list(value: Any) -> Any:
     if isinstance(value, str):
         return [value]
     return value
-
-
-def canonical_split(name: str) -> str:
-    """``validation`` and ``valid`` are the same split as ``val``."""
-    return "val" if name in ("val", "validation", "valid") else name
 
 
 # --------------------------------------------------------------------------- criteria
@@ -182,10 +181,8 @@ class SplitInfo(Section):
     path: str | None = None
     samples: int | None = Field(default=None, ge=0)
     instances: dict[str, int] = Field(default_factory=dict)
-
-
-#: data set statuses that take a version out of use
-RETIRED_STATUSES = ("rejected", "obsolete")
+    #: image sizes measured at registration (``mle3 dataset register``)
+    image_size: dict[str, Any] | None = None
 
 
 class Dataset(Item):
@@ -208,12 +205,28 @@ class Dataset(Item):
     data_yaml: str | None = None
     manifest: str | None = None
     fingerprint: str | None = None
+    #: written by ``mle3 dataset register`` (absent from a data set written by hand)
+    registered: RegistrationRecord | None = None
+    label_quality: LabelQuality | None = None
+    leakage: Leakage | None = None
+    #: how a COCO (or other) source was converted to YOLO labels before registration
+    conversion: dict[str, Any] | None = None
 
     coerce_lists = field_validator("requirements", mode="before")(_as_list)
 
     @property
     def key(self) -> str:
         return f"{self.id}-{self.version}"
+
+    @property
+    def registered_files(self) -> int:
+        """Files registered (0 for a data set written by hand)."""
+        return (self.registered.files or 0) if self.registered is not None else 0
+
+    @property
+    def shared_images(self) -> int:
+        """Images found in more than one split at registration (0 when not measured)."""
+        return (self.leakage.shared_images or 0) if self.leakage is not None else 0
 
     @property
     def retired(self) -> bool:
@@ -355,15 +368,14 @@ class QuantizationSettings(Section):
 
 
 # --------------------------------------------------------------------------- tuning
-#: validation metrics a study may optimize (the seed's names)
-TUNING_METRICS = ("mAP_50", "mAP_50_95", "precision", "recall", "f1")
 AUGMENTATION_GROUPS = {
     "geometric": get_args(GeometricName), "photometric": get_args(PhotometricName),
     "weather_simulation": get_args(WeatherName), "automotive_specific": get_args(AutomotiveName),
 }
 #: training fields a study may not vary: references, the study itself, and the epochs
 #: (a trial trains ``epochs_per_trial``)
-NOT_TUNABLE = {"dataset", "augmentation", "requirements", "tuning", "quantization", "epochs", "optimized_by", "derived_from", "id", "title"}
+NOT_TUNABLE = {"dataset", "augmentation", "requirements", "tuning", "quantization", "epochs", "optimized_by",
+               "derived_from", "id", "title", "model_line", "architecture", "description"}
 
 
 class _Strict(Section):
@@ -497,6 +509,11 @@ class Training(Item):
     optimized_by: str | None = None
     #: the configuration it was derived from
     derived_from: str | None = None
+    #: the model line its model versions belong to (default: derived from the id)
+    model_line: str | None = None
+    #: the architecture its model versions trace to
+    architecture: str | None = None
+    description: str | None = None
 
     coerce_lists = field_validator("requirements", mode="before")(_as_list)
 
@@ -555,9 +572,6 @@ class Traceability(Section):
     coerce_lists = field_validator("requirements", mode="before")(_as_list)
 
 
-MODEL_STATUSES = ("draft", "training", "validated", "released", "rejected", "obsolete")
-
-
 class ModelVersion(Item):
     """The seed's model version specification (``model_version:``)."""
 
@@ -578,9 +592,15 @@ class ModelVersion(Item):
     model_line: str | None = None
     #: the semantic version given at promotion to validated (the model is then also ``<line>-<version>``)
     version: str | None = None
+    #: sha256 of the weights (``mle3 train``) or of the INT8 ONNX file (``mle3 quantize``)
+    weights_sha256: str | None = None
+    onnx_sha256: str | None = None
+    #: the block ``mle3 quantize`` writes into a quantized child model version
+    quantization: QuantizationRecord | None = None
 
-
-RUN_STATUSES = ("pending", "in_progress", "success", "failed", "aborted", "terminated", "pruned")
+    @property
+    def quantized(self) -> bool:
+        return self.quantization is not None
 
 
 class Run(Item):
@@ -604,6 +624,8 @@ class Run(Item):
     best_epoch: int | None = None
     early_stop_epoch: int | None = None
     error: str | None = None
+    #: ``training`` or ``quantization`` (``kind`` itself names the item kind)
+    run_kind: str = Field(default="training", alias="kind")
 
 
 class Study(Item):
@@ -619,9 +641,13 @@ class Study(Item):
     seed: int | None = None
     dataset_version: str | None = None
     dataset_fingerprint: str | None = None
-    trials: list[dict[str, Any]] = Field(default_factory=list)
-    best: dict[str, Any] | None = None
+    trials: list[StudyTrial] = Field(default_factory=list)
+    best: StudyTrial | None = None
     importances: dict[str, Number] = Field(default_factory=dict)
+
+
+#: the typed study record (a workspace item: ``artifacts/studies/<STUDY>.yaml``)
+StudyRecord = Study
 
 
 #: top-level key -> (model, is_plural)
@@ -639,10 +665,6 @@ KINDS: dict[str, tuple[type[BaseModel], bool]] = {
     "model_versions": (ModelVersion, True),
     "run": (Run, False),
     "study": (Study, False),
-}
-
-ITEM_MODELS: dict[str, type[BaseModel]] = {
-    model.kind: model for model, _ in KINDS.values()  # type: ignore[attr-defined]
 }
 
 

@@ -29,7 +29,7 @@ def version_key(version: str) -> tuple:
 def model_line_of(model: Any) -> str | None:
     """The model line a model version belongs to: its ``model_line`` field, else the part of
     its id before ``-vX.Y.Z`` or ``-RUN-``."""
-    explicit = (getattr(model, "model_extra", None) or {}).get("model_line") or getattr(model, "model_line", None)
+    explicit = getattr(model, "model_line", None)
     if explicit:
         return str(explicit)
     match = _ID_WITH_VERSION.match(model.id)

@@ -156,6 +156,8 @@ function runPage(runId, tok) {
     early.textContent = typeof r.best_epoch === "number" ? "best epoch " + r.best_epoch + (typeof r.patience_left === "number" ? "; early-stopping patience left " + r.patience_left + " of " + r.patience : "") : "";
   }
 
+  // the keys of an epoch record (epochs.jsonl): the values of EPOCH_KEYS in mle3/vocab.py
+  // (tests/unit/test_vocab.py checks that every key used here is one of them)
   function renderEpochs() {
     const E = state.epochs;
     const best = state.run ? state.run.best_epoch : null;

@@ -18,7 +18,6 @@ cryptography is written here.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import shutil
 import subprocess
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Mle3Error
+from ..formats import canonical_json, canonical_json_ascii, spaced_json
 
 NAMESPACE = "mle3-approval"
 ALLOWED_SIGNERS = "allowed_signers"
@@ -47,14 +47,14 @@ def chain_of(entry: dict[str, Any]) -> dict[str, Any]:
 
 def message(item: str, fingerprint: str, role: str, decision: str, time: str, chain: dict[str, Any]) -> bytes:
     body = {"namespace": NAMESPACE, "item": item, "fingerprint": fingerprint, "role": role, "decision": decision, "time": time, **chain}
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return canonical_json_ascii(body)
 
 
 def message_v2(entry: dict[str, Any]) -> bytes:
     """Format 2: everything of the entry but ``hash`` and ``details.signature``."""
     details = {k: v for k, v in (entry.get("details") or {}).items() if k != "signature"}
     body = {k: v for k, v in entry.items() if k not in ("hash", "details")}
-    return json.dumps({"namespace": NAMESPACE, "format": FORMAT, **body, "details": details}, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_json({"namespace": NAMESPACE, "format": FORMAT, **body, "details": details})
 
 
 def payload_of(entry: dict[str, Any]) -> tuple[int, bytes]:
@@ -66,7 +66,7 @@ def payload_of(entry: dict[str, Any]) -> tuple[int, bytes]:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else "" if value is None else json.dumps(value, sort_keys=True, default=str)
+    return value if isinstance(value, str) else "" if value is None else spaced_json(value)
 
 
 def principal_of(name: str) -> str:

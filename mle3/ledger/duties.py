@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import audit
-from .ledger import Approval
+from ..vocab import AuditAction
+from .approvals import Approval
 
 
 def same_person(a: str, b: str) -> bool:
@@ -55,7 +56,7 @@ def trainer_of(ws: Any, model: Any, log: audit.Log) -> str | None:
     if run is None or run.kind != "run":
         return None
     for node in log.nodes:
-        if node.action == "run.start" and node.entry.get("item") == run.id:
+        if node.action == AuditAction.RUN_START and node.entry.get("item") == run.id:
             actor = node.entry.get("actor")
             return actor if isinstance(actor, str) else None
     return None

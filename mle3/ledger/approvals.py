@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import audit
+from ..vocab import AuditAction
 from ..workspace import Workspace
 from .signing import principal_of
 
-ACTION = "approval"
+ACTION = AuditAction.APPROVAL
 
 
 @dataclass
@@ -174,13 +175,6 @@ def conflicts(approvals: list[Approval], log: audit.Log) -> list[Conflict]:
                 if not settled:
                     found.append(Conflict(item, role, a.fingerprint, a, r))
     return found
-
-
-def countable(approvals: list[Approval], require_signatures: bool) -> list[Approval]:
-    """The approvals that count: all of them, or only verified ones when signatures are required."""
-    if not require_signatures:
-        return approvals
-    return [a for a in approvals if a.verified]
 
 
 def latest_decisions(approvals: list[Approval], key: str) -> list[Approval]:

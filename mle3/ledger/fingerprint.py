@@ -25,13 +25,11 @@ evidence (:meth:`Fingerprints.v1_of`), and carried over to today's when it match
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from ..formats import canonical_json_fingerprint, item_fingerprint
 from ..paths import inside_workspace
 from ..workspace import Workspace, item_key
 
@@ -46,8 +44,8 @@ FINGERPRINT_VERSION = 2
 RUN_EVIDENCE = ("epochs.jsonl", "config.yaml", "ultralytics/args.yaml")
 
 
-def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+#: the canonical JSON an item's fingerprint hashes (defined in :mod:`mle3.formats`)
+canonical = canonical_json_fingerprint
 
 
 class Fingerprints:
@@ -148,7 +146,7 @@ class Fingerprints:
             return "cycle"
         self._visiting.add(key)
         try:
-            digest = "sha256:" + hashlib.sha256(canonical(self.parts(key)).encode()).hexdigest()
+            digest = item_fingerprint(self.parts(key))
         finally:
             self._visiting.discard(key)
         self._memo[key] = digest
@@ -158,11 +156,3 @@ class Fingerprints:
 def fingerprint_of(ws: Workspace, graph: nx.MultiDiGraph, item: Any) -> str:
     return Fingerprints(ws, graph).of(item_key(item))
 
-
-def short(fp: str) -> str:
-    return fp.split(":", 1)[-1][:16]
-
-
-def weights_path(ws: Workspace, item: Any) -> Path | None:
-    rel = getattr(getattr(item, "artifacts", None), "weights", None)
-    return ws.root / rel if rel else None

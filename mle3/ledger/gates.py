@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import audit
-from .ledger import Approval, recorded
+from .approvals import Approval, recorded
 
 
 @dataclass
