@@ -76,7 +76,7 @@ def load_weasyprint():
     problem = weasyprint_problem()
     if problem:
         raise Mle3Error(f"PDF output needs weasyprint's system libraries ({problem}): apt-get install {PDF_LIBRARIES} "
-                        "(or --format html)")
+                        "(or --to html)")
     import weasyprint
 
     return weasyprint

@@ -137,13 +137,17 @@ def make_ws(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str, str]]:
-    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+    """Run the CLI in-process: returns (exit code, stdout, stderr). The exit code must be
+    ``expect`` (0 unless told: a command that fails where a test did not look is a failure);
+    ``expect=None`` leaves it to the test."""
     from mle3.cli import main
 
-    def run(*args: str) -> tuple[int, str, str]:
+    def run(*args: object, expect: int | None = 0) -> tuple[int, str, str]:
         capsys.readouterr()
         code = main([str(a) for a in args])
         out, err = capsys.readouterr()
+        if expect is not None:
+            assert code == expect, f"mle3 {' '.join(map(str, args))}: exit {code}, expected {expect}\n{err[-2000:]}"
         return code, out, err
 
     return run
@@ -161,7 +165,7 @@ def dataset_record(root: Path, key: str, manifest: bool = False) -> Path:
 
 
 def check_json(cli, root: Path, *extra: str) -> tuple[int, dict]:
-    code, out, _ = cli("check", "-w", root, "--format", "json", *extra)
+    code, out, _ = cli("check", "-w", root, "--format", "json", *extra, expect=None)
     return code, json.loads(out)
 
 

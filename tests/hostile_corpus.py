@@ -134,7 +134,7 @@ CASES: dict[str, dict[str, Content]] = {
 COMMANDS: list[list[str]] = [
     ["check"],
     ["trace", "MODEL-v1"],
-    ["report", "13-65", "MODEL-v1", "--format", "html"],
+    ["report", "13-65", "MODEL-v1", "--to", "html"],
     ["matrix"],
     ["site"],
 ]

@@ -40,15 +40,15 @@ def test_upstream_change_makes_approval_stale(trained_ws, cli):
 
 
 def test_unknown_role_is_rejected(trained_ws, cli):
-    code, _, err = cli("approve", MODEL, "--role", "janitor", "-w", trained_ws)
+    code, _, err = cli("approve", MODEL, "--role", "janitor", "-w", trained_ws, expect=2)
     assert code == 2 and "janitor" in err and "ml_lead" in err
 
 
 def test_promote_refuses_and_lists_what_is_missing(trained_ws, cli):
-    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     gate = json.loads(out)
     assert code == 1 and not gate["ok"] and "not allowed" in gate["missing"][0]
-    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json", expect=1)
     gate = json.loads(out)
     assert code == 1 and any("role ml_lead" in m for m in gate["missing"])
     assert model_doc(trained_ws)["status"] == "draft"
@@ -88,11 +88,11 @@ def test_separation_of_duties(trained_ws, cli):
     assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
     # the trainer approves the release, and one person fills two roles: both refused
     cli("approve", MODEL, "--role", "safety_assessor", "--name", trainer, "-w", trained_ws)
-    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     missing = json.loads(out)["missing"]
     assert code == 1 and any("ran the training" in m for m in missing)
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Lea Lead", "-w", trained_ws)
-    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     missing = json.loads(out)["missing"]
     assert code == 1 and any("one person may fill only one role" in m for m in missing)
     # a rejection revokes the trainer's approval; an independent assessor approves
@@ -100,7 +100,7 @@ def test_separation_of_duties(trained_ws, cli):
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Lea Lead", "--reject", "-w", trained_ws)
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Sam Safety", "-w", trained_ws)
     # the release rests on the configuration's 04-11 and the data set's 11-07: the policy asks approvals for both
-    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     missing = json.loads(out)["missing"]
     assert code == 1 and missing == [
         "the 04-11 of TINY-TRAIN-001 needs a fresh approval by role ml_engineer before the release: mle3 approve TINY-TRAIN-001 --role ml_engineer",
@@ -128,7 +128,7 @@ def test_unmet_criterion_blocks_promotion(trained_ws, cli):
     req = trained_ws / "requirements/R.yaml"
     req.write_text(req.read_text().replace("min: 0.0", "min: 1.01"))
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
-    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json", expect=1)
     assert code == 1 and any("criterion of REQ-PERF not met" in m for m in json.loads(out)["missing"])
 
 
@@ -141,14 +141,14 @@ def test_audit_tampering_is_detected(trained_ws, cli):
     rel = audit.entry_file(approval["hash"])
     original = path.read_text()
     path.write_text(original.replace('"name":"Lea Lead"', '"name":"Somebody Else"'))
-    code, out, _ = cli("audit", "verify", "-w", trained_ws)
+    code, out, _ = cli("audit", "verify", "-w", trained_ws, expect=1)
     assert code == 1 and f"{rel}:1" in out and "edited" in out
     code, doc = check_json(cli, trained_ws, "--no-cache")
     assert any(f["rule"] == "approval.audit-log" and f["file"] == rel for f in doc["findings"])
     path.write_text(original)
     middle = trained_ws / audit.entry_file(history[1]["hash"])
     middle.unlink()  # an entry that later entries follow, removed
-    code, out, _ = cli("audit", "verify", "-w", trained_ws)
+    code, out, _ = cli("audit", "verify", "-w", trained_ws, expect=1)
     assert code == 1 and "removed entry" in out and audit.entry_file(history[2]["hash"]) in out
 
 
@@ -164,7 +164,7 @@ def test_audit_log_item_resolves_like_every_command_and_refuses_an_unknown_id(ma
     assert cli("approve", "DATA-v1", "--role", "data_owner", "--name", "Dan", "-w", root)[0] == 0
     code, out, err = cli("audit", "log", "--item", "DATA", "-w", root, "--format", "json")  # a bare data set id: its latest version
     assert code == 0 and [e["item"] for e in json.loads(out)["entries"]] == ["DATA-v1"], (out, err)
-    code, out, err = cli("audit", "log", "--item", "NO-SUCH-ITEM", "-w", root)
+    code, out, err = cli("audit", "log", "--item", "NO-SUCH-ITEM", "-w", root, expect=2)
     assert code == 2 and "no item with id 'NO-SUCH-ITEM'" in err and out == ""
 
 

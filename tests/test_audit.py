@@ -144,7 +144,7 @@ def test_a_broken_linear_log_is_not_migrated_and_nothing_is_written(tmp_path, cl
     (tmp_path / "mle3.yaml").write_text("project: p\n")
     with pytest.raises(Mle3Error, match="linear format does not verify"):
         audit.append(tmp_path, "x", None, actor="t")
-    code, _, err = cli("audit", "migrate", "-w", tmp_path)
+    code, _, err = cli("audit", "migrate", "-w", tmp_path, expect=2)
     assert code == 2 and "does not verify" in err and not (tmp_path / audit.AUDIT_DIR).exists()
 
 
@@ -199,6 +199,6 @@ def test_the_log_the_previous_release_wrote_verifies_migrates_and_keeps_its_appr
     code, out, _ = cli("audit", "migrate", "-w", root)
     assert code == 0 and "migrated" in out
     assert audit.verify(root) == (len(before) + 1, [])
-    code, out, _ = cli("check", "-w", root, "--format", "json", "--no-cache")
+    code, out, _ = cli("check", "-w", root, "--format", "json", "--no-cache", expect=None)
     report = json.loads(out)
     assert report["summary"]["errors"] == 0 and not [f for f in report["findings"] if f["rule"].startswith("approval.")], report["findings"]

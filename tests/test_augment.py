@@ -84,7 +84,7 @@ def test_preview_is_deterministic_names_transforms_and_goes_into_the_04_11(train
 
     assert Image.open(first).size == (3 * 224, 3 * 254)
     report = tmp_path / "0411.html"
-    assert cli("report", "04-11", "TINY-TRAIN-001", "-o", report, "--format", "html", "-w", root)[0] == 0
+    assert cli("report", "04-11", "TINY-TRAIN-001", "-o", report, "--to", "html", "-w", root)[0] == 0
     html = report.read_text()
     assert "What the augmentation does to the training images" in html and 'src="data:image/png;base64,' in html
 

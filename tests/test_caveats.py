@@ -58,7 +58,7 @@ def test_rules_fire_on_a_recorded_run_with_the_thresholds_of_mle3_yaml(make_ws, 
     code, doc = check_json(cli, root, "--no-cache")
     assert not [f for f in doc["findings"] if f["rule"] == "training.overfit"]
     (root / "mle3.yaml").write_text((root / "mle3.yaml").read_text().replace("overfit_epochs: 4", "overfit_epochs: 0"))
-    code, out, err = cli("check", "-w", root)
+    code, out, err = cli("check", "-w", root, expect=2)
     assert code == 2 and "mle3.yaml" in err and "overfit_epochs" in err  # a bad threshold is a one-line error
 
 
@@ -70,7 +70,7 @@ def test_a_real_run_records_its_caveats_and_the_13_65_shows_them(trained_ws, cli
     block = run["caveats"]
     assert len(block["generalization_gap"]) == run["epochs_completed"] and block["stopped"] and block["last_epoch"] == run["epochs_completed"]
     out = trained_ws / "1365.html"
-    assert cli("report", "13-65", "TINY-MODEL-v0.1.0", "-o", out, "--format", "html", "-w", trained_ws)[0] == 0
+    assert cli("report", "13-65", "TINY-MODEL-v0.1.0", "-o", out, "--to", "html", "-w", trained_ws)[0] == 0
     html = out.read_text()
     assert "Training caveats" in html and "Why training stopped" in html and "Generalization gap" in html
 

@@ -33,12 +33,12 @@ def test_check_json_findings_fields_and_exit_1(make_ws, cli):
 def test_strict_fails_on_warnings(make_ws, cli):
     root = make_ws({"artifacts/train3.yaml": "training:\n  id: TRAIN-3\n  model: m\n  dataset: DATA\n  epochs: 3\n"})
     assert cli("check", "-w", root)[0] == 0
-    assert cli("check", "-w", root, "--strict")[0] == 1
+    assert cli("check", "-w", root, "--strict", expect=1)[0] == 1
 
 
 def test_text_output_grouped_by_file_with_summary(make_ws, cli):
     root = make_ws({"artifacts/bad.yaml": "dataset: [unclosed\n"})
-    code, out, _ = cli("check", "-w", root)
+    code, out, _ = cli("check", "-w", root, expect=1)
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == "artifacts/bad.yaml"
@@ -47,23 +47,23 @@ def test_text_output_grouped_by_file_with_summary(make_ws, cli):
 
 def test_no_workspace_is_exit_2_one_line(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, out, err = cli("check")
+    code, out, err = cli("check", expect=2)
     assert code == 2 and err.count("\n") == 1 and "no mle3.yaml" in err
 
 
 def test_broken_mle3_yaml_is_exit_2_with_line(make_ws, cli):
     root = make_ws({"mle3.yaml": "project: x\nrules: [unclosed\n"})
-    code, _, err = cli("check", "-w", root)
+    code, _, err = cli("check", "-w", root, expect=2)
     assert code == 2 and err.startswith("mle3: error: mle3.yaml:") and "Traceback" not in err
 
 
 def test_usage_error_is_exit_2(cli):
-    assert cli("check", "--format", "yaml")[0] == 2
-    assert cli("no-such-command")[0] == 2
+    assert cli("check", "--format", "yaml", expect=2)[0] == 2
+    assert cli("no-such-command", expect=2)[0] == 2
 
 
 def test_unknown_item_is_exit_2_with_suggestion(make_ws, cli):
-    code, _, err = cli("trace", "MODEL-v2", "-w", make_ws())
+    code, _, err = cli("trace", "MODEL-v2", "-w", make_ws(), expect=2)
     assert code == 2 and "MODEL-v1" in err
 
 
@@ -141,7 +141,7 @@ def test_init_creates_a_git_workspace_whose_check_lists_the_next_steps(cli, tmp_
     target = tmp_path / "new-ws"
     assert cli("init", target)[0] == 0
     assert (target / ".git").is_dir() and ".mle3/" in (target / ".gitignore").read_text()
-    code, out, _ = cli("check", "-w", target, "--format", "json")
+    code, out, _ = cli("check", "-w", target, "--format", "json", expect=None)
     rules = sorted(f["rule"] for f in json.loads(out)["findings"])
     assert rules == ["trace.config-no-dataset", "trace.config-unused", "trace.requirement-uncovered"], out
     assert not list(target.glob("artifacts/datasets/*")) and not list(target.glob("artifacts/models/*"))
@@ -150,7 +150,7 @@ def test_init_creates_a_git_workspace_whose_check_lists_the_next_steps(cli, tmp_
     assert (target / "schemas" / "requirement.schema.json").exists()
     first = (target / "requirements" / "REQ-DATA-001.yaml").read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=../schemas/requirement.schema.json"
-    assert cli("init", target)[0] == 2  # refuses to overwrite
+    assert cli("init", target, expect=2)[0] == 2  # refuses to overwrite
 
 
 def test_init_sets_up_git_lfs_for_weights_on_request(cli, tmp_path):

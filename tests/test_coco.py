@@ -38,7 +38,7 @@ def coco_split(root: Path, split: str, n: int, *, extra: dict | None = None) -> 
 
 def register(cli, ws: Path, *specs: str):
     args = [a for spec in specs for a in ("--coco", spec)]
-    return cli("dataset", "register", *args, "--id", "COCO-DATA", "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json")
+    return cli("dataset", "register", *args, "--id", "COCO-DATA", "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json", expect=None)
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_coco_label_checks_name_the_json_and_the_id(cli, ws):
     found = {f["kind"]: f for f in quality["findings"]}
     assert found["coco-unknown-category"]["file"] == str(train) and "201" in found["coco-unknown-category"]["message"]
     assert found["coco-file-without-entry"]["severity"] == "warning" and "unlisted.jpg" in found["coco-file-without-entry"]["message"]
-    code, out, _ = cli("check", "-w", ws, "--format", "json")
+    code, out, _ = cli("check", "-w", ws, "--format", "json", expect=1)
     assert code == 1 and any(f["rule"] == "data.label-quality" for f in json.loads(out)["findings"])
 
 

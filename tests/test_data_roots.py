@@ -29,7 +29,7 @@ def rooted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
 
 
 def register(cli, ws: Path, data_yaml: Path | str, *extra: str):
-    return cli("dataset", "register", data_yaml, "--id", "DATA-N", "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json", *extra)
+    return cli("dataset", "register", data_yaml, "--id", "DATA-N", "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json", *extra, expect=None)
 
 
 def test_register_below_a_root_records_the_root_never_the_machine_path(cli, rooted, monkeypatch):
@@ -61,11 +61,11 @@ def test_another_machine_maps_the_root_elsewhere_and_verifies_from_the_manifest_
     code, out, err = cli("dataset", "verify", "DATA-N", "-w", clone, "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["ok"] and doc["manifest_found"] and doc["hashed"] == doc["files"], (out, err)  # new machine: every file hashed once
-    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", clone, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", clone, "--format", "json", expect=None)
     assert json.loads(out)["hashed"] == 0  # then size + mtime
     # the environment variable wins over .mle3/local.yaml
     monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(tmp_path / "not-mounted"))
-    code, _, err = cli("dataset", "verify", "DATA-N", "-w", clone)
+    code, _, err = cli("dataset", "verify", "DATA-N", "-w", clone, expect=2)
     assert code == 2 and "'nas'" in err and "not available" in err and err.count("\n") == 1
     # a changed file on B's mount is found there
     monkeypatch.delenv("MLE3_DATA_ROOT_NAS")
@@ -80,7 +80,7 @@ def test_unmapped_root_is_one_line_for_commands_and_a_warning_for_check(cli, roo
     monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
     assert register(cli, ws, nas / "signs" / "data.yaml")[0] == 0
     monkeypatch.delenv("MLE3_DATA_ROOT_NAS")
-    code, _, err = cli("dataset", "verify", "DATA-N", "-w", ws)
+    code, _, err = cli("dataset", "verify", "DATA-N", "-w", ws, expect=2)
     assert code == 2 and "not mapped" in err and "MLE3_DATA_ROOT_NAS" in err and ".mle3/local.yaml" in err and err.count("\n") == 1
     code, check = check_json(cli, ws)
     hits = [f for f in check["findings"] if f["rule"].startswith("data.")]
@@ -88,7 +88,7 @@ def test_unmapped_root_is_one_line_for_commands_and_a_warning_for_check(cli, roo
     # a root that is a file
     (ws / "afile").write_text("x")
     monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(ws / "afile"))
-    code, _, err = cli("dataset", "verify", "DATA-N", "-w", ws)
+    code, _, err = cli("dataset", "verify", "DATA-N", "-w", ws, expect=2)
     assert code == 2 and "is a file" in err
 
 
@@ -127,9 +127,9 @@ def test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_ed
     image.write_bytes(bytes(data))
     os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime: only a re-hash sees it
     assert check_json(cli, ws, "--no-cache")[0] == 0
-    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json")  # the write moved its ctime: re-hashed
+    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json", expect=1)  # the write moved its ctime: re-hashed
     assert code == 1 and json.loads(out)["hashed"] == 1 and json.loads(out)["changed"] == [f"signs/images/train/{image.name}"]
-    code, out, _ = cli("dataset", "verify", "DATA-N", "--deep", "-w", ws, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-N", "--deep", "-w", ws, "--format", "json", expect=1)
     assert code == 1 and json.loads(out)["changed"] == [f"signs/images/train/{image.name}"]
     # a file added to a data folder moves its mtime: check re-verifies and finds it
     shutil.copy(image, image.with_name("extra.jpg"))
@@ -139,7 +139,7 @@ def test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_ed
     shutil.rmtree(ws / ".mle3")
     code, check = check_json(cli, ws, "--no-cache")
     assert any(f["rule"] == "data.unverified" and f["severity"] == "info" for f in check["findings"])
-    cli("dataset", "verify", "DATA-N", "-w", ws)
+    cli("dataset", "verify", "DATA-N", "-w", ws, expect=None)
     code, check = check_json(cli, ws, "--no-cache")
     assert not any(f["rule"] == "data.unverified" for f in check["findings"]) and any(f["rule"] == "data.changed" for f in check["findings"])
 
@@ -147,10 +147,10 @@ def test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_ed
 def test_local_settings_and_root_names_are_validated(cli, rooted):
     ws, _ = rooted
     write_files(ws, {".mle3/local.yaml": "data_roots: [nas]\n"})
-    code, _, err = cli("dataset", "verify", "X", "-w", ws)
+    code, _, err = cli("dataset", "verify", "X", "-w", ws, expect=2)
     assert code == 2
     (ws / "mle3.yaml").write_text("project: roots\ndata_roots:\n  NAS-1: /x\n")
-    code, _, err = cli("check", "-w", ws)
+    code, _, err = cli("check", "-w", ws, expect=2)
     assert code == 2 and "mle3.yaml:2" in err and "data_roots" in err
 
 
@@ -179,6 +179,6 @@ def test_without_any_manifest_verify_compares_the_fingerprint_as_a_whole(cli, ro
     shutil.rmtree(ws / ".mle3")
     victim = next((nas / "signs" / "labels" / "train").iterdir())
     victim.write_text(victim.read_text() + "0 0.5 0.5 0.1 0.1\n")
-    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json", expect=1)
     doc = json.loads(out)
     assert code == 1 and not doc["manifest_found"] and not doc["fingerprint_ok"]

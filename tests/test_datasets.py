@@ -31,7 +31,7 @@ def data_ws(tmp_path: Path) -> Path:
 
 
 def register(cli, root: Path, *extra: str):
-    return cli("dataset", "register", root / "data" / "shapes" / "data.yaml", "--id", "DATA-1", "--version", "v1", "-r", "REQ-DATA", "-w", root, "--format", "json", *extra)
+    return cli("dataset", "register", root / "data" / "shapes" / "data.yaml", "--id", "DATA-1", "--version", "v1", "-r", "REQ-DATA", "-w", root, "--format", "json", *extra, expect=None)
 
 
 def test_register_measures_and_writes_item_manifest_and_audit(cli, data_ws):
@@ -58,7 +58,7 @@ def test_register_refuses_an_existing_version_and_unknown_requirement(cli, data_
     assert register(cli, data_ws)[0] == 0
     code, _, err = register(cli, data_ws)
     assert code == 2 and "already registered" in err and err.count("\n") == 1
-    code, _, err = cli("dataset", "register", data_ws / "data/shapes/data.yaml", "--id", "DATA-2", "--version", "v1", "-r", "REQ-NOPE", "-w", data_ws)
+    code, _, err = cli("dataset", "register", data_ws / "data/shapes/data.yaml", "--id", "DATA-2", "--version", "v1", "-r", "REQ-NOPE", "-w", data_ws, expect=2)
     assert code == 2 and "REQ-NOPE" in err
     assert not list((data_ws / "artifacts/datasets").glob("DATA-2-v1*"))
 
@@ -66,11 +66,11 @@ def test_register_refuses_an_existing_version_and_unknown_requirement(cli, data_
 def test_register_bad_data_yaml_is_one_line_exit_2(cli, data_ws):
     bad = data_ws / "data/shapes/bad.yaml"
     bad.write_text("train: images/train\nval: images/nope\nnames: [a]\n")
-    code, _, err = cli("dataset", "register", bad, "--id", "D", "--version", "v1", "-w", data_ws)
+    code, _, err = cli("dataset", "register", bad, "--id", "D", "--version", "v1", "-w", data_ws, expect=2)
     assert code == 2 and "bad.yaml" in err and "val" in err and "Traceback" not in err
     outside = data_ws.parent / "outside.yaml"
     outside.write_text("train: x\nval: y\nnames: [a]\n")
-    code, _, err = cli("dataset", "register", outside, "--id", "D", "--version", "v1", "-w", data_ws)
+    code, _, err = cli("dataset", "register", outside, "--id", "D", "--version", "v1", "-w", data_ws, expect=2)
     assert code == 2 and "outside the workspace and every mapped data root" in err
 
 
@@ -119,7 +119,7 @@ def test_verify_and_check_detect_changed_added_removed_files(cli, data_ws):
     label.write_text(label.read_text().replace("0.", "0.0", 1))
     (data_ws / "data/shapes/labels/val/extra.txt").write_text("0 0.5 0.5 0.1 0.1\n")
     sorted((data_ws / "data/shapes/images/test").iterdir())[0].unlink()
-    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json", expect=1)
     doc = json.loads(out)
     assert code == 1 and doc["changed"] == [label.relative_to(data_ws).as_posix()]
     assert doc["added"] == ["data/shapes/labels/val/extra.txt"] and len(doc["removed"]) == 1
@@ -175,7 +175,7 @@ def test_a_data_set_registered_with_a_v1_manifest_keeps_verifying(cli, data_ws):
     label.write_text(label.read_text() + "0 0.5 0.5 0.1 0.1\n")
     code, check = check_json(cli, data_ws)
     assert code == 1 and any(f["rule"] == "data.changed" and "1 changed" in f["message"] for f in check["findings"])
-    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json", expect=1)
     assert code == 1 and json.loads(out)["changed"] == [label.relative_to(data_ws).as_posix()]
     tsv.write_text("\n".join(lines[:-1]) + "\n")
     code, check = check_json(cli, data_ws)

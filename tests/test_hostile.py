@@ -107,7 +107,7 @@ def test_workspace_templates_cannot_reach_outside(trained_ws, cli, tmp_path):
     templates = trained_ws / "templates"
     templates.mkdir()
     os.symlink(tmp_path / "evil.html.j2", templates / "wp_11-06.html.j2")
-    code, _, err = cli("report", "11-06", "TINY-MODEL-v0.1.0", "-o", tmp_path / "x.pdf", "-w", trained_ws)
+    code, _, err = cli("report", "11-06", "TINY-MODEL-v0.1.0", "-o", tmp_path / "x.pdf", "-w", trained_ws, expect=2)
     assert code == 2 and "outside the template folders" in err and "Traceback" not in err
 
 
@@ -158,7 +158,7 @@ def test_disk_full_during_an_approval_keeps_the_log_intact(trained_ws, cli, monk
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(audit.os, "write", full)
-    code, _, err = cli("approve", "TINY-MODEL-v0.1.0", "--role", "ml_lead", "--name", "Lea", "-w", trained_ws)
+    code, _, err = cli("approve", "TINY-MODEL-v0.1.0", "--role", "ml_lead", "--name", "Lea", "-w", trained_ws, expect=2)
     assert code == 2 and "No space left on device" in err and "Traceback" not in err
     assert _log_files(trained_ws) == before and audit.verify(trained_ws)[1] == []
 
@@ -183,7 +183,7 @@ def test_disk_full_during_registration_writes_nothing(trained_ws, cli, monkeypat
 
     monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: FullFile(real_fdopen(fd, mode)))
     data_yaml = trained_ws / "data/tiny/data.yaml"
-    code, _, err = cli("dataset", "register", data_yaml, "--id", "TINY-DATA", "--version", "v2", "-w", trained_ws)
+    code, _, err = cli("dataset", "register", data_yaml, "--id", "TINY-DATA", "--version", "v2", "-w", trained_ws, expect=2)
     assert code == 2 and "No space left" in err
     leftovers = [p.name for p in (trained_ws / "artifacts/datasets").iterdir() if "v2" in p.name or p.name.endswith(".tmp")]
     assert leftovers == []
@@ -200,7 +200,7 @@ def test_disk_full_during_registration_writes_nothing(trained_ws, cli, monkeypat
 ])
 def test_every_command_refuses_ids_that_could_leave_their_folder(trained_ws, cli, args):
     before = sorted(p.relative_to(trained_ws).as_posix() for p in trained_ws.rglob("*") if ".mle3" not in p.parts)
-    code, _, err = cli(*args, "-w", trained_ws)
+    code, _, err = cli(*args, "-w", trained_ws, expect=2)
     assert code == 2 and "Traceback" not in err and err.count("\n") == 1, err
     assert ("contains" in err or "'..'" in err), err
     after = sorted(p.relative_to(trained_ws).as_posix() for p in trained_ws.rglob("*") if ".mle3" not in p.parts)

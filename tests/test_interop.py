@@ -20,13 +20,13 @@ def test_sarif_validates_against_the_sarif_2_1_0_schema(make_ws, cli):
 
     schema = json.loads((FIXTURES / "sarif-schema-2.1.0.json").read_text())
     for files in (BROKEN, {}):
-        code, out, _ = cli("check", "-w", make_ws(files), "--format", "sarif")
+        code, out, _ = cli("check", "-w", make_ws(files), "--format", "sarif", expect=None)
         errors = sorted(jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(json.loads(out)), key=str)
         assert errors == [], [e.message for e in errors[:5]]
 
 
 def test_sarif_has_every_rule_and_a_located_result_per_finding(make_ws, cli):
-    code, out, _ = cli("check", "-w", make_ws(BROKEN), "--format", "sarif")
+    code, out, _ = cli("check", "-w", make_ws(BROKEN), "--format", "sarif", expect=1)
     doc = json.loads(out)
     assert code == 1 and doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
     run = doc["runs"][0]
@@ -45,14 +45,14 @@ def test_sarif_has_every_rule_and_a_located_result_per_finding(make_ws, cli):
 
 def test_junit_fails_the_rule_and_item_cases_with_errors(make_ws, cli, tmp_path):
     target = tmp_path / "report.xml"
-    code, _, _ = cli("check", "-w", make_ws(BROKEN), "--format", "junit", "-o", target)
+    code, _, _ = cli("check", "-w", make_ws(BROKEN), "--format", "junit", "-o", target, expect=1)
     root = ET.parse(target).getroot()
     cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
     assert code == 1 and cases[("trace.dangling-ref", "MODEL-v1")].find("failure") is not None
     warning_case = cases[("trace.config-unused", "TRAIN-3")]
     assert warning_case.find("failure") is None and warning_case.find("system-out") is not None
     assert int(root.get("tests")) == len(cases) and int(root.get("failures")) == sum(c.find("failure") is not None for c in cases.values())
-    code, out, _ = cli("check", "-w", make_ws(BROKEN), "--format", "junit", "--strict")
+    code, out, _ = cli("check", "-w", make_ws(BROKEN), "--format", "junit", "--strict", expect=None)
     strict = {(c.get("classname"), c.get("name")): c for c in ET.fromstring(out.split("\n", 1)[1]).iter("testcase")}
     assert strict[("trace.config-unused", "TRAIN-3")].find("failure") is not None
 

@@ -51,7 +51,7 @@ def lake(s3_server, tmp_path, monkeypatch):
 
 
 def register(cli, ws, url, key="DATA-S3"):
-    return cli("dataset", "register", url, "--id", key, "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json")
+    return cli("dataset", "register", url, "--id", key, "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json", expect=None)
 
 
 def test_register_in_an_object_store_equals_the_same_files_on_disk(cli, lake, tmp_path):
@@ -80,7 +80,7 @@ def test_verify_uses_etags_and_rehashes_only_what_moved(cli, lake):
     body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     client.put_object(Bucket=bucket, Key=key, Body=body.replace(b"0", b"1", 1))  # same size, new ETag
     client.put_object(Bucket=bucket, Key="prefix/signs/images/train/new.jpg", Body=b"x")
-    code, out, _ = cli("dataset", "verify", "DATA-S3", "-w", ws, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-S3", "-w", ws, "--format", "json", expect=1)
     doc = json.loads(out)
     assert code == 1 and doc["changed"] == ["signs/labels/train/train_00000.txt"] and doc["added"] == ["signs/images/train/new.jpg"] and doc["hashed"] == 1
     code, check = check_json(cli, ws)

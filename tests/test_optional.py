@@ -62,9 +62,9 @@ def test_missing_pdf_libraries_name_the_system_packages(trained_ws, tmp_path):
     proc = run_without({"weasyprint"}, "report", "13-65", "TINY-MODEL-v0.1.0", "-o", tmp_path / "r.pdf", "-w", trained_ws, error="oserror")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
-    assert "apt-get install libpango-1.0-0" in line and "--format html" in line
+    assert "apt-get install libpango-1.0-0" in line and "--to html" in line
     assert not (tmp_path / "r.pdf").exists()
-    proc = run_without({"weasyprint"}, "report", "13-65", "TINY-MODEL-v0.1.0", "-o", tmp_path / "r.html", "--format", "html", "-w", trained_ws, error="oserror")
+    proc = run_without({"weasyprint"}, "report", "13-65", "TINY-MODEL-v0.1.0", "-o", tmp_path / "r.html", "--to", "html", "-w", trained_ws, error="oserror")
     assert proc.returncode == 0 and (tmp_path / "r.html").exists()  # HTML needs no system library
 
 
@@ -96,7 +96,7 @@ def test_missing_albumentations_stops_training_early_and_the_04_11_says_why(trai
     assert proc.returncode == 2 and "pip install 'mle3[train]'" in proc.stderr and "Traceback" not in proc.stderr
     assert runs_of(root) == before
     out = tmp_path / "0411.html"
-    proc = run_without({"albumentations"}, "report", "04-11", "TINY-TRAIN-001", "-o", out, "--format", "html", "-w", root)
+    proc = run_without({"albumentations"}, "report", "04-11", "TINY-TRAIN-001", "-o", out, "--to", "html", "-w", root)
     import html
 
     assert proc.returncode == 0 and "No preview here: the Python package 'albumentations' is not installed" in html.unescape(out.read_text())

@@ -43,7 +43,7 @@ def test_queued_runs_are_trained_by_priority_then_age_and_record_the_worker(tmp_
     root = queue_ws(tmp_path / "ws")
     code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "1", "-w", root, "--format", "json")
     low = json.loads(out)
-    assert code == 0 and low["status"] == "pending" and set(low) == {"schema", "run", "status"}
+    assert code == 0 and low["status"] == "pending" and set(low) == {"schema", "run_id", "run", "status"} and low["run_id"] == low["run"]
     code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "1", "--priority", "5", "-w", root, "--format", "json")
     high = json.loads(out)["run"]
     pending = run_data(root, low["run"])
@@ -100,7 +100,7 @@ def test_abort_pending_and_running_runs_and_rerun_them(tmp_path, cli):
         worker.kill()
     ended = run_data(root, long)
     assert ended["status"] == "terminated" and "abort" in ended["error"] and ended["epochs_completed"] < 300
-    code, _, err = cli("runs", "abort", long, "-w", root)
+    code, _, err = cli("runs", "abort", long, "-w", root, expect=2)
     assert code == 2 and "only pending or running" in err
     code, out, _ = cli("runs", "rerun", long, "-w", root, "--format", "json")
     again = json.loads(out)
@@ -133,5 +133,5 @@ def test_runs_watch_prints_progress_and_a_sparkline(tmp_path, cli):
     (run_id,) = os.listdir(root / "artifacts" / "runs")
     code, out, err = cli("runs", "watch", run_id, "--once", "-w", root)
     assert code == 0 and run_id in out and "epoch 3/3" in out and "mAP50" in out and "best epoch" in out, out + err
-    code, _, err = cli("runs", "watch", "-w", root)
+    code, _, err = cli("runs", "watch", "-w", root, expect=2)
     assert code == 2 and "no running or pending run" in err

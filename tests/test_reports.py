@@ -67,7 +67,7 @@ def test_approved_document_shows_who_approved_what(trained_ws, cli):
 
 def test_release_flag_refuses_unapproved_documents(trained_ws, cli):
     out = trained_ws / "1106.pdf"
-    code, _, err = cli("report", "11-06", MODEL, "-o", out, "-w", trained_ws, "--release")
+    code, _, err = cli("report", "11-06", MODEL, "-o", out, "-w", trained_ws, "--release", expect=1)
     assert code == 1 and "not approved" in err and "safety_assessor" in err
     assert not out.exists()
 
@@ -100,7 +100,7 @@ def test_draft_watermark_is_visible_on_every_page(trained_ws, cli, tmp_path):
 def test_model_history_lists_the_audit_entries_about_it(trained_ws, cli):
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
     out = trained_ws / "1106.html"
-    assert cli("report", "11-06", MODEL, "-o", out, "--format", "html", "-w", trained_ws)[0] == 0
+    assert cli("report", "11-06", MODEL, "-o", out, "--to", "html", "-w", trained_ws)[0] == 0
     history = out.read_text().split("Status history", 1)[1]
     assert "approval" in history and "Lea Lead" in history
 
@@ -123,7 +123,7 @@ def test_html_report_escapes_workspace_text(trained_ws, cli):
     req = trained_ws / "requirements/R.yaml"
     req.write_text(req.read_text().replace("title: Tiny detector quality", "title: '<script>alert(1)</script><img src=x onerror=alert(2)>'"))
     out = trained_ws / "1106.html"
-    assert cli("report", "11-06", MODEL, "-o", out, "--format", "html", "-w", trained_ws)[0] == 0
+    assert cli("report", "11-06", MODEL, "-o", out, "--to", "html", "-w", trained_ws)[0] == 0
     html = out.read_text()
     assert "<script>alert" not in html and "<img src=x" not in html and "&lt;script&gt;" in html
     assert "Content-Security-Policy" in html
@@ -141,6 +141,6 @@ def test_example_workspace_model_report_uses_seed_metrics(cli, tmp_path):
 
 
 def test_unknown_work_product_and_wrong_kind(trained_ws, cli):
-    assert cli("report", "99-99", MODEL, "-w", trained_ws)[0] == 2
-    code, _, err = cli("report", "11-07", MODEL, "-w", trained_ws)
+    assert cli("report", "99-99", MODEL, "-w", trained_ws, expect=2)[0] == 2
+    code, _, err = cli("report", "11-07", MODEL, "-w", trained_ws, expect=2)
     assert code == 2 and "data set" not in err or "dataset" in err

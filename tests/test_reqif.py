@@ -88,11 +88,11 @@ def test_file_from_another_tool_is_mapped_and_unknown_attributes_kept(cli, empty
 def test_local_edits_are_never_overwritten_silently(cli, empty_ws, tmp_path):
     source = tmp_path / "other.reqif"
     source.write_text(OTHER_TOOL)
-    cli("reqif", "import", source, "-w", empty_ws)
+    cli("reqif", "import", source, "-w", empty_ws, expect=None)
     local = empty_ws / "requirements" / "SYS-ML-001.yaml"
     local.write_text(local.read_text().replace("Night scenes", "Night scenes (local wording)"))
     edited = local.read_text()
-    code, out, _ = cli("reqif", "import", source, "-w", empty_ws)
+    code, out, _ = cli("reqif", "import", source, "-w", empty_ws, expect=1)
     assert code == 1 and "local wording" in out and "--force" in out and local.read_text() == edited
     code, out, _ = cli("reqif", "import", source, "-w", empty_ws, "--dry-run")
     assert code == 0 and local.read_text() == edited
@@ -115,7 +115,7 @@ def test_bad_reqif_is_one_line_exit_2_and_writes_nothing(cli, empty_ws, tmp_path
     text, message, line = BAD[case]
     source = tmp_path / f"{case}.reqif"
     source.write_text(text)
-    code, _, err = cli("reqif", "import", source, "-w", empty_ws)
+    code, _, err = cli("reqif", "import", source, "-w", empty_ws, expect=2)
     assert code == 2 and message in err and f"{case}.reqif:{line}" in err and err.count("\n") == 1, err
     assert not (empty_ws / "requirements").exists() and not audit.exists(empty_ws)
 
@@ -135,7 +135,7 @@ def test_strictdoc_export_is_imported(cli, empty_ws):
 def test_relation_to_a_missing_spec_object_is_reported_and_needs_force(cli, empty_ws, tmp_path):
     source = tmp_path / "dangling.reqif"
     source.write_text(OTHER_TOOL.replace("<TARGET><SPEC-OBJECT-REF>so-1</SPEC-OBJECT-REF></TARGET>", "<TARGET><SPEC-OBJECT-REF>so-gone</SPEC-OBJECT-REF></TARGET>"))
-    code, out, _ = cli("reqif", "import", source, "-w", empty_ws)
+    code, out, _ = cli("reqif", "import", source, "-w", empty_ws, expect=1)
     line = next(n for n, text in enumerate(source.read_text().splitlines(), 1) if 'SPEC-RELATION IDENTIFIER="rel-1"' in text)
     assert code == 1 and f"dangling.reqif:{line}: Parent relation rel-1 names SPEC-OBJECT so-gone" in out and "nothing written" in out
     assert not (empty_ws / "requirements").exists() and not audit.exists(empty_ws)
@@ -143,7 +143,7 @@ def test_relation_to_a_missing_spec_object_is_reported_and_needs_force(cli, empt
     assert code == 0
     ws = load_workspace(empty_ws, use_cache=False)
     assert ws.get("SYS-ML-002").derived_from == ["so-gone"]  # kept, so the link is not lost...
-    code, out, _ = cli("check", "-w", empty_ws, "--format", "json", "--no-cache")
+    code, out, _ = cli("check", "-w", empty_ws, "--format", "json", "--no-cache", expect=None)
     assert any(f["rule"] == "trace.dangling-ref" and "so-gone" in f["message"] for f in json.loads(out)["findings"])  # ...and reported
 
 

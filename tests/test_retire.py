@@ -29,7 +29,7 @@ def test_a_retired_version_is_recorded_skipped_by_a_bare_id_and_reported(make_ws
     retired = sorted((f["item"], f["severity"]) for f in doc["findings"] if f["rule"] == "data.retired")
     assert retired == [("MODEL-v1", "warning"), ("TRAIN", "warning")], doc["findings"]
     assert any("superseded" in f["message"] for f in doc["findings"] if f["rule"] == "data.retired")
-    code, _, err = cli("train", "TRAIN", "-w", root)  # nothing is trained on a retired version
+    code, _, err = cli("train", "TRAIN", "-w", root, expect=2)  # nothing is trained on a retired version
     assert code == 2 and "is rejected (labels of batch 7 are wrong): it is not trained on" in err, err
 
 
@@ -38,5 +38,5 @@ def test_retire_refuses_a_bare_id_a_missing_reason_and_other_kinds(make_ws, cli)
     for args, message in ((["DATA", "--status", "obsolete", "--reason", "x"], "name the version to retire"),
                           (["DATA-v1", "--status", "obsolete", "--reason", " "], "--reason is required"),
                           (["TRAIN", "--status", "obsolete", "--reason", "x"], "not a data set version")):
-        code, _, err = cli("dataset", "retire", *args, "-w", root)
+        code, _, err = cli("dataset", "retire", *args, "-w", root, expect=2)
         assert code == 2 and message in err, (args, err)

@@ -36,7 +36,7 @@ def test_augment_preview_and_04_11_render_with_data_below_a_root(rooted_ws, cli,
     assert code == 0, err
     tiles = json.loads(out)["tiles"]
     assert tiles and all(not t["image"].startswith("/") and (nas / t["image"]).is_file() for t in tiles)
-    code, out, err = cli("report", "04-11", "TINY-TRAIN-001", "-w", ws, "--format", "html", "-o", tmp_path / "r.html")
+    code, out, err = cli("report", "04-11", "TINY-TRAIN-001", "-w", ws, "--to", "html", "-o", tmp_path / "r.html")
     assert code == 0, err
     assert "Traceback" not in err and (tmp_path / "r.html").stat().st_size > 1000
 
@@ -75,7 +75,7 @@ def visible_text(html: str) -> str:
 def test_work_products_show_no_python_reprs(rooted_ws, cli, tmp_path, wp, item):
     ws, nas = rooted_ws
     target = tmp_path / f"{wp}.html"
-    code, out, err = cli("report", wp, item, "-w", ws, "--format", "html", "-o", target)
+    code, out, err = cli("report", wp, item, "-w", ws, "--to", "html", "-o", target)
     assert code == 0, err
     text = visible_text(target.read_text())
     found = sorted({m.group(0) for m in PYTHON_REPR.finditer(text)})
@@ -97,7 +97,7 @@ def test_a_document_marks_a_workspace_with_changes_not_yet_committed(rooted_ws, 
 
     def header() -> str:
         target = tmp_path / "13-65.html"
-        code, _, err = cli("report", "13-65", MODEL, "-w", ws, "--format", "html", "-o", target)
+        code, _, err = cli("report", "13-65", MODEL, "-w", ws, "--to", "html", "-o", target)
         assert code == 0, err
         return visible_text(target.read_text())
 
@@ -122,6 +122,6 @@ def test_the_04_11_shows_the_mapping_its_run_recorded(rooted_ws, cli, tmp_path):
     ws, nas = rooted_ws
     run = next((ws / "artifacts/runs").glob("*/run.yaml")).parent.name
     target = tmp_path / "0411.html"
-    code, _, err = cli("report", "04-11", "TINY-TRAIN-001", "-w", ws, "--format", "html", "-o", target)
+    code, _, err = cli("report", "04-11", "TINY-TRAIN-001", "-w", ws, "--to", "html", "-o", target)
     assert code == 0, err
     assert f"Mapping as recorded by run {run} (success) at its start" in visible_text(target.read_text())

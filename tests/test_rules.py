@@ -163,7 +163,7 @@ def test_severity_override_and_ignore_need_a_reason(make_ws, cli):
                     "mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.config-unused:\n    severity: off\n    reason: drafted early\n"})
     assert not [f for f in findings_of(root) if f.rule == "trace.config-unused"]
     (root / "mle3.yaml").write_text("project: t\nrules:\n  trace.config-unused:\n    severity: info\n")
-    code, out, err = cli("check", "-w", root)
+    code, out, err = cli("check", "-w", root, expect=2)
     assert code == 2 and "mle3.yaml:3" in err and "reason" in err and "Traceback" not in err
 
 

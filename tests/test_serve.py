@@ -85,7 +85,7 @@ def test_security_token_csp_and_run_ids(client):
 
 def test_serve_refuses_a_remote_host_without_allow_remote_and_writes_a_private_token(tmp_path, cli):
     root = queue_ws(tmp_path / "ws")
-    code, _, err = cli("serve", "--host", "0.0.0.0", "-w", root)
+    code, _, err = cli("serve", "--host", "0.0.0.0", "-w", root, expect=2)
     assert code == 2 and "--allow-remote" in err and err.count("\n") == 1
     from mle3.serve.app import TOKEN_FILE, write_token
 

@@ -91,7 +91,7 @@ def test_tampering_with_any_signed_field_is_detected(signed_ws, cli, field):
     forged.write_text(json.dumps(entry, sort_keys=True) + "\n")
     found = signature_findings(cli, root)
     assert found and ("bad signature" in found[0]["message"] or "not allowed" in found[0]["message"]), found
-    code, out, _ = cli("audit", "verify", "-w", root)
+    code, out, _ = cli("audit", "verify", "-w", root, expect=1)
     assert code == 1
 
 
@@ -103,13 +103,13 @@ def test_unsigned_wrong_role_and_expired_key_do_not_count(signed_ws, cli):
     assert any("not allowed to sign as safety_assessor" in f["message"] for f in signature_findings(cli, root))
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Sam <sam@example.com>", "--key", sam, "-w", root)
     assert any("sam@example.com" in f["message"] and "bad signature" in f["message"] for f in signature_findings(cli, root))  # key expired in 2020
-    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", root, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", root, "--format", "json", expect=1)
     assert code == 1 and any("role ml_lead" in m for m in json.loads(out)["missing"])
 
 
 def test_unsigned_approval_is_reported_when_signatures_are_required(signed_ws, cli, tmp_path):
     root, _, _ = signed_ws
-    code, _, err = cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea", "--key", tmp_path / "missing-key", "-w", root)
+    code, _, err = cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea", "--key", tmp_path / "missing-key", "-w", root, expect=2)
     assert code == 2 and "signing key" in err
     cfg = root / "mle3.yaml"
     cfg.write_text(cfg.read_text().replace("require_signatures: true", "require_signatures: false"))

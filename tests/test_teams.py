@@ -245,12 +245,12 @@ def test_lfs_pointer_weights_are_not_materialized_not_a_mismatch(trained_ws, cli
     weights = trained_ws / yaml.safe_load(model_file.read_text())["model_version"]["artifacts"]["weights"]
     digest, size = sha256_file(weights), weights.stat().st_size
     weights.write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{digest}\nsize {size}\n")
-    code, out, _ = cli("check", "-w", trained_ws, "--format", "json", "--no-cache")
+    code, out, _ = cli("check", "-w", trained_ws, "--format", "json", "--no-cache", expect=None)
     findings = json.loads(out)["findings"]
     (hit,) = [f for f in findings if f["rule"] == "artifact.not-materialized"]
     assert "git lfs pull --include=" in hit["message"] and hit["field"] == "artifacts.weights"
     assert not [f for f in findings if f["rule"] in ("approval.stale", "consistency.artifact-missing")]
-    code, _, err = cli("quantize", "TINY-MODEL-v0.1.0", "-w", trained_ws)
+    code, _, err = cli("quantize", "TINY-MODEL-v0.1.0", "-w", trained_ws, expect=2)
     assert code == 2 and "git lfs pull" in err and "Traceback" not in err
 
 

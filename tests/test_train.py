@@ -121,7 +121,7 @@ def test_crash_is_recorded_as_failed_and_retried(tmp_path, cli):
     root = make_tiny_ws(tmp_path / "ws")
     broken = root / "data" / "tiny" / "broken.yaml"
     broken.write_text("path: .\ntrain: images/nothing-here\nval: images/val\nnames: {0: a}\n")
-    code, out, err = cli("train", "TINY-TRAIN-001", "-w", root, "--data", broken, "--max-attempts", "2", "--format", "json")
+    code, out, err = cli("train", "TINY-TRAIN-001", "-w", root, "--data", broken, "--max-attempts", "2", "--format", "json", expect=1)
     result = json.loads(out)
     assert code == 1 and result["status"] == "failed" and result["error"]
     run = run_record(root)
@@ -134,7 +134,7 @@ def test_changed_data_refuses_to_start_unless_allowed(tmp_path, cli):
     root = make_tiny_ws(tmp_path / "ws")
     label = sorted((root / "data/tiny/labels/train").iterdir())[0]
     label.write_text(label.read_text() + "0 0.5 0.5 0.1 0.1\n")
-    code, _, err = cli("train", "TINY-TRAIN-001", "-w", root)
+    code, _, err = cli("train", "TINY-TRAIN-001", "-w", root, expect=2)
     assert code == 2 and "changed since registration" in err and not (root / "artifacts" / "runs").exists()
     code, out, _ = cli("train", "TINY-TRAIN-001", "-w", root, "--allow-changed-data", "--format", "json")
     assert code == 0
@@ -146,7 +146,7 @@ def test_missing_pretrained_file_writes_nothing(tmp_path, cli):
     root = make_tiny_ws(tmp_path / "ws")
     cfg = root / "artifacts/training/TINY.yaml"
     cfg.write_text(cfg.read_text().replace("  model: yolov8n.yaml\n", "  model: yolov8n.yaml\n  transfer:\n    pretrained: weights/yolov8n.pt\n"))
-    code, _, err = cli("train", "TINY-TRAIN-001", "-w", root)
+    code, _, err = cli("train", "TINY-TRAIN-001", "-w", root, expect=2)
     assert code == 2 and "TINY.yaml:6" in err and "transfer.pretrained" in err and "Traceback" not in err
     assert not (root / "artifacts" / "runs").exists()
 
@@ -170,7 +170,7 @@ def test_sigterm_ends_as_terminated(tmp_path):
 
 def test_timeout_ends_as_terminated(tmp_path, cli):
     root = make_tiny_ws(tmp_path / "ws", train_images=8)
-    code, out, _ = cli("train", "TINY-TRAIN-001", "--epochs", "200", "--timeout", "15", "-w", root, "--format", "json")
+    code, out, _ = cli("train", "TINY-TRAIN-001", "--epochs", "200", "--timeout", "15", "-w", root, "--format", "json", expect=1)
     assert code == 1 and json.loads(out)["status"] == "terminated"
     assert run_record(root)["error"] == "terminated by timeout"
 

@@ -130,7 +130,7 @@ def test_a_data_set_state_edited_to_clean_is_discarded(cli, data_ws):
     (root / "mle3.yaml").write_text("project: caches\ndatasets:\n  check_stat_limit: 1\n")
     fp = _register(cli, root)
     (root / "data/shapes/labels/val").joinpath("extra.txt").write_text("0 0.5 0.5 0.1 0.1\n")
-    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", root, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", root, "--format", "json", expect=1)
     assert code == 1
     from mle3.datasets.state import STATE_DIR
 
@@ -218,7 +218,7 @@ def test_a_tracked_local_yaml_does_not_remap_roots_and_check_warns(cli, tmp_path
     _git(root, "commit", "-qm", "a branch commits its mapping")
     with pytest.raises(RootUnavailable):
         data_root(root, load_config(root), "nas")
-    code, out, err = cli("check", "-w", root, "--format", "json")
+    code, out, err = cli("check", "-w", root, "--format", "json", expect=None)
     found = [f for f in json.loads(out)["findings"] if f["rule"] == "workspace.tracked-state"]
     assert [(f["severity"], f["file"]) for f in found] == [("warning", ".mle3/local.yaml")]
 
@@ -268,7 +268,7 @@ def test_same_size_files_swapped_with_their_mtimes_restored_are_found_by_plain_v
     assert [(p.stat().st_size, p.stat().st_mtime_ns) for p in labels] == [(s.st_size, s.st_mtime_ns) for s in stamps]
     code, doc = check_json(cli, root)  # check's stat path (and its result cache) sees it
     assert code == 1 and any(f["rule"] == "data.changed" and "2 changed" in f["message"] for f in doc["findings"])
-    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", root, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", root, "--format", "json", expect=1)
     assert code == 1 and json.loads(out)["changed"] == sorted(p.relative_to(root).as_posix() for p in labels)
 
 

@@ -36,7 +36,7 @@ def ws(tmp_path: Path) -> Path:
 
 def register(cli, root: Path, data_yaml: Path | None = None, version: str = "v1"):
     data_yaml = data_yaml or root / "data" / "shapes" / "data.yaml"
-    return cli("dataset", "register", data_yaml, "--id", "DATA-T", "--version", version, "-r", "REQ-DATA", "-w", root, "--format", "json")
+    return cli("dataset", "register", data_yaml, "--id", "DATA-T", "--version", version, "-r", "REQ-DATA", "-w", root, "--format", "json", expect=None)
 
 
 def ultralytics_reads(data_yaml: Path) -> set[str]:
@@ -65,7 +65,7 @@ def fingerprinted(root: Path, key: str = "DATA-T-v1") -> set[str]:
 
 
 def verify(cli, root: Path, *extra: str, key: str = "DATA-T-v1"):
-    code, out, err = cli("dataset", "verify", key, "-w", root, "--format", "json", *extra)
+    code, out, err = cli("dataset", "verify", key, "-w", root, "--format", "json", *extra, expect=None)
     return code, (json.loads(out) if out.strip().startswith(("{", "[")) else out), err
 
 
@@ -224,7 +224,7 @@ def good(**changes) -> dict:
 
 def register_coco(cli, root: Path, train: dict | str | bytes, val: dict | None = None):
     return cli("dataset", "register", "--coco", coco(root, "train", train), "--coco", coco(root, "val", val or good()), "--id", "COCO-T", "--version", "v1",
-               "-r", "REQ-DATA", "-w", root, "--format", "json")
+               "-r", "REQ-DATA", "-w", root, "--format", "json", expect=None)
 
 
 def ann(bbox, **extra) -> dict:

@@ -40,12 +40,12 @@ def last_entry(root):
 
 
 def gate(cli, root, target="validated"):
-    code, out, _ = cli("promote", MODEL, "--to", target, "-w", root, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", target, "-w", root, "--format", "json", expect=None)
     return code, json.loads(out)
 
 
 def release_13_65(cli, root, item=MODEL, wp="13-65"):
-    return cli("report", wp, item, "-o", root / f"{wp}.html", "--format", "html", "--release", "-w", root)
+    return cli("report", wp, item, "-o", root / f"{wp}.html", "--to", "html", "--release", "-w", root, expect=None)
 
 
 def rules(cli, root):
@@ -111,7 +111,7 @@ def test_an_edited_rejection_counts_nowhere(trained_ws, cli):
     rejection = last_entry(root)
     path = root / audit.entry_file(rejection["hash"])
     path.write_text(path.read_text().replace('"decision":"rejected"', '"decision":"approved"'))
-    assert cli("audit", "verify", "-w", root)[0] == 1
+    assert cli("audit", "verify", "-w", root, expect=1)[0] == 1
     code, g = gate(cli, root)
     assert code == 1, g
     dropped = [m for m in g["missing"] if m.startswith("not counted")]
@@ -245,7 +245,7 @@ def test_release_refuses_a_data_set_whose_data_changed(trained_ws, cli):
     code, out, err = release_13_65(cli, root, "TINY-DATA-v1", "11-07")
     assert code == 1 and "data.changed" in err, (out, err)
     target = root / "release"
-    code, _, err = cli("report", "release", MODEL, "-o", target, "--release", "-w", root)
+    code, _, err = cli("report", "release", MODEL, "-o", target, "--release", "-w", root, expect=1)
     assert code == 1 and "data.changed" in err and not target.exists()
 
 
@@ -289,7 +289,7 @@ def test_an_entry_read_through_a_symbolic_link_is_refused(tmp_path, cli, make_ws
     os.symlink(outside, link)
     count, problems = audit.verify(root)
     assert count == 1 and len(problems) == 1 and "symbolic link" in problems[0].message and problems[0].file == audit.entry_file(entry["hash"])
-    code, out, _ = cli("audit", "verify", "-w", root)
+    code, out, _ = cli("audit", "verify", "-w", root, expect=1)
     assert code == 1 and "symbolic link" in out
     assert audit.append(root, "b", None, actor="t")["parents"] != [entry["hash"]]  # never a parent either
 
@@ -311,7 +311,7 @@ def test_a_deeply_nested_entry_is_one_line_not_a_recursion_error(trained_ws, cli
     name = audit.entry_file("cd" * 32)
     (root / name).parent.mkdir(parents=True, exist_ok=True)
     (root / name).write_text("{" * 100_000)
-    code, out, err = cli("audit", "verify", "-w", root)
+    code, out, err = cli("audit", "verify", "-w", root, expect=1)
     assert code == 1 and f"{name}:1: entry is nested more than" in out and "Traceback" not in out + err
     assert any(f["rule"] == "approval.audit-log" and f["file"] == name for f in rules(cli, root))
     code, out, err = cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", root)
@@ -329,7 +329,7 @@ def test_approval_fields_of_the_wrong_type_are_findings(trained_ws, cli, field, 
     approval = last_entry(root)
     changed = {**approval, "details": value} if field == "details" else {**approval, "details": {**approval["details"], field: value}}
     write_entry(root, changed, remove=approval["hash"])
-    code, out, err = cli("audit", "verify", "-w", root)
+    code, out, err = cli("audit", "verify", "-w", root, expect=1)
     where = "details" if field == "details" else f"details.{field}"
     assert code == 1 and where in out and "Traceback" not in out + err, out
     found = [f for f in rules(cli, root) if f["rule"] == "approval.audit-log"]
@@ -343,7 +343,7 @@ def test_a_binary_allowed_signers_file_is_one_finding(signed, cli):
     root, lea = signed
     assert cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea <lea@example.com>", "--key", lea, "-w", root)[0] == 0
     (root / "allowed_signers").write_bytes(b"\x7fELF\x00\xff\xfe" * 50)
-    code, out, err = cli("audit", "verify", "-w", root)
+    code, out, err = cli("audit", "verify", "-w", root, expect=1)
     assert code == 1 and "allowed_signers is a binary file" in out and "Traceback" not in out + err
     found = [f for f in rules(cli, root) if f["rule"] == "approval.signature"]
     assert found and "allowed_signers" in found[0]["message"]

@@ -182,7 +182,7 @@ def test_a_training_killed_between_its_success_and_its_model_version_leaves_no_p
     models = sorted((root / "artifacts" / "models").glob("*.yaml"))
     for path in models:  # whatever the kill left behind must not pass the gate
         model = yaml.safe_load(path.read_text())["model_version"]["id"]
-        code, out, err = cli("promote", model, "--to", "validated", "-w", root)
+        code, out, err = cli("promote", model, "--to", "validated", "-w", root, expect=None)
         assert code != 0 and "training.model-run-unfinished" in out + err
     assert run_data(root, run_id)["status"] == "success" and not models
     # without the kill the same seam writes the model version after the success
@@ -218,14 +218,14 @@ def test_a_model_of_a_run_that_did_not_end_success_is_not_promotable(tmp_path, c
         "artifacts/runs/RUN-20260101-000000-dead/run.yaml": RUN_YAML.format(run="RUN-20260101-000000-dead", status="in_progress"),
         "artifacts/models/TINY-MODEL-CRASHED.yaml": MODEL_YAML.format(run="RUN-20260101-000000-dead"),
     }))
-    code, out, _ = cli("check", "-w", root, "--format", "json")
+    code, out, _ = cli("check", "-w", root, "--format", "json", expect=1)
     hits = [f for f in json.loads(out)["findings"] if f["rule"] == "training.model-run-unfinished"]
     assert code == 1 and len(hits) == 1 and hits[0]["severity"] == "error" and hits[0]["file"] == "artifacts/models/TINY-MODEL-CRASHED.yaml"
-    code, out, err = cli("promote", "TINY-MODEL-CRASHED", "--to", "validated", "-w", root)
+    code, out, err = cli("promote", "TINY-MODEL-CRASHED", "--to", "validated", "-w", root, expect=None)
     assert code != 0 and "training.model-run-unfinished" in out + err
     # the same model of a run that ended success has no such finding
     (root / "artifacts/runs/RUN-20260101-000000-dead/run.yaml").write_text(RUN_YAML.format(run="RUN-20260101-000000-dead", status="success"))
-    code, out, _ = cli("check", "-w", root, "--format", "json")
+    code, out, _ = cli("check", "-w", root, "--format", "json", expect=None)
     assert not [f for f in json.loads(out)["findings"] if f["rule"] == "training.model-run-unfinished"]
 
 
@@ -236,7 +236,7 @@ def test_a_garbage_epochs_line_is_one_finding_with_file_and_line(tmp_path, cli):
     epochs = root / "artifacts" / "runs" / run / "epochs.jsonl"
     epochs.write_bytes(b'{"epoch": 1, "mAP50": 0.1}\n' + b"garbage ]]\n" + b"\xff\xfe\x00binary\n" + b"[" * 100000 + b"\n"
                        + b"[1, 2]\n" + b'{"epoch": "x"}\n' + b"1" * 5000 + b"\n" + b'{"epoch": 2, "mAP50": 0.2}\n' + b'{"epoch": 3, "mA')
-    code, out, _ = cli("check", "-w", root, "--format", "json")
+    code, out, _ = cli("check", "-w", root, "--format", "json", expect=1)
     (hit,) = [f for f in json.loads(out)["findings"] if f["rule"] == "training.epochs-unreadable"]
     assert code == 1 and hit["severity"] == "error" and f"artifacts/runs/{run}/epochs.jsonl:2: not JSON" in hit["message"] and "(and 5 more line(s))" in hit["message"]
     code, out, err = cli("runs", "show", run, "-w", root)
@@ -248,19 +248,19 @@ def test_a_run_record_that_is_not_a_mapping_is_one_line_everywhere(tmp_path, cli
     run = "RUN-20260101-000000-abcd"
     root = write_files(tmp_path / "ws", dict(TINY_FILES, **{f"artifacts/runs/{run}/run.yaml": "run: [1, 2]\n"}))
     for command in (("runs", "show", run), ("runs", "rerun", run), ("runs", "abort", run)):
-        code, out, err = cli(*command, "-w", root)
+        code, out, err = cli(*command, "-w", root, expect=2)
         assert code == 2 and err.count("\n") == 1 and f"artifacts/runs/{run}/run.yaml:1:" in err and "[run]" in err, (command, err)
     code, out, _ = cli("runs", "-w", root, "--format", "json")
     (listed,) = json.loads(out)["runs"]
     assert code == 0 and listed["status"] == "unreadable" and "run.yaml" in listed["error"]
-    code, out, _ = cli("check", "-w", root, "--format", "json")
+    code, out, _ = cli("check", "-w", root, "--format", "json", expect=1)
     assert code == 1 and any(f["file"] == f"artifacts/runs/{run}/run.yaml" for f in json.loads(out)["findings"])
     # a run id that differs from its folder, and a pid that is no integer, are named by field
     (root / "artifacts" / "runs" / run / "run.yaml").write_text(RUN_YAML.format(run="RUN-OTHER", status="failed"))
-    code, _, err = cli("runs", "rerun", run, "-w", root)
+    code, _, err = cli("runs", "rerun", run, "-w", root, expect=2)
     assert code == 2 and "[run.id]" in err and ":2:" in err
     (root / "artifacts" / "runs" / run / "run.yaml").write_text(RUN_YAML.format(run=run, status="failed").replace("999999", "[1]"))
-    code, _, err = cli("runs", "show", run, "-w", root)
+    code, _, err = cli("runs", "show", run, "-w", root, expect=2)
     assert code == 2 and "[run.pid]" in err and ":6:" in err
 
 
@@ -298,7 +298,7 @@ def test_killed_trials_are_failed_not_counted_and_every_process_samples_its_own_
     root = tiny_ws(tmp_path / "ws", TUNING)
     for attempt in range(2):  # two tuning processes join the study; each is killed in its first trial
         marker = tmp_path / f"trial-{attempt}"
-        proc = subprocess.Popen(MLE3 + ["tune", "TINY-TRAIN-001", "--study", "S1", "-w", str(root)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(MLE3 + ["tune", "run", "TINY-TRAIN-001", "--study", "S1", "-w", str(root)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=dict(ENV, MLE3_TEST_PAUSE_AT="trial", MLE3_TEST_PAUSE_FILE=str(marker)), start_new_session=True)
         try:
             wait_for(marker.exists, timeout=120, proc=proc)

@@ -42,13 +42,13 @@ def run_yaml(root: Path, run_id: str) -> dict:
 
 def test_a_study_records_every_trial_as_a_run_that_never_sees_the_test_split(tmp_path, cli):
     root = tuned_ws(tmp_path / "ws")
-    code, out, err = cli("tune", "TINY-TRAIN-001", "--study", "S-1", "-w", root, "--format", "json")
+    code, out, err = cli("tune", "run", "TINY-TRAIN-001", "--study", "S-1", "-w", root, "--format", "json")
     doc = json.loads(out)
     assert code == 0, err
     assert doc["study"] == "S-1" and [t["number"] for t in doc["trials"]] == [0, 1]
-    assert set(doc["best"]) == {"number", "run", "value", "params"}
+    assert set(doc["best"]) == {"number", "run_id", "run", "value", "params"}
     for trial in doc["trials"]:
-        assert set(trial) == {"number", "run", "status", "value", "params"} and trial["status"] == "complete"
+        assert set(trial) == {"number", "run_id", "run", "status", "value", "params"} and trial["run_id"] == trial["run"] and trial["status"] == "complete"
         run = run_yaml(root, trial["run"])
         assert run["study"]["name"] == "S-1" and run["study"]["trial"] == trial["number"] and run["study"]["params"] == trial["params"]
         assert run["study"]["value"] == trial["value"] and run["epochs_completed"] == 1
@@ -82,7 +82,7 @@ def test_a_study_records_every_trial_as_a_run_that_never_sees_the_test_split(tmp
     assert code == 0 and "test" in final["final_metrics"]
     # its 13-65 summarizes the optimization; the site has a study page
     model = json.loads(out)["model_version"]
-    code, _, err = cli("report", "13-65", model, "--format", "html", "-o", tmp_path / "r.html", "-w", root)
+    code, _, err = cli("report", "13-65", model, "--to", "html", "-o", tmp_path / "r.html", "-w", root)
     html = (tmp_path / "r.html").read_text()
     assert code == 0 and "Optimization (hyperparameter study)" in html and "S-1" in html and "Optimization history" in html, err
     assert "2 complete" in html and "the test split was not used by any trial" in html
@@ -94,7 +94,7 @@ def test_a_study_records_every_trial_as_a_run_that_never_sees_the_test_split(tmp
 def test_crashed_trials_are_failed_and_the_study_goes_on(tmp_path, cli):
     space = "      optimizer.momentum: {choices: [0.9, -5.0]}\n"  # AdamW refuses a negative beta: that trial crashes
     root = tuned_ws(tmp_path / "ws", space=space, sampler="grid")
-    code, out, err = cli("tune", "TINY-TRAIN-001", "--study", "S-CRASH", "-w", root, "--format", "json")
+    code, out, err = cli("tune", "run", "TINY-TRAIN-001", "--study", "S-CRASH", "-w", root, "--format", "json")
     doc = json.loads(out)
     by_value = {t["params"]["optimizer.momentum"]: t for t in doc["trials"]}
     assert code == 0 and by_value[0.9]["status"] == "complete" and by_value[-5.0]["status"] == "failed", err
@@ -121,7 +121,7 @@ def test_a_pruned_trial_is_recorded_as_pruned(tmp_path):
 def test_two_processes_on_one_study_record_every_trial_exactly_once(tmp_path):
     root = tuned_ws(tmp_path / "ws")
     env = dict(os.environ, YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false")
-    cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "tune", "TINY-TRAIN-001", "--study", "S-SHARED", "--trials", "4", "-w", str(root), "--format", "json"]
+    cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "tune", "run", "TINY-TRAIN-001", "--study", "S-SHARED", "--trials", "4", "-w", str(root), "--format", "json"]
     procs = [subprocess.Popen(cmd + ["--worker-index", str(i)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (1, 2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
@@ -157,7 +157,7 @@ def test_an_objective_on_the_test_split_is_refused(tmp_path, cli):
     root = tuned_ws(tmp_path / "ws")
     path = root / "artifacts" / "training" / "TINY.yaml"
     path.write_text(path.read_text().replace("split: val", "split: test"))
-    code, _, err = cli("tune", "TINY-TRAIN-001", "-w", root)
+    code, _, err = cli("tune", "run", "TINY-TRAIN-001", "-w", root, expect=2)
     assert code == 2 and "test" in err and "TINY.yaml" in err and err.count("\n") == 1
     assert not (root / "artifacts" / "runs").exists()
     code, check = check_json(cli, root)
@@ -167,14 +167,14 @@ def test_an_objective_on_the_test_split_is_refused(tmp_path, cli):
 def test_an_unreachable_storage_is_one_line(tmp_path, cli):
     root = tuned_ws(tmp_path / "ws")
     for url in ("sqlite:////nonexistent-dir/x/study.db", "postgresql://mle3:secret@127.0.0.1:1/studies"):
-        code, _, err = cli("tune", "TINY-TRAIN-001", "--storage", url, "-w", root)
+        code, _, err = cli("tune", "run", "TINY-TRAIN-001", "--storage", url, "-w", root, expect=2)
         assert code == 2 and "cannot open the study storage" in err and err.count("\n") == 1 and "secret" not in err, err
     assert not (root / "artifacts" / "runs").exists()
 
 
 def test_workers_option_starts_trial_processes_on_one_study(tmp_path, cli):
     root = tuned_ws(tmp_path / "ws")
-    code, out, err = cli("tune", "TINY-TRAIN-001", "--study", "S-W", "--workers", "2", "--trials", "3", "-w", root, "--format", "json")
+    code, out, err = cli("tune", "run", "TINY-TRAIN-001", "--study", "S-W", "--workers", "2", "--trials", "3", "-w", root, "--format", "json")
     doc = json.loads(out)
     assert code == 0, err
     assert len(doc["trials"]) >= 3 and len({t["run"] for t in doc["trials"]}) == len(doc["trials"])
@@ -187,7 +187,7 @@ def test_a_journal_file_on_shared_storage_holds_the_study(tmp_path, cli):
     root = tuned_ws(tmp_path / "ws")
     journal = tmp_path / "shared" / "study.log"
     journal.parent.mkdir()
-    code, out, err = cli("tune", "TINY-TRAIN-001", "--study", "S-J", "--trials", "1", "--storage", str(journal), "-w", root, "--format", "json")
+    code, out, err = cli("tune", "run", "TINY-TRAIN-001", "--study", "S-J", "--trials", "1", "--storage", str(journal), "-w", root, "--format", "json")
     assert code == 0 and journal.stat().st_size > 0, err
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage

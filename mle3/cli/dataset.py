@@ -9,7 +9,22 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from ..errors import Mle3Error
-from .app import FORMAT, WorkspaceOpt, app, _workspace_root
+from .app import WorkspaceOpt, app, _workspace_root
+from .options import ExitCode, FormatOpt, ok_if
+from .shapes import BOOL, INT, OBJ, STR, STRS, declare, nullable
+
+DATASET_REGISTER = declare(
+    "mle3.dataset-register/1", "`mle3 dataset register --format json`: the version recorded with its statistics.", {
+        "ok": BOOL, "key": STR, "item_file": STR, "manifest_file": STR, "fingerprint": STR, "files": INT, "bytes": INT,
+        "splits": OBJ, "label_quality": OBJ, "leakage": OBJ, "data_root": nullable(STR), "manifest_bytes": INT,
+        "manifest_beside_data": BOOL})
+DATASET_VERIFY = declare(
+    "mle3.dataset-verify/2", "`mle3 dataset verify --format json`: files added, removed or changed.", {
+        "ok": BOOL, "key": STR, "files": INT, "added": STRS, "removed": STRS, "changed": STRS, "hashed": INT,
+        "fingerprint_ok": BOOL, "location": STR, "manifest_found": BOOL})
+DATASET_RETIRE = declare(
+    "mle3.dataset-retire/1", "`mle3 dataset retire --format json`: the version taken out of use.",
+    {"dataset": STR, "status": {"enum": ["rejected", "obsolete"]}, "reason": STR, "file": STR})
 
 
 # ----------------------------------------------------------------- data sets
@@ -28,7 +43,7 @@ def dataset_register(
     coco: Annotated[Optional[list[str]], typer.Option("--coco", help="COCO input instead of a data.yaml: SPLIT=ANNOTATIONS.json:IMAGE_FOLDER (repeat for train, val, test).")] = None,
     coco_out: Annotated[Optional[Path], typer.Option(help="Where the converted YOLO data set is written (default: 'yolo' beside the train annotations' folder).")] = None,
     workspace: WorkspaceOpt = None,
-    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+    format: FormatOpt = "text",
 ) -> int:
     """Register a YOLO (or COCO) data set: manifest, fingerprint, statistics, label quality, leakage."""
     from dataclasses import asdict
@@ -54,7 +69,7 @@ def dataset_register(
     reg = register(root, data_yaml, id, version, requirement or [], title=title, source=source, show_progress=format == "text" and sys.stderr.isatty(),
                    conversion=conversion, conversion_problems=problems)
     if format == "json":
-        emit_json({"schema": "mle3.dataset-register/1", "ok": reg.ok, **asdict(reg)})
+        emit_json({"schema": DATASET_REGISTER, "ok": reg.ok, **asdict(reg)})
     else:
         typer.echo(f"registered {reg.key}: {reg.files} files, {reg.bytes / 1e6:.1f} MB, fingerprint {reg.fingerprint}")
         for split, info in reg.splits.items():
@@ -67,7 +82,7 @@ def dataset_register(
         leak = reg.leakage
         typer.echo(f"  leakage: {leak['shared_images']} images in more than one split" + (f", e.g. {leak['examples'][0]}" if leak["examples"] else ""))
         typer.echo(f"  wrote {reg.item_file} and the manifest {reg.manifest_file} ({reg.manifest_bytes / max(reg.files, 1):.0f} bytes per file, outside git)")
-    return 0 if reg.ok else 1
+    return ok_if(reg.ok)
 
 
 @dataset_app.command("verify")
@@ -75,7 +90,7 @@ def dataset_verify(
     item: Annotated[str, typer.Argument(help="Data set id (bare id: latest version).")],
     deep: Annotated[bool, typer.Option("--deep", help="Re-hash every file (default: only files whose size, mtime or ETag moved).")] = False,
     workspace: WorkspaceOpt = None,
-    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+    format: FormatOpt = "text",
 ) -> int:
     """Report files added, removed or changed since the data set was registered."""
     from dataclasses import asdict
@@ -90,7 +105,7 @@ def dataset_verify(
         raise Mle3Error(f"{item} is a {ds.kind}, not a data set")
     v = verify(ws.root, ds, config=ws.config, deep=deep)
     if format == "json":
-        emit_json({"schema": "mle3.dataset-verify/2", "ok": v.ok, **asdict(v)})
+        emit_json({"schema": DATASET_VERIFY, "ok": v.ok, **asdict(v)})
     else:
         if v.ok:
             typer.echo(f"{v.key}: all {v.files} files match the manifest ({v.hashed} re-hashed, {v.location})")
@@ -101,7 +116,7 @@ def dataset_verify(
             for label, paths in (("changed", v.changed), ("added", v.added), ("removed", v.removed)):
                 for path in paths[:20]:
                     typer.echo(f"  {label:<8} {path}")
-    return 0 if v.ok else 1
+    return ok_if(v.ok)
 
 
 
@@ -112,7 +127,7 @@ def dataset_retire(
     status: Annotated[Literal["rejected", "obsolete"], typer.Option("--status", help="rejected (found unfit) or obsolete (superseded).")],
     reason: Annotated[str, typer.Option("--reason", help="Why it is taken out of use (recorded, shown to assessors).")],
     workspace: WorkspaceOpt = None,
-    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+    format: FormatOpt = "text",
 ) -> int:
     """Take a data set version out of use: the record stays, a bare id skips it, check reports what still uses it."""
     from ..datasets.retire import retire
@@ -120,7 +135,7 @@ def dataset_retire(
 
     done = retire(_workspace_root(workspace), version, status, reason)
     if format == "json":
-        emit_json({"schema": "mle3.dataset-retire/1", **done})
+        emit_json({"schema": DATASET_RETIRE, **done})
     else:
         typer.echo(f"{done['dataset']}: {done['status']} ({done['reason']}); recorded in {done['file']} and the audit log")
-    return 0
+    return ExitCode.OK

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from .app import WorkspaceOpt, _workspace_root, app
+from .options import ExitCode
 
 
 @app.command()
@@ -21,4 +22,4 @@ def serve(
     from ..serve.app import serve as run_server
 
     run_server(_workspace_root(workspace), host, port, allow_remote=allow_remote, allow_hosts=tuple(allow_host or ()), echo=typer.echo)
-    return 0
+    return ExitCode.OK

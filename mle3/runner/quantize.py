@@ -474,7 +474,7 @@ def _tensorrt_note() -> dict[str, Any]:
         import torch
 
         if torch.cuda.is_available():
-            return {"built": False, "reason": "TensorRT is present; build the engine on the target with `mle3 export --format engine` (not automated yet)"}
+            return {"built": False, "reason": "TensorRT is present; build the engine on the target from the exported ONNX with TensorRT (`trtexec --onnx=MODEL.onnx --int8`; mle3 does not automate it yet)"}
         return {"built": False, "reason": "TensorRT is importable but no GPU is present"}
     except ImportError:
         return {"built": False, "reason": "TensorRT is not installed on this machine"}

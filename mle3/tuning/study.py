@@ -251,7 +251,7 @@ def _run_workers(root: Path, config_id: str, name: str, url: str, options: TuneO
         env = dict(os.environ)
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = str(worker % gpus)
-        cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "tune", config_id, "--study", name, "--storage", url,
+        cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "tune", "run", config_id, "--study", name, "--storage", url,
                "--trials", str(trials), "--worker-index", str(worker + 1), "-w", str(root)]
         if options.timeout:
             cmd += ["--timeout", str(options.timeout)]

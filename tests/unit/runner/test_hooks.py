@@ -77,6 +77,6 @@ def test_train_with_mlflow_missing_fails_before_anything_is_recorded(make_ws, cl
     monkeypatch.setitem(sys.modules, "mlflow", None)
     with pytest.raises(Mle3Error, match=r"mle3\[mlflow\]"):
         MlflowHook()
-    code, _, err = cli("train", "TRAIN", "--mlflow", "-w", root)
+    code, _, err = cli("train", "TRAIN", "--mlflow", "-w", root, expect=2)
     assert code == 2 and "mle3[mlflow]" in err, err
     assert not (root / "artifacts" / "runs").exists()
