@@ -22,7 +22,11 @@ def test_check_json_schema_ok(make_ws, cli):
 
 
 def test_check_json_findings_fields_and_exit_1(make_ws, cli):
-    root = make_ws({"artifacts/model.yaml": "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.9}}\n"})
+    root = make_ws(
+        {
+            "artifacts/model.yaml": "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.9}}\n"
+        }
+    )
     code, doc = check_json(cli, root)
     assert code == 1 and doc["ok"] is False
     f = next(f for f in doc["findings"] if f["rule"] == "trace.dangling-ref")
@@ -111,7 +115,9 @@ def test_matrix_formats_and_gaps(make_ws, cli, tmp_path):
 
 
 def test_matrix_html_escapes_workspace_text(make_ws, cli, tmp_path):
-    root = make_ws({"requirements/REQ-X.yaml": "requirement:\n  id: REQ-X\n  title: '<script>alert(1)</script>'\n  type: other\n"})
+    root = make_ws(
+        {"requirements/REQ-X.yaml": "requirement:\n  id: REQ-X\n  title: '<script>alert(1)</script>'\n  type: other\n"}
+    )
     code, out, _ = cli("matrix", "-w", root, "--format", "html")
     assert "<script>alert" not in out and "&lt;script&gt;" in out
 
@@ -156,7 +162,11 @@ def test_init_creates_a_git_workspace_whose_check_lists_the_next_steps(cli, tmp_
 def test_init_sets_up_git_lfs_for_weights_on_request(cli, tmp_path):
     assert cli("init", tmp_path / "lfs", "--lfs")[0] == 0
     lines = (tmp_path / "lfs" / ".gitattributes").read_text().splitlines()
-    assert {"*.pt filter=lfs diff=lfs merge=lfs -text", "*.onnx filter=lfs diff=lfs merge=lfs -text", "*.engine filter=lfs diff=lfs merge=lfs -text"} <= set(lines)
+    assert {
+        "*.pt filter=lfs diff=lfs merge=lfs -text",
+        "*.onnx filter=lfs diff=lfs merge=lfs -text",
+        "*.engine filter=lfs diff=lfs merge=lfs -text",
+    } <= set(lines)
     assert cli("init", tmp_path / "plain", "--no-lfs")[0] == 0
     assert not (tmp_path / "plain" / ".gitattributes").exists()
 
@@ -168,7 +178,11 @@ def test_importing_cli_does_not_import_torch():
 
 
 def test_console_script_runs_as_subprocess():
-    proc = subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", "check", "-w", str(REPO), "--format", "json"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from mle3.cli import run; run()", "check", "-w", str(REPO), "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and json.loads(proc.stdout)["ok"] is True
 
 
@@ -189,7 +203,12 @@ def test_exit_codes_do_not_change_when_the_reader_closes_the_pipe(make_ws):
         for _ in range(3):
             read, write = os.pipe()
             os.close(read)  # the reader is gone before mle3 writes its first byte
-            proc = subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", *args], stdout=write, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-c", "from mle3.cli import run; run()", *args],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             os.close(write)
             assert proc.returncode == expected, (args, proc.returncode, proc.stderr)
             assert "Traceback" not in proc.stderr

@@ -23,7 +23,9 @@ def pdf_text(path) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(str(path)).pages)
 
 
-@pytest.mark.parametrize("wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)])
+@pytest.mark.parametrize(
+    "wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)]
+)
 def test_each_work_product_renders_its_key_facts_as_draft(trained_ws, cli, wp, item):
     out = trained_ws / f"{wp}.pdf"
     code, stdout, err = cli("report", wp, item, "-o", out, "-w", trained_ws)
@@ -93,7 +95,11 @@ def test_draft_watermark_is_visible_on_every_page(trained_ws, cli, tmp_path):
     for number in range(len(pdf)):
         im = pdf[number].render(scale=30 / 72).to_pil().convert("RGB")  # 30 dpi, as a person glancing at the page
         # the watermark is translucent red on white: about (248, 226, 226)
-        pinkish = sum(1 for r, g, b in getattr(im, "get_flattened_data", im.getdata)() if r > 240 and 215 < g < 235 and abs(g - b) < 6)
+        pinkish = sum(
+            1
+            for r, g, b in getattr(im, "get_flattened_data", im.getdata)()
+            if r > 240 and 215 < g < 235 and abs(g - b) < 6
+        )
         assert pinkish > 400, f"no DRAFT watermark on page {number + 1} ({pinkish} px)"
 
 
@@ -121,7 +127,11 @@ def test_release_package_has_all_documents_and_a_verifiable_manifest(trained_ws,
 
 def test_html_report_escapes_workspace_text(trained_ws, cli):
     req = trained_ws / "requirements/R.yaml"
-    req.write_text(req.read_text().replace("title: Tiny detector quality", "title: '<script>alert(1)</script><img src=x onerror=alert(2)>'"))
+    req.write_text(
+        req.read_text().replace(
+            "title: Tiny detector quality", "title: '<script>alert(1)</script><img src=x onerror=alert(2)>'"
+        )
+    )
     out = trained_ws / "1106.html"
     assert cli("report", "11-06", MODEL, "-o", out, "--to", "html", "-w", trained_ws)[0] == 0
     html = out.read_text()

@@ -16,7 +16,9 @@ MODEL = "TINY-MODEL-v0.1.0"
 
 def test_ptq_calibrates_on_data_below_a_root_and_records_root_relative_paths(rooted_ws, cli):
     ws, nas = rooted_ws
-    code, out, err = cli("quantize", MODEL, "--method", "ptq", "--calibration-images", "6", "-w", ws, "--format", "json")
+    code, out, err = cli(
+        "quantize", MODEL, "--method", "ptq", "--calibration-images", "6", "-w", ws, "--format", "json"
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["status"] == "success", result
@@ -71,7 +73,9 @@ def visible_text(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", html)
 
 
-@pytest.mark.parametrize("wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)])
+@pytest.mark.parametrize(
+    "wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)]
+)
 def test_work_products_show_no_python_reprs(rooted_ws, cli, tmp_path, wp, item):
     ws, nas = rooted_ws
     target = tmp_path / f"{wp}.html"
@@ -79,7 +83,7 @@ def test_work_products_show_no_python_reprs(rooted_ws, cli, tmp_path, wp, item):
     assert code == 0, err
     text = visible_text(target.read_text())
     found = sorted({m.group(0) for m in PYTHON_REPR.finditer(text)})
-    assert not found, [text[max(0, m.start() - 60):m.end() + 60] for m in PYTHON_REPR.finditer(text)][:5]
+    assert not found, [text[max(0, m.start() - 60) : m.end() + 60] for m in PYTHON_REPR.finditer(text)][:5]
 
 
 def test_a_document_marks_a_workspace_with_changes_not_yet_committed(rooted_ws, cli, tmp_path):

@@ -77,8 +77,9 @@ def _main(argv: list[str] | None) -> int:
     except BrokenPipeError:  # before OSError, its base: stdout's reader went away (`| head -1`)
         if _stdout_gone():
             return ExitCode.OK
-        typer.echo("mle3: error: a pipe closed while mle3 was writing to it; files already recorded are unchanged",
-                   err=True)
+        typer.echo(
+            "mle3: error: a pipe closed while mle3 was writing to it; files already recorded are unchanged", err=True
+        )
         return ExitCode.USAGE
     except OSError as exc:  # disk full, permissions, vanished files: nothing half-written
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""

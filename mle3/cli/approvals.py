@@ -12,25 +12,76 @@ from .options import ExitCode, FormatOpt, ok_if
 from .shapes import BOOL, INT, OBJ, STR, STRS, arr, declare, nullable, obj
 
 APPROVAL = declare(
-    "mle3.approval/2", "`mle3 approve --format json`: the decision recorded, bound to the content's fingerprint.", {
-        "order": INT, "time": STR, "item": STR, "role": STR, "name": STR,
-        "decision": {"enum": ["approved", "rejected"]}, "fingerprint": STR, "comment": nullable(STR), "deviation": nullable(STR), "signed": BOOL, "entry": STR,
-        "file": STR, "warnings": STRS})
+    "mle3.approval/2",
+    "`mle3 approve --format json`: the decision recorded, bound to the content's fingerprint.",
+    {
+        "order": INT,
+        "time": STR,
+        "item": STR,
+        "role": STR,
+        "name": STR,
+        "decision": {"enum": ["approved", "rejected"]},
+        "fingerprint": STR,
+        "comment": nullable(STR),
+        "deviation": nullable(STR),
+        "signed": BOOL,
+        "entry": STR,
+        "file": STR,
+        "warnings": STRS,
+    },
+)
 PROMOTE = declare(
-    "mle3.promote/2", "`mle3 promote --format json`: the gate's answer; `missing` says why it refused.", {
-        "ok": BOOL, "model": STR, "current": STR, "target": STR, "missing": STRS, "approvals": arr(OBJ),
-        "version": nullable(STR), "alias": nullable(STR), "notes": STRS})
+    "mle3.promote/2",
+    "`mle3 promote --format json`: the gate's answer; `missing` says why it refused.",
+    {
+        "ok": BOOL,
+        "model": STR,
+        "current": STR,
+        "target": STR,
+        "missing": STRS,
+        "approvals": arr(OBJ),
+        "version": nullable(STR),
+        "alias": nullable(STR),
+        "notes": STRS,
+    },
+)
 AUDIT_VERIFY = declare(
-    "mle3.audit-verify/2", "`mle3 audit verify --format json`: hashes, parents and signatures checked.", {
-        "ok": BOOL, "entries": INT, "heads": STRS, "legacy_format": BOOL,
-        "problems": arr(obj({"file": STR, "line": INT, "message": STR}))})
+    "mle3.audit-verify/2",
+    "`mle3 audit verify --format json`: hashes, parents and signatures checked.",
+    {
+        "ok": BOOL,
+        "entries": INT,
+        "heads": STRS,
+        "legacy_format": BOOL,
+        "problems": arr(obj({"file": STR, "line": INT, "message": STR})),
+    },
+)
 AUDIT_MIGRATE = declare(
-    "mle3.audit-migrate/1", "`mle3 audit migrate --format json`: whether a linear log was migrated.",
-    {"migrated": BOOL, "entries": INT, "heads": STRS}, optional=("entries", "heads"))
+    "mle3.audit-migrate/1",
+    "`mle3 audit migrate --format json`: whether a linear log was migrated.",
+    {"migrated": BOOL, "entries": INT, "heads": STRS},
+    optional=("entries", "heads"),
+)
 AUDIT_LOG = declare(
-    "mle3.audit-log/2", "`mle3 audit log --format json`: the entries, oldest first, with their place and file.", {
-        "entries": arr(obj({"hash": STR, "time": STR, "action": STR, "item": nullable(STR), "actor": STR, "order": INT,
-                            "file": STR}, optional=("item",)))})
+    "mle3.audit-log/2",
+    "`mle3 audit log --format json`: the entries, oldest first, with their place and file.",
+    {
+        "entries": arr(
+            obj(
+                {
+                    "hash": STR,
+                    "time": STR,
+                    "action": STR,
+                    "item": nullable(STR),
+                    "actor": STR,
+                    "order": INT,
+                    "file": STR,
+                },
+                optional=("item",),
+            )
+        )
+    },
+)
 
 
 # ----------------------------------------------------------------- approvals
@@ -41,9 +92,20 @@ def approve(
     name: Annotated[Optional[str], typer.Option(help="Approver (default: the git user of the workspace).")] = None,
     comment: Annotated[Optional[str], typer.Option(help="Comment recorded with the decision.")] = None,
     reject: Annotated[bool, typer.Option("--reject", help="Record a rejection instead.")] = False,
-    deviation: Annotated[Optional[str], typer.Option(help="Also accept a known deviation of this content (a rule id, e.g. quantization.drop); needs --comment.")] = None,
-    sign: Annotated[bool, typer.Option("--sign", help="Sign the approval with your SSH key (ssh-keygen -Y, namespace mle3-approval).")] = False,
-    key: Annotated[Optional[Path], typer.Option("--key", help="Private SSH key to sign with (default: git user.signingkey or ~/.ssh/id_ed25519).")] = None,
+    deviation: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Also accept a known deviation of this content (a rule id, e.g. quantization.drop); needs --comment."
+        ),
+    ] = None,
+    sign: Annotated[
+        bool,
+        typer.Option("--sign", help="Sign the approval with your SSH key (ssh-keygen -Y, namespace mle3-approval)."),
+    ] = False,
+    key: Annotated[
+        Optional[Path],
+        typer.Option("--key", help="Private SSH key to sign with (default: git user.signingkey or ~/.ssh/id_ed25519)."),
+    ] = None,
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
 ) -> int:
@@ -56,7 +118,9 @@ def approve(
     if format == "json":
         emit_json({"schema": APPROVAL, **a.to_json()})
     else:
-        typer.echo(f"{a.decision} {a.item} as {a.role} by {a.name} (audit entry {a.entry[:12]}); fingerprint {a.fingerprint}")
+        typer.echo(
+            f"{a.decision} {a.item} as {a.role} by {a.name} (audit entry {a.entry[:12]}); fingerprint {a.fingerprint}"
+        )
     for warning in a.warnings:
         typer.echo(f"warning: {warning}", err=True)
     return ExitCode.OK
@@ -65,8 +129,17 @@ def approve(
 @app.command()
 def promote(
     model: Annotated[str, typer.Argument(help="Model version id.")],
-    to: Annotated[Literal["draft", "training", "validated", "released", "rejected", "obsolete"], typer.Option("--to", help="Target status.")],
-    version: Annotated[Optional[str], typer.Option("--version", help="Semantic version to give at validation (default: the next minor version of the model line).")] = None,
+    to: Annotated[
+        Literal["draft", "training", "validated", "released", "rejected", "obsolete"],
+        typer.Option("--to", help="Target status."),
+    ],
+    version: Annotated[
+        Optional[str],
+        typer.Option(
+            "--version",
+            help="Semantic version to give at validation (default: the next minor version of the model line).",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
 ) -> int:
@@ -80,7 +153,14 @@ def promote(
     if format == "json":
         emit_json({"schema": PROMOTE, "ok": gate.ok, **asdict(gate)})
     elif gate.ok:
-        typer.echo(f"{gate.model}: {gate.current} -> {gate.target}" + (f" (approved by {', '.join(a['name'] + ' as ' + a['role'] for a in gate.approvals)})" if gate.approvals else ""))
+        typer.echo(
+            f"{gate.model}: {gate.current} -> {gate.target}"
+            + (
+                f" (approved by {', '.join(a['name'] + ' as ' + a['role'] for a in gate.approvals)})"
+                if gate.approvals
+                else ""
+            )
+        )
         if gate.version:
             typer.echo(f"  version {gate.version}: also known as {gate.alias}")
     else:
@@ -93,7 +173,10 @@ def promote(
     return ok_if(gate.ok)
 
 
-audit_app = typer.Typer(help="The append-only audit log (artifacts/audit/, one file per entry), a hash DAG that git merges.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The append-only audit log (artifacts/audit/, one file per entry), a hash DAG that git merges.",
+    no_args_is_help=True,
+)
 app.add_typer(audit_app, name="audit")
 
 
@@ -111,18 +194,37 @@ def audit_verify(workspace: WorkspaceOpt = None, format: FormatOpt = "text") -> 
         if a.invalid:
             problems.append(audit_log.AuditProblem(a.file, a.line, f"approval entry is malformed: {a.invalid}"))
         elif a.signed and not a.verified:
-            problems.append(audit_log.AuditProblem(a.file, a.line, f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}"))
+            problems.append(
+                audit_log.AuditProblem(
+                    a.file, a.line, f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}"
+                )
+            )
     legacy = log.legacy_only
     if format == "json":
-        emit_json({"schema": AUDIT_VERIFY, "ok": not problems, "entries": len(log), "heads": log.heads, "legacy_format": legacy,
-                   "problems": [p.__dict__ for p in problems]})
+        emit_json(
+            {
+                "schema": AUDIT_VERIFY,
+                "ok": not problems,
+                "entries": len(log),
+                "heads": log.heads,
+                "legacy_format": legacy,
+                "problems": [p.__dict__ for p in problems],
+            }
+        )
     elif problems:
         for p in problems:
             typer.echo(f"{p.where()}: {p.message}")
         typer.echo(f"FAILED: {len(problems)} problem(s) in {len(log)} entries")
     else:
-        heads = f"{len(log.heads)} heads (branches not joined yet; the next entry joins them)" if len(log.heads) > 1 else "1 head"
-        typer.echo(f"OK: {len(log)} entries, every hash and parent intact, {heads}" + ("; linear format (migrated on the next append, or: mle3 audit migrate)" if legacy else ""))
+        heads = (
+            f"{len(log.heads)} heads (branches not joined yet; the next entry joins them)"
+            if len(log.heads) > 1
+            else "1 head"
+        )
+        typer.echo(
+            f"OK: {len(log)} entries, every hash and parent intact, {heads}"
+            + ("; linear format (migrated on the next append, or: mle3 audit migrate)" if legacy else "")
+        )
     return ok_if(not problems)
 
 
@@ -173,9 +275,13 @@ def audit_log_cmd(
     for n in nodes:
         e, d = n.entry, n.entry.get("details")
         d = d if isinstance(d, dict) else {}
-        summary = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("fingerprint", "signature", "heads") and v not in (None, "", [], {}))
+        summary = ", ".join(
+            f"{k}={v}"
+            for k, v in d.items()
+            if k not in ("fingerprint", "signature", "heads") and v not in (None, "", [], {})
+        )
         joins = f" (joins {len(n.parents)})" if len(n.parents) > 1 else ""
-        typer.echo(f"{n.hash[:10]} {e.get('time')} {str(e.get('action', '?')):<17} {str(e.get('item') or '-'):<28} {e.get('actor')}{joins}  {summary}")
+        typer.echo(
+            f"{n.hash[:10]} {e.get('time')} {str(e.get('action', '?')):<17} {str(e.get('item') or '-'):<28} {e.get('actor')}{joins}  {summary}"
+        )
     return ExitCode.OK
-
-

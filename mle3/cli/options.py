@@ -32,8 +32,12 @@ def ok_if(condition: bool) -> ExitCode:
 
 WorkspaceOpt = Annotated[
     Optional[Path],
-    typer.Option("--workspace", "-w", file_okay=False,
-                 help="Workspace directory (default: found from the current directory upwards)."),
+    typer.Option(
+        "--workspace",
+        "-w",
+        file_okay=False,
+        help="Workspace directory (default: found from the current directory upwards).",
+    ),
 ]
 
 #: ``--format`` is always the format of what the command writes (stdout or ``--output``);

@@ -12,9 +12,14 @@ from .options import ExitCode
 
 @app.command()
 def worker(
-    gpus: Annotated[Optional[str], typer.Option(help="GPUs to use, e.g. 0,1 (one run per GPU); default: one run at a time on the CPU.")] = None,
+    gpus: Annotated[
+        Optional[str],
+        typer.Option(help="GPUs to use, e.g. 0,1 (one run per GPU); default: one run at a time on the CPU."),
+    ] = None,
     max_parallel: Annotated[Optional[int], typer.Option(min=1, help="At most K runs at once.")] = None,
-    once: Annotated[bool, typer.Option("--once", help="Exit when the queue is empty (for a cluster job: SLURM, Kubernetes).")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit when the queue is empty (for a cluster job: SLURM, Kubernetes).")
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> int:
     """Train queued runs (`mle3 train --queue`) by priority, then age; several workers never take the same run."""

@@ -15,29 +15,80 @@ from .shapes import ANY, BOOL, OBJ, STR, STRS, arr, declare, deprecated_alias, n
 
 RUN_ID = {**STR, "description": "A run id (RUN-...), the same key in every document."}
 
-TRAIN = declare("mle3.train/1", "`mle3 train --format json`: the finished run.", {
-    "run_id": RUN_ID, "status": STR, "record": STR, "model_version": nullable(STR), "metrics": OBJ,
-    "error": nullable(STR), "warnings": STRS})
+TRAIN = declare(
+    "mle3.train/1",
+    "`mle3 train --format json`: the finished run.",
+    {
+        "run_id": RUN_ID,
+        "status": STR,
+        "record": STR,
+        "model_version": nullable(STR),
+        "metrics": OBJ,
+        "error": nullable(STR),
+        "warnings": STRS,
+    },
+)
 TRAIN_QUEUE = declare(
-    "mle3.train-queue/1", "`mle3 train --queue` and `mle3 runs rerun`: the run queued.",
+    "mle3.train-queue/1",
+    "`mle3 train --queue` and `mle3 runs rerun`: the run queued.",
     {"run_id": RUN_ID, "run": deprecated_alias(STR, "run_id"), "status": {"const": "pending"}, "rerun_of": STR},
-    optional=("rerun_of",))
+    optional=("rerun_of",),
+)
 EXPORT = declare(
-    "mle3.export/1", "`mle3 export --format json`: the float ONNX model, validated against PyTorch.",
-    {"onnx": STR, "sha256": STR, "onnx_metrics": OBJ, "torch_val_mAP_50": ANY, "gap": ANY})
-QUANTIZE = declare("mle3.quantize/1", "`mle3 quantize --format json`: the INT8 model against the float one.", {
-    "run_id": RUN_ID, "status": STR, "model_version": nullable(STR), "method": STR, "table": arr(OBJ), "drop": OBJ,
-    "threshold": {"type": "number"}, "passed": nullable(BOOL), "error": nullable(STR), "warnings": STRS})
-RUN_FIELDS = ("id", "kind", "method", "config", "status", "effective_status", "dataset_version", "model_version",
-              "created", "ended", "duration_s", "epochs_completed", "best_epoch", "error", "file")
+    "mle3.export/1",
+    "`mle3 export --format json`: the float ONNX model, validated against PyTorch.",
+    {"onnx": STR, "sha256": STR, "onnx_metrics": OBJ, "torch_val_mAP_50": ANY, "gap": ANY},
+)
+QUANTIZE = declare(
+    "mle3.quantize/1",
+    "`mle3 quantize --format json`: the INT8 model against the float one.",
+    {
+        "run_id": RUN_ID,
+        "status": STR,
+        "model_version": nullable(STR),
+        "method": STR,
+        "table": arr(OBJ),
+        "drop": OBJ,
+        "threshold": {"type": "number"},
+        "passed": nullable(BOOL),
+        "error": nullable(STR),
+        "warnings": STRS,
+    },
+)
+RUN_FIELDS = (
+    "id",
+    "kind",
+    "method",
+    "config",
+    "status",
+    "effective_status",
+    "dataset_version",
+    "model_version",
+    "created",
+    "ended",
+    "duration_s",
+    "epochs_completed",
+    "best_epoch",
+    "error",
+    "file",
+)
 _RUN_ROW = obj({"id": RUN_ID, "status": nullable(STR), "effective_status": nullable(STR)})
 _RUN_ROW["properties"] = {k: ANY for k in RUN_FIELDS} | _RUN_ROW["properties"]
 RUNS = declare("mle3.runs/1", "`mle3 runs --format json`: recorded runs, newest first.", {"runs": arr(_RUN_ROW)})
-RUN = declare("mle3.run/1", "`mle3 runs show RUN --format json`: one run record with its epochs.", {
-    "run_id": RUN_ID, "run": obj({"id": RUN_ID, "effective_status": STR, "epochs": arr(OBJ)})})
-RUNS_EXPORT = declare("mle3.runs-export/1", "`mle3 runs export --format json`: runs mirrored to MLflow.", {
-    "uri": STR, "warnings": STRS,
-    "exported": arr(obj({"run_id": RUN_ID, "run": deprecated_alias(STR, "run_id"), "mlflow_run_id": STR}))})
+RUN = declare(
+    "mle3.run/1",
+    "`mle3 runs show RUN --format json`: one run record with its epochs.",
+    {"run_id": RUN_ID, "run": obj({"id": RUN_ID, "effective_status": STR, "epochs": arr(OBJ)})},
+)
+RUNS_EXPORT = declare(
+    "mle3.runs-export/1",
+    "`mle3 runs export --format json`: runs mirrored to MLflow.",
+    {
+        "uri": STR,
+        "warnings": STRS,
+        "exported": arr(obj({"run_id": RUN_ID, "run": deprecated_alias(STR, "run_id"), "mlflow_run_id": STR})),
+    },
+)
 
 
 def _mlflow_target(flag: bool, at: str | None, old_uri: str | None) -> str | None:
@@ -64,14 +115,28 @@ def train(
     imgsz: Annotated[Optional[int], typer.Option(min=32, help="Override the image size (recorded).")] = None,
     batch: Annotated[Optional[int], typer.Option(min=1, help="Override the batch size (recorded).")] = None,
     data: Annotated[Optional[Path], typer.Option(help="Train on another data.yaml (recorded).")] = None,
-    allow_changed_data: Annotated[bool, typer.Option(help="Train although the data changed since registration (recorded).")] = False,
-    timeout: Annotated[Optional[float], typer.Option(min=1, help="Terminate after SECONDS (status terminated).")] = None,
+    allow_changed_data: Annotated[
+        bool, typer.Option(help="Train although the data changed since registration (recorded).")
+    ] = False,
+    timeout: Annotated[
+        Optional[float], typer.Option(min=1, help="Terminate after SECONDS (status terminated).")
+    ] = None,
     max_attempts: Annotated[int, typer.Option(min=1, help="Retry a failed run up to N attempts in all.")] = 1,
-    model_id: Annotated[Optional[str], typer.Option(help="Id for the model version, chosen by hand (default: <line>-<RUN-ID>, unique on every branch).")] = None,
+    model_id: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Id for the model version, chosen by hand (default: <line>-<RUN-ID>, unique on every branch)."
+        ),
+    ] = None,
     mlflow: Annotated[bool, typer.Option("--mlflow", help=MLFLOW_HELP)] = False,
     mlflow_at: MlflowAtOpt = None,
     mlflow_uri: MlflowUriOpt = None,
-    queue: Annotated[bool, typer.Option("--queue", help="Check everything, record a pending run and return at once; `mle3 worker` trains it.")] = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue", help="Check everything, record a pending run and return at once; `mle3 worker` trains it."
+        ),
+    ] = False,
     priority: Annotated[int, typer.Option(help="With --queue: higher runs first (then older first).")] = 0,
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
@@ -83,14 +148,25 @@ def train(
     from ..runner import TrainOptions, train as run_training
 
     ws = _workspace(workspace)
-    options = TrainOptions(epochs=epochs, device=device, imgsz=imgsz, batch=batch, data=data, allow_changed_data=allow_changed_data, timeout=timeout,
-                           max_attempts=max_attempts, model_id=model_id)
+    options = TrainOptions(
+        epochs=epochs,
+        device=device,
+        imgsz=imgsz,
+        batch=batch,
+        data=data,
+        allow_changed_data=allow_changed_data,
+        timeout=timeout,
+        max_attempts=max_attempts,
+        model_id=model_id,
+    )
     mirror = _mlflow_target(mlflow, mlflow_at, mlflow_uri)  # None: off, "": the workspace's store, or a URI
     if queue:
         from ..runner.queue import enqueue
 
         if mirror is not None:
-            raise Mle3Error("--mlflow is not available with --queue yet: mirror the run afterwards with `mle3 runs export`")
+            raise Mle3Error(
+                "--mlflow is not available with --queue yet: mirror the run afterwards with `mle3 runs export`"
+            )
         run_id = enqueue(ws, config, options, priority)
         if format == "json":
             emit_json({"schema": TRAIN_QUEUE, "run_id": run_id, "run": run_id, "status": "pending"})
@@ -105,7 +181,11 @@ def train(
     if format == "json":
         emit_json({"schema": TRAIN, **asdict(result)})
     else:
-        typer.echo(f"run {result.run_id}: {result.status}" + (f" ({result.error})" if result.error else "") + f"; record in {result.record}")
+        typer.echo(
+            f"run {result.run_id}: {result.status}"
+            + (f" ({result.error})" if result.error else "")
+            + f"; record in {result.record}"
+        )
         if result.model_version:
             for split, values in result.metrics.items():
                 typer.echo(f"  {split:<10} " + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
@@ -140,16 +220,26 @@ def export_model(
     if format == "json":
         emit_json({"schema": EXPORT, **result})
     else:
-        typer.echo(f"{result['onnx']}: val mAP50 ONNX {result['onnx_metrics']['validation'].get('mAP_50')} vs PyTorch {result['torch_val_mAP_50']} (gap {result['gap']}); recorded in {model} with sha256 {result['sha256']}")
+        typer.echo(
+            f"{result['onnx']}: val mAP50 ONNX {result['onnx_metrics']['validation'].get('mAP_50')} vs PyTorch {result['torch_val_mAP_50']} (gap {result['gap']}); recorded in {model} with sha256 {result['sha256']}"
+        )
     return ExitCode.OK
 
 
 @app.command()
 def quantize(
     model: Annotated[str, typer.Argument(help="Float model version id.")],
-    method: Annotated[Literal["ptq", "qat"], typer.Option(help="ptq: post-training static INT8; qat: quantization-aware fine-tuning, then INT8.")] = "ptq",
-    calibration_images: Annotated[Optional[int], typer.Option(min=1, help="Training images used for calibration (recorded as a deviation).")] = None,
-    calibration_method: Annotated[Optional[Literal["minmax", "entropy", "percentile"]], typer.Option(help="Calibration method (recorded as a deviation).")] = None,
+    method: Annotated[
+        Literal["ptq", "qat"],
+        typer.Option(help="ptq: post-training static INT8; qat: quantization-aware fine-tuning, then INT8."),
+    ] = "ptq",
+    calibration_images: Annotated[
+        Optional[int], typer.Option(min=1, help="Training images used for calibration (recorded as a deviation).")
+    ] = None,
+    calibration_method: Annotated[
+        Optional[Literal["minmax", "entropy", "percentile"]],
+        typer.Option(help="Calibration method (recorded as a deviation)."),
+    ] = None,
     qat_epochs: Annotated[Optional[int], typer.Option(min=1, help="QAT epochs (recorded as a deviation).")] = None,
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
@@ -159,7 +249,12 @@ def quantize(
     from ..runner.quantize import QuantizeOptions, quantize as run_quantization, result_json
 
     root = _workspace_root(workspace)
-    options = QuantizeOptions(method=method, calibration_images=calibration_images, calibration_method=calibration_method, qat_epochs=qat_epochs)
+    options = QuantizeOptions(
+        method=method,
+        calibration_images=calibration_images,
+        calibration_method=calibration_method,
+        qat_epochs=qat_epochs,
+    )
     result = _with_progress(format == "json", lambda echo: run_quantization(root, model, options, echo=echo))
     if format == "json":
         emit_json(result_json(result))
@@ -168,9 +263,13 @@ def quantize(
         if result.table:
             typer.echo(f"  {'model':<40} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}")
             for row in result.table:
-                typer.echo(f"  {row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} {row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}")
+                typer.echo(
+                    f"  {row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} {row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}"
+                )
             gate = "PASS" if result.passed else "FAIL"
-            typer.echo(f"  mAP50 drop val {result.drop.get('val', 0):+.4f}, test {result.drop.get('test', 0):+.4f}; threshold {result.threshold}: {gate}")
+            typer.echo(
+                f"  mAP50 drop val {result.drop.get('val', 0):+.4f}, test {result.drop.get('test', 0):+.4f}; threshold {result.threshold}: {gate}"
+            )
     return ok_if(result.status == "success" and bool(result.passed))
 
 
@@ -181,9 +280,13 @@ app.add_typer(runs_app, name="runs")
 @runs_app.callback()
 def runs_list(
     ctx: typer.Context,
-    status: Annotated[Optional[str], typer.Option(help="Only runs with this status (stale included as 'stale').")] = None,
+    status: Annotated[
+        Optional[str], typer.Option(help="Only runs with this status (stale included as 'stale').")
+    ] = None,
     config: Annotated[Optional[str], typer.Option(help="Only runs of this training configuration.")] = None,
-    search: Annotated[Optional[str], typer.Option(help="Text to find in run id, configuration, data set, model or error.")] = None,
+    search: Annotated[
+        Optional[str], typer.Option(help="Text to find in run id, configuration, data set, model or error.")
+    ] = None,
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
 ) -> int:
@@ -200,7 +303,14 @@ def runs_list(
         runs = [r for r in runs if r.get("config") == config]
     if search:
         needle = search.lower()
-        runs = [r for r in runs if any(needle in str(r.get(k, "")).lower() for k in ("id", "config", "dataset_version", "model_version", "error"))]
+        runs = [
+            r
+            for r in runs
+            if any(
+                needle in str(r.get(k, "")).lower()
+                for k in ("id", "config", "dataset_version", "model_version", "error")
+            )
+        ]
     if format == "json":
         emit_json({"schema": RUNS, "runs": [{k: r.get(k) for k in RUN_FIELDS} for r in runs]})
         return ExitCode.OK
@@ -212,14 +322,21 @@ def runs_list(
         if shown == "stale":
             shown = f"stale (was {r.get('status')}, process gone: failed)"
         kind = f"{r.get('kind', 'training')}" + (f" {r['method']}" if r.get("method") else "")
-        typer.echo(f"{r['id']}  {kind:<17} {r.get('config', '?'):<16} {shown:<12} epochs {r.get('epochs_completed') or 0:<4} {r.get('dataset_version') or '-':<20} {r.get('model_version') or '-'}")
+        typer.echo(
+            f"{r['id']}  {kind:<17} {r.get('config', '?'):<16} {shown:<12} epochs {r.get('epochs_completed') or 0:<4} {r.get('dataset_version') or '-':<20} {r.get('model_version') or '-'}"
+        )
     return ExitCode.OK
 
 
 @runs_app.command("export", cls=equals_values(mlflow="--mlflow-at"))
 def runs_export(
-    mlflow: Annotated[bool, typer.Option("--mlflow", help="Export to MLflow (the only target so far, so the default). "
-                                         + MLFLOW_HELP.split("; ", 1)[1])] = True,
+    mlflow: Annotated[
+        bool,
+        typer.Option(
+            "--mlflow",
+            help="Export to MLflow (the only target so far, so the default). " + MLFLOW_HELP.split("; ", 1)[1],
+        ),
+    ] = True,
     mlflow_at: MlflowAtOpt = None,
     mlflow_uri: MlflowUriOpt = None,
     workspace: WorkspaceOpt = None,
@@ -234,7 +351,14 @@ def runs_export(
     warnings: list[str] = []
     done = export_runs(root, uri, warnings.append)
     if format == "json":
-        emit_json({"schema": RUNS_EXPORT, "uri": uri, "exported": [{"run_id": a, "run": a, "mlflow_run_id": b} for a, b in done], "warnings": warnings})
+        emit_json(
+            {
+                "schema": RUNS_EXPORT,
+                "uri": uri,
+                "exported": [{"run_id": a, "run": a, "mlflow_run_id": b} for a, b in done],
+                "warnings": warnings,
+            }
+        )
     else:
         for w in warnings:
             typer.echo(f"warning: {w}", err=True)
@@ -274,8 +398,10 @@ def runs_show(
     try:
         _show_text(data)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a hand-edited field of another shape
-        raise Mle3Error(f"run record has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})",
-                        file=f"{runs_dir}/{run_id}/{RUN_FILE}") from None
+        raise Mle3Error(
+            f"run record has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})",
+            file=f"{runs_dir}/{run_id}/{RUN_FILE}",
+        ) from None
     return ExitCode.OK
 
 
@@ -334,7 +460,9 @@ def runs_abort(
 
 @runs_app.command("watch")
 def runs_watch(
-    run_id: Annotated[Optional[str], typer.Argument(help="Run to watch (default: the newest running or pending run).")] = None,
+    run_id: Annotated[
+        Optional[str], typer.Argument(help="Run to watch (default: the newest running or pending run).")
+    ] = None,
     once: Annotated[bool, typer.Option("--once", help="Print the view once and exit (no live updates).")] = False,
     workspace: WorkspaceOpt = None,
 ) -> int:
@@ -345,29 +473,46 @@ def runs_watch(
 
 
 def _show_text(data: dict) -> None:
-    typer.echo(f"{data['id']}  {data['effective_status']}  config {data.get('config')} ({data.get('config_sha256', '')[:19]}...)")
+    typer.echo(
+        f"{data['id']}  {data['effective_status']}  config {data.get('config')} ({data.get('config_sha256', '')[:19]}...)"
+    )
     typer.echo(f"  data set {data.get('dataset_version')}  {data.get('dataset_fingerprint')}")
     code = data.get("code") or {}
     typer.echo(f"  code {code.get('commit') or '(no commit)'}{' (dirty)' if code.get('dirty') else ''}")
     env = data.get("environment") or {}
     cuda = f"CUDA {env['cuda']}" if env.get("cuda") else "no CUDA"
-    typer.echo(f"  env python {env.get('python')} torch {env.get('torch')} ultralytics {env.get('ultralytics')}, {cuda}, on {', '.join(env.get('gpus') or []) or env.get('cpu')}")
+    typer.echo(
+        f"  env python {env.get('python')} torch {env.get('torch')} ultralytics {env.get('ultralytics')}, {cuda}, on {', '.join(env.get('gpus') or []) or env.get('cpu')}"
+    )
     stop = f"early stop at epoch {data['early_stop_epoch']}" if data.get("early_stop_epoch") else "no early stop"
     best = f"best epoch {data['best_epoch']}" if data.get("best_epoch") is not None else "no best epoch yet"
     duration = f"{data['duration_s']} s" if data.get("duration_s") is not None else "–"
-    typer.echo(f"  started {data.get('started') or '–'} ended {data.get('ended') or '–'} duration {duration}, {best}, {stop}")
+    typer.echo(
+        f"  started {data.get('started') or '–'} ended {data.get('ended') or '–'} duration {duration}, {best}, {stop}"
+    )
     for dev in data.get("deviations") or []:
         typer.echo(f"  deviation {dev['field']}: {dev['configured']!r} -> {dev['used']!r} ({dev['source']})")
     if data.get("not_applied"):
         typer.echo(f"  not applied: {', '.join(data['not_applied'])}")
     for e in data["epochs"]:
-        typer.echo(f"  epoch {e.get('epoch', '?'):>3}  box {_num(e.get('train_box_loss'))} cls {_num(e.get('train_cls_loss'))}  P {_num(e.get('precision'))} R {_num(e.get('recall'))} mAP50 {_num(e.get('mAP50'))} mAP50-95 {_num(e.get('mAP50_95'))}")
-    for split, values in (data.get("final_metrics") or {}).items() if isinstance(data.get("final_metrics"), dict) else ():
-        typer.echo(f"  final {split:<10} " + "  ".join(f"{k} {_num(v)}" for k, v in (values.items() if isinstance(values, dict) else ())))
+        typer.echo(
+            f"  epoch {e.get('epoch', '?'):>3}  box {_num(e.get('train_box_loss'))} cls {_num(e.get('train_cls_loss'))}  P {_num(e.get('precision'))} R {_num(e.get('recall'))} mAP50 {_num(e.get('mAP50'))} mAP50-95 {_num(e.get('mAP50_95'))}"
+        )
+    for split, values in (
+        (data.get("final_metrics") or {}).items() if isinstance(data.get("final_metrics"), dict) else ()
+    ):
+        typer.echo(
+            f"  final {split:<10} "
+            + "  ".join(f"{k} {_num(v)}" for k, v in (values.items() if isinstance(values, dict) else ()))
+        )
     if data.get("error"):
         typer.echo(f"  error: {data['error']}")
 
 
 def _num(value: object) -> str:
     """A metric as shown: three decimals, or the value as it is when it is not a number."""
-    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ("0.000" if value is None else str(value)[:20])
+    return (
+        f"{value:.3f}"
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        else ("0.000" if value is None else str(value)[:20])
+    )

@@ -41,14 +41,23 @@ def deprecated_alias(schema: dict[str, Any], of: str) -> dict[str, Any]:
     return {**schema, "deprecated": True, "description": f"Same as {of}; kept for one release, read {of} instead."}
 
 
-def declare(name: str, description: str, properties: dict[str, dict[str, Any]], optional: tuple[str, ...] = (),
-            defs: dict[str, dict[str, Any]] | None = None) -> str:
+def declare(
+    name: str,
+    description: str,
+    properties: dict[str, dict[str, Any]],
+    optional: tuple[str, ...] = (),
+    defs: dict[str, dict[str, Any]] | None = None,
+) -> str:
     """Publish the shape of a document whose ``schema`` field is ``name``; returns ``name``
     so the command writes exactly the name it declared. ``defs`` are ``#/$defs/...`` for
     recursive parts (a trace tree)."""
     body = obj({"schema": {"const": name}, **properties}, optional)
-    SHAPES[name] = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": name,
-                    "description": description, **body}
+    SHAPES[name] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": name,
+        "description": description,
+        **body,
+    }
     if defs:
         SHAPES[name]["$defs"] = defs
     return name

@@ -11,14 +11,26 @@ from .app import WorkspaceOpt, _with_progress, app
 from .options import ExitCode, FormatOpt, deprecated, ok_if
 from .shapes import ANY, INT, OBJ, STR, STRS, arr, declare, deprecated_alias, nullable, obj
 
-_TRIAL = obj({"number": INT, "run_id": STR, "run": deprecated_alias(nullable(STR), "run_id"), "status": STR,
-              "value": ANY, "params": OBJ})
+_TRIAL = obj(
+    {
+        "number": INT,
+        "run_id": STR,
+        "run": deprecated_alias(nullable(STR), "run_id"),
+        "status": STR,
+        "value": ANY,
+        "params": OBJ,
+    }
+)
 TUNE = declare(
-    "mle3.tune/1", "`mle3 tune run --format json`: the study and its trials (every trial a recorded run).",
-    {"study": STR, "record": STR, "trials": arr(_TRIAL), "best": nullable(OBJ)})
+    "mle3.tune/1",
+    "`mle3 tune run --format json`: the study and its trials (every trial a recorded run).",
+    {"study": STR, "record": STR, "trials": arr(_TRIAL), "best": nullable(OBJ)},
+)
 TUNE_ACCEPT = declare(
-    "mle3.tune-accept/1", "`mle3 tune accept --format json`: the new configuration with the best values.",
-    {"config": STR, "trial": ANY, "files": STRS})
+    "mle3.tune-accept/1",
+    "`mle3 tune accept --format json`: the new configuration with the best values.",
+    {"config": STR, "trial": ANY, "files": STRS},
+)
 
 
 class _TuneGroup(TyperGroup):
@@ -31,8 +43,9 @@ class _TuneGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-tune_app = typer.Typer(cls=_TuneGroup, no_args_is_help=True,
-                       help="Hyperparameter studies on Optuna: run one, accept its best values.")
+tune_app = typer.Typer(
+    cls=_TuneGroup, no_args_is_help=True, help="Hyperparameter studies on Optuna: run one, accept its best values."
+)
 app.add_typer(tune_app, name="tune")
 
 
@@ -41,9 +54,18 @@ def tune_run(
     config: Annotated[str, typer.Argument(help="Training configuration id (or file) with a tuning: block.")],
     trials: Annotated[Optional[int], typer.Option(min=1, help="Trials in the study (default: tuning.trials).")] = None,
     timeout: Annotated[Optional[float], typer.Option(min=1, help="Stop starting trials after SECONDS.")] = None,
-    study: Annotated[Optional[str], typer.Option(help="Study name: join this study (default: a new one, <CONFIG>-TUNE-<time>).")] = None,
-    storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL (default: SQLite in .mle3/); postgresql://... or a journal file on shared storage for several machines.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Trial processes on this machine (one GPU each when there are GPUs).")] = 1,
+    study: Annotated[
+        Optional[str], typer.Option(help="Study name: join this study (default: a new one, <CONFIG>-TUNE-<time>).")
+    ] = None,
+    storage: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Optuna storage URL (default: SQLite in .mle3/); postgresql://... or a journal file on shared storage for several machines."
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Trial processes on this machine (one GPU each when there are GPUs).")
+    ] = 1,
     device: Annotated[Optional[str], typer.Option(help="Override the device of every trial (recorded).")] = None,
     worker_index: Annotated[int, typer.Option(hidden=True)] = 0,
     workspace: WorkspaceOpt = None,
@@ -59,18 +81,24 @@ def tune_run(
     options = TuneOptions(trials=trials, timeout=timeout, study=study, storage=storage, workers=workers, device=device)
     result = _with_progress(format == "json", lambda echo: run_study(root, config, options, echo, worker=worker_index))
     if format == "json":
-        trials = [{"number": t["number"], "run_id": t["run"], **{k: t[k] for k in ("run", "status", "value", "params")}}
-                  for t in result.trials]
+        trials = [
+            {"number": t["number"], "run_id": t["run"], **{k: t[k] for k in ("run", "status", "value", "params")}}
+            for t in result.trials
+        ]
         best = result.best and {"run_id": result.best.get("run"), **result.best}
         emit_json({"schema": TUNE, "study": result.study, "record": result.record, "trials": trials, "best": best})
     else:
         counts: dict[str, int] = {}
         for t in result.trials:
             counts[t["status"]] = counts.get(t["status"], 0) + 1
-        typer.echo(f"study {result.study}: {len(result.trials)} trials ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); record {result.record}")
+        typer.echo(
+            f"study {result.study}: {len(result.trials)} trials ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); record {result.record}"
+        )
         if result.best:
             values = ", ".join(f"{k}={v}" for k, v in result.best["params"].items())
-            typer.echo(f"best: trial {result.best['number']} (run {result.best['run']}) value {result.best['value']}: {values}")
+            typer.echo(
+                f"best: trial {result.best['number']} (run {result.best['run']}) value {result.best['value']}: {values}"
+            )
             typer.echo(f"accept it with: mle3 tune accept {result.study}")
     return ok_if(bool(result.best))
 
@@ -78,7 +106,9 @@ def tune_run(
 @tune_app.command("accept")
 def tune_accept(
     study: Annotated[str, typer.Argument(help="The study whose best values become a new configuration.")],
-    id: Annotated[Optional[str], typer.Option("--id", help="Id of the new configuration (default: <CONFIG>-TUNED-<time>).")] = None,
+    id: Annotated[
+        Optional[str], typer.Option("--id", help="Id of the new configuration (default: <CONFIG>-TUNED-<time>).")
+    ] = None,
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
 ) -> int:
@@ -91,6 +121,8 @@ def tune_accept(
     if format == "json":
         emit_json({"schema": TUNE_ACCEPT, **result})
     else:
-        typer.echo(f"wrote {', '.join(result['files'])}: configuration {result['config']} with trial {result['trial']}'s values")
+        typer.echo(
+            f"wrote {', '.join(result['files'])}: configuration {result['config']} with trial {result['trial']}'s values"
+        )
         typer.echo(f"train the final model with: mle3 train {result['config']}")
     return ExitCode.OK

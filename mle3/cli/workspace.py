@@ -12,29 +12,75 @@ from .app import app, FORMAT, WorkspaceOpt, _load, _write_or_print
 from .options import ExitCode, FormatOpt, deprecated, ok_if
 from .shapes import BOOL, INT, STR, STRS, SHAPES, arr, declare, find, nullable, obj
 
-_FINDING = obj({"rule": STR, "severity": {"enum": ["error", "warning", "info"]}, "item": nullable(STR), "message": STR,
-                "file": nullable(STR), "line": nullable(INT), "column": nullable(INT), "field": nullable(STR)})
+_FINDING = obj(
+    {
+        "rule": STR,
+        "severity": {"enum": ["error", "warning", "info"]},
+        "item": nullable(STR),
+        "message": STR,
+        "file": nullable(STR),
+        "line": nullable(INT),
+        "column": nullable(INT),
+        "field": nullable(STR),
+    }
+)
 _SUMMARY = obj({k: INT for k in ("errors", "warnings", "infos", "items", "files", "ignored")})
-CHECK = declare("mle3.check/1", "`mle3 check --format json`: every finding with file, line and field.",
-                {"ok": BOOL, "summary": _SUMMARY, "findings": arr(_FINDING)})
-_ITEM = {"id": STR, "kind": STR, "title": nullable(STR), "status": nullable(STR), "file": nullable(STR),
-         "line": nullable(INT)}
+CHECK = declare(
+    "mle3.check/1",
+    "`mle3 check --format json`: every finding with file, line and field.",
+    {"ok": BOOL, "summary": _SUMMARY, "findings": arr(_FINDING)},
+)
+_ITEM = {
+    "id": STR,
+    "kind": STR,
+    "title": nullable(STR),
+    "status": nullable(STR),
+    "file": nullable(STR),
+    "line": nullable(INT),
+}
 _TREE = arr({"$ref": "#/$defs/node"})
 _NODE = obj({**_ITEM, "relation": STR, "children": _TREE})
 _NODE["properties"]["repeated"] = BOOL  # optional: the node was expanded where it first appeared
-TRACE = declare("mle3.trace/1", "`mle3 trace --format json`: an item's upstream and downstream trees.",
-                {"item": obj(_ITEM), "upstream": _TREE, "downstream": _TREE}, optional=("upstream", "downstream"),
-                defs={"node": _NODE})
-IMPACT = declare("mle3.impact/1", "`mle3 impact --format json`: what must be re-validated, nearest first.",
-                 {"item": obj(_ITEM), "impacted": arr(obj({**_ITEM, "distance": INT, "via": STRS}))})
-_ROW = obj({"requirement": STR, "title": STR, "type": STR, "datasets": STRS, "configurations": STRS,
-            "model_versions": STRS, "criteria_met": INT, "criteria_total": INT, "gaps": STRS})
-MATRIX = declare("mle3.matrix/1", "`mle3 matrix --format json`: requirements against what satisfies them.",
-                 {"project": nullable(STR), "rows": arr(_ROW)})
-RULE_LIST = declare("mle3.rules/1", "`mle3 rules --format json`: every rule with its default severity and fix.",
-                    {"rules": arr(obj({"id": STR, "family": STR, "severity": STR, "summary": STR, "fix": STR}))})
-SCHEMAS = declare("mle3.schemas/1", "`mle3 schema --format json`: the published JSON Schemas.",
-                  {"outputs": arr(obj({"name": STR, "description": STR})), "item_kinds": STRS})
+TRACE = declare(
+    "mle3.trace/1",
+    "`mle3 trace --format json`: an item's upstream and downstream trees.",
+    {"item": obj(_ITEM), "upstream": _TREE, "downstream": _TREE},
+    optional=("upstream", "downstream"),
+    defs={"node": _NODE},
+)
+IMPACT = declare(
+    "mle3.impact/1",
+    "`mle3 impact --format json`: what must be re-validated, nearest first.",
+    {"item": obj(_ITEM), "impacted": arr(obj({**_ITEM, "distance": INT, "via": STRS}))},
+)
+_ROW = obj(
+    {
+        "requirement": STR,
+        "title": STR,
+        "type": STR,
+        "datasets": STRS,
+        "configurations": STRS,
+        "model_versions": STRS,
+        "criteria_met": INT,
+        "criteria_total": INT,
+        "gaps": STRS,
+    }
+)
+MATRIX = declare(
+    "mle3.matrix/1",
+    "`mle3 matrix --format json`: requirements against what satisfies them.",
+    {"project": nullable(STR), "rows": arr(_ROW)},
+)
+RULE_LIST = declare(
+    "mle3.rules/1",
+    "`mle3 rules --format json`: every rule with its default severity and fix.",
+    {"rules": arr(obj({"id": STR, "family": STR, "severity": STR, "summary": STR, "fix": STR}))},
+)
+SCHEMAS = declare(
+    "mle3.schemas/1",
+    "`mle3 schema --format json`: the published JSON Schemas.",
+    {"outputs": arr(obj({"name": STR, "description": STR})), "item_kinds": STRS},
+)
 
 
 # ----------------------------------------------------------------- workspace
@@ -43,7 +89,12 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the workspace in.")] = Path("."),
     project: Annotated[Optional[str], typer.Option(help="Project name (default: directory name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing mle3.yaml and examples.")] = False,
-    lfs: Annotated[Optional[bool], typer.Option("--lfs/--no-lfs", help="Track *.pt, *.onnx, *.engine with git LFS (default: when git lfs is installed).")] = None,
+    lfs: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--lfs/--no-lfs", help="Track *.pt, *.onnx, *.engine with git LFS (default: when git lfs is installed)."
+        ),
+    ] = None,
 ) -> int:
     """Create a workspace in a git repository: example requirements and configuration, JSON
     Schemas, .gitignore (and git LFS patterns for weights when git lfs is installed)."""
@@ -55,10 +106,14 @@ def init(
     if note:
         typer.echo(f"note: {note}")
     if lfs is None and not git_lfs.available():
-        typer.echo("note: git lfs is not installed; weights (*.pt, *.onnx, *.engine) are not set up for LFS (install git-lfs, then mle3 init --force --lfs)")
-    typer.echo(f"created workspace in {directory.resolve()} ({len(written)} files); next: edit the examples, "
-               f"register your data (mle3 dataset register DATA.yaml --id DATA-001 --version v1 -r REQ-DATA-001 -w {directory}), "
-               f"uncomment `dataset:` in the configuration, then mle3 check")
+        typer.echo(
+            "note: git lfs is not installed; weights (*.pt, *.onnx, *.engine) are not set up for LFS (install git-lfs, then mle3 init --force --lfs)"
+        )
+    typer.echo(
+        f"created workspace in {directory.resolve()} ({len(written)} files); next: edit the examples, "
+        f"register your data (mle3 dataset register DATA.yaml --id DATA-001 --version v1 -r REQ-DATA-001 -w {directory}), "
+        f"uncomment `dataset:` in the configuration, then mle3 check"
+    )
     return ExitCode.OK
 
 
@@ -67,7 +122,9 @@ def check(
     workspace: WorkspaceOpt = None,
     format: Annotated[Literal["text", "json", "sarif", "junit"], FORMAT] = "text",
     strict: Annotated[bool, typer.Option(help="Warnings fail the check too (exit 1).")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse every file again instead of using .mle3/ cache.")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Parse every file again instead of using .mle3/ cache.")
+    ] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to a file.")] = None,
 ) -> int:
     """Find broken or missing traceability, stale approvals and unmet criteria."""
@@ -160,7 +217,15 @@ def rules(format: FormatOpt = "text") -> int:
 
     table = sorted(RULES.values(), key=lambda r: r.id)
     if format == "json":
-        emit_json({"schema": RULE_LIST, "rules": [{"id": r.id, "family": r.family, "severity": r.severity, "summary": r.summary, "fix": r.fix} for r in table]})
+        emit_json(
+            {
+                "schema": RULE_LIST,
+                "rules": [
+                    {"id": r.id, "family": r.family, "severity": r.severity, "summary": r.summary, "fix": r.fix}
+                    for r in table
+                ],
+            }
+        )
         return ExitCode.OK
     for r in table:
         typer.echo(f"{r.id:<32} {r.severity:<8} {r.summary}\n{'':<41} fix: {r.fix}")
@@ -169,10 +234,19 @@ def rules(format: FormatOpt = "text") -> int:
 
 @app.command()
 def schema(
-    name: Annotated[Optional[str], typer.Argument(help="An output document (mle3.check/1, or check for its newest "
-                                                  "version) or an item kind (training, ...); none: the list.")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Directory for <kind>.schema.json files of "
-                                                   "every item kind (for YAML editors).")] = None,
+    name: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="An output document (mle3.check/1, or check for its newest "
+            "version) or an item kind (training, ...); none: the list."
+        ),
+    ] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output", "-o", help="Directory for <kind>.schema.json files of every item kind (for YAML editors)."
+        ),
+    ] = None,
     format: FormatOpt = "text",
 ) -> int:
     """List or print the JSON Schemas: of every --format json document mle3 prints, and of every item file kind."""
@@ -203,7 +277,13 @@ def schema(
     if format == "json":
         from ..output import emit_json
 
-        emit_json({"schema": SCHEMAS, "outputs": [{"name": n, "description": s["description"]} for n, s in SHAPES.items()], "item_kinds": sorted(kinds)})
+        emit_json(
+            {
+                "schema": SCHEMAS,
+                "outputs": [{"name": n, "description": s["description"]} for n, s in SHAPES.items()],
+                "item_kinds": sorted(kinds),
+            }
+        )
         return ExitCode.OK
     width = max(len(n) for n in SHAPES)
     typer.echo("output documents (--format json; `mle3 schema NAME` prints one):")
@@ -211,4 +291,3 @@ def schema(
         typer.echo(f"  {n:<{width}}  {s['description']}")
     typer.echo(f"item file kinds (`mle3 schema KIND`, or all with -o DIR): {', '.join(sorted(kinds))}")
     return ExitCode.OK
-

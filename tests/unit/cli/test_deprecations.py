@@ -44,8 +44,11 @@ def test_report_format_html_means_to_html(cli, make_ws):
 def test_train_mlflow_is_one_option_and_mlflow_uri_still_works(cli, tmp_path):
     root = write_files(tmp_path / "ws", TINY_FILES)
     queued = "--mlflow is not available with --queue"
-    for args, deprecations in ((["TINY-TRAIN-001", "--mlflow=file:./x"], 0), (["--mlflow", "TINY-TRAIN-001"], 0),
-                               (["TINY-TRAIN-001", "--mlflow-uri", "file:./x"], 1)):
+    for args, deprecations in (
+        (["TINY-TRAIN-001", "--mlflow=file:./x"], 0),
+        (["--mlflow", "TINY-TRAIN-001"], 0),
+        (["TINY-TRAIN-001", "--mlflow-uri", "file:./x"], 1),
+    ):
         _, _, err = cli("train", *args, "--queue", "-w", root, expect=ExitCode.USAGE)
         assert queued in err and len(_deprecations(err)) == deprecations, (args, err)
 

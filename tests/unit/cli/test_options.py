@@ -9,11 +9,32 @@ from mle3.cli import ExitCode
 
 #: (command, a --format value it does not write): each must be refused, never ignored
 REFUSED = [
-    ("check", "pdf"), ("trace", "csv"), ("impact", "md"), ("matrix", "sarif"), ("rules", "yaml"), ("schema", "html"),
-    ("runs", "csv"), ("runs show", "md"), ("doctor", "xml"), ("audit verify", "junit"), ("audit log", "csv"),
-    ("report", "docx"), ("export", "engine"), ("export", "pdf"), ("report", "onnx"), ("tune run", "csv"), ("site", "pdf"),
+    ("check", "pdf"),
+    ("trace", "csv"),
+    ("impact", "md"),
+    ("matrix", "sarif"),
+    ("rules", "yaml"),
+    ("schema", "html"),
+    ("runs", "csv"),
+    ("runs show", "md"),
+    ("doctor", "xml"),
+    ("audit verify", "junit"),
+    ("audit log", "csv"),
+    ("report", "docx"),
+    ("export", "engine"),
+    ("export", "pdf"),
+    ("report", "onnx"),
+    ("tune run", "csv"),
+    ("site", "pdf"),
 ]
-ARGS = {"trace": ["X"], "impact": ["X"], "runs show": ["RUN-1"], "report": ["04-11", "X"], "export": ["M"], "tune run": ["C"]}
+ARGS = {
+    "trace": ["X"],
+    "impact": ["X"],
+    "runs show": ["RUN-1"],
+    "report": ["04-11", "X"],
+    "export": ["M"],
+    "tune run": ["C"],
+}
 
 
 @pytest.mark.parametrize(("command", "value"), REFUSED)

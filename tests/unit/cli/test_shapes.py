@@ -34,7 +34,18 @@ def documents(tmp_path_factory) -> dict[str, tuple[int, dict]]:
     generate(root / "data" / "tiny", counts={"train": 8, "val": 2, "test": 2}, image_size=32, seed=3)
     w = ("-w", root)
     steps: dict[str, tuple[object, ...]] = {
-        "dataset register": ("dataset", "register", root / "data/tiny/data.yaml", "--id", "TINY-DATA", "--version", "v1", "-r", "REQ-DATA", *w),
+        "dataset register": (
+            "dataset",
+            "register",
+            root / "data/tiny/data.yaml",
+            "--id",
+            "TINY-DATA",
+            "--version",
+            "v1",
+            "-r",
+            "REQ-DATA",
+            *w,
+        ),
         "check": ("check", *w),
         "trace": ("trace", "TINY-DATA", *w),
         "impact": ("impact", "REQ-DATA", *w),
@@ -62,14 +73,34 @@ def documents(tmp_path_factory) -> dict[str, tuple[int, dict]]:
         code, out, err = _run(*args, "--format", "json")
         assert code == 0, (name, err)
         docs[name] = code, json.loads(out)
-    code, out, err = _run("dataset", "retire", "TINY-DATA-v1", "--status", "obsolete", "--reason", "superseded", *w, "--format", "json")
+    code, out, err = _run(
+        "dataset", "retire", "TINY-DATA-v1", "--status", "obsolete", "--reason", "superseded", *w, "--format", "json"
+    )
     assert code == 0, err
     docs["dataset retire"] = code, json.loads(out)
     return docs
 
 
-COMMANDS = ["dataset register", "check", "trace", "impact", "matrix", "rules", "schema", "dataset verify", "approve", "train --queue",
-            "runs", "runs show", "runs rerun", "audit verify", "audit log", "audit migrate", "doctor", "dataset retire"]
+COMMANDS = [
+    "dataset register",
+    "check",
+    "trace",
+    "impact",
+    "matrix",
+    "rules",
+    "schema",
+    "dataset verify",
+    "approve",
+    "train --queue",
+    "runs",
+    "runs show",
+    "runs rerun",
+    "audit verify",
+    "audit log",
+    "audit migrate",
+    "doctor",
+    "dataset retire",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -126,8 +157,12 @@ def test_the_shapes_of_library_modules_carry_the_names_declared_here():
 
 def test_no_command_writes_a_shape_inline():
     """A ``"schema": "mle3..."`` literal in a command module is a shape nobody declared."""
-    inline = [f"{p.name}:{n}" for p in sorted((REPO / "mle3/cli").glob("*.py")) for n, line in enumerate(p.read_text().splitlines(), 1)
-              if re.search(r'"schema":\s*"mle3\.', line)]
+    inline = [
+        f"{p.name}:{n}"
+        for p in sorted((REPO / "mle3/cli").glob("*.py"))
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r'"schema":\s*"mle3\.', line)
+    ]
     assert not inline, inline
 
 

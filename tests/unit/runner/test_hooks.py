@@ -17,8 +17,11 @@ class _Record:
     """What a hook uses of a run record: its data and ``update``."""
 
     def __init__(self) -> None:
-        self.data: dict[str, Any] = {"id": "RUN-20260101-000000-abcd", "config": "TINY-TRAIN-001",
-                                     "parameters": {"epochs": 2}}
+        self.data: dict[str, Any] = {
+            "id": "RUN-20260101-000000-abcd",
+            "config": "TINY-TRAIN-001",
+            "parameters": {"epochs": 2},
+        }
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
