@@ -31,6 +31,7 @@ from mle3.workspace import load_workspace
 
 root = Path(sys.argv[1]); rng = random.Random(int(sys.argv[2]))
 record = RunRecord.load(root, "RUN-FAULT") if (root / "artifacts/runs/RUN-FAULT/run.yaml").exists() else None
+print("ready", flush=True)
 for i in range(10_000):
     step = rng.randrange(5)
     if step == 0:
@@ -60,8 +61,11 @@ def test_random_kills_never_leave_a_half_written_file(tmp_path):
     rng = random.Random(7)
     kills = 0
     for round_ in range(24):
-        proc = subprocess.Popen([sys.executable, "-c", WORKER, str(root), str(round_)])
-        time.sleep(0.6 + rng.random() * 0.8)  # imports take ~0.4 s; then kill somewhere in the loop
+        proc = subprocess.Popen([sys.executable, "-c", WORKER, str(root), str(round_)], stdout=subprocess.PIPE)
+        # imports take 0.4 s on a quiet machine and several seconds on a loaded one: wait until
+        # the worker is writing, then kill it somewhere in its loop
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        time.sleep(0.05 + rng.random() * 0.8)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
