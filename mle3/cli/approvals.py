@@ -282,6 +282,7 @@ def audit_log_cmd(
         )
         joins = f" (joins {len(n.parents)})" if len(n.parents) > 1 else ""
         typer.echo(
-            f"{n.hash[:10]} {e.get('time')} {str(e.get('action', '?')):<17} {str(e.get('item') or '-'):<28} {e.get('actor')}{joins}  {summary}"
+            f"{n.hash[:10]} {e.get('time')} {str(e.get('action', '?')):<17} {str(e.get('item') or '-'):<28} "
+            f"{e.get('actor')}{joins}  {summary}"
         )
     return ExitCode.OK

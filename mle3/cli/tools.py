@@ -123,6 +123,7 @@ def augment_preview(
         )
     else:
         typer.echo(
-            f"{output}: {len(sheet.tiles)} tiles, seed {seed}; transforms: {', '.join(p.transform for p in sheet.planned) or 'none'}"
+            f"{output}: {len(sheet.tiles)} tiles, seed {seed}; transforms: "
+            f"{', '.join(p.transform for p in sheet.planned) or 'none'}"
         )
     return ExitCode.OK

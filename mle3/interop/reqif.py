@@ -300,7 +300,8 @@ def _parse(path: Path, data: bytes):
         )
     if etree.QName(root).namespace != NAMESPACE or etree.QName(root).localname != "REQ-IF":
         raise Mle3Error(
-            f"not a ReqIF document: root element {etree.QName(root).localname!r} in namespace {etree.QName(root).namespace!r}",
+            f"not a ReqIF document: root element {etree.QName(root).localname!r} in namespace "
+            f"{etree.QName(root).namespace!r}",
             file=str(path),
             line=root.sourceline,
         )
@@ -326,7 +327,10 @@ class Unresolved:
     source_id: str | None
 
     def message(self, path: Path) -> str:
-        return f"{path.name}:{self.line}: {self.kind} relation {self.relation} names SPEC-OBJECT {self.missing}, which is not in the file"
+        return (
+            f"{path.name}:{self.line}: {self.kind} relation {self.relation} names SPEC-OBJECT {self.missing}, "
+            "which is not in the file"
+        )
 
 
 def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list[Unresolved]]:
