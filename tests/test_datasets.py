@@ -19,7 +19,8 @@ from mle3.datasets.synthetic import generate
 
 WS_FILES = {
     "mle3.yaml": "project: data test\n",
-    "requirements/R.yaml": "requirement:\n  id: REQ-DATA\n  type: ml_data\n  criteria:\n    - samples: train\n      min: 10\n    - class: disc\n      split: train\n      min_samples: 1\n",
+    "requirements/R.yaml": "requirement:\n  id: REQ-DATA\n  type: ml_data\n  criteria:\n    - samples: train\n      "
+    "min: 10\n    - class: disc\n      split: train\n      min_samples: 1\n",
 }
 
 

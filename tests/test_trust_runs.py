@@ -361,7 +361,8 @@ def test_bad_queue_entries_are_refused_with_one_line_and_worker_once_exits(tmp_p
 
 # ---------------------------------------------------------------- point 11: killed trials, seeds per process
 TUNING = (
-    "  tuning:\n    objective: {metric: mAP_50, split: val, direction: maximize}\n    trials: 2\n    epochs_per_trial: 1\n"
+    "  tuning:\n    objective: {metric: mAP_50, split: val, direction: maximize}\n    trials: 2\n    "
+    "epochs_per_trial: 1\n"
     "    sampler: tpe\n    pruner: none\n    seed: 0\n    space:\n      optimizer.momentum: {low: 0.5, high: 0.99}\n"
 )
 
