@@ -143,7 +143,8 @@ def promote(
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
 ) -> int:
-    """Move a model version along its life cycle, only when checks, criteria, approvals and separation of duties allow."""
+    """Move a model version along its life cycle, only when checks, criteria, approvals and separation of duties
+    allow."""
     from dataclasses import asdict
 
     from ..approvals import promote as run_promotion

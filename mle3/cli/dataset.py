@@ -82,7 +82,8 @@ def dataset_register(
         Optional[list[str]],
         typer.Option(
             "--coco",
-            help="COCO input instead of a data.yaml: SPLIT=ANNOTATIONS.json:IMAGE_FOLDER (repeat for train, val, test).",
+            help="COCO input instead of a data.yaml: SPLIT=ANNOTATIONS.json:IMAGE_FOLDER "
+            "(repeat for train, val, test).",
         ),
     ] = None,
     coco_out: Annotated[

@@ -114,10 +114,8 @@ def report(
             }
         )
     else:
-        typer.echo(
-            f"{d.wp} {d.item}: {d.path} "
-            f"({'APPROVED' if d.approved else 'DRAFT, missing ' + (', '.join(d.missing_roles) or 'an approval policy')})"
-        )
+        state = "APPROVED" if d.approved else "DRAFT, missing " + (", ".join(d.missing_roles) or "an approval policy")
+        typer.echo(f"{d.wp} {d.item}: {d.path} ({state})")
     return ExitCode.OK
 
 

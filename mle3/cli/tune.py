@@ -72,7 +72,8 @@ def tune_run(
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
 ) -> int:
-    """Optimize a configuration's hyperparameters with Optuna (every trial a recorded run, the test split never used)."""
+    """Optimize a configuration's hyperparameters with Optuna (every trial a recorded run, the test split never
+    used)."""
     from ..output import emit_json
     from ..tuning.study import TuneOptions
     from ..tuning.study import tune as run_study

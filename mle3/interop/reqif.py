@@ -11,7 +11,9 @@ Mapping (export writes the first name; import accepts any name in the row):
 | type | mle3.type, TYPE |
 | status | mle3.status, STATUS |
 | criteria | mle3.criteria (JSON) |
-| derived_from | SPEC-RELATION of type ``derived_from`` (or ``Parent``) from the requirement to its parent, and mle3.derived_from (JSON, keeps ids of other tools) |
+| derived_from | SPEC-RELATION ``derived_from`` (or ``Parent``) to the parent, and mle3.derived_from (JSON) |
+
+``mle3.derived_from`` keeps the parent ids of other tools.
 
 Import refuses, before parsing, any DOCTYPE or ENTITY declaration (no external
 entities, no entity expansion) and documents larger than ``MAX_REQIF_BYTES`` (a

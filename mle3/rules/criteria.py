@@ -92,7 +92,7 @@ def targets(ctx: Context, requirement: Any, criterion: Any) -> list[Any]:
 )
 def unmet(ctx: Context) -> Iterator[Hit]:
     for req in ctx.ws.of_kind("requirement"):
-        for index, criterion in enumerate(req.criteria):
+        for criterion in req.criteria:
             for target in targets(ctx, req, criterion):
                 verdict = evaluate(criterion, target)
                 if verdict.passed is False:

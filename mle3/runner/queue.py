@@ -612,9 +612,9 @@ def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print
                 else:
                     renew(_claim_path(root, run_id, token))  # until the run's process takes the claim
             if stopping.is_set():
-                for run_id, proc in running.values():
+                for _run_id, proc in running.values():
                     proc.send_signal(signal.SIGTERM)  # each run records itself as terminated
-                for run_id, proc in running.values():
+                for _run_id, proc in running.values():
                     proc.wait()
                 return started
             recover(root, echo)
