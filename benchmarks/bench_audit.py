@@ -44,7 +44,7 @@ def build(root: Path, n: int) -> list[str]:
             "host": "bench",
             "action": "approval" if i % 3 == 0 else "run.start",
             "item": f"ITEM-{i % 500}",
-            "details": {"role": "ml_lead", "decision": "approved", "fingerprint": "sha256:" + "%064x" % i},
+            "details": {"role": "ml_lead", "decision": "approved", "fingerprint": f"sha256:{i:064x}"},
             "parents": parents,
         }
         digest, raw = entry_bytes(body)

@@ -98,7 +98,7 @@ def main() -> None:
         print(f"13-65 for a run of {args.epochs} epochs: {pages} pages, {len(pdf) / 1e3:.0f} kB")
         print(
             f"mle3 report 13-65 end to end (new process): median {statistics.median(times):.2f} s  "
-            f"{['%.2f' % t for t in times]}"
+            f"{[f'{t:.2f}' for t in times]}"
         )
         print(f"HTML -> PDF step alone (weasyprint, warm):  {pdf_only:.2f} s")
 

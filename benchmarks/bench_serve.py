@@ -281,8 +281,8 @@ def bench_training(root: Path, epochs: int, clients: int, repeat: int) -> None:
     a, w = statistics.median(alone), statistics.median(watched)
     print(f"training, {epochs} epochs of 200 images at 128 px on the CPU, sum of epoch times (medians of {repeat}):")
     print(
-        f"  alone {a:.2f} s {['%.2f' % x for x in alone]}; with the server and {clients} SSE viewers {w:.2f} s "
-        f"{['%.2f' % x for x in watched]}: {(w - a) / a:+.1%}"
+        f"  alone {a:.2f} s {[f'{x:.2f}' for x in alone]}; with the server and {clients} SSE viewers {w:.2f} s "
+        f"{[f'{x:.2f}' for x in watched]}: {(w - a) / a:+.1%}"
     )
 
 

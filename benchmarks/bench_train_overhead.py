@@ -29,7 +29,10 @@ from ultralytics import YOLO
 model = YOLO(params.pop("model"))
 model.train(data=data, project=project, name="bare", exist_ok=True, plots=False, val=True, **params)
 best = os.path.join(model.trainer.save_dir, "weights", "best.pt")
-YOLO(best).val(data=data, split="test", imgsz=params.get("imgsz"), batch=params.get("batch"), device=params.get("device"), plots=False, project=project, name="bare-test", exist_ok=True, verbose=False)
+YOLO(best).val(
+    data=data, split="test", imgsz=params.get("imgsz"), batch=params.get("batch"), device=params.get("device"),
+    plots=False, project=project, name="bare-test", exist_ok=True, verbose=False,
+)
 """
 
 
@@ -78,8 +81,8 @@ def main() -> None:
             f"training: {args.epochs} epochs, {args.images} images at {args.imgsz} px, CPU; {args.repeat} repeats "
             "(medians)"
         )
-        print(f"bare ultralytics (train + test eval): {bare:7.2f} s  {['%.2f' % x for x in bare_times]}")
-        print(f"mle3 train (recorded):                {ours:7.2f} s  {['%.2f' % x for x in mle3_times]}")
+        print(f"bare ultralytics (train + test eval): {bare:7.2f} s  {[f'{x:.2f}' for x in bare_times]}")
+        print(f"mle3 train (recorded):                {ours:7.2f} s  {[f'{x:.2f}' for x in mle3_times]}")
         print(f"overhead: {ours - bare:+.2f} s = {(ours - bare) / bare:+.1%}")
 
 

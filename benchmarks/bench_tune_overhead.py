@@ -107,9 +107,9 @@ def main() -> None:
             f"{args.trials} trials of {args.epochs} epochs, {args.images} images at {args.imgsz} px, CPU; medians "
             "without the first of each process"
         )
-        print(f"bare ultralytics, one process:          {bare:7.2f} s  {['%.2f' % x for x in bare_times]}")
+        print(f"bare ultralytics, one process:          {bare:7.2f} s  {[f'{x:.2f}' for x in bare_times]}")
         print(
-            f"mle3 tune, one trial (Optuna's timing): {trial:7.2f} s  {['%.2f' % x for x in trial_times]}; whole "
+            f"mle3 tune, one trial (Optuna's timing): {trial:7.2f} s  {[f'{x:.2f}' for x in trial_times]}; whole "
             f"study {study_wall:.2f} s"
         )
         print(f"overhead per trial: {trial - bare:+.2f} s = {(trial - bare) / bare:+.1%}")
