@@ -181,9 +181,13 @@ record.update(status="in_progress", started=record.data["created"])
 weights = record.directory / "ultralytics" / "weights" / "best.pt"
 weights.parent.mkdir(parents=True)
 weights.write_bytes(b"weights")
-outcome = {"final": {"validation": {"mAP_50": 0.9}, "test": {"mAP_50": 0.9}}, "best_weights": weights, "epochs_run": 1, "best_epoch": 1, "checkpoints": []}
+outcome = {
+    "final": {"validation": {"mAP_50": 0.9}, "test": {"mAP_50": 0.9}},
+    "best_weights": weights, "epochs_run": 1, "best_epoch": 1, "checkpoints": [],
+}
 print(record.id, flush=True)
-finish_success(ws, record, prep, outcome, TrainOptions(), time.time(), 1, TrainResult(record.id, "pending", record.rel_dir))
+result = TrainResult(record.id, "pending", record.rel_dir)
+finish_success(ws, record, prep, outcome, TrainOptions(), time.time(), 1, result)
 """
 
 
