@@ -44,7 +44,7 @@ def build(root: Path, n: int) -> list[str]:
             "host": "bench",
             "action": "approval" if i % 3 == 0 else "run.start",
             "item": f"ITEM-{i % 500}",
-            "details": {"role": "ml_lead", "decision": "approved", "fingerprint": "sha256:" + "%064x" % i},
+            "details": {"role": "ml_lead", "decision": "approved", "fingerprint": f"sha256:{i:064x}"},
             "parents": parents,
         }
         digest, raw = entry_bytes(body)
@@ -101,7 +101,8 @@ def main() -> None:
             )
             runs.append(time.perf_counter() - t)
         print(
-            f"mle3 audit verify end to end (new process), 3 runs: {', '.join(f'{r:.2f}' for r in runs)} s -> {proc.stdout.strip()}"
+            f"mle3 audit verify end to end (new process), 3 runs: {', '.join(f'{r:.2f}' for r in runs)} s -> "
+            f"{proc.stdout.strip()}"
         )
 
         fork_point = audit.read(root).heads[0]  # where another clone's branch starts
@@ -114,7 +115,8 @@ def main() -> None:
             audit.append(root, "bench.append", None, actor="bench")
             times.append(time.perf_counter() - t)
         print(
-            f"append at {n}: first (index rebuilt from the whole log) {first * 1000:.0f} ms; then median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
+            f"append at {n}: first (index rebuilt from the whole log) {first * 1000:.0f} ms; then median "
+            f"{statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
         )
 
         # a pull brings 100 entries from another branch

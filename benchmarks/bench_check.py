@@ -41,7 +41,8 @@ def run_timed(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
 def yaml_baseline(root: Path) -> float:
     code = (
         "import os, sys, time, yaml\n"
-        "paths = [os.path.join(d, f) for base in ('requirements', 'artifacts') for d, _, fs in os.walk(base) for f in fs if f.endswith('.yaml')]\n"
+        "paths = [os.path.join(d, f) for base in ('requirements', 'artifacts') for d, _, fs in os.walk(base) for f "
+        "in fs if f.endswith('.yaml')]\n"
         "t = time.perf_counter()\n"
         "for p in paths:\n"
         "    with open(p, 'rb') as fh: yaml.load(fh.read(), Loader=yaml.CSafeLoader)\n"
@@ -121,13 +122,15 @@ def main() -> None:
         print(f"items: {args.items}, cores: {os.cpu_count()}, repeats: {args.repeat} (medians)")
         print(f"PyYAML CSafeLoader alone, one process: {median(base):6.2f} s")
         print(
-            f"mle3 check cold (no cache):            {median(cold):6.2f} s  = {median(cold) / median(base):.2f}x the parse-only time  (peak RSS {peaks['cold']:.0f} MiB)"
+            f"mle3 check cold (no cache):            {median(cold):6.2f} s  = {median(cold) / median(base):.2f}x the "
+            f"parse-only time  (peak RSS {peaks['cold']:.0f} MiB)"
         )
         print(f"mle3 check warm (nothing changed):     {median(warm):6.2f} s")
         print(f"mle3 check after one file changed:     {median(one):6.2f} s")
         print(f"mle3 trace (load + trace one item):    {median(trace):6.2f} s; trace --depth 1 {load_only:.2f} s")
         print(
-            f"in one process: load {t_load:.2f} s (warm parse cache), graph {t_graph:.2f} s, trace one item {t_trace * 1000:.1f} ms, impact of one requirement {t_impact * 1000:.1f} ms"
+            f"in one process: load {t_load:.2f} s (warm parse cache), graph {t_graph:.2f} s, trace one item "
+            f"{t_trace * 1000:.1f} ms, impact of one requirement {t_impact * 1000:.1f} ms"
         )
         print(f"importing the CLI imports torch/ultralytics: {torch}")
         if args.doorstop:
@@ -149,10 +152,12 @@ def doorstop_compare(tmp: Path, n: int) -> None:
     half = n // 2
     for i in range(1, half + 1):
         (root / "reqs" / f"REQ{i:05d}.yml").write_text(
-            f"active: true\nderived: false\nheader: ''\nlevel: 1.{i}\nlinks: []\nnormative: true\nref: ''\nreviewed: null\ntext: |\n  Requirement {i}\n"
+            f"active: true\nderived: false\nheader: ''\nlevel: 1.{i}\nlinks: []\nnormative: true\nref: ''\nreviewed: "
+            f"null\ntext: |\n  Requirement {i}\n"
         )
         (root / "tests" / f"TST{i:05d}.yml").write_text(
-            f"active: true\nderived: false\nheader: ''\nlevel: 1.{i}\nlinks:\n- REQ{i:05d}: null\nnormative: true\nref: ''\nreviewed: null\ntext: |\n  Test {i}\n"
+            f"active: true\nderived: false\nheader: ''\nlevel: 1.{i}\nlinks:\n- REQ{i:05d}: null\nnormative: "
+            f"true\nref: ''\nreviewed: null\ntext: |\n  Test {i}\n"
         )
     start = time.perf_counter()
     proc = subprocess.run(["doorstop"], cwd=root, capture_output=True, text=True)

@@ -140,15 +140,18 @@ def main() -> None:
         print(f"limit, sha256sum (find | xargs -P2):  {sha:6.2f} s  {files / sha:9.0f} files/s")
         print(f"limit, hashlib loop (2 processes):    {loop:6.2f} s  {files / loop:9.0f} files/s")
         print(
-            f"mle3 read-and-hash alone (in-process): {hash_only:5.2f} s  {files / hash_only:9.0f} files/s = {limit / hash_only:.0%} of the limit (no image or label checks)"
+            f"mle3 read-and-hash alone (in-process): {hash_only:5.2f} s  {files / hash_only:9.0f} files/s = "
+            f"{limit / hash_only:.0%} of the limit (no image or label checks)"
         )
         print(
-            f"mle3 dataset register (end to end):   {reg:6.2f} s  {files / reg:9.0f} files/s = {limit / reg:.0%} of the limit; peak {reg_rss / 1024:.0f} MB"
+            f"mle3 dataset register (end to end):   {reg:6.2f} s  {files / reg:9.0f} files/s = {limit / reg:.0%} of "
+            f"the limit; peak {reg_rss / 1024:.0f} MB"
         )
         print(f"mle3 dataset verify, unchanged:       {verify:6.2f} s  peak {verify_rss / 1024:.0f} MB")
         print(f"mle3 check --no-cache, with the set:  {check_with:6.2f} s  (without it: {check_without:.2f} s)")
         print(
-            f"added to git: {added} bytes ({added / files:.4f} bytes per file); manifest beside the data: {manifest.stat().st_size / 1e6:.1f} MB ({manifest.stat().st_size / files:.0f} bytes per file)"
+            f"added to git: {added} bytes ({added / files:.4f} bytes per file); manifest beside the data: "
+            f"{manifest.stat().st_size / 1e6:.1f} MB ({manifest.stat().st_size / files:.0f} bytes per file)"
         )
         if args.dvc:
             if shutil.which("dvc") is None:

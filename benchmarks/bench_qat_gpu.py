@@ -74,7 +74,8 @@ def main() -> None:
     assert trained["status"] == "success", proc.stderr[-2000:]
     run = json.loads(mle3(root, "runs", "show", trained["run_id"], "--format", "json")[1].stdout)["run"]
     print(
-        f"training: 3 epochs in {seconds:.1f} s on {run['environment'].get('gpus') or 'CPU'}; val mAP50 {trained['metrics']['validation'].get('mAP_50')}"
+        f"training: 3 epochs in {seconds:.1f} s on {run['environment'].get('gpus') or 'CPU'}; val mAP50 "
+        f"{trained['metrics']['validation'].get('mAP_50')}"
     )
     for attempt in (1, 2):
         seconds, proc = mle3(
@@ -84,7 +85,8 @@ def main() -> None:
         record = json.loads(mle3(root, "runs", "show", result["run_id"], "--format", "json")[1].stdout)["run"]
         said = [line for line in proc.stderr.splitlines() if "CUDA extension" in line]
         print(
-            f"QAT {attempt}: {result['status']} in {seconds:.1f} s; cuda_extension {json.dumps(record.get('qat', {}).get('cuda_extension'))}"
+            f"QAT {attempt}: {result['status']} in {seconds:.1f} s; cuda_extension "
+            f"{json.dumps(record.get('qat', {}).get('cuda_extension'))}"
         )
         for line in said:
             print(f"  said: {line.strip()}")

@@ -37,8 +37,10 @@ def main() -> None:
             Path(tmp) / "ws",
             "Q",
             (
-                f"training:\n  id: Q-TRAIN\n  model_line: Q-MODEL\n  model: yolov8n.yaml\n  dataset: Q-DATA\n  epochs: 2\n  batch_size: 16\n"
-                f"  image_size: {args.imgsz}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, deterministic: true}}\n"
+                "training:\n  id: Q-TRAIN\n  model_line: Q-MODEL\n  model: yolov8n.yaml\n  dataset: Q-DATA\n  "
+                "epochs: 2\n  batch_size: 16\n"
+                f"  image_size: {args.imgsz}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, "
+                f"deterministic: true}}\n"
             ),
             images=args.train,
             imgsz=args.imgsz,
@@ -71,17 +73,23 @@ def main() -> None:
         float_epoch = max(e["epoch_time_s"] for e in float_epochs)
         print(f"yolov8n at {args.imgsz} px, {args.train} training images, CPU")
         print(
-            f"PTQ with {args.calib} calibration images: ONNX Runtime quantize_static {ptq_run['quantize_seconds']:.1f} s; whole `mle3 quantize` {ptq_wall:.1f} s (export, 2x2 evaluations, latency, records)"
+            f"PTQ with {args.calib} calibration images: ONNX Runtime quantize_static "
+            f"{ptq_run['quantize_seconds']:.1f} s; whole `mle3 quantize` {ptq_wall:.1f} s (export, 2x2 evaluations, "
+            "latency, records)"
         )
         for name, row in (("float ONNX", float_row), ("INT8 PTQ", ptq_row), ("INT8 QAT", qat_row)):
             print(
-                f"  {name:<10} {row['bytes'] / 1e6:6.2f} MB  ({row['bytes'] / float_row['bytes']:.2f}x)  latency {row['latency_ms']:6.1f} ms  val mAP50 {row['val'].get('mAP_50', 0):.3f}  test mAP50 {row['test'].get('mAP_50', 0):.3f}"
+                f"  {name:<10} {row['bytes'] / 1e6:6.2f} MB  ({row['bytes'] / float_row['bytes']:.2f}x)  latency "
+                f"{row['latency_ms']:6.1f} ms  val mAP50 {row['val'].get('mAP_50', 0):.3f}  test mAP50 "
+                f"{row['test'].get('mAP_50', 0):.3f}"
             )
         print(
-            f"latency INT8/float: PTQ {ptq_row['latency_ms'] / float_row['latency_ms']:.2f}x, QAT {qat_row['latency_ms'] / float_row['latency_ms']:.2f}x"
+            f"latency INT8/float: PTQ {ptq_row['latency_ms'] / float_row['latency_ms']:.2f}x, QAT "
+            f"{qat_row['latency_ms'] / float_row['latency_ms']:.2f}x"
         )
         print(
-            f"QAT epoch {qat_epochs[0]['epoch_time_s']:.1f} s vs float epoch {float_epoch:.1f} s = {qat_epochs[0]['epoch_time_s'] / float_epoch:.2f}x; whole QAT command {qat_wall:.1f} s"
+            f"QAT epoch {qat_epochs[0]['epoch_time_s']:.1f} s vs float epoch {float_epoch:.1f} s = "
+            f"{qat_epochs[0]['epoch_time_s'] / float_epoch:.2f}x; whole QAT command {qat_wall:.1f} s"
         )
 
 

@@ -97,7 +97,8 @@ def main() -> None:
         pages = len(PdfReader(io.BytesIO(pdf)).pages)
         print(f"13-65 for a run of {args.epochs} epochs: {pages} pages, {len(pdf) / 1e3:.0f} kB")
         print(
-            f"mle3 report 13-65 end to end (new process): median {statistics.median(times):.2f} s  {['%.2f' % t for t in times]}"
+            f"mle3 report 13-65 end to end (new process): median {statistics.median(times):.2f} s  "
+            f"{[f'{t:.2f}' for t in times]}"
         )
         print(f"HTML -> PDF step alone (weasyprint, warm):  {pdf_only:.2f} s")
 

@@ -130,10 +130,12 @@ def bench_list(root: Path, n: int) -> None:
         warm = [get(port, "/api/runs")[0] for _ in range(50)]
         filtered = [get(port, "/api/runs?status=failed&q=cfg-003")[0] for _ in range(50)]
         print(
-            f"{n} runs: server up and indexed in {ready:.2f} s (cold index, run.yaml parsed once); total listed {doc['total']}"
+            f"{n} runs: server up and indexed in {ready:.2f} s (cold index, run.yaml parsed once); total listed "
+            f"{doc['total']}"
         )
         print(
-            f"GET /api/runs: first {first * 1000:.1f} ms; warm median {statistics.median(warm) * 1000:.1f} ms, max {max(warm) * 1000:.1f} ms"
+            f"GET /api/runs: first {first * 1000:.1f} ms; warm median {statistics.median(warm) * 1000:.1f} ms, max "
+            f"{max(warm) * 1000:.1f} ms"
         )
         print(f"GET /api/runs?status=failed&q=cfg-003: median {statistics.median(filtered) * 1000:.1f} ms")
         folder = root / "artifacts" / "runs" / "RUN-20270101-000000-ffff"
@@ -157,7 +159,8 @@ def bench_list(root: Path, n: int) -> None:
         while get(port, "/api/runs")[1]["runs"][0]["id"] != folder.name:
             time.sleep(0.05)
         print(
-            f"a run recorded after start is listed after {(time.perf_counter() - t) * 1000:.0f} ms (change log; no rescan)"
+            f"a run recorded after start is listed after {(time.perf_counter() - t) * 1000:.0f} ms (change log; no "
+            "rescan)"
         )
     finally:
         server.terminate()
@@ -206,7 +209,8 @@ def bench_sse_delay(root: Path) -> None:
             delays.append(time.perf_counter() - t)
             time.sleep(0.3)
         print(
-            f"SSE: an epoch line reaches a client after median {statistics.median(delays) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms (20 epochs; the poll is every 250 ms)"
+            f"SSE: an epoch line reaches a client after median {statistics.median(delays) * 1000:.0f} ms, max "
+            f"{max(delays) * 1000:.0f} ms (20 epochs; the poll is every 250 ms)"
         )
     finally:
         client.stop = True
@@ -262,8 +266,10 @@ def bench_training(root: Path, epochs: int, clients: int, repeat: int) -> None:
         root / "train-ws",
         "BENCH",
         (
-            f"training:\n  id: BENCH-TRAIN\n  model: yolov8n.yaml\n  dataset: BENCH-DATA\n  epochs: {epochs}\n  batch_size: 16\n"
-            "  image_size: 128\n  early_stopping: {patience: 0}\n  hardware: {workers: 2}\n  reproducibility: {seed: 0, deterministic: true}\n"
+            f"training:\n  id: BENCH-TRAIN\n  model: yolov8n.yaml\n  dataset: BENCH-DATA\n  epochs: {epochs}\n  "
+            "batch_size: 16\n"
+            "  image_size: 128\n  early_stopping: {patience: 0}\n  hardware: {workers: 2}\n  reproducibility: {seed: "
+            "0, deterministic: true}\n"
         ),
         images=200,
         imgsz=128,
@@ -275,7 +281,8 @@ def bench_training(root: Path, epochs: int, clients: int, repeat: int) -> None:
     a, w = statistics.median(alone), statistics.median(watched)
     print(f"training, {epochs} epochs of 200 images at 128 px on the CPU, sum of epoch times (medians of {repeat}):")
     print(
-        f"  alone {a:.2f} s {['%.2f' % x for x in alone]}; with the server and {clients} SSE viewers {w:.2f} s {['%.2f' % x for x in watched]}: {(w - a) / a:+.1%}"
+        f"  alone {a:.2f} s {[f'{x:.2f}' for x in alone]}; with the server and {clients} SSE viewers {w:.2f} s "
+        f"{[f'{x:.2f}' for x in watched]}: {(w - a) / a:+.1%}"
     )
 
 

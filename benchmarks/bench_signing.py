@@ -46,10 +46,13 @@ def main() -> None:
         verify_all = time.perf_counter() - t
         assert sum(a.verified for a in approvals) == n
         print(
-            f"approve, signed:   median {statistics.median(signed) * 1000:.1f} ms; unsigned {statistics.median(unsigned) * 1000:.1f} ms (signing adds {(statistics.median(signed) - statistics.median(unsigned)) * 1000:.1f} ms)"
+            f"approve, signed:   median {statistics.median(signed) * 1000:.1f} ms; unsigned "
+            f"{statistics.median(unsigned) * 1000:.1f} ms (signing adds "
+            f"{(statistics.median(signed) - statistics.median(unsigned)) * 1000:.1f} ms)"
         )
         print(
-            f"verify: {verify_all / n * 1000:.1f} ms per signed approval ({n} verified, {len(approvals) - n} unsigned skipped)"
+            f"verify: {verify_all / n * 1000:.1f} ms per signed approval ({n} verified, {len(approvals) - n} "
+            "unsigned skipped)"
         )
 
 

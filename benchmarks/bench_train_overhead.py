@@ -29,7 +29,10 @@ from ultralytics import YOLO
 model = YOLO(params.pop("model"))
 model.train(data=data, project=project, name="bare", exist_ok=True, plots=False, val=True, **params)
 best = os.path.join(model.trainer.save_dir, "weights", "best.pt")
-YOLO(best).val(data=data, split="test", imgsz=params.get("imgsz"), batch=params.get("batch"), device=params.get("device"), plots=False, project=project, name="bare-test", exist_ok=True, verbose=False)
+YOLO(best).val(
+    data=data, split="test", imgsz=params.get("imgsz"), batch=params.get("batch"), device=params.get("device"),
+    plots=False, project=project, name="bare-test", exist_ok=True, verbose=False,
+)
 """
 
 
@@ -48,8 +51,10 @@ def main() -> None:
             Path(tmp) / "ws",
             "OVH",
             (
-                f"training:\n  id: OVH-TRAIN\n  model: yolov8n.yaml\n  dataset: OVH-DATA\n  epochs: {args.epochs}\n  batch_size: 16\n"
-                f"  image_size: {args.imgsz}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, deterministic: true}}\n"
+                f"training:\n  id: OVH-TRAIN\n  model: yolov8n.yaml\n  dataset: OVH-DATA\n  epochs: {args.epochs}\n  "
+                "batch_size: 16\n"
+                f"  image_size: {args.imgsz}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, "
+                f"deterministic: true}}\n"
             ),
             images=args.images,
             imgsz=args.imgsz,
@@ -73,10 +78,11 @@ def main() -> None:
             mle3_times.append(time.perf_counter() - t)
         bare, ours = statistics.median(bare_times), statistics.median(mle3_times)
         print(
-            f"training: {args.epochs} epochs, {args.images} images at {args.imgsz} px, CPU; {args.repeat} repeats (medians)"
+            f"training: {args.epochs} epochs, {args.images} images at {args.imgsz} px, CPU; {args.repeat} repeats "
+            "(medians)"
         )
-        print(f"bare ultralytics (train + test eval): {bare:7.2f} s  {['%.2f' % x for x in bare_times]}")
-        print(f"mle3 train (recorded):                {ours:7.2f} s  {['%.2f' % x for x in mle3_times]}")
+        print(f"bare ultralytics (train + test eval): {bare:7.2f} s  {[f'{x:.2f}' for x in bare_times]}")
+        print(f"mle3 train (recorded):                {ours:7.2f} s  {[f'{x:.2f}' for x in mle3_times]}")
         print(f"overhead: {ours - bare:+.2f} s = {(ours - bare) / bare:+.1%}")
 
 

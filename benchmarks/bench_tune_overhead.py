@@ -55,9 +55,12 @@ def main() -> None:
             Path(tmp) / "ws",
             "TUN",
             (
-                f"training:\n  id: TUN-TRAIN\n  model: yolov8n.yaml\n  dataset: TUN-DATA\n  epochs: {args.epochs}\n  batch_size: 16\n"
-                f"  image_size: {args.imgsz}\n  optimizer: {{type: AdamW, lr: 0.002}}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, deterministic: true}}\n"
-                f"  tuning:\n    objective: {{metric: mAP_50}}\n    trials: {args.trials}\n    epochs_per_trial: {args.epochs}\n    pruner: none\n"
+                f"training:\n  id: TUN-TRAIN\n  model: yolov8n.yaml\n  dataset: TUN-DATA\n  epochs: {args.epochs}\n  "
+                "batch_size: 16\n"
+                f"  image_size: {args.imgsz}\n  optimizer: {{type: AdamW, lr: 0.002}}\n  hardware: {{workers: 2}}\n  "
+                f"reproducibility: {{seed: 0, deterministic: true}}\n"
+                f"  tuning:\n    objective: {{metric: mAP_50}}\n    trials: {args.trials}\n    epochs_per_trial: "
+                f"{args.epochs}\n    pruner: none\n"
                 f"    space:\n      optimizer.lr: {{choices: [0.002]}}\n"
             ),
             images=args.images,
@@ -101,11 +104,13 @@ def main() -> None:
         # kernels) in both: compare the others
         bare, trial = statistics.median(bare_times[1:]), statistics.median(trial_times[1:])
         print(
-            f"{args.trials} trials of {args.epochs} epochs, {args.images} images at {args.imgsz} px, CPU; medians without the first of each process"
+            f"{args.trials} trials of {args.epochs} epochs, {args.images} images at {args.imgsz} px, CPU; medians "
+            "without the first of each process"
         )
-        print(f"bare ultralytics, one process:          {bare:7.2f} s  {['%.2f' % x for x in bare_times]}")
+        print(f"bare ultralytics, one process:          {bare:7.2f} s  {[f'{x:.2f}' for x in bare_times]}")
         print(
-            f"mle3 tune, one trial (Optuna's timing): {trial:7.2f} s  {['%.2f' % x for x in trial_times]}; whole study {study_wall:.2f} s"
+            f"mle3 tune, one trial (Optuna's timing): {trial:7.2f} s  {[f'{x:.2f}' for x in trial_times]}; whole "
+            f"study {study_wall:.2f} s"
         )
         print(f"overhead per trial: {trial - bare:+.2f} s = {(trial - bare) / bare:+.1%}")
 

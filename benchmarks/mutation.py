@@ -272,7 +272,8 @@ def measure(
         raise SystemExit(f"{module}: the unmutated tests do not pass ({' '.join(cmd[3:])}):\n{output[-3000:]}")
     limit = timeout if timeout else max(30.0, 3 * result.baseline_seconds + 10)
     log(
-        f"{module}: {len(chosen)} of {len(population)} mutants, tests take {result.baseline_seconds:.1f}s, timeout {limit:.0f}s"
+        f"{module}: {len(chosen)} of {len(population)} mutants, tests take {result.baseline_seconds:.1f}s, timeout "
+        f"{limit:.0f}s"
     )
 
     for index, mutant in enumerate(chosen, 1):
@@ -348,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         "--tests",
         choices=("all", "guards", "existing"),
         default="all",
-        help="the mapped test files and tests/test_guards_<module>.py (all), only the guard file, or only the mapped files",
+        help="the mapped test files and tests/test_guards_<module>.py (all), only the guard file, or only the mapped "
+        "files",
     )
     parser.add_argument("--threshold", type=float, default=85.0, help="score in percent each module must reach")
     args = parser.parse_args(argv)
@@ -419,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n## {r.module}: {len(survivors)} surviving mutants")
             for o in survivors:
                 print(
-                    f"\n{o.mutant.file}:{o.mutant.line} ({o.mutant.operator}, occurrence {o.mutant.occurrence})\n{o.diff}"
+                    f"\n{o.mutant.file}:{o.mutant.line} ({o.mutant.operator}, occurrence "
+                    f"{o.mutant.occurrence})\n{o.diff}"
                 )
     return 0 if all(100 * r.score >= args.threshold for r in results) else 1
 

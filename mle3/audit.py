@@ -395,7 +395,8 @@ def _read(root: Path) -> Log:
                 AuditProblem(
                     file,
                     line,
-                    f"{node.action or 'entry'} entry is stored under another entry's name (its hash is {node.hash[:12]}...)",
+                    f"{node.action or 'entry'} entry is stored under another entry's name (its hash is "
+                    f"{node.hash[:12]}...)",
                 )
             )
         if node.hash in log.by_hash:
@@ -410,7 +411,8 @@ def _read(root: Path) -> Log:
                     AuditProblem(
                         node.file,
                         node.line,
-                        f"{node.action or 'entry'} entry names parent {parent[:12]}..., which is not in the log (a removed entry)",
+                        f"{node.action or 'entry'} entry names parent {parent[:12]}..., which is not in the log (a "
+                        "removed entry)",
                     )
                 )
             elif _earlier(node.time, known.time):
@@ -418,7 +420,8 @@ def _read(root: Path) -> Log:
                     AuditProblem(
                         node.file,
                         node.line,
-                        f"{node.action or 'entry'} entry is dated {node.time}, before its parent {parent[:12]}... ({known.time}): "
+                        f"{node.action or 'entry'} entry is dated {node.time}, before its parent {parent[:12]}... "
+                        f"({known.time}): "
                         "an entry is written after the entries it follows (back-dated?)",
                     )
                 )
@@ -756,7 +759,8 @@ def _migrate_locked(root: Path) -> _Index:
     if problems:
         first = problems[0]
         raise Mle3Error(
-            f"the audit log in the linear format does not verify ({len(problems)} problem(s)), so it is not migrated: {first.message}",
+            f"the audit log in the linear format does not verify ({len(problems)} problem(s)), so it is not "
+            f"migrated: {first.message}",
             file=first.file,
             line=first.line,
         )

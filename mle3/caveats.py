@@ -49,7 +49,10 @@ def stop_reason(run: dict[str, Any], epochs: list[dict[str, Any]]) -> str:
     if status in ("terminated", "aborted", "failed"):
         return f"{status}: {run.get('error') or status}"
     if run.get("early_stop_epoch"):
-        return f"early stopping after epoch {run['early_stop_epoch']} (no improvement of the fitness metric within the patience)"
+        return (
+            f"early stopping after epoch {run['early_stop_epoch']} (no improvement of the fitness metric within "
+            "the patience)"
+        )
     if epochs and planned and epochs[-1].get("epoch") == planned:
         return f"all {planned} epochs completed"
     return f"ended after epoch {epochs[-1].get('epoch')}" if epochs else "no epoch recorded"
@@ -86,7 +89,8 @@ def underfit(
     if len(losses) >= 2 and losses[-1] > max_loss_ratio * losses[0]:
         return Finding(
             "underfit",
-            f"training loss is still {losses[-1] / losses[0]:.0%} of the first epoch's ({losses[0]:.3f} -> {losses[-1]:.3f}; "
+            f"training loss is still {losses[-1] / losses[0]:.0%} of the first epoch's ({losses[0]:.3f} -> "
+            f"{losses[-1]:.3f}; "
             f"threshold {max_loss_ratio:.0%}): the model has not learned the training data",
         )
     maps = [e.get("mAP50") for e in epochs if isinstance(e.get("mAP50"), (int, float))]

@@ -185,7 +185,8 @@ def run_demo(
     write_workspace(directory, epochs=epochs, imgsz=imgsz, train_images=train_images)
     map_data_root(directory, nas)
     echo(
-        f"[2/7] generating the data set below the data root ({train_images} train, {train_images // 5} val, {train_images // 5} test images at {imgsz} px)"
+        f"[2/7] generating the data set below the data root ({train_images} train, {train_images // 5} val, "
+        f"{train_images // 5} test images at {imgsz} px)"
     )
     data_yaml = generate(
         nas / "signs",
@@ -205,7 +206,8 @@ def run_demo(
         source="mle3.datasets.synthetic (seed 0)",
     )
     echo(
-        f"      {reg.files} files, fingerprint {reg.fingerprint[:23]}..., label errors {reg.label_quality['errors']}, leakage {reg.leakage['shared_images']}"
+        f"      {reg.files} files, fingerprint {reg.fingerprint[:23]}..., label errors "
+        f"{reg.label_quality['errors']}, leakage {reg.leakage['shared_images']}"
     )
     git_commit(directory, "Register DEMO-DATA-001 v1")
     echo(f"[4/7] training DEMO-TRAIN-001 ({epochs} epochs of YOLOv8n on the CPU; GPU if present)")
@@ -219,7 +221,8 @@ def run_demo(
 
     exported = export(directory, result.model_version, echo=lambda line: None)
     echo(
-        f"      float ONNX {exported['onnx']}: val mAP50 {exported['onnx_metrics']['validation'].get('mAP_50', 0):.3f} (PyTorch {exported['torch_val_mAP_50']:.3f})"
+        f"      float ONNX {exported['onnx']}: val mAP50 "
+        f"{exported['onnx_metrics']['validation'].get('mAP_50', 0):.3f} (PyTorch {exported['torch_val_mAP_50']:.3f})"
     )
     quantized = []
     for method in ("ptq", "qat") if qat else ("ptq",):
@@ -243,7 +246,8 @@ def run_demo(
     val = result.metrics.get("validation", {})
     echo("")
     echo(
-        f"model {result.model_version}: val mAP50 {val.get('mAP_50', 0):.3f}, test mAP50 {test.get('mAP_50', 0):.3f} (mAP50-95 {test.get('mAP_50_95', 0):.3f})"
+        f"model {result.model_version}: val mAP50 {val.get('mAP_50', 0):.3f}, test mAP50 {test.get('mAP_50', 0):.3f} "
+        f"(mAP50-95 {test.get('mAP_50_95', 0):.3f})"
     )
     echo(f"check: {report.errors} errors, {report.warnings} warnings; run record {result.record}")
     echo("")
@@ -253,12 +257,15 @@ def run_demo(
     ]
     for row, gate in rows:
         echo(
-            f"{row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} {row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}  {gate}"
+            f"{row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} "
+            f"{row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}  {gate}"
         )
     echo(
-        f"done in {time.time() - start:.0f} s. Next: cd {directory} && mle3 runs show {result.run_id} && mle3 trace {result.model_version}"
+        f"done in {time.time() - start:.0f} s. Next: cd {directory} && mle3 runs show {result.run_id} && mle3 trace "
+        f"{result.model_version}"
     )
     echo(
-        f"      approve: mle3 approve {result.model_version} --role ml_lead; release: mle3 promote {result.model_version} --to validated"
+        f"      approve: mle3 approve {result.model_version} --role ml_lead; release: mle3 promote "
+        f"{result.model_version} --to validated"
     )
     return 0 if report.ok() and len(quantized) == (2 if qat else 1) else 1

@@ -76,8 +76,9 @@ def references(item: Any) -> Iterator[Reference]:
 
 def build_graph(ws: Workspace) -> nx.MultiDiGraph:
     """Nodes keyed by item key with ``kind`` and ``item``; edges with ``relation``, the
-    referencing ``path`` and ``floating`` (a bare data set id, resolved to its latest version). References that resolve to nothing get no edge (the
-    traceability rules report them).
+    referencing ``path`` and ``floating`` (a bare data set id, resolved to its latest
+    version). References that resolve to nothing get no edge (the traceability rules
+    report them).
 
     ``graph.graph["references"]`` keeps every reference once as ``(item, Reference,
     target item or None)`` so rules do not resolve them again."""

@@ -121,7 +121,8 @@ def render_matrix(rows: list[MatrixRow], fmt: str, project: str = "") -> str:
             crit = f"{r.criteria_met}/{r.criteria_total}" if r.criteria_total else "–"
             gaps = "**" + "; ".join(r.gaps) + "**" if r.gaps else ""
             out.append(
-                f"| {r.requirement} {_md(r.title)} | {r.type} | {cell(r.datasets)} | {cell(r.configurations)} | {cell(r.model_versions)} | {crit} | {gaps} |"
+                f"| {r.requirement} {_md(r.title)} | {r.type} | {cell(r.datasets)} | {cell(r.configurations)} | "
+                f"{cell(r.model_versions)} | {crit} | {gaps} |"
             )
         return "\n".join(out) + "\n"
     if fmt == "html":

@@ -43,7 +43,10 @@ def missing_module_message(name: str | None) -> str:
     top = (name or "").split(".")[0]
     extra, package = MODULE_EXTRAS.get(top, (None, top))
     if extra:
-        return f"the Python package {package!r} is not installed; it comes with the {extra} extra: pip install 'mle3[{extra}]'"
+        return (
+            f"the Python package {package!r} is not installed; it comes with the {extra} extra: pip install "
+            f"'mle3[{extra}]'"
+        )
     return f"the Python package {top!r} is not installed: pip install {top}"
 
 

@@ -103,7 +103,10 @@ def init_git(target: Path) -> str | None:
     try:
         git.Repo.init(target)
     except (git.GitCommandError, git.GitCommandNotFound, OSError) as exc:
-        return f"git init failed ({type(exc).__name__}); the workspace is not a git repository yet (apt-get install git; git init)"
+        return (
+            f"git init failed ({type(exc).__name__}); the workspace is not a git repository yet (apt-get install "
+            "git; git init)"
+        )
     return None
 
 

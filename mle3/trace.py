@@ -76,7 +76,8 @@ def impact(ws: Workspace, graph: nx.MultiDiGraph, ref: str) -> dict[str, Any]:
 def render_tree_text(result: dict[str, Any]) -> str:
     item = result["item"]
     lines = [
-        f"{item['id']} ({item['kind']}){' - ' + item['title'] if item.get('title') else ''}  {item['file']}:{item['line']}"
+        f"{item['id']} ({item['kind']}){' - ' + item['title'] if item.get('title') else ''}  "
+        f"{item['file']}:{item['line']}"
     ]
     for direction, arrow in (("upstream", "rests on"), ("downstream", "used by")):
         if direction not in result:

@@ -184,7 +184,8 @@ TINY_FILES = {
     ),
     "artifacts/training/TINY.yaml": (
         "training:\n  id: TINY-TRAIN-001\n  model_line: TINY-MODEL\n  model: yolov8n.yaml\n  dataset: TINY-DATA\n"
-        "  requirements: [REQ-PERF]\n  epochs: 2\n  batch_size: 8\n  image_size: 64\n  optimizer: {type: AdamW, lr: 0.002}\n"
+        "  requirements: [REQ-PERF]\n  epochs: 2\n  batch_size: 8\n  image_size: 64\n  optimizer: {type: AdamW, lr: "
+        "0.002}\n"
         '  early_stopping: {patience: 5, metric: "mAP@0.5"}\n'
         "  hardware: {workers: 0}\n  reproducibility: {seed: 1, deterministic: true}\n"
     ),

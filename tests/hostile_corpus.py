@@ -71,7 +71,8 @@ CASES: dict[str, dict[str, Content]] = {
     "nan-class-names": _data("classes: [.nan, 1.0e+400]"),
     "nan-class-strings": _data("classes: [nan, 1e400]\nsplits:\n  train: {samples: 10, instances: {nan: 5, 1e400: 3}}"),
     "nan-class-criterion": _req(
-        "criteria:\n  - class: nan\n    min_samples: 1\n  - class: 1e400\n    min_samples: 1\n  - class: .nan\n    min_samples: .nan"
+        "criteria:\n  - class: nan\n    min_samples: 1\n  - class: 1e400\n    min_samples: 1\n  - class: .nan\n    "
+        "min_samples: .nan"
     ),
     "nan-class-key": _data("classes: {.nan: car, .inf: bus}"),
     "nan-split-ratio": _req("criteria:\n  - split_ratio: {train: [.nan, .inf]}"),
@@ -83,7 +84,8 @@ CASES: dict[str, dict[str, Content]] = {
         "epochs: 5\ntuning:\n  objective: {metric: mAP_50}\n  space:\n    optimizer.lr: {low: .nan, high: .inf}"
     ),
     "nan-importances": {
-        STUDY: "study:\n  id: STUDY-1\n  config: TRAIN\n  importances: {lr: .nan, x: [1]}\n  trials: [1, 2]\n  best: 5\n"
+        STUDY: "study:\n  id: STUDY-1\n  config: TRAIN\n  importances: {lr: .nan, x: [1]}\n  trials: [1, 2]\n  best: "
+        "5\n"
     },
     # ---- lists and mappings where scalars go
     "id-list": {REQ: "requirement:\n  id: [a, b]\n"},
@@ -100,11 +102,13 @@ CASES: dict[str, dict[str, Content]] = {
     "splits-scalar": _data("splits:\n  train: 5\n  val: [1]\n  test: {samples: [1], instances: [car]}"),
     "epochs-list": _train("epochs: [1]\nbatch_size: {}\nimage_size: [1, 2, 3]"),
     "sections-scalar": _train(
-        "epochs: 5\noptimizer: 5\nscheduler: [cosine]\nhardware: {device: {a: 1}, workers: -1}\nreproducibility: {seed: [1]}"
+        "epochs: 5\noptimizer: 5\nscheduler: [cosine]\nhardware: {device: {a: 1}, workers: -1}\nreproducibility: "
+        "{seed: [1]}"
     ),
     "quantization-settings-list": _train("epochs: 5\nquantization: [1, 2]"),
     "model-fields-wrong": _model(
-        "metrics: {test: [1]}\ntraceability: [a]\ndependencies: {a: [1]}\ncreated: [x]\nstatus: {a: b}\napprover: {x: 1}\nversion: [1]"
+        "metrics: {test: [1]}\ntraceability: [a]\ndependencies: {a: [1]}\ncreated: [x]\nstatus: {a: b}\napprover: "
+        "{x: 1}\nversion: [1]"
     ),
     "model-metric-string": _model(
         "metrics:\n  test: {mAP_50: high}\ntraceability:\n  requirements: {a: 1}\n  previous_version: {a: b}"
@@ -114,7 +118,8 @@ CASES: dict[str, dict[str, Content]] = {
     "quantization-drop-nan": _model("quantization:\n  drop: {mAP_50: .nan, x: [1]}\n"),
     "quantization-block-list": _model("quantization: [1]\n"),
     "run-fields-wrong": {
-        RUN: "run:\n  id: RUN-20260101-000000-aaaa\n  config: [1]\n  status: {a: b}\n  created: [x]\n  epochs_completed: lots\n"
+        RUN: "run:\n  id: RUN-20260101-000000-aaaa\n  config: [1]\n  status: {a: b}\n  created: [x]\n  "
+        "epochs_completed: lots\n"
     },
     "augmentation-wrong": {AUG: "augmentation:\n  geometric: [1]\n  photometric: {brightness: 5}\n  mosaic: [1]\n"},
     "plural-not-list": {REQ: "requirements: {id: REQ-X}\n"},
@@ -143,7 +148,8 @@ CASES: dict[str, dict[str, Content]] = {
     "binary-config": {CONFIG: bytes(range(256))},
     "config-wrong-types": {CONFIG: "project: [x]\nrules: [1]\npolicy: 5\n"},
     "config-policy-types": {
-        CONFIG: "project: t\npolicy:\n  approvals: {validated: admin, released: [1, [2]]}\n  require_signatures: maybe\n"
+        CONFIG: "project: t\npolicy:\n  approvals: {validated: admin, released: [1, [2]]}\n  require_signatures: "
+        "maybe\n"
     },
     "config-data-roots": {CONFIG: "project: t\ndata_roots: {x: [1], 'A B': y}\nitem_dirs: artifacts\n"},
     "config-item-dirs-outside": {CONFIG: "project: t\nitem_dirs: [/etc, ../x]\n"},

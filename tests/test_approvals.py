@@ -113,8 +113,10 @@ def test_separation_of_duties(trained_ws, cli):
     code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     missing = json.loads(out)["missing"]
     assert code == 1 and missing == [
-        "the 04-11 of TINY-TRAIN-001 needs a fresh approval by role ml_engineer before the release: mle3 approve TINY-TRAIN-001 --role ml_engineer",
-        "the 11-07 of TINY-DATA-v1 needs a fresh approval by role data_owner before the release: mle3 approve TINY-DATA-v1 --role data_owner",
+        "the 04-11 of TINY-TRAIN-001 needs a fresh approval by role ml_engineer before the release: mle3 approve "
+        "TINY-TRAIN-001 --role ml_engineer",
+        "the 11-07 of TINY-DATA-v1 needs a fresh approval by role data_owner before the release: mle3 approve "
+        "TINY-DATA-v1 --role data_owner",
     ], missing
     cli("approve", "TINY-TRAIN-001", "--role", "ml_engineer", "--name", "Eve Engineer", "-w", trained_ws)
     cli("approve", "TINY-DATA-v1", "--role", "data_owner", "--name", "Dan Owner", "-w", trained_ws)
@@ -125,7 +127,8 @@ def test_separation_of_duties(trained_ws, cli):
 
 def test_a_policy_without_roles_for_the_upstream_work_products_says_so_at_release(trained_ws, cli):
     (trained_ws / "mle3.yaml").write_text(
-        "project: tiny\npolicy:\n  approvals:\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n    '13-65': [ml_lead]\n"
+        "project: tiny\npolicy:\n  approvals:\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n  "
+        "  '13-65': [ml_lead]\n"
     )
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
     assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
@@ -201,7 +204,8 @@ def test_editing_the_configuration_after_training_leaves_the_model_bound_to_its_
     assert drift[0]["file"] == "artifacts/training/TINY.yaml" and drift[0]["line"]
     cfg.write_text(
         cfg.read_text()
-        + "  tuning:\n    objective: {metric: mAP_50, split: val}\n    trials: 2\n    space:\n      optimizer.lr: {low: 0.001, high: 0.01, log: true}\n"
+        + "  tuning:\n    objective: {metric: mAP_50, split: val}\n    trials: 2\n    space:\n      optimizer.lr: "
+        "{low: 0.001, high: 0.01, log: true}\n"
     )
     code, doc = check_json(cli, trained_ws, "--no-cache")
     drift = [f for f in doc["findings"] if f["rule"] == "consistency.config-drifted"]

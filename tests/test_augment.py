@@ -26,7 +26,8 @@ def test_bad_augmentation_is_found_at_load_time_with_file_and_line(make_ws, cli)
     root = make_ws(
         {
             "artifacts/aug.yaml": (
-                "augmentation:\n  weather_simulation:\n    rain:\n      enabled: true\n      intensity_range: [0.5, 0.1]\n"
+                "augmentation:\n  weather_simulation:\n    rain:\n      enabled: true\n      intensity_range: [0.5, "
+                "0.1]\n"
                 "    hail:\n      enabled: true\n  automotive_specific:\n    sun_flare:\n      probability: 1.5\n"
             )
         }

@@ -24,7 +24,8 @@ def test_check_json_schema_ok(make_ws, cli):
 def test_check_json_findings_fields_and_exit_1(make_ws, cli):
     root = make_ws(
         {
-            "artifacts/model.yaml": "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.9}}\n"
+            "artifacts/model.yaml": "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  training_data: "
+            "{dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.9}}\n"
         }
     )
     code, doc = check_json(cli, root)
@@ -172,7 +173,10 @@ def test_init_sets_up_git_lfs_for_weights_on_request(cli, tmp_path):
 
 
 def test_importing_cli_does_not_import_torch():
-    code = "import sys, mle3.cli, mle3; mle3.cli.app; print(sorted(m for m in ('torch', 'ultralytics', 'weasyprint') if m in sys.modules))"
+    code = (
+        "import sys, mle3.cli, mle3; mle3.cli.app; print(sorted(m for m in ('torch', 'ultralytics', 'weasyprint') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 

@@ -44,7 +44,8 @@ for i in range(10_000):
         set_fields(ws, ws.get("MODEL-v1"), {("status",): rng.choice(["draft", "training"])})
     elif step == 3:
         entries = [Entry(f"f/{n}.jpg", n, 0, "%064x" % n) for n in range(rng.randrange(1, 3000))]
-        LocalStore(root).write_bytes("artifacts/fault.manifest.gz", encode_manifest(manifest_text(entries)))  # as register writes one
+        # as register writes one
+        LocalStore(root).write_bytes("artifacts/fault.manifest.gz", encode_manifest(manifest_text(entries)))
     else:
         check_workspace(root)
 """

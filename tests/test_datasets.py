@@ -19,7 +19,8 @@ from mle3.datasets.synthetic import generate
 
 WS_FILES = {
     "mle3.yaml": "project: data test\n",
-    "requirements/R.yaml": "requirement:\n  id: REQ-DATA\n  type: ml_data\n  criteria:\n    - samples: train\n      min: 10\n    - class: disc\n      split: train\n      min_samples: 1\n",
+    "requirements/R.yaml": "requirement:\n  id: REQ-DATA\n  type: ml_data\n  criteria:\n    - samples: train\n      "
+    "min: 10\n    - class: disc\n      split: train\n      min_samples: 1\n",
 }
 
 
@@ -58,7 +59,7 @@ def test_register_measures_and_writes_item_manifest_and_audit(cli, data_ws):
     assert item["requirements"] == ["REQ-DATA"] and item["classes"] == ["square", "disc", "triangle"]
     assert {s: item["splits"][s]["samples"] for s in ("train", "val", "test")} == {"train": 14, "val": 3, "test": 3}
     assert item["splits"]["train"]["ratio"] == pytest.approx(0.7)
-    labels = [l for f in (data_ws / "data/shapes/labels/train").iterdir() for l in f.read_text().splitlines()]
+    labels = [row for f in (data_ws / "data/shapes/labels/train").iterdir() for row in f.read_text().splitlines()]
     assert sum(item["splits"]["train"]["instances"].values()) == len(labels)
     assert item["splits"]["train"]["image_size"]["max"] == [64, 64]
     entries = read_manifest(data_ws / item["manifest"])

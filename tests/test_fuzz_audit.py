@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mle3 import audit
+from mle3.ledger.approvals import recorded
+from mle3.ledger.gates import verified_approvals
 
 #: a memory file system where there is one: the appends' fsyncs cost nothing there
 SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
-from mle3.ledger.gates import verified_approvals
-from mle3.ledger.approvals import recorded
 
 KEYS = [
     "time",

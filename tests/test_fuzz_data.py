@@ -262,7 +262,7 @@ def test_the_coco_converter_converts_or_refuses_in_one_line(text, as_val):
             return
         event("converted" + (" with findings" if result.problems else ""))
         assert (root / "out" / "data.yaml").is_file()
-        for severity, kind, file, line, message in result.problems:
+        for severity, kind, file, _line, message in result.problems:
             assert (
                 severity in ("error", "warning")
                 and kind.startswith("coco-")

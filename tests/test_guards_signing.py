@@ -39,7 +39,8 @@ def root(tmp_path, keys):
     ws.mkdir()
     (ws / signing.ALLOWED_SIGNERS).write_text(
         "# who may sign\n\n"
-        f'lea@example.com,lea@old.example.com namespaces="mle3-approval" {keys["lea"][1]} roles=ml_lead,safety_assessor\n'
+        f'lea@example.com,lea@old.example.com namespaces="mle3-approval" {keys["lea"][1]} '
+        "roles=ml_lead,safety_assessor\n"
         f'sam@example.com namespaces="mle3-approval",valid-before="20200101" {keys["sam"][1]} roles=safety_assessor\n'
     )
     return ws

@@ -9,7 +9,8 @@ from mle3.rules import RULES
 
 MODEL = "artifacts/model.yaml"
 BROKEN = {
-    MODEL: "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-D, REQ-P]}\n",
+    MODEL: "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: "
+    "{dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-D, REQ-P]}\n",
     "artifacts/train3.yaml": "training:\n  id: TRAIN-3\n  model: m\n  dataset: DATA\n  epochs: 3\n",
     "artifacts/bad.yaml": "dataset: [unclosed\n",
 }

@@ -28,14 +28,17 @@ FILES = {
     ".gitignore": ".mle3/\nartifacts/runs/*/ultralytics/weights/\nartifacts/runs/*/qat/weights/\n",
     "requirements/R.yaml": (
         "requirements:\n"
-        "  - id: REQ-DATA\n    type: ml_data\n    title: Shapes data\n    criteria:\n      - samples: train\n        min: 10\n"
+        "  - id: REQ-DATA\n    type: ml_data\n    title: Shapes data\n    criteria:\n      - samples: train\n        "
+        "min: 10\n"
         "  - id: REQ-PERF\n    type: performance\n    title: Detector quality\n    derived_from: [REQ-DATA]\n"
         "    criteria:\n      - metric: mAP_50\n        split: test\n        min: 0.0\n"
     ),
     "requirements/ARCH.yaml": "architecture:\n  id: ARCH-1\n  title: one-stage detector\n  requirements: [REQ-PERF]\n",
     "artifacts/training/J.yaml": (
-        "training:\n  id: J-TRAIN-001\n  model_line: J-MODEL\n  model: yolov8n.yaml\n  dataset: J-DATA\n  architecture: ARCH-1\n"
-        "  requirements: [REQ-PERF]\n  epochs: 2\n  batch_size: 8\n  image_size: 64\n  optimizer: {type: AdamW, lr: 0.002}\n"
+        "training:\n  id: J-TRAIN-001\n  model_line: J-MODEL\n  model: yolov8n.yaml\n  dataset: J-DATA\n  "
+        "architecture: ARCH-1\n"
+        "  requirements: [REQ-PERF]\n  epochs: 2\n  batch_size: 8\n  image_size: 64\n  optimizer: {type: AdamW, lr: "
+        "0.002}\n"
         '  early_stopping: {patience: 5, metric: "mAP@0.5"}\n  augmentation: aug_config_v2.yaml\n'
         "  hardware: {workers: 0}\n  reproducibility: {seed: 1, deterministic: true}\n"
     ),

@@ -15,7 +15,9 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     "load.yaml-syntax": ({"artifacts/bad.yaml": "dataset:\n  id: [unclosed\n  version: v1\n"}, "artifacts/bad.yaml", 3),
     "load.yaml-too-large": (
         {
-            "artifacts/bomb.yaml": "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+            "artifacts/bomb.yaml": "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, "
+            "*a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: "
+            "&e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
         },
         "artifacts/bomb.yaml",
         None,
@@ -37,7 +39,8 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     ),
     "load.unknown-field": (
         {
-            "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n  optimizer:\n    type: SGD\n    momentun: 0.9\n"
+            "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n  "
+            "optimizer:\n    type: SGD\n    momentun: 0.9\n"
         },
         "artifacts/train.yaml",
         8,
@@ -45,7 +48,8 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     "load.unrecognised-file": ({"artifacts/notes.yaml": "just: some notes\n"}, "artifacts/notes.yaml", 1),
     "config.unknown-rule": (
         {
-            "mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.no-such-rule:\n    severity: info\n    reason: testing\n"
+            "mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.no-such-rule:\n    severity: info\n    "
+            "reason: testing\n"
         },
         "mle3.yaml",
         4,
@@ -53,14 +57,18 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     "trace.dangling-ref": (
         {
             MODEL: None,
-            "artifacts/m.yaml": "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements:\n      - REQ-D\n      - REQ-NOPE\n",
+            "artifacts/m.yaml": "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: "
+            "0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements:\n      - REQ-D\n "
+            "     - REQ-NOPE\n",
         },
         "artifacts/m.yaml",
         9,
     ),
     "trace.wrong-kind": (
         {
-            "artifacts/model2.yaml": "model_version:\n  id: MODEL-v2\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: REQ-P\n"
+            "artifacts/model2.yaml": "model_version:\n  id: MODEL-v2\n  training_run: TRAIN\n  metrics: {test: "
+            "{mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: "
+            "[REQ-P]\n    previous_version: REQ-P\n"
         },
         "artifacts/model2.yaml",
         8,
@@ -87,22 +95,28 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     ),
     "trace.model-no-training": (
         {
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.7}}\n"
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_data: {dataset_version: DATA-v1}\n  traceability: "
+            "{requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.7}}\n"
         },
         MODEL,
         1,
     ),
     "trace.model-no-dataset": (
         {
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.7}}\n"
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  traceability: {requirements: [REQ-P]}\n "
+            " metrics: {test: {mAP_50: 0.7}}\n"
         },
         MODEL,
         1,
     ),
     "trace.previous-version-cycle": (
         {
-            "artifacts/ma.yaml": "model_version:\n  id: M-a\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n  metrics: {test: {mAP_50: 0.7}}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: M-b\n",
-            "artifacts/mb.yaml": "model_version:\n  id: M-b\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n  metrics: {test: {mAP_50: 0.7}}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: M-a\n",
+            "artifacts/ma.yaml": "model_version:\n  id: M-a\n  training_run: TRAIN\n  training_data: "
+            "{dataset_version: DATA-v1}\n  metrics: {test: {mAP_50: 0.7}}\n  traceability:\n    requirements: "
+            "[REQ-P]\n    previous_version: M-b\n",
+            "artifacts/mb.yaml": "model_version:\n  id: M-b\n  training_run: TRAIN\n  training_data: "
+            "{dataset_version: DATA-v1}\n  metrics: {test: {mAP_50: 0.7}}\n  traceability:\n    requirements: "
+            "[REQ-P]\n    previous_version: M-a\n",
         },
         "artifacts/ma.yaml",
         8,
@@ -115,35 +129,43 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     "consistency.dataset-version": (
         {
             "artifacts/data-other.yaml": "dataset:\n  id: OTHER\n  version: v1\n  requirements: [REQ-D]\n",
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data:\n    dataset_version: OTHER-v1\n  traceability: {requirements: [REQ-P]}\n",
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  "
+            "training_data:\n    dataset_version: OTHER-v1\n  traceability: {requirements: [REQ-P]}\n",
         },
         MODEL,
         6,
     ),
     "consistency.sample-count": (
         {
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data:\n    dataset_version: DATA-v1\n    train_samples: 699\n  traceability: {requirements: [REQ-P]}\n"
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  "
+            "training_data:\n    dataset_version: DATA-v1\n    train_samples: 699\n  traceability: {requirements: "
+            "[REQ-P]}\n"
         },
         MODEL,
         7,
     ),
     "consistency.artifact-missing": (
         {
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: models/missing.pt\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  "
+            "artifacts:\n    weights: models/missing.pt\n  training_data: {dataset_version: DATA-v1}\n  "
+            "traceability: {requirements: [REQ-P]}\n"
         },
         MODEL,
         6,
     ),
     "consistency.path-outside": (
         {
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: ../../etc/passwd\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  "
+            "artifacts:\n    weights: ../../etc/passwd\n  training_data: {dataset_version: DATA-v1}\n  traceability: "
+            "{requirements: [REQ-P]}\n"
         },
         MODEL,
         6,
     ),
     "consistency.split-ratio": (
         {
-            "artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-P]\n  splits:\n    train: {samples: 500}\n    val: {samples: 400}\n    test: {samples: 100}\n",
+            "artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-P]\n  splits:\n    "
+            "train: {samples: 500}\n    val: {samples: 400}\n    test: {samples: 100}\n",
             "requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: other\n",
         },
         "artifacts/data.yaml",
@@ -151,7 +173,9 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     ),
     "consistency.split-overlap": (
         {
-            "artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-D]\n  classes: [car]\n  splits:\n    train: {samples: 700, path: data/x, instances: {car: 900}}\n    val: {samples: 150, path: data/x}\n    test: {samples: 150}\n"
+            "artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-D]\n  classes: [car]\n "
+            " splits:\n    train: {samples: 700, path: data/x, instances: {car: 900}}\n    val: {samples: 150, path: "
+            "data/x}\n    test: {samples: 150}\n"
         },
         "artifacts/data.yaml",
         8,
@@ -159,7 +183,9 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     "artifact.not-materialized": (
         {
             "models/w.pt": "version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 6291456\n",
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: models/w.pt\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n",
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  "
+            "artifacts:\n    weights: models/w.pt\n  training_data: {dataset_version: DATA-v1}\n  traceability: "
+            "{requirements: [REQ-P]}\n",
         },
         MODEL,
         6,
@@ -171,28 +197,34 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     ),
     "dataset.version-conflict": (
         {
-            "artifacts/data2.yaml": "dataset:\n  id: DATA\n  version: v1\n  fingerprint: sha256:0123\n  requirements: [REQ-D]\n"
+            "artifacts/data2.yaml": "dataset:\n  id: DATA\n  version: v1\n  fingerprint: sha256:0123\n  "
+            "requirements: [REQ-D]\n"
         },
         "artifacts/data2.yaml",
         1,
     ),
     "criteria.unmet": (
         {
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n  status: validated\n"
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  "
+            "training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n  status: "
+            "validated\n"
         },
         MODEL,
         7,
     ),
     "criteria.unreadable": (
         {
-            "requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  criteria:\n    - metric: mAP_50\n      split: test\n      min: 0.5\n    - metric: recall\n      split: test\n      min: lots\n"
+            "requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  "
+            "criteria:\n    - metric: mAP_50\n      split: test\n      min: 0.5\n    - metric: recall\n      split: "
+            "test\n      min: lots\n"
         },
         "requirements/REQ-P.yaml",
         9,
     ),
     "criteria.not-evaluable": (
         {
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {validation: {mAP_50: 0.9}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n"
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {validation: {mAP_50: 0.9}}\n  "
+            "training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n"
         },
         MODEL,
         7,
@@ -204,15 +236,18 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     ),
     "status.unknown": (
         {
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: shipped\n"
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  "
+            "training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: shipped\n"
         },
         MODEL,
         7,
     ),
     "status.upstream-broken": (
         {
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: validated\n",
-            "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  augmentation: no-such-aug.yaml\n  epochs: 3\n",
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  "
+            "training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: validated\n",
+            "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  augmentation: "
+            "no-such-aug.yaml\n  epochs: 3\n",
         },
         MODEL,
         7,
@@ -236,13 +271,17 @@ TESTED_ELSEWHERE = {
     "data.manifest": "tests/test_datasets.py::test_edited_manifest_breaks_the_fingerprint",
     "tuning.test-split": "tests/test_tune.py::test_an_objective_on_the_test_split_is_refused",
     "tuning.unaccepted": "tests/test_tune.py::test_a_study_records_every_trial_as_a_run_that_never_sees_the_test_split",
-    "data.root-unavailable": "tests/test_data_roots.py::test_unmapped_root_is_one_line_for_commands_and_a_warning_for_check",
-    "data.unverified": "tests/test_data_roots.py::test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_edits",
+    "data.root-unavailable": "tests/test_data_roots.py::test_unmapped_root_is_one_line_for_commands_and_a_warning_for"
+    "_check",
+    "data.unverified": "tests/test_data_roots.py::test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in"
+    "_place_edits",
     "data.label-quality": "tests/test_datasets.py::test_label_problems_are_found_with_file_and_line",
-    "consistency.config-drifted": "tests/test_approvals.py::test_editing_the_configuration_after_training_leaves_the_model_bound_to_its_run",
+    "consistency.config-drifted": "tests/test_approvals.py::test_editing_the_configuration_after_training_leaves_the_"
+    "model_bound_to_its_run",
     "data.retired": "tests/test_retire.py::test_a_retired_version_is_recorded_skipped_by_a_bare_id_and_reported",
     "data.night-list": "tests/test_night_list.py::test_listed_images_that_resolve_to_no_file_are_a_check_warning",
-    "workspace.tracked-state": "tests/test_trust_caches.py::test_a_tracked_local_yaml_does_not_remap_roots_and_check_warns",
+    "workspace.tracked-state": "tests/test_trust_caches.py::test_a_tracked_local_yaml_does_not_remap_roots_and_check_"
+    "warns",
     "approval.stale": "tests/test_approvals.py::test_approval_is_bound_to_the_fingerprint_and_goes_stale",
     "approval.missing": "tests/test_approvals.py::test_validated_model_whose_approval_went_stale_is_an_error",
     "approval.audit-log": "tests/test_approvals.py::test_audit_tampering_is_detected",
@@ -251,8 +290,10 @@ TESTED_ELSEWHERE = {
     "quantization.stale-parent": "tests/test_quantize.py::test_changed_parent_makes_child_stale",
     "training.overfit": "tests/test_caveats.py::test_rules_fire_on_a_recorded_run_with_the_thresholds_of_mle3_yaml",
     "training.underfit": "tests/test_caveats.py::test_underfit_by_high_training_loss_or_flat_low_map",
-    "training.model-run-unfinished": "tests/test_trust_runs.py::test_a_model_of_a_run_that_did_not_end_success_is_not_promotable",
-    "training.epochs-unreadable": "tests/test_trust_runs.py::test_a_garbage_epochs_line_is_one_finding_with_file_and_line",
+    "training.model-run-unfinished": "tests/test_trust_runs.py::test_a_model_of_a_run_that_did_not_end_success_is_not"
+    "_promotable",
+    "training.epochs-unreadable": "tests/test_trust_runs.py::test_a_garbage_epochs_line_is_one_finding_with_file_and_"
+    "line",
     "approval.conflict": "tests/test_teams.py::test_approve_and_reject_on_two_branches_conflict_until_decided_again",
     "approval.duties": "tests/test_teams.py::test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge",
 }
@@ -286,7 +327,8 @@ def test_unreadable_file_is_a_finding(tmp_path):
 def test_all_schema_problems_are_reported_not_only_the_first(make_ws):
     root = make_ws(
         {
-            "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: many\n  batch_size: -1\n  optimizer:\n    lr: fast\n"
+            "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: many\n  "
+            "batch_size: -1\n  optimizer:\n    lr: fast\n"
         }
     )
     schema = sorted((f.line, f.field) for f in findings_of(root) if f.rule == "load.schema")
@@ -304,7 +346,10 @@ def test_duplicate_id_names_both_locations(make_ws):
 
 
 def test_a_version_given_to_two_models_is_reported_with_both_files(make_ws):
-    model = "model_version:\n  id: {id}\n  model_line: MODEL\n  version: v1.0.0\n  training_run: TRAIN\n  training_data: {{dataset_version: DATA-v1}}\n  traceability: {{requirements: [REQ-P]}}\n"
+    model = (
+        "model_version:\n  id: {id}\n  model_line: MODEL\n  version: v1.0.0\n  training_run: TRAIN\n  "
+        "training_data: {{dataset_version: DATA-v1}}\n  traceability: {{requirements: [REQ-P]}}\n"
+    )
     root = make_ws(
         {"artifacts/a.yaml": model.format(id="MODEL-RUN-1"), "artifacts/b.yaml": model.format(id="MODEL-RUN-2")}
     )
@@ -326,7 +371,8 @@ def test_plural_file_items_have_their_own_lines(make_ws):
 def test_draft_model_failing_a_criterion_is_a_warning(make_ws):
     root = make_ws(
         {
-            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: draft\n"
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  "
+            "training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: draft\n"
         }
     )
     f = next(f for f in findings_of(root) if f.rule == "criteria.unmet")
@@ -343,7 +389,8 @@ def test_severity_override_and_ignore_need_a_reason(make_ws, cli):
     root = make_ws(
         {
             "artifacts/train3.yaml": CASES["trace.config-unused"][0]["artifacts/train3.yaml"],
-            "mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.config-unused:\n    severity: off\n    reason: drafted early\n",
+            "mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.config-unused:\n    severity: off\n    "
+            "reason: drafted early\n",
         }
     )
     assert not [f for f in findings_of(root) if f.rule == "trace.config-unused"]
@@ -374,7 +421,8 @@ BASE_DATA = textwrap.dedent(BASE_FILES["artifacts/data.yaml"]).lstrip("\n")
 def test_a_misspelled_class_in_a_criterion_is_named_unknown_not_zero(make_ws):
     root = make_ws(
         {
-            "requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: ml_data\n  derived_from: [SYS-1]\n  criteria:\n    - class: carr\n      min_samples: 50\n      split: train\n"
+            "requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: ml_data\n  derived_from: [SYS-1]\n  "
+            "criteria:\n    - class: carr\n      min_samples: 50\n      split: train\n"
         }
     )
     f = next(f for f in findings_of(root) if f.rule == "criteria.unmet")
@@ -399,7 +447,8 @@ def test_label_errors_name_only_error_kinds_and_warnings_apart(make_ws):
 def test_an_unreadable_criterion_keeps_its_requirement_and_the_readable_criteria(make_ws):
     root = make_ws(
         {
-            "requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  criteria:\n    - metric: mAP_50\n      split: test\n      min: 0.9\n    - metrc: recall\n"
+            "requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  "
+            "criteria:\n    - metric: mAP_50\n      split: test\n      min: 0.9\n    - metrc: recall\n"
         }
     )
     ws = load_workspace(root, use_cache=False)

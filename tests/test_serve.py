@@ -249,7 +249,8 @@ def test_a_run_record_of_another_shape_is_listed_unreadable_not_a_crash(tmp_path
         ("RUN-20260101-000000-aaaa", "run: [1, 2]\n"),
         (
             "RUN-20260101-000000-bbbb",
-            "run:\n  id: RUN-20260101-000000-bbbb\n  config: X\n  status: success\n  parameters: [1]\n  epochs_completed: x\n",
+            "run:\n  id: RUN-20260101-000000-bbbb\n  config: X\n  status: success\n  parameters: [1]\n  "
+            "epochs_completed: x\n",
         ),
     ):
         (tmp_path / "artifacts/runs" / run_id).mkdir(parents=True)

@@ -36,7 +36,8 @@ def signed_ws(trained_ws, tmp_path):
     sam, sam_pub = keypair(keys, "sam")
     (trained_ws / "allowed_signers").write_text(
         f'lea@example.com namespaces="mle3-approval" {" ".join(lea_pub)} roles=ml_lead\n'
-        f'sam@example.com namespaces="mle3-approval",valid-before="20200101" {" ".join(sam_pub)} roles=safety_assessor\n'
+        f'sam@example.com namespaces="mle3-approval",valid-before="20200101" {" ".join(sam_pub)} '
+        "roles=safety_assessor\n"
     )
     cfg = trained_ws / "mle3.yaml"
     cfg.write_text(cfg.read_text() + "policy:\n  require_signatures: true\n")

@@ -94,7 +94,7 @@ def test_tiny_training_records_everything_and_check_passes(tmp_path, cli):
     assert env["torch"] and env["ultralytics"] and env["python"] and env["host"] and env["cpu"]
     assert "commit" in run["code"] and run["seed"] == 1
     assert {d["field"] for d in run["deviations"]} >= {"hardware.device"} or run["parameters"]["device"] == "cpu"
-    epochs = [json.loads(l) for l in (run_dir(root) / "epochs.jsonl").read_text().splitlines()]
+    epochs = [json.loads(row) for row in (run_dir(root) / "epochs.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in epochs] == [1, 2]
     for key in (
         "train_box_loss",

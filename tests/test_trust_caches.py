@@ -205,7 +205,8 @@ def test_parse_cache_keeps_dates_and_reparses_what_json_cannot_hold(data_ws):
     root = write_files(
         data_ws,
         {
-            "artifacts/dates.yaml": "notes:\n  when: 2024-05-01\n  at: 2024-05-01T10:00:00+02:00\n  raw: !!binary aGVsbG8=\n",
+            "artifacts/dates.yaml": "notes:\n  when: 2024-05-01\n  at: 2024-05-01T10:00:00+02:00\n  raw: !!binary "
+            "aGVsbG8=\n",
             "artifacts/keys.yaml": "notes:\n  1: one\n  true: yes\n  nan: .nan\n",
         },
     )

@@ -167,7 +167,7 @@ def test_reqifz_bomb_is_refused_in_bounded_memory(tmp_path, declared):
 
 
 def test_large_plain_reqif_is_refused_before_reading(tmp_path):
-    import reqif  # noqa: F401  (the test extra: missing is a failure, never a skip)
+    import reqif as reqif_package  # noqa: F401  (the test extra: missing is a failure, never a skip)
     from mle3.errors import Mle3Error
     from mle3.interop import reqif
 

@@ -181,9 +181,13 @@ record.update(status="in_progress", started=record.data["created"])
 weights = record.directory / "ultralytics" / "weights" / "best.pt"
 weights.parent.mkdir(parents=True)
 weights.write_bytes(b"weights")
-outcome = {"final": {"validation": {"mAP_50": 0.9}, "test": {"mAP_50": 0.9}}, "best_weights": weights, "epochs_run": 1, "best_epoch": 1, "checkpoints": []}
+outcome = {
+    "final": {"validation": {"mAP_50": 0.9}, "test": {"mAP_50": 0.9}},
+    "best_weights": weights, "epochs_run": 1, "best_epoch": 1, "checkpoints": [],
+}
 print(record.id, flush=True)
-finish_success(ws, record, prep, outcome, TrainOptions(), time.time(), 1, TrainResult(record.id, "pending", record.rel_dir))
+result = TrainResult(record.id, "pending", record.rel_dir)
+finish_success(ws, record, prep, outcome, TrainOptions(), time.time(), 1, result)
 """
 
 
@@ -361,7 +365,8 @@ def test_bad_queue_entries_are_refused_with_one_line_and_worker_once_exits(tmp_p
 
 # ---------------------------------------------------------------- point 11: killed trials, seeds per process
 TUNING = (
-    "  tuning:\n    objective: {metric: mAP_50, split: val, direction: maximize}\n    trials: 2\n    epochs_per_trial: 1\n"
+    "  tuning:\n    objective: {metric: mAP_50, split: val, direction: maximize}\n    trials: 2\n    "
+    "epochs_per_trial: 1\n"
     "    sampler: tpe\n    pruner: none\n    seed: 0\n    space:\n      optimizer.momentum: {low: 0.5, high: 0.99}\n"
 )
 

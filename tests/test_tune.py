@@ -18,7 +18,8 @@ from conftest import TINY_FILES, check_json, write_files
 pytestmark = pytest.mark.slow
 
 TUNING = (
-    "  tuning:\n    objective: {metric: mAP_50, split: val, direction: maximize}\n    trials: 2\n    epochs_per_trial: 1\n"
+    "  tuning:\n    objective: {metric: mAP_50, split: val, direction: maximize}\n    trials: 2\n    "
+    "epochs_per_trial: 1\n"
     "    sampler: {sampler}\n    pruner: none\n    seed: 0\n    space:\n{space}"
 )
 SPACE = "      optimizer.lr: {low: 1.0e-4, high: 1.0e-2, log: true}\n      batch_size: {choices: [4, 8]}\n"

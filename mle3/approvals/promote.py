@@ -197,7 +197,8 @@ def _variant_version(ws: Workspace, model: Any, gate: Gate) -> str | None:
     parent_version = version_of(parent) if parent is not None else None
     if parent_version is None:
         gate.missing.append(
-            f"its float model {model.traceability.previous_version} has no version yet: validate that first, or give one with --version"
+            f"its float model {model.traceability.previous_version} has no version yet: validate that first, or give "
+            "one with --version"
         )
         return None
     return f"{parent_version}-int8-{method or 'q'}"

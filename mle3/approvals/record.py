@@ -31,7 +31,8 @@ def _refuse_unknown_deviation(ws: Workspace, graph: nx.MultiDiGraph, key: str, d
 
         close = difflib.get_close_matches(deviation, list(RULES), n=3, cutoff=0.6)
         raise Mle3Error(
-            f"--deviation {deviation!r} is no rule id{' (did you mean ' + ', '.join(close) + '?)' if close else ''}; `mle3 rules` lists them"
+            f"--deviation {deviation!r} is no rule id{' (did you mean ' + ', '.join(close) + '?)' if close else ''}; "
+            "`mle3 rules` lists them"
         )
     firing = [f for f in run_checks(ws, graph, only={deviation}).findings if f.rule == deviation and f.item == key]
     if not firing:

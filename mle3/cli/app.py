@@ -15,7 +15,8 @@ from .options import FORMAT, WorkspaceOpt  # noqa: F401  (defined once in .optio
 
 app = typer.Typer(
     name="mle3",
-    help="Auditable ML training under Automotive SPICE MLE.3: traceability checks, recorded training, work products, approvals.",
+    help="Auditable ML training under Automotive SPICE MLE.3: traceability checks, recorded training, work products, "
+    "approvals.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -143,7 +143,8 @@ def promote(
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
 ) -> int:
-    """Move a model version along its life cycle, only when checks, criteria, approvals and separation of duties allow."""
+    """Move a model version along its life cycle, only when checks, criteria, approvals and separation of duties
+    allow."""
     from dataclasses import asdict
 
     from ..approvals import promote as run_promotion
@@ -282,6 +283,7 @@ def audit_log_cmd(
         )
         joins = f" (joins {len(n.parents)})" if len(n.parents) > 1 else ""
         typer.echo(
-            f"{n.hash[:10]} {e.get('time')} {str(e.get('action', '?')):<17} {str(e.get('item') or '-'):<28} {e.get('actor')}{joins}  {summary}"
+            f"{n.hash[:10]} {e.get('time')} {str(e.get('action', '?')):<17} {str(e.get('item') or '-'):<28} "
+            f"{e.get('actor')}{joins}  {summary}"
         )
     return ExitCode.OK

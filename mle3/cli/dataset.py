@@ -65,7 +65,8 @@ def dataset_register(
     data_yaml: Annotated[
         Optional[str],
         typer.Argument(
-            help="ultralytics data.yaml of a YOLO-format data set in the workspace or below a data root (a path, or a URL such as s3://bucket/x/data.yaml)."
+            help="ultralytics data.yaml of a YOLO-format data set in the workspace or below a data root (a path, or "
+            "a URL such as s3://bucket/x/data.yaml)."
         ),
     ] = None,
     id: Annotated[str, typer.Option("--id", help="Data set id, e.g. MLE-DATA-001.")] = "",
@@ -81,7 +82,8 @@ def dataset_register(
         Optional[list[str]],
         typer.Option(
             "--coco",
-            help="COCO input instead of a data.yaml: SPLIT=ANNOTATIONS.json:IMAGE_FOLDER (repeat for train, val, test).",
+            help="COCO input instead of a data.yaml: SPLIT=ANNOTATIONS.json:IMAGE_FOLDER "
+            "(repeat for train, val, test).",
         ),
     ] = None,
     coco_out: Annotated[
@@ -146,7 +148,8 @@ def dataset_register(
             + (f", e.g. {leak['examples'][0]}" if leak["examples"] else "")
         )
         typer.echo(
-            f"  wrote {reg.item_file} and the manifest {reg.manifest_file} ({reg.manifest_bytes / max(reg.files, 1):.0f} bytes per file, outside git)"
+            f"  wrote {reg.item_file} and the manifest {reg.manifest_file} "
+            f"({reg.manifest_bytes / max(reg.files, 1):.0f} bytes per file, outside git)"
         )
     return ok_if(reg.ok)
 
@@ -179,7 +182,8 @@ def dataset_verify(
             typer.echo(f"{v.key}: all {v.files} files match the manifest ({v.hashed} re-hashed, {v.location})")
         elif not v.manifest_found:
             typer.echo(
-                f"{v.key}: the data in {v.location} does not match the fingerprint, and no manifest is reachable here to name the files"
+                f"{v.key}: the data in {v.location} does not match the fingerprint, and no manifest is reachable "
+                "here to name the files"
             )
         else:
             typer.echo(

@@ -90,7 +90,8 @@ def report(
         else:
             for d in docs:
                 typer.echo(
-                    f"{d.wp} {d.item}: {d.path} ({'APPROVED' if d.approved else 'DRAFT, missing ' + ', '.join(d.missing_roles)})"
+                    f"{d.wp} {d.item}: {d.path} "
+                    f"({'APPROVED' if d.approved else 'DRAFT, missing ' + ', '.join(d.missing_roles)})"
                 )
             typer.echo(f"package in {target}/ (index.html, traceability-matrix.html, MANIFEST.sha256)")
         return ExitCode.OK
@@ -113,9 +114,8 @@ def report(
             }
         )
     else:
-        typer.echo(
-            f"{d.wp} {d.item}: {d.path} ({'APPROVED' if d.approved else 'DRAFT, missing ' + (', '.join(d.missing_roles) or 'an approval policy')})"
-        )
+        state = "APPROVED" if d.approved else "DRAFT, missing " + (", ".join(d.missing_roles) or "an approval policy")
+        typer.echo(f"{d.wp} {d.item}: {d.path} ({state})")
     return ExitCode.OK
 
 
@@ -135,7 +135,8 @@ def site(
         emit_json({"schema": SITE, "directory": str(result.directory), "pages": result.pages, "bytes": result.bytes})
     else:
         typer.echo(
-            f"site with {result.pages} pages ({result.bytes / 1e6:.1f} MB) in {result.directory}/; open {result.directory / 'index.html'}"
+            f"site with {result.pages} pages ({result.bytes / 1e6:.1f} MB) in {result.directory}/; open "
+            f"{result.directory / 'index.html'}"
         )
     return ExitCode.OK
 
@@ -166,7 +167,8 @@ def reqif_import(
         bool,
         typer.Option(
             "--force",
-            help="Overwrite requirement files edited locally; keep relations to missing SPEC-OBJECTs as dangling derived_from.",
+            help="Overwrite requirement files edited locally; keep relations to missing SPEC-OBJECTs as dangling "
+            "derived_from.",
         ),
     ] = False,
     workspace: WorkspaceOpt = None,
@@ -183,7 +185,8 @@ def reqif_import(
         emit_json({"schema": REQIF_IMPORT, **asdict(plan)})
     else:
         typer.echo(
-            f"{'would create' if not plan.written else 'created'} {len(plan.create)}, {'would update' if not plan.written else 'updated'} {len(plan.update)}, unchanged {len(plan.unchanged)}"
+            f"{'would create' if not plan.written else 'created'} {len(plan.create)}, "
+            f"{'would update' if not plan.written else 'updated'} {len(plan.update)}, unchanged {len(plan.unchanged)}"
         )
         if plan.unmapped:
             typer.echo(f"kept unmapped (under reqif_attributes): {', '.join(plan.unmapped)}")
@@ -195,6 +198,7 @@ def reqif_import(
             typer.echo("nothing written: re-run with --force to overwrite local edits")
         if plan.unresolved and not force and not dry_run:
             typer.echo(
-                "nothing written: re-run with --force to keep these links as dangling derived_from (mle3 check reports them)"
+                "nothing written: re-run with --force to keep these links as dangling derived_from (mle3 check "
+                "reports them)"
             )
     return ok_if(not ((plan.conflicts or plan.unresolved) and not force and not dry_run))

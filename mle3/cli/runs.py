@@ -221,7 +221,8 @@ def export_model(
         emit_json({"schema": EXPORT, **result})
     else:
         typer.echo(
-            f"{result['onnx']}: val mAP50 ONNX {result['onnx_metrics']['validation'].get('mAP_50')} vs PyTorch {result['torch_val_mAP_50']} (gap {result['gap']}); recorded in {model} with sha256 {result['sha256']}"
+            f"{result['onnx']}: val mAP50 ONNX {result['onnx_metrics']['validation'].get('mAP_50')} vs PyTorch "
+            f"{result['torch_val_mAP_50']} (gap {result['gap']}); recorded in {model} with sha256 {result['sha256']}"
         )
     return ExitCode.OK
 
@@ -264,11 +265,13 @@ def quantize(
             typer.echo(f"  {'model':<40} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}")
             for row in result.table:
                 typer.echo(
-                    f"  {row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} {row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}"
+                    f"  {row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} "
+                    f"{row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}"
                 )
             gate = "PASS" if result.passed else "FAIL"
             typer.echo(
-                f"  mAP50 drop val {result.drop.get('val', 0):+.4f}, test {result.drop.get('test', 0):+.4f}; threshold {result.threshold}: {gate}"
+                f"  mAP50 drop val {result.drop.get('val', 0):+.4f}, test {result.drop.get('test', 0):+.4f}; "
+                f"threshold {result.threshold}: {gate}"
             )
     return ok_if(result.status == "success" and bool(result.passed))
 
@@ -323,7 +326,8 @@ def runs_list(
             shown = f"stale (was {r.get('status')}, process gone: failed)"
         kind = f"{r.get('kind', 'training')}" + (f" {r['method']}" if r.get("method") else "")
         typer.echo(
-            f"{r['id']}  {kind:<17} {r.get('config', '?'):<16} {shown:<12} epochs {r.get('epochs_completed') or 0:<4} {r.get('dataset_version') or '-':<20} {r.get('model_version') or '-'}"
+            f"{r['id']}  {kind:<17} {r.get('config', '?'):<16} {shown:<12} epochs "
+            f"{r.get('epochs_completed') or 0:<4} {r.get('dataset_version') or '-':<20} {r.get('model_version') or '-'}"
         )
     return ExitCode.OK
 
@@ -474,7 +478,8 @@ def runs_watch(
 
 def _show_text(data: dict) -> None:
     typer.echo(
-        f"{data['id']}  {data['effective_status']}  config {data.get('config')} ({data.get('config_sha256', '')[:19]}...)"
+        f"{data['id']}  {data['effective_status']}  config {data.get('config')} "
+        f"({data.get('config_sha256', '')[:19]}...)"
     )
     typer.echo(f"  data set {data.get('dataset_version')}  {data.get('dataset_fingerprint')}")
     code = data.get("code") or {}
@@ -482,7 +487,8 @@ def _show_text(data: dict) -> None:
     env = data.get("environment") or {}
     cuda = f"CUDA {env['cuda']}" if env.get("cuda") else "no CUDA"
     typer.echo(
-        f"  env python {env.get('python')} torch {env.get('torch')} ultralytics {env.get('ultralytics')}, {cuda}, on {', '.join(env.get('gpus') or []) or env.get('cpu')}"
+        f"  env python {env.get('python')} torch {env.get('torch')} ultralytics {env.get('ultralytics')}, {cuda}, on "
+        f"{', '.join(env.get('gpus') or []) or env.get('cpu')}"
     )
     stop = f"early stop at epoch {data['early_stop_epoch']}" if data.get("early_stop_epoch") else "no early stop"
     best = f"best epoch {data['best_epoch']}" if data.get("best_epoch") is not None else "no best epoch yet"
@@ -496,7 +502,9 @@ def _show_text(data: dict) -> None:
         typer.echo(f"  not applied: {', '.join(data['not_applied'])}")
     for e in data["epochs"]:
         typer.echo(
-            f"  epoch {e.get('epoch', '?'):>3}  box {_num(e.get('train_box_loss'))} cls {_num(e.get('train_cls_loss'))}  P {_num(e.get('precision'))} R {_num(e.get('recall'))} mAP50 {_num(e.get('mAP50'))} mAP50-95 {_num(e.get('mAP50_95'))}"
+            f"  epoch {e.get('epoch', '?'):>3}  box {_num(e.get('train_box_loss'))} cls "
+            f"{_num(e.get('train_cls_loss'))}  P {_num(e.get('precision'))} R {_num(e.get('recall'))} mAP50 "
+            f"{_num(e.get('mAP50'))} mAP50-95 {_num(e.get('mAP50_95'))}"
         )
     for split, values in (
         (data.get("final_metrics") or {}).items() if isinstance(data.get("final_metrics"), dict) else ()

@@ -22,7 +22,8 @@ def serve(
         Optional[list[str]],
         typer.Option(
             "--allow-host",
-            help="Also answer requests whose Host header is NAME (a name or NAME:PORT, e.g. behind a proxy); repeatable. Other Hosts get 421.",
+            help="Also answer requests whose Host header is NAME (a name or NAME:PORT, e.g. behind a proxy); "
+            "repeatable. Other Hosts get 421.",
         ),
     ] = None,
     workspace: WorkspaceOpt = None,

@@ -35,7 +35,8 @@ AUGMENT_PREVIEW = declare(
 
 @app.command()
 def doctor(workspace: WorkspaceOpt = None, format: FormatOpt = "text") -> int:
-    """What this machine has for mle3 (Python, torch and GPUs, ONNX Runtime, ModelOpt, PDF, git, ...), each with its fix."""
+    """What this machine has for mle3 (Python, torch and GPUs, ONNX Runtime, ModelOpt, PDF, git, ...), each with its
+    fix."""
     from ..doctor import healthy, run_all
     from ..output import emit_json
     from ..workspace import find_root
@@ -123,6 +124,7 @@ def augment_preview(
         )
     else:
         typer.echo(
-            f"{output}: {len(sheet.tiles)} tiles, seed {seed}; transforms: {', '.join(p.transform for p in sheet.planned) or 'none'}"
+            f"{output}: {len(sheet.tiles)} tiles, seed {seed}; transforms: "
+            f"{', '.join(p.transform for p in sheet.planned) or 'none'}"
         )
     return ExitCode.OK

@@ -60,7 +60,8 @@ def tune_run(
     storage: Annotated[
         Optional[str],
         typer.Option(
-            help="Optuna storage URL (default: SQLite in .mle3/); postgresql://... or a journal file on shared storage for several machines."
+            help="Optuna storage URL (default: SQLite in .mle3/); postgresql://... or a journal file on shared "
+            "storage for several machines."
         ),
     ] = None,
     workers: Annotated[
@@ -71,7 +72,8 @@ def tune_run(
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
 ) -> int:
-    """Optimize a configuration's hyperparameters with Optuna (every trial a recorded run, the test split never used)."""
+    """Optimize a configuration's hyperparameters with Optuna (every trial a recorded run, the test split never
+    used)."""
     from ..output import emit_json
     from ..tuning.study import TuneOptions
     from ..tuning.study import tune as run_study
@@ -92,7 +94,8 @@ def tune_run(
         for t in result.trials:
             counts[t["status"]] = counts.get(t["status"], 0) + 1
         typer.echo(
-            f"study {result.study}: {len(result.trials)} trials ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); record {result.record}"
+            f"study {result.study}: {len(result.trials)} trials "
+            f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); record {result.record}"
         )
         if result.best:
             values = ", ".join(f"{k}={v}" for k, v in result.best["params"].items())
@@ -122,7 +125,8 @@ def tune_accept(
         emit_json({"schema": TUNE_ACCEPT, **result})
     else:
         typer.echo(
-            f"wrote {', '.join(result['files'])}: configuration {result['config']} with trial {result['trial']}'s values"
+            f"wrote {', '.join(result['files'])}: configuration {result['config']} with trial {result['trial']}'s "
+            "values"
         )
         typer.echo(f"train the final model with: mle3 train {result['config']}")
     return ExitCode.OK

@@ -107,11 +107,13 @@ def init(
         typer.echo(f"note: {note}")
     if lfs is None and not git_lfs.available():
         typer.echo(
-            "note: git lfs is not installed; weights (*.pt, *.onnx, *.engine) are not set up for LFS (install git-lfs, then mle3 init --force --lfs)"
+            "note: git lfs is not installed; weights (*.pt, *.onnx, *.engine) are not set up for LFS (install "
+            "git-lfs, then mle3 init --force --lfs)"
         )
     typer.echo(
         f"created workspace in {directory.resolve()} ({len(written)} files); next: edit the examples, "
-        f"register your data (mle3 dataset register DATA.yaml --id DATA-001 --version v1 -r REQ-DATA-001 -w {directory}), "
+        "register your data (mle3 dataset register DATA.yaml --id DATA-001 --version v1 -r REQ-DATA-001 -w "
+        f"{directory}), "
         f"uncomment `dataset:` in the configuration, then mle3 check"
     )
     return ExitCode.OK

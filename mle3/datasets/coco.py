@@ -269,11 +269,13 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
             problem(
                 "error",
                 "coco-box-outside",
-                f"annotation {aid} box {_short(bbox)} lies outside its image ({width:g}x{height:g}, {_short(image['file_name'])})",
+                f"annotation {aid} box {_short(bbox)} lies outside its image ({width:g}x{height:g}, "
+                f"{_short(image['file_name'])})",
             )
             continue
         lines[image["id"]].append(
-            f"{index[ann['category_id']]} {(x + w / 2) / width:.6f} {(y + h / 2) / height:.6f} {w / width:.6f} {h / height:.6f}\n"
+            f"{index[ann['category_id']]} {(x + w / 2) / width:.6f} {(y + h / 2) / height:.6f} {w / width:.6f} "
+            f"{h / height:.6f}\n"
         )
     listed = set()
     labels: set[str] = set()
@@ -294,21 +296,24 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
             problem(
                 "error",
                 "coco-not-an-image",
-                f"image {_short(image_id)} ({_short(name)}) is hidden or has no image suffix: ultralytics would not train on it",
+                f"image {_short(image_id)} ({_short(name)}) is hidden or has no image suffix: ultralytics would not "
+                "train on it",
             )
             continue
         if "images" in name.split("/")[:-1]:
             problem(
                 "error",
                 "coco-not-an-image",
-                f"image {_short(image_id)} ({_short(name)}) lies in a folder named 'images': ultralytics would look for its label elsewhere",
+                f"image {_short(image_id)} ({_short(name)}) lies in a folder named 'images': ultralytics would look "
+                "for its label elsewhere",
             )
             continue
         if name in listed or stem in labels:
             problem(
                 "error",
                 "coco-duplicate-file-name",
-                f"image {_short(image_id)} ({_short(name)}): another image entry has this file or label name (not converted)",
+                f"image {_short(image_id)} ({_short(name)}): another image entry has this file or label name (not "
+                "converted)",
             )
             continue
         listed.add(name)

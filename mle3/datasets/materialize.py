@@ -56,7 +56,8 @@ def materialize(root: Path, store: DataStore, dataset: Any, *, echo: Callable[[s
     entries = load_entries(root, store, dataset)
     if entries is None:
         raise Mle3Error(
-            f"data set {dataset.key}: no manifest is reachable ({store.url(dataset.manifest)}), so its objects cannot be checked as they land; nothing was copied"
+            f"data set {dataset.key}: no manifest is reachable ({store.url(dataset.manifest)}), so its objects "
+            "cannot be checked as they land; nothing was copied"
         )
     target = data_cache_dir(root) / dataset.fingerprint.split(":", 1)[-1]
     target.mkdir(parents=True, exist_ok=True)
@@ -94,7 +95,8 @@ def _fetch(store: DataStore, target: Path, entry: Any) -> tuple[str, tuple[int, 
         size, digest = store.download(entry.path, part)
         if size != entry.size or digest != entry.sha256:
             raise Mle3Error(
-                f"{store.url(entry.path)} changed since registration (sha256 {digest[:12]}..., registered {entry.sha256[:12]}...): "
+                f"{store.url(entry.path)} changed since registration (sha256 {digest[:12]}..., registered "
+                f"{entry.sha256[:12]}...): "
                 "nothing was trained; register the new data as a new version"
             )
         os.replace(part, path)

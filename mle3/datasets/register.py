@@ -266,7 +266,8 @@ def _store_manifest(store: DataStore, rel: str, packed: bytes) -> bool:
         import sys
 
         print(
-            f"warning: could not write the manifest beside the data ({exc}); other machines will verify by re-hashing every file",
+            f"warning: could not write the manifest beside the data ({exc}); other machines will verify by "
+            "re-hashing every file",
             file=sys.stderr,
         )
         return False

@@ -66,11 +66,13 @@ class DataRoot:
             return
         if self.path.is_file():
             raise RootUnavailable(
-                f"data root {self.name!r} maps to {self.location}, which is a file, not a folder (mapped by {self.source})"
+                f"data root {self.name!r} maps to {self.location}, which is a file, not a folder (mapped by "
+                f"{self.source})"
             )
         if not self.path.is_dir():
             raise RootUnavailable(
-                f"data root {self.name!r} ({self.location}, from {self.source}) is not available on this machine: not mounted? "
+                f"data root {self.name!r} ({self.location}, from {self.source}) is not available on this machine: "
+                "not mounted? "
                 f"map it elsewhere with {env_name(self.name)}=/path"
             )
 
@@ -89,7 +91,8 @@ def local_settings(root: Path) -> dict[str, Any]:
         if str(root) not in _told_tracked:
             _told_tracked.add(str(root))
             print(
-                f"mle3: {rel} is tracked by git and therefore ignored (per-machine settings must not be committed: git rm --cached {rel})",
+                f"mle3: {rel} is tracked by git and therefore ignored (per-machine settings must not be committed: "
+                f"git rm --cached {rel})",
                 file=sys.stderr,
             )
         return {}
@@ -168,7 +171,8 @@ def locate(root: Path, config: Any, given: str | Path) -> Location:
             if candidate.remote and text.startswith(prefix):
                 return Location(candidate.name, text[len(prefix) :], candidate.location)
         raise Mle3Error(
-            f"{text} lies in no declared data root; declare its bucket or prefix in mle3.yaml under data_roots (for example `lake: {text.rsplit('/', 2)[0]}`)"
+            f"{text} lies in no declared data root; declare its bucket or prefix in mle3.yaml under data_roots (for "
+            f"example `lake: {text.rsplit('/', 2)[0]}`)"
         )
     path = Path(text).resolve()
     ws = root.resolve()

@@ -110,7 +110,8 @@ def split_problem(split: str, value: str, written: Path, directory: Path, root: 
         )
     if directory != root and root not in directory.parents:
         raise Mle3Error(
-            f"'{split}' image directory {value!r} lies outside the data set folder ('path'), which is what is fingerprinted",
+            f"'{split}' image directory {value!r} lies outside the data set folder ('path'), which is what is "
+            "fingerprinted",
             file=label,
             field=split,
         )
@@ -139,7 +140,8 @@ def read_remote_layout(store: Any, file: str) -> DataLayout:
             raise Mle3Error(f"'{split}' leaves the data root", file=store.url(file), field=split)
         if root not in (".", directory) and not directory.startswith(root + "/"):
             raise Mle3Error(
-                f"'{split}' image directory {value!r} lies outside the data set folder ('path'), which is what is fingerprinted",
+                f"'{split}' image directory {value!r} lies outside the data set folder ('path'), which is what is "
+                "fingerprinted",
                 file=store.url(file),
                 field=split,
             )

@@ -91,7 +91,8 @@ class Mirror:
             return fn()
         except Exception as exc:  # any MLflow failure: warn once, stop mirroring
             self.warn(
-                f"MLflow mirror to {self.uri} stopped ({what}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}); the mle3 record is unaffected"
+                f"MLflow mirror to {self.uri} stopped ({what}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:160]}); the mle3 record is unaffected"
             )
             self.client = None
             return None

@@ -11,7 +11,9 @@ Mapping (export writes the first name; import accepts any name in the row):
 | type | mle3.type, TYPE |
 | status | mle3.status, STATUS |
 | criteria | mle3.criteria (JSON) |
-| derived_from | SPEC-RELATION of type ``derived_from`` (or ``Parent``) from the requirement to its parent, and mle3.derived_from (JSON, keeps ids of other tools) |
+| derived_from | SPEC-RELATION ``derived_from`` (or ``Parent``) to the parent, and mle3.derived_from (JSON) |
+
+``mle3.derived_from`` keeps the parent ids of other tools.
 
 Import refuses, before parsing, any DOCTYPE or ENTITY declaration (no external
 entities, no entity expansion) and documents larger than ``MAX_REQIF_BYTES`` (a
@@ -300,7 +302,8 @@ def _parse(path: Path, data: bytes):
         )
     if etree.QName(root).namespace != NAMESPACE or etree.QName(root).localname != "REQ-IF":
         raise Mle3Error(
-            f"not a ReqIF document: root element {etree.QName(root).localname!r} in namespace {etree.QName(root).namespace!r}",
+            f"not a ReqIF document: root element {etree.QName(root).localname!r} in namespace "
+            f"{etree.QName(root).namespace!r}",
             file=str(path),
             line=root.sourceline,
         )
@@ -326,7 +329,10 @@ class Unresolved:
     source_id: str | None
 
     def message(self, path: Path) -> str:
-        return f"{path.name}:{self.line}: {self.kind} relation {self.relation} names SPEC-OBJECT {self.missing}, which is not in the file"
+        return (
+            f"{path.name}:{self.line}: {self.kind} relation {self.relation} names SPEC-OBJECT {self.missing}, "
+            "which is not in the file"
+        )
 
 
 def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list[Unresolved]]:

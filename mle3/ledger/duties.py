@@ -96,7 +96,8 @@ def violations(
                         "two-roles",
                         group[0].signer or group[0].name,
                         f"separation of duties: {who} approved {key} as {' and '.join(roles)}; "
-                        f"one person may fill only one role (withdraw one: mle3 approve {key} --role {roles[-1]} --reject)",
+                        f"one person may fill only one role (withdraw one: mle3 approve {key} --role {roles[-1]} "
+                        "--reject)",
                         group,
                     )
                 )
@@ -108,7 +109,8 @@ def violations(
                 Violation(
                     "trainer",
                     trainer,
-                    f"separation of duties: {label(mine[0])} ran the training of {key} and may not approve its release as "
+                    f"separation of duties: {label(mine[0])} ran the training of {key} and may not approve its "
+                    "release as "
                     f"{', '.join(sorted({a.role for a in mine}))}",
                     mine,
                 )

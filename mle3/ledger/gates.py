@@ -33,7 +33,10 @@ class Dropped:
     def message(self) -> str:
         a = self.approval
         what = a.decision if a.decision in ("approved", "rejected") else "decision"
-        return f"not counted: {what} of {a.item or '?'} by {a.name or '?'} as {a.role or '?'} ({a.file}:{a.line}): {self.reason}"
+        return (
+            f"not counted: {what} of {a.item or '?'} by {a.name or '?'} as {a.role or '?'} ({a.file}:{a.line}): "
+            f"{self.reason}"
+        )
 
 
 @dataclass
@@ -113,7 +116,8 @@ def _not_superseded(counted: list[Approval], dropped: list[Dropped]) -> tuple[li
             gone.append(
                 Dropped(
                     a,
-                    f"a later decision of the same person in this role does not verify ({hit.approval.file}: {hit.reason})",
+                    f"a later decision of the same person in this role does not verify ({hit.approval.file}: "
+                    f"{hit.reason})",
                 )
             )
     return keep, gone

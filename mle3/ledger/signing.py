@@ -125,7 +125,8 @@ def sign(key: Path, payload: bytes) -> str:
         )
         if proc.returncode != 0:
             raise Mle3Error(
-                f"ssh-keygen could not sign with {key}: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"
+                f"ssh-keygen could not sign with {key}: "
+                f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"
             )
         return (Path(tmp) / "approval.sig").read_text()
 
@@ -238,6 +239,7 @@ def verify(root: Path, entry: dict[str, Any]) -> SignatureCheck:
     if not isinstance(d.get("role"), str) or d.get("role") not in roles:
         return SignatureCheck(
             False,
-            f"{principal} is not allowed to sign as {d.get('role')} (roles in {ALLOWED_SIGNERS}: {', '.join(sorted(roles)) or 'none'})",
+            f"{principal} is not allowed to sign as {d.get('role')} (roles in {ALLOWED_SIGNERS}: "
+            f"{', '.join(sorted(roles)) or 'none'})",
         )
     return SignatureCheck(True, format=form, principal=principal)

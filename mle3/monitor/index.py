@@ -3,8 +3,9 @@
 Every save of a run record appends the run's id to ``.mle3/run-changes.log``
 (:func:`mle3.runner.records.note_change`); the index reads the log from where it stopped
 and parses only the runs named there. The log starts over at 8 MiB; an index that sees it
-shrink compares every run's size and mtime once (a few milliseconds per thousand runs). Runs that arrive another way (``git pull``, a copy)
-change the runs folder's mtime, and only folders not yet known are read. Summaries are
+shrink compares every run's size and mtime once (a few milliseconds per thousand runs).
+Runs that arrive another way (``git pull``, a copy) change the runs folder's mtime, and
+only folders not yet known are read. Summaries are
 cached in ``.mle3/cache/run-index.json`` (sealed JSON, :mod:`mle3.sealed`: one written
 elsewhere or edited is not used) keyed by each record's size and mtime, so a restart over
 10,000 runs parses nothing that did not change.

@@ -59,7 +59,8 @@ def render(follower: RunFollower, patience: int | None) -> Any:
     done, total = run.get("epochs_completed") or 0, run.get("epochs") or 0
     eta = f", ETA {int(run['eta_s']) // 60} min {int(run['eta_s']) % 60:02d} s" if run.get("eta_s") else ""
     head = Text(
-        f"{follower.run_id}  {run.get('config', '')}  {run.get('effective_status', '?')}  epoch {done}/{total or '?'}{eta}",
+        f"{follower.run_id}  {run.get('config', '')}  {run.get('effective_status', '?')}  epoch "
+        f"{done}/{total or '?'}{eta}",
         style="bold",
     )
     bar = ProgressBar(total=float(total or 1), completed=float(done), width=60)

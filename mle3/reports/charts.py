@@ -65,7 +65,10 @@ def line_chart(
     xs = [x for s in series for x in s.xs]
     ys = [y for s in series for y in s.ys if y is not None and math.isfinite(y)]
     if not xs or not ys:
-        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="60" role="img"><text x="8" y="30" font-size="12">{escape(title)}: no data</text></svg>'
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="60" role="img"><text x="8" y="30" '
+            f'font-size="12">{escape(title)}: no data</text></svg>'
+        )
     x0, x1 = min(xs), max(xs)
     if x0 == x1:
         x0, x1 = x0 - 1, x1 + 1
@@ -83,7 +86,8 @@ def line_chart(
         return top + ph - (y - lo) / (hi - lo) * ph
 
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" class="chart">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(title)}" class="chart">'
     ]
     out.append(f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>')
     for t in yt:
@@ -97,27 +101,32 @@ def line_chart(
             x = sx(t)
             out.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 4}" stroke="#888"/>')
             out.append(
-                f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="10" text-anchor="middle" fill="#444">{_fmt(t)}</text>'
+                f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="10" text-anchor="middle" '
+                f'fill="#444">{_fmt(t)}</text>'
             )
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#9aa5b1"/>')
     out.append(
-        f'<text x="{left + pw / 2}" y="{height - 22}" font-size="10" text-anchor="middle" fill="#444">{escape(x_label)}</text>'
+        f'<text x="{left + pw / 2}" y="{height - 22}" font-size="10" text-anchor="middle" '
+        f'fill="#444">{escape(x_label)}</text>'
     )
     if y_label:
         out.append(
-            f'<text x="12" y="{top + ph / 2}" font-size="10" text-anchor="middle" fill="#444" transform="rotate(-90 12 {top + ph / 2})">{escape(y_label)}</text>'
+            f'<text x="12" y="{top + ph / 2}" font-size="10" text-anchor="middle" fill="#444" transform="rotate(-90 '
+            f'12 {top + ph / 2})">{escape(y_label)}</text>'
         )
     for name, value in (markers or {}).items():
         if value is None or not x0 <= value <= x1:
             continue
         x = sx(value)
         out.append(
-            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#b22222" stroke-dasharray="4 3" stroke-width="1.2"/>'
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#b22222" stroke-dasharray="4 3" '
+            'stroke-width="1.2"/>'
         )
         near_right = x > left + pw * 0.75
         anchor, tx = ("end", x - 3) if near_right else ("start", x + 3)
         out.append(
-            f'<text x="{tx:.1f}" y="{top + 11}" font-size="10" fill="#b22222" text-anchor="{anchor}">{escape(name)} {_fmt(value)}</text>'
+            f'<text x="{tx:.1f}" y="{top + 11}" font-size="10" fill="#b22222" text-anchor="{anchor}">{escape(name)} '
+            f"{_fmt(value)}</text>"
         )
     for i, s in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
@@ -134,7 +143,8 @@ def line_chart(
         color = PALETTE[i % len(PALETTE)]
         dash = ' stroke-dasharray="6 3"' if s.dashed else ""
         out.append(
-            f'<line x1="{lx}" y1="{height - 7}" x2="{lx + 16}" y2="{height - 7}" stroke="{color}" stroke-width="2"{dash}/>'
+            f'<line x1="{lx}" y1="{height - 7}" x2="{lx + 16}" y2="{height - 7}" stroke="{color}" '
+            f'stroke-width="2"{dash}/>'
         )
         out.append(f'<text x="{lx + 20}" y="{height - 3}" font-size="10">{escape(s.label)}</text>')
         lx += 28 + 6.2 * len(s.label)
@@ -150,11 +160,15 @@ def bar_chart(
     pw, ph = width - left - right, height - top - bottom
     values = [v for vs in groups.values() for v in vs]
     if not categories or not values:
-        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="60"><text x="8" y="30" font-size="12">{escape(title)}: no data</text></svg>'
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="60"><text x="8" y="30" '
+            f'font-size="12">{escape(title)}: no data</text></svg>'
+        )
     ticks = _nice_ticks(0, max(values) or 1)
     hi = ticks[-1] or 1
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" class="chart">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(title)}" class="chart">'
     ]
     out.append(f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>')
     for t in ticks:
@@ -172,14 +186,17 @@ def bar_chart(
             h = v / hi * ph
             x = left + ci * slot + slot * 0.1 + si * bar
             out.append(
-                f'<rect x="{x:.1f}" y="{top + ph - h:.1f}" width="{bar * 0.92:.1f}" height="{h:.1f}" fill="{PALETTE[si % len(PALETTE)]}"><title>{escape(cat)} {escape(name)}: {_fmt(v)}</title></rect>'
+                f'<rect x="{x:.1f}" y="{top + ph - h:.1f}" width="{bar * 0.92:.1f}" height="{h:.1f}" '
+                f'fill="{PALETTE[si % len(PALETTE)]}"><title>{escape(cat)} {escape(name)}: {_fmt(v)}</title></rect>'
             )
             if n_series * len(categories) <= 24:
                 out.append(
-                    f'<text x="{x + bar * 0.46:.1f}" y="{top + ph - h - 3:.1f}" font-size="9" text-anchor="middle">{_fmt(v)}</text>'
+                    f'<text x="{x + bar * 0.46:.1f}" y="{top + ph - h - 3:.1f}" font-size="9" '
+                    f'text-anchor="middle">{_fmt(v)}</text>'
                 )
         out.append(
-            f'<text x="{left + ci * slot + slot / 2:.1f}" y="{top + ph + 14}" font-size="10" text-anchor="middle">{escape(cat)}</text>'
+            f'<text x="{left + ci * slot + slot / 2:.1f}" y="{top + ph + 14}" font-size="10" '
+            f'text-anchor="middle">{escape(cat)}</text>'
         )
     out.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#9aa5b1"/>')
     lx = left

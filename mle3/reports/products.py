@@ -381,14 +381,17 @@ def outcomes(
             "BP1",
             "ML training and validation approach is specified",
             bool(cfg) and bool(crit_reqs),
-            f"training configuration {cfg.id if cfg else '-'} (early stopping on {cfg.early_stopping.metric if cfg and cfg.early_stopping.metric else 'fitness'}, validation split of the data set); {len(crit_reqs)} requirement(s) with machine-checked criteria",
+            f"training configuration {cfg.id if cfg else '-'} (early stopping on "
+            f"{cfg.early_stopping.metric if cfg and cfg.early_stopping.metric else 'fitness'}, validation split of "
+            f"the data set); {len(crit_reqs)} requirement(s) with machine-checked criteria",
         ),
         (
             "O2",
             "BP2",
             "Data set for ML training and validation is created",
             bool(dataset and dataset.fingerprint),
-            f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint {(dataset.fingerprint or '-')[:23] if dataset else '-'}; "
+            f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint "
+            f"{(dataset.fingerprint or '-')[:23] if dataset else '-'}; "
             f"leakage {_shared_images(dataset) if dataset else '-'}",
         ),
         (
@@ -396,14 +399,16 @@ def outcomes(
             "BP3",
             "ML model incl. hyperparameters is optimized to meet the ML requirements",
             bool(run and run.status == "success") and bool(checks) and all(c["passed"] for c in checks),
-            f"run {run.id if run else '-'} ({run.status if run else 'no run record'}); {sum(1 for c in checks if c['passed'])}/{len(checks)} metric criteria met",
+            f"run {run.id if run else '-'} ({run.status if run else 'no run record'}); "
+            f"{sum(1 for c in checks if c['passed'])}/{len(checks)} metric criteria met",
         ),
         (
             "O4",
             "BP4",
             "Consistency and bidirectional traceability between data set and ML data requirements",
             not trace_errors and bool(dataset and dataset.requirements),
-            f"data set satisfies {', '.join(dataset.requirements) if dataset else '-'}; {len(trace_errors)} traceability/consistency error(s) in the model's trace",
+            f"data set satisfies {', '.join(dataset.requirements) if dataset else '-'}; {len(trace_errors)} "
+            "traceability/consistency error(s) in the model's trace",
         ),
         (
             "O5",

@@ -8,7 +8,8 @@ conflicts across branches, the audit log), ``artifact`` (large files not fetched
 ``workspace`` (per-machine state under ``.mle3/`` that git tracks).
 """
 
-from . import (
+# importing each family registers its rules
+from . import (  # noqa: F401
     approvals,
     consistency,
     criteria,
@@ -20,7 +21,7 @@ from . import (
     training,
     tuning,
     workspace_state,
-)  # noqa: F401  (registers rules)
+)
 from .engine import CHECK_SCHEMA, CheckReport, check_workspace, run_checks
 from .registry import RULES, Context, Hit, Rule, rule
 

@@ -72,7 +72,8 @@ def _shared(ctx: Context) -> _Approvals:
 @rule(
     "approval.stale",
     "warning",
-    "An approval no longer matches the item's content: the item, its files or something upstream changed since (error for validated or released models).",
+    "An approval no longer matches the item's content: the item, its files or something upstream changed since "
+    "(error for validated or released models).",
     "Review the change and approve again (`mle3 approve ITEM --role ROLE`), or restore the approved content.",
 )
 def stale(ctx: Context) -> Iterator[Hit]:
@@ -88,9 +89,12 @@ def stale(ctx: Context) -> Iterator[Hit]:
                 severity = "error" if getattr(item, "status", None) in _RELEASED else None
                 yield Hit(
                     item,
-                    f"approval by {a.name} as {a.role} ({a.time}) is stale: the item, its files or what it rests on changed since "
-                    f"(approved {a.fingerprint[:23]}..., now {current[:23]}...); see what changed with `git log --since {a.time}` "
-                    f"on the files `mle3 trace {key} --up` lists, then approve again: mle3 approve {key} --role {a.role}",
+                    f"approval by {a.name} as {a.role} ({a.time}) is stale: the item, its files or what it rests on "
+                    "changed since "
+                    f"(approved {a.fingerprint[:23]}..., now {current[:23]}...); see what changed with `git log "
+                    f"--since {a.time}` "
+                    f"on the files `mle3 trace {key} --up` lists, then approve again: mle3 approve {key} --role "
+                    f"{a.role}",
                     (),
                     severity,
                 )
@@ -117,8 +121,10 @@ def missing(ctx: Context) -> Iterator[Hit]:
 @rule(
     "approval.signature",
     "error",
-    "An approval's signature is missing where mle3.yaml requires signatures, does not verify, or its signer is not allowed for the role or at that time.",
-    "Sign approvals (`mle3 approve ... --sign`), add the signer's key and roles to allowed_signers, or have an allowed signer approve again.",
+    "An approval's signature is missing where mle3.yaml requires signatures, does not verify, or its signer is not "
+    "allowed for the role or at that time.",
+    "Sign approvals (`mle3 approve ... --sign`), add the signer's key and roles to allowed_signers, or have an "
+    "allowed signer approve again.",
 )
 def signatures(ctx: Context) -> Iterator[Hit]:
     shared = _shared(ctx)
@@ -131,15 +137,18 @@ def signatures(ctx: Context) -> Iterator[Hit]:
         elif not a.signed and required:
             yield Hit(
                 _LogFile(a.file, a.line),
-                f"approval of {a.item} by {a.name} as {a.role} is not signed; mle3.yaml requires signatures (it does not count)",
+                f"approval of {a.item} by {a.name} as {a.role} is not signed; mle3.yaml requires signatures (it does "
+                "not count)",
             )
 
 
 @rule(
     "approval.conflict",
     "error",
-    "The same content was approved on one branch and rejected on another in the same role (concurrent decisions in the merged audit log) and nobody has decided since.",
-    "Decide again after the merge: `mle3 approve ITEM --role ROLE` or `--reject`; the new decision settles the conflict.",
+    "The same content was approved on one branch and rejected on another in the same role (concurrent decisions in "
+    "the merged audit log) and nobody has decided since.",
+    "Decide again after the merge: `mle3 approve ITEM --role ROLE` or `--reject`; the new decision settles the "
+    "conflict.",
 )
 def conflict(ctx: Context) -> Iterator[Hit]:
     shared = _shared(ctx)
@@ -151,9 +160,11 @@ def conflict(ctx: Context) -> Iterator[Hit]:
 @rule(
     "approval.duties",
     "error",
-    "Separation of duties is broken in the merged audit log: one person holds fresh approvals in two roles for one item (one_role_per_person), "
+    "Separation of duties is broken in the merged audit log: one person holds fresh approvals in two roles for one "
+    "item (one_role_per_person), "
     "or the person who ran a released model's training approved its release (trainer_may_approve_release: false).",
-    "Withdraw one of the approvals (`mle3 approve ITEM --role ROLE --reject`) and have another person approve in that role.",
+    "Withdraw one of the approvals (`mle3 approve ITEM --role ROLE --reject`) and have another person approve in "
+    "that role.",
 )
 def duties(ctx: Context) -> Iterator[Hit]:
     shared = _shared(ctx)
@@ -171,9 +182,12 @@ def duties(ctx: Context) -> Iterator[Hit]:
 @rule(
     "approval.audit-log",
     "error",
-    "The audit log was edited, or an entry that later entries follow was removed (an entry names a parent that is not in the log), "
-    "an entry is dated before its parent, is a symbolic link, cannot be parsed (too large, nested too deeply), or an approval has a field of the wrong type.",
-    "Restore the named files under artifacts/audit/ (or artifacts/audit.jsonl) from version control; never edit the log by hand.",
+    "The audit log was edited, or an entry that later entries follow was removed (an entry names a parent that is "
+    "not in the log), "
+    "an entry is dated before its parent, is a symbolic link, cannot be parsed (too large, nested too deeply), or an "
+    "approval has a field of the wrong type.",
+    "Restore the named files under artifacts/audit/ (or artifacts/audit.jsonl) from version control; never edit the "
+    "log by hand.",
 )
 def audit_log(ctx: Context) -> Iterator[Hit]:
     watch_audit_log(ctx)

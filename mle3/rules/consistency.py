@@ -90,7 +90,8 @@ def artifact_missing(ctx: Context) -> Iterator[Hit]:
 @rule(
     "artifact.not-materialized",
     "warning",
-    "A model artifact is a git LFS pointer, or an LFS-tracked file absent from this checkout: its content was not fetched (its fingerprint is still known).",
+    "A model artifact is a git LFS pointer, or an LFS-tracked file absent from this checkout: its content was not "
+    "fetched (its fingerprint is still known).",
     "Fetch it with the command in the finding (`git lfs pull --include=FILE`).",
 )
 def artifact_not_materialized(ctx: Context) -> Iterator[Hit]:
@@ -225,7 +226,8 @@ _NOT_TRAINING = ("tuning",)
 @rule(
     "consistency.config-drifted",
     "warning",
-    "A configuration was edited after a run trained with it: it no longer describes the models of that run (they stay bound to the run's snapshot).",
+    "A configuration was edited after a run trained with it: it no longer describes the models of that run (they "
+    "stay bound to the run's snapshot).",
     "Retrain to get a model of the edited configuration, or revert the edit; the finding names the changed fields.",
 )
 def config_drifted(ctx: Context) -> Iterator[Hit]:
@@ -257,7 +259,8 @@ def config_drifted(ctx: Context) -> Iterator[Hit]:
             yield Hit(
                 config,
                 f"configuration {config.id} changed since run {run.id} trained {names} with it: "
-                f"{', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''}; the model stays bound to the run's snapshot "
+                f"{', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''}; the model stays bound to the run's "
+                "snapshot "
                 f"(its approvals stay fresh); retrain to apply the change, or revert it",
                 _at(live, changed[0]),
             )

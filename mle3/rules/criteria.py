@@ -92,7 +92,7 @@ def targets(ctx: Context, requirement: Any, criterion: Any) -> list[Any]:
 )
 def unmet(ctx: Context) -> Iterator[Hit]:
     for req in ctx.ws.of_kind("requirement"):
-        for index, criterion in enumerate(req.criteria):
+        for criterion in req.criteria:
             for target in targets(ctx, req, criterion):
                 verdict = evaluate(criterion, target)
                 if verdict.passed is False:
@@ -111,7 +111,8 @@ def unmet(ctx: Context) -> Iterator[Hit]:
     "criteria.not-evaluable",
     "warning",
     "A requirement criterion cannot be evaluated because the item does not declare the value.",
-    "Record the metric in the model version, or the sample/instance counts in the data set (`mle3 dataset register` does).",
+    "Record the metric in the model version, or the sample/instance counts in the data set (`mle3 dataset register` "
+    "does).",
 )
 def not_evaluable(ctx: Context) -> Iterator[Hit]:
     for req in ctx.ws.of_kind("requirement"):
@@ -137,7 +138,8 @@ def _criterion_path(target: Any, req: Any) -> tuple:
 @rule(
     "criteria.unreadable",
     "error",
-    "A requirement criterion cannot be read (unknown kind, a missing or mistyped field); the requirement is kept, the criterion is not checked.",
+    "A requirement criterion cannot be read (unknown kind, a missing or mistyped field); the requirement is kept, "
+    "the criterion is not checked.",
     "Correct the criterion; `mle3 schema` writes the JSON Schema of requirements with every criterion's fields.",
 )
 def unreadable(ctx: Context) -> Iterator[Hit]:

@@ -76,7 +76,8 @@ def _manifest_trusted(ctx: Context, ds, store) -> bool:
     "data.root-unavailable",
     "warning",
     "A data set's data root is not mapped or not mounted on this machine, so its data cannot be checked here.",
-    "Map the root: set MLE3_DATA_ROOT_<NAME> or add it under data_roots in .mle3/local.yaml (a laptop without the NAS may set this rule to off in mle3.yaml).",
+    "Map the root: set MLE3_DATA_ROOT_<NAME> or add it under data_roots in .mle3/local.yaml (a laptop without the "
+    "NAS may set this rule to off in mle3.yaml).",
 )
 def root_unavailable(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
@@ -89,7 +90,8 @@ def root_unavailable(ctx: Context) -> Iterator[Hit]:
     "data.manifest",
     "error",
     "A registered data set's manifest is missing, malformed, or does not match its fingerprint.",
-    "Restore the manifest from version control (v1) or beside the data (v2); if the data really changed, register a new version.",
+    "Restore the manifest from version control (v1) or beside the data (v2); if the data really changed, register a "
+    "new version.",
 )
 def manifest_integrity(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
@@ -117,8 +119,10 @@ def manifest_integrity(ctx: Context) -> Iterator[Hit]:
         if found is None:
             yield Hit(
                 ds,
-                f"manifest {ds.manifest!r} is neither beside the data ({store.label}) nor in {ctx.ws.layout.local_manifests}: "
-                "restore it there (it is named by the fingerprint), or `mle3 dataset verify` re-hashes the data as a whole",
+                f"manifest {ds.manifest!r} is neither beside the data ({store.label}) nor in "
+                f"{ctx.ws.layout.local_manifests}: "
+                "restore it there (it is named by the fingerprint), or `mle3 dataset verify` re-hashes the data as a "
+                "whole",
                 ("manifest",),
             )
 
@@ -138,7 +142,8 @@ def unverified(ctx: Context) -> Iterator[Hit]:
         if _large(ctx, ds, store) and _state(ctx, ds, store) is None:
             yield Hit(
                 ds,
-                f"data set {ds.key} ({_files(ds)} files, {store.label}) was not verified on this machine: run `mle3 dataset verify {ds.key}`",
+                f"data set {ds.key} ({_files(ds)} files, {store.label}) was not verified on this machine: run `mle3 "
+                f"dataset verify {ds.key}`",
                 ("manifest",),
             )
 
@@ -171,7 +176,8 @@ def data_changed(ctx: Context) -> Iterator[Hit]:
         if summary and (summary["changed"] or summary["removed"] or summary["added"]):
             yield Hit(
                 ds,
-                f"data set {ds.key} differs from its manifest: {summary['changed']} changed, {summary['removed']} removed, "
+                f"data set {ds.key} differs from its manifest: {summary['changed']} changed, {summary['removed']} "
+                "removed, "
                 f"{summary['added']} added (e.g. {summary['example']})",
                 ("manifest",),
             )
@@ -242,7 +248,8 @@ def _changed_v1(ctx: Context, ds) -> Iterator[Hit]:
     if diff.changed or diff.removed or added:
         yield Hit(
             ds,
-            f"data set {ds.key} differs from its manifest: {len(diff.changed)} changed, {len(diff.removed)} removed, {added} added (e.g. {example[0]})",
+            f"data set {ds.key} differs from its manifest: {len(diff.changed)} changed, {len(diff.removed)} removed, "
+            f"{added} added (e.g. {example[0]})",
             ("manifest",),
         )
 
@@ -250,8 +257,10 @@ def _changed_v1(ctx: Context, ds) -> Iterator[Hit]:
 @rule(
     "data.label-quality",
     "error",
-    "Label problems were recorded at registration (malformed lines, class ids out of range, boxes outside the image, unreadable images); missing or empty label files are warnings.",
-    "Fix the labels and register a new version; `label_quality.findings` in the data set file lists them with file and line.",
+    "Label problems were recorded at registration (malformed lines, class ids out of range, boxes outside the image, "
+    "unreadable images); missing or empty label files are warnings.",
+    "Fix the labels and register a new version; `label_quality.findings` in the data set file lists them with file "
+    "and line.",
 )
 def label_quality(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
@@ -281,8 +290,10 @@ def _kinds_by_severity(quality: LabelQuality) -> tuple[str, str]:
 @rule(
     "data.night-list",
     "warning",
-    "Images the data set's night list names are no file below the data set's root, so headlight glare never runs on them.",
-    "Write each line of the list relative to the data set's root (the data.yaml's `path:`), as the split folders are; see docs/guides/training.md, augmentation.",
+    "Images the data set's night list names are no file below the data set's root, so headlight glare never runs on "
+    "them.",
+    "Write each line of the list relative to the data set's root (the data.yaml's `path:`), as the split folders "
+    "are; see docs/guides/training.md, augmentation.",
 )
 def night_list(ctx: Context) -> Iterator[Hit]:
     from ..datasets.night import night_list_warning
@@ -303,8 +314,10 @@ def night_list(ctx: Context) -> Iterator[Hit]:
 @rule(
     "data.retired",
     "warning",
-    "A configuration, run or model uses a data set version that was retired (status rejected or obsolete); an error for validated or released models.",
-    "Train on a version still in use (a bare data set id skips retired ones), or reconsider the retirement; the finding names its reason.",
+    "A configuration, run or model uses a data set version that was retired (status rejected or obsolete); an error "
+    "for validated or released models.",
+    "Train on a version still in use (a bare data set id skips retired ones), or reconsider the retirement; the "
+    "finding names its reason.",
 )
 def retired(ctx: Context) -> Iterator[Hit]:
     def why(ds) -> str:

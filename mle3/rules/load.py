@@ -30,7 +30,8 @@ declare(
 declare(
     "load.duplicate-id",
     "error",
-    "Two items have the same id (data sets: the same id and version), or two model versions the same version; typically ids chosen by hand on two branches.",
+    "Two items have the same id (data sets: the same id and version), or two model versions the same version; "
+    "typically ids chosen by hand on two branches.",
     "Give one of them a new id or version; both locations are named.",
 )
 declare(
@@ -42,7 +43,8 @@ declare(
 declare(
     "load.id-invalid",
     "error",
-    "An item id (or a data set version) breaks the id pattern: letters, digits, '.', '_', '-', at most 128 characters, no '..', '/', spaces or control characters. The item is left out.",
+    "An item id (or a data set version) breaks the id pattern: letters, digits, '.', '_', '-', at most 128 "
+    "characters, no '..', '/', spaces or control characters. The item is left out.",
     "Rename the id; references to it must change too.",
 )
 declare(

@@ -21,8 +21,10 @@ def _quantized(ctx: Context):
 @rule(
     "quantization.drop",
     "error",
-    "A quantized model loses more mAP50 against its float model than quantization.max_map50_drop allows (warning for drafts).",
-    "Calibrate with more training images, use QAT, or record an approved deviation (`mle3 approve ID --role ROLE --deviation quantization.drop`).",
+    "A quantized model loses more mAP50 against its float model than quantization.max_map50_drop allows (warning for "
+    "drafts).",
+    "Calibrate with more training images, use QAT, or record an approved deviation (`mle3 approve ID --role ROLE "
+    "--deviation quantization.drop`).",
 )
 def drop_over_threshold(ctx: Context) -> Iterator[Hit]:
     threshold = ctx.ws.config.quantization.max_map50_drop
@@ -55,7 +57,8 @@ def drop_over_threshold(ctx: Context) -> Iterator[Hit]:
 @rule(
     "quantization.stale-parent",
     "error",
-    "The float model a quantized model was made from has changed since (weights, data, configuration or anything upstream).",
+    "The float model a quantized model was made from has changed since (weights, data, configuration or anything "
+    "upstream).",
     "Quantize the current float model again (`mle3 quantize PARENT`).",
 )
 def stale_parent(ctx: Context) -> Iterator[Hit]:

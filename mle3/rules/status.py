@@ -15,7 +15,8 @@ _KNOWN = {"model_version": MODEL_STATUSES, "run": RUN_STATUSES}
     "status.unknown",
     "error",
     "A model version or run has a status outside the life cycle.",
-    "Model versions: draft, training, validated, released, rejected, obsolete. Runs: pending, in_progress, success, failed, aborted, terminated.",
+    "Model versions: draft, training, validated, released, rejected, obsolete. Runs: pending, in_progress, success, "
+    "failed, aborted, terminated.",
 )
 def unknown_status(ctx: Context) -> Iterator[Hit]:
     for item in ctx.ws.items:

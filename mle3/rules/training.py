@@ -31,8 +31,10 @@ def _hits(ctx: Context, kind: str) -> Iterator[Hit]:
 @rule(
     "training.overfit",
     "warning",
-    "Validation loss rose for training_caveats.overfit_epochs epochs in a row while training loss fell: the model learns the training set, not the task.",
-    "Look at the generalization gap in the run's 13-65; stop earlier (early_stopping), add data or augmentation, or regularize; the best epoch's weights are the ones kept.",
+    "Validation loss rose for training_caveats.overfit_epochs epochs in a row while training loss fell: the model "
+    "learns the training set, not the task.",
+    "Look at the generalization gap in the run's 13-65; stop earlier (early_stopping), add data or augmentation, or "
+    "regularize; the best epoch's weights are the ones kept.",
 )
 def overfit(ctx: Context) -> Iterator[Hit]:
     yield from _hits(ctx, "overfit")
@@ -41,8 +43,10 @@ def overfit(ctx: Context) -> Iterator[Hit]:
 @rule(
     "training.underfit",
     "warning",
-    "Training loss stayed above training_caveats.underfit_loss_ratio of the first epoch's, or val mAP50 stayed flat below flat_map50_below: the model has not learned enough.",
-    "Train longer or with a higher learning rate, check the labels (`mle3 dataset register` reports label problems), or use a larger model.",
+    "Training loss stayed above training_caveats.underfit_loss_ratio of the first epoch's, or val mAP50 stayed flat "
+    "below flat_map50_below: the model has not learned enough.",
+    "Train longer or with a higher learning rate, check the labels (`mle3 dataset register` reports label problems), "
+    "or use a larger model.",
 )
 def underfit(ctx: Context) -> Iterator[Hit]:
     yield from _hits(ctx, "underfit")
@@ -51,7 +55,8 @@ def underfit(ctx: Context) -> Iterator[Hit]:
 @rule(
     "training.model-run-unfinished",
     "error",
-    "A model version names a training run whose record does not say success (the run crashed, was killed or is still running): its weights are not the result of a finished training.",
+    "A model version names a training run whose record does not say success (the run crashed, was killed or is still "
+    "running): its weights are not the result of a finished training.",
     "Train again (`mle3 runs rerun RUN`) and use the new run's model version; mark this one rejected or remove it.",
 )
 def model_run_unfinished(ctx: Context) -> Iterator[Hit]:
@@ -70,8 +75,10 @@ def model_run_unfinished(ctx: Context) -> Iterator[Hit]:
 @rule(
     "training.epochs-unreadable",
     "error",
-    "A line of a run's epochs.jsonl is not an epoch record mle3 wrote (not JSON, not an object, a bad epoch number): the recorded curves cannot be trusted.",
-    "Restore epochs.jsonl from git (`git checkout -- FILE`), or train again; mle3 appends one JSON object per epoch and never edits the file.",
+    "A line of a run's epochs.jsonl is not an epoch record mle3 wrote (not JSON, not an object, a bad epoch number): "
+    "the recorded curves cannot be trusted.",
+    "Restore epochs.jsonl from git (`git checkout -- FILE`), or train again; mle3 appends one JSON object per epoch "
+    "and never edits the file.",
 )
 def epochs_unreadable(ctx: Context) -> Iterator[Hit]:
     for run in ctx.ws.of_kind("run"):

@@ -11,7 +11,8 @@ from .registry import Context, Hit, rule
 @rule(
     "tuning.test-split",
     "error",
-    "A training configuration's tuning objective is measured on the test split: the test split must stay unseen until the final model.",
+    "A training configuration's tuning objective is measured on the test split: the test split must stay unseen "
+    "until the final model.",
     "Set tuning.objective.split to val; evaluate on test only the model trained from the accepted configuration.",
 )
 def objective_on_test(ctx: Context) -> Iterator[Hit]:

@@ -29,7 +29,8 @@ class _StateFile:
 @rule(
     "workspace.tracked-state",
     "warning",
-    "Files under .mle3/ (per-machine caches and settings such as local.yaml) are tracked by git: merged, they would remap data roots or seed caches for everyone. mle3 ignores them.",
+    "Files under .mle3/ (per-machine caches and settings such as local.yaml) are tracked by git: merged, they would "
+    "remap data roots or seed caches for everyone. mle3 ignores them.",
     "`git rm -r --cached .mle3` (your copy stays) and commit; .mle3/ is per machine and never committed.",
 )
 def tracked_state(ctx: Context) -> Iterator[Hit]:
@@ -43,5 +44,6 @@ def tracked_state(ctx: Context) -> Iterator[Hit]:
     if len(files) > SHOWN:
         yield Hit(
             _StateFile(files[SHOWN]),
-            f"{len(files) - SHOWN} more files under .mle3/ are tracked by git (git ls-files .mle3); none of them is read",
+            f"{len(files) - SHOWN} more files under .mle3/ are tracked by git (git ls-files .mle3); none of them is "
+            "read",
         )

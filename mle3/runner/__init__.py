@@ -1,4 +1,5 @@
-"""Training runs: configuration mapping, run records, the ultralytics runner and the training queue (``queue.py``: ``mle3 train --queue``, ``mle3 worker``).
+"""Training runs: configuration mapping, run records, the ultralytics runner and the training
+queue (``queue.py``: ``mle3 train --queue``, ``mle3 worker``).
 
 Integrations (the MLflow mirror) are run hooks (``hooks.py``) that the caller registers in
 ``TrainOptions.hooks``; nothing here imports one (the import contract in pyproject.toml).

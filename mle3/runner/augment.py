@@ -7,16 +7,25 @@ parameters and probability) that the mapping records row by row; :func:`build` m
 albumentations objects from it when training starts. Parameters the seed does not give
 have documented defaults (``DEFAULT_PROBABILITY``).
 
-| seed field | albumentations | parameters |
-|---|---|---|
-| geometric.crop (min_area) | RandomResizedCrop | size = image size, scale [min_area, 1], ratio [3/4, 4/3]; boxes clipped to the crop, boxes outside dropped |
-| photometric.contrast (range) | RandomBrightnessContrast | contrast_limit [low - 1, high - 1], brightness 0 (brightness is ultralytics' hsv_v) |
-| weather_simulation.rain (intensity_range) | RandomRain | brightness_coefficient 1 - mean intensity, drop length from the image size |
-| weather_simulation.fog (density_range) | Fog (mle3) | scattering coefficient drawn from density_range, density growing towards the horizon |
-| weather_simulation.snow (point_range) | RandomSnow | snow_point_range = point_range (default [0.1, 0.3]) |
-| automotive_specific.sun_flare | RandomSunFlare | flare in the upper half of the image, radius imgsz/8, 3-6 ghost circles |
-| automotive_specific.headlight_glare | HeadlightGlare (mle3) | night images only: those the data set lists (``night_images:`` in its data.yaml), else mean luminance under ``night_luminance`` (default 60 of 255) |
-| automotive_specific.sensor_noise (noise_level) | SensorNoise (mle3) | Gaussian, standard deviation noise_level of the value range, per pixel |
+Seed field -> albumentations transform: parameters
+
+- geometric.crop (min_area) -> RandomResizedCrop: size = image size, scale [min_area, 1],
+  ratio [3/4, 4/3]; boxes clipped to the crop, boxes outside dropped
+- photometric.contrast (range) -> RandomBrightnessContrast: contrast_limit [low - 1, high - 1],
+  brightness 0 (brightness is ultralytics' hsv_v)
+- weather_simulation.rain (intensity_range) -> RandomRain: brightness_coefficient 1 - mean
+  intensity, drop length from the image size
+- weather_simulation.fog (density_range) -> Fog (mle3): scattering coefficient drawn from
+  density_range, density growing towards the horizon
+- weather_simulation.snow (point_range) -> RandomSnow: snow_point_range = point_range
+  (default [0.1, 0.3])
+- automotive_specific.sun_flare -> RandomSunFlare: flare in the upper half of the image,
+  radius imgsz/8, 3-6 ghost circles
+- automotive_specific.headlight_glare -> HeadlightGlare (mle3): night images only: those the
+  data set lists (``night_images:`` in its data.yaml), else mean luminance under
+  ``night_luminance`` (default 60 of 255)
+- automotive_specific.sensor_noise (noise_level) -> SensorNoise (mle3): Gaussian, standard
+  deviation noise_level of the value range, per pixel
 """
 
 from __future__ import annotations

@@ -259,7 +259,8 @@ def _early_stopping(m: Mapping, cfg: Training) -> None:
                 e.metric,
                 None,
                 "not_applied",
-                f"unknown metric; ultralytics' fitness (0.1 mAP50 + 0.9 mAP50-95) is used. Known: {', '.join(sorted(FITNESS_METRICS))}",
+                "unknown metric; ultralytics' fitness (0.1 mAP50 + 0.9 mAP50-95) is used. Known: "
+                f"{', '.join(sorted(FITNESS_METRICS))}",
             )
         else:
             m.fitness_metric = target
@@ -440,7 +441,8 @@ def map_augmentation(m: Mapping, aug: Augmentation, imgsz: int = 640) -> None:
                     grid,
                     None,
                     "not_applied",
-                    "ultralytics' detection pipeline always builds 2x2 mosaics (its Mosaic class knows 3x3, the training pipeline does not use it)",
+                    "ultralytics' detection pipeline always builds 2x2 mosaics (its Mosaic class knows 3x3, the "
+                    "training pipeline does not use it)",
                 )
     if aug.mixup is not None:
         if not aug.mixup.enabled:

@@ -155,11 +155,15 @@ def run_qat(
         metrics.update(float_val_mAP50=round(reference, 6), drop=round(drop, 6), over_threshold=drop > threshold)
         record.append_epoch(metrics)
         record.update(epochs_completed=metrics["epoch"])
-        line = f"QAT epoch {metrics['epoch']}/{trainer.epochs}  val mAP50 {metrics.get('mAP50', 0):.3f} (float {reference:.3f}, drop {drop:+.4f})"
+        line = (
+            f"QAT epoch {metrics['epoch']}/{trainer.epochs}  val mAP50 {metrics.get('mAP50', 0):.3f} (float "
+            f"{reference:.3f}, drop {drop:+.4f})"
+        )
         echo(line)
         if drop > threshold:
             echo(
-                f"WARNING: QAT epoch {metrics['epoch']} loses {drop:.4f} mAP50 against the float model (threshold {threshold})"
+                f"WARNING: QAT epoch {metrics['epoch']} loses {drop:.4f} mAP50 against the float model (threshold "
+                f"{threshold})"
             )
 
     model.add_callback("on_train_start", on_train_start)
@@ -220,7 +224,8 @@ def modelopt_cuda_extension(echo: Callable[[str], None]) -> dict[str, Any]:
     seconds = round(time.time() - started, 1)
     if not built:
         echo(
-            f"QAT: CUDA extension {'built' if loaded else 'could not be built; ModelOpt falls back to slower kernels'} in {seconds} s"
+            "QAT: CUDA extension "
+            f"{'built' if loaded else 'could not be built; ModelOpt falls back to slower kernels'} in {seconds} s"
         )
     return {
         "needed": True,

@@ -415,7 +415,8 @@ def export(root: Workspace | Path, ref: str, echo: Callable[[str], None] = print
     if gap > tolerance:
         onnx_path.unlink(missing_ok=True)
         raise Mle3Error(
-            f"ONNX val mAP50 {onnx_eval.val.get('mAP_50')} differs from PyTorch {torch_map} by {gap:.4f} (> {tolerance}); the export is not recorded",
+            f"ONNX val mAP50 {onnx_eval.val.get('mAP_50')} differs from PyTorch {torch_map} by {gap:.4f} (> "
+            f"{tolerance}); the export is not recorded",
             exit_code=1,
         )
     digest = sha256_file(onnx_path)
@@ -682,7 +683,8 @@ def _tensorrt_note() -> dict[str, Any]:
         if torch.cuda.is_available():
             return {
                 "built": False,
-                "reason": "TensorRT is present; build the engine on the target from the exported ONNX with TensorRT (`trtexec --onnx=MODEL.onnx --int8`; mle3 does not automate it yet)",
+                "reason": "TensorRT is present; build the engine on the target from the exported ONNX with TensorRT "
+                "(`trtexec --onnx=MODEL.onnx --int8`; mle3 does not automate it yet)",
             }
         return {"built": False, "reason": "TensorRT is importable but no GPU is present"}
     except ImportError:

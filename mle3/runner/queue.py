@@ -438,7 +438,8 @@ def execute(
         raise Mle3Error(f"run {run_id} is {record.data.get('status')}, not pending")
     if record.data.get("worker"):
         raise Mle3Error(
-            f"run {run_id} was started already by {record.data['worker'].get('name') if isinstance(record.data['worker'], dict) else record.data['worker']}"
+            f"run {run_id} was started already by "
+            f"{record.data['worker'].get('name') if isinstance(record.data['worker'], dict) else record.data['worker']}"
         )
     mine = (
         hand_over(root, run_id, claim_token)
@@ -611,9 +612,9 @@ def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print
                 else:
                     renew(_claim_path(root, run_id, token))  # until the run's process takes the claim
             if stopping.is_set():
-                for run_id, proc in running.values():
+                for _run_id, proc in running.values():
                     proc.send_signal(signal.SIGTERM)  # each run records itself as terminated
-                for run_id, proc in running.values():
+                for _run_id, proc in running.values():
                     proc.wait()
                 return started
             recover(root, echo)
@@ -672,7 +673,10 @@ def _after_exit(root: Path, run_id: str, code: int, token: str, echo: Callable[[
         release(root, run_id)
         return
     if _unstarted(record.data):
-        error = f"its process (runs execute) exited with code {code} before the run started; see {layout_at(root).run_dir(run_id)}/worker.log"
+        error = (
+            f"its process (runs execute) exited with code {code} before the run started; see "
+            f"{layout_at(root).run_dir(run_id)}/worker.log"
+        )
         record.update(status="failed", ended=now_iso(), error=error)
         audit.append(root, AuditAction.RUN_END, run_id, {"status": "failed", "error": error})
         echo(f"run {run_id}: failed ({error})")

@@ -195,8 +195,10 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
     }
     if not check.ok and not options.allow_changed_data:
         raise Mle3Error(
-            f"data set {dataset.key} changed since registration ({len(check.changed)} changed, {len(check.added)} added, "
-            f"{len(check.removed)} removed, e.g. {(check.changed + check.added + check.removed)[:1]}); register a new version, "
+            f"data set {dataset.key} changed since registration ({len(check.changed)} changed, {len(check.added)} "
+            "added, "
+            f"{len(check.removed)} removed, e.g. {(check.changed + check.added + check.removed)[:1]}); register a "
+            "new version, "
             "or pass --allow-changed-data (recorded in the run)",
         )
     data_check["location"] = check.location
@@ -407,7 +409,8 @@ def train(
             echo(f"warning: {message}")
     for dev in prep.mapping.deviations:
         echo(
-            f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})"
+            f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} "
+            f"({dev.source}{': ' + dev.reason if dev.reason else ''})"
         )
     audit.append(
         root,
@@ -702,9 +705,12 @@ def _run_ultralytics(
             state["early_stop_epoch"] = epoch
         record.update(epochs_completed=epoch, best_epoch=state["best_epoch"])
         echo(
-            f"epoch {epoch}/{trainer.epochs}  loss box {metrics.get('train_box_loss', 0):.3f} cls {metrics.get('train_cls_loss', 0):.3f} "
-            f"dfl {metrics.get('train_dfl_loss', 0):.3f} | val P {metrics.get('precision', 0):.3f} R {metrics.get('recall', 0):.3f} "
-            f"mAP50 {metrics.get('mAP50', 0):.3f} mAP50-95 {metrics.get('mAP50_95', 0):.3f}  ({metrics['epoch_time_s']:.1f} s)"
+            f"epoch {epoch}/{trainer.epochs}  loss box {metrics.get('train_box_loss', 0):.3f} cls "
+            f"{metrics.get('train_cls_loss', 0):.3f} "
+            f"dfl {metrics.get('train_dfl_loss', 0):.3f} | val P {metrics.get('precision', 0):.3f} R "
+            f"{metrics.get('recall', 0):.3f} "
+            f"mAP50 {metrics.get('mAP50', 0):.3f} mAP50-95 {metrics.get('mAP50_95', 0):.3f}  "
+            f"({metrics['epoch_time_s']:.1f} s)"
         )
         if on_epoch is not None:  # last: a study's pruner may stop the run here
             on_epoch(metrics)

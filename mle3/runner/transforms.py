@@ -11,8 +11,9 @@ worker processes can unpickle it.
   root), exactly those count as night; otherwise an image is night when its mean
   luminance (ITU-R 601 weights, 0-255) is under ``night_luminance``. Day images pass
   through unchanged. The image's file reaches the transform through
-  :data:`CURRENT_FILE`, set around ultralytics' albumentations step. On a night image 1 to 3 oncoming headlights are drawn as warm white
-  radial glows in the lower two thirds, with a soft veil over the whole image.
+  :data:`CURRENT_FILE`, set around ultralytics' albumentations step. On a night image 1 to
+  3 oncoming headlights are drawn as warm white radial glows in the lower two thirds, with
+  a soft veil over the whole image.
 - ``Fog``: the atmospheric scattering model ``I = J t + A (1 - t)`` with transmission
   ``t = exp(-beta d)``, depth ``d`` growing towards the horizon (the top of the image),
   ``beta`` drawn from ``fog_coef_range``, airlight ``A`` a light grey.

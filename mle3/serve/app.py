@@ -388,7 +388,8 @@ def serve(
     app = create_app(root, token, host=host, port=port, allow_hosts=allow_hosts)
     shown = f"[{host}]" if ":" in host else host
     echo(
-        f"mle3 serve: http://{shown}:{port}/  (actions: http://{shown}:{port}/#token={token}; token also in {layout_at(root).serve_token})"
+        f"mle3 serve: http://{shown}:{port}/  (actions: http://{shown}:{port}/#token={token}; token also in "
+        f"{layout_at(root).serve_token})"
     )
     # open event streams never end by themselves: give them a second on shutdown
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=1)

@@ -134,7 +134,8 @@ def resolve(ws: Any, config_ref: str) -> Any:
         )
     if not is_validation_split(cfg.tuning.objective.split):
         raise Mle3Error(
-            f"the objective is measured on the {cfg.tuning.objective.split!r} split; a study may only use the validation split "
+            f"the objective is measured on the {cfg.tuning.objective.split!r} split; a study may only use the "
+            "validation split "
             "(the test split stays unseen until the final model)",
             file=cfg._file,
             line=ws.line_of(cfg, ("tuning", "objective", "split")),

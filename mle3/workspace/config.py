@@ -113,7 +113,8 @@ class ProjectConfig(_Strict):
         for name in value:
             if not re.match(ROOT_NAME, name):
                 raise ValueError(
-                    f"data root name {name!r} must be lower-case letters, digits and _ (it becomes MLE3_DATA_ROOT_{name.upper()})"
+                    f"data root name {name!r} must be lower-case letters, digits and _ (it becomes "
+                    f"MLE3_DATA_ROOT_{name.upper()})"
                 )
         return value
 

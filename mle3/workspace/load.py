@@ -392,7 +392,8 @@ def _duplicate(ws: Workspace, key: str, first: Any, item: Any) -> Finding:
         return Finding(
             "dataset.version-conflict",
             "error",
-            f"data set {key} is registered twice with different data: {first.fingerprint} at {where} and {item.fingerprint} here; "
+            f"data set {key} is registered twice with different data: {first.fingerprint} at {where} and "
+            f"{item.fingerprint} here; "
             "register one of them as a new version",
             item=key,
             file=item._file,
@@ -423,7 +424,8 @@ def _index_versions(ws: Workspace) -> None:
                 Finding(
                     "load.duplicate-id",
                     "error",
-                    f"version {model.version} of {model_line_of(model)} is given to {model.id} here and to {taken.id} at {taken._file}:{ws.line_of(taken)}; "
+                    f"version {model.version} of {model_line_of(model)} is given to {model.id} here and to "
+                    f"{taken.id} at {taken._file}:{ws.line_of(taken)}; "
                     f"give one of them another version (mle3 promote --version)",
                     item=model.id,
                     file=model._file,

@@ -275,7 +275,8 @@ def parse_documents(text: str | bytes) -> tuple[list[Any], list[DuplicateKey]]:
         line = raw[: exc.position].count(b"\n") + 1 if isinstance(exc.position, int) else 1
         what = f"byte 0x{exc.character:02x} " if isinstance(exc.character, int) and exc.character >= 0 else ""
         raise YamlProblem(
-            f"not readable as YAML text: {what}at offset {exc.position} ({_one_line(str(exc.reason))}); item files are UTF-8",
+            f"not readable as YAML text: {what}at offset {exc.position} ({_one_line(str(exc.reason))}); item files "
+            "are UTF-8",
             line,
             1,
             "load.unreadable",
