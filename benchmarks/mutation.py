@@ -53,33 +53,47 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "audit": (
         ("mle3/audit.py", "mle3/ledger/approvals.py"),
-        ("tests/test_audit.py", "tests/test_approvals.py", "tests/test_signing.py"),
+        ("tests/unit/test_audit.py", "tests/unit/approvals/test_approvals.py", "tests/unit/approvals/test_signing.py"),
     ),
     "promote": (
         ("mle3/approvals/promote.py",),
-        ("tests/test_approvals.py", "tests/test_signing.py", "tests/test_teams.py"),
+        (
+            "tests/unit/approvals/test_approvals.py",
+            "tests/unit/approvals/test_signing.py",
+            "tests/scenarios/test_teams.py",
+        ),
     ),
     "ids": (
         ("mle3/ids.py",),
-        ("tests/test_hostile.py::test_every_command_refuses_ids_that_could_leave_their_folder", "tests/test_rules.py"),
+        (
+            "tests/scenarios/test_hostile.py::test_every_command_refuses_ids_that_could_leave_their_folder",
+            "tests/unit/rules/test_rules.py",
+        ),
     ),
     "manifest": (
         ("mle3/datasets/manifest.py",),
-        ("tests/test_datasets.py", "tests/test_crash_safety.py", "tests/test_data_roots.py"),
+        (
+            "tests/unit/datasets/test_datasets.py",
+            "tests/scenarios/test_crash_safety.py",
+            "tests/unit/datasets/test_data_roots.py",
+        ),
     ),
     "fingerprint": (
         ("mle3/ledger/fingerprint.py",),
-        ("tests/test_approvals.py", "tests/test_datasets.py", "tests/test_audit.py"),
+        ("tests/unit/approvals/test_approvals.py", "tests/unit/datasets/test_datasets.py", "tests/unit/test_audit.py"),
     ),
-    "verify": (("mle3/datasets/verify.py",), ("tests/test_datasets.py", "tests/test_data_roots.py")),
+    "verify": (
+        ("mle3/datasets/verify.py",),
+        ("tests/unit/datasets/test_datasets.py", "tests/unit/datasets/test_data_roots.py"),
+    ),
     "duties": (
         ("mle3/ledger/duties.py",),
         (
-            "tests/test_approvals.py::test_separation_of_duties",
-            "tests/test_teams.py::test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge",
+            "tests/unit/approvals/test_approvals.py::test_separation_of_duties",
+            "tests/scenarios/test_teams.py::test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge",
         ),
     ),
-    "signing": (("mle3/ledger/signing.py",), ("tests/test_signing.py",)),
+    "signing": (("mle3/ledger/signing.py",), ("tests/unit/approvals/test_signing.py",)),
 }
 
 

@@ -3,6 +3,8 @@ workspace is the passing fixture for all of them (it fires nowhere)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mle3 import load_workspace, run_checks
@@ -264,38 +266,72 @@ def test_base_workspace_passes_every_rule(make_ws):
     assert findings == [], [f.one_line() for f in findings]
 
 
-#: rules whose failing case needs real files on disk, tested in the named place
+#: rules whose failing case needs real files on disk: the test file (below tests/) and the test
+#: that makes the rule fire (None: the whole file)
 TESTED_ELSEWHERE = {
-    "load.unreadable": "test_unreadable_file_is_a_finding (below)",
-    "data.changed": "tests/test_datasets.py::test_verify_and_check_detect_changed_added_removed_files",
-    "data.manifest": "tests/test_datasets.py::test_edited_manifest_breaks_the_fingerprint",
-    "tuning.test-split": "tests/test_tune.py::test_an_objective_on_the_test_split_is_refused",
-    "tuning.unaccepted": "tests/test_tune.py::test_a_study_records_every_trial_as_a_run_that_never_sees_the_test_split",
-    "data.root-unavailable": "tests/test_data_roots.py::test_unmapped_root_is_one_line_for_commands_and_a_warning_for"
-    "_check",
-    "data.unverified": "tests/test_data_roots.py::test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in"
-    "_place_edits",
-    "data.label-quality": "tests/test_datasets.py::test_label_problems_are_found_with_file_and_line",
-    "consistency.config-drifted": "tests/test_approvals.py::test_editing_the_configuration_after_training_leaves_the_"
-    "model_bound_to_its_run",
-    "data.retired": "tests/test_retire.py::test_a_retired_version_is_recorded_skipped_by_a_bare_id_and_reported",
-    "data.night-list": "tests/test_night_list.py::test_listed_images_that_resolve_to_no_file_are_a_check_warning",
-    "workspace.tracked-state": "tests/test_trust_caches.py::test_a_tracked_local_yaml_does_not_remap_roots_and_check_"
-    "warns",
-    "approval.stale": "tests/test_approvals.py::test_approval_is_bound_to_the_fingerprint_and_goes_stale",
-    "approval.missing": "tests/test_approvals.py::test_validated_model_whose_approval_went_stale_is_an_error",
-    "approval.audit-log": "tests/test_approvals.py::test_audit_tampering_is_detected",
-    "approval.signature": "tests/test_signing.py",
-    "quantization.drop": "tests/test_quantize.py::test_gate_flags_a_drop_over_the_threshold_and_blocks_promotion",
-    "quantization.stale-parent": "tests/test_quantize.py::test_changed_parent_makes_child_stale",
-    "training.overfit": "tests/test_caveats.py::test_rules_fire_on_a_recorded_run_with_the_thresholds_of_mle3_yaml",
-    "training.underfit": "tests/test_caveats.py::test_underfit_by_high_training_loss_or_flat_low_map",
-    "training.model-run-unfinished": "tests/test_trust_runs.py::test_a_model_of_a_run_that_did_not_end_success_is_not"
-    "_promotable",
-    "training.epochs-unreadable": "tests/test_trust_runs.py::test_a_garbage_epochs_line_is_one_finding_with_file_and_"
-    "line",
-    "approval.conflict": "tests/test_teams.py::test_approve_and_reject_on_two_branches_conflict_until_decided_again",
-    "approval.duties": "tests/test_teams.py::test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge",
+    "load.unreadable": ("unit/rules/test_rules.py", "test_unreadable_file_is_a_finding"),
+    "data.changed": ("unit/datasets/test_datasets.py", "test_verify_and_check_detect_changed_added_removed_files"),
+    "data.manifest": ("unit/datasets/test_datasets.py", "test_edited_manifest_breaks_the_fingerprint"),
+    "tuning.test-split": ("unit/tuning/test_tune.py", "test_an_objective_on_the_test_split_is_refused"),
+    "tuning.unaccepted": (
+        "unit/tuning/test_tune.py",
+        "test_a_study_records_every_trial_as_a_run_that_never_sees_the_test_split",
+    ),
+    "data.root-unavailable": (
+        "unit/datasets/test_data_roots.py",
+        "test_unmapped_root_is_one_line_for_commands_and_a_warning_for_check",
+    ),
+    "data.unverified": (
+        "unit/datasets/test_data_roots.py",
+        "test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_edits",
+    ),
+    "data.label-quality": ("unit/datasets/test_datasets.py", "test_label_problems_are_found_with_file_and_line"),
+    "consistency.config-drifted": (
+        "unit/approvals/test_approvals.py",
+        "test_editing_the_configuration_after_training_leaves_the_model_bound_to_its_run",
+    ),
+    "data.retired": (
+        "unit/datasets/test_retire.py",
+        "test_a_retired_version_is_recorded_skipped_by_a_bare_id_and_reported",
+    ),
+    "data.night-list": (
+        "unit/datasets/test_night_list.py",
+        "test_listed_images_that_resolve_to_no_file_are_a_check_warning",
+    ),
+    "workspace.tracked-state": (
+        "scenarios/test_trust_caches.py",
+        "test_a_tracked_local_yaml_does_not_remap_roots_and_check_warns",
+    ),
+    "approval.stale": ("unit/approvals/test_approvals.py", "test_approval_is_bound_to_the_fingerprint_and_goes_stale"),
+    "approval.missing": (
+        "unit/approvals/test_approvals.py",
+        "test_validated_model_whose_approval_went_stale_is_an_error",
+    ),
+    "approval.audit-log": ("unit/approvals/test_approvals.py", "test_audit_tampering_is_detected"),
+    "approval.signature": ("unit/approvals/test_signing.py", None),
+    "quantization.drop": (
+        "unit/runner/test_quantize.py",
+        "test_gate_flags_a_drop_over_the_threshold_and_blocks_promotion",
+    ),
+    "quantization.stale-parent": ("unit/runner/test_quantize.py", "test_changed_parent_makes_child_stale"),
+    "training.overfit": ("unit/test_caveats.py", "test_rules_fire_on_a_recorded_run_with_the_thresholds_of_mle3_yaml"),
+    "training.underfit": ("unit/test_caveats.py", "test_underfit_by_high_training_loss_or_flat_low_map"),
+    "training.model-run-unfinished": (
+        "scenarios/test_trust_runs.py",
+        "test_a_model_of_a_run_that_did_not_end_success_is_not_promotable",
+    ),
+    "training.epochs-unreadable": (
+        "scenarios/test_trust_runs.py",
+        "test_a_garbage_epochs_line_is_one_finding_with_file_and_line",
+    ),
+    "approval.conflict": (
+        "scenarios/test_teams.py",
+        "test_approve_and_reject_on_two_branches_conflict_until_decided_again",
+    ),
+    "approval.duties": (
+        "scenarios/test_teams.py",
+        "test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge",
+    ),
 }
 
 
@@ -456,3 +492,11 @@ def test_an_unreadable_criterion_keeps_its_requirement_and_the_readable_criteria
     assert req is not None and len(req.criteria) == 1 and req.unreadable_criteria[0][0] == 1
     found = {f.rule for f in run_checks(ws).findings}
     assert "criteria.unreadable" in found and "criteria.unmet" in found  # the readable one is still checked (0.7 < 0.9)
+
+
+def test_every_rule_tested_elsewhere_names_a_test_that_exists():
+    tests = Path(__file__).resolve().parents[2]
+    for rule, (file, name) in TESTED_ELSEWHERE.items():
+        path = tests / file
+        assert path.is_file(), f"{rule}: no {file}"
+        assert name is None or f"def {name}(" in path.read_text(), f"{rule}: no test {name} in {file}"
