@@ -115,7 +115,7 @@ def bench_list(root: Path, n: int) -> None:
         folder = root / "artifacts" / "runs" / "RUN-20270101-000000-ffff"
         folder.mkdir()
         (folder / "run.yaml").write_text(yaml.safe_dump({"run": {"id": folder.name, "config": "LATE", "status": "success", "created": "2027-01-01T00:00:00+00:00"}}))
-        from mle3.runner.records import note_change
+        from mle3.runs.records import note_change
 
         note_change(root, folder.name)
         t = time.perf_counter()

@@ -155,7 +155,7 @@ def test_abort_never_signals_the_process_that_queued_a_run(tmp_path, cli):
 KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
-from mle3.runner.records import RunRecord
+from mle3.runs.records import RunRecord
 from mle3.runner.train import TrainOptions, TrainResult, finish_success, prepare
 from mle3.workspace import load_workspace
 

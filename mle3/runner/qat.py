@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from .records import RunRecord, now_iso
+from ..runs.records import RunRecord, now_iso
 
 
 def _constant(name: str, initializers: dict[str, Any], constants: dict[str, Any]):
