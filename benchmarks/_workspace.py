@@ -17,6 +17,8 @@ def training_workspace(root: Path, name: str, training_yaml: str, *, images: int
     (root / "mle3.yaml").write_text(f"project: {name} benchmark\n")
     (root / "requirements" / "r.yaml").write_text("requirement:\n  id: REQ-D\n  type: ml_data\n")
     (root / "artifacts" / "training" / "t.yaml").write_text(training_yaml)
-    data_yaml = generate(root / "data", counts={"train": images, "val": images // 5, "test": images // 5}, image_size=imgsz)
+    data_yaml = generate(
+        root / "data", counts={"train": images, "val": images // 5, "test": images // 5}, image_size=imgsz
+    )
     register(root, data_yaml, f"{name}-DATA", "v1", ["REQ-D"])
     return root

@@ -38,9 +38,15 @@ def build(root: Path, n: int) -> list[str]:
         parents = sorted(heads)
         if i % 1000 == 500:  # a side branch forks here...
             side = heads[0] if heads else None
-        body = {"time": f"2026-11-{1 + i // 86400:02d}T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}+00:00", "actor": f"Person {i % 7} <p{i % 7}@example.com>",
-                "host": "bench", "action": "approval" if i % 3 == 0 else "run.start", "item": f"ITEM-{i % 500}",
-                "details": {"role": "ml_lead", "decision": "approved", "fingerprint": "sha256:" + "%064x" % i}, "parents": parents}
+        body = {
+            "time": f"2026-11-{1 + i // 86400:02d}T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}+00:00",
+            "actor": f"Person {i % 7} <p{i % 7}@example.com>",
+            "host": "bench",
+            "action": "approval" if i % 3 == 0 else "run.start",
+            "item": f"ITEM-{i % 500}",
+            "details": {"role": "ml_lead", "decision": "approved", "fingerprint": "sha256:" + "%064x" % i},
+            "parents": parents,
+        }
         digest, raw = entry_bytes(body)
         folder = audit_dir / digest[:2]
         folder.mkdir(parents=True, exist_ok=True)
@@ -88,9 +94,15 @@ def main() -> None:
         runs = []
         for _ in range(3):
             t = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", "audit", "verify", "-w", str(root)], capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-c", "from mle3.cli import run; run()", "audit", "verify", "-w", str(root)],
+                capture_output=True,
+                text=True,
+            )
             runs.append(time.perf_counter() - t)
-        print(f"mle3 audit verify end to end (new process), 3 runs: {', '.join(f'{r:.2f}' for r in runs)} s -> {proc.stdout.strip()}")
+        print(
+            f"mle3 audit verify end to end (new process), 3 runs: {', '.join(f'{r:.2f}' for r in runs)} s -> {proc.stdout.strip()}"
+        )
 
         fork_point = audit.read(root).heads[0]  # where another clone's branch starts
         t = time.perf_counter()
@@ -101,12 +113,24 @@ def main() -> None:
             t = time.perf_counter()
             audit.append(root, "bench.append", None, actor="bench")
             times.append(time.perf_counter() - t)
-        print(f"append at {n}: first (index rebuilt from the whole log) {first * 1000:.0f} ms; then median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+        print(
+            f"append at {n}: first (index rebuilt from the whole log) {first * 1000:.0f} ms; then median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
+        )
 
         # a pull brings 100 entries from another branch
         parent = fork_point
         for i in range(100):
-            digest, raw = entry_bytes({"time": "2026-12-01T00:00:00+00:00", "actor": "other", "host": "elsewhere", "action": "approval", "item": f"PULLED-{i}", "details": {}, "parents": [parent]})
+            digest, raw = entry_bytes(
+                {
+                    "time": "2026-12-01T00:00:00+00:00",
+                    "actor": "other",
+                    "host": "elsewhere",
+                    "action": "approval",
+                    "item": f"PULLED-{i}",
+                    "details": {},
+                    "parents": [parent],
+                }
+            )
             (root / "artifacts" / "audit" / digest[:2]).mkdir(exist_ok=True)
             (root / "artifacts" / "audit" / digest[:2] / f"{digest}.json").write_bytes(raw)
             parent = digest

@@ -70,7 +70,10 @@ def main() -> None:
         print(f"loader, {images} images at {imgsz} px, 2 workers, batch 16 (best of 3 passes):")
         print(f"  ultralytics defaults: {default:.1f} images/s")
         print(f"  seed augmentation:    {seed:.1f} images/s ({(1 - seed / default) * 100:+.1f} % cost)")
-        samples = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((Path(tmp) / "data" / "images" / "train").glob("*.jpg"))[:40]]
+        samples = [
+            np.asarray(Image.open(p).convert("RGB"))
+            for p in sorted((Path(tmp) / "data" / "images" / "train").glob("*.jpg"))[:40]
+        ]
         print("each transform alone, forced (p=1), one core, ms per image; expected at its probability:")
         for item in planned:
             transform = build([Planned(item.path, item.transform, item.params, 1.0)])[0]

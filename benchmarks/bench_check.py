@@ -88,25 +88,47 @@ def main() -> None:
             wall, peak, _ = run_timed(mle3 + ["trace", "MODEL-00000-v1.5.0"], root)
             trace.append(wall)
         load_only = run_timed(mle3 + ["trace", "--depth", "1", "REQ-D-00000"], root)[0]
-        in_process = subprocess.run([sys.executable, "-c", (
-            "import time, json, sys\n"
-            "from mle3 import load_workspace, build_graph\n"
-            "from mle3.trace import trace, impact\n"
-            "t = time.perf_counter(); ws = load_workspace(sys.argv[1]); t_load = time.perf_counter() - t\n"
-            "t = time.perf_counter(); g = build_graph(ws); t_graph = time.perf_counter() - t\n"
-            "t = time.perf_counter(); trace(ws, g, 'MODEL-00000-v1.5.0'); t_trace = time.perf_counter() - t\n"
-            "t = time.perf_counter(); impact(ws, g, 'REQ-D-00000'); t_impact = time.perf_counter() - t\n"
-            "print(json.dumps([t_load, t_graph, t_trace, t_impact]))\n"
-        ), str(root)], capture_output=True, text=True, check=True)
+        in_process = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                (
+                    "import time, json, sys\n"
+                    "from mle3 import load_workspace, build_graph\n"
+                    "from mle3.trace import trace, impact\n"
+                    "t = time.perf_counter(); ws = load_workspace(sys.argv[1]); t_load = time.perf_counter() - t\n"
+                    "t = time.perf_counter(); g = build_graph(ws); t_graph = time.perf_counter() - t\n"
+                    "t = time.perf_counter(); trace(ws, g, 'MODEL-00000-v1.5.0'); t_trace = time.perf_counter() - t\n"
+                    "t = time.perf_counter(); impact(ws, g, 'REQ-D-00000'); t_impact = time.perf_counter() - t\n"
+                    "print(json.dumps([t_load, t_graph, t_trace, t_impact]))\n"
+                ),
+                str(root),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         t_load, t_graph, t_trace, t_impact = json.loads(in_process.stdout)
-        torch = subprocess.run([sys.executable, "-c", "import sys, mle3.cli; print('torch' in sys.modules or 'ultralytics' in sys.modules)"], capture_output=True, text=True).stdout.strip()
+        torch = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, mle3.cli; print('torch' in sys.modules or 'ultralytics' in sys.modules)",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         print(f"items: {args.items}, cores: {os.cpu_count()}, repeats: {args.repeat} (medians)")
         print(f"PyYAML CSafeLoader alone, one process: {median(base):6.2f} s")
-        print(f"mle3 check cold (no cache):            {median(cold):6.2f} s  = {median(cold) / median(base):.2f}x the parse-only time  (peak RSS {peaks['cold']:.0f} MiB)")
+        print(
+            f"mle3 check cold (no cache):            {median(cold):6.2f} s  = {median(cold) / median(base):.2f}x the parse-only time  (peak RSS {peaks['cold']:.0f} MiB)"
+        )
         print(f"mle3 check warm (nothing changed):     {median(warm):6.2f} s")
         print(f"mle3 check after one file changed:     {median(one):6.2f} s")
         print(f"mle3 trace (load + trace one item):    {median(trace):6.2f} s; trace --depth 1 {load_only:.2f} s")
-        print(f"in one process: load {t_load:.2f} s (warm parse cache), graph {t_graph:.2f} s, trace one item {t_trace * 1000:.1f} ms, impact of one requirement {t_impact * 1000:.1f} ms")
+        print(
+            f"in one process: load {t_load:.2f} s (warm parse cache), graph {t_graph:.2f} s, trace one item {t_trace * 1000:.1f} ms, impact of one requirement {t_impact * 1000:.1f} ms"
+        )
         print(f"importing the CLI imports torch/ultralytics: {torch}")
         if args.doorstop:
             doorstop_compare(Path(tmp), args.items)
@@ -121,11 +143,17 @@ def doorstop_compare(tmp: Path, n: int) -> None:
     root.mkdir()
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["doorstop", "create", "REQ", "reqs", "-d", "5"], cwd=root, check=True, capture_output=True)
-    subprocess.run(["doorstop", "create", "TST", "tests", "--parent", "REQ", "-d", "5"], cwd=root, check=True, capture_output=True)
+    subprocess.run(
+        ["doorstop", "create", "TST", "tests", "--parent", "REQ", "-d", "5"], cwd=root, check=True, capture_output=True
+    )
     half = n // 2
     for i in range(1, half + 1):
-        (root / "reqs" / f"REQ{i:05d}.yml").write_text(f"active: true\nderived: false\nheader: ''\nlevel: 1.{i}\nlinks: []\nnormative: true\nref: ''\nreviewed: null\ntext: |\n  Requirement {i}\n")
-        (root / "tests" / f"TST{i:05d}.yml").write_text(f"active: true\nderived: false\nheader: ''\nlevel: 1.{i}\nlinks:\n- REQ{i:05d}: null\nnormative: true\nref: ''\nreviewed: null\ntext: |\n  Test {i}\n")
+        (root / "reqs" / f"REQ{i:05d}.yml").write_text(
+            f"active: true\nderived: false\nheader: ''\nlevel: 1.{i}\nlinks: []\nnormative: true\nref: ''\nreviewed: null\ntext: |\n  Requirement {i}\n"
+        )
+        (root / "tests" / f"TST{i:05d}.yml").write_text(
+            f"active: true\nderived: false\nheader: ''\nlevel: 1.{i}\nlinks:\n- REQ{i:05d}: null\nnormative: true\nref: ''\nreviewed: null\ntext: |\n  Test {i}\n"
+        )
     start = time.perf_counter()
     proc = subprocess.run(["doorstop"], cwd=root, capture_output=True, text=True)
     wall = time.perf_counter() - start

@@ -54,7 +54,9 @@ def timed(cmd: list[str] | str, cwd: Path, env: dict | None = None, ok=(0, 1)) -
     """(wall seconds, peak RSS in KiB of the command)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, shell=isinstance(cmd, str), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.run(
+        cmd, cwd=cwd, shell=isinstance(cmd, str), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
     wall = time.perf_counter() - start
     if proc.returncode not in ok:
         raise SystemExit(f"{cmd} failed: {proc.stderr[-2000:]}")
@@ -93,7 +95,9 @@ def main() -> None:
         (ws / "requirements" / "R.yaml").write_text("requirement:\n  id: REQ-D\n  type: ml_data\n")
         env = dict(os.environ, MLE3_DATA_ROOT_NAS=str(nas))
         subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
-        subprocess.run("git add -A && git -c user.name=b -c user.email=b@b commit -qm base", cwd=ws, shell=True, check=True)
+        subprocess.run(
+            "git add -A && git -c user.name=b -c user.email=b@b commit -qm base", cwd=ws, shell=True, check=True
+        )
         files = sum(len(fs) for _, _, fs in os.walk(data))
         total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data) for f in fs)
         print(f"{files} files, {total / 1e6:.1f} MB in {data}; cores: {os.cpu_count()}")
@@ -101,11 +105,26 @@ def main() -> None:
         sha = best(2, lambda: timed(f"find {data} -type f -print0 | xargs -0 -P2 -n 5000 sha256sum > /dev/null", ws))
         loop = best(2, lambda: timed([sys.executable, "-c", HASH_LOOP, str(data)], ws))
         limit = min(sha, loop)
-        reg, reg_rss = timed(MLE3 + ["dataset", "register", str(data / "data.yaml"), "--id", "BENCH", "--version", "v1", "-r", "REQ-D"], ws, env)
+        reg, reg_rss = timed(
+            MLE3 + ["dataset", "register", str(data / "data.yaml"), "--id", "BENCH", "--version", "v1", "-r", "REQ-D"],
+            ws,
+            env,
+        )
         item = next((ws / "artifacts" / "datasets").glob("BENCH-v1.*.yaml"))
         manifest = next((data / ".mle3-manifests").glob("*.manifest.gz"))
-        subprocess.run("git add -A && git -c user.name=b -c user.email=b@b commit -qm register", cwd=ws, shell=True, check=True)
-        added = int(subprocess.run("git diff --shortstat HEAD~1 --stat=1000 >/dev/null; git cat-file -s HEAD:" + item.relative_to(ws).as_posix(), cwd=ws, shell=True, capture_output=True, text=True).stdout)
+        subprocess.run(
+            "git add -A && git -c user.name=b -c user.email=b@b commit -qm register", cwd=ws, shell=True, check=True
+        )
+        added = int(
+            subprocess.run(
+                "git diff --shortstat HEAD~1 --stat=1000 >/dev/null; git cat-file -s HEAD:"
+                + item.relative_to(ws).as_posix(),
+                cwd=ws,
+                shell=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
         from mle3.datasets.scan import list_local, scan
 
         listing = list_local(str(nas), data.name)
@@ -120,18 +139,26 @@ def main() -> None:
         shutil.move(moved, item)
         print(f"limit, sha256sum (find | xargs -P2):  {sha:6.2f} s  {files / sha:9.0f} files/s")
         print(f"limit, hashlib loop (2 processes):    {loop:6.2f} s  {files / loop:9.0f} files/s")
-        print(f"mle3 read-and-hash alone (in-process): {hash_only:5.2f} s  {files / hash_only:9.0f} files/s = {limit / hash_only:.0%} of the limit (no image or label checks)")
-        print(f"mle3 dataset register (end to end):   {reg:6.2f} s  {files / reg:9.0f} files/s = {limit / reg:.0%} of the limit; peak {reg_rss / 1024:.0f} MB")
+        print(
+            f"mle3 read-and-hash alone (in-process): {hash_only:5.2f} s  {files / hash_only:9.0f} files/s = {limit / hash_only:.0%} of the limit (no image or label checks)"
+        )
+        print(
+            f"mle3 dataset register (end to end):   {reg:6.2f} s  {files / reg:9.0f} files/s = {limit / reg:.0%} of the limit; peak {reg_rss / 1024:.0f} MB"
+        )
         print(f"mle3 dataset verify, unchanged:       {verify:6.2f} s  peak {verify_rss / 1024:.0f} MB")
         print(f"mle3 check --no-cache, with the set:  {check_with:6.2f} s  (without it: {check_without:.2f} s)")
-        print(f"added to git: {added} bytes ({added / files:.4f} bytes per file); manifest beside the data: {manifest.stat().st_size / 1e6:.1f} MB ({manifest.stat().st_size / files:.0f} bytes per file)")
+        print(
+            f"added to git: {added} bytes ({added / files:.4f} bytes per file); manifest beside the data: {manifest.stat().st_size / 1e6:.1f} MB ({manifest.stat().st_size / files:.0f} bytes per file)"
+        )
         if args.dvc:
             if shutil.which("dvc") is None:
                 print("dvc not installed (pip install dvc): skipped")
                 return
             copy = tmp / "dvc"
             copy.mkdir()
-            subprocess.run(["cp", "-al", str(data), str(copy / "bench")], check=True)  # the same files (hard links), no copy of the bytes
+            subprocess.run(
+                ["cp", "-al", str(data), str(copy / "bench")], check=True
+            )  # the same files (hard links), no copy of the bytes
             shutil.rmtree(copy / "bench" / ".mle3-manifests", ignore_errors=True)
             subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=copy, check=True)
             subprocess.run(["dvc", "config", "core.analytics", "false"], cwd=copy, check=True)

@@ -45,7 +45,12 @@ REQUIREMENTS = """requirements:
 def mle3(root: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
     env = dict(os.environ, YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false", PYTHONUNBUFFERED="1")
     started = time.time()
-    proc = subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", *args, "-w", str(root)], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from mle3.cli import run; run()", *args, "-w", str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     return time.time() - started, proc
 
 
@@ -60,19 +65,27 @@ def main() -> None:
     from mle3.datasets.synthetic import generate
 
     data = generate(root / "data" / "signs", counts={"train": 400, "val": 80, "test": 80}, image_size=160, seed=0)
-    seconds, proc = mle3(root, "dataset", "register", str(data), "--id", "GPU-DATA", "--version", "v1", "-r", "REQ-DATA")
+    seconds, proc = mle3(
+        root, "dataset", "register", str(data), "--id", "GPU-DATA", "--version", "v1", "-r", "REQ-DATA"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     seconds, proc = mle3(root, "train", "GPU-TRAIN-001", "--format", "json")
     trained = json.loads(proc.stdout)
     assert trained["status"] == "success", proc.stderr[-2000:]
     run = json.loads(mle3(root, "runs", "show", trained["run_id"], "--format", "json")[1].stdout)["run"]
-    print(f"training: 3 epochs in {seconds:.1f} s on {run['environment'].get('gpus') or 'CPU'}; val mAP50 {trained['metrics']['validation'].get('mAP_50')}")
+    print(
+        f"training: 3 epochs in {seconds:.1f} s on {run['environment'].get('gpus') or 'CPU'}; val mAP50 {trained['metrics']['validation'].get('mAP_50')}"
+    )
     for attempt in (1, 2):
-        seconds, proc = mle3(root, "quantize", trained["model_version"], "--method", "qat", "--qat-epochs", "1", "--format", "json")
+        seconds, proc = mle3(
+            root, "quantize", trained["model_version"], "--method", "qat", "--qat-epochs", "1", "--format", "json"
+        )
         result = json.loads(proc.stdout)
         record = json.loads(mle3(root, "runs", "show", result["run_id"], "--format", "json")[1].stdout)["run"]
         said = [line for line in proc.stderr.splitlines() if "CUDA extension" in line]
-        print(f"QAT {attempt}: {result['status']} in {seconds:.1f} s; cuda_extension {json.dumps(record.get('qat', {}).get('cuda_extension'))}")
+        print(
+            f"QAT {attempt}: {result['status']} in {seconds:.1f} s; cuda_extension {json.dumps(record.get('qat', {}).get('cuda_extension'))}"
+        )
         for line in said:
             print(f"  said: {line.strip()}")
 

@@ -43,14 +43,38 @@ def main() -> None:
         lines = []
         for e in range(1, args.epochs + 1):
             t = e / args.epochs
-            lines.append(json.dumps({
-                "epoch": e, "epochs": args.epochs, "train_box_loss": 3 * math.exp(-3 * t) + 0.8, "train_cls_loss": 2.5 * math.exp(-4 * t) + 0.5,
-                "train_dfl_loss": 2 * math.exp(-2 * t) + 0.9, "val_box_loss": 3 * math.exp(-2.5 * t) + 1.0, "val_cls_loss": 2.6 * math.exp(-3 * t) + 0.7,
-                "val_dfl_loss": 2.1 * math.exp(-2 * t) + 1.0, "precision": 0.9 * (1 - math.exp(-5 * t)), "recall": 0.85 * (1 - math.exp(-4 * t)),
-                "mAP50": 0.88 * (1 - math.exp(-4 * t)), "mAP50_95": 0.6 * (1 - math.exp(-3 * t)), "lr": 0.002 * (1 - t) + 2e-5, "fitness": 0.88 * (1 - math.exp(-4 * t)), "best_epoch": e,
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "epoch": e,
+                        "epochs": args.epochs,
+                        "train_box_loss": 3 * math.exp(-3 * t) + 0.8,
+                        "train_cls_loss": 2.5 * math.exp(-4 * t) + 0.5,
+                        "train_dfl_loss": 2 * math.exp(-2 * t) + 0.9,
+                        "val_box_loss": 3 * math.exp(-2.5 * t) + 1.0,
+                        "val_cls_loss": 2.6 * math.exp(-3 * t) + 0.7,
+                        "val_dfl_loss": 2.1 * math.exp(-2 * t) + 1.0,
+                        "precision": 0.9 * (1 - math.exp(-5 * t)),
+                        "recall": 0.85 * (1 - math.exp(-4 * t)),
+                        "mAP50": 0.88 * (1 - math.exp(-4 * t)),
+                        "mAP50_95": 0.6 * (1 - math.exp(-3 * t)),
+                        "lr": 0.002 * (1 - t) + 2e-5,
+                        "fitness": 0.88 * (1 - math.exp(-4 * t)),
+                        "best_epoch": e,
+                    }
+                )
+            )
         (run_dir / "epochs.jsonl").write_text("\n".join(lines) + "\n")
-        cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "report", "13-65", result.model_version, "-o", "r.pdf"]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from mle3.cli import run; run()",
+            "report",
+            "13-65",
+            result.model_version,
+            "-o",
+            "r.pdf",
+        ]
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
@@ -72,7 +96,9 @@ def main() -> None:
 
         pages = len(PdfReader(io.BytesIO(pdf)).pages)
         print(f"13-65 for a run of {args.epochs} epochs: {pages} pages, {len(pdf) / 1e3:.0f} kB")
-        print(f"mle3 report 13-65 end to end (new process): median {statistics.median(times):.2f} s  {['%.2f' % t for t in times]}")
+        print(
+            f"mle3 report 13-65 end to end (new process): median {statistics.median(times):.2f} s  {['%.2f' % t for t in times]}"
+        )
         print(f"HTML -> PDF step alone (weasyprint, warm):  {pdf_only:.2f} s")
 
 

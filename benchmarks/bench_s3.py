@@ -34,7 +34,13 @@ def main() -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_ENDPOINT_URL=f"http://{host}:{port}", AWS_DEFAULT_REGION="us-east-1")
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_ENDPOINT_URL=f"http://{host}:{port}",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
     os.environ.update(env)
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="bench")
@@ -53,7 +59,11 @@ def main() -> None:
     t = time.perf_counter()
     with ThreadPoolExecutor(16) as pool:
         total = sum(pool.map(put, range(images)))
-    s3.put_object(Bucket="bench", Key="sets/signs/data.yaml", Body=b"path: .\ntrain: images/train\nval: images/val\nnames: [sign]\n")
+    s3.put_object(
+        Bucket="bench",
+        Key="sets/signs/data.yaml",
+        Body=b"path: .\ntrain: images/train\nval: images/val\nnames: [sign]\n",
+    )
     print(f"uploaded {images * 2 + 1} objects ({total / 1e6:.1f} MB) in {time.perf_counter() - t:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp)
@@ -62,7 +72,24 @@ def main() -> None:
         (ws / "requirements" / "r.yaml").write_text("requirement:\n  id: REQ-D\n  type: ml_data\n")
         mle3 = [sys.executable, "-c", "from mle3.cli import run; run()"]
         t = time.perf_counter()
-        subprocess.run(mle3 + ["dataset", "register", "s3://bench/sets/signs/data.yaml", "--id", "S3", "--version", "v1", "-r", "REQ-D"], cwd=ws, env=env, check=True, capture_output=True)
+        subprocess.run(
+            mle3
+            + [
+                "dataset",
+                "register",
+                "s3://bench/sets/signs/data.yaml",
+                "--id",
+                "S3",
+                "--version",
+                "v1",
+                "-r",
+                "REQ-D",
+            ],
+            cwd=ws,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         reg = time.perf_counter() - t
         t = time.perf_counter()
         subprocess.run(mle3 + ["dataset", "verify", "S3"], cwd=ws, env=env, check=True, capture_output=True)

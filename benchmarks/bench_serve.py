@@ -46,11 +46,25 @@ def fake_runs(root: Path, n: int) -> None:
         folder = base / run_id
         folder.mkdir(parents=True)
         status = ("success", "failed", "terminated")[i % 3]
-        (folder / "run.yaml").write_text(yaml.safe_dump({"run": {
-            "id": run_id, "config": f"CFG-{i % 17:03d}", "status": status, "created": f"2026-01-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}+00:00",
-            "dataset_version": "DATA-v1", "model_version": f"MODEL-{i}", "epochs_completed": 10, "parameters": {"epochs": 10, "batch": 16, "lr0": 0.01},
-            "mapping": [{"field": f"f{j}", "value": j, "target": f"t{j}", "status": "applied"} for j in range(30)],
-        }}))
+        (folder / "run.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "run": {
+                        "id": run_id,
+                        "config": f"CFG-{i % 17:03d}",
+                        "status": status,
+                        "created": f"2026-01-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}+00:00",
+                        "dataset_version": "DATA-v1",
+                        "model_version": f"MODEL-{i}",
+                        "epochs_completed": 10,
+                        "parameters": {"epochs": 10, "batch": 16, "lr0": 0.01},
+                        "mapping": [
+                            {"field": f"f{j}", "value": j, "target": f"t{j}", "status": "applied"} for j in range(30)
+                        ],
+                    }
+                }
+            )
+        )
 
 
 def get(port: int, path: str) -> tuple[float, dict]:
@@ -63,7 +77,13 @@ def get(port: int, path: str) -> tuple[float, dict]:
 
 
 def start_server(root: Path, port: int) -> subprocess.Popen:
-    server = subprocess.Popen(MLE3 + ["serve", "--port", str(port), "-w", str(root)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        MLE3 + ["serve", "--port", str(port), "-w", str(root)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     server.stdout.readline()
     for _ in range(100):
         try:
@@ -109,19 +129,36 @@ def bench_list(root: Path, n: int) -> None:
         first, doc = get(port, "/api/runs")
         warm = [get(port, "/api/runs")[0] for _ in range(50)]
         filtered = [get(port, "/api/runs?status=failed&q=cfg-003")[0] for _ in range(50)]
-        print(f"{n} runs: server up and indexed in {ready:.2f} s (cold index, run.yaml parsed once); total listed {doc['total']}")
-        print(f"GET /api/runs: first {first * 1000:.1f} ms; warm median {statistics.median(warm) * 1000:.1f} ms, max {max(warm) * 1000:.1f} ms")
+        print(
+            f"{n} runs: server up and indexed in {ready:.2f} s (cold index, run.yaml parsed once); total listed {doc['total']}"
+        )
+        print(
+            f"GET /api/runs: first {first * 1000:.1f} ms; warm median {statistics.median(warm) * 1000:.1f} ms, max {max(warm) * 1000:.1f} ms"
+        )
         print(f"GET /api/runs?status=failed&q=cfg-003: median {statistics.median(filtered) * 1000:.1f} ms")
         folder = root / "artifacts" / "runs" / "RUN-20270101-000000-ffff"
         folder.mkdir()
-        (folder / "run.yaml").write_text(yaml.safe_dump({"run": {"id": folder.name, "config": "LATE", "status": "success", "created": "2027-01-01T00:00:00+00:00"}}))
+        (folder / "run.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "run": {
+                        "id": folder.name,
+                        "config": "LATE",
+                        "status": "success",
+                        "created": "2027-01-01T00:00:00+00:00",
+                    }
+                }
+            )
+        )
         from mle3.runs.records import note_change
 
         note_change(root, folder.name)
         t = time.perf_counter()
         while get(port, "/api/runs")[1]["runs"][0]["id"] != folder.name:
             time.sleep(0.05)
-        print(f"a run recorded after start is listed after {(time.perf_counter() - t) * 1000:.0f} ms (change log; no rescan)")
+        print(
+            f"a run recorded after start is listed after {(time.perf_counter() - t) * 1000:.0f} ms (change log; no rescan)"
+        )
     finally:
         server.terminate()
         server.wait()
@@ -136,7 +173,21 @@ def bench_sse_delay(root: Path) -> None:
     run_id = "RUN-20260601-000000-dddd"
     folder = root / "artifacts" / "runs" / run_id
     folder.mkdir(parents=True)
-    (folder / "run.yaml").write_text(yaml.safe_dump({"run": {"id": run_id, "config": "X", "status": "in_progress", "created": "2026-06-01T00:00:00+00:00", "pid": os.getpid(), "host": socket.gethostname(), "parameters": {"epochs": 100}}}))
+    (folder / "run.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "run": {
+                    "id": run_id,
+                    "config": "X",
+                    "status": "in_progress",
+                    "created": "2026-06-01T00:00:00+00:00",
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "parameters": {"epochs": 100},
+                }
+            }
+        )
+    )
     port = free_port()
     server = start_server(root, port)
     client = SseClient(port, run_id)
@@ -154,7 +205,9 @@ def bench_sse_delay(root: Path) -> None:
                 time.sleep(0.005)
             delays.append(time.perf_counter() - t)
             time.sleep(0.3)
-        print(f"SSE: an epoch line reaches a client after median {statistics.median(delays) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms (20 epochs; the poll is every 250 ms)")
+        print(
+            f"SSE: an epoch line reaches a client after median {statistics.median(delays) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms (20 epochs; the poll is every 250 ms)"
+        )
     finally:
         client.stop = True
         server.terminate()
@@ -168,7 +221,13 @@ def training_time(root: Path, epochs: int, clients: int) -> float:
     port = free_port()
     if clients:
         server = start_server(root, port)
-    proc = subprocess.Popen(MLE3 + ["train", "BENCH-TRAIN", "--epochs", str(epochs), "--format", "json", "-w", str(root)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        MLE3 + ["train", "BENCH-TRAIN", "--epochs", str(epochs), "--format", "json", "-w", str(root)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         if clients:
             run_id = None
@@ -199,17 +258,25 @@ def bench_training(root: Path, epochs: int, clients: int, repeat: int) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _workspace import training_workspace
 
-    ws = training_workspace(root / "train-ws", "BENCH", (
-        f"training:\n  id: BENCH-TRAIN\n  model: yolov8n.yaml\n  dataset: BENCH-DATA\n  epochs: {epochs}\n  batch_size: 16\n"
-        "  image_size: 128\n  early_stopping: {patience: 0}\n  hardware: {workers: 2}\n  reproducibility: {seed: 0, deterministic: true}\n"
-    ), images=200, imgsz=128)
+    ws = training_workspace(
+        root / "train-ws",
+        "BENCH",
+        (
+            f"training:\n  id: BENCH-TRAIN\n  model: yolov8n.yaml\n  dataset: BENCH-DATA\n  epochs: {epochs}\n  batch_size: 16\n"
+            "  image_size: 128\n  early_stopping: {patience: 0}\n  hardware: {workers: 2}\n  reproducibility: {seed: 0, deterministic: true}\n"
+        ),
+        images=200,
+        imgsz=128,
+    )
     alone, watched = [], []
     for _ in range(repeat):
         alone.append(training_time(ws, epochs, 0))
         watched.append(training_time(ws, epochs, clients))
     a, w = statistics.median(alone), statistics.median(watched)
     print(f"training, {epochs} epochs of 200 images at 128 px on the CPU, sum of epoch times (medians of {repeat}):")
-    print(f"  alone {a:.2f} s {['%.2f' % x for x in alone]}; with the server and {clients} SSE viewers {w:.2f} s {['%.2f' % x for x in watched]}: {(w - a) / a:+.1%}")
+    print(
+        f"  alone {a:.2f} s {['%.2f' % x for x in alone]}; with the server and {clients} SSE viewers {w:.2f} s {['%.2f' % x for x in watched]}: {(w - a) / a:+.1%}"
+    )
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Time to sign and to verify one approval (ssh-keygen -Y with an ed25519 key).
 
-    python benchmarks/bench_signing.py [N]
+python benchmarks/bench_signing.py [N]
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def main() -> None:
         key = Path(tmp) / "k"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
         pub = (Path(tmp) / "k.pub").read_text().split()[:2]
-        (root / "allowed_signers").write_text(f'lea@example.com namespaces="mle3-approval" {" ".join(pub)} roles=ml_lead\n')
+        (root / "allowed_signers").write_text(
+            f'lea@example.com namespaces="mle3-approval" {" ".join(pub)} roles=ml_lead\n'
+        )
         ws = load_workspace(root)
         graph = build_graph(ws)
         signed, unsigned = [], []
@@ -43,8 +45,12 @@ def main() -> None:
         approvals = recorded(root, verify_signatures=True)
         verify_all = time.perf_counter() - t
         assert sum(a.verified for a in approvals) == n
-        print(f"approve, signed:   median {statistics.median(signed) * 1000:.1f} ms; unsigned {statistics.median(unsigned) * 1000:.1f} ms (signing adds {(statistics.median(signed) - statistics.median(unsigned)) * 1000:.1f} ms)")
-        print(f"verify: {verify_all / n * 1000:.1f} ms per signed approval ({n} verified, {len(approvals) - n} unsigned skipped)")
+        print(
+            f"approve, signed:   median {statistics.median(signed) * 1000:.1f} ms; unsigned {statistics.median(unsigned) * 1000:.1f} ms (signing adds {(statistics.median(signed) - statistics.median(unsigned)) * 1000:.1f} ms)"
+        )
+        print(
+            f"verify: {verify_all / n * 1000:.1f} ms per signed approval ({n} verified, {len(approvals) - n} unsigned skipped)"
+        )
 
 
 if __name__ == "__main__":

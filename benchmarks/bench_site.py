@@ -1,6 +1,6 @@
 """Time `mle3 site` on a synthetic workspace (issue: tools teams use).
 
-    python benchmarks/bench_site.py [N_ITEMS]
+python benchmarks/bench_site.py [N_ITEMS]
 """
 
 from __future__ import annotations

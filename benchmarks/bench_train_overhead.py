@@ -44,10 +44,16 @@ def main() -> None:
     from _workspace import training_workspace
 
     with tempfile.TemporaryDirectory(prefix="mle3-overhead-") as tmp:
-        root = training_workspace(Path(tmp) / "ws", "OVH", (
-            f"training:\n  id: OVH-TRAIN\n  model: yolov8n.yaml\n  dataset: OVH-DATA\n  epochs: {args.epochs}\n  batch_size: 16\n"
-            f"  image_size: {args.imgsz}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, deterministic: true}}\n"
-        ), images=args.images, imgsz=args.imgsz)
+        root = training_workspace(
+            Path(tmp) / "ws",
+            "OVH",
+            (
+                f"training:\n  id: OVH-TRAIN\n  model: yolov8n.yaml\n  dataset: OVH-DATA\n  epochs: {args.epochs}\n  batch_size: 16\n"
+                f"  image_size: {args.imgsz}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, deterministic: true}}\n"
+            ),
+            images=args.images,
+            imgsz=args.imgsz,
+        )
         mle3 = [sys.executable, "-c", "from mle3.cli import run; run()", "train", "OVH-TRAIN", "--format", "json"]
         subprocess.run(mle3, cwd=root, check=True, capture_output=True)  # warm-up; gives the exact arguments
         first = sorted((root / "artifacts" / "runs").iterdir())[0]
@@ -56,13 +62,19 @@ def main() -> None:
         bare_times, mle3_times = [], []
         for _ in range(args.repeat):
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-c", BARE, json.dumps(params), run_data, str(Path(tmp) / "bare")], check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-c", BARE, json.dumps(params), run_data, str(Path(tmp) / "bare")],
+                check=True,
+                capture_output=True,
+            )
             bare_times.append(time.perf_counter() - t)
             t = time.perf_counter()
             subprocess.run(mle3, cwd=root, check=True, capture_output=True)
             mle3_times.append(time.perf_counter() - t)
         bare, ours = statistics.median(bare_times), statistics.median(mle3_times)
-        print(f"training: {args.epochs} epochs, {args.images} images at {args.imgsz} px, CPU; {args.repeat} repeats (medians)")
+        print(
+            f"training: {args.epochs} epochs, {args.images} images at {args.imgsz} px, CPU; {args.repeat} repeats (medians)"
+        )
         print(f"bare ultralytics (train + test eval): {bare:7.2f} s  {['%.2f' % x for x in bare_times]}")
         print(f"mle3 train (recorded):                {ours:7.2f} s  {['%.2f' % x for x in mle3_times]}")
         print(f"overhead: {ours - bare:+.2f} s = {(ours - bare) / bare:+.1%}")

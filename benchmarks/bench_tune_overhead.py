@@ -51,13 +51,29 @@ def main() -> None:
     from _workspace import training_workspace
 
     with tempfile.TemporaryDirectory(prefix="mle3-tune-overhead-") as tmp:
-        root = training_workspace(Path(tmp) / "ws", "TUN", (
-            f"training:\n  id: TUN-TRAIN\n  model: yolov8n.yaml\n  dataset: TUN-DATA\n  epochs: {args.epochs}\n  batch_size: 16\n"
-            f"  image_size: {args.imgsz}\n  optimizer: {{type: AdamW, lr: 0.002}}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, deterministic: true}}\n"
-            f"  tuning:\n    objective: {{metric: mAP_50}}\n    trials: {args.trials}\n    epochs_per_trial: {args.epochs}\n    pruner: none\n"
-            f"    space:\n      optimizer.lr: {{choices: [0.002]}}\n"
-        ), images=args.images, imgsz=args.imgsz)
-        cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "tune", "TUN-TRAIN", "--study", "BENCH", "--format", "json"]
+        root = training_workspace(
+            Path(tmp) / "ws",
+            "TUN",
+            (
+                f"training:\n  id: TUN-TRAIN\n  model: yolov8n.yaml\n  dataset: TUN-DATA\n  epochs: {args.epochs}\n  batch_size: 16\n"
+                f"  image_size: {args.imgsz}\n  optimizer: {{type: AdamW, lr: 0.002}}\n  hardware: {{workers: 2}}\n  reproducibility: {{seed: 0, deterministic: true}}\n"
+                f"  tuning:\n    objective: {{metric: mAP_50}}\n    trials: {args.trials}\n    epochs_per_trial: {args.epochs}\n    pruner: none\n"
+                f"    space:\n      optimizer.lr: {{choices: [0.002]}}\n"
+            ),
+            images=args.images,
+            imgsz=args.imgsz,
+        )
+        cmd = [
+            sys.executable,
+            "-c",
+            "from mle3.cli import run; run()",
+            "tune",
+            "TUN-TRAIN",
+            "--study",
+            "BENCH",
+            "--format",
+            "json",
+        ]
         t = time.perf_counter()
         out = subprocess.run(cmd, cwd=root, check=True, capture_output=True, text=True).stdout
         study_wall = time.perf_counter() - t
@@ -66,15 +82,31 @@ def main() -> None:
         first = json.loads(out)["trials"][0]["run"]
         run_dir = root / "artifacts" / "runs" / first
         params = yaml.safe_load((run_dir / "run.yaml").read_text())["run"]["parameters"]
-        out = subprocess.run([sys.executable, "-c", BARE, json.dumps(params), str(run_dir / "data.yaml"), str(Path(tmp) / "bare"), str(args.trials)],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                BARE,
+                json.dumps(params),
+                str(run_dir / "data.yaml"),
+                str(Path(tmp) / "bare"),
+                str(args.trials),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         bare_times = json.loads(out.strip().splitlines()[-1])
         # the first training of a process pays one-off costs (imports, label caches, first
         # kernels) in both: compare the others
         bare, trial = statistics.median(bare_times[1:]), statistics.median(trial_times[1:])
-        print(f"{args.trials} trials of {args.epochs} epochs, {args.images} images at {args.imgsz} px, CPU; medians without the first of each process")
+        print(
+            f"{args.trials} trials of {args.epochs} epochs, {args.images} images at {args.imgsz} px, CPU; medians without the first of each process"
+        )
         print(f"bare ultralytics, one process:          {bare:7.2f} s  {['%.2f' % x for x in bare_times]}")
-        print(f"mle3 tune, one trial (Optuna's timing): {trial:7.2f} s  {['%.2f' % x for x in trial_times]}; whole study {study_wall:.2f} s")
+        print(
+            f"mle3 tune, one trial (Optuna's timing): {trial:7.2f} s  {['%.2f' % x for x in trial_times]}; whole study {study_wall:.2f} s"
+        )
         print(f"overhead per trial: {trial - bare:+.2f} s = {(trial - bare) / bare:+.1%}")
 
 

@@ -51,13 +51,34 @@ ROOT = Path(__file__).resolve().parent.parent
 #: the run adds ``-m 'not slow' -x``. A ``tests/test_guards_<name>.py`` is run first when it
 #: exists. Entries may be pytest node ids (``file::test``) to keep a module's run short.
 MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "audit": (("mle3/audit.py", "mle3/ledger/approvals.py"), ("tests/test_audit.py", "tests/test_approvals.py", "tests/test_signing.py")),
-    "promote": (("mle3/approvals/promote.py",), ("tests/test_approvals.py", "tests/test_signing.py", "tests/test_teams.py")),
-    "ids": (("mle3/ids.py",), ("tests/test_hostile.py::test_every_command_refuses_ids_that_could_leave_their_folder", "tests/test_rules.py")),
-    "manifest": (("mle3/datasets/manifest.py",), ("tests/test_datasets.py", "tests/test_crash_safety.py", "tests/test_data_roots.py")),
-    "fingerprint": (("mle3/ledger/fingerprint.py",), ("tests/test_approvals.py", "tests/test_datasets.py", "tests/test_audit.py")),
+    "audit": (
+        ("mle3/audit.py", "mle3/ledger/approvals.py"),
+        ("tests/test_audit.py", "tests/test_approvals.py", "tests/test_signing.py"),
+    ),
+    "promote": (
+        ("mle3/approvals/promote.py",),
+        ("tests/test_approvals.py", "tests/test_signing.py", "tests/test_teams.py"),
+    ),
+    "ids": (
+        ("mle3/ids.py",),
+        ("tests/test_hostile.py::test_every_command_refuses_ids_that_could_leave_their_folder", "tests/test_rules.py"),
+    ),
+    "manifest": (
+        ("mle3/datasets/manifest.py",),
+        ("tests/test_datasets.py", "tests/test_crash_safety.py", "tests/test_data_roots.py"),
+    ),
+    "fingerprint": (
+        ("mle3/ledger/fingerprint.py",),
+        ("tests/test_approvals.py", "tests/test_datasets.py", "tests/test_audit.py"),
+    ),
     "verify": (("mle3/datasets/verify.py",), ("tests/test_datasets.py", "tests/test_data_roots.py")),
-    "duties": (("mle3/ledger/duties.py",), ("tests/test_approvals.py::test_separation_of_duties", "tests/test_teams.py::test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge")),
+    "duties": (
+        ("mle3/ledger/duties.py",),
+        (
+            "tests/test_approvals.py::test_separation_of_duties",
+            "tests/test_teams.py::test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge",
+        ),
+    ),
     "signing": (("mle3/ledger/signing.py",), ("tests/test_signing.py",)),
 }
 
@@ -127,7 +148,10 @@ def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]
     import ast
 
     tree = ast.parse(source)
-    if not any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names) for n in tree.body):
+    if not any(
+        isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
+        for n in tree.body
+    ):
         return []
     spans = []
     for node in ast.walk(tree):
@@ -144,8 +168,11 @@ def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]
 
 def copy_tree(dest: Path) -> None:
     """The working tree as git sees it (tracked plus untracked-not-ignored files)."""
-    names = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           capture_output=True, check=True).stdout.split(b"\0")
+    names = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
     for raw in names:
         if not raw:
             continue
@@ -167,15 +194,41 @@ def test_command(module: str, copy: Path, which: str = "all") -> list[str]:
         tests.insert(0, guard)
     if not tests:
         raise SystemExit(f"{module}: no tests to run ({guard} does not exist)")
-    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "not slow", "-x", "-q", "--no-header", *tests]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow",
+        "-x",
+        "-q",
+        "--no-header",
+        *tests,
+    ]
 
 
 def run_tests(cmd: list[str], copy: Path, timeout: float) -> tuple[str, str]:
     """'killed' (a test failed), 'survived' (all passed) or 'timeout', and the output."""
-    env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONHASHSEED="0")
-    proc = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(copy),
+        PYTHONDONTWRITEBYTECODE="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        PYTHONHASHSEED="0",
+    )
+    proc = subprocess.Popen(
+        cmd,
+        cwd=copy,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -196,7 +249,9 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.communicate()
 
 
-def measure(module: str, copy: Path, sample: int, seed: int, timeout: float | None, log, which: str = "all") -> ModuleResult:
+def measure(
+    module: str, copy: Path, sample: int, seed: int, timeout: float | None, log, which: str = "all"
+) -> ModuleResult:
     import cosmic_ray.plugins
     from cosmic_ray.mutating import use_mutation
 
@@ -216,7 +271,9 @@ def measure(module: str, copy: Path, sample: int, seed: int, timeout: float | No
     if status != "survived":
         raise SystemExit(f"{module}: the unmutated tests do not pass ({' '.join(cmd[3:])}):\n{output[-3000:]}")
     limit = timeout if timeout else max(30.0, 3 * result.baseline_seconds + 10)
-    log(f"{module}: {len(chosen)} of {len(population)} mutants, tests take {result.baseline_seconds:.1f}s, timeout {limit:.0f}s")
+    log(
+        f"{module}: {len(chosen)} of {len(population)} mutants, tests take {result.baseline_seconds:.1f}s, timeout {limit:.0f}s"
+    )
 
     for index, mutant in enumerate(chosen, 1):
         op = cosmic_ray.plugins.get_operator(mutant.operator)()
@@ -236,31 +293,63 @@ def measure(module: str, copy: Path, sample: int, seed: int, timeout: float | No
 def unified(original: str, mutated: str, name: str) -> str:
     import difflib
 
-    lines = difflib.unified_diff(original.splitlines(), mutated.splitlines(), f"a/{name}", f"b/{name}", lineterm="", n=1)
+    lines = difflib.unified_diff(
+        original.splitlines(), mutated.splitlines(), f"a/{name}", f"b/{name}", lineterm="", n=1
+    )
     return "\n".join(lines)
 
 
 def table(results: list[ModuleResult]) -> str:
     rows = [("module", "mutants", "killed", "survived", "timeout", "score")]
     for r in results:
-        rows.append((r.module, str(r.mutants), str(r.count("killed")), str(r.count("survived")), str(r.count("timeout")), f"{100 * r.score:.0f} %"))
+        rows.append(
+            (
+                r.module,
+                str(r.mutants),
+                str(r.count("killed")),
+                str(r.count("survived")),
+                str(r.count("timeout")),
+                f"{100 * r.score:.0f} %",
+            )
+        )
     total = sum(r.mutants for r in results)
     killed = sum(r.count("killed") + r.count("timeout") for r in results)
-    rows.append(("all", str(total), str(sum(r.count("killed") for r in results)), str(sum(r.count("survived") for r in results)),
-                 str(sum(r.count("timeout") for r in results)), f"{100 * killed / total:.0f} %" if total else "-"))
+    rows.append(
+        (
+            "all",
+            str(total),
+            str(sum(r.count("killed") for r in results)),
+            str(sum(r.count("survived") for r in results)),
+            str(sum(r.count("timeout") for r in results)),
+            f"{100 * killed / total:.0f} %" if total else "-",
+        )
+    )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows)
+    return "\n".join(
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--module", action="append", choices=sorted(MODULES), help="module to test (repeatable; default: all)")
+    parser.add_argument(
+        "--module", action="append", choices=sorted(MODULES), help="module to test (repeatable; default: all)"
+    )
     parser.add_argument("--sample", type=int, default=40, help="mutants per module (0: all of them)")
     parser.add_argument("--seed", type=int, default=21)
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per mutant (default: 3 x the unmutated run + 10, at least 30)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per mutant (default: 3 x the unmutated run + 10, at least 30)",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--tests", choices=("all", "guards", "existing"), default="all",
-                        help="the mapped test files and tests/test_guards_<module>.py (all), only the guard file, or only the mapped files")
+    parser.add_argument(
+        "--tests",
+        choices=("all", "guards", "existing"),
+        default="all",
+        help="the mapped test files and tests/test_guards_<module>.py (all), only the guard file, or only the mapped files",
+    )
     parser.add_argument("--threshold", type=float, default=85.0, help="score in percent each module must reach")
     args = parser.parse_args(argv)
 
@@ -297,11 +386,31 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     if args.format == "json":
-        print(json.dumps({"seed": args.seed, "sample": args.sample, "tests": args.tests, "modules": [
-            {"module": r.module, "population": r.population, "mutants": r.mutants, "killed": r.count("killed"),
-             "survived": r.count("survived"), "timeout": r.count("timeout"), "score": round(r.score, 4),
-             "survivors": [dict(asdict(o.mutant), diff=o.diff) for o in r.outcomes if o.status == "survived"]}
-            for r in results]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "seed": args.seed,
+                    "sample": args.sample,
+                    "tests": args.tests,
+                    "modules": [
+                        {
+                            "module": r.module,
+                            "population": r.population,
+                            "mutants": r.mutants,
+                            "killed": r.count("killed"),
+                            "survived": r.count("survived"),
+                            "timeout": r.count("timeout"),
+                            "score": round(r.score, 4),
+                            "survivors": [
+                                dict(asdict(o.mutant), diff=o.diff) for o in r.outcomes if o.status == "survived"
+                            ],
+                        }
+                        for r in results
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         print(table(results))
         for r in results:
@@ -309,7 +418,9 @@ def main(argv: list[str] | None = None) -> int:
             if survivors:
                 print(f"\n## {r.module}: {len(survivors)} surviving mutants")
             for o in survivors:
-                print(f"\n{o.mutant.file}:{o.mutant.line} ({o.mutant.operator}, occurrence {o.mutant.occurrence})\n{o.diff}")
+                print(
+                    f"\n{o.mutant.file}:{o.mutant.line} ({o.mutant.operator}, occurrence {o.mutant.occurrence})\n{o.diff}"
+                )
     return 0 if all(100 * r.score >= args.threshold for r in results) else 1
 
 

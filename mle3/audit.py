@@ -36,7 +36,8 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 from filelock import FileLock
 
@@ -262,8 +263,17 @@ class Node:
 
     __slots__ = ("file", "line", "hash", "parents", "action", "time", "generation", "order", "_raw", "_entry")
 
-    def __init__(self, file: str, line: int, digest: str, parents: tuple[str, ...], action: str, time: str,
-                 raw: bytes = b"", entry: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        file: str,
+        line: int,
+        digest: str,
+        parents: tuple[str, ...],
+        action: str,
+        time: str,
+        raw: bytes = b"",
+        entry: dict[str, Any] | None = None,
+    ) -> None:
         self.file, self.line, self.hash, self.parents = file, line, digest, parents
         self.action, self.time = action, time
         self.generation = self.order = 0
@@ -285,19 +295,32 @@ def _canonical_node(file: str, raw: bytes) -> Node | None:
     ``parents`` and ``time`` last, then ``hash``) whose bytes match its hash; None for
     anything else, which is then parsed and checked the slow way."""
     end = len(raw) - _HASH_SUFFIX
-    if end < 2 or raw[end:end + 9] != b',"hash":"' or not raw.startswith(b'{"action":"') or raw[end - 1:end] != b'"':
+    if (
+        end < 2
+        or raw[end : end + 9] != b',"hash":"'
+        or not raw.startswith(b'{"action":"')
+        or raw[end - 1 : end] != b'"'
+    ):
         return None
-    digest = raw[end + 9:end + 73].decode("ascii", "replace")
+    digest = raw[end + 9 : end + 73].decode("ascii", "replace")
     if hashlib.sha256(raw[:end] + b"}").hexdigest() != digest:
         return None
     at_time = raw.rfind(b',"time":"', 0, end)
     at_parents = raw.rfind(b',"parents":[', 0, at_time)
-    if at_time < 0 or at_parents < 0 or raw[at_time - 1:at_time] != b"]" or b'"' in raw[at_time + 9:end - 1]:
+    if at_time < 0 or at_parents < 0 or raw[at_time - 1 : at_time] != b"]" or b'"' in raw[at_time + 9 : end - 1]:
         return None
-    inner = raw[at_parents + 12:at_time - 1]
+    inner = raw[at_parents + 12 : at_time - 1]
     parents = tuple(p.strip(b'"').decode("ascii", "replace") for p in inner.split(b",")) if inner else ()
     action_end = raw.index(b'"', 11)
-    return Node(file, 1, digest, parents, raw[11:action_end].decode("utf-8", "replace"), raw[at_time + 9:end - 1].decode("ascii", "replace"), raw=raw)
+    return Node(
+        file,
+        1,
+        digest,
+        parents,
+        raw[11:action_end].decode("utf-8", "replace"),
+        raw[at_time + 9 : end - 1].decode("ascii", "replace"),
+        raw=raw,
+    )
 
 
 @dataclass
@@ -368,7 +391,13 @@ def _read(root: Path) -> Log:
             if node is None:
                 continue
         elif not file.endswith(f"/{node.hash[:2]}/{node.hash}.json"):
-            log.problems.append(AuditProblem(file, line, f"{node.action or 'entry'} entry is stored under another entry's name (its hash is {node.hash[:12]}...)"))
+            log.problems.append(
+                AuditProblem(
+                    file,
+                    line,
+                    f"{node.action or 'entry'} entry is stored under another entry's name (its hash is {node.hash[:12]}...)",
+                )
+            )
         if node.hash in log.by_hash:
             continue  # the same entry twice: one entry
         log.by_hash[node.hash] = node
@@ -377,10 +406,22 @@ def _read(root: Path) -> Log:
         for parent in node.parents:
             known = log.by_hash.get(parent)
             if known is None:
-                log.problems.append(AuditProblem(node.file, node.line, f"{node.action or 'entry'} entry names parent {parent[:12]}..., which is not in the log (a removed entry)"))
+                log.problems.append(
+                    AuditProblem(
+                        node.file,
+                        node.line,
+                        f"{node.action or 'entry'} entry names parent {parent[:12]}..., which is not in the log (a removed entry)",
+                    )
+                )
             elif _earlier(node.time, known.time):
-                log.problems.append(AuditProblem(node.file, node.line, f"{node.action or 'entry'} entry is dated {node.time}, before its parent {parent[:12]}... ({known.time}): "
-                                                                       "an entry is written after the entries it follows (back-dated?)"))
+                log.problems.append(
+                    AuditProblem(
+                        node.file,
+                        node.line,
+                        f"{node.action or 'entry'} entry is dated {node.time}, before its parent {parent[:12]}... ({known.time}): "
+                        "an entry is written after the entries it follows (back-dated?)",
+                    )
+                )
     _order(log, pending)
     log.problems.sort(key=lambda p: (p.file, p.line))
     return log
@@ -410,10 +451,16 @@ def _checked_node(log: Log, file: str, line: int, raw: bytes) -> Node | None:
     stored = entry.get("hash")
     action = str(entry.get("action") or "entry")
     if not isinstance(stored, str) or entry_hash(entry) != stored:
-        log.problems.append(AuditProblem(file, line, f"{action} entry was edited (its content does not match its hash)"))
+        log.problems.append(
+            AuditProblem(file, line, f"{action} entry was edited (its content does not match its hash)")
+        )
         stored = stored if isinstance(stored, str) else entry_hash(entry)
     if file != log.legacy_file and not file.endswith(f"/{stored[:2]}/{stored}.json"):
-        log.problems.append(AuditProblem(file, line, f"{action} entry is stored under another entry's name (its hash is {stored[:12]}...)"))
+        log.problems.append(
+            AuditProblem(
+                file, line, f"{action} entry is stored under another entry's name (its hash is {stored[:12]}...)"
+            )
+        )
     return Node(file, line, stored, parents_of(entry), action, str(entry.get("time", "")), entry=entry)
 
 
@@ -449,7 +496,9 @@ def _order(log: Log, nodes: list[Node]) -> None:
         placed = {n.hash for n in done}
         for node in nodes:
             if node.hash not in placed:
-                log.problems.append(AuditProblem(node.file, node.line, "entry is part of a parent cycle (forged hashes)"))
+                log.problems.append(
+                    AuditProblem(node.file, node.line, "entry is part of a parent cycle (forged hashes)")
+                )
                 done.append(node)
     for order, node in enumerate(done):
         node.order = order
@@ -477,9 +526,17 @@ def legacy_chain_problems(log: Log) -> list[AuditProblem]:
     prev, expected = GENESIS, 1
     for node in legacy:
         if node.entry.get("prev") != prev:
-            problems.append(AuditProblem(node.file, node.line, f"entry {node.entry.get('seq')} does not follow the previous entry (removed or reordered entries)"))
+            problems.append(
+                AuditProblem(
+                    node.file,
+                    node.line,
+                    f"entry {node.entry.get('seq')} does not follow the previous entry (removed or reordered entries)",
+                )
+            )
         if node.entry.get("seq") != expected:
-            problems.append(AuditProblem(node.file, node.line, f"sequence {node.entry.get('seq')} where {expected} was expected"))
+            problems.append(
+                AuditProblem(node.file, node.line, f"sequence {node.entry.get('seq')} where {expected} was expected")
+            )
         prev, expected = node.hash, (node.entry.get("seq") or expected) + 1
     return problems
 
@@ -584,8 +641,14 @@ def _current_index(root: Path) -> _Index:
 
 
 # --------------------------------------------------------------------------- writing
-def append(root: Path, action: str, item: str | None, details: dict[str, Any] | None = None, actor: str | None = None,
-           finalize: "Callable[[dict[str, Any]], None] | None" = None) -> dict[str, Any]:
+def append(
+    root: Path,
+    action: str,
+    item: str | None,
+    details: dict[str, Any] | None = None,
+    actor: str | None = None,
+    finalize: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """Record one entry under the lock, naming every current head as a parent. The entry
     file appears complete (written, fsynced, renamed) or not at all. ``finalize`` sees the
     entry (with ``time`` and ``parents`` set) before it is hashed, still under the lock:
@@ -597,8 +660,15 @@ def append(root: Path, action: str, item: str | None, details: dict[str, Any] | 
         return _write_entry(root, index, action, item, details or {}, actor, finalize)
 
 
-def _write_entry(root: Path, index: _Index, action: str, item: str | None, details: dict[str, Any], actor: str | None,
-                 finalize: "Callable[[dict[str, Any]], None] | None" = None) -> dict[str, Any]:
+def _write_entry(
+    root: Path,
+    index: _Index,
+    action: str,
+    item: str | None,
+    details: dict[str, Any],
+    actor: str | None,
+    finalize: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "actor": actor or default_actor(root),
@@ -685,11 +755,19 @@ def _migrate_locked(root: Path) -> _Index:
     problems = legacy_chain_problems(log)
     if problems:
         first = problems[0]
-        raise Mle3Error(f"the audit log in the linear format does not verify ({len(problems)} problem(s)), so it is not migrated: {first.message}",
-                        file=first.file, line=first.line)
+        raise Mle3Error(
+            f"the audit log in the linear format does not verify ({len(problems)} problem(s)), so it is not migrated: {first.message}",
+            file=first.file,
+            line=first.line,
+        )
     index = _Index(list(log.heads), {}, _legacy_state(root), 0, len(log), True)
     layout = layout_at(root)
-    details = {"from": f"{layout.audit_legacy} (linear: seq, prev)", "to": f"{layout.audit_dir}/ (DAG: parents)", "entries": len(log), "heads": list(log.heads)}
+    details = {
+        "from": f"{layout.audit_legacy} (linear: seq, prev)",
+        "to": f"{layout.audit_dir}/ (DAG: parents)",
+        "entries": len(log),
+        "heads": list(log.heads),
+    }
     _write_entry(root, index, MIGRATE, None, details, None)
     return _current_index(root)
 

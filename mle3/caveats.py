@@ -25,8 +25,14 @@ def gap_per_epoch(epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for row in epochs:
         train, val = _total(row, TRAIN_LOSSES), _total(row, VAL_LOSSES)
-        out.append({"epoch": row.get("epoch"), "train_loss": train, "val_loss": val,
-                    "gap": round(val - train, 6) if train is not None and val is not None else None})
+        out.append(
+            {
+                "epoch": row.get("epoch"),
+                "train_loss": train,
+                "val_loss": val,
+                "gap": round(val - train, 6) if train is not None and val is not None else None,
+            }
+        )
     return out
 
 
@@ -58,36 +64,51 @@ def overfit(epochs: list[dict[str, Any]], rising_epochs: int) -> Finding | None:
             streak += 1
             first = before if streak == 1 else first
             if streak >= rising_epochs:
-                return Finding("overfit", f"validation loss rose for {streak} epochs in a row (epochs {first['epoch']}-{after['epoch']}: "
-                                          f"{first['val_loss']:.3f} -> {after['val_loss']:.3f}) while training loss fell "
-                                          f"({first['train_loss']:.3f} -> {after['train_loss']:.3f})")
+                return Finding(
+                    "overfit",
+                    f"validation loss rose for {streak} epochs in a row (epochs {first['epoch']}-{after['epoch']}: "
+                    f"{first['val_loss']:.3f} -> {after['val_loss']:.3f}) while training loss fell "
+                    f"({first['train_loss']:.3f} -> {after['train_loss']:.3f})",
+                )
         else:
             streak, first = 0, None
     return None
 
 
-def underfit(epochs: list[dict[str, Any]], max_loss_ratio: float, flat_epochs: int, flat_delta: float, flat_below: float) -> Finding | None:
+def underfit(
+    epochs: list[dict[str, Any]], max_loss_ratio: float, flat_epochs: int, flat_delta: float, flat_below: float
+) -> Finding | None:
     """Training loss still high (above ``max_loss_ratio`` of the first epoch's), or val
     mAP50 flat (moving less than ``flat_delta`` over the last ``flat_epochs`` epochs)
     below ``flat_below``."""
     rows = gap_per_epoch(epochs)
     losses = [r["train_loss"] for r in rows if r["train_loss"] is not None]
     if len(losses) >= 2 and losses[-1] > max_loss_ratio * losses[0]:
-        return Finding("underfit", f"training loss is still {losses[-1] / losses[0]:.0%} of the first epoch's ({losses[0]:.3f} -> {losses[-1]:.3f}; "
-                                   f"threshold {max_loss_ratio:.0%}): the model has not learned the training data")
+        return Finding(
+            "underfit",
+            f"training loss is still {losses[-1] / losses[0]:.0%} of the first epoch's ({losses[0]:.3f} -> {losses[-1]:.3f}; "
+            f"threshold {max_loss_ratio:.0%}): the model has not learned the training data",
+        )
     maps = [e.get("mAP50") for e in epochs if isinstance(e.get("mAP50"), (int, float))]
     if len(maps) >= flat_epochs:
         window = maps[-flat_epochs:]
         if max(window) - min(window) < flat_delta and max(window) < flat_below:
-            return Finding("underfit", f"val mAP50 stayed flat at {max(window):.3f} over the last {flat_epochs} epochs "
-                                       f"(moved {max(window) - min(window):.4f} < {flat_delta}; below {flat_below})")
+            return Finding(
+                "underfit",
+                f"val mAP50 stayed flat at {max(window):.3f} over the last {flat_epochs} epochs "
+                f"(moved {max(window) - min(window):.4f} < {flat_delta}; below {flat_below})",
+            )
     return None
 
 
 def findings(epochs: list[dict[str, Any]], limits: Any) -> list[Finding]:
     """Over- and underfitting under the thresholds of ``training_caveats`` (mle3.yaml)."""
-    found = [overfit(epochs, limits.overfit_epochs),
-             underfit(epochs, limits.underfit_loss_ratio, limits.flat_epochs, limits.flat_map50_delta, limits.flat_map50_below)]
+    found = [
+        overfit(epochs, limits.overfit_epochs),
+        underfit(
+            epochs, limits.underfit_loss_ratio, limits.flat_epochs, limits.flat_map50_delta, limits.flat_map50_below
+        ),
+    ]
     return [f for f in found if f is not None]
 
 
@@ -97,8 +118,10 @@ def too_few_to_judge(epochs: list[dict[str, Any]], limits: Any) -> str | None:
     needed = max(limits.overfit_epochs + 1, limits.flat_epochs)
     if len(epochs) >= needed:
         return None
-    return (f"too few epochs to judge: {len(epochs)} recorded, overfitting needs {limits.overfit_epochs + 1} "
-            f"and a flat mAP50 {limits.flat_epochs} (training_caveats in mle3.yaml)")
+    return (
+        f"too few epochs to judge: {len(epochs)} recorded, overfitting needs {limits.overfit_epochs + 1} "
+        f"and a flat mAP50 {limits.flat_epochs} (training_caveats in mle3.yaml)"
+    )
 
 
 def summary(run: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str, Any]:

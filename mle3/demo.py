@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import yaml
 
@@ -119,9 +119,13 @@ def write_workspace(directory: Path, *, epochs: int, imgsz: int, train_images: i
     (directory / "mle3.yaml").write_text(MLE3_YAML)
     (directory / ".gitignore").write_text(GITIGNORE + "# the demo's rendered work products\nreports/\n")
     write_gitattributes(directory)
-    (directory / "requirements" / "demo-requirements.yaml").write_text(REQUIREMENTS.format(min_train=max(20, int(train_images * 0.75)), min_class=max(5, int(train_images * 0.4))))
+    (directory / "requirements" / "demo-requirements.yaml").write_text(
+        REQUIREMENTS.format(min_train=max(20, int(train_images * 0.75)), min_class=max(5, int(train_images * 0.4)))
+    )
     (directory / "requirements" / "DEMO-ARCH-001.yaml").write_text(ARCHITECTURE.format(imgsz=imgsz))
-    (directory / "artifacts" / "training" / "DEMO-TRAIN-001.yaml").write_text(TRAINING.format(epochs=epochs, imgsz=imgsz))
+    (directory / "artifacts" / "training" / "DEMO-TRAIN-001.yaml").write_text(
+        TRAINING.format(epochs=epochs, imgsz=imgsz)
+    )
 
 
 def git_commit(directory: Path, message: str) -> str | None:
@@ -156,7 +160,15 @@ def render_work_products(directory: Path, model_id: str) -> list:
     return release_package(ws, build_graph(ws), model_id, directory / "reports")
 
 
-def run_demo(directory: Path, *, epochs: int = 20, train_images: int = 400, imgsz: int = 160, qat: bool = True, echo: Callable[[str], None] = print) -> int:
+def run_demo(
+    directory: Path,
+    *,
+    epochs: int = 20,
+    train_images: int = 400,
+    imgsz: int = 160,
+    qat: bool = True,
+    echo: Callable[[str], None] = print,
+) -> int:
     from .datasets import register
     from .datasets.synthetic import generate
     from .rules import check_workspace
@@ -172,12 +184,29 @@ def run_demo(directory: Path, *, epochs: int = 20, train_images: int = 400, imgs
     echo(f"[1/7] creating the demo workspace in {directory}, its data root nas in {nas}")
     write_workspace(directory, epochs=epochs, imgsz=imgsz, train_images=train_images)
     map_data_root(directory, nas)
-    echo(f"[2/7] generating the data set below the data root ({train_images} train, {train_images // 5} val, {train_images // 5} test images at {imgsz} px)")
-    data_yaml = generate(nas / "signs", counts={"train": train_images, "val": train_images // 5, "test": train_images // 5}, image_size=imgsz, seed=0)
+    echo(
+        f"[2/7] generating the data set below the data root ({train_images} train, {train_images // 5} val, {train_images // 5} test images at {imgsz} px)"
+    )
+    data_yaml = generate(
+        nas / "signs",
+        counts={"train": train_images, "val": train_images // 5, "test": train_images // 5},
+        image_size=imgsz,
+        seed=0,
+    )
     git_commit(directory, "mle3 demo: requirements and configuration")
     echo("[3/7] registering it as DEMO-DATA-001 v1")
-    reg = register(directory, data_yaml, "DEMO-DATA-001", "v1", ["DEMO-REQ-DATA"], title="Synthetic sign shapes", source="mle3.datasets.synthetic (seed 0)")
-    echo(f"      {reg.files} files, fingerprint {reg.fingerprint[:23]}..., label errors {reg.label_quality['errors']}, leakage {reg.leakage['shared_images']}")
+    reg = register(
+        directory,
+        data_yaml,
+        "DEMO-DATA-001",
+        "v1",
+        ["DEMO-REQ-DATA"],
+        title="Synthetic sign shapes",
+        source="mle3.datasets.synthetic (seed 0)",
+    )
+    echo(
+        f"      {reg.files} files, fingerprint {reg.fingerprint[:23]}..., label errors {reg.label_quality['errors']}, leakage {reg.leakage['shared_images']}"
+    )
     git_commit(directory, "Register DEMO-DATA-001 v1")
     echo(f"[4/7] training DEMO-TRAIN-001 ({epochs} epochs of YOLOv8n on the CPU; GPU if present)")
     result = train(directory, "DEMO-TRAIN-001", TrainOptions(), echo=lambda line: echo("      " + line))
@@ -189,10 +218,14 @@ def run_demo(directory: Path, *, epochs: int = 20, train_images: int = 400, imgs
     from .runner.quantize import QuantizeOptions, export, quantize
 
     exported = export(directory, result.model_version, echo=lambda line: None)
-    echo(f"      float ONNX {exported['onnx']}: val mAP50 {exported['onnx_metrics']['validation'].get('mAP_50', 0):.3f} (PyTorch {exported['torch_val_mAP_50']:.3f})")
+    echo(
+        f"      float ONNX {exported['onnx']}: val mAP50 {exported['onnx_metrics']['validation'].get('mAP_50', 0):.3f} (PyTorch {exported['torch_val_mAP_50']:.3f})"
+    )
     quantized = []
-    for method in (("ptq", "qat") if qat else ("ptq",)):
-        q = quantize(directory, result.model_version, QuantizeOptions(method=method, qat_epochs=1), echo=lambda line: None)
+    for method in ("ptq", "qat") if qat else ("ptq",):
+        q = quantize(
+            directory, result.model_version, QuantizeOptions(method=method, qat_epochs=1), echo=lambda line: None
+        )
         if q.status != "success":
             echo(f"      {method.upper()} {q.status}: {q.error} (run {q.run_id})")
             continue
@@ -209,13 +242,23 @@ def run_demo(directory: Path, *, epochs: int = 20, train_images: int = 400, imgs
     test = result.metrics.get("test", {})
     val = result.metrics.get("validation", {})
     echo("")
-    echo(f"model {result.model_version}: val mAP50 {val.get('mAP_50', 0):.3f}, test mAP50 {test.get('mAP_50', 0):.3f} (mAP50-95 {test.get('mAP_50_95', 0):.3f})")
+    echo(
+        f"model {result.model_version}: val mAP50 {val.get('mAP_50', 0):.3f}, test mAP50 {test.get('mAP_50', 0):.3f} (mAP50-95 {test.get('mAP_50_95', 0):.3f})"
+    )
     echo(f"check: {report.errors} errors, {report.warnings} warnings; run record {result.record}")
     echo("")
     echo(f"{'model':<40} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}  gate")
-    rows = ([(quantized[0].table[0], "reference")] if quantized else []) + [(q.table[1], "PASS" if q.passed else "FAIL") for q in quantized]
+    rows = ([(quantized[0].table[0], "reference")] if quantized else []) + [
+        (q.table[1], "PASS" if q.passed else "FAIL") for q in quantized
+    ]
     for row, gate in rows:
-        echo(f"{row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} {row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}  {gate}")
-    echo(f"done in {time.time() - start:.0f} s. Next: cd {directory} && mle3 runs show {result.run_id} && mle3 trace {result.model_version}")
-    echo(f"      approve: mle3 approve {result.model_version} --role ml_lead; release: mle3 promote {result.model_version} --to validated")
+        echo(
+            f"{row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} {row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}  {gate}"
+        )
+    echo(
+        f"done in {time.time() - start:.0f} s. Next: cd {directory} && mle3 runs show {result.run_id} && mle3 trace {result.model_version}"
+    )
+    echo(
+        f"      approve: mle3 approve {result.model_version} --role ml_lead; release: mle3 promote {result.model_version} --to validated"
+    )
     return 0 if report.ok() and len(quantized) == (2 if qat else 1) else 1

@@ -15,7 +15,8 @@ import sys
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from .optional import PDF_LIBRARIES, weasyprint_problem
 
@@ -67,69 +68,151 @@ def _package(name: str, dist: str, extra: str, needed: bool, what: str) -> Check
 
 def check_python() -> Check:
     ok = sys.version_info >= (3, 10)
-    return Check("python", "ok" if ok else "missing", f"Python {sys.version.split()[0]} at {sys.executable}", None if ok else "install Python 3.10 or newer", True)
+    return Check(
+        "python",
+        "ok" if ok else "missing",
+        f"Python {sys.version.split()[0]} at {sys.executable}",
+        None if ok else "install Python 3.10 or newer",
+        True,
+    )
 
 
 def check_core() -> Check:
-    missing = [d for d in ("typer", "pydantic", "networkx", "jinja2", "PyYAML", "GitPython", "filelock", "rich") if _version(d) is None]
+    missing = [
+        d
+        for d in ("typer", "pydantic", "networkx", "jinja2", "PyYAML", "GitPython", "filelock", "rich")
+        if _version(d) is None
+    ]
     if missing:
         return Check("core packages", "missing", f"not installed: {', '.join(missing)}", "pip install -e .", True)
-    return Check("core packages", "ok", f"mle3 {_version('mle3') or '(source tree)'}, pydantic {_version('pydantic')}, typer {_version('typer')}", needed=True)
+    return Check(
+        "core packages",
+        "ok",
+        f"mle3 {_version('mle3') or '(source tree)'}, pydantic {_version('pydantic')}, typer {_version('typer')}",
+        needed=True,
+    )
 
 
 def check_torch() -> list[Check]:
     if not _importable("torch"):
-        return [Check("torch", "missing", "PyTorch is not installed (training, export, quantization)", "pip install 'mle3[train]'", True)]
+        return [
+            Check(
+                "torch",
+                "missing",
+                "PyTorch is not installed (training, export, quantization)",
+                "pip install 'mle3[train]'",
+                True,
+            )
+        ]
     import torch
 
-    checks = [Check("torch", "ok", f"torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}", needed=True)]
+    checks = [
+        Check("torch", "ok", f"torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}", needed=True)
+    ]
     if torch.cuda.is_available():
         names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         driver = _run("nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader")
-        checks.append(Check("gpu", "ok", f"{len(names)} GPU(s): {', '.join(names)}; driver {driver.splitlines()[0] if driver else 'unknown'}"))
+        checks.append(
+            Check(
+                "gpu",
+                "ok",
+                f"{len(names)} GPU(s): {', '.join(names)}; driver {driver.splitlines()[0] if driver else 'unknown'}",
+            )
+        )
         from .runner.qat import extension_cache
 
         root, built = extension_cache()
-        checks.append(Check("modelopt cuda extension", "ok" if built else "info",
-                            f"{'built' if built else 'not built yet'} in {root}",
-                            None if built else "the first QAT builds it (about a minute), once per machine"))
+        checks.append(
+            Check(
+                "modelopt cuda extension",
+                "ok" if built else "info",
+                f"{'built' if built else 'not built yet'} in {root}",
+                None if built else "the first QAT builds it (about a minute), once per machine",
+            )
+        )
     else:
-        checks.append(Check("gpu", "info", "no CUDA GPU visible: training runs on the CPU", "on a GPU machine: a CUDA build of torch and the NVIDIA driver (nvidia-smi)"))
+        checks.append(
+            Check(
+                "gpu",
+                "info",
+                "no CUDA GPU visible: training runs on the CPU",
+                "on a GPU machine: a CUDA build of torch and the NVIDIA driver (nvidia-smi)",
+            )
+        )
     return checks
 
 
 def check_pdf() -> list[Check]:
     problem = weasyprint_problem()
     if problem:
-        return [Check("weasyprint", "missing", f"PDF output unavailable: {problem}", f"apt-get install {PDF_LIBRARIES}", True)]
+        return [
+            Check(
+                "weasyprint", "missing", f"PDF output unavailable: {problem}", f"apt-get install {PDF_LIBRARIES}", True
+            )
+        ]
     import weasyprint
 
     checks = [Check("weasyprint", "ok", f"weasyprint {weasyprint.__version__} with pango and harfbuzz", needed=True)]
     fonts = _run("fc-list", ":", "family")
     families = sorted({f.split(",")[0] for f in (fonts or "").splitlines() if f})
     if not families:
-        checks.append(Check("fonts", "warning", "fontconfig lists no fonts: PDFs would have no readable text", "apt-get install fonts-dejavu-core", True))
+        checks.append(
+            Check(
+                "fonts",
+                "warning",
+                "fontconfig lists no fonts: PDFs would have no readable text",
+                "apt-get install fonts-dejavu-core",
+                True,
+            )
+        )
     else:
         dejavu = any("DejaVu" in f for f in families)
-        checks.append(Check("fonts", "ok" if dejavu else "warning", f"{len(families)} font families{' including DejaVu' if dejavu else ''}",
-                            None if dejavu else "apt-get install fonts-dejavu-core (the reports' font)"))
+        checks.append(
+            Check(
+                "fonts",
+                "ok" if dejavu else "warning",
+                f"{len(families)} font families{' including DejaVu' if dejavu else ''}",
+                None if dejavu else "apt-get install fonts-dejavu-core (the reports' font)",
+            )
+        )
     return checks
 
 
 def check_git(root: Path | None) -> list[Check]:
     version = _run("git", "--version")
     if version is None:
-        return [Check("git", "missing", "git is not installed (workspaces are git repositories; runs record the commit)", "apt-get install git", True)]
+        return [
+            Check(
+                "git",
+                "missing",
+                "git is not installed (workspaces are git repositories; runs record the commit)",
+                "apt-get install git",
+                True,
+            )
+        ]
     checks = [Check("git", "ok", version, needed=True)]
     name = _run("git", "-C", str(root or Path.cwd()), "config", "user.name")
     email = _run("git", "-C", str(root or Path.cwd()), "config", "user.email")
     if name and email:
         checks.append(Check("git identity", "ok", f"{name} <{email}> (recorded as actor and approver)"))
     else:
-        checks.append(Check("git identity", "warning", "no git user.name/user.email: approvals and runs record the login name",
-                            'git config --global user.name "Your Name" && git config --global user.email you@example.com'))
+        checks.append(
+            Check(
+                "git identity",
+                "warning",
+                "no git user.name/user.email: approvals and runs record the login name",
+                'git config --global user.name "Your Name" && git config --global user.email you@example.com',
+            )
+        )
     lfs = _run("git", "lfs", "version")
-    checks.append(Check("git lfs", "ok" if lfs else "info", lfs or "git LFS is not installed (weights stay plain files in git)", None if lfs else "apt-get install git-lfs"))
+    checks.append(
+        Check(
+            "git lfs",
+            "ok" if lfs else "info",
+            lfs or "git LFS is not installed (weights stay plain files in git)",
+            None if lfs else "apt-get install git-lfs",
+        )
+    )
     return checks
 
 
@@ -143,7 +226,12 @@ def check_browser() -> Check:
     present = [p for p in ("/usr/bin/chromium", "/usr/bin/chromedriver") if Path(p).exists()]
     if len(present) == 2:
         return Check("chromium", "ok", "chromium and chromedriver present (browser tests of mle3 site)")
-    return Check("chromium", "info", "no chromium/chromedriver: the site's browser tests skip", "apt-get install chromium chromium-driver")
+    return Check(
+        "chromium",
+        "info",
+        "no chromium/chromedriver: the site's browser tests skip",
+        "apt-get install chromium chromium-driver",
+    )
 
 
 def check_workspace(root: Path | None) -> list[Check]:
@@ -151,8 +239,14 @@ def check_workspace(root: Path | None) -> list[Check]:
         return [Check("workspace", "info", "not inside a workspace (no mle3.yaml here or above)", "mle3 init DIR")]
     checks = [Check("workspace", "ok", str(root))]
     free = shutil.disk_usage(root).free
-    checks.append(Check("free disk", "ok" if free > 2 << 30 else "warning", f"{free / (1 << 30):.1f} GiB free in the workspace",
-                        None if free > 2 << 30 else "training and data need several GiB: free some space"))
+    checks.append(
+        Check(
+            "free disk",
+            "ok" if free > 2 << 30 else "warning",
+            f"{free / (1 << 30):.1f} GiB free in the workspace",
+            None if free > 2 << 30 else "training and data need several GiB: free some space",
+        )
+    )
     try:
         from .workspace import load_workspace
 
@@ -177,30 +271,53 @@ def _data_checks(root: Path, ws: Any) -> list[Check]:
             try:
                 store = store_for(root, ws.config, ds.data_root)
             except Mle3Error as exc:
-                hint = f"{env_name(ds.data_root)}=/path or data_roots in .mle3/local.yaml" if isinstance(exc, RootUnavailable) else None
+                hint = (
+                    f"{env_name(ds.data_root)}=/path or data_roots in .mle3/local.yaml"
+                    if isinstance(exc, RootUnavailable)
+                    else None
+                )
                 checks.append(Check(f"data {ds.key}", "warning", exc.message, hint))
                 continue
             # an object store is asked nothing here: a request per data set could hang on a network
             if store.stats_are_cheap and not store.exists(ds.data_yaml):
-                checks.append(Check(f"data {ds.key}", "warning", f"{ds.data_yaml} is not in data root {ds.data_root!r} ({store.url()})", "check the mount or the mapping"))
+                checks.append(
+                    Check(
+                        f"data {ds.key}",
+                        "warning",
+                        f"{ds.data_yaml} is not in data root {ds.data_root!r} ({store.url()})",
+                        "check the mount or the mapping",
+                    )
+                )
         elif not (root / ds.data_yaml).exists():
-            checks.append(Check(f"data {ds.key}", "warning", f"{ds.data_yaml} is not on this machine", "fetch or mount the data set (see its source)"))
+            checks.append(
+                Check(
+                    f"data {ds.key}",
+                    "warning",
+                    f"{ds.data_yaml} is not on this machine",
+                    "fetch or mount the data set (see its source)",
+                )
+            )
     return checks
 
 
 def run_all(root: Path | None) -> list[Check]:
     groups: list[Callable[[], Check | list[Check]]] = [
-        check_python, check_core, check_torch,
+        check_python,
+        check_core,
+        check_torch,
         lambda: _package("ultralytics", "ultralytics", "train", True, "training"),
         lambda: _package("onnxruntime", "onnxruntime", "train", True, "export, PTQ"),
         lambda: _package("modelopt", "nvidia-modelopt", "train", True, "QAT"),
-        check_pdf, lambda: check_git(root), check_signing,
+        check_pdf,
+        lambda: check_git(root),
+        check_signing,
         lambda: _package("mlflow", "mlflow-skinny", "mlflow", False, "MLflow mirror"),
         lambda: _package("reqif", "reqif", "reqif", False, "ReqIF exchange"),
         lambda: _package("optuna", "optuna", "train", False, "mle3 tune"),
         lambda: _package("s3fs", "s3fs", "s3", False, "data roots in S3-compatible object stores"),
         lambda: _package("uvicorn", "uvicorn", "serve", False, "mle3 serve"),
-        check_browser, lambda: check_workspace(root),
+        check_browser,
+        lambda: check_workspace(root),
     ]
     out: list[Check] = []
     for group in groups:

@@ -8,7 +8,15 @@ class Mle3Error(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None, field: str | None = None, exit_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        exit_code: int | None = None,
+    ):
         super().__init__(message)
         self.message, self.file, self.line, self.field = message, file, line, field
         if exit_code is not None:

@@ -33,7 +33,14 @@ class Finding:
         return ":".join(parts)
 
     def sort_key(self) -> tuple:
-        return (self.file or "", self.line or 0, self.column or 0, SEVERITY_ORDER[self.severity], self.rule, self.message)
+        return (
+            self.file or "",
+            self.line or 0,
+            self.column or 0,
+            SEVERITY_ORDER[self.severity],
+            self.rule,
+            self.message,
+        )
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -16,7 +16,8 @@ import gzip
 import hashlib
 import json
 import zlib
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 #: how every mle3 digest is written: ``sha256:<hex>``
 SHA256_PREFIX = "sha256:"

@@ -11,7 +11,8 @@ reference rule both read it, so a new link kind is added in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import networkx as nx
 
@@ -65,7 +66,9 @@ def references(item: Any) -> Iterator[Reference]:
         tr = item.traceability
         yield from _refs("traces_to", tr.requirements, ("traceability", "requirements"), ("requirement",))
         yield from _refs("implements", tr.architecture, ("traceability", "architecture"), ("architecture",))
-        yield from _refs("previous_version", tr.previous_version, ("traceability", "previous_version"), ("model_version",))
+        yield from _refs(
+            "previous_version", tr.previous_version, ("traceability", "previous_version"), ("model_version",)
+        )
     elif kind == "run":
         yield from _refs("uses_config", item.config, ("config",), ("training",))
         yield from _refs("uses_dataset", item.dataset_version, ("dataset_version",), ("dataset",))
@@ -95,7 +98,14 @@ def _build_graph(ws: Workspace) -> nx.MultiDiGraph:
             if target is not None:
                 # a bare data set id means "its latest version": the link moves when a new version appears
                 floating = target.kind == "dataset" and ref.target == target.id
-                edges.append((source, item_key(target), ref.relation, {"relation": ref.relation, "path": ref.path, "floating": floating}))
+                edges.append(
+                    (
+                        source,
+                        item_key(target),
+                        ref.relation,
+                        {"relation": ref.relation, "path": ref.path, "floating": floating},
+                    )
+                )
     graph.add_edges_from(edges)
     graph.graph["references"] = resolved
     return graph

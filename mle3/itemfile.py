@@ -51,7 +51,11 @@ def _set_top_level_lines(ws: Any, item: Any, updates: dict[str, Any]) -> None:
 def _set_by_reserialising(ws: Any, item: Any, updates: dict[tuple[str, ...], Any]) -> None:
     path = ws.root / item._file
     text = path.read_text(encoding="utf-8")
-    header = "".join(line for line in text.splitlines(keepends=True)[:50] if line.startswith("#")) if text.startswith("#") else ""
+    header = (
+        "".join(line for line in text.splitlines(keepends=True)[:50] if line.startswith("#"))
+        if text.startswith("#")
+        else ""
+    )
     docs = list(yaml.safe_load_all(text))
     doc_index, base = item._where
     node = docs[doc_index]

@@ -80,18 +80,49 @@ def render_matrix(rows: list[MatrixRow], fmt: str, project: str = "") -> str:
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["requirement", "title", "type", "datasets", "configurations", "model_versions", "criteria_met", "criteria_total", "gaps"])
+        writer.writerow(
+            [
+                "requirement",
+                "title",
+                "type",
+                "datasets",
+                "configurations",
+                "model_versions",
+                "criteria_met",
+                "criteria_total",
+                "gaps",
+            ]
+        )
         for r in rows:
-            writer.writerow([r.requirement, r.title, r.type, " ".join(r.datasets), " ".join(r.configurations), " ".join(r.model_versions), r.criteria_met, r.criteria_total, "; ".join(r.gaps)])
+            writer.writerow(
+                [
+                    r.requirement,
+                    r.title,
+                    r.type,
+                    " ".join(r.datasets),
+                    " ".join(r.configurations),
+                    " ".join(r.model_versions),
+                    r.criteria_met,
+                    r.criteria_total,
+                    "; ".join(r.gaps),
+                ]
+            )
         return buf.getvalue()
     if fmt == "md":
-        out = ["| Requirement | Type | Data sets | Configurations | Model versions | Criteria | Gaps |", "|---|---|---|---|---|---|---|"]
+        out = [
+            "| Requirement | Type | Data sets | Configurations | Model versions | Criteria | Gaps |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
+
             def cell(values: list[str]) -> str:
                 return ", ".join(values) or "**—**"
+
             crit = f"{r.criteria_met}/{r.criteria_total}" if r.criteria_total else "–"
             gaps = "**" + "; ".join(r.gaps) + "**" if r.gaps else ""
-            out.append(f"| {r.requirement} {_md(r.title)} | {r.type} | {cell(r.datasets)} | {cell(r.configurations)} | {cell(r.model_versions)} | {crit} | {gaps} |")
+            out.append(
+                f"| {r.requirement} {_md(r.title)} | {r.type} | {cell(r.datasets)} | {cell(r.configurations)} | {cell(r.model_versions)} | {crit} | {gaps} |"
+            )
         return "\n".join(out) + "\n"
     if fmt == "html":
         from .templating import render_template

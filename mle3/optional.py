@@ -75,8 +75,10 @@ def load_weasyprint():
     """The weasyprint module, or a one-line error naming the system packages to install."""
     problem = weasyprint_problem()
     if problem:
-        raise Mle3Error(f"PDF output needs weasyprint's system libraries ({problem}): apt-get install {PDF_LIBRARIES} "
-                        "(or --format html)")
+        raise Mle3Error(
+            f"PDF output needs weasyprint's system libraries ({problem}): apt-get install {PDF_LIBRARIES} "
+            "(or --to html)"
+        )
     import weasyprint
 
     return weasyprint

@@ -116,7 +116,9 @@ def write_gitattributes(target: Path, lfs: bool | None = None) -> list[str]:
     return git_lfs.write_attributes(target) if use_lfs else []
 
 
-def init_workspace(target: Path, project: str | None = None, *, force: bool = False, lfs: bool | None = None) -> list[Path]:
+def init_workspace(
+    target: Path, project: str | None = None, *, force: bool = False, lfs: bool | None = None
+) -> list[Path]:
     """Write the skeleton; refuses to overwrite an existing workspace unless ``force``."""
     target = target.resolve()
     if (target / CONFIG_NAME).exists() and not force:

@@ -18,7 +18,8 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ._atomic import atomic_write_bytes
 

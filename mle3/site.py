@@ -78,7 +78,9 @@ def build_site(ws: Workspace, graph: nx.MultiDiGraph, out: Path) -> SiteResult:
             "key": key,
             "fields": flatten({k: v for k, v in (item._raw or {}).items()}),
             "up": [(rel, other, ws.by_key[other].kind, page_name(other)) for rel, other in relations(graph, key, "up")],
-            "down": [(rel, other, ws.by_key[other].kind, page_name(other)) for rel, other in relations(graph, key, "down")],
+            "down": [
+                (rel, other, ws.by_key[other].kind, page_name(other)) for rel, other in relations(graph, key, "down")
+            ],
             "findings": by_item.get(key, []),
             "charts": [],
             "quantization": [],
@@ -99,20 +101,43 @@ def build_site(ws: Workspace, graph: nx.MultiDiGraph, out: Path) -> SiteResult:
         _write(out / page_name(key), render_template("site/item.html.j2", str(ws.root), **context))
         pages += 1
     rows = build_matrix(ws, graph)
-    _write(out / "matrix.html", render_template("site/matrix.html.j2", str(ws.root), **common, root="", rows=rows, page_name=page_name))
+    _write(
+        out / "matrix.html",
+        render_template("site/matrix.html.j2", str(ws.root), **common, root="", rows=rows, page_name=page_name),
+    )
     runs = list_runs(ws.root)
-    _write(out / "runs.html", render_template("site/runs.html.j2", str(ws.root), **common, root="", runs=runs, page_name=page_name, known=set(keys)))
+    _write(
+        out / "runs.html",
+        render_template(
+            "site/runs.html.j2", str(ws.root), **common, root="", runs=runs, page_name=page_name, known=set(keys)
+        ),
+    )
     kinds: dict[str, int] = {}
     for key in keys:
         kinds[ws.by_key[key].kind] = kinds.get(ws.by_key[key].kind, 0) + 1
     covered = sum(1 for r in rows if not r.gaps)
-    _write(out / "index.html", render_template(
-        "site/index.html.j2", str(ws.root), **common, root="", kinds=sorted(kinds.items()), report=report, page_name=page_name,
-        coverage=(covered, len(rows)), items=[(k, ws.by_key[k].kind, getattr(ws.by_key[k], "title", None) or "", page_name(k)) for k in keys],
-    ))
-    search = [{"id": k, "kind": ws.by_key[k].kind, "title": getattr(ws.by_key[k], "title", None) or "", "url": page_name(k)} for k in keys]
+    _write(
+        out / "index.html",
+        render_template(
+            "site/index.html.j2",
+            str(ws.root),
+            **common,
+            root="",
+            kinds=sorted(kinds.items()),
+            report=report,
+            page_name=page_name,
+            coverage=(covered, len(rows)),
+            items=[(k, ws.by_key[k].kind, getattr(ws.by_key[k], "title", None) or "", page_name(k)) for k in keys],
+        ),
+    )
+    search = [
+        {"id": k, "kind": ws.by_key[k].kind, "title": getattr(ws.by_key[k], "title", None) or "", "url": page_name(k)}
+        for k in keys
+    ]
     # the index is data, loaded as a script that only assigns it (JSON escaped for <script>)
-    payload = json.dumps(search, ensure_ascii=True).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    payload = (
+        json.dumps(search, ensure_ascii=True).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    )
     _write(out / "search-index.js", f"window.MLE3_INDEX = {payload};\n")
     pages += 4
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())

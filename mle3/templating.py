@@ -63,7 +63,7 @@ def wrap_hash(value: Any, group: int = 16) -> Any:
     if not isinstance(value, str) or not value:
         return as_text(value)
     prefix, sep, digest = value.rpartition(":")
-    chunks = [escape(digest[i:i + group]) for i in range(0, len(digest), group)]
+    chunks = [escape(digest[i : i + group]) for i in range(0, len(digest), group)]
     return Markup(escape(prefix + sep) + Markup("<wbr>") + Markup("<wbr>").join(chunks))
 
 
@@ -90,7 +90,9 @@ def render_template(name: str, workspace_root: str | None = None, **context: Any
     try:
         template = environment(workspace_root).get_template(name)
     except jinja2.TemplateNotFound as exc:
-        raise Mle3Error(f"template {name!r} not found, or it resolves outside the template folders ({exc.message or exc.name})") from None
+        raise Mle3Error(
+            f"template {name!r} not found, or it resolves outside the template folders ({exc.message or exc.name})"
+        ) from None
     except jinja2.TemplateSyntaxError as exc:
         raise Mle3Error(f"template syntax: {exc.message}", file=exc.filename, line=exc.lineno) from None
     return template.render(**context)

@@ -26,7 +26,9 @@ def describe_item(ws: Workspace, key: str) -> dict[str, Any]:
     }
 
 
-def _tree(ws: Workspace, graph: nx.MultiDiGraph, key: str, direction: str, expanded: set[str], depth: int | None) -> list[dict]:
+def _tree(
+    ws: Workspace, graph: nx.MultiDiGraph, key: str, direction: str, expanded: set[str], depth: int | None
+) -> list[dict]:
     """Neighbours in one direction, each expanded only the first time it appears (later
     occurrences say ``repeated``), so the tree stays linear in the size of the graph."""
     out = []
@@ -42,7 +44,9 @@ def _tree(ws: Workspace, graph: nx.MultiDiGraph, key: str, direction: str, expan
     return out
 
 
-def trace(ws: Workspace, graph: nx.MultiDiGraph, ref: str, *, up: bool = True, down: bool = True, depth: int | None = None) -> dict[str, Any]:
+def trace(
+    ws: Workspace, graph: nx.MultiDiGraph, ref: str, *, up: bool = True, down: bool = True, depth: int | None = None
+) -> dict[str, Any]:
     """Upstream (what the item rests on) and downstream (what rests on it) as trees."""
     key = item_key(ws.get(ref))
     result: dict[str, Any] = {"schema": TRACE_SCHEMA, "item": describe_item(ws, key)}
@@ -64,17 +68,16 @@ def impact(ws: Workspace, graph: nx.MultiDiGraph, ref: str) -> dict[str, Any]:
             if other not in via:
                 via[other] = via[current] + [other]
                 queue.append(other)
-    impacted = [
-        describe_item(ws, k) | {"distance": len(path) - 1, "via": path}
-        for k, path in via.items() if k != key
-    ]
+    impacted = [describe_item(ws, k) | {"distance": len(path) - 1, "via": path} for k, path in via.items() if k != key]
     impacted.sort(key=lambda d: (d["distance"], d["kind"], d["id"]))
     return {"schema": IMPACT_SCHEMA, "item": describe_item(ws, key), "impacted": impacted}
 
 
 def render_tree_text(result: dict[str, Any]) -> str:
     item = result["item"]
-    lines = [f"{item['id']} ({item['kind']}){' - ' + item['title'] if item.get('title') else ''}  {item['file']}:{item['line']}"]
+    lines = [
+        f"{item['id']} ({item['kind']}){' - ' + item['title'] if item.get('title') else ''}  {item['file']}:{item['line']}"
+    ]
     for direction, arrow in (("upstream", "rests on"), ("downstream", "used by")):
         if direction not in result:
             continue

@@ -31,7 +31,7 @@ def _index_file(root: Path) -> Path | None:
                 return None
             if not text.startswith("gitdir:"):
                 return None
-            gitdir = Path(text[len("gitdir:"):].strip())
+            gitdir = Path(text[len("gitdir:") :].strip())
             return (gitdir if gitdir.is_absolute() else folder / gitdir) / "index"
     return None
 
@@ -53,10 +53,16 @@ def tracked_state_files(root: Path) -> frozenset[str]:
     if known is not None and known[0] == stamp:
         return known[1]
     try:
-        out = subprocess.run(["git", "ls-files", "-z", "--", STATE_DIR], cwd=root, capture_output=True, timeout=30, check=False)
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--", STATE_DIR], cwd=root, capture_output=True, timeout=30, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return frozenset()
-    files = frozenset(p for p in out.stdout.decode("utf-8", errors="surrogateescape").split("\0") if p) if out.returncode == 0 else frozenset()
+    files = (
+        frozenset(p for p in out.stdout.decode("utf-8", errors="surrogateescape").split("\0") if p)
+        if out.returncode == 0
+        else frozenset()
+    )
     _memo[key] = (stamp, files)
     return files
 

@@ -6,13 +6,14 @@ import json
 import os
 import textwrap
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import yaml
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+
 
 def require(what: str, present: bool, packages: str, env: str = "MLE3_REQUIRE_TOOLS") -> None:
     """Skip a test whose system tool is missing, naming the packages that bring it; where
@@ -37,7 +38,11 @@ def require_weasyprint() -> None:
     from mle3.optional import weasyprint_problem
 
     problem = weasyprint_problem()
-    require(f"weasyprint's system libraries ({problem})", problem is None, "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core")
+    require(
+        f"weasyprint's system libraries ({problem})",
+        problem is None,
+        "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core",
+    )
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -137,13 +142,17 @@ def make_ws(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str, str]]:
-    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+    """Run the CLI in-process: returns (exit code, stdout, stderr). The exit code must be
+    ``expect`` (0 unless told: a command that fails where a test did not look is a failure);
+    ``expect=None`` leaves it to the test."""
     from mle3.cli import main
 
-    def run(*args: str) -> tuple[int, str, str]:
+    def run(*args: object, expect: int | None = 0) -> tuple[int, str, str]:
         capsys.readouterr()
         code = main([str(a) for a in args])
         out, err = capsys.readouterr()
+        if expect is not None:
+            assert code == expect, f"mle3 {' '.join(map(str, args))}: exit {code}, expected {expect}\n{err[-2000:]}"
         return code, out, err
 
     return run
@@ -161,7 +170,7 @@ def dataset_record(root: Path, key: str, manifest: bool = False) -> Path:
 
 
 def check_json(cli, root: Path, *extra: str) -> tuple[int, dict]:
-    code, out, _ = cli("check", "-w", root, "--format", "json", *extra)
+    code, out, _ = cli("check", "-w", root, "--format", "json", *extra, expect=None)
     return code, json.loads(out)
 
 
@@ -176,7 +185,7 @@ TINY_FILES = {
     "artifacts/training/TINY.yaml": (
         "training:\n  id: TINY-TRAIN-001\n  model_line: TINY-MODEL\n  model: yolov8n.yaml\n  dataset: TINY-DATA\n"
         "  requirements: [REQ-PERF]\n  epochs: 2\n  batch_size: 8\n  image_size: 64\n  optimizer: {type: AdamW, lr: 0.002}\n"
-        "  early_stopping: {patience: 5, metric: \"mAP@0.5\"}\n"
+        '  early_stopping: {patience: 5, metric: "mAP@0.5"}\n'
         "  hardware: {workers: 0}\n  reproducibility: {seed: 1, deterministic: true}\n"
     ),
 }
@@ -258,15 +267,31 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 @pytest.fixture
 def browser(tmp_path):
-    require("Debian's chromium and chromedriver", os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), "chromium chromium-driver", env="MLE3_REQUIRE_BROWSER")
+    require(
+        "Debian's chromium and chromedriver",
+        os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER),
+        "chromium chromium-driver",
+        env="MLE3_REQUIRE_BROWSER",
+    )
     os.environ["SE_OFFLINE"] = "true"  # selenium must never fetch a driver
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--allow-file-access-from-files", f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=1280,900"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--allow-file-access-from-files",
+        f"--user-data-dir={tmp_path / 'chrome'}",
+        "--window-size=1280,900",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

@@ -26,15 +26,25 @@ def _req(body: str) -> dict[str, Content]:
 
 
 def _train(body: str) -> dict[str, Content]:
-    return {TRAIN: "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "  ") + "\n"}
+    return {
+        TRAIN: "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n"
+        + textwrap.indent(textwrap.dedent(body).strip("\n"), "  ")
+        + "\n"
+    }
 
 
 def _model(body: str) -> dict[str, Content]:
-    return {MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "  ") + "\n"}
+    return {
+        MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n"
+        + textwrap.indent(textwrap.dedent(body).strip("\n"), "  ")
+        + "\n"
+    }
 
 
 def _data(body: str) -> dict[str, Content]:
-    return {DATA: "dataset:\n  id: DATA\n  version: v1\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "  ") + "\n"}
+    return {
+        DATA: "dataset:\n  id: DATA\n  version: v1\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "  ") + "\n"
+    }
 
 
 def _bomb(levels: int = 9) -> str:
@@ -60,13 +70,21 @@ CASES: dict[str, dict[str, Content]] = {
     "float-overflow": _model("metrics:\n  test: {mAP_50: 1.0e+400}"),
     "nan-class-names": _data("classes: [.nan, 1.0e+400]"),
     "nan-class-strings": _data("classes: [nan, 1e400]\nsplits:\n  train: {samples: 10, instances: {nan: 5, 1e400: 3}}"),
-    "nan-class-criterion": _req("criteria:\n  - class: nan\n    min_samples: 1\n  - class: 1e400\n    min_samples: 1\n  - class: .nan\n    min_samples: .nan"),
+    "nan-class-criterion": _req(
+        "criteria:\n  - class: nan\n    min_samples: 1\n  - class: 1e400\n    min_samples: 1\n  - class: .nan\n    min_samples: .nan"
+    ),
     "nan-class-key": _data("classes: {.nan: car, .inf: bus}"),
     "nan-split-ratio": _req("criteria:\n  - split_ratio: {train: [.nan, .inf]}"),
     "nan-config-threshold": {CONFIG: "project: t\nquantization:\n  max_map50_drop: .nan\n"},
-    "nan-probability": {AUG: "augmentation:\n  id: AUG\n  geometric:\n    scale: {probability: .nan, range: [.nan, 1]}\n"},
-    "nan-tuning": _train("epochs: 5\ntuning:\n  objective: {metric: mAP_50}\n  space:\n    optimizer.lr: {low: .nan, high: .inf}"),
-    "nan-importances": {STUDY: "study:\n  id: STUDY-1\n  config: TRAIN\n  importances: {lr: .nan, x: [1]}\n  trials: [1, 2]\n  best: 5\n"},
+    "nan-probability": {
+        AUG: "augmentation:\n  id: AUG\n  geometric:\n    scale: {probability: .nan, range: [.nan, 1]}\n"
+    },
+    "nan-tuning": _train(
+        "epochs: 5\ntuning:\n  objective: {metric: mAP_50}\n  space:\n    optimizer.lr: {low: .nan, high: .inf}"
+    ),
+    "nan-importances": {
+        STUDY: "study:\n  id: STUDY-1\n  config: TRAIN\n  importances: {lr: .nan, x: [1]}\n  trials: [1, 2]\n  best: 5\n"
+    },
     # ---- lists and mappings where scalars go
     "id-list": {REQ: "requirement:\n  id: [a, b]\n"},
     "id-mapping": {REQ: "requirement:\n  id: {a: 1}\n"},
@@ -81,21 +99,31 @@ CASES: dict[str, dict[str, Content]] = {
     "splits-list": _data("splits: [train, val]"),
     "splits-scalar": _data("splits:\n  train: 5\n  val: [1]\n  test: {samples: [1], instances: [car]}"),
     "epochs-list": _train("epochs: [1]\nbatch_size: {}\nimage_size: [1, 2, 3]"),
-    "sections-scalar": _train("epochs: 5\noptimizer: 5\nscheduler: [cosine]\nhardware: {device: {a: 1}, workers: -1}\nreproducibility: {seed: [1]}"),
+    "sections-scalar": _train(
+        "epochs: 5\noptimizer: 5\nscheduler: [cosine]\nhardware: {device: {a: 1}, workers: -1}\nreproducibility: {seed: [1]}"
+    ),
     "quantization-settings-list": _train("epochs: 5\nquantization: [1, 2]"),
-    "model-fields-wrong": _model("metrics: {test: [1]}\ntraceability: [a]\ndependencies: {a: [1]}\ncreated: [x]\nstatus: {a: b}\napprover: {x: 1}\nversion: [1]"),
-    "model-metric-string": _model("metrics:\n  test: {mAP_50: high}\ntraceability:\n  requirements: {a: 1}\n  previous_version: {a: b}"),
+    "model-fields-wrong": _model(
+        "metrics: {test: [1]}\ntraceability: [a]\ndependencies: {a: [1]}\ncreated: [x]\nstatus: {a: b}\napprover: {x: 1}\nversion: [1]"
+    ),
+    "model-metric-string": _model(
+        "metrics:\n  test: {mAP_50: high}\ntraceability:\n  requirements: {a: 1}\n  previous_version: {a: b}"
+    ),
     "quantization-drop-list": _model("status: validated\nquantization:\n  drop: [0.5, 0.9]\n  parent_fingerprint: 12"),
     "quantization-drop-scalar": _model("quantization:\n  drop: 0.5\n"),
     "quantization-drop-nan": _model("quantization:\n  drop: {mAP_50: .nan, x: [1]}\n"),
     "quantization-block-list": _model("quantization: [1]\n"),
-    "run-fields-wrong": {RUN: "run:\n  id: RUN-20260101-000000-aaaa\n  config: [1]\n  status: {a: b}\n  created: [x]\n  epochs_completed: lots\n"},
+    "run-fields-wrong": {
+        RUN: "run:\n  id: RUN-20260101-000000-aaaa\n  config: [1]\n  status: {a: b}\n  created: [x]\n  epochs_completed: lots\n"
+    },
     "augmentation-wrong": {AUG: "augmentation:\n  geometric: [1]\n  photometric: {brightness: 5}\n  mosaic: [1]\n"},
     "plural-not-list": {REQ: "requirements: {id: REQ-X}\n"},
     "plural-entries": {REQ: "requirements: [5, [1], ~, 'x']\n"},
     # ---- timestamps, tags, keys
     "bad-timestamp": _model("created: 2026-13-45"),
-    "bad-timestamp-run": {RUN: "run:\n  id: RUN-20260101-000000-aaaa\n  config: TRAIN\n  created: 2026-02-30 10:00:00\n"},
+    "bad-timestamp-run": {
+        RUN: "run:\n  id: RUN-20260101-000000-aaaa\n  config: TRAIN\n  created: 2026-02-30 10:00:00\n"
+    },
     "python-tag": _req("title: !!python/object/apply:os.system ['echo pwned']"),
     "custom-tags": _req("title: !foo bar\ntext: !!binary aGVsbG8=\nstatus: !!set {a, b}"),
     "bad-binary": _req("text: !!binary '%%%'"),
@@ -114,7 +142,9 @@ CASES: dict[str, dict[str, Content]] = {
     "empty-item": {REQ: "requirement:\n"},
     "binary-config": {CONFIG: bytes(range(256))},
     "config-wrong-types": {CONFIG: "project: [x]\nrules: [1]\npolicy: 5\n"},
-    "config-policy-types": {CONFIG: "project: t\npolicy:\n  approvals: {validated: admin, released: [1, [2]]}\n  require_signatures: maybe\n"},
+    "config-policy-types": {
+        CONFIG: "project: t\npolicy:\n  approvals: {validated: admin, released: [1, [2]]}\n  require_signatures: maybe\n"
+    },
     "config-data-roots": {CONFIG: "project: t\ndata_roots: {x: [1], 'A B': y}\nitem_dirs: artifacts\n"},
     "config-item-dirs-outside": {CONFIG: "project: t\nitem_dirs: [/etc, ../x]\n"},
     "config-empty-list": {CONFIG: "- 1\n- 2\n"},
@@ -134,7 +164,7 @@ CASES: dict[str, dict[str, Content]] = {
 COMMANDS: list[list[str]] = [
     ["check"],
     ["trace", "MODEL-v1"],
-    ["report", "13-65", "MODEL-v1", "--format", "html"],
+    ["report", "13-65", "MODEL-v1", "--to", "html"],
     ["matrix"],
     ["site"],
 ]

@@ -19,7 +19,9 @@ def model_doc(root):
 
 
 def test_approval_is_bound_to_the_fingerprint_and_goes_stale(trained_ws, cli):
-    code, out, _ = cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli(
+        "approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws, "--format", "json"
+    )
     first = json.loads(out)
     assert code == 0 and first["decision"] == "approved" and first["fingerprint"].startswith("sha256:")
     code, doc = check_json(cli, trained_ws, "--no-cache")
@@ -28,7 +30,9 @@ def test_approval_is_bound_to_the_fingerprint_and_goes_stale(trained_ws, cli):
     weights.write_bytes(weights.read_bytes() + b"\0")  # the weights change after approval
     code, doc = check_json(cli, trained_ws, "--no-cache")
     stale = [f for f in doc["findings"] if f["rule"] == "approval.stale"]
-    assert stale and stale[0]["item"] == MODEL and "Lea Lead" in stale[0]["message"] and stale[0]["severity"] == "warning"
+    assert (
+        stale and stale[0]["item"] == MODEL and "Lea Lead" in stale[0]["message"] and stale[0]["severity"] == "warning"
+    )
 
 
 def test_upstream_change_makes_approval_stale(trained_ws, cli):
@@ -40,15 +44,15 @@ def test_upstream_change_makes_approval_stale(trained_ws, cli):
 
 
 def test_unknown_role_is_rejected(trained_ws, cli):
-    code, _, err = cli("approve", MODEL, "--role", "janitor", "-w", trained_ws)
+    code, _, err = cli("approve", MODEL, "--role", "janitor", "-w", trained_ws, expect=2)
     assert code == 2 and "janitor" in err and "ml_lead" in err
 
 
 def test_promote_refuses_and_lists_what_is_missing(trained_ws, cli):
-    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     gate = json.loads(out)
     assert code == 1 and not gate["ok"] and "not allowed" in gate["missing"][0]
-    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json", expect=1)
     gate = json.loads(out)
     assert code == 1 and any("role ml_lead" in m for m in gate["missing"])
     assert model_doc(trained_ws)["status"] == "draft"
@@ -61,7 +65,11 @@ def test_promote_with_fresh_approvals_fills_approver_and_logs(trained_ws, cli):
     assert code == 0, out
     after = (trained_ws / MODEL_FILE).read_text()
     doc = model_doc(trained_ws)
-    assert doc["status"] == "validated" and doc["approver"] == "Lea Lead <lea@example.com> (ml_lead)" and doc["approval_date"]
+    assert (
+        doc["status"] == "validated"
+        and doc["approver"] == "Lea Lead <lea@example.com> (ml_lead)"
+        and doc["approval_date"]
+    )
     assert after.splitlines()[0] == before.splitlines()[0]  # the header comment is kept
     assert len(after.splitlines()) == len(before.splitlines())
     actions = [e["action"] for e in audit.history(trained_ws)]
@@ -75,7 +83,9 @@ def test_promote_with_fresh_approvals_fills_approver_and_logs(trained_ws, cli):
 def test_validated_model_whose_approval_went_stale_is_an_error(trained_ws, cli):
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
     assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
-    epochs = next((trained_ws / "artifacts/runs").glob("*/epochs.jsonl"))  # the run's evidence, part of the model's content
+    epochs = next(
+        (trained_ws / "artifacts/runs").glob("*/epochs.jsonl")
+    )  # the run's evidence, part of the model's content
     epochs.write_text(epochs.read_text().replace('"epoch": 2', '"epoch": 2, "edited": true'))
     code, doc = check_json(cli, trained_ws, "--no-cache")
     rules = {(f["rule"], f["severity"]) for f in doc["findings"]}
@@ -88,11 +98,11 @@ def test_separation_of_duties(trained_ws, cli):
     assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
     # the trainer approves the release, and one person fills two roles: both refused
     cli("approve", MODEL, "--role", "safety_assessor", "--name", trainer, "-w", trained_ws)
-    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     missing = json.loads(out)["missing"]
     assert code == 1 and any("ran the training" in m for m in missing)
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Lea Lead", "-w", trained_ws)
-    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     missing = json.loads(out)["missing"]
     assert code == 1 and any("one person may fill only one role" in m for m in missing)
     # a rejection revokes the trainer's approval; an independent assessor approves
@@ -100,11 +110,12 @@ def test_separation_of_duties(trained_ws, cli):
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Lea Lead", "--reject", "-w", trained_ws)
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Sam Safety", "-w", trained_ws)
     # the release rests on the configuration's 04-11 and the data set's 11-07: the policy asks approvals for both
-    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     missing = json.loads(out)["missing"]
     assert code == 1 and missing == [
         "the 04-11 of TINY-TRAIN-001 needs a fresh approval by role ml_engineer before the release: mle3 approve TINY-TRAIN-001 --role ml_engineer",
-        "the 11-07 of TINY-DATA-v1 needs a fresh approval by role data_owner before the release: mle3 approve TINY-DATA-v1 --role data_owner"], missing
+        "the 11-07 of TINY-DATA-v1 needs a fresh approval by role data_owner before the release: mle3 approve TINY-DATA-v1 --role data_owner",
+    ], missing
     cli("approve", "TINY-TRAIN-001", "--role", "ml_engineer", "--name", "Eve Engineer", "-w", trained_ws)
     cli("approve", "TINY-DATA-v1", "--role", "data_owner", "--name", "Dan Owner", "-w", trained_ws)
     code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws)
@@ -113,22 +124,26 @@ def test_separation_of_duties(trained_ws, cli):
 
 
 def test_a_policy_without_roles_for_the_upstream_work_products_says_so_at_release(trained_ws, cli):
-    (trained_ws / "mle3.yaml").write_text("project: tiny\npolicy:\n  approvals:\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n    '13-65': [ml_lead]\n")
+    (trained_ws / "mle3.yaml").write_text(
+        "project: tiny\npolicy:\n  approvals:\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n    '13-65': [ml_lead]\n"
+    )
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
     assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Sam Safety", "-w", trained_ws)
     code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json")
     gate = json.loads(out)
     assert code == 0 and gate["ok"], gate
-    assert gate["notes"] == ["the 04-11 of TINY-TRAIN-001 needs no approval: policy.approvals in mle3.yaml names no role for 04-11",
-                             "the 11-07 of TINY-DATA-v1 needs no approval: policy.approvals in mle3.yaml names no role for 11-07"]
+    assert gate["notes"] == [
+        "the 04-11 of TINY-TRAIN-001 needs no approval: policy.approvals in mle3.yaml names no role for 04-11",
+        "the 11-07 of TINY-DATA-v1 needs no approval: policy.approvals in mle3.yaml names no role for 11-07",
+    ]
 
 
 def test_unmet_criterion_blocks_promotion(trained_ws, cli):
     req = trained_ws / "requirements/R.yaml"
     req.write_text(req.read_text().replace("min: 0.0", "min: 1.01"))
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
-    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json", expect=1)
     assert code == 1 and any("criterion of REQ-PERF not met" in m for m in json.loads(out)["missing"])
 
 
@@ -141,14 +156,14 @@ def test_audit_tampering_is_detected(trained_ws, cli):
     rel = audit.entry_file(approval["hash"])
     original = path.read_text()
     path.write_text(original.replace('"name":"Lea Lead"', '"name":"Somebody Else"'))
-    code, out, _ = cli("audit", "verify", "-w", trained_ws)
+    code, out, _ = cli("audit", "verify", "-w", trained_ws, expect=1)
     assert code == 1 and f"{rel}:1" in out and "edited" in out
     code, doc = check_json(cli, trained_ws, "--no-cache")
     assert any(f["rule"] == "approval.audit-log" and f["file"] == rel for f in doc["findings"])
     path.write_text(original)
     middle = trained_ws / audit.entry_file(history[1]["hash"])
     middle.unlink()  # an entry that later entries follow, removed
-    code, out, _ = cli("audit", "verify", "-w", trained_ws)
+    code, out, _ = cli("audit", "verify", "-w", trained_ws, expect=1)
     assert code == 1 and "removed entry" in out and audit.entry_file(history[2]["hash"]) in out
 
 
@@ -162,9 +177,11 @@ def test_audit_log_command_filters_by_item(trained_ws, cli):
 def test_audit_log_item_resolves_like_every_command_and_refuses_an_unknown_id(make_ws, cli):
     root = make_ws()
     assert cli("approve", "DATA-v1", "--role", "data_owner", "--name", "Dan", "-w", root)[0] == 0
-    code, out, err = cli("audit", "log", "--item", "DATA", "-w", root, "--format", "json")  # a bare data set id: its latest version
+    code, out, err = cli(
+        "audit", "log", "--item", "DATA", "-w", root, "--format", "json"
+    )  # a bare data set id: its latest version
     assert code == 0 and [e["item"] for e in json.loads(out)["entries"]] == ["DATA-v1"], (out, err)
-    code, out, err = cli("audit", "log", "--item", "NO-SUCH-ITEM", "-w", root)
+    code, out, err = cli("audit", "log", "--item", "NO-SUCH-ITEM", "-w", root, expect=2)
     assert code == 2 and "no item with id 'NO-SUCH-ITEM'" in err and out == ""
 
 
@@ -182,7 +199,10 @@ def test_editing_the_configuration_after_training_leaves_the_model_bound_to_its_
     drift = [f for f in doc["findings"] if f["rule"] == "consistency.config-drifted"]
     assert len(drift) == 1 and "optimizer.lr" in drift[0]["message"] and MODEL in drift[0]["message"], drift
     assert drift[0]["file"] == "artifacts/training/TINY.yaml" and drift[0]["line"]
-    cfg.write_text(cfg.read_text() + "  tuning:\n    objective: {metric: mAP_50, split: val}\n    trials: 2\n    space:\n      optimizer.lr: {low: 0.001, high: 0.01, log: true}\n")
+    cfg.write_text(
+        cfg.read_text()
+        + "  tuning:\n    objective: {metric: mAP_50, split: val}\n    trials: 2\n    space:\n      optimizer.lr: {low: 0.001, high: 0.01, log: true}\n"
+    )
     code, doc = check_json(cli, trained_ws, "--no-cache")
     drift = [f for f in doc["findings"] if f["rule"] == "consistency.config-drifted"]
     assert drift and "tuning" not in drift[0]["message"]  # a study is not part of what a training is

@@ -73,7 +73,15 @@ def test_an_interrupted_append_leaves_no_entry(tmp_path, monkeypatch):
 
 def _branch_entry(root, parent, action):
     """An entry written on another branch (as a merge brings it in): a new file."""
-    entry = {"time": parent["time"], "actor": "u", "host": "h", "action": action, "item": None, "details": {}, "parents": [parent["hash"]]}
+    entry = {
+        "time": parent["time"],
+        "actor": "u",
+        "host": "h",
+        "action": action,
+        "item": None,
+        "details": {},
+        "parents": [parent["hash"]],
+    }
     entry["hash"] = audit.entry_hash(entry)
     _file(root, entry).parent.mkdir(parents=True, exist_ok=True)
     _file(root, entry).write_text(json.dumps(entry) + "\n")
@@ -108,9 +116,21 @@ def _legacy_log(root, n=4):
     """A log as the linear-format release wrote it (seq, prev; hash over compact JSON)."""
     prev, lines = audit.GENESIS, []
     for seq in range(1, n + 1):
-        entry = {"seq": seq, "time": f"2026-11-0{seq}T10:00:00+00:00", "actor": "old", "host": "h", "action": "approval" if seq == 2 else "run.start",
-                 "item": "M-v1", "details": {"role": "ml_lead", "name": "Lea", "decision": "approved", "fingerprint": "sha256:x"} if seq == 2 else {}, "prev": prev}
-        entry["hash"] = hashlib.sha256(json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+        entry = {
+            "seq": seq,
+            "time": f"2026-11-0{seq}T10:00:00+00:00",
+            "actor": "old",
+            "host": "h",
+            "action": "approval" if seq == 2 else "run.start",
+            "item": "M-v1",
+            "details": {"role": "ml_lead", "name": "Lea", "decision": "approved", "fingerprint": "sha256:x"}
+            if seq == 2
+            else {},
+            "prev": prev,
+        }
+        entry["hash"] = hashlib.sha256(
+            json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        ).hexdigest()
         lines.append(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
         prev = entry["hash"]
     legacy = root / audit.LEGACY_FILE
@@ -144,7 +164,7 @@ def test_a_broken_linear_log_is_not_migrated_and_nothing_is_written(tmp_path, cl
     (tmp_path / "mle3.yaml").write_text("project: p\n")
     with pytest.raises(Mle3Error, match="linear format does not verify"):
         audit.append(tmp_path, "x", None, actor="t")
-    code, _, err = cli("audit", "migrate", "-w", tmp_path)
+    code, _, err = cli("audit", "migrate", "-w", tmp_path, expect=2)
     assert code == 2 and "does not verify" in err and not (tmp_path / audit.AUDIT_DIR).exists()
 
 
@@ -169,7 +189,9 @@ def test_entry_files_honour_the_umask(tmp_path):
         audit.append(tmp_path, "a", None, actor="t")
     finally:
         os.umask(old)
-    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*") if p.is_file()}
+    modes = {
+        p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*") if p.is_file()
+    }
     assert modes and set(modes.values()) == {0o644}, modes
 
 
@@ -193,12 +215,16 @@ def test_the_log_the_previous_release_wrote_verifies_migrates_and_keeps_its_appr
     from conftest import REPO
 
     root = tmp_path / "ws"
-    shutil.copytree(REPO, root, ignore=shutil.ignore_patterns(".git", ".mle3", "tests", "benchmarks", "*.egg-info", "mle3", ".whl*"))
+    shutil.copytree(
+        REPO, root, ignore=shutil.ignore_patterns(".git", ".mle3", "tests", "benchmarks", "*.egg-info", "mle3", ".whl*")
+    )
     before = audit.read(root)
     assert before.legacy_only and before.problems == [] and len(before) >= 1
     code, out, _ = cli("audit", "migrate", "-w", root)
     assert code == 0 and "migrated" in out
     assert audit.verify(root) == (len(before) + 1, [])
-    code, out, _ = cli("check", "-w", root, "--format", "json", "--no-cache")
+    code, out, _ = cli("check", "-w", root, "--format", "json", "--no-cache", expect=None)
     report = json.loads(out)
-    assert report["summary"]["errors"] == 0 and not [f for f in report["findings"] if f["rule"].startswith("approval.")], report["findings"]
+    assert report["summary"]["errors"] == 0 and not [
+        f for f in report["findings"] if f["rule"].startswith("approval.")
+    ], report["findings"]

@@ -48,8 +48,12 @@ def test_racily_recent_file_is_parsed_again(make_ws, cli):
 
 
 def test_artifact_appearing_invalidates_result_cache(make_ws, cli):
-    root = make_ws({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts: {weights: models/w.pt}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-D, REQ-P]}\n  status: released\n",
-                    "mle3.yaml": "project: t\nexternal: ['SYS-*']\npolicy:\n  approvals: {}\n"})
+    root = make_ws(
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts: {weights: models/w.pt}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-D, REQ-P]}\n  status: released\n",
+            "mle3.yaml": "project: t\nexternal: ['SYS-*']\npolicy:\n  approvals: {}\n",
+        }
+    )
     age_all(root)
     assert check_json(cli, root)[0] == 1
     (root / "models").mkdir()

@@ -27,8 +27,12 @@ def test_gap_best_last_and_why_training_stopped():
     summary = caveats.summary({"status": "success", "best_epoch": 2}, epochs)
     assert [g["gap"] for g in summary["generalization_gap"]] == [0.5, 0.4, 0.6]
     assert (summary["best_epoch"], summary["last_epoch"], summary["stopped"]) == (2, 3, "all 3 epochs completed")
-    assert "early stopping after epoch 2" in caveats.stop_reason({"status": "success", "early_stop_epoch": 2}, epochs[:2])
-    assert caveats.stop_reason({"status": "terminated", "error": "terminated by timeout"}, epochs).startswith("terminated")
+    assert "early stopping after epoch 2" in caveats.stop_reason(
+        {"status": "success", "early_stop_epoch": 2}, epochs[:2]
+    )
+    assert caveats.stop_reason({"status": "terminated", "error": "terminated by timeout"}, epochs).startswith(
+        "terminated"
+    )
 
 
 def test_overfit_needs_rising_val_loss_and_falling_train_loss_for_n_epochs():
@@ -48,8 +52,10 @@ def test_underfit_by_high_training_loss_or_flat_low_map():
 
 def test_rules_fire_on_a_recorded_run_with_the_thresholds_of_mle3_yaml(make_ws, cli):
     epochs = rows([3.0, 2.5, 2.0, 1.6, 1.3], [3.0, 2.8, 2.9, 3.0, 3.2])
-    files = {"artifacts/runs/RUN-1/run.yaml": "run:\n  id: RUN-1\n  config: TRAIN\n  status: success\n",
-             "artifacts/runs/RUN-1/epochs.jsonl": "".join(json.dumps(e) + "\n" for e in epochs)}
+    files = {
+        "artifacts/runs/RUN-1/run.yaml": "run:\n  id: RUN-1\n  config: TRAIN\n  status: success\n",
+        "artifacts/runs/RUN-1/epochs.jsonl": "".join(json.dumps(e) + "\n" for e in epochs),
+    }
     root = make_ws(files)
     code, doc = check_json(cli, root, "--no-cache")
     (hit,) = [f for f in doc["findings"] if f["rule"] == "training.overfit"]
@@ -58,7 +64,7 @@ def test_rules_fire_on_a_recorded_run_with_the_thresholds_of_mle3_yaml(make_ws, 
     code, doc = check_json(cli, root, "--no-cache")
     assert not [f for f in doc["findings"] if f["rule"] == "training.overfit"]
     (root / "mle3.yaml").write_text((root / "mle3.yaml").read_text().replace("overfit_epochs: 4", "overfit_epochs: 0"))
-    code, out, err = cli("check", "-w", root)
+    code, out, err = cli("check", "-w", root, expect=2)
     assert code == 2 and "mle3.yaml" in err and "overfit_epochs" in err  # a bad threshold is a one-line error
 
 
@@ -68,9 +74,13 @@ def test_a_real_run_records_its_caveats_and_the_13_65_shows_them(trained_ws, cli
     run_file = next((trained_ws / "artifacts/runs").glob("*/run.yaml"))
     run = yaml.safe_load(run_file.read_text())["run"]
     block = run["caveats"]
-    assert len(block["generalization_gap"]) == run["epochs_completed"] and block["stopped"] and block["last_epoch"] == run["epochs_completed"]
+    assert (
+        len(block["generalization_gap"]) == run["epochs_completed"]
+        and block["stopped"]
+        and block["last_epoch"] == run["epochs_completed"]
+    )
     out = trained_ws / "1365.html"
-    assert cli("report", "13-65", "TINY-MODEL-v0.1.0", "-o", out, "--format", "html", "-w", trained_ws)[0] == 0
+    assert cli("report", "13-65", "TINY-MODEL-v0.1.0", "-o", out, "--to", "html", "-w", trained_ws)[0] == 0
     html = out.read_text()
     assert "Training caveats" in html and "Why training stopped" in html and "Generalization gap" in html
 

@@ -22,7 +22,11 @@ def test_check_json_schema_ok(make_ws, cli):
 
 
 def test_check_json_findings_fields_and_exit_1(make_ws, cli):
-    root = make_ws({"artifacts/model.yaml": "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.9}}\n"})
+    root = make_ws(
+        {
+            "artifacts/model.yaml": "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.9}}\n"
+        }
+    )
     code, doc = check_json(cli, root)
     assert code == 1 and doc["ok"] is False
     f = next(f for f in doc["findings"] if f["rule"] == "trace.dangling-ref")
@@ -33,12 +37,12 @@ def test_check_json_findings_fields_and_exit_1(make_ws, cli):
 def test_strict_fails_on_warnings(make_ws, cli):
     root = make_ws({"artifacts/train3.yaml": "training:\n  id: TRAIN-3\n  model: m\n  dataset: DATA\n  epochs: 3\n"})
     assert cli("check", "-w", root)[0] == 0
-    assert cli("check", "-w", root, "--strict")[0] == 1
+    assert cli("check", "-w", root, "--strict", expect=1)[0] == 1
 
 
 def test_text_output_grouped_by_file_with_summary(make_ws, cli):
     root = make_ws({"artifacts/bad.yaml": "dataset: [unclosed\n"})
-    code, out, _ = cli("check", "-w", root)
+    code, out, _ = cli("check", "-w", root, expect=1)
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == "artifacts/bad.yaml"
@@ -47,23 +51,23 @@ def test_text_output_grouped_by_file_with_summary(make_ws, cli):
 
 def test_no_workspace_is_exit_2_one_line(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, out, err = cli("check")
+    code, out, err = cli("check", expect=2)
     assert code == 2 and err.count("\n") == 1 and "no mle3.yaml" in err
 
 
 def test_broken_mle3_yaml_is_exit_2_with_line(make_ws, cli):
     root = make_ws({"mle3.yaml": "project: x\nrules: [unclosed\n"})
-    code, _, err = cli("check", "-w", root)
+    code, _, err = cli("check", "-w", root, expect=2)
     assert code == 2 and err.startswith("mle3: error: mle3.yaml:") and "Traceback" not in err
 
 
 def test_usage_error_is_exit_2(cli):
-    assert cli("check", "--format", "yaml")[0] == 2
-    assert cli("no-such-command")[0] == 2
+    assert cli("check", "--format", "yaml", expect=2)[0] == 2
+    assert cli("no-such-command", expect=2)[0] == 2
 
 
 def test_unknown_item_is_exit_2_with_suggestion(make_ws, cli):
-    code, _, err = cli("trace", "MODEL-v2", "-w", make_ws())
+    code, _, err = cli("trace", "MODEL-v2", "-w", make_ws(), expect=2)
     assert code == 2 and "MODEL-v1" in err
 
 
@@ -111,7 +115,9 @@ def test_matrix_formats_and_gaps(make_ws, cli, tmp_path):
 
 
 def test_matrix_html_escapes_workspace_text(make_ws, cli, tmp_path):
-    root = make_ws({"requirements/REQ-X.yaml": "requirement:\n  id: REQ-X\n  title: '<script>alert(1)</script>'\n  type: other\n"})
+    root = make_ws(
+        {"requirements/REQ-X.yaml": "requirement:\n  id: REQ-X\n  title: '<script>alert(1)</script>'\n  type: other\n"}
+    )
     code, out, _ = cli("matrix", "-w", root, "--format", "html")
     assert "<script>alert" not in out and "&lt;script&gt;" in out
 
@@ -141,7 +147,7 @@ def test_init_creates_a_git_workspace_whose_check_lists_the_next_steps(cli, tmp_
     target = tmp_path / "new-ws"
     assert cli("init", target)[0] == 0
     assert (target / ".git").is_dir() and ".mle3/" in (target / ".gitignore").read_text()
-    code, out, _ = cli("check", "-w", target, "--format", "json")
+    code, out, _ = cli("check", "-w", target, "--format", "json", expect=None)
     rules = sorted(f["rule"] for f in json.loads(out)["findings"])
     assert rules == ["trace.config-no-dataset", "trace.config-unused", "trace.requirement-uncovered"], out
     assert not list(target.glob("artifacts/datasets/*")) and not list(target.glob("artifacts/models/*"))
@@ -150,13 +156,17 @@ def test_init_creates_a_git_workspace_whose_check_lists_the_next_steps(cli, tmp_
     assert (target / "schemas" / "requirement.schema.json").exists()
     first = (target / "requirements" / "REQ-DATA-001.yaml").read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=../schemas/requirement.schema.json"
-    assert cli("init", target)[0] == 2  # refuses to overwrite
+    assert cli("init", target, expect=2)[0] == 2  # refuses to overwrite
 
 
 def test_init_sets_up_git_lfs_for_weights_on_request(cli, tmp_path):
     assert cli("init", tmp_path / "lfs", "--lfs")[0] == 0
     lines = (tmp_path / "lfs" / ".gitattributes").read_text().splitlines()
-    assert {"*.pt filter=lfs diff=lfs merge=lfs -text", "*.onnx filter=lfs diff=lfs merge=lfs -text", "*.engine filter=lfs diff=lfs merge=lfs -text"} <= set(lines)
+    assert {
+        "*.pt filter=lfs diff=lfs merge=lfs -text",
+        "*.onnx filter=lfs diff=lfs merge=lfs -text",
+        "*.engine filter=lfs diff=lfs merge=lfs -text",
+    } <= set(lines)
     assert cli("init", tmp_path / "plain", "--no-lfs")[0] == 0
     assert not (tmp_path / "plain" / ".gitattributes").exists()
 
@@ -168,7 +178,11 @@ def test_importing_cli_does_not_import_torch():
 
 
 def test_console_script_runs_as_subprocess():
-    proc = subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", "check", "-w", str(REPO), "--format", "json"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from mle3.cli import run; run()", "check", "-w", str(REPO), "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and json.loads(proc.stdout)["ok"] is True
 
 
@@ -189,7 +203,12 @@ def test_exit_codes_do_not_change_when_the_reader_closes_the_pipe(make_ws):
         for _ in range(3):
             read, write = os.pipe()
             os.close(read)  # the reader is gone before mle3 writes its first byte
-            proc = subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", *args], stdout=write, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-c", "from mle3.cli import run; run()", *args],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             os.close(write)
             assert proc.returncode == expected, (args, proc.returncode, proc.stderr)
             assert "Traceback" not in proc.stderr

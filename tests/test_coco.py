@@ -27,7 +27,9 @@ def coco_split(root: Path, split: str, n: int, *, extra: dict | None = None) -> 
         name = f"{split}_{i}.jpg"
         Image.new("RGB", (40, 30), (i * 20 % 255, 80 if split == "train" else 160, 120)).save(images / name)
         doc["images"].append({"id": i + 1, "file_name": name, "width": 40, "height": 30})
-        doc["annotations"].append({"id": 100 + i, "image_id": i + 1, "category_id": 7 if i % 2 else 3, "bbox": [4, 3, 20, 15]})
+        doc["annotations"].append(
+            {"id": 100 + i, "image_id": i + 1, "category_id": 7 if i % 2 else 3, "bbox": [4, 3, 20, 15]}
+        )
     for key, values in (extra or {}).items():
         doc[key] = doc[key] + values
     annotations = root / "coco" / "annotations" / f"{split}.json"
@@ -38,7 +40,22 @@ def coco_split(root: Path, split: str, n: int, *, extra: dict | None = None) -> 
 
 def register(cli, ws: Path, *specs: str):
     args = [a for spec in specs for a in ("--coco", spec)]
-    return cli("dataset", "register", *args, "--id", "COCO-DATA", "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json")
+    return cli(
+        "dataset",
+        "register",
+        *args,
+        "--id",
+        "COCO-DATA",
+        "--version",
+        "v1",
+        "-r",
+        "REQ-DATA",
+        "-w",
+        ws,
+        "--format",
+        "json",
+        expect=None,
+    )
 
 
 @pytest.fixture
@@ -57,7 +74,10 @@ def test_coco_is_converted_to_yolo_and_the_conversion_is_recorded(cli, ws):
     conversion = item["conversion"]
     assert conversion["from"] == "coco" and conversion["tool"] == "mle3.datasets.coco" and conversion["version"]
     assert conversion["categories"] == {3: 0, 7: 1}
-    assert {i["split"]: i["sha256"] for i in conversion["inputs"]} == {"train": sha256_file(train), "val": sha256_file(val)}
+    assert {i["split"]: i["sha256"] for i in conversion["inputs"]} == {
+        "train": sha256_file(train),
+        "val": sha256_file(val),
+    }
     label = (ws / "coco" / "yolo" / "labels" / "train" / "train_0.txt").read_text().split()
     # bbox [4, 3, 20, 15] in a 40x30 image: centre (14, 10.5) -> 0.35 0.35, size 0.5 0.5
     assert label[0] == "0" and [float(v) for v in label[1:]] == pytest.approx([0.35, 0.35, 0.5, 0.5])
@@ -83,21 +103,31 @@ def test_coco_label_checks_name_the_json_and_the_id(cli, ws):
     assert code == 1, err
     quality = json.loads(out)["label_quality"]
     assert quality["by_kind"] == {
-        "coco-box-outside": 1, "coco-duplicate-annotation-id": 1, "coco-file-without-entry": 1,
-        "coco-image-without-file": 1, "coco-unknown-category": 1, "coco-zero-area-box": 1,
+        "coco-box-outside": 1,
+        "coco-duplicate-annotation-id": 1,
+        "coco-file-without-entry": 1,
+        "coco-image-without-file": 1,
+        "coco-unknown-category": 1,
+        "coco-zero-area-box": 1,
     }
     found = {f["kind"]: f for f in quality["findings"]}
     assert found["coco-unknown-category"]["file"] == str(train) and "201" in found["coco-unknown-category"]["message"]
-    assert found["coco-file-without-entry"]["severity"] == "warning" and "unlisted.jpg" in found["coco-file-without-entry"]["message"]
-    code, out, _ = cli("check", "-w", ws, "--format", "json")
+    assert (
+        found["coco-file-without-entry"]["severity"] == "warning"
+        and "unlisted.jpg" in found["coco-file-without-entry"]["message"]
+    )
+    code, out, _ = cli("check", "-w", ws, "--format", "json", expect=1)
     assert code == 1 and any(f["rule"] == "data.label-quality" for f in json.loads(out)["findings"])
 
 
-@pytest.mark.parametrize("content, words", [
-    ("{not json", "not JSON"),
-    ('{"images": [], "annotations": []}', "not COCO"),
-    ('{"images": [{"id": 1}], "annotations": [], "categories": []}', "images[0]"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("{not json", "not JSON"),
+        ('{"images": [], "annotations": []}', "not COCO"),
+        ('{"images": [{"id": 1}], "annotations": [], "categories": []}', "images[0]"),
+    ],
+)
 def test_json_that_is_not_coco_is_one_line_and_nothing_is_written(cli, ws, content, words):
     train, train_images = coco_split(ws, "train", 2)
     val, val_images = coco_split(ws, "val", 2)

@@ -74,7 +74,11 @@ def test_random_kills_never_leave_a_half_written_file(tmp_path):
                 corrupt.append(path)
         run = yaml.safe_load(run_yaml.read_text())["run"]
         assert run["id"] == "RUN-FAULT"
-        for line in (root / "artifacts/runs/RUN-FAULT/epochs.jsonl").read_text().splitlines(keepends=True) if (root / "artifacts/runs/RUN-FAULT/epochs.jsonl").exists() else []:
+        for line in (
+            (root / "artifacts/runs/RUN-FAULT/epochs.jsonl").read_text().splitlines(keepends=True)
+            if (root / "artifacts/runs/RUN-FAULT/epochs.jsonl").exists()
+            else []
+        ):
             if line.endswith("\n"):
                 json.loads(line)
         if (root / "artifacts/fault.manifest.gz").exists():

@@ -22,14 +22,32 @@ REQ = "requirement:\n  id: REQ-DATA\n  type: ml_data\n"
 def rooted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     """A workspace declaring the root ``nas`` (mapped by no one) and data on a 'NAS' folder."""
     monkeypatch.delenv("MLE3_DATA_ROOT_NAS", raising=False)
-    ws = write_files(tmp_path / "ws", {"mle3.yaml": "project: roots\ndata_roots:\n  nas: null\n", "requirements/R.yaml": REQ})
+    ws = write_files(
+        tmp_path / "ws", {"mle3.yaml": "project: roots\ndata_roots:\n  nas: null\n", "requirements/R.yaml": REQ}
+    )
     nas = tmp_path / "nas"
     generate(nas / "signs", counts={"train": 8, "val": 2}, image_size=48, seed=3)
     return ws, nas
 
 
 def register(cli, ws: Path, data_yaml: Path | str, *extra: str):
-    return cli("dataset", "register", data_yaml, "--id", "DATA-N", "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json", *extra)
+    return cli(
+        "dataset",
+        "register",
+        data_yaml,
+        "--id",
+        "DATA-N",
+        "--version",
+        "v1",
+        "-r",
+        "REQ-DATA",
+        "-w",
+        ws,
+        "--format",
+        "json",
+        *extra,
+        expect=None,
+    )
 
 
 def test_register_below_a_root_records_the_root_never_the_machine_path(cli, rooted, monkeypatch):
@@ -39,7 +57,11 @@ def test_register_below_a_root_records_the_root_never_the_machine_path(cli, root
     assert code == 0, err
     text = dataset_record(ws, "DATA-N-v1").read_text()
     item = yaml.safe_load(text)["dataset"]
-    assert item["data_root"] == "nas" and item["data_yaml"] == "signs/data.yaml" and item["splits"]["train"]["path"] == "signs/images/train"
+    assert (
+        item["data_root"] == "nas"
+        and item["data_yaml"] == "signs/data.yaml"
+        and item["splits"]["train"]["path"] == "signs/images/train"
+    )
     assert str(nas) not in text and str(ws) not in text
     assert (nas / item["manifest"]).is_file()  # the manifest travels with the data
     assert check_json(cli, ws)[0] == 0
@@ -47,7 +69,9 @@ def test_register_below_a_root_records_the_root_never_the_machine_path(cli, root
     assert code == 0 and json.loads(out)["location"] == "nas:"
 
 
-def test_another_machine_maps_the_root_elsewhere_and_verifies_from_the_manifest_beside_the_data(cli, rooted, monkeypatch, tmp_path):
+def test_another_machine_maps_the_root_elsewhere_and_verifies_from_the_manifest_beside_the_data(
+    cli, rooted, monkeypatch, tmp_path
+):
     ws, nas = rooted
     monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
     assert register(cli, ws, nas / "signs" / "data.yaml")[0] == 0
@@ -60,12 +84,15 @@ def test_another_machine_maps_the_root_elsewhere_and_verifies_from_the_manifest_
     write_files(clone, {".mle3/local.yaml": f"data_roots:\n  nas: {mount}\n"})
     code, out, err = cli("dataset", "verify", "DATA-N", "-w", clone, "--format", "json")
     doc = json.loads(out)
-    assert code == 0 and doc["ok"] and doc["manifest_found"] and doc["hashed"] == doc["files"], (out, err)  # new machine: every file hashed once
-    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", clone, "--format", "json")
+    assert code == 0 and doc["ok"] and doc["manifest_found"] and doc["hashed"] == doc["files"], (
+        out,
+        err,
+    )  # new machine: every file hashed once
+    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", clone, "--format", "json", expect=None)
     assert json.loads(out)["hashed"] == 0  # then size + mtime
     # the environment variable wins over .mle3/local.yaml
     monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(tmp_path / "not-mounted"))
-    code, _, err = cli("dataset", "verify", "DATA-N", "-w", clone)
+    code, _, err = cli("dataset", "verify", "DATA-N", "-w", clone, expect=2)
     assert code == 2 and "'nas'" in err and "not available" in err and err.count("\n") == 1
     # a changed file on B's mount is found there
     monkeypatch.delenv("MLE3_DATA_ROOT_NAS")
@@ -80,15 +107,21 @@ def test_unmapped_root_is_one_line_for_commands_and_a_warning_for_check(cli, roo
     monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
     assert register(cli, ws, nas / "signs" / "data.yaml")[0] == 0
     monkeypatch.delenv("MLE3_DATA_ROOT_NAS")
-    code, _, err = cli("dataset", "verify", "DATA-N", "-w", ws)
-    assert code == 2 and "not mapped" in err and "MLE3_DATA_ROOT_NAS" in err and ".mle3/local.yaml" in err and err.count("\n") == 1
+    code, _, err = cli("dataset", "verify", "DATA-N", "-w", ws, expect=2)
+    assert (
+        code == 2
+        and "not mapped" in err
+        and "MLE3_DATA_ROOT_NAS" in err
+        and ".mle3/local.yaml" in err
+        and err.count("\n") == 1
+    )
     code, check = check_json(cli, ws)
     hits = [f for f in check["findings"] if f["rule"].startswith("data.")]
     assert code == 0 and [(f["rule"], f["severity"]) for f in hits] == [("data.root-unavailable", "warning")]
     # a root that is a file
     (ws / "afile").write_text("x")
     monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(ws / "afile"))
-    code, _, err = cli("dataset", "verify", "DATA-N", "-w", ws)
+    code, _, err = cli("dataset", "verify", "DATA-N", "-w", ws, expect=2)
     assert code == 2 and "is a file" in err
 
 
@@ -127,9 +160,15 @@ def test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_ed
     image.write_bytes(bytes(data))
     os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime: only a re-hash sees it
     assert check_json(cli, ws, "--no-cache")[0] == 0
-    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json")  # the write moved its ctime: re-hashed
-    assert code == 1 and json.loads(out)["hashed"] == 1 and json.loads(out)["changed"] == [f"signs/images/train/{image.name}"]
-    code, out, _ = cli("dataset", "verify", "DATA-N", "--deep", "-w", ws, "--format", "json")
+    code, out, _ = cli(
+        "dataset", "verify", "DATA-N", "-w", ws, "--format", "json", expect=1
+    )  # the write moved its ctime: re-hashed
+    assert (
+        code == 1
+        and json.loads(out)["hashed"] == 1
+        and json.loads(out)["changed"] == [f"signs/images/train/{image.name}"]
+    )
+    code, out, _ = cli("dataset", "verify", "DATA-N", "--deep", "-w", ws, "--format", "json", expect=1)
     assert code == 1 and json.loads(out)["changed"] == [f"signs/images/train/{image.name}"]
     # a file added to a data folder moves its mtime: check re-verifies and finds it
     shutil.copy(image, image.with_name("extra.jpg"))
@@ -139,18 +178,20 @@ def test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_ed
     shutil.rmtree(ws / ".mle3")
     code, check = check_json(cli, ws, "--no-cache")
     assert any(f["rule"] == "data.unverified" and f["severity"] == "info" for f in check["findings"])
-    cli("dataset", "verify", "DATA-N", "-w", ws)
+    cli("dataset", "verify", "DATA-N", "-w", ws, expect=None)
     code, check = check_json(cli, ws, "--no-cache")
-    assert not any(f["rule"] == "data.unverified" for f in check["findings"]) and any(f["rule"] == "data.changed" for f in check["findings"])
+    assert not any(f["rule"] == "data.unverified" for f in check["findings"]) and any(
+        f["rule"] == "data.changed" for f in check["findings"]
+    )
 
 
 def test_local_settings_and_root_names_are_validated(cli, rooted):
     ws, _ = rooted
     write_files(ws, {".mle3/local.yaml": "data_roots: [nas]\n"})
-    code, _, err = cli("dataset", "verify", "X", "-w", ws)
+    code, _, err = cli("dataset", "verify", "X", "-w", ws, expect=2)
     assert code == 2
     (ws / "mle3.yaml").write_text("project: roots\ndata_roots:\n  NAS-1: /x\n")
-    code, _, err = cli("check", "-w", ws)
+    code, _, err = cli("check", "-w", ws, expect=2)
     assert code == 2 and "mle3.yaml:2" in err and "data_roots" in err
 
 
@@ -161,7 +202,9 @@ def test_a_record_edited_to_leave_its_root_is_reported(cli, rooted, monkeypatch)
     record = dataset_record(ws, "DATA-N-v1")
     record.write_text(record.read_text().replace("data_yaml: signs/data.yaml", "data_yaml: ../../etc/data.yaml"))
     code, check = check_json(cli, ws)
-    assert code == 1 and any(f["rule"] == "consistency.path-outside" and "leaves data root 'nas'" in f["message"] for f in check["findings"])
+    assert code == 1 and any(
+        f["rule"] == "consistency.path-outside" and "leaves data root 'nas'" in f["message"] for f in check["findings"]
+    )
 
 
 def test_without_any_manifest_verify_compares_the_fingerprint_as_a_whole(cli, rooted, monkeypatch):
@@ -179,6 +222,6 @@ def test_without_any_manifest_verify_compares_the_fingerprint_as_a_whole(cli, ro
     shutil.rmtree(ws / ".mle3")
     victim = next((nas / "signs" / "labels" / "train").iterdir())
     victim.write_text(victim.read_text() + "0 0.5 0.5 0.1 0.1\n")
-    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-N", "-w", ws, "--format", "json", expect=1)
     doc = json.loads(out)
     assert code == 1 and not doc["manifest_found"] and not doc["fingerprint_ok"]

@@ -31,7 +31,23 @@ def data_ws(tmp_path: Path) -> Path:
 
 
 def register(cli, root: Path, *extra: str):
-    return cli("dataset", "register", root / "data" / "shapes" / "data.yaml", "--id", "DATA-1", "--version", "v1", "-r", "REQ-DATA", "-w", root, "--format", "json", *extra)
+    return cli(
+        "dataset",
+        "register",
+        root / "data" / "shapes" / "data.yaml",
+        "--id",
+        "DATA-1",
+        "--version",
+        "v1",
+        "-r",
+        "REQ-DATA",
+        "-w",
+        root,
+        "--format",
+        "json",
+        *extra,
+        expect=None,
+    )
 
 
 def test_register_measures_and_writes_item_manifest_and_audit(cli, data_ws):
@@ -46,8 +62,12 @@ def test_register_measures_and_writes_item_manifest_and_audit(cli, data_ws):
     assert sum(item["splits"]["train"]["instances"].values()) == len(labels)
     assert item["splits"]["train"]["image_size"]["max"] == [64, 64]
     entries = read_manifest(data_ws / item["manifest"])
-    assert item["manifest"] == f"data/shapes/.mle3-manifests/{item['fingerprint'][7:]}.manifest.gz"  # beside the data, named by its hash
-    assert len(entries) == 20 * 2 + 2 == item["registered"]["files"]  # images, labels, data.yaml, night.txt (the night-image list)
+    assert (
+        item["manifest"] == f"data/shapes/.mle3-manifests/{item['fingerprint'][7:]}.manifest.gz"
+    )  # beside the data, named by its hash
+    assert (
+        len(entries) == 20 * 2 + 2 == item["registered"]["files"]
+    )  # images, labels, data.yaml, night.txt (the night-image list)
     assert item["fingerprint"].startswith("sha256:") and item["leakage"]["shared_images"] == 0
     assert [e["action"] for e in audit.history(data_ws)] == ["dataset.register"]
     code, doc = check_json(cli, data_ws)
@@ -58,7 +78,20 @@ def test_register_refuses_an_existing_version_and_unknown_requirement(cli, data_
     assert register(cli, data_ws)[0] == 0
     code, _, err = register(cli, data_ws)
     assert code == 2 and "already registered" in err and err.count("\n") == 1
-    code, _, err = cli("dataset", "register", data_ws / "data/shapes/data.yaml", "--id", "DATA-2", "--version", "v1", "-r", "REQ-NOPE", "-w", data_ws)
+    code, _, err = cli(
+        "dataset",
+        "register",
+        data_ws / "data/shapes/data.yaml",
+        "--id",
+        "DATA-2",
+        "--version",
+        "v1",
+        "-r",
+        "REQ-NOPE",
+        "-w",
+        data_ws,
+        expect=2,
+    )
     assert code == 2 and "REQ-NOPE" in err
     assert not list((data_ws / "artifacts/datasets").glob("DATA-2-v1*"))
 
@@ -66,11 +99,11 @@ def test_register_refuses_an_existing_version_and_unknown_requirement(cli, data_
 def test_register_bad_data_yaml_is_one_line_exit_2(cli, data_ws):
     bad = data_ws / "data/shapes/bad.yaml"
     bad.write_text("train: images/train\nval: images/nope\nnames: [a]\n")
-    code, _, err = cli("dataset", "register", bad, "--id", "D", "--version", "v1", "-w", data_ws)
+    code, _, err = cli("dataset", "register", bad, "--id", "D", "--version", "v1", "-w", data_ws, expect=2)
     assert code == 2 and "bad.yaml" in err and "val" in err and "Traceback" not in err
     outside = data_ws.parent / "outside.yaml"
     outside.write_text("train: x\nval: y\nnames: [a]\n")
-    code, _, err = cli("dataset", "register", outside, "--id", "D", "--version", "v1", "-w", data_ws)
+    code, _, err = cli("dataset", "register", outside, "--id", "D", "--version", "v1", "-w", data_ws, expect=2)
     assert code == 2 and "outside the workspace and every mapped data root" in err
 
 
@@ -87,7 +120,14 @@ def test_label_problems_are_found_with_file_and_line(cli, data_ws):
     doc = json.loads(out)
     assert code == 1 and not doc["ok"]
     kinds = doc["label_quality"]["by_kind"]
-    assert kinds == {"malformed-line": 1, "class-out-of-range": 1, "box-outside": 1, "empty-label": 1, "missing-label": 1, "corrupt-image": 1}
+    assert kinds == {
+        "malformed-line": 1,
+        "class-out-of-range": 1,
+        "box-outside": 1,
+        "empty-label": 1,
+        "missing-label": 1,
+        "corrupt-image": 1,
+    }
     malformed = next(f for f in doc["label_quality"]["findings"] if f["kind"] == "malformed-line")
     assert malformed["file"] == f"data/shapes/labels/train/{files[0].name}" and malformed["line"] == 1
     code, check = check_json(cli, data_ws)
@@ -97,11 +137,15 @@ def test_label_problems_are_found_with_file_and_line(cli, data_ws):
 def test_leakage_between_splits_is_an_error(cli, data_ws):
     train_img = sorted((data_ws / "data/shapes/images/train").iterdir())[0]
     shutil.copy(train_img, data_ws / "data/shapes/images/val/leaked.jpg")
-    shutil.copy(data_ws / "data/shapes/labels/train" / (train_img.stem + ".txt"), data_ws / "data/shapes/labels/val/leaked.txt")
+    shutil.copy(
+        data_ws / "data/shapes/labels/train" / (train_img.stem + ".txt"), data_ws / "data/shapes/labels/val/leaked.txt"
+    )
     code, out, _ = register(cli, data_ws)
     doc = json.loads(out)
     assert code == 1 and doc["leakage"]["shared_images"] == 1
-    assert sorted(doc["leakage"]["examples"][0]) == sorted([f"data/shapes/images/train/{train_img.name}", "data/shapes/images/val/leaked.jpg"])
+    assert sorted(doc["leakage"]["examples"][0]) == sorted(
+        [f"data/shapes/images/train/{train_img.name}", "data/shapes/images/val/leaked.jpg"]
+    )
     code, check = check_json(cli, data_ws)
     assert code == 1 and any(f["rule"] == "consistency.split-overlap" for f in check["findings"])
 
@@ -119,13 +163,16 @@ def test_verify_and_check_detect_changed_added_removed_files(cli, data_ws):
     label.write_text(label.read_text().replace("0.", "0.0", 1))
     (data_ws / "data/shapes/labels/val/extra.txt").write_text("0 0.5 0.5 0.1 0.1\n")
     sorted((data_ws / "data/shapes/images/test").iterdir())[0].unlink()
-    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json", expect=1)
     doc = json.loads(out)
     assert code == 1 and doc["changed"] == [label.relative_to(data_ws).as_posix()]
     assert doc["added"] == ["data/shapes/labels/val/extra.txt"] and len(doc["removed"]) == 1
     code, check = check_json(cli, data_ws)
     f = next(f for f in check["findings"] if f["rule"] == "data.changed")
-    assert "1 changed, 1 removed, 1 added" in f["message"] and f["file"] == dataset_record(data_ws, "DATA-1-v1").relative_to(data_ws).as_posix()
+    assert (
+        "1 changed, 1 removed, 1 added" in f["message"]
+        and f["file"] == dataset_record(data_ws, "DATA-1-v1").relative_to(data_ws).as_posix()
+    )
 
 
 def test_edited_manifest_breaks_the_fingerprint(cli, data_ws):
@@ -137,7 +184,10 @@ def test_edited_manifest_breaks_the_fingerprint(cli, data_ws):
     manifest.write_bytes(gzip.compress(("\n".join(lines[:-1]) + "\n").encode()))
     shutil.rmtree(data_ws / ".mle3")
     code, check = check_json(cli, data_ws)
-    assert code == 1 and any(f["rule"] == "data.manifest" and "fingerprint" in f["message"] and manifest.name in f["message"] for f in check["findings"]), check
+    assert code == 1 and any(
+        f["rule"] == "data.manifest" and "fingerprint" in f["message"] and manifest.name in f["message"]
+        for f in check["findings"]
+    ), check
 
 
 def test_synthetic_data_is_deterministic(tmp_path):
@@ -175,7 +225,7 @@ def test_a_data_set_registered_with_a_v1_manifest_keeps_verifying(cli, data_ws):
     label.write_text(label.read_text() + "0 0.5 0.5 0.1 0.1\n")
     code, check = check_json(cli, data_ws)
     assert code == 1 and any(f["rule"] == "data.changed" and "1 changed" in f["message"] for f in check["findings"])
-    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", data_ws, "--format", "json", expect=1)
     assert code == 1 and json.loads(out)["changed"] == [label.relative_to(data_ws).as_posix()]
     tsv.write_text("\n".join(lines[:-1]) + "\n")
     code, check = check_json(cli, data_ws)

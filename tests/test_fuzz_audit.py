@@ -18,14 +18,58 @@ SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
 from mle3.ledger.gates import verified_approvals
 from mle3.ledger.approvals import recorded
 
-KEYS = ["time", "actor", "host", "action", "item", "details", "parents", "hash", "prev", "seq",
-        "role", "name", "decision", "fingerprint", "comment", "deviation", "signature", "principal", "signature_format", "fingerprint_version"]
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20),
-                    st.sampled_from(["approval", "approved", "rejected", "2026-01-01T00:00:00+00:00", "0" * 64]))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), inner, max_size=5)),
-                      max_leaves=20)
-GOOD = {"time": "2026-01-01T00:00:00+00:00", "actor": "a", "host": "h", "action": "approval", "item": "M-v1",
-        "details": {"role": "ml_lead", "name": "A", "decision": "approved", "fingerprint": "sha256:" + "1" * 64, "comment": None}, "parents": []}
+KEYS = [
+    "time",
+    "actor",
+    "host",
+    "action",
+    "item",
+    "details",
+    "parents",
+    "hash",
+    "prev",
+    "seq",
+    "role",
+    "name",
+    "decision",
+    "fingerprint",
+    "comment",
+    "deviation",
+    "signature",
+    "principal",
+    "signature_format",
+    "fingerprint_version",
+]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.sampled_from(["approval", "approved", "rejected", "2026-01-01T00:00:00+00:00", "0" * 64]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+GOOD = {
+    "time": "2026-01-01T00:00:00+00:00",
+    "actor": "a",
+    "host": "h",
+    "action": "approval",
+    "item": "M-v1",
+    "details": {
+        "role": "ml_lead",
+        "name": "A",
+        "decision": "approved",
+        "fingerprint": "sha256:" + "1" * 64,
+        "comment": None,
+    },
+    "parents": [],
+}
 
 
 def _entry_bytes(entry: dict) -> tuple[str, bytes]:
@@ -38,8 +82,18 @@ def _entry_bytes(entry: dict) -> tuple[str, bytes]:
 def _mutated(draw_fields: dict) -> dict:
     entry = json.loads(json.dumps(GOOD))
     for key, value in draw_fields.items():
-        if key in ("role", "name", "decision", "fingerprint", "comment", "deviation", "signature", "principal", "signature_format", "fingerprint_version") \
-                and isinstance(entry.get("details"), dict):  # "details" itself may have been drawn as a non-mapping
+        if key in (
+            "role",
+            "name",
+            "decision",
+            "fingerprint",
+            "comment",
+            "deviation",
+            "signature",
+            "principal",
+            "signature_format",
+            "fingerprint_version",
+        ) and isinstance(entry.get("details"), dict):  # "details" itself may have been drawn as a non-mapping
             entry["details"][key] = value
         else:
             entry[key] = value
@@ -50,7 +104,9 @@ contents = st.one_of(
     st.binary(max_size=300),
     st.builds(lambda v: json.dumps(v, allow_nan=True).encode(), values),
     st.builds(lambda n, c: c * n, st.integers(1, 3000), st.sampled_from([b"{", b"[", b'{"a":', b'[{"details":'])),
-    st.builds(lambda fields: _entry_bytes(_mutated(fields))[1], st.dictionaries(st.sampled_from(KEYS), values, max_size=4)),
+    st.builds(
+        lambda fields: _entry_bytes(_mutated(fields))[1], st.dictionaries(st.sampled_from(KEYS), values, max_size=4)
+    ),
 )
 
 
@@ -79,7 +135,12 @@ def test_no_entry_file_makes_the_reader_or_the_gates_raise(files):
         counted = verified_approvals(root, log=log, require_signatures=False)
         assert {a.file for a in counted.approvals} <= {n.file for n in log.nodes}
         for a in counted.approvals:  # what counts is well formed and verifies
-            assert a.invalid is None and (a.file, a.line) not in counted.problems and isinstance(a.role, str) and isinstance(a.fingerprint, str)
+            assert (
+                a.invalid is None
+                and (a.file, a.line) not in counted.problems
+                and isinstance(a.role, str)
+                and isinstance(a.fingerprint, str)
+            )
         assert len(every) == len(counted.approvals) + len(counted.dropped)  # each approval counts or is named with why
         for d in counted.dropped:
             assert d.message.startswith("not counted: ")

@@ -23,13 +23,48 @@ from mle3.errors import Mle3Error
 N_CLASSES = 3
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-TOKENS = st.sampled_from(["0", "1", "2", "3", "-1", "1.5", "0.5", "0.25", "0.1", "0.9", "1.02", "0", "-0.005", "1e-3", "nan", "-nan", "inf",
-                          "-inf", "1e400", "1e308", "NaN", "Infinity", "x", "", "0x1", "1_0", "+0.5", ".5", "\ufeff0", "٠"])
+TOKENS = st.sampled_from(
+    [
+        "0",
+        "1",
+        "2",
+        "3",
+        "-1",
+        "1.5",
+        "0.5",
+        "0.25",
+        "0.1",
+        "0.9",
+        "1.02",
+        "0",
+        "-0.005",
+        "1e-3",
+        "nan",
+        "-nan",
+        "inf",
+        "-inf",
+        "1e400",
+        "1e308",
+        "NaN",
+        "Infinity",
+        "x",
+        "",
+        "0x1",
+        "1_0",
+        "+0.5",
+        ".5",
+        "\ufeff0",
+        "٠",
+    ]
+)
 SEPARATORS = st.sampled_from([" ", "  ", "\t", " \x0c", "\x0b"])
 LINE = st.lists(TOKENS, min_size=0, max_size=7).flatmap(lambda tokens: SEPARATORS.map(lambda sep: sep.join(tokens)))
 ENDINGS = st.sampled_from(["\n", "\r\n", "\r", "\n\n"])
 LABEL = st.tuples(st.lists(LINE, max_size=6), ENDINGS, st.booleans(), st.booleans()).map(
-    lambda t: ((t[1].join(t[0]) + (t[1] if t[2] else "")).encode() if not t[3] else b"\xef\xbb\xbf" + t[1].join(t[0]).encode()))
+    lambda t: (
+        (t[1].join(t[0]) + (t[1] if t[2] else "")).encode() if not t[3] else b"\xef\xbb\xbf" + t[1].join(t[0]).encode()
+    )
+)
 RAW = st.binary(max_size=64)
 
 
@@ -52,7 +87,16 @@ def reference(data: bytes) -> tuple[Counter, int]:
             bad += 1
             continue
         c, x, y, w, h = values
-        if c != int(c) or not 0 <= c < N_CLASSES or w <= 0 or h <= 0 or x - w / 2 < lo or x + w / 2 > hi or y - h / 2 < lo or y + h / 2 > hi:
+        if (
+            c != int(c)
+            or not 0 <= c < N_CLASSES
+            or w <= 0
+            or h <= 0
+            or x - w / 2 < lo
+            or x + w / 2 > hi
+            or y - h / 2 < lo
+            or y + h / 2 > hi
+        ):
             bad += 1
         else:
             counts[int(c)] += 1
@@ -94,15 +138,32 @@ def test_the_batch_label_check_agrees_with_the_file_by_file_one(files):
 
 # --- COCO
 
+
 def _json_values(children):
-    return st.one_of(st.lists(children, max_size=4), st.dictionaries(st.sampled_from(["id", "name", "bbox", "x", "images"]), children, max_size=4))
+    return st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.sampled_from(["id", "name", "bbox", "x", "images"]), children, max_size=4),
+    )
 
 
-NUMBERS = st.one_of(st.integers(-5, 50), st.sampled_from([0, 40, 30, 10**30, -(10**30), 10**400]), st.floats(allow_nan=True, allow_infinity=True))
-SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, st.sampled_from(["", "a.jpg", "1", "nan", "../x.jpg", "b.png", "images/c.jpg", ".h.jpg", "a\x00.jpg"]))
+NUMBERS = st.one_of(
+    st.integers(-5, 50),
+    st.sampled_from([0, 40, 30, 10**30, -(10**30), 10**400]),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    NUMBERS,
+    st.sampled_from(["", "a.jpg", "1", "nan", "../x.jpg", "b.png", "images/c.jpg", ".h.jpg", "a\x00.jpg"]),
+)
 ANY = st.recursive(SCALARS, _json_values, max_leaves=8)
 IDS = st.one_of(st.integers(0, 4), st.sampled_from(["1", 1.0, None, [1], True]), ANY)
-BBOX = st.one_of(st.lists(NUMBERS, min_size=3, max_size=5), st.sampled_from([[4, 3, 20, 15], [0, 0, 40, 30], ["4", 3, 20, 15], [math.nan, 3, 20, 15], [4, 3, math.inf, 15]]), ANY)
+BBOX = st.one_of(
+    st.lists(NUMBERS, min_size=3, max_size=5),
+    st.sampled_from([[4, 3, 20, 15], [0, 0, 40, 30], ["4", 3, 20, 15], [math.nan, 3, 20, 15], [4, 3, math.inf, 15]]),
+    ANY,
+)
 
 
 def mostly(good: st.SearchStrategy, bad: st.SearchStrategy, odds: int = 5) -> st.SearchStrategy:
@@ -116,21 +177,57 @@ def _entry(fields: dict) -> st.SearchStrategy:
     return mostly(mostly(st.fixed_dictionaries(fields), st.fixed_dictionaries({}, optional=fields)), ANY, 8)
 
 
-IMAGE = _entry({"id": mostly(st.integers(1, 3), IDS, 15), "file_name": mostly(st.sampled_from(["a.jpg", "b.jpg", "sub/a.jpg", "missing.jpg"]), SCALARS, 15),
-                "width": mostly(st.just(40), NUMBERS, 15), "height": mostly(st.just(30), NUMBERS, 15)})
-ANNOTATION = _entry({"id": mostly(st.integers(1, 6), IDS), "image_id": mostly(st.integers(1, 3), IDS), "category_id": mostly(st.sampled_from([3, 7]), IDS),
-                     "bbox": mostly(st.lists(st.integers(0, 40), min_size=4, max_size=4), BBOX, 2)})
-CATEGORY = mostly(st.sampled_from([{"id": 3, "name": "car"}, {"id": 7, "name": "sign"}]),
-                  _entry({"id": mostly(st.sampled_from([3, 7]), IDS), "name": mostly(st.sampled_from(["car", "sign"]), SCALARS)}), 10)
-DOCUMENT = mostly(
-    st.fixed_dictionaries({"images": mostly(st.lists(IMAGE, max_size=3), ANY, 10), "annotations": mostly(st.lists(ANNOTATION, max_size=5), ANY, 10),
-                           "categories": mostly(st.lists(CATEGORY, min_size=1, max_size=3), ANY, 10)}),
-    ANY, 10,
+IMAGE = _entry(
+    {
+        "id": mostly(st.integers(1, 3), IDS, 15),
+        "file_name": mostly(st.sampled_from(["a.jpg", "b.jpg", "sub/a.jpg", "missing.jpg"]), SCALARS, 15),
+        "width": mostly(st.just(40), NUMBERS, 15),
+        "height": mostly(st.just(30), NUMBERS, 15),
+    }
 )
-TEXTS = mostly(DOCUMENT.map(lambda doc: json.dumps(doc, allow_nan=True)), st.sampled_from(["[" * 100_000, '{"images": ' * 50_000, "{", "",
-                  '{"images": [], "annotations": [], "categories": [{"id": ' + "9" * 5000 + ', "name": "x"}]}', "\xff\xfe"]), 10)
-VALID = {"images": [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 30}], "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [4, 3, 20, 15]}],
-         "categories": [{"id": 3, "name": "car"}]}
+ANNOTATION = _entry(
+    {
+        "id": mostly(st.integers(1, 6), IDS),
+        "image_id": mostly(st.integers(1, 3), IDS),
+        "category_id": mostly(st.sampled_from([3, 7]), IDS),
+        "bbox": mostly(st.lists(st.integers(0, 40), min_size=4, max_size=4), BBOX, 2),
+    }
+)
+CATEGORY = mostly(
+    st.sampled_from([{"id": 3, "name": "car"}, {"id": 7, "name": "sign"}]),
+    _entry({"id": mostly(st.sampled_from([3, 7]), IDS), "name": mostly(st.sampled_from(["car", "sign"]), SCALARS)}),
+    10,
+)
+DOCUMENT = mostly(
+    st.fixed_dictionaries(
+        {
+            "images": mostly(st.lists(IMAGE, max_size=3), ANY, 10),
+            "annotations": mostly(st.lists(ANNOTATION, max_size=5), ANY, 10),
+            "categories": mostly(st.lists(CATEGORY, min_size=1, max_size=3), ANY, 10),
+        }
+    ),
+    ANY,
+    10,
+)
+TEXTS = mostly(
+    DOCUMENT.map(lambda doc: json.dumps(doc, allow_nan=True)),
+    st.sampled_from(
+        [
+            "[" * 100_000,
+            '{"images": ' * 50_000,
+            "{",
+            "",
+            '{"images": [], "annotations": [], "categories": [{"id": ' + "9" * 5000 + ', "name": "x"}]}',
+            "\xff\xfe",
+        ]
+    ),
+    10,
+)
+VALID = {
+    "images": [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 30}],
+    "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [4, 3, 20, 15]}],
+    "categories": [{"id": 3, "name": "car"}],
+}
 
 
 def _images(folder: Path) -> None:
@@ -151,8 +248,11 @@ def test_the_coco_converter_converts_or_refuses_in_one_line(text, as_val):
         hostile, valid = root / "hostile.json", root / "valid.json"
         hostile.write_text(text, encoding="utf-8", errors="surrogateescape")
         valid.write_text(json.dumps(VALID))
-        specs = [CocoSplit("train", valid, root / "img"), CocoSplit("val", hostile, root / "img")] if as_val else \
-            [CocoSplit("train", hostile, root / "img"), CocoSplit("val", valid, root / "img")]
+        specs = (
+            [CocoSplit("train", valid, root / "img"), CocoSplit("val", hostile, root / "img")]
+            if as_val
+            else [CocoSplit("train", hostile, root / "img"), CocoSplit("val", valid, root / "img")]
+        )
         try:
             result = convert(specs, root / "out")
         except Mle3Error as exc:
@@ -163,7 +263,12 @@ def test_the_coco_converter_converts_or_refuses_in_one_line(text, as_val):
         event("converted" + (" with findings" if result.problems else ""))
         assert (root / "out" / "data.yaml").is_file()
         for severity, kind, file, line, message in result.problems:
-            assert severity in ("error", "warning") and kind.startswith("coco-") and file in (str(hostile), str(valid)) and "\n" not in message
+            assert (
+                severity in ("error", "warning")
+                and kind.startswith("coco-")
+                and file in (str(hostile), str(valid))
+                and "\n" not in message
+            )
         for label in (root / "out" / "labels").rglob("*.txt"):  # every converted value finite and normalised
             for row in label.read_text().splitlines():
                 c, *box = row.split()

@@ -32,7 +32,15 @@ def emit(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, float):
-        return ".nan" if value != value else ".inf" if value == float("inf") else "-.inf" if value == float("-inf") else repr(value)
+        return (
+            ".nan"
+            if value != value
+            else ".inf"
+            if value == float("inf")
+            else "-.inf"
+            if value == float("-inf")
+            else repr(value)
+        )
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
@@ -55,12 +63,42 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 SCALARS = st.one_of(
     st.integers(-(10**6), 10**6),
     st.integers(min_value=4000, max_value=6000).map(lambda n: Raw("9" * n)),
-    st.sampled_from([Raw(".nan"), Raw(".inf"), Raw("-.inf"), Raw("1.0e+400"), Raw("2026-13-45"), Raw("2026-02-30 10:00:00"),
-                     Raw("0x" + "f" * 300), Raw(":".join(["59"] * 200)), Raw("!!binary '%%'"), Raw("'\\u0000'"), Raw('"\\x00\\x07"')]),
+    st.sampled_from(
+        [
+            Raw(".nan"),
+            Raw(".inf"),
+            Raw("-.inf"),
+            Raw("1.0e+400"),
+            Raw("2026-13-45"),
+            Raw("2026-02-30 10:00:00"),
+            Raw("0x" + "f" * 300),
+            Raw(":".join(["59"] * 200)),
+            Raw("!!binary '%%'"),
+            Raw("'\\u0000'"),
+            Raw('"\\x00\\x07"'),
+        ]
+    ),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.booleans(), st.none(),
+    st.booleans(),
+    st.none(),
     st.text(max_size=20),
-    st.sampled_from(["", "nan", "1e400", "..", "../../etc/passwd", "REQ-D", "DATA", "DATA-v1", "TRAIN", "MODEL-v1", "validated", "car", "mAP_50"]),
+    st.sampled_from(
+        [
+            "",
+            "nan",
+            "1e400",
+            "..",
+            "../../etc/passwd",
+            "REQ-D",
+            "DATA",
+            "DATA-v1",
+            "TRAIN",
+            "MODEL-v1",
+            "validated",
+            "car",
+            "mAP_50",
+        ]
+    ),
 )
 
 
@@ -68,7 +106,13 @@ def values(depth: int) -> st.SearchStrategy[Any]:
     if depth <= 0:
         return SCALARS
     inner = values(depth - 1)
-    return st.one_of(SCALARS, st.lists(inner, max_size=3), st.dictionaries(st.one_of(st.text(max_size=8), SCALARS.filter(lambda v: not isinstance(v, (list, dict)))), inner, max_size=3))
+    return st.one_of(
+        SCALARS,
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.one_of(st.text(max_size=8), SCALARS.filter(lambda v: not isinstance(v, (list, dict)))), inner, max_size=3
+        ),
+    )
 
 
 @st.composite
@@ -76,7 +120,11 @@ def section(draw: st.DrawFn, model: type[BaseModel], depth: int = 3) -> dict[str
     """A mapping with some of ``model``'s fields (by YAML key), nested sections built the
     same way, and hostile values elsewhere."""
     fields = list(model.model_fields.items())
-    chosen = draw(st.lists(st.sampled_from(fields), max_size=min(len(fields), 8), unique_by=lambda f: f[0])) if fields else []
+    chosen = (
+        draw(st.lists(st.sampled_from(fields), max_size=min(len(fields), 8), unique_by=lambda f: f[0]))
+        if fields
+        else []
+    )
     body: dict[str, Any] = {}
     for name, info in chosen:
         nested = _model_of(info.annotation)
@@ -98,8 +146,17 @@ def item_files(draw: st.DrawFn) -> str:
     return f"{key}: {emit(body)}\n"
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
-@given(text=item_files(), where=st.sampled_from(["artifacts/fuzz.yaml", "requirements/fuzz.yaml", "artifacts/runs/RUN-20260101-000000-ffff/run.yaml"]))
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
+@given(
+    text=item_files(),
+    where=st.sampled_from(
+        ["artifacts/fuzz.yaml", "requirements/fuzz.yaml", "artifacts/runs/RUN-20260101-000000-ffff/run.yaml"]
+    ),
+)
 def test_schema_shaped_documents_never_crash_the_loader_or_check(tmp_path_factory, text, where):
     root = write_files(tmp_path_factory.mktemp("fz") / "ws", dict(BASE_FILES))
     path = root / where

@@ -17,12 +17,42 @@ from mle3.runner.queue import read_entry
 from mle3.runs.claims import queue_state
 from mle3.runs.records import effective_status, epoch_lines, read_record
 
-SETTINGS = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30), st.floats(allow_nan=True),
-                    st.text(max_size=20), st.sampled_from(["high", "RUN-A", "pending", "in_progress", "success", "", "~", "../x"]))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=8)
-KEYS = ["run", "priority", "queued_at", "id", "config", "status", "pid", "pid_start", "host", "heartbeat", "queue", "worker", "created", "epochs_completed"]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.sampled_from(["high", "RUN-A", "pending", "in_progress", "success", "", "~", "../x"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=8,
+)
+KEYS = [
+    "run",
+    "priority",
+    "queued_at",
+    "id",
+    "config",
+    "status",
+    "pid",
+    "pid_start",
+    "host",
+    "heartbeat",
+    "queue",
+    "worker",
+    "created",
+    "epochs_completed",
+]
 records = st.dictionaries(st.sampled_from(KEYS), values, max_size=10)
 
 
@@ -48,8 +78,13 @@ def _check_entry(path: Path) -> None:
 
 
 @SETTINGS
-@given(st.one_of(st.binary(max_size=300), records.map(lambda d: json.dumps(d, default=str).encode()),
-                 st.builds(lambda p, q: json.dumps({"run": "RUN-A", "priority": p, "queued_at": q}).encode(), values, values)))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        records.map(lambda d: json.dumps(d, default=str).encode()),
+        st.builds(lambda p, q: json.dumps({"run": "RUN-A", "priority": p, "queued_at": q}).encode(), values, values),
+    )
+)
 def test_queue_entry_reader(raw):
     path = ROOT / "RUN-A.json"
     path.write_bytes(raw)
@@ -67,9 +102,14 @@ def test_queue_entry_reader_bounds_size_and_depth():
 
 
 @SETTINGS
-@given(st.one_of(st.binary(max_size=400), st.text(max_size=300).map(str.encode),
-                 st.builds(lambda d: yaml.safe_dump({"run": d}).encode(), records),
-                 st.builds(lambda d: yaml.safe_dump({"run": dict(d, id="RUN-A", config="C")}).encode(), records)))
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=300).map(str.encode),
+        st.builds(lambda d: yaml.safe_dump({"run": d}).encode(), records),
+        st.builds(lambda d: yaml.safe_dump({"run": dict(d, id="RUN-A", config="C")}).encode(), records),
+    )
+)
 def test_run_record_reader_and_status(raw):
     folder = ROOT / "artifacts" / "runs" / "RUN-A"
     folder.mkdir(parents=True, exist_ok=True)
@@ -87,11 +127,16 @@ def test_run_record_reader_and_status(raw):
 @SETTINGS
 @given(records)
 def test_effective_status_never_raises_on_any_record(run):
-    assert isinstance(effective_status(run), str) and isinstance(effective_status(dict(run, status="pending", queue={"x": 1}, id="RUN-B"), ROOT), str)
+    assert isinstance(effective_status(run), str) and isinstance(
+        effective_status(dict(run, status="pending", queue={"x": 1}, id="RUN-B"), ROOT), str
+    )
 
 
-lines = st.one_of(st.binary(max_size=80), values.map(lambda v: json.dumps(v, default=str).encode()),
-                  st.builds(lambda e, m: json.dumps({"epoch": e, "mAP50": m}, default=str).encode(), values, values))
+lines = st.one_of(
+    st.binary(max_size=80),
+    values.map(lambda v: json.dumps(v, default=str).encode()),
+    st.builds(lambda e, m: json.dumps({"epoch": e, "mAP50": m}, default=str).encode(), values, values),
+)
 
 
 @SETTINGS

@@ -9,7 +9,9 @@ from mle3.errors import Mle3Error
 from mle3.ids import MAX_LENGTH, check_id, id_problem
 
 
-@pytest.mark.parametrize("value", ["a", "Z", "0", "9", "TINY-MODEL-v0.1.0", "a.b_c-d", "x" * MAX_LENGTH, "a.b.c", "1-_."])
+@pytest.mark.parametrize(
+    "value", ["a", "Z", "0", "9", "TINY-MODEL-v0.1.0", "a.b_c-d", "x" * MAX_LENGTH, "a.b.c", "1-_."]
+)
 def test_valid_ids_have_no_problem(value):
     assert id_problem(value) is None
     assert check_id(value) == value
@@ -22,8 +24,29 @@ def test_the_length_limit_is_128_characters_inclusive():
     assert problem and "129" in problem
 
 
-@pytest.mark.parametrize("value", ["", "..", "a..b", "../etc", "a/b", "/abs", "a\\b", "a b", "a\tb", "a\nb", "a\x00b",
-                                   ".hidden", "-flag", "_x", "é", "aé", "a:b", "a*b"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "..",
+        "a..b",
+        "../etc",
+        "a/b",
+        "/abs",
+        "a\\b",
+        "a b",
+        "a\tb",
+        "a\nb",
+        "a\x00b",
+        ".hidden",
+        "-flag",
+        "_x",
+        "é",
+        "aé",
+        "a:b",
+        "a*b",
+    ],
+)
 def test_ids_that_could_leave_their_folder_or_confuse_a_tool_are_refused(value):
     assert id_problem(value) is not None
     with pytest.raises(Mle3Error) as err:

@@ -31,13 +31,16 @@ def test_the_fingerprint_is_the_sha256_of_that_text_and_ignores_order_and_mtime(
     assert m.fingerprint(reordered) == fp
 
 
-@pytest.mark.parametrize("change", [
-    lambda es: es[:-1],  # removed
-    lambda es: es + [m.Entry("data/d.jpg", 1, 0, A)],  # added
-    lambda es: [m.Entry("data/z.jpg", es[0].size, 0, es[0].sha256)] + es[1:],  # renamed
-    lambda es: [m.Entry(es[0].path, es[0].size + 1, 0, es[0].sha256)] + es[1:],  # size
-    lambda es: [m.Entry(es[0].path, es[0].size, 0, C)] + es[1:],  # content
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda es: es[:-1],  # removed
+        lambda es: es + [m.Entry("data/d.jpg", 1, 0, A)],  # added
+        lambda es: [m.Entry("data/z.jpg", es[0].size, 0, es[0].sha256)] + es[1:],  # renamed
+        lambda es: [m.Entry(es[0].path, es[0].size + 1, 0, es[0].sha256)] + es[1:],  # size
+        lambda es: [m.Entry(es[0].path, es[0].size, 0, C)] + es[1:],  # content
+    ],
+)
 def test_any_change_to_the_set_changes_the_fingerprint(change):
     assert m.fingerprint(change(entries())) != m.fingerprint(entries())
 
@@ -53,7 +56,9 @@ def test_encoding_is_byte_identical_everywhere_and_round_trips():
     assert data == m.encode_manifest(text) and data[4:8] == b"\0\0\0\0"  # no timestamp
     fp = m.fingerprint(entries())
     decoded = m.decode_manifest(data, "x.gz", fp)
-    assert [(e.path, e.size, e.sha256, e.mtime_ns) for e in decoded] == [(e.path, e.size, e.sha256, 0) for e in sorted(entries(), key=lambda e: e.path)]
+    assert [(e.path, e.size, e.sha256, e.mtime_ns) for e in decoded] == [
+        (e.path, e.size, e.sha256, 0) for e in sorted(entries(), key=lambda e: e.path)
+    ]
     assert m.decode_manifest(m.encode_manifest(""), "empty.gz", m.fingerprint([])) == []
 
 
@@ -66,7 +71,11 @@ def test_a_manifest_is_trusted_only_as_its_fingerprint():
 
 def test_multi_member_and_padded_gzip_is_read_whole():
     lines = m.manifest_text(entries()).splitlines(keepends=True)
-    data = b"".join(gzip.compress(line.encode(), mtime=0) for line in lines[:2]) + b"\0\0\0" + gzip.compress(lines[2].encode(), mtime=0)
+    data = (
+        b"".join(gzip.compress(line.encode(), mtime=0) for line in lines[:2])
+        + b"\0\0\0"
+        + gzip.compress(lines[2].encode(), mtime=0)
+    )
     assert m.gunzip(data) == "".join(lines).encode()
     assert len(m.decode_manifest(data, "x.gz", m.fingerprint(entries()))) == 3
 
@@ -82,13 +91,16 @@ def test_truncated_or_foreign_data_is_not_a_manifest(data):
         m.decode_manifest(data, "x.gz")
 
 
-@pytest.mark.parametrize("bad, number", [
-    (f"{A}  10  a.jpg\n{B}  x  b.jpg\n", 2),  # size not a number
-    (f"{A}  10  a.jpg\n{B}  20\n", 2),  # missing path
-    (f"{A}  10  a.jpg\n{A}  5  c.jpg\nabc  20  b.jpg\n", 3),  # short digest
-    (f"{A}0  10  a.jpg\n", 1),  # long digest
-    ("garbage\n", 1),
-])
+@pytest.mark.parametrize(
+    "bad, number",
+    [
+        (f"{A}  10  a.jpg\n{B}  x  b.jpg\n", 2),  # size not a number
+        (f"{A}  10  a.jpg\n{B}  20\n", 2),  # missing path
+        (f"{A}  10  a.jpg\n{A}  5  c.jpg\nabc  20  b.jpg\n", 3),  # short digest
+        (f"{A}0  10  a.jpg\n", 1),  # long digest
+        ("garbage\n", 1),
+    ],
+)
 def test_a_malformed_line_is_named(bad, number):
     with pytest.raises(ValueError, match=rf"^x\.gz:{number}: malformed manifest line$"):
         m.decode_manifest(m.encode_manifest(bad), "x.gz")
@@ -103,7 +115,7 @@ def test_v1_tsv_is_read_with_mtimes_and_malformed_lines_named(tmp_path):
     good = tmp_path / "m.tsv"
     good.write_text(f"# header\n\ndata/a.jpg\t10\t123\t{A}\n")
     assert m.read_manifest(good) == [m.Entry("data/a.jpg", 10, 123, A)]
-    for bad in (f"data/a.jpg\t10\t123\n", f"data/a.jpg\t10\t123\t{A[:-1]}\n", f"data/a.jpg\t10\t123\t{A}\textra\n"):
+    for bad in ("data/a.jpg\t10\t123\n", f"data/a.jpg\t10\t123\t{A[:-1]}\n", f"data/a.jpg\t10\t123\t{A}\textra\n"):
         good.write_text(f"# h\n{bad}")
         with pytest.raises(ValueError, match=r"m\.tsv:2: malformed manifest line"):
             m.read_manifest(good)
@@ -149,8 +161,17 @@ def test_changed_and_removed_are_sorted(tmp_path):
     assert diff.removed == ["p", "q"]
 
 
-@pytest.mark.parametrize("name, data", [("img.jpg", True), ("labels", True), (".hidden", False), ("train.cache", False),
-                                        (".mle3-manifests", False), ("cache.txt", True)])
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("img.jpg", True),
+        ("labels", True),
+        (".hidden", False),
+        ("train.cache", False),
+        (".mle3-manifests", False),
+        ("cache.txt", True),
+    ],
+)
 def test_hidden_files_and_label_caches_are_not_data(name, data):
     assert m.is_data_file(name) is data
 

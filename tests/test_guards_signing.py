@@ -45,10 +45,26 @@ def root(tmp_path, keys):
     return ws
 
 
-def entry(key, *, name="Lea <lea@example.com>", role="ml_lead", item="M-1", fingerprint="f" * 64, decision="approved",
-          time=TIME, parents=("b" * 64, "a" * 64), sign=True, **details):
-    e = {"action": "approval", "item": item, "time": time, "parents": list(parents),
-         "details": {"name": name, "role": role, "decision": decision, "fingerprint": fingerprint, **details}}
+def entry(
+    key,
+    *,
+    name="Lea <lea@example.com>",
+    role="ml_lead",
+    item="M-1",
+    fingerprint="f" * 64,
+    decision="approved",
+    time=TIME,
+    parents=("b" * 64, "a" * 64),
+    sign=True,
+    **details,
+):
+    e = {
+        "action": "approval",
+        "item": item,
+        "time": time,
+        "parents": list(parents),
+        "details": {"name": name, "role": role, "decision": decision, "fingerprint": fingerprint, **details},
+    }
     if sign:
         payload = signing.message(item, fingerprint, role, decision, time, signing.chain_of(e))
         e["details"]["signature"] = signing.sign(key, payload)
@@ -64,8 +80,15 @@ def test_chain_is_the_sorted_parents_or_the_legacy_prev():
 
 def test_the_message_is_canonical_json_of_every_signed_field():
     body = json.loads(signing.message("M", "fp", "ml_lead", "approved", TIME, {"parents": ["a"]}))
-    assert body == {"namespace": "mle3-approval", "item": "M", "fingerprint": "fp", "role": "ml_lead", "decision": "approved",
-                    "time": TIME, "parents": ["a"]}
+    assert body == {
+        "namespace": "mle3-approval",
+        "item": "M",
+        "fingerprint": "fp",
+        "role": "ml_lead",
+        "decision": "approved",
+        "time": TIME,
+        "parents": ["a"],
+    }
     raw = signing.message("M", "fp", "r", "d", "t", {"prev": ""})
     assert raw == json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
 
@@ -79,7 +102,8 @@ def test_signers_reads_principals_roles_and_line_numbers_skipping_comments(root,
     lines = signing.signers(root)
     assert [(s.principals, s.roles, s.line) for s in lines] == [
         (["lea@example.com", "lea@old.example.com"], ["ml_lead", "safety_assessor"], 3),
-        (["sam@example.com"], ["safety_assessor"], 4)]
+        (["sam@example.com"], ["safety_assessor"], 4),
+    ]
     (root / signing.ALLOWED_SIGNERS).write_text(f"kim@example.com {keys['lea'][1]}\n")
     assert [(s.principals, s.roles) for s in signing.signers(root)] == [(["kim@example.com"], [])]
     (root / signing.ALLOWED_SIGNERS).unlink()
@@ -93,9 +117,14 @@ def test_a_good_signature_verifies(root, keys):
 
 def test_every_signed_field_is_covered(root, keys):
     good = entry(keys["lea"][0])
-    for path, value in [(("item",), "M-2"), (("time",), "2026-03-01T12:00:01+00:00"), (("parents",), ["c" * 64]),
-                        (("details", "fingerprint"), "e" * 64), (("details", "decision"), "rejected"),
-                        (("details", "role"), "safety_assessor")]:
+    for path, value in [
+        (("item",), "M-2"),
+        (("time",), "2026-03-01T12:00:01+00:00"),
+        (("parents",), ["c" * 64]),
+        (("details", "fingerprint"), "e" * 64),
+        (("details", "decision"), "rejected"),
+        (("details", "role"), "safety_assessor"),
+    ]:
         forged = json.loads(json.dumps(good))
         target = forged
         for step in path[:-1]:
@@ -136,12 +165,17 @@ def test_an_expired_key_does_not_verify(root, keys):
 
 def test_a_signer_may_sign_only_in_the_roles_listed(root, keys):
     check = signing.verify(root, entry(keys["lea"][0], role="data_steward"))
-    assert not check.ok and "not allowed to sign as data_steward" in check.problem and "ml_lead, safety_assessor" in check.problem
+    assert (
+        not check.ok
+        and "not allowed to sign as data_steward" in check.problem
+        and "ml_lead, safety_assessor" in check.problem
+    )
 
 
 def test_roles_of_another_principal_do_not_count(root, keys):
     (root / signing.ALLOWED_SIGNERS).write_text(
-        f"lea@example.com {keys['lea'][1]}\nsam@example.com {keys['sam'][1]} roles=ml_lead\n")
+        f"lea@example.com {keys['lea'][1]}\nsam@example.com {keys['sam'][1]} roles=ml_lead\n"
+    )
     check = signing.verify(root, entry(keys["lea"][0]))
     assert not check.ok and "not allowed to sign as ml_lead" in check.problem and "none" in check.problem
 

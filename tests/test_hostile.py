@@ -15,17 +15,47 @@ from conftest import BASE_FILES, require_weasyprint, write_files
 from mle3 import audit, load_workspace, run_checks
 from mle3.workspace.load import parse_file
 
-KEYS = ["requirement", "requirements", "dataset", "training", "model_version", "augmentation", "run", "architecture", "id", "version",
-        "epochs", "criteria", "metric", "min", "splits", "traceability", "previous_version", "optimizer", "lr", "status", "&a", "*a", "<<"]
+KEYS = [
+    "requirement",
+    "requirements",
+    "dataset",
+    "training",
+    "model_version",
+    "augmentation",
+    "run",
+    "architecture",
+    "id",
+    "version",
+    "epochs",
+    "criteria",
+    "metric",
+    "min",
+    "splits",
+    "traceability",
+    "previous_version",
+    "optimizer",
+    "lr",
+    "status",
+    "&a",
+    "*a",
+    "<<",
+]
 
 
 def yaml_fragments():
-    scalar = st.one_of(st.integers(-5, 10**6), st.floats(allow_nan=True), st.text(max_size=12), st.sampled_from(["", "~", "null", "yes", "[", "{", "- ", ": ", "'", '"', "\t", "\\x00"]))
+    scalar = st.one_of(
+        st.integers(-5, 10**6),
+        st.floats(allow_nan=True),
+        st.text(max_size=12),
+        st.sampled_from(["", "~", "null", "yes", "[", "{", "- ", ": ", "'", '"', "\t", "\\x00"]),
+    )
     line = st.tuples(st.integers(0, 6), st.sampled_from(KEYS), scalar).map(lambda t: " " * t[0] + f"{t[1]}: {t[2]}")
     return st.lists(st.one_of(line, st.text(max_size=40)), min_size=1, max_size=25).map("\n".join)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(text=yaml_fragments())
 def test_fuzzed_item_files_never_crash_and_always_have_a_location(tmp_path, text):
     write_files(tmp_path, {"mle3.yaml": "project: fuzz\n"})
@@ -48,7 +78,7 @@ def test_mutated_valid_files_never_crash(tmp_path, data):
 
     original = textwrap.dedent(BASE_FILES[name]).lstrip("\n").encode()
     pos = data.draw(st.integers(0, len(original) - 1))
-    mutated = original[:pos] + data.draw(st.binary(max_size=6)) + original[pos + data.draw(st.integers(0, 4)):]
+    mutated = original[:pos] + data.draw(st.binary(max_size=6)) + original[pos + data.draw(st.integers(0, 4)) :]
     root = write_files(tmp_path / "m", dict(BASE_FILES))
     (root / name).write_bytes(mutated)
     report = run_checks(load_workspace(root, use_cache=False))
@@ -65,8 +95,15 @@ def test_deep_nesting_and_huge_files_are_refused_within_bounds(tmp_path):
     import subprocess
     import sys
 
-    ws = write_files(tmp_path / "ws", {"mle3.yaml": "project: deep\n", "artifacts/d.yaml": "requirement: " + "[" * 100_000 + "]" * 100_000 + "\n"})
-    proc = subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", "check", "-w", str(ws)], capture_output=True, text=True)
+    ws = write_files(
+        tmp_path / "ws",
+        {"mle3.yaml": "project: deep\n", "artifacts/d.yaml": "requirement: " + "[" * 100_000 + "]" * 100_000 + "\n"},
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", "from mle3.cli import run; run()", "check", "-w", str(ws)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "nested deeper than 100 levels" in proc.stdout
     (tmp_path / "huge.yaml").write_bytes(b"a: " + b"x" * (21 * 1024 * 1024) + b"\n")
     problem = parse_file(str(tmp_path), "huge.yaml").problem
@@ -87,7 +124,13 @@ def test_symlinks_out_of_the_workspace_are_never_followed(make_ws, tmp_path, cli
     outside.mkdir()
     (outside / "secret.yaml").write_text("requirement:\n  id: SECRET\n  type: other\n")
     (outside / "weights.pt").write_bytes(b"not yours")
-    root = make_ws({"artifacts/model.yaml": BASE_FILES["artifacts/model.yaml"].replace("  status: draft", "  artifacts: {weights: models/w.pt}\n          status: draft")})
+    root = make_ws(
+        {
+            "artifacts/model.yaml": BASE_FILES["artifacts/model.yaml"].replace(
+                "  status: draft", "  artifacts: {weights: models/w.pt}\n          status: draft"
+            )
+        }
+    )
     os.symlink(outside / "secret.yaml", root / "requirements" / "linked.yaml")
     (root / "models").mkdir()
     os.symlink(outside / "weights.pt", root / "models" / "w.pt")
@@ -107,7 +150,7 @@ def test_workspace_templates_cannot_reach_outside(trained_ws, cli, tmp_path):
     templates = trained_ws / "templates"
     templates.mkdir()
     os.symlink(tmp_path / "evil.html.j2", templates / "wp_11-06.html.j2")
-    code, _, err = cli("report", "11-06", "TINY-MODEL-v0.1.0", "-o", tmp_path / "x.pdf", "-w", trained_ws)
+    code, _, err = cli("report", "11-06", "TINY-MODEL-v0.1.0", "-o", tmp_path / "x.pdf", "-w", trained_ws, expect=2)
     assert code == 2 and "outside the template folders" in err and "Traceback" not in err
 
 
@@ -116,7 +159,13 @@ def test_pdf_renderer_fetches_nothing_from_data(tmp_path):
     from mle3.templating import bundled_templates
 
     fetcher = _fetcher([bundled_templates()])
-    for url in ("http://127.0.0.1:9/x.png", "https://example.invalid/a.css", "file:///etc/passwd", f"file://{tmp_path}/x.png", "ftp://x/y"):
+    for url in (
+        "http://127.0.0.1:9/x.png",
+        "https://example.invalid/a.css",
+        "file:///etc/passwd",
+        f"file://{tmp_path}/x.png",
+        "ftp://x/y",
+    ):
         with pytest.raises(ValueError):
             fetcher.fetch(url)
     assert fetcher.fetch(f"file://{bundled_templates() / 'print.css'}") is not None
@@ -142,13 +191,20 @@ def test_html_with_urls_in_data_renders_without_fetching(trained_ws, cli, tmp_pa
 
     monkeypatch.setattr(render, "_fetcher", spy)
     req = trained_ws / "requirements/R.yaml"
-    req.write_text(req.read_text().replace("title: Tiny detector quality", "title: '<img src=\"http://127.0.0.1:9/x.png\"><link rel=stylesheet href=\"file:///etc/passwd\">'"))
+    req.write_text(
+        req.read_text().replace(
+            "title: Tiny detector quality",
+            'title: \'<img src="http://127.0.0.1:9/x.png"><link rel=stylesheet href="file:///etc/passwd">\'',
+        )
+    )
     assert cli("report", "11-06", "TINY-MODEL-v0.1.0", "-o", tmp_path / "x.pdf", "-w", trained_ws)[0] == 0
     assert not [u for u in asked if u.startswith(("http", "file:///etc"))]
 
 
 def _log_files(root):
-    return sorted((p.relative_to(root).as_posix(), p.read_bytes()) for p in (root / audit.AUDIT_DIR).rglob("*") if p.is_file())
+    return sorted(
+        (p.relative_to(root).as_posix(), p.read_bytes()) for p in (root / audit.AUDIT_DIR).rglob("*") if p.is_file()
+    )
 
 
 def test_disk_full_during_an_approval_keeps_the_log_intact(trained_ws, cli, monkeypatch):
@@ -158,7 +214,7 @@ def test_disk_full_during_an_approval_keeps_the_log_intact(trained_ws, cli, monk
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(audit.os, "write", full)
-    code, _, err = cli("approve", "TINY-MODEL-v0.1.0", "--role", "ml_lead", "--name", "Lea", "-w", trained_ws)
+    code, _, err = cli("approve", "TINY-MODEL-v0.1.0", "--role", "ml_lead", "--name", "Lea", "-w", trained_ws, expect=2)
     assert code == 2 and "No space left on device" in err and "Traceback" not in err
     assert _log_files(trained_ws) == before and audit.verify(trained_ws)[1] == []
 
@@ -183,25 +239,32 @@ def test_disk_full_during_registration_writes_nothing(trained_ws, cli, monkeypat
 
     monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: FullFile(real_fdopen(fd, mode)))
     data_yaml = trained_ws / "data/tiny/data.yaml"
-    code, _, err = cli("dataset", "register", data_yaml, "--id", "TINY-DATA", "--version", "v2", "-w", trained_ws)
+    code, _, err = cli(
+        "dataset", "register", data_yaml, "--id", "TINY-DATA", "--version", "v2", "-w", trained_ws, expect=2
+    )
     assert code == 2 and "No space left" in err
-    leftovers = [p.name for p in (trained_ws / "artifacts/datasets").iterdir() if "v2" in p.name or p.name.endswith(".tmp")]
+    leftovers = [
+        p.name for p in (trained_ws / "artifacts/datasets").iterdir() if "v2" in p.name or p.name.endswith(".tmp")
+    ]
     assert leftovers == []
 
 
-@pytest.mark.parametrize("args", [
-    ("approve", "../../tmp/x", "--role", "ml_lead"),
-    ("trace", "a/b"),
-    ("report", "13-65", "bad id", "-o", "r.pdf"),
-    ("runs", "show", "../../../etc"),
-    ("dataset", "register", "data/tiny/data.yaml", "--id", "../evil", "--version", "v9"),
-    ("dataset", "register", "data/tiny/data.yaml", "--id", "OK", "--version", "v9/x"),
-    ("train", "TINY-TRAIN-001", "--model-id", "../../evil"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("approve", "../../tmp/x", "--role", "ml_lead"),
+        ("trace", "a/b"),
+        ("report", "13-65", "bad id", "-o", "r.pdf"),
+        ("runs", "show", "../../../etc"),
+        ("dataset", "register", "data/tiny/data.yaml", "--id", "../evil", "--version", "v9"),
+        ("dataset", "register", "data/tiny/data.yaml", "--id", "OK", "--version", "v9/x"),
+        ("train", "TINY-TRAIN-001", "--model-id", "../../evil"),
+    ],
+)
 def test_every_command_refuses_ids_that_could_leave_their_folder(trained_ws, cli, args):
     before = sorted(p.relative_to(trained_ws).as_posix() for p in trained_ws.rglob("*") if ".mle3" not in p.parts)
-    code, _, err = cli(*args, "-w", trained_ws)
+    code, _, err = cli(*args, "-w", trained_ws, expect=2)
     assert code == 2 and "Traceback" not in err and err.count("\n") == 1, err
-    assert ("contains" in err or "'..'" in err), err
+    assert "contains" in err or "'..'" in err, err
     after = sorted(p.relative_to(trained_ws).as_posix() for p in trained_ws.rglob("*") if ".mle3" not in p.parts)
     assert after == before

@@ -8,9 +8,11 @@ import xml.etree.ElementTree as ET
 from mle3.rules import RULES
 
 MODEL = "artifacts/model.yaml"
-BROKEN = {MODEL: "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-D, REQ-P]}\n",
-          "artifacts/train3.yaml": "training:\n  id: TRAIN-3\n  model: m\n  dataset: DATA\n  epochs: 3\n",
-          "artifacts/bad.yaml": "dataset: [unclosed\n"}
+BROKEN = {
+    MODEL: "model_version:\n  id: MODEL-v1\n  training_run: NOPE\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-D, REQ-P]}\n",
+    "artifacts/train3.yaml": "training:\n  id: TRAIN-3\n  model: m\n  dataset: DATA\n  epochs: 3\n",
+    "artifacts/bad.yaml": "dataset: [unclosed\n",
+}
 
 
 def test_sarif_validates_against_the_sarif_2_1_0_schema(make_ws, cli):
@@ -20,13 +22,16 @@ def test_sarif_validates_against_the_sarif_2_1_0_schema(make_ws, cli):
 
     schema = json.loads((FIXTURES / "sarif-schema-2.1.0.json").read_text())
     for files in (BROKEN, {}):
-        code, out, _ = cli("check", "-w", make_ws(files), "--format", "sarif")
-        errors = sorted(jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(json.loads(out)), key=str)
+        code, out, _ = cli("check", "-w", make_ws(files), "--format", "sarif", expect=None)
+        errors = sorted(
+            jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(json.loads(out)),
+            key=str,
+        )
         assert errors == [], [e.message for e in errors[:5]]
 
 
 def test_sarif_has_every_rule_and_a_located_result_per_finding(make_ws, cli):
-    code, out, _ = cli("check", "-w", make_ws(BROKEN), "--format", "sarif")
+    code, out, _ = cli("check", "-w", make_ws(BROKEN), "--format", "sarif", expect=1)
     doc = json.loads(out)
     assert code == 1 and doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
     run = doc["runs"][0]
@@ -45,14 +50,16 @@ def test_sarif_has_every_rule_and_a_located_result_per_finding(make_ws, cli):
 
 def test_junit_fails_the_rule_and_item_cases_with_errors(make_ws, cli, tmp_path):
     target = tmp_path / "report.xml"
-    code, _, _ = cli("check", "-w", make_ws(BROKEN), "--format", "junit", "-o", target)
+    code, _, _ = cli("check", "-w", make_ws(BROKEN), "--format", "junit", "-o", target, expect=1)
     root = ET.parse(target).getroot()
     cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
     assert code == 1 and cases[("trace.dangling-ref", "MODEL-v1")].find("failure") is not None
     warning_case = cases[("trace.config-unused", "TRAIN-3")]
     assert warning_case.find("failure") is None and warning_case.find("system-out") is not None
-    assert int(root.get("tests")) == len(cases) and int(root.get("failures")) == sum(c.find("failure") is not None for c in cases.values())
-    code, out, _ = cli("check", "-w", make_ws(BROKEN), "--format", "junit", "--strict")
+    assert int(root.get("tests")) == len(cases) and int(root.get("failures")) == sum(
+        c.find("failure") is not None for c in cases.values()
+    )
+    code, out, _ = cli("check", "-w", make_ws(BROKEN), "--format", "junit", "--strict", expect=None)
     strict = {(c.get("classname"), c.get("name")): c for c in ET.fromstring(out.split("\n", 1)[1]).iter("testcase")}
     assert strict[("trace.config-unused", "TRAIN-3")].find("failure") is not None
 
@@ -71,12 +78,18 @@ def test_pre_commit_hook_runs_for_real_in_a_git_repository(make_ws, tmp_path):
     hooks = tmp_path / "hooks-repo"
     shutil.copytree(REPO, hooks, ignore=shutil.ignore_patterns(".mle3", "*.egg-info", "__pycache__", "mle3-demo"))
     subprocess.run(["git", "add", "-A"], cwd=hooks, capture_output=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "hooks", "--allow-empty"], cwd=hooks, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "hooks", "--allow-empty"],
+        cwd=hooks,
+        capture_output=True,
+    )
     env = dict(__import__("os").environ, PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"))
     ok = run(sys_executable(), "-m", "pre_commit", "try-repo", str(hooks), "mle3-check-system", "--all-files", env=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "mle3 check (installed mle3)" in ok.stdout and "Passed" in ok.stdout
-    (root / "artifacts/model.yaml").write_text((root / "artifacts/model.yaml").read_text().replace("training_run: TRAIN", "training_run: NOPE"))
+    (root / "artifacts/model.yaml").write_text(
+        (root / "artifacts/model.yaml").read_text().replace("training_run: TRAIN", "training_run: NOPE")
+    )
     run("git", "add", "-A")
     bad = run(sys_executable(), "-m", "pre_commit", "try-repo", str(hooks), "mle3-check-system", "--all-files", env=env)
     assert bad.returncode == 1 and "trace.dangling-ref" in bad.stdout

@@ -36,7 +36,7 @@ FILES = {
     "artifacts/training/J.yaml": (
         "training:\n  id: J-TRAIN-001\n  model_line: J-MODEL\n  model: yolov8n.yaml\n  dataset: J-DATA\n  architecture: ARCH-1\n"
         "  requirements: [REQ-PERF]\n  epochs: 2\n  batch_size: 8\n  image_size: 64\n  optimizer: {type: AdamW, lr: 0.002}\n"
-        "  early_stopping: {patience: 5, metric: \"mAP@0.5\"}\n  augmentation: aug_config_v2.yaml\n"
+        '  early_stopping: {patience: 5, metric: "mAP@0.5"}\n  augmentation: aug_config_v2.yaml\n'
         "  hardware: {workers: 0}\n  reproducibility: {seed: 1, deterministic: true}\n"
     ),
     "artifacts/aug_config_v2.yaml": (REPO / "artifacts/augmentation/aug_config_v2.yaml").read_text(),
@@ -44,8 +44,13 @@ FILES = {
 
 
 def git(cwd: Path, *args: str, name: str = "Tom Trainer") -> str:
-    return subprocess.run(["git", "-c", f"user.name={name}", "-c", f"user.email={name.split()[0].lower()}@example.com", *args],
-                          cwd=cwd, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", f"user.name={name}", "-c", f"user.email={name.split()[0].lower()}@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tmp_path, monkeypatch):
@@ -96,8 +101,12 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     # the approvals are made in a second clone, on a branch, and merged back
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ws), str(clone)], check=True)
-    for role, item, name in (("ml_engineer", "J-TRAIN-001", "Eve Engineer"), ("data_owner", "J-DATA-v1", "Dan Owner"),
-                             ("ml_lead", model, "Lea Lead"), ("safety_assessor", model, "Sam Assessor")):
+    for role, item, name in (
+        ("ml_engineer", "J-TRAIN-001", "Eve Engineer"),
+        ("data_owner", "J-DATA-v1", "Dan Owner"),
+        ("ml_lead", model, "Lea Lead"),
+        ("safety_assessor", model, "Sam Assessor"),
+    ):
         code, out, err = cli("approve", item, "--role", role, "--name", name, "-w", clone)
         assert code == 0, (role, out, err)
     git(clone, "add", "-A", name="Lea Lead")
@@ -110,7 +119,13 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     ok("promote", validated, "--to", "released")
     git(ws, "add", "-A")
     git(ws, "commit", "-qm", "release")
-    status = yaml.safe_load(next(p for p in (ws / "artifacts/models").glob("*.yaml") if yaml.safe_load(p.read_text())["model_version"]["id"] == validated).read_text())
+    status = yaml.safe_load(
+        next(
+            p
+            for p in (ws / "artifacts/models").glob("*.yaml")
+            if yaml.safe_load(p.read_text())["model_version"]["id"] == validated
+        ).read_text()
+    )
     assert status["model_version"]["status"] == "released"
 
     # the release package, approved, and the site

@@ -41,7 +41,9 @@ def test_training_is_mirrored_while_it_runs(trained_ws, cli):
 
 
 def test_unreachable_server_is_a_warning_not_a_failure(trained_ws, cli):
-    code, out, _ = cli("train", "TINY-TRAIN-001", "--epochs", "1", "--mlflow-uri", "http://127.0.0.1:9", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli(
+        "train", "TINY-TRAIN-001", "--epochs", "1", "--mlflow=http://127.0.0.1:9", "-w", trained_ws, "--format", "json"
+    )
     result = json.loads(out)
     assert code == 0 and result["status"] == "success"
     assert any("MLflow mirror" in w for w in result["warnings"])
@@ -53,6 +55,8 @@ def test_recorded_runs_are_exported_once(trained_ws, cli):
     assert code == 0 and len(first["exported"]) == 1
     client, experiment = client_for(trained_ws)
     run = client.get_run(first["exported"][0]["mlflow_run_id"])
-    assert run.data.tags["mle3.run_id"] == first["exported"][0]["run"] and client.get_metric_history(run.info.run_id, "mAP50")
+    assert run.data.tags["mle3.run_id"] == first["exported"][0]["run_id"] and client.get_metric_history(
+        run.info.run_id, "mAP50"
+    )
     code, out, _ = cli("runs", "export", "-w", trained_ws, "--format", "json")
     assert json.loads(out)["exported"] == []

@@ -9,12 +9,17 @@ from mle3.datasets import register
 from mle3.datasets.night import night_list_of, unresolved_night_images
 from mle3.datasets.synthetic import generate
 
-REQ = {"mle3.yaml": "project: night\n", "requirements/R.yaml": "requirement:\n  id: REQ-DATA\n  type: ml_data\n  title: data\n"}
+REQ = {
+    "mle3.yaml": "project: night\n",
+    "requirements/R.yaml": "requirement:\n  id: REQ-DATA\n  type: ml_data\n  title: data\n",
+}
 
 
 def test_a_list_in_a_subfolder_is_read_relative_to_the_data_sets_root(tmp_path):
     data_yaml = generate(tmp_path / "signs", counts={"train": 10, "val": 2}, image_size=32, seed=1)
-    lines = [line for line in (tmp_path / "signs/night.txt").read_text().splitlines() if line and not line.startswith("#")]
+    lines = [
+        line for line in (tmp_path / "signs/night.txt").read_text().splitlines() if line and not line.startswith("#")
+    ]
     (tmp_path / "signs/lists").mkdir()
     (tmp_path / "signs/night.txt").rename(tmp_path / "signs/lists/night.txt")
     data_yaml.write_text(data_yaml.read_text().replace("night_images: night.txt", "night_images: lists/night.txt"))

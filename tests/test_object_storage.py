@@ -36,9 +36,16 @@ def lake(s3_server, tmp_path, monkeypatch):
     root ``lake`` is ``s3://<bucket>/prefix``."""
     import boto3
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": s3_server, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": s3_server,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
-    bucket = f"lake-{os.getpid()}-{len(list(tmp_path.parent.iterdir()))}-{tmp_path.name[-12:].lower().replace('_', '-')}"
+    bucket = (
+        f"lake-{os.getpid()}-{len(list(tmp_path.parent.iterdir()))}-{tmp_path.name[-12:].lower().replace('_', '-')}"
+    )
     client = boto3.client("s3")
     client.create_bucket(Bucket=bucket)
     local = tmp_path / "local"
@@ -46,12 +53,30 @@ def lake(s3_server, tmp_path, monkeypatch):
     for path in sorted(local.rglob("*")):
         if path.is_file():
             client.upload_file(str(path), bucket, f"prefix/{path.relative_to(local).as_posix()}")
-    ws = write_files(tmp_path / "ws", {"mle3.yaml": f"project: lake\ndata_roots:\n  lake: s3://{bucket}/prefix\n", "requirements/R.yaml": REQ})
+    ws = write_files(
+        tmp_path / "ws",
+        {"mle3.yaml": f"project: lake\ndata_roots:\n  lake: s3://{bucket}/prefix\n", "requirements/R.yaml": REQ},
+    )
     return ws, bucket, client, local
 
 
 def register(cli, ws, url, key="DATA-S3"):
-    return cli("dataset", "register", url, "--id", key, "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json")
+    return cli(
+        "dataset",
+        "register",
+        url,
+        "--id",
+        key,
+        "--version",
+        "v1",
+        "-r",
+        "REQ-DATA",
+        "-w",
+        ws,
+        "--format",
+        "json",
+        expect=None,
+    )
 
 
 def test_register_in_an_object_store_equals_the_same_files_on_disk(cli, lake, tmp_path):
@@ -60,13 +85,38 @@ def test_register_in_an_object_store_equals_the_same_files_on_disk(cli, lake, tm
     assert code == 0, err
     remote = json.loads(out)
     item = yaml.safe_load(dataset_record(ws, "DATA-S3-v1").read_text())["dataset"]
-    assert item["data_root"] == "lake" and item["data_yaml"] == "signs/data.yaml" and bucket not in dataset_record(ws, "DATA-S3-v1").read_text().split("source")[0]
-    assert client.head_object(Bucket=bucket, Key=f"prefix/{item['manifest']}")["ContentLength"] == item["registered"]["manifest_bytes"]
+    assert (
+        item["data_root"] == "lake"
+        and item["data_yaml"] == "signs/data.yaml"
+        and bucket not in dataset_record(ws, "DATA-S3-v1").read_text().split("source")[0]
+    )
+    assert (
+        client.head_object(Bucket=bucket, Key=f"prefix/{item['manifest']}")["ContentLength"]
+        == item["registered"]["manifest_bytes"]
+    )
     assert item["splits"]["train"]["samples"] == 8 and item["label_quality"]["errors"] == 0
     # the same files at the same place below a folder give the same fingerprint
     os.replace(local / "signs", ws / "signs")
-    code, out, _ = cli("dataset", "register", ws / "signs" / "data.yaml", "--id", "DATA-LOCAL", "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json")
-    assert code == 0 and json.loads(out)["fingerprint"] == remote["fingerprint"] and json.loads(out)["files"] == remote["files"]
+    code, out, _ = cli(
+        "dataset",
+        "register",
+        ws / "signs" / "data.yaml",
+        "--id",
+        "DATA-LOCAL",
+        "--version",
+        "v1",
+        "-r",
+        "REQ-DATA",
+        "-w",
+        ws,
+        "--format",
+        "json",
+    )
+    assert (
+        code == 0
+        and json.loads(out)["fingerprint"] == remote["fingerprint"]
+        and json.loads(out)["files"] == remote["files"]
+    )
     assert check_json(cli, ws)[0] == 0
 
 
@@ -80,9 +130,14 @@ def test_verify_uses_etags_and_rehashes_only_what_moved(cli, lake):
     body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     client.put_object(Bucket=bucket, Key=key, Body=body.replace(b"0", b"1", 1))  # same size, new ETag
     client.put_object(Bucket=bucket, Key="prefix/signs/images/train/new.jpg", Body=b"x")
-    code, out, _ = cli("dataset", "verify", "DATA-S3", "-w", ws, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-S3", "-w", ws, "--format", "json", expect=1)
     doc = json.loads(out)
-    assert code == 1 and doc["changed"] == ["signs/labels/train/train_00000.txt"] and doc["added"] == ["signs/images/train/new.jpg"] and doc["hashed"] == 1
+    assert (
+        code == 1
+        and doc["changed"] == ["signs/labels/train/train_00000.txt"]
+        and doc["added"] == ["signs/images/train/new.jpg"]
+        and doc["hashed"] == 1
+    )
     code, check = check_json(cli, ws)
     assert code == 1 and any(f["rule"] == "data.changed" and "1 changed" in f["message"] for f in check["findings"])
 
@@ -110,7 +165,11 @@ def test_training_data_is_materialized_checked_and_repaired(cli, lake, monkeypat
     (target / "signs/images/train/stray.jpg").write_bytes(good)
     (target / "signs/images/train/train_00002.jpg.part").write_bytes(b"partial")
     local_data_yaml(ws, workspace.config, ds)
-    assert victim.read_bytes() == good and not (target / "signs/images/train/stray.jpg").exists() and not (target / "signs/images/train/train_00002.jpg.part").exists()
+    assert (
+        victim.read_bytes() == good
+        and not (target / "signs/images/train/stray.jpg").exists()
+        and not (target / "signs/images/train/train_00002.jpg.part").exists()
+    )
     # an object that changed in the store since registration is never trained on
     victim.unlink()
     client.put_object(Bucket=bucket, Key="prefix/signs/images/train/train_00001.jpg", Body=good[:-1] + b"\x00")
@@ -160,7 +219,12 @@ def test_a_model_trains_on_data_in_the_object_store(cli, s3_server, tmp_path, mo
 
     from conftest import TINY_FILES
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": s3_server, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": s3_server,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("MLE3_DATA_CACHE", str(tmp_path / "cache"))
     client = boto3.client("s3")
@@ -170,8 +234,22 @@ def test_a_model_trains_on_data_in_the_object_store(cli, s3_server, tmp_path, mo
     for path in sorted(local.rglob("*")):
         if path.is_file():
             client.upload_file(str(path), "train-lake", f"sets/{path.relative_to(local).as_posix()}")
-    ws = write_files(tmp_path / "ws", {**TINY_FILES, "mle3.yaml": "project: tiny\ndata_roots:\n  lake: s3://train-lake/sets\n"})
-    code, _, err = cli("dataset", "register", "s3://train-lake/sets/tiny/data.yaml", "--id", "TINY-DATA", "--version", "v1", "-r", "REQ-DATA", "-w", ws)
+    ws = write_files(
+        tmp_path / "ws", {**TINY_FILES, "mle3.yaml": "project: tiny\ndata_roots:\n  lake: s3://train-lake/sets\n"}
+    )
+    code, _, err = cli(
+        "dataset",
+        "register",
+        "s3://train-lake/sets/tiny/data.yaml",
+        "--id",
+        "TINY-DATA",
+        "--version",
+        "v1",
+        "-r",
+        "REQ-DATA",
+        "-w",
+        ws,
+    )
     assert code == 0, err
     code, out, err = cli("train", "TINY-TRAIN-001", "--epochs", "1", "-w", ws, "--format", "json")
     assert code == 0 and json.loads(out)["status"] == "success", err

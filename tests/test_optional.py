@@ -40,14 +40,17 @@ def runs_of(root):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-@pytest.mark.parametrize("module, command, extra", [
-    ("torch", ("train", "TINY-TRAIN-001"), "train"),
-    ("ultralytics", ("export", "TINY-MODEL-v0.1.0"), "train"),
-    ("onnxruntime", ("quantize", "TINY-MODEL-v0.1.0", "--method", "ptq"), "train"),
-    ("modelopt", ("quantize", "TINY-MODEL-v0.1.0", "--method", "qat"), "train"),
-    ("mlflow", ("runs", "export", "--mlflow"), "mlflow"),
-    ("reqif", ("reqif", "export", "-o", "x.reqif"), "reqif"),
-])
+@pytest.mark.parametrize(
+    "module, command, extra",
+    [
+        ("torch", ("train", "TINY-TRAIN-001"), "train"),
+        ("ultralytics", ("export", "TINY-MODEL-v0.1.0"), "train"),
+        ("onnxruntime", ("quantize", "TINY-MODEL-v0.1.0", "--method", "ptq"), "train"),
+        ("modelopt", ("quantize", "TINY-MODEL-v0.1.0", "--method", "qat"), "train"),
+        ("mlflow", ("runs", "export", "--mlflow"), "mlflow"),
+        ("reqif", ("reqif", "export", "-o", "x.reqif"), "reqif"),
+    ],
+)
 def test_missing_python_part_names_its_extra(trained_ws, module, command, extra):
     before = runs_of(trained_ws)
     proc = run_without({module}, *command, "-w", trained_ws)
@@ -59,12 +62,34 @@ def test_missing_python_part_names_its_extra(trained_ws, module, command, extra)
 
 
 def test_missing_pdf_libraries_name_the_system_packages(trained_ws, tmp_path):
-    proc = run_without({"weasyprint"}, "report", "13-65", "TINY-MODEL-v0.1.0", "-o", tmp_path / "r.pdf", "-w", trained_ws, error="oserror")
+    proc = run_without(
+        {"weasyprint"},
+        "report",
+        "13-65",
+        "TINY-MODEL-v0.1.0",
+        "-o",
+        tmp_path / "r.pdf",
+        "-w",
+        trained_ws,
+        error="oserror",
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
-    assert "apt-get install libpango-1.0-0" in line and "--format html" in line
+    assert "apt-get install libpango-1.0-0" in line and "--to html" in line
     assert not (tmp_path / "r.pdf").exists()
-    proc = run_without({"weasyprint"}, "report", "13-65", "TINY-MODEL-v0.1.0", "-o", tmp_path / "r.html", "--format", "html", "-w", trained_ws, error="oserror")
+    proc = run_without(
+        {"weasyprint"},
+        "report",
+        "13-65",
+        "TINY-MODEL-v0.1.0",
+        "-o",
+        tmp_path / "r.html",
+        "--to",
+        "html",
+        "-w",
+        trained_ws,
+        error="oserror",
+    )
     assert proc.returncode == 0 and (tmp_path / "r.html").exists()  # HTML needs no system library
 
 
@@ -75,7 +100,19 @@ def test_doctor_reports_each_part_with_its_fix(trained_ws):
     report = json.loads(proc.stdout)
     assert report["schema"] == "mle3.doctor/1"
     names = {c["name"]: c for c in report["checks"]}
-    assert {"python", "torch", "ultralytics", "onnxruntime", "modelopt", "weasyprint", "fonts", "git", "ssh-keygen", "chromium", "free disk"} <= set(names)
+    assert {
+        "python",
+        "torch",
+        "ultralytics",
+        "onnxruntime",
+        "modelopt",
+        "weasyprint",
+        "fonts",
+        "git",
+        "ssh-keygen",
+        "chromium",
+        "free disk",
+    } <= set(names)
     assert proc.returncode == (0 if report["ok"] else 1)
     proc = run_without({"torch", "onnxruntime"}, "doctor", "--format", "json", "-w", trained_ws)
     report = json.loads(proc.stdout)
@@ -84,7 +121,11 @@ def test_doctor_reports_each_part_with_its_fix(trained_ws):
     assert names["torch"]["status"] == "missing" and names["torch"]["fix"] == "pip install 'mle3[train]'"
     assert names["onnxruntime"]["status"] == "missing" and names["onnxruntime"]["needed"] is True
     text = run_without({"weasyprint"}, "doctor", "-w", trained_ws, error="oserror")
-    assert text.returncode == 1 and "MISSING  weasyprint" in text.stdout and "apt-get install libpango-1.0-0" in text.stdout
+    assert (
+        text.returncode == 1
+        and "MISSING  weasyprint" in text.stdout
+        and "apt-get install libpango-1.0-0" in text.stdout
+    )
 
 
 def test_missing_albumentations_stops_training_early_and_the_04_11_says_why(trained_ws, tmp_path):
@@ -96,7 +137,10 @@ def test_missing_albumentations_stops_training_early_and_the_04_11_says_why(trai
     assert proc.returncode == 2 and "pip install 'mle3[train]'" in proc.stderr and "Traceback" not in proc.stderr
     assert runs_of(root) == before
     out = tmp_path / "0411.html"
-    proc = run_without({"albumentations"}, "report", "04-11", "TINY-TRAIN-001", "-o", out, "--format", "html", "-w", root)
+    proc = run_without({"albumentations"}, "report", "04-11", "TINY-TRAIN-001", "-o", out, "--to", "html", "-w", root)
     import html
 
-    assert proc.returncode == 0 and "No preview here: the Python package 'albumentations' is not installed" in html.unescape(out.read_text())
+    assert (
+        proc.returncode == 0
+        and "No preview here: the Python package 'albumentations' is not installed" in html.unescape(out.read_text())
+    )

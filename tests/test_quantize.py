@@ -20,7 +20,20 @@ CHILD_PATTERN = r"^TINY-MODEL-RUN-\d{8}-\d{6}-[0-9a-f]{4}-int8-(ptq|qat)$"
 
 
 def quantize(cli, root, *extra):
-    code, out, err = cli("quantize", MODEL, "--method", "ptq", "--calibration-images", "12", "-w", root, "--format", "json", *extra)
+    code, out, err = cli(
+        "quantize",
+        MODEL,
+        "--method",
+        "ptq",
+        "--calibration-images",
+        "12",
+        "-w",
+        root,
+        "--format",
+        "json",
+        *extra,
+        expect=None,
+    )
     return code, json.loads(out) if out.strip() else None, err
 
 
@@ -54,7 +67,9 @@ def test_ptq_writes_a_real_int8_child_model(trained_ws, cli, monkeypatch):
     run_dir = trained_ws / "artifacts/runs" / child["training_run"]
     again = evaluate_onnx(onnx_path, run_dir / "data.yaml", 64, run_dir, "again")
     assert again.val == block["metrics"]["val"] and again.test == block["metrics"]["test"]
-    assert block["drop"]["val"] == pytest.approx(block["float_reference"]["metrics"]["val"]["mAP_50"] - block["metrics"]["val"]["mAP_50"], abs=1e-6)
+    assert block["drop"]["val"] == pytest.approx(
+        block["float_reference"]["metrics"]["val"]["mAP_50"] - block["metrics"]["val"]["mAP_50"], abs=1e-6
+    )
     run = yaml.safe_load((run_dir / "run.yaml").read_text())["run"]
     assert run["status"] == "success" and run["kind"] == "quantization" and run["model_version"] == CHILD
     code, doc = check_json(cli, trained_ws, "--no-cache")
@@ -71,11 +86,36 @@ def test_gate_flags_a_drop_over_the_threshold_and_blocks_promotion(trained_ws, c
     hit = next(f for f in doc["findings"] if f["rule"] == "quantization.drop")
     assert hit["item"] == CHILD and hit["severity"] == "warning"
     cli("approve", CHILD, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
-    code, out, _ = cli("promote", CHILD, "--to", "validated", "-w", trained_ws, "--format", "json")
+    code, out, _ = cli("promote", CHILD, "--to", "validated", "-w", trained_ws, "--format", "json", expect=1)
     assert code == 1 and any("quantization gate failed" in m for m in json.loads(out)["missing"])
-    code, _, err = cli("approve", CHILD, "--role", "ml_lead", "--name", "Lea Lead", "--deviation", "quantization.drop", "-w", trained_ws)
+    code, _, err = cli(
+        "approve",
+        CHILD,
+        "--role",
+        "ml_lead",
+        "--name",
+        "Lea Lead",
+        "--deviation",
+        "quantization.drop",
+        "-w",
+        trained_ws,
+        expect=2,
+    )
     assert code == 2 and "--comment" in err
-    cli("approve", CHILD, "--role", "ml_lead", "--name", "Lea Lead", "--deviation", "quantization.drop", "--comment", "accepted for the demo target", "-w", trained_ws)
+    cli(
+        "approve",
+        CHILD,
+        "--role",
+        "ml_lead",
+        "--name",
+        "Lea Lead",
+        "--deviation",
+        "quantization.drop",
+        "--comment",
+        "accepted for the demo target",
+        "-w",
+        trained_ws,
+    )
     code, out, _ = cli("promote", CHILD, "--to", "validated", "-w", trained_ws, "--format", "json")
     assert code == 0, out
     assert json.loads(out)["version"] == "v0.1.0-int8-ptq"  # the float model's version, marked as its INT8 variant
@@ -90,38 +130,45 @@ def test_changed_parent_makes_child_stale(trained_ws, cli):
     cfg.write_text(cfg.read_text().replace("lr: 0.002", "lr: 0.005"))  # the parent stays bound to its run's snapshot
     code, doc = check_json(cli, trained_ws, "--no-cache")
     assert not any(f["rule"] == "quantization.stale-parent" for f in doc["findings"])
-    for path in (trained_ws / "artifacts/runs").glob("*/epochs.jsonl"):  # the parent's training evidence edited: its children are stale
+    for path in (trained_ws / "artifacts/runs").glob(
+        "*/epochs.jsonl"
+    ):  # the parent's training evidence edited: its children are stale
         path.write_text(path.read_text().replace('"epoch": 1', '"epoch": 1, "edited": true', 1))
     code, doc = check_json(cli, trained_ws, "--no-cache")
     assert any(f["rule"] == "quantization.stale-parent" and f["item"] == CHILD for f in doc["findings"])
 
 
 def test_export_records_a_validated_float_onnx(trained_ws, cli):
-    code, out, err = cli("export", MODEL, "-w", trained_ws, "--json")
+    code, out, err = cli("export", MODEL, "-w", trained_ws, "--format", "json")
     result = json.loads(out)
     assert code == 0 and result["recorded"] and result["gap"] <= 0.005, err
     model = yaml.safe_load((trained_ws / f"artifacts/models/{MODEL}.yaml").read_text())["model_version"]
-    assert model["artifacts"]["onnx"] == result["onnx"] and sha256_file(trained_ws / result["onnx"]) == model["onnx_sha256"]
+    assert (
+        model["artifacts"]["onnx"] == result["onnx"]
+        and sha256_file(trained_ws / result["onnx"]) == model["onnx_sha256"]
+    )
     assert "validation" in model["onnx_metrics"]
     # quantizing afterwards leaves the exported float ONNX of the parent untouched
     assert quantize(cli, trained_ws)[1]["status"] == "success"
     assert sha256_file(trained_ws / result["onnx"]) == model["onnx_sha256"]
     code, doc = check_json(cli, trained_ws, "--no-cache")
     # the tiny 2-epoch training is rightly reported as underfit; nothing else may warn
-    assert doc["summary"]["errors"] == 0 and not [f for f in doc["findings"] if f["severity"] == "warning" and f["rule"] != "training.underfit"], doc["findings"]
+    assert doc["summary"]["errors"] == 0 and not [
+        f for f in doc["findings"] if f["severity"] == "warning" and f["rule"] != "training.underfit"
+    ], doc["findings"]
 
 
 def test_bad_inputs_exit_2_and_write_nothing(trained_ws, cli):
     runs_before = sorted(p.name for p in (trained_ws / "artifacts/runs").iterdir())
-    code, _, err = cli("quantize", "NO-SUCH-MODEL", "-w", trained_ws)
+    code, _, err = cli("quantize", "NO-SUCH-MODEL", "-w", trained_ws, expect=2)
     assert code == 2 and "NO-SUCH-MODEL" in err
     model_file = trained_ws / f"artifacts/models/{MODEL}.yaml"
     weights = trained_ws / yaml.safe_load(model_file.read_text())["model_version"]["artifacts"]["weights"]
     weights.write_bytes(weights.read_bytes()[:-1] + b"x")
-    code, _, err = cli("quantize", MODEL, "-w", trained_ws)
+    code, _, err = cli("quantize", MODEL, "-w", trained_ws, expect=2)
     assert code == 2 and "no longer match the recorded sha256" in err and "weights_sha256" in err
     weights.unlink()
-    code, _, err = cli("quantize", MODEL, "-w", trained_ws)
+    code, _, err = cli("quantize", MODEL, "-w", trained_ws, expect=2)
     assert code == 2 and "missing" in err
     assert sorted(p.name for p in (trained_ws / "artifacts/runs").iterdir()) == runs_before
     assert not list((trained_ws / "artifacts/models").glob("*int8*"))
@@ -132,17 +179,25 @@ def test_wrong_types_in_quantization_block_are_reported_with_file_and_line(train
     cfg.write_text(cfg.read_text() + "  quantization:\n    calibration_images: many\n")
     code, doc = check_json(cli, trained_ws, "--no-cache")
     f = next(f for f in doc["findings"] if f["rule"] == "load.schema")
-    assert f["field"] == "training.quantization.calibration_images" and f["file"] == "artifacts/training/TINY.yaml" and f["line"] == 15
-    code, _, err = cli("quantize", MODEL, "-w", trained_ws)
+    assert (
+        f["field"] == "training.quantization.calibration_images"
+        and f["file"] == "artifacts/training/TINY.yaml"
+        and f["line"] == 15
+    )
+    code, _, err = cli("quantize", MODEL, "-w", trained_ws, expect=2)
     assert code == 2 and "Traceback" not in err
 
 
 def test_qat_fine_tunes_records_epochs_and_writes_int8_weights(trained_ws, cli):
-    code, out, err = cli("quantize", MODEL, "--method", "qat", "--qat-epochs", "1", "-w", trained_ws, "--format", "json")
+    code, out, err = cli(
+        "quantize", MODEL, "--method", "qat", "--qat-epochs", "1", "-w", trained_ws, "--format", "json", expect=None
+    )
     result = json.loads(out)
     assert result["status"] == "success", err
     assert re.match(CHILD_PATTERN, result["model_version"])
-    child = yaml.safe_load((trained_ws / f"artifacts/models/{result['model_version']}.yaml").read_text())["model_version"]
+    child = yaml.safe_load((trained_ws / f"artifacts/models/{result['model_version']}.yaml").read_text())[
+        "model_version"
+    ]
     block = child["quantization"]
     assert block["method"] == "qat" and block["qat_epochs"] == 1 and "nvidia-modelopt" in block["library"]
     run_dir = trained_ws / "artifacts/runs" / child["training_run"]
@@ -158,7 +213,7 @@ def test_export_of_a_validated_or_released_model_is_refused_before_anything_is_w
     path = trained_ws / f"artifacts/models/{MODEL}.yaml"
     path.write_text(path.read_text().replace("status: draft", "status: released"))
     before = path.read_bytes()
-    code, out, err = cli("export", MODEL, "-w", trained_ws)
+    code, out, err = cli("export", MODEL, "-w", trained_ws, expect=2)
     assert code == 2 and "is released: exporting would change the content its approvals cover" in err, err
     assert "Traceback" not in err and path.read_bytes() == before
     assert not list((trained_ws / "models").glob("*.onnx"))
@@ -168,8 +223,25 @@ def test_a_deviation_must_name_a_rule_that_fires_for_the_item(trained_ws, cli):
     from mle3 import audit
 
     before = len(audit.read(trained_ws).nodes)
-    for deviation, message in (("no.such.rule", "is no rule id"), ("quantization.dorp", "did you mean quantization.drop"),
-                               ("criteria.unmet", "does not fire for TINY-MODEL-v0.1.0 now")):
-        code, _, err = cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "--deviation", deviation, "--comment", "why", "-w", trained_ws)
+    for deviation, message in (
+        ("no.such.rule", "is no rule id"),
+        ("quantization.dorp", "did you mean quantization.drop"),
+        ("criteria.unmet", "does not fire for TINY-MODEL-v0.1.0 now"),
+    ):
+        code, _, err = cli(
+            "approve",
+            MODEL,
+            "--role",
+            "ml_lead",
+            "--name",
+            "Lea Lead",
+            "--deviation",
+            deviation,
+            "--comment",
+            "why",
+            "-w",
+            trained_ws,
+            expect=2,
+        )
         assert code == 2 and message in err, (deviation, err)
     assert len(audit.read(trained_ws).nodes) == before  # nothing recorded

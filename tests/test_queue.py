@@ -31,7 +31,13 @@ def queue_ws(root: Path) -> Path:
     # patience 0: no early stop, so a long queued training is still running when it is aborted
     files["artifacts/training/TINY.yaml"] = files["artifacts/training/TINY.yaml"].replace("patience: 5", "patience: 0")
     write_files(root, files)
-    register(root, generate(root / "data" / "tiny", counts={"train": 16, "val": 4, "test": 4}, image_size=64, seed=3), "TINY-DATA", "v1", ["REQ-DATA"])
+    register(
+        root,
+        generate(root / "data" / "tiny", counts={"train": 16, "val": 4, "test": 4}, image_size=64, seed=3),
+        "TINY-DATA",
+        "v1",
+        ["REQ-DATA"],
+    )
     return root
 
 
@@ -43,19 +49,40 @@ def test_queued_runs_are_trained_by_priority_then_age_and_record_the_worker(tmp_
     root = queue_ws(tmp_path / "ws")
     code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "1", "-w", root, "--format", "json")
     low = json.loads(out)
-    assert code == 0 and low["status"] == "pending" and set(low) == {"schema", "run", "status"}
-    code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "1", "--priority", "5", "-w", root, "--format", "json")
+    assert (
+        code == 0
+        and low["status"] == "pending"
+        and set(low) == {"schema", "run_id", "run", "status"}
+        and low["run_id"] == low["run"]
+    )
+    code, out, _ = cli(
+        "train", "TINY-TRAIN-001", "--queue", "--epochs", "1", "--priority", "5", "-w", root, "--format", "json"
+    )
     high = json.loads(out)["run"]
     pending = run_data(root, low["run"])
-    assert pending["status"] == "pending" and pending["queue"]["priority"] == 0 and pending["options"] == {"epochs": 1} and pending["data_check"]["matches"]
+    assert (
+        pending["status"] == "pending"
+        and pending["queue"]["priority"] == 0
+        and pending["options"] == {"epochs": 1}
+        and pending["data_check"]["matches"]
+    )
     code, out, _ = cli("runs", "-w", root, "--format", "json")
     assert {r["effective_status"] for r in json.loads(out)["runs"]} == {"pending"}  # not stale: waiting
-    proc = subprocess.run(MLE3 + ["worker", "--once", "-w", str(root)], env=dict(ENV, SLURM_JOB_ID="4242", SLURM_ARRAY_TASK_ID="3"), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        MLE3 + ["worker", "--once", "-w", str(root)],
+        env=dict(ENV, SLURM_JOB_ID="4242", SLURM_ARRAY_TASK_ID="3"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     first, second = run_data(root, high), run_data(root, low["run"])
     assert first["status"] == second["status"] == "success"
     assert first["started"] <= second["started"]  # priority 5 first
-    assert first["worker"]["node"] and first["scheduler"]["slurm"] == {"slurm_job_id": "4242", "slurm_array_task_id": "3"}
+    assert first["worker"]["node"] and first["scheduler"]["slurm"] == {
+        "slurm_job_id": "4242",
+        "slurm_array_task_id": "3",
+    }
     assert first["model_version"] and second["epochs_completed"] == 1
     assert not list((root / ".mle3" / "queue").glob("*.json"))
 
@@ -67,13 +94,22 @@ def test_several_workers_never_take_the_same_run(tmp_path):
     queue = tmp_path / QUEUE_DIR
     queue.mkdir(parents=True)
     for i in range(200):
-        (queue / f"RUN-{i:03d}.json").write_text(json.dumps({"run": f"RUN-{i:03d}", "priority": i % 3, "queued_at": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}"}))
+        (queue / f"RUN-{i:03d}.json").write_text(
+            json.dumps(
+                {"run": f"RUN-{i:03d}", "priority": i % 3, "queued_at": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}"}
+            )
+        )
     go = tmp_path / "go"
-    script = ("import sys, json, os, time; from pathlib import Path; from mle3.runner.queue import claim_next\n"
-              "root, name = Path(sys.argv[1]), sys.argv[2]\ntaken = []\n"
-              "while not os.path.exists(root / 'go'): time.sleep(0.001)\n"  # all start together
-              "while (r := claim_next(root, name)) is not None: taken.append(r)\nprint(json.dumps(taken))")
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), f"w{i}"], stdout=subprocess.PIPE, text=True) for i in range(4)]
+    script = (
+        "import sys, json, os, time; from pathlib import Path; from mle3.runner.queue import claim_next\n"
+        "root, name = Path(sys.argv[1]), sys.argv[2]\ntaken = []\n"
+        "while not os.path.exists(root / 'go'): time.sleep(0.001)\n"  # all start together
+        "while (r := claim_next(root, name)) is not None: taken.append(r)\nprint(json.dumps(taken))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), f"w{i}"], stdout=subprocess.PIPE, text=True)
+        for i in range(4)
+    ]
     time.sleep(1.5)  # interpreters up and waiting
     go.write_text("")
     taken = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
@@ -90,7 +126,13 @@ def test_abort_pending_and_running_runs_and_rerun_them(tmp_path, cli):
     assert code == 0 and run_data(root, pending)["status"] == "terminated"
     code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "300", "-w", root, "--format", "json")
     long = json.loads(out)["run"]
-    worker = subprocess.Popen(MLE3 + ["worker", "--once", "-w", str(root)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(
+        MLE3 + ["worker", "--once", "-w", str(root)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(lambda: (run_data(root, long).get("epochs_completed") or 0) >= 1)
         assert cli("runs", "abort", long, "-w", root)[0] == 0
@@ -100,7 +142,7 @@ def test_abort_pending_and_running_runs_and_rerun_them(tmp_path, cli):
         worker.kill()
     ended = run_data(root, long)
     assert ended["status"] == "terminated" and "abort" in ended["error"] and ended["epochs_completed"] < 300
-    code, _, err = cli("runs", "abort", long, "-w", root)
+    code, _, err = cli("runs", "abort", long, "-w", root, expect=2)
     assert code == 2 and "only pending or running" in err
     code, out, _ = cli("runs", "rerun", long, "-w", root, "--format", "json")
     again = json.loads(out)
@@ -113,7 +155,14 @@ def test_a_dead_workers_run_is_stale(tmp_path, cli):
     root = queue_ws(tmp_path / "ws")
     code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "300", "-w", root, "--format", "json")
     run_id = json.loads(out)["run"]
-    worker = subprocess.Popen(MLE3 + ["worker", "--once", "-w", str(root)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    worker = subprocess.Popen(
+        MLE3 + ["worker", "--once", "-w", str(root)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: (run_data(root, run_id).get("epochs_completed") or 0) >= 1)
     finally:
@@ -133,5 +182,5 @@ def test_runs_watch_prints_progress_and_a_sparkline(tmp_path, cli):
     (run_id,) = os.listdir(root / "artifacts" / "runs")
     code, out, err = cli("runs", "watch", run_id, "--once", "-w", root)
     assert code == 0 and run_id in out and "epoch 3/3" in out and "mAP50" in out and "best epoch" in out, out + err
-    code, _, err = cli("runs", "watch", "-w", root)
+    code, _, err = cli("runs", "watch", "-w", root, expect=2)
     assert code == 2 and "no running or pending run" in err

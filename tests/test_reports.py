@@ -23,7 +23,9 @@ def pdf_text(path) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(str(path)).pages)
 
 
-@pytest.mark.parametrize("wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)])
+@pytest.mark.parametrize(
+    "wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)]
+)
 def test_each_work_product_renders_its_key_facts_as_draft(trained_ws, cli, wp, item):
     out = trained_ws / f"{wp}.pdf"
     code, stdout, err = cli("report", wp, item, "-o", out, "-w", trained_ws)
@@ -67,7 +69,7 @@ def test_approved_document_shows_who_approved_what(trained_ws, cli):
 
 def test_release_flag_refuses_unapproved_documents(trained_ws, cli):
     out = trained_ws / "1106.pdf"
-    code, _, err = cli("report", "11-06", MODEL, "-o", out, "-w", trained_ws, "--release")
+    code, _, err = cli("report", "11-06", MODEL, "-o", out, "-w", trained_ws, "--release", expect=1)
     assert code == 1 and "not approved" in err and "safety_assessor" in err
     assert not out.exists()
 
@@ -93,14 +95,18 @@ def test_draft_watermark_is_visible_on_every_page(trained_ws, cli, tmp_path):
     for number in range(len(pdf)):
         im = pdf[number].render(scale=30 / 72).to_pil().convert("RGB")  # 30 dpi, as a person glancing at the page
         # the watermark is translucent red on white: about (248, 226, 226)
-        pinkish = sum(1 for r, g, b in getattr(im, "get_flattened_data", im.getdata)() if r > 240 and 215 < g < 235 and abs(g - b) < 6)
+        pinkish = sum(
+            1
+            for r, g, b in getattr(im, "get_flattened_data", im.getdata)()
+            if r > 240 and 215 < g < 235 and abs(g - b) < 6
+        )
         assert pinkish > 400, f"no DRAFT watermark on page {number + 1} ({pinkish} px)"
 
 
 def test_model_history_lists_the_audit_entries_about_it(trained_ws, cli):
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
     out = trained_ws / "1106.html"
-    assert cli("report", "11-06", MODEL, "-o", out, "--format", "html", "-w", trained_ws)[0] == 0
+    assert cli("report", "11-06", MODEL, "-o", out, "--to", "html", "-w", trained_ws)[0] == 0
     history = out.read_text().split("Status history", 1)[1]
     assert "approval" in history and "Lea Lead" in history
 
@@ -121,9 +127,13 @@ def test_release_package_has_all_documents_and_a_verifiable_manifest(trained_ws,
 
 def test_html_report_escapes_workspace_text(trained_ws, cli):
     req = trained_ws / "requirements/R.yaml"
-    req.write_text(req.read_text().replace("title: Tiny detector quality", "title: '<script>alert(1)</script><img src=x onerror=alert(2)>'"))
+    req.write_text(
+        req.read_text().replace(
+            "title: Tiny detector quality", "title: '<script>alert(1)</script><img src=x onerror=alert(2)>'"
+        )
+    )
     out = trained_ws / "1106.html"
-    assert cli("report", "11-06", MODEL, "-o", out, "--format", "html", "-w", trained_ws)[0] == 0
+    assert cli("report", "11-06", MODEL, "-o", out, "--to", "html", "-w", trained_ws)[0] == 0
     html = out.read_text()
     assert "<script>alert" not in html and "<img src=x" not in html and "&lt;script&gt;" in html
     assert "Content-Security-Policy" in html
@@ -141,6 +151,6 @@ def test_example_workspace_model_report_uses_seed_metrics(cli, tmp_path):
 
 
 def test_unknown_work_product_and_wrong_kind(trained_ws, cli):
-    assert cli("report", "99-99", MODEL, "-w", trained_ws)[0] == 2
-    code, _, err = cli("report", "11-07", MODEL, "-w", trained_ws)
+    assert cli("report", "99-99", MODEL, "-w", trained_ws, expect=2)[0] == 2
+    code, _, err = cli("report", "11-07", MODEL, "-w", trained_ws, expect=2)
     assert code == 2 and "data set" not in err or "dataset" in err

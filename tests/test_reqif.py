@@ -69,7 +69,9 @@ def test_round_trip_keeps_every_field(cli, empty_ws, tmp_path, suffix):
         copy = imported.get(req.id)
         for name in ("id", "title", "text", "type", "status", "derived_from"):
             assert getattr(copy, name) == getattr(req, name), name
-        assert [c.model_dump(by_alias=True) for c in copy.criteria] == [c.model_dump(by_alias=True) for c in req.criteria]
+        assert [c.model_dump(by_alias=True) for c in copy.criteria] == [
+            c.model_dump(by_alias=True) for c in req.criteria
+        ]
 
 
 def test_file_from_another_tool_is_mapped_and_unknown_attributes_kept(cli, empty_ws, tmp_path):
@@ -81,18 +83,20 @@ def test_file_from_another_tool_is_mapped_and_unknown_attributes_kept(cli, empty
     ws = load_workspace(empty_ws, use_cache=False)
     first, second = ws.get("SYS-ML-001"), ws.get("SYS-ML-002")
     assert (first.title, first.text) == ("Night scenes", "Data shall contain night scenes & rain.")
-    assert second.derived_from == ["SYS-ML-001"] and second.model_extra["reqif_attributes"] == {"COMMENT": "reviewed by the safety team"}
+    assert second.derived_from == ["SYS-ML-001"] and second.model_extra["reqif_attributes"] == {
+        "COMMENT": "reviewed by the safety team"
+    }
     assert [e["action"] for e in audit.history(empty_ws)] == ["reqif.import"]
 
 
 def test_local_edits_are_never_overwritten_silently(cli, empty_ws, tmp_path):
     source = tmp_path / "other.reqif"
     source.write_text(OTHER_TOOL)
-    cli("reqif", "import", source, "-w", empty_ws)
+    cli("reqif", "import", source, "-w", empty_ws, expect=None)
     local = empty_ws / "requirements" / "SYS-ML-001.yaml"
     local.write_text(local.read_text().replace("Night scenes", "Night scenes (local wording)"))
     edited = local.read_text()
-    code, out, _ = cli("reqif", "import", source, "-w", empty_ws)
+    code, out, _ = cli("reqif", "import", source, "-w", empty_ws, expect=1)
     assert code == 1 and "local wording" in out and "--force" in out and local.read_text() == edited
     code, out, _ = cli("reqif", "import", source, "-w", empty_ws, "--dry-run")
     assert code == 0 and local.read_text() == edited
@@ -103,10 +107,26 @@ def test_local_edits_are_never_overwritten_silently(cli, empty_ws, tmp_path):
 BAD = {
     "not-xml": ("<REQ-IF><unclosed>", "not well-formed XML", 1),
     "namespace": ('<?xml version="1.0"?>\n<REQ-IF xmlns="urn:other"/>', "not a ReqIF document", 2),
-    "doctype": ('<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<REQ-IF>&x;</REQ-IF>', "DOCTYPE/ENTITY", 2),
-    "no-id": (OTHER_TOOL.replace('<SPEC-OBJECT IDENTIFIER="so-2"', "<SPEC-OBJECT"), "SPEC-OBJECT without IDENTIFIER", 24),
-    "duplicate": (OTHER_TOOL.replace('THE-VALUE="SYS-ML-002"', 'THE-VALUE="SYS-ML-001"'), "duplicate requirement id", 24),
-    "hostile-id": (OTHER_TOOL.replace('THE-VALUE="SYS-ML-002"', 'THE-VALUE="../../../tmp/evil-pwned"'), "requirement id '../../../tmp/evil-pwned' contains '..'", 24),
+    "doctype": (
+        '<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<REQ-IF>&x;</REQ-IF>',
+        "DOCTYPE/ENTITY",
+        2,
+    ),
+    "no-id": (
+        OTHER_TOOL.replace('<SPEC-OBJECT IDENTIFIER="so-2"', "<SPEC-OBJECT"),
+        "SPEC-OBJECT without IDENTIFIER",
+        24,
+    ),
+    "duplicate": (
+        OTHER_TOOL.replace('THE-VALUE="SYS-ML-002"', 'THE-VALUE="SYS-ML-001"'),
+        "duplicate requirement id",
+        24,
+    ),
+    "hostile-id": (
+        OTHER_TOOL.replace('THE-VALUE="SYS-ML-002"', 'THE-VALUE="../../../tmp/evil-pwned"'),
+        "requirement id '../../../tmp/evil-pwned' contains '..'",
+        24,
+    ),
 }
 
 
@@ -115,7 +135,7 @@ def test_bad_reqif_is_one_line_exit_2_and_writes_nothing(cli, empty_ws, tmp_path
     text, message, line = BAD[case]
     source = tmp_path / f"{case}.reqif"
     source.write_text(text)
-    code, _, err = cli("reqif", "import", source, "-w", empty_ws)
+    code, _, err = cli("reqif", "import", source, "-w", empty_ws, expect=2)
     assert code == 2 and message in err and f"{case}.reqif:{line}" in err and err.count("\n") == 1, err
     assert not (empty_ws / "requirements").exists() and not audit.exists(empty_ws)
 
@@ -129,22 +149,37 @@ def test_strictdoc_export_is_imported(cli, empty_ws):
     ws = load_workspace(empty_ws, use_cache=False)
     assert ws.get("SYS-ML-001").text == "The training data shall contain night scenes and rain."
     second = ws.get("SYS-ML-002")
-    assert second.derived_from == ["SYS-ML-001"] and second.model_extra["reqif_attributes"] == {"NOTES": "Reviewed by the safety team."}
+    assert second.derived_from == ["SYS-ML-001"] and second.model_extra["reqif_attributes"] == {
+        "NOTES": "Reviewed by the safety team."
+    }
 
 
 def test_relation_to_a_missing_spec_object_is_reported_and_needs_force(cli, empty_ws, tmp_path):
     source = tmp_path / "dangling.reqif"
-    source.write_text(OTHER_TOOL.replace("<TARGET><SPEC-OBJECT-REF>so-1</SPEC-OBJECT-REF></TARGET>", "<TARGET><SPEC-OBJECT-REF>so-gone</SPEC-OBJECT-REF></TARGET>"))
-    code, out, _ = cli("reqif", "import", source, "-w", empty_ws)
-    line = next(n for n, text in enumerate(source.read_text().splitlines(), 1) if 'SPEC-RELATION IDENTIFIER="rel-1"' in text)
-    assert code == 1 and f"dangling.reqif:{line}: Parent relation rel-1 names SPEC-OBJECT so-gone" in out and "nothing written" in out
+    source.write_text(
+        OTHER_TOOL.replace(
+            "<TARGET><SPEC-OBJECT-REF>so-1</SPEC-OBJECT-REF></TARGET>",
+            "<TARGET><SPEC-OBJECT-REF>so-gone</SPEC-OBJECT-REF></TARGET>",
+        )
+    )
+    code, out, _ = cli("reqif", "import", source, "-w", empty_ws, expect=1)
+    line = next(
+        n for n, text in enumerate(source.read_text().splitlines(), 1) if 'SPEC-RELATION IDENTIFIER="rel-1"' in text
+    )
+    assert (
+        code == 1
+        and f"dangling.reqif:{line}: Parent relation rel-1 names SPEC-OBJECT so-gone" in out
+        and "nothing written" in out
+    )
     assert not (empty_ws / "requirements").exists() and not audit.exists(empty_ws)
     code, out, _ = cli("reqif", "import", source, "-w", empty_ws, "--force")
     assert code == 0
     ws = load_workspace(empty_ws, use_cache=False)
     assert ws.get("SYS-ML-002").derived_from == ["so-gone"]  # kept, so the link is not lost...
-    code, out, _ = cli("check", "-w", empty_ws, "--format", "json", "--no-cache")
-    assert any(f["rule"] == "trace.dangling-ref" and "so-gone" in f["message"] for f in json.loads(out)["findings"])  # ...and reported
+    code, out, _ = cli("check", "-w", empty_ws, "--format", "json", "--no-cache", expect=None)
+    assert any(
+        f["rule"] == "trace.dangling-ref" and "so-gone" in f["message"] for f in json.loads(out)["findings"]
+    )  # ...and reported
 
 
 def test_strictdoc_opens_the_export_with_no_edit(cli, tmp_path):
@@ -159,12 +194,19 @@ def test_strictdoc_opens_the_export_with_no_edit(cli, tmp_path):
     require("StrictDoc", strictdoc is not None, "nothing: pip install strictdoc (in the test extra)")
     export = tmp_path / "mle3.reqif"
     assert cli("reqif", "export", "-o", export, "-w", REPO)[0] == 0
-    proc = subprocess.run([strictdoc, "convert", str(export), str(tmp_path / "sdoc")], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [strictdoc, "convert", str(export), str(tmp_path / "sdoc")], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (sdoc,) = (tmp_path / "sdoc").glob("*.sdoc")
     text = sdoc.read_text()
     assert "- TAG: REQUIREMENT" in text and "VALUE: MLE-ADAS-001" in text  # the parent relation of MLE-ADAS-002
-    proc = subprocess.run([strictdoc, "export", str(tmp_path / "sdoc"), "--output-dir", str(tmp_path / "html")], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [strictdoc, "export", str(tmp_path / "sdoc"), "--output-dir", str(tmp_path / "html")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pages = "".join(p.read_text(errors="replace") for p in (tmp_path / "html").rglob("*.html"))
     assert "MLE-ADAS-002" in pages and "Detection performance" in pages

@@ -9,13 +9,29 @@ from conftest import check_json
 
 
 def test_a_retired_version_is_recorded_skipped_by_a_bare_id_and_reported(make_ws, cli):
-    root = make_ws({"artifacts/data2.yaml": "dataset:\n  id: DATA\n  version: v2\n  requirements: [REQ-D]\n  classes: [car]\n"
-                                            "  splits:\n    train: {samples: 700, path: data/train2, instances: {car: 900}}\n"
-                                            "    val: {samples: 150, path: data/val2}\n    test: {samples: 150, path: data/test2}\n"})
+    root = make_ws(
+        {
+            "artifacts/data2.yaml": "dataset:\n  id: DATA\n  version: v2\n  requirements: [REQ-D]\n  classes: [car]\n"
+            "  splits:\n    train: {samples: 700, path: data/train2, instances: {car: 900}}\n"
+            "    val: {samples: 150, path: data/val2}\n    test: {samples: 150, path: data/test2}\n"
+        }
+    )
     from mle3 import audit, load_workspace
 
     assert load_workspace(root, use_cache=False).resolve("DATA").key == "DATA-v2"
-    code, out, err = cli("dataset", "retire", "DATA-v2", "--status", "rejected", "--reason", "labels of batch 7 are wrong", "-w", root, "--format", "json")
+    code, out, err = cli(
+        "dataset",
+        "retire",
+        "DATA-v2",
+        "--status",
+        "rejected",
+        "--reason",
+        "labels of batch 7 are wrong",
+        "-w",
+        root,
+        "--format",
+        "json",
+    )
     assert code == 0, err
     assert json.loads(out)["status"] == "rejected"
     text = (root / "artifacts/data2.yaml").read_text()
@@ -29,14 +45,16 @@ def test_a_retired_version_is_recorded_skipped_by_a_bare_id_and_reported(make_ws
     retired = sorted((f["item"], f["severity"]) for f in doc["findings"] if f["rule"] == "data.retired")
     assert retired == [("MODEL-v1", "warning"), ("TRAIN", "warning")], doc["findings"]
     assert any("superseded" in f["message"] for f in doc["findings"] if f["rule"] == "data.retired")
-    code, _, err = cli("train", "TRAIN", "-w", root)  # nothing is trained on a retired version
+    code, _, err = cli("train", "TRAIN", "-w", root, expect=2)  # nothing is trained on a retired version
     assert code == 2 and "is rejected (labels of batch 7 are wrong): it is not trained on" in err, err
 
 
 def test_retire_refuses_a_bare_id_a_missing_reason_and_other_kinds(make_ws, cli):
     root = make_ws()
-    for args, message in ((["DATA", "--status", "obsolete", "--reason", "x"], "name the version to retire"),
-                          (["DATA-v1", "--status", "obsolete", "--reason", " "], "--reason is required"),
-                          (["TRAIN", "--status", "obsolete", "--reason", "x"], "not a data set version")):
-        code, _, err = cli("dataset", "retire", *args, "-w", root)
+    for args, message in (
+        (["DATA", "--status", "obsolete", "--reason", "x"], "name the version to retire"),
+        (["DATA-v1", "--status", "obsolete", "--reason", " "], "--reason is required"),
+        (["TRAIN", "--status", "obsolete", "--reason", "x"], "not a data set version"),
+    ):
+        code, _, err = cli("dataset", "retire", *args, "-w", root, expect=2)
         assert code == 2 and message in err, (args, err)

@@ -16,7 +16,9 @@ MODEL = "TINY-MODEL-v0.1.0"
 
 def test_ptq_calibrates_on_data_below_a_root_and_records_root_relative_paths(rooted_ws, cli):
     ws, nas = rooted_ws
-    code, out, err = cli("quantize", MODEL, "--method", "ptq", "--calibration-images", "6", "-w", ws, "--format", "json")
+    code, out, err = cli(
+        "quantize", MODEL, "--method", "ptq", "--calibration-images", "6", "-w", ws, "--format", "json"
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["status"] == "success", result
@@ -36,7 +38,7 @@ def test_augment_preview_and_04_11_render_with_data_below_a_root(rooted_ws, cli,
     assert code == 0, err
     tiles = json.loads(out)["tiles"]
     assert tiles and all(not t["image"].startswith("/") and (nas / t["image"]).is_file() for t in tiles)
-    code, out, err = cli("report", "04-11", "TINY-TRAIN-001", "-w", ws, "--format", "html", "-o", tmp_path / "r.html")
+    code, out, err = cli("report", "04-11", "TINY-TRAIN-001", "-w", ws, "--to", "html", "-o", tmp_path / "r.html")
     assert code == 0, err
     assert "Traceback" not in err and (tmp_path / "r.html").stat().st_size > 1000
 
@@ -71,15 +73,17 @@ def visible_text(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", html)
 
 
-@pytest.mark.parametrize("wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)])
+@pytest.mark.parametrize(
+    "wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)]
+)
 def test_work_products_show_no_python_reprs(rooted_ws, cli, tmp_path, wp, item):
     ws, nas = rooted_ws
     target = tmp_path / f"{wp}.html"
-    code, out, err = cli("report", wp, item, "-w", ws, "--format", "html", "-o", target)
+    code, out, err = cli("report", wp, item, "-w", ws, "--to", "html", "-o", target)
     assert code == 0, err
     text = visible_text(target.read_text())
     found = sorted({m.group(0) for m in PYTHON_REPR.finditer(text)})
-    assert not found, [text[max(0, m.start() - 60):m.end() + 60] for m in PYTHON_REPR.finditer(text)][:5]
+    assert not found, [text[max(0, m.start() - 60) : m.end() + 60] for m in PYTHON_REPR.finditer(text)][:5]
 
 
 def test_a_document_marks_a_workspace_with_changes_not_yet_committed(rooted_ws, cli, tmp_path):
@@ -97,7 +101,7 @@ def test_a_document_marks_a_workspace_with_changes_not_yet_committed(rooted_ws, 
 
     def header() -> str:
         target = tmp_path / "13-65.html"
-        code, _, err = cli("report", "13-65", MODEL, "-w", ws, "--format", "html", "-o", target)
+        code, _, err = cli("report", "13-65", MODEL, "-w", ws, "--to", "html", "-o", target)
         assert code == 0, err
         return visible_text(target.read_text())
 
@@ -122,6 +126,6 @@ def test_the_04_11_shows_the_mapping_its_run_recorded(rooted_ws, cli, tmp_path):
     ws, nas = rooted_ws
     run = next((ws / "artifacts/runs").glob("*/run.yaml")).parent.name
     target = tmp_path / "0411.html"
-    code, _, err = cli("report", "04-11", "TINY-TRAIN-001", "-w", ws, "--format", "html", "-o", target)
+    code, _, err = cli("report", "04-11", "TINY-TRAIN-001", "-w", ws, "--to", "html", "-o", target)
     assert code == 0, err
     assert f"Mapping as recorded by run {run} (success) at its start" in visible_text(target.read_text())

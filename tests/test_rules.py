@@ -13,43 +13,210 @@ MODEL = "artifacts/model.yaml"
 # rule id -> (file overrides, file the finding must name, line it must name or None)
 CASES: dict[str, tuple[dict, str, int | None]] = {
     "load.yaml-syntax": ({"artifacts/bad.yaml": "dataset:\n  id: [unclosed\n  version: v1\n"}, "artifacts/bad.yaml", 3),
-    "load.yaml-too-large": ({"artifacts/bomb.yaml": "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"}, "artifacts/bomb.yaml", None),
-    "load.schema": ({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n  epochs: many\n"}, "artifacts/train.yaml", 5),
-    "load.duplicate-key": ({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n  epochs: 4\n"}, "artifacts/train.yaml", 6),
-    "load.duplicate-id": ({"artifacts/train2.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n"}, "artifacts/train2.yaml", 1),
-    "load.unknown-field": ({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n  optimizer:\n    type: SGD\n    momentun: 0.9\n"}, "artifacts/train.yaml", 8),
+    "load.yaml-too-large": (
+        {
+            "artifacts/bomb.yaml": "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+        },
+        "artifacts/bomb.yaml",
+        None,
+    ),
+    "load.schema": (
+        {"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n  epochs: many\n"},
+        "artifacts/train.yaml",
+        5,
+    ),
+    "load.duplicate-key": (
+        {"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n  epochs: 4\n"},
+        "artifacts/train.yaml",
+        6,
+    ),
+    "load.duplicate-id": (
+        {"artifacts/train2.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n"},
+        "artifacts/train2.yaml",
+        1,
+    ),
+    "load.unknown-field": (
+        {
+            "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: 3\n  optimizer:\n    type: SGD\n    momentun: 0.9\n"
+        },
+        "artifacts/train.yaml",
+        8,
+    ),
     "load.unrecognised-file": ({"artifacts/notes.yaml": "just: some notes\n"}, "artifacts/notes.yaml", 1),
-    "config.unknown-rule": ({"mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.no-such-rule:\n    severity: info\n    reason: testing\n"}, "mle3.yaml", 4),
-    "trace.dangling-ref": ({MODEL: None, "artifacts/m.yaml": "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements:\n      - REQ-D\n      - REQ-NOPE\n"}, "artifacts/m.yaml", 9),
-    "trace.wrong-kind": ({"artifacts/model2.yaml": "model_version:\n  id: MODEL-v2\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: REQ-P\n"}, "artifacts/model2.yaml", 8),
-    "trace.requirement-uncovered": ({"requirements/REQ-D2.yaml": "requirement:\n  id: REQ-D2\n  type: ml_data\n"}, "requirements/REQ-D2.yaml", 3),
-    "trace.dataset-no-requirement": ({"artifacts/data2.yaml": "dataset:\n  id: OTHER\n  version: v1\n"}, "artifacts/data2.yaml", 1),
-    "trace.config-no-dataset": ({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  epochs: 3\n"}, "artifacts/train.yaml", 1),
-    "trace.model-no-requirements": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n"}, MODEL, 1),
-    "trace.model-no-training": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.7}}\n"}, MODEL, 1),
-    "trace.model-no-dataset": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.7}}\n"}, MODEL, 1),
-    "trace.previous-version-cycle": ({
-        "artifacts/ma.yaml": "model_version:\n  id: M-a\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n  metrics: {test: {mAP_50: 0.7}}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: M-b\n",
-        "artifacts/mb.yaml": "model_version:\n  id: M-b\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n  metrics: {test: {mAP_50: 0.7}}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: M-a\n"}, "artifacts/ma.yaml", 8),
-    "trace.config-unused": ({"artifacts/train3.yaml": "training:\n  id: TRAIN-3\n  model: m\n  dataset: DATA\n  epochs: 3\n"}, "artifacts/train3.yaml", 1),
-    "consistency.dataset-version": ({
-        "artifacts/data-other.yaml": "dataset:\n  id: OTHER\n  version: v1\n  requirements: [REQ-D]\n",
-        MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data:\n    dataset_version: OTHER-v1\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 6),
-    "consistency.sample-count": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data:\n    dataset_version: DATA-v1\n    train_samples: 699\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 7),
-    "consistency.artifact-missing": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: models/missing.pt\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 6),
-    "consistency.path-outside": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: ../../etc/passwd\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 6),
-    "consistency.split-ratio": ({"artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-P]\n  splits:\n    train: {samples: 500}\n    val: {samples: 400}\n    test: {samples: 100}\n", "requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: other\n"}, "artifacts/data.yaml", 5),
-    "consistency.split-overlap": ({"artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-D]\n  classes: [car]\n  splits:\n    train: {samples: 700, path: data/x, instances: {car: 900}}\n    val: {samples: 150, path: data/x}\n    test: {samples: 150}\n"}, "artifacts/data.yaml", 8),
-    "artifact.not-materialized": ({"models/w.pt": "version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 6291456\n",
-                                   MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: models/w.pt\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"}, MODEL, 6),
-    "load.id-invalid": ({"requirements/bad.yaml": "requirement:\n  title: x\n  id: ../../tmp/evil-pwned\n"}, "requirements/bad.yaml", 3),
-    "dataset.version-conflict": ({"artifacts/data2.yaml": "dataset:\n  id: DATA\n  version: v1\n  fingerprint: sha256:0123\n  requirements: [REQ-D]\n"}, "artifacts/data2.yaml", 1),
-    "criteria.unmet": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n  status: validated\n"}, MODEL, 7),
-    "criteria.unreadable": ({"requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  criteria:\n    - metric: mAP_50\n      split: test\n      min: 0.5\n    - metric: recall\n      split: test\n      min: lots\n"}, "requirements/REQ-P.yaml", 9),
-    "criteria.not-evaluable": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {validation: {mAP_50: 0.9}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n"}, MODEL, 7),
-    "consistency.id-shadowed": ({"requirements/DATA.yaml": "requirement:\n  id: DATA\n  type: other\n  title: shares the data set's id\n"}, "requirements/DATA.yaml", 2),
-    "status.unknown": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: shipped\n"}, MODEL, 7),
-    "status.upstream-broken": ({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: validated\n", "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  augmentation: no-such-aug.yaml\n  epochs: 3\n"}, MODEL, 7),
+    "config.unknown-rule": (
+        {
+            "mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.no-such-rule:\n    severity: info\n    reason: testing\n"
+        },
+        "mle3.yaml",
+        4,
+    ),
+    "trace.dangling-ref": (
+        {
+            MODEL: None,
+            "artifacts/m.yaml": "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements:\n      - REQ-D\n      - REQ-NOPE\n",
+        },
+        "artifacts/m.yaml",
+        9,
+    ),
+    "trace.wrong-kind": (
+        {
+            "artifacts/model2.yaml": "model_version:\n  id: MODEL-v2\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: REQ-P\n"
+        },
+        "artifacts/model2.yaml",
+        8,
+    ),
+    "trace.requirement-uncovered": (
+        {"requirements/REQ-D2.yaml": "requirement:\n  id: REQ-D2\n  type: ml_data\n"},
+        "requirements/REQ-D2.yaml",
+        3,
+    ),
+    "trace.dataset-no-requirement": (
+        {"artifacts/data2.yaml": "dataset:\n  id: OTHER\n  version: v1\n"},
+        "artifacts/data2.yaml",
+        1,
+    ),
+    "trace.config-no-dataset": (
+        {"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  epochs: 3\n"},
+        "artifacts/train.yaml",
+        1,
+    ),
+    "trace.model-no-requirements": (
+        {MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n"},
+        MODEL,
+        1,
+    ),
+    "trace.model-no-training": (
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.7}}\n"
+        },
+        MODEL,
+        1,
+    ),
+    "trace.model-no-dataset": (
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  traceability: {requirements: [REQ-P]}\n  metrics: {test: {mAP_50: 0.7}}\n"
+        },
+        MODEL,
+        1,
+    ),
+    "trace.previous-version-cycle": (
+        {
+            "artifacts/ma.yaml": "model_version:\n  id: M-a\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n  metrics: {test: {mAP_50: 0.7}}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: M-b\n",
+            "artifacts/mb.yaml": "model_version:\n  id: M-b\n  training_run: TRAIN\n  training_data: {dataset_version: DATA-v1}\n  metrics: {test: {mAP_50: 0.7}}\n  traceability:\n    requirements: [REQ-P]\n    previous_version: M-a\n",
+        },
+        "artifacts/ma.yaml",
+        8,
+    ),
+    "trace.config-unused": (
+        {"artifacts/train3.yaml": "training:\n  id: TRAIN-3\n  model: m\n  dataset: DATA\n  epochs: 3\n"},
+        "artifacts/train3.yaml",
+        1,
+    ),
+    "consistency.dataset-version": (
+        {
+            "artifacts/data-other.yaml": "dataset:\n  id: OTHER\n  version: v1\n  requirements: [REQ-D]\n",
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data:\n    dataset_version: OTHER-v1\n  traceability: {requirements: [REQ-P]}\n",
+        },
+        MODEL,
+        6,
+    ),
+    "consistency.sample-count": (
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data:\n    dataset_version: DATA-v1\n    train_samples: 699\n  traceability: {requirements: [REQ-P]}\n"
+        },
+        MODEL,
+        7,
+    ),
+    "consistency.artifact-missing": (
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: models/missing.pt\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"
+        },
+        MODEL,
+        6,
+    ),
+    "consistency.path-outside": (
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: ../../etc/passwd\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n"
+        },
+        MODEL,
+        6,
+    ),
+    "consistency.split-ratio": (
+        {
+            "artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-P]\n  splits:\n    train: {samples: 500}\n    val: {samples: 400}\n    test: {samples: 100}\n",
+            "requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: other\n",
+        },
+        "artifacts/data.yaml",
+        5,
+    ),
+    "consistency.split-overlap": (
+        {
+            "artifacts/data.yaml": "dataset:\n  id: DATA\n  version: v1\n  requirements: [REQ-D]\n  classes: [car]\n  splits:\n    train: {samples: 700, path: data/x, instances: {car: 900}}\n    val: {samples: 150, path: data/x}\n    test: {samples: 150}\n"
+        },
+        "artifacts/data.yaml",
+        8,
+    ),
+    "artifact.not-materialized": (
+        {
+            "models/w.pt": "version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 6291456\n",
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  artifacts:\n    weights: models/w.pt\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n",
+        },
+        MODEL,
+        6,
+    ),
+    "load.id-invalid": (
+        {"requirements/bad.yaml": "requirement:\n  title: x\n  id: ../../tmp/evil-pwned\n"},
+        "requirements/bad.yaml",
+        3,
+    ),
+    "dataset.version-conflict": (
+        {
+            "artifacts/data2.yaml": "dataset:\n  id: DATA\n  version: v1\n  fingerprint: sha256:0123\n  requirements: [REQ-D]\n"
+        },
+        "artifacts/data2.yaml",
+        1,
+    ),
+    "criteria.unmet": (
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n  status: validated\n"
+        },
+        MODEL,
+        7,
+    ),
+    "criteria.unreadable": (
+        {
+            "requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  criteria:\n    - metric: mAP_50\n      split: test\n      min: 0.5\n    - metric: recall\n      split: test\n      min: lots\n"
+        },
+        "requirements/REQ-P.yaml",
+        9,
+    ),
+    "criteria.not-evaluable": (
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {validation: {mAP_50: 0.9}}\n  training_data: {dataset_version: DATA-v1}\n  traceability:\n    requirements: [REQ-P]\n"
+        },
+        MODEL,
+        7,
+    ),
+    "consistency.id-shadowed": (
+        {"requirements/DATA.yaml": "requirement:\n  id: DATA\n  type: other\n  title: shares the data set's id\n"},
+        "requirements/DATA.yaml",
+        2,
+    ),
+    "status.unknown": (
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: shipped\n"
+        },
+        MODEL,
+        7,
+    ),
+    "status.upstream-broken": (
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: validated\n",
+            "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  augmentation: no-such-aug.yaml\n  epochs: 3\n",
+        },
+        MODEL,
+        7,
+    ),
 }
 
 
@@ -117,7 +284,11 @@ def test_unreadable_file_is_a_finding(tmp_path):
 
 
 def test_all_schema_problems_are_reported_not_only_the_first(make_ws):
-    root = make_ws({"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: many\n  batch_size: -1\n  optimizer:\n    lr: fast\n"})
+    root = make_ws(
+        {
+            "artifacts/train.yaml": "training:\n  id: TRAIN\n  model: m\n  dataset: DATA\n  epochs: many\n  batch_size: -1\n  optimizer:\n    lr: fast\n"
+        }
+    )
     schema = sorted((f.line, f.field) for f in findings_of(root) if f.rule == "load.schema")
     assert schema == [(5, "training.epochs"), (6, "training.batch_size"), (8, "training.optimizer.lr")]
 
@@ -125,14 +296,18 @@ def test_all_schema_problems_are_reported_not_only_the_first(make_ws):
 def test_duplicate_id_names_both_locations(make_ws):
     root = make_ws(CASES["load.duplicate-id"][0])
     f = next(f for f in findings_of(root) if f.rule == "load.duplicate-id")
-    assert "artifacts/train.yaml:1" in f.message and f.file == "artifacts/train2.yaml" and "different content" in f.message
+    assert (
+        "artifacts/train.yaml:1" in f.message and f.file == "artifacts/train2.yaml" and "different content" in f.message
+    )
     same = make_ws({"artifacts/train2.yaml": (root / "artifacts/train.yaml").read_text()})
     assert "with the same content" in next(f for f in findings_of(same) if f.rule == "load.duplicate-id").message
 
 
 def test_a_version_given_to_two_models_is_reported_with_both_files(make_ws):
     model = "model_version:\n  id: {id}\n  model_line: MODEL\n  version: v1.0.0\n  training_run: TRAIN\n  training_data: {{dataset_version: DATA-v1}}\n  traceability: {{requirements: [REQ-P]}}\n"
-    root = make_ws({"artifacts/a.yaml": model.format(id="MODEL-RUN-1"), "artifacts/b.yaml": model.format(id="MODEL-RUN-2")})
+    root = make_ws(
+        {"artifacts/a.yaml": model.format(id="MODEL-RUN-1"), "artifacts/b.yaml": model.format(id="MODEL-RUN-2")}
+    )
     f = next(f for f in findings_of(root) if f.rule == "load.duplicate-id")
     assert "version v1.0.0 of MODEL" in f.message and "artifacts/a.yaml" in f.message and f.file == "artifacts/b.yaml"
     from mle3 import load_workspace
@@ -141,13 +316,19 @@ def test_a_version_given_to_two_models_is_reported_with_both_files(make_ws):
 
 
 def test_plural_file_items_have_their_own_lines(make_ws):
-    root = make_ws({"requirements/more.yaml": "requirements:\n  - id: R-1\n    type: other\n  - id: R-2\n    type: ml_data\n"})
+    root = make_ws(
+        {"requirements/more.yaml": "requirements:\n  - id: R-1\n    type: other\n  - id: R-2\n    type: ml_data\n"}
+    )
     f = next(f for f in findings_of(root) if f.rule == "trace.requirement-uncovered")
     assert (f.item, f.line) == ("R-2", 5)
 
 
 def test_draft_model_failing_a_criterion_is_a_warning(make_ws):
-    root = make_ws({MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: draft\n"})
+    root = make_ws(
+        {
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.3}}\n  training_data: {dataset_version: DATA-v1}\n  traceability: {requirements: [REQ-P]}\n  status: draft\n"
+        }
+    )
     f = next(f for f in findings_of(root) if f.rule == "criteria.unmet")
     assert f.severity == "warning" and "0.3" in f.message
 
@@ -159,17 +340,25 @@ def test_dataset_criteria_checked_against_declared_counts(make_ws):
 
 
 def test_severity_override_and_ignore_need_a_reason(make_ws, cli):
-    root = make_ws({"artifacts/train3.yaml": CASES["trace.config-unused"][0]["artifacts/train3.yaml"],
-                    "mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.config-unused:\n    severity: off\n    reason: drafted early\n"})
+    root = make_ws(
+        {
+            "artifacts/train3.yaml": CASES["trace.config-unused"][0]["artifacts/train3.yaml"],
+            "mle3.yaml": "project: t\nexternal: ['SYS-*']\nrules:\n  trace.config-unused:\n    severity: off\n    reason: drafted early\n",
+        }
+    )
     assert not [f for f in findings_of(root) if f.rule == "trace.config-unused"]
     (root / "mle3.yaml").write_text("project: t\nrules:\n  trace.config-unused:\n    severity: info\n")
-    code, out, err = cli("check", "-w", root)
+    code, out, err = cli("check", "-w", root, expect=2)
     assert code == 2 and "mle3.yaml:3" in err and "reason" in err and "Traceback" not in err
 
 
 def test_bare_dataset_id_means_latest_version(make_ws):
-    root = make_ws({"artifacts/data-v10.yaml": BASE_DATA.replace("version: v1", "version: v10"),
-                    "artifacts/data-v9.yaml": BASE_DATA.replace("version: v1", "version: v9")})
+    root = make_ws(
+        {
+            "artifacts/data-v10.yaml": BASE_DATA.replace("version: v1", "version: v10"),
+            "artifacts/data-v9.yaml": BASE_DATA.replace("version: v1", "version: v9"),
+        }
+    )
     ws = load_workspace(root, use_cache=False)
     assert ws.resolve("DATA").key == "DATA-v10"
     assert ws.resolve("DATA-v9").version == "v9"
@@ -183,24 +372,36 @@ BASE_DATA = textwrap.dedent(BASE_FILES["artifacts/data.yaml"]).lstrip("\n")
 
 
 def test_a_misspelled_class_in_a_criterion_is_named_unknown_not_zero(make_ws):
-    root = make_ws({"requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: ml_data\n  derived_from: [SYS-1]\n  criteria:\n    - class: carr\n      min_samples: 50\n      split: train\n"})
+    root = make_ws(
+        {
+            "requirements/REQ-D.yaml": "requirement:\n  id: REQ-D\n  type: ml_data\n  derived_from: [SYS-1]\n  criteria:\n    - class: carr\n      min_samples: 50\n      split: train\n"
+        }
+    )
     f = next(f for f in findings_of(root) if f.rule == "criteria.unmet")
     assert "unknown class 'carr'" in f.message and "DATA-v1 has car" in f.message and "actual 0" not in f.message
 
 
 def test_label_errors_name_only_error_kinds_and_warnings_apart(make_ws):
-    quality = ("  label_quality:\n    errors: 2\n    warnings: 3\n"
-               "    by_kind: {bad-class: 1, box-outside: 1, empty-label: 1, missing-label: 2}\n"
-               "    findings:\n      - {severity: error, kind: bad-class, file: a.txt, line: 1, message: m}\n"
-               "      - {severity: error, kind: box-outside, file: b.txt, line: 1, message: m}\n"
-               "      - {severity: warning, kind: empty-label, file: c.txt, line: null, message: m}\n")
+    quality = (
+        "  label_quality:\n    errors: 2\n    warnings: 3\n"
+        "    by_kind: {bad-class: 1, box-outside: 1, empty-label: 1, missing-label: 2}\n"
+        "    findings:\n      - {severity: error, kind: bad-class, file: a.txt, line: 1, message: m}\n"
+        "      - {severity: error, kind: box-outside, file: b.txt, line: 1, message: m}\n"
+        "      - {severity: warning, kind: empty-label, file: c.txt, line: null, message: m}\n"
+    )
     root = make_ws({"artifacts/data.yaml": BASE_DATA + quality})
     f = next(f for f in findings_of(root) if f.rule == "data.label-quality")
-    assert f.message == "2 label errors recorded (bad-class 1, box-outside 1); 3 warnings (empty-label 1, missing-label 2)", f.message
+    assert (
+        f.message == "2 label errors recorded (bad-class 1, box-outside 1); 3 warnings (empty-label 1, missing-label 2)"
+    ), f.message
 
 
 def test_an_unreadable_criterion_keeps_its_requirement_and_the_readable_criteria(make_ws):
-    root = make_ws({"requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  criteria:\n    - metric: mAP_50\n      split: test\n      min: 0.9\n    - metrc: recall\n"})
+    root = make_ws(
+        {
+            "requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  criteria:\n    - metric: mAP_50\n      split: test\n      min: 0.9\n    - metrc: recall\n"
+        }
+    )
     ws = load_workspace(root, use_cache=False)
     req = ws.resolve("REQ-P")
     assert req is not None and len(req.criteria) == 1 and req.unreadable_criteria[0][0] == 1

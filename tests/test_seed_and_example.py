@@ -29,10 +29,19 @@ def test_seed_training_configuration_keeps_every_field(tmp_path):
     cfg = ws.get("MLE-TRAIN-001")
     assert cfg.model == "YOLOv8-nano" and cfg.dataset == "MLE-DATA-001"
     assert (cfg.epochs, cfg.batch_size, tuple(cfg.image_size)) == (300, 64, (640, 384))
-    assert (cfg.optimizer.type, cfg.optimizer.lr, cfg.optimizer.weight_decay, cfg.optimizer.momentum) == ("AdamW", 0.001, 0.0005, 0.937)
+    assert (cfg.optimizer.type, cfg.optimizer.lr, cfg.optimizer.weight_decay, cfg.optimizer.momentum) == (
+        "AdamW",
+        0.001,
+        0.0005,
+        0.937,
+    )
     s = cfg.scheduler
     assert (s.type, s.warmup_epochs, s.warmup_bias_lr, s.warmup_momentum, s.min_lr) == ("cosine", 3, 0.1, 0.8, 0.0001)
-    assert (cfg.transfer.pretrained, cfg.transfer.freeze_backbone, cfg.transfer.freeze_epochs) == ("yolov8n.pt", False, 0)
+    assert (cfg.transfer.pretrained, cfg.transfer.freeze_backbone, cfg.transfer.freeze_epochs) == (
+        "yolov8n.pt",
+        False,
+        0,
+    )
     assert (cfg.loss.box_loss, cfg.loss.cls_loss, cfg.loss.dfl_loss) == (7.5, 0.5, 1.5)
     assert (cfg.early_stopping.patience, cfg.early_stopping.metric, cfg.early_stopping.mode) == (50, "mAP@0.5", "max")
     assert (cfg.checkpointing.save_period, cfg.checkpointing.save_best, cfg.checkpointing.save_last) == (10, True, True)
@@ -46,13 +55,30 @@ def test_seed_model_version_keeps_every_field(tmp_path):
     m = ws.get("MLE-MODEL-001-v2.3.1")
     assert m.created == "(timestamp)" and m.training_run == "MLE-TRAIN-001"
     assert m.artifacts.model_dump() == {
-        "weights": "models/yolov8n_adas_v2.3.1.pt", "config": "configs/train_v2.3.1.yaml",
-        "onnx": "models/yolov8n_adas_v2.3.1.onnx", "trt_int8": "models/yolov8n_adas_v2.3.1.engine",
+        "weights": "models/yolov8n_adas_v2.3.1.pt",
+        "config": "configs/train_v2.3.1.yaml",
+        "onnx": "models/yolov8n_adas_v2.3.1.onnx",
+        "trt_int8": "models/yolov8n_adas_v2.3.1.engine",
     }
-    assert m.metrics.validation.model_dump(exclude_none=True) == {"mAP_50": 0.894, "precision": 0.965, "recall": 0.989, "f1": 0.977}
-    assert m.metrics.test.model_dump(exclude_none=True) == {"mAP_50": 0.887, "precision": 0.958, "recall": 0.984, "f1": 0.971}
+    assert m.metrics.validation.model_dump(exclude_none=True) == {
+        "mAP_50": 0.894,
+        "precision": 0.965,
+        "recall": 0.989,
+        "f1": 0.977,
+    }
+    assert m.metrics.test.model_dump(exclude_none=True) == {
+        "mAP_50": 0.887,
+        "precision": 0.958,
+        "recall": 0.984,
+        "f1": 0.971,
+    }
     td = m.training_data
-    assert (td.dataset_version, td.train_samples, td.val_samples, td.augmentation) == ("MLE-DATA-001-v1.2", 700000, 150000, "aug_config_v2.yaml")
+    assert (td.dataset_version, td.train_samples, td.val_samples, td.augmentation) == (
+        "MLE-DATA-001-v1.2",
+        700000,
+        150000,
+        "aug_config_v2.yaml",
+    )
     tp = m.training_params
     assert (tp.epochs, tp.best_epoch, tp.training_time, tp.gpu) == (287, 237, "36h 42m", "NVIDIA A100")
     assert m.dependencies == {"pytorch": "2.1.0", "ultralytics": "8.0.200", "cuda": "12.1"}
@@ -65,7 +91,9 @@ def test_seed_augmentation_keeps_every_field(tmp_path):
     ws = load_workspace(seed_workspace(tmp_path), use_cache=False)
     aug = ws.get("aug_config_v2.yaml")
     assert aug.kind == "augmentation"
-    dumped = aug.model_dump(exclude_unset=True)  # as written: declared fields the seed leaves out (probability) are not added
+    dumped = aug.model_dump(
+        exclude_unset=True
+    )  # as written: declared fields the seed leaves out (probability) are not added
     assert dumped["geometric"]["rotation"] == {"enabled": True, "range": [-5, 5]}
     assert dumped["weather_simulation"]["snow"] == {"enabled": False}
     assert dumped["automotive_specific"]["sensor_noise"] == {"enabled": True, "noise_level": 0.01}

@@ -29,10 +29,25 @@ def queue_ws(root: Path) -> Path:
     return make(root)
 
 
-def fake_run(root: Path, run_id: str, config: str, status: str = "success", created: str = "2026-01-01T00:00:00+00:00") -> None:
+def fake_run(
+    root: Path, run_id: str, config: str, status: str = "success", created: str = "2026-01-01T00:00:00+00:00"
+) -> None:
     folder = root / "artifacts" / "runs" / run_id
     folder.mkdir(parents=True)
-    (folder / "run.yaml").write_text(yaml.safe_dump({"run": {"id": run_id, "config": config, "status": status, "created": created, "parameters": {"epochs": 10}, "epochs_completed": 10 if status == "success" else 3}}))
+    (folder / "run.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "run": {
+                    "id": run_id,
+                    "config": config,
+                    "status": status,
+                    "created": created,
+                    "parameters": {"epochs": 10},
+                    "epochs_completed": 10 if status == "success" else 3,
+                }
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -43,14 +58,22 @@ def client(tmp_path):
 
     root = queue_ws(tmp_path / "ws")
     for i in range(60):
-        fake_run(root, f"RUN-20260101-0000{i:02d}-aaaa", "TINY-TRAIN-001" if i % 2 else "OTHER-CFG", "success" if i % 3 else "failed", f"2026-01-01T00:00:{i:02d}+00:00")
+        fake_run(
+            root,
+            f"RUN-20260101-0000{i:02d}-aaaa",
+            "TINY-TRAIN-001" if i % 2 else "OTHER-CFG",
+            "success" if i % 3 else "failed",
+            f"2026-01-01T00:00:{i:02d}+00:00",
+        )
     return root, TestClient(create_app(root, "secret-token"), base_url="http://127.0.0.1:8000")
 
 
 def test_api_lists_searches_filters_and_pages_runs(client):
     root, c = client
     doc = c.get("/api/runs").json()
-    assert doc["total"] == 60 and len(doc["runs"]) == 50 and doc["runs"][0]["id"] == "RUN-20260101-000059-aaaa"  # newest first, 50 a page
+    assert (
+        doc["total"] == 60 and len(doc["runs"]) == 50 and doc["runs"][0]["id"] == "RUN-20260101-000059-aaaa"
+    )  # newest first, 50 a page
     assert len(c.get("/api/runs?page=2").json()["runs"]) == 10
     assert {r["config"] for r in c.get("/api/runs?q=other").json()["runs"]} == {"OTHER-CFG"}
     failed = c.get("/api/runs?status=failed").json()
@@ -70,8 +93,11 @@ def test_api_lists_searches_filters_and_pages_runs(client):
 def test_security_token_csp_and_run_ids(client):
     root, c = client
     page = c.get("/")
-    assert "script-src 'self'" in page.headers["content-security-policy"] and page.headers["x-content-type-options"] == "nosniff"
-    assert "<script src=\"/static/serve.js\"></script>" in page.text and "<script>" not in page.text
+    assert (
+        "script-src 'self'" in page.headers["content-security-policy"]
+        and page.headers["x-content-type-options"] == "nosniff"
+    )
+    assert '<script src="/static/serve.js"></script>' in page.text and "<script>" not in page.text
     target = "/api/runs/RUN-20260101-000003-aaaa/rerun"  # a failed run of an existing configuration
     assert c.post(target).status_code == 401
     assert c.post(target, headers={"X-MLE3-Token": "wrong"}).status_code == 403
@@ -85,7 +111,7 @@ def test_security_token_csp_and_run_ids(client):
 
 def test_serve_refuses_a_remote_host_without_allow_remote_and_writes_a_private_token(tmp_path, cli):
     root = queue_ws(tmp_path / "ws")
-    code, _, err = cli("serve", "--host", "0.0.0.0", "-w", root)
+    code, _, err = cli("serve", "--host", "0.0.0.0", "-w", root, expect=2)
     assert code == 2 and "--allow-remote" in err and err.count("\n") == 1
     from mle3.serve.app import TOKEN_FILE, write_token
 
@@ -111,7 +137,13 @@ def test_live_training_in_the_browser(tmp_path, cli, browser):
     code, out, _ = cli("train", "TINY-TRAIN-001", "--queue", "--epochs", "400", "-w", root, "--format", "json")
     run_id = json.loads(out)["run"]
     port = _free_port()
-    server = subprocess.Popen(MLE3 + ["serve", "--port", str(port), "-w", str(root)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        MLE3 + ["serve", "--port", str(port), "-w", str(root)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     worker = None
     try:
         line = server.stdout.readline()
@@ -123,7 +155,9 @@ def test_live_training_in_the_browser(tmp_path, cli, browser):
         while time.time() < deadline and not browser.find_elements(By.CSS_SELECTOR, "#mapping tbody tr"):
             time.sleep(0.2)
         assert "optimizer" in browser.find_element(By.ID, "mapping").text  # the mapping table of the run
-        worker = subprocess.Popen(MLE3 + ["worker", "--once", "-w", str(root)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            MLE3 + ["worker", "--once", "-w", str(root)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
 
         def progress() -> float:
             return float(browser.find_element(By.ID, "progress").get_attribute("value") or 0)
@@ -211,11 +245,19 @@ def test_the_log_tail_has_no_terminal_escapes_and_only_the_last_state_of_a_redra
 def test_a_run_record_of_another_shape_is_listed_unreadable_not_a_crash(tmp_path):
     from mle3.monitor.index import RunIndex
 
-    for run_id, text in (("RUN-20260101-000000-aaaa", "run: [1, 2]\n"),
-                         ("RUN-20260101-000000-bbbb", "run:\n  id: RUN-20260101-000000-bbbb\n  config: X\n  status: success\n  parameters: [1]\n  epochs_completed: x\n")):
+    for run_id, text in (
+        ("RUN-20260101-000000-aaaa", "run: [1, 2]\n"),
+        (
+            "RUN-20260101-000000-bbbb",
+            "run:\n  id: RUN-20260101-000000-bbbb\n  config: X\n  status: success\n  parameters: [1]\n  epochs_completed: x\n",
+        ),
+    ):
         (tmp_path / "artifacts/runs" / run_id).mkdir(parents=True)
         (tmp_path / "artifacts/runs" / run_id / "run.yaml").write_text(text)
     index = RunIndex(tmp_path)
     index.refresh()
     total, runs = index.query()
-    assert total == 2 and {r["id"]: r["effective_status"] for r in runs} == {"RUN-20260101-000000-aaaa": "unreadable", "RUN-20260101-000000-bbbb": "success"}
+    assert total == 2 and {r["id"]: r["effective_status"] for r in runs} == {
+        "RUN-20260101-000000-aaaa": "unreadable",
+        "RUN-20260101-000000-bbbb": "success",
+    }

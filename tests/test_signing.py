@@ -50,10 +50,15 @@ def signature_findings(cli, root):
 
 def test_signed_approval_verifies_and_counts(signed_ws, cli):
     root, lea, _ = signed_ws
-    code, out, err = cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea <lea@example.com>", "--key", lea, "-w", root)
+    code, out, err = cli(
+        "approve", MODEL, "--role", "ml_lead", "--name", "Lea <lea@example.com>", "--key", lea, "-w", root
+    )
     assert code == 0, err
     entry = audit.history(root)[-1]
-    assert entry["details"]["signature"].startswith("-----BEGIN SSH SIGNATURE-----") and entry["details"]["principal"] == "lea@example.com"
+    assert (
+        entry["details"]["signature"].startswith("-----BEGIN SSH SIGNATURE-----")
+        and entry["details"]["principal"] == "lea@example.com"
+    )
     assert signature_findings(cli, root) == []
     assert cli("audit", "verify", "-w", root)[0] == 0
     code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", root)
@@ -70,7 +75,9 @@ def test_tampering_with_any_signed_field_is_detected(signed_ws, cli, field):
     if field == "time":
         import datetime as dt
 
-        entry["time"] = (dt.datetime.fromisoformat(entry["time"]) + dt.timedelta(seconds=1)).isoformat(timespec="seconds")
+        entry["time"] = (dt.datetime.fromisoformat(entry["time"]) + dt.timedelta(seconds=1)).isoformat(
+            timespec="seconds"
+        )
     elif field == "item":
         entry[field] = entry[field][:-1] + ("X" if entry[field][-1] != "X" else "Y")
     elif field == "parents":  # moved to another place in the DAG (an existing, earlier entry)
@@ -81,7 +88,11 @@ def test_tampering_with_any_signed_field_is_detected(signed_ws, cli, field):
         sig[2] = sig[2][:-4] + ("AAAA" if not sig[2].endswith("AAAA") else "BBBB")
         entry["details"]["signature"] = "\n".join(sig) + "\n"
     else:
-        entry["details"][field] = {"fingerprint": "sha256:" + "0" * 64, "role": "safety_assessor", "decision": "rejected"}[field]
+        entry["details"][field] = {
+            "fingerprint": "sha256:" + "0" * 64,
+            "role": "safety_assessor",
+            "decision": "rejected",
+        }[field]
     from mle3.audit import entry_hash
 
     entry["hash"] = entry_hash(entry)  # even a tamperer who rehashes and renames the entry cannot forge the signature
@@ -91,7 +102,7 @@ def test_tampering_with_any_signed_field_is_detected(signed_ws, cli, field):
     forged.write_text(json.dumps(entry, sort_keys=True) + "\n")
     found = signature_findings(cli, root)
     assert found and ("bad signature" in found[0]["message"] or "not allowed" in found[0]["message"]), found
-    code, out, _ = cli("audit", "verify", "-w", root)
+    code, out, _ = cli("audit", "verify", "-w", root, expect=1)
     assert code == 1
 
 
@@ -102,14 +113,18 @@ def test_unsigned_wrong_role_and_expired_key_do_not_count(signed_ws, cli):
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Lea <lea@example.com>", "--key", lea, "-w", root)
     assert any("not allowed to sign as safety_assessor" in f["message"] for f in signature_findings(cli, root))
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Sam <sam@example.com>", "--key", sam, "-w", root)
-    assert any("sam@example.com" in f["message"] and "bad signature" in f["message"] for f in signature_findings(cli, root))  # key expired in 2020
-    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", root, "--format", "json")
+    assert any(
+        "sam@example.com" in f["message"] and "bad signature" in f["message"] for f in signature_findings(cli, root)
+    )  # key expired in 2020
+    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", root, "--format", "json", expect=1)
     assert code == 1 and any("role ml_lead" in m for m in json.loads(out)["missing"])
 
 
 def test_unsigned_approval_is_reported_when_signatures_are_required(signed_ws, cli, tmp_path):
     root, _, _ = signed_ws
-    code, _, err = cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea", "--key", tmp_path / "missing-key", "-w", root)
+    code, _, err = cli(
+        "approve", MODEL, "--role", "ml_lead", "--name", "Lea", "--key", tmp_path / "missing-key", "-w", root, expect=2
+    )
     assert code == 2 and "signing key" in err
     cfg = root / "mle3.yaml"
     cfg.write_text(cfg.read_text().replace("require_signatures: true", "require_signatures: false"))

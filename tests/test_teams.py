@@ -32,7 +32,12 @@ def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
 
 def mle3(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false")
-    return subprocess.run([sys.executable, "-c", "from mle3.cli import run; run()", *args, "-w", str(cwd)], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", "from mle3.cli import run; run()", *args, "-w", str(cwd)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
 
 
 def ok(cwd: Path, *args: str) -> str:
@@ -92,7 +97,19 @@ def models(repo: Path) -> dict[str, Path]:
 def train_and_quantize(repo: Path) -> tuple[str, str]:
     trained = json.loads(ok(repo, "train", "TINY-TRAIN-001", "--epochs", "1", "--imgsz", "64", "--format", "json"))
     assert trained["status"] == "success"
-    quantized = json.loads(ok(repo, "quantize", trained["model_version"], "--method", "ptq", "--calibration-images", "8", "--format", "json"))
+    quantized = json.loads(
+        ok(
+            repo,
+            "quantize",
+            trained["model_version"],
+            "--method",
+            "ptq",
+            "--calibration-images",
+            "8",
+            "--format",
+            "json",
+        )
+    )
     assert quantized["status"] == "success"
     return trained["model_version"], quantized["model_version"]
 
@@ -104,12 +121,34 @@ def test_parallel_clones_merge_both_ways_and_as_an_octopus(origin, tmp_path):
     data_before = sorted(p.relative_to(origin).as_posix() for p in (origin / "data").rglob("*"))
     # Alice: data owner approval, a new data version, a training and a PTQ
     ok(alice, "approve", "TINY-DATA-v1", "--role", "data_owner", "--name", "Alice <alice@example.com>")
-    ok(alice, "dataset", "register", str(alice / "data/tiny/data.yaml"), "--id", "TINY-DATA", "--version", "v2", "-r", "REQ-DATA")
+    ok(
+        alice,
+        "dataset",
+        "register",
+        str(alice / "data/tiny/data.yaml"),
+        "--id",
+        "TINY-DATA",
+        "--version",
+        "v2",
+        "-r",
+        "REQ-DATA",
+    )
     alice_models = train_and_quantize(alice)
     commit(alice, "Alice: v2, training, PTQ")
     # Bob: the same kinds of work on his branch
     ok(bob, "approve", "TINY-DATA-v1", "--role", "ml_lead", "--name", "Bob <bob@example.com>")
-    ok(bob, "dataset", "register", str(bob / "data/tiny/data.yaml"), "--id", "TINY-DATA", "--version", "v3", "-r", "REQ-DATA")
+    ok(
+        bob,
+        "dataset",
+        "register",
+        str(bob / "data/tiny/data.yaml"),
+        "--id",
+        "TINY-DATA",
+        "--version",
+        "v3",
+        "-r",
+        "REQ-DATA",
+    )
     bob_models = train_and_quantize(bob)
     commit(bob, "Bob: v3, training, PTQ")
     # Carol: an approval only
@@ -181,22 +220,65 @@ def test_one_person_in_two_roles_on_two_branches_is_a_finding_after_the_merge(br
 def test_approve_and_reject_on_two_branches_conflict_until_decided_again(branches):
     one, two = branches
     ok(one, "approve", "TINY-DATA-v1", "--role", "data_owner", "--name", "Dora <dora@example.com>")
-    ok(two, "approve", "TINY-DATA-v1", "--role", "data_owner", "--name", "Dan <dan@example.com>", "--reject", "--comment", "labels look off")
+    ok(
+        two,
+        "approve",
+        "TINY-DATA-v1",
+        "--role",
+        "data_owner",
+        "--name",
+        "Dan <dan@example.com>",
+        "--reject",
+        "--comment",
+        "labels look off",
+    )
     commit(one, "approve")
     commit(two, "reject")
     merge(one, two)
     (conflict,) = [f for f in check(one)["findings"] if f["rule"] == "approval.conflict"]
     assert conflict["severity"] == "error" and "Dora" in conflict["message"] and "Dan" in conflict["message"]
-    ok(one, "approve", "TINY-DATA-v1", "--role", "data_owner", "--name", "Dan <dan@example.com>", "--comment", "checked again")
+    ok(
+        one,
+        "approve",
+        "TINY-DATA-v1",
+        "--role",
+        "data_owner",
+        "--name",
+        "Dan <dan@example.com>",
+        "--comment",
+        "checked again",
+    )
     assert not [f for f in check(one)["findings"] if f["rule"] == "approval.conflict"]
 
 
 def test_the_same_data_version_registered_twice_with_different_data_is_a_conflict(branches):
     one, two = branches
-    ok(one, "dataset", "register", str(one / "data/tiny/data.yaml"), "--id", "TINY-DATA", "--version", "v2", "-r", "REQ-DATA")
+    ok(
+        one,
+        "dataset",
+        "register",
+        str(one / "data/tiny/data.yaml"),
+        "--id",
+        "TINY-DATA",
+        "--version",
+        "v2",
+        "-r",
+        "REQ-DATA",
+    )
     image = next((two / "data/tiny/images/train").iterdir())
     image.write_bytes(image.read_bytes() + b"\0")  # other data under the same version
-    ok(two, "dataset", "register", str(two / "data/tiny/data.yaml"), "--id", "TINY-DATA", "--version", "v2", "-r", "REQ-DATA")
+    ok(
+        two,
+        "dataset",
+        "register",
+        str(two / "data/tiny/data.yaml"),
+        "--id",
+        "TINY-DATA",
+        "--version",
+        "v2",
+        "-r",
+        "REQ-DATA",
+    )
     commit(one, "v2")
     commit(two, "v2, other data")
     merge(one, two)  # different record names: git merges without conflict...
@@ -245,12 +327,12 @@ def test_lfs_pointer_weights_are_not_materialized_not_a_mismatch(trained_ws, cli
     weights = trained_ws / yaml.safe_load(model_file.read_text())["model_version"]["artifacts"]["weights"]
     digest, size = sha256_file(weights), weights.stat().st_size
     weights.write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{digest}\nsize {size}\n")
-    code, out, _ = cli("check", "-w", trained_ws, "--format", "json", "--no-cache")
+    code, out, _ = cli("check", "-w", trained_ws, "--format", "json", "--no-cache", expect=None)
     findings = json.loads(out)["findings"]
     (hit,) = [f for f in findings if f["rule"] == "artifact.not-materialized"]
     assert "git lfs pull --include=" in hit["message"] and hit["field"] == "artifacts.weights"
     assert not [f for f in findings if f["rule"] in ("approval.stale", "consistency.artifact-missing")]
-    code, _, err = cli("quantize", "TINY-MODEL-v0.1.0", "-w", trained_ws)
+    code, _, err = cli("quantize", "TINY-MODEL-v0.1.0", "-w", trained_ws, expect=2)
     assert code == 2 and "git lfs pull" in err and "Traceback" not in err
 
 
@@ -261,11 +343,26 @@ def test_everything_mle3_writes_honours_the_umask(origin, tmp_path):
     old = os.umask(0o022)
     try:
         ok(repo, "approve", "TINY-DATA-v1", "--role", "data_owner", "--name", "Dora")
-        ok(repo, "dataset", "register", str(repo / "data/tiny/data.yaml"), "--id", "TINY-DATA", "--version", "v9", "-r", "REQ-DATA")
+        ok(
+            repo,
+            "dataset",
+            "register",
+            str(repo / "data/tiny/data.yaml"),
+            "--id",
+            "TINY-DATA",
+            "--version",
+            "v9",
+            "-r",
+            "REQ-DATA",
+        )
         ok(repo, "check")
     finally:
         os.umask(old)
-    files = [p for p in repo.rglob("*") if p.is_file() and ".git" not in p.relative_to(repo).parts and "data" not in p.relative_to(repo).parts[:1]]
+    files = [
+        p
+        for p in repo.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(repo).parts and "data" not in p.relative_to(repo).parts[:1]
+    ]
     written = {p.relative_to(repo).as_posix(): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
     assert any(k.startswith(".mle3/") for k in written) and any(k.startswith("artifacts/audit/") for k in written)
     assert set(written.values()) == {"0o644"}, {k: v for k, v in written.items() if v != "0o644"}

@@ -22,22 +22,37 @@ from mle3.datasets.synthetic import generate
 
 pytestmark = pytest.mark.slow
 
+
 def make_tiny_ws(root: Path, epochs: int = 1, train_images: int = 16) -> Path:
     from mle3.datasets import register
 
     files = dict(TINY_FILES)
     # patience 0 switches early stopping off: the signal and timeout tests need a training
     # that is still running when they stop it (a tiny model's mAP may rise, fall, and stop it)
-    files["artifacts/training/TINY.yaml"] = files["artifacts/training/TINY.yaml"].replace("epochs: 2", f"epochs: {epochs}").replace("patience: 5", "patience: 0")
+    files["artifacts/training/TINY.yaml"] = (
+        files["artifacts/training/TINY.yaml"]
+        .replace("epochs: 2", f"epochs: {epochs}")
+        .replace("patience: 5", "patience: 0")
+    )
     write_files(root, files)
-    data_yaml = generate(root / "data" / "tiny", counts={"train": train_images, "val": 4, "test": 4}, image_size=64, seed=3)
+    data_yaml = generate(
+        root / "data" / "tiny", counts={"train": train_images, "val": 4, "test": 4}, image_size=64, seed=3
+    )
     register(root, data_yaml, "TINY-DATA", "v1", ["REQ-DATA"])
     return root
 
 
 def mle3(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
     env = dict(os.environ, YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false", PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-c", "from mle3.cli import run; run()", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from mle3.cli import run; run()", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
 
 
 def run_dir(root: Path) -> Path:
@@ -69,7 +84,9 @@ def test_tiny_training_records_everything_and_check_passes(tmp_path, cli):
     result = json.loads(out)
     assert code == 0 and result["status"] == "success", err
     run = run_record(root)
-    assert run["status"] == "success" and run["config"] == "TINY-TRAIN-001" and run["config_sha256"].startswith("sha256:")
+    assert (
+        run["status"] == "success" and run["config"] == "TINY-TRAIN-001" and run["config_sha256"].startswith("sha256:")
+    )
     dataset = yaml.safe_load(dataset_record(root, "TINY-DATA-v1").read_text())["dataset"]
     assert run["dataset_version"] == "TINY-DATA-v1" and run["dataset_fingerprint"] == dataset["fingerprint"]
     assert run["data_check"]["matches"] is True
@@ -79,7 +96,17 @@ def test_tiny_training_records_everything_and_check_passes(tmp_path, cli):
     assert {d["field"] for d in run["deviations"]} >= {"hardware.device"} or run["parameters"]["device"] == "cpu"
     epochs = [json.loads(l) for l in (run_dir(root) / "epochs.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in epochs] == [1, 2]
-    for key in ("train_box_loss", "train_cls_loss", "train_dfl_loss", "val_box_loss", "precision", "recall", "mAP50", "mAP50_95", "lr"):
+    for key in (
+        "train_box_loss",
+        "train_cls_loss",
+        "train_dfl_loss",
+        "val_box_loss",
+        "precision",
+        "recall",
+        "mAP50",
+        "mAP50_95",
+        "lr",
+    ):
         assert key in epochs[0], key
     assert run["epochs_completed"] == 2 and run["best_epoch"] in (1, 2)
     for ckpt in run["checkpoints"]:
@@ -95,7 +122,12 @@ def test_tiny_training_records_everything_and_check_passes(tmp_path, cli):
     assert model["training_run"] == run["id"] and model["status"] == "draft" and model["model_line"] == "TINY-MODEL"
     assert model["artifacts"]["weights"] == f"models/{model_id}.pt" and "previous_version" not in model["traceability"]
     assert sha256_file(root / model["artifacts"]["weights"]) == model["weights_sha256"]
-    assert model["training_data"] == {"dataset_version": "TINY-DATA-v1", "train_samples": 16, "val_samples": 4, "test_samples": 4}
+    assert model["training_data"] == {
+        "dataset_version": "TINY-DATA-v1",
+        "train_samples": 16,
+        "val_samples": 4,
+        "test_samples": 4,
+    }
     assert model["traceability"]["requirements"] == ["REQ-PERF", "REQ-DATA"]
     assert model["metrics"]["test"]["mAP_50"] == run["final_metrics"]["test"]["mAP_50"]
     assert model["training_params"]["epochs"] == 2 and model["dependencies"]["ultralytics"] == env["ultralytics"]
@@ -114,14 +146,19 @@ def test_tiny_training_records_everything_and_check_passes(tmp_path, cli):
     assert second_id != model_id and second["traceability"]["previous_version"] == model_id
     code, out, _ = cli("runs", "--search", second_id, "-w", root, "--format", "json")
     (found,) = json.loads(out)["runs"]
-    assert any(d["field"] == "epochs" for d in yaml.safe_load((root / "artifacts/runs" / found["id"] / "run.yaml").read_text())["run"]["deviations"])
+    assert any(
+        d["field"] == "epochs"
+        for d in yaml.safe_load((root / "artifacts/runs" / found["id"] / "run.yaml").read_text())["run"]["deviations"]
+    )
 
 
 def test_crash_is_recorded_as_failed_and_retried(tmp_path, cli):
     root = make_tiny_ws(tmp_path / "ws")
     broken = root / "data" / "tiny" / "broken.yaml"
     broken.write_text("path: .\ntrain: images/nothing-here\nval: images/val\nnames: {0: a}\n")
-    code, out, err = cli("train", "TINY-TRAIN-001", "-w", root, "--data", broken, "--max-attempts", "2", "--format", "json")
+    code, out, err = cli(
+        "train", "TINY-TRAIN-001", "-w", root, "--data", broken, "--max-attempts", "2", "--format", "json", expect=1
+    )
     result = json.loads(out)
     assert code == 1 and result["status"] == "failed" and result["error"]
     run = run_record(root)
@@ -134,26 +171,44 @@ def test_changed_data_refuses_to_start_unless_allowed(tmp_path, cli):
     root = make_tiny_ws(tmp_path / "ws")
     label = sorted((root / "data/tiny/labels/train").iterdir())[0]
     label.write_text(label.read_text() + "0 0.5 0.5 0.1 0.1\n")
-    code, _, err = cli("train", "TINY-TRAIN-001", "-w", root)
+    code, _, err = cli("train", "TINY-TRAIN-001", "-w", root, expect=2)
     assert code == 2 and "changed since registration" in err and not (root / "artifacts" / "runs").exists()
     code, out, _ = cli("train", "TINY-TRAIN-001", "-w", root, "--allow-changed-data", "--format", "json")
     assert code == 0
     run = run_record(root)
-    assert run["data_check"] == {"checked": True, "matches": False, "changed": 1, "added": 0, "removed": 0, "allow_changed_data": True, "location": "workspace"}
+    assert run["data_check"] == {
+        "checked": True,
+        "matches": False,
+        "changed": 1,
+        "added": 0,
+        "removed": 0,
+        "allow_changed_data": True,
+        "location": "workspace",
+    }
 
 
 def test_missing_pretrained_file_writes_nothing(tmp_path, cli):
     root = make_tiny_ws(tmp_path / "ws")
     cfg = root / "artifacts/training/TINY.yaml"
-    cfg.write_text(cfg.read_text().replace("  model: yolov8n.yaml\n", "  model: yolov8n.yaml\n  transfer:\n    pretrained: weights/yolov8n.pt\n"))
-    code, _, err = cli("train", "TINY-TRAIN-001", "-w", root)
+    cfg.write_text(
+        cfg.read_text().replace(
+            "  model: yolov8n.yaml\n", "  model: yolov8n.yaml\n  transfer:\n    pretrained: weights/yolov8n.pt\n"
+        )
+    )
+    code, _, err = cli("train", "TINY-TRAIN-001", "-w", root, expect=2)
     assert code == 2 and "TINY.yaml:6" in err and "transfer.pretrained" in err and "Traceback" not in err
     assert not (root / "artifacts" / "runs").exists()
 
 
 def _start_long_training(root: Path, *extra: str) -> subprocess.Popen:
     proc = mle3("train", "TINY-TRAIN-001", "--epochs", "200", *extra, cwd=root)
-    wait_for(lambda: (root / "artifacts" / "runs").exists() and any((root / "artifacts/runs").iterdir()) and (run_dir(root) / "epochs.jsonl").exists())
+    wait_for(
+        lambda: (
+            (root / "artifacts" / "runs").exists()
+            and any((root / "artifacts/runs").iterdir())
+            and (run_dir(root) / "epochs.jsonl").exists()
+        )
+    )
     return proc
 
 
@@ -170,7 +225,9 @@ def test_sigterm_ends_as_terminated(tmp_path):
 
 def test_timeout_ends_as_terminated(tmp_path, cli):
     root = make_tiny_ws(tmp_path / "ws", train_images=8)
-    code, out, _ = cli("train", "TINY-TRAIN-001", "--epochs", "200", "--timeout", "15", "-w", root, "--format", "json")
+    code, out, _ = cli(
+        "train", "TINY-TRAIN-001", "--epochs", "200", "--timeout", "15", "-w", root, "--format", "json", expect=1
+    )
     assert code == 1 and json.loads(out)["status"] == "terminated"
     assert run_record(root)["error"] == "terminated by timeout"
 

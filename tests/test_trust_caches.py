@@ -45,7 +45,21 @@ def _age(root: Path, seconds: int = 10) -> None:
 
 
 def _register(cli, root: Path) -> str:
-    code, out, err = cli("dataset", "register", root / "data" / "shapes" / "data.yaml", "--id", "DATA-1", "--version", "v1", "-r", "REQ-DATA", "-w", root, "--format", "json")
+    code, out, err = cli(
+        "dataset",
+        "register",
+        root / "data" / "shapes" / "data.yaml",
+        "--id",
+        "DATA-1",
+        "--version",
+        "v1",
+        "-r",
+        "REQ-DATA",
+        "-w",
+        root,
+        "--format",
+        "json",
+    )
     assert code == 0, err
     return yaml.safe_load(dataset_record(root, "DATA-1-v1").read_text())["dataset"]["fingerprint"]
 
@@ -79,8 +93,14 @@ def test_a_pickle_at_every_cache_path_never_runs_and_the_verdict_stands(cli, dat
     evil = pickle.dumps(_RunsCode(marker))
     hexfp = fp.split(":", 1)[-1]
     paths = [
-        f".mle3/{CACHE_FILE}", f".mle3/{RESULT_FILE}", ".mle3/parse-cache.pickle", ".mle3/check-cache.pickle",
-        f"{STATE_DIR}/{hexfp}.state", RUN_INDEX, ".mle3/cache/run-index.pickle", f".mle3/data/{hexfp}/{RECORD}",
+        f".mle3/{CACHE_FILE}",
+        f".mle3/{RESULT_FILE}",
+        ".mle3/parse-cache.pickle",
+        ".mle3/check-cache.pickle",
+        f"{STATE_DIR}/{hexfp}.state",
+        RUN_INDEX,
+        ".mle3/cache/run-index.pickle",
+        f".mle3/data/{hexfp}/{RECORD}",
     ]
     for rel in paths:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +138,9 @@ def test_a_hand_edited_parse_cache_entry_is_discarded(cli, data_ws):
     path = root / ".mle3" / "parse-cache.json"
     text = path.read_bytes()
     assert b'"training_run":"MISSING"' in text
-    path.write_bytes(text.replace(b'"training_run":"MISSING"', b'"status":"draft"'))  # would drop the dangling reference
+    path.write_bytes(
+        text.replace(b'"training_run":"MISSING"', b'"status":"draft"')
+    )  # would drop the dangling reference
     code, doc = check_json(cli, root)
     assert code == 1 and any(f["rule"] == "trace.dangling-ref" for f in doc["findings"])
 
@@ -130,7 +152,7 @@ def test_a_data_set_state_edited_to_clean_is_discarded(cli, data_ws):
     (root / "mle3.yaml").write_text("project: caches\ndatasets:\n  check_stat_limit: 1\n")
     fp = _register(cli, root)
     (root / "data/shapes/labels/val").joinpath("extra.txt").write_text("0 0.5 0.5 0.1 0.1\n")
-    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", root, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", root, "--format", "json", expect=1)
     assert code == 1
     from mle3.datasets.state import STATE_DIR
 
@@ -141,7 +163,9 @@ def test_a_data_set_state_edited_to_clean_is_discarded(cli, data_ws):
     path.write_bytes(head + b"\n" + json.dumps(state).encode())
     code, doc = check_json(cli, root, "--no-cache")  # trusted, the edit would leave no data finding at all
     assert any(f["rule"] in ("data.changed", "data.unverified") for f in doc["findings"])
-    assert not any(f["rule"] == "data.changed" and "0 changed, 0 removed, 0 added" in f["message"] for f in doc["findings"])
+    assert not any(
+        f["rule"] == "data.changed" and "0 changed, 0 removed, 0 added" in f["message"] for f in doc["findings"]
+    )
 
 
 def test_a_cache_written_with_another_key_is_a_miss(data_ws, monkeypatch):
@@ -178,24 +202,34 @@ def test_parse_cache_keeps_dates_and_reparses_what_json_cannot_hold(data_ws):
     from mle3.workspace import cache
     from mle3.workspace.load import parse_many
 
-    root = write_files(data_ws, {
-        "artifacts/dates.yaml": "notes:\n  when: 2024-05-01\n  at: 2024-05-01T10:00:00+02:00\n  raw: !!binary aGVsbG8=\n",
-        "artifacts/keys.yaml": "notes:\n  1: one\n  true: yes\n  nan: .nan\n",
-    })
+    root = write_files(
+        data_ws,
+        {
+            "artifacts/dates.yaml": "notes:\n  when: 2024-05-01\n  at: 2024-05-01T10:00:00+02:00\n  raw: !!binary aGVsbG8=\n",
+            "artifacts/keys.yaml": "notes:\n  1: one\n  true: yes\n  nan: .nan\n",
+        },
+    )
     _age(root)
-    listing = [(p, os.stat(root / p).st_size, os.stat(root / p).st_mtime_ns) for p in ("artifacts/dates.yaml", "artifacts/keys.yaml")]
+    listing = [
+        (p, os.stat(root / p).st_size, os.stat(root / p).st_mtime_ns)
+        for p in ("artifacts/dates.yaml", "artifacts/keys.yaml")
+    ]
     parse = lambda paths: iter(parse_many(root, paths, jobs=1))  # noqa: E731
     first = {p.path: p.docs for p in cache.parse_with_cache(root, listing, parse)}
     _, entries = cache._read(root / ".mle3" / cache.CACHE_FILE, root)
     assert entries["artifacts/dates.yaml"][2].docs == first["artifacts/dates.yaml"]
     assert entries["artifacts/keys.yaml"][2] is None  # to be parsed again
     again = {p.path: p.docs for p in cache.parse_with_cache(root, listing, parse)}
-    assert again["artifacts/dates.yaml"] == first["artifacts/dates.yaml"] and str(again["artifacts/keys.yaml"]) == str(first["artifacts/keys.yaml"])
+    assert again["artifacts/dates.yaml"] == first["artifacts/dates.yaml"] and str(again["artifacts/keys.yaml"]) == str(
+        first["artifacts/keys.yaml"]
+    )
 
 
 # ---------------------------------------------------------------------- hole 8: tracked state
 def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=root, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=root, check=True, capture_output=True
+    )
 
 
 def test_a_tracked_local_yaml_does_not_remap_roots_and_check_warns(cli, tmp_path, monkeypatch):
@@ -205,20 +239,28 @@ def test_a_tracked_local_yaml_does_not_remap_roots_and_check_warns(cli, tmp_path
 
     monkeypatch.delenv("MLE3_DATA_ROOT_NAS", raising=False)
     monkeypatch.setenv(sealed.KEY_ENV, "this machine")
-    root = write_files(tmp_path / "ws", {"mle3.yaml": "project: roots\ndata_roots:\n  nas: null\n", "requirements/R.yaml": WS_FILES["requirements/R.yaml"]})
+    root = write_files(
+        tmp_path / "ws",
+        {
+            "mle3.yaml": "project: roots\ndata_roots:\n  nas: null\n",
+            "requirements/R.yaml": WS_FILES["requirements/R.yaml"],
+        },
+    )
     (tmp_path / "elsewhere").mkdir()
     write_files(root, {".mle3/local.yaml": f"data_roots:\n  nas: {tmp_path / 'elsewhere'}\n"})
     _git(root, "init", "-q")
     _git(root, "add", "mle3.yaml", "requirements")
     _git(root, "commit", "-qm", "init")
-    assert data_root(root, load_config(root), "nas").location == str(tmp_path / "elsewhere")  # untracked: this machine's mapping
+    assert data_root(root, load_config(root), "nas").location == str(
+        tmp_path / "elsewhere"
+    )  # untracked: this machine's mapping
     code, doc = check_json(cli, root)
     assert not any(f["rule"] == "workspace.tracked-state" for f in doc["findings"])
     _git(root, "add", "-f", ".mle3/local.yaml")
     _git(root, "commit", "-qm", "a branch commits its mapping")
     with pytest.raises(RootUnavailable):
         data_root(root, load_config(root), "nas")
-    code, out, err = cli("check", "-w", root, "--format", "json")
+    code, out, err = cli("check", "-w", root, "--format", "json", expect=None)
     found = [f for f in json.loads(out)["findings"] if f["rule"] == "workspace.tracked-state"]
     assert [(f["severity"], f["file"]) for f in found] == [("warning", ".mle3/local.yaml")]
 
@@ -238,7 +280,10 @@ def test_tracked_caches_are_not_read(cli, data_ws):
     code, doc = check_json(cli, root)
     found = sorted(f["file"] for f in doc["findings"] if f["rule"] == "workspace.tracked-state")
     assert found == [".mle3/check-cache.json", ".mle3/parse-cache.json"]
-    assert (code, _verdict(doc)[1]) == (before[0], sorted(_verdict(before[1])[1] + [("workspace.tracked-state", "warning", f) for f in found]))
+    assert (code, _verdict(doc)[1]) == (
+        before[0],
+        sorted(_verdict(before[1])[1] + [("workspace.tracked-state", "warning", f) for f in found]),
+    )
 
 
 def test_outside_a_git_repository_nothing_is_tracked(tmp_path):
@@ -268,7 +313,7 @@ def test_same_size_files_swapped_with_their_mtimes_restored_are_found_by_plain_v
     assert [(p.stat().st_size, p.stat().st_mtime_ns) for p in labels] == [(s.st_size, s.st_mtime_ns) for s in stamps]
     code, doc = check_json(cli, root)  # check's stat path (and its result cache) sees it
     assert code == 1 and any(f["rule"] == "data.changed" and "2 changed" in f["message"] for f in doc["findings"])
-    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", root, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "DATA-1", "-w", root, "--format", "json", expect=1)
     assert code == 1 and json.loads(out)["changed"] == sorted(p.relative_to(root).as_posix() for p in labels)
 
 

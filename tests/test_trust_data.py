@@ -36,7 +36,22 @@ def ws(tmp_path: Path) -> Path:
 
 def register(cli, root: Path, data_yaml: Path | None = None, version: str = "v1"):
     data_yaml = data_yaml or root / "data" / "shapes" / "data.yaml"
-    return cli("dataset", "register", data_yaml, "--id", "DATA-T", "--version", version, "-r", "REQ-DATA", "-w", root, "--format", "json")
+    return cli(
+        "dataset",
+        "register",
+        data_yaml,
+        "--id",
+        "DATA-T",
+        "--version",
+        version,
+        "-r",
+        "REQ-DATA",
+        "-w",
+        root,
+        "--format",
+        "json",
+        expect=None,
+    )
 
 
 def ultralytics_reads(data_yaml: Path) -> set[str]:
@@ -61,11 +76,11 @@ def fingerprinted(root: Path, key: str = "DATA-T-v1") -> set[str]:
     """The manifest's images and labels, relative to the data set folder."""
     prefix = "data/shapes/"
     paths = {e.path for e in read_manifest(dataset_record(root, key, manifest=True))}
-    return {p[len(prefix):] for p in paths if p.startswith(prefix + "images/") or p.startswith(prefix + "labels/")}
+    return {p[len(prefix) :] for p in paths if p.startswith(prefix + "images/") or p.startswith(prefix + "labels/")}
 
 
 def verify(cli, root: Path, *extra: str, key: str = "DATA-T-v1"):
-    code, out, err = cli("dataset", "verify", key, "-w", root, "--format", "json", *extra)
+    code, out, err = cli("dataset", "verify", key, "-w", root, "--format", "json", *extra, expect=None)
     return code, (json.loads(out) if out.strip().startswith(("{", "[")) else out), err
 
 
@@ -96,14 +111,29 @@ def test_links_inside_and_hard_links_are_what_ultralytics_reads_and_a_replaced_t
         assert code != 0 and "data/shapes/images/train/linked.jpg" in doc["changed"], doc
 
 
-@pytest.mark.parametrize("make_link, words", [
-    (lambda shapes, out: os.symlink(out / "x.jpg", shapes / "images" / "train" / "out.jpg"), "outside the data's place"),
-    (lambda shapes, out: os.symlink(out / "gone.jpg", shapes / "images" / "train" / "out.jpg"), "target does not exist"),
-    (lambda shapes, out: os.symlink(out, shapes / "images" / "train" / "out.jpg"), "outside the data's place"),
-    (lambda shapes, out: os.symlink(shapes / "images" / "val", shapes / "images" / "train" / "more"), "a link to a folder"),
-    (lambda shapes, out: os.symlink(out / "x.txt", shapes / "labels" / "train" / "train_00000.txt.new"), "outside the data's place"),
-    (lambda shapes, out: os.mkfifo(shapes / "images" / "train" / "pipe.jpg"), "not a regular file"),
-])
+@pytest.mark.parametrize(
+    "make_link, words",
+    [
+        (
+            lambda shapes, out: os.symlink(out / "x.jpg", shapes / "images" / "train" / "out.jpg"),
+            "outside the data's place",
+        ),
+        (
+            lambda shapes, out: os.symlink(out / "gone.jpg", shapes / "images" / "train" / "out.jpg"),
+            "target does not exist",
+        ),
+        (lambda shapes, out: os.symlink(out, shapes / "images" / "train" / "out.jpg"), "outside the data's place"),
+        (
+            lambda shapes, out: os.symlink(shapes / "images" / "val", shapes / "images" / "train" / "more"),
+            "a link to a folder",
+        ),
+        (
+            lambda shapes, out: os.symlink(out / "x.txt", shapes / "labels" / "train" / "train_00000.txt.new"),
+            "outside the data's place",
+        ),
+        (lambda shapes, out: os.mkfifo(shapes / "images" / "train" / "pipe.jpg"), "not a regular file"),
+    ],
+)
 def test_links_out_dangling_links_and_links_to_folders_are_refused_at_registration(cli, ws, tmp_path, make_link, words):
     shapes = ws / "data" / "shapes"
     out = tmp_path / "outside"
@@ -135,7 +165,10 @@ def test_links_added_after_registration_are_found_and_training_refuses(cli, ws, 
 
     shapes = ws / "data" / "shapes"
     assert register(cli, ws)[0] == 0
-    write_files(ws, {"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA-T-v1\n  epochs: 1\n"})
+    write_files(
+        ws,
+        {"artifacts/train.yaml": "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA-T-v1\n  epochs: 1\n"},
+    )
     out = tmp_path / "outside"
     out.mkdir()
     image = shapes / "images" / "train" / "train_00001.jpg"
@@ -175,21 +208,27 @@ def test_an_image_with_a_suffix_ultralytics_reads_is_a_sample_whose_label_is_che
     (shapes / "labels" / "train" / "photo.txt").write_text("7 0.5 0.5 0.2 0.2\n")
     code, out, err = register(cli, ws)
     doc = json.loads(out)
-    assert "images/train/photo.mpo" in ultralytics_reads(shapes / "data.yaml") and doc["splits"]["train"]["samples"] == 5
+    assert (
+        "images/train/photo.mpo" in ultralytics_reads(shapes / "data.yaml") and doc["splits"]["train"]["samples"] == 5
+    )
     found = [(f["kind"], f["file"], f["line"]) for f in doc["label_quality"]["findings"]]
     assert ("class-out-of-range", "data/shapes/labels/train/photo.txt", 1) in found
 
 
 # --- hole 9: label values that are not finite or out of range
 
-@pytest.mark.parametrize("line, kind", [
-    ("0 nan 0.5 0.2 0.2", "non-finite-value"),
-    ("nan 0.5 0.5 0.2 0.2", "non-finite-value"),
-    ("1e400 0.5 0.5 0.2 0.2", "non-finite-value"),
-    ("0 0.5 0.5 inf 0.2", "non-finite-value"),
-    ("1e300 0.5 0.5 0.2 0.2", "class-out-of-range"),
-    ("0 0.5 0.5 1e308 0.2", "box-outside"),
-])
+
+@pytest.mark.parametrize(
+    "line, kind",
+    [
+        ("0 nan 0.5 0.2 0.2", "non-finite-value"),
+        ("nan 0.5 0.5 0.2 0.2", "non-finite-value"),
+        ("1e400 0.5 0.5 0.2 0.2", "non-finite-value"),
+        ("0 0.5 0.5 inf 0.2", "non-finite-value"),
+        ("1e300 0.5 0.5 0.2 0.2", "class-out-of-range"),
+        ("0 0.5 0.5 1e308 0.2", "box-outside"),
+    ],
+)
 def test_a_label_value_that_is_not_finite_or_out_of_range_is_an_error_naming_file_and_line(cli, ws, line, kind):
     label = ws / "data" / "shapes" / "labels" / "train" / "train_00002.txt"
     label.write_text(label.read_text() + line + "\n")
@@ -216,35 +255,63 @@ def coco(root: Path, split: str, doc: dict | str | bytes) -> str:
 
 
 def good(**changes) -> dict:
-    doc = {"images": [{"id": 1, "file_name": "1.jpg", "width": 40, "height": 30}, {"id": 2, "file_name": "2.jpg", "width": 40, "height": 30}],
-           "annotations": [{"id": 10, "image_id": 1, "category_id": 3, "bbox": [4, 3, 20, 15]}], "categories": [{"id": 3, "name": "car"}]}
+    doc = {
+        "images": [
+            {"id": 1, "file_name": "1.jpg", "width": 40, "height": 30},
+            {"id": 2, "file_name": "2.jpg", "width": 40, "height": 30},
+        ],
+        "annotations": [{"id": 10, "image_id": 1, "category_id": 3, "bbox": [4, 3, 20, 15]}],
+        "categories": [{"id": 3, "name": "car"}],
+    }
     doc.update(changes)
     return doc
 
 
 def register_coco(cli, root: Path, train: dict | str | bytes, val: dict | None = None):
-    return cli("dataset", "register", "--coco", coco(root, "train", train), "--coco", coco(root, "val", val or good()), "--id", "COCO-T", "--version", "v1",
-               "-r", "REQ-DATA", "-w", root, "--format", "json")
+    return cli(
+        "dataset",
+        "register",
+        "--coco",
+        coco(root, "train", train),
+        "--coco",
+        coco(root, "val", val or good()),
+        "--id",
+        "COCO-T",
+        "--version",
+        "v1",
+        "-r",
+        "REQ-DATA",
+        "-w",
+        root,
+        "--format",
+        "json",
+        expect=None,
+    )
 
 
 def ann(bbox, **extra) -> dict:
     return {"id": 11, "image_id": 2, "category_id": 3, "bbox": bbox, **extra}
 
 
-@pytest.mark.parametrize("annotation, kind", [
-    (ann([float("nan"), 3, 20, 15]), "coco-malformed-bbox"),
-    (ann([4, 3, float("inf"), 15]), "coco-malformed-bbox"),
-    (ann([4, 3, 10**400, 15]), "coco-malformed-bbox"),
-    (ann(["4", 3, 20, 15]), "coco-malformed-bbox"),
-    (ann({"x": 1, "y": 2, "w": 3, "h": 4}), "coco-malformed-bbox"),
-    (ann([4, 3, 20, True]), "coco-malformed-bbox"),
-    (ann([4, 3, 20, 15], category_id=[3]), "coco-unknown-category"),
-    (ann([4, 3, 20, 15], category_id="3"), "coco-unknown-category"),
-    (ann([4, 3, 20, 15], image_id={"id": 2}), "coco-unknown-image"),
-    (ann([-1, 0, 20, 15]), "coco-box-outside"),
-    (ann([4, 3, 20, 1e300]), "coco-box-outside"),
-])
-def test_a_coco_value_that_is_not_finite_or_out_of_range_is_an_error_naming_file_and_annotation(cli, ws, annotation, kind):
+@pytest.mark.parametrize(
+    "annotation, kind",
+    [
+        (ann([float("nan"), 3, 20, 15]), "coco-malformed-bbox"),
+        (ann([4, 3, float("inf"), 15]), "coco-malformed-bbox"),
+        (ann([4, 3, 10**400, 15]), "coco-malformed-bbox"),
+        (ann(["4", 3, 20, 15]), "coco-malformed-bbox"),
+        (ann({"x": 1, "y": 2, "w": 3, "h": 4}), "coco-malformed-bbox"),
+        (ann([4, 3, 20, True]), "coco-malformed-bbox"),
+        (ann([4, 3, 20, 15], category_id=[3]), "coco-unknown-category"),
+        (ann([4, 3, 20, 15], category_id="3"), "coco-unknown-category"),
+        (ann([4, 3, 20, 15], image_id={"id": 2}), "coco-unknown-image"),
+        (ann([-1, 0, 20, 15]), "coco-box-outside"),
+        (ann([4, 3, 20, 1e300]), "coco-box-outside"),
+    ],
+)
+def test_a_coco_value_that_is_not_finite_or_out_of_range_is_an_error_naming_file_and_annotation(
+    cli, ws, annotation, kind
+):
     doc = good()
     doc["annotations"].append(annotation)
     code, out, err = register_coco(cli, ws, json.dumps(doc, allow_nan=True))
@@ -259,7 +326,10 @@ HOSTILE = [
     "[" * 100_000,
     '{"images": ' * 100_000,
     '{"images": [], "annotations": [], "categories": [{"id": ' + "9" * 5000 + ', "name": "x"}]}',
-    "[]", "null", '"text"', "1e400",
+    "[]",
+    "null",
+    '"text"',
+    "1e400",
     '{"images": {}, "annotations": [], "categories": []}',
     '{"images": [], "annotations": "none", "categories": []}',
     json.dumps(good(images=[{"id": [1], "file_name": "1.jpg", "width": 40, "height": 30}])),
@@ -285,17 +355,20 @@ def test_hostile_coco_files_are_one_line_exit_2(cli, ws, text):
     assert not (ws / "artifacts").exists() and not (ws / "yolo").exists()
 
 
-@pytest.mark.parametrize("file_name, kind", [
-    ("1.jpg", "coco-duplicate-file-name"),
-    ("sub/../1.jpg", "coco-duplicate-file-name"),
-    ("1.png", "coco-duplicate-file-name"),  # its label would be 1.txt, the label of 1.jpg
-    ("3.png", "coco-image-without-file"),
-    (".hidden.jpg", "coco-not-an-image"),
-    ("notes.txt", "coco-not-an-image"),
-    ("images/1.jpg", "coco-not-an-image"),
-    ("a\x00.jpg", "coco-image-without-file"),
-    ("x" * 300 + ".jpg", "coco-image-without-file"),
-])
+@pytest.mark.parametrize(
+    "file_name, kind",
+    [
+        ("1.jpg", "coco-duplicate-file-name"),
+        ("sub/../1.jpg", "coco-duplicate-file-name"),
+        ("1.png", "coco-duplicate-file-name"),  # its label would be 1.txt, the label of 1.jpg
+        ("3.png", "coco-image-without-file"),
+        (".hidden.jpg", "coco-not-an-image"),
+        ("notes.txt", "coco-not-an-image"),
+        ("images/1.jpg", "coco-not-an-image"),
+        ("a\x00.jpg", "coco-image-without-file"),
+        ("x" * 300 + ".jpg", "coco-image-without-file"),
+    ],
+)
 def test_coco_image_entries_ultralytics_would_not_train_as_written_are_findings(cli, ws, file_name, kind):
     doc = good()
     doc["images"].append({"id": 3, "file_name": file_name, "width": 40, "height": 30})
@@ -309,10 +382,29 @@ def test_coco_images_reached_through_links_are_copied_into_the_converted_data_se
     outside and its image was left out of the fingerprint while ultralytics read it."""
     outside = tmp_path / "outside"
     outside.mkdir()
-    spec = coco(ws, "train", good(images=good()["images"] + [{"id": 3, "file_name": "3.jpg", "width": 40, "height": 30}]))
+    spec = coco(
+        ws, "train", good(images=good()["images"] + [{"id": 3, "file_name": "3.jpg", "width": 40, "height": 30}])
+    )
     shutil.copy(ws / "coco" / "train" / "1.jpg", outside / "3.jpg")
     os.symlink(outside / "3.jpg", ws / "coco" / "train" / "3.jpg")
-    code, out, err = cli("dataset", "register", "--coco", spec, "--coco", coco(ws, "val", good()), "--id", "COCO-T", "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json")
+    code, out, err = cli(
+        "dataset",
+        "register",
+        "--coco",
+        spec,
+        "--coco",
+        coco(ws, "val", good()),
+        "--id",
+        "COCO-T",
+        "--version",
+        "v1",
+        "-r",
+        "REQ-DATA",
+        "-w",
+        ws,
+        "--format",
+        "json",
+    )
     assert code == 0, err
     converted = ws / "yolo" / "images" / "train" / "3.jpg"
     assert not converted.is_symlink() and converted.stat().st_ino != (outside / "3.jpg").stat().st_ino
@@ -339,11 +431,19 @@ def test_training_reads_the_label_files_not_a_planted_ultralytics_cache(ws, monk
     cache = shapes / "labels" / "train.cache"
 
     def classes() -> list[list[float]]:
-        data = YOLODataset(img_path=str(shapes / "images" / "train"), imgsz=32, augment=False, cache=False, data={"names": {0: "a", 1: "b", 2: "c"}, "channels": 3})
+        data = YOLODataset(
+            img_path=str(shapes / "images" / "train"),
+            imgsz=32,
+            augment=False,
+            cache=False,
+            data={"names": {0: "a", 1: "b", 2: "c"}, "channels": 3},
+        )
         return [sorted(lb["cls"].ravel().tolist()) for lb in data.labels]
 
     labels = img2label_paths(sorted(str(p) for p in (shapes / "images" / "train").iterdir()))
-    from_files = [sorted(float(line.split()[0]) for line in Path(lb).read_text().splitlines() if line.strip()) for lb in labels]
+    from_files = [
+        sorted(float(line.split()[0]) for line in Path(lb).read_text().splitlines() if line.strip()) for lb in labels
+    ]
     assert classes() == from_files and cache.is_file()  # ultralytics wrote its cache
     forged = load_dataset_cache_file(cache)  # every label made class 2, the hash kept
     for lb in forged["labels"]:

@@ -44,10 +44,16 @@ def test_serve_refuses_a_foreign_host_header(tmp_path):
     """A DNS-rebinding page sends ``Host: evil.example:PORT`` to 127.0.0.1: refused (421)
     before any run is read; the served address, its loopback names and --allow-host work."""
     import uvicorn  # noqa: F401  (the test extra: missing is a failure, never a skip)
+
     root = write_files(tmp_path / "ws", {"mle3.yaml": "project: serve\n"})
     port = _free_port()
-    server = subprocess.Popen(MLE3 + ["serve", "--port", str(port), "--allow-host", "mle3.lab.example", "-w", str(root)],
-                              env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        MLE3 + ["serve", "--port", str(port), "--allow-host", "mle3.lab.example", "-w", str(root)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert "mle3 serve:" in server.stdout.readline()
         deadline = time.time() + 20
@@ -61,7 +67,13 @@ def test_serve_refuses_a_foreign_host_header(tmp_path):
         assert status == 200
         for good in (f"localhost:{port}", f"[::1]:{port}", "mle3.lab.example", f"MLE3.lab.example:{port}"):
             assert _get(port, good)[0] == 200, good
-        for bad in (f"evil.example:{port}", "evil.example", f"127.0.0.1:{port + 1}", "", f"mle3.lab.example.evil:{port}"):
+        for bad in (
+            f"evil.example:{port}",
+            "evil.example",
+            f"127.0.0.1:{port + 1}",
+            "",
+            f"mle3.lab.example.evil:{port}",
+        ):
             status, body = _get(port, bad)
             assert status == 421 and b"Host" in body and b"runs" not in body, bad
         assert _get(port, f"evil.example:{port}", "/")[0] == 421
@@ -101,7 +113,12 @@ def reqifz_bomb(path: Path, megabytes: int = 1024, declared: int | None = None) 
     size = len(head) + megabytes * len(chunk) if declared is None else declared
     name = b"r.reqif"
     local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(data), size, len(name), 0) + name
-    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(data), size, len(name), 0, 0, 0, 0, 0, 0) + name
+    central = (
+        struct.pack(
+            "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(data), size, len(name), 0, 0, 0, 0, 0, 0
+        )
+        + name
+    )
     end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
     path.write_bytes(local + data + central + end)
     return path
@@ -124,14 +141,27 @@ def test_reqifz_bomb_is_refused_in_bounded_memory(tmp_path, declared):
     """A 1 MB .reqifz that unpacks to 1 GiB (honest header, or one that lies small) is
     refused with one line, exit 2, without ever holding more than the limit."""
     import reqif  # noqa: F401  (the test extra: missing is a failure, never a skip)
+
     root = write_files(tmp_path / "ws", {"mle3.yaml": "project: bomb\n"})
     bomb = reqifz_bomb(tmp_path / "bomb.reqifz", 1024, declared)
     assert bomb.stat().st_size < 2 * 1024 * 1024
-    proc = subprocess.run([sys.executable, "-c", PEAK, "reqif", "import", str(bomb), "-w", str(root)], capture_output=True, text=True, timeout=120, env=ENV)
+    proc = subprocess.run(
+        [sys.executable, "-c", PEAK, "reqif", "import", str(bomb), "-w", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+    )
     lines = [line for line in proc.stderr.splitlines() if not line.startswith("PEAK")]
     peak_mib = int(proc.stderr.split("PEAK")[1])
-    assert proc.returncode == 2 and len(lines) == 1 and "bomb.reqifz" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
-    assert ("larger than 64 MiB" in lines[0]) if declared is None else ("larger than 64 MiB" in lines[0] or "not a valid .reqifz" in lines[0])
+    assert proc.returncode == 2 and len(lines) == 1 and "bomb.reqifz" in lines[0] and "Traceback" not in proc.stderr, (
+        proc.stderr
+    )
+    assert (
+        ("larger than 64 MiB" in lines[0])
+        if declared is None
+        else ("larger than 64 MiB" in lines[0] or "not a valid .reqifz" in lines[0])
+    )
     assert peak_mib < 400, f"peak {peak_mib} MiB"
     assert not (root / "requirements").exists()
 
@@ -150,14 +180,23 @@ def test_large_plain_reqif_is_refused_before_reading(tmp_path):
 
 def test_reqif_in_another_encoding_or_with_a_late_doctype_is_refused(cli, tmp_path):
     import reqif  # noqa: F401  (the test extra: missing is a failure, never a skip)
+
     root = write_files(tmp_path / "ws", {"mle3.yaml": "project: enc\n"})
     utf16 = tmp_path / "utf16.reqif"
-    utf16.write_bytes('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE r [<!ENTITY a "aaaa">]>\n<REQ-IF>&a;</REQ-IF>'.encode("utf-16"))
-    code, _, err = cli("reqif", "import", utf16, "-w", root)
+    utf16.write_bytes(
+        '<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE r [<!ENTITY a "aaaa">]>\n<REQ-IF>&a;</REQ-IF>'.encode(
+            "utf-16"
+        )
+    )
+    code, _, err = cli("reqif", "import", utf16, "-w", root, expect=2)
     assert code == 2 and "UTF-8" in err and err.count("\n") == 1
     late = tmp_path / "late.reqif"
-    late.write_text('<?xml version="1.0"?>\n<!--' + " " * 5000 + '-->\n<!DOCTYPE r SYSTEM "http://evil.example/x.dtd">\n<REQ-IF xmlns="http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"/>')
-    code, _, err = cli("reqif", "import", late, "-w", root)
+    late.write_text(
+        '<?xml version="1.0"?>\n<!--'
+        + " " * 5000
+        + '-->\n<!DOCTYPE r SYSTEM "http://evil.example/x.dtd">\n<REQ-IF xmlns="http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"/>'
+    )
+    code, _, err = cli("reqif", "import", late, "-w", root, expect=2)
     assert code == 2 and "DOCTYPE" in err and err.count("\n") == 1, err
 
 
@@ -169,7 +208,16 @@ from hostile_corpus import CASES, COMMANDS  # noqa: E402
 ACCEPTED = {"utf-8-bom", "utf-16", "empty", "bad-binary"}
 #: cases that must be refused in a separate process: they once hung, crashed the
 #: interpreter or took gigabytes
-BOUNDED = {"deep-brackets", "deep-braces", "deep-config", "alias-bomb", "alias-bomb-config", "alias-bomb-in-item", "huge-file", "huge-config"}
+BOUNDED = {
+    "deep-brackets",
+    "deep-braces",
+    "deep-config",
+    "alias-bomb",
+    "alias-bomb-config",
+    "alias-bomb-in-item",
+    "huge-file",
+    "huge-config",
+}
 
 
 def corpus_ws(base: Path, name: str) -> Path:
@@ -217,9 +265,9 @@ def test_malformed_workspace_never_crashes_a_command(tmp_path, cli, built_once, 
 
     root = corpus_ws(tmp_path, name)
     for cmd in COMMANDS:
-        code, out, err = cli(*_args(cmd, root))
+        code, out, err = cli(*_args(cmd, root), expect=None)
         _assert_clean(name, cmd, code, err)
-    code, out, _ = cli("check", "-w", root, "--format", "json")
+    code, out, _ = cli("check", "-w", root, "--format", "json", expect=None)
     if code != 2:
         for finding in json.loads(out).get("findings", []):
             assert finding.get("file") and finding.get("line"), finding
@@ -236,7 +284,9 @@ sys.exit(main(sys.argv[1:]))
 @pytest.mark.parametrize("name", sorted(BOUNDED))
 def test_bombs_and_deep_nesting_end_in_time_within_2_gb(tmp_path, name):
     root = corpus_ws(tmp_path, name)
-    proc = subprocess.run([sys.executable, "-c", LIMITED, "check", "-w", str(root)], capture_output=True, text=True, timeout=60, env=ENV)
+    proc = subprocess.run(
+        [sys.executable, "-c", LIMITED, "check", "-w", str(root)], capture_output=True, text=True, timeout=60, env=ENV
+    )
     _assert_clean(name, ["check"], proc.returncode, proc.stderr)
     said = proc.stdout + proc.stderr
     assert any(m in said for m in ("nested deeper than", "alias bomb", "larger than 20 MiB")), said[-1000:]

@@ -28,7 +28,9 @@ def wait_for(predicate, timeout: float = 60.0, proc: subprocess.Popen | None = N
         if predicate():
             return
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"process ended early (exit {proc.returncode}): {proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError(
+                f"process ended early (exit {proc.returncode}): {proc.stdout.read() if proc.stdout else ''}"
+            )
         time.sleep(0.05)
     raise AssertionError("condition not reached in time")
 
@@ -40,7 +42,13 @@ def tiny_ws(root: Path, extra: str = "") -> Path:
     files = dict(TINY_FILES)
     files["artifacts/training/TINY.yaml"] += extra
     write_files(root, files)
-    register(root, generate(root / "data" / "tiny", counts={"train": 8, "val": 4, "test": 4}, image_size=32, seed=3), "TINY-DATA", "v1", ["REQ-DATA"])
+    register(
+        root,
+        generate(root / "data" / "tiny", counts={"train": 8, "val": 4, "test": 4}, image_size=32, seed=3),
+        "TINY-DATA",
+        "v1",
+        ["REQ-DATA"],
+    )
     return root
 
 
@@ -59,8 +67,14 @@ def kill_at(root: Path, point: str, tmp: Path) -> None:
     SIGKILL the worker and its run's process together."""
     marker = tmp / f"paused-{point}-{time.time_ns()}"
     env = dict(ENV, MLE3_TEST_PAUSE_AT=point, MLE3_TEST_PAUSE_FILE=str(marker))
-    worker = subprocess.Popen(MLE3 + ["worker", "--once", "-w", str(root)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, start_new_session=True)
+    worker = subprocess.Popen(
+        MLE3 + ["worker", "--once", "-w", str(root)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         wait_for(marker.exists, proc=worker)
     finally:
@@ -178,22 +192,33 @@ finish_success(ws, record, prep, outcome, TrainOptions(), time.time(), 1, TrainR
 
 def test_a_training_killed_between_its_success_and_its_model_version_leaves_no_promotable_model(tmp_path, cli):
     root = tiny_ws(tmp_path / "ws")
-    proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(root)], env=dict(ENV, MLE3_TEST_KILL_AT="model-version"),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(root)],
+        env=dict(ENV, MLE3_TEST_KILL_AT="model-version"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     run_id = proc.stdout.split()[0]
     models = sorted((root / "artifacts" / "models").glob("*.yaml"))
     for path in models:  # whatever the kill left behind must not pass the gate
         model = yaml.safe_load(path.read_text())["model_version"]["id"]
-        code, out, err = cli("promote", model, "--to", "validated", "-w", root)
+        code, out, err = cli("promote", model, "--to", "validated", "-w", root, expect=None)
         assert code != 0 and "training.model-run-unfinished" in out + err
     assert run_data(root, run_id)["status"] == "success" and not models
     # without the kill the same seam writes the model version after the success
-    proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(root)], env=ENV, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(root)], env=ENV, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     second = proc.stdout.split()[0]
     data = run_data(root, second)
-    assert data["status"] == "success" and data["model_version"] and (root / "artifacts" / "models" / f"{data['model_version']}.yaml").is_file()
+    assert (
+        data["status"] == "success"
+        and data["model_version"]
+        and (root / "artifacts" / "models" / f"{data['model_version']}.yaml").is_file()
+    )
 
 
 RUN_YAML = """run:
@@ -217,53 +242,95 @@ MODEL_YAML = """model_version:
 def test_a_model_of_a_run_that_did_not_end_success_is_not_promotable(tmp_path, cli):
     """A model version written before its run recorded success (what a kill left under the
     old write order): an error of `check`, and `promote --to validated` refuses it."""
-    root = write_files(tmp_path / "ws", dict(TINY_FILES, **{
-        "artifacts/runs/RUN-20260101-000000-dead/run.yaml": RUN_YAML.format(run="RUN-20260101-000000-dead", status="in_progress"),
-        "artifacts/models/TINY-MODEL-CRASHED.yaml": MODEL_YAML.format(run="RUN-20260101-000000-dead"),
-    }))
-    code, out, _ = cli("check", "-w", root, "--format", "json")
+    root = write_files(
+        tmp_path / "ws",
+        dict(
+            TINY_FILES,
+            **{
+                "artifacts/runs/RUN-20260101-000000-dead/run.yaml": RUN_YAML.format(
+                    run="RUN-20260101-000000-dead", status="in_progress"
+                ),
+                "artifacts/models/TINY-MODEL-CRASHED.yaml": MODEL_YAML.format(run="RUN-20260101-000000-dead"),
+            },
+        ),
+    )
+    code, out, _ = cli("check", "-w", root, "--format", "json", expect=1)
     hits = [f for f in json.loads(out)["findings"] if f["rule"] == "training.model-run-unfinished"]
-    assert code == 1 and len(hits) == 1 and hits[0]["severity"] == "error" and hits[0]["file"] == "artifacts/models/TINY-MODEL-CRASHED.yaml"
-    code, out, err = cli("promote", "TINY-MODEL-CRASHED", "--to", "validated", "-w", root)
+    assert (
+        code == 1
+        and len(hits) == 1
+        and hits[0]["severity"] == "error"
+        and hits[0]["file"] == "artifacts/models/TINY-MODEL-CRASHED.yaml"
+    )
+    code, out, err = cli("promote", "TINY-MODEL-CRASHED", "--to", "validated", "-w", root, expect=None)
     assert code != 0 and "training.model-run-unfinished" in out + err
     # the same model of a run that ended success has no such finding
-    (root / "artifacts/runs/RUN-20260101-000000-dead/run.yaml").write_text(RUN_YAML.format(run="RUN-20260101-000000-dead", status="success"))
-    code, out, _ = cli("check", "-w", root, "--format", "json")
+    (root / "artifacts/runs/RUN-20260101-000000-dead/run.yaml").write_text(
+        RUN_YAML.format(run="RUN-20260101-000000-dead", status="success")
+    )
+    code, out, _ = cli("check", "-w", root, "--format", "json", expect=None)
     assert not [f for f in json.loads(out)["findings"] if f["rule"] == "training.model-run-unfinished"]
 
 
 # ---------------------------------------------------------------- point 9: bad run input
 def test_a_garbage_epochs_line_is_one_finding_with_file_and_line(tmp_path, cli):
     run = "RUN-20260101-000000-abcd"
-    root = write_files(tmp_path / "ws", dict(TINY_FILES, **{f"artifacts/runs/{run}/run.yaml": RUN_YAML.format(run=run, status="success")}))
+    root = write_files(
+        tmp_path / "ws",
+        dict(TINY_FILES, **{f"artifacts/runs/{run}/run.yaml": RUN_YAML.format(run=run, status="success")}),
+    )
     epochs = root / "artifacts" / "runs" / run / "epochs.jsonl"
-    epochs.write_bytes(b'{"epoch": 1, "mAP50": 0.1}\n' + b"garbage ]]\n" + b"\xff\xfe\x00binary\n" + b"[" * 100000 + b"\n"
-                       + b"[1, 2]\n" + b'{"epoch": "x"}\n' + b"1" * 5000 + b"\n" + b'{"epoch": 2, "mAP50": 0.2}\n' + b'{"epoch": 3, "mA')
-    code, out, _ = cli("check", "-w", root, "--format", "json")
+    epochs.write_bytes(
+        b'{"epoch": 1, "mAP50": 0.1}\n'
+        + b"garbage ]]\n"
+        + b"\xff\xfe\x00binary\n"
+        + b"[" * 100000
+        + b"\n"
+        + b"[1, 2]\n"
+        + b'{"epoch": "x"}\n'
+        + b"1" * 5000
+        + b"\n"
+        + b'{"epoch": 2, "mAP50": 0.2}\n'
+        + b'{"epoch": 3, "mA'
+    )
+    code, out, _ = cli("check", "-w", root, "--format", "json", expect=1)
     (hit,) = [f for f in json.loads(out)["findings"] if f["rule"] == "training.epochs-unreadable"]
-    assert code == 1 and hit["severity"] == "error" and f"artifacts/runs/{run}/epochs.jsonl:2: not JSON" in hit["message"] and "(and 5 more line(s))" in hit["message"]
+    assert (
+        code == 1
+        and hit["severity"] == "error"
+        and f"artifacts/runs/{run}/epochs.jsonl:2: not JSON" in hit["message"]
+        and "(and 5 more line(s))" in hit["message"]
+    )
     code, out, err = cli("runs", "show", run, "-w", root)
     assert code == 0 and "epochs.jsonl:2: not JSON" in err and "Traceback" not in err
-    assert [line.split()[1] for line in out.splitlines() if line.strip().startswith("epoch ")] == ["1", "2"]  # torn last line skipped
+    assert [line.split()[1] for line in out.splitlines() if line.strip().startswith("epoch ")] == [
+        "1",
+        "2",
+    ]  # torn last line skipped
 
 
 def test_a_run_record_that_is_not_a_mapping_is_one_line_everywhere(tmp_path, cli):
     run = "RUN-20260101-000000-abcd"
     root = write_files(tmp_path / "ws", dict(TINY_FILES, **{f"artifacts/runs/{run}/run.yaml": "run: [1, 2]\n"}))
     for command in (("runs", "show", run), ("runs", "rerun", run), ("runs", "abort", run)):
-        code, out, err = cli(*command, "-w", root)
-        assert code == 2 and err.count("\n") == 1 and f"artifacts/runs/{run}/run.yaml:1:" in err and "[run]" in err, (command, err)
+        code, out, err = cli(*command, "-w", root, expect=2)
+        assert code == 2 and err.count("\n") == 1 and f"artifacts/runs/{run}/run.yaml:1:" in err and "[run]" in err, (
+            command,
+            err,
+        )
     code, out, _ = cli("runs", "-w", root, "--format", "json")
     (listed,) = json.loads(out)["runs"]
     assert code == 0 and listed["status"] == "unreadable" and "run.yaml" in listed["error"]
-    code, out, _ = cli("check", "-w", root, "--format", "json")
+    code, out, _ = cli("check", "-w", root, "--format", "json", expect=1)
     assert code == 1 and any(f["file"] == f"artifacts/runs/{run}/run.yaml" for f in json.loads(out)["findings"])
     # a run id that differs from its folder, and a pid that is no integer, are named by field
     (root / "artifacts" / "runs" / run / "run.yaml").write_text(RUN_YAML.format(run="RUN-OTHER", status="failed"))
-    code, _, err = cli("runs", "rerun", run, "-w", root)
+    code, _, err = cli("runs", "rerun", run, "-w", root, expect=2)
     assert code == 2 and "[run.id]" in err and ":2:" in err
-    (root / "artifacts" / "runs" / run / "run.yaml").write_text(RUN_YAML.format(run=run, status="failed").replace("999999", "[1]"))
-    code, _, err = cli("runs", "show", run, "-w", root)
+    (root / "artifacts" / "runs" / run / "run.yaml").write_text(
+        RUN_YAML.format(run=run, status="failed").replace("999999", "[1]")
+    )
+    code, _, err = cli("runs", "show", run, "-w", root, expect=2)
     assert code == 2 and "[run.pid]" in err and ":6:" in err
 
 
@@ -271,15 +338,26 @@ def test_bad_queue_entries_are_refused_with_one_line_and_worker_once_exits(tmp_p
     root = write_files(tmp_path / "ws", {"mle3.yaml": "project: q\n"})
     folder = root / ".mle3" / "queue"
     folder.mkdir(parents=True)
-    (folder / "RUN-A.json").write_text(json.dumps({"run": "RUN-B", "priority": 0, "queued_at": "2026-01-01T00:00:00+00:00"}))
-    (folder / "RUN-C.json").write_text(json.dumps({"run": "RUN-C", "priority": "high", "queued_at": "2026-01-01T00:00:00+00:00"}))
+    (folder / "RUN-A.json").write_text(
+        json.dumps({"run": "RUN-B", "priority": 0, "queued_at": "2026-01-01T00:00:00+00:00"})
+    )
+    (folder / "RUN-C.json").write_text(
+        json.dumps({"run": "RUN-C", "priority": "high", "queued_at": "2026-01-01T00:00:00+00:00"})
+    )
     (folder / "RUN-D.json").write_bytes(b"\x00garbage{")
-    proc = subprocess.run(MLE3 + ["worker", "--once", "-w", str(root)], env=ENV, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        MLE3 + ["worker", "--once", "-w", str(root)], env=ENV, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
     refused = [line for line in proc.stdout.splitlines() if line.startswith("refused queue entry")]
     assert len(refused) == 3, proc.stdout
-    assert any(".mle3/queue/RUN-A.json: run 'RUN-B' differs from the entry's file name" in line and "[run]" in line for line in refused)
-    assert any(".mle3/queue/RUN-C.json: priority 'high' is not an integer" in line and "[priority]" in line for line in refused)
+    assert any(
+        ".mle3/queue/RUN-A.json: run 'RUN-B' differs from the entry's file name" in line and "[run]" in line
+        for line in refused
+    )
+    assert any(
+        ".mle3/queue/RUN-C.json: priority 'high' is not an integer" in line and "[priority]" in line for line in refused
+    )
     assert sorted(p.name for p in (folder / "refused").iterdir()) == ["RUN-A.json", "RUN-C.json", "RUN-D.json"]
     assert not list(folder.glob("*.json"))
 
@@ -301,8 +379,14 @@ def test_killed_trials_are_failed_not_counted_and_every_process_samples_its_own_
     root = tiny_ws(tmp_path / "ws", TUNING)
     for attempt in range(2):  # two tuning processes join the study; each is killed in its first trial
         marker = tmp_path / f"trial-{attempt}"
-        proc = subprocess.Popen(MLE3 + ["tune", "TINY-TRAIN-001", "--study", "S1", "-w", str(root)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, env=dict(ENV, MLE3_TEST_PAUSE_AT="trial", MLE3_TEST_PAUSE_FILE=str(marker)), start_new_session=True)
+        proc = subprocess.Popen(
+            MLE3 + ["tune", "run", "TINY-TRAIN-001", "--study", "S1", "-w", str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(ENV, MLE3_TEST_PAUSE_AT="trial", MLE3_TEST_PAUSE_FILE=str(marker)),
+            start_new_session=True,
+        )
         try:
             wait_for(marker.exists, timeout=120, proc=proc)
         finally:

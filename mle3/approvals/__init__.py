@@ -7,4 +7,16 @@ from ..ledger.fingerprint import Fingerprints, fingerprint_of
 from .record import approve
 from .promote import TRANSITIONS, Gate, evaluate_gate, promote
 
-__all__ = ["TRANSITIONS", "Approval", "Fingerprints", "Gate", "approve", "evaluate_gate", "fingerprint_of", "policy_roles", "promote", "recorded", "role_status"]
+__all__ = [
+    "TRANSITIONS",
+    "Approval",
+    "Fingerprints",
+    "Gate",
+    "approve",
+    "evaluate_gate",
+    "fingerprint_of",
+    "policy_roles",
+    "promote",
+    "recorded",
+    "role_status",
+]

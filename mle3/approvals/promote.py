@@ -77,19 +77,25 @@ def _upstream_work_products(ws: Workspace, model: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _require_work_product(ws: Workspace, gate: Gate, approvals: list, fingerprints: Fingerprints, wp: str, item: Any) -> None:
+def _require_work_product(
+    ws: Workspace, gate: Gate, approvals: list, fingerprints: Fingerprints, wp: str, item: Any
+) -> None:
     """A release needs the fresh approvals the policy names for an upstream work product,
     or says the policy names none."""
     roles = ws.config.policy.approvals.get(wp, [])
     item_id = item_key(item)
     if not roles:
-        gate.notes.append(f"the {wp} of {item_id} needs no approval: policy.approvals in mle3.yaml names no role for {wp}")
+        gate.notes.append(
+            f"the {wp} of {item_id} needs no approval: policy.approvals in mle3.yaml names no role for {wp}"
+        )
         return
     for st in role_status(approvals, item_id, fingerprints.of(item_id), roles):
         if not st.approved_by:
             detail = f" ({len(st.stale)} stale: it changed since)" if st.stale else ""
-            gate.missing.append(f"the {wp} of {item_id} needs a fresh approval by role {st.role} before the release{detail}: "
-                                f"mle3 approve {item_id} --role {st.role}")
+            gate.missing.append(
+                f"the {wp} of {item_id} needs a fresh approval by role {st.role} before the release{detail}: "
+                f"mle3 approve {item_id} --role {st.role}"
+            )
 
 
 def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = None) -> Gate:
@@ -133,8 +139,13 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
     log = audit.read(ws.root)
     releasing = target == "released"
     upstream_products = _upstream_work_products(ws, model) if releasing else []
-    counted = verified_approvals(ws.root, log=log, fingerprints=fingerprints, require_signatures=required,
-                                 items={key} | {item_key(item) for _, item in upstream_products})
+    counted = verified_approvals(
+        ws.root,
+        log=log,
+        fingerprints=fingerprints,
+        require_signatures=required,
+        items={key} | {item_key(item) for _, item in upstream_products},
+    )
     approvals = counted.approvals
     for c in conflicts(approvals, log):
         if c.item == key:
@@ -161,9 +172,19 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
         if not valid:
             detail = f" ({len(st.stale)} stale: the model or something upstream changed since)" if st.stale else ""
             detail += f" (rejected by {', '.join(a.name for a in st.rejected_by)})" if st.rejected_by else ""
-            gate.missing.append(f"fresh approval by role {st.role} for {target}{detail}: mle3 approve {key} --role {st.role}")
-        gate.approvals.extend({"role": st.role, "name": label(a), "time": a.time, "fingerprint": a.fingerprint, **({"signer": a.signer} if a.signer else {})}
-                              for a in valid)
+            gate.missing.append(
+                f"fresh approval by role {st.role} for {target}{detail}: mle3 approve {key} --role {st.role}"
+            )
+        gate.approvals.extend(
+            {
+                "role": st.role,
+                "name": label(a),
+                "time": a.time,
+                "fingerprint": a.fingerprint,
+                **({"signer": a.signer} if a.signer else {}),
+            }
+            for a in valid
+        )
     if gate.missing:  # say which recorded decisions were left out, and why
         gate.missing.extend(d.message for d in counted.dropped_for(key))
     return gate
@@ -175,7 +196,9 @@ def _variant_version(ws: Workspace, model: Any, gate: Gate) -> str | None:
     parent = ws.resolve(model.traceability.previous_version)
     parent_version = version_of(parent) if parent is not None else None
     if parent_version is None:
-        gate.missing.append(f"its float model {model.traceability.previous_version} has no version yet: validate that first, or give one with --version")
+        gate.missing.append(
+            f"its float model {model.traceability.previous_version} has no version yet: validate that first, or give one with --version"
+        )
         return None
     return f"{parent_version}-int8-{method or 'q'}"
 
@@ -191,7 +214,9 @@ def _release_version(ws: Workspace, model: Any, wanted: str | None, gate: Gate) 
     line = model_line_of(model)
     if line is None:
         if wanted:
-            gate.missing.append(f"{model.id} belongs to no model line (set model_line:), so it cannot be given version {wanted}")
+            gate.missing.append(
+                f"{model.id} belongs to no model line (set model_line:), so it cannot be given version {wanted}"
+            )
         return None
     siblings = [m for m in ws.of_kind("model_version") if m is not model and model_line_of(m) == line]
     taken = {version_of(m) for m in siblings} - {None}

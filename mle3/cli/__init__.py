@@ -1,10 +1,13 @@
 """The ``mle3`` command line: the front end, above every other layer (nothing imports it).
 Commands are registered on one typer app (:mod:`.app`) by a module per area (workspace,
-dataset, runs and its queue, tune, serve, tools, reports, approvals); each command
-parses arguments, calls the function that does the work, prints.
+dataset, runs, queue, tune, serve, tools, reports, approvals); each command parses
+arguments, calls the function that does the work, prints. What they share is defined
+once: options and exit codes in :mod:`.options`, the JSON documents they print in
+:mod:`.shapes` (each declared beside its command, published by ``mle3 schema``).
 
-Exit codes (all commands): 0 ok; 1 findings or errors in the workspace (or warnings with
-``--strict``); 2 usage error, unreadable input or no workspace; 130 interrupted.
+Exit codes (all commands, :class:`.options.ExitCode`): 0 ok; 1 findings or errors in the
+workspace (or warnings with ``--strict``), a refused gate, a failed run; 2 usage error,
+unreadable input or no workspace (one line on stderr); 130 interrupted.
 Heavy libraries (torch, ultralytics, weasyprint) are imported inside the commands that
 need them, so ``check``/``trace``/``report``/``approve`` start fast.
 """
@@ -15,12 +18,14 @@ import os
 import sys
 
 import typer
+from typer._click import exceptions as click_errors  # typer 0.2x vendors click: its own classes
 
 from ..errors import Mle3Error
 from . import workspace, dataset, runs, queue, tune, serve, tools, reports, approvals  # noqa: F401,I001  (register the commands, in help order)
 from .app import app
+from .options import ExitCode
 
-__all__ = ["app", "main", "run"]
+__all__ = ["ExitCode", "app", "main", "run"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="mle3", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        return int(result) if isinstance(result, int) else ExitCode.OK
     except Mle3Error as exc:
         typer.echo(f"mle3: error: {exc}", err=True)
         return exc.exit_code
@@ -46,26 +51,57 @@ def _main(argv: list[str] | None) -> int:
         return exc.exit_code
     except typer.Abort:
         typer.echo("mle3: interrupted", err=True)
-        return 130
-    except typer.TyperException as exc:  # usage errors (typer's own click)
+        return ExitCode.INTERRUPTED
+    except click_errors.NoArgsIsHelpError as exc:  # `mle3 dataset`: the group's help
+        exc.show()
+        return ExitCode.USAGE
+    except click_errors.UsageError as exc:  # one line, as every other error: what is wrong and where help is
+        where = exc.ctx.command_path if exc.ctx is not None else "mle3"
+        typer.echo(f"mle3: error: {exc.format_message()} (see {where} -h)", err=True)
+        return ExitCode.USAGE
+    except typer.TyperException as exc:  # other errors of typer's own click
         show = getattr(exc, "show", None)
         if show:
             show()
         else:
             typer.echo(f"mle3: error: {exc}", err=True)
-        return getattr(exc, "exit_code", 2) or 2
+        return getattr(exc, "exit_code", ExitCode.USAGE) or ExitCode.USAGE
     except KeyboardInterrupt:
         typer.echo("mle3: interrupted", err=True)
-        return 130
+        return ExitCode.INTERRUPTED
     except ModuleNotFoundError as exc:  # an optional part that is not installed
         from ..optional import missing_module_message
 
         typer.echo(f"mle3: error: {missing_module_message(exc.name)}", err=True)
-        return 2
+        return ExitCode.USAGE
+    except BrokenPipeError:  # before OSError, its base: stdout's reader went away (`| head -1`)
+        if _stdout_gone():
+            return ExitCode.OK
+        typer.echo(
+            "mle3: error: a pipe closed while mle3 was writing to it; files already recorded are unchanged", err=True
+        )
+        return ExitCode.USAGE
     except OSError as exc:  # disk full, permissions, vanished files: nothing half-written
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         typer.echo(f"mle3: error: {exc.strerror or exc}{where}; files already recorded are unchanged", err=True)
-        return 2
+        return ExitCode.USAGE
+
+
+def _stdout_gone() -> bool:
+    """Whether the broken pipe is stdout's: the output is then unwanted, not an error."""
+    from .pipe import PipeSafeStream
+
+    stream = sys.stdout
+    if isinstance(stream, PipeSafeStream):
+        if stream.closed_by_reader:
+            return True
+        stream.flush()
+        return stream.closed_by_reader
+    try:
+        stream.flush()
+    except BrokenPipeError:
+        return True
+    return False
 
 
 def run() -> None:

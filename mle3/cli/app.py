@@ -1,14 +1,17 @@
-"""The typer application and what every command module shares (options, output helpers)."""
+"""The typer application and the output helpers every command module shares (the options
+and exit codes are in :mod:`.options`)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
+from collections.abc import Callable
 
 import typer
 
 from .. import __version__
+from .options import FORMAT, WorkspaceOpt  # noqa: F401  (defined once in .options; re-exported for the command modules)
 
 app = typer.Typer(
     name="mle3",
@@ -21,11 +24,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
 )
-
-WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Workspace directory (default: found from the current directory upwards).", file_okay=False)]
-
-
-FORMAT = typer.Option("--format", "-f", help="Output format.")
 
 
 def _load(workspace: Path | None):
@@ -77,6 +75,9 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False) -> None:
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
     """Auditable ML training under Automotive SPICE MLE.3."""
-

@@ -7,49 +7,123 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from .app import FORMAT, WorkspaceOpt, app, _load, _workspace_root
+from .app import WorkspaceOpt, app, _load, _workspace_root
+from .options import ExitCode, FormatOpt, deprecated, format_with_legacy, ok_if
+from .shapes import BOOL, INT, STR, STRS, arr, declare, nullable, obj
+
+_DOCUMENT = obj(
+    {"wp": STR, "item": STR, "file": STR, "approved": BOOL, "missing_roles": STRS, "fingerprint": nullable(STR)}
+)
+REPORT = declare(
+    "mle3.report/1",
+    "`mle3 report --format json`: the documents rendered (a release: the whole package).",
+    {"documents": arr(_DOCUMENT), "directory": STR},
+    optional=("directory",),
+)
+SITE = declare(
+    "mle3.site/1", "`mle3 site --format json`: the static site written.", {"directory": STR, "pages": INT, "bytes": INT}
+)
+REQIF_IMPORT = declare(
+    "mle3.reqif-import/2",
+    "`mle3 reqif import --format json`: what the import created, updated or refused.",
+    {
+        "create": STRS,
+        "update": STRS,
+        "unchanged": STRS,
+        "unmapped": STRS,
+        "conflicts": {"type": "object"},
+        "unresolved": STRS,
+        "written": BOOL,
+    },
+)
+DOCUMENT_FORMATS = ("pdf", "html")
+ReportFormatOpt = format_with_legacy(DOCUMENT_FORMATS)
 
 
 # ----------------------------------------------------------------- reports
 @app.command()
 def report(
-    work_product: Annotated[str, typer.Argument(metavar="WP", help="04-11, 11-07, 13-65, 11-06, or 'release' for the whole package of a model version.")],
+    work_product: Annotated[
+        str,
+        typer.Argument(
+            metavar="WP", help="04-11, 11-07, 13-65, 11-06, or 'release' for the whole package of a model version."
+        ),
+    ],
     item: Annotated[str, typer.Argument(help="Item the document describes (release: a model version).")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (release: directory).")] = None,
-    format: Annotated[Literal["html", "pdf", "json"], FORMAT] = "pdf",
-    release: Annotated[bool, typer.Option("--release", help="Refuse to render anything not approved as the policy requires.")] = False,
+    to: Annotated[Literal["pdf", "html"], typer.Option("--to", help="Document format (a release has both).")] = "pdf",
+    format: ReportFormatOpt = "text",
+    release: Annotated[
+        bool, typer.Option("--release", help="Refuse to render anything not approved as the policy requires.")
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> int:
     """Render an ASPICE MLE.3 work product (DRAFT until the required approvals exist)."""
     from ..output import emit_json
     from ..reports import release_package, render_document
 
+    if format in DOCUMENT_FORMATS:  # the old meaning of --format: the document format
+        deprecated(f"report --format {format}", f"--to {format} (--format is the output format: text or json)")
+        to, format = format, "text"
     ws, graph = _load(workspace)
     if work_product == "release":
         target = output or Path(f"release-{item}")
         docs = release_package(ws, graph, item, target, release=release)
         if format == "json":
-            emit_json({"schema": "mle3.report/1", "directory": str(target), "documents": [{"wp": d.wp, "item": d.item, "file": str(d.path), "approved": d.approved, "missing_roles": d.missing_roles, "fingerprint": d.fingerprint} for d in docs]})
+            emit_json(
+                {
+                    "schema": REPORT,
+                    "directory": str(target),
+                    "documents": [
+                        {
+                            "wp": d.wp,
+                            "item": d.item,
+                            "file": str(d.path),
+                            "approved": d.approved,
+                            "missing_roles": d.missing_roles,
+                            "fingerprint": d.fingerprint,
+                        }
+                        for d in docs
+                    ],
+                }
+            )
         else:
             for d in docs:
-                typer.echo(f"{d.wp} {d.item}: {d.path} ({'APPROVED' if d.approved else 'DRAFT, missing ' + ', '.join(d.missing_roles)})")
+                typer.echo(
+                    f"{d.wp} {d.item}: {d.path} ({'APPROVED' if d.approved else 'DRAFT, missing ' + ', '.join(d.missing_roles)})"
+                )
             typer.echo(f"package in {target}/ (index.html, traceability-matrix.html, MANIFEST.sha256)")
-        return 0
-    fmt = "html" if format == "html" else "pdf"
-    target = output or Path(f"{work_product}_{item}.{fmt}")
-    d = render_document(ws, graph, work_product, item, fmt, target, release=release)
+        return ExitCode.OK
+    target = output or Path(f"{work_product}_{item}.{to}")
+    d = render_document(ws, graph, work_product, item, to, target, release=release)
     if format == "json":
-        emit_json({"schema": "mle3.report/1", "documents": [{"wp": d.wp, "item": d.item, "file": str(d.path), "approved": d.approved, "missing_roles": d.missing_roles, "fingerprint": d.fingerprint}]})
+        emit_json(
+            {
+                "schema": REPORT,
+                "documents": [
+                    {
+                        "wp": d.wp,
+                        "item": d.item,
+                        "file": str(d.path),
+                        "approved": d.approved,
+                        "missing_roles": d.missing_roles,
+                        "fingerprint": d.fingerprint,
+                    }
+                ],
+            }
+        )
     else:
-        typer.echo(f"{d.wp} {d.item}: {d.path} ({'APPROVED' if d.approved else 'DRAFT, missing ' + (', '.join(d.missing_roles) or 'an approval policy')})")
-    return 0
+        typer.echo(
+            f"{d.wp} {d.item}: {d.path} ({'APPROVED' if d.approved else 'DRAFT, missing ' + (', '.join(d.missing_roles) or 'an approval policy')})"
+        )
+    return ExitCode.OK
 
 
 @app.command()
 def site(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the static site.")] = Path("site"),
     workspace: WorkspaceOpt = None,
-    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+    format: FormatOpt = "text",
 ) -> int:
     """Build a static traceability site (works from file://, no network)."""
     from ..output import emit_json
@@ -58,10 +132,12 @@ def site(
     ws, graph = _load(workspace)
     result = build_site(ws, graph, output)
     if format == "json":
-        emit_json({"schema": "mle3.site/1", "directory": str(result.directory), "pages": result.pages, "bytes": result.bytes})
+        emit_json({"schema": SITE, "directory": str(result.directory), "pages": result.pages, "bytes": result.bytes})
     else:
-        typer.echo(f"site with {result.pages} pages ({result.bytes / 1e6:.1f} MB) in {result.directory}/; open {result.directory / 'index.html'}")
-    return 0
+        typer.echo(
+            f"site with {result.pages} pages ({result.bytes / 1e6:.1f} MB) in {result.directory}/; open {result.directory / 'index.html'}"
+        )
+    return ExitCode.OK
 
 
 reqif_app = typer.Typer(help="Exchange requirements with ALM tools through ReqIF.", no_args_is_help=True)
@@ -79,16 +155,22 @@ def reqif_export(
     ws, _ = _load(workspace)
     result = export(ws, output)
     typer.echo(f"wrote {result['requirements']} requirements and {result['relations']} relations to {output}")
-    return 0
+    return ExitCode.OK
 
 
 @reqif_app.command("import")
 def reqif_import(
     file: Annotated[Path, typer.Argument(help=".reqif or .reqifz file from another tool.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite requirement files edited locally; keep relations to missing SPEC-OBJECTs as dangling derived_from.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite requirement files edited locally; keep relations to missing SPEC-OBJECTs as dangling derived_from.",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
-    format: Annotated[Literal["text", "json"], FORMAT] = "text",
+    format: FormatOpt = "text",
 ) -> int:
     """Create or update requirements/ files from ReqIF; local edits and unresolvable relations need --force."""
     from dataclasses import asdict
@@ -98,9 +180,11 @@ def reqif_import(
 
     plan = import_file(_workspace_root(workspace), file, dry_run=dry_run, force=force)
     if format == "json":
-        emit_json({"schema": "mle3.reqif-import/2", **asdict(plan)})
+        emit_json({"schema": REQIF_IMPORT, **asdict(plan)})
     else:
-        typer.echo(f"{'would create' if not plan.written else 'created'} {len(plan.create)}, {'would update' if not plan.written else 'updated'} {len(plan.update)}, unchanged {len(plan.unchanged)}")
+        typer.echo(
+            f"{'would create' if not plan.written else 'created'} {len(plan.create)}, {'would update' if not plan.written else 'updated'} {len(plan.update)}, unchanged {len(plan.unchanged)}"
+        )
         if plan.unmapped:
             typer.echo(f"kept unmapped (under reqif_attributes): {', '.join(plan.unmapped)}")
         for req_id, diff in plan.conflicts.items():
@@ -110,7 +194,7 @@ def reqif_import(
         if plan.conflicts and not force and not dry_run:
             typer.echo("nothing written: re-run with --force to overwrite local edits")
         if plan.unresolved and not force and not dry_run:
-            typer.echo("nothing written: re-run with --force to keep these links as dangling derived_from (mle3 check reports them)")
-    return 1 if (plan.conflicts or plan.unresolved) and not force and not dry_run else 0
-
-
+            typer.echo(
+                "nothing written: re-run with --force to keep these links as dangling derived_from (mle3 check reports them)"
+            )
+    return ok_if(not ((plan.conflicts or plan.unresolved) and not force and not dry_run))

@@ -51,7 +51,10 @@ def parse_spec(text: str) -> CocoSplit:
     split, eq, rest = text.partition("=")
     json_path, colon, images = rest.rpartition(":")
     if not eq or not colon or split not in ("train", "val", "test") or not json_path or not images:
-        raise Mle3Error(f"--coco {text!r}: expected SPLIT=ANNOTATIONS.json:IMAGE_FOLDER with SPLIT train, val or test", field="--coco")
+        raise Mle3Error(
+            f"--coco {text!r}: expected SPLIT=ANNOTATIONS.json:IMAGE_FOLDER with SPLIT train, val or test",
+            field="--coco",
+        )
     return CocoSplit(split, Path(json_path), Path(images))
 
 
@@ -71,24 +74,48 @@ def _load(spec: CocoSplit) -> dict[str, Any]:
         raise Mle3Error(f"not JSON: {exc.msg}", file=source, line=exc.lineno) from None
     except ValueError as exc:  # bad UTF-8, or an integer of more digits than Python converts
         raise Mle3Error(f"not JSON: {str(exc)[:120]}", file=source) from None
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
+    ):
         raise Mle3Error("not COCO detection JSON: it needs the lists images, annotations and categories", file=source)
-    for key, needed in (("images", ("id", "file_name", "width", "height")), ("annotations", ("id", "image_id", "category_id", "bbox")), ("categories", ("id", "name"))):
+    for key, needed in (
+        ("images", ("id", "file_name", "width", "height")),
+        ("annotations", ("id", "image_id", "category_id", "bbox")),
+        ("categories", ("id", "name")),
+    ):
         for i, entry in enumerate(data[key]):
             if not isinstance(entry, dict) or any(k not in entry for k in needed):
-                raise Mle3Error(f"not COCO detection JSON: {key}[{i}] needs {', '.join(needed)}", file=source, field=f"{key}[{i}]")
+                raise Mle3Error(
+                    f"not COCO detection JSON: {key}[{i}] needs {', '.join(needed)}", file=source, field=f"{key}[{i}]"
+                )
     for i, cat in enumerate(data["categories"]):
         if not _is_int(cat["id"]) or not isinstance(cat["name"], str):
-            raise Mle3Error("not COCO detection JSON: a category needs an integer id and a name", file=source, field=f"categories[{i}]")
+            raise Mle3Error(
+                "not COCO detection JSON: a category needs an integer id and a name",
+                file=source,
+                field=f"categories[{i}]",
+            )
     for i, image in enumerate(data["images"]):
         if not _is_id(image["id"]) or not isinstance(image["file_name"], str):
-            raise Mle3Error("not COCO detection JSON: an image needs an integer id and a file_name", file=source, field=f"images[{i}]")
+            raise Mle3Error(
+                "not COCO detection JSON: an image needs an integer id and a file_name",
+                file=source,
+                field=f"images[{i}]",
+            )
         for key in ("width", "height"):
             if not _is_number(image[key]) or not 0 < image[key] < 1e9:
-                raise Mle3Error(f"image {_short(image['id'])}: {key} {_short(image[key])} is not a positive number of pixels", file=source, field=f"images[{i}].{key}")
+                raise Mle3Error(
+                    f"image {_short(image['id'])}: {key} {_short(image[key])} is not a positive number of pixels",
+                    file=source,
+                    field=f"images[{i}].{key}",
+                )
     for i, ann in enumerate(data["annotations"]):
         if not _is_id(ann["id"]):
-            raise Mle3Error(f"not COCO detection JSON: annotation id {_short(ann['id'])} is not an integer", file=source, field=f"annotations[{i}].id")
+            raise Mle3Error(
+                f"not COCO detection JSON: annotation id {_short(ann['id'])} is not an integer",
+                file=source,
+                field=f"annotations[{i}].id",
+            )
     if not spec.images.is_dir():
         raise Mle3Error(f"image folder {spec.images} does not exist", field="--coco")
     return data
@@ -133,11 +160,16 @@ def convert(specs: list[CocoSplit], out: Path) -> Conversion:
     for spec, data in loaded:
         for cat in data["categories"]:
             if categories.get(cat["id"], cat["name"]) != cat["name"]:
-                raise Mle3Error(f"category id {cat['id']} is {categories[cat['id']]!r} in one file and {cat['name']!r} in another", file=str(spec.annotations))
+                raise Mle3Error(
+                    f"category id {cat['id']} is {categories[cat['id']]!r} in one file and {cat['name']!r} in another",
+                    file=str(spec.annotations),
+                )
             categories[cat["id"]] = str(cat["name"])
     index = {cid: i for i, cid in enumerate(sorted(categories))}
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise Mle3Error(f"{out} exists and was not written by a COCO conversion; choose another --coco-out", field="--coco-out")
+        raise Mle3Error(
+            f"{out} exists and was not written by a COCO conversion; choose another --coco-out", field="--coco-out"
+        )
     staging = out.with_name(out.name + ".converting")
     shutil.rmtree(staging, ignore_errors=True)
     problems: list[tuple] = []
@@ -145,14 +177,32 @@ def convert(specs: list[CocoSplit], out: Path) -> Conversion:
     try:
         for spec, data in loaded:
             problems += _convert_split(spec, data, index, staging)
-            inputs.append({"split": spec.split, "annotations": spec.annotations.as_posix(), "sha256": sha256_file(spec.annotations),
-                           "images": len(data["images"]), "annotations_count": len(data["annotations"])})
+            inputs.append(
+                {
+                    "split": spec.split,
+                    "annotations": spec.annotations.as_posix(),
+                    "sha256": sha256_file(spec.annotations),
+                    "images": len(data["images"]),
+                    "annotations_count": len(data["annotations"]),
+                }
+            )
         names = [categories[cid] for cid in sorted(categories)]
-        record = {"from": "coco", "tool": "mle3.datasets.coco", "version": __version__, "inputs": inputs,
-                  "categories": {int(cid): i for cid, i in index.items()}}
+        record = {
+            "from": "coco",
+            "tool": "mle3.datasets.coco",
+            "version": __version__,
+            "inputs": inputs,
+            "categories": {int(cid): i for cid, i in index.items()},
+        }
         (staging / MARKER).write_text(json.dumps(record, indent=1) + "\n")
-        data_yaml = {"path": ".", **{spec.split: f"images/{spec.split}" for spec, _ in loaded}, "names": dict(enumerate(names))}
-        (staging / "data.yaml").write_text("# converted from COCO by mle3 (see .mle3-coco)\n" + yaml.safe_dump(data_yaml, sort_keys=False))
+        data_yaml = {
+            "path": ".",
+            **{spec.split: f"images/{spec.split}" for spec, _ in loaded},
+            "names": dict(enumerate(names)),
+        }
+        (staging / "data.yaml").write_text(
+            "# converted from COCO by mle3 (see .mle3-coco)\n" + yaml.safe_dump(data_yaml, sort_keys=False)
+        )
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)
@@ -171,7 +221,11 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
     images: dict[Any, dict[str, Any]] = {}
     for image in data["images"]:
         if image["id"] in images:
-            problem("error", "coco-duplicate-image-id", f"image id {_short(image['id'])} appears more than once (only the first is converted)")
+            problem(
+                "error",
+                "coco-duplicate-image-id",
+                f"image id {_short(image['id'])} appears more than once (only the first is converted)",
+            )
             continue
         images[image["id"]] = image
     seen_ids: set[Any] = set()
@@ -184,14 +238,26 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
         seen_ids.add(ann["id"])
         image = images.get(ann["image_id"]) if _is_id(ann["image_id"]) else None
         if image is None:
-            problem("error", "coco-unknown-image", f"annotation {aid} names image id {_short(ann['image_id'])}, which is not listed")
+            problem(
+                "error",
+                "coco-unknown-image",
+                f"annotation {aid} names image id {_short(ann['image_id'])}, which is not listed",
+            )
             continue
         if not _is_int(ann["category_id"]) or ann["category_id"] not in index:
-            problem("error", "coco-unknown-category", f"annotation {aid} has category id {_short(ann['category_id'])}, which is not listed")
+            problem(
+                "error",
+                "coco-unknown-category",
+                f"annotation {aid} has category id {_short(ann['category_id'])}, which is not listed",
+            )
             continue
         bbox = ann["bbox"]
         if not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_is_number, bbox)):
-            problem("error", "coco-malformed-bbox", f"annotation {aid}: bbox {_short(bbox)} must be [x, y, width, height], four finite numbers")
+            problem(
+                "error",
+                "coco-malformed-bbox",
+                f"annotation {aid}: bbox {_short(bbox)} must be [x, y, width, height], four finite numbers",
+            )
             continue
         x, y, w, h = (float(v) for v in bbox)
         width, height = float(image["width"]), float(image["height"])
@@ -200,30 +266,59 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
             continue
         lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE  # as the converted label is checked (and ultralytics reads it)
         if x / width < lo or y / height < lo or (x + w) / width > hi or (y + h) / height > hi:
-            problem("error", "coco-box-outside", f"annotation {aid} box {_short(bbox)} lies outside its image ({width:g}x{height:g}, {_short(image['file_name'])})")
+            problem(
+                "error",
+                "coco-box-outside",
+                f"annotation {aid} box {_short(bbox)} lies outside its image ({width:g}x{height:g}, {_short(image['file_name'])})",
+            )
             continue
-        lines[image["id"]].append(f"{index[ann['category_id']]} {(x + w / 2) / width:.6f} {(y + h / 2) / height:.6f} {w / width:.6f} {h / height:.6f}\n")
+        lines[image["id"]].append(
+            f"{index[ann['category_id']]} {(x + w / 2) / width:.6f} {(y + h / 2) / height:.6f} {w / width:.6f} {h / height:.6f}\n"
+        )
     listed = set()
     labels: set[str] = set()
     for image_id, image in images.items():
         name = posixpath.normpath(image["file_name"].replace("\\", "/").lstrip("/") or ".")
         stem = name.rsplit(".", 1)[0]
         if ".." in name.split("/") or "\x00" in name:
-            problem("error", "coco-image-without-file", f"image {_short(image_id)} file_name {_short(name)} leaves the image folder")
+            problem(
+                "error",
+                "coco-image-without-file",
+                f"image {_short(image_id)} file_name {_short(name)} leaves the image folder",
+            )
             continue
-        if any(part.startswith(".") for part in name.split("/")) or os.path.splitext(name)[1].lower() not in IMAGE_SUFFIXES:
-            problem("error", "coco-not-an-image", f"image {_short(image_id)} ({_short(name)}) is hidden or has no image suffix: ultralytics would not train on it")
+        if (
+            any(part.startswith(".") for part in name.split("/"))
+            or os.path.splitext(name)[1].lower() not in IMAGE_SUFFIXES
+        ):
+            problem(
+                "error",
+                "coco-not-an-image",
+                f"image {_short(image_id)} ({_short(name)}) is hidden or has no image suffix: ultralytics would not train on it",
+            )
             continue
         if "images" in name.split("/")[:-1]:
-            problem("error", "coco-not-an-image", f"image {_short(image_id)} ({_short(name)}) lies in a folder named 'images': ultralytics would look for its label elsewhere")
+            problem(
+                "error",
+                "coco-not-an-image",
+                f"image {_short(image_id)} ({_short(name)}) lies in a folder named 'images': ultralytics would look for its label elsewhere",
+            )
             continue
         if name in listed or stem in labels:
-            problem("error", "coco-duplicate-file-name", f"image {_short(image_id)} ({_short(name)}): another image entry has this file or label name (not converted)")
+            problem(
+                "error",
+                "coco-duplicate-file-name",
+                f"image {_short(image_id)} ({_short(name)}): another image entry has this file or label name (not converted)",
+            )
             continue
         listed.add(name)
         src = spec.images / name
         if not os.path.isfile(src):
-            problem("error", "coco-image-without-file", f"image {_short(image_id)} ({_short(name)}) has no file in {spec.images}")
+            problem(
+                "error",
+                "coco-image-without-file",
+                f"image {_short(image_id)} ({_short(name)}) has no file in {spec.images}",
+            )
             continue
         labels.add(stem)
         dst = staging / "images" / spec.split / name
@@ -236,7 +331,11 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
         for n in names:
             rel = os.path.relpath(os.path.join(folder, n), spec.images).replace(os.sep, "/")
             if os.path.splitext(n)[1].lower() in IMAGE_SUFFIXES and rel not in listed:
-                problem("warning", "coco-file-without-entry", f"image file {rel} in {spec.images} has no entry in the JSON (not trained on)")
+                problem(
+                    "warning",
+                    "coco-file-without-entry",
+                    f"image file {rel} in {spec.images} has no entry in the JSON (not trained on)",
+                )
     (staging / "images" / spec.split).mkdir(parents=True, exist_ok=True)
     return problems
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .. import formats
 from ..formats import encode_manifest, gunzip, manifest_name  # noqa: F401 (defined there, used from here)
@@ -78,7 +78,9 @@ class DiskDiff:
     hashed: int
 
 
-def compare_with_disk(root: Path, recorded: list[Entry], observe: Callable[[str, os.stat_result | None], None] | None = None) -> DiskDiff:
+def compare_with_disk(
+    root: Path, recorded: list[Entry], observe: Callable[[str, os.stat_result | None], None] | None = None
+) -> DiskDiff:
     """Which recorded files changed or vanished: size and mtime first, then sha256 for a
     file whose mtime changed but not its size (touched but equal is unchanged).
     ``observe`` sees every stat (the check's result cache records them)."""

@@ -19,7 +19,8 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from filelock import FileLock
 
@@ -37,7 +38,10 @@ def local_data_base(root: Path, config: Any, dataset: Any, *, echo: Callable[[st
     workspace, a mounted root, or (for an object store) the checked cache."""
     store = store_for(root, config, getattr(dataset, "data_root", None))
     if not dataset.data_yaml:
-        raise Mle3Error(f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`", file=getattr(dataset, "_file", None))
+        raise Mle3Error(
+            f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`",
+            file=getattr(dataset, "_file", None),
+        )
     return store.materialize(root, dataset, echo=echo)
 
 
@@ -51,7 +55,9 @@ def materialize(root: Path, store: DataStore, dataset: Any, *, echo: Callable[[s
     against the manifest as it lands; the cache folder."""
     entries = load_entries(root, store, dataset)
     if entries is None:
-        raise Mle3Error(f"data set {dataset.key}: no manifest is reachable ({store.url(dataset.manifest)}), so its objects cannot be checked as they land; nothing was copied")
+        raise Mle3Error(
+            f"data set {dataset.key}: no manifest is reachable ({store.url(dataset.manifest)}), so its objects cannot be checked as they land; nothing was copied"
+        )
     target = data_cache_dir(root) / dataset.fingerprint.split(":", 1)[-1]
     target.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
@@ -68,7 +74,9 @@ def materialize(root: Path, store: DataStore, dataset: Any, *, echo: Callable[[s
             if landed.get(e.path) != _stamp(st) or st.st_size != e.size:
                 missing.append(e)
         if missing and echo:
-            echo(f"materializing {dataset.key}: {len(missing)} of {len(entries)} files from {store.label} into {target}")
+            echo(
+                f"materializing {dataset.key}: {len(missing)} of {len(entries)} files from {store.label} into {target}"
+            )
         with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
             for path, stamp in pool.map(lambda e: _fetch(store, target, e), missing):
                 landed[path] = stamp
@@ -85,8 +93,10 @@ def _fetch(store: DataStore, target: Path, entry: Any) -> tuple[str, tuple[int, 
     try:
         size, digest = store.download(entry.path, part)
         if size != entry.size or digest != entry.sha256:
-            raise Mle3Error(f"{store.url(entry.path)} changed since registration (sha256 {digest[:12]}..., registered {entry.sha256[:12]}...): "
-                            "nothing was trained; register the new data as a new version")
+            raise Mle3Error(
+                f"{store.url(entry.path)} changed since registration (sha256 {digest[:12]}..., registered {entry.sha256[:12]}...): "
+                "nothing was trained; register the new data as a new version"
+            )
         os.replace(part, path)
     finally:
         if part.exists():

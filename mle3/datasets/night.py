@@ -35,9 +35,15 @@ def night_list_of(data_yaml: Path | None) -> str | None:
     if not listed:
         return None
     if not isinstance(listed, str) or Path(listed).is_absolute() or ".." in Path(listed).parts:
-        raise Mle3Error(f"night_images must be a file path relative to the data.yaml's folder, not {listed!r}", file=str(data_yaml), field="night_images")
+        raise Mle3Error(
+            f"night_images must be a file path relative to the data.yaml's folder, not {listed!r}",
+            file=str(data_yaml),
+            field="night_images",
+        )
     if not (Path(data_yaml).parent / listed).is_file():
-        raise Mle3Error(f"night_images names {listed!r}, which is not a file", file=str(data_yaml), field="night_images")
+        raise Mle3Error(
+            f"night_images names {listed!r}, which is not a file", file=str(data_yaml), field="night_images"
+        )
     return listed
 
 
@@ -66,5 +72,7 @@ def night_list_warning(data_yaml: Path | None) -> str | None:
     if not missing:
         return None
     first = ", ".join(f"line {n}: {name}" for n, name in missing[:3])
-    return (f"{len(missing)} of {total} images listed in night_images {listed!r} are no file below the data set's root "
-            f"{night_root(Path(data_yaml))} ({first}); the lines are relative to that root")
+    return (
+        f"{len(missing)} of {total} images listed in night_images {listed!r} are no file below the data set's root "
+        f"{night_root(Path(data_yaml))} ({first}); the lines are relative to that root"
+    )

@@ -59,12 +59,24 @@ def _progress(enabled: bool):
         return nullcontext(None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+    )
 
 
-def register(root: Any, data_yaml: Path | str, dataset_id: str, version: str, requirements: list[str], *, title: str | None = None,
-             source: str | None = None, show_progress: bool = False, conversion: dict[str, Any] | None = None,
-             conversion_problems: list[tuple] | None = None) -> Registration:
+def register(
+    root: Any,
+    data_yaml: Path | str,
+    dataset_id: str,
+    version: str,
+    requirements: list[str],
+    *,
+    title: str | None = None,
+    source: str | None = None,
+    show_progress: bool = False,
+    conversion: dict[str, Any] | None = None,
+    conversion_problems: list[tuple] | None = None,
+) -> Registration:
     """Register the data set a data.yaml describes: in the workspace, or below a declared
     data root (a mounted folder or an object store). ``root`` is the loaded workspace
     (the CLI loads it once) or its path."""
@@ -84,7 +96,21 @@ def register(root: Any, data_yaml: Path | str, dataset_id: str, version: str, re
         # the workspace is checked while the files are scanned (the scan waits on worker
         # processes); nothing is written before both are done and the check passed
         actor_future = side.submit(_check_workspace_and_actor, ws or root, f"{dataset_id}-{version}", requirements)
-        return _register_scanned(root, store, location.root_name, layout, dataset_id, version, requirements, title, source, show_progress, actor_future, conversion, conversion_problems or [])
+        return _register_scanned(
+            root,
+            store,
+            location.root_name,
+            layout,
+            dataset_id,
+            version,
+            requirements,
+            title,
+            source,
+            show_progress,
+            actor_future,
+            conversion,
+            conversion_problems or [],
+        )
 
 
 def refuse_existing(root: Path, dataset_id: str, version: str) -> None:
@@ -97,7 +123,10 @@ def refuse_existing(root: Path, dataset_id: str, version: str) -> None:
     folder = root / layout_at(root).datasets_dir
     for existing in sorted(folder.glob(f"{dataset_id}-{version}.*yaml")) + [folder / f"{dataset_id}-{version}.yaml"]:
         if existing.is_file():
-            raise Mle3Error(f"data set {dataset_id}-{version} is already registered; register changed data as a new version", file=existing.relative_to(root).as_posix())
+            raise Mle3Error(
+                f"data set {dataset_id}-{version} is already registered; register changed data as a new version",
+                file=existing.relative_to(root).as_posix(),
+            )
 
 
 def _check_workspace_and_actor(root: Any, key: str, requirements: list[str]) -> str:
@@ -115,9 +144,19 @@ def _check_workspace_and_actor(root: Any, key: str, requirements: list[str]) -> 
 
 
 def _register_scanned(
-    root: Path, store: DataStore, root_name: str | None, layout: DataLayout, dataset_id: str, version: str,
-    requirements: list[str], title: str | None, source: str | None, show_progress: bool, actor_future: Any,
-    conversion: dict[str, Any] | None, conversion_problems: list[tuple],
+    root: Path,
+    store: DataStore,
+    root_name: str | None,
+    layout: DataLayout,
+    dataset_id: str,
+    version: str,
+    requirements: list[str],
+    title: str | None,
+    source: str | None,
+    show_progress: bool,
+    actor_future: Any,
+    conversion: dict[str, Any] | None,
+    conversion_problems: list[tuple],
 ) -> Registration:
     with _progress(show_progress) as progress:
         task = progress.add_task("hashing and checking files", total=None) if progress else None
@@ -139,7 +178,11 @@ def _register_scanned(
     local_copy.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(local_copy, packed)
     st = local_copy.stat()
-    save_state(root, fp, LocalState(store.label, result.stamps, listing.dir_mtimes, True, manifest_stat=(st.st_size, st.st_mtime_ns)))
+    save_state(
+        root,
+        fp,
+        LocalState(store.label, result.stamps, listing.dir_mtimes, True, manifest_stat=(st.st_size, st.st_mtime_ns)),
+    )
     item: dict[str, Any] = {
         "dataset": {
             "id": dataset_id,
@@ -165,14 +208,39 @@ def _register_scanned(
             "leakage": leakage,
         }
     }
-    text = "# Written by `mle3 dataset register`; measured, do not edit by hand.\n" + yaml.safe_dump(item, sort_keys=False, allow_unicode=True, width=120)
+    text = "# Written by `mle3 dataset register`; measured, do not edit by hand.\n" + yaml.safe_dump(
+        item, sort_keys=False, allow_unicode=True, width=120
+    )
     with layout_at(root).lock("datasets"):  # two registrations of one version: one wins, the other is refused
         refuse_existing(root, dataset_id, version)
         atomic_write_text(item_file, text)
     where = manifest_rel if root_name is None else f"{root_name}:{manifest_rel}"
-    audit.append(root, AuditAction.DATASET_REGISTER, f"{dataset_id}-{version}", {"fingerprint": fp, "files": result.files, "manifest": where, **({"data_root": root_name} if root_name else {})}, actor=actor)
-    return Registration(f"{dataset_id}-{version}", item_file.relative_to(root).as_posix(), where, fp, result.files, result.bytes, splits, quality, leakage,
-                        data_root=root_name, manifest_bytes=len(packed), manifest_beside_data=stored_beside_data)
+    audit.append(
+        root,
+        AuditAction.DATASET_REGISTER,
+        f"{dataset_id}-{version}",
+        {
+            "fingerprint": fp,
+            "files": result.files,
+            "manifest": where,
+            **({"data_root": root_name} if root_name else {}),
+        },
+        actor=actor,
+    )
+    return Registration(
+        f"{dataset_id}-{version}",
+        item_file.relative_to(root).as_posix(),
+        where,
+        fp,
+        result.files,
+        result.bytes,
+        splits,
+        quality,
+        leakage,
+        data_root=root_name,
+        manifest_bytes=len(packed),
+        manifest_beside_data=stored_beside_data,
+    )
 
 
 def record_path(root: Path, dataset_id: str, version: str, fp: str) -> Path:
@@ -197,7 +265,10 @@ def _store_manifest(store: DataStore, rel: str, packed: bytes) -> bool:
     except (Mle3Error, OSError) as exc:
         import sys
 
-        print(f"warning: could not write the manifest beside the data ({exc}); other machines will verify by re-hashing every file", file=sys.stderr)
+        print(
+            f"warning: could not write the manifest beside the data ({exc}); other machines will verify by re-hashing every file",
+            file=sys.stderr,
+        )
         return False
 
 
@@ -210,7 +281,10 @@ def _label_quality(problems: list[tuple]) -> dict[str, Any]:
         "errors": sum(p[0] == "error" for p in problems),
         "warnings": sum(p[0] == "warning" for p in problems),
         "by_kind": dict(sorted(by_kind.items())),
-        "findings": [{"severity": sev, "kind": kind, "file": file, "line": line, "message": msg} for sev, kind, file, line, msg in ordered[:200]],
+        "findings": [
+            {"severity": sev, "kind": kind, "file": file, "line": line, "message": msg}
+            for sev, kind, file, line, msg in ordered[:200]
+        ],
     }
 
 
@@ -233,5 +307,3 @@ def _leakage(images: dict[str, list[str]], manifest: str) -> dict[str, Any]:
         "shared_images": len(shared),
         "examples": [sorted(examples[h])[:3] for h in sorted(shared)[:10]],
     }
-
-

@@ -65,10 +65,14 @@ class DataRoot:
         if self.remote:
             return
         if self.path.is_file():
-            raise RootUnavailable(f"data root {self.name!r} maps to {self.location}, which is a file, not a folder (mapped by {self.source})")
+            raise RootUnavailable(
+                f"data root {self.name!r} maps to {self.location}, which is a file, not a folder (mapped by {self.source})"
+            )
         if not self.path.is_dir():
-            raise RootUnavailable(f"data root {self.name!r} ({self.location}, from {self.source}) is not available on this machine: not mounted? "
-                                  f"map it elsewhere with {env_name(self.name)}=/path")
+            raise RootUnavailable(
+                f"data root {self.name!r} ({self.location}, from {self.source}) is not available on this machine: not mounted? "
+                f"map it elsewhere with {env_name(self.name)}=/path"
+            )
 
 
 _told_tracked: set[str] = set()
@@ -84,7 +88,10 @@ def local_settings(root: Path) -> dict[str, Any]:
     if path.exists() and is_tracked(root, rel):
         if str(root) not in _told_tracked:
             _told_tracked.add(str(root))
-            print(f"mle3: {rel} is tracked by git and therefore ignored (per-machine settings must not be committed: git rm --cached {rel})", file=sys.stderr)
+            print(
+                f"mle3: {rel} is tracked by git and therefore ignored (per-machine settings must not be committed: git rm --cached {rel})",
+                file=sys.stderr,
+            )
         return {}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -92,11 +99,15 @@ def local_settings(root: Path) -> dict[str, Any]:
         return {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise Mle3Error(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=rel, line=mark.line + 1 if mark else None) from None
+        raise Mle3Error(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}", file=rel, line=mark.line + 1 if mark else None
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict) or not isinstance(data.get("data_roots", {}) or {}, dict):
-        raise Mle3Error("must be a mapping; data_roots maps a root's name to a path or URL", file=rel, field="data_roots")
+        raise Mle3Error(
+            "must be a mapping; data_roots maps a root's name to a path or URL", file=rel, field="data_roots"
+        )
     return data
 
 
@@ -121,8 +132,10 @@ def data_root(root: Path, config: Any, name: str) -> DataRoot:
         return DataRoot(name, _normalise(root, str(local)), layout_at(root).local_settings)
     if declared[name]:
         return DataRoot(name, _normalise(root, str(declared[name])), "mle3.yaml")
-    raise RootUnavailable(f"data root {name!r} is not mapped on this machine: set {env_name(name)}=/path "
-                          f"or add `data_roots: {{{name}: /path}}` to {layout_at(root).local_settings}")
+    raise RootUnavailable(
+        f"data root {name!r} is not mapped on this machine: set {env_name(name)}=/path "
+        f"or add `data_roots: {{{name}: /path}}` to {layout_at(root).local_settings}"
+    )
 
 
 def mapped_roots(root: Path, config: Any) -> list[DataRoot]:
@@ -153,8 +166,10 @@ def locate(root: Path, config: Any, given: str | Path) -> Location:
         for candidate in mapped_roots(root, config):
             prefix = candidate.location.rstrip("/") + "/"
             if candidate.remote and text.startswith(prefix):
-                return Location(candidate.name, text[len(prefix):], candidate.location)
-        raise Mle3Error(f"{text} lies in no declared data root; declare its bucket or prefix in mle3.yaml under data_roots (for example `lake: {text.rsplit('/', 2)[0]}`)")
+                return Location(candidate.name, text[len(prefix) :], candidate.location)
+        raise Mle3Error(
+            f"{text} lies in no declared data root; declare its bucket or prefix in mle3.yaml under data_roots (for example `lake: {text.rsplit('/', 2)[0]}`)"
+        )
     path = Path(text).resolve()
     ws = root.resolve()
     if path == ws or ws in path.parents:
@@ -167,8 +182,11 @@ def locate(root: Path, config: Any, given: str | Path) -> Location:
             candidate.check_available()
             return Location(candidate.name, path.relative_to(base).as_posix(), str(base))
     declared = ", ".join(sorted(config.data_roots)) or "none declared"
-    raise Mle3Error(f"{given} (resolved: {path}) lies outside the workspace and every mapped data root ({declared}); "
-                    "declare the place it lives under data_roots in mle3.yaml", file=str(given))
+    raise Mle3Error(
+        f"{given} (resolved: {path}) lies outside the workspace and every mapped data root ({declared}); "
+        "declare the place it lives under data_roots in mle3.yaml",
+        file=str(given),
+    )
 
 
 def data_cache_dir(root: Path) -> Path:

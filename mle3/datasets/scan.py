@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 from ..errors import Mle3Error
 from ..formats import encode_manifest, manifest_line, split_manifest_line
@@ -103,8 +104,18 @@ def scan_label(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[
     except ValueError:
         return _scan_label_lines(data, n_classes)
     lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
-    if (not math.isfinite(sum(cls) + sum(x) + sum(y) + sum(w) + sum(h)) or min(cls) < 0 or max(cls) >= n_classes or any(c != int(c) for c in cls) or min(w) <= 0 or min(h) <= 0
-            or min(map(_low, x, w)) < lo or max(map(_high, x, w)) > hi or min(map(_low, y, h)) < lo or max(map(_high, y, h)) > hi):
+    if (
+        not math.isfinite(sum(cls) + sum(x) + sum(y) + sum(w) + sum(h))
+        or min(cls) < 0
+        or max(cls) >= n_classes
+        or any(c != int(c) for c in cls)
+        or min(w) <= 0
+        or min(h) <= 0
+        or min(map(_low, x, w)) < lo
+        or max(map(_high, x, w)) > hi
+        or min(map(_low, y, h)) < lo
+        or max(map(_high, y, h)) > hi
+    ):
         return _scan_label_lines(data, n_classes)
     counts: dict[int, int] = {}
     for c in cls:
@@ -126,7 +137,9 @@ def _high(centre: float, extent: float) -> float:
     return centre + extent / 2
 
 
-def _scan_label_lines(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[str, str, int | None, str]], bool]:
+def _scan_label_lines(
+    data: bytes, n_classes: int
+) -> tuple[dict[int, int], list[tuple[str, str, int | None, str]], bool]:
     """Line by line, with a message per problem (the slow path of :func:`scan_label`)."""
     text = data.decode("utf-8-sig", errors="replace")  # ultralytics reads labels as utf-8-sig
     counts: dict[int, int] = {}
@@ -209,7 +222,7 @@ class SplitStats:
     w_sum: int = 0
     h_sum: int = 0
 
-    def merge(self, other: "SplitStats") -> None:
+    def merge(self, other: SplitStats) -> None:
         self.samples += other.samples
         for k, v in other.instances.items():
             self.instances[k] = self.instances.get(k, 0) + v
@@ -250,7 +263,7 @@ class ChunkResult:
     label_dir: str = ""  # the label folder of a pairs job
     labels_read: list[str] = field(default_factory=list)  # names in that folder the job read
 
-    def absorb(self, part: "ChunkResult") -> None:
+    def absorb(self, part: ChunkResult) -> None:
         """Add another chunk's results to this one."""
         self.segments += part.segments
         self.files += part.files
@@ -270,7 +283,9 @@ def _segment(paths: list[str], lines: list[str], stamps: list[Any]) -> Segment:
     return Segment(paths[0], paths[-1], text, stamps, encode_manifest(text))
 
 
-def _inspect_pairs(read: Reader, split: str, directory: str, names: list[str], label_dir: str, n_classes: int) -> ChunkResult:
+def _inspect_pairs(
+    read: Reader, split: str, directory: str, names: list[str], label_dir: str, n_classes: int
+) -> ChunkResult:
     """The files of one split folder (sorted names): images with their label files
     (``label_dir/<stem>.txt``), any other file hashed as it is."""
     prefix = f"{directory}/" if directory else ""
@@ -331,7 +346,9 @@ def _inspect_pairs(read: Reader, split: str, directory: str, names: list[str], l
     if names:
         out.segments.append(_segment([prefix + names[0], prefix + names[-1]], lines, stamps))
     if label_names:
-        out.segments.append(_segment([f"{label_dir}/{label_names[0]}", f"{label_dir}/{label_names[-1]}"], label_lines, label_stamps))
+        out.segments.append(
+            _segment([f"{label_dir}/{label_names[0]}", f"{label_dir}/{label_names[-1]}"], label_lines, label_stamps)
+        )
     counts, label_problems = check_labels(labels, n_classes)
     for k, v in counts.items():
         st.instances[k] = st.instances.get(k, 0) + v
@@ -357,8 +374,18 @@ def check_labels(labels: list[tuple[str, bytes]], n_classes: int) -> tuple[dict[
     if not cls:
         return {}, []
     lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
-    if (not math.isfinite(sum(values)) or min(cls) < 0 or max(cls) >= n_classes or not all(map(float.is_integer, cls)) or min(w) <= 0 or min(h) <= 0
-            or min(map(_low, x, w)) < lo or max(map(_high, x, w)) > hi or min(map(_low, y, h)) < lo or max(map(_high, y, h)) > hi):
+    if (
+        not math.isfinite(sum(values))
+        or min(cls) < 0
+        or max(cls) >= n_classes
+        or not all(map(float.is_integer, cls))
+        or min(w) <= 0
+        or min(h) <= 0
+        or min(map(_low, x, w)) < lo
+        or max(map(_high, x, w)) > hi
+        or min(map(_low, y, h)) < lo
+        or max(map(_high, y, h)) > hi
+    ):
         return _labels_one_by_one(labels, n_classes)
     counts: dict[int, int] = {}
     for c, n in Counter(cls).items():
@@ -483,7 +510,10 @@ def refuse_links(listing: Listing) -> None:
     if listing.refused:
         path = min(listing.refused)
         more = f" (and {len(listing.refused) - 1} more)" if len(listing.refused) > 1 else ""
-        raise Mle3Error(f"{listing.refused[path]}{more}: not registered; copy the file into the data set or remove the link", file=path)
+        raise Mle3Error(
+            f"{listing.refused[path]}{more}: not registered; copy the file into the data set or remove the link",
+            file=path,
+        )
 
 
 def list_local(base: str, directory: str) -> Listing:
@@ -515,7 +545,10 @@ def pairs_of(directory: str, names: list[str], split_dirs: dict[str, str], n_cla
     """Jobs of about :data:`CHUNK_FILES` files for one folder when it is a split folder
     (images are paired with labels by ultralytics' images/labels convention in the
     workers), else none."""
-    split = next((s for s, p in split_dirs.items() if directory == p.rstrip("/") or directory.startswith(p.rstrip("/") + "/")), None)
+    split = next(
+        (s for s, p in split_dirs.items() if directory == p.rstrip("/") or directory.startswith(p.rstrip("/") + "/")),
+        None,
+    )
     if split is None or not names:
         return []
     label_dir = label_path(f"{directory}/x.jpg").rpartition("/")[0]
@@ -602,8 +635,17 @@ def _assemble(segments: list[Segment]) -> tuple[str, list[Any], bytes]:
     return "".join(seg.text for seg in segments), stamps, b"".join(packed)
 
 
-def scan_local(base: str, directory: str, split_dirs: dict[str, str], n_classes: int, *, listing: Listing | None = None,
-               progress: Callable[[int], None] | None = None, jobs: int | None = None, extra: list[str] = ()) -> tuple[DatasetScan, Listing]:
+def scan_local(
+    base: str,
+    directory: str,
+    split_dirs: dict[str, str],
+    n_classes: int,
+    *,
+    listing: Listing | None = None,
+    progress: Callable[[int], None] | None = None,
+    jobs: int | None = None,
+    extra: list[str] = (),
+) -> tuple[DatasetScan, Listing]:
     """Read every file of a local data set once, in worker processes when it is big:
     hashes for the manifest; image sizes, label instances and problems for the statistics.
     Folders are handed to the workers as they are listed (listing overlaps hashing).
@@ -628,7 +670,9 @@ def scan_local(base: str, directory: str, split_dirs: dict[str, str], n_classes:
         for d, names in folders:
             refuse_links(out)  # before any of the folder's files is read
             if pool is None and listed < PARALLEL_MIN_FILES:  # few files may still be many bytes (large images)
-                listed_bytes += _total_size(base, [f"{d}/{n}" if d else n for n in names[: PARALLEL_MIN_FILES - listed]])
+                listed_bytes += _total_size(
+                    base, [f"{d}/{n}" if d else n for n in names[: PARALLEL_MIN_FILES - listed]]
+                )
             listed += len(names)
             for job in pairs_of(d, names, split_dirs, n_classes):
                 planned.append(job)
@@ -642,14 +686,20 @@ def scan_local(base: str, directory: str, split_dirs: dict[str, str], n_classes:
         if pool is None:
             return _merge(_waves(lambda todo: map(_local_job, [(base, *j) for j in todo]), planned, out), progress), out
         first = (f.result() for f in futures)
-        return _merge(_waves(lambda todo: pool.map(_local_job, [(base, *j) for j in todo]), planned, out, first), progress), out
+        return _merge(
+            _waves(lambda todo: pool.map(_local_job, [(base, *j) for j in todo]), planned, out, first), progress
+        ), out
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
 
-def _waves(run_map: Callable[[list[tuple]], Iterator[ChunkResult]], pairs: list[tuple], listing: Listing,
-           first: Iterator[ChunkResult] | None = None) -> Iterator[ChunkResult]:
+def _waves(
+    run_map: Callable[[list[tuple]], Iterator[ChunkResult]],
+    pairs: list[tuple],
+    listing: Listing,
+    first: Iterator[ChunkResult] | None = None,
+) -> Iterator[ChunkResult]:
     """Results of the pair jobs (already running, or run now; any number of results),
     then of every other file."""
     labels_read: dict[str, set[str]] = {}
@@ -660,7 +710,15 @@ def _waves(run_map: Callable[[list[tuple]], Iterator[ChunkResult]], pairs: list[
     yield from run_map(plan_others(listing, {job[4]: job[2] for job in pairs}, labels_read))
 
 
-def scan_remote(store: Any, listing: Listing, split_dirs: dict[str, str], n_classes: int, *, progress: Callable[[int], None] | None = None, requests: int = 16) -> DatasetScan:
+def scan_remote(
+    store: Any,
+    listing: Listing,
+    split_dirs: dict[str, str],
+    n_classes: int,
+    *,
+    progress: Callable[[int], None] | None = None,
+    requests: int = 16,
+) -> DatasetScan:
     """The same measurement over an object store: objects streamed by parallel requests
     (small jobs keep every request slot busy)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -679,7 +737,9 @@ def scan_remote(store: Any, listing: Listing, split_dirs: dict[str, str], n_clas
         for job in planned:
             if job[0] == "pairs":
                 _, split, directory, names, label_dir, n = job
-                small.extend(("pairs", split, directory, names[i : i + 8], label_dir, n) for i in range(0, len(names), 8))
+                small.extend(
+                    ("pairs", split, directory, names[i : i + 8], label_dir, n) for i in range(0, len(names), 8)
+                )
             else:
                 small.extend(("others", job[1][i : i + 8]) for i in range(0, len(job[1]), 8))
         return pool.map(run, small)
@@ -689,7 +749,9 @@ def scan_remote(store: Any, listing: Listing, split_dirs: dict[str, str], n_clas
         return _merge(_waves(run_map, pairs, listing), progress)
 
 
-def scan(root: str, paths: list[str], *, progress: Callable[[int], None] | None = None, jobs: int | None = None) -> list[ScanRow]:
+def scan(
+    root: str, paths: list[str], *, progress: Callable[[int], None] | None = None, jobs: int | None = None
+) -> list[ScanRow]:
     """Hash files (relative to ``root``); sorted by path."""
     paths = sorted(paths)
     jobs = jobs or os.cpu_count() or 1

@@ -66,10 +66,18 @@ def _pack(stamps: list[Any]) -> Any:
     if not all(type(s) is tuple and len(s) == 3 for s in present):
         return stamps
     try:
-        columns = [array(code, column) for code, column in zip("qqQ", zip(*present))] if present else [array(c) for c in "qqQ"]
+        columns = (
+            [array(code, column) for code, column in zip("qqQ", zip(*present))]
+            if present
+            else [array(c) for c in "qqQ"]
+        )
     except (OverflowError, TypeError):
         return stamps
-    return {"packed": [base64.b64encode(c.tobytes()).decode() for c in columns], "missing": missing, "count": len(stamps)}
+    return {
+        "packed": [base64.b64encode(c.tobytes()).decode() for c in columns],
+        "missing": missing,
+        "count": len(stamps),
+    }
 
 
 def _unpack(data: Any) -> list[Any]:
@@ -98,8 +106,14 @@ def load_state(root: Path, fp: str | None, base: str) -> LocalState | None:
         if not isinstance(data, dict) or data.get("version") != VERSION or data.get("base") != base:
             return None
         manifest_stat = data.get("manifest_stat")
-        return LocalState(str(data["base"]), _unpack(data["stamps"]), {str(k): int(v) for k, v in data["dirs"].items()},
-                          bool(data["ok"]), dict(data["summary"]), tuple(manifest_stat) if manifest_stat else None)
+        return LocalState(
+            str(data["base"]),
+            _unpack(data["stamps"]),
+            {str(k): int(v) for k, v in data["dirs"].items()},
+            bool(data["ok"]),
+            dict(data["summary"]),
+            tuple(manifest_stat) if manifest_stat else None,
+        )
     except (KeyError, TypeError, ValueError, AttributeError, StopIteration):  # partial or foreign: verify from scratch
         return None
 
@@ -107,8 +121,15 @@ def load_state(root: Path, fp: str | None, base: str) -> LocalState | None:
 def save_state(root: Path, fp: str | None, state: LocalState) -> None:
     if not fp:
         return
-    data = {"version": VERSION, "base": state.base, "stamps": _pack(state.stamps), "dirs": state.dirs, "ok": state.ok,
-            "summary": state.summary, "manifest_stat": state.manifest_stat}
+    data = {
+        "version": VERSION,
+        "base": state.base,
+        "stamps": _pack(state.stamps),
+        "dirs": state.dirs,
+        "ok": state.ok,
+        "summary": state.summary,
+        "manifest_stat": state.manifest_stat,
+    }
     path = _path(root, fp)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+from collections.abc import Callable
 
 from .roots import DataRoot, RootUnavailable, data_root
 from .store_fsspec import BLOCK, INSPECT_LIMIT, REQUESTS, FsspecStore, open_remote, remote_errors, stamp_of
@@ -74,8 +75,14 @@ class DataStore(Protocol):
     def layout(self, data_yaml: str) -> Any:
         """The :class:`~.yolo.DataLayout` of the data.yaml at ``data_yaml``."""
 
-    def scan(self, layout: Any, n_classes: int, *, progress: Callable[[int], None] | None = None,
-             total: Callable[[int], None] | None = None) -> tuple[Any, Any]:
+    def scan(
+        self,
+        layout: Any,
+        n_classes: int,
+        *,
+        progress: Callable[[int], None] | None = None,
+        total: Callable[[int], None] | None = None,
+    ) -> tuple[Any, Any]:
         """Every file of a data set read once: (:class:`~.scan.DatasetScan`, :class:`~.scan.Listing`).
         ``total`` hears the number of files when the store knows it before reading."""
 
@@ -117,5 +124,18 @@ def store_for(root: Path, config: Any, root_name: str | None) -> DataStore:
     return store_of_root(data_root(root, config, root_name))
 
 
-__all__ = ["BLOCK", "DataStore", "FsspecStore", "INSPECT_LIMIT", "LocalStore", "REQUESTS", "RemoteStore", "RootUnavailable",
-           "open_remote", "remote_errors", "stamp_of", "store_for", "store_of_root"]
+__all__ = [
+    "BLOCK",
+    "DataStore",
+    "FsspecStore",
+    "INSPECT_LIMIT",
+    "LocalStore",
+    "REQUESTS",
+    "RemoteStore",
+    "RootUnavailable",
+    "open_remote",
+    "remote_errors",
+    "stamp_of",
+    "store_for",
+    "store_of_root",
+]

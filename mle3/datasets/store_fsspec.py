@@ -13,7 +13,8 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
+from collections.abc import Callable, Iterator
 
 from ..errors import Mle3Error
 
@@ -81,7 +82,11 @@ class FsspecStore:
             self.fs.invalidate_cache()
             found = self.fs.find(self._path(rel_dir), detail=True)
         skip = len(self.prefix) + 1
-        return sorted((name[skip:], int(info.get("size") or 0), stamp_of(info)) for name, info in found.items() if info.get("type", "file") == "file")
+        return sorted(
+            (name[skip:], int(info.get("size") or 0), stamp_of(info))
+            for name, info in found.items()
+            if info.get("type", "file") == "file"
+        )
 
     def walk(self, directory: str) -> Any:
         from .scan import list_remote
@@ -93,8 +98,14 @@ class FsspecStore:
 
         return read_remote_layout(self, data_yaml)
 
-    def scan(self, layout: Any, n_classes: int, *, progress: Callable[[int], None] | None = None,
-             total: Callable[[int], None] | None = None) -> tuple[Any, Any]:
+    def scan(
+        self,
+        layout: Any,
+        n_classes: int,
+        *,
+        progress: Callable[[int], None] | None = None,
+        total: Callable[[int], None] | None = None,
+    ) -> tuple[Any, Any]:
         """Measure a data set: objects listed (sizes and ETags), then streamed by parallel requests."""
         from .scan import scan_remote
 
@@ -153,7 +164,10 @@ class FsspecStore:
         h = hashlib.sha256()
         size = 0
         with remote_errors(self.url(rel)):
-            with self.fs.open(self._path(rel), "rb", block_size=BLOCK, cache_type="none") as fh, open(target, "wb") as out:
+            with (
+                self.fs.open(self._path(rel), "rb", block_size=BLOCK, cache_type="none") as fh,
+                open(target, "wb") as out,
+            ):
                 while block := fh.read(BLOCK):
                     h.update(block)
                     out.write(block)
@@ -190,9 +204,16 @@ def remote_errors(url: str) -> Iterator[None]:
     except Exception as exc:  # botocore/aiohttp errors are not OSError subclasses
         name = type(exc).__name__
         if name in ("NoCredentialsError", "PartialCredentialsError"):
-            raise Mle3Error(f"{url}: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE); "
-                            "an S3-compatible store also needs AWS_ENDPOINT_URL") from None
-        if name in ("EndpointConnectionError", "ClientConnectorError", "ConnectTimeoutError", "ServerDisconnectedError"):
+            raise Mle3Error(
+                f"{url}: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE); "
+                "an S3-compatible store also needs AWS_ENDPOINT_URL"
+            ) from None
+        if name in (
+            "EndpointConnectionError",
+            "ClientConnectorError",
+            "ConnectTimeoutError",
+            "ServerDisconnectedError",
+        ):
             raise Mle3Error(f"{url}: cannot reach the object store ({exc})") from None
         raise Mle3Error(f"{url}: {name}: {str(exc).splitlines()[0] if str(exc) else 'error'}") from None
 
@@ -208,6 +229,10 @@ def open_remote(url: str) -> FsspecStore:
         # a new instance per command: credentials come from the environment as it is now
         fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True)
     except (ImportError, ValueError) as exc:
-        extra = "pip install 'mle3[s3]'" if protocol in ("s3", "s3a") else f"install the fsspec backend for {protocol}://"
-        raise Mle3Error(f"{url}: no file system for {protocol}:// is installed ({exc.__class__.__name__}): {extra}") from None
+        extra = (
+            "pip install 'mle3[s3]'" if protocol in ("s3", "s3a") else f"install the fsspec backend for {protocol}://"
+        )
+        raise Mle3Error(
+            f"{url}: no file system for {protocol}:// is installed ({exc.__class__.__name__}): {extra}"
+        ) from None
     return FsspecStore(fs, path, url)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
+from collections.abc import Callable
 
 from .._atomic import atomic_write_bytes
 from ..errors import Mle3Error
@@ -80,15 +81,22 @@ class LocalStore:
 
         return layout_of(self.path, read_data_yaml(self.path, self.path / data_yaml, self.place))
 
-    def scan(self, layout: Any, n_classes: int, *, progress: Callable[[int], None] | None = None,
-             total: Callable[[int], None] | None = None) -> tuple[Any, Any]:
+    def scan(
+        self,
+        layout: Any,
+        n_classes: int,
+        *,
+        progress: Callable[[int], None] | None = None,
+        total: Callable[[int], None] | None = None,
+    ) -> tuple[Any, Any]:
         """Measure a data set in one pass (worker processes when it is big; listing overlaps hashing)."""
         from .scan import scan_local
 
         return scan_local(str(self.path), layout.root, layout.splits, n_classes, progress=progress, extra=[layout.file])
 
-    def stamps(self, paths: list[str], listing: Any = None, observe: Callable[[str, os.stat_result | None], None] | None = None
-               ) -> list[tuple[int, Any, int | None] | None]:
+    def stamps(
+        self, paths: list[str], listing: Any = None, observe: Callable[[str, os.stat_result | None], None] | None = None
+    ) -> list[tuple[int, Any, int | None] | None]:
         """(size, stamp, mtime) of each path now, None where it is gone; ``observe`` sees every stat."""
         from .state import stamp_of
 
@@ -106,7 +114,9 @@ class LocalStore:
             append(None if st is None else (st.st_size, stamp_of(st), st.st_mtime_ns))
         return out
 
-    def folders_moved(self, dirs: dict[str, int], observe: Callable[[str, os.stat_result | None], None] | None = None) -> bool:
+    def folders_moved(
+        self, dirs: dict[str, int], observe: Callable[[str, os.stat_result | None], None] | None = None
+    ) -> bool:
         """Whether any folder's mtime differs from ``dirs`` (a file added, removed or renamed
         moves it); ``observe`` sees every folder's lstat."""
         moved = False
@@ -136,7 +146,10 @@ class LocalStore:
 
         if not paths:
             return []
-        by_path = {path: (size, mtime, digest) for path, size, mtime, digest, _ in scan(str(self.path), paths, progress=progress)}
+        by_path = {
+            path: (size, mtime, digest)
+            for path, size, mtime, digest, _ in scan(str(self.path), paths, progress=progress)
+        }
         return [by_path[p] for p in paths]
 
     def download(self, rel: str, target: Path) -> tuple[int, str]:

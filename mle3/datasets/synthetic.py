@@ -34,7 +34,10 @@ def generate(target: Path, *, counts: dict[str, int] | None = None, image_size: 
             (target / "labels" / split / f"{stem}.txt").write_text("".join(labels))
             if is_night:
                 night.append(f"images/{split}/{stem}.jpg")
-    (target / "night.txt").write_text("# night scenes of this data set (a per-image attribute mle3's headlight glare reads)\n" + "".join(n + "\n" for n in night))
+    (target / "night.txt").write_text(
+        "# night scenes of this data set (a per-image attribute mle3's headlight glare reads)\n"
+        + "".join(n + "\n" for n in night)
+    )
     names = "\n".join(f"  {i}: {name}" for i, name in enumerate(CLASSES))
     data_yaml = target / "data.yaml"
     data_yaml.write_text(
@@ -67,7 +70,7 @@ def _background(rng, size: int, night: bool):
     for _ in range(int(rng.integers(2, 6))):  # facades and road patches
         x0, y0 = (int(v) for v in rng.integers(0, size, 2))
         w, h = (int(v) for v in rng.integers(size // 8, size // 2, 2))
-        img[y0:y0 + h, x0:x0 + w] = rng.integers(30, 225, size=3)
+        img[y0 : y0 + h, x0 : x0 + w] = rng.integers(30, 225, size=3)
     return img
 
 
@@ -111,8 +114,13 @@ def _distractor(rng, draw, size: int) -> None:
     if kind == 0:
         points = [(cx + r * math.cos(a * math.pi / 3), cy + r * math.sin(a * math.pi / 3)) for a in range(6)]
     elif kind == 1:
-        points = [(cx + (r if a % 2 == 0 else r * 0.45) * math.cos(a * math.pi / 5 - math.pi / 2),
-                   cy + (r if a % 2 == 0 else r * 0.45) * math.sin(a * math.pi / 5 - math.pi / 2)) for a in range(10)]
+        points = [
+            (
+                cx + (r if a % 2 == 0 else r * 0.45) * math.cos(a * math.pi / 5 - math.pi / 2),
+                cy + (r if a % 2 == 0 else r * 0.45) * math.sin(a * math.pi / 5 - math.pi / 2),
+            )
+            for a in range(10)
+        ]
     else:
         t = max(2, side // 5)
         draw.rectangle((cx - r, cy - t, cx + r, cy + t), fill=color)
@@ -165,7 +173,10 @@ def _one_image(rng, size: int, Image, ImageDraw):
         labels.append(f"{cls} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
     for _ in range(int(rng.integers(0, 2))):  # poles and branches in front of the signs
         x = int(rng.integers(0, size))
-        draw.rectangle((x, 0, x + int(rng.integers(2, max(3, size // 16))), size), fill=tuple(int(v) for v in rng.integers(0, 120, 3)))
+        draw.rectangle(
+            (x, 0, x + int(rng.integers(2, max(3, size // 16))), size),
+            fill=tuple(int(v) for v in rng.integers(0, 120, 3)),
+        )
     import numpy as np
 
     image = Image.fromarray(_light(rng, np.asarray(canvas).astype(float), night))

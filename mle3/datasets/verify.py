@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from .._atomic import atomic_write_bytes
 from ..errors import Mle3Error
@@ -59,7 +60,9 @@ def load_columns(root: Path, store: DataStore, dataset: Any) -> tuple[Columns, l
             raise Mle3Error("manifest file is missing", file=rel) from None
         except ValueError as exc:
             raise Mle3Error(str(exc)) from None
-        return Columns([e.path for e in entries], [e.size for e in entries], [e.sha256 for e in entries]), [e.mtime_ns for e in entries]
+        return Columns([e.path for e in entries], [e.size for e in entries], [e.sha256 for e in entries]), [
+            e.mtime_ns for e in entries
+        ]
     local = local_manifest(root, dataset)
     for source in ("local", "data"):
         try:
@@ -71,7 +74,9 @@ def load_columns(root: Path, store: DataStore, dataset: Any) -> tuple[Columns, l
         except ValueError:
             if source == "local":
                 continue  # a damaged local copy: fetch it again
-            raise Mle3Error("the manifest beside the data does not hash to the recorded fingerprint: edited or damaged", file=rel) from None
+            raise Mle3Error(
+                "the manifest beside the data does not hash to the recorded fingerprint: edited or damaged", file=rel
+            ) from None
         if source == "data":
             local.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(local, data)
@@ -85,7 +90,10 @@ def load_entries(root: Path, store: DataStore, dataset: Any) -> list[Entry] | No
     if found is None:
         return None
     columns, mtimes = found
-    return [Entry(p, s, m, d) for p, s, d, m in zip(columns.paths, columns.sizes, columns.digests, mtimes or [0] * len(columns.paths))]
+    return [
+        Entry(p, s, m, d)
+        for p, s, d, m in zip(columns.paths, columns.sizes, columns.digests, mtimes or [0] * len(columns.paths))
+    ]
 
 
 def local_manifest(root: Path, dataset: Any) -> Path:
@@ -101,8 +109,15 @@ def _listing(store: DataStore, dataset: Any) -> Listing | None:
         return None
 
 
-def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, progress: Callable[[int], None] | None = None,
-           observe: Callable[[str, os.stat_result | None], None] | None = None) -> Verification:
+def verify(
+    root: Path,
+    dataset: Any,
+    *,
+    config: Any = None,
+    deep: bool = False,
+    progress: Callable[[int], None] | None = None,
+    observe: Callable[[str, os.stat_result | None], None] | None = None,
+) -> Verification:
     """Compare a registered data set with its data; remember what was seen for next time.
     ``observe`` sees every local file's stat (the check's result cache records them)."""
     if config is None:
@@ -149,8 +164,18 @@ def verify(root: Path, dataset: Any, *, config: Any = None, deep: bool = False, 
         result.changed.extend(sorted(set(listing.refused).intersection(paths).difference(result.changed)))
     result.changed.sort()
     result.removed.sort()
-    save_state(root, dataset.fingerprint, LocalState(store.label, seen_stamps, listing.dir_mtimes if listing else {}, result.ok, _summary(result),
-                                                     manifest_stat=_stat(local_manifest(root, dataset))))
+    save_state(
+        root,
+        dataset.fingerprint,
+        LocalState(
+            store.label,
+            seen_stamps,
+            listing.dir_mtimes if listing else {},
+            result.ok,
+            _summary(result),
+            manifest_stat=_stat(local_manifest(root, dataset)),
+        ),
+    )
     return result
 
 
@@ -183,7 +208,11 @@ def _verify_whole(root: Path, store: DataStore, dataset: Any, listing: Listing |
         local.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(local, encode_manifest(text))
         result.manifest_found = True  # rebuilt from data that matches it
-        save_state(root, dataset.fingerprint, LocalState(store.label, stamps, listing.dir_mtimes, True, manifest_stat=_stat(local)))
+        save_state(
+            root,
+            dataset.fingerprint,
+            LocalState(store.label, stamps, listing.dir_mtimes, True, manifest_stat=_stat(local)),
+        )
     else:
         result.fingerprint_ok = False
     return result
@@ -191,4 +220,9 @@ def _verify_whole(root: Path, store: DataStore, dataset: Any, listing: Listing |
 
 def _summary(result: Verification) -> dict[str, Any]:
     example = (result.changed + result.removed + result.added)[:1]
-    return {"changed": len(result.changed), "removed": len(result.removed), "added": len(result.added), "example": example[0] if example else None}
+    return {
+        "changed": len(result.changed),
+        "removed": len(result.removed),
+        "added": len(result.added),
+        "example": example[0] if example else None,
+    }

@@ -45,7 +45,9 @@ def parse_data_yaml(text: str, label: str) -> tuple[str, list[str], dict[str, st
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise Mle3Error(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=label, line=mark.line + 1 if mark else None) from None
+        raise Mle3Error(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}", file=label, line=mark.line + 1 if mark else None
+        ) from None
     if not isinstance(data, dict):
         raise Mle3Error("a data.yaml must be a mapping with train, val and names", file=label)
     names_raw = data.get("names")
@@ -101,9 +103,17 @@ def split_problem(split: str, value: str, written: Path, directory: Path, root: 
     images would pair with other label files than the scanned ones), would be trained on
     without being fingerprinted."""
     if directory != written:
-        raise Mle3Error(f"'{split}' image directory {value!r} is reached through a link; name the folder itself", file=label, field=split)
+        raise Mle3Error(
+            f"'{split}' image directory {value!r} is reached through a link; name the folder itself",
+            file=label,
+            field=split,
+        )
     if directory != root and root not in directory.parents:
-        raise Mle3Error(f"'{split}' image directory {value!r} lies outside the data set folder ('path'), which is what is fingerprinted", file=label, field=split)
+        raise Mle3Error(
+            f"'{split}' image directory {value!r} lies outside the data set folder ('path'), which is what is fingerprinted",
+            file=label,
+            field=split,
+        )
 
 
 def layout_of(base: Path, data: DataYaml) -> DataLayout:
@@ -128,7 +138,11 @@ def read_remote_layout(store: Any, file: str) -> DataLayout:
         if directory.startswith("..") or posixpath.isabs(directory):
             raise Mle3Error(f"'{split}' leaves the data root", file=store.url(file), field=split)
         if root not in (".", directory) and not directory.startswith(root + "/"):
-            raise Mle3Error(f"'{split}' image directory {value!r} lies outside the data set folder ('path'), which is what is fingerprinted", file=store.url(file), field=split)
+            raise Mle3Error(
+                f"'{split}' image directory {value!r} lies outside the data set folder ('path'), which is what is fingerprinted",
+                file=store.url(file),
+                field=split,
+            )
         if not store.is_dir(directory):
             raise Mle3Error(f"'{split}' image directory {value!r} does not exist", file=store.url(file), field=split)
         splits[split] = directory
@@ -142,7 +156,7 @@ def label_path(image: str) -> str:
     if sep:
         image = (head + "/labels/" + tail)[1:]
     stem, dot, _ = image.rpartition(".")
-    return (stem if dot and "/" not in image[len(stem):] else image) + ".txt"
+    return (stem if dot and "/" not in image[len(stem) :] else image) + ".txt"
 
 
 def summarise(splits: dict[str, Any], names: list[str]) -> dict[str, Any]:

@@ -37,31 +37,43 @@ def sarif(report: CheckReport) -> dict[str, Any]:
             region: dict[str, int] = {"startLine": max(1, f.line or 1)}
             if f.column:
                 region["startColumn"] = f.column
-            result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": f.file, "uriBaseId": "WORKSPACE"}, "region": region}}]
+            result["locations"] = [
+                {"physicalLocation": {"artifactLocation": {"uri": f.file, "uriBaseId": "WORKSPACE"}, "region": region}}
+            ]
         if f.item:
             result["properties"] = {"item": f.item}
         results.append(result)
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "mle3",
-                "version": __version__,
-                "informationUri": "https://pypi.org/project/mle3/",
-                "rules": [{
-                    "id": r.id,
-                    "name": r.id.replace(".", "-"),
-                    "shortDescription": {"text": r.summary},
-                    "fullDescription": {"text": r.summary},
-                    "help": {"text": f"{r.summary}\nFix: {r.fix}", "markdown": f"{r.summary}\n\n**Fix:** {r.fix}"},
-                    "defaultConfiguration": {"level": _LEVEL[r.severity]},
-                    "properties": {"family": r.family},
-                } for r in rules],
-            }},
-            "originalUriBaseIds": {"WORKSPACE": {"uri": "./"}},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "mle3",
+                        "version": __version__,
+                        "informationUri": "https://pypi.org/project/mle3/",
+                        "rules": [
+                            {
+                                "id": r.id,
+                                "name": r.id.replace(".", "-"),
+                                "shortDescription": {"text": r.summary},
+                                "fullDescription": {"text": r.summary},
+                                "help": {
+                                    "text": f"{r.summary}\nFix: {r.fix}",
+                                    "markdown": f"{r.summary}\n\n**Fix:** {r.fix}",
+                                },
+                                "defaultConfiguration": {"level": _LEVEL[r.severity]},
+                                "properties": {"family": r.family},
+                            }
+                            for r in rules
+                        ],
+                    }
+                },
+                "originalUriBaseIds": {"WORKSPACE": {"uri": "./"}},
+                "results": results,
+            }
+        ],
     }
 
 
@@ -78,7 +90,9 @@ def junit(report: CheckReport, strict: bool = False) -> str:
         cases = sorted(k for k in by_case if k[0] == rule.id) or [(rule.id, "workspace")]
         suite = families.get(rule.family)
         if suite is None:
-            suite = families[rule.family] = ET.SubElement(suites, "testsuite", name=f"mle3.{rule.family}", tests="0", failures="0")
+            suite = families[rule.family] = ET.SubElement(
+                suites, "testsuite", name=f"mle3.{rule.family}", tests="0", failures="0"
+            )
         for _, subject in cases:
             case = ET.SubElement(suite, "testcase", classname=rule.id, name=subject)
             findings = by_case.get((rule.id, subject), [])

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..runs.hooks import RunEnd, RunHook, RunStart
 
@@ -59,7 +60,20 @@ def _params(run: dict[str, Any]) -> dict[str, str]:
     return {k: str(v)[:500] for k, v in sorted((run.get("parameters") or {}).items())}
 
 
-_METRICS = ("train_box_loss", "train_cls_loss", "train_dfl_loss", "val_box_loss", "val_cls_loss", "val_dfl_loss", "precision", "recall", "mAP50", "mAP50_95", "lr", "fitness")
+_METRICS = (
+    "train_box_loss",
+    "train_cls_loss",
+    "train_dfl_loss",
+    "val_box_loss",
+    "val_cls_loss",
+    "val_dfl_loss",
+    "precision",
+    "recall",
+    "mAP50",
+    "mAP50_95",
+    "lr",
+    "fitness",
+)
 
 
 class Mirror:
@@ -76,7 +90,9 @@ class Mirror:
         try:
             return fn()
         except Exception as exc:  # any MLflow failure: warn once, stop mirroring
-            self.warn(f"MLflow mirror to {self.uri} stopped ({what}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}); the mle3 record is unaffected")
+            self.warn(
+                f"MLflow mirror to {self.uri} stopped ({what}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}); the mle3 record is unaffected"
+            )
             self.client = None
             return None
 
@@ -108,8 +124,13 @@ class Mirror:
                         self.client.log_metric(self.run_id, f"final_{split}_{key}", float(value))
             for path in files:
                 if path.is_file():
-                    self.client.log_artifact(self.run_id, str(path), "weights" if path.suffix in (".pt", ".onnx") else "record")
-            self.client.set_terminated(self.run_id, "FINISHED" if status == "success" else ("KILLED" if status in ("aborted", "terminated") else "FAILED"))
+                    self.client.log_artifact(
+                        self.run_id, str(path), "weights" if path.suffix in (".pt", ".onnx") else "record"
+                    )
+            self.client.set_terminated(
+                self.run_id,
+                "FINISHED" if status == "success" else ("KILLED" if status in ("aborted", "terminated") else "FAILED"),
+            )
 
         self._guard("finish", go)
 

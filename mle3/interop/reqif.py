@@ -80,32 +80,116 @@ def export(ws: Any, target: Path) -> dict[str, Any]:
 
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     string = SpecObjectAttributeType.STRING
-    datatype = ReqIFDataTypeDefinitionString(identifier=_ident("dt", "string"), long_name="T_String", max_length="1000000", last_change=now)
-    definitions = {name: SpecAttributeDefinition(attribute_type=string, identifier=_ident("ad", name), datatype_definition=datatype.identifier, long_name=names[0], last_change=now)
-                   for name, names in FIELDS.items()}
+    datatype = ReqIFDataTypeDefinitionString(
+        identifier=_ident("dt", "string"), long_name="T_String", max_length="1000000", last_change=now
+    )
+    definitions = {
+        name: SpecAttributeDefinition(
+            attribute_type=string,
+            identifier=_ident("ad", name),
+            datatype_definition=datatype.identifier,
+            long_name=names[0],
+            last_change=now,
+        )
+        for name, names in FIELDS.items()
+    }
     # type names become grammar tags in some tools (StrictDoc: letters and '_' only)
-    object_type = ReqIFSpecObjectType(identifier=_ident("sot", "requirement"), long_name="REQUIREMENT", attribute_definitions=list(definitions.values()), last_change=now)
-    relation_type = ReqIFSpecRelationType(identifier=_ident("srt", "derived_from"), long_name="derived_from", last_change=now)
-    spec_type = ReqIFSpecificationType(identifier=_ident("st", "requirements"), long_name="mle3 requirements", last_change=now)
+    object_type = ReqIFSpecObjectType(
+        identifier=_ident("sot", "requirement"),
+        long_name="REQUIREMENT",
+        attribute_definitions=list(definitions.values()),
+        last_change=now,
+    )
+    relation_type = ReqIFSpecRelationType(
+        identifier=_ident("srt", "derived_from"), long_name="derived_from", last_change=now
+    )
+    spec_type = ReqIFSpecificationType(
+        identifier=_ident("st", "requirements"), long_name="mle3 requirements", last_change=now
+    )
     requirements = sorted(ws.of_kind("requirement"), key=lambda r: r.id)
     objects, children, relations = [], [], []
     for req in requirements:
-        values = {"id": req.id, "title": req.title, "text": req.text, "type": req.type, "status": req.status,
-                  "criteria": json.dumps(req._raw.get("criteria")) if req._raw.get("criteria") else None,
-                  "derived_from": json.dumps(list(req.derived_from)) if req.derived_from else None}
-        attributes = [SpecObjectAttribute(attribute_type=string, definition_ref=definitions[k].identifier, value=str(v)) for k, v in values.items() if v not in (None, "")]
-        objects.append(ReqIFSpecObject(identifier=_ident("so", req.id), attributes=attributes, spec_object_type=object_type.identifier, last_change=now, long_name=req.id))
-        children.append(ReqIFSpecHierarchy(identifier=_ident("sh", req.id), spec_object=_ident("so", req.id), level=1, last_change=now))
+        values = {
+            "id": req.id,
+            "title": req.title,
+            "text": req.text,
+            "type": req.type,
+            "status": req.status,
+            "criteria": json.dumps(req._raw.get("criteria")) if req._raw.get("criteria") else None,
+            "derived_from": json.dumps(list(req.derived_from)) if req.derived_from else None,
+        }
+        attributes = [
+            SpecObjectAttribute(attribute_type=string, definition_ref=definitions[k].identifier, value=str(v))
+            for k, v in values.items()
+            if v not in (None, "")
+        ]
+        objects.append(
+            ReqIFSpecObject(
+                identifier=_ident("so", req.id),
+                attributes=attributes,
+                spec_object_type=object_type.identifier,
+                last_change=now,
+                long_name=req.id,
+            )
+        )
+        children.append(
+            ReqIFSpecHierarchy(
+                identifier=_ident("sh", req.id), spec_object=_ident("so", req.id), level=1, last_change=now
+            )
+        )
         for parent in req.derived_from:
             if ws.resolve(parent) is not None and ws.resolve(parent).kind == "requirement":
-                relations.append(ReqIFSpecRelation(identifier=_ident("rel", req.id, parent), relation_type_ref=relation_type.identifier, source=_ident("so", req.id), target=_ident("so", parent), last_change=now))
-    specification = ReqIFSpecification(identifier=_ident("spec", ws.config.project), long_name=ws.config.project, specification_type=spec_type.identifier, children=children, last_change=now)
-    content = ReqIFReqIFContent(data_types=[datatype], spec_types=[object_type, relation_type, spec_type], spec_objects=objects, spec_relations=relations, specifications=[specification])
-    namespace = ReqIFNamespaceInfo(original_reqif_tag_dump=None, doctype_is_present=True, encoding="UTF-8", namespace=NAMESPACE, configuration=None, namespace_id=None,
-                                   namespace_xhtml="http://www.w3.org/1999/xhtml", schema_namespace=None, schema_location=None, language=None)
-    header = ReqIFReqIFHeader(identifier=_ident("header", now), creation_time=now, req_if_tool_id=f"mle3 {__version__}", req_if_version="1.0", source_tool_id="mle3", title=ws.config.project)
-    bundle = ReqIFBundle(namespace_info=namespace, req_if_header=header, core_content=ReqIFCoreContent(content), tool_extensions_tag_exists=False,
-                         lookup=ReqIFObjectLookup({}, {}, {}, {}), exceptions=[])
+                relations.append(
+                    ReqIFSpecRelation(
+                        identifier=_ident("rel", req.id, parent),
+                        relation_type_ref=relation_type.identifier,
+                        source=_ident("so", req.id),
+                        target=_ident("so", parent),
+                        last_change=now,
+                    )
+                )
+    specification = ReqIFSpecification(
+        identifier=_ident("spec", ws.config.project),
+        long_name=ws.config.project,
+        specification_type=spec_type.identifier,
+        children=children,
+        last_change=now,
+    )
+    content = ReqIFReqIFContent(
+        data_types=[datatype],
+        spec_types=[object_type, relation_type, spec_type],
+        spec_objects=objects,
+        spec_relations=relations,
+        specifications=[specification],
+    )
+    namespace = ReqIFNamespaceInfo(
+        original_reqif_tag_dump=None,
+        doctype_is_present=True,
+        encoding="UTF-8",
+        namespace=NAMESPACE,
+        configuration=None,
+        namespace_id=None,
+        namespace_xhtml="http://www.w3.org/1999/xhtml",
+        schema_namespace=None,
+        schema_location=None,
+        language=None,
+    )
+    header = ReqIFReqIFHeader(
+        identifier=_ident("header", now),
+        creation_time=now,
+        req_if_tool_id=f"mle3 {__version__}",
+        req_if_version="1.0",
+        source_tool_id="mle3",
+        title=ws.config.project,
+    )
+    bundle = ReqIFBundle(
+        namespace_info=namespace,
+        req_if_header=header,
+        core_content=ReqIFCoreContent(content),
+        tool_extensions_tag_exists=False,
+        lookup=ReqIFObjectLookup({}, {}, {}, {}),
+        exceptions=[],
+    )
     xml = ReqIFUnparser.unparse(bundle)
     if target.suffix == ".reqifz":
         buffer = io.BytesIO()
@@ -137,7 +221,9 @@ _CHUNK = 1024 * 1024
 
 
 def _too_large(path: Path, what: str) -> Mle3Error:
-    return Mle3Error(f"{what} is larger than {MAX_REQIF_BYTES // (1024 * 1024)} MiB: refused (zip bomb?)", file=str(path))
+    return Mle3Error(
+        f"{what} is larger than {MAX_REQIF_BYTES // (1024 * 1024)} MiB: refused (zip bomb?)", file=str(path)
+    )
 
 
 def _read(path: Path) -> bytes:
@@ -193,17 +279,31 @@ def _parse(path: Path, data: bytes):
     head = data[:4096].upper()
     if b"<!DOCTYPE" in head or b"<!ENTITY" in data.upper():
         line = data[: data.upper().find(b"<!")].count(b"\n") + 1
-        raise Mle3Error("DOCTYPE/ENTITY declarations are refused (no external entities, no entity expansion)", file=str(path), line=line)
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+        raise Mle3Error(
+            "DOCTYPE/ENTITY declarations are refused (no external entities, no entity expansion)",
+            file=str(path),
+            line=line,
+        )
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+    )
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise Mle3Error(f"not well-formed XML: {exc.msg}", file=str(path), line=exc.lineno) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:  # a DOCTYPE the byte scan did not see
-        raise Mle3Error("DOCTYPE/ENTITY declarations are refused (no external entities, no entity expansion)", file=str(path), line=1)
+        raise Mle3Error(
+            "DOCTYPE/ENTITY declarations are refused (no external entities, no entity expansion)",
+            file=str(path),
+            line=1,
+        )
     if etree.QName(root).namespace != NAMESPACE or etree.QName(root).localname != "REQ-IF":
-        raise Mle3Error(f"not a ReqIF document: root element {etree.QName(root).localname!r} in namespace {etree.QName(root).namespace!r}", file=str(path), line=root.sourceline)
+        raise Mle3Error(
+            f"not a ReqIF document: root element {etree.QName(root).localname!r} in namespace {etree.QName(root).namespace!r}",
+            file=str(path),
+            line=root.sourceline,
+        )
     for element in root.iter(f"{{{NAMESPACE}}}SPEC-OBJECT"):
         if not element.get("IDENTIFIER"):
             raise Mle3Error("SPEC-OBJECT without IDENTIFIER", file=str(path), line=element.sourceline)
@@ -270,12 +370,24 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
     relation_lines = {e.get("IDENTIFIER"): e.sourceline for e in root.iter(f"{{{NAMESPACE}}}SPEC-RELATION")}
     unresolved: list[Unresolved] = []
     for relation in content.spec_relations or []:
-        relation_type = bundle.lookup.get_spec_type_by_ref(relation.relation_type_ref) if hasattr(bundle.lookup, "get_spec_type_by_ref") else None
+        relation_type = (
+            bundle.lookup.get_spec_type_by_ref(relation.relation_type_ref)
+            if hasattr(bundle.lookup, "get_spec_type_by_ref")
+            else None
+        )
         kind = getattr(relation_type, "long_name", None) or relation.relation_type_ref
         source, target = by_object.get(relation.source), by_object.get(relation.target)
         if source is None or target is None:
             missing = relation.source if source is None else relation.target
-            unresolved.append(Unresolved(relation.identifier, relation_lines.get(relation.identifier), kind, missing, source["id"] if source else None))
+            unresolved.append(
+                Unresolved(
+                    relation.identifier,
+                    relation_lines.get(relation.identifier),
+                    kind,
+                    missing,
+                    source["id"] if source else None,
+                )
+            )
             if source is not None and target is None and kind in PARENT_RELATIONS:
                 source.setdefault("_dangling", []).append(relation.target)
             continue
@@ -289,7 +401,11 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
     for identifier, req in by_object.items():
         check_id(req["id"], "requirement id", file=str(path), line=lines.get(identifier))
         if req["id"] in seen:
-            raise Mle3Error(f"duplicate requirement id {req['id']!r} (SPEC-OBJECTs {seen[req['id']]} and {identifier})", file=str(path), line=lines.get(identifier))
+            raise Mle3Error(
+                f"duplicate requirement id {req['id']!r} (SPEC-OBJECTs {seen[req['id']]} and {identifier})",
+                file=str(path),
+                line=lines.get(identifier),
+            )
         seen[req["id"]] = identifier
     return list(by_object.values()), sorted(unmapped), unresolved
 
@@ -337,11 +453,26 @@ def import_file(root: Path, path: Path, *, dry_run: bool = False, force: bool = 
         plan.update.append(req["id"])
         writes[target] = text
         if _locally_edited(current):
-            plan.conflicts[req["id"]] = "".join(difflib.unified_diff(current.splitlines(True), text.splitlines(True), f"local/{target.name}", f"reqif/{target.name}"))
+            plan.conflicts[req["id"]] = "".join(
+                difflib.unified_diff(
+                    current.splitlines(True), text.splitlines(True), f"local/{target.name}", f"reqif/{target.name}"
+                )
+            )
     if dry_run or ((plan.conflicts or plan.unresolved) and not force):
         return plan
     for target, text in writes.items():
         atomic_write_text(target, text)
     plan.written = True
-    audit.append(root, AuditAction.REQIF_IMPORT, None, {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "created": plan.create, "updated": plan.update, "unmapped": plan.unmapped})
+    audit.append(
+        root,
+        AuditAction.REQIF_IMPORT,
+        None,
+        {
+            "file": path.name,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "created": plan.create,
+            "updated": plan.update,
+            "unmapped": plan.unmapped,
+        },
+    )
     return plan

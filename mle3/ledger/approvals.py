@@ -67,8 +67,17 @@ def policy_roles(ws: Workspace) -> list[str]:
 
 
 #: (field, where, may be missing or null): the fields an approval entry must have as text
-_TEXT_FIELDS = (("time", False, False), ("item", False, False), ("role", True, False), ("decision", True, False), ("fingerprint", True, False),
-                ("name", True, True), ("comment", True, True), ("deviation", True, True), ("principal", True, True))
+_TEXT_FIELDS = (
+    ("time", False, False),
+    ("item", False, False),
+    ("role", True, False),
+    ("decision", True, False),
+    ("fingerprint", True, False),
+    ("name", True, True),
+    ("comment", True, True),
+    ("deviation", True, True),
+    ("principal", True, True),
+)
 DECISIONS = ("approved", "rejected")
 
 
@@ -98,8 +107,14 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def recorded(root: Path, *, verify_signatures: bool = False, log: audit.Log | None = None, fingerprints: Any = None,
-             items: "set[str] | None" = None) -> list[Approval]:
+def recorded(
+    root: Path,
+    *,
+    verify_signatures: bool = False,
+    log: audit.Log | None = None,
+    fingerprints: Any = None,
+    items: set[str] | None = None,
+) -> list[Approval]:
     """Every approval and rejection in the audit log (of ``items`` only, when given), in
     DAG order (oldest first); a malformed one carries its problem in ``invalid``. With
     ``verify_signatures`` each signed one is checked with ssh-keygen; one signed in format
@@ -119,9 +134,22 @@ def recorded(root: Path, *, verify_signatures: bool = False, log: audit.Log | No
             continue
         problem = shape_problem(entry)
         d = entry.get("details") if isinstance(entry.get("details"), dict) else {}
-        a = Approval(node.order, _text(entry.get("time")), _text(entry.get("item")), _text(d.get("role")), _text(d.get("name")) or _text(entry.get("actor")),
-                     _text(d.get("decision")), _text(d.get("fingerprint")), d.get("comment") if isinstance(d.get("comment"), str) else None, node.line,
-                     d.get("deviation") if isinstance(d.get("deviation"), str) else None, bool(d.get("signature")), entry=node.hash, file=node.file, invalid=problem)
+        a = Approval(
+            node.order,
+            _text(entry.get("time")),
+            _text(entry.get("item")),
+            _text(d.get("role")),
+            _text(d.get("name")) or _text(entry.get("actor")),
+            _text(d.get("decision")),
+            _text(d.get("fingerprint")),
+            d.get("comment") if isinstance(d.get("comment"), str) else None,
+            node.line,
+            d.get("deviation") if isinstance(d.get("deviation"), str) else None,
+            bool(d.get("signature")),
+            entry=node.hash,
+            file=node.file,
+            invalid=problem,
+        )
         version = d.get("fingerprint_version")
         if verify_signatures and a.signed and problem is None:
             from .signing import verify
@@ -130,9 +158,16 @@ def recorded(root: Path, *, verify_signatures: bool = False, log: audit.Log | No
             a.verified, a.signature_problem = check.ok, check.problem
             if check.ok:
                 a.signer = check.principal
-                if check.format < 2:  # format 1 covered item, fingerprint, role, decision, time, parents: nothing else counts
+                if (
+                    check.format < 2
+                ):  # format 1 covered item, fingerprint, role, decision, time, parents: nothing else counts
                     a.name, a.comment, a.deviation, version = check.principal or a.name, None, None, None
-        if fingerprints is not None and problem is None and version != FINGERPRINT_VERSION and a.item in fingerprints.ws.by_key:
+        if (
+            fingerprints is not None
+            and problem is None
+            and version != FINGERPRINT_VERSION
+            and a.item in fingerprints.ws.by_key
+        ):
             before = fingerprints.legacy_of(a.item) if audit.is_legacy(entry) else fingerprints.v1_of(a.item)
             if a.fingerprint == before:
                 a.fingerprint = fingerprints.of(a.item)
@@ -154,8 +189,10 @@ class Conflict:
     @property
     def message(self) -> str:
         a, r = self.approved, self.rejected
-        return (f"{a.name} approved and {r.name} rejected the same content of {self.item} as {self.role} on two branches "
-                f"({a.file} and {r.file}); decide again: mle3 approve {self.item} --role {self.role} [--reject]")
+        return (
+            f"{a.name} approved and {r.name} rejected the same content of {self.item} as {self.role} on two branches "
+            f"({a.file} and {r.file}); decide again: mle3 approve {self.item} --role {self.role} [--reject]"
+        )
 
 
 def conflicts(approvals: list[Approval], log: audit.Log) -> list[Conflict]:
@@ -208,10 +245,12 @@ def role_status(approvals: list[Approval], key: str, fingerprint: str, roles: li
     out = []
     for role in roles:
         mine = [a for a in decisions if a.role == role]
-        out.append(RoleStatus(
-            role,
-            [a for a in mine if a.decision == "approved" and a.fingerprint == fingerprint],
-            [a for a in mine if a.decision == "approved" and a.fingerprint != fingerprint],
-            [a for a in mine if a.decision == "rejected" and a.fingerprint == fingerprint],
-        ))
+        out.append(
+            RoleStatus(
+                role,
+                [a for a in mine if a.decision == "approved" and a.fingerprint == fingerprint],
+                [a for a in mine if a.decision == "approved" and a.fingerprint != fingerprint],
+                [a for a in mine if a.decision == "rejected" and a.fingerprint == fingerprint],
+            )
+        )
     return out

@@ -71,7 +71,9 @@ class Violation:
     approvals: list[Approval]
 
 
-def violations(ws: Any, item: Any, key: str, fresh: list[Approval], trainer: str | None, *, releasing: bool) -> list[Violation]:
+def violations(
+    ws: Any, item: Any, key: str, fresh: list[Approval], trainer: str | None, *, releasing: bool
+) -> list[Violation]:
     """Duty violations among ``fresh`` approvals of one item: one person in two roles, and
     (when ``releasing``) the trainer approving in a role the release needs."""
     policy = ws.config.policy
@@ -89,12 +91,26 @@ def violations(ws: Any, item: Any, key: str, fresh: list[Approval], trainer: str
             roles = sorted({a.role for a in group})
             if len(roles) > 1:
                 who = " / ".join(dict.fromkeys(label(a) for a in group))
-                found.append(Violation("two-roles", group[0].signer or group[0].name, f"separation of duties: {who} approved {key} as {' and '.join(roles)}; "
-                                                      f"one person may fill only one role (withdraw one: mle3 approve {key} --role {roles[-1]} --reject)", group))
+                found.append(
+                    Violation(
+                        "two-roles",
+                        group[0].signer or group[0].name,
+                        f"separation of duties: {who} approved {key} as {' and '.join(roles)}; "
+                        f"one person may fill only one role (withdraw one: mle3 approve {key} --role {roles[-1]} --reject)",
+                        group,
+                    )
+                )
     if releasing and trainer and not policy.trainer_may_approve_release:
         release_roles = set(policy.approvals.get("released", []))
         mine = [a for a in fresh if a.role in release_roles and approver_identity(a) & identity(trainer)]
         if mine:
-            found.append(Violation("trainer", trainer, f"separation of duties: {label(mine[0])} ran the training of {key} and may not approve its release as "
-                                            f"{', '.join(sorted({a.role for a in mine}))}", mine))
+            found.append(
+                Violation(
+                    "trainer",
+                    trainer,
+                    f"separation of duties: {label(mine[0])} ran the training of {key} and may not approve its release as "
+                    f"{', '.join(sorted({a.role for a in mine}))}",
+                    mine,
+                )
+            )
     return found

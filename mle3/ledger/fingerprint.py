@@ -51,7 +51,9 @@ canonical = canonical_json_fingerprint
 class Fingerprints:
     """Memoised fingerprints of all items of one loaded workspace."""
 
-    def __init__(self, ws: Workspace, graph: nx.MultiDiGraph, *, follow_floating: bool = False, evidence: bool = True) -> None:
+    def __init__(
+        self, ws: Workspace, graph: nx.MultiDiGraph, *, follow_floating: bool = False, evidence: bool = True
+    ) -> None:
         self.ws, self.graph = ws, graph
         #: the definition before the audit DAG, which also followed bare data set ids
         self.follow_floating = follow_floating
@@ -155,4 +157,3 @@ class Fingerprints:
 
 def fingerprint_of(ws: Workspace, graph: nx.MultiDiGraph, item: Any) -> str:
     return Fingerprints(ws, graph).of(item_key(item))
-

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from .. import audit
 from .approvals import Approval, recorded
@@ -50,8 +51,14 @@ class Verified:
         return [d for d in self.dropped if d.approval.item == key]
 
 
-def verified_approvals(root: Path, *, log: audit.Log | None = None, fingerprints: Any = None, require_signatures: bool = False,
-                       items: Iterable[str] | None = None) -> Verified:
+def verified_approvals(
+    root: Path,
+    *,
+    log: audit.Log | None = None,
+    fingerprints: Any = None,
+    require_signatures: bool = False,
+    items: Iterable[str] | None = None,
+) -> Verified:
     """The approvals every gate counts, with the reasons the others were dropped (see the
     module docstring). ``items`` limits the work (signature checks) to those items."""
     log = log if log is not None else audit.read(root)
@@ -103,7 +110,12 @@ def _not_superseded(counted: list[Approval], dropped: list[Dropped]) -> tuple[li
         if hit is None:
             keep.append(a)
         else:
-            gone.append(Dropped(a, f"a later decision of the same person in this role does not verify ({hit.approval.file}: {hit.reason})"))
+            gone.append(
+                Dropped(
+                    a,
+                    f"a later decision of the same person in this role does not verify ({hit.approval.file}: {hit.reason})",
+                )
+            )
     return keep, gone
 
 

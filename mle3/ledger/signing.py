@@ -46,7 +46,15 @@ def chain_of(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def message(item: str, fingerprint: str, role: str, decision: str, time: str, chain: dict[str, Any]) -> bytes:
-    body = {"namespace": NAMESPACE, "item": item, "fingerprint": fingerprint, "role": role, "decision": decision, "time": time, **chain}
+    body = {
+        "namespace": NAMESPACE,
+        "item": item,
+        "fingerprint": fingerprint,
+        "role": role,
+        "decision": decision,
+        "time": time,
+        **chain,
+    }
     return canonical_json_ascii(body)
 
 
@@ -62,7 +70,14 @@ def payload_of(entry: dict[str, Any]) -> tuple[int, bytes]:
     d = entry.get("details") or {}
     if d.get("signature_format") == FORMAT:
         return FORMAT, message_v2(entry)
-    return 1, message(_text(entry.get("item")), _text(d.get("fingerprint")), _text(d.get("role")), _text(d.get("decision")), _text(entry.get("time")), chain_of(entry))
+    return 1, message(
+        _text(entry.get("item")),
+        _text(d.get("fingerprint")),
+        _text(d.get("role")),
+        _text(d.get("decision")),
+        _text(entry.get("time")),
+        chain_of(entry),
+    )
 
 
 def _text(value: Any) -> str:
@@ -102,9 +117,16 @@ def sign(key: Path, payload: bytes) -> str:
     with tempfile.TemporaryDirectory(prefix="mle3-sign-") as tmp:
         data = Path(tmp) / "approval"
         data.write_bytes(payload)
-        proc = subprocess.run([_ssh_keygen(), "-Y", "sign", "-q", "-f", str(key), "-n", NAMESPACE, str(data)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [_ssh_keygen(), "-Y", "sign", "-q", "-f", str(key), "-n", NAMESPACE, str(data)],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         if proc.returncode != 0:
-            raise Mle3Error(f"ssh-keygen could not sign with {key}: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+            raise Mle3Error(
+                f"ssh-keygen could not sign with {key}: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"
+            )
         return (Path(tmp) / "approval.sig").read_text()
 
 
@@ -125,13 +147,22 @@ def signers(root: Path) -> list[SignerLine]:
     with open(path, "rb") as fh:
         data = fh.read(MAX_SIGNERS_BYTES + 1)
     if len(data) > MAX_SIGNERS_BYTES:
-        raise Mle3Error(f"{ALLOWED_SIGNERS} is larger than {MAX_SIGNERS_BYTES} bytes; it lists signers' public keys, one a line", file=ALLOWED_SIGNERS)
+        raise Mle3Error(
+            f"{ALLOWED_SIGNERS} is larger than {MAX_SIGNERS_BYTES} bytes; it lists signers' public keys, one a line",
+            file=ALLOWED_SIGNERS,
+        )
     if b"\0" in data:
-        raise Mle3Error(f"{ALLOWED_SIGNERS} is a binary file, not OpenSSH allowed signers text", file=ALLOWED_SIGNERS, line=data.count(b"\n", 0, data.index(b"\0")) + 1)
+        raise Mle3Error(
+            f"{ALLOWED_SIGNERS} is a binary file, not OpenSSH allowed signers text",
+            file=ALLOWED_SIGNERS,
+            line=data.count(b"\n", 0, data.index(b"\0")) + 1,
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Mle3Error(f"{ALLOWED_SIGNERS} is not UTF-8 text", file=ALLOWED_SIGNERS, line=data.count(b"\n", 0, exc.start) + 1) from None
+        raise Mle3Error(
+            f"{ALLOWED_SIGNERS} is not UTF-8 text", file=ALLOWED_SIGNERS, line=data.count(b"\n", 0, exc.start) + 1
+        ) from None
     for number, line in enumerate(text.splitlines(), 1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -160,7 +191,9 @@ def verify(root: Path, entry: dict[str, Any]) -> SignatureCheck:
     if not signature:
         return SignatureCheck(False, "unsigned")
     if not isinstance(signature, str):
-        return SignatureCheck(False, f"details.signature is a {type(signature).__name__}, not the text of an SSH signature")
+        return SignatureCheck(
+            False, f"details.signature is a {type(signature).__name__}, not the text of an SSH signature"
+        )
     allowed = root / ALLOWED_SIGNERS
     if not allowed.is_file():
         return SignatureCheck(False, f"no {ALLOWED_SIGNERS} file in the workspace")
@@ -180,12 +213,31 @@ def verify(root: Path, entry: dict[str, Any]) -> SignatureCheck:
         sig = Path(tmp) / "approval.sig"
         sig.write_text(signature)
         proc = subprocess.run(
-            [_ssh_keygen(), "-Y", "verify", "-f", str(allowed), "-I", principal, "-n", NAMESPACE, "-s", str(sig), f"-Overify-time={when}"],
-            input=payload, capture_output=True,
+            [
+                _ssh_keygen(),
+                "-Y",
+                "verify",
+                "-f",
+                str(allowed),
+                "-I",
+                principal,
+                "-n",
+                NAMESPACE,
+                "-s",
+                str(sig),
+                f"-Overify-time={when}",
+            ],
+            input=payload,
+            capture_output=True,
         )
     if proc.returncode != 0:
         reason = (proc.stderr or proc.stdout).decode(errors="replace").strip().splitlines()
-        return SignatureCheck(False, f"bad signature for {principal}: {reason[-1] if reason else 'verification failed'}")
+        return SignatureCheck(
+            False, f"bad signature for {principal}: {reason[-1] if reason else 'verification failed'}"
+        )
     if not isinstance(d.get("role"), str) or d.get("role") not in roles:
-        return SignatureCheck(False, f"{principal} is not allowed to sign as {d.get('role')} (roles in {ALLOWED_SIGNERS}: {', '.join(sorted(roles)) or 'none'})")
+        return SignatureCheck(
+            False,
+            f"{principal} is not allowed to sign as {d.get('role')} (roles in {ALLOWED_SIGNERS}: {', '.join(sorted(roles)) or 'none'})",
+        )
     return SignatureCheck(True, format=form, principal=principal)

@@ -30,8 +30,29 @@ from ..workspace.records import read_run_mapping
 CACHE = DEFAULT.run_index
 KIND = "run-index"
 #: what a list of runs shows (the rest stays in run.yaml)
-SUMMARY_FIELDS = ("id", "kind", "method", "config", "status", "dataset_version", "model_version", "created", "started", "ended",
-                  "duration_s", "epochs_completed", "best_epoch", "error", "rerun_of", "pid", "host", "heartbeat", "worker", "queue")
+SUMMARY_FIELDS = (
+    "id",
+    "kind",
+    "method",
+    "config",
+    "status",
+    "dataset_version",
+    "model_version",
+    "created",
+    "started",
+    "ended",
+    "duration_s",
+    "epochs_completed",
+    "best_epoch",
+    "error",
+    "rerun_of",
+    "pid",
+    "host",
+    "heartbeat",
+    "worker",
+    "queue",
+)
+
 
 def read_record(root: Path, run_id: str) -> tuple[tuple[int, int], dict[str, Any]] | None:
     """((size, mtime_ns), the ``run`` mapping) of a run record, or None when it is gone.
@@ -181,7 +202,9 @@ class RunIndex:
                     self._read(run_id, known_stamp=False)
         return changed
 
-    def query(self, status: str | None = None, q: str | None = None, page: int = 1, per_page: int = 50) -> tuple[int, list[dict[str, Any]]]:
+    def query(
+        self, status: str | None = None, q: str | None = None, page: int = 1, per_page: int = 50
+    ) -> tuple[int, list[dict[str, Any]]]:
         """(matching count, one page of summaries), newest first; ``status`` compares the
         effective status (``stale`` included); ``q`` searches id, configuration, model and study."""
         with self._lock:
@@ -189,7 +212,10 @@ class RunIndex:
         needle = (q or "").strip().lower()
         out = []
         for run in runs:
-            if needle and not any(needle in str(run.get(k) or "").lower() for k in ("id", "config", "model_version", "dataset_version", "study")):
+            if needle and not any(
+                needle in str(run.get(k) or "").lower()
+                for k in ("id", "config", "model_version", "dataset_version", "study")
+            ):
                 continue
             shown = with_progress(run, self.root)
             if status and shown["effective_status"] != status:
@@ -210,12 +236,17 @@ def with_progress(run: dict[str, Any], root: Path | None = None) -> dict[str, An
     worker died is ``stale`` too), progress and ETA."""
     shown = dict(run)
     shown["effective_status"] = effective_status(run, root)
-    done, total = (value if isinstance(value, int) and not isinstance(value, bool) else 0 for value in (run.get("epochs_completed"), run.get("epochs")))
+    done, total = (
+        value if isinstance(value, int) and not isinstance(value, bool) else 0
+        for value in (run.get("epochs_completed"), run.get("epochs"))
+    )
     shown["progress"] = round(done / total, 4) if total else None
     shown["eta_s"] = None
     if shown["effective_status"] == "in_progress" and done and total and run.get("started"):
         try:
-            elapsed = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(str(run["started"]))).total_seconds()
+            elapsed = (
+                dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(str(run["started"]))
+            ).total_seconds()
             shown["eta_s"] = round(elapsed / done * (total - done), 1)
             shown["duration_s"] = round(elapsed, 1)
         except ValueError:

@@ -58,17 +58,38 @@ def render(follower: RunFollower, patience: int | None) -> Any:
     run = with_progress(follower.summary) if follower.summary else {}
     done, total = run.get("epochs_completed") or 0, run.get("epochs") or 0
     eta = f", ETA {int(run['eta_s']) // 60} min {int(run['eta_s']) % 60:02d} s" if run.get("eta_s") else ""
-    head = Text(f"{follower.run_id}  {run.get('config', '')}  {run.get('effective_status', '?')}  epoch {done}/{total or '?'}{eta}", style="bold")
+    head = Text(
+        f"{follower.run_id}  {run.get('config', '')}  {run.get('effective_status', '?')}  epoch {done}/{total or '?'}{eta}",
+        style="bold",
+    )
     bar = ProgressBar(total=float(total or 1), completed=float(done), width=60)
     table = Table(box=None, pad_edge=False)
     for column in ("epoch", "box", "cls", "dfl", "val box", "P", "R", "mAP50", "mAP50-95"):
         table.add_column(column, justify="right")
     for e in follower.epochs[-8:]:
-        table.add_row(str(e.get("epoch")), *(f"{e[k]:.3f}" if isinstance(e.get(k), (int, float)) else "–" for k in
-                      ("train_box_loss", "train_cls_loss", "train_dfl_loss", "val_box_loss", "precision", "recall", "mAP50", "mAP50_95")))
+        table.add_row(
+            str(e.get("epoch")),
+            *(
+                f"{e[k]:.3f}" if isinstance(e.get(k), (int, float)) else "–"
+                for k in (
+                    "train_box_loss",
+                    "train_cls_loss",
+                    "train_dfl_loss",
+                    "val_box_loss",
+                    "precision",
+                    "recall",
+                    "mAP50",
+                    "mAP50_95",
+                )
+            ),
+        )
     maps = [e.get("mAP50") for e in follower.epochs]
     best = follower.epochs[-1].get("best_epoch") if follower.epochs else None
-    left = f"; early-stopping patience left {max(0, patience - (done - best))} of {patience}" if patience and best is not None else ""
+    left = (
+        f"; early-stopping patience left {max(0, patience - (done - best))} of {patience}"
+        if patience and best is not None
+        else ""
+    )
     tail = Text(f"mAP50 {sparkline(maps)}  best epoch {best if best is not None else '–'}{left}")
     parts = [head, bar, table, tail]
     if run.get("error"):

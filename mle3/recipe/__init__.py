@@ -1,4 +1,4 @@
-"""What a training configuration means to ultralytics: argument mapping, augmentation pipeline and its preview, environment capture.
+"""What a training configuration means to ultralytics: argument mapping, augmentation and its preview, environment.
 
 :mod:`mapping` turns a ``training_config`` into ultralytics arguments and names every
 deviation; :mod:`augment` and :mod:`transforms` build the augmentation pipeline (the

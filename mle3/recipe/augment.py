@@ -29,7 +29,16 @@ from typing import Any
 from ..errors import Mle3Error
 
 #: probability of a transform whose configuration gives none
-DEFAULT_PROBABILITY = {"crop": 0.5, "contrast": 0.5, "rain": 0.1, "fog": 0.1, "snow": 0.1, "sun_flare": 0.1, "headlight_glare": 0.1, "sensor_noise": 0.5}
+DEFAULT_PROBABILITY = {
+    "crop": 0.5,
+    "contrast": 0.5,
+    "rain": 0.1,
+    "fog": 0.1,
+    "snow": 0.1,
+    "sun_flare": 0.1,
+    "headlight_glare": 0.1,
+    "sensor_noise": 0.5,
+}
 NIGHT_LUMINANCE = 60.0
 #: transforms of :mod:`.transforms` (albumentations ImageOnlyTransform subclasses of mle3's)
 OWN = ("HeadlightGlare", "Fog", "SensorNoise")
@@ -69,25 +78,57 @@ def plan(aug: Any, imgsz: int, night_list: str | None = None) -> list[Planned]:
         return (entry.model_extra or {}) if entry is not None and entry.enabled else None
 
     if (extra := on("geometric", "crop")) is not None:
-        add("geometric", "crop", "RandomResizedCrop", {"size": [imgsz, imgsz], "scale": [float(extra.get("min_area", 0.7)), 1.0], "ratio": [0.75, 1.3333]})
+        add(
+            "geometric",
+            "crop",
+            "RandomResizedCrop",
+            {"size": [imgsz, imgsz], "scale": [float(extra.get("min_area", 0.7)), 1.0], "ratio": [0.75, 1.3333]},
+        )
     if (extra := on("photometric", "contrast")) is not None:
         lo, hi = extra.get("range", [0.8, 1.2])
-        add("photometric", "contrast", "RandomBrightnessContrast", {"brightness_limit": [0.0, 0.0], "contrast_limit": [round(lo - 1, 6), round(hi - 1, 6)]})
+        add(
+            "photometric",
+            "contrast",
+            "RandomBrightnessContrast",
+            {"brightness_limit": [0.0, 0.0], "contrast_limit": [round(lo - 1, 6), round(hi - 1, 6)]},
+        )
     if (extra := on("weather_simulation", "rain")) is not None:
         lo, hi = extra.get("intensity_range", [0.1, 0.5])
-        add("weather_simulation", "rain", "RandomRain", {"brightness_coefficient": round(1 - (lo + hi) / 2, 4), "drop_length": max(4, imgsz // 16), "blur_value": 3})
+        add(
+            "weather_simulation",
+            "rain",
+            "RandomRain",
+            {
+                "brightness_coefficient": round(1 - (lo + hi) / 2, 4),
+                "drop_length": max(4, imgsz // 16),
+                "blur_value": 3,
+            },
+        )
     if (extra := on("weather_simulation", "fog")) is not None:
         add("weather_simulation", "fog", "Fog", {"fog_coef_range": list(extra.get("density_range", [0.1, 0.3]))})
     if (extra := on("weather_simulation", "snow")) is not None:
-        add("weather_simulation", "snow", "RandomSnow", {"snow_point_range": list(extra.get("point_range", [0.1, 0.3]))})
+        add(
+            "weather_simulation", "snow", "RandomSnow", {"snow_point_range": list(extra.get("point_range", [0.1, 0.3]))}
+        )
     if on("automotive_specific", "sun_flare") is not None:
         # 3-6 ghost circles instead of albumentations' 6-10: each is a full-image blend
-        add("automotive_specific", "sun_flare", "RandomSunFlare", {"flare_roi": [0.0, 0.0, 1.0, 0.5], "src_radius": max(8, imgsz // 8), "num_flare_circles_range": [3, 6]})
+        add(
+            "automotive_specific",
+            "sun_flare",
+            "RandomSunFlare",
+            {"flare_roi": [0.0, 0.0, 1.0, 0.5], "src_radius": max(8, imgsz // 8), "num_flare_circles_range": [3, 6]},
+        )
     if (extra := on("automotive_specific", "headlight_glare")) is not None:
-        night = {"night_list": night_list} if night_list else {"night_luminance": float(extra.get("night_luminance", NIGHT_LUMINANCE))}
+        night = (
+            {"night_list": night_list}
+            if night_list
+            else {"night_luminance": float(extra.get("night_luminance", NIGHT_LUMINANCE))}
+        )
         add("automotive_specific", "headlight_glare", "HeadlightGlare", night)
     if (extra := on("automotive_specific", "sensor_noise")) is not None:
-        add("automotive_specific", "sensor_noise", "SensorNoise", {"noise_level": float(extra.get("noise_level", 0.01))})
+        add(
+            "automotive_specific", "sensor_noise", "SensorNoise", {"noise_level": float(extra.get("noise_level", 0.01))}
+        )
     return out
 
 

@@ -29,7 +29,9 @@ def git_state(root: Path) -> dict[str, Any]:
             branch = repo.active_branch.name
         except TypeError:
             branch = None  # detached head
-        dirty_files = [d.a_path for d in repo.index.diff(None)] + ([d.a_path for d in repo.index.diff("HEAD")] if commit else [])
+        dirty_files = [d.a_path for d in repo.index.diff(None)] + (
+            [d.a_path for d in repo.index.diff("HEAD")] if commit else []
+        )
         return {
             "commit": commit,
             "branch": branch,
@@ -136,7 +138,18 @@ def offline_ultralytics(root: Path, pin_memory: bool | None = None):
         from ultralytics.utils import SETTINGS
 
     _bars_only_on_terminals()
-    wanted = {"sync": False, "hub": False, "mlflow": False, "wandb": False, "tensorboard": False, "comet": False, "clearml": False, "neptune": False, "dvc": False, "raytune": False}
+    wanted = {
+        "sync": False,
+        "hub": False,
+        "mlflow": False,
+        "wandb": False,
+        "tensorboard": False,
+        "comet": False,
+        "clearml": False,
+        "neptune": False,
+        "dvc": False,
+        "raytune": False,
+    }
     wanted = {k: v for k, v in wanted.items() if k in SETTINGS and SETTINGS.get(k) != v}
     if wanted:
         SETTINGS.update(wanted)

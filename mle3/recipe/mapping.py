@@ -17,9 +17,16 @@ from ..workspace.schema import Augmentation, Training
 
 #: model names used in configurations -> ultralytics model yaml (built from scratch)
 MODEL_YAMLS = {
-    "yolov8-nano": "yolov8n.yaml", "yolov8n": "yolov8n.yaml", "yolov8-small": "yolov8s.yaml", "yolov8s": "yolov8s.yaml",
-    "yolov8-medium": "yolov8m.yaml", "yolov8m": "yolov8m.yaml", "yolov8-large": "yolov8l.yaml", "yolov8l": "yolov8l.yaml",
-    "yolov8-xlarge": "yolov8x.yaml", "yolov8x": "yolov8x.yaml",
+    "yolov8-nano": "yolov8n.yaml",
+    "yolov8n": "yolov8n.yaml",
+    "yolov8-small": "yolov8s.yaml",
+    "yolov8s": "yolov8s.yaml",
+    "yolov8-medium": "yolov8m.yaml",
+    "yolov8m": "yolov8m.yaml",
+    "yolov8-large": "yolov8l.yaml",
+    "yolov8l": "yolov8l.yaml",
+    "yolov8-xlarge": "yolov8x.yaml",
+    "yolov8x": "yolov8x.yaml",
 }
 #: backbone layers of the YOLOv8 family (model.0 ... model.9)
 YOLOV8_BACKBONE_LAYERS = 10
@@ -77,13 +84,22 @@ def model_yaml(name: str) -> str:
         return name
     if key in MODEL_YAMLS:
         return MODEL_YAMLS[key]
-    raise ValueError(f"unknown model {name!r}: use a model yaml (e.g. yolov8n.yaml) or one of {', '.join(sorted(MODEL_YAMLS))}")
+    raise ValueError(
+        f"unknown model {name!r}: use a model yaml (e.g. yolov8n.yaml) or one of {', '.join(sorted(MODEL_YAMLS))}"
+    )
 
 
 def map_config(cfg: Training, aug: Augmentation | None) -> Mapping:
     m = Mapping()
     try:
-        m.add("model", cfg.model, "model", "converted", "built from the model yaml (no weights downloaded)", model_yaml(cfg.model))
+        m.add(
+            "model",
+            cfg.model,
+            "model",
+            "converted",
+            "built from the model yaml (no weights downloaded)",
+            model_yaml(cfg.model),
+        )
     except ValueError as exc:
         m.problems.append(str(exc))
     m.add("epochs", cfg.epochs, "epochs", "applied")
@@ -116,8 +132,14 @@ def _image_size(m: Mapping, size: Any) -> None:
     if isinstance(size, (list, tuple)):
         w, h = int(size[0]), int(size[1])
         side = max(w, h)
-        m.add("image_size", [w, h], "imgsz", "converted",
-              f"ultralytics trains square letterboxed images: imgsz={side} (the {w}x{h} frame fits without scaling down)", side)
+        m.add(
+            "image_size",
+            [w, h],
+            "imgsz",
+            "converted",
+            f"ultralytics trains square letterboxed images: imgsz={side} (the {w}x{h} frame fits without scaling down)",
+            side,
+        )
     else:
         m.add("image_size", size, "imgsz", "applied")
 
@@ -143,7 +165,14 @@ def _scheduler(m: Mapping, cfg: Training) -> None:
     if s.type == "constant":
         m.add("scheduler.type", s.type, "lrf", "converted", "constant learning rate: lrf=1.0", 1.0)
     else:
-        m.add("scheduler.type", s.type, "cos_lr", "converted", "cosine -> cos_lr=True, linear -> cos_lr=False", s.type == "cosine")
+        m.add(
+            "scheduler.type",
+            s.type,
+            "cos_lr",
+            "converted",
+            "cosine -> cos_lr=True, linear -> cos_lr=False",
+            s.type == "cosine",
+        )
     for name in ("warmup_epochs", "warmup_bias_lr", "warmup_momentum"):
         value = getattr(s, name)
         if value is not None:
@@ -151,26 +180,67 @@ def _scheduler(m: Mapping, cfg: Training) -> None:
     if s.min_lr is not None and s.type != "constant":
         lr0 = cfg.optimizer.lr
         if lr0:
-            m.add("scheduler.min_lr", s.min_lr, "lrf", "converted", f"final lr fraction lrf = min_lr / lr = {s.min_lr / lr0:g}", s.min_lr / lr0)
+            m.add(
+                "scheduler.min_lr",
+                s.min_lr,
+                "lrf",
+                "converted",
+                f"final lr fraction lrf = min_lr / lr = {s.min_lr / lr0:g}",
+                s.min_lr / lr0,
+            )
         else:
-            m.add("scheduler.min_lr", s.min_lr, None, "not_applied", "needs optimizer.lr to convert into ultralytics' lrf")
+            m.add(
+                "scheduler.min_lr", s.min_lr, None, "not_applied", "needs optimizer.lr to convert into ultralytics' lrf"
+            )
 
 
 def _transfer(m: Mapping, cfg: Training) -> None:
     t = cfg.transfer
     if t.pretrained:
-        m.add("transfer.pretrained", t.pretrained, "pretrained", "applied", "local weights file loaded into the model (never downloaded)")
+        m.add(
+            "transfer.pretrained",
+            t.pretrained,
+            "pretrained",
+            "applied",
+            "local weights file loaded into the model (never downloaded)",
+        )
     else:
         m.add("transfer.pretrained", t.pretrained, "pretrained", "converted", "trained from scratch", False)
     if t.freeze_backbone:
-        m.add("transfer.freeze_backbone", True, "freeze", "converted", f"freezes the YOLOv8 backbone (layers 0-{YOLOV8_BACKBONE_LAYERS - 1})", YOLOV8_BACKBONE_LAYERS)
+        m.add(
+            "transfer.freeze_backbone",
+            True,
+            "freeze",
+            "converted",
+            f"freezes the YOLOv8 backbone (layers 0-{YOLOV8_BACKBONE_LAYERS - 1})",
+            YOLOV8_BACKBONE_LAYERS,
+        )
         if t.freeze_epochs:
             m.unfreeze_at_epoch = t.freeze_epochs
-            m.add("transfer.freeze_epochs", t.freeze_epochs, "callback", "implemented", f"mle3 unfreezes the backbone at the start of epoch {t.freeze_epochs + 1}")
+            m.add(
+                "transfer.freeze_epochs",
+                t.freeze_epochs,
+                "callback",
+                "implemented",
+                f"mle3 unfreezes the backbone at the start of epoch {t.freeze_epochs + 1}",
+            )
         else:
-            m.add("transfer.freeze_epochs", t.freeze_epochs, "-", "implemented", "0: the backbone stays frozen for the whole training")
+            m.add(
+                "transfer.freeze_epochs",
+                t.freeze_epochs,
+                "-",
+                "implemented",
+                "0: the backbone stays frozen for the whole training",
+            )
     elif t.freeze_epochs:
-        m.add("transfer.freeze_epochs", t.freeze_epochs, "freeze", "converted", f"backbone frozen for the first {t.freeze_epochs} epochs", YOLOV8_BACKBONE_LAYERS)
+        m.add(
+            "transfer.freeze_epochs",
+            t.freeze_epochs,
+            "freeze",
+            "converted",
+            f"backbone frozen for the first {t.freeze_epochs} epochs",
+            YOLOV8_BACKBONE_LAYERS,
+        )
         m.unfreeze_at_epoch = t.freeze_epochs
     else:
         m.add("transfer.freeze_backbone", False, "-", "applied", "nothing frozen")
@@ -184,12 +254,30 @@ def _early_stopping(m: Mapping, cfg: Training) -> None:
     if e.metric:
         target = FITNESS_METRICS.get(e.metric.strip().lower())
         if target is None:
-            m.add("early_stopping.metric", e.metric, None, "not_applied", f"unknown metric; ultralytics' fitness (0.1 mAP50 + 0.9 mAP50-95) is used. Known: {', '.join(sorted(FITNESS_METRICS))}")
+            m.add(
+                "early_stopping.metric",
+                e.metric,
+                None,
+                "not_applied",
+                f"unknown metric; ultralytics' fitness (0.1 mAP50 + 0.9 mAP50-95) is used. Known: {', '.join(sorted(FITNESS_METRICS))}",
+            )
         else:
             m.fitness_metric = target
-            m.add("early_stopping.metric", e.metric, "callback", "implemented", f"mle3 makes {target} the fitness that selects best.pt and drives early stopping")
+            m.add(
+                "early_stopping.metric",
+                e.metric,
+                "callback",
+                "implemented",
+                f"mle3 makes {target} the fitness that selects best.pt and drives early stopping",
+            )
     if e.mode != "max":
-        m.add("early_stopping.mode", e.mode, None, "not_applied", "all supported metrics improve upwards; 'min' has no meaning for them")
+        m.add(
+            "early_stopping.mode",
+            e.mode,
+            None,
+            "not_applied",
+            "all supported metrics improve upwards; 'min' has no meaning for them",
+        )
     else:
         m.add("early_stopping.mode", e.mode, "-", "applied", "higher is better")
 
@@ -199,18 +287,43 @@ def _checkpointing(m: Mapping, cfg: Training) -> None:
     if c.save_period is not None:
         m.add("checkpointing.save_period", c.save_period, "save_period", "applied", "epoch checkpoints every N epochs")
     m.keep_best, m.keep_last = c.save_best, c.save_last
-    m.add("checkpointing.save_best", c.save_best, "-", "implemented", "best.pt kept" if c.save_best else "best.pt removed after the final evaluation")
-    m.add("checkpointing.save_last", c.save_last, "-", "implemented", "last.pt kept" if c.save_last else "last.pt removed after training")
+    m.add(
+        "checkpointing.save_best",
+        c.save_best,
+        "-",
+        "implemented",
+        "best.pt kept" if c.save_best else "best.pt removed after the final evaluation",
+    )
+    m.add(
+        "checkpointing.save_last",
+        c.save_last,
+        "-",
+        "implemented",
+        "last.pt kept" if c.save_last else "last.pt removed after training",
+    )
 
 
 def _hardware(m: Mapping, cfg: Training) -> None:
     h = cfg.hardware
     if h.device is not None:
-        m.add("hardware.device", h.device, "device", "converted", "resolved against the GPUs present at run time", ultralytics_device(h.device))
+        m.add(
+            "hardware.device",
+            h.device,
+            "device",
+            "converted",
+            "resolved against the GPUs present at run time",
+            ultralytics_device(h.device),
+        )
     if h.workers is not None:
         m.add("hardware.workers", h.workers, "workers", "applied")
     if h.pin_memory is not None:
-        m.add("hardware.pin_memory", h.pin_memory, "PIN_MEMORY", "implemented", "set through ultralytics' PIN_MEMORY environment variable")
+        m.add(
+            "hardware.pin_memory",
+            h.pin_memory,
+            "PIN_MEMORY",
+            "implemented",
+            "set through ultralytics' PIN_MEMORY environment variable",
+        )
     if h.amp is not None:
         m.add("hardware.amp", h.amp, "amp", "applied", "mixed precision on GPU; ignored on CPU")
 
@@ -244,7 +357,11 @@ def map_albumentations(m: Mapping, aug: Augmentation, imgsz: int, night_list: st
     m.rows = [r for r in m.rows if r.target != "augmentations"]
     m.albumentations = plan(aug, imgsz, night_list)
     for planned in m.albumentations:
-        m.rows.append(MappedField(planned.path, planned.params, "augmentations", "applied", f"{planned.origin} {planned.describe()}"))
+        m.rows.append(
+            MappedField(
+                planned.path, planned.params, "augmentations", "applied", f"{planned.origin} {planned.describe()}"
+            )
+        )
 
 
 def map_augmentation(m: Mapping, aug: Augmentation, imgsz: int = 640) -> None:
@@ -268,13 +385,27 @@ def map_augmentation(m: Mapping, aug: Augmentation, imgsz: int = 640) -> None:
     if not off("augmentation.geometric.scale", entry):
         lo, hi = extra.get("range", [0.5, 1.5])
         gain = max(abs(1 - lo), abs(hi - 1))
-        m.add("augmentation.geometric.scale", [lo, hi], "scale", "converted", f"symmetric scale gain +/-{gain:g}", round(gain, 6))
+        m.add(
+            "augmentation.geometric.scale",
+            [lo, hi],
+            "scale",
+            "converted",
+            f"symmetric scale gain +/-{gain:g}",
+            round(gain, 6),
+        )
     elif entry is not None:
         m.args["scale"] = 0.0
     entry, extra = section(geo, "rotation")
     if not off("augmentation.geometric.rotation", entry):
         lo, hi = extra.get("range", [0, 0])
-        m.add("augmentation.geometric.rotation", [lo, hi], "degrees", "converted", f"+/-{max(abs(lo), abs(hi)):g} degrees", float(max(abs(lo), abs(hi))))
+        m.add(
+            "augmentation.geometric.rotation",
+            [lo, hi],
+            "degrees",
+            "converted",
+            f"+/-{max(abs(lo), abs(hi)):g} degrees",
+            float(max(abs(lo), abs(hi))),
+        )
     off("augmentation.geometric.crop", section(geo, "crop")[0])  # enabled: an albumentations row below
     for name, target in (("brightness", "hsv_v"), ("saturation", "hsv_s"), ("hue", "hsv_h")):
         entry, extra = section(pho, name)
@@ -287,7 +418,10 @@ def map_augmentation(m: Mapping, aug: Augmentation, imgsz: int = 640) -> None:
         gain = max(abs(lo), abs(hi)) if name != "saturation" else max(abs(1 - lo), abs(hi - 1))
         m.add(path, [lo, hi], target, "converted", f"HSV gain {gain:g}", round(gain, 6))
     off("augmentation.photometric.contrast", section(pho, "contrast")[0])
-    for group_name, group in (("weather_simulation", aug.weather_simulation), ("automotive_specific", aug.automotive_specific)):
+    for group_name, group in (
+        ("weather_simulation", aug.weather_simulation),
+        ("automotive_specific", aug.automotive_specific),
+    ):
         for name, entry in group.items():
             off(f"augmentation.{group_name}.{name}", entry)
     map_albumentations(m, aug, imgsz)
@@ -301,8 +435,13 @@ def map_augmentation(m: Mapping, aug: Augmentation, imgsz: int = 640) -> None:
             if grid == 2:
                 m.add("augmentation.mosaic.grid_size", grid, "-", "applied", "ultralytics mosaics are 2x2")
             else:
-                m.add("augmentation.mosaic.grid_size", grid, None, "not_applied",
-                      "ultralytics' detection pipeline always builds 2x2 mosaics (its Mosaic class knows 3x3, the training pipeline does not use it)")
+                m.add(
+                    "augmentation.mosaic.grid_size",
+                    grid,
+                    None,
+                    "not_applied",
+                    "ultralytics' detection pipeline always builds 2x2 mosaics (its Mosaic class knows 3x3, the training pipeline does not use it)",
+                )
     if aug.mixup is not None:
         if not aug.mixup.enabled:
             m.add("augmentation.mixup", "disabled", "mixup", "applied", "", 0.0)
@@ -310,4 +449,10 @@ def map_augmentation(m: Mapping, aug: Augmentation, imgsz: int = 640) -> None:
             extra = settings(aug.mixup)
             m.add("augmentation.mixup.probability", extra.get("probability", 0.0), "mixup", "applied")
             if "alpha" in extra:
-                m.add("augmentation.mixup.alpha", extra["alpha"], None, "not_applied", "ultralytics draws the mixup ratio from Beta(32, 32); its alpha cannot be set")
+                m.add(
+                    "augmentation.mixup.alpha",
+                    extra["alpha"],
+                    None,
+                    "not_applied",
+                    "ultralytics draws the mixup ratio from Beta(32, 32); its alpha cannot be set",
+                )

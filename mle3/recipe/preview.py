@@ -91,9 +91,17 @@ def _night_image(images: list[Path], planned: list[Planned], seed: int, data_yam
     glare = next((p for p in planned if p.transform == "HeadlightGlare"), None)
     if glare is None:
         return None
-    listed = night_images(data_yaml.parent / glare.params["night_list"], night_root(data_yaml)) if glare.params.get("night_list") else None
+    listed = (
+        night_images(data_yaml.parent / glare.params["night_list"], night_root(data_yaml))
+        if glare.params.get("night_list")
+        else None
+    )
     for path in random.Random(seed + 1).sample(images, min(200, len(images))):
-        if str(path.resolve()) in listed if listed is not None else luminance(np.asarray(Image.open(path).convert("RGB"))) < glare.params["night_luminance"]:
+        if (
+            str(path.resolve()) in listed
+            if listed is not None
+            else luminance(np.asarray(Image.open(path).convert("RGB"))) < glare.params["night_luminance"]
+        ):
             return path
     return None
 
@@ -112,18 +120,28 @@ def render(ws: Any, cfg: Any, *, n: int = 16, seed: int = 0, imgsz: int | None =
     images, data_yaml, base = _train_images(ws, dataset)
     planned = plan(aug, size, night_list_of(data_yaml))
     names = dataset.class_names() if dataset is not None else []
-    picked = random.Random(seed).sample(images, min(n, len(images))) if len(images) >= n else [images[i % len(images)] for i in range(n)]
+    picked = (
+        random.Random(seed).sample(images, min(n, len(images)))
+        if len(images) >= n
+        else [images[i % len(images)] for i in range(n)]
+    )
 
     def compose(transforms: list[Any]) -> Any:
-        return A.Compose([A.Resize(size, size, p=1.0), *transforms], bbox_params=A.BboxParams(format="yolo", label_fields=["class_labels"], clip=True),
-                         seed=seed, save_applied_params=True)
+        return A.Compose(
+            [A.Resize(size, size, p=1.0), *transforms],
+            bbox_params=A.BboxParams(format="yolo", label_fields=["class_labels"], clip=True),
+            seed=seed,
+            save_applied_params=True,
+        )
 
     pipeline = compose(build(planned, data_yaml))
     night = _night_image(images, planned, seed, data_yaml)
     # headlight glare is drawn alone only on a night image: on a day image it does nothing,
     # and a tile captioned "forced" would claim otherwise
     alone = [p for p in planned if p.transform != "HeadlightGlare" or night is not None]
-    forced = [(p, compose(build([Planned(p.path, p.transform, p.params, 1.0)], data_yaml))) for p in alone][:len(picked)]
+    forced = [(p, compose(build([Planned(p.path, p.transform, p.params, 1.0)], data_yaml))) for p in alone][
+        : len(picked)
+    ]
     if night is not None:
         for i, (p, _) in enumerate(forced):
             if p.transform == "HeadlightGlare":

@@ -53,8 +53,14 @@ def luminance(img: np.ndarray) -> float:
 class HeadlightGlare(A.ImageOnlyTransform):
     """Glare of oncoming headlights, applied to night images only."""
 
-    def __init__(self, night_luminance: float = 60.0, intensity: float = 0.9, night_list: str | None = None,
-                 night_root: str | None = None, p: float = 0.1) -> None:
+    def __init__(
+        self,
+        night_luminance: float = 60.0,
+        intensity: float = 0.9,
+        night_list: str | None = None,
+        night_root: str | None = None,
+        p: float = 0.1,
+    ) -> None:
         super().__init__(p=p)
         self.night_luminance = float(night_luminance)
         self.intensity = float(intensity)
@@ -76,7 +82,13 @@ class HeadlightGlare(A.ImageOnlyTransform):
         rng = self.random_generator
         lights = []
         for _ in range(int(rng.integers(1, 4))):
-            lights.append((float(rng.uniform(0, width)), float(rng.uniform(height / 3, height)), float(rng.uniform(0.04, 0.12) * max(height, width))))
+            lights.append(
+                (
+                    float(rng.uniform(0, width)),
+                    float(rng.uniform(height / 3, height)),
+                    float(rng.uniform(0.04, 0.12) * max(height, width)),
+                )
+            )
         return {"lights": lights}
 
     def apply(self, img: np.ndarray, lights: list[tuple[float, float, float]] = (), **params: Any) -> np.ndarray:
@@ -106,7 +118,10 @@ class Fog(A.ImageOnlyTransform):
         self.fog_coef_range = tuple(float(v) for v in fog_coef_range)
 
     def get_params(self) -> dict[str, Any]:
-        return {"beta": float(self.random_generator.uniform(*self.fog_coef_range)), "airlight": float(self.random_generator.uniform(200, 240))}
+        return {
+            "beta": float(self.random_generator.uniform(*self.fog_coef_range)),
+            "airlight": float(self.random_generator.uniform(200, 240)),
+        }
 
     def apply(self, img: np.ndarray, beta: float = 0.2, airlight: float = 220.0, **params: Any) -> np.ndarray:
         height = img.shape[0]
@@ -138,10 +153,12 @@ class SensorNoise(A.ImageOnlyTransform):
         size = max(self.BANK, height, width)
         if self._bank is None or self._bank.shape[0] < size or self._bank.shape[2] < channels:
             sigma = self.noise_level * 255.0
-            self._bank = np.clip(self.random_generator.normal(0.0, sigma, (size, size, channels)), -127, 127).astype(np.int16)
+            self._bank = np.clip(self.random_generator.normal(0.0, sigma, (size, size, channels)), -127, 127).astype(
+                np.int16
+            )
         y = int(self.random_generator.integers(0, self._bank.shape[0] - height + 1))
         x = int(self.random_generator.integers(0, self._bank.shape[1] - width + 1))
-        return self._bank[y:y + height, x:x + width, :channels]
+        return self._bank[y : y + height, x : x + width, :channels]
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
         if img.dtype != np.uint8:

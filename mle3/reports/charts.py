@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from html import escape
-from typing import Sequence
+from collections.abc import Sequence
 
 PALETTE = ["#1f5fa8", "#d2691e", "#2e8b57", "#8e44ad", "#b22222", "#5f6b7a"]
 
@@ -47,9 +47,18 @@ def _fmt(v: float) -> str:
     return f"{v:.0f}" if abs(v) >= 100 or v == int(v) else f"{v:.3g}"
 
 
-def line_chart(title: str, series: list[Series], *, y_label: str = "", x_label: str = "epoch",
-               markers: dict[str, float | None] | None = None, y_min: float | None = None, y_max: float | None = None,
-               width: int = 640, height: int = 260) -> str:
+def line_chart(
+    title: str,
+    series: list[Series],
+    *,
+    y_label: str = "",
+    x_label: str = "epoch",
+    markers: dict[str, float | None] | None = None,
+    y_min: float | None = None,
+    y_max: float | None = None,
+    width: int = 640,
+    height: int = 260,
+) -> str:
     """A line chart with axes, grid, legend and labelled vertical markers (best epoch...)."""
     left, right, top, bottom = 56, 16, 30, 52
     pw, ph = width - left - right, height - top - bottom
@@ -73,29 +82,43 @@ def line_chart(title: str, series: list[Series], *, y_label: str = "", x_label: 
     def sy(y: float) -> float:
         return top + ph - (y - lo) / (hi - lo) * ph
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" class="chart">']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" class="chart">'
+    ]
     out.append(f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>')
     for t in yt:
         y = sy(t)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e3e7ec" stroke-width="1"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#444">{_fmt(t)}</text>')
+        out.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#444">{_fmt(t)}</text>'
+        )
     for t in _nice_ticks(x0, x1, 8, integer=x_label in COUNTED_AXES):
         if x0 <= t <= x1:
             x = sx(t)
             out.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 4}" stroke="#888"/>')
-            out.append(f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="10" text-anchor="middle" fill="#444">{_fmt(t)}</text>')
+            out.append(
+                f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="10" text-anchor="middle" fill="#444">{_fmt(t)}</text>'
+            )
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#9aa5b1"/>')
-    out.append(f'<text x="{left + pw / 2}" y="{height - 22}" font-size="10" text-anchor="middle" fill="#444">{escape(x_label)}</text>')
+    out.append(
+        f'<text x="{left + pw / 2}" y="{height - 22}" font-size="10" text-anchor="middle" fill="#444">{escape(x_label)}</text>'
+    )
     if y_label:
-        out.append(f'<text x="12" y="{top + ph / 2}" font-size="10" text-anchor="middle" fill="#444" transform="rotate(-90 12 {top + ph / 2})">{escape(y_label)}</text>')
+        out.append(
+            f'<text x="12" y="{top + ph / 2}" font-size="10" text-anchor="middle" fill="#444" transform="rotate(-90 12 {top + ph / 2})">{escape(y_label)}</text>'
+        )
     for name, value in (markers or {}).items():
         if value is None or not x0 <= value <= x1:
             continue
         x = sx(value)
-        out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#b22222" stroke-dasharray="4 3" stroke-width="1.2"/>')
+        out.append(
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#b22222" stroke-dasharray="4 3" stroke-width="1.2"/>'
+        )
         near_right = x > left + pw * 0.75
         anchor, tx = ("end", x - 3) if near_right else ("start", x + 3)
-        out.append(f'<text x="{tx:.1f}" y="{top + 11}" font-size="10" fill="#b22222" text-anchor="{anchor}">{escape(name)} {_fmt(value)}</text>')
+        out.append(
+            f'<text x="{tx:.1f}" y="{top + 11}" font-size="10" fill="#b22222" text-anchor="{anchor}">{escape(name)} {_fmt(value)}</text>'
+        )
     for i, s in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
         points = [(sx(x), sy(y)) for x, y in zip(s.xs, s.ys) if y is not None and math.isfinite(y)]
@@ -110,14 +133,18 @@ def line_chart(title: str, series: list[Series], *, y_label: str = "", x_label: 
     for i, s in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
         dash = ' stroke-dasharray="6 3"' if s.dashed else ""
-        out.append(f'<line x1="{lx}" y1="{height - 7}" x2="{lx + 16}" y2="{height - 7}" stroke="{color}" stroke-width="2"{dash}/>')
+        out.append(
+            f'<line x1="{lx}" y1="{height - 7}" x2="{lx + 16}" y2="{height - 7}" stroke="{color}" stroke-width="2"{dash}/>'
+        )
         out.append(f'<text x="{lx + 20}" y="{height - 3}" font-size="10">{escape(s.label)}</text>')
         lx += 28 + 6.2 * len(s.label)
     out.append("</svg>")
     return "".join(out)
 
 
-def bar_chart(title: str, categories: list[str], groups: dict[str, list[float]], *, width: int = 640, height: int = 240) -> str:
+def bar_chart(
+    title: str, categories: list[str], groups: dict[str, list[float]], *, width: int = 640, height: int = 240
+) -> str:
     """Grouped vertical bars: one group per category, one bar per series (e.g. split)."""
     left, right, top, bottom = 56, 16, 30, 56
     pw, ph = width - left - right, height - top - bottom
@@ -126,12 +153,16 @@ def bar_chart(title: str, categories: list[str], groups: dict[str, list[float]],
         return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="60"><text x="8" y="30" font-size="12">{escape(title)}: no data</text></svg>'
     ticks = _nice_ticks(0, max(values) or 1)
     hi = ticks[-1] or 1
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" class="chart">']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" class="chart">'
+    ]
     out.append(f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>')
     for t in ticks:
         y = top + ph - t / hi * ph
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e3e7ec"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#444">{_fmt(t)}</text>')
+        out.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#444">{_fmt(t)}</text>'
+        )
     n_series = len(groups)
     slot = pw / len(categories)
     bar = slot * 0.8 / max(n_series, 1)
@@ -140,10 +171,16 @@ def bar_chart(title: str, categories: list[str], groups: dict[str, list[float]],
             v = vs[ci]
             h = v / hi * ph
             x = left + ci * slot + slot * 0.1 + si * bar
-            out.append(f'<rect x="{x:.1f}" y="{top + ph - h:.1f}" width="{bar * 0.92:.1f}" height="{h:.1f}" fill="{PALETTE[si % len(PALETTE)]}"><title>{escape(cat)} {escape(name)}: {_fmt(v)}</title></rect>')
+            out.append(
+                f'<rect x="{x:.1f}" y="{top + ph - h:.1f}" width="{bar * 0.92:.1f}" height="{h:.1f}" fill="{PALETTE[si % len(PALETTE)]}"><title>{escape(cat)} {escape(name)}: {_fmt(v)}</title></rect>'
+            )
             if n_series * len(categories) <= 24:
-                out.append(f'<text x="{x + bar * 0.46:.1f}" y="{top + ph - h - 3:.1f}" font-size="9" text-anchor="middle">{_fmt(v)}</text>')
-        out.append(f'<text x="{left + ci * slot + slot / 2:.1f}" y="{top + ph + 14}" font-size="10" text-anchor="middle">{escape(cat)}</text>')
+                out.append(
+                    f'<text x="{x + bar * 0.46:.1f}" y="{top + ph - h - 3:.1f}" font-size="9" text-anchor="middle">{_fmt(v)}</text>'
+                )
+        out.append(
+            f'<text x="{left + ci * slot + slot / 2:.1f}" y="{top + ph + 14}" font-size="10" text-anchor="middle">{escape(cat)}</text>'
+        )
     out.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#9aa5b1"/>')
     lx = left
     for si, name in enumerate(groups):

@@ -57,8 +57,12 @@ def _history_chart(trials: list[Any], metric: str, maximize: bool) -> str | None
     for y in ys:
         running = y if running is None else (max(running, y) if maximize else min(running, y))
         best.append(running)
-    return line_chart(f"Optimization history: {metric} of each complete trial", [Series("trial", xs, ys), Series("best so far", xs, best, dashed=True)],
-                      y_label=metric, x_label="trial")
+    return line_chart(
+        f"Optimization history: {metric} of each complete trial",
+        [Series("trial", xs, ys), Series("best so far", xs, best, dashed=True)],
+        y_label=metric,
+        x_label="trial",
+    )
 
 
 def optimization_of(ws: Any, cfg: Any) -> dict[str, Any] | None:

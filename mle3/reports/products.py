@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import networkx as nx
 
@@ -67,7 +68,12 @@ def git_history(ws: Workspace, rel: str, limit: int = 20) -> list[dict[str, str]
         repo = git.Repo(ws.root, search_parent_directories=True)
         path = (ws.root / rel).resolve().relative_to(repo.working_tree_dir)
         return [
-            {"commit": c.hexsha[:10], "date": dt.datetime.fromtimestamp(c.committed_date, dt.timezone.utc).strftime("%Y-%m-%d"), "author": str(c.author), "message": c.summary}
+            {
+                "commit": c.hexsha[:10],
+                "date": dt.datetime.fromtimestamp(c.committed_date, dt.timezone.utc).strftime("%Y-%m-%d"),
+                "author": str(c.author),
+                "message": c.summary,
+            }
             for c in repo.iter_commits(paths=str(path), max_count=limit)
         ]
     except Exception:
@@ -81,7 +87,9 @@ class Context:
         self.ws, self.graph = ws, graph
         self.fingerprints = Fingerprints(ws, graph)
         #: only approvals that verify count (ledger.gates); the others are named with why
-        self.counted = verified_approvals(ws.root, fingerprints=self.fingerprints, require_signatures=ws.config.policy.require_signatures)
+        self.counted = verified_approvals(
+            ws.root, fingerprints=self.fingerprints, require_signatures=ws.config.policy.require_signatures
+        )
         self.approvals = self.counted.approvals
         self._check = None
 
@@ -111,7 +119,9 @@ class Context:
         fp = self.fingerprints.of(key)
         roles = self.ws.config.policy.approvals.get(wp.id, [])
         statuses = role_status(self.approvals, key, fp, roles)
-        approved = [replace(a, name=label(a)) for st in statuses for a in st.approved_by]  # a signed approval names its verified signer
+        approved = [
+            replace(a, name=label(a)) for st in statuses for a in st.approved_by
+        ]  # a signed approval names its verified signer
         stale = [a for st in statuses for a in st.stale]
         return {
             "wp_id": wp.id,
@@ -154,7 +164,15 @@ def _linked(ctx: Context, key: str, direction: str) -> list[dict[str, Any]]:
     out = []
     for relation, other in relations(ctx.graph, key, direction):
         node = ctx.ws.by_key[other]
-        out.append({"relation": relation, "id": other, "kind": node.kind, "title": getattr(node, "title", None), "status": getattr(node, "status", None)})
+        out.append(
+            {
+                "relation": relation,
+                "id": other,
+                "kind": node.kind,
+                "title": getattr(node, "title", None),
+                "status": getattr(node, "status", None),
+            }
+        )
     return out
 
 
@@ -229,11 +247,17 @@ def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
         canon = canonical_split(name)
         bounds = ranges.get(canon)
         share = ratios.get(canon)
-        split_rows.append({
-            "name": name, "samples": info.samples, "share": share, "path": info.path,
-            "range": bounds, "ok": None if share is None or bounds is None else bounds[0] - 1e-9 <= share <= bounds[1] + 1e-9,
-            "image_size": info.image_size,
-        })
+        split_rows.append(
+            {
+                "name": name,
+                "samples": info.samples,
+                "share": share,
+                "path": info.path,
+                "range": bounds,
+                "ok": None if share is None or bounds is None else bounds[0] - 1e-9 <= share <= bounds[1] + 1e-9,
+                "image_size": info.image_size,
+            }
+        )
     criteria = []
     for req_id in ds.requirements:
         req = ws.resolve(req_id)
@@ -248,7 +272,9 @@ def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
         "dataset": ds,
         "classes": names,
         "splits": split_rows,
-        "chart": charts.bar_chart("Instances per class and split", names, groups) if names and any(any(v) for v in groups.values()) else None,
+        "chart": charts.bar_chart("Instances per class and split", names, groups)
+        if names and any(any(v) for v in groups.values())
+        else None,
         "instances": [{"class": c, **{s: int(groups[s][i]) for s in split_names}} for i, c in enumerate(names)],
         "split_names": split_names,
         "criteria": criteria,
@@ -294,12 +320,33 @@ def epoch_charts(epochs: list[dict[str, Any]], best: int | None, early: int | No
         return [e.get(key) for e in epochs]
 
     return [
-        charts.line_chart("Box, class and DFL loss (train solid, val dashed)", [
-            charts.Series("train box", xs, col("train_box_loss")), charts.Series("train cls", xs, col("train_cls_loss")), charts.Series("train dfl", xs, col("train_dfl_loss")),
-            charts.Series("val box", xs, col("val_box_loss"), True), charts.Series("val cls", xs, col("val_cls_loss"), True), charts.Series("val dfl", xs, col("val_dfl_loss"), True),
-        ], y_label="loss", markers=markers),
-        charts.line_chart("Precision and recall (val)", [charts.Series("precision", xs, col("precision")), charts.Series("recall", xs, col("recall"))], y_min=0, y_max=1, markers=markers),
-        charts.line_chart("mAP50 and mAP50-95 (val)", [charts.Series("mAP50", xs, col("mAP50")), charts.Series("mAP50-95", xs, col("mAP50_95"))], y_min=0, y_max=1, markers=markers),
+        charts.line_chart(
+            "Box, class and DFL loss (train solid, val dashed)",
+            [
+                charts.Series("train box", xs, col("train_box_loss")),
+                charts.Series("train cls", xs, col("train_cls_loss")),
+                charts.Series("train dfl", xs, col("train_dfl_loss")),
+                charts.Series("val box", xs, col("val_box_loss"), True),
+                charts.Series("val cls", xs, col("val_cls_loss"), True),
+                charts.Series("val dfl", xs, col("val_dfl_loss"), True),
+            ],
+            y_label="loss",
+            markers=markers,
+        ),
+        charts.line_chart(
+            "Precision and recall (val)",
+            [charts.Series("precision", xs, col("precision")), charts.Series("recall", xs, col("recall"))],
+            y_min=0,
+            y_max=1,
+            markers=markers,
+        ),
+        charts.line_chart(
+            "mAP50 and mAP50-95 (val)",
+            [charts.Series("mAP50", xs, col("mAP50")), charts.Series("mAP50-95", xs, col("mAP50_95"))],
+            y_min=0,
+            y_max=1,
+            markers=markers,
+        ),
     ]
 
 
@@ -313,27 +360,60 @@ def sampled_epochs(epochs: list[dict[str, Any]], best: int | None, limit: int = 
     return [epochs[i] for i in sorted(keep)]
 
 
-def outcomes(ctx: Context, run: Any | None, model: Any | None, dataset: Any | None, cfg: Any | None, findings: list[Any], checks: list[dict[str, Any]], doc: dict[str, Any]) -> list[dict[str, Any]]:
+def outcomes(
+    ctx: Context,
+    run: Any | None,
+    model: Any | None,
+    dataset: Any | None,
+    cfg: Any | None,
+    findings: list[Any],
+    checks: list[dict[str, Any]],
+    doc: dict[str, Any],
+) -> list[dict[str, Any]]:
     """MLE.3 outcomes O1-O5 / base practices BP1-BP5 with the evidence this workspace holds."""
     crit_reqs = [r for r in ctx.ws.of_kind("requirement") if r.criteria]
-    trace_errors = [f for f in findings if f.severity == "error" and f.rule.startswith(("trace.", "consistency.", "data."))]
+    trace_errors = [
+        f for f in findings if f.severity == "error" and f.rule.startswith(("trace.", "consistency.", "data."))
+    ]
     rows = [
-        ("O1", "BP1", "ML training and validation approach is specified",
-         bool(cfg) and bool(crit_reqs),
-         f"training configuration {cfg.id if cfg else '-'} (early stopping on {cfg.early_stopping.metric if cfg and cfg.early_stopping.metric else 'fitness'}, validation split of the data set); {len(crit_reqs)} requirement(s) with machine-checked criteria"),
-        ("O2", "BP2", "Data set for ML training and validation is created",
-         bool(dataset and dataset.fingerprint),
-         f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint {(dataset.fingerprint or '-')[:23] if dataset else '-'}; "
-         f"leakage {_shared_images(dataset) if dataset else '-'}"),
-        ("O3", "BP3", "ML model incl. hyperparameters is optimized to meet the ML requirements",
-         bool(run and run.status == "success") and bool(checks) and all(c["passed"] for c in checks),
-         f"run {run.id if run else '-'} ({run.status if run else 'no run record'}); {sum(1 for c in checks if c['passed'])}/{len(checks)} metric criteria met"),
-        ("O4", "BP4", "Consistency and bidirectional traceability between data set and ML data requirements",
-         not trace_errors and bool(dataset and dataset.requirements),
-         f"data set satisfies {', '.join(dataset.requirements) if dataset else '-'}; {len(trace_errors)} traceability/consistency error(s) in the model's trace"),
-        ("O5", "BP5", "Results are summarized; the trained model is agreed and communicated",
-         doc["approved"],
-         "this report; approvals: " + (", ".join(f"{a.name} as {a.role}" for a in doc["approvals"]) or "none yet") + (f"; missing: {', '.join(doc['missing_roles'])}" if doc["missing_roles"] else "")),
+        (
+            "O1",
+            "BP1",
+            "ML training and validation approach is specified",
+            bool(cfg) and bool(crit_reqs),
+            f"training configuration {cfg.id if cfg else '-'} (early stopping on {cfg.early_stopping.metric if cfg and cfg.early_stopping.metric else 'fitness'}, validation split of the data set); {len(crit_reqs)} requirement(s) with machine-checked criteria",
+        ),
+        (
+            "O2",
+            "BP2",
+            "Data set for ML training and validation is created",
+            bool(dataset and dataset.fingerprint),
+            f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint {(dataset.fingerprint or '-')[:23] if dataset else '-'}; "
+            f"leakage {_shared_images(dataset) if dataset else '-'}",
+        ),
+        (
+            "O3",
+            "BP3",
+            "ML model incl. hyperparameters is optimized to meet the ML requirements",
+            bool(run and run.status == "success") and bool(checks) and all(c["passed"] for c in checks),
+            f"run {run.id if run else '-'} ({run.status if run else 'no run record'}); {sum(1 for c in checks if c['passed'])}/{len(checks)} metric criteria met",
+        ),
+        (
+            "O4",
+            "BP4",
+            "Consistency and bidirectional traceability between data set and ML data requirements",
+            not trace_errors and bool(dataset and dataset.requirements),
+            f"data set satisfies {', '.join(dataset.requirements) if dataset else '-'}; {len(trace_errors)} traceability/consistency error(s) in the model's trace",
+        ),
+        (
+            "O5",
+            "BP5",
+            "Results are summarized; the trained model is agreed and communicated",
+            doc["approved"],
+            "this report; approvals: "
+            + (", ".join(f"{a.name} as {a.role}" for a in doc["approvals"]) or "none yet")
+            + (f"; missing: {', '.join(doc['missing_roles'])}" if doc["missing_roles"] else ""),
+        ),
     ]
     return [{"outcome": o, "bp": bp, "text": text, "met": met, "evidence": ev} for o, bp, text, met, ev in rows]
 
@@ -346,10 +426,23 @@ def training_caveats(ws: Workspace, run: dict[str, Any], epochs: list[dict[str, 
     summary = caveats.summary(run, epochs)
     gaps = summary["generalization_gap"]
     xs = [g["epoch"] for g in gaps]
-    chart = charts.line_chart("Generalization gap: val loss minus train loss (box + cls + dfl)", [charts.Series("gap", xs, [g["gap"] for g in gaps])],
-                              y_label="loss", markers={"best": run.get("best_epoch"), "early stop": run.get("early_stop_epoch")}) if any(g["gap"] is not None for g in gaps) else ""
+    chart = (
+        charts.line_chart(
+            "Generalization gap: val loss minus train loss (box + cls + dfl)",
+            [charts.Series("gap", xs, [g["gap"] for g in gaps])],
+            y_label="loss",
+            markers={"best": run.get("best_epoch"), "early stop": run.get("early_stop_epoch")},
+        )
+        if any(g["gap"] is not None for g in gaps)
+        else ""
+    )
     limits = ws.config.training_caveats
-    return {**summary, "findings": caveats.findings(epochs, limits), "too_few": caveats.too_few_to_judge(epochs, limits), "chart": chart}
+    return {
+        **summary,
+        "findings": caveats.findings(epochs, limits),
+        "too_few": caveats.too_few_to_judge(epochs, limits),
+        "chart": chart,
+    }
 
 
 def _worst_drop(drops: Any) -> float | None:
@@ -385,7 +478,11 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
     run, model = _run_and_model(ctx, item)
     cfg = ws.resolve(run.config) if run is not None else (ws.resolve(model.training_run) if model is not None else None)
     cfg = cfg if cfg is not None and cfg.kind == "training" else None
-    dataset = ws.resolve(run.dataset_version) if run is not None and run.dataset_version else (ws.resolve(model.training_data.dataset_version) if model is not None else None)
+    dataset = (
+        ws.resolve(run.dataset_version)
+        if run is not None and run.dataset_version
+        else (ws.resolve(model.training_data.dataset_version) if model is not None else None)
+    )
     dataset = dataset if dataset is not None and dataset.kind == "dataset" else None
     run_data = _RunFields(run._raw if run is not None else {})
     epochs = run_epochs(ws.root, run.id) if run is not None else []
@@ -393,7 +490,14 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
     key = item_key(model) if model is not None else item_key(item)
     findings = ctx.trace_findings(key)
     checks = metric_checks(ctx, model) if model is not None else []
-    final = run_data.get("final_metrics") or ({"validation": model.metrics.validation.model_dump(exclude_none=True) if model.metrics.validation else {}, "test": model.metrics.test.model_dump(exclude_none=True) if model.metrics.test else {}} if model is not None else {})
+    final = run_data.get("final_metrics") or (
+        {
+            "validation": model.metrics.validation.model_dump(exclude_none=True) if model.metrics.validation else {},
+            "test": model.metrics.test.model_dump(exclude_none=True) if model.metrics.test else {},
+        }
+        if model is not None
+        else {}
+    )
     return {
         "run": run_data,
         "model": model,
@@ -429,10 +533,17 @@ def qat_charts(ctx: Context, model: Any) -> list[str]:
         if len(epochs) < 2:  # one epoch is a single point: the table says it all
             continue
         xs = [e["epoch"] for e in epochs]
-        out.append(charts.line_chart(f"QAT of {key}: val mAP50 per epoch", [
-            charts.Series("QAT (fake-quantized)", xs, [e.get("mAP50") for e in epochs]),
-            charts.Series("float model", xs, [e.get("float_val_mAP50") for e in epochs], True),
-        ], y_min=0, y_max=1))
+        out.append(
+            charts.line_chart(
+                f"QAT of {key}: val mAP50 per epoch",
+                [
+                    charts.Series("QAT (fake-quantized)", xs, [e.get("mAP50") for e in epochs]),
+                    charts.Series("float model", xs, [e.get("float_val_mAP50") for e in epochs], True),
+                ],
+                y_min=0,
+                y_max=1,
+            )
+        )
     return out
 
 
@@ -445,14 +556,33 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
         return []
     first = children[0].quantization
     reference = (first.float_reference or {}).get("metrics") or {}
-    rows = [{"id": key, "method": "float", "val": reference.get("val") or {}, "test": reference.get("test") or {},
-             "size": first.float_size_bytes, "latency": first.float_latency_ms, "drop": None, "passed": None}]
+    rows = [
+        {
+            "id": key,
+            "method": "float",
+            "val": reference.get("val") or {},
+            "test": reference.get("test") or {},
+            "size": first.float_size_bytes,
+            "latency": first.float_latency_ms,
+            "drop": None,
+            "passed": None,
+        }
+    ]
     for m in children:
         q = m.quantization
         measured = q.metrics or {}
-        rows.append({"id": item_key(m), "method": q.method, "val": measured.get("val") or {},
-                     "test": measured.get("test") or {}, "size": q.size_bytes, "latency": q.latency_ms,
-                     "drop": _worst_drop(q.drop), "passed": q.passed})
+        rows.append(
+            {
+                "id": item_key(m),
+                "method": q.method,
+                "val": measured.get("val") or {},
+                "test": measured.get("test") or {},
+                "size": q.size_bytes,
+                "latency": q.latency_ms,
+                "drop": _worst_drop(q.drop),
+                "passed": q.passed,
+            }
+        )
     return rows
 
 
@@ -461,9 +591,21 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
     ws = ctx.ws
     artifacts = []
     for name, rel in (model.artifacts.model_dump(exclude_none=True) or {}).items():
-        sha = ctx.fingerprints.file_hash(rel) if name in FILE_FIELDS or rel.endswith((".pt", ".onnx", ".engine", ".yaml")) else None
+        sha = (
+            ctx.fingerprints.file_hash(rel)
+            if name in FILE_FIELDS or rel.endswith((".pt", ".onnx", ".engine", ".yaml"))
+            else None
+        )
         present = (ws.root / rel).is_file()
-        artifacts.append({"name": name, "path": rel, "sha256": sha, "present": present, "bytes": (ws.root / rel).stat().st_size if present else None})
+        artifacts.append(
+            {
+                "name": name,
+                "path": rel,
+                "sha256": sha,
+                "present": present,
+                "bytes": (ws.root / rel).stat().st_size if present else None,
+            }
+        )
     prev = ws.resolve(model.traceability.previous_version) if model.traceability.previous_version else None
     deltas = []
     if prev is not None and prev.kind == "model_version":
@@ -479,7 +621,10 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
     return {
         "model": model,
         "artifacts": artifacts,
-        "metrics": {s: (getattr(model.metrics, s).model_dump(exclude_none=True) if getattr(model.metrics, s) else {}) for s in ("validation", "test")},
+        "metrics": {
+            s: (getattr(model.metrics, s).model_dump(exclude_none=True) if getattr(model.metrics, s) else {})
+            for s in ("validation", "test")
+        },
         "training_data": model.training_data.model_dump(exclude_none=True),
         "training_params": model.training_params.model_dump(exclude_none=True),
         "dependencies": model.dependencies,
@@ -496,9 +641,23 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
 
 
 WORK_PRODUCTS: dict[str, WorkProduct] = {
-    "04-11": WorkProduct("04-11", "ML training configuration", ("training",), "wp_04-11.html.j2", lambda ctx, item, doc: build_training_configuration(ctx, item)),
-    "11-07": WorkProduct("11-07", "ML training data set", ("dataset",), "wp_11-07.html.j2", lambda ctx, item, doc: build_training_dataset(ctx, item)),
-    "13-65": WorkProduct("13-65", "ML training report", ("run", "model_version"), "wp_13-65.html.j2", build_training_report),
+    "04-11": WorkProduct(
+        "04-11",
+        "ML training configuration",
+        ("training",),
+        "wp_04-11.html.j2",
+        lambda ctx, item, doc: build_training_configuration(ctx, item),
+    ),
+    "11-07": WorkProduct(
+        "11-07",
+        "ML training data set",
+        ("dataset",),
+        "wp_11-07.html.j2",
+        lambda ctx, item, doc: build_training_dataset(ctx, item),
+    ),
+    "13-65": WorkProduct(
+        "13-65", "ML training report", ("run", "model_version"), "wp_13-65.html.j2", build_training_report
+    ),
     "11-06": WorkProduct("11-06", "ML model", ("model_version",), "wp_11-06.html.j2", build_model),
 }
 

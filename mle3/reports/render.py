@@ -87,12 +87,25 @@ def refuse_release(ctx: Context, docs: list[tuple[str, dict[str, Any]]]) -> None
     lines = []
     for wp_id, doc in docs:
         trace = {doc["item"]} | upstream(ctx.graph, doc["item"])
-        lines.extend(f"{wp_id} for {doc['item']}: {reason}" for reason in release_refusal(doc, ctx.check.findings, ctx.counted, trace))
+        lines.extend(
+            f"{wp_id} for {doc['item']}: {reason}"
+            for reason in release_refusal(doc, ctx.check.findings, ctx.counted, trace)
+        )
     if lines:
         raise NotApproved("not rendered for release:\n  " + "\n  ".join(lines))
 
 
-def render_document(ws: Workspace, graph: nx.MultiDiGraph, wp_id: str, ref: str, fmt: str, output: Path, *, release: bool = False, ctx: Context | None = None) -> Rendered:
+def render_document(
+    ws: Workspace,
+    graph: nx.MultiDiGraph,
+    wp_id: str,
+    ref: str,
+    fmt: str,
+    output: Path,
+    *,
+    release: bool = False,
+    ctx: Context | None = None,
+) -> Rendered:
     ctx = ctx or Context(ws, graph)
     html, doc = render_html(ctx, wp_id, ref)
     if release:
@@ -104,7 +117,9 @@ def render_document(ws: Workspace, graph: nx.MultiDiGraph, wp_id: str, ref: str,
     return Rendered(wp_id, doc["item"], output, doc["approved"], doc["missing_roles"], doc["fingerprint"])
 
 
-def release_package(ws: Workspace, graph: nx.MultiDiGraph, model_ref: str, out_dir: Path, *, release: bool = False) -> list[Rendered]:
+def release_package(
+    ws: Workspace, graph: nx.MultiDiGraph, model_ref: str, out_dir: Path, *, release: bool = False
+) -> list[Rendered]:
     """All four work products for a model version's trace, the traceability matrix, an
     index page and a manifest of file hashes (MANIFEST.sha256)."""
     from ..matrix import build_matrix, render_matrix
@@ -129,11 +144,43 @@ def release_package(ws: Workspace, graph: nx.MultiDiGraph, model_ref: str, out_d
             skipped.append(f"{wp_id}: no {'/'.join(WORK_PRODUCTS[wp_id].kinds)} in the trace of {key}")
             continue
         name = f"{wp_id}_{item_key(subject)}.pdf"
-        rendered.append(render_document(ws, graph, wp_id, item_key(subject), "pdf", out_dir / name, release=release, ctx=ctx))
-    atomic_write_text(out_dir / "traceability-matrix.html", render_matrix(build_matrix(ws, graph), "html", ws.config.project))
-    index = render_template("release_index.html.j2", str(ws.root), model=model, key=key, documents=rendered, skipped=skipped, project=ws.config.project, names={k: v.name for k, v in WORK_PRODUCTS.items()})
+        rendered.append(
+            render_document(ws, graph, wp_id, item_key(subject), "pdf", out_dir / name, release=release, ctx=ctx)
+        )
+    atomic_write_text(
+        out_dir / "traceability-matrix.html", render_matrix(build_matrix(ws, graph), "html", ws.config.project)
+    )
+    index = render_template(
+        "release_index.html.j2",
+        str(ws.root),
+        model=model,
+        key=key,
+        documents=rendered,
+        skipped=skipped,
+        project=ws.config.project,
+        names={k: v.name for k, v in WORK_PRODUCTS.items()},
+    )
     atomic_write_text(out_dir / "index.html", index)
-    atomic_write_text(out_dir / "release.json", json.dumps({"model": key, "documents": [{"wp": r.wp, "item": r.item, "file": r.path.name, "approved": r.approved, "fingerprint": r.fingerprint} for r in rendered], "skipped": skipped}, indent=2))
+    atomic_write_text(
+        out_dir / "release.json",
+        json.dumps(
+            {
+                "model": key,
+                "documents": [
+                    {
+                        "wp": r.wp,
+                        "item": r.item,
+                        "file": r.path.name,
+                        "approved": r.approved,
+                        "fingerprint": r.fingerprint,
+                    }
+                    for r in rendered
+                ],
+                "skipped": skipped,
+            },
+            indent=2,
+        ),
+    )
     lines = []
     for path in sorted(p for p in out_dir.iterdir() if p.is_file() and p.name != "MANIFEST.sha256"):
         lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}")

@@ -8,7 +8,19 @@ conflicts across branches, the audit log), ``artifact`` (large files not fetched
 ``workspace`` (per-machine state under ``.mle3/`` that git tracks).
 """
 
-from . import approvals, consistency, criteria, datasets, load, quantization, status, traceability, training, tuning, workspace_state  # noqa: F401  (registers rules)
+from . import (
+    approvals,
+    consistency,
+    criteria,
+    datasets,
+    load,
+    quantization,
+    status,
+    traceability,
+    training,
+    tuning,
+    workspace_state,
+)  # noqa: F401  (registers rules)
 from .engine import CHECK_SCHEMA, CheckReport, check_workspace, run_checks
 from .registry import RULES, Context, Hit, Rule, rule
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import Iterator
+from collections.abc import Iterator
 
 from .. import audit
 from ..ledger.fingerprint import FILE_FIELDS, Fingerprints
@@ -40,7 +40,12 @@ class _Approvals:
         """The approvals the gates count, and the ones they drop (see ledger.gates)."""
         ctx = self.ctx
         ctx.exists("allowed_signers")
-        return verified_approvals(ctx.ws.root, log=self.log, fingerprints=self.fingerprints, require_signatures=ctx.ws.config.policy.require_signatures)
+        return verified_approvals(
+            ctx.ws.root,
+            log=self.log,
+            fingerprints=self.fingerprints,
+            require_signatures=ctx.ws.config.policy.require_signatures,
+        )
 
     @cached_property
     def verified(self):
@@ -64,9 +69,12 @@ def _shared(ctx: Context) -> _Approvals:
     return cache
 
 
-@rule("approval.stale", "warning",
-      "An approval no longer matches the item's content: the item, its files or something upstream changed since (error for validated or released models).",
-      "Review the change and approve again (`mle3 approve ITEM --role ROLE`), or restore the approved content.")
+@rule(
+    "approval.stale",
+    "warning",
+    "An approval no longer matches the item's content: the item, its files or something upstream changed since (error for validated or released models).",
+    "Review the change and approve again (`mle3 approve ITEM --role ROLE`), or restore the approved content.",
+)
 def stale(ctx: Context) -> Iterator[Hit]:
     shared = _shared(ctx)
     items = {a.item for a in shared.all}
@@ -78,14 +86,22 @@ def stale(ctx: Context) -> Iterator[Hit]:
         for a in latest_decisions(shared.all, key):
             if a.decision == "approved" and a.fingerprint != current:
                 severity = "error" if getattr(item, "status", None) in _RELEASED else None
-                yield Hit(item, f"approval by {a.name} as {a.role} ({a.time}) is stale: the item, its files or what it rests on changed since "
-                                f"(approved {a.fingerprint[:23]}..., now {current[:23]}...); see what changed with `git log --since {a.time}` "
-                                f"on the files `mle3 trace {key} --up` lists, then approve again: mle3 approve {key} --role {a.role}", (), severity)
+                yield Hit(
+                    item,
+                    f"approval by {a.name} as {a.role} ({a.time}) is stale: the item, its files or what it rests on changed since "
+                    f"(approved {a.fingerprint[:23]}..., now {current[:23]}...); see what changed with `git log --since {a.time}` "
+                    f"on the files `mle3 trace {key} --up` lists, then approve again: mle3 approve {key} --role {a.role}",
+                    (),
+                    severity,
+                )
 
 
-@rule("approval.missing", "error",
-      "A validated or released model version lacks a fresh approval for a role the policy requires for its status.",
-      "Approve it in that role, or move it back (`mle3 promote ID --to draft`).")
+@rule(
+    "approval.missing",
+    "error",
+    "A validated or released model version lacks a fresh approval for a role the policy requires for its status.",
+    "Approve it in that role, or move it back (`mle3 promote ID --to draft`).",
+)
 def missing(ctx: Context) -> Iterator[Hit]:
     shared = _shared(ctx)
     for model in ctx.ws.of_kind("model_version"):
@@ -98,9 +114,12 @@ def missing(ctx: Context) -> Iterator[Hit]:
                 yield Hit(model, f"{model.status} model has no fresh approval by role {st.role}", ("status",))
 
 
-@rule("approval.signature", "error",
-      "An approval's signature is missing where mle3.yaml requires signatures, does not verify, or its signer is not allowed for the role or at that time.",
-      "Sign approvals (`mle3 approve ... --sign`), add the signer's key and roles to allowed_signers, or have an allowed signer approve again.")
+@rule(
+    "approval.signature",
+    "error",
+    "An approval's signature is missing where mle3.yaml requires signatures, does not verify, or its signer is not allowed for the role or at that time.",
+    "Sign approvals (`mle3 approve ... --sign`), add the signer's key and roles to allowed_signers, or have an allowed signer approve again.",
+)
 def signatures(ctx: Context) -> Iterator[Hit]:
     shared = _shared(ctx)
     required = ctx.ws.config.policy.require_signatures
@@ -110,12 +129,18 @@ def signatures(ctx: Context) -> Iterator[Hit]:
         if a.signed and not a.verified:
             yield Hit(_LogFile(a.file, a.line), f"approval of {a.item} by {a.name} as {a.role}: {a.signature_problem}")
         elif not a.signed and required:
-            yield Hit(_LogFile(a.file, a.line), f"approval of {a.item} by {a.name} as {a.role} is not signed; mle3.yaml requires signatures (it does not count)")
+            yield Hit(
+                _LogFile(a.file, a.line),
+                f"approval of {a.item} by {a.name} as {a.role} is not signed; mle3.yaml requires signatures (it does not count)",
+            )
 
 
-@rule("approval.conflict", "error",
-      "The same content was approved on one branch and rejected on another in the same role (concurrent decisions in the merged audit log) and nobody has decided since.",
-      "Decide again after the merge: `mle3 approve ITEM --role ROLE` or `--reject`; the new decision settles the conflict.")
+@rule(
+    "approval.conflict",
+    "error",
+    "The same content was approved on one branch and rejected on another in the same role (concurrent decisions in the merged audit log) and nobody has decided since.",
+    "Decide again after the merge: `mle3 approve ITEM --role ROLE` or `--reject`; the new decision settles the conflict.",
+)
 def conflict(ctx: Context) -> Iterator[Hit]:
     shared = _shared(ctx)
     for c in conflicts(shared.all, shared.log):
@@ -123,10 +148,13 @@ def conflict(ctx: Context) -> Iterator[Hit]:
         yield Hit(item if item is not None else _LogFile(c.rejected.file, c.rejected.line), c.message)
 
 
-@rule("approval.duties", "error",
-      "Separation of duties is broken in the merged audit log: one person holds fresh approvals in two roles for one item (one_role_per_person), "
-      "or the person who ran a released model's training approved its release (trainer_may_approve_release: false).",
-      "Withdraw one of the approvals (`mle3 approve ITEM --role ROLE --reject`) and have another person approve in that role.")
+@rule(
+    "approval.duties",
+    "error",
+    "Separation of duties is broken in the merged audit log: one person holds fresh approvals in two roles for one item (one_role_per_person), "
+    "or the person who ran a released model's training approved its release (trainer_may_approve_release: false).",
+    "Withdraw one of the approvals (`mle3 approve ITEM --role ROLE --reject`) and have another person approve in that role.",
+)
 def duties(ctx: Context) -> Iterator[Hit]:
     shared = _shared(ctx)
     for key in sorted({a.item for a in shared.all}):
@@ -140,9 +168,13 @@ def duties(ctx: Context) -> Iterator[Hit]:
             yield Hit(item, v.message)
 
 
-@rule("approval.audit-log", "error", "The audit log was edited, or an entry that later entries follow was removed (an entry names a parent that is not in the log), "
-      "an entry is dated before its parent, is a symbolic link, cannot be parsed (too large, nested too deeply), or an approval has a field of the wrong type.",
-      "Restore the named files under artifacts/audit/ (or artifacts/audit.jsonl) from version control; never edit the log by hand.")
+@rule(
+    "approval.audit-log",
+    "error",
+    "The audit log was edited, or an entry that later entries follow was removed (an entry names a parent that is not in the log), "
+    "an entry is dated before its parent, is a symbolic link, cannot be parsed (too large, nested too deeply), or an approval has a field of the wrong type.",
+    "Restore the named files under artifacts/audit/ (or artifacts/audit.jsonl) from version control; never edit the log by hand.",
+)
 def audit_log(ctx: Context) -> Iterator[Hit]:
     watch_audit_log(ctx)
     shared = _shared(ctx)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from ..lfs import not_materialized
 from ..paths import inside_workspace
@@ -12,9 +13,12 @@ from .registry import Context, Hit, rule
 _SAMPLE_FIELDS = (("train_samples", "train"), ("val_samples", "val"), ("test_samples", "test"))
 
 
-@rule("consistency.dataset-version", "error",
-      "A model's data set version is not a version of the data set its configuration or run uses.",
-      "Correct training_data.dataset_version, or the configuration's dataset.")
+@rule(
+    "consistency.dataset-version",
+    "error",
+    "A model's data set version is not a version of the data set its configuration or run uses.",
+    "Correct training_data.dataset_version, or the configuration's dataset.",
+)
 def dataset_version_mismatch(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         used = ctx.model_dataset(model)
@@ -25,7 +29,11 @@ def dataset_version_mismatch(ctx: Context) -> Iterator[Hit]:
             continue
         if source.kind == "run":
             if source.dataset_version and ctx.ws.resolve(source.dataset_version) is not used:
-                yield Hit(model, f"dataset_version {used.key} differs from {source.dataset_version} recorded by run {source.id}", ("training_data", "dataset_version"))
+                yield Hit(
+                    model,
+                    f"dataset_version {used.key} differs from {source.dataset_version} recorded by run {source.id}",
+                    ("training_data", "dataset_version"),
+                )
             source = ctx.ws.resolve(source.config)
         if source is None or source.kind != "training" or not source.dataset:
             continue
@@ -34,11 +42,19 @@ def dataset_version_mismatch(ctx: Context) -> Iterator[Hit]:
             continue
         pinned = source.dataset == configured.key
         if (pinned and configured is not used) or configured.id != used.id:
-            yield Hit(model, f"dataset_version {used.key} is not the data set {source.dataset} of configuration {source.id}", ("training_data", "dataset_version"))
+            yield Hit(
+                model,
+                f"dataset_version {used.key} is not the data set {source.dataset} of configuration {source.id}",
+                ("training_data", "dataset_version"),
+            )
 
 
-@rule("consistency.sample-count", "error", "A model's declared sample counts differ from its data set version's.",
-      "Copy the counts from the data set version, or point to the version actually used.")
+@rule(
+    "consistency.sample-count",
+    "error",
+    "A model's declared sample counts differ from its data set version's.",
+    "Copy the counts from the data set version, or point to the version actually used.",
+)
 def sample_count_mismatch(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         ds = ctx.model_dataset(model)
@@ -48,12 +64,19 @@ def sample_count_mismatch(ctx: Context) -> Iterator[Hit]:
             declared = getattr(model.training_data, field)
             actual = ds.samples(split)
             if declared is not None and actual is not None and declared != actual:
-                yield Hit(model, f"training_data.{field} is {declared} but {ds.key} has {actual} {split} samples", ("training_data", field))
+                yield Hit(
+                    model,
+                    f"training_data.{field} is {declared} but {ds.key} has {actual} {split} samples",
+                    ("training_data", field),
+                )
 
 
-@rule("consistency.artifact-missing", "error",
-      "A model artifact file does not exist (error once released, warning before).",
-      "Restore the file at the path given, or correct the path (relative to the workspace root).")
+@rule(
+    "consistency.artifact-missing",
+    "error",
+    "A model artifact file does not exist (error once released, warning before).",
+    "Restore the file at the path given, or correct the path (relative to the workspace root).",
+)
 def artifact_missing(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         for name, value in (model.artifacts.model_dump(exclude_none=True) or {}).items():
@@ -64,9 +87,12 @@ def artifact_missing(ctx: Context) -> Iterator[Hit]:
                 yield Hit(model, f"artifact {name} {value!r} does not exist", ("artifacts", name), severity)
 
 
-@rule("artifact.not-materialized", "warning",
-      "A model artifact is a git LFS pointer, or an LFS-tracked file absent from this checkout: its content was not fetched (its fingerprint is still known).",
-      "Fetch it with the command in the finding (`git lfs pull --include=FILE`).")
+@rule(
+    "artifact.not-materialized",
+    "warning",
+    "A model artifact is a git LFS pointer, or an LFS-tracked file absent from this checkout: its content was not fetched (its fingerprint is still known).",
+    "Fetch it with the command in the finding (`git lfs pull --include=FILE`).",
+)
 def artifact_not_materialized(ctx: Context) -> Iterator[Hit]:
     ctx.exists(".gitattributes")
     for model in ctx.ws.of_kind("model_version"):
@@ -78,8 +104,12 @@ def artifact_not_materialized(ctx: Context) -> Iterator[Hit]:
                     yield Hit(model, why, ("artifacts", name))
 
 
-@rule("consistency.path-outside", "error", "A path in an item leaves the workspace (absolute, `..`, or a link pointing out).",
-      "Keep artifacts and data inside the workspace; mle3 never reads or hashes files outside it.")
+@rule(
+    "consistency.path-outside",
+    "error",
+    "A path in an item leaves the workspace (absolute, `..`, or a link pointing out).",
+    "Keep artifacts and data inside the workspace; mle3 never reads or hashes files outside it.",
+)
 def path_outside(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         for name, value in (model.artifacts.model_dump(exclude_none=True) or {}).items():
@@ -107,19 +137,31 @@ def _stays_in(ctx: Context, ds, value: str) -> bool:
     return inside_workspace(ctx.ws.root, value)
 
 
-@rule("consistency.split-ratio", "warning", "A data set's split shares lie outside the policy ranges (mle3.yaml policy.split_ratios).",
-      "Rebalance the splits, or set policy.split_ratios in mle3.yaml with the project's agreed ranges.")
+@rule(
+    "consistency.split-ratio",
+    "warning",
+    "A data set's split shares lie outside the policy ranges (mle3.yaml policy.split_ratios).",
+    "Rebalance the splits, or set policy.split_ratios in mle3.yaml with the project's agreed ranges.",
+)
 def split_ratio(ctx: Context) -> Iterator[Hit]:
     ranges = ctx.ws.config.policy.split_ratios
     for ds in ctx.ws.of_kind("dataset"):
         for split, share in ds.ratios().items():
             bounds = ranges.get(split)
             if bounds and not (bounds[0] - 1e-9 <= share <= bounds[1] + 1e-9):
-                yield Hit(ds, f"split {split} holds {share:.1%} of samples, policy allows {bounds[0]:.0%}-{bounds[1]:.0%}", ("splits",))
+                yield Hit(
+                    ds,
+                    f"split {split} holds {share:.1%} of samples, policy allows {bounds[0]:.0%}-{bounds[1]:.0%}",
+                    ("splits",),
+                )
 
 
-@rule("consistency.split-overlap", "error", "Splits of a data set are not mutually exclusive (same folder, or shared images).",
-      "Give every split its own images; `mle3 dataset register` finds images shared by content.")
+@rule(
+    "consistency.split-overlap",
+    "error",
+    "Splits of a data set are not mutually exclusive (same folder, or shared images).",
+    "Give every split its own images; `mle3 dataset register` finds images shared by content.",
+)
 def split_overlap(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
         seen: dict[str, str] = {}
@@ -128,21 +170,30 @@ def split_overlap(ctx: Context) -> Iterator[Hit]:
                 continue
             norm = Path(info.path).as_posix().rstrip("/")
             if norm in seen:
-                yield Hit(ds, f"splits {seen[norm]} and {split} use the same path {info.path!r}", ("splits", split, "path"))
+                yield Hit(
+                    ds, f"splits {seen[norm]} and {split} use the same path {info.path!r}", ("splits", split, "path")
+                )
             seen[norm] = split
         if ds.shared_images:
             yield Hit(ds, f"{ds.shared_images} images appear in more than one split", ("leakage",))
 
 
-@rule("consistency.id-shadowed", "error",
-      "An item's id is also a data set's id: a reference to that id names the item, never the data set's latest version.",
-      "Rename one of them; ids are shared by every item kind.")
+@rule(
+    "consistency.id-shadowed",
+    "error",
+    "An item's id is also a data set's id: a reference to that id names the item, never the data set's latest version.",
+    "Rename one of them; ids are shared by every item kind.",
+)
 def id_shadowed(ctx: Context) -> Iterator[Hit]:
     for dataset_id, latest in sorted(ctx.ws.latest_dataset.items()):
         other = ctx.ws.by_key.get(dataset_id)
         if other is not None and other.kind != "dataset":
-            yield Hit(other, f"id {dataset_id!r} of this {other.kind} is also the id of data set {latest.key} ({latest._file}): "
-                             f"references to {dataset_id!r} name the {other.kind}", ("id",))
+            yield Hit(
+                other,
+                f"id {dataset_id!r} of this {other.kind} is also the id of data set {latest.key} ({latest._file}): "
+                f"references to {dataset_id!r} name the {other.kind}",
+                ("id",),
+            )
 
 
 def _changed_fields(before: Any, after: Any, prefix: str = "") -> list[str]:
@@ -171,9 +222,12 @@ def _at(raw: dict, dotted: str) -> tuple:
 _NOT_TRAINING = ("tuning",)
 
 
-@rule("consistency.config-drifted", "warning",
-      "A configuration was edited after a run trained with it: it no longer describes the models of that run (they stay bound to the run's snapshot).",
-      "Retrain to get a model of the edited configuration, or revert the edit; the finding names the changed fields.")
+@rule(
+    "consistency.config-drifted",
+    "warning",
+    "A configuration was edited after a run trained with it: it no longer describes the models of that run (they stay bound to the run's snapshot).",
+    "Retrain to get a model of the edited configuration, or revert the edit; the finding names the changed fields.",
+)
 def config_drifted(ctx: Context) -> Iterator[Hit]:
     import yaml
 
@@ -200,6 +254,10 @@ def config_drifted(ctx: Context) -> Iterator[Hit]:
         changed = _changed_fields(recorded, live)
         if changed:
             names = ", ".join(m.id for m in models)
-            yield Hit(config, f"configuration {config.id} changed since run {run.id} trained {names} with it: "
-                              f"{', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''}; the model stays bound to the run's snapshot "
-                              f"(its approvals stay fresh); retrain to apply the change, or revert it", _at(live, changed[0]))
+            yield Hit(
+                config,
+                f"configuration {config.id} changed since run {run.id} trained {names} with it: "
+                f"{', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''}; the model stays bound to the run's snapshot "
+                f"(its approvals stay fresh); retrain to apply the change, or revert it",
+                _at(live, changed[0]),
+            )

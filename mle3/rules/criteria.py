@@ -8,7 +8,8 @@ that claims to satisfy it. :func:`evaluate` is shared with the reports.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from ..vocab import canonical_split
 from ..workspace.schema import ClassSamplesCriterion, MetricCriterion, SamplesCriterion, SplitRatioCriterion
@@ -29,7 +30,9 @@ class Verdict:
 
 def describe(c: Any) -> str:
     if isinstance(c, MetricCriterion):
-        bounds = " and ".join(x for x in (f">= {c.min}" if c.min is not None else "", f"<= {c.max}" if c.max is not None else "") if x)
+        bounds = " and ".join(
+            x for x in (f">= {c.min}" if c.min is not None else "", f"<= {c.max}" if c.max is not None else "") if x
+        )
         return f"{c.metric} on {c.split} {bounds}".strip()
     if isinstance(c, ClassSamplesCriterion):
         return f"class {c.class_} has >= {c.min_samples} instances ({c.split})"
@@ -81,9 +84,12 @@ def targets(ctx: Context, requirement: Any, criterion: Any) -> list[Any]:
     return ctx.satisfied_by.get(requirement.id, [])
 
 
-@rule("criteria.unmet", "error",
-      "A requirement criterion is not met by a model version or data set that traces to it (warning for draft models).",
-      "Improve the model or data, or correct the traceability; the finding names the value and the bound.")
+@rule(
+    "criteria.unmet",
+    "error",
+    "A requirement criterion is not met by a model version or data set that traces to it (warning for draft models).",
+    "Improve the model or data, or correct the traceability; the finding names the value and the bound.",
+)
 def unmet(ctx: Context) -> Iterator[Hit]:
     for req in ctx.ws.of_kind("requirement"):
         for index, criterion in enumerate(req.criteria):
@@ -93,18 +99,30 @@ def unmet(ctx: Context) -> Iterator[Hit]:
                     severity = None
                     if target.kind == "model_version" and target.status not in _FAILING_IS_ERROR:
                         severity = "warning"
-                    yield Hit(target, f"{req.id} criterion not met: {verdict.text} (actual {verdict.actual})", _criterion_path(target, req), severity)
+                    yield Hit(
+                        target,
+                        f"{req.id} criterion not met: {verdict.text} (actual {verdict.actual})",
+                        _criterion_path(target, req),
+                        severity,
+                    )
 
 
-@rule("criteria.not-evaluable", "warning",
-      "A requirement criterion cannot be evaluated because the item does not declare the value.",
-      "Record the metric in the model version, or the sample/instance counts in the data set (`mle3 dataset register` does).")
+@rule(
+    "criteria.not-evaluable",
+    "warning",
+    "A requirement criterion cannot be evaluated because the item does not declare the value.",
+    "Record the metric in the model version, or the sample/instance counts in the data set (`mle3 dataset register` does).",
+)
 def not_evaluable(ctx: Context) -> Iterator[Hit]:
     for req in ctx.ws.of_kind("requirement"):
         for criterion in req.criteria:
             for target in targets(ctx, req, criterion):
                 if evaluate(criterion, target).passed is None:
-                    yield Hit(target, f"{req.id} criterion cannot be evaluated: {describe(criterion)} (value not declared)", _criterion_path(target, req))
+                    yield Hit(
+                        target,
+                        f"{req.id} criterion cannot be evaluated: {describe(criterion)} (value not declared)",
+                        _criterion_path(target, req),
+                    )
 
 
 def _criterion_path(target: Any, req: Any) -> tuple:
@@ -116,10 +134,15 @@ def _criterion_path(target: Any, req: Any) -> tuple:
     return ("requirements", reqs.index(req.id)) if req.id in reqs else ("requirements",)
 
 
-@rule("criteria.unreadable", "error",
-      "A requirement criterion cannot be read (unknown kind, a missing or mistyped field); the requirement is kept, the criterion is not checked.",
-      "Correct the criterion; `mle3 schema` writes the JSON Schema of requirements with every criterion's fields.")
+@rule(
+    "criteria.unreadable",
+    "error",
+    "A requirement criterion cannot be read (unknown kind, a missing or mistyped field); the requirement is kept, the criterion is not checked.",
+    "Correct the criterion; `mle3 schema` writes the JSON Schema of requirements with every criterion's fields.",
+)
 def unreadable(ctx: Context) -> Iterator[Hit]:
     for req in ctx.ws.of_kind("requirement"):
         for index, problem in req.unreadable_criteria:
-            yield Hit(req, f"{req.id} criterion {index + 1} cannot be read and is not checked: {problem}", ("criteria", index))
+            yield Hit(
+                req, f"{req.id} criterion {index + 1} cannot be read and is not checked: {problem}", ("criteria", index)
+            )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import yaml
 
@@ -72,8 +72,12 @@ def _manifest_trusted(ctx: Context, ds, store) -> bool:
     return state.manifest_stat == (st.st_size, st.st_mtime_ns)
 
 
-@rule("data.root-unavailable", "warning", "A data set's data root is not mapped or not mounted on this machine, so its data cannot be checked here.",
-      "Map the root: set MLE3_DATA_ROOT_<NAME> or add it under data_roots in .mle3/local.yaml (a laptop without the NAS may set this rule to off in mle3.yaml).")
+@rule(
+    "data.root-unavailable",
+    "warning",
+    "A data set's data root is not mapped or not mounted on this machine, so its data cannot be checked here.",
+    "Map the root: set MLE3_DATA_ROOT_<NAME> or add it under data_roots in .mle3/local.yaml (a laptop without the NAS may set this rule to off in mle3.yaml).",
+)
 def root_unavailable(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
         found = _opened(ctx, ds.data_root) if ds.data_root else None
@@ -81,8 +85,12 @@ def root_unavailable(ctx: Context) -> Iterator[Hit]:
             yield Hit(ds, found.message, ("data_root",))
 
 
-@rule("data.manifest", "error", "A registered data set's manifest is missing, malformed, or does not match its fingerprint.",
-      "Restore the manifest from version control (v1) or beside the data (v2); if the data really changed, register a new version.")
+@rule(
+    "data.manifest",
+    "error",
+    "A registered data set's manifest is missing, malformed, or does not match its fingerprint.",
+    "Restore the manifest from version control (v1) or beside the data (v2); if the data really changed, register a new version.",
+)
 def manifest_integrity(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
         if not ds.manifest:
@@ -92,7 +100,11 @@ def manifest_integrity(ctx: Context) -> Iterator[Hit]:
             if entries is None:
                 yield Hit(ds, f"manifest {ds.manifest!r} is missing or unreadable", ("manifest",))
             elif ds.fingerprint and fingerprint(entries) != ds.fingerprint:
-                yield Hit(ds, f"manifest {ds.manifest!r} does not match the recorded fingerprint (edited after registration?)", ("fingerprint",))
+                yield Hit(
+                    ds,
+                    f"manifest {ds.manifest!r} does not match the recorded fingerprint (edited after registration?)",
+                    ("fingerprint",),
+                )
             continue
         store = _store(ctx, ds)
         if store is None or _manifest_trusted(ctx, ds, store):
@@ -103,20 +115,32 @@ def manifest_integrity(ctx: Context) -> Iterator[Hit]:
             yield Hit(ds, str(exc), ("manifest",))
             continue
         if found is None:
-            yield Hit(ds, f"manifest {ds.manifest!r} is neither beside the data ({store.label}) nor in {ctx.ws.layout.local_manifests}: "
-                          "restore it there (it is named by the fingerprint), or `mle3 dataset verify` re-hashes the data as a whole", ("manifest",))
+            yield Hit(
+                ds,
+                f"manifest {ds.manifest!r} is neither beside the data ({store.label}) nor in {ctx.ws.layout.local_manifests}: "
+                "restore it there (it is named by the fingerprint), or `mle3 dataset verify` re-hashes the data as a whole",
+                ("manifest",),
+            )
 
 
 def _files(ds) -> int:
     return ds.registered_files
 
 
-@rule("data.unverified", "info", "A large or remote data set has not been verified on this machine yet, so `check` cannot say whether it changed.",
-      "Run `mle3 dataset verify ID` once; later checks compare the data folders' mtimes with that verification.")
+@rule(
+    "data.unverified",
+    "info",
+    "A large or remote data set has not been verified on this machine yet, so `check` cannot say whether it changed.",
+    "Run `mle3 dataset verify ID` once; later checks compare the data folders' mtimes with that verification.",
+)
 def unverified(ctx: Context) -> Iterator[Hit]:
     for ds, store in _watched(ctx):
         if _large(ctx, ds, store) and _state(ctx, ds, store) is None:
-            yield Hit(ds, f"data set {ds.key} ({_files(ds)} files, {store.label}) was not verified on this machine: run `mle3 dataset verify {ds.key}`", ("manifest",))
+            yield Hit(
+                ds,
+                f"data set {ds.key} ({_files(ds)} files, {store.label}) was not verified on this machine: run `mle3 dataset verify {ds.key}`",
+                ("manifest",),
+            )
 
 
 def _watched(ctx: Context):
@@ -132,8 +156,12 @@ def _large(ctx: Context, ds, store) -> bool:
     return not store.stats_are_cheap or _files(ds) > ctx.ws.config.datasets.check_stat_limit
 
 
-@rule("data.changed", "error", "Files of a registered data set were changed, removed or added since registration.",
-      "Restore the files (`mle3 dataset verify ID` lists them), or register the new data as a new version.")
+@rule(
+    "data.changed",
+    "error",
+    "Files of a registered data set were changed, removed or added since registration.",
+    "Restore the files (`mle3 dataset verify ID` lists them), or register the new data as a new version.",
+)
 def data_changed(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
         if ds.manifest and not ds.manifest.endswith(".gz"):
@@ -141,8 +169,12 @@ def data_changed(ctx: Context) -> Iterator[Hit]:
     for ds, store in _watched(ctx):
         summary = _changed_v2(ctx, ds, store)
         if summary and (summary["changed"] or summary["removed"] or summary["added"]):
-            yield Hit(ds, f"data set {ds.key} differs from its manifest: {summary['changed']} changed, {summary['removed']} removed, "
-                          f"{summary['added']} added (e.g. {summary['example']})", ("manifest",))
+            yield Hit(
+                ds,
+                f"data set {ds.key} differs from its manifest: {summary['changed']} changed, {summary['removed']} removed, "
+                f"{summary['added']} added (e.g. {summary['example']})",
+                ("manifest",),
+            )
 
 
 def _observer(ctx: Context):
@@ -175,8 +207,12 @@ def _changed_v2(ctx: Context, ds, store) -> dict | None:
     ctx.memo.pop(("state", ds.fingerprint, store.label), None)  # verify saved a new one
     state = _state(ctx, ds, store)
     store.folders_moved(state.dirs if state else {}, _observer(ctx))  # the folders' stats, for the result cache
-    return {"changed": len(result.changed), "removed": len(result.removed), "added": len(result.added),
-            "example": (result.changed + result.removed + result.added + [None])[0]}
+    return {
+        "changed": len(result.changed),
+        "removed": len(result.removed),
+        "added": len(result.added),
+        "example": (result.changed + result.removed + result.added + [None])[0],
+    }
 
 
 def _changed_v1(ctx: Context, ds) -> Iterator[Hit]:
@@ -204,11 +240,19 @@ def _changed_v1(ctx: Context, ds) -> Iterator[Hit]:
             added += len(extra)
             example = example or [f"{directory}/{sorted(extra)[0]}"]
     if diff.changed or diff.removed or added:
-        yield Hit(ds, f"data set {ds.key} differs from its manifest: {len(diff.changed)} changed, {len(diff.removed)} removed, {added} added (e.g. {example[0]})", ("manifest",))
+        yield Hit(
+            ds,
+            f"data set {ds.key} differs from its manifest: {len(diff.changed)} changed, {len(diff.removed)} removed, {added} added (e.g. {example[0]})",
+            ("manifest",),
+        )
 
 
-@rule("data.label-quality", "error", "Label problems were recorded at registration (malformed lines, class ids out of range, boxes outside the image, unreadable images); missing or empty label files are warnings.",
-      "Fix the labels and register a new version; `label_quality.findings` in the data set file lists them with file and line.")
+@rule(
+    "data.label-quality",
+    "error",
+    "Label problems were recorded at registration (malformed lines, class ids out of range, boxes outside the image, unreadable images); missing or empty label files are warnings.",
+    "Fix the labels and register a new version; `label_quality.findings` in the data set file lists them with file and line.",
+)
 def label_quality(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
         quality = ds.label_quality
@@ -234,8 +278,12 @@ def _kinds_by_severity(quality: LabelQuality) -> tuple[str, str]:
     return ", ".join(parts["error"]) or "–", ", ".join(parts["warning"]) or "–"
 
 
-@rule("data.night-list", "warning", "Images the data set's night list names are no file below the data set's root, so headlight glare never runs on them.",
-      "Write each line of the list relative to the data set's root (the data.yaml's `path:`), as the split folders are; see docs/guides/training.md, augmentation.")
+@rule(
+    "data.night-list",
+    "warning",
+    "Images the data set's night list names are no file below the data set's root, so headlight glare never runs on them.",
+    "Write each line of the list relative to the data set's root (the data.yaml's `path:`), as the split folders are; see docs/guides/training.md, augmentation.",
+)
 def night_list(ctx: Context) -> Iterator[Hit]:
     from ..datasets.night import night_list_warning
 
@@ -252,19 +300,26 @@ def night_list(ctx: Context) -> Iterator[Hit]:
             yield Hit(ds, message, ("data_yaml",))
 
 
-@rule("data.retired", "warning",
-      "A configuration, run or model uses a data set version that was retired (status rejected or obsolete); an error for validated or released models.",
-      "Train on a version still in use (a bare data set id skips retired ones), or reconsider the retirement; the finding names its reason.")
+@rule(
+    "data.retired",
+    "warning",
+    "A configuration, run or model uses a data set version that was retired (status rejected or obsolete); an error for validated or released models.",
+    "Train on a version still in use (a bare data set id skips retired ones), or reconsider the retirement; the finding names its reason.",
+)
 def retired(ctx: Context) -> Iterator[Hit]:
     def why(ds) -> str:
         return f"data set version {ds.key} is {ds.status}" + (f": {ds.status_reason}" if ds.status_reason else "")
 
     for config in ctx.ws.of_kind("training"):
         ds = ctx.ws.resolve(config.dataset) if config.dataset else None
-        if ds is not None and ds.kind == "dataset" and ds.retired:  # a bare id resolves to a retired one only when all are
+        if (
+            ds is not None and ds.kind == "dataset" and ds.retired
+        ):  # a bare id resolves to a retired one only when all are
             yield Hit(config, f"{why(ds)}; configuration {config.id} still trains on it", ("dataset",))
     for model in ctx.ws.of_kind("model_version"):
         ds = ctx.ws.resolve(model.training_data.dataset_version)
         if ds is not None and ds.kind == "dataset" and ds.retired:
             severity = "error" if model.status in ("validated", "released") else None
-            yield Hit(model, f"{why(ds)}; model {model.id} was trained on it", ("training_data", "dataset_version"), severity)
+            yield Hit(
+                model, f"{why(ds)}; model {model.id} was trained on it", ("training_data", "dataset_version"), severity
+            )

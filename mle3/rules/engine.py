@@ -137,7 +137,16 @@ def _config_findings(ws: Workspace) -> list[Finding]:
     out = []
     for rule_id in ws.config.rules:
         if rule_id not in RULES:
-            out.append(Finding("config.unknown-rule", "warning", f"rules: {rule_id!r} is not a rule id (see `mle3 rules`)", file=CONFIG_NAME, line=_config_line(ws, rule_id), field=f"rules.{rule_id}"))
+            out.append(
+                Finding(
+                    "config.unknown-rule",
+                    "warning",
+                    f"rules: {rule_id!r} is not a rule id (see `mle3 rules`)",
+                    file=CONFIG_NAME,
+                    line=_config_line(ws, rule_id),
+                    field=f"rules.{rule_id}",
+                )
+            )
     return out
 
 

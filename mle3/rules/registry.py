@@ -12,7 +12,8 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import networkx as nx
 
@@ -37,7 +38,7 @@ class Rule:
     severity: str
     summary: str
     fix: str
-    check: Callable[["Context"], Iterator[Hit]] | None = None
+    check: Callable[[Context], Iterator[Hit]] | None = None
     #: runs after all other rules and may read their findings
     late: bool = False
 
@@ -48,7 +49,7 @@ RULES: dict[str, Rule] = {}
 def rule(rule_id: str, severity: str, summary: str, fix: str, *, late: bool = False) -> Callable:
     """Register a check function under a stable id (``family.name``)."""
 
-    def register(fn: Callable[["Context"], Iterator[Hit]] | None) -> Callable | None:
+    def register(fn: Callable[[Context], Iterator[Hit]] | None) -> Callable | None:
         if rule_id in RULES:
             raise RuntimeError(f"rule {rule_id} registered twice")
         RULES[rule_id] = Rule(rule_id, rule_id.split(".")[0], severity, summary, fix, fn, late)

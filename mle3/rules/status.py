@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..graph import upstream
 from ..vocab import MODEL_STATUSES, RUN_STATUSES
@@ -11,8 +11,12 @@ from .registry import Context, Hit, rule
 _KNOWN = {"model_version": MODEL_STATUSES, "run": RUN_STATUSES}
 
 
-@rule("status.unknown", "error", "A model version or run has a status outside the life cycle.",
-      "Model versions: draft, training, validated, released, rejected, obsolete. Runs: pending, in_progress, success, failed, aborted, terminated.")
+@rule(
+    "status.unknown",
+    "error",
+    "A model version or run has a status outside the life cycle.",
+    "Model versions: draft, training, validated, released, rejected, obsolete. Runs: pending, in_progress, success, failed, aborted, terminated.",
+)
 def unknown_status(ctx: Context) -> Iterator[Hit]:
     for item in ctx.ws.items:
         allowed = _KNOWN.get(item.kind)
@@ -20,9 +24,13 @@ def unknown_status(ctx: Context) -> Iterator[Hit]:
             yield Hit(item, f"status {item.status!r} is not one of {', '.join(allowed)}", ("status",))
 
 
-@rule("status.upstream-broken", "error",
-      "A validated or released model version rests on items that are missing or have errors.",
-      "Fix the errors reported on the upstream items first, or move the model back to draft.", late=True)
+@rule(
+    "status.upstream-broken",
+    "error",
+    "A validated or released model version rests on items that are missing or have errors.",
+    "Fix the errors reported on the upstream items first, or move the model back to draft.",
+    late=True,
+)
 def upstream_broken(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         if model.status not in ("validated", "released"):

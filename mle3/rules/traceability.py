@@ -2,77 +2,117 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from .registry import Context, Hit, rule
 
 
-@rule("trace.dangling-ref", "error", "A reference names an item that does not exist.",
-      "Correct the id, add the missing item, or declare the id external in mle3.yaml (`external:`).")
+@rule(
+    "trace.dangling-ref",
+    "error",
+    "A reference names an item that does not exist.",
+    "Correct the id, add the missing item, or declare the id external in mle3.yaml (`external:`).",
+)
 def dangling_references(ctx: Context) -> Iterator[Hit]:
     for item, ref, target in ctx.graph.graph["references"]:
         if target is None and not ctx.ws.is_external(ref.target):
             yield Hit(item, f"{ref.relation} reference {ref.target!r} names no item", ref.path)
 
 
-@rule("trace.wrong-kind", "error", "A reference points to an item of the wrong kind (e.g. previous_version to a non-model).",
-      "Point the field to an item of the kind named in the message.")
+@rule(
+    "trace.wrong-kind",
+    "error",
+    "A reference points to an item of the wrong kind (e.g. previous_version to a non-model).",
+    "Point the field to an item of the kind named in the message.",
+)
 def wrong_kind(ctx: Context) -> Iterator[Hit]:
     for item, ref, target in ctx.graph.graph["references"]:
         if target is not None and target.kind not in ref.allowed_kinds:
-                yield Hit(item, f"{ref.relation} {ref.target!r} is a {target.kind}, expected {' or '.join(ref.allowed_kinds)}", ref.path)
+            yield Hit(
+                item,
+                f"{ref.relation} {ref.target!r} is a {target.kind}, expected {' or '.join(ref.allowed_kinds)}",
+                ref.path,
+            )
 
 
-@rule("trace.requirement-uncovered", "error", "An ML data requirement is satisfied by no data set.",
-      "List the requirement under `requirements:` of the data set version that satisfies it.")
+@rule(
+    "trace.requirement-uncovered",
+    "error",
+    "An ML data requirement is satisfied by no data set.",
+    "List the requirement under `requirements:` of the data set version that satisfies it.",
+)
 def requirement_uncovered(ctx: Context) -> Iterator[Hit]:
     for req in ctx.ws.of_kind("requirement"):
         if req.type == "ml_data" and not ctx.satisfied_by.get(req.id):
             yield Hit(req, f"ML data requirement {req.id} is covered by no data set", ("type",))
 
 
-@rule("trace.dataset-no-requirement", "error", "A data set satisfies no requirement.",
-      "Add the ML data requirements it satisfies under `requirements:`.")
+@rule(
+    "trace.dataset-no-requirement",
+    "error",
+    "A data set satisfies no requirement.",
+    "Add the ML data requirements it satisfies under `requirements:`.",
+)
 def dataset_without_requirement(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
         if not ds.requirements:
             yield Hit(ds, f"data set {ds.key} satisfies no requirement", ("requirements",))
 
 
-@rule("trace.config-no-dataset", "error", "A training configuration names no data set.",
-      "Set `dataset:` to a data set id (latest version) or id-version.")
+@rule(
+    "trace.config-no-dataset",
+    "error",
+    "A training configuration names no data set.",
+    "Set `dataset:` to a data set id (latest version) or id-version.",
+)
 def config_without_dataset(ctx: Context) -> Iterator[Hit]:
     for cfg in ctx.ws.of_kind("training"):
         if not cfg.dataset:
             yield Hit(cfg, f"training configuration {cfg.id} names no data set", ("dataset",))
 
 
-@rule("trace.model-no-requirements", "error", "A model version traces to no requirement.",
-      "List the requirements under `traceability.requirements`.")
+@rule(
+    "trace.model-no-requirements",
+    "error",
+    "A model version traces to no requirement.",
+    "List the requirements under `traceability.requirements`.",
+)
 def model_without_requirements(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         if not model.traceability.requirements:
             yield Hit(model, f"model version {model.id} traces to no requirement", ("traceability",))
 
 
-@rule("trace.model-no-training", "error", "A model version names no training configuration or run.",
-      "Set `training_run:` to the run or training configuration that produced it.")
+@rule(
+    "trace.model-no-training",
+    "error",
+    "A model version names no training configuration or run.",
+    "Set `training_run:` to the run or training configuration that produced it.",
+)
 def model_without_training(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         if not model.training_run and not model.training_config:
             yield Hit(model, f"model version {model.id} names no training configuration or run", ("training_run",))
 
 
-@rule("trace.model-no-dataset", "error", "A model version names no data set version.",
-      "Set `training_data.dataset_version` to the exact data set version (id-version).")
+@rule(
+    "trace.model-no-dataset",
+    "error",
+    "A model version names no data set version.",
+    "Set `training_data.dataset_version` to the exact data set version (id-version).",
+)
 def model_without_dataset(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         if not model.training_data.dataset_version:
             yield Hit(model, f"model version {model.id} names no data set version", ("training_data",))
 
 
-@rule("trace.previous-version-cycle", "error", "previous_version links form a cycle.",
-      "Point previous_version of the oldest model in the cycle to nothing or to an older model.")
+@rule(
+    "trace.previous-version-cycle",
+    "error",
+    "previous_version links form a cycle.",
+    "Point previous_version of the oldest model in the cycle to nothing or to an older model.",
+)
 def previous_version_cycle(ctx: Context) -> Iterator[Hit]:
     # Every model has at most one previous_version, so the links form chains; walking
     # each chain once with a colouring finds every cycle in linear time.
@@ -91,15 +131,23 @@ def previous_version_cycle(ctx: Context) -> Iterator[Hit]:
             on_walk.add(node)
             node = previous.get(node)
         if node is not None and node in on_walk:
-            cycle = walk[walk.index(node):]
+            cycle = walk[walk.index(node) :]
             first = min(cycle)
-            ordered = cycle[cycle.index(first):] + cycle[: cycle.index(first)] + [first]
-            yield Hit(ctx.ws.by_key[first], f"previous_version cycle: {' -> '.join(ordered)}", ("traceability", "previous_version"))
+            ordered = cycle[cycle.index(first) :] + cycle[: cycle.index(first)] + [first]
+            yield Hit(
+                ctx.ws.by_key[first],
+                f"previous_version cycle: {' -> '.join(ordered)}",
+                ("traceability", "previous_version"),
+            )
         done.update(walk)
 
 
-@rule("trace.config-unused", "warning", "A training configuration is used by no run and no model version.",
-      "Train with it (`mle3 train`), link a model version to it, or remove it.")
+@rule(
+    "trace.config-unused",
+    "warning",
+    "A training configuration is used by no run and no model version.",
+    "Train with it (`mle3 train`), link a model version to it, or remove it.",
+)
 def config_unused(ctx: Context) -> Iterator[Hit]:
     for cfg in ctx.ws.of_kind("training"):
         users = {ctx.graph.nodes[n]["kind"] for n in ctx.graph.predecessors(cfg.id)}

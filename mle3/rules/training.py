@@ -4,7 +4,8 @@ underfitting), with the thresholds of ``training_caveats:`` in ``mle3.yaml``."""
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from .. import caveats
 from ..workspace.records import EPOCHS_FILE, read_epoch_log, read_epochs
@@ -27,35 +28,51 @@ def _hits(ctx: Context, kind: str) -> Iterator[Hit]:
                 yield Hit(run, found.message)
 
 
-@rule("training.overfit", "warning",
-      "Validation loss rose for training_caveats.overfit_epochs epochs in a row while training loss fell: the model learns the training set, not the task.",
-      "Look at the generalization gap in the run's 13-65; stop earlier (early_stopping), add data or augmentation, or regularize; the best epoch's weights are the ones kept.")
+@rule(
+    "training.overfit",
+    "warning",
+    "Validation loss rose for training_caveats.overfit_epochs epochs in a row while training loss fell: the model learns the training set, not the task.",
+    "Look at the generalization gap in the run's 13-65; stop earlier (early_stopping), add data or augmentation, or regularize; the best epoch's weights are the ones kept.",
+)
 def overfit(ctx: Context) -> Iterator[Hit]:
     yield from _hits(ctx, "overfit")
 
 
-@rule("training.underfit", "warning",
-      "Training loss stayed above training_caveats.underfit_loss_ratio of the first epoch's, or val mAP50 stayed flat below flat_map50_below: the model has not learned enough.",
-      "Train longer or with a higher learning rate, check the labels (`mle3 dataset register` reports label problems), or use a larger model.")
+@rule(
+    "training.underfit",
+    "warning",
+    "Training loss stayed above training_caveats.underfit_loss_ratio of the first epoch's, or val mAP50 stayed flat below flat_map50_below: the model has not learned enough.",
+    "Train longer or with a higher learning rate, check the labels (`mle3 dataset register` reports label problems), or use a larger model.",
+)
 def underfit(ctx: Context) -> Iterator[Hit]:
     yield from _hits(ctx, "underfit")
 
 
-@rule("training.model-run-unfinished", "error",
-      "A model version names a training run whose record does not say success (the run crashed, was killed or is still running): its weights are not the result of a finished training.",
-      "Train again (`mle3 runs rerun RUN`) and use the new run's model version; mark this one rejected or remove it.")
+@rule(
+    "training.model-run-unfinished",
+    "error",
+    "A model version names a training run whose record does not say success (the run crashed, was killed or is still running): its weights are not the result of a finished training.",
+    "Train again (`mle3 runs rerun RUN`) and use the new run's model version; mark this one rejected or remove it.",
+)
 def model_run_unfinished(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         run = ctx.ws.resolve(model.training_run) if model.training_run else None
         if run is None or run.kind != "run" or run.status == "success":
             continue
-        yield Hit(model, f"model version {model.id} comes from run {run.id}, which is {run.status!r}, not success: "
-                         "it is not promotable until a run that ended success produced it", ("training_run",))
+        yield Hit(
+            model,
+            f"model version {model.id} comes from run {run.id}, which is {run.status!r}, not success: "
+            "it is not promotable until a run that ended success produced it",
+            ("training_run",),
+        )
 
 
-@rule("training.epochs-unreadable", "error",
-      "A line of a run's epochs.jsonl is not an epoch record mle3 wrote (not JSON, not an object, a bad epoch number): the recorded curves cannot be trusted.",
-      "Restore epochs.jsonl from git (`git checkout -- FILE`), or train again; mle3 appends one JSON object per epoch and never edits the file.")
+@rule(
+    "training.epochs-unreadable",
+    "error",
+    "A line of a run's epochs.jsonl is not an epoch record mle3 wrote (not JSON, not an object, a bad epoch number): the recorded curves cannot be trusted.",
+    "Restore epochs.jsonl from git (`git checkout -- FILE`), or train again; mle3 appends one JSON object per epoch and never edits the file.",
+)
 def epochs_unreadable(ctx: Context) -> Iterator[Hit]:
     for run in ctx.ws.of_kind("run"):
         rel = (PurePosixPath(run._file).parent / EPOCHS_FILE).as_posix()

@@ -15,4 +15,13 @@ from ..recipe.mapping import Mapping, map_config
 from ..runs.records import RunRecord, effective_status, list_runs
 from .train import TrainOptions, TrainResult, train
 
-__all__ = ["Mapping", "RunRecord", "TrainOptions", "TrainResult", "effective_status", "list_runs", "map_config", "train"]
+__all__ = [
+    "Mapping",
+    "RunRecord",
+    "TrainOptions",
+    "TrainResult",
+    "effective_status",
+    "list_runs",
+    "map_config",
+    "train",
+]

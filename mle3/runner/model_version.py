@@ -47,8 +47,9 @@ def _line_models(root: Path, line: str) -> list[dict[str, Any]]:
         for entry in doc.get("model_versions") or [doc.get("model_version")]:
             if not isinstance(entry, dict) or not entry.get("id"):
                 continue
-            view = SimpleNamespace(id=str(entry["id"]), model_line=entry.get("model_line"),
-                                   version=entry.get("version"))
+            view = SimpleNamespace(
+                id=str(entry["id"]), model_line=entry.get("model_line"), version=entry.get("version")
+            )
             if model_line_of(view) == line:
                 found.append({"id": view.id, "version": version_of(view), "created": str(entry.get("created") or "")})
     return found
@@ -68,7 +69,9 @@ def _duration(seconds: float) -> str:
     return f"{total // 3600}h {total % 3600 // 60:02d}m {total % 60:02d}s"
 
 
-def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str, Any], model_id: str | None = None) -> str:
+def write_model_version(
+    ws: Any, record: RunRecord, prep: Any, outcome: dict[str, Any], model_id: str | None = None
+) -> str:
     root: Path = ws.root
     cfg, dataset = prep.cfg, prep.dataset
     env = record.data.get("environment", {})
@@ -78,11 +81,17 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
         models = _line_models(root, line)
         previous = previous_of(models)
         new_id = model_id or draft_id(line, record.id)
-        if model_id and any(m["id"] == model_id for m in models) or (root / layout.models_dir / f"{new_id}.yaml").exists():
+        if (
+            model_id
+            and any(m["id"] == model_id for m in models)
+            or (root / layout.models_dir / f"{new_id}.yaml").exists()
+        ):
             raise Mle3Error(f"model version {new_id} already exists")
         weights_rel = f"{layout.weights_dir}/{new_id}.pt"
         atomic_copy(outcome["best_weights"], root / weights_rel)
-        requirements = list(dict.fromkeys(list(cfg.requirements) + (list(dataset.requirements) if dataset is not None else [])))
+        requirements = list(
+            dict.fromkeys(list(cfg.requirements) + (list(dataset.requirements) if dataset is not None else []))
+        )
         previous_item = ws.resolve(previous) if previous else None
         inherited = previous_item.traceability.architecture if previous_item is not None else None
         architecture = cfg.architecture or inherited
@@ -108,7 +117,12 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
                 "training_time": _duration(sum(a.get("duration_s", 0) for a in record.data.get("attempts", [])) or 0),
                 "gpu": ", ".join(gpus) if gpus else f"none (CPU: {env.get('cpu')})",
             },
-            "dependencies": {"pytorch": env.get("torch"), "ultralytics": env.get("ultralytics"), "cuda": env.get("cuda") or "none", "python": env.get("python")},
+            "dependencies": {
+                "pytorch": env.get("torch"),
+                "ultralytics": env.get("ultralytics"),
+                "cuda": env.get("cuda") or "none",
+                "python": env.get("python"),
+            },
             "traceability": {"requirements": requirements, "architecture": architecture, "previous_version": previous},
             "status": "draft",
             "approver": None,
@@ -117,12 +131,17 @@ def write_model_version(ws: Any, record: RunRecord, prep: Any, outcome: dict[str
         }
         item["training_data"] = {k: v for k, v in item["training_data"].items() if v is not None}
         item["traceability"] = {k: v for k, v in item["traceability"].items() if v}
-        text = f"# Written by `mle3 train` for run {record.id}. Status changes go through `mle3 promote`.\n" + yaml.safe_dump({"model_version": clean(item)}, sort_keys=False, allow_unicode=True, width=120)
+        text = (
+            f"# Written by `mle3 train` for run {record.id}. Status changes go through `mle3 promote`.\n"
+            + yaml.safe_dump({"model_version": clean(item)}, sort_keys=False, allow_unicode=True, width=120)
+        )
         atomic_write_text(root / layout.models_dir / f"{new_id}.yaml", text)
     return new_id
 
 
-def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str, int8_onnx: Path, quantization: dict[str, Any]) -> str:
+def write_quantized_model(
+    ws: Any, record: RunRecord, parent: Any, child_id: str, int8_onnx: Path, quantization: dict[str, Any]
+) -> str:
     """The child model version of a quantization run: the INT8 ONNX file, the parent as
     ``previous_version``, the parent's traceability and data, and the ``quantization``
     block (method, tooling, calibration set, float reference, metrics, drop, gate, size,
@@ -145,15 +164,27 @@ def write_quantized_model(ws: Any, record: RunRecord, parent: Any, child_id: str
             "onnx_sha256": sha256_file(root / onnx_rel),
             "metrics": {"validation": quantization["metrics"]["val"], "test": quantization["metrics"]["test"]},
             "training_data": model.training_data.model_dump(exclude_none=True),
-            "training_params": {"epochs": quantization.get("qat_epochs") or 0, "training_time": _duration(record.data.get("duration_s") or 0)},
-            "dependencies": {"ultralytics": quantization["library"].get("ultralytics"), "onnxruntime": quantization["library"].get("onnxruntime")},
+            "training_params": {
+                "epochs": quantization.get("qat_epochs") or 0,
+                "training_time": _duration(record.data.get("duration_s") or 0),
+            },
+            "dependencies": {
+                "ultralytics": quantization["library"].get("ultralytics"),
+                "onnxruntime": quantization["library"].get("onnxruntime"),
+            },
             "traceability": {**model.traceability.model_dump(exclude_none=True), "previous_version": model.id},
-            "quantization": {**quantization, "parent_fingerprint": parent_fp, "parent_fingerprint_version": FINGERPRINT_VERSION},
+            "quantization": {
+                **quantization,
+                "parent_fingerprint": parent_fp,
+                "parent_fingerprint_version": FINGERPRINT_VERSION,
+            },
             "status": "draft",
             "model_line": model_line_of(model),
         }
         item["quantization"] = {k: v for k, v in item["quantization"].items() if v is not None}
         path = root / layout.models_dir / f"{child_id}.yaml"
-        text = f"# Written by `mle3 quantize` (run {record.id}) from {model.id}.\n" + yaml.safe_dump({"model_version": clean(item)}, sort_keys=False, allow_unicode=True, width=120)
+        text = f"# Written by `mle3 quantize` (run {record.id}) from {model.id}.\n" + yaml.safe_dump(
+            {"model_version": clean(item)}, sort_keys=False, allow_unicode=True, width=120
+        )
         atomic_write_text(path, text)
     return path.relative_to(root).as_posix()

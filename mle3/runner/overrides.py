@@ -37,14 +37,24 @@ def apply_values(cfg: Any, aug: Any, values: dict[str, Any]) -> tuple[Any, Any]:
         parts = path.split(".")
         if parts[0] == "augmentation":
             if aug_raw is None:
-                raise Mle3Error(f"tuning space names {path}, but configuration {cfg.id} has no augmentation", file=cfg._file, field="tuning.space")
+                raise Mle3Error(
+                    f"tuning space names {path}, but configuration {cfg.id} has no augmentation",
+                    file=cfg._file,
+                    field="tuning.space",
+                )
             set_path(aug_raw, parts[1:], value)
         else:
             set_path(cfg_raw, parts, value)
     try:
         new_cfg = locate(Training.model_validate(cfg_raw), cfg._file, cfg._where, cfg_raw)
-        new_aug = locate(Augmentation.model_validate(aug_raw), aug._file, aug._where, aug_raw) if aug is not None else None
+        new_aug = (
+            locate(Augmentation.model_validate(aug_raw), aug._file, aug._where, aug_raw) if aug is not None else None
+        )
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise Mle3Error(f"the trial's values make the configuration invalid: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=cfg._file, field="tuning.space") from None
+        raise Mle3Error(
+            f"the trial's values make the configuration invalid: {'.'.join(map(str, err['loc']))}: {err['msg']}",
+            file=cfg._file,
+            field="tuning.space",
+        ) from None
     return new_cfg, new_aug

@@ -14,7 +14,8 @@ extra, which installs onnxruntime-gpu over onnxruntime and downgrades onnx.)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..runs.records import RunRecord, now_iso
 
@@ -53,7 +54,11 @@ def fold_weight_quantization(source: Path, target: Path) -> dict[str, int]:
             continue
         weight = numpy_helper.to_array(initializers[node.input[0]]).astype(np.float64)
         scale = _constant(node.input[1], initializers, constants)
-        zero = _constant(node.input[2], initializers, constants) if len(node.input) > 2 and node.input[2] else np.zeros((), dtype=np.int8)
+        zero = (
+            _constant(node.input[2], initializers, constants)
+            if len(node.input) > 2 and node.input[2]
+            else np.zeros((), dtype=np.int8)
+        )
         if scale is None or zero is None:
             continue
         axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
@@ -83,19 +88,51 @@ def fold_weight_quantization(source: Path, target: Path) -> dict[str, int]:
     return {"folded_weights": folded}
 
 
-def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs: int, lr: float | None,
-            int8_out: Path, threshold: float, echo: Callable[[str], None]) -> None:
+def run_qat(
+    root: Path,
+    record: RunRecord,
+    parent: Any,
+    data_yaml: Path,
+    epochs: int,
+    lr: float | None,
+    int8_out: Path,
+    threshold: float,
+    echo: Callable[[str], None],
+) -> None:
     from ultralytics import YOLO
 
     from .train import epoch_metrics, flag_final_eval
 
     params = _parent_parameters(root, parent)
-    float_ref = YOLO(str(parent.weights)).val(data=str(data_yaml), split="val", imgsz=parent.imgsz, batch=params.get("batch", 16), device=params.get("device", "cpu"), plots=False, project=str(record.directory), name="float-val", exist_ok=True, verbose=False)
+    float_ref = YOLO(str(parent.weights)).val(
+        data=str(data_yaml),
+        split="val",
+        imgsz=parent.imgsz,
+        batch=params.get("batch", 16),
+        device=params.get("device", "cpu"),
+        plots=False,
+        project=str(record.directory),
+        name="float-val",
+        exist_ok=True,
+        verbose=False,
+    )
     reference = float(float_ref.box.map50)
     lr0 = lr if lr is not None else round(float(params.get("lr0", 0.01)) * 0.1, 8)
-    args = {k: v for k, v in params.items() if k not in ("model", "epochs", "pretrained", "lr0", "freeze", "save_period", "resume", "time")}
+    args = {
+        k: v
+        for k, v in params.items()
+        if k not in ("model", "epochs", "pretrained", "lr0", "freeze", "save_period", "resume", "time")
+    }
     args.update(epochs=epochs, lr0=lr0, quantize=8, warmup_epochs=0)
-    record.update(qat={"epochs": epochs, "lr0": lr0, "float_val_mAP_50": round(reference, 6), "parameters": args, "calibration": "ModelOpt: 8 batches of the training loader (training split only)"})
+    record.update(
+        qat={
+            "epochs": epochs,
+            "lr0": lr0,
+            "float_val_mAP_50": round(reference, 6),
+            "parameters": args,
+            "calibration": "ModelOpt: 8 batches of the training loader (training split only)",
+        }
+    )
     if str(args.get("device", "cpu")) != "cpu":
         record.update(qat={**record.data["qat"], "cuda_extension": modelopt_cuda_extension(echo)})
     model = YOLO(str(parent.weights))
@@ -107,7 +144,13 @@ def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs:
     def on_fit_epoch_end(trainer: Any) -> None:
         if state["final"]:
             return
-        metrics = {"epoch": trainer.epoch + 1, "epochs": trainer.epochs, "time": now_iso(), "epoch_time_s": round(float(trainer.epoch_time or 0), 3), **epoch_metrics(trainer)}
+        metrics = {
+            "epoch": trainer.epoch + 1,
+            "epochs": trainer.epochs,
+            "time": now_iso(),
+            "epoch_time_s": round(float(trainer.epoch_time or 0), 3),
+            **epoch_metrics(trainer),
+        }
         drop = reference - metrics.get("mAP50", 0.0)
         metrics.update(float_val_mAP50=round(reference, 6), drop=round(drop, 6), over_threshold=drop > threshold)
         record.append_epoch(metrics)
@@ -115,18 +158,33 @@ def run_qat(root: Path, record: RunRecord, parent: Any, data_yaml: Path, epochs:
         line = f"QAT epoch {metrics['epoch']}/{trainer.epochs}  val mAP50 {metrics.get('mAP50', 0):.3f} (float {reference:.3f}, drop {drop:+.4f})"
         echo(line)
         if drop > threshold:
-            echo(f"WARNING: QAT epoch {metrics['epoch']} loses {drop:.4f} mAP50 against the float model (threshold {threshold})")
+            echo(
+                f"WARNING: QAT epoch {metrics['epoch']} loses {drop:.4f} mAP50 against the float model (threshold {threshold})"
+            )
 
     model.add_callback("on_train_start", on_train_start)
     model.add_callback("on_fit_epoch_end", on_fit_epoch_end)
-    model.train(data=str(data_yaml), project=str(record.directory), name="qat", exist_ok=True, plots=False, val=True, **args)
+    model.train(
+        data=str(data_yaml), project=str(record.directory), name="qat", exist_ok=True, plots=False, val=True, **args
+    )
     weights_dir = Path(model.trainer.save_dir) / "weights"
     best = weights_dir / "best.pt" if (weights_dir / "best.pt").exists() else weights_dir / "last.pt"
-    exported = Path(YOLO(str(best)).export(format="onnx", imgsz=parent.imgsz, simplify=True, dynamic=False, batch=1, device="cpu", verbose=False))
+    exported = Path(
+        YOLO(str(best)).export(
+            format="onnx", imgsz=parent.imgsz, simplify=True, dynamic=False, batch=1, device="cpu", verbose=False
+        )
+    )
     qdq = record.directory / "qat-qdq.onnx"
     exported.replace(qdq)
     folded = fold_weight_quantization(qdq, int8_out)
-    record.update(qat={**record.data["qat"], "weights": best.relative_to(root).as_posix(), **folded, "qdq_float_weights_bytes": qdq.stat().st_size})
+    record.update(
+        qat={
+            **record.data["qat"],
+            "weights": best.relative_to(root).as_posix(),
+            **folded,
+            "qdq_float_weights_bytes": qdq.stat().st_size,
+        }
+    )
 
 
 EXTENSION = "modelopt_cuda_ext"
@@ -161,8 +219,17 @@ def modelopt_cuda_extension(echo: Callable[[str], None]) -> dict[str, Any]:
     loaded = get_cuda_ext() is not None
     seconds = round(time.time() - started, 1)
     if not built:
-        echo(f"QAT: CUDA extension {'built' if loaded else 'could not be built; ModelOpt falls back to slower kernels'} in {seconds} s")
-    return {"needed": True, "name": EXTENSION, "cache": str(root), "was_cached": built, "loaded": loaded, "seconds": seconds}
+        echo(
+            f"QAT: CUDA extension {'built' if loaded else 'could not be built; ModelOpt falls back to slower kernels'} in {seconds} s"
+        )
+    return {
+        "needed": True,
+        "name": EXTENSION,
+        "cache": str(root),
+        "was_cached": built,
+        "loaded": loaded,
+        "seconds": seconds,
+    }
 
 
 def _parent_parameters(root: Path, parent: Any) -> dict[str, Any]:

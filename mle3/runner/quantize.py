@@ -20,7 +20,8 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 import yaml
 
@@ -107,19 +108,36 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
         raise Mle3Error(f"{ref} is a {model.kind}, not a model version")
     rel = model.artifacts.weights
     if not rel:
-        raise Mle3Error("the model version names no weights file", file=model._file, line=ws.line_of(model, ("artifacts",)), field="artifacts.weights")
+        raise Mle3Error(
+            "the model version names no weights file",
+            file=model._file,
+            line=ws.line_of(model, ("artifacts",)),
+            field="artifacts.weights",
+        )
     weights = ws.root / rel
     from ..lfs import not_materialized
 
     fetch = not_materialized(ws.root, rel) if inside_workspace(ws.root, rel) else None
     if fetch:
-        raise Mle3Error(fetch, file=model._file, line=ws.line_of(model, ("artifacts", "weights")), field="artifacts.weights")
+        raise Mle3Error(
+            fetch, file=model._file, line=ws.line_of(model, ("artifacts", "weights")), field="artifacts.weights"
+        )
     if not inside_workspace(ws.root, rel) or not weights.is_file():
-        raise Mle3Error(f"weights file {rel!r} is missing", file=model._file, line=ws.line_of(model, ("artifacts", "weights")), field="artifacts.weights")
+        raise Mle3Error(
+            f"weights file {rel!r} is missing",
+            file=model._file,
+            line=ws.line_of(model, ("artifacts", "weights")),
+            field="artifacts.weights",
+        )
     digest = sha256_file(weights)
     recorded = model.weights_sha256
     if recorded and recorded != digest:
-        raise Mle3Error(f"weights {rel!r} no longer match the recorded sha256 ({recorded[:12]}..., file has {digest[:12]}...)", file=model._file, line=ws.line_of(model, ("weights_sha256",)), field="weights_sha256")
+        raise Mle3Error(
+            f"weights {rel!r} no longer match the recorded sha256 ({recorded[:12]}..., file has {digest[:12]}...)",
+            file=model._file,
+            line=ws.line_of(model, ("weights_sha256",)),
+            field="weights_sha256",
+        )
     run = ws.resolve(model.training_run)
     if run is not None and run.kind == "run":
         _refuse_broken(ws, run.config)
@@ -127,18 +145,29 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
     config = config if config is not None and config.kind == "training" else None
     dataset = ws.resolve(model.training_data.dataset_version)
     if dataset is None or dataset.kind != "dataset" or not dataset.data_yaml:
-        raise Mle3Error("the model's data set version is not a registered data set (needed for calibration and evaluation)", file=model._file, line=ws.line_of(model, ("training_data", "dataset_version")), field="training_data.dataset_version")
+        raise Mle3Error(
+            "the model's data set version is not a registered data set (needed for calibration and evaluation)",
+            file=model._file,
+            line=ws.line_of(model, ("training_data", "dataset_version")),
+            field="training_data.dataset_version",
+        )
     from ..datasets.materialize import local_data_base
 
     base = local_data_base(ws.root, ws.config, dataset)  # the data's place on this machine
     train = dataset.split("train")
     if train is None or not train.path or not (base / train.path).is_dir() or not _images(base / train.path):
-        raise Mle3Error(f"data set {dataset.key} has no training images (calibration uses the training split only)", file=dataset._file, field="splits.train")
+        raise Mle3Error(
+            f"data set {dataset.key} has no training images (calibration uses the training split only)",
+            file=dataset._file,
+            field="splits.train",
+        )
     raw = dict((config._raw or {}).get("quantization") or {}) if config is not None else {}
     try:
         settings = QuantizationSettings.model_validate(raw)
     except Exception as exc:  # validated at load already; a clear message all the same
-        raise Mle3Error(f"invalid quantization block: {exc}", file=config._file if config else None, field="quantization") from None
+        raise Mle3Error(
+            f"invalid quantization block: {exc}", file=config._file if config else None, field="quantization"
+        ) from None
     imgsz = None
     if run is not None and run.kind == "run":
         imgsz = ((run._raw or {}).get("parameters") or {}).get("imgsz")
@@ -153,10 +182,14 @@ def refuse_changing_approved(model: Any, ws: Any) -> None:
     released model that changes approved content, so it is refused before anything runs
     (quantization is not: it writes a new child model version)."""
     if model.status in FROZEN_STATUSES:
-        raise Mle3Error(f"{model.id} is {model.status}: exporting would change the content its approvals cover and break its "
-                        f"{'release' if model.status == 'released' else 'validation'}; export before validation, or quantize "
-                        f"(`mle3 quantize {model.id}` writes a new child and leaves {model.id} as approved)",
-                        file=model._file, line=ws.line_of(model, ("status",)), field="status")
+        raise Mle3Error(
+            f"{model.id} is {model.status}: exporting would change the content its approvals cover and break its "
+            f"{'release' if model.status == 'released' else 'validation'}; export before validation, or quantize "
+            f"(`mle3 quantize {model.id}` writes a new child and leaves {model.id} as approved)",
+            file=model._file,
+            line=ws.line_of(model, ("status",)),
+            field="status",
+        )
 
 
 def _refuse_broken(ws: Any, item_id: str) -> None:
@@ -198,7 +231,11 @@ def preprocess(path: Path, imgsz: int):
 def export_float_onnx(weights: Path, imgsz: int) -> Path:
     from ultralytics import YOLO
 
-    return Path(YOLO(str(weights)).export(format="onnx", imgsz=imgsz, simplify=True, dynamic=False, batch=1, device="cpu", verbose=False))
+    return Path(
+        YOLO(str(weights)).export(
+            format="onnx", imgsz=imgsz, simplify=True, dynamic=False, batch=1, device="cpu", verbose=False
+        )
+    )
 
 
 def quantize_static_onnx(float_onnx: Path, int8_onnx: Path, images: list[Path], imgsz: int, method: str) -> None:
@@ -206,7 +243,13 @@ def quantize_static_onnx(float_onnx: Path, int8_onnx: Path, images: list[Path], 
     As ultralytics does, only weighted ops are quantized: one scale spanning box pixels
     and class scores in the detection head would round the scores to zero."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -222,11 +265,21 @@ def quantize_static_onnx(float_onnx: Path, int8_onnx: Path, images: list[Path], 
     quant_pre_process(str(float_onnx), str(prepared))  # ONNX Runtime's recommended shape inference + graph cleanup
     graph = onnx.load(str(prepared)).graph
     exclude = [n.name for n in graph.node if n.op_type not in {"Conv", "Gemm", "MatMul"}]
-    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
     quantize_static(
-        str(prepared), str(int8_onnx), Reader(),
-        quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-        calibrate_method=methods[method], nodes_to_exclude=exclude,
+        str(prepared),
+        str(int8_onnx),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        activation_type=QuantType.QUInt8,
+        calibrate_method=methods[method],
+        nodes_to_exclude=exclude,
     )
     prepared.unlink(missing_ok=True)
 
@@ -240,7 +293,13 @@ def onnx_summary(path: Path) -> dict[str, Any]:
     for n in model.graph.node:
         ops[n.op_type] = ops.get(n.op_type, 0) + 1
     int8 = sum(1 for t in model.graph.initializer if t.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8))
-    return {"quantize_linear": ops.get("QuantizeLinear", 0), "dequantize_linear": ops.get("DequantizeLinear", 0), "int8_initializers": int8, "initializers": len(model.graph.initializer), "bytes": path.stat().st_size}
+    return {
+        "quantize_linear": ops.get("QuantizeLinear", 0),
+        "dequantize_linear": ops.get("DequantizeLinear", 0),
+        "int8_initializers": int8,
+        "initializers": len(model.graph.initializer),
+        "bytes": path.stat().st_size,
+    }
 
 
 def evaluate_onnx(path: Path, data_yaml: Path, imgsz: int, project: Path, name: str) -> Evaluation:
@@ -252,9 +311,26 @@ def evaluate_onnx(path: Path, data_yaml: Path, imgsz: int, project: Path, name: 
         if not (yaml.safe_load(data_yaml.read_text()) or {}).get(split):
             out[split] = {}
             continue
-        m = YOLO(str(path), task="detect").val(data=str(data_yaml), split=split, imgsz=imgsz, batch=1, device="cpu", plots=False, project=str(project), name=f"{name}-{split}", exist_ok=True, verbose=False)
+        m = YOLO(str(path), task="detect").val(
+            data=str(data_yaml),
+            split=split,
+            imgsz=imgsz,
+            batch=1,
+            device="cpu",
+            plots=False,
+            project=str(project),
+            name=f"{name}-{split}",
+            exist_ok=True,
+            verbose=False,
+        )
         p, r = float(m.box.mp), float(m.box.mr)
-        out[split] = {"mAP_50": round(float(m.box.map50), 6), "mAP_50_95": round(float(m.box.map), 6), "precision": round(p, 6), "recall": round(r, 6), "f1": round(2 * p * r / (p + r), 6) if p + r else 0.0}
+        out[split] = {
+            "mAP_50": round(float(m.box.map50), 6),
+            "mAP_50_95": round(float(m.box.map), 6),
+            "precision": round(p, 6),
+            "recall": round(r, 6),
+            "f1": round(2 * p * r / (p + r), 6) if p + r else 0.0,
+        }
     return Evaluation(out["val"], out["test"])
 
 
@@ -284,7 +360,7 @@ def _evaluation_yaml(parent: Parent, directory: Path) -> Path:
     return target
 
 
-def export(root: "Workspace | Path", ref: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
+def export(root: Workspace | Path, ref: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Float ONNX next to the weights, validated against PyTorch on val, recorded in the
     model version (``artifacts.onnx`` and ``onnx_sha256``) only if the two agree."""
     from ..hashing import sha256_file
@@ -309,34 +385,66 @@ def export(root: "Workspace | Path", ref: str, echo: Callable[[str], None] = pri
     detach_log = attach_log(work / "export.log")
     try:
         onnx_path = export_float_onnx(parent.weights, parent.imgsz)
-        torch_val = YOLO(str(parent.weights)).val(data=str(data_yaml), split="val", imgsz=parent.imgsz, batch=1, device="cpu", plots=False, project=str(work), name="torch", exist_ok=True, verbose=False)
+        torch_val = YOLO(str(parent.weights)).val(
+            data=str(data_yaml),
+            split="val",
+            imgsz=parent.imgsz,
+            batch=1,
+            device="cpu",
+            plots=False,
+            project=str(work),
+            name="torch",
+            exist_ok=True,
+            verbose=False,
+        )
         onnx_eval = evaluate_onnx(onnx_path, data_yaml, parent.imgsz, work, "onnx")
     finally:
         detach_log()
     torch_map = round(float(torch_val.box.map50), 6)
     gap = abs(onnx_eval.val.get("mAP_50", 0.0) - torch_map)
     tolerance = agreement_tolerance(parent.dataset)
-    result = {"model": parent.model.id, "onnx": onnx_path.relative_to(root).as_posix(), "torch_val_mAP_50": torch_map,
-              "onnx_metrics": {"validation": onnx_eval.val, "test": onnx_eval.test}, "gap": round(gap, 6), "tolerance": tolerance, "recorded": False}
+    result = {
+        "model": parent.model.id,
+        "onnx": onnx_path.relative_to(root).as_posix(),
+        "torch_val_mAP_50": torch_map,
+        "onnx_metrics": {"validation": onnx_eval.val, "test": onnx_eval.test},
+        "gap": round(gap, 6),
+        "tolerance": tolerance,
+        "recorded": False,
+    }
     if gap > tolerance:
         onnx_path.unlink(missing_ok=True)
-        raise Mle3Error(f"ONNX val mAP50 {onnx_eval.val.get('mAP_50')} differs from PyTorch {torch_map} by {gap:.4f} (> {tolerance}); the export is not recorded", exit_code=1)
+        raise Mle3Error(
+            f"ONNX val mAP50 {onnx_eval.val.get('mAP_50')} differs from PyTorch {torch_map} by {gap:.4f} (> {tolerance}); the export is not recorded",
+            exit_code=1,
+        )
     digest = sha256_file(onnx_path)
     from ..itemfile import set_fields
     from ..workspace.layout import PROMOTE_LOCK
     from ..workspace.load import locked
 
-    fields = {("artifacts", "onnx"): result["onnx"], ("onnx_sha256",): digest, ("onnx_metrics",): clean(result["onnx_metrics"])}
+    fields = {
+        ("artifacts", "onnx"): result["onnx"],
+        ("onnx_sha256",): digest,
+        ("onnx_metrics",): clean(result["onnx_metrics"]),
+    }
     with locked(ws, PROMOTE_LOCK):  # a promotion while the export ran: checked again, then written
         model = ws.get(parent.model.id)
         refuse_changing_approved(model, ws)
         set_fields(ws, model, fields)
-        audit.append(root, AuditAction.MODEL_EXPORT, model.id, {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]})
+        audit.append(
+            root,
+            AuditAction.MODEL_EXPORT,
+            model.id,
+            {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]},
+        )
     result.update(recorded=True, sha256=digest)
     return result
 
 
-def quantize(root: "Workspace | Path", ref: str, options: QuantizeOptions, echo: Callable[[str], None] = print) -> QuantizeResult:
+def quantize(
+    root: Workspace | Path, ref: str, options: QuantizeOptions, echo: Callable[[str], None] = print
+) -> QuantizeResult:
     from ..workspace import as_workspace
     from ..recipe.environment import environment, git_state, offline_ultralytics
 
@@ -351,10 +459,12 @@ def quantize(root: "Workspace | Path", ref: str, options: QuantizeOptions, echo:
     calib_n = settings.calibration_images
     calib_method = settings.calibration_method
     qat_epochs = settings.qat_epochs
-    for name, configured, override in (("quantization.calibration_images", settings.calibration_images, options.calibration_images),
-                                       ("quantization.calibration_method", settings.calibration_method, options.calibration_method),
-                                       ("quantization.qat_epochs", settings.qat_epochs, options.qat_epochs),
-                                       ("quantization.lr", settings.lr, options.lr)):
+    for name, configured, override in (
+        ("quantization.calibration_images", settings.calibration_images, options.calibration_images),
+        ("quantization.calibration_method", settings.calibration_method, options.calibration_method),
+        ("quantization.qat_epochs", settings.qat_epochs, options.qat_epochs),
+        ("quantization.lr", settings.lr, options.lr),
+    ):
         if override is not None and override != configured:
             deviations.append(Deviation(name, configured, override, "command line"))
     calib_n = options.calibration_images or calib_n
@@ -366,16 +476,38 @@ def quantize(root: "Workspace | Path", ref: str, options: QuantizeOptions, echo:
     listed = [p.relative_to(parent.data_base).as_posix() for p in images]  # the data set's own paths
     config_id = parent.config.id if parent.config is not None else (parent.model.training_run or parent.model.id)
     record = RunRecord.create(
-        root, config_id, kind="quantization", method=options.method, parent_model=parent.model.id,
-        parent_weights_sha256=parent.weights_sha256, dataset_version=parent.dataset.key, dataset_fingerprint=parent.dataset.fingerprint,
-        calibration={"split": "train", "images": len(images), "method": calib_method, "list_sha256": list_hash, "files": listed, **({"data_root": parent.dataset.data_root} if getattr(parent.dataset, "data_root", None) else {})},
-        code=git_state(root), environment=environment(), deviations=[d.__dict__ for d in deviations], threshold=threshold, attempts=[],
+        root,
+        config_id,
+        kind="quantization",
+        method=options.method,
+        parent_model=parent.model.id,
+        parent_weights_sha256=parent.weights_sha256,
+        dataset_version=parent.dataset.key,
+        dataset_fingerprint=parent.dataset.fingerprint,
+        calibration={
+            "split": "train",
+            "images": len(images),
+            "method": calib_method,
+            "list_sha256": list_hash,
+            "files": listed,
+            **({"data_root": parent.dataset.data_root} if getattr(parent.dataset, "data_root", None) else {}),
+        },
+        code=git_state(root),
+        environment=environment(),
+        deviations=[d.__dict__ for d in deviations],
+        threshold=threshold,
+        attempts=[],
     )
     # named after its own run (like a training's draft): two quantizations of one model on
     # two branches never collide
     child_id = f"{draft_id(model_line_of(parent.model) or parent.model.id, record.id)}-int8-{options.method}"
     atomic_write_text(record.directory / "calibration.txt", "".join(path + "\n" for path in listed))
-    audit.append(root, AuditAction.RUN_START, record.id, {"kind": "quantization", "method": options.method, "parent": parent.model.id})
+    audit.append(
+        root,
+        AuditAction.RUN_START,
+        record.id,
+        {"kind": "quantization", "method": options.method, "parent": parent.model.id},
+    )
     result = QuantizeResult(record.id, "in_progress", method=options.method, threshold=threshold)
     started = time.time()
     record.update(status="in_progress", started=now_iso())
@@ -406,50 +538,124 @@ def quantize(root: "Workspace | Path", ref: str, options: QuantizeOptions, echo:
         lat_float = latency_ms(float_copy, sample, parent.imgsz, options.latency_runs)
         lat_int8 = latency_ms(int8_tmp, sample, parent.imgsz, options.latency_runs)
         summary = onnx_summary(int8_tmp)
-        drop = {split: round(getattr(float_eval, split).get("mAP_50", 0.0) - getattr(int8_eval, split).get("mAP_50", 0.0), 6) for split in ("val", "test") if getattr(float_eval, split)}
+        drop = {
+            split: round(
+                getattr(float_eval, split).get("mAP_50", 0.0) - getattr(int8_eval, split).get("mAP_50", 0.0), 6
+            )
+            for split in ("val", "test")
+            if getattr(float_eval, split)
+        }
         passed = all(d <= threshold for d in drop.values())
         table = [
-            {"model": f"{parent.model.id} (float ONNX)", "method": "float", "val": float_eval.val, "test": float_eval.test, "bytes": float_copy.stat().st_size, "latency_ms": lat_float},
-            {"model": child_id, "method": options.method, "val": int8_eval.val, "test": int8_eval.test, "bytes": int8_tmp.stat().st_size, "latency_ms": lat_int8},
+            {
+                "model": f"{parent.model.id} (float ONNX)",
+                "method": "float",
+                "val": float_eval.val,
+                "test": float_eval.test,
+                "bytes": float_copy.stat().st_size,
+                "latency_ms": lat_float,
+            },
+            {
+                "model": child_id,
+                "method": options.method,
+                "val": int8_eval.val,
+                "test": int8_eval.test,
+                "bytes": int8_tmp.stat().st_size,
+                "latency_ms": lat_int8,
+            },
         ]
         from .model_version import write_quantized_model
 
-        child_file = write_quantized_model(ws, record, parent, child_id, int8_tmp, {
-            "method": options.method,
-            "library": _library(options.method),
-            "backend": settings.backend,
-            "format": "ONNX QDQ, int8 weights per channel, uint8 activations per tensor",
-            "calibration": (
-                {"data_set_version": parent.dataset.key, "split": "train", "images": len(images), "method": calib_method, "list_sha256": list_hash, "list": f"{record.rel_dir}/calibration.txt"}
-                if options.method == "ptq" else
-                {"data_set_version": parent.dataset.key, "split": "train", "method": "ModelOpt max calibration over 8 batches of the training loader, then fixed ranges", "images": 8 * int((record.data.get("qat") or {}).get("parameters", {}).get("batch", 16))}
-            ),
-            "qat_epochs": qat_epochs if options.method == "qat" else None,
-            "float_reference": {"model_version": parent.model.id, "weights_sha256": parent.weights_sha256, "metrics": {"val": float_eval.val, "test": float_eval.test}},
-            "metrics": {"val": int8_eval.val, "test": int8_eval.test},
-            "drop": drop, "threshold": threshold, "passed": passed,
-            "size_bytes": int8_tmp.stat().st_size, "float_size_bytes": float_copy.stat().st_size,
-            "size_ratio": round(int8_tmp.stat().st_size / float_copy.stat().st_size, 4),
-            "latency_ms": lat_int8, "float_latency_ms": lat_float, "latency_device": "CPU, ONNX Runtime, batch 1, median",
-            "onnx_nodes": summary,
-            "trt_int8": _tensorrt_note(),
-        })
-        record.update(status="success", ended=now_iso(), duration_s=round(time.time() - started, 2), model_version=child_id, table=table, drop=drop, passed=passed, onnx=summary)
-        result.status, result.model_version, result.table, result.drop, result.passed = "success", child_id, table, drop, passed
+        child_file = write_quantized_model(
+            ws,
+            record,
+            parent,
+            child_id,
+            int8_tmp,
+            {
+                "method": options.method,
+                "library": _library(options.method),
+                "backend": settings.backend,
+                "format": "ONNX QDQ, int8 weights per channel, uint8 activations per tensor",
+                "calibration": (
+                    {
+                        "data_set_version": parent.dataset.key,
+                        "split": "train",
+                        "images": len(images),
+                        "method": calib_method,
+                        "list_sha256": list_hash,
+                        "list": f"{record.rel_dir}/calibration.txt",
+                    }
+                    if options.method == "ptq"
+                    else {
+                        "data_set_version": parent.dataset.key,
+                        "split": "train",
+                        "method": "ModelOpt max calibration over 8 batches of the training loader, then fixed ranges",
+                        "images": 8 * int((record.data.get("qat") or {}).get("parameters", {}).get("batch", 16)),
+                    }
+                ),
+                "qat_epochs": qat_epochs if options.method == "qat" else None,
+                "float_reference": {
+                    "model_version": parent.model.id,
+                    "weights_sha256": parent.weights_sha256,
+                    "metrics": {"val": float_eval.val, "test": float_eval.test},
+                },
+                "metrics": {"val": int8_eval.val, "test": int8_eval.test},
+                "drop": drop,
+                "threshold": threshold,
+                "passed": passed,
+                "size_bytes": int8_tmp.stat().st_size,
+                "float_size_bytes": float_copy.stat().st_size,
+                "size_ratio": round(int8_tmp.stat().st_size / float_copy.stat().st_size, 4),
+                "latency_ms": lat_int8,
+                "float_latency_ms": lat_float,
+                "latency_device": "CPU, ONNX Runtime, batch 1, median",
+                "onnx_nodes": summary,
+                "trt_int8": _tensorrt_note(),
+            },
+        )
+        record.update(
+            status="success",
+            ended=now_iso(),
+            duration_s=round(time.time() - started, 2),
+            model_version=child_id,
+            table=table,
+            drop=drop,
+            passed=passed,
+            onnx=summary,
+        )
+        result.status, result.model_version, result.table, result.drop, result.passed = (
+            "success",
+            child_id,
+            table,
+            drop,
+            passed,
+        )
         if not passed:
-            result.warnings.append(f"mAP50 drop {max(drop.values()):.4f} exceeds the threshold {threshold} (quantization.max_map50_drop)")
+            result.warnings.append(
+                f"mAP50 drop {max(drop.values()):.4f} exceeds the threshold {threshold} (quantization.max_map50_drop)"
+            )
             echo(f"WARNING: {result.warnings[-1]}")
         echo(f"wrote {child_file}")
     except (KeyboardInterrupt, Exception) as exc:
-        record.update(status="aborted" if isinstance(exc, KeyboardInterrupt) else "failed", ended=now_iso(), duration_s=round(time.time() - started, 2), error=f"{type(exc).__name__}: {exc}")
-        audit.append(root, AuditAction.RUN_END, record.id, {"status": record.data["status"], "error": record.data["error"]})
+        record.update(
+            status="aborted" if isinstance(exc, KeyboardInterrupt) else "failed",
+            ended=now_iso(),
+            duration_s=round(time.time() - started, 2),
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        audit.append(
+            root, AuditAction.RUN_END, record.id, {"status": record.data["status"], "error": record.data["error"]}
+        )
         if isinstance(exc, (Mle3Error, KeyboardInterrupt)):
             raise
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         return result
     finally:
         detach_log()
-    audit.append(root, AuditAction.RUN_END, record.id, {"status": "success", "model_version": child_id, "passed": result.passed})
+    audit.append(
+        root, AuditAction.RUN_END, record.id, {"status": "success", "model_version": child_id, "passed": result.passed}
+    )
     return result
 
 
@@ -474,7 +680,10 @@ def _tensorrt_note() -> dict[str, Any]:
         import torch
 
         if torch.cuda.is_available():
-            return {"built": False, "reason": "TensorRT is present; build the engine on the target with `mle3 export --format engine` (not automated yet)"}
+            return {
+                "built": False,
+                "reason": "TensorRT is present; build the engine on the target from the exported ONNX with TensorRT (`trtexec --onnx=MODEL.onnx --int8`; mle3 does not automate it yet)",
+            }
         return {"built": False, "reason": "TensorRT is importable but no GPU is present"}
     except ImportError:
         return {"built": False, "reason": "TensorRT is not installed on this machine"}
@@ -482,4 +691,3 @@ def _tensorrt_note() -> dict[str, Any]:
 
 def result_json(result: QuantizeResult) -> dict[str, Any]:
     return {"schema": "mle3.quantize/1", **asdict(result)}
-

@@ -22,7 +22,8 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from .. import audit
 from .._atomic import atomic_write_text
@@ -31,8 +32,16 @@ from ..ids import id_problem
 from ..vocab import RUN_RERUNNABLE, AuditAction
 from ..workspace.layout import layout_at
 from ..runs.claims import claim_path, claims, me, queue_state
-from ..runs.records import (HEARTBEAT_S, RunRecord, abort_flag, effective_status, now_iso, pause_for_test, process_alive,
-                            process_start)
+from ..runs.records import (
+    HEARTBEAT_S,
+    RunRecord,
+    abort_flag,
+    effective_status,
+    now_iso,
+    pause_for_test,
+    process_alive,
+    process_start,
+)
 
 RERUNNABLE = RUN_RERUNNABLE
 
@@ -48,7 +57,10 @@ def enqueue(root: Any, config_ref: str, options: Any, priority: int = 0, *, reru
     from .train import apply_overrides, config_hash, options_record, prepare
 
     if type(priority) is not int or abs(priority) > MAX_PRIORITY:
-        raise Mle3Error(f"priority {str(priority)[:40]!r} is not an integer of at most {MAX_PRIORITY:.0e} either way", field="--priority")
+        raise Mle3Error(
+            f"priority {str(priority)[:40]!r} is not an integer of at most {MAX_PRIORITY:.0e} either way",
+            field="--priority",
+        )
     ws = as_workspace(root)
     root = ws.root
     prep = prepare(ws, config_ref, options)
@@ -56,11 +68,18 @@ def enqueue(root: Any, config_ref: str, options: Any, priority: int = 0, *, reru
     cfg = prep.cfg
     queued_at = now_iso()
     record = RunRecord.create(
-        root, cfg.id,
-        config_file=cfg._file, config_sha256=config_hash(cfg._raw), configuration=cfg._raw,
-        dataset_version=prep.dataset.key if prep.dataset is not None else None, dataset_fingerprint=prep.fingerprint,
-        data_check=prep.data_check, parameters=args, options=options_record(options),
-        mapping=[r.__dict__ for r in prep.mapping.rows], deviations=[d.__dict__ for d in prep.mapping.deviations],
+        root,
+        cfg.id,
+        config_file=cfg._file,
+        config_sha256=config_hash(cfg._raw),
+        configuration=cfg._raw,
+        dataset_version=prep.dataset.key if prep.dataset is not None else None,
+        dataset_fingerprint=prep.fingerprint,
+        data_check=prep.data_check,
+        parameters=args,
+        options=options_record(options),
+        mapping=[r.__dict__ for r in prep.mapping.rows],
+        deviations=[d.__dict__ for d in prep.mapping.deviations],
         not_applied=[r.field for r in prep.mapping.not_applied],
         queue={"priority": int(priority), "queued_at": queued_at, "by": audit.default_actor(root)},
         **({"rerun_of": rerun_of} if rerun_of else {}),
@@ -68,7 +87,12 @@ def enqueue(root: Any, config_ref: str, options: Any, priority: int = 0, *, reru
     entry = _queue(root) / f"{record.id}.json"
     entry.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(entry, json.dumps({"run": record.id, "priority": int(priority), "queued_at": queued_at}))
-    audit.append(root, AuditAction.RUN_QUEUE, record.id, {"config": cfg.id, "priority": int(priority), **({"rerun_of": rerun_of} if rerun_of else {})})
+    audit.append(
+        root,
+        AuditAction.RUN_QUEUE,
+        record.id,
+        {"config": cfg.id, "priority": int(priority), **({"rerun_of": rerun_of} if rerun_of else {})},
+    )
     return record.id
 
 
@@ -106,7 +130,11 @@ def read_entry(path: Path, rel: str | None = None) -> dict[str, Any]:
         raise Mle3Error(f"run {run[:80]!r} differs from the entry's file name ({stem[:80]})", file=where, field="run")
     priority = entry.get("priority", 0)
     if type(priority) is not int or abs(priority) > MAX_PRIORITY:
-        raise Mle3Error(f"priority {str(priority)[:40]!r} is not an integer (at most {MAX_PRIORITY:.0e} either way)", file=where, field="priority")
+        raise Mle3Error(
+            f"priority {str(priority)[:40]!r} is not an integer (at most {MAX_PRIORITY:.0e} either way)",
+            file=where,
+            field="priority",
+        )
     if not isinstance(entry.get("queued_at", ""), str):
         raise Mle3Error(f"queued_at {str(entry.get('queued_at'))[:40]!r} is not a time", file=where, field="queued_at")
     return {"run": run, "priority": priority, "queued_at": entry.get("queued_at", "")}
@@ -225,7 +253,12 @@ def recover(root: Path, echo: Callable[[str], None] | None = None, *, orphans: b
         except FileNotFoundError:
             continue  # another worker took it back first
         back.append(c.run)
-        audit.append(root, AuditAction.RUN_REQUEUE, c.run, {"claimed_by": c.holder, "reason": "its claimer died before the run started"})
+        audit.append(
+            root,
+            AuditAction.RUN_REQUEUE,
+            c.run,
+            {"claimed_by": c.holder, "reason": "its claimer died before the run started"},
+        )
         if echo is not None:
             echo(f"run {c.run}: queued again (its claimer {c.holder} died before the run started)")
     if orphans:
@@ -248,7 +281,16 @@ def _requeue_orphans(root: Path, echo: Callable[[str], None] | None) -> list[str
         queue = data["queue"] if isinstance(data["queue"], dict) else {}
         priority = queue.get("priority") if type(queue.get("priority")) is int else 0
         entry = _queue(root) / f"{folder.name}.json"
-        atomic_write_text(entry, json.dumps({"run": folder.name, "priority": priority, "queued_at": str(queue.get("queued_at") or data.get("created") or "")}))
+        atomic_write_text(
+            entry,
+            json.dumps(
+                {
+                    "run": folder.name,
+                    "priority": priority,
+                    "queued_at": str(queue.get("queued_at") or data.get("created") or ""),
+                }
+            ),
+        )
         audit.append(root, AuditAction.RUN_REQUEUE, folder.name, {"reason": "its queue entry was never written"})
         out.append(folder.name)
         if echo is not None:
@@ -268,15 +310,35 @@ def scheduler_ids() -> dict[str, Any]:
     env = os.environ
     out: dict[str, Any] = {}
     if env.get("SLURM_JOB_ID"):
-        out["slurm"] = {k.lower(): env[k] for k in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_NODELIST", "SLURMD_NODENAME") if env.get(k)}
+        out["slurm"] = {
+            k.lower(): env[k]
+            for k in (
+                "SLURM_JOB_ID",
+                "SLURM_ARRAY_JOB_ID",
+                "SLURM_ARRAY_TASK_ID",
+                "SLURM_JOB_NODELIST",
+                "SLURMD_NODENAME",
+            )
+            if env.get(k)
+        }
     if env.get("KUBERNETES_SERVICE_HOST"):
-        out["kubernetes"] = {"pod": env.get("POD_NAME") or env.get("HOSTNAME") or socket.gethostname(), **({"namespace": env["POD_NAMESPACE"]} if env.get("POD_NAMESPACE") else {})}
+        out["kubernetes"] = {
+            "pod": env.get("POD_NAME") or env.get("HOSTNAME") or socket.gethostname(),
+            **({"namespace": env["POD_NAMESPACE"]} if env.get("POD_NAMESPACE") else {}),
+        }
     if env.get("RAY_JOB_ID"):
         out["ray"] = {"job_id": env["RAY_JOB_ID"]}
     return out
 
 
-def execute(root: Path, run_id: str, echo: Callable[[str], None] = print, *, worker: str | None = None, claim_token: str | None = None) -> Any:
+def execute(
+    root: Path,
+    run_id: str,
+    echo: Callable[[str], None] = print,
+    *,
+    worker: str | None = None,
+    claim_token: str | None = None,
+) -> Any:
     """Run a claimed pending run in this process (``mle3 runs execute``). The process
     first takes the claim from its worker (``claim_token``), or from the queue when started
     by hand, so a run whose claim was lost (taken back after the worker was thought dead,
@@ -287,23 +349,49 @@ def execute(root: Path, run_id: str, echo: Callable[[str], None] = print, *, wor
     if record.data.get("status") != "pending":
         raise Mle3Error(f"run {run_id} is {record.data.get('status')}, not pending")
     if record.data.get("worker"):
-        raise Mle3Error(f"run {run_id} was started already by {record.data['worker'].get('name') if isinstance(record.data['worker'], dict) else record.data['worker']}")
-    mine = hand_over(root, run_id, claim_token) if claim_token else (claim_path(root, run_id, me()) if claim(root, run_id) else None)
+        raise Mle3Error(
+            f"run {run_id} was started already by {record.data['worker'].get('name') if isinstance(record.data['worker'], dict) else record.data['worker']}"
+        )
+    mine = (
+        hand_over(root, run_id, claim_token)
+        if claim_token
+        else (claim_path(root, run_id, me()) if claim(root, run_id) else None)
+    )
     if mine is None:
-        raise Mle3Error(f"run {run_id}: this process holds no claim on it (queued again or aborted meanwhile); not started")
+        raise Mle3Error(
+            f"run {run_id}: this process holds no claim on it (queued again or aborted meanwhile); not started"
+        )
     try:
         pause_for_test("handover")
         if abort_flag(root, run_id).exists():  # aborted while its worker was starting it
             record.update(status="terminated", ended=now_iso(), error="terminated by the user (abort) while pending")
             abort_flag(root, run_id).unlink(missing_ok=True)
-            audit.append(root, AuditAction.RUN_END, run_id, {"status": "terminated", "error": "terminated by the user (abort) while pending"})
+            audit.append(
+                root,
+                AuditAction.RUN_END,
+                run_id,
+                {"status": "terminated", "error": "terminated by the user (abort) while pending"},
+            )
             raise Mle3Error(f"run {run_id} was aborted before it started", exit_code=1)
         options = options_from_record(record.data)
         scheduler = scheduler_ids()
-        record.update(worker={"name": worker or f"{socket.gethostname()}:{os.getpid()}", "node": socket.gethostname(), "pid": os.getpid(),
-                              "started": now_iso(), **({"cuda_visible_devices": os.environ["CUDA_VISIBLE_DEVICES"]} if os.environ.get("CUDA_VISIBLE_DEVICES") else {})},
-                      pid=os.getpid(), pid_start=process_start(os.getpid()), host=socket.gethostname(),
-                      **({"scheduler": scheduler} if scheduler else {}))
+        record.update(
+            worker={
+                "name": worker or f"{socket.gethostname()}:{os.getpid()}",
+                "node": socket.gethostname(),
+                "pid": os.getpid(),
+                "started": now_iso(),
+                **(
+                    {"cuda_visible_devices": os.environ["CUDA_VISIBLE_DEVICES"]}
+                    if os.environ.get("CUDA_VISIBLE_DEVICES")
+                    else {}
+                ),
+            },
+            pid=os.getpid(),
+            pid_start=process_start(os.getpid()),
+            host=socket.gethostname(),
+            **({"scheduler": scheduler} if scheduler else {}),
+        )
         stop = threading.Event()
 
         def beat() -> None:
@@ -333,14 +421,20 @@ def abort(root: Path, run_id: str) -> str:
     record = RunRecord.load(root, run_id)
     data = record.data
     status = effective_status(data, root)
-    if _unstarted(data) and (claim(root, run_id) or take_dead_claim(root, run_id) or (status == "stale" and not claims(root, run_id))):
+    if _unstarted(data) and (
+        claim(root, run_id) or take_dead_claim(root, run_id) or (status == "stale" and not claims(root, run_id))
+    ):
         lost = " (its worker had died after taking it)" if status == "stale" else ""
         record.update(status="terminated", ended=now_iso(), error=f"terminated by the user (abort) while pending{lost}")
         release(root, run_id)
         audit.append(root, AuditAction.RUN_ABORT, run_id, {"was": status})
         return status
     if status == "stale" and data.get("status") == "pending":  # started by a worker, died before training
-        record.update(status="terminated", ended=now_iso(), error="terminated by the user (abort): its process had died before training")
+        record.update(
+            status="terminated",
+            ended=now_iso(),
+            error="terminated by the user (abort): its process had died before training",
+        )
         release(root, run_id)
         audit.append(root, AuditAction.RUN_ABORT, run_id, {"was": status})
         return status
@@ -379,9 +473,15 @@ def rerun(root: Path, run_id: str, priority: int | None = None) -> str:
     old_priority = queue.get("priority") if type(queue.get("priority")) is int else 0
     new = enqueue(root, data["config"], options, old_priority if priority is None else priority, rerun_of=run_id)
     if lost:
-        record.update(status="failed", ended=now_iso(), error=f"lost: its worker died after taking it from the queue, before it started; run again as {new}")
+        record.update(
+            status="failed",
+            ended=now_iso(),
+            error=f"lost: its worker died after taking it from the queue, before it started; run again as {new}",
+        )
         release(root, run_id)
-        audit.append(root, AuditAction.RUN_END, run_id, {"status": "failed", "error": "lost by a dead worker", "rerun_as": new})
+        audit.append(
+            root, AuditAction.RUN_END, run_id, {"status": "failed", "error": "lost by a dead worker", "rerun_as": new}
+        )
     return new
 
 
@@ -405,7 +505,11 @@ def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print
     slots = slots[:limit]
     running: dict[int, tuple[str, subprocess.Popen]] = {}
     stopping = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set()) if threading.current_thread() is threading.main_thread() else None
+    previous = (
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     started = 0
     echo(f"worker {name}: {len(slots)} slot(s) ({', '.join('GPU ' + s if s is not None else 'CPU' for s in slots)})")
     recover(root, echo, orphans=True)
@@ -433,7 +537,20 @@ def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print
                     break
                 pause_for_test("claim")
                 env = dict(os.environ, YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false", PYTHONUNBUFFERED="1")
-                cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "runs", "execute", run_id, "--worker", name, "--claim", token, "-w", str(root)]
+                cmd = [
+                    sys.executable,
+                    "-c",
+                    "from mle3.cli import run; run()",
+                    "runs",
+                    "execute",
+                    run_id,
+                    "--worker",
+                    name,
+                    "--claim",
+                    token,
+                    "-w",
+                    str(root),
+                ]
                 if slots[slot] is not None:
                     env["CUDA_VISIBLE_DEVICES"] = slots[slot]
                 try:

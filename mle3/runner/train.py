@@ -18,7 +18,8 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 import yaml
 
@@ -114,7 +115,12 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
     if cfg.augmentation:
         aug = ws.resolve(cfg.augmentation)
         if aug is None or aug.kind != "augmentation":
-            raise Mle3Error(f"augmentation {cfg.augmentation!r} names no augmentation configuration", file=cfg_file, line=ws.line_of(cfg, ("augmentation",)), field="augmentation")
+            raise Mle3Error(
+                f"augmentation {cfg.augmentation!r} names no augmentation configuration",
+                file=cfg_file,
+                line=ws.line_of(cfg, ("augmentation",)),
+                field="augmentation",
+            )
     if options.overrides:
         from .overrides import apply_values
 
@@ -133,7 +139,9 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
             raise Mle3Error(
                 f"transfer.pretrained {candidate!r} is not a file in the workspace; mle3 never downloads weights: "
                 "put the weights file there or remove the field to train from the model yaml",
-                file=cfg_file, line=ws.line_of(cfg, ("transfer", "pretrained")), field="transfer.pretrained",
+                file=cfg_file,
+                line=ws.line_of(cfg, ("transfer", "pretrained")),
+                field="transfer.pretrained",
             )
         pretrained = root / candidate
     dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
@@ -142,19 +150,49 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
         if not data_yaml.is_file():
             raise Mle3Error("--data file not found", file=str(options.data))
         mapping.deviations.append(Deviation("dataset", cfg.dataset, str(options.data), "command line", "--data"))
-        return Prepared(cfg, dataset, data_yaml, mapping, pretrained, {"checked": False, "reason": "--data override"}, None, augmentation=aug)
+        return Prepared(
+            cfg,
+            dataset,
+            data_yaml,
+            mapping,
+            pretrained,
+            {"checked": False, "reason": "--data override"},
+            None,
+            augmentation=aug,
+        )
     if dataset is None or dataset.kind != "dataset":
-        raise Mle3Error(f"dataset {cfg.dataset!r} names no data set", file=cfg_file, line=ws.line_of(cfg, ("dataset",)), field="dataset")
+        raise Mle3Error(
+            f"dataset {cfg.dataset!r} names no data set",
+            file=cfg_file,
+            line=ws.line_of(cfg, ("dataset",)),
+            field="dataset",
+        )
     if dataset.retired:
-        raise Mle3Error(f"data set version {dataset.key} is {dataset.status}" + (f" ({dataset.status_reason})" if dataset.status_reason else "")
-                        + ": it is not trained on; name a version still in use", file=cfg_file, line=ws.line_of(cfg, ("dataset",)), field="dataset")
+        raise Mle3Error(
+            f"data set version {dataset.key} is {dataset.status}"
+            + (f" ({dataset.status_reason})" if dataset.status_reason else "")
+            + ": it is not trained on; name a version still in use",
+            file=cfg_file,
+            line=ws.line_of(cfg, ("dataset",)),
+            field="dataset",
+        )
     if not dataset.data_yaml:
-        raise Mle3Error(f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`", file=dataset._file)
+        raise Mle3Error(
+            f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`",
+            file=dataset._file,
+        )
     from ..datasets import verify
     from ..datasets.materialize import local_data_yaml
 
     check = verify(root, dataset, config=ws.config)
-    data_check = {"checked": True, "matches": check.ok, "changed": len(check.changed), "added": len(check.added), "removed": len(check.removed), "allow_changed_data": options.allow_changed_data}
+    data_check = {
+        "checked": True,
+        "matches": check.ok,
+        "changed": len(check.changed),
+        "added": len(check.added),
+        "removed": len(check.removed),
+        "allow_changed_data": options.allow_changed_data,
+    }
     if not check.ok and not options.allow_changed_data:
         raise Mle3Error(
             f"data set {dataset.key} changed since registration ({len(check.changed)} changed, {len(check.added)} added, "
@@ -162,7 +200,16 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
             "or pass --allow-changed-data (recorded in the run)",
         )
     data_check["location"] = check.location
-    return Prepared(cfg, dataset, local_data_yaml(root, ws.config, dataset, echo=lambda line: print(line, file=sys.stderr)), mapping, pretrained, data_check, dataset.fingerprint, augmentation=aug)
+    return Prepared(
+        cfg,
+        dataset,
+        local_data_yaml(root, ws.config, dataset, echo=lambda line: print(line, file=sys.stderr)),
+        mapping,
+        pretrained,
+        data_check,
+        dataset.fingerprint,
+        augmentation=aug,
+    )
 
 
 def find_config(ws: Any, ref: str) -> Any:
@@ -184,9 +231,18 @@ def apply_overrides(prep: Prepared, options: TrainOptions, cuda_count: int) -> d
     """Final ultralytics arguments: mapping, command-line overrides (deviations), and the
     device actually present (GPU when there is one, CPU otherwise)."""
     args = dict(prep.mapping.args)
-    for name, target, value in (("epochs", "epochs", options.epochs), ("batch_size", "batch", options.batch), ("image_size", "imgsz", options.imgsz), ("hardware.workers", "workers", options.workers)):
+    for name, target, value in (
+        ("epochs", "epochs", options.epochs),
+        ("batch_size", "batch", options.batch),
+        ("image_size", "imgsz", options.imgsz),
+        ("hardware.workers", "workers", options.workers),
+    ):
         if value is not None and value != args.get(target):
-            prep.mapping.deviations.append(Deviation(name, args.get(target), value, "command line", f"--{target if target != 'batch' else 'batch'}"))
+            prep.mapping.deviations.append(
+                Deviation(
+                    name, args.get(target), value, "command line", f"--{target if target != 'batch' else 'batch'}"
+                )
+            )
             args[target] = value
     aug = prep.augmentation
     if prep.mapping.albumentations and aug is not None:
@@ -197,17 +253,29 @@ def apply_overrides(prep: Prepared, options: TrainOptions, cuda_count: int) -> d
         map_albumentations(prep.mapping, aug, int(args["imgsz"]), night_list_of(prep.data_yaml))
     configured = args.get("device")
     if options.device is not None:
-        prep.mapping.deviations.append(Deviation("hardware.device", configured, options.device, "command line", "--device"))
+        prep.mapping.deviations.append(
+            Deviation("hardware.device", configured, options.device, "command line", "--device")
+        )
         args["device"] = ultralytics_device(options.device)
     elif configured is None:
         args["device"] = "0" if cuda_count else "cpu"
     elif str(configured) != "cpu":
         wanted = [int(d) for d in str(configured).split(",") if d.strip().isdigit()]
         if not cuda_count or any(d >= cuda_count for d in wanted):
-            prep.mapping.deviations.append(Deviation("hardware.device", configured, "cpu" if not cuda_count else "0", "environment", f"{cuda_count} GPU(s) present"))
+            prep.mapping.deviations.append(
+                Deviation(
+                    "hardware.device",
+                    configured,
+                    "cpu" if not cuda_count else "0",
+                    "environment",
+                    f"{cuda_count} GPU(s) present",
+                )
+            )
             args["device"] = "cpu" if not cuda_count else "0"
     if args.get("amp") and str(args["device"]) == "cpu":
-        prep.mapping.deviations.append(Deviation("hardware.amp", True, False, "environment", "mixed precision applies to GPUs only"))
+        prep.mapping.deviations.append(
+            Deviation("hardware.amp", True, False, "environment", "mixed precision applies to GPUs only")
+        )
         args["amp"] = False
     args.pop("pretrained", None)
     if prep.pretrained is not None:
@@ -244,7 +312,18 @@ def options_record(options: TrainOptions) -> dict[str, Any]:
     """The command-line choices of a run, as recorded (a queued run is executed with them,
     ``mle3 runs rerun`` repeats them)."""
     out: dict[str, Any] = {}
-    for name in ("epochs", "device", "imgsz", "batch", "data", "allow_changed_data", "timeout", "max_attempts", "model_id", "workers"):
+    for name in (
+        "epochs",
+        "device",
+        "imgsz",
+        "batch",
+        "data",
+        "allow_changed_data",
+        "timeout",
+        "max_attempts",
+        "model_id",
+        "workers",
+    ):
         value = getattr(options, name)
         if value not in (None, False) and not (name == "max_attempts" and value == 1):
             out[name] = str(value) if isinstance(value, Path) else value
@@ -259,8 +338,14 @@ def options_from_record(run: dict[str, Any]) -> TrainOptions:
     return TrainOptions(**opts)
 
 
-def train(root: "Workspace | Path", config_ref: str, options: TrainOptions, echo: Callable[[str], None] = print, *,
-          queued: RunRecord | None = None) -> TrainResult:
+def train(
+    root: Workspace | Path,
+    config_ref: str,
+    options: TrainOptions,
+    echo: Callable[[str], None] = print,
+    *,
+    queued: RunRecord | None = None,
+) -> TrainResult:
     """Train and record one run (with retries on failure up to ``max_attempts``); with
     ``queued``, execute that pending run (data checked again, arguments resolved for this
     machine's GPUs) instead of creating one. ``root`` is the loaded workspace (or its path)."""
@@ -321,14 +406,30 @@ def train(root: "Workspace | Path", config_ref: str, options: TrainOptions, echo
             result.warnings.append(message)
             echo(f"warning: {message}")
     for dev in prep.mapping.deviations:
-        echo(f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})")
-    audit.append(root, AuditAction.RUN_START, record.id, {"config": cfg.id, "config_sha256": record.data["config_sha256"], "dataset_version": record.data["dataset_version"]})
+        echo(
+            f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} ({dev.source}{': ' + dev.reason if dev.reason else ''})"
+        )
+    audit.append(
+        root,
+        AuditAction.RUN_START,
+        record.id,
+        {
+            "config": cfg.id,
+            "config_sha256": record.data["config_sha256"],
+            "dataset_version": record.data["dataset_version"],
+        },
+    )
     if options.hooks:
+
         def warn(message: str) -> None:
             result.warnings.append(message)
             echo(f"warning: {message}")
 
-        requirements = list(dict.fromkeys(list(cfg.requirements) + (list(prep.dataset.requirements) if prep.dataset is not None else [])))
+        requirements = list(
+            dict.fromkeys(
+                list(cfg.requirements) + (list(prep.dataset.requirements) if prep.dataset is not None else [])
+            )
+        )
         for hook in options.hooks:
             hook.on_run_start(RunStart(root, record, requirements, warn))
     data_yaml = _write_run_data_yaml(prep, record.directory, keep_test=options.evaluate_test)
@@ -336,10 +437,13 @@ def train(root: "Workspace | Path", config_ref: str, options: TrainOptions, echo
     timer_fired = threading.Event()
     in_main_thread = threading.current_thread() is threading.main_thread()
     TERMINATING.clear()
-    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None  # signals reach the main thread only
+    previous_handler = (
+        signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    )  # signals reach the main thread only
     timer = None
     stop_watch = _watch_abort(root, record.id, timer_fired)
     if options.timeout:
+
         def fire() -> None:
             timer_fired.set()
             os.kill(os.getpid(), signal.SIGTERM)
@@ -359,7 +463,11 @@ def train(root: "Workspace | Path", config_ref: str, options: TrainOptions, echo
                 result.status = "pruned"
                 break
             except Terminated:
-                reason = "the user (abort)" if abort_flag(root, record.id).exists() else ("timeout" if timer_fired.is_set() else "SIGTERM")
+                reason = (
+                    "the user (abort)"
+                    if abort_flag(root, record.id).exists()
+                    else ("timeout" if timer_fired.is_set() else "SIGTERM")
+                )
                 _end(record, "terminated", started, attempt, f"terminated by {reason}")
                 result.status, result.error = "terminated", f"terminated by {reason}"
                 break
@@ -391,19 +499,35 @@ def train(root: "Workspace | Path", config_ref: str, options: TrainOptions, echo
             signal.signal(signal.SIGTERM, previous_handler)
         TERMINATING.clear()
         detach_log()
-    audit.append(root, AuditAction.RUN_END, record.id, {"status": result.status, "model_version": result.model_version, "error": result.error})
+    audit.append(
+        root,
+        AuditAction.RUN_END,
+        record.id,
+        {"status": result.status, "model_version": result.model_version, "error": result.error},
+    )
     return result
 
 
-def finish_success(ws: Any, record: RunRecord, prep: Prepared, outcome: dict[str, Any], options: TrainOptions, started: float, attempt: int,
-                   result: TrainResult) -> None:
+def finish_success(
+    ws: Any,
+    record: RunRecord,
+    prep: Prepared,
+    outcome: dict[str, Any],
+    options: TrainOptions,
+    started: float,
+    attempt: int,
+    result: TrainResult,
+) -> None:
     """Record a finished training's success, then write its model version: in this order,
     so a model version exists only for a run whose record says ``success`` (a crash
     between the two leaves a successful run without a model, never a model of a run that
     did not end; the ``training.model-run-unfinished`` rule catches models written
     otherwise). A model version that cannot be written makes the run ``failed``."""
     if options.study is not None:
-        record.data["study"] = {**options.study, "value": (outcome["final"].get("validation") or {}).get(options.study["objective"]["metric"])}
+        record.data["study"] = {
+            **options.study,
+            "value": (outcome["final"].get("validation") or {}).get(options.study["objective"]["metric"]),
+        }
     _end(record, "success", started, attempt, None)
     crash_for_test("model-version")
     try:
@@ -414,7 +538,10 @@ def finish_success(ws: Any, record: RunRecord, prep: Prepared, outcome: dict[str
         record.update(status="failed", error=error)
         result.status, result.error = "failed", error
         return
-    record.update(**({"model_version": model_id} if model_id else {}), caveats=caveats.summary(record.data, read_epochs(record.directory / EPOCHS_FILE)))
+    record.update(
+        **({"model_version": model_id} if model_id else {}),
+        caveats=caveats.summary(record.data, read_epochs(record.directory / EPOCHS_FILE)),
+    )
     result.status, result.model_version, result.metrics = "success", model_id, outcome["final"]
 
 
@@ -475,7 +602,9 @@ def check_terminating(*_: Any) -> None:
         raise Terminated()
 
 
-def _end(record: RunRecord, status: str, started: float, attempt: int, error: str | None, trace: str | None = None) -> None:
+def _end(
+    record: RunRecord, status: str, started: float, attempt: int, error: str | None, trace: str | None = None
+) -> None:
     ended = time.time()
     attempts = list(record.data.get("attempts") or [])
     attempts.append({"attempt": attempt, "status": status, "duration_s": round(ended - started, 2), "error": error})
@@ -502,7 +631,11 @@ def attach_log(path: Path) -> Callable[[], None]:
     logging.captureWarnings(True)
     restore: list[tuple[logging.StreamHandler, Any, int]] = []
     for other in logger.handlers:
-        if other is not handler and isinstance(other, logging.StreamHandler) and not isinstance(other, logging.FileHandler):
+        if (
+            other is not handler
+            and isinstance(other, logging.StreamHandler)
+            and not isinstance(other, logging.FileHandler)
+        ):
             restore.append((other, other.stream, other.level))
             other.stream = sys.stdout  # not setStream(): it flushes the old stream, which may be closed
             other.setLevel(logging.WARNING)
@@ -520,8 +653,14 @@ def attach_log(path: Path) -> Callable[[], None]:
     return undo
 
 
-def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], data_yaml: Path, echo: Callable[[str], None],
-                     on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def _run_ultralytics(
+    record: RunRecord,
+    prep: Prepared,
+    args: dict[str, Any],
+    data_yaml: Path,
+    echo: Callable[[str], None],
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """One attempt: train, evaluate best.pt on val and test, hash checkpoints."""
     from ultralytics import YOLO
 
@@ -547,7 +686,12 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
             state["final_val"] = {EPOCH_KEYS.get(k, k): float(v) for k, v in (trainer.metrics or {}).items()}
             return
         epoch = trainer.epoch + 1
-        metrics = {"epoch": epoch, "epochs": trainer.epochs, "time": now_iso(), "epoch_time_s": round(float(trainer.epoch_time or 0), 3)}
+        metrics = {
+            "epoch": epoch,
+            "epochs": trainer.epochs,
+            "time": now_iso(),
+            "epoch_time_s": round(float(trainer.epoch_time or 0), 3),
+        }
         metrics.update(epoch_metrics(trainer))
         metrics["fitness"] = float(trainer.fitness) if trainer.fitness is not None else None
         metrics["best_epoch"] = int(trainer.stopper.best_epoch)
@@ -575,7 +719,15 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
         from ..recipe.augment import build
 
         train_args["augmentations"] = build(prep.mapping.albumentations, prep.data_yaml)
-    model.train(data=str(data_yaml), project=str(record.directory), name="ultralytics", exist_ok=True, plots=False, val=True, **train_args)
+    model.train(
+        data=str(data_yaml),
+        project=str(record.directory),
+        name="ultralytics",
+        exist_ok=True,
+        plots=False,
+        val=True,
+        **train_args,
+    )
     trainer = model.trainer
     weights_dir = Path(trainer.save_dir) / "weights"
     best, last = weights_dir / "best.pt", weights_dir / "last.pt"
@@ -583,22 +735,54 @@ def _run_ultralytics(record: RunRecord, prep: Prepared, args: dict[str, Any], da
     final = {"validation": model_metrics(state.get("final_val") or {})}
     if _has_split(data_yaml, "test"):
         echo("evaluating the best weights on the test split")
-        test = YOLO(str(chosen)).val(data=str(data_yaml), split="test", imgsz=args.get("imgsz", 640), batch=args.get("batch", 16), device=args.get("device"), plots=False, project=str(record.directory), name="test", exist_ok=True, verbose=False)
-        final["test"] = model_metrics({
-            "precision": float(test.box.mp), "recall": float(test.box.mr), "mAP50": float(test.box.map50), "mAP50_95": float(test.box.map),
-        })
+        test = YOLO(str(chosen)).val(
+            data=str(data_yaml),
+            split="test",
+            imgsz=args.get("imgsz", 640),
+            batch=args.get("batch", 16),
+            device=args.get("device"),
+            plots=False,
+            project=str(record.directory),
+            name="test",
+            exist_ok=True,
+            verbose=False,
+        )
+        final["test"] = model_metrics(
+            {
+                "precision": float(test.box.mp),
+                "recall": float(test.box.mr),
+                "mAP50": float(test.box.map50),
+                "mAP50_95": float(test.box.map),
+            }
+        )
     checkpoints = []
     for ckpt in sorted(weights_dir.glob("*.pt")):
         if (ckpt == best and not mapping.keep_best) or (ckpt == last and not mapping.keep_last):
             continue
-        checkpoints.append({"path": ckpt.relative_to(record.root).as_posix(), "sha256": sha256_file(ckpt), "bytes": ckpt.stat().st_size})
+        checkpoints.append(
+            {
+                "path": ckpt.relative_to(record.root).as_posix(),
+                "sha256": sha256_file(ckpt),
+                "bytes": ckpt.stat().st_size,
+            }
+        )
     kept = chosen
     outcome = {
-        "final": final, "checkpoints": checkpoints, "best_weights": kept,
-        "best_epoch": state["best_epoch"], "epochs_run": state["epochs_run"], "early_stop_epoch": state["early_stop_epoch"],
+        "final": final,
+        "checkpoints": checkpoints,
+        "best_weights": kept,
+        "best_epoch": state["best_epoch"],
+        "epochs_run": state["epochs_run"],
+        "early_stop_epoch": state["early_stop_epoch"],
         "imgsz": args.get("imgsz"),
     }
-    record.update(final_metrics=final, checkpoints=checkpoints, best_epoch=state["best_epoch"], early_stop_epoch=state["early_stop_epoch"], epochs_completed=state["epochs_run"])
+    record.update(
+        final_metrics=final,
+        checkpoints=checkpoints,
+        best_epoch=state["best_epoch"],
+        early_stop_epoch=state["early_stop_epoch"],
+        epochs_completed=state["epochs_run"],
+    )
     return outcome
 
 

@@ -51,7 +51,7 @@ class Claim:
     start: str | None
 
     @classmethod
-    def of(cls, path: Path) -> "Claim":
+    def of(cls, path: Path) -> Claim:
         parts = path.name[: -len(".json")].split("~")
         if len(parts) == 4 and parts[2].isdigit():
             return cls(path, parts[0], parts[1], int(parts[2]), None if parts[3] == "0" else parts[3])

@@ -24,6 +24,7 @@ import yaml
 
 from .._atomic import atomic_write_text
 from ..errors import Mle3Error
+
 # the readers live with the typed records; re-exported for the callers of this module
 from ..workspace.layout import DEFAULT, layout_at
 from ..workspace.records import MAX_EPOCH_LINE, MAX_RECORD_BYTES, parse_epoch_line, read_epochs  # noqa: F401
@@ -135,7 +136,7 @@ class RunRecord:
         return layout_at(self.root).run_dir(self.id)
 
     @classmethod
-    def create(cls, root: Path, config_id: str, **fields: Any) -> "RunRecord":
+    def create(cls, root: Path, config_id: str, **fields: Any) -> RunRecord:
         runs = root / layout_at(root).runs_dir
         run_id = new_run_id()
         while (runs / run_id).exists():
@@ -159,7 +160,7 @@ class RunRecord:
         return record
 
     @classmethod
-    def load(cls, root: Path, run_id: str) -> "RunRecord":
+    def load(cls, root: Path, run_id: str) -> RunRecord:
         """The record of ``run_id``; an unreadable or malformed one is a one-line
         :class:`Mle3Error` naming the file and field (exit 2)."""
         rel = f"{layout_at(root).run_dir(run_id)}/{RUN_FILE}"
@@ -168,7 +169,9 @@ class RunRecord:
     def save(self) -> None:
         with _SAVE_LOCK:  # the heartbeat thread saves too
             self.data["heartbeat"] = now_iso()
-            text = "# Written by `mle3 train`: the record of one training run. Do not edit.\n" + yaml.safe_dump({"run": clean(self.data)}, sort_keys=False, allow_unicode=True, width=120)
+            text = "# Written by `mle3 train`: the record of one training run. Do not edit.\n" + yaml.safe_dump(
+                {"run": clean(self.data)}, sort_keys=False, allow_unicode=True, width=120
+            )
             atomic_write_text(self.directory / RUN_FILE, text)
         note_change(self.root, self.id)
 
@@ -278,8 +281,15 @@ def list_runs(root: Path) -> list[dict[str, Any]]:
     runs = []
     for run_id, rel, found in iter_runs(root):
         if isinstance(found, Mle3Error):
-            runs.append({"id": run_id, "status": "unreadable", "effective_status": "unreadable", "error": str(found),
-                         "file": rel})
+            runs.append(
+                {
+                    "id": run_id,
+                    "status": "unreadable",
+                    "effective_status": "unreadable",
+                    "error": str(found),
+                    "file": rel,
+                }
+            )
             continue
         run = dict(found.data)
         run["effective_status"] = effective_status(run, root)

@@ -23,7 +23,8 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
+from collections.abc import AsyncIterator
 
 from ..ids import id_problem
 from ..monitor.index import RunIndex
@@ -36,8 +37,10 @@ TOKEN_FILE = DEFAULT.serve_token
 PER_PAGE = 50
 #: an epoch reaches the page within this (plus the network)
 POLL_S = 0.25
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 STATUSES = RUN_STATUSES_SHOWN
 
 
@@ -102,7 +105,9 @@ class Hub:
             await asyncio.sleep(POLL_S)
 
 
-def create_app(root: Path, token: str, *, host: str = "127.0.0.1", port: int = 8000, allow_hosts: tuple[str, ...] = ()) -> Any:
+def create_app(
+    root: Path, token: str, *, host: str = "127.0.0.1", port: int = 8000, allow_hosts: tuple[str, ...] = ()
+) -> Any:
     """The application; requests whose ``Host`` is not ``host:port`` (its loopback
     equivalents) or one of ``allow_hosts`` get 421 (see :mod:`mle3.serve.hosts`)."""
     from starlette.applications import Starlette
@@ -149,18 +154,24 @@ def create_app(root: Path, token: str, *, host: str = "127.0.0.1", port: int = 8
     def authorized(request: Request) -> Response | None:
         given = request.headers.get("x-mle3-token")
         if not given:
-            return JSONResponse({"error": "this action needs the X-MLE3-Token header (the token mle3 serve printed)"}, status_code=401)
+            return JSONResponse(
+                {"error": "this action needs the X-MLE3-Token header (the token mle3 serve printed)"}, status_code=401
+            )
         if not hmac.compare_digest(given.encode(), token.encode()):
             return JSONResponse({"error": "wrong token"}, status_code=403)
         return None
 
     async def page_index(request: Request) -> Response:
-        return HTMLResponse(render_template("serve/index.html.j2", str(root), statuses=STATUSES, project=_project(root)))
+        return HTMLResponse(
+            render_template("serve/index.html.j2", str(root), statuses=STATUSES, project=_project(root))
+        )
 
     async def page_run(request: Request) -> Response:
         run_id = run_id_of(request)
         if run_id is None:
-            return HTMLResponse(render_template("serve/missing.html.j2", str(root), what=request.path_params["run_id"]), status_code=404)
+            return HTMLResponse(
+                render_template("serve/missing.html.j2", str(root), what=request.path_params["run_id"]), status_code=404
+            )
         return HTMLResponse(render_template("serve/run.html.j2", str(root), run_id=run_id, project=_project(root)))
 
     async def api_runs(request: Request) -> Response:
@@ -172,7 +183,15 @@ def create_app(root: Path, token: str, *, host: str = "127.0.0.1", port: int = 8
         except ValueError:
             return JSONResponse({"error": "page must be a number"}, status_code=400)
         total, runs = fresh_index().query(status=status, q=request.query_params.get("q"), page=page, per_page=PER_PAGE)
-        return JSONResponse({"schema": "mle3.serve-runs/1", "total": total, "page": page, "per_page": PER_PAGE, "runs": [_public(r) for r in runs]})
+        return JSONResponse(
+            {
+                "schema": "mle3.serve-runs/1",
+                "total": total,
+                "page": page,
+                "per_page": PER_PAGE,
+                "runs": [_public(r) for r in runs],
+            }
+        )
 
     async def api_run(request: Request) -> Response:
         run_id = run_id_of(request)
@@ -225,7 +244,9 @@ def create_app(root: Path, token: str, *, host: str = "127.0.0.1", port: int = 8
     async def api_rerun(request: Request) -> Response:
         from ..runner.queue import rerun
 
-        return await run_action(request, rerun, lambda run_id, new: {"run": new, "status": "pending", "rerun_of": run_id})
+        return await run_action(
+            request, rerun, lambda run_id, new: {"run": new, "status": "pending", "rerun_of": run_id}
+        )
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
@@ -245,7 +266,10 @@ def create_app(root: Path, token: str, *, host: str = "127.0.0.1", port: int = 8
     ]
     from .hosts import HostGuard, allowed_hosts
 
-    app = Starlette(routes=routes, middleware=[Middleware(HostGuard, allowed=allowed_hosts(host, port, allow_hosts)), Middleware(Headers)])
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(HostGuard, allowed=allowed_hosts(host, port, allow_hosts)), Middleware(Headers)],
+    )
     app.state.index = index
     return app
 
@@ -261,8 +285,27 @@ def _project(root: Path) -> str:
 
 def _public(run: dict[str, Any]) -> dict[str, Any]:
     """What the API shows of a run summary (no pid or host internals)."""
-    keep = ("id", "kind", "config", "dataset_version", "model_version", "study", "rerun_of", "created", "started", "ended", "status",
-            "effective_status", "epochs_completed", "epochs", "best_epoch", "progress", "eta_s", "duration_s", "error")
+    keep = (
+        "id",
+        "kind",
+        "config",
+        "dataset_version",
+        "model_version",
+        "study",
+        "rerun_of",
+        "created",
+        "started",
+        "ended",
+        "status",
+        "effective_status",
+        "epochs_completed",
+        "epochs",
+        "best_epoch",
+        "progress",
+        "eta_s",
+        "duration_s",
+        "error",
+    )
     out = {k: run.get(k) for k in keep}
     out["epoch"] = run.get("epochs_completed")
     queue = run.get("queue")
@@ -290,12 +333,22 @@ def run_detail(root: Path, run_id: str, follower: RunFollower | None = None) -> 
         **_public(summary),
         "metrics": follower.epochs,
         "patience": patience,
-        "patience_left": max(0, patience - (done - best)) if isinstance(patience, int) and isinstance(best, int) else None,
+        "patience_left": max(0, patience - (done - best))
+        if isinstance(patience, int) and isinstance(best, int)
+        else None,
         "log_tail": follower.log_tail[-8000:],
         "deviations": data.get("deviations") or [],
         "not_applied": data.get("not_applied") or [],
-        "mapping": [{k: row.get(k) for k in ("field", "value", "target", "status", "note")} for row in data.get("mapping") or [] if isinstance(row, dict)],
-        "parameters": {k: params.get(k) for k in ("epochs", "batch", "imgsz", "lr0", "optimizer", "device", "patience", "seed") if k in params},
+        "mapping": [
+            {k: row.get(k) for k in ("field", "value", "target", "status", "note")}
+            for row in data.get("mapping") or []
+            if isinstance(row, dict)
+        ],
+        "parameters": {
+            k: params.get(k)
+            for k in ("epochs", "batch", "imgsz", "lr0", "optimizer", "device", "patience", "seed")
+            if k in params
+        },
         "final_metrics": data.get("final_metrics") or {},
     }
 
@@ -304,7 +357,15 @@ def _sse(event: str, payload: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(payload, default=str)}\n\n".encode()
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, *, allow_remote: bool = False, allow_hosts: tuple[str, ...] = (), echo: Any = print) -> None:
+def serve(
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    allow_remote: bool = False,
+    allow_hosts: tuple[str, ...] = (),
+    echo: Any = print,
+) -> None:
     """Run the app until Ctrl-C."""
     import ipaddress
 
@@ -317,13 +378,17 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, *, allow_remote
     except ValueError:
         loopback = False
     if not loopback and not allow_remote:
-        raise Mle3Error(f"--host {host} would let other machines reach mle3 serve; add --allow-remote if that is meant "
-                        "(state-changing requests still need the token)")
+        raise Mle3Error(
+            f"--host {host} would let other machines reach mle3 serve; add --allow-remote if that is meant "
+            "(state-changing requests still need the token)"
+        )
     import uvicorn
 
     token = write_token(root)
     app = create_app(root, token, host=host, port=port, allow_hosts=allow_hosts)
     shown = f"[{host}]" if ":" in host else host
-    echo(f"mle3 serve: http://{shown}:{port}/  (actions: http://{shown}:{port}/#token={token}; token also in {layout_at(root).serve_token})")
+    echo(
+        f"mle3 serve: http://{shown}:{port}/  (actions: http://{shown}:{port}/#token={token}; token also in {layout_at(root).serve_token})"
+    )
     # open event streams never end by themselves: give them a second on shutdown
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=1)

@@ -10,7 +10,8 @@ the first colon), so this small ASGI guard compares ``host:port`` itself.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
@@ -75,8 +76,16 @@ class HostGuard:
                     await send({"type": "websocket.close", "code": 1008})
                     return
                 body = b"mle3 serve: unknown Host header (start mle3 serve with --allow-host NAME to allow a name)\n"
-                await send({"type": "http.response.start", "status": 421,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 421,
+                        "headers": [
+                            (b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)

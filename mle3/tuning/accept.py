@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 
-def accept(root: "Workspace | Path", study_name: str, new_id: str | None = None) -> dict[str, Any]:
+def accept(root: Workspace | Path, study_name: str, new_id: str | None = None) -> dict[str, Any]:
     """Write the accepted configuration (``root``: the loaded workspace, or its path)."""
     from ..workspace import as_workspace
 
@@ -54,14 +54,19 @@ def accept(root: "Workspace | Path", study_name: str, new_id: str | None = None)
     if augmentation_values:
         aug = ws.resolve(cfg.augmentation) if cfg.augmentation else None
         if aug is None:
-            raise Mle3Error(f"the best trial sets augmentation fields, but {cfg.id} has no augmentation", file=cfg._file)
+            raise Mle3Error(
+                f"the best trial sets augmentation fields, but {cfg.id} has no augmentation", file=cfg._file
+            )
         aug_raw = copy.deepcopy(aug._raw)
         aug_raw["id"] = f"{new_id}-AUG"
         for path, value in augmentation_values.items():
             set_path(aug_raw, path.split(".")[1:], value)
         aug_file = root / Path(aug._file).parent / f"{new_id}-augmentation.yaml"
-        atomic_write_text(aug_file, f"# Written by `mle3 tune accept {study_name}`: {aug.id or aug._file} with the best trial's values.\n"
-                          + yaml.safe_dump({"augmentation": aug_raw}, sort_keys=False, allow_unicode=True))
+        atomic_write_text(
+            aug_file,
+            f"# Written by `mle3 tune accept {study_name}`: {aug.id or aug._file} with the best trial's values.\n"
+            + yaml.safe_dump({"augmentation": aug_raw}, sort_keys=False, allow_unicode=True),
+        )
         raw["augmentation"] = aug_raw["id"]
         written.append(aug_file.relative_to(root).as_posix())
     for path, value in values.items():
@@ -69,16 +74,30 @@ def accept(root: "Workspace | Path", study_name: str, new_id: str | None = None)
             set_path(raw, path.split("."), value)
     target = root / Path(cfg._file).parent / f"{new_id}.yaml"
     best = study.best
-    atomic_write_text(target, f"# Written by `mle3 tune accept {study_name}`: {cfg.id} with the values of trial {best.number} "
-                      f"(run {best.run}, {study.objective.get('metric')} {best.value}).\n"
-                      + yaml.safe_dump({"training": raw}, sort_keys=False, allow_unicode=True))
+    atomic_write_text(
+        target,
+        f"# Written by `mle3 tune accept {study_name}`: {cfg.id} with the values of trial {best.number} "
+        f"(run {best.run}, {study.objective.get('metric')} {best.value}).\n"
+        + yaml.safe_dump({"training": raw}, sort_keys=False, allow_unicode=True),
+    )
     written.insert(0, target.relative_to(root).as_posix())
-    audit.append(root, AuditAction.TUNE_ACCEPT, new_id, {"study": study_name, "trial": best.number, "run": best.run,
-                                                         "value": best.value, "params": values, "derived_from": cfg.id})
+    audit.append(
+        root,
+        AuditAction.TUNE_ACCEPT,
+        new_id,
+        {
+            "study": study_name,
+            "trial": best.number,
+            "run": best.run,
+            "value": best.value,
+            "params": values,
+            "derived_from": cfg.id,
+        },
+    )
     return {"config": new_id, "files": written, "study": study_name, "trial": best.number, "values": values}
 
 
 def _suffix(study_name: str, config_id: str) -> str:
     """``TRAIN-001-TUNE-20261127-120000`` accepted from ``TRAIN-001`` -> ``TUNED-20261127-120000``."""
-    rest = study_name[len(config_id) + 1:] if study_name.startswith(config_id + "-") else study_name
+    rest = study_name[len(config_id) + 1 :] if study_name.startswith(config_id + "-") else study_name
     return rest.replace("TUNE-", "TUNED-", 1) if rest.startswith("TUNE-") else f"TUNED-{rest}"

@@ -83,4 +83,6 @@ def counted(study: Any) -> int:
     a waiting (enqueued) trial counts once a process runs it."""
     from optuna.trial import TrialState
 
-    return sum(1 for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING and not t.user_attrs.get("lost"))
+    return sum(
+        1 for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING and not t.user_attrs.get("lost")
+    )

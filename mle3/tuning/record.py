@@ -52,17 +52,19 @@ def record_path(root: Path, name: str) -> Path:
 def trials_of(study: Any) -> list[dict[str, Any]]:
     out = []
     for t in study.get_trials(deepcopy=False):
-        out.append({
-            "number": t.number,
-            "run": t.user_attrs.get("run"),
-            "status": STATES.get(t.state.name, t.state.name.lower()),
-            "value": None if t.value is None else clean(float(t.value)),
-            "params": clean(dict(t.params)),  # rounded as in the trial's run record
-            "epochs": len(t.intermediate_values),
-            **({"baseline": True} if t.user_attrs.get("baseline") else {}),
-            "duration_s": round(t.duration.total_seconds(), 2) if t.duration else None,
-            **({"lost": str(t.user_attrs["lost"])} if t.user_attrs.get("lost") else {}),
-        })
+        out.append(
+            {
+                "number": t.number,
+                "run": t.user_attrs.get("run"),
+                "status": STATES.get(t.state.name, t.state.name.lower()),
+                "value": None if t.value is None else clean(float(t.value)),
+                "params": clean(dict(t.params)),  # rounded as in the trial's run record
+                "epochs": len(t.intermediate_values),
+                **({"baseline": True} if t.user_attrs.get("baseline") else {}),
+                "duration_s": round(t.duration.total_seconds(), 2) if t.duration else None,
+                **({"lost": str(t.user_attrs["lost"])} if t.user_attrs.get("lost") else {}),
+            }
+        )
     return out
 
 
@@ -115,13 +117,19 @@ def write_record(root: Path, ws: Any, cfg: Any, study: Any, name: str, storage: 
             "config_sha256": config_hash(cfg._raw),
             "status": "finished" if final and not counts.get("running") else "running",
             "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "storage": redact(storage) if not storage.startswith("sqlite:///" + str(root)) else f"sqlite (workspace {layout.optuna_storage})",
+            "storage": redact(storage)
+            if not storage.startswith("sqlite:///" + str(root))
+            else f"sqlite (workspace {layout.optuna_storage})",
             "objective": tuning.objective.model_dump(),
             "epochs_per_trial": tuning.epochs_per_trial or cfg.epochs,
             "sampler": tuning.sampler,
             "pruner": tuning.pruner,
             "seed": tuning.seed,
-            **({"process_seeds": [s.get("seed") for s in study.user_attrs["seeds"] if isinstance(s, dict)]} if isinstance(study.user_attrs.get("seeds"), list) else {}),
+            **(
+                {"process_seeds": [s.get("seed") for s in study.user_attrs["seeds"] if isinstance(s, dict)]}
+                if isinstance(study.user_attrs.get("seeds"), list)
+                else {}
+            ),
             "space": {k: v.model_dump(exclude_none=True, exclude_defaults=True) for k, v in tuning.space.items()},
             "dataset_version": dataset.key if dataset is not None and dataset.kind == "dataset" else cfg.dataset,
             "dataset_fingerprint": getattr(dataset, "fingerprint", None),
@@ -131,5 +139,9 @@ def write_record(root: Path, ws: Any, cfg: Any, study: Any, name: str, storage: 
             "importances": _importances(study, trials),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, "# Written by `mle3 tune` from the Optuna study; do not edit.\n" + yaml.safe_dump({"study": item}, sort_keys=False, allow_unicode=True, width=120))
+        atomic_write_text(
+            path,
+            "# Written by `mle3 tune` from the Optuna study; do not edit.\n"
+            + yaml.safe_dump({"study": item}, sort_keys=False, allow_unicode=True, width=120),
+        )
     return StudyResult(name, path.relative_to(root).as_posix(), trials, best)

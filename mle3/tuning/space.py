@@ -22,7 +22,9 @@ def _is_int_field(path: str) -> bool:
         if part not in fields:
             return False
         annotation = fields[part].annotation
-        model = next((a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and hasattr(a, "model_fields")), None)
+        model = next(
+            (a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and hasattr(a, "model_fields")), None
+        )
     kinds = {a for a in (annotation, *get_args(annotation)) if isinstance(a, type)}
     return int in kinds and float not in kinds
 
@@ -34,7 +36,9 @@ def suggest(trial: Any, space: dict[str, TuningParameter]) -> dict[str, Any]:
         if spec.choices is not None:
             values[path] = trial.suggest_categorical(path, list(spec.choices))
         elif _is_int_field(path) and float(spec.low).is_integer() and float(spec.high).is_integer():
-            values[path] = trial.suggest_int(path, int(spec.low), int(spec.high), step=int(spec.step or 1), log=spec.log)
+            values[path] = trial.suggest_int(
+                path, int(spec.low), int(spec.high), step=int(spec.step or 1), log=spec.log
+            )
         else:
             values[path] = trial.suggest_float(path, spec.low, spec.high, step=spec.step, log=spec.log)
     return values

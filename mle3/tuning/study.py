@@ -17,7 +17,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 from ..errors import Mle3Error
 from ..runs.records import pause_for_test
@@ -107,7 +108,9 @@ def _pruner(tuning: Any, epochs: int) -> Any:
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
     # detection metrics sit near 0 for the first epochs of every trial: compare only the
     # second half of a trial, after a few complete trials
-    return optuna.pruners.MedianPruner(n_startup_trials=min(5, max(2, tuning.trials // 4)), n_warmup_steps=max(1, epochs // 2))
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=min(5, max(2, tuning.trials // 4)), n_warmup_steps=max(1, epochs // 2)
+    )
 
 
 def epoch_value(metrics: dict[str, Any], metric: str) -> float | None:
@@ -126,10 +129,17 @@ def resolve(ws: Any, config_ref: str) -> Any:
 
     cfg = find_config(ws, config_ref)
     if cfg.tuning is None:
-        raise Mle3Error(f"configuration {cfg.id} has no tuning block (objective, trials, space)", file=cfg._file, field="tuning")
+        raise Mle3Error(
+            f"configuration {cfg.id} has no tuning block (objective, trials, space)", file=cfg._file, field="tuning"
+        )
     if not is_validation_split(cfg.tuning.objective.split):
-        raise Mle3Error(f"the objective is measured on the {cfg.tuning.objective.split!r} split; a study may only use the validation split "
-                        "(the test split stays unseen until the final model)", file=cfg._file, line=ws.line_of(cfg, ("tuning", "objective", "split")), field="tuning.objective.split")
+        raise Mle3Error(
+            f"the objective is measured on the {cfg.tuning.objective.split!r} split; a study may only use the validation split "
+            "(the test split stays unseen until the final model)",
+            file=cfg._file,
+            line=ws.line_of(cfg, ("tuning", "objective", "split")),
+            field="tuning.objective.split",
+        )
     return cfg
 
 
@@ -137,13 +147,21 @@ def default_study_name(config_id: str) -> str:
     return f"{config_id}-TUNE-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}"
 
 
-def tune(root: "Workspace | Path", config_ref: str, options: TuneOptions, echo: Callable[[str], None] = print, *, worker: int = 0) -> StudyResult:
+def tune(
+    root: Workspace | Path,
+    config_ref: str,
+    options: TuneOptions,
+    echo: Callable[[str], None] = print,
+    *,
+    worker: int = 0,
+) -> StudyResult:
     """Run (or join) a study; with ``options.workers`` > 1, start that many trial
     processes on the same study (one GPU each when there are GPUs) and wait for them."""
     import optuna
 
     from ..ids import check_id
     from ..workspace import as_workspace
+
     ws = as_workspace(root)
     root = ws.root
     cfg = resolve(ws, config_ref)
@@ -159,8 +177,14 @@ def tune(root: "Workspace | Path", config_ref: str, options: TuneOptions, echo: 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     with ws.lock("optuna-storage"):  # processes starting together create the schema once
         storage = open_storage(url)
-        study = optuna.create_study(study_name=name, storage=storage, direction=tuning.objective.direction,
-                                    sampler=optuna.samplers.RandomSampler(), pruner=_pruner(tuning, epochs), load_if_exists=True)
+        study = optuna.create_study(
+            study_name=name,
+            storage=storage,
+            direction=tuning.objective.direction,
+            sampler=optuna.samplers.RandomSampler(),
+            pruner=_pruner(tuning, epochs),
+            load_if_exists=True,
+        )
         known = study.user_attrs.get("config")
         if known and known != cfg.id:
             raise Mle3Error(f"study {name} tunes configuration {known}, not {cfg.id}", field="--study")
@@ -184,7 +208,18 @@ def tune(root: "Workspace | Path", config_ref: str, options: TuneOptions, echo: 
     return write_record(root, ws, cfg, study, name, url, final=True)
 
 
-def _optimize(root: Path, ws: Any, cfg: Any, study: Any, name: str, url: str, trials: int, epochs: int, options: TuneOptions, echo: Callable[[str], None]) -> None:
+def _optimize(
+    root: Path,
+    ws: Any,
+    cfg: Any,
+    study: Any,
+    name: str,
+    url: str,
+    trials: int,
+    epochs: int,
+    options: TuneOptions,
+    echo: Callable[[str], None],
+) -> None:
     import optuna
 
     from ..runner.train import Pruned, TrainOptions, train
@@ -213,9 +248,13 @@ def _optimize(root: Path, ws: Any, cfg: Any, study: Any, name: str, url: str, tr
                 raise Pruned()
 
         opts = TrainOptions(
-            device=options.device, overrides={**values, "epochs": epochs}, evaluate_test=False, write_model=False,
+            device=options.device,
+            overrides={**values, "epochs": epochs},
+            evaluate_test=False,
+            write_model=False,
             study={"name": name, "trial": trial.number, "params": values, "objective": tuning.objective.model_dump()},
-            on_record=lambda run_id: trial.set_user_attr("run", run_id), on_epoch=report,
+            on_record=lambda run_id: trial.set_user_attr("run", run_id),
+            on_epoch=report,
         )
         try:
             result = train(root, cfg.id, opts, echo=lambda line: echo(f"  {line}"))
@@ -240,10 +279,19 @@ def _optimize(root: Path, ws: Any, cfg: Any, study: Any, name: str, url: str, tr
     remaining = trials - counted(study)
     if remaining <= 0:
         return
-    study.optimize(objective, n_trials=remaining, timeout=options.timeout, catch=(TrialFailed,), callbacks=[after], gc_after_trial=True)
+    study.optimize(
+        objective,
+        n_trials=remaining,
+        timeout=options.timeout,
+        catch=(TrialFailed,),
+        callbacks=[after],
+        gc_after_trial=True,
+    )
 
 
-def _run_workers(root: Path, config_id: str, name: str, url: str, options: TuneOptions, trials: int, echo: Callable[[str], None]) -> None:
+def _run_workers(
+    root: Path, config_id: str, name: str, url: str, options: TuneOptions, trials: int, echo: Callable[[str], None]
+) -> None:
     """K trial processes on one study; each takes trials until the study has ``trials``."""
     gpus = _gpu_count()
     procs = []
@@ -251,8 +299,24 @@ def _run_workers(root: Path, config_id: str, name: str, url: str, options: TuneO
         env = dict(os.environ)
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = str(worker % gpus)
-        cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "tune", config_id, "--study", name, "--storage", url,
-               "--trials", str(trials), "--worker-index", str(worker + 1), "-w", str(root)]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from mle3.cli import run; run()",
+            "tune",
+            "run",
+            config_id,
+            "--study",
+            name,
+            "--storage",
+            url,
+            "--trials",
+            str(trials),
+            "--worker-index",
+            str(worker + 1),
+            "-w",
+            str(root),
+        ]
         if options.timeout:
             cmd += ["--timeout", str(options.timeout)]
         if options.device:

@@ -15,10 +15,18 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "CONFIG_NAME": "config", "ProjectConfig": "config", "find_root": "config", "load_config": "config",
-    "Layout": "layout", "layout_at": "layout",
-    "Workspace": "load", "as_workspace": "load", "item_key": "load", "load_workspace": "load",
-    "KINDS": "schema", "json_schemas": "schema",
+    "CONFIG_NAME": "config",
+    "ProjectConfig": "config",
+    "find_root": "config",
+    "load_config": "config",
+    "Layout": "layout",
+    "layout_at": "layout",
+    "Workspace": "load",
+    "as_workspace": "load",
+    "item_key": "load",
+    "load_workspace": "load",
+    "KINDS": "schema",
+    "json_schemas": "schema",
 }
 
 if TYPE_CHECKING:
@@ -37,6 +45,18 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["CONFIG_NAME", "KINDS", "Layout", "ProjectConfig", "Workspace", "as_workspace", "find_root", "item_key",
-           "json_schemas", "layout_at", "load_config", "load_workspace"]
+__all__ = [
+    "CONFIG_NAME",
+    "KINDS",
+    "Layout",
+    "ProjectConfig",
+    "Workspace",
+    "as_workspace",
+    "find_root",
+    "item_key",
+    "json_schemas",
+    "layout_at",
+    "load_config",
+    "load_workspace",
+]
 assert sorted(__all__) == sorted(_EXPORTS)

@@ -23,7 +23,8 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
 from filelock import Timeout
 
@@ -88,7 +89,14 @@ def _untag(obj: dict) -> Any:
 
 # ---------------------------------------------------------------------- entries
 def _line(parsed: Any, size: int, mtime: int, *, tagged: bool) -> bytes:
-    row = [parsed.path, size, mtime, int(parsed.has_duplicates), list(parsed.problem) if parsed.problem else None, parsed.docs]
+    row = [
+        parsed.path,
+        size,
+        mtime,
+        int(parsed.has_duplicates),
+        list(parsed.problem) if parsed.problem else None,
+        parsed.docs,
+    ]
     return json.dumps(row, separators=(",", ":"), default=_tag if tagged else None).encode()
 
 
@@ -120,7 +128,13 @@ def _read(path: Path, root: Path) -> tuple[int, Entries]:
         entries: Entries = {}
         for rows, raw, is_tagged in ((_decode(plain, None), plain, False), (_decode(tagged, _untag), tagged, True)):
             for (p, size, mtime, dup, problem, docs), line in zip(rows, raw):
-                entries[p] = (size, mtime, ParsedFile(p, docs, bool(dup), tuple(problem) if problem else None), line, is_tagged)
+                entries[p] = (
+                    size,
+                    mtime,
+                    ParsedFile(p, docs, bool(dup), tuple(problem) if problem else None),
+                    line,
+                    is_tagged,
+                )
         for p, size, mtime in meta.get("reparse") or ():
             entries[p] = (size, mtime, None, None, False)
         return int(meta["written_ns"]), entries
@@ -128,7 +142,9 @@ def _read(path: Path, root: Path) -> tuple[int, Entries]:
         return 0, {}
 
 
-def parse_with_cache(root: Path, listing: list[tuple[str, int, int]], parse: Callable[[list[str]], Iterable], *, enabled: bool = True) -> Iterator:
+def parse_with_cache(
+    root: Path, listing: list[tuple[str, int, int]], parse: Callable[[list[str]], Iterable], *, enabled: bool = True
+) -> Iterator:
     """Parsed files for ``listing``, parsing only what changed.
 
     Yields as results arrive (cached ones first, then in completion order), so the caller
@@ -160,7 +176,9 @@ def parse_with_cache(root: Path, listing: list[tuple[str, int, int]], parse: Cal
         _write(root, cache_path, listing, entries, fresh, started_ns)
 
 
-def _write(root: Path, cache_path: Path, listing: list[tuple[str, int, int]], entries: Entries, fresh: dict, started_ns: int) -> None:
+def _write(
+    root: Path, cache_path: Path, listing: list[tuple[str, int, int]], entries: Entries, fresh: dict, started_ns: int
+) -> None:
     """Write the cache if no other process is writing it; a cache is never required.
     Unchanged files keep their line; new ones are kept only if their line decodes to
     exactly the documents parsed (else they are listed to be parsed again)."""
@@ -200,7 +218,9 @@ def _write(root: Path, cache_path: Path, listing: list[tuple[str, int, int]], en
         except (TypeError, ValueError, RecursionError):
             pass
         reparse.append([parsed.path, size, mtime])
-    meta = json.dumps({"signature": _signature(), "written_ns": started_ns, "reparse": reparse}, separators=(",", ":")).encode()
+    meta = json.dumps(
+        {"signature": _signature(), "written_ns": started_ns, "reparse": reparse}, separators=(",", ":")
+    ).encode()
     payload = b"\n".join([meta, *plain, *([_TAGGED, *tagged] if tagged else [])])
     try:
         cache_path.parent.mkdir(exist_ok=True)

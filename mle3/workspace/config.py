@@ -112,11 +112,13 @@ class ProjectConfig(_Strict):
 
         for name in value:
             if not re.match(ROOT_NAME, name):
-                raise ValueError(f"data root name {name!r} must be lower-case letters, digits and _ (it becomes MLE3_DATA_ROOT_{name.upper()})")
+                raise ValueError(
+                    f"data root name {name!r} must be lower-case letters, digits and _ (it becomes MLE3_DATA_ROOT_{name.upper()})"
+                )
         return value
 
     @model_validator(mode="after")
-    def _item_dirs_inside(self) -> "ProjectConfig":
+    def _item_dirs_inside(self) -> ProjectConfig:
         for d in self.item_dirs:
             if Path(d).is_absolute() or ".." in Path(d).parts:
                 raise ValueError(f"item_dirs entry {d!r} must stay inside the workspace")

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 from ..paths import STATE
 
@@ -52,7 +53,7 @@ class Layout:
     state_dir: str = STATE
 
     @classmethod
-    def of(cls, root: Path | str, config: "ProjectConfig | None" = None) -> "Layout":
+    def of(cls, root: Path | str, config: ProjectConfig | None = None) -> Layout:
         """The layout of ``root`` as ``config`` (the loaded mle3.yaml) sets it."""
         if config is None:
             return cls(Path(root))
@@ -184,7 +185,7 @@ class Layout:
         """The one place of lock ``name``: ``.mle3/locks/<name>.lock``."""
         return self.root / self.locks_dir / f"{name}.lock"
 
-    def lock(self, name: str, timeout: float = -1) -> "FileLock":
+    def lock(self, name: str, timeout: float = -1) -> FileLock:
         """Lock ``name`` of this workspace (a file lock, re-entrant within a process:
         the same object is returned for the same name). Writers that check and then
         write hold it across both. One object per file and timeout in a process, so a
@@ -203,7 +204,7 @@ class Layout:
         return lock
 
 
-_LOCKS: dict[tuple[str, float], "FileLock"] = {}
+_LOCKS: dict[tuple[str, float], FileLock] = {}
 
 
 DEFAULT = Layout(Path("."))

@@ -14,7 +14,8 @@ from fnmatch import fnmatchcase
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 from pydantic import BaseModel, ValidationError
 
@@ -77,7 +78,7 @@ class Workspace:
         the workspace and then write hold it across both."""
         return self.layout.lock(name, timeout)
 
-    def reload(self, *, use_cache: bool = True) -> "Workspace":
+    def reload(self, *, use_cache: bool = True) -> Workspace:
         """Read the workspace again (after a write) into this object; returns it."""
         fresh = load_workspace(self.root, use_cache=use_cache)
         self.__dict__.pop("_layout", None)
@@ -227,12 +228,15 @@ def _without_union_tags(loc: tuple) -> tuple:
     """Pydantic puts the criterion kind (the union tag) and ``[key]`` (a mapping key that
     failed) into error locations; drop them, so the location is the key's own line."""
     return tuple(
-        x for i, x in enumerate(loc)
+        x
+        for i, x in enumerate(loc)
         if not (i > 0 and isinstance(loc[i - 1], int) and x in _CRITERION_TAGS and i + 1 < len(loc)) and x != "[key]"
     )
 
 
-def _schema_findings(exc: ValidationError, ws: "Workspace", file: str, doc_index: int, item_id: str | None, base: tuple) -> Iterator[Finding]:
+def _schema_findings(
+    exc: ValidationError, ws: Workspace, file: str, doc_index: int, item_id: str | None, base: tuple
+) -> Iterator[Finding]:
     for err in exc.errors(include_url=False):
         loc = _without_union_tags(tuple(err["loc"]))
         if err["type"] == "missing":
@@ -243,10 +247,18 @@ def _schema_findings(exc: ValidationError, ws: "Workspace", file: str, doc_index
                 got = repr(err["input"])
                 message += f" (got {got if len(got) <= 80 else got[:77] + '...'})"
         where = format_path(base + loc)
-        yield Finding("load.schema", "error", f"{where}: {message}", item=item_id, file=file, line=ws.line_at(file, doc_index, base + loc), field=where)
+        yield Finding(
+            "load.schema",
+            "error",
+            f"{where}: {message}",
+            item=item_id,
+            file=file,
+            line=ws.line_at(file, doc_index, base + loc),
+            field=where,
+        )
 
 
-def build_items(parsed: ParsedFile, ws: "Workspace") -> tuple[list[BaseModel], list[Finding]]:
+def build_items(parsed: ParsedFile, ws: Workspace) -> tuple[list[BaseModel], list[Finding]]:
     """Turn one parsed file into validated items and load findings."""
     file = parsed.path
     lines = partial(ws.line_at, file)  # parses the file with positions only if a finding needs a line
@@ -258,13 +270,30 @@ def build_items(parsed: ParsedFile, ws: "Workspace") -> tuple[list[BaseModel], l
         return items, findings
     if parsed.has_duplicates:
         for dup in parse_documents((ws.root / file).read_bytes())[1]:
-            findings.append(Finding("load.duplicate-key", "error", f"key {dup.key!r} appears twice (first at line {dup.first_line}); the first value is lost", file=file, line=dup.line, field=dup.key))
+            findings.append(
+                Finding(
+                    "load.duplicate-key",
+                    "error",
+                    f"key {dup.key!r} appears twice (first at line {dup.first_line}); the first value is lost",
+                    file=file,
+                    line=dup.line,
+                    field=dup.key,
+                )
+            )
     recognised = False
     for doc_index, doc in enumerate(parsed.docs):
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            findings.append(Finding("load.schema", "error", "an item file must be a mapping with one of the keys " + ", ".join(sorted(KINDS)), file=file, line=lines(doc_index, ())))
+            findings.append(
+                Finding(
+                    "load.schema",
+                    "error",
+                    "an item file must be a mapping with one of the keys " + ", ".join(sorted(KINDS)),
+                    file=file,
+                    line=lines(doc_index, ()),
+                )
+            )
             continue
         for top_key, body in doc.items():
             spec = KINDS.get(top_key)
@@ -273,13 +302,31 @@ def build_items(parsed: ParsedFile, ws: "Workspace") -> tuple[list[BaseModel], l
             recognised = True
             model, plural = spec
             if plural and not isinstance(body, list):
-                findings.append(Finding("load.schema", "error", f"{top_key}: must be a list of items", file=file, line=lines(doc_index, (top_key,)), field=top_key))
+                findings.append(
+                    Finding(
+                        "load.schema",
+                        "error",
+                        f"{top_key}: must be a list of items",
+                        file=file,
+                        line=lines(doc_index, (top_key,)),
+                        field=top_key,
+                    )
+                )
                 continue
             entries = list(enumerate(body)) if plural else [(None, body)]
             for index, entry in entries:
                 base = (top_key,) if index is None else (top_key, index)
                 if not isinstance(entry, dict):
-                    findings.append(Finding("load.schema", "error", f"{format_path(base)}: must be a mapping of fields", file=file, line=lines(doc_index, base), field=format_path(base)))
+                    findings.append(
+                        Finding(
+                            "load.schema",
+                            "error",
+                            f"{format_path(base)}: must be a mapping of fields",
+                            file=file,
+                            line=lines(doc_index, base),
+                            field=format_path(base),
+                        )
+                    )
                     continue
                 item_id = entry.get("id") if isinstance(entry.get("id"), str) else None
                 try:
@@ -288,25 +335,50 @@ def build_items(parsed: ParsedFile, ws: "Workspace") -> tuple[list[BaseModel], l
                     findings.extend(_schema_findings(exc, ws, file, doc_index, item_id, base))
                     continue
                 for path, extra, suggestion in misspelled_fields(obj):
-                    findings.append(Finding(
-                        "load.unknown-field", "warning", f"unknown field {extra!r}: did you mean {suggestion!r}?",
-                        item=item_id, file=file, line=lines(doc_index, base + path), field=format_path(base + path),
-                    ))
+                    findings.append(
+                        Finding(
+                            "load.unknown-field",
+                            "warning",
+                            f"unknown field {extra!r}: did you mean {suggestion!r}?",
+                            item=item_id,
+                            file=file,
+                            line=lines(doc_index, base + path),
+                            field=format_path(base + path),
+                        )
+                    )
                 items.append(locate(obj, file, (doc_index, base), entry))
     if not recognised and not findings:
-        findings.append(Finding("load.unrecognised-file", "info", "no item key (" + ", ".join(sorted(k for k in KINDS if not k.endswith("s"))) + "): file skipped", file=file, line=1))
+        findings.append(
+            Finding(
+                "load.unrecognised-file",
+                "info",
+                "no item key (" + ", ".join(sorted(k for k in KINDS if not k.endswith("s"))) + "): file skipped",
+                file=file,
+                line=1,
+            )
+        )
     return items, findings
 
 
 def _invalid_id(ws: Workspace, item: Any) -> Finding | None:
     """An item whose id (or data set version) breaks the id pattern is reported and left
     out of the workspace: nothing can refer to it, and no file is ever named from it."""
-    for name, value in (("id", getattr(item, "id", None)), ("version", getattr(item, "version", None) if item.kind == "dataset" else None)):
+    for name, value in (
+        ("id", getattr(item, "id", None)),
+        ("version", getattr(item, "version", None) if item.kind == "dataset" else None),
+    ):
         if value is None:
             continue
         problem = id_problem(value)
         if problem:
-            return Finding("load.id-invalid", "error", f"{name} {str(value)[:80]!r} {problem}", file=item._file, line=ws.line_of(item, (name,)), field=name)
+            return Finding(
+                "load.id-invalid",
+                "error",
+                f"{name} {str(value)[:80]!r} {problem}",
+                file=item._file,
+                line=ws.line_of(item, (name,)),
+                field=name,
+            )
     return None
 
 
@@ -314,16 +386,28 @@ def _duplicate(ws: Workspace, key: str, first: Any, item: Any) -> Finding:
     """Two items with one id (a merge of two branches that chose the same id by hand): the
     finding names both files and says whether their content differs."""
     where = f"{first._file}:{ws.line_of(first)}"
-    if item.kind == first.kind == "dataset" and getattr(item, "fingerprint", None) != getattr(first, "fingerprint", None):
+    if item.kind == first.kind == "dataset" and getattr(item, "fingerprint", None) != getattr(
+        first, "fingerprint", None
+    ):
         return Finding(
-            "dataset.version-conflict", "error",
+            "dataset.version-conflict",
+            "error",
             f"data set {key} is registered twice with different data: {first.fingerprint} at {where} and {item.fingerprint} here; "
             "register one of them as a new version",
-            item=key, file=item._file, line=ws.line_of(item),
+            item=key,
+            file=item._file,
+            line=ws.line_of(item),
         )
     same = first.model_dump(mode="json") == item.model_dump(mode="json")
     what = "with the same content" if same else "with different content"
-    return Finding("load.duplicate-id", "error", f"id {key!r} is defined twice {what}: at {where} and here", item=key, file=item._file, line=ws.line_of(item))
+    return Finding(
+        "load.duplicate-id",
+        "error",
+        f"id {key!r} is defined twice {what}: at {where} and here",
+        item=key,
+        file=item._file,
+        line=ws.line_of(item),
+    )
 
 
 def _index_versions(ws: Workspace) -> None:
@@ -335,12 +419,17 @@ def _index_versions(ws: Workspace) -> None:
             continue
         taken = ws.by_key.get(alias)
         if taken is not None and taken is not model:
-            ws.findings.append(Finding(
-                "load.duplicate-id", "error",
-                f"version {model.version} of {model_line_of(model)} is given to {model.id} here and to {taken.id} at {taken._file}:{ws.line_of(taken)}; "
-                f"give one of them another version (mle3 promote --version)",
-                item=model.id, file=model._file, line=ws.line_of(model, ("version",)),
-            ))
+            ws.findings.append(
+                Finding(
+                    "load.duplicate-id",
+                    "error",
+                    f"version {model.version} of {model_line_of(model)} is given to {model.id} here and to {taken.id} at {taken._file}:{ws.line_of(taken)}; "
+                    f"give one of them another version (mle3 promote --version)",
+                    item=model.id,
+                    file=model._file,
+                    line=ws.line_of(model, ("version",)),
+                )
+            )
             continue
         ws.by_key[alias] = model
 
@@ -359,14 +448,14 @@ def load_workspace(start: Path | str | None = None, *, use_cache: bool = True, j
     return load_items(root, config, discover(root, Layout.of(root, config).item_dirs), use_cache=use_cache, jobs=jobs)
 
 
-def as_workspace(where: "Workspace | Path | str | None") -> Workspace:
+def as_workspace(where: Workspace | Path | str | None) -> Workspace:
     """The workspace an operation works on: ``where`` itself when the caller loaded it
     (the CLI loads once), else the workspace at (or above) the path ``where``."""
     return where if isinstance(where, Workspace) else load_workspace(where)
 
 
 @contextmanager
-def locked(where: "Workspace | Path | str | None", name: str, *, use_cache: bool = True) -> Iterator[Workspace]:
+def locked(where: Workspace | Path | str | None, name: str, *, use_cache: bool = True) -> Iterator[Workspace]:
     """The workspace read while its lock ``name`` is held, for a check and the write that
     depends on it: a given :class:`Workspace` is reloaded once the lock is held (and so
     is current for its caller afterwards), a path is loaded then."""
@@ -379,13 +468,22 @@ def locked(where: "Workspace | Path | str | None", name: str, *, use_cache: bool
         yield load_workspace(root, use_cache=use_cache)
 
 
-def load_items(root: Path, config: ProjectConfig, listing: list[tuple[str, int, int]], *, use_cache: bool = True, jobs: int | None = None) -> Workspace:
+def load_items(
+    root: Path,
+    config: ProjectConfig,
+    listing: list[tuple[str, int, int]],
+    *,
+    use_cache: bool = True,
+    jobs: int | None = None,
+) -> Workspace:
     """Parse and validate the files of ``listing`` (from :func:`discover`)."""
     with paused_gc():
         return _load_items(root, config, listing, use_cache, jobs)
 
 
-def _load_items(root: Path, config: ProjectConfig, listing: list[tuple[str, int, int]], use_cache: bool, jobs: int | None) -> Workspace:
+def _load_items(
+    root: Path, config: ProjectConfig, listing: list[tuple[str, int, int]], use_cache: bool, jobs: int | None
+) -> Workspace:
     parsed = parse_cache.parse_with_cache(root, listing, lambda paths: iter_parse(root, paths, jobs), enabled=use_cache)
     ws = Workspace(root=root, config=config, items=[], findings=[], files=[p for p, _, _ in listing])
     per_file: dict[str, list[Any]] = {}

@@ -24,9 +24,10 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator, Union
+from typing import Any, Union
+from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -191,7 +192,7 @@ class RunRecord(BaseModel):
         return root / self.folder / EPOCHS_FILE
 
     @classmethod
-    def from_mapping(cls, run: dict[str, Any], file: str | None = None) -> "RunRecord":
+    def from_mapping(cls, run: dict[str, Any], file: str | None = None) -> RunRecord:
         """The typed view of a checked ``run:`` mapping (see :func:`read_run`)."""
         values: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
@@ -213,7 +214,7 @@ class RunRecord(BaseModel):
 _RUN_FIELDS = tuple(n for n in RunRecord.model_fields if n not in ("file", "data", "problems"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _adapter(name: str) -> TypeAdapter[Any]:
     return TypeAdapter(RunRecord.model_fields[name].annotation, config=ConfigDict(strict=False))
 

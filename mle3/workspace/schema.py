@@ -11,10 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # defined in the vocabulary; imported from here too
 from ..vocab import MODEL_METRICS, MODEL_STATUSES, RETIRED_STATUSES, RUN_STATUSES, canonical_split  # noqa: F401
@@ -80,7 +90,12 @@ class SplitRatioCriterion(Section):
 
 def _criterion_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        for key, tag in (("metric", "metric"), ("class", "class"), ("samples", "samples"), ("split_ratio", "split_ratio")):
+        for key, tag in (
+            ("metric", "metric"),
+            ("class", "class"),
+            ("samples", "samples"),
+            ("split_ratio", "split_ratio"),
+        ):
             if key in value:
                 return tag
         return None
@@ -277,10 +292,14 @@ class ToggleSection(Section):
     probability: float | None = Field(None, ge=0, le=1)
 
     @model_validator(mode="after")
-    def _ranges_in_order(self) -> "ToggleSection":
+    def _ranges_in_order(self) -> ToggleSection:
         for name, value in (self.model_extra or {}).items():
             if name == "range" or name.endswith("_range"):
-                if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+                if not (
+                    isinstance(value, list)
+                    and len(value) == 2
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+                ):
                     raise ValueError(f"{name} must be [low, high] (got {value!r})")
                 if value[0] > value[1]:
                     raise ValueError(f"{name} [{value[0]}, {value[1]}] has low > high")
@@ -369,13 +388,28 @@ class QuantizationSettings(Section):
 
 # --------------------------------------------------------------------------- tuning
 AUGMENTATION_GROUPS = {
-    "geometric": get_args(GeometricName), "photometric": get_args(PhotometricName),
-    "weather_simulation": get_args(WeatherName), "automotive_specific": get_args(AutomotiveName),
+    "geometric": get_args(GeometricName),
+    "photometric": get_args(PhotometricName),
+    "weather_simulation": get_args(WeatherName),
+    "automotive_specific": get_args(AutomotiveName),
 }
 #: training fields a study may not vary: references, the study itself, and the epochs
 #: (a trial trains ``epochs_per_trial``)
-NOT_TUNABLE = {"dataset", "augmentation", "requirements", "tuning", "quantization", "epochs", "optimized_by",
-               "derived_from", "id", "title", "model_line", "architecture", "description"}
+NOT_TUNABLE = {
+    "dataset",
+    "augmentation",
+    "requirements",
+    "tuning",
+    "quantization",
+    "epochs",
+    "optimized_by",
+    "derived_from",
+    "id",
+    "title",
+    "model_line",
+    "architecture",
+    "description",
+}
 
 
 class _Strict(Section):
@@ -400,7 +434,7 @@ class TuningParameter(_Strict):
     choices: list[Scalar] | None = None
 
     @model_validator(mode="after")
-    def _range_or_choices(self) -> "TuningParameter":
+    def _range_or_choices(self) -> TuningParameter:
         if self.choices is not None:
             if self.low is not None or self.high is not None:
                 raise ValueError("give either choices or low/high, not both")
@@ -445,7 +479,9 @@ def _check_tunable(path: str) -> str | None:
         if part not in fields:
             return f"{'.'.join(parts[: i + 1])} is not a training configuration field"
         annotation = fields[part].annotation
-        nested = next((a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        nested = next(
+            (a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
         if i < len(parts) - 1:
             if nested is None:
                 return f"{'.'.join(parts[: i + 1])} has no fields"
@@ -476,7 +512,7 @@ class Tuning(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _grid_needs_choices(self) -> "Tuning":
+    def _grid_needs_choices(self) -> Tuning:
         if self.sampler == "grid":
             ranged = [p for p, d in self.space.items() if d.choices is None]
             if ranged:
@@ -532,7 +568,9 @@ class MetricSet(Section):
         value = getattr(self, name, None)
         if value is None and self.model_extra:
             value = self.model_extra.get(name)
-        return value if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+        return (
+            value if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+        )
 
     mAP_50: Number | None = None
     mAP_50_95: Number | None = None
@@ -674,13 +712,13 @@ def _holds_models(annotation: Any) -> bool:
     return any(_holds_models(arg) for arg in get_args(annotation))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _nested_fields(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
     """``(attribute, yaml key)`` of the fields of ``cls`` that can hold sub-models."""
     return tuple((name, f.alias or name) for name, f in cls.model_fields.items() if _holds_models(f.annotation))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _known_keys(cls: type[BaseModel]) -> tuple[str, ...]:
     return tuple({name for name in cls.model_fields} | {f.alias for f in cls.model_fields.values() if f.alias})
 

@@ -13,7 +13,8 @@ versions written by hand may carry the version in their id (``MLE-MODEL-001-v2.3
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 _PART = re.compile(r"(\d+)|([^\d.\-_+]+)")
 SEMVER = re.compile(r"^v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)(?P<suffix>[-+][\w.-]+)?$")

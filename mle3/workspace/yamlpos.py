@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import yaml
 
@@ -114,7 +115,12 @@ def _refuse_alias_bombs(root: yaml.Node) -> None:
         if known is not None:
             return known
         if depth > MAX_DEPTH:
-            raise YamlProblem(f"YAML nested deeper than {MAX_DEPTH} levels", node.start_mark.line + 1, node.start_mark.column + 1, "load.yaml-too-large")
+            raise YamlProblem(
+                f"YAML nested deeper than {MAX_DEPTH} levels",
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                "load.yaml-too-large",
+            )
         sizes[id(node)] = 1  # cycles (recursive aliases) count once
         if isinstance(node, yaml.SequenceNode):
             total = 1 + sum(size(child, depth + 1) for child in node.value)
@@ -125,7 +131,9 @@ def _refuse_alias_bombs(root: yaml.Node) -> None:
         if total > MAX_ALIAS_EXPANSION:
             raise YamlProblem(
                 f"document expands to more than {MAX_ALIAS_EXPANSION} values through aliases (alias bomb?)",
-                node.start_mark.line + 1, node.start_mark.column + 1, "load.yaml-too-large",
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                "load.yaml-too-large",
             )
         sizes[id(node)] = total
         return total
@@ -160,7 +168,9 @@ def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[Lin
 def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
     """An integer, refused (at its position) when it is written with over MAX_INT_CHARS."""
     if len(node.value) > MAX_INT_CHARS:
-        raise yaml.constructor.ConstructorError(None, None, f"integer of {len(node.value)} characters (at most {MAX_INT_CHARS})", node.start_mark)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"integer of {len(node.value)} characters (at most {MAX_INT_CHARS})", node.start_mark
+        )
     return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
 
 
@@ -170,7 +180,9 @@ def _construct_timestamp(loader: Any, node: yaml.ScalarNode) -> Any:
     try:
         return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
     except (ValueError, OverflowError) as exc:
-        raise yaml.constructor.ConstructorError(None, None, f"invalid date {node.value[:40]!r}: {exc}", node.start_mark) from None
+        raise yaml.constructor.ConstructorError(
+            None, None, f"invalid date {node.value[:40]!r}: {exc}", node.start_mark
+        ) from None
 
 
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
@@ -262,7 +274,12 @@ def parse_documents(text: str | bytes) -> tuple[list[Any], list[DuplicateKey]]:
         raw = text if isinstance(text, bytes) else text.encode("utf-8", errors="replace")
         line = raw[: exc.position].count(b"\n") + 1 if isinstance(exc.position, int) else 1
         what = f"byte 0x{exc.character:02x} " if isinstance(exc.character, int) and exc.character >= 0 else ""
-        raise YamlProblem(f"not readable as YAML text: {what}at offset {exc.position} ({_one_line(str(exc.reason))}); item files are UTF-8", line, 1, "load.unreadable") from None
+        raise YamlProblem(
+            f"not readable as YAML text: {what}at offset {exc.position} ({_one_line(str(exc.reason))}); item files are UTF-8",
+            line,
+            1,
+            "load.unreadable",
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(f"YAML: {_one_line(str(exc))}", 1, 1) from None
     except RecursionError:

@@ -144,8 +144,10 @@ LAZY_UPWARD = {
 def test_the_reading_catches_a_function_local_upward_import(tmp_path: Path) -> None:
     _write(tmp_path, LAZY_UPWARD)
     found = violations(tmp_path / "pkg", [["top"], ["bottom"]])
-    assert found == ["pkg/bottom.py:8: pkg.bottom imports pkg.top, a layer above it",
-                     "pkg/bottom.py:8: pkg.bottom takes _secret from pkg.top: private to that package"]
+    assert found == [
+        "pkg/bottom.py:8: pkg.bottom imports pkg.top, a layer above it",
+        "pkg/bottom.py:8: pkg.bottom takes _secret from pkg.top: private to that package",
+    ]
     private = "pkg/bottom.py:8: pkg.bottom takes _secret from pkg.top: private to that package"
     assert violations(tmp_path / "pkg", [["bottom"], ["top"]]) == [private]
     assert violations(tmp_path / "pkg", [["top"]]) == ["pkg.bottom is in no layer of the contract"]
@@ -153,7 +155,11 @@ def test_the_reading_catches_a_function_local_upward_import(tmp_path: Path) -> N
 
 def test_lint_imports_sees_function_local_imports(tmp_path: Path) -> None:
     """What the contract rests on: import-linter counts a lazy import like any other."""
-    _write(tmp_path, {**LAZY_UPWARD, ".importlinter": """\
+    _write(
+        tmp_path,
+        {
+            **LAZY_UPWARD,
+            ".importlinter": """\
         [importlinter]
         root_package = pkg
         exclude_type_checking_imports = True
@@ -164,7 +170,9 @@ def test_lint_imports_sees_function_local_imports(tmp_path: Path) -> None:
         layers =
             pkg.top
             pkg.bottom
-        """})
+        """,
+        },
+    )
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = subprocess.run(LINT_IMPORTS, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr

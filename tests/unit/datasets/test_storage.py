@@ -39,7 +39,12 @@ def s3_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A new bucket on moto's server; its URL (credentials from the standard environment variables)."""
     import boto3
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     bucket = f"store-{uuid.uuid4().hex[:12]}"
     boto3.client("s3").create_bucket(Bucket=bucket)
@@ -55,10 +60,12 @@ def store(request, tmp_path, monkeypatch) -> DataStore:
     if request.param == "local":
         return LocalStore(source, "local")
     if request.param in ("memory", "s3"):
-        remote = open_remote(memory_url() if request.param == "memory" else s3_bucket(request.getfixturevalue("s3_server"), monkeypatch))
+        remote = open_remote(
+            memory_url() if request.param == "memory" else s3_bucket(request.getfixturevalue("s3_server"), monkeypatch)
+        )
         upload(source, remote)
         return remote
-    return open_remote((source.as_uri()))
+    return open_remote(source.as_uri())
 
 
 @pytest.fixture
@@ -153,7 +160,9 @@ def test_local_path_only_where_the_store_is_a_disk_and_download_checks_what_land
 def test_store_for_resolves_the_workspace_a_mapped_folder_and_an_fsspec_url(tmp_path, monkeypatch):
     from mle3.workspace.config import load_config
 
-    ws = write_files(tmp_path / "ws", {"mle3.yaml": "project: p\ndata_roots:\n  nas: null\n  lake: null\n  disk: null\n"})
+    ws = write_files(
+        tmp_path / "ws", {"mle3.yaml": "project: p\ndata_roots:\n  nas: null\n  lake: null\n  disk: null\n"}
+    )
     (tmp_path / "nas").mkdir()
     config = load_config(ws)
     assert isinstance(store_for(ws, config, None), LocalStore) and store_for(ws, config, None).local_path() == ws
@@ -161,7 +170,10 @@ def test_store_for_resolves_the_workspace_a_mapped_folder_and_an_fsspec_url(tmp_
     nas = store_for(ws, config, "nas")
     assert isinstance(nas, LocalStore) and nas.label == "nas:" and nas.local_path() == tmp_path / "nas"
     monkeypatch.setenv("MLE3_DATA_ROOT_LAKE", "memory://bucket/x")
-    assert isinstance(store_for(ws, config, "lake"), FsspecStore) and store_for(ws, config, "lake").label == "memory://bucket/x"
+    assert (
+        isinstance(store_for(ws, config, "lake"), FsspecStore)
+        and store_for(ws, config, "lake").label == "memory://bucket/x"
+    )
     (ws / ".mle3").mkdir()
     (ws / ".mle3/local.yaml").write_text(f"data_roots:\n  disk: {(tmp_path / 'nas').as_uri()}\n")
     assert store_for(ws, config, "disk").local_path() == tmp_path / "nas"  # file:// is a local folder
@@ -187,7 +199,21 @@ def rooted_fast(request, tmp_path, monkeypatch, cli) -> tuple[Path, DataStore, s
         given = f"{location}/tiny/data.yaml"
     monkeypatch.setenv("MLE3_DATA_ROOT_NAS", location)
     monkeypatch.setenv("MLE3_DATA_CACHE", str(tmp_path / "cache"))
-    code, out, err = cli("dataset", "register", given, "--id", "TINY-DATA", "--version", "v1", "-r", "REQ-DATA", "-w", ws, "--format", "json")
+    code, out, err = cli(
+        "dataset",
+        "register",
+        given,
+        "--id",
+        "TINY-DATA",
+        "--version",
+        "v1",
+        "-r",
+        "REQ-DATA",
+        "-w",
+        ws,
+        "--format",
+        "json",
+    )
     assert code == 0, err
     assert json.loads(out)["data_root"] == "nas"
     from mle3.workspace.config import load_config
@@ -207,7 +233,7 @@ def test_verify_and_check_follow_a_change_below_the_root(rooted_fast, cli):
     assert _data_findings(cli, ws) == []
     label = "tiny/labels/train/train_00000.txt"
     store.write_bytes(label, store.read_bytes(label) + b"0 0.5 0.5 0.1 0.1\n")
-    code, out, _ = cli("dataset", "verify", "TINY-DATA-v1", "-w", ws, "--format", "json")
+    code, out, _ = cli("dataset", "verify", "TINY-DATA-v1", "-w", ws, "--format", "json", expect=None)
     assert code != 0 and label in out
     assert "data.changed" in _data_findings(cli, ws)
 
@@ -225,7 +251,9 @@ def test_doctor_and_the_night_list_rule_read_the_root_through_its_store(rooted_f
 
 def test_augment_preview_and_the_04_11_read_data_below_the_root(rooted_fast, cli, tmp_path):
     ws, store, location = rooted_fast
-    code, out, err = cli("augment", "preview", "TINY-TRAIN-001", "-w", ws, "-o", tmp_path / "p.png", "--n", "4", "--format", "json")
+    code, out, err = cli(
+        "augment", "preview", "TINY-TRAIN-001", "-w", ws, "-o", tmp_path / "p.png", "--n", "4", "--format", "json"
+    )
     assert code == 0, err
     tiles = json.loads(out)["tiles"]
     assert tiles and all(store.exists(t["image"]) and location not in t["image"] for t in tiles)
@@ -255,6 +283,7 @@ def test_a_root_that_cannot_be_opened_here_is_one_warning(rooted_fast, cli, monk
         store.local_path().rename(store.local_path().with_name("unmounted"))
         expected = "not available on this machine"
     else:
+
         def no_backend(*_a, **_k):
             raise ImportError("no backend")
 
@@ -275,6 +304,11 @@ def test_no_consumer_reaches_past_the_protocol():
     package = Path(mle3.__file__).parent
     own = {package / "datasets" / name for name in ("storage.py", "store_local.py", "store_fsspec.py")}
     leak = re.compile(r"\bstores?\w*\.(remote|path|fs|prefix|_path)\b")
-    found = [f"{p.relative_to(package)}:{n}" for p in sorted(package.rglob("*.py")) if p not in own
-             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if leak.search(line)]
+    found = [
+        f"{p.relative_to(package)}:{n}"
+        for p in sorted(package.rglob("*.py"))
+        if p not in own
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if leak.search(line)
+    ]
     assert found == []

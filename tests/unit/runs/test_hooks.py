@@ -17,8 +17,11 @@ class _Record:
     """What a hook uses of a run record: its data and ``update``."""
 
     def __init__(self) -> None:
-        self.data: dict[str, Any] = {"id": "RUN-20260101-000000-abcd", "config": "TINY-TRAIN-001",
-                                     "parameters": {"epochs": 2}}
+        self.data: dict[str, Any] = {
+            "id": "RUN-20260101-000000-abcd",
+            "config": "TINY-TRAIN-001",
+            "parameters": {"epochs": 2},
+        }
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
@@ -77,6 +80,6 @@ def test_train_with_mlflow_missing_fails_before_anything_is_recorded(make_ws, cl
     monkeypatch.setitem(sys.modules, "mlflow", None)
     with pytest.raises(Mle3Error, match=r"mle3\[mlflow\]"):
         MlflowHook()
-    code, _, err = cli("train", "TRAIN", "--mlflow", "-w", root)
+    code, _, err = cli("train", "TRAIN", "--mlflow", "-w", root, expect=2)
     assert code == 2 and "mle3[mlflow]" in err, err
     assert not (root / "artifacts" / "runs").exists()

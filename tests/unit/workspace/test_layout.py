@@ -23,9 +23,14 @@ ALLOWED = {"paths.py", "workspace/layout.py", "workspace/config.py", "workspace/
 
 def _workspace_paths(tree: ast.AST) -> list[tuple[int, str]]:
     """String constants (docstrings excluded) that are a workspace path of mle3's own."""
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
@@ -55,15 +60,26 @@ def test_the_scan_finds_a_hard_coded_path():
 def test_default_layout_keeps_todays_places(tmp_path):
     layout = Layout(tmp_path)
     assert layout.item_dirs == ("requirements", "artifacts")
+
     def named(*names: str) -> list[str]:
         return [getattr(layout, n) for n in names]
 
     assert named("runs_dir", "models_dir", "datasets_dir", "studies_dir", "audit_dir", "audit_legacy") == [
-        "artifacts/runs", "artifacts/models", "artifacts/datasets", "artifacts/studies", "artifacts/audit",
-        "artifacts/audit.jsonl"]
+        "artifacts/runs",
+        "artifacts/models",
+        "artifacts/datasets",
+        "artifacts/studies",
+        "artifacts/audit",
+        "artifacts/audit.jsonl",
+    ]
     assert named("queue_dir", "local_settings", "serve_token", "optuna_storage", "run_changes", "run_index") == [
-        ".mle3/queue", ".mle3/local.yaml", ".mle3/serve.token", ".mle3/optuna.sqlite3", ".mle3/run-changes.log",
-        ".mle3/cache/run-index.json"]
+        ".mle3/queue",
+        ".mle3/local.yaml",
+        ".mle3/serve.token",
+        ".mle3/optuna.sqlite3",
+        ".mle3/run-changes.log",
+        ".mle3/cache/run-index.json",
+    ]
     assert layout.weights_dir == "models" and layout.lock_path("audit") == tmp_path / ".mle3/locks/audit.lock"
 
 
@@ -77,13 +93,16 @@ def test_a_custom_artifacts_dir_moves_every_record_and_nothing_of_the_state():
     assert layout.item_dirs == ("specs", "records/mle3")  # what mle3 writes is read back
 
 
-@pytest.mark.parametrize(("dirs", "expected"), [
-    (["requirements", "artifacts"], ("requirements", "artifacts", "records")),
-    (["."], (".",)),
-    (["records"], ("records",)),
-    (["records/runs"], ("records/runs", "records")),
-    (["rec"], ("rec", "records")),
-])
+@pytest.mark.parametrize(
+    ("dirs", "expected"),
+    [
+        (["requirements", "artifacts"], ("requirements", "artifacts", "records")),
+        (["."], (".",)),
+        (["records"], ("records",)),
+        (["records/runs"], ("records/runs", "records")),
+        (["rec"], ("rec", "records")),
+    ],
+)
 def test_the_artifacts_folder_is_added_only_when_no_item_folder_covers_it(dirs, expected):
     assert Layout.of(Path("/ws"), ProjectConfig(item_dirs=dirs, artifacts_dir="records")).item_dirs == expected
 

@@ -215,7 +215,7 @@ def test_every_consumer_gives_the_one_readers_verdict(tmp_path, cli):
     assert shown["status"] == "unreadable" and "[run.id]" in shown["error"]
     code, out, _ = cli("runs", "-w", root, "--format", "json")
     assert code == 0 and json.loads(out)["runs"][0]["status"] == "unreadable"
-    code, _, err = cli("runs", "show", RUN, "-w", root)
+    code, _, err = cli("runs", "show", RUN, "-w", root, expect=2)
     assert code == 2 and "[run.id]" in err and err.count("\n") == 1
 
 
