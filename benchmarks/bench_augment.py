@@ -29,7 +29,7 @@ def loader_rate(data_yaml: Path, imgsz: int, augmentations, cache_dir: Path) -> 
     from ultralytics.data import build_dataloader, build_yolo_dataset
     from ultralytics.data.utils import check_det_dataset
 
-    from mle3.runner.environment import label_caches_under
+    from mle3.recipe.environment import label_caches_under
 
     label_caches_under(cache_dir)
     overrides = {"imgsz": imgsz, "batch": 16, "workers": 2}
@@ -56,7 +56,7 @@ def main() -> None:
     from PIL import Image
 
     from mle3.datasets.synthetic import generate
-    from mle3.runner.augment import Planned, build, plan
+    from mle3.recipe.augment import Planned, build, plan
     from mle3.workspace import load_workspace
 
     aug = load_workspace(REPO).resolve("aug_config_v2.yaml")

@@ -152,7 +152,7 @@ def bench_list(root: Path, n: int) -> None:
                 }
             )
         )
-        from mle3.runner.records import note_change
+        from mle3.runs.records import note_change
 
         note_change(root, folder.name)
         t = time.perf_counter()

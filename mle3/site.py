@@ -19,7 +19,7 @@ import networkx as nx
 from .findings import Finding
 from .graph import relations
 from .reports.products import epoch_charts, flatten, quantization_rows
-from .runner.records import list_runs
+from .runs.records import list_runs
 from .workspace.records import run_epochs
 from .reports.optimization import optimization_of, study_summary
 from .templating import bundled_templates, render_template

@@ -297,7 +297,7 @@ def runs_list(
     if ctx.invoked_subcommand is not None:
         return ExitCode.OK
     from ..output import emit_json
-    from ..runner.records import list_runs
+    from ..runs.records import list_runs
 
     runs = list_runs(_workspace_root(workspace))
     if status:
@@ -379,7 +379,7 @@ def runs_show(
     """Show one run record with its per-epoch metrics."""
     from ..output import emit_json
     from ..ids import check_id
-    from ..runner.records import effective_status
+    from ..runs.records import effective_status
     from ..workspace.layout import layout_at
     from ..workspace.records import EPOCHS_FILE, RUN_FILE, read_epoch_log, read_run, run_file
 

@@ -103,7 +103,7 @@ def augment_preview(
     from .._atomic import atomic_write_bytes
     from ..optional import require
     from ..output import emit_json
-    from ..runner.preview import render
+    from ..recipe.preview import render
 
     require("albumentations", "PIL", "numpy")
     ws, _ = _load(workspace)

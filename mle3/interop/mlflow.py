@@ -6,7 +6,7 @@ weights. Any MLflow problem (not installed, server unreachable, store error) bec
 warning and mirroring stops; it never fails a training. The default store is a local
 file store in the workspace's ``.mle3/mlflow``.
 
-Live mirroring is a run hook (:class:`MlflowHook`, see :mod:`mle3.runner.hooks`) that the
+Live mirroring is a run hook (:class:`MlflowHook`, see :mod:`mle3.runs.hooks`) that the
 CLI registers for ``mle3 train --mlflow``: the trainer calls it and does not know MLflow.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from ..runner.hooks import RunEnd, RunHook, RunStart
+from ..runs.hooks import RunEnd, RunHook, RunStart
 
 EXPERIMENT = "mle3"
 

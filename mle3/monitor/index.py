@@ -1,7 +1,7 @@
 """An index of run summaries kept current without rescanning every run.
 
 Every save of a run record appends the run's id to ``.mle3/run-changes.log``
-(:func:`mle3.runner.records.note_change`); the index reads the log from where it stopped
+(:func:`mle3.runs.records.note_change`); the index reads the log from where it stopped
 and parses only the runs named there. The log starts over at 8 MiB; an index that sees it
 shrink compares every run's size and mtime once (a few milliseconds per thousand runs).
 Runs that arrive another way (``git pull``, a copy) change the runs folder's mtime, and
@@ -23,7 +23,7 @@ from typing import Any
 from .. import sealed
 from ..ids import id_problem
 from ..errors import Mle3Error
-from ..runner.records import RUN_FILE, effective_status
+from ..runs.records import RUN_FILE, effective_status
 from ..workspace.layout import DEFAULT, layout_at
 from ..workspace.records import read_run_mapping
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..runner.records import EPOCHS_FILE, RUN_FILE
+from ..runs.records import EPOCHS_FILE, RUN_FILE
 from ..workspace.layout import layout_at
 from ..workspace.records import parse_epoch_line
 from .index import summarize, with_progress

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Mle3Error
-from ..runner.records import RUN_FILE
+from ..runs.records import RUN_FILE
 from ..vocab import RUN_ENDED
 from ..workspace.layout import layout_at
 from .index import RunIndex, read_record

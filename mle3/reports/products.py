@@ -54,7 +54,7 @@ def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def git_commit(ws: Workspace) -> dict[str, Any]:
-    from ..runner.environment import git_state
+    from ..recipe.environment import git_state
 
     state = git_state(ws.root)
     untracked = int(state.get("untracked_files") or 0)  # new audit entries and records count too
@@ -178,7 +178,7 @@ def _linked(ctx: Context, key: str, direction: str) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------- 04-11
 def build_training_configuration(ctx: Context, cfg: Any) -> dict[str, Any]:
-    from ..runner.mapping import map_config
+    from ..recipe.mapping import map_config
 
     ws = ctx.ws
     aug = ws.resolve(cfg.augmentation) if cfg.augmentation else None
@@ -224,7 +224,7 @@ def augmentation_preview(ws: Workspace, cfg: Any) -> dict[str, Any]:
     from ..optional import missing_module_message
 
     try:
-        from ..runner.preview import render
+        from ..recipe.preview import render
 
         sheet = render(ws, cfg, n=PREVIEW_TILES, seed=PREVIEW_SEED)
     except ModuleNotFoundError as exc:

@@ -1,14 +1,18 @@
-"""Training runs: configuration mapping, run records, the ultralytics runner and the training
-queue (``queue.py``: ``mle3 train --queue``, ``mle3 worker``).
+"""The training session: train, quantize and QAT, the training queue and the model versions they write.
 
-Integrations (the MLflow mirror) are run hooks (``hooks.py``) that the caller registers in
-``TrainOptions.hooks``; nothing here imports one (the import contract in pyproject.toml).
+``queue.py`` is ``mle3 train --queue`` and ``mle3 worker``.
+
+Use cases with side effects, above the consumers: what a configuration means to
+ultralytics is :mod:`mle3.recipe`, the run records and their status are :mod:`mle3.runs`
+(both below the consumers, which read them). Integrations (the MLflow mirror) are run
+hooks (:mod:`mle3.runs.hooks`) that the caller registers in ``TrainOptions.hooks``; nothing
+here imports one (the import contract in pyproject.toml).
 
 Nothing here imports torch or ultralytics at import time; :func:`train` does, lazily.
 """
 
-from .mapping import Mapping, map_config
-from .records import RunRecord, effective_status, list_runs
+from ..recipe.mapping import Mapping, map_config
+from ..runs.records import RunRecord, effective_status, list_runs
 from .train import TrainOptions, TrainResult, train
 
 __all__ = [

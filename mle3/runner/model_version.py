@@ -21,7 +21,7 @@ from ..errors import Mle3Error
 from ..hashing import sha256_file
 from ..workspace.layout import DEFAULT, layout_at
 from ..workspace.versions import SEMVER, draft_id, model_line_of, version_key, version_of
-from .records import RunRecord, clean, now_iso
+from ..runs.records import RunRecord, clean, now_iso
 
 #: the default places (``Layout.models_dir`` and ``Layout.weights_dir`` are the workspace's own)
 MODELS_DIR = DEFAULT.models_dir

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from .records import RunRecord, now_iso
+from ..runs.records import RunRecord, now_iso
 
 
 def _constant(name: str, initializers: dict[str, Any], constants: dict[str, Any]):

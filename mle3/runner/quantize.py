@@ -32,8 +32,8 @@ from ..formats import tagged_sha256
 from ..paths import inside_workspace
 from ..vocab import CALIBRATION_SUFFIXES, FROZEN_STATUSES, AuditAction
 from ..workspace.versions import draft_id, model_line_of
-from .mapping import Deviation
-from .records import RunRecord, clean, now_iso
+from ..recipe.mapping import Deviation
+from ..runs.records import RunRecord, clean, now_iso
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -366,7 +366,7 @@ def export(root: Workspace | Path, ref: str, echo: Callable[[str], None] = print
     from ..hashing import sha256_file
     from ..optional import require
     from ..workspace import as_workspace
-    from .environment import offline_ultralytics
+    from ..recipe.environment import offline_ultralytics
 
     require("onnx", "onnxruntime", "ultralytics")
     ws = as_workspace(root)
@@ -447,7 +447,7 @@ def quantize(
     root: Workspace | Path, ref: str, options: QuantizeOptions, echo: Callable[[str], None] = print
 ) -> QuantizeResult:
     from ..workspace import as_workspace
-    from .environment import environment, git_state, offline_ultralytics
+    from ..recipe.environment import environment, git_state, offline_ultralytics
 
     from ..optional import require
 

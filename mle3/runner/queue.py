@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,9 @@ from ..errors import Mle3Error
 from ..ids import id_problem
 from ..vocab import RUN_RERUNNABLE, AuditAction
 from ..workspace.layout import layout_at
-from .records import (
+from ..runs.claims import claim_path, claims, me, queue_state
+from ..runs.records import (
     HEARTBEAT_S,
-    STALE_WORKER_S,
     RunRecord,
     abort_flag,
     effective_status,
@@ -101,69 +100,7 @@ def enqueue(root: Any, config_ref: str, options: Any, priority: int = 0, *, reru
 MAX_ENTRY_BYTES = 4096
 #: priorities are small integers; a larger one is refused (it sorts nothing useful)
 MAX_PRIORITY = 10**9
-#: a claim on another host (or one that names no process) is dead when its file was not
-#: renewed for this long: the worker renews its claims at every poll
-CLAIM_LEASE_S = STALE_WORKER_S
-#: a queued run with neither an entry nor a claim is lost (enqueue died between writing the
-#: record and its entry) once it is this old; younger, its entry may still be coming
-ENTRY_GRACE_S = 60.0
 REFUSED = "refused"
-
-
-def me() -> str:
-    """This process as a claimer: ``host~pid~start`` (``~`` is in no run id or host name)."""
-    return f"{socket.gethostname()[:100]}~{os.getpid()}~{process_start(os.getpid()) or 0}"
-
-
-def _claim_path(root: Path, run_id: str, token: str) -> Path:
-    return _queue(root) / "claimed" / f"{run_id}~{token}.json"
-
-
-@dataclass
-class Claim:
-    """A taken queue entry: ``claimed/<RUN>~<host>~<pid>~<start>.json``."""
-
-    path: Path
-    run: str
-    host: str | None
-    pid: int | None
-    start: str | None
-
-    @classmethod
-    def of(cls, path: Path) -> Claim:
-        parts = path.name[: -len(".json")].split("~")
-        if len(parts) == 4 and parts[2].isdigit():
-            return cls(path, parts[0], parts[1], int(parts[2]), None if parts[3] == "0" else parts[3])
-        return cls(path, parts[0].split(".", 1)[0], None, None, None)  # a name without a process: only its lease tells
-
-    def alive(self) -> bool:
-        """Same host: the process runs (pid present, same start time). Elsewhere: the
-        claim file was renewed within :data:`CLAIM_LEASE_S`."""
-        if self.host is not None and self.pid is not None:
-            here = process_alive(self.host, self.pid, self.start)
-            if here is not None:
-                return here
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return True  # just renamed by its holder: not ours to judge
-        return time.time() - max(st.st_mtime, st.st_ctime) <= CLAIM_LEASE_S
-
-    @property
-    def holder(self) -> str:
-        return f"{self.host}:{self.pid}" if self.pid is not None else (self.host or "?")
-
-
-def claims(root: Path, run_id: str | None = None) -> list[Claim]:
-    """The claims on ``run_id`` (every claim without it)."""
-    folder = _queue(root) / "claimed"
-    if not folder.is_dir():
-        return []
-    pattern = f"{run_id}~*.json" if run_id else "*.json"
-    found = [Claim.of(p) for p in folder.glob(pattern)]
-    if run_id:  # claims named by an earlier mle3: <RUN>.<worker>.json
-        found += [Claim.of(p) for p in folder.glob(f"{run_id}.*.json")]
-    return found
 
 
 def read_entry(path: Path, rel: str | None = None) -> dict[str, Any]:
@@ -243,7 +180,7 @@ def claim(root: Path, run_id: str, worker: str | None = None) -> bool:
     who holds it (host, pid, start time), so a claim whose holder died is found."""
     claimed = _queue(root) / "claimed"
     claimed.mkdir(parents=True, exist_ok=True)
-    target = _claim_path(root, run_id, worker or me())
+    target = claim_path(root, run_id, worker or me())
     try:
         os.rename(_queue(root) / f"{run_id}.json", target)
     except FileNotFoundError:
@@ -264,9 +201,9 @@ def hand_over(root: Path, run_id: str, token: str) -> Path | None:
     """The run's process takes its worker's claim (a rename): from then on the claim names
     the process that will write the run. None: the claim was lost (re-queued after the
     worker was taken for dead, or aborted), and the run must not start here."""
-    mine = _claim_path(root, run_id, me())
+    mine = claim_path(root, run_id, me())
     try:
-        os.rename(_claim_path(root, run_id, token), mine)
+        os.rename(claim_path(root, run_id, token), mine)
     except FileNotFoundError:
         return None
     return mine
@@ -277,7 +214,7 @@ def take_dead_claim(root: Path, run_id: str) -> bool:
     for c in claims(root, run_id):
         if not c.alive():
             try:
-                os.rename(c.path, _claim_path(root, run_id, me()))
+                os.rename(c.path, claim_path(root, run_id, me()))
                 return True
             except FileNotFoundError:
                 continue
@@ -287,31 +224,6 @@ def take_dead_claim(root: Path, run_id: str) -> bool:
 def release(root: Path, run_id: str) -> None:
     for c in claims(root, run_id):
         c.path.unlink(missing_ok=True)
-
-
-def queue_state(root: Path, run: dict[str, Any]) -> str:
-    """Where a queued run that has not started is: ``waiting`` (its entry is in the queue),
-    ``claimed`` (by a live process) or ``lost`` (claimed by a dead one, or no entry at all)."""
-    run_id = str(run.get("id"))
-    if (_queue(root) / f"{run_id}.json").exists():
-        return "waiting"
-    held = claims(root, run_id)
-    if any(c.alive() for c in held):
-        return "claimed"
-    if (_queue(root) / f"{run_id}.json").exists():
-        return "waiting"  # queued again while we looked
-    if held:
-        return "lost"
-    return "lost" if _age_s(run.get("created")) > ENTRY_GRACE_S else "waiting"
-
-
-def _age_s(when: Any) -> float:
-    import datetime as dt
-
-    try:
-        return (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(str(when))).total_seconds()
-    except (TypeError, ValueError):
-        return float("inf")
 
 
 def _unstarted(data: dict[str, Any]) -> bool:
@@ -444,7 +356,7 @@ def execute(
     mine = (
         hand_over(root, run_id, claim_token)
         if claim_token
-        else (_claim_path(root, run_id, me()) if claim(root, run_id) else None)
+        else (claim_path(root, run_id, me()) if claim(root, run_id) else None)
     )
     if mine is None:
         raise Mle3Error(
@@ -610,7 +522,7 @@ def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print
                     _after_exit(root, run_id, proc.returncode, token, echo)
                     del running[slot]
                 else:
-                    renew(_claim_path(root, run_id, token))  # until the run's process takes the claim
+                    renew(claim_path(root, run_id, token))  # until the run's process takes the claim
             if stopping.is_set():
                 for _run_id, proc in running.values():
                     proc.send_signal(signal.SIGTERM)  # each run records itself as terminated
@@ -662,7 +574,7 @@ def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print
 def _after_exit(root: Path, run_id: str, code: int, token: str, echo: Callable[[str], None]) -> None:
     """A run's process ended: if it never wrote to its run (it died starting), record the
     run as failed instead of leaving it pending; drop the claims it left behind."""
-    ours = _claim_path(root, run_id, token).name
+    ours = claim_path(root, run_id, token).name
     others = [c for c in claims(root, run_id) if c.path.name != ours and c.alive()]
     if others or (_queue(root) / f"{run_id}.json").exists():
         return  # queued again meanwhile, or another process holds it now

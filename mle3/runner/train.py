@@ -29,10 +29,10 @@ from ..hashing import sha256_file
 from ..errors import Mle3Error
 from ..paths import inside_workspace
 from ..vocab import EPOCH_KEYS, AuditAction, model_metrics
-from .mapping import Deviation, Mapping, map_config, ultralytics_device
+from ..recipe.mapping import Deviation, Mapping, map_config, ultralytics_device
 from .model_version import write_model_version
-from .hooks import RunEnd, RunHook, RunStart
-from .records import EPOCHS_FILE, RUN_FILE, RunRecord, abort_flag, now_iso, read_epochs
+from ..runs.hooks import RunEnd, RunHook, RunStart
+from ..runs.records import EPOCHS_FILE, RUN_FILE, RunRecord, abort_flag, now_iso, read_epochs
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -249,7 +249,7 @@ def apply_overrides(prep: Prepared, options: TrainOptions, cuda_count: int) -> d
     aug = prep.augmentation
     if prep.mapping.albumentations and aug is not None:
         from ..datasets.night import night_list_of
-        from .mapping import map_albumentations
+        from ..recipe.mapping import map_albumentations
 
         # the crop works at the image size used; glare knows the data set's night images
         map_albumentations(prep.mapping, aug, int(args["imgsz"]), night_list_of(prep.data_yaml))
@@ -352,7 +352,7 @@ def train(
     ``queued``, execute that pending run (data checked again, arguments resolved for this
     machine's GPUs) instead of creating one. ``root`` is the loaded workspace (or its path)."""
     from ..workspace import as_workspace
-    from .environment import environment, git_state, offline_ultralytics
+    from ..recipe.environment import environment, git_state, offline_ultralytics
 
     if options.model_id is not None:
         from ..ids import check_id
@@ -722,7 +722,7 @@ def _run_ultralytics(
     model.add_callback("on_fit_epoch_end", on_fit_epoch_end)
     train_args = {k: v for k, v in args.items() if k != "model"}
     if prep.mapping.albumentations:
-        from .augment import build
+        from ..recipe.augment import build
 
         train_args["augmentations"] = build(prep.mapping.albumentations, prep.data_yaml)
     model.train(

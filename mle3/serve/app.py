@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator
 from ..ids import id_problem
 from ..monitor.index import RunIndex
 from ..monitor.live import RunFollower
-from ..runner.records import RUN_FILE
+from ..runs.records import RUN_FILE
 from ..vocab import RUN_STATUSES_SHOWN
 from ..workspace.layout import DEFAULT, layout_at
 

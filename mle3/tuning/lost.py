@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Mle3Error
-from ..runner.records import RunRecord, effective_status, process_alive, process_start
+from ..runs.records import RunRecord, effective_status, process_alive, process_start
 
 
 def this_process() -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from .._atomic import atomic_write_text
-from ..runner.records import clean
+from ..runs.records import clean
 from ..workspace.layout import DEFAULT, layout_at
 
 #: the default place (``Layout.studies_dir`` is the workspace's own)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from ..errors import Mle3Error
-from ..runner.records import pause_for_test
+from ..runs.records import pause_for_test
 from ..vocab import MODEL_TO_EPOCH, f1, is_validation_split
 from .lost import counted, fail_lost_trials, this_process
 from ..workspace.layout import DEFAULT, layout_at

@@ -14,7 +14,7 @@ finding with file, line and field). The run side is read while a run trains and 
 files anyone can edit, so its readers never raise anything but a one-line
 :class:`~mle3.errors.Mle3Error`: a field of the wrong type is kept out of the typed
 attributes (``None``) and named in :attr:`RunRecord.problems`, the mapping as written
-stays in :attr:`RunRecord.data`. The writers (``mle3.runner.records``) write the same
+stays in :attr:`RunRecord.data`. The writers (``mle3.runs.records``) write the same
 bytes as before: fingerprints hash ``epochs.jsonl``.
 """
 

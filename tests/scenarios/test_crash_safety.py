@@ -26,7 +26,7 @@ from mle3.datasets.manifest import Entry, encode_manifest, manifest_text
 from mle3.datasets.storage import LocalStore
 from mle3.itemfile import set_fields
 from mle3.rules import check_workspace
-from mle3.runner.records import RunRecord
+from mle3.runs.records import RunRecord
 from mle3.workspace import load_workspace
 
 root = Path(sys.argv[1]); rng = random.Random(int(sys.argv[2]))
@@ -52,7 +52,7 @@ for i in range(10_000):
 
 
 def test_random_kills_never_leave_a_half_written_file(tmp_path):
-    from mle3.runner.records import RunRecord
+    from mle3.runs.records import RunRecord
 
     root = write_files(tmp_path / "ws", dict(BASE_FILES))
     record = RunRecord.create(root, "TRAIN", status="in_progress")

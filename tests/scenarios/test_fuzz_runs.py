@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mle3.errors import Mle3Error
-from mle3.runner.queue import queue_state, read_entry
-from mle3.runner.records import effective_status, epoch_lines, read_record
+from mle3.runner.queue import read_entry
+from mle3.runs.claims import queue_state
+from mle3.runs.records import effective_status, epoch_lines, read_record
 
 SETTINGS = settings(
     max_examples=100,

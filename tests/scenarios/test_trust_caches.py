@@ -327,7 +327,7 @@ def test_ultralytics_label_caches_are_sealed_and_a_foreign_one_never_unpickled(t
     import numpy as np
     from ultralytics.data import dataset
 
-    from mle3.runner.environment import label_caches_under
+    from mle3.recipe.environment import label_caches_under
 
     monkeypatch.setenv(sealed.KEY_ENV, "this machine")
     monkeypatch.setattr(dataset, "load_dataset_cache_file", dataset.load_dataset_cache_file)

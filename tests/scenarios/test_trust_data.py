@@ -422,7 +422,7 @@ def test_training_reads_the_label_files_not_a_planted_ultralytics_cache(ws, monk
     from ultralytics.data.dataset import DATASET_CACHE_VERSION, YOLODataset
     from ultralytics.data.utils import img2label_paths, load_dataset_cache_file, save_dataset_cache_file
 
-    from mle3.runner.environment import label_caches_under
+    from mle3.recipe.environment import label_caches_under
 
     # ultralytics as it comes (an earlier test of this process may have set mle3's caches up); undone after the test
     monkeypatch.setattr(ul_dataset, "load_dataset_cache_file", load_dataset_cache_file)

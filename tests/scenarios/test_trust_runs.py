@@ -91,7 +91,8 @@ def statuses(cli, root: Path) -> dict[str, str]:
 
 # ---------------------------------------------------------------- hole 5: queued runs lost
 def test_a_run_whose_worker_was_killed_after_the_claim_is_stale_requeued_rerunnable_and_abortable(tmp_path, cli):
-    from mle3.runner.queue import claims, recover, waiting
+    from mle3.runner.queue import recover, waiting
+    from mle3.runs.claims import claims
 
     root = tiny_ws(tmp_path / "ws")
     first = queue(cli, root, "--priority", "5")
@@ -127,7 +128,8 @@ def test_a_run_whose_worker_was_killed_after_the_claim_is_stale_requeued_rerunna
 
 
 def test_a_run_process_killed_before_its_first_write_leaves_a_run_that_is_queued_again(tmp_path, cli):
-    from mle3.runner.queue import claims, recover, waiting
+    from mle3.runner.queue import recover, waiting
+    from mle3.runs.claims import claims
 
     root = tiny_ws(tmp_path / "ws")
     run_id = queue(cli, root)
@@ -146,7 +148,8 @@ def test_a_run_process_killed_before_its_first_write_leaves_a_run_that_is_queued
 def test_abort_never_signals_the_process_that_queued_a_run(tmp_path, cli):
     """A queued run's pid is that of `train --queue`, long gone (and maybe reused): abort of
     a run claimed by a live worker writes the flag and signals nobody."""
-    from mle3.runner.queue import claim, me
+    from mle3.runner.queue import claim
+    from mle3.runs.claims import me
 
     root = tiny_ws(tmp_path / "ws")
     run_id = queue(cli, root)
@@ -169,7 +172,7 @@ def test_abort_never_signals_the_process_that_queued_a_run(tmp_path, cli):
 KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
-from mle3.runner.records import RunRecord
+from mle3.runs.records import RunRecord
 from mle3.runner.train import TrainOptions, TrainResult, finish_success, prepare
 from mle3.workspace import load_workspace
 

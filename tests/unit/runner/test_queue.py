@@ -89,7 +89,7 @@ def test_queued_runs_are_trained_by_priority_then_age_and_record_the_worker(tmp_
 
 def test_several_workers_never_take_the_same_run(tmp_path):
     """The claim is a rename: with 4 processes racing over 40 entries, each is taken once."""
-    from mle3.runner.records import QUEUE_DIR
+    from mle3.runs.records import QUEUE_DIR
 
     queue = tmp_path / QUEUE_DIR
     queue.mkdir(parents=True)

@@ -282,7 +282,7 @@ def test_training_time_is_recorded_to_the_second():
 def test_ultralytics_progress_bars_draw_only_on_a_terminal(tmp_path):
     import io
 
-    from mle3.runner.environment import offline_ultralytics
+    from mle3.recipe.environment import offline_ultralytics
 
     offline_ultralytics(tmp_path)
     from ultralytics.utils.tqdm import TQDM

@@ -82,7 +82,7 @@ def test_api_lists_searches_filters_and_pages_runs(client):
     one = c.get("/api/runs/RUN-20260101-000001-aaaa").json()
     assert {"id", "config", "status", "epoch", "epochs", "started", "duration_s", "metrics"} <= set(one)
     # a run recorded after the server started appears (the change log, no rescan)
-    from mle3.runner.records import note_change
+    from mle3.runs.records import note_change
 
     fake_run(root, "RUN-20260102-000000-bbbb", "LATE-CFG", created="2026-01-02T00:00:00+00:00")
     note_change(root, "RUN-20260102-000000-bbbb")
@@ -214,7 +214,7 @@ def test_live_training_in_the_browser(tmp_path, cli, browser):
 
 def test_the_change_log_starts_over_and_the_index_misses_nothing(tmp_path, monkeypatch):
     from mle3.monitor.index import RunIndex
-    from mle3.runner import records
+    from mle3.runs import records
 
     monkeypatch.setattr(records, "CHANGES_MAX_BYTES", 300)
     root = tmp_path / "ws"

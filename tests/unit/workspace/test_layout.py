@@ -171,7 +171,7 @@ def test_custom_item_dirs_and_artifacts_dir_round_trip(tmp_path):
     from mle3.datasets import register
     from mle3.datasets.synthetic import generate
     from mle3.rules.engine import check_workspace
-    from mle3.runner.records import RunRecord, list_runs
+    from mle3.runs.records import RunRecord, list_runs
 
     root = _write(tmp_path / "ws", SPEC)
     data_yaml = generate(root / "data" / "tiny", counts={"train": 6, "val": 2, "test": 2}, image_size=32, seed=1)

@@ -51,7 +51,7 @@ def _run_yaml(root: Path, body: str, run: str = RUN) -> Path:
 
 # ------------------------------------------------------------------ round trip
 def test_a_run_written_by_the_writer_reads_back_typed_with_the_same_bytes(tmp_path, monkeypatch):
-    from mle3.runner.records import RunRecord as Writer
+    from mle3.runs.records import RunRecord as Writer
 
     writer = Writer.create(
         tmp_path, "TRAIN", dataset_version="DATA-v1", duration_s=12.5, final_metrics={"test": {"mAP50": 0.5}}
@@ -205,7 +205,7 @@ def test_every_consumer_gives_the_one_readers_verdict(tmp_path, cli):
     """A record whose id is not its folder's is refused by the one reader; before, the
     serve index had its own reader and listed it as a run."""
     from mle3.monitor.index import read_record
-    from mle3.runner.records import list_runs
+    from mle3.runs.records import list_runs
 
     root = write_files(tmp_path / "ws", {"mle3.yaml": "project: t\n"})
     _run_yaml(root, "run:\n  id: RUN-OTHER\n  config: TRAIN\n  status: success\n")
@@ -274,7 +274,7 @@ def test_mlflow_export_reads_runs_and_epochs_through_the_readers(tmp_path):
 
 
 def test_the_run_file_names_agree_with_the_writers():
-    from mle3.runner import records as writer
+    from mle3.runs import records as writer
     from mle3.workspace import load, records
 
     assert (writer.RUNS_DIR, writer.RUN_FILE, writer.EPOCHS_FILE) == (

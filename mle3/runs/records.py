@@ -253,7 +253,7 @@ def effective_status(run: dict[str, Any], root: Path | None = None) -> str:
     if status == "pending" and run.get("queue") and not run.get("worker"):
         if root is None:
             return status  # waits in the queue: no process yet
-        from .queue import queue_state
+        from .claims import queue_state
 
         return "stale" if queue_state(root, run) == "lost" else status
     if run.get("worker") and _silent_for(run) > STALE_WORKER_S:

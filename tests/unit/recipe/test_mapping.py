@@ -11,7 +11,7 @@ from conftest import REPO
 
 from mle3 import load_workspace
 from mle3.errors import Mle3Error
-from mle3.runner.mapping import map_config
+from mle3.recipe.mapping import map_config
 from mle3.runner.train import Prepared, TrainOptions, apply_overrides, prepare
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from mle3.errors import Mle3Error
 from mle3.interop.mlflow import MlflowHook
-from mle3.runner.hooks import RunEnd, RunHook, RunStart
+from mle3.runs.hooks import RunEnd, RunHook, RunStart
 
 
 class _Record:

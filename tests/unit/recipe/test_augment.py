@@ -49,7 +49,7 @@ def test_headlight_glare_pickles_survives_checkpoints_and_touches_night_images_o
     import albumentations as A
     import numpy as np
 
-    from mle3.runner.transforms import HeadlightGlare
+    from mle3.recipe.transforms import HeadlightGlare
 
     glare = HeadlightGlare(night_luminance=60, p=1.0)
     again = A.from_dict(A.to_dict(glare))  # how ultralytics stores it in checkpoints
@@ -128,7 +128,7 @@ def test_preview_is_deterministic_names_transforms_and_goes_into_the_04_11(train
 def test_a_data_sets_night_image_list_decides_what_is_night(tmp_path):
     import numpy as np
 
-    from mle3.runner.transforms import CURRENT_FILE, HeadlightGlare
+    from mle3.recipe.transforms import CURRENT_FILE, HeadlightGlare
 
     (tmp_path / "night.txt").write_text("# night scenes\nimages/train/bright_but_night.jpg\n")
     glare = HeadlightGlare(night_list=str(tmp_path / "night.txt"), p=1.0)

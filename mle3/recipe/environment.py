@@ -162,7 +162,7 @@ def offline_ultralytics(root: Path, pin_memory: bool | None = None):
 def image_file_for_transforms() -> None:
     """Let mle3's transforms know which image they augment (headlight glare asks whether
     the data set lists it as a night image): ultralytics' albumentations step is wrapped
-    to set :data:`mle3.runner.transforms.CURRENT_FILE` from the sample's ``im_file``."""
+    to set :data:`mle3.recipe.transforms.CURRENT_FILE` from the sample's ``im_file``."""
     from ultralytics.data import augment
 
     call = augment.Albumentations.__call__
