@@ -398,9 +398,46 @@ def output_ids() -> dict[str, list[str]]:
 
 
 def outputs_reference() -> str:
-    """The table of every JSON document id the code writes, and where it is made."""
+    """The table of every JSON document id the code writes, and where it is made; then the
+    fields of each document a command prints, from the schema it declares (``mle3 schema``)."""
     rows = [f"| `{sid}` | {', '.join(f'`{m}`' for m in modules)} |" for sid, modules in output_ids().items()]
-    return "| Document | Written by |\n|---|---|\n" + "\n".join(rows) + "\n"
+    table = "| Document | Written by |\n|---|---|\n" + "\n".join(rows) + "\n"
+    return table + "\n" + declared_shapes()
+
+
+def _type_of(schema: dict[str, Any]) -> str:
+    """A JSON Schema fragment in a few words (``string or null``, ``array of object``)."""
+    if "const" in schema:
+        return f"`{schema['const']}`"
+    if "anyOf" in schema:
+        return " or ".join(_type_of(part) for part in schema["anyOf"])
+    kind = schema.get("type")
+    if kind == "array":
+        return f"array of {_type_of(schema.get('items', {}))}"
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    return str(kind) if kind else "any"
+
+
+def declared_shapes() -> str:
+    """One section per declared output document: its description and its top-level fields."""
+    import mle3.cli  # noqa: F401  (importing the commands declares their shapes)
+    from mle3.cli.shapes import SHAPES
+
+    parts = ["## Fields of each document\n", "What `mle3 schema NAME` prints, in short: the top-level fields.\n"]
+    for name, shape in SHAPES.items():
+        required = set(shape.get("required", []))
+        rows = []
+        for field, schema in shape.get("properties", {}).items():
+            note = schema.get("description", "")
+            if schema.get("deprecated"):
+                note = f"deprecated. {note}".strip()
+            rows.append(
+                f"| `{field}` | {cell(_type_of(schema))} | {'yes' if field in required else ''} | {cell(note)} |"
+            )
+        parts.append(f"### `{name}`\n\n{cell(shape.get('description', ''))}\n")
+        parts.append("| Field | Type | Required | Notes |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    return "\n".join(parts)
 
 
 # --- code layout ------------------------------------------------------------------------
