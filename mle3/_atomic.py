@@ -29,7 +29,7 @@ def temporary_beside(path: Path) -> tuple[int, Path]:
             continue
 
 
-def _replace_with(path: Path, fill: Callable[[BinaryIO], None]) -> None:
+def _replace_with(path: Path, fill: Callable[[BinaryIO], object]) -> None:
     """Fill a new temporary file beside ``path``, flush it to disk, then rename it over
     ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)

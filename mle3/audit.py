@@ -141,7 +141,7 @@ def _shards(root: Path) -> list[os.DirEntry]:
         return []
 
 
-def _entry_names(shard: str | os.PathLike) -> list[str]:
+def _entry_names(shard: str | os.PathLike[str]) -> list[str]:
     try:
         return [e.name for e in os.scandir(shard) if _ENTRY_NAME.match(e.name) and not e.is_symlink()]
     except FileNotFoundError:

@@ -17,7 +17,8 @@ VAL_LOSSES = ("val_box_loss", "val_cls_loss", "val_dfl_loss")
 
 def _total(row: dict[str, Any], keys: tuple[str, ...]) -> float | None:
     values = [row.get(k) for k in keys]
-    return float(sum(values)) if all(isinstance(v, (int, float)) for v in values) else None
+    numbers = [v for v in values if isinstance(v, (int, float))]
+    return float(sum(numbers)) if len(numbers) == len(values) else None
 
 
 def gap_per_epoch(epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -66,7 +67,7 @@ def overfit(epochs: list[dict[str, Any]], rising_epochs: int) -> Finding | None:
         if after["val_loss"] > before["val_loss"] and after["train_loss"] < before["train_loss"]:
             streak += 1
             first = before if streak == 1 else first
-            if streak >= rising_epochs:
+            if streak >= rising_epochs and first is not None:
                 return Finding(
                     "overfit",
                     f"validation loss rose for {streak} epochs in a row (epochs {first['epoch']}-{after['epoch']}: "
@@ -93,7 +94,7 @@ def underfit(
             f"{losses[-1]:.3f}; "
             f"threshold {max_loss_ratio:.0%}): the model has not learned the training data",
         )
-    maps = [e.get("mAP50") for e in epochs if isinstance(e.get("mAP50"), (int, float))]
+    maps: list[float] = [m for e in epochs if isinstance(m := e.get("mAP50"), (int, float))]
     if len(maps) >= flat_epochs:
         window = maps[-flat_epochs:]
         if max(window) - min(window) < flat_delta and max(window) < flat_below:

@@ -215,6 +215,7 @@ def run_demo(
     if result.status != "success":
         echo(f"training {result.status}: {result.error}")
         return 1
+    assert result.model_version is not None  # a successful training made a model
     git_commit(directory, f"Training run {result.run_id} and model {result.model_version}")
     echo("[5/7] exporting to ONNX and quantizing to INT8 (PTQ, then 1 epoch of QAT)")
     from .runner.quantize import QuantizeOptions, export, quantize

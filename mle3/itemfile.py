@@ -33,7 +33,8 @@ def _set_top_level_lines(ws: Any, item: Any, updates: dict[str, Any]) -> None:
     path = ws.root / item._file
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     id_line = ws.line_of(item, ("id",))
-    indent = re.match(r"^(\s*(?:-\s+)?)", lines[id_line - 1]).group(1).replace("-", " ")
+    lead = re.match(r"^(\s*(?:-\s+)?)", lines[id_line - 1])  # every line matches: both parts are optional
+    indent = lead.group(1).replace("-", " ") if lead else ""
     inserts = []
     for name, value in updates.items():
         rendered = _render_scalar(name, value)

@@ -32,7 +32,7 @@ def findings_text(findings: list[Finding], summary: str, stream: TextIO | None =
         lines.append(file)
         for f in group:
             pos = f"{f.line or ''}" + (f":{f.column}" if f.column else "")
-            sev = f.severity
+            sev: str = f.severity
             if colour:
                 sev = f"{_COLOURS[sev]}{sev}{_RESET}"
             where = f" [{f.field}]" if f.field else ""

@@ -220,7 +220,7 @@ def _release_version(ws: Workspace, model: Any, wanted: str | None, gate: Gate) 
             )
         return None
     siblings = [m for m in ws.of_kind("model_version") if m is not model and model_line_of(m) == line]
-    taken = {version_of(m) for m in siblings} - {None}
+    taken = {v for m in siblings if (v := version_of(m)) is not None}
     chosen = wanted or (_variant_version(ws, model, gate) if model.quantized else next_release(taken))
     if chosen is None:
         return None

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from .pipe import PipeSafeStream
 
     original = sys.stdout
-    sys.stdout = PipeSafeStream(original)  # type: ignore[assignment]
+    sys.stdout = PipeSafeStream(original)
     try:
         return _main(argv)
     finally:

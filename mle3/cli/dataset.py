@@ -116,6 +116,7 @@ def dataset_register(
         train = next((s for s in specs if s.split == "train"), specs[0])
         converted = convert(specs, coco_out or train.annotations.resolve().parent.parent / "yolo")
         data_yaml, conversion, problems = str(converted.data_yaml), converted.record, converted.problems
+    assert data_yaml is not None  # given exactly when --coco is not, or made from the COCO files
     reg = register(
         root,
         data_yaml,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 from typer.core import TyperCommand
@@ -76,7 +76,8 @@ class EqualsValueCommand(TyperCommand):
 
     equals_values: dict[str, str] = {}
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    # typer passes its own Context, a subclass of the one its base class names
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         rewritten: list[str] = []
         for i, arg in enumerate(args):
             if arg == "--":
@@ -96,9 +97,9 @@ def equals_values(**flags: str) -> type[EqualsValueCommand]:
     return type("EqualsValueCommand", (EqualsValueCommand,), {"equals_values": mapping})
 
 
-def format_with_legacy(legacy: tuple[str, ...]):  # -> an Annotated type for a parameter
+def format_with_legacy(legacy: tuple[str, ...]) -> Any:  # typer.Option's OptionInfo, for Annotated[str, ...]
     """``--format text|json`` of a command whose ``--format`` used to name what it renders
     (export's model format, report's document format): those values still pass, for the
     command to translate with a deprecation line."""
     check = choice(("text", "json"), legacy=legacy)
-    return Annotated[str, typer.Option("--format", "-f", metavar="<text|json>", help="Output format.", callback=check)]
+    return typer.Option("--format", "-f", metavar="<text|json>", help="Output format.", callback=check)

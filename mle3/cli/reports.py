@@ -37,7 +37,7 @@ REQIF_IMPORT = declare(
     },
 )
 DOCUMENT_FORMATS = ("pdf", "html")
-ReportFormatOpt = format_with_legacy(DOCUMENT_FORMATS)
+ReportFormatOpt = Annotated[str, format_with_legacy(DOCUMENT_FORMATS)]
 
 
 # ----------------------------------------------------------------- reports
@@ -64,7 +64,7 @@ def report(
 
     if format in DOCUMENT_FORMATS:  # the old meaning of --format: the document format
         deprecated(f"report --format {format}", f"--to {format} (--format is the output format: text or json)")
-        to, format = format, "text"
+        to, format = ("pdf" if format == "pdf" else "html"), "text"  # DOCUMENT_FORMATS, as their Literal
     ws, graph = _load(workspace)
     if work_product == "release":
         target = output or Path(f"release-{item}")

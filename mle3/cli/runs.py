@@ -194,7 +194,7 @@ def train(
 
 
 MODEL_FORMATS = ("onnx",)
-ExportFormatOpt = format_with_legacy(MODEL_FORMATS)
+ExportFormatOpt = Annotated[str, format_with_legacy(MODEL_FORMATS)]
 
 
 @app.command("export")

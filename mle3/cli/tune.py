@@ -36,7 +36,8 @@ TUNE_ACCEPT = declare(
 class _TuneGroup(TyperGroup):
     """``tune run|accept``; the old ``tune CONFIG`` still runs a study for one release."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    # typer passes its own Context, a subclass of the one its base class names
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             deprecated(f"`mle3 tune {args[0]} ...`", f"`mle3 tune run {args[0]} ...`")
             args = ["run", *args]
@@ -83,12 +84,12 @@ def tune_run(
     options = TuneOptions(trials=trials, timeout=timeout, study=study, storage=storage, workers=workers, device=device)
     result = _with_progress(format == "json", lambda echo: run_study(root, config, options, echo, worker=worker_index))
     if format == "json":
-        trials = [
+        rows = [
             {"number": t["number"], "run_id": t["run"], **{k: t[k] for k in ("run", "status", "value", "params")}}
             for t in result.trials
         ]
         best = result.best and {"run_id": result.best.get("run"), **result.best}
-        emit_json({"schema": TUNE, "study": result.study, "record": result.record, "trials": trials, "best": best})
+        emit_json({"schema": TUNE, "study": result.study, "record": result.record, "trials": rows, "best": best})
     else:
         counts: dict[str, int] = {}
         for t in result.trials:

@@ -87,7 +87,7 @@ def materialize(root: Path, store: DataStore, dataset: Any, *, echo: Callable[[s
     return target
 
 
-def _fetch(store: DataStore, target: Path, entry: Any) -> tuple[str, tuple[int, int]]:
+def _fetch(store: DataStore, target: Path, entry: Any) -> tuple[str, list[int]]:
     path = target / entry.path
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")

@@ -23,7 +23,7 @@ from functools import partial
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from ..errors import Mle3Error
 from ..formats import encode_manifest, manifest_line, split_manifest_line
@@ -36,8 +36,8 @@ PARALLEL_MIN_FILES = 4000
 PARALLEL_MIN_BYTES = 256 * 1024 * 1024
 CHUNK_FILES = 2000
 
-# (path, size, mtime_ns, sha256, split of an image or None)
-ScanRow = tuple[str, int, int, str, Any]
+# (path, size, stamp (:func:`.state.stamp_of`; 0 for a file that vanished), sha256, split of an image or None)
+ScanRow = tuple[str, int, tuple[int, int, int] | int, str, Any]
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -149,13 +149,16 @@ def _scan_label_lines(
         fields = line.split()
         if not fields:
             continue
+        values: list[float] | None
         try:
-            cls, x, y, w, h = map(float, fields) if len(fields) == 5 else (None,) * 5
+            values = list(map(float, fields)) if len(fields) == 5 else None
         except ValueError:
-            cls = None
-        if cls is None:
+            values = None
+        if values is None:
             problems.append(("error", "malformed-line", number, f"expected 'class x y w h', got {line.strip()[:60]!r}"))
-        elif not all(map(math.isfinite, (cls, x, y, w, h))):
+            continue
+        cls, x, y, w, h = values
+        if not all(map(math.isfinite, (cls, x, y, w, h))):
             problems.append(("error", "non-finite-value", number, f"not a finite number in {line.strip()[:60]!r}"))
         elif cls != int(cls) or not 0 <= int(cls) < n_classes:
             problems.append(("error", "class-out-of-range", number, f"class id {fields[0]} not in 0..{n_classes - 1}"))
@@ -166,7 +169,7 @@ def _scan_label_lines(
     return counts, problems, False
 
 
-def _read(root: str, rel: str) -> tuple[int, int, str, bytes]:
+def _read(root: str, rel: str) -> tuple[int, tuple[int, int, int], str, bytes]:
     """(size, stamp (:func:`.state.stamp_of`), sha256, bytes for inspection) reading the file once. Files over
     16 MiB are streamed; their inspection bytes are the first MiB plus the last 16 bytes.
     ``root`` ends with a slash. Anything but a regular file (a folder, a FIFO, which
@@ -200,6 +203,7 @@ def _hash_chunk(args: tuple[str, list[str]]) -> list[ScanRow]:
     root = root.rstrip("/") + "/"
     out: list[ScanRow] = []
     for rel in paths:
+        mtime: tuple[int, int, int] | int
         try:
             size, mtime, digest, _ = _read(root, rel)
         except OSError:  # vanished, or no longer a file: no digest matches ""
@@ -315,7 +319,7 @@ def _inspect_pairs(
         w, h, problem = image_header(data, name[dot:].lower())
         if problem:
             problems.append(("error", "corrupt-image", image, None, problem))
-        if w:
+        if w and h is not None:  # image_header gives both sizes or neither
             st.sized += 1
             if w < st.w_min:
                 st.w_min = w
@@ -567,7 +571,7 @@ def plan_pairs(listing: Listing, split_dirs: dict[str, str], n_classes: int) -> 
 def plan_others(listing: Listing, label_dirs: dict[str, str], labels_read: dict[str, set[str]]) -> list[tuple]:
     """Every file the split folders' jobs did not read, in jobs of :data:`CHUNK_FILES`
     (``label_dirs``: label folder -> its split folder)."""
-    others = []
+    others: list[str] = []
     split_folders = set(label_dirs.values())
     for directory, names in listing.by_dir.items():
         if directory in split_folders:
@@ -644,7 +648,7 @@ def scan_local(
     listing: Listing | None = None,
     progress: Callable[[int], None] | None = None,
     jobs: int | None = None,
-    extra: list[str] = (),
+    extra: Sequence[str] = (),
 ) -> tuple[DatasetScan, Listing]:
     """Read every file of a local data set once, in worker processes when it is big:
     hashes for the manifest; image sizes, label instances and problems for the statistics.
@@ -733,7 +737,7 @@ def scan_remote(
         return _inspect_pairs(read, *args) if kind == "pairs" else _inspect_others(read, *args)
 
     def run_map(planned: list[tuple]) -> Iterator[ChunkResult]:
-        small = []
+        small: list[tuple] = []
         for job in planned:
             if job[0] == "pairs":
                 _, split, directory, names, label_dir, n = job

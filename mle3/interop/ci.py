@@ -97,12 +97,12 @@ def junit(report: CheckReport, strict: bool = False) -> str:
             case = ET.SubElement(suite, "testcase", classname=rule.id, name=subject)
             findings = by_case.get((rule.id, subject), [])
             bad = [f for f in findings if f.severity in failing]
-            suite.set("tests", str(int(suite.get("tests")) + 1))
+            suite.set("tests", str(int(suite.get("tests", "0")) + 1))
             totals["tests"] += 1
             if bad:
                 failure = ET.SubElement(case, "failure", message=bad[0].message, type=bad[0].severity)
                 failure.text = "\n".join(f.one_line() for f in bad) + f"\nFix: {rule.fix}"
-                suite.set("failures", str(int(suite.get("failures")) + 1))
+                suite.set("failures", str(int(suite.get("failures", "0")) + 1))
                 totals["failures"] += 1
             elif findings:
                 out = ET.SubElement(case, "system-out")

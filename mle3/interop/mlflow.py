@@ -81,7 +81,7 @@ class Mirror:
 
     def __init__(self, uri: str, warn: Callable[[str], None]) -> None:
         self.uri, self.warn = uri, warn
-        self.client = None
+        self.client: Any = None  # an mlflow MlflowClient once start() connected; None: not mirroring
         self.run_id: str | None = None
 
     def _guard(self, what: str, fn: Callable[[], Any]) -> Any:

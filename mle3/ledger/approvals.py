@@ -133,7 +133,8 @@ def recorded(
         if items is not None and _text(entry.get("item")) not in items:
             continue
         problem = shape_problem(entry)
-        d = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+        details = entry.get("details")
+        d = details if isinstance(details, dict) else {}
         a = Approval(
             node.order,
             _text(entry.get("time")),

@@ -79,7 +79,7 @@ class Fingerprints:
         item = self.ws.by_key[key]
         lifecycle = MODEL_LIFECYCLE_FIELDS if item.kind == "model_version" else LIFECYCLE_FIELDS
         content = {k: v for k, v in (item._raw or {}).items() if k not in lifecycle}
-        files = {}
+        files: dict[str, Any] = {}
         if item.kind == "model_version":
             for name in FILE_FIELDS:
                 rel = getattr(item.artifacts, name, None)

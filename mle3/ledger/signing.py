@@ -198,7 +198,8 @@ def verify(root: Path, entry: dict[str, Any]) -> SignatureCheck:
     allowed = root / ALLOWED_SIGNERS
     if not allowed.is_file():
         return SignatureCheck(False, f"no {ALLOWED_SIGNERS} file in the workspace")
-    principal = d.get("principal") or principal_of(d.get("name") if isinstance(d.get("name"), str) else "")
+    name = d.get("name")
+    principal = d.get("principal") or principal_of(name if isinstance(name, str) else "")
     if not isinstance(principal, str) or not principal or "\n" in principal:
         return SignatureCheck(False, "details.principal is not a signer's name")
     try:

@@ -117,6 +117,9 @@ class RunIndex:
 
     def _load_cache(self) -> None:
         data = sealed.read_json(self.root / self.layout.run_index, KIND, self.root)
+        if data is None:  # absent, or not one this workspace sealed: read the runs
+            self.stamps, self.runs = {}, {}
+            return
         try:
             stamps, runs = data
             self.stamps = {str(k): (int(v[0]), int(v[1])) for k, v in stamps.items()}

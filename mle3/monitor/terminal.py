@@ -48,7 +48,7 @@ def pick_run(root: Path, run_id: str | None) -> str:
 
 
 def render(follower: RunFollower, patience: int | None) -> Any:
-    from rich.console import Group
+    from rich.console import Group, RenderableType
     from rich.progress_bar import ProgressBar
     from rich.table import Table
     from rich.text import Text
@@ -92,7 +92,7 @@ def render(follower: RunFollower, patience: int | None) -> Any:
         else ""
     )
     tail = Text(f"mAP50 {sparkline(maps)}  best epoch {best if best is not None else '–'}{left}")
-    parts = [head, bar, table, tail]
+    parts: list[RenderableType] = [head, bar, table, tail]
     if run.get("error"):
         parts.append(Text(f"error: {run['error']}", style="red"))
     return Group(*parts)

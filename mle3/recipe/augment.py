@@ -151,7 +151,7 @@ def build(planned: list[Planned], data_yaml: Path | None = None) -> list[Any]:
     made = []
     for item in planned:
         cls = getattr(own, item.transform, None) or getattr(A, item.transform)
-        params = {k: tuple(v) if isinstance(v, list) else v for k, v in item.params.items()}
+        params: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in item.params.items()}
         if params.get("night_list"):
             if data_yaml is None:
                 raise Mle3Error("headlight glare needs the data set's data.yaml to find its night list")

@@ -36,7 +36,7 @@ def git_state(root: Path) -> dict[str, Any]:
             "commit": commit,
             "branch": branch,
             "dirty": repo.is_dirty(untracked_files=False),
-            "dirty_files": sorted(set(dirty_files))[:50],
+            "dirty_files": sorted({f for f in dirty_files if f is not None})[:50],
             "untracked_files": len(repo.untracked_files),
         }
     except Exception as exc:  # not a repository, or git missing: recorded, not fatal
@@ -109,8 +109,9 @@ def _bars_only_on_terminals() -> None:
             kwargs["disable"] = True
         original(self, *args, **kwargs)
 
-    cls.__init__ = __init__
-    cls._mle3_terminal_only = True
+    # patching a third-party class on purpose
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    cls._mle3_terminal_only = True  # type: ignore[attr-defined]
 
 
 def offline_ultralytics(root: Path, pin_memory: bool | None = None):
@@ -181,7 +182,7 @@ def image_file_for_transforms() -> None:
             CURRENT_FILE.reset(token)
 
     with_file.__mle3__ = True  # type: ignore[attr-defined]
-    augment.Albumentations.__call__ = with_file
+    augment.Albumentations.__call__ = with_file  # type: ignore[method-assign]  # patched on purpose
 
 
 def label_caches_under(cache_dir: Path, root: Path | None = None) -> None:

@@ -25,6 +25,7 @@ worker processes can unpickle it.
 from __future__ import annotations
 
 from contextvars import ContextVar
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ class HeadlightGlare(A.ImageOnlyTransform):
     def is_night(self, img: np.ndarray) -> bool:
         """Listed as night by the data set, else darker than ``night_luminance``."""
         current = CURRENT_FILE.get()
-        if self.night_list and current:
+        if self.night_list and self.night_root and current:  # night_root is set whenever night_list is
             if self._night is None:
                 self._night = night_images(self.night_list, self.night_root)
             return str(Path(current).resolve()) in self._night
@@ -92,7 +93,7 @@ class HeadlightGlare(A.ImageOnlyTransform):
             )
         return {"lights": lights}
 
-    def apply(self, img: np.ndarray, lights: list[tuple[float, float, float]] = (), **params: Any) -> np.ndarray:
+    def apply(self, img: np.ndarray, lights: Sequence[tuple[float, float, float]] = (), **params: Any) -> np.ndarray:
         if not self.is_night(img):
             return img
         height, width = img.shape[:2]

@@ -138,7 +138,7 @@ def line_chart(
         out.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.6"{dash}/>')
         if len(points) <= 40:
             out.extend(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2" fill="{color}"/>' for px, py in points)
-    lx = left
+    lx: float = left
     for i, s in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
         dash = ' stroke-dasharray="6 3"' if s.dashed else ""
@@ -199,7 +199,7 @@ def bar_chart(
             f'text-anchor="middle">{escape(cat)}</text>'
         )
     out.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#9aa5b1"/>')
-    lx = left
+    lx: float = left
     for si, name in enumerate(groups):
         out.append(f'<rect x="{lx}" y="{height - 14}" width="10" height="10" fill="{PALETTE[si % len(PALETTE)]}"/>')
         out.append(f'<text x="{lx + 14}" y="{height - 5}" font-size="10">{escape(name)}</text>')

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 import networkx as nx
@@ -27,6 +27,9 @@ from ..workspace.records import run_epochs
 from ..workspace import Workspace, item_key
 from . import charts
 from .optimization import optimization_of
+
+if TYPE_CHECKING:
+    from ..rules.engine import CheckReport
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,13 @@ def git_commit(ws: Workspace) -> dict[str, Any]:
     return {"commit": state.get("commit"), "dirty": bool(state.get("dirty")) or untracked > 0, "untracked": untracked}
 
 
-def git_history(ws: Workspace, rel: str, limit: int = 20) -> list[dict[str, str]]:
+def git_history(ws: Workspace, rel: str, limit: int = 20) -> list[dict[str, str | bytes]]:
     try:
         import git
 
         repo = git.Repo(ws.root, search_parent_directories=True)
+        if repo.working_tree_dir is None:  # a bare repository: no file of the workspace is in it
+            return []
         path = (ws.root / rel).resolve().relative_to(repo.working_tree_dir)
         return [
             {
@@ -91,7 +96,7 @@ class Context:
             ws.root, fingerprints=self.fingerprints, require_signatures=ws.config.policy.require_signatures
         )
         self.approvals = self.counted.approvals
-        self._check = None
+        self._check: CheckReport | None = None
 
     @cached_property
     def quantized_children(self) -> dict[str, list[Any]]:
@@ -103,7 +108,7 @@ class Context:
         return out
 
     @property
-    def check(self):
+    def check(self) -> CheckReport:
         if self._check is None:
             from ..rules import run_checks
 
@@ -314,7 +319,7 @@ def epoch_charts(epochs: list[dict[str, Any]], best: int | None, early: int | No
     if not epochs:
         return []
     xs = [e["epoch"] for e in epochs]
-    markers = {"best": best, "early stop": early}
+    markers: dict[str, float | None] = {"best": best, "early stop": early}
 
     def col(key: str) -> list[float | None]:
         return [e.get(key) for e in epochs]

@@ -84,7 +84,7 @@ def refuse_release(ctx: Context, docs: list[tuple[str, dict[str, Any]]]) -> None
     from ..ledger.gates import release_refusal
     from ..graph import upstream
 
-    lines = []
+    lines: list[str] = []
     for wp_id, doc in docs:
         trace = {doc["item"]} | upstream(ctx.graph, doc["item"])
         lines.extend(

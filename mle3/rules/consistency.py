@@ -120,7 +120,9 @@ def path_outside(ctx: Context) -> Iterator[Hit]:
                     yield Hit(model, f"artifact {name} path {value!r} leaves the workspace", ("artifacts", name))
     for ds in ctx.ws.of_kind("dataset"):
         place = f"data root {ds.data_root!r}" if ds.data_root else "the workspace"
-        paths = [(field, getattr(ds, field), (field,)) for field in ("data_yaml", "manifest")]
+        paths: list[tuple[str, Any, tuple[str, ...]]] = [
+            (field, getattr(ds, field), (field,)) for field in ("data_yaml", "manifest")
+        ]
         paths += [(f"split {split}", info.path, ("splits", split, "path")) for split, info in ds.splits.items()]
         for what, value, where in paths:
             if value and not _stays_in(ctx, ds, value):

@@ -100,7 +100,7 @@ def _run_checks(ws: Workspace, graph: nx.MultiDiGraph, only: set[str] | None) ->
             if override.severity == "off":
                 ignored += 1
                 continue
-            f.severity = override.severity  # type: ignore[assignment]
+            f.severity = override.severity
         kept.append(f)
     kept.sort(key=Finding.sort_key)
     counts: dict[str, int] = {}

@@ -71,7 +71,7 @@ class Context:
     graph: nx.MultiDiGraph
     findings: list[Finding] = field(default_factory=list)
     #: every path outside the item files a rule looked at, with what it saw (result cache)
-    disk: dict[str, tuple | None] = field(default_factory=dict)
+    disk: dict[str, list | None] = field(default_factory=dict)
     #: what several rules of one family share within one check (opened stores, read states)
     memo: dict[tuple, Any] = field(default_factory=dict)
 

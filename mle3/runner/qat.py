@@ -171,7 +171,8 @@ def run_qat(
     model.train(
         data=str(data_yaml), project=str(record.directory), name="qat", exist_ok=True, plots=False, val=True, **args
     )
-    weights_dir = Path(model.trainer.save_dir) / "weights"
+    trainer: Any = model.trainer  # set by model.train(); ultralytics annotates it as always None
+    weights_dir = Path(trainer.save_dir) / "weights"
     best = weights_dir / "best.pt" if (weights_dir / "best.pt").exists() else weights_dir / "last.pt"
     exported = Path(
         YOLO(str(best)).export(

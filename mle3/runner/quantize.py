@@ -224,7 +224,8 @@ def preprocess(path: Path, imgsz: int):
     image = cv2.imread(str(path))
     if image is None:
         raise Mle3Error(f"calibration image {path} cannot be read")
-    boxed = LetterBox(new_shape=(imgsz, imgsz), auto=False, stride=32)(image=image)
+    # with image= alone LetterBox returns the image; ultralytics annotates its return as a dict
+    boxed: Any = LetterBox(new_shape=(imgsz, imgsz), auto=False, stride=32)(image=image)
     return np.ascontiguousarray(boxed[..., ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255.0
 
 
@@ -306,7 +307,7 @@ def evaluate_onnx(path: Path, data_yaml: Path, imgsz: int, project: Path, name: 
     """ultralytics val running the ONNX file through ONNX Runtime, on val and test."""
     from ultralytics import YOLO
 
-    out = {}
+    out: dict[str, Any] = {}
     for split in ("val", "test"):
         if not (yaml.safe_load(data_yaml.read_text()) or {}).get(split):
             out[split] = {}

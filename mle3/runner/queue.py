@@ -22,7 +22,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from collections.abc import Callable
 
 from .. import audit
@@ -156,7 +156,7 @@ def waiting(root: Path, echo: Callable[[str], None] | None = None) -> list[dict[
     """Queue entries by priority (high first), then age. An entry that is not one mle3
     wrote (garbage, a priority that is no integer, a run other than its file's) is moved
     to ``refused/`` with one line on ``echo``, so a worker never loops on it."""
-    out = []
+    out: list[dict[str, Any]] = []
     folder = _queue(root)
     if not folder.is_dir():
         return out
@@ -470,8 +470,10 @@ def rerun(root: Path, run_id: str, priority: int | None = None) -> str:
         raise Mle3Error(f"run {run_id} was just taken back by a worker; it is pending again")
     options = options_from_record(data)
     options.model_id = None  # a hand-chosen model id belongs to the first run
-    queue = data.get("queue") if isinstance(data.get("queue"), dict) else {}
-    old_priority = queue.get("priority") if type(queue.get("priority")) is int else 0
+    queued = data.get("queue")
+    queue = queued if isinstance(queued, dict) else {}
+    recorded = queue.get("priority")
+    old_priority = recorded if type(recorded) is int else 0
     new = enqueue(root, data["config"], options, old_priority if priority is None else priority, rerun_of=run_id)
     if lost:
         record.update(
@@ -505,6 +507,7 @@ def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print
     limit = min(len(slots), options.max_parallel or len(slots))
     slots = slots[:limit]
     running: dict[int, tuple[str, subprocess.Popen]] = {}
+    run_id: str | None
     stopping = threading.Event()
     previous = (
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -552,17 +555,19 @@ def work(root: Path, options: WorkerOptions, echo: Callable[[str], None] = print
                     "-w",
                     str(root),
                 ]
-                if slots[slot] is not None:
-                    env["CUDA_VISIBLE_DEVICES"] = slots[slot]
+                gpu = slots[slot]
+                if gpu is not None:
+                    env["CUDA_VISIBLE_DEVICES"] = gpu
+                log: IO[bytes] | int
                 try:
                     log = open(root / layout_at(root).run_dir(run_id) / "worker.log", "ab")  # the run's console lines
                 except OSError:
                     log = subprocess.DEVNULL  # no run folder: the run's process says so and exits
                 running[slot] = (run_id, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
-                if log is not subprocess.DEVNULL:
+                if not isinstance(log, int):  # subprocess.DEVNULL is an int
                     log.close()
                 started += 1
-                echo(f"run {run_id}: started on {'GPU ' + slots[slot] if slots[slot] is not None else 'the CPU'}")
+                echo(f"run {run_id}: started on {'GPU ' + gpu if gpu is not None else 'the CPU'}")
             if options.once and not running and not waiting(root, echo):
                 return started
             stopping.wait(options.poll_s)

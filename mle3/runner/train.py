@@ -185,7 +185,7 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
     from ..datasets.materialize import local_data_yaml
 
     check = verify(root, dataset, config=ws.config)
-    data_check = {
+    data_check: dict[str, Any] = {
         "checked": True,
         "matches": check.ok,
         "changed": len(check.changed),
@@ -734,7 +734,7 @@ def _run_ultralytics(
         val=True,
         **train_args,
     )
-    trainer = model.trainer
+    trainer: Any = model.trainer  # set by model.train(); ultralytics annotates it as always None
     weights_dir = Path(trainer.save_dir) / "weights"
     best, last = weights_dir / "best.pt", weights_dir / "last.pt"
     chosen = best if best.exists() else last

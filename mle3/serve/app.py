@@ -324,8 +324,9 @@ def run_detail(root: Path, run_id: str, follower: RunFollower | None = None) -> 
         follower.poll()
     found = read_record(root, run_id)
     data = found[1] if found else {}
-    summary = with_progress(summary_of(data, run_id), root) if found else {"id": run_id}
-    params = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+    summary: dict[str, Any] = with_progress(summary_of(data, run_id), root) if found else {"id": run_id}
+    recorded = data.get("parameters")
+    params = recorded if isinstance(recorded, dict) else {}
     patience = params.get("patience")
     best = summary.get("best_epoch")
     done = summary.get("epochs_completed") or 0

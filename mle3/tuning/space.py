@@ -29,18 +29,24 @@ def _is_int_field(path: str) -> bool:
     return int in kinds and float not in kinds
 
 
+def _range(spec: TuningParameter) -> tuple[float, float]:
+    """``low`` and ``high`` of a parameter without choices (the schema requires both there)."""
+    assert spec.low is not None and spec.high is not None
+    return spec.low, spec.high
+
+
 def suggest(trial: Any, space: dict[str, TuningParameter]) -> dict[str, Any]:
     """Sample every parameter of the space for one Optuna trial."""
     values: dict[str, Any] = {}
     for path, spec in space.items():
         if spec.choices is not None:
             values[path] = trial.suggest_categorical(path, list(spec.choices))
-        elif _is_int_field(path) and float(spec.low).is_integer() and float(spec.high).is_integer():
-            values[path] = trial.suggest_int(
-                path, int(spec.low), int(spec.high), step=int(spec.step or 1), log=spec.log
-            )
+            continue
+        low, high = _range(spec)
+        if _is_int_field(path) and float(low).is_integer() and float(high).is_integer():
+            values[path] = trial.suggest_int(path, int(low), int(high), step=int(spec.step or 1), log=spec.log)
         else:
-            values[path] = trial.suggest_float(path, spec.low, spec.high, step=spec.step, log=spec.log)
+            values[path] = trial.suggest_float(path, low, high, step=spec.step, log=spec.log)
     return values
 
 
@@ -52,10 +58,12 @@ def distributions(space: dict[str, TuningParameter]) -> dict[str, Any]:
     for path, spec in space.items():
         if spec.choices is not None:
             out[path] = d.CategoricalDistribution(list(spec.choices))
-        elif _is_int_field(path) and float(spec.low).is_integer() and float(spec.high).is_integer():
-            out[path] = d.IntDistribution(int(spec.low), int(spec.high), step=int(spec.step or 1), log=spec.log)
+            continue
+        low, high = _range(spec)
+        if _is_int_field(path) and float(low).is_integer() and float(high).is_integer():
+            out[path] = d.IntDistribution(int(low), int(high), step=int(spec.step or 1), log=spec.log)
         else:
-            out[path] = d.FloatDistribution(spec.low, spec.high, step=spec.step, log=spec.log)
+            out[path] = d.FloatDistribution(low, high, step=spec.step, log=spec.log)
     return out
 
 
@@ -73,7 +81,7 @@ def baseline_values(cfg: Any, aug: Any, space: dict[str, TuningParameter]) -> di
         if spec.choices is not None:
             if node not in spec.choices:
                 return None
-        elif not isinstance(node, (int, float)) or not spec.low <= node <= spec.high:
+        elif not isinstance(node, (int, float)) or not _range(spec)[0] <= node <= _range(spec)[1]:
             return None
         values[path] = node
     return values

@@ -64,14 +64,14 @@ class TrainingCaveats(_Strict):
     """Thresholds of the ``training`` rules (``training.overfit``, ``training.underfit``)."""
 
     #: validation loss rising this many epochs in a row while training loss falls: overfitting
-    overfit_epochs: int = Field(3, ge=1)
+    overfit_epochs: int = Field(default=3, ge=1)
     #: final training loss above this share of the first epoch's: underfitting
-    underfit_loss_ratio: Finite = Field(0.7, gt=0, le=1)
+    underfit_loss_ratio: Finite = Field(default=0.7, gt=0, le=1)
     #: val mAP50 moving less than ``flat_map50_delta`` over this many last epochs...
-    flat_epochs: int = Field(5, ge=2)
-    flat_map50_delta: Finite = Field(0.01, ge=0)
+    flat_epochs: int = Field(default=5, ge=2)
+    flat_map50_delta: Finite = Field(default=0.01, ge=0)
     #: ...while below this value: underfitting
-    flat_map50_below: Finite = Field(0.5, ge=0, le=1)
+    flat_map50_below: Finite = Field(default=0.5, ge=0, le=1)
 
 
 class DatasetSettings(_Strict):
@@ -81,7 +81,7 @@ class DatasetSettings(_Strict):
     #: edits); above it ``check`` compares the data folders' mtimes with the last
     #: ``mle3 dataset verify`` (added, removed, renamed files) and leaves in-place edits to
     #: ``verify`` (size + mtime) and ``verify --deep`` (every file re-hashed)
-    check_stat_limit: int = Field(50_000, ge=0)
+    check_stat_limit: int = Field(default=50_000, ge=0)
 
 
 ROOT_NAME = r"^[a-z][a-z0-9_]{0,31}$"

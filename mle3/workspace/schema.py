@@ -12,7 +12,7 @@ import datetime as dt
 import difflib
 import math
 from functools import cache
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import (
     BaseModel,
@@ -126,6 +126,11 @@ class Located(Section):
     in the document) and ``_raw`` (the mapping it was validated from); see
     :func:`locate`. They are plain instance attributes rather than pydantic private
     attributes, whose per-instance set-up cost a quarter of the load time."""
+
+    if TYPE_CHECKING:  # for type checkers only: pydantic must not see them as private attributes
+        _file: str
+        _where: tuple
+        _raw: Any
 
 
 def locate(obj: Located, file: str, where: tuple, raw: Any) -> Located:
@@ -689,7 +694,7 @@ StudyRecord = Study
 
 
 #: top-level key -> (model, is_plural)
-KINDS: dict[str, tuple[type[BaseModel], bool]] = {
+KINDS: dict[str, tuple[type[Located], bool]] = {
     "requirement": (Requirement, False),
     "requirements": (Requirement, True),
     "architecture": (Architecture, False),
