@@ -110,8 +110,8 @@ def _bars_only_on_terminals() -> None:
         original(self, *args, **kwargs)
 
     # patching a third-party class on purpose
-    cls.__init__ = __init__  # type: ignore[method-assign]
-    cls._mle3_terminal_only = True  # type: ignore[attr-defined]
+    cls.__init__ = __init__
+    cls._mle3_terminal_only = True
 
 
 def offline_ultralytics(root: Path, pin_memory: bool | None = None):
