@@ -182,7 +182,7 @@ def image_file_for_transforms() -> None:
             CURRENT_FILE.reset(token)
 
     with_file.__mle3__ = True  # type: ignore[attr-defined]
-    augment.Albumentations.__call__ = with_file  # type: ignore[method-assign]  # patched on purpose
+    augment.Albumentations.__call__ = with_file  # patched on purpose
 
 
 def label_caches_under(cache_dir: Path, root: Path | None = None) -> None:
