@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 import textwrap
 from pathlib import Path
 from collections.abc import Callable
@@ -298,3 +300,45 @@ def browser(tmp_path):
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
     driver.quit()
+
+
+# ----------------------------------------------------------------- helpers shared by test files
+
+
+def wait_for(predicate, timeout: float = 120.0) -> None:
+    """Poll ``predicate`` until it holds (a background process reached a state)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+def queue_ws(root: Path) -> Path:
+    """The tiny workspace with its data registered, for queued trainings (no early stop)."""
+    from mle3.datasets import register
+    from mle3.datasets.synthetic import generate
+
+    files = dict(TINY_FILES)
+    # patience 0: no early stop, so a long queued training is still running when it is aborted
+    files["artifacts/training/TINY.yaml"] = files["artifacts/training/TINY.yaml"].replace("patience: 5", "patience: 0")
+    write_files(root, files)
+    register(
+        root,
+        generate(root / "data" / "tiny", counts={"train": 16, "val": 4, "test": 4}, image_size=64, seed=3),
+        "TINY-DATA",
+        "v1",
+        ["REQ-DATA"],
+    )
+    return root
+
+
+SEED_AUG = REPO / "artifacts/augmentation/aug_config_v2.yaml"
+
+
+def with_seed_augmentation(root):
+    shutil.copy(SEED_AUG, root / "artifacts/aug_config_v2.yaml")
+    cfg = root / "artifacts/training/TINY.yaml"
+    cfg.write_text(cfg.read_text() + "  augmentation: aug_config_v2.yaml\n")
+    return root

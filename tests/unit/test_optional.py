@@ -129,7 +129,7 @@ def test_doctor_reports_each_part_with_its_fix(trained_ws):
 
 
 def test_missing_albumentations_stops_training_early_and_the_04_11_says_why(trained_ws, tmp_path):
-    from test_augment import with_seed_augmentation
+    from conftest import with_seed_augmentation
 
     root = with_seed_augmentation(trained_ws)
     before = runs_of(root)

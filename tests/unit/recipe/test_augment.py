@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import json
 import pickle
-import shutil
 
 import pytest
 import yaml
 
-from conftest import REPO, check_json
+from conftest import REPO, check_json, with_seed_augmentation
 
 SEED_AUG = REPO / "artifacts/augmentation/aug_config_v2.yaml"
-
-
-def with_seed_augmentation(root):
-    shutil.copy(SEED_AUG, root / "artifacts/aug_config_v2.yaml")
-    cfg = root / "artifacts/training/TINY.yaml"
-    cfg.write_text(cfg.read_text() + "  augmentation: aug_config_v2.yaml\n")
-    return root
 
 
 def test_bad_augmentation_is_found_at_load_time_with_file_and_line(make_ws, cli):

@@ -14,31 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TINY_FILES, write_files
-from test_train import wait_for
+from conftest import queue_ws, wait_for
 
 pytestmark = pytest.mark.slow
 
 ENV = dict(os.environ, YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false", PYTHONUNBUFFERED="1")
 MLE3 = [sys.executable, "-c", "from mle3.cli import run; run()"]
-
-
-def queue_ws(root: Path) -> Path:
-    from mle3.datasets import register
-    from mle3.datasets.synthetic import generate
-
-    files = dict(TINY_FILES)
-    # patience 0: no early stop, so a long queued training is still running when it is aborted
-    files["artifacts/training/TINY.yaml"] = files["artifacts/training/TINY.yaml"].replace("patience: 5", "patience: 0")
-    write_files(root, files)
-    register(
-        root,
-        generate(root / "data" / "tiny", counts={"train": 16, "val": 4, "test": 4}, image_size=64, seed=3),
-        "TINY-DATA",
-        "v1",
-        ["REQ-DATA"],
-    )
-    return root
 
 
 def run_data(root: Path, run_id: str) -> dict:

@@ -8,13 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import TINY_FILES, check_json, dataset_record, write_files
+from conftest import TINY_FILES, check_json, dataset_record, write_files, wait_for
 
 from mle3 import audit
 from mle3.hashing import sha256_file
@@ -62,15 +61,6 @@ def run_dir(root: Path) -> Path:
 
 def run_record(root: Path) -> dict:
     return yaml.safe_load((run_dir(root) / "run.yaml").read_text())["run"]
-
-
-def wait_for(predicate, timeout: float = 120.0) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def _data_state(folder):
