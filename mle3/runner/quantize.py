@@ -100,12 +100,27 @@ class Parent:
 
 def resolve_parent(ws: Any, ref: str) -> Parent:
     """The float model version and everything quantization needs; one-line errors."""
-    from ..hashing import sha256_file
-    from ..workspace.schema import QuantizationSettings
-
     model = ws.get(ref)
     if model.kind != "model_version":
         raise Mle3Error(f"{ref} is a {model.kind}, not a model version")
+    weights, digest = _parent_weights(ws, model)
+    run = ws.resolve(model.training_run)
+    if run is not None and run.kind == "run":
+        _refuse_broken(ws, run.config)
+    config = ws.resolve(run.config) if run is not None and run.kind == "run" else run
+    config = config if config is not None and config.kind == "training" else None
+    dataset, base = _parent_data(ws, model)
+    settings = _quantization_settings(config)
+    imgsz = _image_size(run, config)
+    return Parent(model, weights, digest, config, dataset, imgsz, settings, base / dataset.data_yaml, base)
+
+
+def _parent_weights(ws: Any, model: Any) -> tuple[Path, str]:
+    """The parent's weights file and its sha256: present, materialized (not an LFS pointer)
+    and still the bytes the model version recorded."""
+    from ..hashing import sha256_file
+    from ..lfs import not_materialized
+
     rel = model.artifacts.weights
     if not rel:
         raise Mle3Error(
@@ -115,8 +130,6 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
             field="artifacts.weights",
         )
     weights = ws.root / rel
-    from ..lfs import not_materialized
-
     fetch = not_materialized(ws.root, rel) if inside_workspace(ws.root, rel) else None
     if fetch:
         raise Mle3Error(
@@ -138,11 +151,14 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
             line=ws.line_of(model, ("weights_sha256",)),
             field="weights_sha256",
         )
-    run = ws.resolve(model.training_run)
-    if run is not None and run.kind == "run":
-        _refuse_broken(ws, run.config)
-    config = ws.resolve(run.config) if run is not None and run.kind == "run" else run
-    config = config if config is not None and config.kind == "training" else None
+    return weights, digest
+
+
+def _parent_data(ws: Any, model: Any) -> tuple[Any, Path]:
+    """The data set the parent was trained on and its folder on this machine: calibration
+    and evaluation need it registered, with training images present."""
+    from ..datasets.materialize import local_data_base
+
     dataset = ws.resolve(model.training_data.dataset_version)
     if dataset is None or dataset.kind != "dataset" or not dataset.data_yaml:
         raise Mle3Error(
@@ -151,8 +167,6 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
             line=ws.line_of(model, ("training_data", "dataset_version")),
             field="training_data.dataset_version",
         )
-    from ..datasets.materialize import local_data_base
-
     base = local_data_base(ws.root, ws.config, dataset)  # the data's place on this machine
     train = dataset.split("train")
     if train is None or not train.path or not (base / train.path).is_dir() or not _images(base / train.path):
@@ -161,20 +175,31 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
             file=dataset._file,
             field="splits.train",
         )
+    return dataset, base
+
+
+def _quantization_settings(config: Any | None) -> Any:
+    """The training configuration's ``quantization`` block (defaults without a configuration)."""
+    from ..workspace.schema import QuantizationSettings
+
     raw = dict((config._raw or {}).get("quantization") or {}) if config is not None else {}
     try:
-        settings = QuantizationSettings.model_validate(raw)
+        return QuantizationSettings.model_validate(raw)
     except Exception as exc:  # validated at load already; a clear message all the same
         raise Mle3Error(
             f"invalid quantization block: {exc}", file=config._file if config else None, field="quantization"
         ) from None
+
+
+def _image_size(run: Any | None, config: Any | None) -> int:
+    """The image size the parent was trained at: its run's, else its configuration's, else 640."""
     imgsz = None
     if run is not None and run.kind == "run":
         imgsz = ((run._raw or {}).get("parameters") or {}).get("imgsz")
     if imgsz is None and config is not None:
         size = config.image_size
         imgsz = max(size) if isinstance(size, (list, tuple)) else size
-    return Parent(model, weights, digest, config, dataset, int(imgsz or 640), settings, base / dataset.data_yaml, base)
+    return int(imgsz or 640)
 
 
 def refuse_changing_approved(model: Any, ws: Any) -> None:
