@@ -400,33 +400,11 @@ def export(root: Workspace | Path, ref: str, echo: Callable[[str], None] = print
     parent = resolve_parent(ws, ref)
     refuse_changing_approved(parent.model, ws)
     offline_ultralytics(root)
-    from ultralytics import YOLO
-
-    from .train import attach_log
-
     work = root / ws.layout.export_dir / parent.model.id
     work.mkdir(parents=True, exist_ok=True)
     data_yaml = _evaluation_yaml(parent, work)
     echo(f"exporting {parent.weights.relative_to(root)} to ONNX at {parent.imgsz} px")
-    detach_log = attach_log(work / "export.log")
-    try:
-        onnx_path = export_float_onnx(parent.weights, parent.imgsz)
-        torch_val = YOLO(str(parent.weights)).val(
-            data=str(data_yaml),
-            split="val",
-            imgsz=parent.imgsz,
-            batch=1,
-            device="cpu",
-            plots=False,
-            project=str(work),
-            name="torch",
-            exist_ok=True,
-            verbose=False,
-        )
-        onnx_eval = evaluate_onnx(onnx_path, data_yaml, parent.imgsz, work, "onnx")
-    finally:
-        detach_log()
-    torch_map = round(float(torch_val.box.map50), 6)
+    onnx_path, torch_map, onnx_eval = _export_and_evaluate(parent, data_yaml, work)
     gap = abs(onnx_eval.val.get("mAP_50", 0.0) - torch_map)
     tolerance = agreement_tolerance(parent.dataset)
     result = {
@@ -446,6 +424,42 @@ def export(root: Workspace | Path, ref: str, echo: Callable[[str], None] = print
             exit_code=1,
         )
     digest = sha256_file(onnx_path)
+    _record_export(ws, parent.model.id, result, digest)
+    result.update(recorded=True, sha256=digest)
+    return result
+
+
+def _export_and_evaluate(parent: Parent, data_yaml: Path, work: Path) -> tuple[Path, float, Evaluation]:
+    """The float ONNX file, the PyTorch weights' val mAP50 and the ONNX file's evaluation,
+    with ultralytics' log in export.log."""
+    from ultralytics import YOLO
+
+    from .train import attach_log
+
+    detach_log = attach_log(work / "export.log")
+    try:
+        onnx_path = export_float_onnx(parent.weights, parent.imgsz)
+        torch_val = YOLO(str(parent.weights)).val(
+            data=str(data_yaml),
+            split="val",
+            imgsz=parent.imgsz,
+            batch=1,
+            device="cpu",
+            plots=False,
+            project=str(work),
+            name="torch",
+            exist_ok=True,
+            verbose=False,
+        )
+        onnx_eval = evaluate_onnx(onnx_path, data_yaml, parent.imgsz, work, "onnx")
+    finally:
+        detach_log()
+    return onnx_path, round(float(torch_val.box.map50), 6), onnx_eval
+
+
+def _record_export(ws: Any, model_id: str, result: dict[str, Any], digest: str) -> None:
+    """Write the ONNX file into the model version and the audit, under the promotion lock:
+    a promotion while the export ran is checked again first."""
     from ..itemfile import set_fields
     from ..workspace.layout import PROMOTE_LOCK
     from ..workspace.load import locked
@@ -455,18 +469,16 @@ def export(root: Workspace | Path, ref: str, echo: Callable[[str], None] = print
         ("onnx_sha256",): digest,
         ("onnx_metrics",): clean(result["onnx_metrics"]),
     }
-    with locked(ws, PROMOTE_LOCK):  # a promotion while the export ran: checked again, then written
-        model = ws.get(parent.model.id)
+    with locked(ws, PROMOTE_LOCK):
+        model = ws.get(model_id)
         refuse_changing_approved(model, ws)
         set_fields(ws, model, fields)
         audit.append(
-            root,
+            ws.root,
             AuditAction.MODEL_EXPORT,
             model.id,
             {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]},
         )
-    result.update(recorded=True, sha256=digest)
-    return result
 
 
 def quantize(
