@@ -11,6 +11,8 @@ from pathlib import Path
 
 #: the folder of untracked state (caches, locks, queue, per-machine settings); never configurable
 STATE = ".mle3"
+#: the file that makes a folder a workspace (its settings)
+CONFIG_NAME = "mle3.yaml"
 
 
 def inside_workspace(root: Path, relative: str) -> bool:

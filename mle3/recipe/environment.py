@@ -110,8 +110,8 @@ def _bars_only_on_terminals() -> None:
         original(self, *args, **kwargs)
 
     # patching a third-party class on purpose
-    cls.__init__ = __init__  # type: ignore[method-assign]
-    cls._mle3_terminal_only = True  # type: ignore[attr-defined]
+    cls.__init__ = __init__
+    cls._mle3_terminal_only = True
 
 
 def offline_ultralytics(root: Path, pin_memory: bool | None = None):
@@ -182,7 +182,7 @@ def image_file_for_transforms() -> None:
             CURRENT_FILE.reset(token)
 
     with_file.__mle3__ = True  # type: ignore[attr-defined]
-    augment.Albumentations.__call__ = with_file  # type: ignore[method-assign]  # patched on purpose
+    augment.Albumentations.__call__ = with_file  # patched on purpose
 
 
 def label_caches_under(cache_dir: Path, root: Path | None = None) -> None:

@@ -8,21 +8,22 @@ conflicts across branches, the audit log), ``artifact`` (large files not fetched
 ``workspace`` (per-machine state under ``.mle3/`` that git tracks).
 """
 
-# importing each family registers its rules
-from . import (  # noqa: F401
-    approvals,
-    consistency,
-    criteria,
-    datasets,
-    load,
-    quantization,
-    status,
-    traceability,
-    training,
-    tuning,
-    workspace_state,
-)
+from typing import TYPE_CHECKING, Any
+
 from .engine import CHECK_SCHEMA, CheckReport, check_workspace, run_checks
-from .registry import RULES, Context, Hit, Rule, rule
+from .registry import Context, Hit, Rule, rule
+
+if TYPE_CHECKING:
+    from .registry import RULES
 
 __all__ = ["CHECK_SCHEMA", "RULES", "CheckReport", "check_workspace", "Context", "Hit", "Rule", "rule", "run_checks"]
+
+
+def __getattr__(name: str) -> Any:
+    """``RULES``, with every family registered (imported on first use: see :mod:`.engine`)."""
+    if name == "RULES":
+        from . import families  # noqa: F401
+        from .registry import RULES
+
+        return RULES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from .._gc import paused_gc
 from ..findings import Finding, format_path
-from ..graph import build_graph
 from ..workspace import CONFIG_NAME, Workspace, item_key
 from ..workspace.yamlpos import line_of
 from .registry import RULES, Context, Hit
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+# The rule families (and the graph, networkx, the ledger they read) are imported when rules
+# run, not with this module: an unchanged workspace is answered from the result cache in a
+# fraction of the time their imports take.
 
 #: Version of the JSON document ``mle3 check --format json`` prints.
 CHECK_SCHEMA = "mle3.check/1"
@@ -78,6 +82,9 @@ def _run(rules: list, ctx: Context) -> list[Finding]:
 
 def run_checks(ws: Workspace, graph: nx.MultiDiGraph | None = None, *, only: set[str] | None = None) -> CheckReport:
     """All findings for ``ws``: load problems plus every rule, overrides applied, sorted."""
+    from . import families  # noqa: F401  (importing a family registers its rules)
+    from ..graph import build_graph
+
     graph = graph if graph is not None else build_graph(ws)
     with paused_gc():
         return _run_checks(ws, graph, only)

@@ -12,13 +12,14 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable, Iterator
-
-import networkx as nx
 
 from ..findings import Finding
 from ..workspace import Workspace, item_key
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass

@@ -27,10 +27,20 @@ if TYPE_CHECKING:
 
 
 def accept(root: Workspace | Path, study_name: str, new_id: str | None = None) -> dict[str, Any]:
-    """Write the accepted configuration (``root``: the loaded workspace, or its path)."""
-    from ..workspace import as_workspace
+    """Write the accepted configuration (``root``: the loaded workspace, or its path). The
+    check that the new id is free and the write hold one lock, so two accepts cannot both
+    take the same id."""
+    from ..workspace.load import locked
 
-    ws = as_workspace(root)
+    with locked(root, ACCEPT_LOCK) as ws:
+        return _accept(ws, study_name, new_id)
+
+
+#: held from checking that the new configuration's id is free to writing its file
+ACCEPT_LOCK = "tune-accept"
+
+
+def _accept(ws: Workspace, study_name: str, new_id: str | None) -> dict[str, Any]:
     root = ws.root
     study = ws.get(study_name)
     if study.kind != "study":
@@ -42,6 +52,9 @@ def accept(root: Workspace | Path, study_name: str, new_id: str | None = None) -
     check_id(new_id, "configuration id", field="--id")
     if ws.resolve(new_id) is not None:
         raise Mle3Error(f"{new_id} already exists; choose another --id")
+    target = root / Path(cfg._file).parent / f"{new_id}.yaml"
+    if target.exists():
+        raise Mle3Error(f"{target.relative_to(root).as_posix()} exists (not a loadable item); choose another --id")
     values = dict(study.best.params)
     raw = copy.deepcopy(cfg._raw)
     raw.pop("tuning", None)
@@ -72,7 +85,6 @@ def accept(root: Workspace | Path, study_name: str, new_id: str | None = None) -
     for path, value in values.items():
         if not path.startswith("augmentation."):
             set_path(raw, path.split("."), value)
-    target = root / Path(cfg._file).parent / f"{new_id}.yaml"
     best = study.best
     atomic_write_text(
         target,

@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import Mle3Error, WorkspaceNotFound
 from ..findings import format_path
+from ..paths import CONFIG_NAME  # re-exported: defined once, below the workspace
 from .layout import artifacts_dir_problem
 from .yamlpos import YamlProblem, line_of, parse_documents
 
-CONFIG_NAME = "mle3.yaml"
 #: thresholds are finite: ``drop > nan`` is false for every drop, so a NaN would pass all
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from collections.abc import Iterable
 
-from ..paths import STATE
+from ..paths import CONFIG_NAME, STATE
 
 if TYPE_CHECKING:
     from filelock import FileLock
@@ -215,9 +215,9 @@ _CACHE: dict[str, tuple[tuple[int, int] | None, Layout]] = {}
 def layout_at(root: Path | str) -> Layout:
     """The layout of the workspace at ``root`` from its ``mle3.yaml`` (re-read when the
     file changes; the defaults when there is none). An invalid mle3.yaml raises its
-    one-line :class:`~mle3.errors.Mle3Error`, as loading the workspace would."""
-    from .config import CONFIG_NAME, load_config
-
+    one-line :class:`~mle3.errors.Mle3Error`, as loading the workspace would. The full
+    reader (pydantic, the settings' models) is imported only for an unusual mle3.yaml, so
+    the audit log and run records, which only need paths, start without it."""
     root = Path(root)
     key = str(root)
     try:
@@ -231,8 +231,12 @@ def layout_at(root: Path | str) -> Layout:
     layout = Layout(root)
     if stamp is not None:
         settings = _light_settings(root / CONFIG_NAME)
-        # anything unusual goes to the full reader, which names the problem
-        layout = Layout(root, *settings) if settings else Layout.of(root, load_config(root))
+        if settings:
+            layout = Layout(root, *settings)
+        else:  # anything unusual goes to the full reader, which names the problem
+            from .config import load_config
+
+            layout = Layout.of(root, load_config(root))
     _CACHE[key] = (stamp, layout)
     return layout
 

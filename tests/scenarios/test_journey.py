@@ -57,6 +57,9 @@ def git(cwd: Path, *args: str, name: str = "Tom Trainer") -> str:
 
 
 def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tmp_path, monkeypatch):
+    import jsonschema
+
+    from mle3.cli.shapes import find as find_shape
     from mle3.datasets.synthetic import generate
 
     require_git()
@@ -72,7 +75,13 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     def ok(*args: str, as_json: bool = True) -> dict:
         code, out, err = cli(*args, "-w", ws, *(("--format", "json") if as_json else ()))
         assert code == 0, (args, out, err)
-        return json.loads(out) if as_json and out.strip() else {}
+        doc = json.loads(out) if as_json and out.strip() else {}
+        # every document on the way is what `mle3 schema` publishes for it
+        if doc:
+            shape = find_shape(doc["schema"])
+            assert shape is not None, f"{args}: no published schema {doc['schema']}"
+            jsonschema.validate(doc, shape)
+        return doc
 
     # register below the root, outside the workspace: the record names the root, not the machine
     reg = ok("dataset", "register", str(data_yaml), "--id", "J-DATA", "--version", "v1", "-r", "REQ-DATA")

@@ -1,0 +1,15 @@
+"""Every rule family: importing this module registers all rules in :data:`.registry.RULES`."""
+
+from . import (  # noqa: F401
+    approvals,
+    consistency,
+    criteria,
+    datasets,
+    load,
+    quantization,
+    status,
+    traceability,
+    training,
+    tuning,
+    workspace_state,
+)
