@@ -17,19 +17,14 @@ with ``--allow-host``) gets 421, so a DNS-rebinding page cannot read runs or log
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import os
 import secrets
 import time
 from pathlib import Path
 from typing import Any
-from collections.abc import AsyncIterator
 
-from ..ids import id_problem
-from ..monitor.index import RunIndex
 from ..monitor.live import RunFollower
-from ..runs.records import RUN_FILE
 from ..vocab import RUN_STATUSES_SHOWN
 from ..workspace.layout import DEFAULT, layout_at
 
@@ -112,165 +107,16 @@ def create_app(
     equivalents) or one of ``allow_hosts`` get 421 (see :mod:`mle3.serve.hosts`)."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
-    from starlette.middleware.base import BaseHTTPMiddleware
-    from starlette.requests import Request
-    from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
-    from starlette.routing import Route
 
-    from ..templating import bundled_templates, render_template
-
-    index = RunIndex(root)
-    index.save_cache()  # uvicorn ends the process on SIGTERM: keep the first scan now
-    hub = Hub(root)
-    refreshed = [0.0]
-    static = bundled_templates() / "serve"
-
-    saved = [time.monotonic()]
-
-    def fresh_index() -> RunIndex:
-        if time.monotonic() - refreshed[0] > 0.5:
-            index.refresh()
-            refreshed[0] = time.monotonic()
-            if refreshed[0] - saved[0] > 60:
-                saved[0] = refreshed[0]
-                index.save_cache()
-        return index
-
-    class Headers(BaseHTTPMiddleware):
-        async def dispatch(self, request: Request, call_next: Any) -> Response:
-            response = await call_next(request)
-            response.headers["Content-Security-Policy"] = CSP
-            response.headers["X-Content-Type-Options"] = "nosniff"
-            response.headers["Referrer-Policy"] = "no-referrer"
-            response.headers["Cache-Control"] = "no-store"
-            return response
-
-    def run_id_of(request: Request) -> str | None:
-        run_id = request.path_params["run_id"]
-        if id_problem(run_id) is not None or not (root / layout_at(root).run_dir(run_id) / RUN_FILE).is_file():
-            return None
-        return run_id
-
-    def authorized(request: Request) -> Response | None:
-        given = request.headers.get("x-mle3-token")
-        if not given:
-            return JSONResponse(
-                {"error": "this action needs the X-MLE3-Token header (the token mle3 serve printed)"}, status_code=401
-            )
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return JSONResponse({"error": "wrong token"}, status_code=403)
-        return None
-
-    async def page_index(request: Request) -> Response:
-        return HTMLResponse(
-            render_template("serve/index.html.j2", str(root), statuses=STATUSES, project=_project(root))
-        )
-
-    async def page_run(request: Request) -> Response:
-        run_id = run_id_of(request)
-        if run_id is None:
-            return HTMLResponse(
-                render_template("serve/missing.html.j2", str(root), what=request.path_params["run_id"]), status_code=404
-            )
-        return HTMLResponse(render_template("serve/run.html.j2", str(root), run_id=run_id, project=_project(root)))
-
-    async def api_runs(request: Request) -> Response:
-        status = request.query_params.get("status") or None
-        if status is not None and status not in STATUSES:
-            return JSONResponse({"error": f"unknown status {status!r}"}, status_code=400)
-        try:
-            page = max(1, int(request.query_params.get("page", "1")))
-        except ValueError:
-            return JSONResponse({"error": "page must be a number"}, status_code=400)
-        total, runs = fresh_index().query(status=status, q=request.query_params.get("q"), page=page, per_page=PER_PAGE)
-        return JSONResponse(
-            {
-                "schema": "mle3.serve-runs/1",
-                "total": total,
-                "page": page,
-                "per_page": PER_PAGE,
-                "runs": [_public(r) for r in runs],
-            }
-        )
-
-    async def api_run(request: Request) -> Response:
-        run_id = run_id_of(request)
-        if run_id is None:
-            return JSONResponse({"error": "no such run"}, status_code=404)
-        return JSONResponse(run_detail(root, run_id))
-
-    async def api_events(request: Request) -> Response:
-        run_id = run_id_of(request)
-        if run_id is None:
-            return JSONResponse({"error": "no such run"}, status_code=404)
-        follower, queue = hub.subscribe(run_id)
-
-        async def stream() -> AsyncIterator[bytes]:
-            try:
-                yield _sse("snapshot", run_detail(root, run_id, follower))
-                while True:
-                    try:
-                        kind, payload = await asyncio.wait_for(queue.get(), timeout=15)
-                    except asyncio.TimeoutError:
-                        yield b": keep-alive\n\n"
-                        continue
-                    yield _sse(kind, _public(payload) if kind == "run" else payload)
-            finally:
-                hub.unsubscribe(run_id, queue)
-
-        return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
-
-    async def run_action(request: Request, action: Any, reply: Any) -> Response:
-        """A state-changing request: the token, a real run, then ``action(root, run_id)``."""
-        denied = authorized(request)
-        if denied is not None:
-            return denied
-        run_id = run_id_of(request)
-        if run_id is None:
-            return JSONResponse({"error": "no such run"}, status_code=404)
-        from ..errors import Mle3Error
-
-        try:
-            result = await asyncio.to_thread(action, root, run_id)
-        except Mle3Error as exc:
-            return JSONResponse({"error": exc.message}, status_code=409)
-        return JSONResponse(reply(run_id, result))
-
-    async def api_abort(request: Request) -> Response:
-        from ..runner.queue import abort
-
-        return await run_action(request, abort, lambda run_id, was: {"run": run_id, "abort": "requested", "was": was})
-
-    async def api_rerun(request: Request) -> Response:
-        from ..runner.queue import rerun
-
-        return await run_action(
-            request, rerun, lambda run_id, new: {"run": new, "status": "pending", "rerun_of": run_id}
-        )
-
-    async def asset(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in ("serve.js", "serve.css"):
-            return Response(status_code=404)
-        return FileResponse(static / name, media_type="text/javascript" if name.endswith(".js") else "text/css")
-
-    routes = [
-        Route("/", page_index),
-        Route("/runs/{run_id}", page_run),
-        Route("/api/runs", api_runs),
-        Route("/api/runs/{run_id}", api_run),
-        Route("/api/runs/{run_id}/events", api_events),
-        Route("/api/runs/{run_id}/abort", api_abort, methods=["POST"]),
-        Route("/api/runs/{run_id}/rerun", api_rerun, methods=["POST"]),
-        Route("/static/{name}", asset),
-    ]
+    from .endpoints import Endpoints, SecurityHeaders
     from .hosts import HostGuard, allowed_hosts
 
+    endpoints = Endpoints(root, token)
     app = Starlette(
-        routes=routes,
-        middleware=[Middleware(HostGuard, allowed=allowed_hosts(host, port, allow_hosts)), Middleware(Headers)],
+        routes=endpoints.routes(),
+        middleware=[Middleware(HostGuard, allowed=allowed_hosts(host, port, allow_hosts)), Middleware(SecurityHeaders)],
     )
-    app.state.index = index
+    app.state.index = endpoints.index
     return app
 
 

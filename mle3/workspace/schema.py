@@ -9,14 +9,10 @@ of known fields instead of silently keeping them.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
-from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -29,18 +25,19 @@ from pydantic import (
 # defined in the vocabulary; imported from here too
 from ..vocab import MODEL_METRICS, MODEL_STATUSES, RETIRED_STATUSES, RUN_STATUSES, canonical_split  # noqa: F401
 from .records import LabelQuality, Leakage, QuantizationRecord, RegistrationRecord, StudyTrial
+from .schema_base import (  # noqa: F401  (imported from here too)
+    AutomotiveName,
+    GeometricName,
+    Number,
+    PhotometricName,
+    Scalar,
+    Section,
+    WeatherName,
+)
+from .tuning_schema import AUGMENTATION_GROUPS, NOT_TUNABLE, Tuning, TuningObjective, TuningParameter  # noqa: F401
+from .typos import misspelled_fields  # noqa: F401
 
-Scalar = Union[str, int, float, bool, None]
 DateLike = Union[dt.datetime, dt.date, str]
-#: every number of an item is finite: a NaN threshold fails no comparison (``x < nan``
-#: is false for every x) and an infinite metric passes every ``min``
-Number = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class Section(BaseModel):
-    """Base of every model: keeps unknown keys, validates known ones."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True, validate_default=False)
 
 
 def _as_list(value: Any) -> Any:
@@ -311,13 +308,6 @@ class ToggleSection(Section):
         return self
 
 
-#: the transforms each group knows (the seed's names); anything else is a load error
-GeometricName = Literal["horizontal_flip", "scale", "rotation", "crop"]
-PhotometricName = Literal["brightness", "contrast", "saturation", "hue"]
-WeatherName = Literal["rain", "fog", "snow"]
-AutomotiveName = Literal["sun_flare", "headlight_glare", "sensor_noise"]
-
-
 class Augmentation(Located):
     """The seed's augmentation configuration. It has no id of its own in the seed: it is
     referred to by file name (``aug_config_v2.yaml``), or by an optional ``id``."""
@@ -389,140 +379,6 @@ class QuantizationSettings(Section):
     calibration_images: int = Field(default=200, ge=1)
     calibration_method: Literal["minmax", "entropy", "percentile"] = "minmax"
     backend: str = "onnxruntime"
-
-
-# --------------------------------------------------------------------------- tuning
-AUGMENTATION_GROUPS = {
-    "geometric": get_args(GeometricName),
-    "photometric": get_args(PhotometricName),
-    "weather_simulation": get_args(WeatherName),
-    "automotive_specific": get_args(AutomotiveName),
-}
-#: training fields a study may not vary: references, the study itself, and the epochs
-#: (a trial trains ``epochs_per_trial``)
-NOT_TUNABLE = {
-    "dataset",
-    "augmentation",
-    "requirements",
-    "tuning",
-    "quantization",
-    "epochs",
-    "optimized_by",
-    "derived_from",
-    "id",
-    "title",
-    "model_line",
-    "architecture",
-    "description",
-}
-
-
-class _Strict(Section):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False)
-
-
-class TuningObjective(_Strict):
-    metric: Literal["mAP_50", "mAP_50_95", "precision", "recall", "f1"]
-    #: the split the metric is read on; ``test`` is refused (rule tuning.test-split)
-    split: str = "val"
-    direction: Literal["maximize", "minimize"] = "maximize"
-
-
-class TuningParameter(_Strict):
-    """One dimension of the search space: a range (``low``, ``high``, ``log``, ``step``)
-    or ``choices``."""
-
-    low: Number | None = None
-    high: Number | None = None
-    log: bool = False
-    step: Number | None = Field(None, gt=0)
-    choices: list[Scalar] | None = None
-
-    @model_validator(mode="after")
-    def _range_or_choices(self) -> TuningParameter:
-        if self.choices is not None:
-            if self.low is not None or self.high is not None:
-                raise ValueError("give either choices or low/high, not both")
-            if not self.choices:
-                raise ValueError("choices is empty")
-            kinds = {_value_kind(v) for v in self.choices}
-            if len(kinds) > 1:
-                raise ValueError(f"choices mix types ({', '.join(sorted(kinds))}): give values of one type")
-            return self
-        if self.low is None or self.high is None:
-            raise ValueError("a range needs low and high (or give choices)")
-        if not self.low < self.high:
-            raise ValueError(f"empty range: low {self.low:g} is not below high {self.high:g}")
-        if self.log and self.low <= 0:
-            raise ValueError("a log range needs low > 0")
-        return self
-
-
-def _value_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return "null" if value is None else "string"
-
-
-def _check_tunable(path: str) -> str | None:
-    """Why ``path`` is not a field a study can vary, or None."""
-    parts = path.split(".")
-    if parts[0] == "augmentation":
-        rest = parts[1:]
-        if rest[:1] in (["mosaic"], ["mixup"]) and rest[1:] == ["probability"]:
-            return None
-        if len(rest) == 3 and rest[0] in AUGMENTATION_GROUPS and rest[1] in AUGMENTATION_GROUPS[rest[0]]:
-            return None
-        return "augmentation fields are augmentation.<group>.<transform>.<parameter> or augmentation.mosaic.probability"
-    if parts[0] in NOT_TUNABLE:
-        return f"{parts[0]} cannot be tuned"
-    model: Any = Training
-    for i, part in enumerate(parts):
-        fields = getattr(model, "model_fields", {})
-        if part not in fields:
-            return f"{'.'.join(parts[: i + 1])} is not a training configuration field"
-        annotation = fields[part].annotation
-        nested = next(
-            (a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)), None
-        )
-        if i < len(parts) - 1:
-            if nested is None:
-                return f"{'.'.join(parts[: i + 1])} has no fields"
-            model = nested
-        elif nested is not None:
-            return f"{path} is a section; name one of its fields"
-    return None
-
-
-class Tuning(_Strict):
-    """A training configuration's hyperparameter study (``mle3 tune``)."""
-
-    objective: TuningObjective
-    trials: int = Field(20, ge=1)
-    epochs_per_trial: int | None = Field(None, ge=1)
-    sampler: Literal["tpe", "random", "cmaes", "grid"] = "tpe"
-    pruner: Literal["median", "hyperband", "none"] = "median"
-    seed: int | None = 0
-    space: dict[str, TuningParameter] = Field(min_length=1)
-
-    @field_validator("space")
-    @classmethod
-    def _known_fields(cls, value: dict[str, TuningParameter]) -> dict[str, TuningParameter]:
-        for path in value:
-            problem = _check_tunable(path)
-            if problem:
-                raise ValueError(f"space: {path!r}: {problem}")
-        return value
-
-    @model_validator(mode="after")
-    def _grid_needs_choices(self) -> Tuning:
-        if self.sampler == "grid":
-            ranged = [p for p, d in self.space.items() if d.choices is None]
-            if ranged:
-                raise ValueError(f"the grid sampler needs choices for every parameter ({', '.join(ranged)} is a range)")
-        return self
 
 
 class Training(Item):
@@ -709,51 +565,6 @@ KINDS: dict[str, tuple[type[Located], bool]] = {
     "run": (Run, False),
     "study": (Study, False),
 }
-
-
-def _holds_models(annotation: Any) -> bool:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return True
-    return any(_holds_models(arg) for arg in get_args(annotation))
-
-
-@cache
-def _nested_fields(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
-    """``(attribute, yaml key)`` of the fields of ``cls`` that can hold sub-models."""
-    return tuple((name, f.alias or name) for name, f in cls.model_fields.items() if _holds_models(f.annotation))
-
-
-@cache
-def _known_keys(cls: type[BaseModel]) -> tuple[str, ...]:
-    return tuple({name for name in cls.model_fields} | {f.alias for f in cls.model_fields.values() if f.alias})
-
-
-def misspelled_fields(obj: BaseModel, path: tuple = ()) -> list[tuple[tuple, str, str]]:
-    """Extra keys that look like typos of a known field: ``(path, extra, suggestion)``.
-
-    Runs on every item at load time, so it only walks fields that can hold sub-models."""
-    cls = type(obj)
-    found: list[tuple[tuple, str, str]] = []
-    if obj.__pydantic_extra__:
-        for extra in obj.__pydantic_extra__:
-            if len(extra) < 4:  # 'pid' is not a typo of 'id'
-                continue
-            match = difflib.get_close_matches(extra, _known_keys(cls), n=1, cutoff=0.8)
-            if match:
-                found.append((path + (extra,), extra, match[0]))
-    for name, key in _nested_fields(cls):
-        value = obj.__dict__.get(name)
-        if isinstance(value, BaseModel):
-            found.extend(misspelled_fields(value, path + (key,)))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                if isinstance(v, BaseModel):
-                    found.extend(misspelled_fields(v, path + (key, i)))
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                if isinstance(v, BaseModel):
-                    found.extend(misspelled_fields(v, path + (key, k)))
-    return found
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

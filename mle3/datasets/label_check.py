@@ -1,0 +1,147 @@
+"""YOLO label files checked from their bytes: instances per class and problems.
+
+The common case (every line five numbers, every box inside) is checked over whole columns;
+any doubt falls back to a line-by-line pass that names the line."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from .yolo import BOX_TOLERANCE
+
+# (severity, kind, file, line, message)
+Problem = tuple[str, str, str, "int | None", str]
+
+
+def scan_label(data: bytes, n_classes: int) -> tuple[dict[int, int], list[tuple[str, str, int | None, str]], bool]:
+    """(instances per class id, problems (severity, kind, line, message), empty?).
+
+    The common case (every line five numbers, every box inside) is checked over whole
+    columns; any doubt falls back to :func:`_scan_label_lines`, which names the line."""
+    rows = [line.split() for line in data.splitlines()]
+    rows = [r for r in rows if r]
+    if not rows:
+        return {}, [("warning", "empty-label", None, "empty label file (background image)")], True
+    try:
+        if any(len(r) != 5 for r in rows) or _odd_breaks(data):
+            raise ValueError
+        cls = [float(r[0]) for r in rows]
+        x = [float(r[1]) for r in rows]
+        y = [float(r[2]) for r in rows]
+        w = [float(r[3]) for r in rows]
+        h = [float(r[4]) for r in rows]
+    except ValueError:
+        return _scan_label_lines(data, n_classes)
+    lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
+    if (
+        not math.isfinite(sum(cls) + sum(x) + sum(y) + sum(w) + sum(h))
+        or min(cls) < 0
+        or max(cls) >= n_classes
+        or any(c != int(c) for c in cls)
+        or min(w) <= 0
+        or min(h) <= 0
+        or min(map(_low, x, w)) < lo
+        or max(map(_high, x, w)) > hi
+        or min(map(_low, y, h)) < lo
+        or max(map(_high, y, h)) > hi
+    ):
+        return _scan_label_lines(data, n_classes)
+    counts: dict[int, int] = {}
+    for c in cls:
+        counts[int(c)] = counts.get(int(c), 0) + 1
+    return counts, [], False
+
+
+def _odd_breaks(data: bytes) -> bool:
+    """Vertical tab and form feed end a line for ultralytics (``str.splitlines``) but not
+    for ``bytes.splitlines``: such files take the line-by-line path, which reads as it does."""
+    return b"\x0b" in data or b"\x0c" in data
+
+
+def _low(centre: float, extent: float) -> float:
+    return centre - extent / 2
+
+
+def _high(centre: float, extent: float) -> float:
+    return centre + extent / 2
+
+
+def _scan_label_lines(
+    data: bytes, n_classes: int
+) -> tuple[dict[int, int], list[tuple[str, str, int | None, str]], bool]:
+    """Line by line, with a message per problem (the slow path of :func:`scan_label`)."""
+    text = data.decode("utf-8-sig", errors="replace")  # ultralytics reads labels as utf-8-sig
+    counts: dict[int, int] = {}
+    problems: list[tuple[str, str, int | None, str]] = []
+    lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        values: list[float] | None
+        try:
+            values = list(map(float, fields)) if len(fields) == 5 else None
+        except ValueError:
+            values = None
+        if values is None:
+            problems.append(("error", "malformed-line", number, f"expected 'class x y w h', got {line.strip()[:60]!r}"))
+            continue
+        cls, x, y, w, h = values
+        if not all(map(math.isfinite, (cls, x, y, w, h))):
+            problems.append(("error", "non-finite-value", number, f"not a finite number in {line.strip()[:60]!r}"))
+        elif cls != int(cls) or not 0 <= int(cls) < n_classes:
+            problems.append(("error", "class-out-of-range", number, f"class id {fields[0]} not in 0..{n_classes - 1}"))
+        elif w <= 0 or h <= 0 or x - w / 2 < lo or x + w / 2 > hi or y - h / 2 < lo or y + h / 2 > hi:
+            problems.append(("error", "box-outside", number, f"box {x:g} {y:g} {w:g} {h:g} lies outside the image"))
+        else:
+            counts[int(cls)] = counts.get(int(cls), 0) + 1
+    return counts, problems, False
+
+
+def check_labels(labels: list[tuple[str, bytes]], n_classes: int) -> tuple[dict[int, int], list[Problem]]:
+    """Instances per class and problems of many label files at once: the common case (every
+    line five numbers, every box inside) is checked over whole columns of the batch; a batch
+    with any doubt is checked file by file with :func:`scan_label`, which names the line."""
+    tokens: list[bytes] = []
+    for _, data in labels:
+        words = data.split()
+        if len(words) != 5 * (data.count(b"\n") + (not data.endswith(b"\n"))) or not words or _odd_breaks(data):
+            return _labels_one_by_one(labels, n_classes)
+        tokens += words
+    try:
+        values = list(map(float, tokens))
+    except ValueError:
+        return _labels_one_by_one(labels, n_classes)
+    cls, x, y, w, h = (values[i::5] for i in range(5))
+    if not cls:
+        return {}, []
+    lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
+    if (
+        not math.isfinite(sum(values))
+        or min(cls) < 0
+        or max(cls) >= n_classes
+        or not all(map(float.is_integer, cls))
+        or min(w) <= 0
+        or min(h) <= 0
+        or min(map(_low, x, w)) < lo
+        or max(map(_high, x, w)) > hi
+        or min(map(_low, y, h)) < lo
+        or max(map(_high, y, h)) > hi
+    ):
+        return _labels_one_by_one(labels, n_classes)
+    counts: dict[int, int] = {}
+    for c, n in Counter(cls).items():
+        counts[int(c)] = n
+    return counts, []
+
+
+def _labels_one_by_one(labels: list[tuple[str, bytes]], n_classes: int) -> tuple[dict[int, int], list[Problem]]:
+    counts: dict[int, int] = {}
+    problems: list[Problem] = []
+    for path, data in labels:
+        found, label_problems, _ = scan_label(data, n_classes)
+        for k, v in found.items():
+            counts[k] = counts.get(k, 0) + v
+        problems.extend((sev, kind, path, line, msg) for sev, kind, line, msg in label_problems)
+    return counts, problems
