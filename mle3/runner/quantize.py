@@ -100,12 +100,27 @@ class Parent:
 
 def resolve_parent(ws: Any, ref: str) -> Parent:
     """The float model version and everything quantization needs; one-line errors."""
-    from ..hashing import sha256_file
-    from ..workspace.schema import QuantizationSettings
-
     model = ws.get(ref)
     if model.kind != "model_version":
         raise Mle3Error(f"{ref} is a {model.kind}, not a model version")
+    weights, digest = _parent_weights(ws, model)
+    run = ws.resolve(model.training_run)
+    if run is not None and run.kind == "run":
+        _refuse_broken(ws, run.config)
+    config = ws.resolve(run.config) if run is not None and run.kind == "run" else run
+    config = config if config is not None and config.kind == "training" else None
+    dataset, base = _parent_data(ws, model)
+    settings = _quantization_settings(config)
+    imgsz = _image_size(run, config)
+    return Parent(model, weights, digest, config, dataset, imgsz, settings, base / dataset.data_yaml, base)
+
+
+def _parent_weights(ws: Any, model: Any) -> tuple[Path, str]:
+    """The parent's weights file and its sha256: present, materialized (not an LFS pointer)
+    and still the bytes the model version recorded."""
+    from ..hashing import sha256_file
+    from ..lfs import not_materialized
+
     rel = model.artifacts.weights
     if not rel:
         raise Mle3Error(
@@ -115,8 +130,6 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
             field="artifacts.weights",
         )
     weights = ws.root / rel
-    from ..lfs import not_materialized
-
     fetch = not_materialized(ws.root, rel) if inside_workspace(ws.root, rel) else None
     if fetch:
         raise Mle3Error(
@@ -138,11 +151,14 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
             line=ws.line_of(model, ("weights_sha256",)),
             field="weights_sha256",
         )
-    run = ws.resolve(model.training_run)
-    if run is not None and run.kind == "run":
-        _refuse_broken(ws, run.config)
-    config = ws.resolve(run.config) if run is not None and run.kind == "run" else run
-    config = config if config is not None and config.kind == "training" else None
+    return weights, digest
+
+
+def _parent_data(ws: Any, model: Any) -> tuple[Any, Path]:
+    """The data set the parent was trained on and its folder on this machine: calibration
+    and evaluation need it registered, with training images present."""
+    from ..datasets.materialize import local_data_base
+
     dataset = ws.resolve(model.training_data.dataset_version)
     if dataset is None or dataset.kind != "dataset" or not dataset.data_yaml:
         raise Mle3Error(
@@ -151,8 +167,6 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
             line=ws.line_of(model, ("training_data", "dataset_version")),
             field="training_data.dataset_version",
         )
-    from ..datasets.materialize import local_data_base
-
     base = local_data_base(ws.root, ws.config, dataset)  # the data's place on this machine
     train = dataset.split("train")
     if train is None or not train.path or not (base / train.path).is_dir() or not _images(base / train.path):
@@ -161,20 +175,31 @@ def resolve_parent(ws: Any, ref: str) -> Parent:
             file=dataset._file,
             field="splits.train",
         )
+    return dataset, base
+
+
+def _quantization_settings(config: Any | None) -> Any:
+    """The training configuration's ``quantization`` block (defaults without a configuration)."""
+    from ..workspace.schema import QuantizationSettings
+
     raw = dict((config._raw or {}).get("quantization") or {}) if config is not None else {}
     try:
-        settings = QuantizationSettings.model_validate(raw)
+        return QuantizationSettings.model_validate(raw)
     except Exception as exc:  # validated at load already; a clear message all the same
         raise Mle3Error(
             f"invalid quantization block: {exc}", file=config._file if config else None, field="quantization"
         ) from None
+
+
+def _image_size(run: Any | None, config: Any | None) -> int:
+    """The image size the parent was trained at: its run's, else its configuration's, else 640."""
     imgsz = None
     if run is not None and run.kind == "run":
         imgsz = ((run._raw or {}).get("parameters") or {}).get("imgsz")
     if imgsz is None and config is not None:
         size = config.image_size
         imgsz = max(size) if isinstance(size, (list, tuple)) else size
-    return Parent(model, weights, digest, config, dataset, int(imgsz or 640), settings, base / dataset.data_yaml, base)
+    return int(imgsz or 640)
 
 
 def refuse_changing_approved(model: Any, ws: Any) -> None:
@@ -375,33 +400,11 @@ def export(root: Workspace | Path, ref: str, echo: Callable[[str], None] = print
     parent = resolve_parent(ws, ref)
     refuse_changing_approved(parent.model, ws)
     offline_ultralytics(root)
-    from ultralytics import YOLO
-
-    from .train import attach_log
-
     work = root / ws.layout.export_dir / parent.model.id
     work.mkdir(parents=True, exist_ok=True)
     data_yaml = _evaluation_yaml(parent, work)
     echo(f"exporting {parent.weights.relative_to(root)} to ONNX at {parent.imgsz} px")
-    detach_log = attach_log(work / "export.log")
-    try:
-        onnx_path = export_float_onnx(parent.weights, parent.imgsz)
-        torch_val = YOLO(str(parent.weights)).val(
-            data=str(data_yaml),
-            split="val",
-            imgsz=parent.imgsz,
-            batch=1,
-            device="cpu",
-            plots=False,
-            project=str(work),
-            name="torch",
-            exist_ok=True,
-            verbose=False,
-        )
-        onnx_eval = evaluate_onnx(onnx_path, data_yaml, parent.imgsz, work, "onnx")
-    finally:
-        detach_log()
-    torch_map = round(float(torch_val.box.map50), 6)
+    onnx_path, torch_map, onnx_eval = _export_and_evaluate(parent, data_yaml, work)
     gap = abs(onnx_eval.val.get("mAP_50", 0.0) - torch_map)
     tolerance = agreement_tolerance(parent.dataset)
     result = {
@@ -421,6 +424,42 @@ def export(root: Workspace | Path, ref: str, echo: Callable[[str], None] = print
             exit_code=1,
         )
     digest = sha256_file(onnx_path)
+    _record_export(ws, parent.model.id, result, digest)
+    result.update(recorded=True, sha256=digest)
+    return result
+
+
+def _export_and_evaluate(parent: Parent, data_yaml: Path, work: Path) -> tuple[Path, float, Evaluation]:
+    """The float ONNX file, the PyTorch weights' val mAP50 and the ONNX file's evaluation,
+    with ultralytics' log in export.log."""
+    from ultralytics import YOLO
+
+    from .train import attach_log
+
+    detach_log = attach_log(work / "export.log")
+    try:
+        onnx_path = export_float_onnx(parent.weights, parent.imgsz)
+        torch_val = YOLO(str(parent.weights)).val(
+            data=str(data_yaml),
+            split="val",
+            imgsz=parent.imgsz,
+            batch=1,
+            device="cpu",
+            plots=False,
+            project=str(work),
+            name="torch",
+            exist_ok=True,
+            verbose=False,
+        )
+        onnx_eval = evaluate_onnx(onnx_path, data_yaml, parent.imgsz, work, "onnx")
+    finally:
+        detach_log()
+    return onnx_path, round(float(torch_val.box.map50), 6), onnx_eval
+
+
+def _record_export(ws: Any, model_id: str, result: dict[str, Any], digest: str) -> None:
+    """Write the ONNX file into the model version and the audit, under the promotion lock:
+    a promotion while the export ran is checked again first."""
     from ..itemfile import set_fields
     from ..workspace.layout import PROMOTE_LOCK
     from ..workspace.load import locked
@@ -430,37 +469,352 @@ def export(root: Workspace | Path, ref: str, echo: Callable[[str], None] = print
         ("onnx_sha256",): digest,
         ("onnx_metrics",): clean(result["onnx_metrics"]),
     }
-    with locked(ws, PROMOTE_LOCK):  # a promotion while the export ran: checked again, then written
-        model = ws.get(parent.model.id)
+    with locked(ws, PROMOTE_LOCK):
+        model = ws.get(model_id)
         refuse_changing_approved(model, ws)
         set_fields(ws, model, fields)
         audit.append(
-            root,
+            ws.root,
             AuditAction.MODEL_EXPORT,
             model.id,
             {"format": "onnx", "file": result["onnx"], "sha256": digest, "gap": result["gap"]},
         )
-    result.update(recorded=True, sha256=digest)
-    return result
 
 
 def quantize(
     root: Workspace | Path, ref: str, options: QuantizeOptions, echo: Callable[[str], None] = print
 ) -> QuantizeResult:
-    from ..workspace import as_workspace
-    from ..recipe.environment import environment, git_state, offline_ultralytics
-
+    """Quantize a model version into a new INT8 child, judged against its float parent
+    (phases in :class:`QuantizeSession`)."""
     from ..optional import require
 
     require("onnx", "onnxruntime", "ultralytics", *(("modelopt",) if options.method == "qat" else ()))
-    ws = as_workspace(root)
-    root = ws.root
-    parent = resolve_parent(ws, ref)
-    settings = parent.settings
+    session = QuantizeSession(options, echo)
+    session.resolve(root, ref)
+    session.open_record()
+    return session.run()
+
+
+@dataclass
+class _Plan:
+    """The quantization settings in effect: the configuration's, overridden from the command
+    line (each override recorded as a deviation)."""
+
+    calibration_images: int
+    calibration_method: str
+    qat_epochs: int
+    lr: float
+    threshold: float
+    deviations: list[Deviation]
+
+
+@dataclass
+class _Converted:
+    """The two ONNX files compared: the float reference and its INT8 conversion."""
+
+    float_onnx: Path
+    int8_onnx: Path
+
+
+@dataclass
+class _Comparison:
+    """Float and INT8 judged by one evaluator, and the gate's verdict on the mAP50 drop."""
+
+    float_eval: Evaluation
+    int8_eval: Evaluation
+    float_latency: float
+    int8_latency: float
+    summary: dict[str, Any]
+    drop: dict[str, float]
+    passed: bool
+
+
+class QuantizeSession:
+    """One ``mle3 quantize`` run in named phases: :meth:`resolve` (parent, settings,
+    calibration set; writes nothing), :meth:`open_record` (run record, calibration list, the
+    audit's start), then :meth:`run`: convert -> evaluate -> gate -> record the child model
+    version. A failure after the record is opened ends the run ``failed`` (Ctrl-C:
+    ``aborted``) with the audit's end written either way."""
+
+    def __init__(self, options: QuantizeOptions, echo: Callable[[str], None]) -> None:
+        self.options = options
+        self.echo = echo
+        self.ws: Any = None
+        self.root = Path()
+        self.parent: Any = None
+        self.plan: Any = None
+        self.images: list[Path] = []
+        self.list_hash = ""
+        self.record: Any = None
+        self.child_id = ""
+        self.result = QuantizeResult("", "pending")
+        self.started = 0.0
+
+    # ------------------------------------------------------------------ phases
+    def resolve(self, root: Workspace | Path, ref: str) -> None:
+        """Resolve the parent and the settings in effect, and draw the calibration set."""
+        from ..workspace import as_workspace
+        from ..recipe.environment import offline_ultralytics
+
+        self.ws = as_workspace(root)
+        self.root = self.ws.root
+        self.parent = resolve_parent(self.ws, ref)
+        self.plan = _plan(self.parent.settings, self.options, self.ws.config.quantization.max_map50_drop)
+        offline_ultralytics(self.root)
+        self.images, self.list_hash = calibration_set(
+            self.parent.data_base, self.parent.dataset, self.plan.calibration_images
+        )
+
+    def open_record(self) -> None:
+        """Create the quantization's run record (with the calibration list, also kept as
+        calibration.txt), name the child after it, and write the audit's run start."""
+        from ..recipe.environment import environment, git_state
+
+        parent, options, plan = self.parent, self.options, self.plan
+        listed = [p.relative_to(parent.data_base).as_posix() for p in self.images]  # the data set's own paths
+        config_id = parent.config.id if parent.config is not None else (parent.model.training_run or parent.model.id)
+        data_root = getattr(parent.dataset, "data_root", None)
+        self.record = record = RunRecord.create(
+            self.root,
+            config_id,
+            kind="quantization",
+            method=options.method,
+            parent_model=parent.model.id,
+            parent_weights_sha256=parent.weights_sha256,
+            dataset_version=parent.dataset.key,
+            dataset_fingerprint=parent.dataset.fingerprint,
+            calibration={
+                "split": "train",
+                "images": len(self.images),
+                "method": plan.calibration_method,
+                "list_sha256": self.list_hash,
+                "files": listed,
+                **({"data_root": parent.dataset.data_root} if data_root else {}),
+            },
+            code=git_state(self.root),
+            environment=environment(),
+            deviations=[d.__dict__ for d in plan.deviations],
+            threshold=plan.threshold,
+            attempts=[],
+        )
+        # named after its own run (like a training's draft): two quantizations of one model on
+        # two branches never collide
+        line = model_line_of(parent.model) or parent.model.id
+        self.child_id = f"{draft_id(line, record.id)}-int8-{options.method}"
+        atomic_write_text(record.directory / "calibration.txt", "".join(path + "\n" for path in listed))
+        audit.append(
+            self.root,
+            AuditAction.RUN_START,
+            record.id,
+            {"kind": "quantization", "method": options.method, "parent": parent.model.id},
+        )
+
+    def run(self) -> QuantizeResult:
+        """Convert, evaluate, gate and record, with the log routed to quantize.log; a failure
+        is recorded (and a user error or Ctrl-C raised again after that)."""
+        record = self.record
+        self.result = QuantizeResult(
+            record.id, "in_progress", method=self.options.method, threshold=self.plan.threshold
+        )
+        self.started = time.time()
+        record.update(status="in_progress", started=now_iso())
+        from .train import attach_log
+
+        detach_log = attach_log(record.directory / "quantize.log")
+        try:
+            data_yaml = _evaluation_yaml(self.parent, record.directory)
+            converted = self._convert(data_yaml)
+            comparison = self._evaluate(converted, data_yaml)
+            self._record_child(converted, comparison)
+        except (KeyboardInterrupt, Exception) as exc:
+            return self._fail(exc)
+        finally:
+            detach_log()
+        audit.append(
+            self.root,
+            AuditAction.RUN_END,
+            record.id,
+            {"status": "success", "model_version": self.child_id, "passed": self.result.passed},
+        )
+        return self.result
+
+    # ------------------------------------------------------------------ steps
+    def _convert(self, data_yaml: Path) -> _Converted:
+        """The float reference exported from a copy of the parent's weights, and its INT8
+        conversion: static PTQ in ONNX Runtime, or QAT fine-tuning then export."""
+        parent, record, plan = self.parent, self.record, self.plan
+        self.echo(f"float reference: exporting {parent.model.id} to ONNX at {parent.imgsz} px")
+        float_pt = record.directory / "float.pt"  # ultralytics exports next to the weights:
+        shutil.copyfile(parent.weights, float_pt)  # a copy keeps the parent's own files untouched
+        float_copy = export_float_onnx(float_pt, parent.imgsz)
+        int8_tmp = record.directory / "int8.onnx"
+        if self.options.method == "ptq":
+            self.echo(
+                f"PTQ: ONNX Runtime static INT8, {len(self.images)} training images, "
+                f"{plan.calibration_method} calibration"
+            )
+            t = time.time()
+            quantize_static_onnx(float_copy, int8_tmp, self.images, parent.imgsz, plan.calibration_method)
+            record.update(quantize_seconds=round(time.time() - t, 2))
+        else:
+            from .qat import run_qat
+
+            self.echo(
+                f"QAT: {plan.qat_epochs} epoch(s) of fake-quantized fine-tuning (ModelOpt in ultralytics), "
+                "then INT8 ONNX"
+            )
+            run_qat(self.root, record, parent, data_yaml, plan.qat_epochs, plan.lr, int8_tmp, plan.threshold, self.echo)
+        return _Converted(float_copy, int8_tmp)
+
+    def _evaluate(self, converted: _Converted, data_yaml: Path) -> _Comparison:
+        """Both files through the same evaluator on val and test, their CPU latency, then the
+        gate: the INT8 model passes when no split's mAP50 drops more than the threshold."""
+        parent, directory = self.parent, self.record.directory
+        self.echo("evaluating float and INT8 ONNX on val and test (same evaluator)")
+        float_eval = evaluate_onnx(converted.float_onnx, data_yaml, parent.imgsz, directory, "float")
+        int8_eval = evaluate_onnx(converted.int8_onnx, data_yaml, parent.imgsz, directory, "int8")
+        sample = self.images[0]
+        lat_float = latency_ms(converted.float_onnx, sample, parent.imgsz, self.options.latency_runs)
+        lat_int8 = latency_ms(converted.int8_onnx, sample, parent.imgsz, self.options.latency_runs)
+        summary = onnx_summary(converted.int8_onnx)
+        drop = _map50_drop(float_eval, int8_eval)
+        passed = all(d <= self.plan.threshold for d in drop.values())
+        return _Comparison(float_eval, int8_eval, lat_float, lat_int8, summary, drop, passed)
+
+    def _record_child(self, converted: _Converted, comparison: _Comparison) -> None:
+        """Write the child model version, then the run's success and the result (a warning
+        when the gate failed: the child exists, flagged, for the user to judge)."""
+        from .model_version import write_quantized_model
+
+        table = self._table(converted, comparison)
+        child_file = write_quantized_model(
+            self.ws,
+            self.record,
+            self.parent,
+            self.child_id,
+            converted.int8_onnx,
+            self._quantization(converted, comparison),
+        )
+        drop, passed = comparison.drop, comparison.passed
+        self.record.update(
+            status="success",
+            ended=now_iso(),
+            duration_s=round(time.time() - self.started, 2),
+            model_version=self.child_id,
+            table=table,
+            drop=drop,
+            passed=passed,
+            onnx=comparison.summary,
+        )
+        result = self.result
+        result.status, result.model_version, result.table, result.drop, result.passed = (
+            "success",
+            self.child_id,
+            table,
+            drop,
+            passed,
+        )
+        if not passed:
+            result.warnings.append(
+                f"mAP50 drop {max(drop.values()):.4f} exceeds the threshold {self.plan.threshold} "
+                "(quantization.max_map50_drop)"
+            )
+            self.echo(f"WARNING: {result.warnings[-1]}")
+        self.echo(f"wrote {child_file}")
+
+    def _table(self, converted: _Converted, comparison: _Comparison) -> list[dict[str, Any]]:
+        """The float and INT8 rows of the comparison shown to the user and recorded."""
+        return [
+            {
+                "model": f"{self.parent.model.id} (float ONNX)",
+                "method": "float",
+                "val": comparison.float_eval.val,
+                "test": comparison.float_eval.test,
+                "bytes": converted.float_onnx.stat().st_size,
+                "latency_ms": comparison.float_latency,
+            },
+            {
+                "model": self.child_id,
+                "method": self.options.method,
+                "val": comparison.int8_eval.val,
+                "test": comparison.int8_eval.test,
+                "bytes": converted.int8_onnx.stat().st_size,
+                "latency_ms": comparison.int8_latency,
+            },
+        ]
+
+    def _quantization(self, converted: _Converted, comparison: _Comparison) -> dict[str, Any]:
+        """The child model version's ``quantization`` block: how it was made and how it compares."""
+        parent, options, plan = self.parent, self.options, self.plan
+        int8_bytes, float_bytes = converted.int8_onnx.stat().st_size, converted.float_onnx.stat().st_size
+        return {
+            "method": options.method,
+            "library": _library(options.method),
+            "backend": parent.settings.backend,
+            "format": "ONNX QDQ, int8 weights per channel, uint8 activations per tensor",
+            "calibration": self._calibration_note(),
+            "qat_epochs": plan.qat_epochs if options.method == "qat" else None,
+            "float_reference": {
+                "model_version": parent.model.id,
+                "weights_sha256": parent.weights_sha256,
+                "metrics": {"val": comparison.float_eval.val, "test": comparison.float_eval.test},
+            },
+            "metrics": {"val": comparison.int8_eval.val, "test": comparison.int8_eval.test},
+            "drop": comparison.drop,
+            "threshold": plan.threshold,
+            "passed": comparison.passed,
+            "size_bytes": int8_bytes,
+            "float_size_bytes": float_bytes,
+            "size_ratio": round(int8_bytes / float_bytes, 4),
+            "latency_ms": comparison.int8_latency,
+            "float_latency_ms": comparison.float_latency,
+            "latency_device": "CPU, ONNX Runtime, batch 1, median",
+            "onnx_nodes": comparison.summary,
+            "trt_int8": _tensorrt_note(),
+        }
+
+    def _calibration_note(self) -> dict[str, Any]:
+        """The calibration the child records: PTQ's recorded image list, or QAT's loader batches."""
+        dataset_version = self.parent.dataset.key
+        if self.options.method == "ptq":
+            return {
+                "data_set_version": dataset_version,
+                "split": "train",
+                "images": len(self.images),
+                "method": self.plan.calibration_method,
+                "list_sha256": self.list_hash,
+                "list": f"{self.record.rel_dir}/calibration.txt",
+            }
+        batch = int((self.record.data.get("qat") or {}).get("parameters", {}).get("batch", 16))
+        return {
+            "data_set_version": dataset_version,
+            "split": "train",
+            "method": "ModelOpt max calibration over 8 batches of the training loader, then fixed ranges",
+            "images": 8 * batch,
+        }
+
+    def _fail(self, exc: BaseException) -> QuantizeResult:
+        """Record the run's end (``aborted`` on Ctrl-C, else ``failed``) and the audit's; a user
+        error or Ctrl-C goes on to the caller, any other error is the result's."""
+        record = self.record
+        record.update(
+            status="aborted" if isinstance(exc, KeyboardInterrupt) else "failed",
+            ended=now_iso(),
+            duration_s=round(time.time() - self.started, 2),
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        audit.append(
+            self.root, AuditAction.RUN_END, record.id, {"status": record.data["status"], "error": record.data["error"]}
+        )
+        if isinstance(exc, (Mle3Error, KeyboardInterrupt)):
+            raise exc
+        self.result.status, self.result.error = "failed", f"{type(exc).__name__}: {exc}"
+        return self.result
+
+
+def _plan(settings: Any, options: QuantizeOptions, threshold: float) -> _Plan:
+    """The settings in effect and a deviation for each command-line value that differs."""
     deviations = []
-    calib_n = settings.calibration_images
-    calib_method = settings.calibration_method
-    qat_epochs = settings.qat_epochs
     for name, configured, override in (
         ("quantization.calibration_images", settings.calibration_images, options.calibration_images),
         ("quantization.calibration_method", settings.calibration_method, options.calibration_method),
@@ -469,196 +823,23 @@ def quantize(
     ):
         if override is not None and override != configured:
             deviations.append(Deviation(name, configured, override, "command line"))
-    calib_n = options.calibration_images or calib_n
-    calib_method = options.calibration_method or calib_method
-    qat_epochs = options.qat_epochs or qat_epochs
-    threshold = ws.config.quantization.max_map50_drop
-    offline_ultralytics(root)
-    images, list_hash = calibration_set(parent.data_base, parent.dataset, calib_n)
-    listed = [p.relative_to(parent.data_base).as_posix() for p in images]  # the data set's own paths
-    config_id = parent.config.id if parent.config is not None else (parent.model.training_run or parent.model.id)
-    record = RunRecord.create(
-        root,
-        config_id,
-        kind="quantization",
-        method=options.method,
-        parent_model=parent.model.id,
-        parent_weights_sha256=parent.weights_sha256,
-        dataset_version=parent.dataset.key,
-        dataset_fingerprint=parent.dataset.fingerprint,
-        calibration={
-            "split": "train",
-            "images": len(images),
-            "method": calib_method,
-            "list_sha256": list_hash,
-            "files": listed,
-            **({"data_root": parent.dataset.data_root} if getattr(parent.dataset, "data_root", None) else {}),
-        },
-        code=git_state(root),
-        environment=environment(),
-        deviations=[d.__dict__ for d in deviations],
+    return _Plan(
+        calibration_images=options.calibration_images or settings.calibration_images,
+        calibration_method=options.calibration_method or settings.calibration_method,
+        qat_epochs=options.qat_epochs or settings.qat_epochs,
+        lr=options.lr or settings.lr,
         threshold=threshold,
-        attempts=[],
+        deviations=deviations,
     )
-    # named after its own run (like a training's draft): two quantizations of one model on
-    # two branches never collide
-    child_id = f"{draft_id(model_line_of(parent.model) or parent.model.id, record.id)}-int8-{options.method}"
-    atomic_write_text(record.directory / "calibration.txt", "".join(path + "\n" for path in listed))
-    audit.append(
-        root,
-        AuditAction.RUN_START,
-        record.id,
-        {"kind": "quantization", "method": options.method, "parent": parent.model.id},
-    )
-    result = QuantizeResult(record.id, "in_progress", method=options.method, threshold=threshold)
-    started = time.time()
-    record.update(status="in_progress", started=now_iso())
-    from .train import attach_log
 
-    detach_log = attach_log(record.directory / "quantize.log")
-    try:
-        data_yaml = _evaluation_yaml(parent, record.directory)
-        echo(f"float reference: exporting {parent.model.id} to ONNX at {parent.imgsz} px")
-        float_pt = record.directory / "float.pt"  # ultralytics exports next to the weights:
-        shutil.copyfile(parent.weights, float_pt)  # a copy keeps the parent's own files untouched
-        float_copy = export_float_onnx(float_pt, parent.imgsz)
-        int8_tmp = record.directory / "int8.onnx"
-        if options.method == "ptq":
-            echo(f"PTQ: ONNX Runtime static INT8, {len(images)} training images, {calib_method} calibration")
-            t = time.time()
-            quantize_static_onnx(float_copy, int8_tmp, images, parent.imgsz, calib_method)
-            record.update(quantize_seconds=round(time.time() - t, 2))
-        else:
-            from .qat import run_qat
 
-            echo(f"QAT: {qat_epochs} epoch(s) of fake-quantized fine-tuning (ModelOpt in ultralytics), then INT8 ONNX")
-            run_qat(root, record, parent, data_yaml, qat_epochs, options.lr or settings.lr, int8_tmp, threshold, echo)
-        echo("evaluating float and INT8 ONNX on val and test (same evaluator)")
-        float_eval = evaluate_onnx(float_copy, data_yaml, parent.imgsz, record.directory, "float")
-        int8_eval = evaluate_onnx(int8_tmp, data_yaml, parent.imgsz, record.directory, "int8")
-        sample = images[0]
-        lat_float = latency_ms(float_copy, sample, parent.imgsz, options.latency_runs)
-        lat_int8 = latency_ms(int8_tmp, sample, parent.imgsz, options.latency_runs)
-        summary = onnx_summary(int8_tmp)
-        drop = {
-            split: round(
-                getattr(float_eval, split).get("mAP_50", 0.0) - getattr(int8_eval, split).get("mAP_50", 0.0), 6
-            )
-            for split in ("val", "test")
-            if getattr(float_eval, split)
-        }
-        passed = all(d <= threshold for d in drop.values())
-        table = [
-            {
-                "model": f"{parent.model.id} (float ONNX)",
-                "method": "float",
-                "val": float_eval.val,
-                "test": float_eval.test,
-                "bytes": float_copy.stat().st_size,
-                "latency_ms": lat_float,
-            },
-            {
-                "model": child_id,
-                "method": options.method,
-                "val": int8_eval.val,
-                "test": int8_eval.test,
-                "bytes": int8_tmp.stat().st_size,
-                "latency_ms": lat_int8,
-            },
-        ]
-        from .model_version import write_quantized_model
-
-        child_file = write_quantized_model(
-            ws,
-            record,
-            parent,
-            child_id,
-            int8_tmp,
-            {
-                "method": options.method,
-                "library": _library(options.method),
-                "backend": settings.backend,
-                "format": "ONNX QDQ, int8 weights per channel, uint8 activations per tensor",
-                "calibration": (
-                    {
-                        "data_set_version": parent.dataset.key,
-                        "split": "train",
-                        "images": len(images),
-                        "method": calib_method,
-                        "list_sha256": list_hash,
-                        "list": f"{record.rel_dir}/calibration.txt",
-                    }
-                    if options.method == "ptq"
-                    else {
-                        "data_set_version": parent.dataset.key,
-                        "split": "train",
-                        "method": "ModelOpt max calibration over 8 batches of the training loader, then fixed ranges",
-                        "images": 8 * int((record.data.get("qat") or {}).get("parameters", {}).get("batch", 16)),
-                    }
-                ),
-                "qat_epochs": qat_epochs if options.method == "qat" else None,
-                "float_reference": {
-                    "model_version": parent.model.id,
-                    "weights_sha256": parent.weights_sha256,
-                    "metrics": {"val": float_eval.val, "test": float_eval.test},
-                },
-                "metrics": {"val": int8_eval.val, "test": int8_eval.test},
-                "drop": drop,
-                "threshold": threshold,
-                "passed": passed,
-                "size_bytes": int8_tmp.stat().st_size,
-                "float_size_bytes": float_copy.stat().st_size,
-                "size_ratio": round(int8_tmp.stat().st_size / float_copy.stat().st_size, 4),
-                "latency_ms": lat_int8,
-                "float_latency_ms": lat_float,
-                "latency_device": "CPU, ONNX Runtime, batch 1, median",
-                "onnx_nodes": summary,
-                "trt_int8": _tensorrt_note(),
-            },
-        )
-        record.update(
-            status="success",
-            ended=now_iso(),
-            duration_s=round(time.time() - started, 2),
-            model_version=child_id,
-            table=table,
-            drop=drop,
-            passed=passed,
-            onnx=summary,
-        )
-        result.status, result.model_version, result.table, result.drop, result.passed = (
-            "success",
-            child_id,
-            table,
-            drop,
-            passed,
-        )
-        if not passed:
-            result.warnings.append(
-                f"mAP50 drop {max(drop.values()):.4f} exceeds the threshold {threshold} (quantization.max_map50_drop)"
-            )
-            echo(f"WARNING: {result.warnings[-1]}")
-        echo(f"wrote {child_file}")
-    except (KeyboardInterrupt, Exception) as exc:
-        record.update(
-            status="aborted" if isinstance(exc, KeyboardInterrupt) else "failed",
-            ended=now_iso(),
-            duration_s=round(time.time() - started, 2),
-            error=f"{type(exc).__name__}: {exc}",
-        )
-        audit.append(
-            root, AuditAction.RUN_END, record.id, {"status": record.data["status"], "error": record.data["error"]}
-        )
-        if isinstance(exc, (Mle3Error, KeyboardInterrupt)):
-            raise
-        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
-        return result
-    finally:
-        detach_log()
-    audit.append(
-        root, AuditAction.RUN_END, record.id, {"status": "success", "model_version": child_id, "passed": result.passed}
-    )
-    return result
+def _map50_drop(float_eval: Evaluation, int8_eval: Evaluation) -> dict[str, float]:
+    """Float minus INT8 mAP50 on each split that was evaluated."""
+    return {
+        split: round(getattr(float_eval, split).get("mAP_50", 0.0) - getattr(int8_eval, split).get("mAP_50", 0.0), 6)
+        for split in ("val", "test")
+        if getattr(float_eval, split)
+    }
 
 
 def _library(method: str) -> dict[str, str]:

@@ -108,62 +108,107 @@ class Prepared:
 
 def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
     """Resolve and validate everything; raises one-line user errors, writes nothing."""
-    root = ws.root
     cfg = find_config(ws, config_ref)
-    cfg_file = cfg._file
-    aug = None
-    if cfg.augmentation:
-        aug = ws.resolve(cfg.augmentation)
-        if aug is None or aug.kind != "augmentation":
-            raise Mle3Error(
-                f"augmentation {cfg.augmentation!r} names no augmentation configuration",
-                file=cfg_file,
-                line=ws.line_of(cfg, ("augmentation",)),
-                field="augmentation",
-            )
+    aug = _resolve_augmentation(ws, cfg)
     if options.overrides:
         from .overrides import apply_values
 
         cfg, aug = apply_values(cfg, aug, options.overrides)
+    mapping = _checked_mapping(ws, cfg, aug)
+    pretrained = _pretrained_weights(ws, cfg)
+    dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
+    if options.data is not None:
+        return _prepared_with_data(cfg, dataset, mapping, pretrained, aug, options.data)
+    dataset = _check_trainable(ws, cfg, dataset)
+    data_check = _verify_dataset(ws, dataset, options.allow_changed_data)
+    from ..datasets.materialize import local_data_yaml
+
+    return Prepared(
+        cfg,
+        dataset,
+        local_data_yaml(ws.root, ws.config, dataset, echo=lambda line: print(line, file=sys.stderr)),
+        mapping,
+        pretrained,
+        data_check,
+        dataset.fingerprint,
+        augmentation=aug,
+    )
+
+
+def _resolve_augmentation(ws: Any, cfg: Any) -> Any | None:
+    """The augmentation configuration a training names: a name that resolves to anything
+    else is the user's error, reported at the field."""
+    if not cfg.augmentation:
+        return None
+    aug = ws.resolve(cfg.augmentation)
+    if aug is None or aug.kind != "augmentation":
+        raise Mle3Error(
+            f"augmentation {cfg.augmentation!r} names no augmentation configuration",
+            file=cfg._file,
+            line=ws.line_of(cfg, ("augmentation",)),
+            field="augmentation",
+        )
+    return aug
+
+
+def _checked_mapping(ws: Any, cfg: Any, aug: Any | None) -> Mapping:
+    """The configuration mapped onto ultralytics: refused before anything is recorded when a
+    field cannot be mapped, or when its transforms need albumentations that is absent."""
     mapping = map_config(cfg, aug)
     if mapping.albumentations:
         from ..optional import require
 
         require("albumentations")  # the seed's weather and automotive transforms
     if mapping.problems:
-        raise Mle3Error(mapping.problems[0], file=cfg_file, line=ws.line_of(cfg))
-    pretrained = None
-    if isinstance(cfg.transfer.pretrained, str):
-        candidate = cfg.transfer.pretrained
-        if not inside_workspace(root, candidate) or not (root / candidate).is_file():
-            raise Mle3Error(
-                f"transfer.pretrained {candidate!r} is not a file in the workspace; mle3 never downloads weights: "
-                "put the weights file there or remove the field to train from the model yaml",
-                file=cfg_file,
-                line=ws.line_of(cfg, ("transfer", "pretrained")),
-                field="transfer.pretrained",
-            )
-        pretrained = root / candidate
-    dataset = ws.resolve(cfg.dataset) if cfg.dataset else None
-    if options.data is not None:
-        data_yaml = options.data.resolve()
-        if not data_yaml.is_file():
-            raise Mle3Error("--data file not found", file=str(options.data))
-        mapping.deviations.append(Deviation("dataset", cfg.dataset, str(options.data), "command line", "--data"))
-        return Prepared(
-            cfg,
-            dataset,
-            data_yaml,
-            mapping,
-            pretrained,
-            {"checked": False, "reason": "--data override"},
-            None,
-            augmentation=aug,
+        raise Mle3Error(mapping.problems[0], file=cfg._file, line=ws.line_of(cfg))
+    return mapping
+
+
+def _pretrained_weights(ws: Any, cfg: Any) -> Path | None:
+    """The pretrained weights file, which must already lie in the workspace: mle3 never
+    downloads weights (a run's starting point must be a file it can hash)."""
+    if not isinstance(cfg.transfer.pretrained, str):
+        return None
+    candidate = cfg.transfer.pretrained
+    if not inside_workspace(ws.root, candidate) or not (ws.root / candidate).is_file():
+        raise Mle3Error(
+            f"transfer.pretrained {candidate!r} is not a file in the workspace; mle3 never downloads weights: "
+            "put the weights file there or remove the field to train from the model yaml",
+            file=cfg._file,
+            line=ws.line_of(cfg, ("transfer", "pretrained")),
+            field="transfer.pretrained",
         )
+    return ws.root / candidate
+
+
+def _prepared_with_data(
+    cfg: Any, dataset: Any | None, mapping: Mapping, pretrained: Path | None, aug: Any | None, data: Path
+) -> Prepared:
+    """``--data``: train on the given data.yaml unchecked, recorded as a deviation from the
+    configured data set (and the run records no data set fingerprint)."""
+    data_yaml = data.resolve()
+    if not data_yaml.is_file():
+        raise Mle3Error("--data file not found", file=str(data))
+    mapping.deviations.append(Deviation("dataset", cfg.dataset, str(data), "command line", "--data"))
+    return Prepared(
+        cfg,
+        dataset,
+        data_yaml,
+        mapping,
+        pretrained,
+        {"checked": False, "reason": "--data override"},
+        None,
+        augmentation=aug,
+    )
+
+
+def _check_trainable(ws: Any, cfg: Any, dataset: Any | None) -> Any:
+    """The data set to train on; refused when missing, retired or without registered files:
+    a run must name a data set version that is in use and can be verified."""
     if dataset is None or dataset.kind != "dataset":
         raise Mle3Error(
             f"dataset {cfg.dataset!r} names no data set",
-            file=cfg_file,
+            file=cfg._file,
             line=ws.line_of(cfg, ("dataset",)),
             field="dataset",
         )
@@ -172,7 +217,7 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
             f"data set version {dataset.key} is {dataset.status}"
             + (f" ({dataset.status_reason})" if dataset.status_reason else "")
             + ": it is not trained on; name a version still in use",
-            file=cfg_file,
+            file=cfg._file,
             line=ws.line_of(cfg, ("dataset",)),
             field="dataset",
         )
@@ -181,19 +226,24 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
             f"data set {dataset.key} has no data_yaml: register its files with `mle3 dataset register`",
             file=dataset._file,
         )
-    from ..datasets import verify
-    from ..datasets.materialize import local_data_yaml
+    return dataset
 
-    check = verify(root, dataset, config=ws.config)
+
+def _verify_dataset(ws: Any, dataset: Any, allow_changed_data: bool) -> dict[str, Any]:
+    """Hash the data set's files against its registration; the result is the run's
+    ``data_check``. Changed files stop the run unless ``--allow-changed-data`` (recorded)."""
+    from ..datasets import verify
+
+    check = verify(ws.root, dataset, config=ws.config)
     data_check: dict[str, Any] = {
         "checked": True,
         "matches": check.ok,
         "changed": len(check.changed),
         "added": len(check.added),
         "removed": len(check.removed),
-        "allow_changed_data": options.allow_changed_data,
+        "allow_changed_data": allow_changed_data,
     }
-    if not check.ok and not options.allow_changed_data:
+    if not check.ok and not allow_changed_data:
         raise Mle3Error(
             f"data set {dataset.key} changed since registration ({len(check.changed)} changed, {len(check.added)} "
             "added, "
@@ -202,16 +252,7 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
             "or pass --allow-changed-data (recorded in the run)",
         )
     data_check["location"] = check.location
-    return Prepared(
-        cfg,
-        dataset,
-        local_data_yaml(root, ws.config, dataset, echo=lambda line: print(line, file=sys.stderr)),
-        mapping,
-        pretrained,
-        data_check,
-        dataset.fingerprint,
-        augmentation=aug,
-    )
+    return data_check
 
 
 def find_config(ws: Any, ref: str) -> Any:
@@ -351,164 +392,269 @@ def train(
     """Train and record one run (with retries on failure up to ``max_attempts``); with
     ``queued``, execute that pending run (data checked again, arguments resolved for this
     machine's GPUs) instead of creating one. ``root`` is the loaded workspace (or its path)."""
-    from ..workspace import as_workspace
-    from ..recipe.environment import environment, git_state, offline_ultralytics
+    session = TrainingSession(options, echo)
+    session.prepare(root, config_ref)
+    session.open_record(queued)
+    session.announce()
+    return session.run()
 
-    if options.model_id is not None:
-        from ..ids import check_id
 
-        check_id(options.model_id, "model id", field="--model-id")
-    ws = as_workspace(root)
-    root = ws.root
-    prep = prepare(ws, config_ref, options)
-    offline_ultralytics(root, prep.cfg.hardware.pin_memory)
-    import torch
+class TrainingSession:
+    """One ``mle3 train`` run in named phases, in this order: :meth:`prepare` (check
+    everything, write nothing), :meth:`open_record` (the run record exists before any epoch),
+    :meth:`announce` (warnings, deviations, the audit's start, integrations), :meth:`run`
+    (guards armed, attempts with retries, guards released, the audit's end). Each phase
+    leaves a readable record should the next one fail or the process be killed."""
 
-    args = apply_overrides(prep, options, torch.cuda.device_count())
-    cfg = prep.cfg
-    fields = dict(
-        config_file=cfg._file,
-        config_sha256=config_hash(cfg._raw),
-        configuration=cfg._raw,
-        augmentation=prep.cfg.augmentation,
-        dataset_version=prep.dataset.key if prep.dataset is not None else None,
-        dataset_fingerprint=prep.fingerprint,
-        data_check=prep.data_check,
-        seed=args.get("seed"),
-        deterministic=args.get("deterministic"),
-        code=git_state(root),
-        environment=environment(),
-        parameters=args,
-        mapping=[r.__dict__ for r in prep.mapping.rows],
-        deviations=[d.__dict__ for d in prep.mapping.deviations],
-        not_applied=[r.field for r in prep.mapping.not_applied],
-        max_attempts=options.max_attempts,
-        attempts=[],
-        **({"study": options.study} if options.study else {}),
-        **({"options": options_record(options)} if options_record(options) else {}),
-    )
-    if queued is not None:
-        import socket
+    def __init__(self, options: TrainOptions, echo: Callable[[str], None]) -> None:
+        self.options = options
+        self.echo = echo
+        self.ws: Any = None
+        self.root = Path()
+        self.prep: Prepared | None = None
+        self.args: dict[str, Any] = {}
+        self.record: RunRecord | None = None
+        self.result: TrainResult | None = None
+        # the guards of a running attempt (set by _arm, released by _disarm)
+        self.data_yaml = Path()
+        self.timer_fired = threading.Event()
+        self.timer: threading.Timer | None = None
+        self._in_main_thread = False
+        self._previous_handler: Any = None
+        self._stop_watch: Callable[[], None] = lambda: None
+        self._detach_log: Callable[[], None] = lambda: None
 
-        queued.update(status="pending", pid=os.getpid(), host=socket.gethostname(), **fields)
-        record = queued
-    else:
-        record = RunRecord.create(root, cfg.id, **fields)
-    if options.on_record is not None:
-        options.on_record(record.id)
-    atomic_write_text(record.directory / "config.yaml", yaml.safe_dump({"training": cfg._raw}, sort_keys=False))
-    result = TrainResult(record.id, "pending", record.rel_dir)
-    for row in prep.mapping.not_applied:
-        result.warnings.append(f"{row.field}: not applied ({row.note})")
-        echo(f"warning: {row.field} is not applied: {row.note}")
-    if prep.mapping.albumentations:
-        from ..datasets.night import night_list_warning
+    # ------------------------------------------------------------------ phases
+    def prepare(self, root: Workspace | Path, config_ref: str) -> None:
+        """Check the model id, resolve the configuration and data, and fix the ultralytics
+        arguments for this machine: every user error comes before a record is written."""
+        from ..workspace import as_workspace
+        from ..recipe.environment import offline_ultralytics
 
-        if (message := night_list_warning(prep.data_yaml)) is not None:
-            result.warnings.append(message)
-            echo(f"warning: {message}")
-    for dev in prep.mapping.deviations:
-        echo(
-            f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} "
-            f"({dev.source}{': ' + dev.reason if dev.reason else ''})"
+        if self.options.model_id is not None:
+            from ..ids import check_id
+
+            check_id(self.options.model_id, "model id", field="--model-id")
+        self.ws = as_workspace(root)
+        self.root = self.ws.root
+        self.prep = prepare(self.ws, config_ref, self.options)
+        offline_ultralytics(self.root, self.prep.cfg.hardware.pin_memory)
+        import torch
+
+        self.args = apply_overrides(self.prep, self.options, torch.cuda.device_count())
+
+    def open_record(self, queued: RunRecord | None) -> None:
+        """Create the run record (or fill the queued one) with everything decided, and keep
+        the configuration next to it: the evidence exists before the first epoch."""
+        fields = self._record_fields()
+        if queued is not None:
+            import socket
+
+            queued.update(status="pending", pid=os.getpid(), host=socket.gethostname(), **fields)
+            record = queued
+        else:
+            record = RunRecord.create(self.root, self._prep.cfg.id, **fields)
+        self.record = record
+        if self.options.on_record is not None:
+            self.options.on_record(record.id)
+        atomic_write_text(
+            record.directory / "config.yaml", yaml.safe_dump({"training": self._prep.cfg._raw}, sort_keys=False)
         )
-    audit.append(
-        root,
-        AuditAction.RUN_START,
-        record.id,
-        {
-            "config": cfg.id,
-            "config_sha256": record.data["config_sha256"],
-            "dataset_version": record.data["dataset_version"],
-        },
-    )
-    if options.hooks:
+        self.result = TrainResult(record.id, "pending", record.rel_dir)
 
-        def warn(message: str) -> None:
-            result.warnings.append(message)
-            echo(f"warning: {message}")
+    def announce(self) -> None:
+        """Tell the user what is not applied or deviates, write the audit's run start and
+        start the integrations (``options.hooks``)."""
+        prep, record = self._prep, self._record
+        for row in prep.mapping.not_applied:
+            self._result.warnings.append(f"{row.field}: not applied ({row.note})")
+            self.echo(f"warning: {row.field} is not applied: {row.note}")
+        if prep.mapping.albumentations:
+            from ..datasets.night import night_list_warning
 
+            if (message := night_list_warning(prep.data_yaml)) is not None:
+                self._warn(message)
+        for dev in prep.mapping.deviations:
+            self.echo(
+                f"deviation: {dev.field} configured {dev.configured!r}, used {dev.used!r} "
+                f"({dev.source}{': ' + dev.reason if dev.reason else ''})"
+            )
+        audit.append(
+            self.root,
+            AuditAction.RUN_START,
+            record.id,
+            {
+                "config": prep.cfg.id,
+                "config_sha256": record.data["config_sha256"],
+                "dataset_version": record.data["dataset_version"],
+            },
+        )
+        if self.options.hooks:
+            self._start_hooks()
+
+    def run(self) -> TrainResult:
+        """Arm the guards (log, SIGTERM, timeout, abort watch), run the attempts, release the
+        guards whatever happened, then write the audit's run end."""
+        self._arm()
+        try:
+            self._attempts()
+        finally:
+            self._disarm()
+        result = self._result
+        audit.append(
+            self.root,
+            AuditAction.RUN_END,
+            self._record.id,
+            {"status": result.status, "model_version": result.model_version, "error": result.error},
+        )
+        return result
+
+    # ------------------------------------------------------------------ steps
+    def _record_fields(self) -> dict[str, Any]:
+        """The run record's content before training: configuration, data, code, environment,
+        the arguments used and how each configuration field mapped onto them."""
+        from ..recipe.environment import environment, git_state
+
+        prep, args, options = self._prep, self.args, self.options
+        cfg = prep.cfg
+        return dict(
+            config_file=cfg._file,
+            config_sha256=config_hash(cfg._raw),
+            configuration=cfg._raw,
+            augmentation=prep.cfg.augmentation,
+            dataset_version=prep.dataset.key if prep.dataset is not None else None,
+            dataset_fingerprint=prep.fingerprint,
+            data_check=prep.data_check,
+            seed=args.get("seed"),
+            deterministic=args.get("deterministic"),
+            code=git_state(self.root),
+            environment=environment(),
+            parameters=args,
+            mapping=[r.__dict__ for r in prep.mapping.rows],
+            deviations=[d.__dict__ for d in prep.mapping.deviations],
+            not_applied=[r.field for r in prep.mapping.not_applied],
+            max_attempts=options.max_attempts,
+            attempts=[],
+            **({"study": options.study} if options.study else {}),
+            **({"options": options_record(options)} if options_record(options) else {}),
+        )
+
+    def _warn(self, message: str) -> None:
+        """A warning for the result and the console."""
+        self._result.warnings.append(message)
+        self.echo(f"warning: {message}")
+
+    def _start_hooks(self) -> None:
+        """Start each integration with the requirements of the configuration and data set."""
+        prep = self._prep
         requirements = list(
             dict.fromkeys(
-                list(cfg.requirements) + (list(prep.dataset.requirements) if prep.dataset is not None else [])
+                list(prep.cfg.requirements) + (list(prep.dataset.requirements) if prep.dataset is not None else [])
             )
         )
-        for hook in options.hooks:
-            hook.on_run_start(RunStart(root, record, requirements, warn))
-    data_yaml = _write_run_data_yaml(prep, record.directory, keep_test=options.evaluate_test)
-    detach_log = attach_log(record.directory / "train.log")
-    timer_fired = threading.Event()
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    TERMINATING.clear()
-    previous_handler = (
-        signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
-    )  # signals reach the main thread only
-    timer = None
-    stop_watch = _watch_abort(root, record.id, timer_fired)
-    if options.timeout:
+        for hook in self.options.hooks:
+            hook.on_run_start(RunStart(self.root, self._record, requirements, self._warn))
 
-        def fire() -> None:
-            timer_fired.set()
-            os.kill(os.getpid(), signal.SIGTERM)
-
-        timer = threading.Timer(options.timeout, fire)
-        timer.daemon = True
-        timer.start()
-    try:
-        for attempt in range(1, max(1, options.max_attempts) + 1):
-            started = time.time()
-            record.update(status="in_progress", started=record.data.get("started") or now_iso(), attempt=attempt)
-            try:
-                on_epoch = _chain(*(h.on_epoch_end for h in options.hooks), options.on_epoch)
-                outcome = _run_ultralytics(record, prep, args, data_yaml, echo, on_epoch)
-            except Pruned:
-                _end(record, "pruned", started, attempt, None)
-                result.status = "pruned"
-                break
-            except Terminated:
-                reason = (
-                    "the user (abort)"
-                    if abort_flag(root, record.id).exists()
-                    else ("timeout" if timer_fired.is_set() else "SIGTERM")
-                )
-                _end(record, "terminated", started, attempt, f"terminated by {reason}")
-                result.status, result.error = "terminated", f"terminated by {reason}"
-                break
-            except KeyboardInterrupt:
-                _end(record, "aborted", started, attempt, "aborted by the user (Ctrl-C)")
-                result.status, result.error = "aborted", "aborted by the user (Ctrl-C)"
-                break
-            except Exception as exc:  # a crash of the training itself: recorded, maybe retried
-                error = f"{type(exc).__name__}: {exc}"
-                _end(record, "failed", started, attempt, error, traceback.format_exc(limit=8))
-                result.status, result.error = "failed", error
-                if attempt < options.max_attempts:
-                    echo(f"attempt {attempt} failed ({error}); retrying")
-                    continue
-                break
-            finish_success(ws, record, prep, outcome, options, started, attempt, result)
-            break
-    finally:
-        stop_watch()
-        abort_flag(root, record.id).unlink(missing_ok=True)
-        if timer is not None:
-            timer.cancel()
-        if options.hooks:
-            weights = [root / ws.layout.weights_dir / f"{result.model_version}.pt"] if result.model_version else []
-            end = RunEnd(result.status, result.metrics, weights + [record.directory / RUN_FILE])
-            for hook in options.hooks:
-                hook.on_run_end(end)
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous_handler)
+    def _arm(self) -> None:
+        """Write the run's data.yaml and route the log; make SIGTERM, ``--timeout`` and an abort
+        request end the run as ``terminated`` (signals reach the main thread only)."""
+        record = self._record
+        self.data_yaml = _write_run_data_yaml(self._prep, record.directory, keep_test=self.options.evaluate_test)
+        self._detach_log = attach_log(record.directory / "train.log")
+        self.timer_fired = threading.Event()
+        self._in_main_thread = threading.current_thread() is threading.main_thread()
         TERMINATING.clear()
-        detach_log()
-    audit.append(
-        root,
-        AuditAction.RUN_END,
-        record.id,
-        {"status": result.status, "model_version": result.model_version, "error": result.error},
-    )
-    return result
+        self._previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) if self._in_main_thread else None
+        self.timer = None
+        self._stop_watch = _watch_abort(self.root, record.id, self.timer_fired)
+        if self.options.timeout:
+            fired = self.timer_fired
+
+            def fire() -> None:
+                fired.set()
+                os.kill(os.getpid(), signal.SIGTERM)
+
+            self.timer = threading.Timer(self.options.timeout, fire)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _attempts(self) -> None:
+        """Run attempts until one ends other than by a crash, or ``max_attempts`` crashed."""
+        for attempt in range(1, max(1, self.options.max_attempts) + 1):
+            if not self._attempt(attempt):
+                break
+
+    def _attempt(self, attempt: int) -> bool:
+        """One attempt, its end recorded; True when it crashed and another attempt is due.
+        Success is recorded (then the model version written) outside the crash handling."""
+        record, result, options = self._record, self._result, self.options
+        started = time.time()
+        record.update(status="in_progress", started=record.data.get("started") or now_iso(), attempt=attempt)
+        try:
+            on_epoch = _chain(*(h.on_epoch_end for h in options.hooks), options.on_epoch)
+            outcome = _run_ultralytics(record, self._prep, self.args, self.data_yaml, self.echo, on_epoch)
+        except Pruned:
+            _end(record, "pruned", started, attempt, None)
+            result.status = "pruned"
+            return False
+        except Terminated:
+            reason = (
+                "the user (abort)"
+                if abort_flag(self.root, record.id).exists()
+                else ("timeout" if self.timer_fired.is_set() else "SIGTERM")
+            )
+            _end(record, "terminated", started, attempt, f"terminated by {reason}")
+            result.status, result.error = "terminated", f"terminated by {reason}"
+            return False
+        except KeyboardInterrupt:
+            _end(record, "aborted", started, attempt, "aborted by the user (Ctrl-C)")
+            result.status, result.error = "aborted", "aborted by the user (Ctrl-C)"
+            return False
+        except Exception as exc:  # a crash of the training itself: recorded, maybe retried
+            error = f"{type(exc).__name__}: {exc}"
+            _end(record, "failed", started, attempt, error, traceback.format_exc(limit=8))
+            result.status, result.error = "failed", error
+            if attempt < options.max_attempts:
+                self.echo(f"attempt {attempt} failed ({error}); retrying")
+                return True
+            return False
+        finish_success(self.ws, record, self._prep, outcome, options, started, attempt, result)
+        return False
+
+    def _disarm(self) -> None:
+        """Stop the watchers, tell the integrations how the run ended (with the files to keep),
+        restore the SIGTERM handler and the log."""
+        record, result = self._record, self._result
+        self._stop_watch()
+        abort_flag(self.root, record.id).unlink(missing_ok=True)
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.options.hooks:
+            weights_dir = self.root / self.ws.layout.weights_dir
+            weights = [weights_dir / f"{result.model_version}.pt"] if result.model_version else []
+            end = RunEnd(result.status, result.metrics, weights + [record.directory / RUN_FILE])
+            for hook in self.options.hooks:
+                hook.on_run_end(end)
+        if self._in_main_thread:
+            signal.signal(signal.SIGTERM, self._previous_handler)
+        TERMINATING.clear()
+        self._detach_log()
+
+    # ------------------------------------------------------------------ state set by the phases
+    @property
+    def _prep(self) -> Prepared:
+        assert self.prep is not None, "prepare() first"
+        return self.prep
+
+    @property
+    def _record(self) -> RunRecord:
+        assert self.record is not None, "open_record() first"
+        return self.record
+
+    @property
+    def _result(self) -> TrainResult:
+        assert self.result is not None, "open_record() first"
+        return self.result
 
 
 def finish_success(
@@ -667,59 +813,9 @@ def _run_ultralytics(
     """One attempt: train, evaluate best.pt on val and test, hash checkpoints."""
     from ultralytics import YOLO
 
-    mapping = prep.mapping
     model = YOLO(args["model"])
-    state: dict[str, Any] = {"final": False, "best_epoch": None, "epochs_run": 0, "early_stop_epoch": None}
-
-    def on_train_start(trainer: Any) -> None:
-        if mapping.fitness_metric:
-            trainer.validator = _FitnessValidator(trainer.validator, mapping.fitness_metric)
-        flag_final_eval(trainer, state)
-
-    def on_train_epoch_start(trainer: Any) -> None:
-        if mapping.unfreeze_at_epoch is not None and trainer.epoch == mapping.unfreeze_at_epoch:
-            for name, param in trainer.model.named_parameters():
-                if ".dfl" not in name:
-                    param.requires_grad = True
-            trainer.freeze_layer_names = [".dfl"]
-            echo(f"epoch {trainer.epoch + 1}: backbone unfrozen (freeze_epochs={mapping.unfreeze_at_epoch})")
-
-    def on_fit_epoch_end(trainer: Any) -> None:
-        if state["final"]:
-            state["final_val"] = {EPOCH_KEYS.get(k, k): float(v) for k, v in (trainer.metrics or {}).items()}
-            return
-        epoch = trainer.epoch + 1
-        metrics = {
-            "epoch": epoch,
-            "epochs": trainer.epochs,
-            "time": now_iso(),
-            "epoch_time_s": round(float(trainer.epoch_time or 0), 3),
-        }
-        metrics.update(epoch_metrics(trainer))
-        metrics["fitness"] = float(trainer.fitness) if trainer.fitness is not None else None
-        metrics["best_epoch"] = int(trainer.stopper.best_epoch)
-        record.append_epoch(metrics)
-        state["best_epoch"] = int(trainer.stopper.best_epoch)
-        state["epochs_run"] = epoch
-        if trainer.stop and epoch < trainer.epochs:
-            state["early_stop_epoch"] = epoch
-        record.update(epochs_completed=epoch, best_epoch=state["best_epoch"])
-        echo(
-            f"epoch {epoch}/{trainer.epochs}  loss box {metrics.get('train_box_loss', 0):.3f} cls "
-            f"{metrics.get('train_cls_loss', 0):.3f} "
-            f"dfl {metrics.get('train_dfl_loss', 0):.3f} | val P {metrics.get('precision', 0):.3f} R "
-            f"{metrics.get('recall', 0):.3f} "
-            f"mAP50 {metrics.get('mAP50', 0):.3f} mAP50-95 {metrics.get('mAP50_95', 0):.3f}  "
-            f"({metrics['epoch_time_s']:.1f} s)"
-        )
-        if on_epoch is not None:  # last: a study's pruner may stop the run here
-            on_epoch(metrics)
-
-    model.add_callback("on_train_batch_end", check_terminating)
-    model.add_callback("on_fit_epoch_end", check_terminating)
-    model.add_callback("on_train_start", on_train_start)
-    model.add_callback("on_train_epoch_start", on_train_epoch_start)
-    model.add_callback("on_fit_epoch_end", on_fit_epoch_end)
+    callbacks = _TrainCallbacks(record, prep.mapping, echo, on_epoch)
+    callbacks.register(model)
     train_args = {k: v for k, v in args.items() if k != "model"}
     if prep.mapping.albumentations:
         from ..recipe.augment import build
@@ -738,45 +834,16 @@ def _run_ultralytics(
     weights_dir = Path(trainer.save_dir) / "weights"
     best, last = weights_dir / "best.pt", weights_dir / "last.pt"
     chosen = best if best.exists() else last
+    state = callbacks.state
     final = {"validation": model_metrics(state.get("final_val") or {})}
     if _has_split(data_yaml, "test"):
         echo("evaluating the best weights on the test split")
-        test = YOLO(str(chosen)).val(
-            data=str(data_yaml),
-            split="test",
-            imgsz=args.get("imgsz", 640),
-            batch=args.get("batch", 16),
-            device=args.get("device"),
-            plots=False,
-            project=str(record.directory),
-            name="test",
-            exist_ok=True,
-            verbose=False,
-        )
-        final["test"] = model_metrics(
-            {
-                "precision": float(test.box.mp),
-                "recall": float(test.box.mr),
-                "mAP50": float(test.box.map50),
-                "mAP50_95": float(test.box.map),
-            }
-        )
-    checkpoints = []
-    for ckpt in sorted(weights_dir.glob("*.pt")):
-        if (ckpt == best and not mapping.keep_best) or (ckpt == last and not mapping.keep_last):
-            continue
-        checkpoints.append(
-            {
-                "path": ckpt.relative_to(record.root).as_posix(),
-                "sha256": sha256_file(ckpt),
-                "bytes": ckpt.stat().st_size,
-            }
-        )
-    kept = chosen
+        final["test"] = _test_metrics(record, chosen, args, data_yaml)
+    checkpoints = _checkpoint_entries(record, weights_dir, prep.mapping)
     outcome = {
         "final": final,
         "checkpoints": checkpoints,
-        "best_weights": kept,
+        "best_weights": chosen,
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epochs_run"],
         "early_stop_epoch": state["early_stop_epoch"],
@@ -790,6 +857,131 @@ def _run_ultralytics(
         epochs_completed=state["epochs_run"],
     )
     return outcome
+
+
+class _TrainCallbacks:
+    """The ultralytics callbacks of one attempt, in one place: stop on SIGTERM, the
+    configured fitness, the backbone unfreeze, and every epoch recorded as it ends.
+    ``state`` is what the attempt's outcome needs from the training loop."""
+
+    def __init__(
+        self,
+        record: RunRecord,
+        mapping: Mapping,
+        echo: Callable[[str], None],
+        on_epoch: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        self.record = record
+        self.mapping = mapping
+        self.echo = echo
+        self.on_epoch = on_epoch
+        self.state: dict[str, Any] = {"final": False, "best_epoch": None, "epochs_run": 0, "early_stop_epoch": None}
+
+    def register(self, model: Any) -> None:
+        """Add the callbacks to ``model``; the SIGTERM checks come first."""
+        model.add_callback("on_train_batch_end", check_terminating)
+        model.add_callback("on_fit_epoch_end", check_terminating)
+        model.add_callback("on_train_start", self.on_train_start)
+        model.add_callback("on_train_epoch_start", self.on_train_epoch_start)
+        model.add_callback("on_fit_epoch_end", self.on_fit_epoch_end)
+
+    def on_train_start(self, trainer: Any) -> None:
+        """The configured metric picks best.pt; the final evaluation is told from an epoch."""
+        if self.mapping.fitness_metric:
+            trainer.validator = _FitnessValidator(trainer.validator, self.mapping.fitness_metric)
+        flag_final_eval(trainer, self.state)
+
+    def on_train_epoch_start(self, trainer: Any) -> None:
+        """Unfreeze the backbone at ``freeze_epochs`` (ultralytics' freeze lasts the whole run)."""
+        unfreeze_at = self.mapping.unfreeze_at_epoch
+        if unfreeze_at is not None and trainer.epoch == unfreeze_at:
+            for name, param in trainer.model.named_parameters():
+                if ".dfl" not in name:
+                    param.requires_grad = True
+            trainer.freeze_layer_names = [".dfl"]
+            self.echo(f"epoch {trainer.epoch + 1}: backbone unfrozen (freeze_epochs={unfreeze_at})")
+
+    def on_fit_epoch_end(self, trainer: Any) -> None:
+        """Record the epoch that ended (or keep the final evaluation's metrics), print its
+        line, then call the per-epoch hook last: a study's pruner may stop the run there."""
+        state = self.state
+        if state["final"]:
+            state["final_val"] = {EPOCH_KEYS.get(k, k): float(v) for k, v in (trainer.metrics or {}).items()}
+            return
+        epoch = trainer.epoch + 1
+        metrics = {
+            "epoch": epoch,
+            "epochs": trainer.epochs,
+            "time": now_iso(),
+            "epoch_time_s": round(float(trainer.epoch_time or 0), 3),
+        }
+        metrics.update(epoch_metrics(trainer))
+        metrics["fitness"] = float(trainer.fitness) if trainer.fitness is not None else None
+        metrics["best_epoch"] = int(trainer.stopper.best_epoch)
+        self.record.append_epoch(metrics)
+        state["best_epoch"] = int(trainer.stopper.best_epoch)
+        state["epochs_run"] = epoch
+        if trainer.stop and epoch < trainer.epochs:
+            state["early_stop_epoch"] = epoch
+        self.record.update(epochs_completed=epoch, best_epoch=state["best_epoch"])
+        self.echo(_epoch_line(metrics, trainer.epochs))
+        if self.on_epoch is not None:
+            self.on_epoch(metrics)
+
+
+def _epoch_line(metrics: dict[str, Any], epochs: int) -> str:
+    """The console line of one epoch: losses, val metrics, duration."""
+    return (
+        f"epoch {metrics['epoch']}/{epochs}  loss box {metrics.get('train_box_loss', 0):.3f} cls "
+        f"{metrics.get('train_cls_loss', 0):.3f} "
+        f"dfl {metrics.get('train_dfl_loss', 0):.3f} | val P {metrics.get('precision', 0):.3f} R "
+        f"{metrics.get('recall', 0):.3f} "
+        f"mAP50 {metrics.get('mAP50', 0):.3f} mAP50-95 {metrics.get('mAP50_95', 0):.3f}  "
+        f"({metrics['epoch_time_s']:.1f} s)"
+    )
+
+
+def _test_metrics(record: RunRecord, weights: Path, args: dict[str, Any], data_yaml: Path) -> dict[str, Any]:
+    """The chosen weights evaluated once on the test split, after training (never during)."""
+    from ultralytics import YOLO
+
+    test = YOLO(str(weights)).val(
+        data=str(data_yaml),
+        split="test",
+        imgsz=args.get("imgsz", 640),
+        batch=args.get("batch", 16),
+        device=args.get("device"),
+        plots=False,
+        project=str(record.directory),
+        name="test",
+        exist_ok=True,
+        verbose=False,
+    )
+    return model_metrics(
+        {
+            "precision": float(test.box.mp),
+            "recall": float(test.box.mr),
+            "mAP50": float(test.box.map50),
+            "mAP50_95": float(test.box.map),
+        }
+    )
+
+
+def _checkpoint_entries(record: RunRecord, weights_dir: Path, mapping: Mapping) -> list[dict[str, Any]]:
+    """Path, hash and size of every checkpoint the configuration keeps (``keep_best``/``keep_last``)."""
+    best, last = weights_dir / "best.pt", weights_dir / "last.pt"
+    checkpoints = []
+    for ckpt in sorted(weights_dir.glob("*.pt")):
+        if (ckpt == best and not mapping.keep_best) or (ckpt == last and not mapping.keep_last):
+            continue
+        checkpoints.append(
+            {
+                "path": ckpt.relative_to(record.root).as_posix(),
+                "sha256": sha256_file(ckpt),
+                "bytes": ckpt.stat().st_size,
+            }
+        )
+    return checkpoints
 
 
 def flag_final_eval(trainer: Any, state: dict[str, Any]) -> None:
