@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import check_json
+from conftest import check_json, require
 
 from mle3 import audit
 from mle3.audit import entry_hash
@@ -67,8 +67,7 @@ def keypair(directory, name):
 @pytest.fixture
 def signed(trained_ws, tmp_path):
     """require_signatures, and Lea's key allowed for both roles (one key, two roles)."""
-    if shutil.which("ssh-keygen") is None:
-        pytest.skip("ssh-keygen (openssh-client) is not installed")
+    require("ssh-keygen", shutil.which("ssh-keygen") is not None, "openssh-client")
     keys = tmp_path / "keys"
     keys.mkdir()
     lea, pub = keypair(keys, "lea")
