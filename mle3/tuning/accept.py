@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 
+#: held from checking that the new configuration's id is free to writing its file
+ACCEPT_LOCK = "tune-accept"
+
+
 def accept(root: Workspace | Path, study_name: str, new_id: str | None = None) -> dict[str, Any]:
     """Write the accepted configuration (``root``: the loaded workspace, or its path). The
     check that the new id is free and the write hold one lock, so two accepts cannot both
@@ -34,10 +38,6 @@ def accept(root: Workspace | Path, study_name: str, new_id: str | None = None) -
 
     with locked(root, ACCEPT_LOCK) as ws:
         return _accept(ws, study_name, new_id)
-
-
-#: held from checking that the new configuration's id is free to writing its file
-ACCEPT_LOCK = "tune-accept"
 
 
 def _accept(ws: Workspace, study_name: str, new_id: str | None) -> dict[str, Any]:
