@@ -44,10 +44,15 @@ def references(item: Any) -> Iterator[Reference]:
     kind = item.kind
     if kind == "requirement":
         yield from _refs("derived_from", item.derived_from, ("derived_from",), ("requirement",))
+        yield from _refs("uses_odd", item.odd, ("odd",), ("odd",))
+    elif kind == "odd":
+        yield from _refs("traces_to", item.requirements, ("requirements",), ("requirement",))
     elif kind == "architecture":
         yield from _refs("traces_to", item.requirements, ("requirements",), ("requirement",))
     elif kind == "dataset":
         yield from _refs("satisfies", item.requirements, ("requirements",), ("requirement",))
+        if item.metadata is not None:
+            yield from _refs("described_by", item.metadata.odd, ("metadata", "odd"), ("odd",))
     elif kind == "training":
         yield from _refs("uses_dataset", item.dataset, ("dataset",), ("dataset",))
         yield from _refs("uses_augmentation", item.augmentation, ("augmentation",), ("augmentation",))

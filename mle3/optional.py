@@ -28,6 +28,7 @@ MODULE_EXTRAS: dict[str, tuple[str, str]] = {
     "cmaes": ("train", "cmaes"),
     "fsspec": ("s3", "fsspec"),
     "s3fs": ("s3", "s3fs"),
+    "pyarrow": ("metadata", "pyarrow"),
     "starlette": ("serve", "starlette"),
     "uvicorn": ("serve", "uvicorn"),
     "mlflow": ("mlflow", "mlflow-skinny"),

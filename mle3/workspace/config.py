@@ -87,6 +87,13 @@ class DatasetSettings(_Strict):
 ROOT_NAME = r"^[a-z][a-z0-9_]{0,31}$"
 
 
+class SliceSettings(_Strict):
+    """Per-condition evaluation (``mle3 evaluate``)."""
+
+    #: a slice with fewer images is marked ``too_small``: shown, never counted as a pass
+    min_images: int = Field(default=30, ge=1)
+
+
 class ProjectConfig(_Strict):
     project: str = "unnamed project"
     external: list[str] = Field(default_factory=list, description="glob patterns of ids owned by other tools")
@@ -99,6 +106,7 @@ class ProjectConfig(_Strict):
     #: (``MLE3_DATA_ROOT_<NAME>`` or ``.mle3/local.yaml``)
     data_roots: dict[str, str | None] = Field(default_factory=dict)
     datasets: DatasetSettings = Field(default_factory=DatasetSettings)
+    slices: SliceSettings = Field(default_factory=SliceSettings)
     #: folders (relative to the root) items are read from
     item_dirs: list[str] = Field(default_factory=lambda: ["requirements", "artifacts"])
     #: the folder mle3 writes its records to (runs, models, datasets, studies, audit); it

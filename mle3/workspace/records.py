@@ -88,6 +88,13 @@ class Leakage(_Block):
 
     shared_images: int | None = Field(default=None, ge=0)
     examples: list[list[str]] = Field(default_factory=list)
+    #: group characteristic (``role: group``, e.g. a sequence id) -> values found in more
+    #: than one split: ``{count: N, examples: [...]}`` (ISO/PAS 8800 independence)
+    shared_groups: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @property
+    def shared_group_values(self) -> int:
+        return sum(int(v.get("count") or 0) for v in self.shared_groups.values())
 
 
 # --------------------------------------------------------------------- quantization

@@ -24,6 +24,7 @@ from pydantic import (
 
 # defined in the vocabulary; imported from here too
 from ..vocab import MODEL_METRICS, MODEL_STATUSES, RETIRED_STATUSES, RUN_STATUSES, canonical_split  # noqa: F401
+from .characteristics import DERIVED, CharacteristicsRecord, MetadataRecord, SliceRecord
 from .records import LabelQuality, Leakage, QuantizationRecord, RegistrationRecord, StudyTrial
 from .schema_base import (  # noqa: F401  (imported from here too)
     AutomotiveName,
@@ -50,31 +51,104 @@ def _as_list(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- criteria
+SplitName = Literal["train", "val", "validation", "test"]
+#: a condition on data characteristics: ``{time_of_day: night}``, ``{weather: [rain, fog]}``
+WhereClause = dict[str, Union[str, list[str]]]
+
+
+def _where_values_as_text(value: Any) -> Any:
+    """``{objects: 1}`` means the value ``"1"``: characteristic values are compared as text."""
+    if not isinstance(value, dict):
+        return value
+    return {
+        k: [str(x) for x in v] if isinstance(v, list) else str(v) if isinstance(v, (int, float, bool)) else v
+        for k, v in value.items()
+    }
+
+
 class MetricCriterion(Section):
-    """A model metric threshold on a split, e.g. ``metric: mAP_50, split: test, min: 0.85``."""
+    """A model metric threshold on a split, e.g. ``metric: mAP_50, split: test, min: 0.85``;
+    with ``where`` on the slice of that split meeting it (``where: {time_of_day: night}``)."""
 
     id: str | None = None
     metric: str
-    split: Literal["train", "val", "validation", "test"] = "test"
+    split: SplitName = "test"
+    where: WhereClause | None = None
     min: Number | None = None
     max: Number | None = None
 
+    where_as_text = field_validator("where", mode="before")(_where_values_as_text)
+
 
 class ClassSamplesCriterion(Section):
-    """A class that must be present with a minimum number of instances (per split or total)."""
+    """A class that must be present with a minimum number of instances (per split or total);
+    with ``where`` counted only in the images meeting it."""
 
     id: str | None = None
     class_: str = Field(alias="class")
     min_samples: int = Field(ge=0)
     split: Literal["train", "val", "validation", "test", "all"] = "all"
+    where: WhereClause | None = None
+
+    where_as_text = field_validator("where", mode="before")(_where_values_as_text)
 
 
 class SamplesCriterion(Section):
-    """A minimum number of samples (images) in a split."""
+    """A minimum number of samples (images) in a split; with ``where`` of those meeting it."""
 
     id: str | None = None
     samples: Literal["train", "val", "validation", "test", "all"]
     min: int = Field(ge=0)
+    where: WhereClause | None = None
+
+    where_as_text = field_validator("where", mode="before")(_where_values_as_text)
+
+
+class ShareCriterion(Section):
+    """The share of a split's images per value of a characteristic, e.g.
+    ``characteristic: time_of_day, split: train, share: {night: [0.2, 0.4]}`` (of instances
+    for ``object_size``)."""
+
+    id: str | None = None
+    characteristic: str
+    split: Literal["train", "val", "validation", "test", "all"] = "train"
+    share: dict[str, tuple[Number, Number]] = Field(min_length=1)
+
+    @field_validator("share")
+    @classmethod
+    def _bounds_in_order(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for name, (lo, hi) in value.items():
+            if not 0 <= lo <= hi <= 1:
+                raise ValueError(f"share of {name!r} must be [low, high] with 0 <= low <= high <= 1")
+        return value
+
+    share_keys_as_text = field_validator("share", mode="before")(_where_values_as_text)
+
+
+class CoverageCriterion(Section):
+    """Every listed value (``all``: every value the ODD lists) present in every listed split
+    with at least ``min_samples`` images."""
+
+    id: str | None = None
+    characteristic: str
+    coverage: Union[Literal["all"], list[str]]
+    splits: list[SplitName] = Field(default_factory=lambda: ["train", "val", "test"], min_length=1)
+    min_samples: int = Field(default=1, ge=1)
+
+    @field_validator("coverage", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+
+class SimilarityCriterion(Section):
+    """Two splits' distributions of a characteristic at most ``max_tvd`` apart (total
+    variation distance), so the test set represents what the model was trained for."""
+
+    id: str | None = None
+    characteristic: str
+    similar: tuple[SplitName, SplitName]
+    max_tvd: Number = Field(ge=0, le=1)
 
 
 class SplitRatioCriterion(Section):
@@ -92,6 +166,9 @@ def _criterion_kind(value: Any) -> str | None:
             ("class", "class"),
             ("samples", "samples"),
             ("split_ratio", "split_ratio"),
+            ("share", "share"),
+            ("coverage", "coverage"),
+            ("similar", "similar"),
         ):
             if key in value:
                 return tag
@@ -105,11 +182,15 @@ Criterion = Annotated[
         Annotated[ClassSamplesCriterion, Tag("class")],
         Annotated[SamplesCriterion, Tag("samples")],
         Annotated[SplitRatioCriterion, Tag("split_ratio")],
+        Annotated[ShareCriterion, Tag("share")],
+        Annotated[CoverageCriterion, Tag("coverage")],
+        Annotated[SimilarityCriterion, Tag("similar")],
     ],
     Discriminator(
         _criterion_kind,
         custom_error_type="criterion_kind",
-        custom_error_message="a criterion needs one of the keys metric, class, samples, split_ratio",
+        custom_error_message="a criterion needs one of the keys metric, class, samples, split_ratio, share, coverage, "
+        "similar",
     ),
 ]
 #: validates one criterion alone (a requirement sets aside those it cannot read)
@@ -155,6 +236,8 @@ class Requirement(Item):
     type: Literal["ml_data", "ml_model", "performance", "robustness", "safety", "interface", "other"] = "other"
     derived_from: list[str] = Field(default_factory=list)
     status: str | None = None
+    #: the ODD whose characteristics its criteria name (optional when the workspace has one)
+    odd: str | None = None
     criteria: list[Criterion] = Field(default_factory=list)
     #: criteria that could not be read, as (index in ``criteria``, problem): the rule
     #: ``criteria.unreadable`` reports each at its line, the requirement itself is kept
@@ -190,6 +273,63 @@ class Architecture(Item):
     requirements: list[str] = Field(default_factory=list)
 
     coerce_lists = field_validator("requirements", mode="before")(_as_list)
+
+
+class OddCharacteristic(Section):
+    """One characteristic of an ODD: its values (categorical) or type, and its role.
+    ``role: group`` marks a drive or sequence id: one value in two splits is leakage."""
+
+    values: list[str] | None = None
+    type: Literal["category", "string", "integer", "number", "boolean"] = "category"
+    role: Literal["condition", "group"] = "condition"
+    required: bool = True
+    #: a characteristic mle3 derives itself (``luminance`` is measured only when asked for)
+    derived: bool = False
+    description: str | None = None
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _values_or_type(self) -> OddCharacteristic:
+        if self.type == "category" and not self.values and not self.derived and self.role != "group":
+            raise ValueError("a categorical characteristic lists its values (or give a type: string, number...)")
+        if self.values is not None and len(set(self.values)) != len(self.values):
+            raise ValueError("values are listed twice")
+        return self
+
+
+def _characteristic_shorthand(value: Any) -> Any:
+    """``time_of_day: [day, night]`` is shorthand for ``{values: [day, night]}``."""
+    if isinstance(value, dict):
+        return {k: {"values": v} if isinstance(v, list) else v for k, v in value.items()}
+    return value
+
+
+class Odd(Item):
+    """An operational design domain as a vocabulary of data characteristics (ASPICE 4.0
+    MLE.1.BP1, ISO/PAS 8800 clause 11): what per-image metadata may say, what data
+    requirements state distributions of."""
+
+    kind: ClassVar[str] = "odd"
+    text: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    characteristics: dict[str, OddCharacteristic] = Field(default_factory=dict)
+
+    coerce_lists = field_validator("requirements", mode="before")(_as_list)
+    shorthand = field_validator("characteristics", mode="before")(_characteristic_shorthand)
+
+    @model_validator(mode="after")
+    def _derived_names(self) -> Odd:
+        for name, spec in self.characteristics.items():
+            if spec.derived and name not in DERIVED:
+                raise ValueError(f"{name!r} is not a characteristic mle3 derives ({', '.join(DERIVED)})")
+        return self
+
+    def groups(self) -> list[str]:
+        return [n for n, c in self.characteristics.items() if c.role == "group"]
 
 
 class SplitInfo(Section):
@@ -228,6 +368,10 @@ class Dataset(Item):
     leakage: Leakage | None = None
     #: how a COCO (or other) source was converted to YOLO labels before registration
     conversion: dict[str, Any] | None = None
+    #: the per-image metadata table registered with it, and what was wrong in it
+    metadata: MetadataRecord | None = None
+    #: the joint distribution of its characteristics per split (``mle3 dataset register``)
+    characteristics: CharacteristicsRecord | None = None
 
     coerce_lists = field_validator("requirements", mode="before")(_as_list)
 
@@ -496,6 +640,8 @@ class ModelVersion(Item):
     onnx_sha256: str | None = None
     #: the block ``mle3 quantize`` writes into a quantized child model version
     quantization: QuantizationRecord | None = None
+    #: metrics per slice of val and test (per condition: ``mle3 evaluate``)
+    slices: SliceRecord | None = None
 
     @property
     def quantized(self) -> bool:
@@ -555,6 +701,7 @@ KINDS: dict[str, tuple[type[Located], bool]] = {
     "requirements": (Requirement, True),
     "architecture": (Architecture, False),
     "architectures": (Architecture, True),
+    "odd": (Odd, False),
     "dataset": (Dataset, False),
     "datasets": (Dataset, True),
     "training": (Training, False),
