@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
@@ -30,6 +30,8 @@ DATASET_REGISTER = declare(
         "data_root": nullable(STR),
         "manifest_bytes": INT,
         "manifest_beside_data": BOOL,
+        "metadata": nullable(OBJ),
+        "characteristics": nullable(OBJ),
     },
 )
 DATASET_VERIFY = declare(
@@ -92,10 +94,25 @@ def dataset_register(
             help="Where the converted YOLO data set is written (default: 'yolo' beside the train annotations' folder)."
         ),
     ] = None,
+    metadata: Annotated[
+        Optional[str],
+        typer.Option(
+            "--metadata",
+            help="Per-image metadata table (CSV, Parquet or JSON Lines) in the data set folder, keyed by the image's "
+            "path below it (column 'image'); default: the data.yaml's 'metadata:'.",
+        ),
+    ] = None,
+    odd: Annotated[
+        Optional[str],
+        typer.Option(
+            "--odd", help="The ODD whose characteristics the metadata gives (default: the workspace's only one)."
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     format: FormatOpt = "text",
 ) -> int:
-    """Register a YOLO (or COCO) data set: manifest, fingerprint, statistics, label quality, leakage."""
+    """Register a YOLO (or COCO) data set: manifest, fingerprint, statistics, label quality, leakage, and its data
+    characteristics (from a metadata table and derived from the data)."""
     from dataclasses import asdict
 
     from ..datasets import register
@@ -128,6 +145,8 @@ def dataset_register(
         show_progress=format == "text" and sys.stderr.isatty(),
         conversion=conversion,
         conversion_problems=problems,
+        metadata=metadata,
+        odd=odd,
     )
     if format == "json":
         emit_json({"schema": DATASET_REGISTER, "ok": reg.ok, **asdict(reg)})
@@ -148,11 +167,44 @@ def dataset_register(
             f"  leakage: {leak['shared_images']} images in more than one split"
             + (f", e.g. {leak['examples'][0]}" if leak["examples"] else "")
         )
+        _echo_characteristics(reg)
         typer.echo(
             f"  wrote {reg.item_file} and the manifest {reg.manifest_file} "
             f"({reg.manifest_bytes / max(reg.files, 1):.0f} bytes per file, outside git)"
         )
     return ok_if(reg.ok)
+
+
+def _echo_characteristics(reg: Any) -> None:
+    """The metadata table's findings and the share of each characteristic value per split."""
+    from ..workspace.characteristics import CharacteristicsRecord
+
+    table = reg.metadata
+    if table:
+        typer.echo(
+            f"  metadata {table['file']}: {table['rows']} rows, {table['errors']} errors, {table['warnings']} warnings"
+            + (f" ({', '.join(f'{k} {v}' for k, v in table['by_kind'].items())})" if table["by_kind"] else "")
+        )
+        for f in table["findings"][:10]:
+            where = f"{f['file']}{':' + str(f['line']) if f['line'] else ''}"
+            column = f" [{f['column']}]" if f.get("column") else ""
+            typer.echo(f"    {where}: {f['severity']}: {f['message']}{column}")
+    if not reg.characteristics:
+        return
+    record = CharacteristicsRecord.model_validate(reg.characteristics)
+    for name in record.names:
+        parts = []
+        for split in record.splits:
+            dist = record.distribution(split, name) or {}
+            total = sum(dist.values()) or 1
+            shown = ", ".join(f"{v} {n / total:.0%}" for v, n in sorted(dist.items(), key=lambda kv: -kv[1])[:6])
+            parts.append(f"{split}: {shown}")
+        typer.echo(f"  {name}: " + "; ".join(parts))
+    for name, shared in reg.leakage.get("shared_groups", {}).items():
+        if shared["count"]:
+            typer.echo(
+                f"  leakage: {shared['count']} {name} values in more than one split, e.g. {shared['examples'][0]}"
+            )
 
 
 @dataset_app.command("verify")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat as stat_mode
+from array import array
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -14,7 +15,7 @@ from collections.abc import Callable
 
 from ..formats import encode_manifest, manifest_line
 from ..vocab import IMAGE_SUFFIXES
-from .image_check import image_header
+from .image_check import image_header, mean_luma
 from .label_check import Problem, check_labels
 from .scan_jobs import Job, PairsJob
 from .state import stamp_of
@@ -93,6 +94,30 @@ class SplitStats:
 
 
 @dataclass
+class ImageRows:
+    """Per image of one split, in scan order: what its data characteristics are derived
+    from (path, size, boxes) and, per box, ``class * 3 + size class``. Compact arrays: they
+    are pickled back from the workers for every image of the data set."""
+
+    paths: list[str] = field(default_factory=list)
+    width: array = field(default_factory=lambda: array("I"))
+    height: array = field(default_factory=lambda: array("I"))
+    boxes: array = field(default_factory=lambda: array("I"))
+    codes: array = field(default_factory=lambda: array("H"))
+    #: mean luma 0..255 per image (255 + 1 = unknown is not representable: 0 when undecodable);
+    #: empty when luminance was not asked for
+    luma: array = field(default_factory=lambda: array("B"))
+
+    def extend(self, other: ImageRows) -> None:
+        self.paths += other.paths
+        self.width += other.width
+        self.height += other.height
+        self.boxes += other.boxes
+        self.codes += other.codes
+        self.luma += other.luma
+
+
+@dataclass
 class Segment:
     """Manifest lines of files sorted by path (``sha256  size  path``), with their stamps
     (mtime_ns locally, ETag remotely) in the same order."""
@@ -115,6 +140,7 @@ class ChunkResult:
     splits: dict[str, SplitStats] = field(default_factory=dict)
     images: dict[str, list[str]] = field(default_factory=dict)  # split -> sha256 of each image
     problems: list[Problem] = field(default_factory=list)
+    rows: dict[str, ImageRows] = field(default_factory=dict)  # split -> per-image data
     label_dir: str = ""  # the label folder of a pairs job
     labels_read: list[str] = field(default_factory=list)  # names in that folder the job read
 
@@ -127,6 +153,8 @@ class ChunkResult:
             self.splits.setdefault(split, SplitStats()).merge(st)
         for split, digests in part.images.items():
             self.images.setdefault(split, []).extend(digests)
+        for split, rows in part.rows.items():
+            self.rows.setdefault(split, ImageRows()).extend(rows)
         self.problems += part.problems
 
 
@@ -139,7 +167,13 @@ def _segment(paths: list[str], lines: list[str], stamps: list[Any]) -> Segment:
 
 
 def _inspect_pairs(
-    read: Reader, split: str, directory: str, names: list[str], label_dir: str, n_classes: int
+    read: Reader,
+    split: str,
+    directory: str,
+    names: list[str],
+    label_dir: str,
+    n_classes: int,
+    luminance: bool = False,
 ) -> ChunkResult:
     """The files of one split folder (sorted names): images with their label files
     (``label_dir/<stem>.txt``), any other file hashed as it is."""
@@ -147,6 +181,8 @@ def _inspect_pairs(
     out = ChunkResult()
     st = out.splits[split] = SplitStats()
     digests = out.images[split] = []
+    rows = out.rows[split] = ImageRows()
+    label_of: list[int] = []  # per image: its index in ``labels``, -1 without a label file
     problems = out.problems
     lines: list[str] = []
     stamps: list[Any] = []
@@ -170,6 +206,12 @@ def _inspect_pairs(
         w, h, problem = image_header(data, name[dot:].lower())
         if problem:
             problems.append(("error", "corrupt-image", image, None, problem))
+        rows.paths.append(image)
+        rows.width.append(w or 0)
+        rows.height.append(h or 0)
+        if luminance:
+            rows.luma.append(0 if problem else mean_luma(data))
+        label_of.append(-1)
         if w and h is not None:  # image_header gives both sizes or neither
             st.sized += 1
             if w < st.w_min:
@@ -189,6 +231,7 @@ def _inspect_pairs(
         except FileNotFoundError:
             problems.append(("warning", "missing-label", image, None, f"no label file {label} (treated as background)"))
             continue
+        label_of[-1] = len(labels)
         label_names.append(label_name)
         label_lines.append(manifest_line(digest, size, label))
         label_stamps.append(stamp)
@@ -204,7 +247,9 @@ def _inspect_pairs(
         out.segments.append(
             _segment([f"{label_dir}/{label_names[0]}", f"{label_dir}/{label_names[-1]}"], label_lines, label_stamps)
         )
-    counts, label_problems = check_labels(labels, n_classes)
+    per_file = array("I")
+    counts, label_problems = check_labels(labels, n_classes, rows.codes, per_file)
+    rows.boxes.extend(per_file[i] if i >= 0 else 0 for i in label_of)
     for k, v in counts.items():
         st.instances[k] = st.instances.get(k, 0) + v
     problems.extend(label_problems)

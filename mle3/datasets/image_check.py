@@ -50,3 +50,18 @@ def image_header(data: bytes, suffix: str) -> tuple[int | None, int | None, str 
         return w, h, None
     except Exception as exc:  # any failure means the file is not a usable image
         return None, None, f"unreadable image ({type(exc).__name__})"
+
+
+def mean_luma(data: bytes) -> int:
+    """Mean luma (0..255) of an image, decoded at reduced scale where the format allows
+    (JPEG's DCT scaling: an eighth of the pixels, the mean barely moves); 0 when the image
+    cannot be decoded (it is reported as corrupt)."""
+    from PIL import Image, ImageStat
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format == "JPEG":
+                img.draft("L", (max(1, img.width // 8), max(1, img.height // 8)))
+            return int(round(ImageStat.Stat(img.convert("L")).mean[0]))
+    except Exception:  # noqa: BLE001 - any decoder failure is "undecodable"
+        return 0

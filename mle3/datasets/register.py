@@ -23,7 +23,12 @@ from ..errors import ItemNotFound, Mle3Error
 from ..formats import dataset_fingerprint, fingerprint_hex, split_manifest_line
 from ..vocab import IMAGE_SUFFIXES, AuditAction
 from ..workspace.layout import DEFAULT, layout_at
+from ..optional import require
+from ..workspace.characteristics import LUMINANCE
+from .characterise import aggregate, images_of, shared_groups
 from .manifest import MANIFEST_DIR, manifest_name
+from .metadata import MetadataSpec, MetadataTable, spec_of
+from .metadata import load as load_metadata
 from .roots import locate
 from .state import LocalState, save_state
 from .storage import DataStore, store_for
@@ -48,10 +53,18 @@ class Registration:
     data_root: str | None = None
     manifest_bytes: int = 0
     manifest_beside_data: bool = True
+    metadata: dict[str, Any] | None = None
+    characteristics: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.leakage["shared_images"] and not self.label_quality["errors"]
+        shared_groups = sum(g["count"] for g in self.leakage.get("shared_groups", {}).values())
+        return (
+            not self.leakage["shared_images"]
+            and not shared_groups
+            and not self.label_quality["errors"]
+            and not (self.metadata or {}).get("errors")
+        )
 
 
 def _progress(enabled: bool):
@@ -76,22 +89,32 @@ def register(
     show_progress: bool = False,
     conversion: dict[str, Any] | None = None,
     conversion_problems: list[tuple] | None = None,
+    metadata: str | None = None,
+    odd: str | None = None,
 ) -> Registration:
     """Register the data set a data.yaml describes: in the workspace, or below a declared
     data root (a mounted folder or an object store). ``root`` is the loaded workspace
-    (the CLI loads it once) or its path."""
+    (the CLI loads it once) or its path. ``metadata``: the per-image table (else the
+    data.yaml's ``metadata:``); ``odd``: the ODD whose vocabulary it follows (default: the
+    workspace's only ODD)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..workspace import Workspace
-    from ..workspace.config import load_config
+    from ..workspace import as_workspace
 
-    ws = root if isinstance(root, Workspace) else None
-    root = ws.root if ws is not None else root
+    ws = as_workspace(root)
+    root = ws.root
     refuse_existing(root, dataset_id, version)
-    config = ws.config if ws is not None else load_config(root)
+    config = ws.config
     location = locate(root, config, data_yaml)
     store = store_for(root, config, location.root_name)
     layout = store.layout(location.relative)
+    vocabulary = odd_of(ws, odd)
+    layout.luminance = vocabulary is not None and LUMINANCE in vocabulary.characteristics
+    if layout.luminance:
+        require("PIL")
+    table_spec = spec_of(layout.metadata, metadata, layout, store, layout.file)
+    if table_spec is not None:
+        require("pyarrow")
     with ThreadPoolExecutor(max_workers=1) as side:
         # the workspace is checked while the files are scanned (the scan waits on worker
         # processes); nothing is written before both are done and the check passed
@@ -110,7 +133,31 @@ def register(
             actor_future,
             conversion,
             conversion_problems or [],
+            Characterisation(table_spec, vocabulary),
         )
+
+
+@dataclass
+class Characterisation:
+    """What registration needs to measure data characteristics: the table and the ODD."""
+
+    table: MetadataSpec | None
+    odd: Any
+
+
+def odd_of(ws: Any, given: str | None) -> Any:
+    """The ODD a registration validates against: the one named, else the workspace's only one."""
+    odds = list(ws.of_kind("odd"))
+    if given:
+        found = ws.resolve(given)
+        if found is None or found.kind != "odd":
+            raise ItemNotFound(
+                f"ODD {given!r} does not exist in the workspace ({', '.join(o.id for o in odds) or 'none'})"
+            )
+        return found
+    if len(odds) > 1:
+        raise Mle3Error(f"the workspace has {len(odds)} ODDs ({', '.join(o.id for o in odds)}); name one with --odd")
+    return odds[0] if odds else None
 
 
 def refuse_existing(root: Path, dataset_id: str, version: str) -> None:
@@ -157,6 +204,7 @@ def _register_scanned(
     actor_future: Any,
     conversion: dict[str, Any] | None,
     conversion_problems: list[tuple],
+    wanted: Characterisation,
 ) -> Registration:
     with _progress(show_progress) as progress:
         task = progress.add_task("hashing and checking files", total=None) if progress else None
@@ -169,6 +217,9 @@ def _register_scanned(
         splits.setdefault(split, {"samples": 0})["path"] = directory
     quality = _label_quality(conversion_problems + result.problems)
     leakage = _leakage(result.images, result.text)
+    table_record, characteristics = characterise_scan(store, layout, result, wanted)
+    if characteristics is not None:
+        leakage["shared_groups"] = characteristics.pop("shared_groups")
     item_file = record_path(root, dataset_id, version, fp)
     manifest_rel = manifest_location(layout.file, fp)
     actor = actor_future.result()  # raises the workspace check's error: nothing written yet
@@ -206,11 +257,11 @@ def _register_scanned(
             "splits": {s: dict(info) for s, info in splits.items()},
             "label_quality": quality,
             "leakage": leakage,
+            **({"metadata": table_record} if table_record else {}),
+            **({"characteristics": characteristics} if characteristics else {}),
         }
     }
-    text = "# Written by `mle3 dataset register`; measured, do not edit by hand.\n" + yaml.safe_dump(
-        item, sort_keys=False, allow_unicode=True, width=120
-    )
+    text = "# Written by `mle3 dataset register`; measured, do not edit by hand.\n" + dump_record(item)
     with layout_at(root).lock("datasets"):  # two registrations of one version: one wins, the other is refused
         refuse_existing(root, dataset_id, version)
         atomic_write_text(item_file, text)
@@ -240,7 +291,97 @@ def _register_scanned(
         data_root=root_name,
         manifest_bytes=len(packed),
         manifest_beside_data=stored_beside_data,
+        metadata=table_record,
+        characteristics=characteristics,
     )
+
+
+def characterise_scan(
+    store: DataStore, layout: DataLayout, result: Any, wanted: Characterisation
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(``metadata:`` block, ``characteristics:`` block) of a scanned data set. The table is
+    the one the manifest holds (its digest is checked as it is read)."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        if wanted.table is not None:
+            raise
+        return None, None  # no table, no pyarrow: the derived characteristics are not measured
+    table = None
+    if wanted.table is not None:
+        digest = manifest_digest(result.text, wanted.table.file)
+        if digest is None:
+            raise Mle3Error(
+                "the metadata table is not in the data set folder", file=store.url(wanted.table.file), field="metadata"
+            )
+        table = load_metadata(store, wanted.table, wanted.odd, layout.root, digest)
+    images = images_of(result.rows, table, layout.luminance)
+    characteristics = aggregate(images, layout.names)
+    characteristics["shared_groups"] = shared_groups(images)
+    if table is None:
+        return None, characteristics
+    for finding in images.problems:
+        table.add(finding)
+    for kind, extra in images.problem_counts.items():
+        table.counts[("error", kind)] = table.counts.get(("error", kind), 0) + extra
+    return metadata_record(table, wanted.odd), characteristics
+
+
+def manifest_digest(text: str, rel: str) -> str | None:
+    """The sha256 the manifest holds for one path (None when it holds none)."""
+    at = text.find(f"  {rel}\n")
+    while at >= 0:
+        start = text.rfind("\n", 0, at) + 1
+        digest, _, path = split_manifest_line(text[start : text.find("\n", at) + 1])
+        if path.rstrip("\n") == rel:
+            return digest
+        at = text.find(f"  {rel}\n", at + 1)
+    return None
+
+
+def metadata_record(table: MetadataTable, odd: Any) -> dict[str, Any]:
+    """The ``metadata:`` block: the table's identity and what was wrong in it."""
+    ordered = sorted(table.findings, key=lambda f: (f[0] != "error", f[3] or 0))
+    by_kind: dict[str, int] = defaultdict(int)
+    for (_, kind), n in table.counts.items():
+        by_kind[kind] += n
+    return {
+        "file": table.spec.file,
+        "sha256": table.sha256,
+        "format": table.format,
+        "rows": table.rows,
+        "key": table.spec.key,
+        **({"odd": odd.id} if odd is not None else {}),
+        "columns": [*table.conditions, *table.groups],
+        "errors": sum(n for (sev, _), n in table.counts.items() if sev == "error"),
+        "warnings": sum(n for (sev, _), n in table.counts.items() if sev == "warning"),
+        "by_kind": dict(sorted((k, v) for k, v in by_kind.items() if v)),
+        "findings": [
+            {"severity": sev, "kind": kind, "file": file, "line": line, "column": column, "message": msg}
+            for sev, kind, file, line, column, msg in ordered
+        ],
+    }
+
+
+class _RecordDumper(yaml.SafeDumper):
+    """Writes each cell of the joint distribution on one line."""
+
+
+class FlowList(list):
+    """A list written in flow style (``[[day, clear], 12, {car: [1, 2, 0]}]``)."""
+
+
+_RecordDumper.add_representer(
+    FlowList, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+)
+
+
+def dump_record(item: dict[str, Any]) -> str:
+    """The data set item as YAML, its cells one per line."""
+    chars = item["dataset"].get("characteristics")
+    if chars:
+        chars["splits"] = {s: [FlowList(cell) for cell in cells] for s, cells in chars["splits"].items()}
+    return yaml.dump(item, Dumper=_RecordDumper, sort_keys=False, allow_unicode=True, width=4096)
 
 
 def record_path(root: Path, dataset_id: str, version: str, fp: str) -> Path:

@@ -24,6 +24,7 @@ from ..formats import encode_manifest, split_manifest_line
 # the parts of a scan, imported from here too
 from .chunks import (  # noqa: F401
     ChunkResult,
+    ImageRows,
     ScanRow,
     Segment,
     SplitStats,
@@ -53,6 +54,7 @@ class DatasetScan:
     splits: dict[str, SplitStats]
     images: dict[str, list[str]]
     problems: list[Problem]
+    rows: dict[str, ImageRows]  # split -> per-image data (the derived characteristics)
 
 
 def _merge(results: Iterator[ChunkResult], progress: Callable[[int], None] | None) -> DatasetScan:
@@ -62,7 +64,9 @@ def _merge(results: Iterator[ChunkResult], progress: Callable[[int], None] | Non
         if progress:
             progress(part.files)
     text, stamps, packed = _assemble(total.segments)
-    return DatasetScan(text, stamps, packed, total.files, total.bytes, total.splits, total.images, total.problems)
+    return DatasetScan(
+        text, stamps, packed, total.files, total.bytes, total.splits, total.images, total.problems, total.rows
+    )
 
 
 def _assemble(segments: list[Segment]) -> tuple[str, list[Any], bytes]:
@@ -107,6 +111,7 @@ def scan_local(
     progress: Callable[[int], None] | None = None,
     jobs: int | None = None,
     extra: Sequence[str] = (),
+    luminance: bool = False,
 ) -> tuple[DatasetScan, Listing]:
     """Read every file of a local data set once, in worker processes when it is big:
     hashes for the manifest; image sizes, label instances and problems for the statistics.
@@ -136,7 +141,7 @@ def scan_local(
                     base, [f"{d}/{n}" if d else n for n in names[: PARALLEL_MIN_FILES - listed]]
                 )
             listed += len(names)
-            for job in pairs_of(d, names, split_dirs, n_classes):
+            for job in pairs_of(d, names, split_dirs, n_classes, luminance):
                 planned.append(job)
                 if pool is not None:
                     futures.append(pool.submit(_local_job, base, job))
@@ -180,6 +185,7 @@ def scan_remote(
     *,
     progress: Callable[[int], None] | None = None,
     requests: int = 16,
+    luminance: bool = False,
 ) -> DatasetScan:
     """The same measurement over an object store: objects streamed by parallel requests
     (small jobs keep every request slot busy)."""
@@ -199,7 +205,7 @@ def scan_remote(
                 small.extend(OthersJob(job.paths[i : i + 8]) for i in range(0, len(job.paths), 8))
         return pool.map(partial(run_job, read), small)
 
-    pairs = plan_pairs(listing, split_dirs, n_classes)
+    pairs = plan_pairs(listing, split_dirs, n_classes, luminance)
     with ThreadPoolExecutor(max_workers=requests) as pool:
         return _merge(_waves(run_map, pairs, listing), progress)
 

@@ -19,6 +19,8 @@ class PairsJob(NamedTuple):
     names: list[str]
     label_dir: str
     n_classes: int
+    #: decode each image for its mean luma (the ``luminance`` characteristic, opt-in)
+    luminance: bool = False
 
 
 class OthersJob(NamedTuple):
@@ -30,7 +32,9 @@ class OthersJob(NamedTuple):
 Job = PairsJob | OthersJob
 
 
-def pairs_of(directory: str, names: list[str], split_dirs: dict[str, str], n_classes: int) -> list[PairsJob]:
+def pairs_of(
+    directory: str, names: list[str], split_dirs: dict[str, str], n_classes: int, luminance: bool = False
+) -> list[PairsJob]:
     """Jobs of about :data:`CHUNK_FILES` files for one folder when it is a split folder
     (images are paired with labels by ultralytics' images/labels convention in the
     workers), else none."""
@@ -42,14 +46,17 @@ def pairs_of(directory: str, names: list[str], split_dirs: dict[str, str], n_cla
         return []
     label_dir = label_path(f"{directory}/x.jpg").rpartition("/")[0]
     half = CHUNK_FILES // 2
-    return [PairsJob(split, directory, names[i : i + half], label_dir, n_classes) for i in range(0, len(names), half)]
+    return [
+        PairsJob(split, directory, names[i : i + half], label_dir, n_classes, luminance)
+        for i in range(0, len(names), half)
+    ]
 
 
-def plan_pairs(listing: Listing, split_dirs: dict[str, str], n_classes: int) -> list[PairsJob]:
+def plan_pairs(listing: Listing, split_dirs: dict[str, str], n_classes: int, luminance: bool = False) -> list[PairsJob]:
     """Pair jobs over every listed split folder."""
     jobs: list[PairsJob] = []
     for directory, names in listing.by_dir.items():
-        jobs += pairs_of(directory, names, split_dirs, n_classes)
+        jobs += pairs_of(directory, names, split_dirs, n_classes, luminance)
     return jobs
 
 

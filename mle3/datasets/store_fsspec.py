@@ -116,7 +116,8 @@ class FsspecStore:
             listing.stamps[layout.file] = (0, "")
         if total:
             total(listing.count)
-        return scan_remote(self, listing, layout.splits, n_classes, progress=progress), listing
+        scanned = scan_remote(self, listing, layout.splits, n_classes, progress=progress, luminance=layout.luminance)
+        return scanned, listing
 
     def stamps(self, paths: list[str], listing: Any, observe: Any = None) -> list[tuple[int, Any, int | None] | None]:
         """(size, ETag, None) of each path from the listing (no request per object)."""

@@ -92,7 +92,15 @@ class LocalStore:
         """Measure a data set in one pass (worker processes when it is big; listing overlaps hashing)."""
         from .scan import scan_local
 
-        return scan_local(str(self.path), layout.root, layout.splits, n_classes, progress=progress, extra=[layout.file])
+        return scan_local(
+            str(self.path),
+            layout.root,
+            layout.splits,
+            n_classes,
+            progress=progress,
+            extra=[layout.file],
+            luminance=layout.luminance,
+        )
 
     def stamps(
         self, paths: list[str], listing: Any = None, observe: Callable[[str, os.stat_result | None], None] | None = None

@@ -27,6 +27,7 @@ class DataYaml:
     root: Path  # data set root directory
     splits: dict[str, Path]  # split -> image directory
     names: list[str]
+    metadata: Any = None  # ``metadata:`` as written (the per-image table)
 
 
 @dataclass
@@ -37,10 +38,15 @@ class DataLayout:
     root: str
     splits: dict[str, str]
     names: list[str]
+    #: the data.yaml's ``metadata:`` (the per-image table, relative to ``root``), as written
+    metadata: Any = None
+    #: measure the mean luma of every image (the ODD asks for ``luminance``)
+    luminance: bool = False
 
 
-def parse_data_yaml(text: str, label: str) -> tuple[str, list[str], dict[str, str]]:
-    """(``path`` value, class names, split -> image folder as written) of a data.yaml's text."""
+def parse_data_yaml(text: str, label: str) -> tuple[str, list[str], dict[str, str], Any]:
+    """(``path`` value, class names, split -> image folder as written, ``metadata:`` as
+    written) of a data.yaml's text."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -68,7 +74,7 @@ def parse_data_yaml(text: str, label: str) -> tuple[str, list[str], dict[str, st
     for required in ("train", "val"):
         if required not in splits:
             raise Mle3Error(f"'{required}' split is missing", file=label, field=required)
-    return str(data.get("path") or "."), names, splits
+    return str(data.get("path") or "."), names, splits, data.get("metadata")
 
 
 def read_data_yaml(base: Path, data_yaml: Path, place: str = "the workspace") -> DataYaml:
@@ -80,7 +86,7 @@ def read_data_yaml(base: Path, data_yaml: Path, place: str = "the workspace") ->
         text = data_yaml.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise Mle3Error("file not found", file=str(data_yaml)) from None
-    path, names, raw = parse_data_yaml(text, rel)
+    path, names, raw, metadata = parse_data_yaml(text, rel)
     root = (data_yaml.resolve().parent / path).resolve()  # what training's data.yaml copy names
     if not inside_workspace(base, os.path.relpath(root, base)):
         raise Mle3Error(f"'path' leaves {place}", file=rel, field="path")
@@ -94,7 +100,7 @@ def read_data_yaml(base: Path, data_yaml: Path, place: str = "the workspace") ->
             raise Mle3Error(f"'{split}' image directory {value!r} does not exist", file=rel, field=split)
         split_problem(split, value, written, directory, root, rel)
         splits[split] = directory
-    return DataYaml(data_yaml.resolve(), root, splits, names)
+    return DataYaml(data_yaml.resolve(), root, splits, names, metadata)
 
 
 def split_problem(split: str, value: str, written: Path, directory: Path, root: Path, label: str) -> None:
@@ -124,14 +130,18 @@ def layout_of(base: Path, data: DataYaml) -> DataLayout:
         r = p.relative_to(base).as_posix()
         return "" if r == "." else r
 
-    return DataLayout(rel(data.file), rel(data.root), {s: rel(d) for s, d in data.splits.items()}, data.names)
+    return DataLayout(
+        rel(data.file), rel(data.root), {s: rel(d) for s, d in data.splits.items()}, data.names, data.metadata
+    )
 
 
 def read_remote_layout(store: Any, file: str) -> DataLayout:
     """A data.yaml in an object store (``file`` relative to the store's root)."""
     import posixpath
 
-    path, names, raw = parse_data_yaml(store.read_bytes(file).decode("utf-8", errors="replace"), store.url(file))
+    path, names, raw, metadata = parse_data_yaml(
+        store.read_bytes(file).decode("utf-8", errors="replace"), store.url(file)
+    )
     root = posixpath.normpath(posixpath.join(posixpath.dirname(file), path))
     splits = {}
     for split, value in raw.items():
@@ -148,7 +158,7 @@ def read_remote_layout(store: Any, file: str) -> DataLayout:
         if not store.is_dir(directory):
             raise Mle3Error(f"'{split}' image directory {value!r} does not exist", file=store.url(file), field=split)
         splits[split] = directory
-    return DataLayout(file, "" if root == "." else root, splits, names)
+    return DataLayout(file, "" if root == "." else root, splits, names, metadata)
 
 
 def label_path(image: str) -> str:

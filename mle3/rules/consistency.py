@@ -162,8 +162,10 @@ def split_ratio(ctx: Context) -> Iterator[Hit]:
 @rule(
     "consistency.split-overlap",
     "error",
-    "Splits of a data set are not mutually exclusive (same folder, or shared images).",
-    "Give every split its own images; `mle3 dataset register` finds images shared by content.",
+    "Splits of a data set are not mutually exclusive (same folder, shared images, or a group characteristic such as "
+    "a sequence id whose value is in two splits).",
+    "Give every split its own images, and every sequence (drive) to one split; `mle3 dataset register` finds images "
+    "shared by content and groups shared by value.",
 )
 def split_overlap(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
@@ -179,6 +181,15 @@ def split_overlap(ctx: Context) -> Iterator[Hit]:
             seen[norm] = split
         if ds.shared_images:
             yield Hit(ds, f"{ds.shared_images} images appear in more than one split", ("leakage",))
+        for name, shared in (ds.leakage.shared_groups if ds.leakage is not None else {}).items():
+            if shared.get("count"):
+                examples = ", ".join(str(e) for e in (shared.get("examples") or [])[:3])
+                yield Hit(
+                    ds,
+                    f"{shared['count']} values of the group characteristic {name!r} appear in more than one split "
+                    f"(e.g. {examples}): training and test data are not independent",
+                    ("leakage", "shared_groups", name),
+                )
 
 
 @rule(

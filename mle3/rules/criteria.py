@@ -1,8 +1,11 @@
 """Family ``criteria``: requirement criteria evaluated against what traces to them.
 
-Metric criteria are checked on every model version that traces to the requirement;
-data criteria (class samples, split samples, split ratios) on every data set version
-that claims to satisfy it. :func:`evaluate` is shared with the reports.
+Metric criteria (overall or on a slice: ``where``) are checked on every model version that
+traces to the requirement; data criteria (class samples, split samples, split ratios, and
+on data characteristics: shares, coverage, counts ``where``, similarity between splits)
+on every data set version that claims to satisfy it. Every data criterion is answered
+from the record registration wrote, never from the data. :func:`evaluate` is shared with
+the reports.
 """
 
 from __future__ import annotations
@@ -12,7 +15,16 @@ from typing import Any
 from collections.abc import Iterator
 
 from ..vocab import canonical_split
-from ..workspace.schema import ClassSamplesCriterion, MetricCriterion, SamplesCriterion, SplitRatioCriterion
+from ..workspace.characteristics import where_text
+from ..workspace.schema import (
+    ClassSamplesCriterion,
+    CoverageCriterion,
+    MetricCriterion,
+    SamplesCriterion,
+    ShareCriterion,
+    SimilarityCriterion,
+    SplitRatioCriterion,
+)
 from .registry import Context, Hit, rule
 
 _FAILING_IS_ERROR = {"validated", "released"}
@@ -20,12 +32,18 @@ _FAILING_IS_ERROR = {"validated", "released"}
 
 @dataclass
 class Verdict:
-    """The outcome of one criterion on one item: passed, failed, or not evaluable."""
+    """The outcome of one criterion on one item: passed, failed, or not evaluable (then
+    ``reason`` says what is missing)."""
 
     criterion: Any
     passed: bool | None
     actual: Any
     text: str
+    reason: str | None = None
+
+
+def _on(where: Any) -> str:
+    return f" where {where_text(where)}" if where else ""
 
 
 def describe(c: Any) -> str:
@@ -33,14 +51,22 @@ def describe(c: Any) -> str:
         bounds = " and ".join(
             x for x in (f">= {c.min}" if c.min is not None else "", f"<= {c.max}" if c.max is not None else "") if x
         )
-        return f"{c.metric} on {c.split} {bounds}".strip()
+        return f"{c.metric} on {c.split}{_on(c.where)} {bounds}".strip()
     if isinstance(c, ClassSamplesCriterion):
-        return f"class {c.class_} has >= {c.min_samples} instances ({c.split})"
+        return f"class {c.class_} has >= {c.min_samples} instances ({c.split}{_on(c.where)})"
     if isinstance(c, SamplesCriterion):
-        return f"{c.samples} split has >= {c.min} samples"
+        return f"{c.samples} split has >= {c.min} samples{_on(c.where)}"
     if isinstance(c, SplitRatioCriterion):
         parts = ", ".join(f"{k} {lo:.0%}-{hi:.0%}" for k, (lo, hi) in c.split_ratio.items())
         return f"split ratios {parts}" + (", mutually exclusive" if c.exclusive else "")
+    if isinstance(c, ShareCriterion):
+        parts = ", ".join(f"{v} {lo:.0%}-{hi:.0%}" for v, (lo, hi) in c.share.items())
+        return f"{c.characteristic} in {c.split}: {parts}"
+    if isinstance(c, CoverageCriterion):
+        values = "every ODD value" if c.coverage == "all" else ", ".join(c.coverage)
+        return f"{c.characteristic} covers {values} in {', '.join(c.splits)} (>= {c.min_samples} images each)"
+    if isinstance(c, SimilarityCriterion):
+        return f"{c.characteristic} distribution of {c.similar[0]} and {c.similar[1]} within TVD {c.max_tvd}"
     return str(c)
 
 
@@ -48,10 +74,13 @@ def _within(value: float, lo: float | None, hi: float | None) -> bool:
     return (lo is None or value >= lo - 1e-12) and (hi is None or value <= hi + 1e-12)
 
 
-def evaluate(c: Any, item: Any) -> Verdict:
-    """Evaluate one criterion on a model version (metric) or a data set (data criteria)."""
+def evaluate(c: Any, item: Any, *, ws: Any = None, requirement: Any = None) -> Verdict:
+    """Evaluate one criterion on a model version (metric) or a data set (data criteria).
+    ``ws`` and ``requirement`` find the ODD that ``coverage: all`` means."""
     text = describe(c)
     if isinstance(c, MetricCriterion):
+        if c.where:
+            return _slice_metric(c, item, text)
         metrics = item.metrics.for_split(c.split)
         value = metrics.get(c.metric) if metrics else None
         if value is None:
@@ -61,9 +90,21 @@ def evaluate(c: Any, item: Any) -> Verdict:
         names = item.class_names() if item.classes else []
         if names and c.class_ not in names:  # a misspelled class is not "0 instances"
             return Verdict(c, False, f"unknown class {c.class_!r}; {item.key} has {', '.join(names)}", text)
+        if c.where:
+            record, missing = _measured(item, list(c.where))
+            if record is None:
+                return Verdict(c, None, None, text, missing)
+            count = record.instances(c.split, c.class_, c.where)
+            return Verdict(c, None if count is None else count >= c.min_samples, count, text)
         value = item.instances(c.class_, c.split)
         return Verdict(c, None if value is None else value >= c.min_samples, value, text)
     if isinstance(c, SamplesCriterion):
+        if c.where:
+            record, missing = _measured(item, list(c.where))
+            if record is None:
+                return Verdict(c, None, None, text, missing)
+            count = record.images(c.samples, c.where)
+            return Verdict(c, None if count is None else count >= c.min, count, text)
         value = item.samples(c.samples)
         return Verdict(c, None if value is None else value >= c.min, value, text)
     if isinstance(c, SplitRatioCriterion):
@@ -74,7 +115,127 @@ def evaluate(c: Any, item: Any) -> Verdict:
         if c.exclusive and item.shared_images:
             ok = False
         return Verdict(c, ok, {k: round(v, 4) for k, v in ratios.items()}, text)
+    if isinstance(c, ShareCriterion):
+        return _share(c, item, text)
+    if isinstance(c, CoverageCriterion):
+        return _coverage(c, item, text, _odd(ws, requirement, item))
+    if isinstance(c, SimilarityCriterion):
+        return _similarity(c, item, text)
     return Verdict(c, None, None, text)
+
+
+def _measured(item: Any, names: list[str]) -> tuple[Any, str | None]:
+    """(the data set's characteristics record, None) when it measured every name, else
+    (None, what is missing)."""
+    record = getattr(item, "characteristics", None)
+    if record is None:
+        return None, f"{item.key} has no data characteristics recorded (register it again with a metadata table)"
+    unknown = [n for n in names if not record.knows(n)]
+    if unknown:
+        return None, (
+            f"{item.key} does not record {', '.join(repr(n) for n in unknown)} (it records "
+            f"{', '.join(record.names) or 'none'})"
+        )
+    return record, None
+
+
+def _split_missing(record: Any, split: str) -> str | None:
+    if canonical_split(split) != "all" and canonical_split(split) not in record.split_names():
+        return f"the data set has no {split} split"
+    return None
+
+
+def _share(c: ShareCriterion, item: Any, text: str) -> Verdict:
+    record, missing = _measured(item, [c.characteristic])
+    if record is None or (missing := _split_missing(record, c.split)):
+        return Verdict(c, None, None, text, missing)
+    dist = record.distribution(c.split, c.characteristic) or {}
+    total = sum(dist.values())
+    if not total:
+        return Verdict(c, None, None, text, f"the {c.split} split holds no images")
+    shares = {v: round(dist.get(v, 0) / total, 4) for v in c.share}
+    ok = all(_within(dist.get(v, 0) / total, lo, hi) for v, (lo, hi) in c.share.items())
+    return Verdict(c, ok, shares, text)
+
+
+def _coverage(c: CoverageCriterion, item: Any, text: str, odd: Any) -> Verdict:
+    record, missing = _measured(item, [c.characteristic])
+    if record is None:
+        return Verdict(c, None, None, text, missing)
+    if c.coverage == "all":
+        spec = odd.characteristics.get(c.characteristic) if odd is not None else None
+        if spec is None or not spec.values:
+            return Verdict(
+                c, None, None, text, f"'coverage: all' needs an ODD that lists the values of {c.characteristic}"
+            )
+        values = list(spec.values)
+    else:
+        values = list(c.coverage)
+    short: list[str] = []
+    for split in c.splits:
+        if (gone := _split_missing(record, split)) is not None:
+            short.append(gone)
+            continue
+        dist = record.distribution(split, c.characteristic) or {}
+        short += [f"{v} in {split}: {dist.get(v, 0)}" for v in values if dist.get(v, 0) < c.min_samples]
+    return Verdict(c, not short, "; ".join(short) if short else "every value present", text)
+
+
+def total_variation(p: dict[str, int], q: dict[str, int]) -> float | None:
+    """Total variation distance of two count distributions (None when one is empty)."""
+    sp, sq = sum(p.values()), sum(q.values())
+    if not sp or not sq:
+        return None
+    return 0.5 * sum(abs(p.get(v, 0) / sp - q.get(v, 0) / sq) for v in set(p) | set(q))
+
+
+def _similarity(c: SimilarityCriterion, item: Any, text: str) -> Verdict:
+    record, missing = _measured(item, [c.characteristic])
+    if record is None:
+        return Verdict(c, None, None, text, missing)
+    for split in c.similar:
+        if (gone := _split_missing(record, split)) is not None:
+            return Verdict(c, None, None, text, gone)
+    a, b = (record.distribution(s, c.characteristic) or {} for s in c.similar)
+    tvd = total_variation(a, b)
+    if tvd is None:
+        return Verdict(c, None, None, text, "a split holds no images")
+    return Verdict(c, tvd <= c.max_tvd + 1e-12, round(tvd, 4), text)
+
+
+def _slice_metric(c: MetricCriterion, item: Any, text: str) -> Verdict:
+    slices = getattr(item, "slices", None)
+    found = slices.find(c.split, c.where) if slices is not None else None
+    if slices is None or found is None:
+        return Verdict(
+            c, None, None, text, f"no {c.split} slice{_on(c.where)} evaluated (run `mle3 evaluate {item.id}`)"
+        )
+    if found.too_small:
+        return Verdict(
+            c,
+            None,
+            found.get(c.metric),
+            text,
+            f"the slice holds {found.images} images, fewer than slices.min_images ({slices.min_images}): too few to "
+            "count as a pass",
+        )
+    value = found.get(c.metric)
+    if value is None:
+        return Verdict(c, None, None, text, f"the slice records no {c.metric}")
+    return Verdict(c, _within(value, c.min, c.max), value, text)
+
+
+def _odd(ws: Any, requirement: Any, item: Any) -> Any:
+    """The ODD a requirement's criteria refer to: its own, the data set's, or the workspace's only one."""
+    if ws is None:
+        return None
+    for ref in (getattr(requirement, "odd", None), getattr(getattr(item, "metadata", None), "odd", None)):
+        if ref:
+            found = ws.resolve(ref)
+            if found is not None and found.kind == "odd":
+                return found
+    odds = list(ws.of_kind("odd"))
+    return odds[0] if len(odds) == 1 else None
 
 
 def targets(ctx: Context, requirement: Any, criterion: Any) -> list[Any]:
@@ -94,7 +255,7 @@ def unmet(ctx: Context) -> Iterator[Hit]:
     for req in ctx.ws.of_kind("requirement"):
         for criterion in req.criteria:
             for target in targets(ctx, req, criterion):
-                verdict = evaluate(criterion, target)
+                verdict = evaluate(criterion, target, ws=ctx.ws, requirement=req)
                 if verdict.passed is False:
                     severity = None
                     if target.kind == "model_version" and target.status not in _FAILING_IS_ERROR:
@@ -112,16 +273,19 @@ def unmet(ctx: Context) -> Iterator[Hit]:
     "warning",
     "A requirement criterion cannot be evaluated because the item does not declare the value.",
     "Record the metric in the model version, or the sample/instance counts in the data set (`mle3 dataset register` "
-    "does).",
+    "does); a characteristic needs a metadata table (`mle3 dataset register --metadata FILE`), a slice "
+    "`mle3 evaluate MODEL`, and a slice with fewer images than slices.min_images never passes.",
 )
 def not_evaluable(ctx: Context) -> Iterator[Hit]:
     for req in ctx.ws.of_kind("requirement"):
         for criterion in req.criteria:
             for target in targets(ctx, req, criterion):
-                if evaluate(criterion, target).passed is None:
+                verdict = evaluate(criterion, target, ws=ctx.ws, requirement=req)
+                if verdict.passed is None:
                     yield Hit(
                         target,
-                        f"{req.id} criterion cannot be evaluated: {describe(criterion)} (value not declared)",
+                        f"{req.id} criterion cannot be evaluated: {describe(criterion)} "
+                        f"({verdict.reason or 'value not declared'})",
                         _criterion_path(target, req),
                     )
 

@@ -275,6 +275,32 @@ def label_quality(ctx: Context) -> Iterator[Hit]:
             yield Hit(ds, f"{quality.warnings} label warnings recorded ({warnings})", ("label_quality",), "warning")
 
 
+@rule(
+    "data.metadata-quality",
+    "error",
+    "The per-image metadata table registered with a data set has problems: images without a row, rows for no image, "
+    "values outside the ODD's vocabulary, wrong types, missing values or required columns (warnings: columns the ODD "
+    "does not define).",
+    "Correct the table and register a new version; `metadata.findings` in the data set file lists each with file, "
+    "line and column.",
+)
+def metadata_quality(ctx: Context) -> Iterator[Hit]:
+    for ds in ctx.ws.of_kind("dataset"):
+        table = ds.metadata
+        if table is None:
+            continue
+        kinds = ", ".join(f"{k} {v}" for k, v in table.by_kind.items())
+        first = next((f for f in table.findings if f.severity == "error"), None)
+        example = ""
+        if first is not None:
+            where = f"{first.file}{':' + str(first.line) if first.line else ''}"
+            example = f"; first: {where}: {first.message}" + (f" [{first.column}]" if first.column else "")
+        if table.errors:
+            yield Hit(ds, f"{table.errors} metadata errors recorded ({kinds}){example}", ("metadata",))
+        elif table.warnings:
+            yield Hit(ds, f"{table.warnings} metadata warnings recorded ({kinds})", ("metadata",), "warning")
+
+
 def _kinds_by_severity(quality: LabelQuality) -> tuple[str, str]:
     """The recorded problem kinds with their counts, errors apart from warnings (a count of
     2 errors beside four kinds read as if all four were errors). A kind's severity comes
