@@ -138,7 +138,11 @@ def read_table(store: Any, spec: MetadataSpec, digest: str | None = None) -> tup
         data = handle.read(MAX_TABLE_BYTES + 1)
     sha = hashlib.sha256(data).hexdigest()
     if digest is not None and sha != digest:
-        raise Mle3Error("the metadata table changed while the data set was read; register again", file=where)
+        raise Mle3Error(
+            "the metadata table differs from the one registered with the data set (its sha256 changed); register "
+            "the changed table as a new version",
+            file=where,
+        )
     try:
         table = _parse(pa.BufferReader(data), fmt, data)
     except pa.ArrowException as exc:

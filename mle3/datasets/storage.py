@@ -66,6 +66,9 @@ class DataStore(Protocol):
     def read_bytes(self, rel: str) -> bytes:
         """A small file whole (data.yaml, manifest)."""
 
+    def read(self, rel: str) -> tuple[int, Any, str, bytes]:
+        """(size, stamp, sha256, bytes to inspect) of one file read once, as the scan reads it."""
+
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Write a file (the manifest beside the data); atomic where the store allows."""
 

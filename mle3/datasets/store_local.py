@@ -75,6 +75,12 @@ class LocalStore:
 
         return list_local(str(self.path), directory)
 
+    def read(self, rel: str) -> tuple[int, Any, str, bytes]:
+        """(size, stamp, sha256, bytes to inspect) of one file read once, as the scan reads it."""
+        from .chunks import _read
+
+        return _read(str(self.path).rstrip("/") + "/", rel)
+
     def layout(self, data_yaml: str) -> Any:
         """The :class:`~.yolo.DataLayout` a data.yaml describes; its paths must stay in this folder."""
         from .yolo import layout_of, read_data_yaml
