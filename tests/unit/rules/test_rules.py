@@ -286,6 +286,10 @@ TESTED_ELSEWHERE = {
         "test_a_big_data_set_is_checked_by_folder_mtimes_and_verify_finds_in_place_edits",
     ),
     "data.label-quality": ("unit/datasets/test_datasets.py", "test_label_problems_are_found_with_file_and_line"),
+    "data.metadata-quality": (
+        "unit/datasets/test_characteristics.py",
+        "test_wrong_rows_are_findings_with_line_and_column_and_the_record_is_complete",
+    ),
     "consistency.config-drifted": (
         "unit/approvals/test_approvals.py",
         "test_editing_the_configuration_after_training_leaves_the_model_bound_to_its_run",
