@@ -20,9 +20,10 @@ import datetime as dt
 from typing import Union
 from collections.abc import Iterable, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..vocab import canonical_split
+from .schema_base import Number
 
 When = Union[dt.datetime, dt.date, str]
 
@@ -119,6 +120,18 @@ class CharacteristicsRecord(_Block):
     sizes: list[str] = Field(default_factory=lambda: list(SIZES))
     groups: dict[str, dict[str, int]] = Field(default_factory=dict)
     splits: dict[str, list[Cell]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cells_fit_their_names(self) -> CharacteristicsRecord:
+        """A cell edited by hand must still have one value per name and one count per size
+        (else every query would read past it)."""
+        for split, cells in self.splits.items():
+            for number, (values, images, instances) in enumerate(cells):
+                if len(values) != len(self.names):
+                    raise ValueError(f"splits.{split}[{number}] has {len(values)} values for {len(self.names)} names")
+                if images < 0 or any(len(c) != len(self.sizes) or min(c, default=0) < 0 for c in instances.values()):
+                    raise ValueError(f"splits.{split}[{number}]: counts must be >= 0, one per object size")
+        return self
 
     def _cells(self, split: str) -> list[Cell] | None:
         wanted = canonical_split(split)
@@ -233,10 +246,10 @@ class SliceResult(_Block):
     where: dict[str, Union[str, list[str]]] = Field(default_factory=dict)
     images: int = Field(default=0, ge=0)
     instances: int = Field(default=0, ge=0)
-    mAP_50: float | None = None
-    mAP_50_95: float | None = None
-    precision: float | None = None
-    recall: float | None = None
+    mAP_50: Number | None = None
+    mAP_50_95: Number | None = None
+    precision: Number | None = None
+    recall: Number | None = None
     #: fewer images than ``slices.min_images``: shown, never counted as a pass
     too_small: bool = False
 

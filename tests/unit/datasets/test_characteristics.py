@@ -299,3 +299,19 @@ def test_luminance_is_measured_when_the_odd_asks_for_it(cli, rooted):
     # the generator's night scenes are dark: night images are never "bright"
     assert chars.images("all", {"time_of_day": "night", "luminance": "dark"}) == len(night)
     assert chars.images("all", {"luminance": ["dark", "medium", "bright"]}) == chars.images("all")
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["[[day], 1, {}]", "[[day, clear, 'no', 64x64, '1'], -5, {}]", "[[day, clear, 'no', 64x64, '1'], 1, {disc: [1]}]"],
+)
+def test_a_record_edited_by_hand_is_a_load_finding_not_a_crash(cli, rooted, cell):
+    root, nas, data_yaml, _ = rooted
+    _register(cli, root, data_yaml, "--metadata", nas / "d" / "meta.csv")
+    path = dataset_record(root, "D-v1")
+    text = path.read_text()
+    at = text.index("\n      - [[day, ") + 1
+    path.write_text(text[:at] + f"      - {cell}\n" + text[at:])
+    code, out, err = cli("check", "-w", root, "--format", "json", expect=1)
+    assert "Traceback" not in err
+    assert "load.schema" in {f["rule"] for f in json.loads(out)["findings"]}
