@@ -16,6 +16,7 @@ from ..vocab import SPLITS
 from ..workspace.characteristics import (
     LUMINANCE,
     LUMINANCE_BINS,
+    OBJECT_BINS,
     OBJECTS,
     RESOLUTION,
     SIZES,
@@ -63,10 +64,13 @@ def images_of(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    splits = sorted(rows)
-    split = pa.concat_arrays(
-        [pa.array([s], pa.string()).take(pa.array([0] * len(rows[s].paths), pa.int32())) for s in splits]
-        or [pa.array([], pa.string())]
+    splits = _split_order(list(rows))
+    split = pa.DictionaryArray.from_arrays(
+        pa.concat_arrays(
+            [pc.fill_null(pa.nulls(len(rows[s].paths), pa.int8()), i) for i, s in enumerate(splits)]
+            or [pa.array([], pa.int8())]
+        ),
+        pa.array(splits, pa.string()),
     )
     paths = pa.array([p for s in splits for p in rows[s].paths], pa.string())
     width = pa.concat_arrays([_array(rows[s].width, pa.uint32()) for s in splits] or [pa.array([], pa.uint32())])
@@ -78,31 +82,99 @@ def images_of(
     problems: list[tuple] = []
     counts: dict[str, int] = {}
     if metadata is not None:
-        index = pc.index_in(paths, value_set=metadata.keys)
-        missing = pc.is_null(index)
-        shown = pc.indices_nonzero(missing).slice(0, 200).to_pylist()
-        for i in shown:
-            problems.append(("error", "missing-row", metadata.spec.file, None, metadata.spec.key,
-                             f"no row for image {paths[i].as_py()}"))  # fmt: skip
-        counts["missing-row"] = (pc.sum(missing).as_py() or 0) - len(shown)
-        unused = pc.invert(pc.fill_null(pc.is_in(metadata.keys, value_set=paths), False))
-        shown = pc.indices_nonzero(unused).slice(0, 200).to_pylist()
-        for i in shown:
-            problems.append(("error", "unknown-image", metadata.spec.file, metadata.line(i), metadata.spec.key,
-                             f"{metadata.keys[i].as_py()} is no image of the data set"))  # fmt: skip
-        counts["unknown-image"] = (pc.sum(unused).as_py() or 0) - len(shown)
+        index = match_rows(paths, metadata, problems, counts)
         for name in metadata.conditions:
             values[name] = pc.fill_null(pc.take(metadata.columns[name], index), MISSING)
         for name in metadata.groups:
             groups[name] = pc.take(metadata.columns[name], index)
-    sizes = pa.table({"w": width, "h": height}).group_by(["w", "h"]).aggregate([])
-    exact = exact_resolution if exact_resolution is not None else sizes.num_rows <= EXACT_RESOLUTIONS
+    sizes = pc.add(pc.multiply(pc.cast(width, pa.int64()), 1 << 32), pc.cast(height, pa.int64()))
+    exact = exact_resolution if exact_resolution is not None else pc.count_distinct(sizes).as_py() <= EXACT_RESOLUTIONS
     values[RESOLUTION] = _resolution(width, height, exact)
     values[OBJECTS] = _objects(boxes)
     if luminance:
         luma = pa.concat_arrays([_array(rows[s].luma, pa.uint8()) for s in splits] or [pa.array([], pa.uint8())])
         values[LUMINANCE] = _luminance(luma)
     return Images(split, paths, values, groups, boxes, codes, exact, problems, counts)
+
+
+def _sorted(array: Any) -> tuple[Any, Any]:
+    """(the array sorted, the order that sorts it or None when it already was strictly increasing)."""
+    import pyarrow.compute as pc
+
+    if len(array) < 2 or pc.all(pc.less(array.slice(0, len(array) - 1), array.slice(1))).as_py():
+        return array, None
+    order = pc.sort_indices(array)
+    return array.take(order), order
+
+
+def match_rows(paths: Any, metadata: MetadataTable, problems: list[tuple], counts: dict[str, int]) -> Any:
+    """The table's row of each image (null where it has none). Tables list every image
+    once, usually sorted: then both sorted lists are equal and the match is an order, with
+    no hashing of 850,000 strings; otherwise a hash lookup, and each missing, extra or
+    doubled row becomes a problem."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(metadata.keys) == len(paths) and pc.all(pc.equal(metadata.keys, paths)).as_py():
+        return pa.array(range(len(paths)), pa.int64())  # the table lists the images in scan order
+    keys, key_order = _sorted(metadata.keys)
+    images, image_order = _sorted(paths)
+    if len(keys) == len(images) and pc.all(pc.equal(keys, images)).as_py():
+        rows = key_order if key_order is not None else pa.array(range(len(keys)), pa.int64())
+        if image_order is None:
+            return rows
+        # the row of the image at scan position image_order[i] is rows[i]
+        return pc.take(rows, pc.sort_indices(image_order))
+    _report_mismatch(paths, metadata, keys, key_order, problems, counts)
+    return pc.index_in(paths, value_set=metadata.keys)
+
+
+def _report_mismatch(
+    paths: Any, metadata: MetadataTable, keys: Any, key_order: Any, problems: list[tuple], counts: dict[str, int]
+) -> None:
+    """Images without a row, rows for no image, images with several rows (the first 200 of each named)."""
+    import pyarrow.compute as pc
+
+    file, key = metadata.spec.file, metadata.spec.key
+
+    def record(kind: str, mask: Any, finding: Any) -> None:
+        shown = pc.indices_nonzero(mask).slice(0, 200).to_pylist()
+        problems.extend(finding(i) for i in shown)
+        counts[kind] = (pc.sum(mask).as_py() or 0) - len(shown)
+
+    missing = pc.is_null(pc.index_in(paths, value_set=metadata.keys))
+    record("missing-row", missing, lambda i: ("error", "missing-row", file, None, key, f"no row for image {paths[i]}"))
+    unused = pc.invert(pc.fill_null(pc.is_in(metadata.keys, value_set=paths), False))
+    record(
+        "unknown-image",
+        unused,
+        lambda i: (
+            "error",
+            "unknown-image",
+            file,
+            metadata.line(i),
+            key,
+            f"{metadata.keys[i]} is no image of the data set",
+        ),
+    )
+    if len(keys) > 1:
+        again = pc.equal(keys.slice(1), keys.slice(0, len(keys) - 1))
+        if pc.any(again).as_py():
+            rows = pc.add(pc.indices_nonzero(again), 1)
+            rows = pc.take(key_order, rows) if key_order is not None else rows
+            mask = pc.is_in(pc.indices_nonzero(pc.fill_null(pc.is_valid(metadata.keys), False)), value_set=rows)
+            record(
+                "duplicate-row",
+                mask,
+                lambda i: (
+                    "error",
+                    "duplicate-row",
+                    file,
+                    metadata.line(i),
+                    key,
+                    f"{metadata.keys[i]} has another row",
+                ),
+            )
 
 
 def _resolution(width: Any, height: Any, exact: bool) -> Any:
@@ -121,17 +193,16 @@ def _resolution(width: Any, height: Any, exact: bool) -> Any:
 
 
 def _objects(boxes: Any) -> Any:
+    """The ``objects`` bin of each image, dictionary-encoded (bins computed on integers)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.if_else(
-        pc.equal(boxes, 0),
-        "0",
-        pc.if_else(
-            pc.equal(boxes, 1),
-            "1",
-            pc.if_else(pc.less_equal(boxes, 5), "2-5", pc.if_else(pc.less_equal(boxes, 10), "6-10", "11+")),
-        ),
+    counts = pc.cast(boxes, pa.int64())
+    index = pc.add(
+        pc.add(pc.cast(pc.greater(counts, 0), pa.int8()), pc.cast(pc.greater(counts, 1), pa.int8())),
+        pc.add(pc.cast(pc.greater(counts, 5), pa.int8()), pc.cast(pc.greater(counts, 10), pa.int8())),
     )
+    return pa.DictionaryArray.from_arrays(index, pa.array(OBJECT_BINS, pa.string()))
 
 
 def _luminance(luma: Any) -> Any:
@@ -147,47 +218,65 @@ def _luminance(luma: Any) -> Any:
 
 def aggregate(images: Images, classes: list[str]) -> dict[str, Any]:
     """The ``characteristics:`` block: cells per split (images, instances per class and size)
-    and distinct groups per split."""
+    and distinct groups per split. Every image's combination of values is one integer (its
+    values' dictionary codes, mixed radix), so a cell is one integer count."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     names = list(images.values)
-    table = pa.table({"__split": images.split, **{n: images.values[n] for n in names}})
-    keys = ["__split", *names]
-    counted = table.group_by(keys).aggregate([([], "count_all")]) if names else None
+    columns = [images.split, *(images.values[n] for n in names)]
+    encoded = [c if isinstance(c, pa.DictionaryArray) else c.dictionary_encode() for c in columns]
+    cell = pa.array([0] * len(images.split), pa.int64()) if len(images.split) else pa.array([], pa.int64())
+    radix = []
+    for column in encoded:
+        size = max(1, len(column.dictionary))
+        radix.append(size)
+        cell = pc.add(pc.multiply(cell, size), pc.cast(column.indices, pa.int64()))
+
+    def decode(code: int) -> tuple:
+        out = []
+        for column, size in zip(reversed(encoded), reversed(radix)):
+            code, at = divmod(code, size)
+            out.append(column.dictionary[at].as_py())
+        return tuple(reversed(out))
+
     cells: dict[tuple, list[Any]] = {}
-    if counted is not None:
-        for row in counted.to_pylist():
-            cells[tuple(row[k] for k in keys)] = [row["count_all"], {}]
+    for row in pc.value_counts(cell).to_pylist():
+        cells[decode(row["values"])] = [row["counts"], {}]
     if len(images.codes):
         offsets = pa.concat_arrays(
             [pa.array([0], pa.int64()), pc.cumulative_sum(pc.cast(images.boxes, pa.int64()))]
         ).cast(pa.int32())
         parent = pc.list_parent_indices(pa.ListArray.from_arrays(offsets, images.codes))
-        per_box = pa.table({**{k: pc.take(table.column(k), parent) for k in keys}, "__code": images.codes})
-        for row in per_box.group_by([*keys, "__code"]).aggregate([([], "count_all")]).to_pylist():
-            cell = cells.setdefault(tuple(row[k] for k in keys), [0, {}])
-            code = row["__code"]
+        span = 3 * max(1, len(classes), (pc.max(images.codes).as_py() or 0) // 3 + 1)
+        per_box = pc.add(pc.multiply(pc.take(cell, parent), span), pc.cast(images.codes, pa.int64()))
+        for row in pc.value_counts(per_box).to_pylist():
+            key, code = divmod(row["values"], span)
+            target = cells.setdefault(decode(key), [0, {}])
             name = classes[code // 3] if code // 3 < len(classes) else str(code // 3)
-            cell[1].setdefault(name, [0] * len(SIZES))[code % 3] += row["count_all"]
+            target[1].setdefault(name, [0] * len(SIZES))[code % 3] += row["counts"]
     splits: dict[str, list[Any]] = {}
-    for key in sorted(cells):
+    for key in sorted(cells, key=lambda k: tuple(str(v) for v in k)):
         images_n, instances = cells[key]
-        splits.setdefault(key[0], []).append(
-            [list(key[1:]), images_n, {c: instances[c] for c in classes if c in instances}]
-        )
+        ordered = {c: instances[c] for c in classes if c in instances}
+        ordered.update({c: n for c, n in instances.items() if c not in ordered})
+        splits.setdefault(key[0], []).append([list(key[1:]), images_n, ordered])
     group_counts: dict[str, dict[str, int]] = {}
     for name, column in images.groups.items():
-        distinct = (
-            pa.table({"s": images.split, "g": column}).drop_null().group_by("s").aggregate([("g", "count_distinct")])
+        codes = column.dictionary_encode().indices
+        pairs = pc.add(
+            pc.multiply(pc.cast(images.split.indices, pa.int64()), len(codes) + 1), pc.cast(codes, pa.int64())
         )
-        group_counts[name] = {r["s"]: r["g_count_distinct"] for r in distinct.to_pylist()}
+        distinct = pc.unique(pairs.drop_null())
+        per_split = pc.value_counts(pc.divide(distinct, len(codes) + 1)).to_pylist()
+        group_counts[name] = {images.split.dictionary[r["values"]].as_py(): r["counts"] for r in per_split}
+    present = [images.split.dictionary[i].as_py() for i in pc.unique(images.split.indices).to_pylist()]
     return {
         "names": names,
         "sizes": list(SIZES),
         "resolution": "exact" if images.exact_resolution else "binned",
         **({"groups": group_counts} if group_counts else {}),
-        "splits": {s: splits.get(s, []) for s in _split_order(pc.unique(images.split).to_pylist())},
+        "splits": {s: splits.get(s, []) for s in _split_order(present)},
     }
 
 
@@ -204,9 +293,13 @@ def shared_groups(images: Images) -> dict[str, dict[str, Any]]:
 
     out: dict[str, dict[str, Any]] = {}
     for name, column in images.groups.items():
-        per_value = (
-            pa.table({"s": images.split, "g": column}).drop_null().group_by("g").aggregate([("s", "count_distinct")])
-        )
-        shared = per_value.filter(pc.greater(per_value.column("s_count_distinct"), 1)).column("g")
-        out[name] = {"count": len(shared), "examples": sorted(shared.to_pylist())[:10]}
+        encoded = column.dictionary_encode()
+        width = len(images.split.dictionary) + 1
+        pairs = pc.unique(
+            pc.add(pc.multiply(pc.cast(encoded.indices, pa.int64()), width), pc.cast(images.split.indices, pa.int64()))
+        ).drop_null()
+        per_value = pc.value_counts(pc.divide(pairs, width))
+        shared = pc.filter(per_value.field("values"), pc.greater(per_value.field("counts"), 1))
+        values = sorted(encoded.dictionary.take(shared).to_pylist())
+        out[name] = {"count": len(values), "examples": values[:10]}
     return out

@@ -17,10 +17,10 @@ night" reads like one on the whole test split.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Union
+from typing import Any, Union
 from collections.abc import Iterable, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..vocab import canonical_split
 from .schema_base import Number
@@ -120,6 +120,24 @@ class CharacteristicsRecord(_Block):
     sizes: list[str] = Field(default_factory=lambda: list(SIZES))
     groups: dict[str, dict[str, int]] = Field(default_factory=dict)
     splits: dict[str, list[Cell]] = Field(default_factory=dict)
+
+    @field_validator("splits", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: Any) -> Any:
+        """``[day, 640x480, 1]`` written by hand: YAML reads the 1 as a number, a value is text."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            split: [
+                [[str(v) for v in cell[0]], *cell[1:]]
+                if isinstance(cell, list) and cell and isinstance(cell[0], list)
+                else cell
+                for cell in cells
+            ]
+            if isinstance(cells, list)
+            else cells
+            for split, cells in value.items()
+        }
 
     @model_validator(mode="after")
     def _cells_fit_their_names(self) -> CharacteristicsRecord:

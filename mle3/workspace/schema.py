@@ -125,6 +125,10 @@ class ShareCriterion(Section):
     share_keys_as_text = field_validator("share", mode="before")(_where_values_as_text)
 
 
+def _every_split() -> list[SplitName]:
+    return ["train", "val", "test"]
+
+
 class CoverageCriterion(Section):
     """Every listed value (``all``: every value the ODD lists) present in every listed split
     with at least ``min_samples`` images."""
@@ -132,7 +136,7 @@ class CoverageCriterion(Section):
     id: str | None = None
     characteristic: str
     coverage: Union[Literal["all"], list[str]]
-    splits: list[SplitName] = Field(default_factory=lambda: ["train", "val", "test"], min_length=1)
+    splits: list[SplitName] = Field(default_factory=lambda: _every_split(), min_length=1)
     min_samples: int = Field(default=1, ge=1)
 
     @field_validator("coverage", mode="before")

@@ -201,7 +201,7 @@ def test_wrong_rows_are_findings_with_line_and_column_and_the_record_is_complete
     code, out, err = _register(cli, root, data_yaml, "--metadata", nas / "d" / "bad.csv", expect=1)
     table = _record(root)["metadata"]
     kinds = table["by_kind"]
-    assert kinds == {"duplicate-row": 2, "missing-row": 1, "unknown-image": 1, "unknown-value": 1, "wrong-type": 1}
+    assert kinds == {"duplicate-row": 1, "missing-row": 1, "unknown-image": 1, "unknown-value": 1, "wrong-type": 1}
     where = {(f["kind"], f["line"], f["column"]) for f in table["findings"]}
     assert ("unknown-value", 4, "time_of_day") in where and ("wrong-type", 6, "wet") in where
     assert ("unknown-image", len(lines) - 1, "image") in where
