@@ -34,8 +34,9 @@ slices: {{min_images: {min_images}}}
 #: a slice of the demo's test split holds at least this many images to count (its night
 #: slice: 17 of 80 images at the default size)
 MIN_SLICE_IMAGES = 15
-#: the demo's bound on test mAP50 at night (its tiny model reaches TODO)
-MIN_NIGHT_MAP = 0.4
+#: the demo's bound on test mAP50 at night, the same as on the whole test split: its model
+#: (20 epochs, 160 px, CPU) reaches 0.65-0.70 at night, 0.67-0.70 on the whole test split
+MIN_NIGHT_MAP = 0.5
 
 #: the conditions the demo's data is generated under (mle3.datasets.synthetic): what its
 #: metadata table may say, and what the data and performance requirements state shares of
@@ -104,7 +105,7 @@ requirements:
     odd: DEMO-ODD-001
     text: >-
       The detector shall reach mAP@0.5 of at least 0.5 on the held-out test split, and of
-      at least {min_night_map} on its night scenes.
+      at least {min_night_map} on its night scenes alone.
     criteria:
       - metric: mAP_50
         split: test
@@ -191,6 +192,42 @@ def write_workspace(directory: Path, *, epochs: int, imgsz: int, train_images: i
     )
 
 
+def describe_conditions(data_yaml: Path) -> list[str]:
+    """What the generated metadata table says, per split: night share, weather, drives."""
+    import csv
+
+    with (data_yaml.parent / "metadata.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    lines = []
+    for split in dict.fromkeys(row["image"].split("/")[1] for row in rows):
+        of = [row for row in rows if row["image"].split("/")[1] == split]
+        night = sum(row["time_of_day"] == "night" for row in of)
+        dusk = sum(row["time_of_day"] == "dusk" for row in of)
+        weather = ", ".join(f"{w} {sum(row['weather'] == w for row in of)}" for w in ("clear", "rain", "fog"))
+        drives = len({row["sequence"] for row in of})
+        lines.append(
+            f"{split:<5} night {night}/{len(of)} ({night / len(of):.0%}), dusk {dusk}; {weather}; {drives} sequences"
+        )
+    return lines
+
+
+def describe_slices(directory: Path, model_id: str) -> list[str]:
+    """The model's test mAP50 per time of day, when the model version records slices."""
+    from .workspace import load_workspace
+
+    slices = getattr(load_workspace(directory, use_cache=False).get(model_id), "slices", None)
+    if slices is None:
+        return []
+    parts = []
+    for value in ("day", "dusk", "night"):
+        found = slices.find("test", {"time_of_day": value})
+        if found is not None and found.mAP_50 is not None:
+            parts.append(
+                f"{value} {found.mAP_50:.3f} ({found.images} images{', too few to count' if found.too_small else ''})"
+            )
+    return [f"test mAP50 by time of day: {'; '.join(parts)}"] if parts else []
+
+
 def git_commit(directory: Path, message: str) -> str | None:
     """Commit everything (the run then records a clean commit). Uses the user's git
     identity, or a local demo identity when none is configured."""
@@ -257,6 +294,8 @@ def run_demo(
         image_size=imgsz,
         seed=0,
     )
+    for line in describe_conditions(data_yaml):
+        echo("      " + line)
     git_commit(directory, "mle3 demo: requirements and configuration")
     echo("[3/7] registering it as DEMO-DATA-001 v1")
     reg = register(
@@ -313,6 +352,8 @@ def run_demo(
         f"model {result.model_version}: val mAP50 {val.get('mAP_50', 0):.3f}, test mAP50 {test.get('mAP_50', 0):.3f} "
         f"(mAP50-95 {test.get('mAP_50_95', 0):.3f})"
     )
+    for line in describe_slices(directory, result.model_version):
+        echo(line)
     echo(f"check: {report.errors} errors, {report.warnings} warnings; run record {result.record}")
     echo("")
     echo(f"{'model':<40} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}  gate")
