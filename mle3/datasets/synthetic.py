@@ -10,9 +10,10 @@ ultralytics' YOLO layout: ``images/<split>/*.jpg``, ``labels/<split>/*.txt``,
 
 The images come in sequences (drives: consecutive images of one split, at most
 :data:`SEQUENCE_LENGTH` long, never across splits), each under one condition: its time of
-day (night, as decided per image; otherwise day or, for about :data:`DUSK_SHARE` of the
-sequences, dusk: darker and warm-tinted) and its weather (clear, rain: streaks and an
-overcast dimming; fog: a haze denser towards the horizon). ``metadata.csv`` beside the
+day (night, as decided per image; otherwise day or dusk: darker and warm-tinted) and its
+weather (clear; rain: streaks and an overcast dimming; fog: a haze denser towards the
+horizon), planned per split so that each split holds about :data:`WEATHER_SHARE` of each
+weather and :data:`DUSK_SHARE` of its day-lit images at dusk. ``metadata.csv`` beside the
 data.yaml (its ``metadata:``) says so per image, keyed by the image's path below the data
 set: ``image,time_of_day,weather,sequence``; ``night.txt`` lists the night images. The
 conditions draw from a random stream of their own, so the objects and labels are those of
@@ -29,9 +30,9 @@ CLASSES = ["square", "disc", "triangle"]
 #: the values of the metadata table's columns (the demo's ODD lists them)
 TIMES_OF_DAY = ("day", "dusk", "night")
 WEATHER = ("clear", "rain", "fog")
-#: the chance of each weather per sequence
+#: the planned share of each weather in every split
 WEATHER_SHARE = (0.6, 0.2, 0.2)
-#: the chance of a day sequence being at dusk
+#: the planned share of dusk among the images of a split that are not night scenes
 DUSK_SHARE = 0.2
 #: a sequence holds 1 to this many consecutive images (fewer when the time of day changes)
 SEQUENCE_LENGTH = 12
@@ -111,7 +112,7 @@ def _new_sequence(conditions, name: str, night: bool, seen: dict[str, int]) -> _
     length = int(conditions.integers(1, SEQUENCE_LENGTH + 1))
     weather = _shortest(conditions, WEATHER, WEATHER_SHARE, seen, length)
     time_of_day = (
-        "night" if night else _shortest(conditions, ("day", "dusk"), (1 - DUSK_SHARE, DUSK_SHARE), seen, length)
+        "night" if night else _shortest(conditions, TIMES_OF_DAY[:2], (1 - DUSK_SHARE, DUSK_SHARE), seen, length)
     )
     return _Sequence(name, night, time_of_day, weather, length)
 
