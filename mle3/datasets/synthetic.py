@@ -7,13 +7,46 @@ stars), low-contrast rims, sensor noise and blur, lighting from dusk to glare, a
 night subset (about a fifth: dark, blue-tinted, with headlight spots). Written in
 ultralytics' YOLO layout: ``images/<split>/*.jpg``, ``labels/<split>/*.txt``,
 ``data.yaml``. The same seed gives the same images and labels on every machine.
+
+The images come in sequences (drives: consecutive images of one split, at most
+:data:`SEQUENCE_LENGTH` long, never across splits), each under one condition: its time of
+day (night, as decided per image; otherwise day or dusk: darker and warm-tinted) and its
+weather (clear; rain: streaks and an overcast dimming; fog: a haze denser towards the
+horizon), planned per split so that each split holds about :data:`WEATHER_SHARE` of each
+weather and :data:`DUSK_SHARE` of its day-lit images at dusk. ``metadata.csv`` beside the
+data.yaml (its ``metadata:``) says so per image, keyed by the image's path below the data
+set: ``image,time_of_day,weather,sequence``; ``night.txt`` lists the night images. The
+conditions draw from a random stream of their own, so the objects and labels are those of
+the same seed without them.
 """
 
 from __future__ import annotations
 
+import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 CLASSES = ["square", "disc", "triangle"]
+#: the values of the metadata table's columns (the demo's ODD lists them)
+TIMES_OF_DAY = ("day", "dusk", "night")
+WEATHER = ("clear", "rain", "fog")
+#: the planned share of each weather in every split
+WEATHER_SHARE = (0.6, 0.2, 0.2)
+#: the planned share of dusk among the images of a split that are not night scenes
+DUSK_SHARE = 0.2
+#: a sequence holds 1 to this many consecutive images (fewer when the time of day changes)
+SEQUENCE_LENGTH = 12
+METADATA = "metadata.csv"
+METADATA_COLUMNS = ("image", "time_of_day", "weather", "sequence")
+
+
+@dataclass
+class _Sequence:
+    id: str
+    night: bool
+    time_of_day: str
+    weather: str
+    left: int
 
 
 def generate(target: Path, *, counts: dict[str, int] | None = None, image_size: int = 160, seed: int = 0) -> Path:
@@ -22,18 +55,36 @@ def generate(target: Path, *, counts: dict[str, int] | None = None, image_size: 
     from PIL import Image, ImageDraw
 
     counts = counts or {"train": 400, "val": 80, "test": 80}
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # the scenes: objects, clutter, lighting, noise
+    conditions = np.random.default_rng([seed, 24])  # sequences, dusk and weather
     night: list[str] = []
+    rows: list[tuple[str, str, str, str]] = []
+    sequences = 0
     for split, n in counts.items():
         (target / "images" / split).mkdir(parents=True, exist_ok=True)
         (target / "labels" / split).mkdir(parents=True, exist_ok=True)
+        seq: _Sequence | None = None  # a new split starts a new sequence
+        seen: dict[str, int] = {}  # images of this split per time of day and per weather
         for i in range(n):
-            image, labels, is_night = _one_image(rng, image_size, Image, ImageDraw)
+            is_night = bool(rng.random() < NIGHT_SHARE)
+            if seq is None or seq.left == 0 or seq.night != is_night:
+                sequences += 1
+                seq = _new_sequence(conditions, f"seq{sequences:04d}", is_night, seen)
+            seq.left -= 1
+            for value in (seq.time_of_day, seq.weather):
+                seen[value] = seen.get(value, 0) + 1
+            image, labels = _one_image(rng, image_size, Image, ImageDraw, seq, conditions)
             stem = f"{split}_{i:05d}"
             image.save(target / "images" / split / f"{stem}.jpg", quality=92)
             (target / "labels" / split / f"{stem}.txt").write_text("".join(labels))
+            name = f"images/{split}/{stem}.jpg"
+            rows.append((name, seq.time_of_day, seq.weather, seq.id))
             if is_night:
-                night.append(f"images/{split}/{stem}.jpg")
+                night.append(name)
+    with (target / METADATA).open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(METADATA_COLUMNS)
+        writer.writerows(rows)
     (target / "night.txt").write_text(
         "# night scenes of this data set (a per-image attribute mle3's headlight glare reads)\n"
         + "".join(n + "\n" for n in night)
@@ -46,11 +97,41 @@ def generate(target: Path, *, counts: dict[str, int] | None = None, image_size: 
         + ("test: images/test\n" if "test" in counts else "")
         + f"names:\n{names}\n"
         + "night_images: night.txt\n"
+        + f"metadata: {METADATA}\n"
     )
     return data_yaml
 
 
 NIGHT_SHARE = 0.2
+
+
+def _new_sequence(conditions, name: str, night: bool, seen: dict[str, int]) -> _Sequence:
+    """The next sequence's length and conditions: each split is planned like a recording
+    campaign, so the sequence takes the weather (and, by day, the dusk or day light) its
+    split is shortest of against the planned shares (ties broken at random)."""
+    length = int(conditions.integers(1, SEQUENCE_LENGTH + 1))
+    weather = _shortest(conditions, WEATHER, WEATHER_SHARE, seen, length)
+    time_of_day = (
+        "night" if night else _shortest(conditions, TIMES_OF_DAY[:2], (1 - DUSK_SHARE, DUSK_SHARE), seen, length)
+    )
+    return _Sequence(name, night, time_of_day, weather, length)
+
+
+def _shortest(conditions, values, shares, seen: dict[str, int], length: int) -> str:
+    total = sum(seen.get(v, 0) for v in values) + length
+    jitter = conditions.uniform(0, 1, len(values))
+    deficit = [share * total - seen.get(v, 0) + j for v, share, j in zip(values, shares, jitter)]
+    return values[max(range(len(values)), key=deficit.__getitem__)]
+
+
+def _rain(conditions, draw, size: int) -> None:
+    """Rain streaks: short, slanted, light lines all over the scene."""
+    slant = float(conditions.uniform(-0.4, 0.4))
+    for _ in range(int(conditions.integers(size // 4, size // 2))):
+        x, y = (float(v) for v in conditions.uniform(0, size, 2))
+        length = float(conditions.uniform(size * 0.04, size * 0.09))
+        grey = int(conditions.integers(170, 236))
+        draw.line([(x, y), (x + slant * length, y + length)], fill=(grey, grey, min(255, grey + 10)))
 
 
 def _background(rng, size: int, night: bool):
@@ -74,11 +155,17 @@ def _background(rng, size: int, night: bool):
     return img
 
 
-def _light(rng, img, night: bool):
-    """Lighting from dusk to glare; night: dark, blue-tinted, a few headlight spots."""
+def _light(rng, img, night: bool, seq: _Sequence, conditions):
+    """Lighting from dusk to glare; night: dark, blue-tinted, a few headlight spots. The
+    sequence's weather (fog, rain's overcast) comes before the light, dusk after it."""
     import numpy as np
 
     size = img.shape[0]
+    if seq.weather == "fog":  # a haze, denser towards the horizon (the top)
+        density = conditions.uniform(0.35, 0.6) * np.linspace(1.0, 0.55, size)[:, None, None]
+        img = img * (1 - density) + conditions.uniform(180, 225) * density
+    elif seq.weather == "rain":  # overcast: dimmer, flatter
+        img = img * conditions.uniform(0.75, 0.9) + 10
     if night:
         img = img * rng.uniform(0.25, 0.45) * np.array([0.8, 0.9, 1.25])
         yy, xx = np.mgrid[0:size, 0:size]
@@ -88,6 +175,8 @@ def _light(rng, img, night: bool):
             img = img + 255 * glow * np.array([1.0, 0.95, 0.8])
     else:
         img = (img - 128) * rng.uniform(0.6, 1.2) + 128 + rng.uniform(-40, 40)
+        if seq.time_of_day == "dusk":  # low, warm light
+            img = np.clip(img, 0, 255) * conditions.uniform(0.45, 0.65) * np.array([1.1, 0.9, 0.7])
     img = img + rng.normal(0, rng.uniform(3, 15), size=img.shape)  # sensor noise
     return np.clip(img, 0, 255).astype("uint8")
 
@@ -137,10 +226,10 @@ def _iou(a, b) -> float:
     return inter / union if union else 0.0
 
 
-def _one_image(rng, size: int, Image, ImageDraw):
+def _one_image(rng, size: int, Image, ImageDraw, seq: _Sequence, conditions):
     from PIL import ImageFilter
 
-    night = bool(rng.random() < NIGHT_SHARE)
+    night = seq.night
     canvas = Image.fromarray(_background(rng, size, night).clip(0, 255).astype("uint8"))
     draw = ImageDraw.Draw(canvas)
     for _ in range(int(rng.integers(2, 5))):  # clutter lines (wires, markings)
@@ -177,9 +266,11 @@ def _one_image(rng, size: int, Image, ImageDraw):
             (x, 0, x + int(rng.integers(2, max(3, size // 16))), size),
             fill=tuple(int(v) for v in rng.integers(0, 120, 3)),
         )
+    if seq.weather == "rain":
+        _rain(conditions, draw, size)
     import numpy as np
 
-    image = Image.fromarray(_light(rng, np.asarray(canvas).astype(float), night))
+    image = Image.fromarray(_light(rng, np.asarray(canvas).astype(float), night, seq, conditions))
     if rng.random() < 0.25:
         image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.9))))
-    return image, labels, night
+    return image, labels

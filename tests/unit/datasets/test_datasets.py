@@ -67,8 +67,8 @@ def test_register_measures_and_writes_item_manifest_and_audit(cli, data_ws):
         item["manifest"] == f"data/shapes/.mle3-manifests/{item['fingerprint'][7:]}.manifest.gz"
     )  # beside the data, named by its hash
     assert (
-        len(entries) == 20 * 2 + 2 == item["registered"]["files"]
-    )  # images, labels, data.yaml, night.txt (the night-image list)
+        len(entries) == 20 * 2 + 3 == item["registered"]["files"]
+    )  # images, labels, data.yaml, night.txt (the night-image list), metadata.csv (the per-image table)
     assert item["fingerprint"].startswith("sha256:") and item["leakage"]["shared_images"] == 0
     assert [e["action"] for e in audit.history(data_ws)] == ["dataset.register"]
     code, doc = check_json(cli, data_ws)
