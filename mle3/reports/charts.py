@@ -196,7 +196,7 @@ def bar_chart(
     ``fmt`` writes the value labels and ticks (``percent`` for shares), ``y_max`` fixes the
     top of the axis (1 for shares, so charts of different splits compare)."""
     fmt = fmt or _fmt
-    left, right, top, bottom = 56, 16, 30, 56
+    left, right, top, bottom = 56, 16, 40, 50
     pw, ph = width - left - right, height - top - bottom
     values = [v for vs in groups.values() for v in vs]
     if not categories or not values:
@@ -222,12 +222,13 @@ def bar_chart(
         )
     n_series = len(groups)
     slot = pw / len(categories)
-    bar = slot * 0.8 / max(n_series, 1)
+    bar = min(slot * 0.8 / max(n_series, 1), 48.0)  # one value: bars, not a wall
+    pad = (slot - bar * n_series) / 2
     for ci, cat in enumerate(categories):
         for si, (name, vs) in enumerate(groups.items()):
             v = vs[ci]
             h = min(v, hi) / hi * ph
-            x = left + ci * slot + slot * 0.1 + si * bar
+            x = left + ci * slot + pad + si * bar
             out.append(
                 f'<rect x="{x:.1f}" y="{top + ph - h:.1f}" width="{bar * 0.92:.1f}" height="{h:.1f}" '
                 f'fill="{PALETTE[si % len(PALETTE)]}"><title>{escape(cat)} {escape(name)}: {fmt(v)}</title></rect>'

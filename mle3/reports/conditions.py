@@ -24,7 +24,7 @@ from ..workspace.characteristics import (
     OBJECTS,
     where_text,
 )
-from ..workspace.schema import ShareCriterion
+from ..workspace.schema import ShareCriterion, SimilarityCriterion
 from . import charts
 
 #: a characteristic with more observed values than this shows the most frequent ones and
@@ -55,15 +55,11 @@ def _ordered_values(record: Any, name: str, odd: Any) -> list[str]:
     spec = odd.characteristics.get(name) if odd is not None else None
     if spec is not None and spec.values:
         first = list(spec.values)
-    elif name == OBJECTS:
-        first = list(OBJECT_BINS)
-    elif name == LUMINANCE:
-        first = [b for b, _ in LUMINANCE_BINS]
-    elif name == OBJECT_SIZE:
-        first = list(record.sizes)
-    else:
-        first = []
-    return first + [v for v in observed if v not in first]
+        return first + [v for v in observed if v not in first]
+    # bins mle3 derives: the observed ones, in the bins' order (an empty bin nobody asked
+    # for is no gap)
+    order = {OBJECTS: list(OBJECT_BINS), LUMINANCE: [b for b, _ in LUMINANCE_BINS]}.get(name, [])
+    return [v for v in order if v in observed] + [v for v in observed if v not in order]
 
 
 def _collapse(values: list[str], totals: dict[str, int], keep: set[str]) -> tuple[list[str], list[str]]:
@@ -120,6 +116,8 @@ def actual_text(c: Any, actual: Any) -> Any:
     """A criterion's actual value as a reader writes it: shares as percentages."""
     if isinstance(c, ShareCriterion) and isinstance(actual, dict):
         return ", ".join(f"{k} {v * 100:.1f}%" for k, v in actual.items())
+    if isinstance(c, SimilarityCriterion) and isinstance(actual, (int, float)):
+        return f"TVD {actual:.3f}"
     if isinstance(actual, float):
         return f"{actual:.4g}"
     return actual

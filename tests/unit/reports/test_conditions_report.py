@@ -197,7 +197,7 @@ def test_11_07_flags_zero_coverage_cells_groups_and_metadata_findings(ws):
     html = render(ws, "11-07", "DATA-v1")
     data = section(html, "Data characteristics")
     weather = data[data.index('id="characteristic-weather"') :]
-    weather = weather[: weather.index("</div>")]
+    weather = weather[: weather.index('id="characteristic-resolution"')]
     # pedestrians at night in rain in train: 0, highlighted in the coverage table
     coverage = weather[weather.index('class="small coverage"') :]
     row = re.search(r"<tr><td>pedestrian</td><td>train</td>(.*?)</tr>", coverage).group(1)
@@ -241,7 +241,7 @@ def test_13_65_shows_slices_float_and_quantized_with_too_small_marked(ws):
 def test_child_report_compares_with_its_float_parent_and_no_slices_no_section(ws, make_ws):
     html = render(ws, "11-06", "MODEL-v1-int8")
     part = section(html, "Per-condition performance")
-    assert "mAP50 MODEL-v1 (float)" in part and "-0.194" in part
+    assert "MODEL-v1 (float)</th>" in part and "-0.194" in part
     plain = render(make_ws(), "13-65", "MODEL-v1")
     assert "Per-condition performance" not in plain and "Per-condition performance" not in render(
         make_ws(), "11-06", "MODEL-v1"
