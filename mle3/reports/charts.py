@@ -181,6 +181,29 @@ def _hatch(x: float, y: float, w: float, h: float, color: str = "#6b7480", step:
     return "".join(out)
 
 
+def _row_label(text: str, right: float, middle: float, *, two_lines: bool) -> str:
+    """A right-aligned row label; one too long for ``right`` pixels goes on two lines
+    (split after a comma where it has one) when the row has room, else is cut."""
+    room = right - 4
+    lines = [text]
+    if two_lines and len(text) * 5.6 > room:
+        cut = text.rfind(", ", 0, int(room / 5.6))
+        if cut <= 0:
+            cut = int(room / 5.6)
+            lines = [text[:cut], text[cut:]]
+        else:
+            lines = [text[: cut + 1], text[cut + 2 :]]
+    spans = "".join(
+        f'<tspan x="{right:.1f}" dy="{0 if i == 0 else 11}">{escape(_clip_label(line, room))}</tspan>'
+        for i, line in enumerate(lines)
+    )
+    y = middle + 4 - (5.5 if len(lines) > 1 else 0)
+    return (
+        f'<text x="{right:.1f}" y="{y:.1f}" font-size="10" text-anchor="end"><title>{escape(text)}</title>'
+        f"{spans}</text>"
+    )
+
+
 def bar_chart(
     title: str,
     categories: list[str],
@@ -300,10 +323,7 @@ def hbar_chart(
         y0 = top + ci * row + 4
         if ci % 2:
             out.append(f'<rect x="0" y="{y0 - 4:.1f}" width="{left + pw}" height="{row:.1f}" fill="#f6f8fa"/>')
-        out.append(
-            f'<text x="{label_w:.1f}" y="{y0 + row / 2 + 0.5:.1f}" font-size="10" text-anchor="end">'
-            f"<title>{escape(cat)}</title>{escape(_clip_label(cat, label_w - 4))}</text>"
-        )
+        out.append(_row_label(cat, label_w, y0 + row / 2 - 4 + 0.5, two_lines=row >= 26))
         for si, (name, vs) in enumerate(groups.items()):
             v = vs[ci]
             y = y0 + si * bar_h
@@ -331,7 +351,7 @@ def hbar_chart(
             )
     out.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#9aa5b1"/>')
     ly = height - 8
-    lx: float = left
+    lx: float = 8
     if legend:
         for si, name in enumerate(groups):
             out.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{PALETTE[si % len(PALETTE)]}"/>')
