@@ -99,7 +99,9 @@ def build_site(ws: Workspace, graph: nx.MultiDiGraph, out: Path) -> SiteResult:
             context["documents"] = [d for d in documents if d.endswith(f"_{key}.pdf")]
             context["slices"] = slice_section(products, item)
         if item.kind == "dataset":
-            context["characteristics"] = data_characteristics(ws, item)
+            data = data_characteristics(ws, item)
+            # absent, not an empty box, when nothing was registered (the 11-07 says how to give it)
+            context["characteristics"] = data if data["present"] or data["metadata"] else None
         if item.kind == "study":
             context["study"] = study_summary(item)
         elif item.kind == "training" and item.optimized_by:

@@ -256,5 +256,33 @@ def test_site_shows_the_same_sections(ws, tmp_path):
     build_site(w, build_graph(w), tmp_path / "site")
     data = (tmp_path / "site" / page_name("DATA-v1")).read_text()
     assert "Data characteristics" in data and "time_of_day: share of images per split" in data and "30.0%" in data
+    assert "Data characteristics" not in (tmp_path / "site" / page_name("ODD-001")).read_text()
     model = (tmp_path / "site" / page_name("MODEL-v1")).read_text()
     assert "Per-condition performance" in model and "0.604" in model and "too-small" in model
+
+
+def test_site_has_no_characteristics_box_for_a_data_set_without_them(make_ws, tmp_path):
+    from mle3 import build_graph, load_workspace
+    from mle3.site import build_site, page_name
+
+    w = load_workspace(make_ws())
+    build_site(w, build_graph(w), tmp_path / "site")
+    page = (tmp_path / "site" / page_name("DATA-v1")).read_text()
+    assert "Data characteristics" not in page and "Per-condition performance" not in page
+
+
+def test_charts_escape_workspace_text_and_mark_small_slices():
+    from mle3.reports import charts
+
+    bars = charts.bar_chart("<b>t", ["<script>x</script>"], {"train": [0.3]}, fmt=charts.percent, y_max=1.0)
+    assert "<script>" not in bars and "&lt;script&gt;" in bars and ">30%</text>" in bars
+    h = charts.hbar_chart(
+        "mAP50",
+        ["all images", "time_of_day=<night>"],
+        {"float": [0.8, 0.6], "int8": [0.79, None]},
+        faded={"float": [False, True], "int8": [False, False]},
+        faded_label="too small",
+        x_max=1.0,
+    )
+    assert "<night>" not in h and "0.600 too small" in h and "int8: not evaluated" in h
+    assert h.count('fill="#d5d9de"') == 2  # the small bar and its legend swatch
