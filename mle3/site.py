@@ -18,6 +18,7 @@ import networkx as nx
 
 from .findings import Finding
 from .graph import relations
+from .reports.conditions import data_characteristics, slice_section
 from .reports.products import epoch_charts, flatten, quantization_rows
 from .runs.records import list_runs
 from .workspace.records import run_epochs
@@ -86,6 +87,8 @@ def build_site(ws: Workspace, graph: nx.MultiDiGraph, out: Path) -> SiteResult:
             "quantization": [],
             "documents": [],
             "study": None,
+            "characteristics": None,
+            "slices": None,
             "page_name": page_name,
         }
         if item.kind == "model_version":
@@ -94,6 +97,11 @@ def build_site(ws: Workspace, graph: nx.MultiDiGraph, out: Path) -> SiteResult:
                 context["charts"] = epoch_charts(run_epochs(ws.root, run.id), run.best_epoch, run.early_stop_epoch)
             context["quantization"] = quantization_rows(products, item)
             context["documents"] = [d for d in documents if d.endswith(f"_{key}.pdf")]
+            context["slices"] = slice_section(products, item)
+        if item.kind == "dataset":
+            data = data_characteristics(ws, item)
+            # absent, not an empty box, when nothing was registered (the 11-07 says how to give it)
+            context["characteristics"] = data if data["present"] or data["metadata"] else None
         if item.kind == "study":
             context["study"] = study_summary(item)
         elif item.kind == "training" and item.optimized_by:

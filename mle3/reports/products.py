@@ -25,7 +25,7 @@ from ..rules.criteria import describe, evaluate
 from ..vocab import MODEL_METRICS, canonical_split
 from ..workspace.records import run_epochs
 from ..workspace import Workspace, item_key
-from . import charts
+from . import charts, conditions
 from .optimization import optimization_of
 
 if TYPE_CHECKING:
@@ -263,15 +263,7 @@ def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
                 "image_size": info.image_size,
             }
         )
-    criteria = []
-    for req_id in ds.requirements:
-        req = ws.resolve(req_id)
-        if req is None or req.kind != "requirement":
-            continue
-        for c in req.criteria:
-            if not hasattr(c, "metric"):
-                v = evaluate(c, ds)
-                criteria.append({"requirement": req.id, "text": v.text, "actual": v.actual, "passed": v.passed})
+    criteria = conditions.data_criteria(ws, ds)
     manifest_hash = _manifest_sha256(ws, ds)
     return {
         "dataset": ds,
@@ -283,6 +275,7 @@ def build_training_dataset(ctx: Context, ds: Any) -> dict[str, Any]:
         "instances": [{"class": c, **{s: int(groups[s][i]) for s in split_names}} for i, c in enumerate(names)],
         "split_names": split_names,
         "criteria": criteria,
+        "characteristics": conditions.data_characteristics(ws, ds, criteria),
         "label_quality": _as_written(ds.label_quality),
         "leakage": _as_written(ds.leakage),
         "registered": _as_written(ds.registered),
@@ -528,6 +521,7 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
         "optimization": optimization_of(ws, cfg),
         "quantization": quantization_rows(ctx, model) if model is not None else [],
         "qat_charts": qat_charts(ctx, model) if model is not None else [],
+        "slices": conditions.slice_section(ctx, model) if model is not None else None,
     }
 
 
@@ -645,6 +639,7 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
         "checks": metric_checks(ctx, model),
         "history": history,
         "quantization": quantization_rows(ctx, model),
+        "slices": conditions.slice_section(ctx, model),
         "upstream": _linked(ctx, item_key(model), "up"),
         "downstream": _linked(ctx, item_key(model), "down"),
     }
