@@ -1,8 +1,10 @@
 """The whole journey on the set-up the README recommends: a git workspace whose data lies
 below a data root outside it, approvals made in a second clone and merged back.
 
-register -> check -> train -> export -> PTQ -> QAT -> every work product -> approve (in
-a clone) -> merge -> promote validated -> promote released -> release package -> site.
+register (with its per-image metadata against an ODD) -> check (share, coverage,
+combination, similarity criteria) -> train (slices evaluated) -> export -> PTQ -> QAT
+(slices of the children) -> evaluate -> every work product -> approve (in a clone) ->
+merge -> promote validated -> promote released -> release package -> site.
 Each step runs through the CLI as a user would; each later capability extends this test.
 """
 
@@ -21,17 +23,27 @@ pytestmark = pytest.mark.slow
 
 FILES = {
     "mle3.yaml": (
-        "project: journey\ndata_roots:\n  nas: null\n"
+        "project: journey\ndata_roots:\n  nas: null\nslices:\n  min_images: 1\n"
         "policy:\n  approvals:\n    '04-11': [ml_engineer]\n    '11-07': [data_owner]\n    '13-65': [ml_lead]\n"
         "    '11-06': [ml_lead, safety_assessor]\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n"
     ),
     ".gitignore": ".mle3/\nartifacts/runs/*/ultralytics/weights/\nartifacts/runs/*/qat/weights/\n",
     "requirements/R.yaml": (
         "requirements:\n"
-        "  - id: REQ-DATA\n    type: ml_data\n    title: Shapes data\n    criteria:\n      - samples: train\n        "
-        "min: 10\n"
+        "  - id: REQ-DATA\n    type: ml_data\n    title: Shapes data\n    odd: ODD-J\n    criteria:\n"
+        "      - samples: train\n        min: 10\n"
+        "      - {characteristic: time_of_day, split: train, share: {night: [0.15, 0.35]}}\n"
+        "      - {characteristic: weather, coverage: [clear], splits: [train, val, test]}\n"
+        "      - {samples: train, where: {weather: [rain, fog]}, min: 5}\n"
+        "      - {characteristic: time_of_day, similar: [train, test], max_tvd: 0.3}\n"
         "  - id: REQ-PERF\n    type: performance\n    title: Detector quality\n    derived_from: [REQ-DATA]\n"
         "    criteria:\n      - metric: mAP_50\n        split: test\n        min: 0.0\n"
+        "      - {metric: mAP_50, split: test, where: {time_of_day: day}, min: 0.0}\n"
+    ),
+    "requirements/ODD.yaml": (
+        "odd:\n  id: ODD-J\n  title: shapes by day and night\n  requirements: [REQ-DATA]\n  characteristics:\n"
+        "    time_of_day: [day, dusk, night]\n    weather: [clear, rain, fog]\n"
+        "    sequence: {type: string, role: group}\n"
     ),
     "requirements/ARCH.yaml": "architecture:\n  id: ARCH-1\n  title: one-stage detector\n  requirements: [REQ-PERF]\n",
     "artifacts/training/J.yaml": (
@@ -87,9 +99,14 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     reg = ok("dataset", "register", str(data_yaml), "--id", "J-DATA", "--version", "v1", "-r", "REQ-DATA")
     record = next((ws / "artifacts/datasets").glob("J-DATA-v1.*.yaml")).read_text()
     assert "data_root: nas" in record and str(nas) not in record, reg
+    # the generator's metadata table, read against the ODD, is in the record and the manifest
+    assert reg["metadata"]["odd"] == "ODD-J" and reg["metadata"]["errors"] == 0, reg["metadata"]
+    assert reg["characteristics"]["names"][:2] == ["time_of_day", "weather"], reg["characteristics"]
+    assert reg["leakage"]["shared_groups"]["sequence"]["count"] == 0
     git(ws, "add", "-A")
     git(ws, "commit", "-qm", "requirements, configuration, data set")
-    ok("check")
+    first = ok("check")
+    assert not [f for f in first["findings"] if f["rule"] in ("criteria.unmet", "data.metadata-quality")], first
 
     # train, export, PTQ, QAT: all read the data through the root
     trained = ok("train", "J-TRAIN-001")
