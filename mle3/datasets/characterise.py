@@ -16,6 +16,7 @@ from ..vocab import SPLITS
 from ..workspace.characteristics import (
     LUMINANCE,
     LUMINANCE_BINS,
+    MISSING_VALUE,
     OBJECT_BINS,
     OBJECTS,
     RESOLUTION,
@@ -28,7 +29,7 @@ from .metadata import MetadataTable
 EXACT_RESOLUTIONS = 12
 RESOLUTION_BINS = ((320, "<=320"), (640, "<=640"), (1280, "<=1280"), (1920, "<=1920"))
 #: a value for an image the table gives none for
-MISSING = "(none)"
+MISSING = MISSING_VALUE
 
 
 @dataclass
@@ -115,11 +116,12 @@ def match_rows(paths: Any, metadata: MetadataTable, problems: list[tuple], count
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if len(metadata.keys) == len(paths) and pc.all(pc.equal(metadata.keys, paths)).as_py():
+    complete = metadata.keys.null_count == 0  # a row without a key matches no image
+    if complete and len(metadata.keys) == len(paths) and pc.all(pc.equal(metadata.keys, paths)).as_py():
         return pa.array(range(len(paths)), pa.int64())  # the table lists the images in scan order
     keys, key_order = _sorted(metadata.keys)
     images, image_order = _sorted(paths)
-    if len(keys) == len(images) and pc.all(pc.equal(keys, images)).as_py():
+    if complete and len(keys) == len(images) and pc.all(pc.equal(keys, images)).as_py():
         rows = key_order if key_order is not None else pa.array(range(len(keys)), pa.int64())
         if image_order is None:
             return rows
@@ -133,6 +135,7 @@ def _report_mismatch(
     paths: Any, metadata: MetadataTable, keys: Any, key_order: Any, problems: list[tuple], counts: dict[str, int]
 ) -> None:
     """Images without a row, rows for no image, images with several rows (the first 200 of each named)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     file, key = metadata.spec.file, metadata.spec.key
@@ -142,9 +145,11 @@ def _report_mismatch(
         problems.extend(finding(i) for i in shown)
         counts[kind] = (pc.sum(mask).as_py() or 0) - len(shown)
 
-    missing = pc.is_null(pc.index_in(paths, value_set=metadata.keys))
+    missing = pc.is_null(pc.index_in(paths, value_set=pc.drop_null(metadata.keys)))
     record("missing-row", missing, lambda i: ("error", "missing-row", file, None, key, f"no row for image {paths[i]}"))
-    unused = pc.invert(pc.fill_null(pc.is_in(metadata.keys, value_set=paths), False))
+    unused = pc.and_(
+        pc.invert(pc.fill_null(pc.is_in(metadata.keys, value_set=paths), False)), pc.is_valid(metadata.keys)
+    )
     record(
         "unknown-image",
         unused,
@@ -157,12 +162,23 @@ def _report_mismatch(
             f"{metadata.keys[i]} is no image of the data set",
         ),
     )
-    if len(keys) > 1:
-        again = pc.equal(keys.slice(1), keys.slice(0, len(keys) - 1))
+    valid = pc.drop_null(metadata.keys)
+    if len(valid) > 1:
+        in_order = valid.take(pc.sort_indices(valid))
+        again = pc.equal(in_order.slice(1), in_order.slice(0, len(in_order) - 1))
         if pc.any(again).as_py():
-            rows = pc.add(pc.indices_nonzero(again), 1)
-            rows = pc.take(key_order, rows) if key_order is not None else rows
-            mask = pc.is_in(pc.indices_nonzero(pc.fill_null(pc.is_valid(metadata.keys), False)), value_set=rows)
+            doubled = pc.unique(pc.filter(in_order.slice(1), again))
+            # every row of a doubled key after its first
+            seen = pc.is_in(metadata.keys, value_set=doubled)
+            rows = pc.indices_nonzero(pc.fill_null(seen, False)).to_pylist()
+            first: set[str] = set()
+            later = []
+            for row in rows:
+                value = metadata.keys[row].as_py()
+                if value in first:
+                    later.append(row)
+                first.add(value)
+            mask = pc.is_in(pa.array(range(len(metadata.keys)), pa.int64()), value_set=pa.array(later, pa.int64()))
             record(
                 "duplicate-row",
                 mask,
@@ -227,16 +243,19 @@ def aggregate(images: Images, classes: list[str]) -> dict[str, Any]:
     columns = [images.split, *(images.values[n] for n in names)]
     encoded = [c if isinstance(c, pa.DictionaryArray) else c.dictionary_encode() for c in columns]
     cell = pa.array([0] * len(images.split), pa.int64()) if len(images.split) else pa.array([], pa.int64())
-    radix = []
+    steps: list[tuple[int, Any]] = []  # per column: (its size, the combined codes its dense ids stand for)
     for column in encoded:
         size = max(1, len(column.dictionary))
-        radix.append(size)
-        cell = pc.add(pc.multiply(cell, size), pc.cast(column.indices, pa.int64()))
+        combined = pc.add_checked(pc.multiply_checked(cell, size), pc.cast(column.indices, pa.int64()))
+        # renumbered densely after each column: a code never exceeds images x values, however many columns
+        dense = combined.dictionary_encode()
+        steps.append((size, dense.dictionary))
+        cell = pc.cast(dense.indices, pa.int64())
 
     def decode(code: int) -> tuple:
         out = []
-        for column, size in zip(reversed(encoded), reversed(radix)):
-            code, at = divmod(code, size)
+        for (size, combined), column in zip(reversed(steps), reversed(encoded)):
+            code, at = divmod(combined[code].as_py(), size)
             out.append(column.dictionary[at].as_py())
         return tuple(reversed(out))
 
@@ -249,7 +268,7 @@ def aggregate(images: Images, classes: list[str]) -> dict[str, Any]:
         ).cast(pa.int32())
         parent = pc.list_parent_indices(pa.ListArray.from_arrays(offsets, images.codes))
         span = 3 * max(1, len(classes), (pc.max(images.codes).as_py() or 0) // 3 + 1)
-        per_box = pc.add(pc.multiply(pc.take(cell, parent), span), pc.cast(images.codes, pa.int64()))
+        per_box = pc.add_checked(pc.multiply_checked(pc.take(cell, parent), span), pc.cast(images.codes, pa.int64()))
         for row in pc.value_counts(per_box).to_pylist():
             key, code = divmod(row["values"], span)
             target = cells.setdefault(decode(key), [0, {}])

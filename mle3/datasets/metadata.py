@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +31,13 @@ from ..workspace.characteristics import DERIVED
 MAX_TABLE_BYTES = 2 << 30
 #: findings kept in the record (every finding is counted)
 MAX_FINDINGS = 200
+MAX_WARNINGS = 50
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 DEFAULT_KEY = "image"
-#: characteristics without an ODD are aggregated up to this many distinct values
-MAX_FREE_VALUES = 100
+#: without an ODD, a column is aggregated when it has at most this many distinct values, and
+#: at most :data:`MAX_FREE_COLUMNS` columns are (the joint distribution stays small)
+MAX_FREE_VALUES = 20
+MAX_FREE_COLUMNS = 6
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 
@@ -66,64 +70,89 @@ class MetadataTable:
     groups: list[str]
     findings: list[Finding] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
-    #: (severity, kind) -> how many (``findings`` keeps the first :data:`MAX_FINDINGS`)
+    #: (severity, kind) -> how many (``findings`` keeps the first :data:`MAX_FINDINGS` errors
+    #: and :data:`MAX_WARNINGS` warnings: warnings never crowd errors out)
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: the CSV's bytes when its rows are not one line each (quoted line breaks, blank lines)
+    text: bytes | None = None
+    _lines: list[int] | None = None
 
     def add(self, finding: Finding, count: int = 1) -> None:
         key = (finding[0], finding[1])
         self.counts[key] = self.counts.get(key, 0) + count
-        if len(self.findings) < MAX_FINDINGS:
+        kept = sum(1 for f in self.findings if f[0] == finding[0])
+        if kept < (MAX_FINDINGS if finding[0] == "error" else MAX_WARNINGS):
             self.findings.append(finding)
 
     def line(self, row: int) -> int:
-        """A row's line in the file: the header is line 1 for CSV; Parquet rows count from 1."""
-        return row + 2 if self.format == "csv" else row + 1
+        """A row's line in the file: the header is line 1 for CSV (counted exactly where a
+        quoted value holds a line break or blank lines are skipped); Parquet rows count from 1."""
+        if self.format != "csv":
+            return row + 1
+        if self.text is None:
+            return row + 2
+        if self._lines is None:
+            reader = csv.reader(io.StringIO(self.text.decode("utf-8-sig", errors="replace"), newline=""))
+            starts, at = [], 1
+            for record in reader:
+                if record:  # pyarrow skips blank lines
+                    starts.append(at)
+                at = reader.line_num + 1
+            self._lines = starts[1:]  # after the header
+        return self._lines[row] if row < len(self._lines) else row + 2
 
 
 def spec_of(written: Any, given: str | None, layout: Any, store: Any, label: str) -> MetadataSpec | None:
-    """The table a registration reads: ``--metadata`` (``given``) over the data.yaml's
-    ``metadata:`` (``written``), store-relative; it must lie in the data set folder."""
+    """The table a registration reads: ``--metadata`` (``given``: a path on this machine,
+    ``ROOT:path`` as mle3 prints it, or a path below the data set folder) over the
+    data.yaml's ``metadata:`` (``written``, relative to the data set folder); store-relative,
+    inside the data set folder."""
     key = DEFAULT_KEY
     if isinstance(written, dict):
         key = str(written.get("key") or DEFAULT_KEY)
-        written = written.get("file")
+        if not isinstance(written.get("file"), str) or not written.get("file"):
+            raise Mle3Error("'metadata' names its table with 'file: NAME.csv'", file=label, field="metadata.file")
+        written = written["file"]
     elif written is not None and not isinstance(written, str):
         raise Mle3Error("'metadata' must name a table file or be {file: ..., key: ...}", file=label, field="metadata")
     if given is None and not written:
         return None
     prefix = f"{layout.root}/" if layout.root else ""
+    field_name = "--metadata" if given is not None else "metadata"
     if given is not None:
         local = store.local_path()
         path = os.path.abspath(given)
+        label_prefix, colon, rest = given.partition(":")
         if local is not None and os.path.isfile(path):
             rel = os.path.relpath(os.path.realpath(path), os.path.realpath(local)).replace(os.sep, "/")
+        elif colon and store.label == f"{label_prefix}:":  # nas:ds/metadata.csv, as mle3 prints it
+            rel = rest
         else:
             rel = prefix + given.removeprefix("./")
     else:
-        rel = prefix + str(written).removeprefix("./")
+        text = str(written)
+        if text.startswith("/") or "\\" in text:
+            raise Mle3Error(
+                "'metadata' is relative to the data set folder (the data.yaml's 'path'), with '/'",
+                file=label,
+                field="metadata",
+            )
+        rel = prefix + text.removeprefix("./")
     rel = os.path.normpath(rel).replace(os.sep, "/")
     if rel.startswith("..") or (prefix and not rel.startswith(prefix)):
         raise Mle3Error(
             "the metadata table must lie in the data set folder (the data.yaml's 'path'), which is what is "
             "fingerprinted",
             file=given or label,
-            field="--metadata" if given else "metadata",
+            field=field_name,
         )
     return MetadataSpec(rel, key)
 
 
-def read_table(store: Any, spec: MetadataSpec, digest: str | None = None) -> tuple[Any, str, str]:
-    """(pyarrow table with every column as text, format, sha256). ``digest`` (the manifest's)
-    is checked against the bytes read: the table aggregated is the one fingerprinted."""
-    require("pyarrow")
-    import pyarrow as pa
-
-    fmt = FORMATS.get(os.path.splitext(spec.file)[1].lower())
+def check_size(store: Any, spec: MetadataSpec) -> None:
+    """Refuse a table over :data:`MAX_TABLE_BYTES` before anything reads it (a 10 GB file
+    given as metadata is a mistake, not a table to hash)."""
     where = store.url(spec.file)
-    if fmt is None:
-        raise Mle3Error(
-            "a metadata table is CSV (.csv), Parquet (.parquet) or JSON Lines (.jsonl)", file=where, field="metadata"
-        )
     try:
         size, _ = store.stat(spec.file)
     except (OSError, Mle3Error):
@@ -134,6 +163,22 @@ def read_table(store: Any, spec: MetadataSpec, digest: str | None = None) -> tup
             "accepted (one row per image, a few columns)",
             file=where,
         )
+
+
+def read_table(store: Any, spec: MetadataSpec, digest: str | None = None) -> tuple[Any, str, str, bytes | None]:
+    """(pyarrow table with every column as text, format, sha256, the CSV's bytes when its
+    rows are not one line each). ``digest`` (the manifest's) is checked against the bytes
+    read: the table aggregated is the one fingerprinted."""
+    require("pyarrow")
+    import pyarrow as pa
+
+    fmt = FORMATS.get(os.path.splitext(spec.file)[1].lower())
+    where = store.url(spec.file)
+    if fmt is None:
+        raise Mle3Error(
+            "a metadata table is CSV (.csv), Parquet (.parquet) or JSON Lines (.jsonl)", file=where, field="metadata"
+        )
+    check_size(store, spec)
     with store.open(spec.file) as handle:
         data = handle.read(MAX_TABLE_BYTES + 1)
     from concurrent.futures import ThreadPoolExecutor
@@ -142,7 +187,7 @@ def read_table(store: Any, spec: MetadataSpec, digest: str | None = None) -> tup
         hashed = side.submit(lambda: hashlib.sha256(data).hexdigest())
         try:
             table = _parse(pa.BufferReader(data), fmt, data)
-        except pa.ArrowException as exc:
+        except (pa.ArrowException, UnicodeDecodeError) as exc:
             raise Mle3Error(f"cannot be read as {fmt}: {_arrow_message(exc)}", file=where) from None
         sha = hashed.result()
     if digest is not None and sha != digest:
@@ -159,7 +204,8 @@ def read_table(store: Any, spec: MetadataSpec, digest: str | None = None) -> tup
             line=1 if fmt == "csv" else None,
             field=spec.key,
         )
-    return table, fmt, sha
+    irregular = fmt == "csv" and (b'"' in data or b"\n\n" in data or b"\n\r\n" in data)
+    return table, fmt, sha, data if irregular else None
 
 
 def _parse(source: Any, fmt: str, data: bytes) -> Any:
@@ -179,14 +225,27 @@ def _parse(source: Any, fmt: str, data: bytes) -> Any:
         header = data[: data.find(b"\n") if b"\n" in data[: 1 << 20] else 1 << 20]
         if len(header) >= 1 << 20:
             raise pa.ArrowInvalid("the header line is over 1 MiB long")
-        names: list[str] = next(iter(csv.reader([header.decode("utf-8-sig", errors="replace")])), [])
+        try:
+            names: list[str] = next(iter(csv.reader([header.decode("utf-8-sig")])), [])
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise pa.ArrowInvalid(f"the header line is not CSV text in UTF-8 ({exc})") from None
         table = pcsv.read_csv(
             source,
             read_options=pcsv.ReadOptions(block_size=8 << 20),
             convert_options=pcsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True, quoted_strings_can_be_null=False
+                column_types={n: pa.string() for n in names},
+                null_values=[""],  # "NA" is a region, "null" a value: only an empty cell is missing
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
             ),
         )
+    try:
+        names = list(table.column_names)
+    except UnicodeDecodeError as exc:
+        raise pa.ArrowInvalid(f"a column name is not UTF-8 ({exc})") from None
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise pa.ArrowInvalid(f"column {twice[0]!r} appears {names.count(twice[0])} times in the header")
     return table.combine_chunks()
 
 
@@ -199,8 +258,10 @@ def _text(column: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+    if pa.types.is_string(column.type):
         return column
+    if pa.types.is_large_string(column.type):  # what polars writes
+        return pc.cast(column, pa.string())
     if pa.types.is_boolean(column.type):
         return pc.if_else(column, "true", "false")
     try:
@@ -215,8 +276,8 @@ def load(store: Any, spec: MetadataSpec, odd: Any, layout_root: str, digest: str
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table, fmt, sha = read_table(store, spec, digest)
-    out = MetadataTable(spec, fmt, sha, table.num_rows, None, {}, [], [])
+    table, fmt, sha, text = read_table(store, spec, digest)
+    out = MetadataTable(spec, fmt, sha, table.num_rows, None, {}, [], [], text=text)
     keys = _clean(_text(table.column(spec.key).combine_chunks()))
     empty = pc.is_null(keys)
     _rows_where(out, empty, "missing-key", spec.key, lambda i: f"no image path in column {spec.key!r}")
@@ -280,6 +341,14 @@ def _validate(out: MetadataTable, name: str, column: Any, spec: Any) -> None:
         return
     kind = spec.type if spec is not None else "category"
     if kind == "category" and spec is not None and spec.values:
+        if set(spec.values) == {"true", "false"}:  # the ODD's yes/no: the table's yes, True, 1 mean the same
+            lowered = pc.utf8_lower(column)
+            column = pc.if_else(
+                pc.is_in(lowered, value_set=pa.array(sorted(_TRUE))),
+                "true",
+                pc.if_else(pc.is_in(lowered, value_set=pa.array(sorted(_FALSE))), "false", column),
+            )
+            out.columns[name] = column
         allowed = pa.array(spec.values, pa.string())
         bad = pc.invert(pc.is_in(column, value_set=allowed, skip_nulls=True))
         bad = pc.and_kleene(bad, pc.is_valid(column))
@@ -289,7 +358,10 @@ def _validate(out: MetadataTable, name: str, column: Any, spec: Any) -> None:
         return
     if kind == "category":  # no ODD: aggregated as found when it has few values
         distinct = len(pc.unique(column.drop_null()))
-        if distinct <= MAX_FREE_VALUES:
+        if distinct <= MAX_FREE_VALUES and len(out.conditions) >= MAX_FREE_COLUMNS:
+            message = f"more than {MAX_FREE_COLUMNS} columns without an ODD: {name!r} is not aggregated; declare an ODD"
+            out.add(("warning", "many-columns", out.spec.file, None, name, message))
+        elif distinct <= MAX_FREE_VALUES:
             out.conditions.append(name)
         else:
             message = f"{distinct} distinct values: declare {name!r} in an ODD (values, or role: group) to aggregate it"

@@ -27,7 +27,7 @@ from ..optional import require
 from ..workspace.characteristics import LUMINANCE
 from .characterise import aggregate, images_of, shared_groups
 from .manifest import MANIFEST_DIR, manifest_name
-from .metadata import MetadataSpec, MetadataTable, spec_of
+from .metadata import MetadataSpec, MetadataTable, check_size, spec_of
 from .metadata import load as load_metadata
 from .roots import locate
 from .state import LocalState, save_state
@@ -108,13 +108,14 @@ def register(
     location = locate(root, config, data_yaml)
     store = store_for(root, config, location.root_name)
     layout = store.layout(location.relative)
-    vocabulary = odd_of(ws, odd)
+    table_spec = spec_of(layout.metadata, metadata, layout, store, layout.file)
+    vocabulary = odd_of(ws, odd, needed=table_spec is not None)
     layout.luminance = vocabulary is not None and LUMINANCE in vocabulary.characteristics
     if layout.luminance:
         require("PIL")
-    table_spec = spec_of(layout.metadata, metadata, layout, store, layout.file)
     if table_spec is not None:
         require("pyarrow")
+        check_size(store, table_spec)  # before the scan hashes a 10 GB mistake
     with ThreadPoolExecutor(max_workers=1) as side:
         # the workspace is checked while the files are scanned (the scan waits on worker
         # processes); nothing is written before both are done and the check passed
@@ -145,8 +146,9 @@ class Characterisation:
     odd: Any
 
 
-def odd_of(ws: Any, given: str | None) -> Any:
-    """The ODD a registration validates against: the one named, else the workspace's only one."""
+def odd_of(ws: Any, given: str | None, needed: bool = True) -> Any:
+    """The ODD a registration validates against: the one named, else the workspace's only
+    one (several without a table to validate: none)."""
     odds = list(ws.of_kind("odd"))
     if given:
         found = ws.resolve(given)
@@ -155,6 +157,8 @@ def odd_of(ws: Any, given: str | None) -> Any:
                 f"ODD {given!r} does not exist in the workspace ({', '.join(o.id for o in odds) or 'none'})"
             )
         return found
+    if len(odds) > 1 and not needed:
+        return None
     if len(odds) > 1:
         raise Mle3Error(f"the workspace has {len(odds)} ODDs ({', '.join(o.id for o in odds)}); name one with --odd")
     return odds[0] if odds else None
@@ -312,7 +316,9 @@ def characterise_scan(
         digest = manifest_digest(result.text, wanted.table.file)
         if digest is None:
             raise Mle3Error(
-                "the metadata table is not in the data set folder", file=store.url(wanted.table.file), field="metadata"
+                "the metadata table is not one of the data set's files (a hidden folder, or removed while it was read)",
+                file=store.url(wanted.table.file),
+                field="metadata",
             )
         table = load_metadata(store, wanted.table, wanted.odd, layout.root, digest)
     images = images_of(result.rows, table, layout.luminance)

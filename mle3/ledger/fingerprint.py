@@ -64,6 +64,7 @@ class Fingerprints:
         self._memo: dict[str, str] = {}
         self._files: dict[str, str | None] = {}
         self._visiting: set[str] = set()
+        self._cuts = 0
 
     def file_hash(self, rel: str) -> str | None:
         if rel not in self._files:
@@ -144,14 +145,19 @@ class Fingerprints:
         known = self._memo.get(key)
         if known is not None:
             return known
-        if key in self._visiting:  # a cycle (reported by the trace rules): cut it here
+        if key in self._visiting:  # a cycle (an ODD and a requirement naming each other): cut it here
+            self._cuts += 1
             return "cycle"
+        cuts = self._cuts
         self._visiting.add(key)
         try:
             digest = item_fingerprint(self.parts(key))
         finally:
             self._visiting.discard(key)
-        self._memo[key] = digest
+        # a value computed across a cut depends on where the walk entered the cycle: kept
+        # only when none was cut, so an item's fingerprint never depends on what was asked first
+        if self._cuts == cuts:
+            self._memo[key] = digest
         return digest
 
 

@@ -64,7 +64,8 @@ def describe(c: Any) -> str:
         return f"{c.characteristic} in {c.split}: {parts}"
     if isinstance(c, CoverageCriterion):
         values = "every ODD value" if c.coverage == "all" else ", ".join(c.coverage)
-        return f"{c.characteristic} covers {values} in {', '.join(c.splits)} (>= {c.min_samples} images each)"
+        unit = "instances" if c.characteristic == "object_size" else "images"
+        return f"{c.characteristic} covers {values} in {', '.join(c.splits)} (>= {c.min_samples} {unit} each)"
     if isinstance(c, SimilarityCriterion):
         return f"{c.characteristic} distribution of {c.similar[0]} and {c.similar[1]} within TVD {c.max_tvd}"
     return str(c)
@@ -94,15 +95,24 @@ def evaluate(c: Any, item: Any, *, ws: Any = None, requirement: Any = None) -> V
             record, missing = _measured(item, list(c.where))
             if record is None:
                 return Verdict(c, None, None, text, missing)
+            if (problem := _where_problem(record, _odd(ws, requirement, item), c.where)) is not None:
+                return Verdict(c, False, problem, text)
             count = record.instances(c.split, c.class_, c.where)
             return Verdict(c, None if count is None else count >= c.min_samples, count, text)
         value = item.instances(c.class_, c.split)
         return Verdict(c, None if value is None else value >= c.min_samples, value, text)
     if isinstance(c, SamplesCriterion):
         if c.where:
+            from ..workspace.characteristics import OBJECT_SIZE
+
+            if OBJECT_SIZE in c.where:
+                reason = "object_size is a property of boxes, not images: count instances with a class criterion"
+                return Verdict(c, None, None, text, reason)
             record, missing = _measured(item, list(c.where))
             if record is None:
                 return Verdict(c, None, None, text, missing)
+            if (problem := _where_problem(record, _odd(ws, requirement, item), c.where)) is not None:
+                return Verdict(c, False, problem, text)
             count = record.images(c.samples, c.where)
             return Verdict(c, None if count is None else count >= c.min, count, text)
         value = item.samples(c.samples)
@@ -116,27 +126,75 @@ def evaluate(c: Any, item: Any, *, ws: Any = None, requirement: Any = None) -> V
             ok = False
         return Verdict(c, ok, {k: round(v, 4) for k, v in ratios.items()}, text)
     if isinstance(c, ShareCriterion):
-        return _share(c, item, text)
+        return _share(c, item, text, _odd(ws, requirement, item))
     if isinstance(c, CoverageCriterion):
         return _coverage(c, item, text, _odd(ws, requirement, item))
     if isinstance(c, SimilarityCriterion):
-        return _similarity(c, item, text)
+        return _similarity(c, item, text, _odd(ws, requirement, item))
     return Verdict(c, None, None, text)
 
 
 def _measured(item: Any, names: list[str]) -> tuple[Any, str | None]:
     """(the data set's characteristics record, None) when it measured every name, else
     (None, what is missing)."""
+    from ..workspace.characteristics import DERIVED, LUMINANCE
+
     record = getattr(item, "characteristics", None)
     if record is None:
-        return None, f"{item.key} has no data characteristics recorded (register it again with a metadata table)"
+        return None, (
+            f"{item.key} records no data characteristics (registered before mle3 measured them, or by hand); "
+            "register it as a new version"
+        )
     unknown = [n for n in names if not record.knows(n)]
     if unknown:
+        how = (
+            "the ODD asks for luminance with 'luminance: {derived: true}'"
+            if LUMINANCE in unknown
+            else "a metadata table column gives it (`mle3 dataset register --metadata FILE`)"
+            if any(n not in DERIVED for n in unknown)
+            else "register it again"
+        )
         return None, (
             f"{item.key} does not record {', '.join(repr(n) for n in unknown)} (it records "
-            f"{', '.join(record.names) or 'none'})"
+            f"{', '.join(record.names) or 'none'}; {how})"
         )
     return record, None
+
+
+def _unknown_values(record: Any, odd: Any, name: str, values: list[str]) -> str | None:
+    """Values a criterion names that are neither in the ODD nor recorded anywhere: a typo
+    ("nite") must fail, not count as a share of 0."""
+    from ..workspace.characteristics import OBJECT_SIZE
+
+    spec = odd.characteristics.get(name) if odd is not None else None
+    known = set(spec.values) if spec is not None and spec.values else set(record.values(name))
+    if name == OBJECT_SIZE:
+        known = set(record.sizes)
+    unknown = [v for v in values if v not in known]
+    if not unknown:
+        return None
+    source = f"{odd.id} lists" if spec is not None and spec.values else "the data set records"
+    return f"unknown value {', '.join(repr(v) for v in unknown)} of {name}; {source} {', '.join(sorted(known))}"
+
+
+def _outside_odd(record: Any, odd: Any, name: str) -> str | None:
+    """Values the data holds that the requirement's ODD does not list (data outside the ODD,
+    or an ODD narrowed after registration)."""
+    from ..workspace.characteristics import MISSING_VALUE
+
+    spec = odd.characteristics.get(name) if odd is not None else None
+    if spec is None or not spec.values:
+        return None
+    outside = [v for v in record.values(name) if v not in spec.values and v != MISSING_VALUE]
+    return f"the data holds {name} values {odd.id} does not list: {', '.join(outside)}" if outside else None
+
+
+def _where_problem(record: Any, odd: Any, where: Any) -> str | None:
+    for name, value in (where or {}).items():
+        problem = _unknown_values(record, odd, name, value if isinstance(value, list) else [value])
+        if problem:
+            return problem
+    return None
 
 
 def _split_missing(record: Any, split: str) -> str | None:
@@ -145,10 +203,15 @@ def _split_missing(record: Any, split: str) -> str | None:
     return None
 
 
-def _share(c: ShareCriterion, item: Any, text: str) -> Verdict:
+def _share(c: ShareCriterion, item: Any, text: str, odd: Any) -> Verdict:
     record, missing = _measured(item, [c.characteristic])
     if record is None or (missing := _split_missing(record, c.split)):
         return Verdict(c, None, None, text, missing)
+    problem = _unknown_values(record, odd, c.characteristic, list(c.share)) or _outside_odd(
+        record, odd, c.characteristic
+    )
+    if problem is not None:
+        return Verdict(c, False, problem, text)
     dist = record.distribution(c.split, c.characteristic) or {}
     total = sum(dist.values())
     if not total:
@@ -171,6 +234,10 @@ def _coverage(c: CoverageCriterion, item: Any, text: str, odd: Any) -> Verdict:
         values = list(spec.values)
     else:
         values = list(c.coverage)
+        if (problem := _unknown_values(record, odd, c.characteristic, values)) is not None:
+            return Verdict(c, False, problem, text)
+    if (problem := _outside_odd(record, odd, c.characteristic)) is not None:
+        return Verdict(c, False, problem, text)
     short: list[str] = []
     for split in c.splits:
         if (gone := _split_missing(record, split)) is not None:
@@ -189,10 +256,12 @@ def total_variation(p: dict[str, int], q: dict[str, int]) -> float | None:
     return 0.5 * sum(abs(p.get(v, 0) / sp - q.get(v, 0) / sq) for v in set(p) | set(q))
 
 
-def _similarity(c: SimilarityCriterion, item: Any, text: str) -> Verdict:
+def _similarity(c: SimilarityCriterion, item: Any, text: str, odd: Any) -> Verdict:
     record, missing = _measured(item, [c.characteristic])
     if record is None:
         return Verdict(c, None, None, text, missing)
+    if (problem := _outside_odd(record, odd, c.characteristic)) is not None:
+        return Verdict(c, False, problem, text)
     for split in c.similar:
         if (gone := _split_missing(record, split)) is not None:
             return Verdict(c, None, None, text, gone)

@@ -39,6 +39,8 @@ DERIVED = (RESOLUTION, OBJECTS, LUMINANCE, OBJECT_SIZE)
 SIZES = ("small", "medium", "large")
 SMALL_AREA = 32 * 32 / (640 * 480)
 MEDIUM_AREA = 96 * 96 / (640 * 480)
+#: the value of an image its metadata table gives none for
+MISSING_VALUE = "(none)"
 #: objects per image, binned
 OBJECT_BINS = ("0", "1", "2-5", "6-10", "11+")
 #: mean luma / 255, binned
@@ -143,6 +145,8 @@ class CharacteristicsRecord(_Block):
     def _cells_fit_their_names(self) -> CharacteristicsRecord:
         """A cell edited by hand must still have one value per name and one count per size
         (else every query would read past it)."""
+        if len(set(self.names)) != len(self.names):
+            raise ValueError("names lists a characteristic twice")
         for split, cells in self.splits.items():
             for number, (values, images, instances) in enumerate(cells):
                 if len(values) != len(self.names):

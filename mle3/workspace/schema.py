@@ -56,14 +56,20 @@ SplitName = Literal["train", "val", "validation", "test"]
 WhereClause = dict[str, Union[str, list[str]]]
 
 
+def _text_of(value: Any) -> Any:
+    """A characteristic value as the record holds it: YAML's ``yes``/``true`` is ``"true"``, ``1`` is ``"1"``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
 def _where_values_as_text(value: Any) -> Any:
-    """``{objects: 1}`` means the value ``"1"``: characteristic values are compared as text."""
+    """``{objects: 1}`` means the value ``"1"``: characteristic values (and keys) are compared as text."""
     if not isinstance(value, dict):
         return value
-    return {
-        k: [str(x) for x in v] if isinstance(v, list) else str(v) if isinstance(v, (int, float, bool)) else v
-        for k, v in value.items()
-    }
+    return {_text_of(k): [_text_of(x) for x in v] if isinstance(v, list) else _text_of(v) for k, v in value.items()}
 
 
 class MetricCriterion(Section):
@@ -142,7 +148,7 @@ class CoverageCriterion(Section):
     @field_validator("coverage", mode="before")
     @classmethod
     def _values_as_text(cls, value: Any) -> Any:
-        return [str(v) for v in value] if isinstance(value, list) else value
+        return [_text_of(v) for v in value] if isinstance(value, list) else value
 
 
 class SimilarityCriterion(Section):
@@ -153,6 +159,13 @@ class SimilarityCriterion(Section):
     characteristic: str
     similar: tuple[SplitName, SplitName]
     max_tvd: Number = Field(ge=0, le=1)
+
+    @field_validator("similar")
+    @classmethod
+    def _two_splits(cls, value: tuple[str, str]) -> tuple[str, str]:
+        if canonical_split(value[0]) == canonical_split(value[1]):
+            raise ValueError("similar compares two different splits")
+        return value
 
 
 class SplitRatioCriterion(Section):
@@ -294,12 +307,14 @@ class OddCharacteristic(Section):
     @field_validator("values", mode="before")
     @classmethod
     def _values_as_text(cls, value: Any) -> Any:
-        return [str(v) for v in value] if isinstance(value, list) else value
+        return [_text_of(v) for v in value] if isinstance(value, list) else value
 
     @model_validator(mode="after")
     def _values_or_type(self) -> OddCharacteristic:
         if self.type == "category" and not self.values and not self.derived and self.role != "group":
             raise ValueError("a categorical characteristic lists its values (or give a type: string, number...)")
+        if self.values and (self.role == "group" or self.type != "category"):
+            raise ValueError("only a categorical condition lists values (a group or a typed characteristic has none)")
         if self.values is not None and len(set(self.values)) != len(self.values):
             raise ValueError("values are listed twice")
         return self
@@ -330,6 +345,11 @@ class Odd(Item):
         for name, spec in self.characteristics.items():
             if spec.derived and name not in DERIVED:
                 raise ValueError(f"{name!r} is not a characteristic mle3 derives ({', '.join(DERIVED)})")
+            if name in DERIVED and not spec.derived:
+                raise ValueError(
+                    f"{name!r} is derived by mle3 from the data: write '{name}: {{derived: true}}' or name the "
+                    "characteristic otherwise"
+                )
         return self
 
     def groups(self) -> list[str]:
@@ -378,6 +398,28 @@ class Dataset(Item):
     characteristics: CharacteristicsRecord | None = None
 
     coerce_lists = field_validator("requirements", mode="before")(_as_list)
+
+    @model_validator(mode="after")
+    def _characteristics_add_up(self) -> Dataset:
+        """The joint distribution sums to the split's samples and instances: a record edited
+        in one place and not the other is a finding, not a criterion quietly met."""
+        chars = self.characteristics
+        if chars is None:
+            return self
+        for split, cells in chars.splits.items():
+            info = self.split(split)
+            if info is None:
+                continue
+            images = sum(cell[1] for cell in cells)
+            if info.samples is not None and images != info.samples:
+                raise ValueError(f"characteristics.splits.{split} holds {images} images, splits.{split} {info.samples}")
+            for name, count in info.instances.items():
+                counted = sum(sum(cell[2].get(name, ())) for cell in cells)
+                if counted != count:
+                    raise ValueError(
+                        f"characteristics.splits.{split} holds {counted} {name} instances, splits.{split} {count}"
+                    )
+        return self
 
     @property
     def key(self) -> str:

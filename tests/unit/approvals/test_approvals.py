@@ -211,3 +211,32 @@ def test_editing_the_configuration_after_training_leaves_the_model_bound_to_its_
     drift = [f for f in doc["findings"] if f["rule"] == "consistency.config-drifted"]
     assert drift and "tuning" not in drift[0]["message"]  # a study is not part of what a training is
     assert MODEL not in {f["item"] for f in doc["findings"] if f["rule"] == "approval.stale"}
+
+
+def test_a_cycle_gives_every_item_one_fingerprint_whatever_is_asked_first(make_ws):
+    """An ODD traced to the requirement that uses it makes a cycle: each item's fingerprint
+    (what an approval is bound to) must not depend on which item was fingerprinted first."""
+    from mle3.graph import build_graph
+    from mle3.ledger.fingerprint import Fingerprints
+    from mle3.workspace import as_workspace
+
+    root = make_ws(
+        {
+            "mle3.yaml": "project: cycle\n",
+            "requirements/odd.yaml": "odd:\n  id: ODD-1\n  requirements: [REQ-D]\n  characteristics:\n"
+            "    time_of_day: [day, night]\n",
+            "requirements/d.yaml": "requirement:\n  id: REQ-D\n  type: ml_data\n  odd: ODD-1\n",
+            "artifacts/training/t.yaml": "training:\n  id: T-1\n  model: yolov8n.yaml\n  epochs: 1\n"
+            "  requirements: [REQ-D]\n",
+        },
+        base=False,
+    )
+    ws = as_workspace(root)
+    graph = build_graph(ws)
+    keys = ["T-1", "REQ-D", "ODD-1"]
+    orders = [keys, list(reversed(keys)), ["ODD-1", "T-1", "REQ-D"]]
+    seen = []
+    for order in orders:
+        prints = Fingerprints(ws, graph)
+        seen.append({key: prints.of(key) for key in order})
+    assert seen[0] == seen[1] == seen[2]

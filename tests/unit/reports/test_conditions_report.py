@@ -14,7 +14,7 @@ DATASET = """
       requirements: [REQ-D, REQ-C]
       classes: [car, pedestrian]
       splits:
-        train: {samples: 100, path: data/train, instances: {car: 900, pedestrian: 60}}
+        train: {samples: 100, path: data/train, instances: {car: 900, pedestrian: 40}}
         val: {samples: 20, path: data/val}
         test: {samples: 20, path: data/test}
       metadata:
