@@ -65,6 +65,8 @@ class QuantizeOptions:
 class Evaluation:
     val: dict[str, float]
     test: dict[str, float]
+    #: split -> the validation's per-image statistics (:class:`.slices.SplitStats`)
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -329,35 +331,19 @@ def onnx_summary(path: Path) -> dict[str, Any]:
 
 
 def evaluate_onnx(path: Path, data_yaml: Path, imgsz: int, project: Path, name: str) -> Evaluation:
-    """ultralytics val running the ONNX file through ONNX Runtime, on val and test."""
-    from ultralytics import YOLO
+    """ultralytics val running the ONNX file through ONNX Runtime, on val and test: one
+    validation per split, its per-image statistics kept for the slices (:mod:`.slices`)."""
+    from .slices import has_split, validate_split
 
     out: dict[str, Any] = {}
+    stats: dict[str, Any] = {}
     for split in ("val", "test"):
-        if not (yaml.safe_load(data_yaml.read_text()) or {}).get(split):
+        if not has_split(data_yaml, split):
             out[split] = {}
             continue
-        m = YOLO(str(path), task="detect").val(
-            data=str(data_yaml),
-            split=split,
-            imgsz=imgsz,
-            batch=1,
-            device="cpu",
-            plots=False,
-            project=str(project),
-            name=f"{name}-{split}",
-            exist_ok=True,
-            verbose=False,
-        )
-        p, r = float(m.box.mp), float(m.box.mr)
-        out[split] = {
-            "mAP_50": round(float(m.box.map50), 6),
-            "mAP_50_95": round(float(m.box.map), 6),
-            "precision": round(p, 6),
-            "recall": round(r, 6),
-            "f1": round(2 * p * r / (p + r), 6) if p + r else 0.0,
-        }
-    return Evaluation(out["val"], out["test"])
+        stats[split] = validate_split(path, data_yaml, split, imgsz, "cpu", 1, project, f"{name}-{split}")
+        out[split] = dict(stats[split].metrics)
+    return Evaluation(out["val"], out["test"], stats)
 
 
 def latency_ms(path: Path, sample: Path, imgsz: int, runs: int = 30) -> float:
