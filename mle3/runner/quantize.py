@@ -676,15 +676,12 @@ class QuantizeSession:
         from .model_version import write_quantized_model
 
         table = self._table(converted, comparison)
+        quantization = self._quantization(converted, comparison)
+        slices, slice_warnings = self._slices(comparison, quantization)
         child_file = write_quantized_model(
-            self.ws,
-            self.record,
-            self.parent,
-            self.child_id,
-            converted.int8_onnx,
-            self._quantization(converted, comparison),
+            self.ws, self.record, self.parent, self.child_id, converted.int8_onnx, quantization, slices
         )
-        drop, passed = comparison.drop, comparison.passed
+        drop, passed = comparison.drop, comparison.passed and not slice_warnings
         self.record.update(
             status="success",
             ended=now_iso(),
@@ -703,13 +700,44 @@ class QuantizeSession:
             drop,
             passed,
         )
-        if not passed:
+        if not comparison.passed:
             result.warnings.append(
                 f"mAP50 drop {max(drop.values()):.4f} exceeds the threshold {self.plan.threshold} "
                 "(quantization.max_map50_drop)"
             )
             self.echo(f"WARNING: {result.warnings[-1]}")
+        for line in slice_warnings:
+            result.warnings.append(line)
+            self.echo(f"WARNING: {line}")
         self.echo(f"wrote {child_file}")
+
+    def _slices(self, comparison: _Comparison, quantization: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+        """The child's ``slices`` when its parent has slices: the same slices, from the INT8
+        evaluation already run (the float ONNX model's go into ``float_reference.slices``), and
+        the gate per slice: one line per slice whose mAP50 drops beyond the threshold."""
+        from ..rules.quantization import slice_drops
+        from ..workspace.characteristics import SliceRecord, where_text
+        from .slices import for_child
+
+        child = for_child(self.ws, self.parent, comparison.int8_eval)
+        reference = for_child(self.ws, self.parent, comparison.float_eval)
+        if child is None or reference is None:
+            return None, []
+        quantization["float_reference"]["slices"] = reference["results"]
+        drops = slice_drops(
+            SliceRecord.model_validate(reference).results,
+            SliceRecord.model_validate(child).results,
+            self.plan.threshold,
+        )
+        quantization["slice_drops"] = [{"split": r.split, "where": dict(r.where), "drop": drop} for r, _, drop in drops]
+        lines = [
+            f"mAP50 drop {drop:.4f} on the {r.split} slice {where_text(r.where)} exceeds the threshold "
+            f"{self.plan.threshold} (quantization.max_map50_drop)"
+            for r, _, drop in drops
+        ]
+        if lines:
+            quantization["passed"] = False
+        return child, lines
 
     def _table(self, converted: _Converted, comparison: _Comparison) -> list[dict[str, Any]]:
         """The float and INT8 rows of the comparison shown to the user and recorded."""

@@ -254,8 +254,13 @@ def slice_record(dataset: Any, min_images: int, results: Iterable[SliceResult]) 
 
 def requirement_wheres(ws: Any, model: Any) -> list[dict[str, Any]]:
     """The ``where`` of every metric criterion of the requirements ``model`` traces to."""
+    return wheres_of(ws, getattr(model.traceability, "requirements", None) or [])
+
+
+def wheres_of(ws: Any, requirements: Iterable[str]) -> list[dict[str, Any]]:
+    """The ``where`` of every metric criterion of these requirements (each once)."""
     out: list[dict[str, Any]] = []
-    for ref in getattr(model.traceability, "requirements", None) or []:
+    for ref in requirements:
         requirement = ws.resolve(ref)
         if requirement is None or requirement.kind != "requirement":
             continue
@@ -446,3 +451,44 @@ def evaluate(root: Any, ref: str, device: str | None = "cpu", echo: Any = print)
     record = slice_record(target.dataset, min_images, results)
     write_slices(ws, model.id, record)
     return {"model": model.id, **record}
+
+
+def after_training(ws: Any, record: Any, prep: Any, outcome: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``slices:`` block of a model version a training is about to write, evaluated with
+    the run's own data.yaml, image size and device; None (nothing evaluated, no time added)
+    for a data set without a metadata table."""
+    dataset = prep.dataset
+    if not has_metadata(dataset):
+        return None
+    requirements = list(dict.fromkeys(list(prep.cfg.requirements) + list(dataset.requirements)))
+    params = record.data.get("parameters") or {}
+    min_images = ws.config.slices.min_images
+    device = params.get("device")
+    results = evaluate_slices(
+        Path(outcome["best_weights"]),
+        record.directory / "data.yaml",
+        conditions_of(ws, dataset),
+        wheres_of(ws, requirements),
+        min_images,
+        imgsz=int(params.get("imgsz") or 640),
+        device=None if device in (None, "") else str(device),
+        batch=int(params.get("batch") or 16),
+        project=record.directory / "slices",
+    )
+    return slice_record(dataset, min_images, results)
+
+
+def for_child(ws: Any, parent: Any, evaluation: Any) -> dict[str, Any] | None:
+    """A quantized child's ``slices:`` from the INT8 evaluation quantization ran anyway (no
+    validation more), on its parent's slices and requirements; None when the parent has none."""
+    if parent.model.slices is None:
+        return None
+    conditions = conditions_of(ws, parent.dataset)
+    wheres = child_wheres(ws, parent.model)
+    min_images = ws.config.slices.min_images
+    results: list[SliceResult] = []
+    for split in ("val", "test"):
+        stats = evaluation.stats.get(split)
+        if stats is not None:
+            results.extend(split_slices(stats, conditions, wheres, min_images))
+    return slice_record(parent.dataset, min_images, results)
