@@ -1,0 +1,180 @@
+"""Per-slice evaluation: one ultralytics validation per split, split into slices scored by
+ultralytics' own ap_per_class; ``mle3 evaluate``; slices after training and quantization."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mle3.workspace.characteristics import SliceRecord
+
+
+# ----------------------------------------------------------------------------- scoring alone
+def _random_images(n: int, seed: int = 0) -> list[dict]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    images = []
+    for _ in range(n):
+        preds, targets = int(rng.integers(0, 6)), int(rng.integers(0, 5))
+        images.append(
+            {
+                "tp": rng.random((preds, 10)) < np.linspace(0.8, 0.2, 10),
+                "conf": rng.random(preds),
+                "pred_cls": rng.integers(0, 3, preds).astype(float),
+                "target_cls": rng.integers(0, 3, targets).astype(float),
+            }
+        )
+    return images
+
+
+def _ultralytics(images: list[dict]) -> tuple[float, float, float, float]:
+    """What ultralytics' validator reports for these per-image statistics."""
+    import numpy as np
+    from ultralytics.utils.metrics import DetMetrics
+
+    metrics = DetMetrics(names={0: "a", 1: "b", 2: "c"})
+    for i, stat in enumerate(images):
+        metrics.update_stats({**stat, "target_img": np.unique(stat["target_cls"]), "im_name": f"{i}.jpg"})
+    metrics.process()
+    box = metrics.box
+    return float(box.map50), float(box.map), float(box.mp), float(box.mr)
+
+
+def test_a_slice_is_scored_exactly_as_ultralytics_scores_those_images():
+    from mle3.runner.slices import score
+
+    images = _random_images(60)
+    names = {0: "a", 1: "b", 2: "c"}
+    for subset in (images, images[::3], images[10:25]):
+        got = score(subset, names)
+        want = _ultralytics(subset)
+        assert got is not None
+        assert (got["mAP_50"], got["mAP_50_95"], got["precision"], got["recall"]) == pytest.approx(want, abs=1e-6)
+    assert score([], names) is None
+
+
+def test_slices_are_the_split_every_value_and_every_where_and_small_ones_are_marked():
+    from mle3.runner.slices import SplitStats, split_slices
+
+    images = _random_images(12, seed=1)
+    files = [f"images/test/{i:02d}.jpg" for i in range(12)]
+    conditions = {
+        f: {"time_of_day": "night" if i < 3 else "day", "weather": "rain" if i % 2 else "clear"}
+        for i, f in enumerate(files)
+    }
+    stats = SplitStats("test", {}, list(zip(files, images)), {0: "a", 1: "b", 2: "c"})
+    wheres = [{"time_of_day": "night", "weather": "rain"}, {"weather": ["rain", "clear"]}, {"time_of_day": "night"}]
+    results = split_slices(stats, conditions, wheres, min_images=4)
+    got = {json.dumps(r.where, sort_keys=True): r for r in results}
+    assert list(got) == [
+        "{}",
+        '{"time_of_day": "day"}',
+        '{"time_of_day": "night"}',  # asked for again by a where: listed once
+        '{"weather": "clear"}',
+        '{"weather": "rain"}',
+        '{"time_of_day": "night", "weather": "rain"}',
+        '{"weather": ["clear", "rain"]}',
+    ]
+    night = got['{"time_of_day": "night"}']
+    assert night.images == 3 and night.too_small
+    assert night.instances == sum(len(s["target_cls"]) for s in images[:3])
+    assert got['{"time_of_day": "night", "weather": "rain"}'].images == 1  # image 1 only
+    assert got['{"weather": ["clear", "rain"]}'].images == 12 and not got["{}"].too_small
+    assert got['{"weather": ["clear", "rain"]}'].mAP_50 == got["{}"].mAP_50
+
+
+# ----------------------------------------------------------------------------- the workspace side
+def _night_conditions(root: Path):
+    """time_of_day per val/test image of the tiny data set, from the generator's night list."""
+    data = root / "data" / "tiny"
+    night = {line.strip() for line in (data / "night.txt").read_text().splitlines() if not line.startswith("#")}
+    conditions = {}
+    for split in ("val", "test"):
+        for i, image in enumerate(sorted((data / "images" / split).iterdir())):
+            rel = f"images/{split}/{image.name}"
+            conditions[rel] = {
+                "time_of_day": "night" if rel in night else "day",
+                "weather": "rain" if i % 2 else "clear",
+            }
+    return conditions
+
+
+@pytest.fixture
+def with_conditions(trained_ws, monkeypatch):
+    """The tiny trained workspace whose data set has per-image conditions, and a slice criterion."""
+    import mle3.datasets.conditions as conditions_module
+
+    conditions = _night_conditions(trained_ws)
+    monkeypatch.setattr(conditions_module, "image_conditions", lambda ws, dataset, *a, **k: conditions)
+    (trained_ws / "requirements" / "R.yaml").write_text(
+        (trained_ws / "requirements" / "R.yaml").read_text()
+        + "      - metric: mAP_50\n        split: test\n        where: {time_of_day: [day, night], weather: rain}\n"
+        "        min: 0.0\n"
+    )
+    return trained_ws, conditions
+
+
+def _model(root: Path, model_id: str = "TINY-MODEL-v0.1.0") -> dict:
+    return yaml.safe_load((root / "artifacts" / "models" / f"{model_id}.yaml").read_text())["model_version"]
+
+
+def test_evaluate_records_every_slice_from_one_validation_per_split(with_conditions, cli, monkeypatch):
+    from ultralytics import YOLO
+
+    import mle3.runner.slices as slices
+
+    root, conditions = with_conditions
+    calls = []
+    real = slices.validate_split
+    monkeypatch.setattr(slices, "validate_split", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    _, out, _ = cli("evaluate", "TINY-MODEL-v0.1.0", "-w", root, "--format", "json")
+    doc = json.loads(out)
+    assert doc["schema"] == "mle3.evaluate/1" and calls == ["val", "test"]  # predictions computed once per split
+    from mle3.cli.shapes import find
+    import jsonschema
+
+    jsonschema.validate(doc, find("evaluate"))
+    record = SliceRecord.model_validate(_model(root)["slices"])
+    assert record.dataset == "TINY-DATA-v1" and record.min_images == 30
+    for split in ("val", "test"):
+        whole = record.find(split, {})
+        n = sum(1 for image in conditions if image.startswith(f"images/{split}/"))
+        assert whole is not None and whole.images == n and whole.too_small  # 4 images < min_images 30
+        day, night = record.find(split, {"time_of_day": "day"}), record.find(split, {"time_of_day": "night"})
+        assert (day.images if day else 0) + (night.images if night else 0) == n
+        asked = record.find(split, {"weather": "rain", "time_of_day": ["night", "day"]})  # the requirement's slice
+        assert asked is not None and asked.images == record.find(split, {"weather": "rain"}).images
+    # the whole split is ultralytics' own validation of it, to the digit
+    run_yaml = next((root / "artifacts" / "runs").glob("*/data.yaml"))
+    m = YOLO(str(root / "models" / "TINY-MODEL-v0.1.0.pt")).val(
+        data=str(run_yaml), split="test", imgsz=64, batch=16, device="cpu", plots=False, verbose=False
+    )
+    whole = record.find("test", {})
+    assert (whole.mAP_50, whole.mAP_50_95, whole.precision, whole.recall) == pytest.approx(
+        (float(m.box.map50), float(m.box.map), float(m.box.mp), float(m.box.mr)), abs=1e-6
+    )
+    assert whole.instances == int(m.nt_per_class.sum())
+    audit = [json.loads(p.read_text()) for p in (root / "artifacts" / "audit").rglob("*.json")]
+    assert any(e.get("action") == "model.evaluate" and e.get("item") == "TINY-MODEL-v0.1.0" for e in audit)
+    _, text, _ = cli("evaluate", "TINY-MODEL-v0.1.0", "-w", root)
+    assert "time_of_day=night" in text or "time_of_day=day" in text
+    assert "too small" in text
+
+
+def test_evaluate_of_a_validated_model_is_refused_and_changes_nothing(trained_ws, cli):
+    path = trained_ws / "artifacts" / "models" / "TINY-MODEL-v0.1.0.yaml"
+    path.write_text(path.read_text().replace("status: draft", "status: validated"))
+    before = path.read_text()
+    code, out, err = cli("evaluate", "TINY-MODEL-v0.1.0", "-w", trained_ws, expect=None)
+    assert code != 0 and "validated" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert path.read_text() == before
+
+
+def test_evaluate_of_an_unknown_model_is_one_line(trained_ws, cli):
+    code, _, err = cli("evaluate", "NO-SUCH-MODEL", "-w", trained_ws, expect=None)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
