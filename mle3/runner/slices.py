@@ -271,11 +271,12 @@ def wheres_of(ws: Any, requirements: Iterable[str]) -> list[dict[str, Any]]:
     return out
 
 
-def child_wheres(ws: Any, parent: Any) -> list[dict[str, Any]]:
-    """A quantized child's slices: its parent's (every where it recorded) and its requirements'."""
+def child_wheres(ws: Any, parent: Any, split: str) -> list[dict[str, Any]]:
+    """A quantized child's slices of one split: its parent's there (every where it recorded)
+    and its requirements'."""
     wheres = requirement_wheres(ws, parent)
     for result in parent.slices.results if parent.slices is not None else []:
-        if result.where and dict(result.where) not in wheres:
+        if result.where and result.matches(split, result.where) and dict(result.where) not in wheres:
             wheres.append(dict(result.where))
     return wheres
 
@@ -484,11 +485,10 @@ def for_child(ws: Any, parent: Any, evaluation: Any) -> dict[str, Any] | None:
     if parent.model.slices is None:
         return None
     conditions = conditions_of(ws, parent.dataset)
-    wheres = child_wheres(ws, parent.model)
     min_images = ws.config.slices.min_images
     results: list[SliceResult] = []
     for split in ("val", "test"):
         stats = evaluation.stats.get(split)
         if stats is not None:
-            results.extend(split_slices(stats, conditions, wheres, min_images))
+            results.extend(split_slices(stats, conditions, child_wheres(ws, parent.model, split), min_images))
     return slice_record(parent.dataset, min_images, results)

@@ -178,3 +178,54 @@ def test_evaluate_of_a_validated_model_is_refused_and_changes_nothing(trained_ws
 def test_evaluate_of_an_unknown_model_is_one_line(trained_ws, cli):
     code, _, err = cli("evaluate", "NO-SUCH-MODEL", "-w", trained_ws, expect=None)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def _add_metadata(root: Path) -> None:
+    """Give the registered data set a metadata block (as registration with a table writes it)."""
+    from conftest import dataset_record
+
+    path = dataset_record(root, "TINY-DATA-v1")
+    doc = yaml.safe_load(path.read_text())
+    doc["dataset"]["metadata"] = {"file": "data/tiny/metadata.csv", "key": "image", "columns": ["time_of_day"]}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def test_the_tiny_training_of_a_data_set_without_metadata_records_no_slices(trained_template):
+    assert "slices" not in _model(trained_template)
+
+
+def test_training_on_a_data_set_with_metadata_records_slices(with_conditions):
+    from mle3.runner import TrainOptions, train
+
+    root, _ = with_conditions
+    _add_metadata(root)
+    result = train(root, "TINY-TRAIN-001", TrainOptions(model_id="TINY-MODEL-v0.2.0"), echo=lambda line: None)
+    assert result.status == "success", result.error
+    assert not result.warnings or not any("slices" in w for w in result.warnings), result.warnings
+    record = SliceRecord.model_validate(_model(root, "TINY-MODEL-v0.2.0")["slices"])
+    assert record.find("test", {}) is not None and record.find("val", {}) is not None
+    assert record.find("test", {"weather": "rain", "time_of_day": ["day", "night"]}) is not None
+
+
+def test_a_quantized_child_gets_the_parents_slices_from_its_own_int8_evaluation(with_conditions, cli, monkeypatch):
+    import mle3.runner.slices as slices
+
+    root, _ = with_conditions
+    cli("evaluate", "TINY-MODEL-v0.1.0", "-w", root, "--format", "json")
+    parent = SliceRecord.model_validate(_model(root)["slices"])
+    calls = []
+    real = slices.validate_split
+    monkeypatch.setattr(slices, "validate_split", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    _, out, _ = cli("quantize", "TINY-MODEL-v0.1.0", "-w", root, "--format", "json", expect=None)
+    result = json.loads(out)
+    assert result["status"] == "success", result
+    assert calls == ["val", "test", "val", "test"]  # float and INT8 once per split: no validation more for slices
+    child = _model(root, result["model_version"])
+    record = SliceRecord.model_validate(child["slices"])
+    assert sorted((r.split, json.dumps(r.where, sort_keys=True)) for r in record.results) == sorted(
+        (r.split, json.dumps(r.where, sort_keys=True)) for r in parent.results
+    )
+    whole = record.find("test", {})
+    assert whole.mAP_50 == child["quantization"]["metrics"]["test"]["mAP_50"]  # the INT8 evaluation itself
+    reference = child["quantization"]["float_reference"]["slices"]
+    assert len(reference) == len(record.results)
