@@ -80,6 +80,7 @@ EVALUATE = declare(
         "at": STR,
         "min_images": INT,
         "results": arr(_SLICE),
+        "warnings": STRS,
     },
 )
 RUN_FIELDS = (

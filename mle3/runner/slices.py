@@ -451,7 +451,15 @@ def evaluate(root: Any, ref: str, device: str | None = "cpu", echo: Any = print)
         detach_log()
     record = slice_record(target.dataset, min_images, results)
     write_slices(ws, model.id, record)
-    return {"model": model.id, **record}
+    warnings = [
+        f"{child.id} was quantized from {model.id}: recording slices changed {model.id}'s content, so "
+        f"quantization.stale-parent now flags {child.id} (quantize {model.id} again)"
+        for child in ws.of_kind("model_version")
+        if child.quantization is not None and child.traceability.previous_version == model.id
+    ]
+    for line in warnings:
+        echo(f"warning: {line}")
+    return {"model": model.id, **record, "warnings": warnings}
 
 
 def after_training(ws: Any, record: Any, prep: Any, outcome: dict[str, Any]) -> dict[str, Any] | None:

@@ -229,3 +229,12 @@ def test_a_quantized_child_gets_the_parents_slices_from_its_own_int8_evaluation(
     assert whole.mAP_50 == child["quantization"]["metrics"]["test"]["mAP_50"]  # the INT8 evaluation itself
     reference = child["quantization"]["float_reference"]["slices"]
     assert len(reference) == len(record.results)
+
+    # the child evaluated on demand goes through the same validator (its ONNX file), and its
+    # parent evaluated again says what that does to the child
+    _, out, _ = cli("evaluate", result["model_version"], "-w", root, "--format", "json")
+    again = SliceRecord.model_validate(json.loads(out))
+    assert again.find("test", {}).mAP_50 == pytest.approx(whole.mAP_50, abs=1e-6)
+    assert again.find("test", {}).images == whole.images
+    _, out, _ = cli("evaluate", "TINY-MODEL-v0.1.0", "-w", root, "--format", "json")
+    assert any(result["model_version"] in line and "stale-parent" in line for line in json.loads(out)["warnings"])
