@@ -330,9 +330,12 @@ def onnx_summary(path: Path) -> dict[str, Any]:
     }
 
 
-def evaluate_onnx(path: Path, data_yaml: Path, imgsz: int, project: Path, name: str) -> Evaluation:
+def evaluate_onnx(
+    path: Path, data_yaml: Path, imgsz: int, project: Path, name: str, sizes: list[tuple[str, ...]] | None = None
+) -> Evaluation:
     """ultralytics val running the ONNX file through ONNX Runtime, on val and test: one
-    validation per split, its per-image statistics kept for the slices (:mod:`.slices`)."""
+    validation per split, its per-image statistics kept for the slices (:mod:`.slices`;
+    ``sizes``: the object size sets they name)."""
     from .slices import has_split, validate_split
 
     out: dict[str, Any] = {}
@@ -341,7 +344,9 @@ def evaluate_onnx(path: Path, data_yaml: Path, imgsz: int, project: Path, name: 
         if not has_split(data_yaml, split):
             out[split] = {}
             continue
-        stats[split] = validate_split(path, data_yaml, split, imgsz, "cpu", 1, project, f"{name}-{split}")
+        stats[split] = validate_split(
+            path, data_yaml, split, imgsz, "cpu", 1, project, f"{name}-{split}", sizes=sizes or ()
+        )
         out[split] = dict(stats[split].metrics)
     return Evaluation(out["val"], out["test"], stats)
 
@@ -660,8 +665,11 @@ class QuantizeSession:
         gate: the INT8 model passes when no split's mAP50 drops more than the threshold."""
         parent, directory = self.parent, self.record.directory
         self.echo("evaluating float and INT8 ONNX on val and test (same evaluator)")
-        float_eval = evaluate_onnx(converted.float_onnx, data_yaml, parent.imgsz, directory, "float")
-        int8_eval = evaluate_onnx(converted.int8_onnx, data_yaml, parent.imgsz, directory, "int8")
+        from .slices import child_size_sets
+
+        sizes = child_size_sets(self.ws, parent)
+        float_eval = evaluate_onnx(converted.float_onnx, data_yaml, parent.imgsz, directory, "float", sizes)
+        int8_eval = evaluate_onnx(converted.int8_onnx, data_yaml, parent.imgsz, directory, "int8", sizes)
         sample = self.images[0]
         lat_float = latency_ms(converted.float_onnx, sample, parent.imgsz, self.options.latency_runs)
         lat_int8 = latency_ms(converted.int8_onnx, sample, parent.imgsz, self.options.latency_runs)

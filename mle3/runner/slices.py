@@ -60,11 +60,29 @@ def has_split(data_yaml: Path, split: str) -> bool:
     return bool((yaml.safe_load(Path(data_yaml).read_text(encoding="utf-8")) or {}).get(split))
 
 
+#: a set of object size classes a ``where`` names (``object_size: [small, medium]``), as a key
+SizeSet = tuple[str, ...]
+
+
+def size_sets(wheres: Iterable[Where]) -> list[SizeSet]:
+    """The object size sets the ``where``s name: each needs its own matching per image."""
+    out: list[SizeSet] = []
+    for where in wheres:
+        if OBJECT_SIZE in where:
+            key = tuple(sorted(_wanted(where)[OBJECT_SIZE]))
+            if key not in out:
+                out.append(key)
+    return out
+
+
 def _validator_class() -> Any:
     from ultralytics.models.yolo.detect import DetectionValidator
 
     class SliceValidator(DetectionValidator):
-        """ultralytics' detection validator that also keeps every image's statistics."""
+        """ultralytics' detection validator that also keeps every image's statistics (and,
+        for each size set asked for, the statistics of its boxes of those sizes alone)."""
+
+        size_sets: list[SizeSet] = []
 
         def init_metrics(self, model: Any) -> None:
             super().init_metrics(model)
@@ -75,9 +93,54 @@ def _validator_class() -> Any:
             super().update_metrics(preds, batch)
             stats = self.metrics.stats
             for si, k in enumerate(range(start, len(stats["tp"]))):
-                self.per_image.append((batch["im_file"][si], {key: stats[key][k] for key in STAT_KEYS}))
+                stat = {key: stats[key][k] for key in STAT_KEYS}
+                if self.size_sets:
+                    stat["sizes"] = self._by_size(self._prepare_batch(si, batch), preds[si])
+                self.per_image.append((batch["im_file"][si], stat))
+
+        def _by_size(self, pbatch: dict[str, Any], pred: dict[str, Any]) -> dict[SizeSet, dict[str, Any]]:
+            """Targets and predictions of the sizes of each set (normalised area against the
+            original image, the thresholds registration counts with), matched again."""
+            import numpy as np
+            from ultralytics.utils import ops
+
+            from ..workspace.characteristics import SIZES, size_class
+
+            height, width = (int(x) for x in pbatch["ori_shape"][:2])
+
+            def classes(boxes: Any) -> Any:
+                if not len(boxes):
+                    return np.zeros(0, dtype=int)
+                scaled = ops.scale_boxes(
+                    pbatch["imgsz"], boxes.clone(), pbatch["ori_shape"], ratio_pad=pbatch["ratio_pad"]
+                )
+                areas = ((scaled[:, 2] - scaled[:, 0]) * (scaled[:, 3] - scaled[:, 1])).cpu().numpy()
+                return np.array([size_class(float(a) / (width * height)) for a in areas], dtype=int)
+
+            target_size, pred_size = classes(pbatch["bboxes"]), classes(pred["bboxes"])
+            out = {}
+            for key in self.size_sets:
+                wanted = [SIZES.index(s) for s in key if s in SIZES]
+                t = torch_mask(np.isin(target_size, wanted), pbatch["cls"])
+                p = torch_mask(np.isin(pred_size, wanted), pred["cls"])
+                gt = {"cls": pbatch["cls"][t], "bboxes": pbatch["bboxes"][t]}
+                sub = {"cls": pred["cls"][p], "bboxes": pred["bboxes"][p], "conf": pred["conf"][p]}
+                out[key] = {
+                    "tp": self._process_batch(sub, gt)["tp"],
+                    "conf": sub["conf"].cpu().numpy(),
+                    "pred_cls": sub["cls"].cpu().numpy(),
+                    "target_cls": gt["cls"].cpu().numpy(),
+                }
+            return out
 
     return SliceValidator
+
+
+def torch_mask(mask: Any, like: Any) -> Any:
+    """A boolean numpy mask as a tensor on ``like``'s device."""
+    import torch
+
+    return torch.as_tensor(mask, dtype=torch.bool, device=like.device)
 
 
 def validate_split(
@@ -89,12 +152,14 @@ def validate_split(
     batch: int = 16,
     project: Path | None = None,
     name: str | None = None,
+    sizes: Sequence[SizeSet] = (),
 ) -> SplitStats:
     """One ultralytics validation of ``split`` (the same call ``YOLO.val`` makes), keeping
-    the per-image statistics."""
+    the per-image statistics (and those of the boxes of each object size set in ``sizes``)."""
     from ultralytics import YOLO
 
     cls = _validator_class()
+    cls.size_sets = list(sizes)
     made: list[Any] = []
 
     def factory(**kwargs: Any) -> Any:
@@ -180,11 +245,15 @@ def split_slices(
     """Every slice of one validated split, scored from its images' statistics."""
     results = []
     for where in slice_wheres([image for image, _ in split.images], conditions, wheres):
+        images = {k: v for k, v in where.items() if k != OBJECT_SIZE}  # a size filters boxes, not images
+        chosen = [stat for image, stat in split.images if matches(conditions.get(image) or {}, images)]
         if OBJECT_SIZE in where:
-            # a size filters boxes, not images: it needs per-box matching, not measured here
-            results.append(SliceResult(split=split.split, where=where, images=0, instances=0, too_small=True))
-            continue
-        chosen = [stat for image, stat in split.images if matches(conditions.get(image) or {}, where)]
+            key = tuple(sorted(_wanted(where)[OBJECT_SIZE]))
+            if not all(key in (stat.get("sizes") or {}) for stat in chosen):
+                # not measured by this validation: the slice is listed, never passed
+                results.append(SliceResult(split=split.split, where=where, images=len(chosen), too_small=True))
+                continue
+            chosen = [stat["sizes"][key] for stat in chosen]
         instances = int(sum(len(stat["target_cls"]) for stat in chosen))
         metrics = score(chosen, split.names) or {}
         results.append(
@@ -220,7 +289,7 @@ def evaluate_slices(
     for split in splits:
         if not has_split(data_yaml, split):
             continue
-        stats = validate_split(model_path, data_yaml, split, imgsz, device, batch, project)
+        stats = validate_split(model_path, data_yaml, split, imgsz, device, batch, project, sizes=size_sets(wheres))
         results.extend(split_slices(stats, conditions, wheres, min_images))
     return results
 
@@ -485,6 +554,13 @@ def after_training(ws: Any, record: Any, prep: Any, outcome: dict[str, Any]) -> 
         project=record.directory / "slices",
     )
     return slice_record(dataset, min_images, results)
+
+
+def child_size_sets(ws: Any, parent: Any) -> list[SizeSet]:
+    """The object size sets a quantized child's evaluation must measure (its parent's slices')."""
+    if parent.model.slices is None:
+        return []
+    return size_sets(child_wheres(ws, parent.model, "val") + child_wheres(ws, parent.model, "test"))
 
 
 def for_child(ws: Any, parent: Any, evaluation: Any) -> dict[str, Any] | None:

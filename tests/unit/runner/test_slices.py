@@ -114,6 +114,9 @@ def with_conditions(trained_ws, monkeypatch):
         (trained_ws / "requirements" / "R.yaml").read_text()
         + "      - metric: mAP_50\n        split: test\n        where: {time_of_day: [day, night], weather: rain}\n"
         "        min: 0.0\n"
+        "      - metric: mAP_50\n        split: test\n        where: {object_size: medium}\n        min: 0.0\n"
+        "      - metric: recall\n        split: test\n        where: {object_size: [small, medium, large]}\n"
+        "        min: 0.0\n"
     )
     return trained_ws, conditions
 
@@ -148,6 +151,23 @@ def test_evaluate_records_every_slice_from_one_validation_per_split(with_conditi
         assert (day.images if day else 0) + (night.images if night else 0) == n
         asked = record.find(split, {"weather": "rain", "time_of_day": ["night", "day"]})  # the requirement's slice
         assert asked is not None and asked.images == record.find(split, {"weather": "rain"}).images
+    # a size filters boxes: every size is the whole split again, one size counts its own boxes
+    from mle3.workspace.characteristics import size_class
+
+    for split in ("val", "test"):
+        every = record.find(split, {"object_size": ["small", "medium", "large"]})
+        whole = record.find(split, {})
+        assert (every.images, every.instances, every.mAP_50, every.recall) == (
+            whole.images,
+            whole.instances,
+            whole.mAP_50,
+            whole.recall,
+        )
+        labels = sorted((root / "data" / "tiny" / "labels" / split).glob("*.txt"))
+        boxes = [line.split() for label in labels for line in label.read_text().splitlines() if line.strip()]
+        medium = sum(1 for b in boxes if size_class(float(b[3]) * float(b[4])) == 1)
+        assert medium and record.find(split, {"object_size": "medium"}).instances == medium
+        assert record.find(split, {"object_size": "medium"}).images == whole.images
     # the whole split is ultralytics' own validation of it, to the digit
     run_yaml = next((root / "artifacts" / "runs").glob("*/data.yaml"))
     m = YOLO(str(root / "models" / "TINY-MODEL-v0.1.0.pt")).val(
