@@ -258,3 +258,20 @@ def test_a_quantized_child_gets_the_parents_slices_from_its_own_int8_evaluation(
     assert again.find("test", {}).images == whole.images
     _, out, _ = cli("evaluate", "TINY-MODEL-v0.1.0", "-w", root, "--format", "json")
     assert any(result["model_version"] in line and "stale-parent" in line for line in json.loads(out)["warnings"])
+
+
+def test_slices_from_the_registered_characteristics_count_what_registration_counted(trained_ws, cli):
+    """No stand-in: image_conditions reads the data set's own characteristics (derived ones
+    here), and every slice holds exactly the images the data set record counts for it."""
+    from mle3.workspace import load_workspace
+
+    _, out, _ = cli("evaluate", "TINY-MODEL-v0.1.0", "-w", trained_ws, "--format", "json")
+    record = SliceRecord.model_validate(json.loads(out))
+    dataset = load_workspace(trained_ws).resolve("TINY-DATA-v1")
+    characteristics = dataset.characteristics
+    assert characteristics is not None and characteristics.names
+    named = [r for r in record.results if r.where]
+    assert named, "the derived characteristics (resolution, objects) give slices"
+    for result in record.results:
+        assert result.images == characteristics.images(result.split, result.where), result
+        assert result.instances == characteristics.instances(result.split, None, result.where), result
