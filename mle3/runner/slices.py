@@ -216,19 +216,30 @@ def matches(values: Mapping[str, Any], where: Where) -> bool:
     return all(k in values and str(values[k]) in allowed for k, allowed in _wanted(where).items())
 
 
+#: a characteristic with more distinct values in a split is an identifier or a measurement,
+#: not a condition: its values are sliced only where a requirement names them
+MAX_VALUES = 50
+
+
 def slice_wheres(
-    split_images: Iterable[str], conditions: Mapping[str, Mapping[str, Any]], wheres: Iterable[Where]
+    split_images: Iterable[str],
+    conditions: Mapping[str, Mapping[str, Any]],
+    wheres: Iterable[Where],
+    skip: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
     """The slices of one split: the whole split, every value of every characteristic its
-    images have, then every ``where`` asked for (each once)."""
+    images have (but those in ``skip`` and those with more than :data:`MAX_VALUES` values),
+    then every ``where`` asked for (each once)."""
     values: dict[str, set[str]] = {}
     for image in split_images:
         for name, value in (conditions.get(image) or {}).items():
             if value is not None and value != "":
                 values.setdefault(name, set()).add(str(value))
     out: list[dict[str, Any]] = [{}]
+    skipped = set(skip)
     for name in sorted(values):
-        out.extend({name: value} for value in sorted(values[name]))
+        if name not in skipped and len(values[name]) <= MAX_VALUES:
+            out.extend({name: value} for value in sorted(values[name]))
     for where in wheres:
         normal = {k: sorted({str(x) for x in v}) if isinstance(v, list) else str(v) for k, v in dict(where).items()}
         if normal and all(_wanted(normal) != _wanted(seen) for seen in out):
@@ -241,10 +252,11 @@ def split_slices(
     conditions: Mapping[str, Mapping[str, Any]],
     wheres: Iterable[Where],
     min_images: int,
+    skip: Iterable[str] = (),
 ) -> list[SliceResult]:
     """Every slice of one validated split, scored from its images' statistics."""
     results = []
-    for where in slice_wheres([image for image, _ in split.images], conditions, wheres):
+    for where in slice_wheres([image for image, _ in split.images], conditions, wheres, skip):
         images = {k: v for k, v in where.items() if k != OBJECT_SIZE}  # a size filters boxes, not images
         chosen = [stat for image, stat in split.images if matches(conditions.get(image) or {}, images)]
         if OBJECT_SIZE in where:
@@ -280,17 +292,19 @@ def evaluate_slices(
     device: str | None = "cpu",
     batch: int = 16,
     project: Path | None = None,
+    skip: Iterable[str] = (),
 ) -> list[SliceResult]:
     """One validation per split of the data.yaml (those it lacks are skipped), split into
-    slices: the whole split, every value of every characteristic in ``conditions``, and
-    every ``where``."""
+    slices: the whole split, every value of every characteristic in ``conditions`` (but
+    ``skip``), and every ``where``."""
+    skip = list(skip)
     wheres = list(wheres)
     results: list[SliceResult] = []
     for split in splits:
         if not has_split(data_yaml, split):
             continue
         stats = validate_split(model_path, data_yaml, split, imgsz, device, batch, project, sizes=size_sets(wheres))
-        results.extend(split_slices(stats, conditions, wheres, min_images))
+        results.extend(split_slices(stats, conditions, wheres, min_images, skip))
     return results
 
 
@@ -355,6 +369,20 @@ def conditions_of(ws: Any, dataset: Any) -> dict[str, dict[str, Any]]:
     from ..datasets.conditions import image_conditions
 
     return image_conditions(ws, dataset)
+
+
+def not_sliced(ws: Any, dataset: Any) -> list[str]:
+    """Characteristics whose values are not slices by themselves: those the data set's ODD
+    declares a group (a drive or sequence id) or free text or numbers without listed values."""
+    metadata = getattr(dataset, "metadata", None)
+    odd = ws.resolve(metadata.odd) if metadata is not None and metadata.odd else None
+    if odd is None or odd.kind != "odd":
+        return list((getattr(dataset.characteristics, "groups", None) or {}).keys())
+    return [
+        name
+        for name, spec in odd.characteristics.items()
+        if spec.role == "group" or (spec.type in ("string", "number") and not spec.values)
+    ]
 
 
 def has_metadata(dataset: Any) -> bool:
@@ -515,6 +543,7 @@ def evaluate(root: Any, ref: str, device: str | None = "cpu", echo: Any = print)
             device=device,
             batch=1 if target.onnx else 16,
             project=work,
+            skip=not_sliced(ws, target.dataset),
         )
     finally:
         detach_log()
@@ -552,6 +581,7 @@ def after_training(ws: Any, record: Any, prep: Any, outcome: dict[str, Any]) -> 
         device=None if device in (None, "") else str(device),
         batch=int(params.get("batch") or 16),
         project=record.directory / "slices",
+        skip=not_sliced(ws, dataset),
     )
     return slice_record(dataset, min_images, results)
 
@@ -574,5 +604,6 @@ def for_child(ws: Any, parent: Any, evaluation: Any) -> dict[str, Any] | None:
     for split in ("val", "test"):
         stats = evaluation.stats.get(split)
         if stats is not None:
-            results.extend(split_slices(stats, conditions, child_wheres(ws, parent.model, split), min_images))
+            wheres = child_wheres(ws, parent.model, split)
+            results.extend(split_slices(stats, conditions, wheres, min_images, not_sliced(ws, parent.dataset)))
     return slice_record(parent.dataset, min_images, results)

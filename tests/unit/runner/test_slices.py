@@ -200,31 +200,65 @@ def test_evaluate_of_an_unknown_model_is_one_line(trained_ws, cli):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def _add_metadata(root: Path) -> None:
-    """Give the registered data set a metadata block (as registration with a table writes it)."""
-    from conftest import dataset_record
+def test_training_on_a_data_set_with_metadata_records_its_slices(trained_template):
+    """The tiny data set carries the generator's metadata table: its training evaluated the
+    slices, each counting exactly what the data set record counts."""
+    from mle3.workspace import load_workspace
 
-    path = dataset_record(root, "TINY-DATA-v1")
-    doc = yaml.safe_load(path.read_text())
-    doc["dataset"]["metadata"] = {"file": "data/tiny/metadata.csv", "key": "image", "columns": ["time_of_day"]}
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ws = load_workspace(trained_template)
+    dataset, model = ws.resolve("TINY-DATA-v1"), ws.resolve("TINY-MODEL-v0.1.0")
+    assert dataset.metadata is not None and model.slices is not None
+    assert model.slices.dataset == "TINY-DATA-v1" and model.slices.fingerprint == dataset.fingerprint
+    wheres = {json.dumps(r.where, sort_keys=True) for r in model.slices.results}
+    for name in ("time_of_day", "weather", "objects", "resolution"):
+        assert any(name in w for w in wheres), (name, wheres)
+    for result in model.slices.results:
+        assert result.images == dataset.characteristics.images(result.split, result.where), result
 
 
-def test_the_tiny_training_of_a_data_set_without_metadata_records_no_slices(trained_template):
-    assert "slices" not in _model(trained_template)
+def test_training_on_a_data_set_without_metadata_evaluates_no_slices(tmp_path, monkeypatch):
+    """No metadata table: not one validation more than the training's own."""
+    from conftest import TINY_FILES, write_files
 
-
-def test_training_on_a_data_set_with_metadata_records_slices(with_conditions):
+    import mle3.runner.slices as slices
+    from mle3.datasets import register
+    from mle3.datasets.synthetic import generate
     from mle3.runner import TrainOptions, train
 
-    root, _ = with_conditions
-    _add_metadata(root)
-    result = train(root, "TINY-TRAIN-001", TrainOptions(model_id="TINY-MODEL-v0.2.0"), echo=lambda line: None)
-    assert result.status == "success", result.error
-    assert not result.warnings or not any("slices" in w for w in result.warnings), result.warnings
-    record = SliceRecord.model_validate(_model(root, "TINY-MODEL-v0.2.0")["slices"])
-    assert record.find("test", {}) is not None and record.find("val", {}) is not None
-    assert record.find("test", {"weather": "rain", "time_of_day": ["day", "night"]}) is not None
+    root = write_files(tmp_path / "ws", TINY_FILES)
+    data_yaml = generate(root / "data" / "tiny", counts={"train": 16, "val": 4, "test": 4}, image_size=64, seed=3)
+    data_yaml.write_text("".join(line for line in data_yaml.read_text().splitlines(True) if "metadata" not in line))
+    register(root, data_yaml, "TINY-DATA", "v1", ["REQ-DATA"])
+
+    def no(*args, **kwargs):
+        raise AssertionError("slices evaluated for a data set without metadata")
+
+    monkeypatch.setattr(slices, "evaluate_slices", no)
+    monkeypatch.setattr(slices, "validate_split", no)
+    result = train(root, "TINY-TRAIN-001", TrainOptions(model_id="TINY-MODEL-v0.1.0"), echo=lambda line: None)
+    assert result.status == "success" and not result.warnings, (result.error, result.warnings)
+    assert "slices" not in _model(root)
+
+
+def test_a_group_characteristic_of_the_odd_is_no_slice_by_itself():
+    from types import SimpleNamespace
+
+    from mle3.runner.slices import SplitStats, not_sliced, split_slices
+    from mle3.workspace.schema import Odd
+
+    odd = Odd.model_validate(
+        {"id": "ODD-1", "characteristics": {"time_of_day": ["day", "night"], "sequence": {"role": "group"}}}
+    )
+    ws = SimpleNamespace(resolve=lambda ref: odd if ref == "ODD-1" else None)
+    dataset = SimpleNamespace(metadata=SimpleNamespace(odd="ODD-1"), characteristics=None)
+    skip = not_sliced(ws, dataset)
+    assert skip == ["sequence"]
+    images = _random_images(4, seed=2)
+    files = [f"images/val/{i}.jpg" for i in range(4)]
+    conditions = {f: {"time_of_day": "day", "sequence": f"seq{i}"} for i, f in enumerate(files)}
+    stats = SplitStats("val", {}, list(zip(files, images)), {0: "a", 1: "b", 2: "c"})
+    wheres = [r.where for r in split_slices(stats, conditions, [{"sequence": "seq1"}], 1, skip)]
+    assert wheres == [{}, {"time_of_day": "day"}, {"sequence": "seq1"}]  # named by a requirement: kept
 
 
 def test_a_quantized_child_gets_the_parents_slices_from_its_own_int8_evaluation(with_conditions, cli, monkeypatch):
