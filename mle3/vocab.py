@@ -130,6 +130,8 @@ class AuditAction:
     RUN_ABORT = "run.abort"
     RUN_END = "run.end"
     MODEL_EXPORT = "model.export"
+    #: ``mle3 evaluate``: per-slice metrics recorded in a model version
+    MODEL_EVALUATE = "model.evaluate"
     TUNE_ACCEPT = "tune.accept"
     REQIF_IMPORT = "reqif.import"
 

@@ -11,7 +11,7 @@ import typer
 from ..errors import Mle3Error
 from .app import WorkspaceOpt, app, _with_progress, _workspace, _workspace_root
 from .options import ExitCode, FormatOpt, deprecated, equals_values, format_with_legacy, ok_if
-from .shapes import ANY, BOOL, OBJ, STR, STRS, arr, declare, deprecated_alias, nullable, obj
+from .shapes import ANY, BOOL, INT, NUM, OBJ, STR, STRS, arr, declare, deprecated_alias, nullable, obj
 
 RUN_ID = {**STR, "description": "A run id (RUN-...), the same key in every document."}
 
@@ -52,6 +52,34 @@ QUANTIZE = declare(
         "threshold": {"type": "number"},
         "passed": nullable(BOOL),
         "error": nullable(STR),
+        "warnings": STRS,
+    },
+)
+_SLICE = obj(
+    {
+        "split": STR,
+        "where": OBJ,
+        "images": INT,
+        "instances": INT,
+        "mAP_50": NUM,
+        "mAP_50_95": NUM,
+        "precision": NUM,
+        "recall": NUM,
+        "too_small": BOOL,
+    },
+    optional=("mAP_50", "mAP_50_95", "precision", "recall", "too_small"),
+)
+EVALUATE = declare(
+    "mle3.evaluate/1",
+    "`mle3 evaluate MODEL --format json`: the model's metrics per slice of val and test, as recorded in its model "
+    "version (`slices:`); `where: {}` is the whole split, `too_small` a slice under slices.min_images.",
+    {
+        "model": STR,
+        "dataset": nullable(STR),
+        "fingerprint": nullable(STR),
+        "at": STR,
+        "min_images": INT,
+        "results": arr(_SLICE),
         "warnings": STRS,
     },
 )
@@ -274,6 +302,39 @@ def quantize(
                 f"threshold {result.threshold}: {gate}"
             )
     return ok_if(result.status == "success" and bool(result.passed))
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Argument(help="Model version id (float weights or a quantized child's ONNX file).")],
+    device: Annotated[str, typer.Option(help="Device to evaluate on (cpu, 0, ...).")] = "cpu",
+    workspace: WorkspaceOpt = None,
+    format: FormatOpt = "text",
+) -> int:
+    """Evaluate a model per slice (per condition) of val and test, record it in the model version."""
+    from ..output import emit_json
+    from ..runner.slices import evaluate as run_evaluation
+    from ..workspace.characteristics import where_text
+
+    root = _workspace_root(workspace)
+    result = _with_progress(format == "json", lambda echo: run_evaluation(root, model, device=device, echo=echo))
+    if format == "json":
+        emit_json({"schema": EVALUATE, **result})
+        return ExitCode.OK
+    typer.echo(
+        f"{model}: {len(result['results'])} slice(s) of {result['dataset']} recorded (min_images "
+        f"{result['min_images']})"
+    )
+    typer.echo(
+        f"  {'split':<5} {'slice':<36} {'images':>6} {'inst.':>6} {'mAP50':>6} {'mAP50-95':>8} {'P':>6} {'R':>6}"
+    )
+    for row in result["results"]:
+        cells = [f"{row[k]:.3f}" if k in row else "-" for k in ("mAP_50", "mAP_50_95", "precision", "recall")]
+        typer.echo(
+            f"  {row['split']:<5} {where_text(row['where']) or '(all)':<36} {row['images']:>6} {row['instances']:>6} "
+            f"{cells[0]:>6} {cells[1]:>8} {cells[2]:>6} {cells[3]:>6}" + ("  too small" if row.get("too_small") else "")
+        )
+    return ExitCode.OK
 
 
 runs_app = typer.Typer(help="List and inspect recorded training runs.", invoke_without_command=True)

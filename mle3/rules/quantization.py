@@ -6,10 +6,51 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from typing import Any
+
 from ..ledger.fingerprint import Fingerprints
+from ..workspace.characteristics import SliceResult, where_text
 from .registry import Context, Hit, rule
 
 _RELEASED = ("validated", "released")
+
+
+def reference_slices(ws: Any, model: Any) -> list[SliceResult]:
+    """What a quantized model's slices are compared with: the float ONNX model's slices
+    its quantization recorded (the same evaluator), else its float parent's ``slices``."""
+    block = model.quantization
+    recorded = (block.float_reference or {}).get("slices") if block is not None else None
+    if isinstance(recorded, list):
+        out = []
+        for entry in recorded:
+            try:
+                out.append(SliceResult.model_validate(entry))
+            except Exception:  # noqa: BLE001  (a hand-edited entry: compared with nothing)
+                continue
+        return out
+    parent = ws.resolve(model.traceability.previous_version) if model.traceability.previous_version else None
+    slices = getattr(parent, "slices", None) if parent is not None else None
+    return list(slices.results) if slices is not None else []
+
+
+def slice_drops(
+    reference: list[SliceResult], child: list[SliceResult], threshold: float
+) -> list[tuple[SliceResult, SliceResult, float]]:
+    """Each condition slice (not the whole split, whose drop is ``quantization.drop``'s own)
+    whose mAP50 drops more than ``threshold`` against the reference's slice of the same split
+    and ``where``: (child slice, reference slice, drop). Slices too small on either side, or
+    without mAP50, are not judged."""
+    out = []
+    for result in child:
+        if not result.where or result.too_small or result.mAP_50 is None:
+            continue
+        ref = next((r for r in reference if r.matches(result.split, result.where)), None)
+        if ref is None or ref.too_small or ref.mAP_50 is None:
+            continue
+        drop = round(ref.mAP_50 - result.mAP_50, 6)
+        if math.isfinite(drop) and drop > threshold:
+            out.append((result, ref, drop))
+    return out
 
 
 def _quantized(ctx: Context):
@@ -21,7 +62,8 @@ def _quantized(ctx: Context):
 @rule(
     "quantization.drop",
     "error",
-    "A quantized model loses more mAP50 against its float model than quantization.max_map50_drop allows (warning for "
+    "A quantized model loses more mAP50 against its float model than quantization.max_map50_drop allows, on a whole "
+    "split or on a slice of one (a condition such as time_of_day=night; slices too small are not judged; warning for "
     "drafts).",
     "Calibrate with more training images, use QAT, or record an approved deviation (`mle3 approve ID --role ROLE "
     "--deviation quantization.drop`).",
@@ -44,12 +86,23 @@ def drop_over_threshold(ctx: Context) -> Iterator[Hit]:
             )
             continue
         worst = max(values, default=None)
+        severity = None if model.status in _RELEASED else "warning"
         if worst is not None and worst > threshold:
-            severity = None if model.status in _RELEASED else "warning"
             yield Hit(
                 model,
                 f"mAP50 drop {worst:.4f} against the float model exceeds {threshold} (quantization.max_map50_drop)",
                 ("quantization", "drop"),
+                severity,
+            )
+        if model.slices is None:
+            continue
+        for result, ref, drop in slice_drops(reference_slices(ctx.ws, model), model.slices.results, threshold):
+            yield Hit(
+                model,
+                f"mAP50 drop {drop:.4f} on the {result.split} slice {where_text(result.where)} "
+                f"(float {ref.mAP_50:.4f}, quantized {result.mAP_50:.4f}) exceeds {threshold} "
+                "(quantization.max_map50_drop)",
+                ("slices", "results", model.slices.results.index(result)),
                 severity,
             )
 

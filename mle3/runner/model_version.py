@@ -129,6 +129,8 @@ def write_model_version(
             "approval_date": None,
             "model_line": line,
         }
+        if outcome.get("slices"):
+            item["slices"] = outcome["slices"]
         item["training_data"] = {k: v for k, v in item["training_data"].items() if v is not None}
         item["traceability"] = {k: v for k, v in item["traceability"].items() if v}
         text = (
@@ -140,7 +142,13 @@ def write_model_version(
 
 
 def write_quantized_model(
-    ws: Any, record: RunRecord, parent: Any, child_id: str, int8_onnx: Path, quantization: dict[str, Any]
+    ws: Any,
+    record: RunRecord,
+    parent: Any,
+    child_id: str,
+    int8_onnx: Path,
+    quantization: dict[str, Any],
+    slices: dict[str, Any] | None = None,
 ) -> str:
     """The child model version of a quantization run: the INT8 ONNX file, the parent as
     ``previous_version``, the parent's traceability and data, and the ``quantization``
@@ -180,6 +188,7 @@ def write_quantized_model(
             },
             "status": "draft",
             "model_line": model_line_of(model),
+            **({"slices": slices} if slices else {}),
         }
         item["quantization"] = {k: v for k, v in item["quantization"].items() if v is not None}
         path = root / layout.models_dir / f"{child_id}.yaml"

@@ -65,6 +65,8 @@ class QuantizeOptions:
 class Evaluation:
     val: dict[str, float]
     test: dict[str, float]
+    #: split -> the validation's per-image statistics (:class:`.slices.SplitStats`)
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -328,36 +330,25 @@ def onnx_summary(path: Path) -> dict[str, Any]:
     }
 
 
-def evaluate_onnx(path: Path, data_yaml: Path, imgsz: int, project: Path, name: str) -> Evaluation:
-    """ultralytics val running the ONNX file through ONNX Runtime, on val and test."""
-    from ultralytics import YOLO
+def evaluate_onnx(
+    path: Path, data_yaml: Path, imgsz: int, project: Path, name: str, sizes: list[tuple[str, ...]] | None = None
+) -> Evaluation:
+    """ultralytics val running the ONNX file through ONNX Runtime, on val and test: one
+    validation per split, its per-image statistics kept for the slices (:mod:`.slices`;
+    ``sizes``: the object size sets they name)."""
+    from .slices import has_split, validate_split
 
     out: dict[str, Any] = {}
+    stats: dict[str, Any] = {}
     for split in ("val", "test"):
-        if not (yaml.safe_load(data_yaml.read_text()) or {}).get(split):
+        if not has_split(data_yaml, split):
             out[split] = {}
             continue
-        m = YOLO(str(path), task="detect").val(
-            data=str(data_yaml),
-            split=split,
-            imgsz=imgsz,
-            batch=1,
-            device="cpu",
-            plots=False,
-            project=str(project),
-            name=f"{name}-{split}",
-            exist_ok=True,
-            verbose=False,
+        stats[split] = validate_split(
+            path, data_yaml, split, imgsz, "cpu", 1, project, f"{name}-{split}", sizes=sizes or ()
         )
-        p, r = float(m.box.mp), float(m.box.mr)
-        out[split] = {
-            "mAP_50": round(float(m.box.map50), 6),
-            "mAP_50_95": round(float(m.box.map), 6),
-            "precision": round(p, 6),
-            "recall": round(r, 6),
-            "f1": round(2 * p * r / (p + r), 6) if p + r else 0.0,
-        }
-    return Evaluation(out["val"], out["test"])
+        out[split] = dict(stats[split].metrics)
+    return Evaluation(out["val"], out["test"], stats)
 
 
 def latency_ms(path: Path, sample: Path, imgsz: int, runs: int = 30) -> float:
@@ -674,8 +665,11 @@ class QuantizeSession:
         gate: the INT8 model passes when no split's mAP50 drops more than the threshold."""
         parent, directory = self.parent, self.record.directory
         self.echo("evaluating float and INT8 ONNX on val and test (same evaluator)")
-        float_eval = evaluate_onnx(converted.float_onnx, data_yaml, parent.imgsz, directory, "float")
-        int8_eval = evaluate_onnx(converted.int8_onnx, data_yaml, parent.imgsz, directory, "int8")
+        from .slices import child_size_sets
+
+        sizes = child_size_sets(self.ws, parent)
+        float_eval = evaluate_onnx(converted.float_onnx, data_yaml, parent.imgsz, directory, "float", sizes)
+        int8_eval = evaluate_onnx(converted.int8_onnx, data_yaml, parent.imgsz, directory, "int8", sizes)
         sample = self.images[0]
         lat_float = latency_ms(converted.float_onnx, sample, parent.imgsz, self.options.latency_runs)
         lat_int8 = latency_ms(converted.int8_onnx, sample, parent.imgsz, self.options.latency_runs)
@@ -690,15 +684,12 @@ class QuantizeSession:
         from .model_version import write_quantized_model
 
         table = self._table(converted, comparison)
+        quantization = self._quantization(converted, comparison)
+        slices, slice_warnings = self._slices(comparison, quantization)
         child_file = write_quantized_model(
-            self.ws,
-            self.record,
-            self.parent,
-            self.child_id,
-            converted.int8_onnx,
-            self._quantization(converted, comparison),
+            self.ws, self.record, self.parent, self.child_id, converted.int8_onnx, quantization, slices
         )
-        drop, passed = comparison.drop, comparison.passed
+        drop, passed = comparison.drop, comparison.passed and not slice_warnings
         self.record.update(
             status="success",
             ended=now_iso(),
@@ -717,13 +708,44 @@ class QuantizeSession:
             drop,
             passed,
         )
-        if not passed:
+        if not comparison.passed:
             result.warnings.append(
                 f"mAP50 drop {max(drop.values()):.4f} exceeds the threshold {self.plan.threshold} "
                 "(quantization.max_map50_drop)"
             )
             self.echo(f"WARNING: {result.warnings[-1]}")
+        for line in slice_warnings:
+            result.warnings.append(line)
+            self.echo(f"WARNING: {line}")
         self.echo(f"wrote {child_file}")
+
+    def _slices(self, comparison: _Comparison, quantization: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+        """The child's ``slices`` when its parent has slices: the same slices, from the INT8
+        evaluation already run (the float ONNX model's go into ``float_reference.slices``), and
+        the gate per slice: one line per slice whose mAP50 drops beyond the threshold."""
+        from ..rules.quantization import slice_drops
+        from ..workspace.characteristics import SliceRecord, where_text
+        from .slices import for_child
+
+        child = for_child(self.ws, self.parent, comparison.int8_eval)
+        reference = for_child(self.ws, self.parent, comparison.float_eval)
+        if child is None or reference is None:
+            return None, []
+        quantization["float_reference"]["slices"] = reference["results"]
+        drops = slice_drops(
+            SliceRecord.model_validate(reference).results,
+            SliceRecord.model_validate(child).results,
+            self.plan.threshold,
+        )
+        quantization["slice_drops"] = [{"split": r.split, "where": dict(r.where), "drop": drop} for r, _, drop in drops]
+        lines = [
+            f"mAP50 drop {drop:.4f} on the {r.split} slice {where_text(r.where)} exceeds the threshold "
+            f"{self.plan.threshold} (quantization.max_map50_drop)"
+            for r, _, drop in drops
+        ]
+        if lines:
+            quantization["passed"] = False
+        return child, lines
 
     def _table(self, converted: _Converted, comparison: _Comparison) -> list[dict[str, Any]]:
         """The float and INT8 rows of the comparison shown to the user and recorded."""

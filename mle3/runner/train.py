@@ -679,6 +679,8 @@ def finish_success(
         }
     _end(record, "success", started, attempt, None)
     crash_for_test("model-version")
+    if options.write_model:
+        _slices_after_training(ws, record, prep, outcome, result)
     try:
         model_id = write_model_version(ws, record, prep, outcome, options.model_id) if options.write_model else None
         finish_checkpoints(record, prep.mapping)
@@ -692,6 +694,25 @@ def finish_success(
         caveats=caveats.summary(record.data, read_epochs(record.directory / EPOCHS_FILE)),
     )
     result.status, result.model_version, result.metrics = "success", model_id, outcome["final"]
+
+
+def _slices_after_training(
+    ws: Any, record: RunRecord, prep: Prepared, outcome: dict[str, Any], result: TrainResult
+) -> None:
+    """Per-slice metrics for the model version (``outcome["slices"]``) when the data set has
+    a metadata table; one that cannot be evaluated is a warning, not a failed training."""
+    from .slices import after_training
+
+    try:
+        block = after_training(ws, record, prep, outcome)
+    except (KeyboardInterrupt, Terminated):
+        raise
+    except Exception as exc:
+        message = f"slices not evaluated: {type(exc).__name__}: {exc} (run `mle3 evaluate MODEL`)"
+        result.warnings.append(message)
+        return
+    if block is not None:
+        outcome["slices"] = block
 
 
 def crash_for_test(point: str) -> None:

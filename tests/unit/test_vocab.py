@@ -92,6 +92,7 @@ def test_audit_actions_are_the_persisted_names() -> None:
         "run.abort",
         "run.end",
         "model.export",
+        "model.evaluate",
         "tune.accept",
         "reqif.import",
     }
