@@ -29,6 +29,9 @@ policy:
 # night scenes; a slice of fewer than {min_images} images is marked too small (shown, never
 # counted as a pass). A real test set is larger: the default is 30.
 slices: {{min_images: {min_images}}}
+# the quantization gate applies to every slice too; on slices of 15-30 images one box more
+# or less moves mAP50 by 0.02-0.03, so the demo allows that much (the default is 0.01)
+quantization: {{max_map50_drop: 0.03}}
 """
 
 #: a slice of the demo's test split holds at least this many images to count (its night

@@ -285,14 +285,13 @@ def _slice_series(ctx: Any, model: Any) -> list[tuple[str, Any, Any]]:
     if q is not None and model.traceability.previous_version:
         parent = ws.resolve(model.traceability.previous_version)
         if parent is not None and parent.kind == "model_version" and parent.slices is not None:
-            return [(f"{item_key(parent)} (float)", parent, parent.slices), (f"{key} ({q.method})", model, own)]
-        return [(f"{key} ({q.method})", model, own)]
+            return [("float", parent, parent.slices), (f"INT8 {q.method}", model, own)]
+        return [(f"INT8 {q.method}", model, own)]
     children = [c for c in ctx.quantized_children.get(key, []) if c.slices is not None and c.slices.results]
     if not children:
-        return [(key, model, own)]
-    return [(f"{key} (float)", model, own)] + [
-        (f"{item_key(c)} ({c.quantization.method})", c, c.slices) for c in children
-    ]
+        return [("this model", model, own)]
+    # short labels (legends and column heads stay readable); the note names each model version
+    return [("float", model, own)] + [(f"INT8 {c.quantization.method}", c, c.slices) for c in children]
 
 
 def _split_order(split: str) -> int:
@@ -354,7 +353,9 @@ def slice_section(ctx: Any, model: Any) -> dict[str, Any] | None:
             )
         )
     compared = [label for i, (label, _, _) in enumerate(series) if i != this] if len(series) > 1 else []
+    named = [f"{label} = {item_key(m)}" for label, m, _ in series] if len(series) > 1 else []
     return {
+        "named": named,
         "dataset": record.dataset,
         "fingerprint": record.fingerprint,
         "at": record.at,

@@ -232,7 +232,7 @@ def test_13_65_shows_slices_float_and_quantized_with_too_small_marked(ws):
     day = re.search(r'<tr class=""><td>test</td><td>time_of_day=day</td>(.*?)</tr>', part).group(1)
     assert "0.853" in day and "0.850" in day
     # both models in the chart; the small slice hatched and labelled
-    assert "MODEL-v1 (float)" in part and "MODEL-v1-int8 (ptq)" in part
+    assert "float = MODEL-v1" in part and "INT8 ptq = MODEL-v1-int8" in part and ">INT8 ptq<" in part
     assert "too small (&lt; 10 images)" in part
     # whole split first, val before test
     assert part.index("<td>val</td><td>all images</td>") < part.index("<td>test</td><td>all images</td>")
@@ -241,7 +241,7 @@ def test_13_65_shows_slices_float_and_quantized_with_too_small_marked(ws):
 def test_child_report_compares_with_its_float_parent_and_no_slices_no_section(ws, make_ws):
     html = render(ws, "11-06", "MODEL-v1-int8")
     part = section(html, "Per-condition performance")
-    assert "MODEL-v1 (float)</th>" in part and "-0.194" in part
+    assert "float</th>" in part and "-0.194" in part
     plain = render(make_ws(), "13-65", "MODEL-v1")
     assert "Per-condition performance" not in plain and "Per-condition performance" not in render(
         make_ws(), "11-06", "MODEL-v1"
