@@ -504,6 +504,17 @@ def write_slices(ws: Any, model_id: str, record: dict[str, Any]) -> None:
         )
 
 
+def _unchanged(model: Any, record: dict[str, Any]) -> bool:
+    """Whether the model version already records exactly these slices (all but the time)."""
+    from ..runs.records import clean
+
+    recorded = dict((getattr(model, "_raw", None) or {}).get("slices") or {})
+    fresh = dict(clean(record))
+    recorded.pop("at", None)
+    fresh.pop("at", None)
+    return bool(recorded) and recorded == fresh
+
+
 def evaluate(root: Any, ref: str, device: str | None = "cpu", echo: Any = print) -> dict[str, Any]:
     """``mle3 evaluate MODEL``: the model on every slice of val and test of its data set,
     recorded in its model version. Returns the ``slices`` block written."""
@@ -548,6 +559,10 @@ def evaluate(root: Any, ref: str, device: str | None = "cpu", echo: Any = print)
     finally:
         detach_log()
     record = slice_record(target.dataset, min_images, results)
+    if _unchanged(model, record):
+        # the same numbers again: the model's content (and its children's parent fingerprint) stays
+        echo(f"{model.id}: the same slices as recorded at {model.slices.at}; nothing changed")
+        return {"model": model.id, **record, "at": str(model.slices.at), "warnings": []}
     write_slices(ws, model.id, record)
     warnings = [
         f"{child.id} was quantized from {model.id}: recording slices changed {model.id}'s content, so "

@@ -116,16 +116,40 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
         extra = ("--calibration-images", "6") if method == "ptq" else ("--qat-epochs", "1")
         q = ok("quantize", model, "--method", method, *extra)
         assert q["status"] == "success", q
+
+    # per-condition metrics: written by training (the data set has metadata), by each
+    # quantization for its child, and on demand; the slice criterion reads them
+    def model_doc(model_id: str) -> dict:
+        for path in (ws / "artifacts/models").glob("*.yaml"):
+            doc = yaml.safe_load(path.read_text())["model_version"]
+            if doc["id"] == model_id:
+                return doc
+        raise AssertionError(model_id)
+
+    slices = model_doc(model)["slices"]
+    assert {"split": "test", "where": {"time_of_day": "day"}} in [
+        {"split": r["split"], "where": r["where"]} for r in slices["results"]
+    ], slices
+    children = [yaml.safe_load(p.read_text())["model_version"] for p in (ws / "artifacts/models").glob("*int8*.yaml")]
+    assert len(children) == 2 and all(c.get("slices", {}).get("results") for c in children), children
+    evaluated = ok("evaluate", model)
+    assert any(r["where"] == {} and r["split"] == "test" for r in evaluated["results"]), evaluated
     git(ws, "add", "-A")
     git(ws, "commit", "-qm", "training, export, quantization")
     check = ok("check")
     assert check["summary"]["errors"] == 0, check
+    unevaluable = [f["message"] for f in check["findings"] if f["rule"] == "criteria.not-evaluable"]
+    assert not unevaluable, unevaluable
 
     # every work product renders (DRAFT) from the rooted data
     docs = tmp_path / "docs"
     for wp, item in (("04-11", "J-TRAIN-001"), ("11-07", "J-DATA-v1"), ("13-65", model), ("11-06", model)):
         out = ok("report", wp, item, "-o", str(docs / f"{wp}.pdf"))
         assert out["documents"][0]["approved"] is False and (docs / f"{wp}.pdf").stat().st_size > 5000
+    # the characteristics and the slices are in the work products (HTML of the same pages)
+    for wp, item, section in (("11-07", "J-DATA-v1", "Data characteristics"), ("13-65", model, "Per-condition")):
+        ok("report", wp, item, "--to", "html", "-o", str(docs / f"{wp}.html"))
+        assert section in (docs / f"{wp}.html").read_text(), wp
 
     # the approvals are made in a second clone, on a branch, and merged back
     clone = tmp_path / "clone"
