@@ -146,7 +146,11 @@ def _report_mismatch(
         counts[kind] = (pc.sum(mask).as_py() or 0) - len(shown)
 
     missing = pc.is_null(pc.index_in(paths, value_set=pc.drop_null(metadata.keys)))
-    record("missing-row", missing, lambda i: ("error", "missing-row", file, None, key, f"no row for image {paths[i]}"))
+    record(
+        "missing-row",
+        missing,
+        lambda i: ("error", "missing-row", file, None, key, f"no row for image {metadata.as_written(paths[i])}"),
+    )
     unused = pc.and_(
         pc.invert(pc.fill_null(pc.is_in(metadata.keys, value_set=paths), False)), pc.is_valid(metadata.keys)
     )
@@ -159,7 +163,7 @@ def _report_mismatch(
             file,
             metadata.line(i),
             key,
-            f"{metadata.keys[i]} is no image of the data set",
+            f"{metadata.as_written(metadata.keys[i])} is no image of the data set",
         ),
     )
     valid = pc.drop_null(metadata.keys)
@@ -188,7 +192,7 @@ def _report_mismatch(
                     file,
                     metadata.line(i),
                     key,
-                    f"{metadata.keys[i]} has another row",
+                    f"{metadata.as_written(metadata.keys[i])} has another row",
                 ),
             )
 

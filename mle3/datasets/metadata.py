@@ -75,6 +75,14 @@ class MetadataTable:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     #: the CSV's bytes when its rows are not one line each (quoted line breaks, blank lines)
     text: bytes | None = None
+    #: what ``keys`` carry before the path the table wrote (the data set folder, store-relative)
+    prefix: str = ""
+
+    def as_written(self, path: Any) -> str:
+        """A store-relative image path as the table writes it (below the data set folder)."""
+        text = str(path)
+        return text[len(self.prefix) :] if self.prefix and text.startswith(self.prefix) else text
+
     _lines: list[int] | None = None
 
     def add(self, finding: Finding, count: int = 1) -> None:
@@ -199,7 +207,8 @@ def read_table(store: Any, spec: MetadataSpec, digest: str | None = None) -> tup
     if spec.key not in table.column_names:
         raise Mle3Error(
             f"no key column {spec.key!r} (the image's path below the data set folder); columns: "
-            f"{', '.join(table.column_names[:12]) or 'none'}",
+            f"{', '.join(table.column_names[:12]) or 'none'} (another key column: metadata: {{file: ..., key: "
+            "COLUMN}} in the data.yaml)",
             file=where,
             line=1 if fmt == "csv" else None,
             field=spec.key,
@@ -285,6 +294,7 @@ def load(store: Any, spec: MetadataSpec, odd: Any, layout_root: str, digest: str
         keys = pc.replace_substring_regex(keys, r"^(\./)+", "")
     prefix = f"{layout_root}/" if layout_root else ""
     out.keys = pc.binary_join_element_wise(pa.scalar(prefix), keys, "") if prefix else keys
+    out.prefix = prefix
     declared = dict(odd.characteristics) if odd is not None else {}
     for name in table.column_names:
         if name == spec.key:

@@ -180,7 +180,7 @@ def _metadata_facts(metadata: Any) -> dict[str, Any]:
         "errors": metadata.errors,
         "warnings": metadata.warnings,
         "by_kind": {k: v for k, v in metadata.by_kind.items() if v},
-        "findings": [f.model_dump(exclude_none=True) for f in metadata.findings[:FIRST_FINDINGS]],
+        "findings": [f.model_dump() for f in metadata.findings[:FIRST_FINDINGS]],  # line/column may be None
         "more_findings": max(0, len(metadata.findings) - FIRST_FINDINGS),
     }
 

@@ -125,6 +125,12 @@ def evaluate(c: Any, item: Any, *, ws: Any = None, requirement: Any = None) -> V
         if c.exclusive and item.shared_images:
             ok = False
         return Verdict(c, ok, {k: round(v, 4) for k, v in ratios.items()}, text)
+    if isinstance(c, (ShareCriterion, CoverageCriterion, SimilarityCriterion)) or (
+        isinstance(c, (ClassSamplesCriterion, SamplesCriterion)) and c.where
+    ):
+        named = [c.characteristic] if hasattr(c, "characteristic") else list(c.where or {})
+        if (problem := _undefined(_odd(ws, requirement, item), named)) is not None:
+            return Verdict(c, False, problem, text)
     if isinstance(c, ShareCriterion):
         return _share(c, item, text, _odd(ws, requirement, item))
     if isinstance(c, CoverageCriterion):
@@ -159,6 +165,22 @@ def _measured(item: Any, names: list[str]) -> tuple[Any, str | None]:
             f"{', '.join(record.names) or 'none'}; {how})"
         )
     return record, None
+
+
+def _undefined(odd: Any, names: Any) -> str | None:
+    """A characteristic the requirement's ODD does not define (a typo such as 'daytime'
+    must fail, not wait as "not evaluable")."""
+    from ..workspace.characteristics import DERIVED
+
+    if odd is None:
+        return None
+    missing = [n for n in names if n not in odd.characteristics and n not in DERIVED]
+    if not missing:
+        return None
+    return (
+        f"{odd.id} defines no characteristic {', '.join(repr(n) for n in missing)} "
+        f"(it defines {', '.join(odd.characteristics) or 'none'})"
+    )
 
 
 def _unknown_values(record: Any, odd: Any, name: str, values: list[str]) -> str | None:
@@ -216,7 +238,7 @@ def _share(c: ShareCriterion, item: Any, text: str, odd: Any) -> Verdict:
     total = sum(dist.values())
     if not total:
         return Verdict(c, None, None, text, f"the {c.split} split holds no images")
-    shares = {v: round(dist.get(v, 0) / total, 4) for v in c.share}
+    shares = ", ".join(f"{v} {dist.get(v, 0) / total:.1%}" for v in c.share)
     ok = all(_within(dist.get(v, 0) / total, lo, hi) for v, (lo, hi) in c.share.items())
     return Verdict(c, ok, shares, text)
 
@@ -308,10 +330,11 @@ def _odd(ws: Any, requirement: Any, item: Any) -> Any:
 
 
 def targets(ctx: Context, requirement: Any, criterion: Any) -> list[Any]:
-    """The items a criterion of ``requirement`` is checked on."""
+    """The items a criterion of ``requirement`` is checked on (a retired data set version is
+    out of use: what it fails is why it was retired)."""
     if isinstance(criterion, MetricCriterion):
         return ctx.models_tracing_to.get(requirement.id, [])
-    return ctx.satisfied_by.get(requirement.id, [])
+    return [ds for ds in ctx.satisfied_by.get(requirement.id, []) if not getattr(ds, "retired", False)]
 
 
 @rule(

@@ -287,7 +287,7 @@ def label_quality(ctx: Context) -> Iterator[Hit]:
 def metadata_quality(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
         table = ds.metadata
-        if table is None:
+        if table is None or ds.retired:  # a retired version is out of use
             continue
         kinds = ", ".join(f"{k} {v}" for k, v in table.by_kind.items())
         first = next((f for f in table.findings if f.severity == "error"), None)

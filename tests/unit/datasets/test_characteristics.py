@@ -123,11 +123,13 @@ def test_registration_records_the_joint_distribution_and_check_evaluates_every_k
 @pytest.mark.parametrize(
     ("criterion", "message"),
     [
-        ("{characteristic: time_of_day, split: train, share: {night: [0.5, 0.9]}}", "actual {'night': 0.25}"),
+        ("{characteristic: time_of_day, split: train, share: {night: [0.5, 0.9]}}", "actual night 25.0%"),
         ("{characteristic: weather, coverage: all, splits: [train, test]}", "snow in train: 0"),
         ("{class: disc, where: {time_of_day: night, weather: fog}, split: val, min_samples: 1000}", "actual "),
         ("{samples: test, where: {weather: snow}, min: 1}", "actual 0"),
         ("{characteristic: weather, similar: [train, test], max_tvd: 0.0}", "TVD 0.0"),
+        ("{characteristic: daytime, split: train, share: {night: [0.1, 0.9]}}", "ODD-1 defines no characteristic"),
+        ("{characteristic: time_of_day, split: train, share: {nite: [0.0, 0.1]}}", "unknown value 'nite'"),
     ],
 )
 def test_each_characteristic_criterion_fails_when_broken(cli, rooted, criterion, message):
@@ -210,6 +212,15 @@ def test_wrong_rows_are_findings_with_line_and_column_and_the_record_is_complete
     assert "bad.csv:4: error: 'twilight' is not one of day, dusk, night [time_of_day]" in out
     code, out, _ = cli("check", "-w", root, "--format", "json", expect=1)
     assert any(f["rule"] == "data.metadata-quality" for f in json.loads(out)["findings"])
+    # the findings (some without a line) are in the 11-07; the table's paths as it writes them
+    cli("report", "11-07", "D-v1", "--to", "html", "-o", root / "11-07.html", "-w", root)
+    page = (root / "11-07.html").read_text()
+    assert "images/train/ghost.jpg is no image of the data set" in page and "d/images/train/ghost" not in page
+    # a rejected version is out of use: its table's problems and unmet criteria no longer fail check
+    cli("dataset", "retire", "D-v1", "--status", "rejected", "--reason", "bad metadata", "-w", root)
+    code, out, _ = cli("check", "-w", root, "--format", "json", expect=None)
+    rules = {f["rule"] for f in json.loads(out)["findings"] if f["severity"] == "error"}
+    assert not rules & {"data.metadata-quality", "criteria.unmet"}, rules
 
 
 @pytest.mark.parametrize(
