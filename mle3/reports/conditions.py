@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..rules.criteria import evaluate
+from ..rules.criteria import evaluate, odd_for
 from ..vocab import canonical_split
 from ..workspace import Workspace, item_key
 from ..workspace.characteristics import (
@@ -34,17 +34,6 @@ MAX_VALUES = 12
 FIRST_FINDINGS = 20
 #: how to give a data set per-image metadata (the note of a data set without any)
 METADATA_HINT = "mle3 dataset register --metadata FILE"
-
-
-def _odd_of(ws: Workspace, ds: Any) -> Any:
-    """The ODD the data set's metadata was validated against, or the workspace's only one."""
-    ref = getattr(ds.metadata, "odd", None) if ds.metadata is not None else None
-    if ref:
-        found = ws.resolve(ref)
-        if found is not None and found.kind == "odd":
-            return found
-    odds = list(ws.of_kind("odd"))
-    return odds[0] if len(odds) == 1 else None
 
 
 def _ordered_values(record: Any, name: str, odd: Any) -> list[str]:
@@ -143,7 +132,7 @@ def data_characteristics(ws: Workspace, ds: Any, criteria: list[dict[str, Any]] 
     }
     if not out["present"]:
         return out
-    odd = _odd_of(ws, ds)
+    odd = odd_for(ws, None, ds)
     out["odd"] = odd.id if odd is not None else None
     splits = list(record.splits)
     classes = ds.class_names() or sorted({c for cells in record.splits.values() for cell in cells for c in cell[2]})

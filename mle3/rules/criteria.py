@@ -95,7 +95,7 @@ def evaluate(c: Any, item: Any, *, ws: Any = None, requirement: Any = None) -> V
             record, missing = _measured(item, list(c.where))
             if record is None:
                 return Verdict(c, None, None, text, missing)
-            if (problem := _where_problem(record, _odd(ws, requirement, item), c.where)) is not None:
+            if (problem := _where_problem(record, odd_for(ws, requirement, item), c.where)) is not None:
                 return Verdict(c, False, problem, text)
             count = record.instances(c.split, c.class_, c.where)
             return Verdict(c, None if count is None else count >= c.min_samples, count, text)
@@ -111,7 +111,7 @@ def evaluate(c: Any, item: Any, *, ws: Any = None, requirement: Any = None) -> V
             record, missing = _measured(item, list(c.where))
             if record is None:
                 return Verdict(c, None, None, text, missing)
-            if (problem := _where_problem(record, _odd(ws, requirement, item), c.where)) is not None:
+            if (problem := _where_problem(record, odd_for(ws, requirement, item), c.where)) is not None:
                 return Verdict(c, False, problem, text)
             count = record.images(c.samples, c.where)
             return Verdict(c, None if count is None else count >= c.min, count, text)
@@ -129,14 +129,14 @@ def evaluate(c: Any, item: Any, *, ws: Any = None, requirement: Any = None) -> V
         isinstance(c, (ClassSamplesCriterion, SamplesCriterion)) and c.where
     ):
         named = [c.characteristic] if hasattr(c, "characteristic") else list(c.where or {})
-        if (problem := _undefined(_odd(ws, requirement, item), named)) is not None:
+        if (problem := _undefined(odd_for(ws, requirement, item), named)) is not None:
             return Verdict(c, False, problem, text)
     if isinstance(c, ShareCriterion):
-        return _share(c, item, text, _odd(ws, requirement, item))
+        return _share(c, item, text, odd_for(ws, requirement, item))
     if isinstance(c, CoverageCriterion):
-        return _coverage(c, item, text, _odd(ws, requirement, item))
+        return _coverage(c, item, text, odd_for(ws, requirement, item))
     if isinstance(c, SimilarityCriterion):
-        return _similarity(c, item, text, _odd(ws, requirement, item))
+        return _similarity(c, item, text, odd_for(ws, requirement, item))
     return Verdict(c, None, None, text)
 
 
@@ -316,8 +316,9 @@ def _slice_metric(c: MetricCriterion, item: Any, text: str) -> Verdict:
     return Verdict(c, _within(value, c.min, c.max), value, text)
 
 
-def _odd(ws: Any, requirement: Any, item: Any) -> Any:
-    """The ODD a requirement's criteria refer to: its own, the data set's, or the workspace's only one."""
+def odd_for(ws: Any, requirement: Any, item: Any) -> Any:
+    """The ODD a requirement's criteria refer to: its own, the data set's, or the workspace's
+    only one (the reports read the same)."""
     if ws is None:
         return None
     for ref in (getattr(requirement, "odd", None), getattr(getattr(item, "metadata", None), "odd", None)):
