@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Any, Annotated, Literal, Optional
 
 import typer
 
@@ -334,7 +334,29 @@ def evaluate(
             f"  {row['split']:<5} {where_text(row['where']) or '(all)':<36} {row['images']:>6} {row['instances']:>6} "
             f"{cells[0]:>6} {cells[1]:>8} {cells[2]:>6} {cells[3]:>6}" + ("  too small" if row.get("too_small") else "")
         )
+    _echo_slice_criteria(root, model)
     return ExitCode.OK
+
+
+def _echo_slice_criteria(root: Any, model: str) -> None:
+    """Each slice criterion of the requirements the model traces to, as `check` will judge it."""
+    from ..rules.criteria import evaluate as judge
+    from ..workspace import load_workspace
+
+    ws = load_workspace(root, use_cache=False)
+    item = ws.get(model)
+    for req_id in item.traceability.requirements:
+        req = ws.resolve(req_id)
+        if req is None or req.kind != "requirement":
+            continue
+        for criterion in req.criteria:
+            if getattr(criterion, "where", None) and getattr(criterion, "metric", None):
+                verdict = judge(criterion, item, ws=ws, requirement=req)
+                result = {True: "pass", False: "FAIL", None: "not evaluable"}[verdict.passed]
+                detail = f" (actual {verdict.actual})" if verdict.actual is not None else ""
+                typer.echo(
+                    f"  {req.id}: {verdict.text}: {result}{detail}" + (f"; {verdict.reason}" if verdict.reason else "")
+                )
 
 
 runs_app = typer.Typer(help="List and inspect recorded training runs.", invoke_without_command=True)
