@@ -95,6 +95,12 @@ def test_links_inside_and_hard_links_are_what_ultralytics_reads_and_a_replaced_t
     outside.mkdir()
     shutil.copy(shapes / "images" / "train" / "train_00002.jpg", outside / "hard.jpg")
     os.link(outside / "hard.jpg", shapes / "images" / "train" / "hard.jpg")  # a hard link: the file itself
+    # the generator's metadata table names every image: the two new ones get rows too
+    table = (shapes / "metadata.csv").read_text().splitlines()
+    values = table[1].split(",", 1)[1]
+    (shapes / "metadata.csv").write_text(
+        "\n".join([*table, f"images/train/linked.jpg,{values}", f"images/train/hard.jpg,{values}"]) + "\n"
+    )
     code, out, err = register(cli, ws)
     assert code == 0, err
     reads = ultralytics_reads(shapes / "data.yaml")
