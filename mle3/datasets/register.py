@@ -321,7 +321,7 @@ def characterise_scan(
                 field="metadata",
             )
         table = load_metadata(store, wanted.table, wanted.odd, layout.root, digest)
-    images = images_of(result.rows, table, layout.luminance)
+    images = images_of(result.rows, table, layout.luminance, keep_paths=False)
     characteristics = aggregate(images, layout.names)
     characteristics["shared_groups"] = shared_groups(images)
     if table is None:
