@@ -332,3 +332,17 @@ def test_a_record_edited_by_hand_is_a_load_finding_not_a_crash(cli, rooted, cell
     code, out, err = cli("check", "-w", root, "--format", "json", expect=1)
     assert "Traceback" not in err
     assert "load.schema" in {f["rule"] for f in json.loads(out)["findings"]}
+
+
+def test_the_table_in_any_row_order_gives_the_same_record(cli, rooted):
+    import random
+
+    root, nas, data_yaml, _ = rooted
+    _register(cli, root, data_yaml, "--metadata", nas / "d" / "meta.csv")
+    sorted_record = _record(root)["characteristics"]
+    dataset_record(root, "D-v1").unlink()
+    header, *rows = (nas / "d" / "meta.csv").read_text().splitlines()
+    random.Random(4).shuffle(rows)
+    (nas / "d" / "shuffled.csv").write_text("\n".join([header, *rows]) + "\n")
+    _register(cli, root, data_yaml, "--metadata", nas / "d" / "shuffled.csv")
+    assert _record(root)["characteristics"] == sorted_record
