@@ -50,7 +50,6 @@ odd:
   text: >-
     Signs seen from a vehicle on urban streets, recorded in drives (sequences of
     consecutive images) under one time of day and one weather each.
-  requirements: [DEMO-REQ-DATA, DEMO-REQ-PERF]
   characteristics:
     time_of_day: [day, dusk, night]
     weather: [clear, rain, fog]
@@ -124,7 +123,6 @@ architecture:
   id: DEMO-ARCH-001
   title: YOLOv8-nano single-stage detector, 3 classes
   text: Anchor-free YOLOv8n built from yolov8n.yaml, trained from scratch at {imgsz} px.
-  requirements: [DEMO-REQ-DATA, DEMO-REQ-PERF]
 """
 
 TRAINING = """\

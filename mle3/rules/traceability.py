@@ -153,3 +153,23 @@ def config_unused(ctx: Context) -> Iterator[Hit]:
         users = {ctx.graph.nodes[n]["kind"] for n in ctx.graph.predecessors(cfg.id)}
         if not users & {"model_version", "run"}:
             yield Hit(cfg, f"training configuration {cfg.id} is used by no run or model version")
+
+
+@rule(
+    "trace.odd-cycle",
+    "warning",
+    "An ODD lists under `requirements` a requirement that names the ODD back with `odd:`: each rests on the other, "
+    "so a change to either makes both stale.",
+    "List under the ODD's `requirements` what it derives from (system requirements); the requirements that use the "
+    "ODD name it with `odd:`.",
+)
+def odd_cycle(ctx: Context) -> Iterator[Hit]:
+    for odd in ctx.ws.of_kind("odd"):
+        for index, ref in enumerate(odd.requirements):
+            req = ctx.ws.resolve(ref)
+            if req is not None and req.kind == "requirement" and req.odd == odd.id:
+                yield Hit(
+                    odd,
+                    f"{odd.id} lists {ref}, which names {odd.id} as its ODD: each rests on the other",
+                    ("requirements", index),
+                )

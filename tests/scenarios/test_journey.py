@@ -41,7 +41,7 @@ FILES = {
         "      - {metric: mAP_50, split: test, where: {time_of_day: day}, min: 0.0}\n"
     ),
     "requirements/ODD.yaml": (
-        "odd:\n  id: ODD-J\n  title: shapes by day and night\n  requirements: [REQ-DATA]\n  characteristics:\n"
+        "odd:\n  id: ODD-J\n  title: shapes by day and night\n  characteristics:\n"
         "    time_of_day: [day, dusk, night]\n    weather: [clear, rain, fog]\n"
         "    sequence: {type: string, role: group}\n"
     ),

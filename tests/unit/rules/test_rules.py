@@ -14,6 +14,14 @@ MODEL = "artifacts/model.yaml"
 
 # rule id -> (file overrides, file the finding must name, line it must name or None)
 CASES: dict[str, tuple[dict, str, int | None]] = {
+    "trace.odd-cycle": (
+        {
+            "requirements/o.yaml": "odd:\n  id: O\n  requirements: [REQ-X]\n  characteristics:\n    t: [a]\n",
+            "requirements/x.yaml": "requirement:\n  id: REQ-X\n  type: ml_data\n  odd: O\n",
+        },
+        "requirements/o.yaml",
+        3,
+    ),
     "load.yaml-syntax": ({"artifacts/bad.yaml": "dataset:\n  id: [unclosed\n  version: v1\n"}, "artifacts/bad.yaml", 3),
     "load.yaml-too-large": (
         {
