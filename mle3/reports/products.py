@@ -25,6 +25,7 @@ from ..rules.criteria import describe, evaluate
 from ..vocab import MODEL_METRICS, canonical_split
 from ..workspace.records import run_epochs
 from ..workspace import Workspace, item_key
+from ..workspace.schema import MetricCriterion
 from . import charts, conditions
 from .optimization import optimization_of
 
@@ -39,6 +40,9 @@ class WorkProduct:
     kinds: tuple[str, ...]
     template: str
     build: Callable[..., dict[str, Any]]
+    #: the ASPICE 4.0 information items (MLE.3, SUP.11) it provides, as (id, name and part): the
+    #: assessor's vocabulary beside this project's work product ids
+    information_items: tuple[tuple[str, str], ...] = ()
 
 
 def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -131,6 +135,7 @@ class Context:
         return {
             "wp_id": wp.id,
             "wp_name": wp.name,
+            "information_items": [{"id": i, "name": n} for i, n in wp.information_items],
             "item": key,
             "kind": item.kind,
             "title": getattr(item, "title", None),
@@ -373,52 +378,105 @@ def outcomes(
     trace_errors = [
         f for f in findings if f.severity == "error" and f.rule.startswith(("trace.", "consistency.", "data."))
     ]
+    # indicators for the assessor, never a rating: "present" only where the evidence is more
+    # than a link or a configuration; the reason says what a partial row lacks
+    optimized = bool(cfg and (cfg.optimized_by or cfg.tuning))
+    data_verdicts = [
+        evaluate(c, dataset, ws=ctx.ws, requirement=r)
+        for r in (ctx.ws.resolve(ref) for ref in (dataset.requirements if dataset else []))
+        if r is not None and r.kind == "requirement"
+        for c in r.criteria
+        if not isinstance(c, MetricCriterion)
+    ]
+    data_met = bool(data_verdicts) and all(v.passed for v in data_verdicts)
     rows = [
         (
             "O1",
             "BP1",
             "ML training and validation approach is specified",
-            bool(cfg) and bool(crit_reqs),
+            "partial" if cfg else "missing",
             f"training configuration {cfg.id if cfg else '-'} (early stopping on "
             f"{cfg.early_stopping.metric if cfg and cfg.early_stopping.metric else 'fitness'}, validation split of "
-            f"the data set); {len(crit_reqs)} requirement(s) with machine-checked criteria",
+            f"the data set); {len(crit_reqs)} requirement(s) with machine-checked criteria. Partial: a configuration "
+            "is not the approach 08-65 asks for (entry and exit criteria, tuning approach, data set approach, "
+            "training environment and hardware)",
         ),
         (
             "O2",
             "BP2",
             "Data set for ML training and validation is created",
-            bool(dataset and dataset.fingerprint),
+            (
+                "missing"
+                if not (dataset and dataset.fingerprint)
+                else "present"
+                if dataset.characteristics is not None
+                and dataset.metadata is not None
+                and not dataset.shared_images
+                and not (dataset.leakage and dataset.leakage.shared_group_values)
+                else "partial"
+            ),
             f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint "
             f"{(dataset.fingerprint or '-')[:23] if dataset else '-'}; "
-            f"leakage {_shared_images(dataset) if dataset else '-'}",
+            f"leakage {_shared_images(dataset) if dataset else '-'}; "
+            + (
+                "per-image metadata and characteristics recorded"
+                if dataset and dataset.metadata is not None
+                else "no per-image metadata (data characteristics of the ML data requirements cannot be shown)"
+            ),
         ),
         (
             "O3",
             "BP3",
             "ML model incl. hyperparameters is optimized to meet the ML requirements",
-            bool(run and run.status == "success") and bool(checks) and all(c["passed"] for c in checks),
+            (
+                "missing"
+                if not (run and run.status == "success")
+                else "present"
+                if checks and all(c["passed"] for c in checks) and optimized
+                else "partial"
+            ),
             f"run {run.id if run else '-'} ({run.status if run else 'no run record'}); "
-            f"{sum(1 for c in checks if c['passed'])}/{len(checks)} metric criteria met",
+            f"{sum(1 for c in checks if c['passed'])}/{len(checks)} metric criteria met; "
+            + (
+                "hyperparameters from a study or tuning block"
+                if optimized
+                else "no hyperparameter optimization recorded"
+            ),
         ),
         (
             "O4",
             "BP4",
             "Consistency and bidirectional traceability between data set and ML data requirements",
-            not trace_errors and bool(dataset and dataset.requirements),
+            (
+                "missing"
+                if trace_errors or not (dataset and dataset.requirements)
+                else "present"
+                if data_met
+                else "partial"
+            ),
             f"data set satisfies {', '.join(dataset.requirements) if dataset else '-'}; {len(trace_errors)} "
-            "traceability/consistency error(s) in the model's trace",
+            "traceability/consistency error(s) in the model's trace; "
+            + (
+                f"{sum(1 for v in data_verdicts if v.passed)}/{len(data_verdicts)} data criteria met"
+                if data_verdicts
+                else "links only: no data criterion states what consistency means"
+            ),
         ),
         (
             "O5",
             "BP5",
             "Results are summarized; the trained model is agreed and communicated",
-            doc["approved"],
+            "partial" if doc["approved"] else "missing",
             "this report; approvals: "
             + (", ".join(f"{a.name} as {a.role}" for a in doc["approvals"]) or "none yet")
-            + (f"; missing: {', '.join(doc['missing_roles'])}" if doc["missing_roles"] else ""),
+            + (f"; missing: {', '.join(doc['missing_roles'])}" if doc["missing_roles"] else "")
+            + "; no communication evidence (13-52) recorded",
         ),
     ]
-    return [{"outcome": o, "bp": bp, "text": text, "met": met, "evidence": ev} for o, bp, text, met, ev in rows]
+    return [
+        {"outcome": o, "bp": bp, "text": text, "indicators": level, "met": level == "present", "evidence": ev}
+        for o, bp, text, level, ev in rows
+    ]
 
 
 def training_caveats(ws: Workspace, run: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -652,6 +710,7 @@ WORK_PRODUCTS: dict[str, WorkProduct] = {
         ("training",),
         "wp_04-11.html.j2",
         lambda ctx, item, doc: build_training_configuration(ctx, item),
+        (("01-54", "Hyperparameter: the values the configuration sets (initial values)"),),
     ),
     "11-07": WorkProduct(
         "11-07",
@@ -659,11 +718,30 @@ WORK_PRODUCTS: dict[str, WorkProduct] = {
         ("dataset",),
         "wp_11-07.html.j2",
         lambda ctx, item, doc: build_training_dataset(ctx, item),
+        (
+            ("03-51", "ML data set"),
+            ("03-53", "ML data: per-image metadata and data characteristics"),
+        ),
     ),
     "13-65": WorkProduct(
-        "13-65", "ML training report", ("run", "model_version"), "wp_13-65.html.j2", build_training_report
+        "13-65",
+        "ML training report",
+        ("run", "model_version"),
+        "wp_13-65.html.j2",
+        build_training_report,
+        (
+            ("13-51", "Consistency evidence: criteria with actual values, trace checks"),
+            ("MLE.3.BP5", "Summary of the training and optimization results"),
+        ),
     ),
-    "11-06": WorkProduct("11-06", "ML model", ("model_version",), "wp_11-06.html.j2", build_model),
+    "11-06": WorkProduct(
+        "11-06",
+        "ML model",
+        ("model_version",),
+        "wp_11-06.html.j2",
+        build_model,
+        (("01-53", "Trained ML model"), ("01-54", "Hyperparameter: the values it was trained with (final values)")),
+    ),
 }
 
 

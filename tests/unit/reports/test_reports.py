@@ -54,6 +54,12 @@ def test_training_report_shows_metrics_criteria_and_outcomes(trained_ws, cli):
     assert "REQ-PERF" in text and "pass" in text
     for outcome in ("O1", "O2", "O3", "O4", "O5", "BP1", "BP5"):
         assert outcome in text
+    # indicators, never a rating: a configuration is not the approach, links are not consistency
+    flat = " ".join(text.split())
+    assert "evidenced" not in flat and "partial" in flat and "is not the approach 08-65 asks for" in flat
+    assert "no communication evidence (13-52)" in flat
+    # the assessor's information items beside this project's work product id
+    assert "ASPICE 4.0 information items" in flat and "13-51 Consistency evidence" in flat
     test_map = run["final_metrics"]["test"]["mAP_50"]
     assert f"{test_map:.3f}" in text
 
@@ -154,3 +160,16 @@ def test_unknown_work_product_and_wrong_kind(trained_ws, cli):
     assert cli("report", "99-99", MODEL, "-w", trained_ws, expect=2)[0] == 2
     code, _, err = cli("report", "11-07", MODEL, "-w", trained_ws, expect=2)
     assert code == 2 and "data set" not in err or "dataset" in err
+
+
+def test_the_readme_names_the_information_items_each_work_product_provides():
+    from conftest import REPO
+
+    from mle3.reports.products import WORK_PRODUCTS
+
+    rows = {line.split("|")[1].strip().split()[0]: line for line in (REPO / "README.md").read_text().splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip()[:5] in WORK_PRODUCTS}  # fmt: skip
+    for wp_id, wp in WORK_PRODUCTS.items():
+        assert wp.information_items, wp_id
+        for item_id, _ in wp.information_items:
+            assert item_id in rows[wp_id], (wp_id, item_id)
