@@ -27,6 +27,7 @@ from ..workspace.records import run_epochs
 from ..workspace import Workspace, item_key
 from ..workspace.schema import MetricCriterion
 from . import charts, conditions
+from .hyperparameters import hyperparameters
 from .optimization import optimization_of
 
 if TYPE_CHECKING:
@@ -209,6 +210,7 @@ def build_training_configuration(ctx: Context, cfg: Any) -> dict[str, Any]:
         "runs": sorted(runs, key=lambda r: str(r.created or ""), reverse=True),
         "history": git_history(ws, cfg._file),
         "preview": augmentation_preview(ws, cfg) if aug is not None and aug.kind == "augmentation" else None,
+        "hyperparameters": hyperparameters(ws, cfg),
     }
 
 
@@ -649,6 +651,17 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- 11-06
+def _model_hyperparameters(ws: Workspace, model: Any) -> dict[str, Any] | None:
+    """01-54 of the configuration the model was trained with, its final values from the model's own run."""
+    run = ws.resolve(model.training_run) if model.training_run else None
+    run = run if run is not None and run.kind == "run" else None
+    ref = model.training_config or (run.config if run is not None else None)
+    cfg = ws.resolve(ref) if ref else None
+    if cfg is None or cfg.kind != "training":
+        return None
+    return hyperparameters(ws, cfg, run)
+
+
 def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]:
     ws = ctx.ws
     artifacts = []
@@ -698,6 +711,7 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
         "history": history,
         "quantization": quantization_rows(ctx, model),
         "slices": conditions.slice_section(ctx, model),
+        "hyperparameters": _model_hyperparameters(ws, model),
         "upstream": _linked(ctx, item_key(model), "up"),
         "downstream": _linked(ctx, item_key(model), "down"),
     }

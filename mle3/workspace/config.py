@@ -107,6 +107,8 @@ class ProjectConfig(_Strict):
     data_roots: dict[str, str | None] = Field(default_factory=dict)
     datasets: DatasetSettings = Field(default_factory=DatasetSettings)
     slices: SliceSettings = Field(default_factory=SliceSettings)
+    #: 01-54: descriptions of hyperparameters (dotted configuration field -> text), over mle3's own
+    hyperparameters: dict[str, str] = Field(default_factory=dict)
     #: folders (relative to the root) items are read from
     item_dirs: list[str] = Field(default_factory=lambda: ["requirements", "artifacts"])
     #: the folder mle3 writes its records to (runs, models, datasets, studies, audit); it

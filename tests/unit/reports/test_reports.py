@@ -173,3 +173,25 @@ def test_the_readme_names_the_information_items_each_work_product_provides():
         assert wp.information_items, wp_id
         for item_id, _ in wp.information_items:
             assert item_id in rows[wp_id], (wp_id, item_id)
+
+
+def test_hyperparameters_show_description_initial_final_and_how_chosen(trained_ws, cli):
+    """01-54: the initial value is what the first run trained with, the final one what the
+    model's run trained with (the 04-11: the configuration now); descriptions overridable."""
+    cfg = trained_ws / "artifacts/training/TINY.yaml"
+    cfg.write_text(cfg.read_text().replace("lr: 0.002", "lr: 0.005"))
+    config = trained_ws / "mle3.yaml"
+    config.write_text(config.read_text() + "hyperparameters:\n  optimizer.lr: the step size our team tunes first\n")
+    cli("report", "04-11", "TINY-TRAIN-001", "--to", "html", "-o", trained_ws / "0411.html", "-w", trained_ws)
+    cli("report", "11-06", MODEL, "--to", "html", "-o", trained_ws / "1106.html", "-w", trained_ws)
+    import re
+
+    def row(page: str, name: str) -> list[str]:
+        html = (trained_ws / page).read_text().split("Hyperparameters (01-54)", 1)[1]
+        cells = re.search(rf'<td class="mono">{re.escape(name)}</td>(.*?)</tr>', html, re.S)
+        assert cells, (page, name)
+        return [re.sub("<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", cells.group(1), re.S)]
+
+    assert row("0411.html", "optimizer.lr") == ["the step size our team tunes first", "0.002", "0.005", "set by hand"]
+    assert row("1106.html", "optimizer.lr")[1:3] == ["0.002", "0.002"]  # the model trained with 0.002
+    assert row("1106.html", "epochs")[0].startswith("training epochs")
