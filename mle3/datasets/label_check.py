@@ -46,19 +46,7 @@ def scan_label(
         h = [float(r[4]) for r in rows]
     except ValueError:
         return _scan_label_lines(data, n_classes, boxes)
-    lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
-    if (
-        not math.isfinite(sum(cls) + sum(x) + sum(y) + sum(w) + sum(h))
-        or min(cls) < 0
-        or max(cls) >= n_classes
-        or any(c != int(c) for c in cls)
-        or min(w) <= 0
-        or min(h) <= 0
-        or min(map(_low, x, w)) < lo
-        or max(map(_high, x, w)) > hi
-        or min(map(_low, y, h)) < lo
-        or max(map(_high, y, h)) > hi
-    ):
+    if not _columns_valid(cls, x, y, w, h, n_classes):
         return _scan_label_lines(data, n_classes, boxes)
     counts: dict[int, int] = {}
     for c in cls:
@@ -66,6 +54,26 @@ def scan_label(
     if boxes is not None:
         boxes.extend(box_codes(cls, w, h))
     return counts, [], False
+
+
+def _columns_valid(
+    cls: list[float], x: list[float], y: list[float], w: list[float], h: list[float], n_classes: int
+) -> bool:
+    """Every box of the columns finite, of a known integer class, with a positive size, inside
+    the image (within the tolerance): the common case, checked without a line-by-line pass."""
+    lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
+    return not (
+        not math.isfinite(sum(cls) + sum(x) + sum(y) + sum(w) + sum(h))
+        or min(cls) < 0
+        or max(cls) >= n_classes
+        or not all(map(float.is_integer, cls))
+        or min(w) <= 0
+        or min(h) <= 0
+        or min(map(_low, x, w)) < lo
+        or max(map(_high, x, w)) > hi
+        or min(map(_low, y, h)) < lo
+        or max(map(_high, y, h)) > hi
+    )
 
 
 def _odd_breaks(data: bytes) -> bool:
@@ -141,19 +149,7 @@ def check_labels(
         if per_file is not None:
             per_file.extend(sizes)
         return {}, []
-    lo, hi = -BOX_TOLERANCE, 1 + BOX_TOLERANCE
-    if (
-        not math.isfinite(sum(values))
-        or min(cls) < 0
-        or max(cls) >= n_classes
-        or not all(map(float.is_integer, cls))
-        or min(w) <= 0
-        or min(h) <= 0
-        or min(map(_low, x, w)) < lo
-        or max(map(_high, x, w)) > hi
-        or min(map(_low, y, h)) < lo
-        or max(map(_high, y, h)) > hi
-    ):
+    if not _columns_valid(cls, x, y, w, h, n_classes):
         return _labels_one_by_one(labels, n_classes, boxes, per_file)
     counts: dict[int, int] = {}
     for c, n in Counter(cls).items():

@@ -12,7 +12,6 @@ import yaml
 
 from conftest import dataset_record, write_files
 
-pytest.importorskip("pyarrow")
 
 ODD = """
 odd:
