@@ -59,6 +59,9 @@ def references(item: Any) -> Iterator[Reference]:
         yield from _refs("traces_to", item.requirements, ("requirements",), ("requirement",))
         yield from _refs("optimized_by", item.optimized_by, ("optimized_by",), ("study",))
         yield from _refs("derived_from", item.derived_from, ("derived_from",), ("training",))
+        yield from _refs("follows", item.approach, ("approach",), ("approach",))
+    elif kind == "approach":
+        yield from _refs("traces_to", item.requirements, ("requirements",), ("requirement",))
     elif kind == "study":
         yield from _refs("tunes", item.config, ("config",), ("training",))
         yield from _refs("uses_dataset", item.dataset_version, ("dataset_version",), ("dataset",))

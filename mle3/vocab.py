@@ -134,6 +134,8 @@ class AuditAction:
     MODEL_EVALUATE = "model.evaluate"
     TUNE_ACCEPT = "tune.accept"
     REQIF_IMPORT = "reqif.import"
+    #: ``mle3 notify``: one message to its recipients (13-52 communication evidence)
+    COMMUNICATION = "communication"
 
 
 #: every action mle3 writes

@@ -35,6 +35,16 @@ from .schema_base import (  # noqa: F401  (imported from here too)
     Section,
     WeatherName,
 )
+from .approach_schema import (
+    DataApproach,
+    DataInterface,
+    EntryCriteria,
+    ExitCriteria,
+    HardwareRequirement,  # noqa: F401
+    Robustification,
+    TrainingEnvironment,
+    TuningApproach,
+)
 from .tuning_schema import AUGMENTATION_GROUPS, NOT_TUNABLE, Tuning, TuningObjective, TuningParameter  # noqa: F401
 from .typos import misspelled_fields  # noqa: F401
 
@@ -571,6 +581,25 @@ class QuantizationSettings(Section):
     backend: str = "onnxruntime"
 
 
+class Approach(Item):
+    """The training and validation approach (ASPICE 4.0 08-65, ``approach:``): the
+    criteria and environment the configurations that name it are held to."""
+
+    kind: ClassVar[str] = "approach"
+    version: str | None = None
+    description: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    entry_criteria: EntryCriteria = Field(default_factory=EntryCriteria)
+    exit_criteria: ExitCriteria = Field(default_factory=ExitCriteria)
+    tuning: TuningApproach | None = None
+    data: DataApproach | None = None
+    environment: TrainingEnvironment | None = None
+    interface: DataInterface | None = None
+    robustification: list[Robustification] = Field(default_factory=list)
+
+    coerce_lists = field_validator("requirements", "robustification", mode="before")(_as_list)
+
+
 class Training(Item):
     """The seed's training configuration (``training:``)."""
 
@@ -600,6 +629,8 @@ class Training(Item):
     model_line: str | None = None
     #: the architecture its model versions trace to
     architecture: str | None = None
+    #: the training and validation approach (08-65) it follows
+    approach: str | None = None
     description: str | None = None
 
     coerce_lists = field_validator("requirements", mode="before")(_as_list)
@@ -753,6 +784,8 @@ KINDS: dict[str, tuple[type[Located], bool]] = {
     "training": (Training, False),
     "trainings": (Training, True),
     "augmentation": (Augmentation, False),
+    "approach": (Approach, False),
+    "approaches": (Approach, True),
     "model_version": (ModelVersion, False),
     "model_versions": (ModelVersion, True),
     "run": (Run, False),

@@ -32,6 +32,7 @@ NOT_TUNABLE = {
     "title",
     "model_line",
     "architecture",
+    "approach",
     "description",
 }
 

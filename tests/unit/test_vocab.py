@@ -95,6 +95,7 @@ def test_audit_actions_are_the_persisted_names() -> None:
         "model.evaluate",
         "tune.accept",
         "reqif.import",
+        "communication",
     }
 
 
