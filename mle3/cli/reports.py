@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
 from .app import WorkspaceOpt, app, _load, _workspace_root
+from ..errors import Mle3Error
 from .options import ExitCode, FormatOpt, deprecated, format_with_legacy, ok_if
-from .shapes import BOOL, INT, STR, STRS, arr, declare, nullable, obj
+from .shapes import BOOL, INT, OBJ, STR, STRS, arr, declare, nullable, obj
 
 _DOCUMENT = obj(
     {"wp": STR, "item": STR, "file": STR, "approved": BOOL, "missing_roles": STRS, "fingerprint": nullable(STR)}
@@ -36,7 +37,58 @@ REQIF_IMPORT = declare(
         "written": BOOL,
     },
 )
+_INDICATORS = {"enum": ["present", "partial", "missing"]}
+_EVIDENCE = obj(
+    {
+        "kind": STR,
+        "ref": STR,
+        "label": STR,
+        "file": nullable(STR),
+        "detail": nullable(STR),
+        "report": nullable(STR),
+    }
+)
+_PRACTICE = obj(
+    {
+        "id": STR,
+        "score_id": STR,
+        "title": STR,
+        "information_items": arr(obj({"id": STR, "name": STR, "score_id": STR})),
+        "indicators": _INDICATORS,
+        "reason": STR,
+        "there": STRS,
+        "lacking": STRS,
+        "evidence": arr(_EVIDENCE),
+    }
+)
+_OUTCOME = obj(
+    {
+        "id": STR,
+        "number": INT,
+        "text": STR,
+        "practices": STRS,
+        "score_ids": STRS,
+        "indicators": _INDICATORS,
+        "reason": STR,
+    }
+)
+ASSESSMENT = declare(
+    "mle3.assessment/1",
+    "`mle3 report assessment --to json`: per ASPICE 4.0 process (MLE.3, SUP.11) its base practices and "
+    "outcomes with information items, evidence and indicators (present, partial, missing) and why.",
+    {
+        "project": STR,
+        "scope": obj({"kind": {"enum": ["workspace", "model_version"]}, "item": nullable(STR)}),
+        "generated": STR,
+        "tool": STR,
+        "git": OBJ,
+        "note": STR,
+        "processes": arr(obj({"id": STR, "name": STR, "practices": arr(_PRACTICE), "outcomes": arr(_OUTCOME)})),
+        "counts": obj({"present": INT, "partial": INT, "missing": INT}),
+    },
+)
 DOCUMENT_FORMATS = ("pdf", "html")
+VIEW_FORMATS = ("pdf", "html", "json", "needs")
 ReportFormatOpt = Annotated[str, format_with_legacy(DOCUMENT_FORMATS)]
 
 
@@ -46,12 +98,24 @@ def report(
     work_product: Annotated[
         str,
         typer.Argument(
-            metavar="WP", help="04-11, 11-07, 13-65, 11-06, or 'release' for the whole package of a model version."
+            metavar="WP",
+            help="04-11, 11-07, 13-65, 11-06, 'release' for the whole package of a model version, or 'assessment' "
+            "for the assessment view (no ITEM: the whole workspace; a model version: its trace).",
         ),
     ],
-    item: Annotated[str, typer.Argument(help="Item the document describes (release: a model version).")],
+    item: Annotated[
+        Optional[str],
+        typer.Argument(help="Item the document describes (release: a model version; assessment: optional)."),
+    ] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (release: directory).")] = None,
-    to: Annotated[Literal["pdf", "html"], typer.Option("--to", help="Document format (a release has both).")] = "pdf",
+    to: Annotated[
+        Literal["pdf", "html", "json", "needs"],
+        typer.Option(
+            "--to",
+            help="Document format (a release has both); the assessment view also json (mle3.assessment/1) and "
+            "needs (a sphinx-needs needs.json).",
+        ),
+    ] = "pdf",
     format: ReportFormatOpt = "text",
     release: Annotated[
         bool, typer.Option("--release", help="Refuse to render anything not approved as the policy requires.")
@@ -65,6 +129,12 @@ def report(
     if format in DOCUMENT_FORMATS:  # the old meaning of --format: the document format
         deprecated(f"report --format {format}", f"--to {format} (--format is the output format: text or json)")
         to, format = ("pdf" if format == "pdf" else "html"), "text"  # DOCUMENT_FORMATS, as their Literal
+    if work_product == "assessment":
+        return _assessment(item, output, to, format, workspace)
+    if item is None:
+        raise Mle3Error(f"mle3 report {work_product} needs the ITEM it describes (only 'assessment' has none)")
+    if to not in DOCUMENT_FORMATS:
+        raise Mle3Error(f"--to {to} is for the assessment view; work product {work_product} is pdf or html")
     ws, graph = _load(workspace)
     if work_product == "release":
         target = output or Path(f"release-{item}")
@@ -116,6 +186,41 @@ def report(
     else:
         state = "APPROVED" if d.approved else "DRAFT, missing " + (", ".join(d.missing_roles) or "an approval policy")
         typer.echo(f"{d.wp} {d.item}: {d.path} ({state})")
+    return ExitCode.OK
+
+
+def _assessment(item: str | None, output: Path | None, to: str, format: str, workspace: Any) -> int:
+    """``mle3 report assessment [MODEL]``: the view of the whole workspace or of one model's trace."""
+    from ..output import emit_json
+    from ..reports.assessment import render
+    from ..reports.products import Context
+
+    ws, graph = _load(workspace)
+    model = ws.get(item) if item else None
+    if model is not None and model.kind != "model_version":
+        raise Mle3Error(f"the assessment view is of the workspace or of one model version; {item} is a {model.kind}")
+    suffix = {"needs": "needs.json", "json": "json"}.get(to, to)
+    target = output or Path(f"assessment{'_' + item if item else ''}.{suffix}")
+    evaluation = render(Context(ws, graph), to, target, model)
+    if format == "json":
+        emit_json(
+            {
+                "schema": REPORT,
+                "documents": [
+                    {
+                        "wp": "assessment",
+                        "item": item or "workspace",
+                        "file": str(target),
+                        "approved": False,
+                        "missing_roles": [],
+                        "fingerprint": None,
+                    }
+                ],
+            }
+        )
+    else:
+        counts = ", ".join(f"{n} {level}" for level, n in evaluation["counts"].items())
+        typer.echo(f"assessment {item or 'workspace'}: {target} (a view, not under approval; base practices: {counts})")
     return ExitCode.OK
 
 

@@ -921,3 +921,53 @@ def evaluate_workspace(ctx: Any, model: Any | None = None) -> dict[str, Any]:
         "processes": processes,
         "counts": counts,
     }
+
+
+# ----------------------------------------------------------------------------- documents
+def _with_links(evaluation: dict[str, Any], root: Any, out_dir: Any) -> dict[str, Any]:
+    """Evidence with hyperlinks relative to the document's folder: the item's file, and the
+    work product under the name ``mle3 report WP ITEM`` (and the release package) gives it."""
+    import copy
+    import os
+    from pathlib import Path
+
+    doc = copy.deepcopy(evaluation)
+    base = Path(out_dir).resolve()
+    for proc in doc["processes"]:
+        for p in proc["practices"]:
+            for ev in p["evidence"]:
+                ev["href"] = os.path.relpath(Path(root) / ev["file"], base) if ev.get("file") else None
+                ev["report_href"] = (
+                    f"{ev['report']}_{ev['ref']}.pdf" if ev.get("report") and ev["kind"] == "item" else None
+                )
+    return doc
+
+
+def render(ctx: Any, fmt: str, output: Any, model: Any | None = None) -> dict[str, Any]:
+    """Write the assessment view as html, pdf, json or needs (sphinx-needs needs.json);
+    returns the evaluation."""
+    import json
+    from pathlib import Path
+
+    from .._atomic import atomic_write_bytes, atomic_write_text
+    from ..templating import render_template
+
+    evaluation = evaluate_workspace(ctx, model)
+    output = Path(output)
+    if fmt == "json":
+        atomic_write_text(output, json.dumps(evaluation, indent=2) + "\n")
+    elif fmt == "needs":
+        from ..interop.needs import to_needs
+
+        atomic_write_text(output, json.dumps(to_needs(evaluation), indent=2, sort_keys=True) + "\n")
+    else:
+        html = render_template(
+            "assessment.html.j2", str(ctx.ws.root), e=_with_links(evaluation, ctx.ws.root, output.parent)
+        )
+        if fmt == "pdf":
+            from .render import html_to_pdf
+
+            atomic_write_bytes(output, html_to_pdf(html, ctx.ws))
+        else:
+            atomic_write_text(output, html)
+    return evaluation
