@@ -70,6 +70,7 @@ _OUTCOME = obj(
         "score_ids": STRS,
         "indicators": _INDICATORS,
         "reason": STR,
+        "lacking": STRS,
     }
 )
 ASSESSMENT = declare(

@@ -848,6 +848,7 @@ def _outcomes(process: str, practices: list[Practice]) -> list[dict[str, Any]]:
                 "score_ids": [SCORE_IDS[b] for b in bps],
                 "indicators": level,
                 "reason": " | ".join(f"{p.id}: {p.reason}" for p in mine),
+                "lacking": [x for p in mine for x in p.lacking],
             }
         )
     return out
@@ -878,7 +879,7 @@ def evaluate_workspace(ctx: Any, model: Any | None = None) -> dict[str, Any]:
         runs = [run.id] if run is not None else []
         agreed = [model]
         judged = f"model version {item_key(model)}"
-        scope = {"kind": "model_version", "item": item_key(model)}
+        scope: dict[str, str | None] = {"kind": "model_version", "item": item_key(model)}
         bp5_models, agreed_scope = [model], True
     else:
         all_models = [m for m in ix.of("model_version") if m.status not in ("rejected", "obsolete", "retired")]
@@ -887,7 +888,7 @@ def evaluate_workspace(ctx: Any, model: Any | None = None) -> dict[str, Any]:
         judged = (
             f"the {len(agreed)} model version(s) at validated or released"
             if agreed
-            else f"no model version is validated or released: the {len(all_models)} draft(s)"
+            else f"the {len(all_models)} draft model version(s) (none is validated or released)"
         )
         configs = ix.of("training")
         datasets = [d for d in ix.of("dataset") if not d.retired]

@@ -25,7 +25,6 @@ from ..rules.criteria import describe, evaluate
 from ..vocab import MODEL_METRICS, canonical_split
 from ..workspace.records import run_epochs
 from ..workspace import Workspace, item_key
-from ..workspace.schema import MetricCriterion
 from . import charts, conditions
 from .hyperparameters import hyperparameters
 from .optimization import optimization_of
@@ -375,109 +374,24 @@ def outcomes(
     checks: list[dict[str, Any]],
     doc: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """MLE.3 outcomes O1-O5 / base practices BP1-BP5 with the evidence this workspace holds."""
-    crit_reqs = [r for r in ctx.ws.of_kind("requirement") if r.criteria]
-    trace_errors = [
-        f for f in findings if f.severity == "error" and f.rule.startswith(("trace.", "consistency.", "data."))
-    ]
-    # indicators for the assessor, never a rating: "present" only where the evidence is more
-    # than a link or a configuration; the reason says what a partial row lacks
-    optimized = bool(cfg and (cfg.optimized_by or cfg.tuning))
-    data_verdicts = [
-        evaluate(c, dataset, ws=ctx.ws, requirement=r)
-        for r in (ctx.ws.resolve(ref) for ref in (dataset.requirements if dataset else []))
-        if r is not None and r.kind == "requirement"
-        for c in r.criteria
-        if not isinstance(c, MetricCriterion)
-    ]
-    data_met = bool(data_verdicts) and all(v.passed for v in data_verdicts)
-    rows = [
-        (
-            "O1",
-            "BP1",
-            "ML training and validation approach is specified",
-            "partial" if cfg else "missing",
-            f"training configuration {cfg.id if cfg else '-'} (early stopping on "
-            f"{cfg.early_stopping.metric if cfg and cfg.early_stopping.metric else 'fitness'}, validation split of "
-            f"the data set); {len(crit_reqs)} requirement(s) with machine-checked criteria. Partial: a configuration "
-            "is not the approach 08-65 asks for (entry and exit criteria, tuning approach, data set approach, "
-            "training environment and hardware)",
-        ),
-        (
-            "O2",
-            "BP2",
-            "Data set for ML training and validation is created",
-            (
-                "missing"
-                if not (dataset and dataset.fingerprint)
-                else "present"
-                if dataset.characteristics is not None
-                and dataset.metadata is not None
-                and not dataset.shared_images
-                and not (dataset.leakage and dataset.leakage.shared_group_values)
-                else "partial"
-            ),
-            f"data set {dataset.key if dataset else '-'} registered with manifest and fingerprint "
-            f"{(dataset.fingerprint or '-')[:23] if dataset else '-'}; "
-            f"leakage {_shared_images(dataset) if dataset else '-'}; "
-            + (
-                "per-image metadata and characteristics recorded"
-                if dataset and dataset.metadata is not None
-                else "no per-image metadata (data characteristics of the ML data requirements cannot be shown)"
-            ),
-        ),
-        (
-            "O3",
-            "BP3",
-            "ML model incl. hyperparameters is optimized to meet the ML requirements",
-            (
-                "missing"
-                if not (run and run.status == "success")
-                else "present"
-                if checks and all(c["passed"] for c in checks) and optimized
-                else "partial"
-            ),
-            f"run {run.id if run else '-'} ({run.status if run else 'no run record'}); "
-            f"{sum(1 for c in checks if c['passed'])}/{len(checks)} metric criteria met; "
-            + (
-                "hyperparameters from a study or tuning block"
-                if optimized
-                else "no hyperparameter optimization recorded"
-            ),
-        ),
-        (
-            "O4",
-            "BP4",
-            "Consistency and bidirectional traceability between data set and ML data requirements",
-            (
-                "missing"
-                if trace_errors or not (dataset and dataset.requirements)
-                else "present"
-                if data_met
-                else "partial"
-            ),
-            f"data set satisfies {', '.join(dataset.requirements) if dataset else '-'}; {len(trace_errors)} "
-            "traceability/consistency error(s) in the model's trace; "
-            + (
-                f"{sum(1 for v in data_verdicts if v.passed)}/{len(data_verdicts)} data criteria met"
-                if data_verdicts
-                else "links only: no data criterion states what consistency means"
-            ),
-        ),
-        (
-            "O5",
-            "BP5",
-            "Results are summarized; the trained model is agreed and communicated",
-            "partial" if doc["approved"] else "missing",
-            "this report; approvals: "
-            + (", ".join(f"{a.name} as {a.role}" for a in doc["approvals"]) or "none yet")
-            + (f"; missing: {', '.join(doc['missing_roles'])}" if doc["missing_roles"] else "")
-            + "; no communication evidence (13-52) recorded",
-        ),
-    ]
+    """MLE.3 outcomes O1-O5 / base practices BP1-BP5 of the model version: the assessment
+    view's evaluation (mle3.reports.assessment) in the model's scope, indicators with the reason."""
+    from .assessment import evaluate_workspace
+
+    if model is None:
+        return []
+    mle3 = evaluate_workspace(ctx, model)["processes"][0]
     return [
-        {"outcome": o, "bp": bp, "text": text, "indicators": level, "met": level == "present", "evidence": ev}
-        for o, bp, text, level, ev in rows
+        {
+            "outcome": f"O{o['number']}",
+            "bp": p["id"].removeprefix("MLE.3."),
+            "text": o["text"],
+            "indicators": p["indicators"],
+            "met": p["indicators"] == "present",
+            "evidence": p["reason"],
+            "information_items": [i["id"] for i in p["information_items"]],
+        }
+        for o, p in zip(mle3["outcomes"], mle3["practices"])
     ]
 
 
