@@ -392,7 +392,8 @@ def bp1(ix: Index, configs: list[Any], run_keys: list[str], model_keys: list[str
         has, misses = _approach_sections(ap)
         there.append(f"approach {key}: " + ", ".join(has))
         lacking += [f"approach {key} states no {m}" for m in misses]
-        evidence.append(_item(ap, "; ".join(has)))
+        users = [c.id for c in configs if c.approach and ws.resolve(c.approach) is ap]
+        evidence.append(_item(ap, f"followed by {_names(users)}"))
     if without:
         lacking.append(f"configuration {_names(without)} names no approach")
     there.append(f"{len(configs) - len(without)} of {len(configs)} configuration(s) follow an approach")
@@ -631,7 +632,7 @@ def _communication(entry: dict[str, Any]) -> Evidence:
         str(entry.get("hash") or "")[:16],
         f"communication {d.get('event')} via {d.get('channel')} to {to or 'nobody'}",
         audit.entry_file(str(entry.get("hash") or "0" * 64)) if entry.get("hash") else None,
-        f"{state} at {entry.get('time')}; message {d.get('message_sha256', '-')}",
+        f"{state} at {entry.get('time')}; message {str(d.get('message_sha256') or '-')[:23]}",
     )
 
 
@@ -688,6 +689,8 @@ def bp5(ix: Index, models: list[Any], agreed_scope: bool) -> Practice:
         if ok:
             there.append(f"{key} agreed by {', '.join(f'{label_of(a)} as {a.role}' for a in by)}")
         else:
+            if by:
+                there.append(f"{key} approved by {', '.join(f'{label_of(a)} as {a.role}' for a in by)}")
             lacking.append(
                 f"{key}: approvals missing for {', '.join(missing_roles) or 'the 11-06 (no role in the policy)'}"
             )
@@ -938,9 +941,8 @@ def _with_links(evaluation: dict[str, Any], root: Any, out_dir: Any) -> dict[str
         for p in proc["practices"]:
             for ev in p["evidence"]:
                 ev["href"] = os.path.relpath(Path(root) / ev["file"], base) if ev.get("file") else None
-                ev["report_href"] = (
-                    f"{ev['report']}_{ev['ref']}.pdf" if ev.get("report") and ev["kind"] == "item" else None
-                )
+                subject = ev["ref"].split(" ", 1)[-1]
+                ev["report_href"] = f"{ev['report']}_{subject}.pdf" if ev.get("report") else None
     return doc
 
 

@@ -69,11 +69,11 @@ study:
   id: STUDY-1
   config: TINY-TRAIN-001
   status: complete
-  objective: {metric: mAP_50, direction: maximize}
+  objective: {metric: mAP_50, direction: maximize, split: val}
   trials:
-    - {number: 0, status: complete, value: 0.4, params: {optimizer.lr: 0.002}}
-    - {number: 1, status: complete, value: 0.5, params: {optimizer.lr: 0.001}}
-  best: {number: 1, status: complete, value: 0.5, params: {optimizer.lr: 0.001}}
+    - {number: 0, run: RUN-T0, status: complete, value: 0.4, params: {optimizer.lr: 0.002}}
+    - {number: 1, run: RUN-T1, status: complete, value: 0.5, params: {optimizer.lr: 0.001}}
+  best: {number: 1, run: RUN-T1, status: complete, value: 0.5, params: {optimizer.lr: 0.001}}
 """
 RUN = """
 run:
