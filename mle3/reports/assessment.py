@@ -623,9 +623,17 @@ def bp4(ix: Index, datasets: list[Any], models: list[Any]) -> Practice:
     return Practice("MLE.3.BP4", title, ("13-51",), level, reason, there, lacking, evidence[:SHOWN])
 
 
+def _recipients(details: dict[str, Any]) -> list[str]:
+    """The recipients an entry names (a hand-edited entry may hold one string, or nothing)."""
+    value = details.get("recipients")
+    if isinstance(value, str):
+        return [value]
+    return [str(r) for r in value] if isinstance(value, list) else []
+
+
 def _communication(entry: dict[str, Any]) -> Evidence:
     d = entry["details"]
-    to = ", ".join(str(r) for r in (d.get("recipients") or [])[:3])
+    to = ", ".join(_recipients(d)[:3])
     state = "delivered" if d.get("delivered") is True else f"not delivered ({d.get('error') or 'no reason'})"
     return Evidence(
         "audit",
@@ -648,7 +656,7 @@ def _communicated(ix: Index, key: str) -> tuple[str | None, list[str], list[Evid
     fresh = [e for e in delivered if e["details"].get("fingerprint") == fp]
     if not fresh:
         return None, [f"{key}: communicated, but of another content (fingerprint changed since)"], evidence
-    recipients = sorted({str(r) for e in fresh for r in (e["details"].get("recipients") or [])})
+    recipients = sorted({r for e in fresh for r in _recipients(e["details"])})
     return f"{key} communicated to {_names(recipients, 3)}", [], evidence
 
 
