@@ -47,7 +47,7 @@ def _raw(run: Any) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
-def _when(value: Any) -> dt.datetime | None:
+def when_of(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         out = value
     elif isinstance(value, dt.date):
@@ -161,7 +161,7 @@ def _approved_before(
     """The approvals of ``key`` that count for entry: the latest decision of each person in a
     role before ``start`` is an approval of the fingerprint (and of a policy role, when the
     policy names roles). Returns them and why others did not count."""
-    before = [a for a in approvals if a.item == key and (t := _when(a.time)) is not None and t <= start]
+    before = [a for a in approvals if a.item == key and (t := when_of(a.time)) is not None and t <= start]
     later = [a for a in approvals if a.item == key and a not in before]
     decisions = [a for a in latest_decisions(before, key) if not roles or a.role in roles]
     good = [a for a in decisions if a.decision == "approved" and a.fingerprint == fingerprint]
@@ -180,7 +180,7 @@ def entry_check(ctx: Context, run: Any, cfg: Any, approach: Any) -> list[Criteri
     crit = approach.entry_criteria
     raw = _raw(run)
     out: list[Criterion] = []
-    start = _when(run.started) or _when(run.created)
+    start = when_of(run.started) or when_of(run.created)
     ws = ctx.ws
     dataset = ws.resolve(run.dataset_version) if run.dataset_version else None
     dataset = dataset if dataset is not None and dataset.kind == "dataset" else None
@@ -227,8 +227,8 @@ def entry_check(ctx: Context, run: Any, cfg: Any, approach: Any) -> list[Criteri
             continue
         if not same:
             recorded = run.dataset_fingerprint if name == "dataset_approved" else run.config_sha256
-            why = "changed since the run used it" if recorded else "has no fingerprint recorded by the run"
-            out.append(Criterion(name, False, f"{key} {why}: no approval can show {what}"))
+            gone = "changed since the run used it" if recorded else "has no fingerprint recorded by the run"
+            out.append(Criterion(name, False, f"{key} {gone}: no approval can show {what}"))
             continue
         roles = ws.config.policy.approvals.get(wp, [])
         good, why = _approved_before(shared.all, key, start, roles, shared.fingerprints.of(key))
