@@ -191,8 +191,10 @@ def entry_check(ctx: Context, run: Any, cfg: Any, approach: Any) -> list[Criteri
         elif isinstance(check, dict) and check.get("checked") is True and check.get("matches") is True:
             out.append(Criterion("dataset_verified", True, f"{dataset.key} hashed to its fingerprint at the start"))
         else:
-            why = "its files did not match the registration" if isinstance(check, dict) else "no data check recorded"
-            out.append(Criterion("dataset_verified", False, f"{run.dataset_version}: {why}"))
+            problem = (
+                "its files did not match the registration" if isinstance(check, dict) else "no data check recorded"
+            )
+            out.append(Criterion("dataset_verified", False, f"{run.dataset_version}: {problem}"))
     else:
         out.append(Criterion("dataset_verified", None, "not required"))
     shared = _shared(ctx) if (crit.dataset_approved or crit.configuration_approved) else None
