@@ -35,21 +35,18 @@ approach:
   environment: {hardware: "1x A100, amp"}
 """
 TRAIN = "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n  epochs: 10\n  approach: APPROACH\n"
-DATA = (
-    """
+DATA = """
 dataset:
   id: DATA
   version: v1
-  fingerprint: '%s'
+  fingerprint: 'FINGERPRINT'
   requirements: [REQ-D]
   classes: [car]
   splits:
     train: {samples: 700, path: data/train, instances: {car: 900}}
     val: {samples: 150, path: data/val}
     test: {samples: 150, path: data/test}
-"""
-    % FP
-)
+""".replace("FINGERPRINT", FP)
 
 
 def ws_with(make_ws, **overrides):

@@ -15,9 +15,7 @@ APPROACH_FILE = "artifacts/approach.yaml"
 APPROACH_TEXT = (
     "approach:\n  id: APPROACH\n  exit_criteria:\n    early_stopping: {patience: 5}\n  requirements: [REQ-P]\n"
 )
-TRAIN_FOLLOWING = (
-    "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n  epochs: 10\n  approach: APPROACH\n"
-)
+TRAIN_FOLLOWING = "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n  epochs: 10\n  approach: APPROACH\n"
 RUN_FILE = "artifacts/runs/RUN-20260101-000000-abcd/run.yaml"
 #: a run record as `mle3 train` writes it, reduced to what the approach rules read
 RUN_TEXT = (
