@@ -417,6 +417,9 @@ def exit_unmet(ctx: Context) -> Iterator[Hit]:
     for model in ctx.ws.of_kind("model_version"):
         if model.status not in _RELEASED:
             continue
+        run = ctx.ws.resolve(model.training_run) if model.training_run else None
+        if run is not None and run.kind == "run":  # the result cache must notice an edited epochs.jsonl
+            ctx.exists((PurePosixPath(run._file).parent / EPOCHS_FILE).as_posix())
         verdict = model_exit_verdict(ctx.ws, model)
         if verdict is not None and not verdict.met:
             yield Hit(
