@@ -74,7 +74,7 @@ approach:
     early_stopping: {metric: "mAP@0.5", patience: 10}   # every configuration must stop this way
     # epoch_budget: 100           # default: the configuration's epochs
   tuning:
-    description: Hyperparameters by hand first; `mle3 tune` studies on val only, accepted with `mle3 tune accept`.
+    description: Hyperparameters by hand first, then studies (mle3 tune) on val only, accepted with mle3 tune accept.
     configurations: [TRAIN-001]
     max_trials: 50
   data:
