@@ -294,3 +294,20 @@ def test_report_shows_each_run_against_the_approach(make_ws, cli):
     html = (root / "a.html").read_text()
     for text in ("Entry criteria", "Exit criteria", RUN, "NOT MET", "DEVIATION", "1x A100 (amp)", "DRAFT", "08-65"):
         assert text in html, text
+
+
+def test_a_hand_edited_run_record_is_judged_not_crashed_on(make_ws):
+    """Values of the wrong type in the fields the rules read: the criterion is unmet and says why."""
+    root = ws_with(make_ws)
+    (root / RUN_FILE).write_text(
+        run_text()
+        .replace("started: '2000-01-01T00:00:00+00:00'", "started: yesterday")
+        .replace("data_check: {checked: true, matches: true}", "data_check: [1, 2]")
+        .replace("parameters: {device: '0', amp: true}", "parameters: 'cpu please'")
+        .replace("environment: {gpus: [NVIDIA A100-SXM4-80GB]}", "environment: {gpus: NVIDIA}")
+    )
+    found = run_checks(load_workspace(root, use_cache=False)).findings
+    rules = {f.rule for f in found if f.item == RUN}
+    assert {"approach.entry-unmet", "approach.hardware-deviation"} <= rules, [f.one_line() for f in found]
+    entry = " ".join(f.message for f in found if f.rule == "approach.entry-unmet")
+    assert "no data check recorded" in entry and "no start time" in entry
