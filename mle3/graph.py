@@ -62,6 +62,9 @@ def references(item: Any) -> Iterator[Reference]:
         yield from _refs("follows", item.approach, ("approach",), ("approach",))
     elif kind == "approach":
         yield from _refs("traces_to", item.requirements, ("requirements",), ("requirement",))
+        if item.data is not None:  # not its tuning's studies: a study tunes a configuration that follows it
+            yield from _refs("uses_dataset", item.data.datasets, ("data", "datasets"), ("dataset",))
+            yield from _refs("uses_augmentation", item.data.augmentation, ("data", "augmentation"), ("augmentation",))
     elif kind == "study":
         yield from _refs("tunes", item.config, ("config",), ("training",))
         yield from _refs("uses_dataset", item.dataset_version, ("dataset_version",), ("dataset",))

@@ -55,6 +55,42 @@ requirement:
       split: test
       min: 0.5
 """,
+    "artifacts/training/APPROACH-001.yaml": """\
+# The training and validation approach (ASPICE 4.0 08-65, MLE.3.BP1): what every run of the
+# configurations that follow it (approach: APPROACH-001) is held to. `mle3 check` checks the
+# runs against it (rules approach.*); `mle3 report 08-65 APPROACH-001` renders it.
+approach:
+  id: APPROACH-001
+  version: "1.0"
+  description: How the detector is trained and validated.
+  requirements: [REQ-PERF-001]
+  entry_criteria:
+    dataset_verified: true        # the data matched its registration when the run started
+    dataset_approved: true        # the data set's 11-07 was approved before the run started
+    configuration_approved: false # the configuration's 04-11 was approved before the run started
+    clean_worktree: false         # every input was committed when the run started
+  exit_criteria:                  # met when the run succeeded and one of these holds
+    metric: {metric: mAP_50, split: val, min: 0.5}
+    early_stopping: {metric: "mAP@0.5", patience: 10}   # every configuration must stop this way
+    # epoch_budget: 100           # default: the configuration's epochs
+  tuning:
+    description: Hyperparameters by hand first, then studies (mle3 tune) on val only, accepted with mle3 tune accept.
+    configurations: [TRAIN-001]
+    max_trials: 50
+  data:
+    split_policy: Train, val and test mutually exclusive by recording session; test is never used for tuning.
+    sources: [Fleet recordings, labelled by the annotation team]
+    modification: A change to the data is a new registered version (`mle3 dataset register`), never an edit in place.
+  environment:
+    hardware: "1x NVIDIA, amp"    # the GPU model and count your training requires, e.g. "2x NVIDIA A100, amp", or cpu
+    framework: ultralytics YOLOv8
+  interface:
+    input: RGB images, letterboxed to 320 px
+    output: Boxes (xyxy, pixels), class id and confidence per detection
+  robustification:
+    - method: photometric and geometric augmentation
+      description: Brightness, contrast, flips and scale changes during training
+""",
     "artifacts/training/TRAIN-001.yaml": """\
 # An example configuration: edit it for your model. Data sets and model versions are not
 # written by hand: `mle3 dataset register` and `mle3 train` record them with real counts,
@@ -64,6 +100,7 @@ training:
   model: yolov8n.yaml       # built from the model yaml: nothing is downloaded
   # dataset: DATA-001       # the data set you register; latest version, or pin one: DATA-001-v1
   requirements: [REQ-PERF-001]
+  approach: APPROACH-001    # the training and validation approach it follows (08-65)
   epochs: 50
   batch_size: 16
   image_size: 320

@@ -65,12 +65,16 @@ class Gate:
 
 def _upstream_work_products(ws: Workspace, model: Any) -> list[tuple[str, Any]]:
     """(work product, item) of what a model's release rests on: the 04-11 of the
-    configuration its run used and the 11-07 of the data set version it was trained on."""
+    configuration its run used, the 08-65 of the approach that configuration follows and the
+    11-07 of the data set version it was trained on."""
     out: list[tuple[str, Any]] = []
     run = ws.resolve(model.training_run)
     config = ws.resolve(run.config) if run is not None and run.kind == "run" else run
     if config is not None and config.kind == "training":
         out.append(("04-11", config))
+        approach = ws.resolve(config.approach) if config.approach else None
+        if approach is not None and approach.kind == "approach":
+            out.append(("08-65", approach))
     dataset = ws.resolve(model.training_data.dataset_version)
     if dataset is not None and dataset.kind == "dataset":
         out.append(("11-07", dataset))
@@ -133,6 +137,15 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
             if verdict.passed is not True:
                 state = "not met" if verdict.passed is False else "not evaluable"
                 gate.missing.append(f"criterion of {req.id} {state}: {verdict.text} (actual {verdict.actual})")
+    if target == "validated":
+        from ..rules.approach import model_exit_verdict
+
+        ended = model_exit_verdict(ws, model)
+        if ended is not None and not ended.met:
+            gate.missing.append(
+                f"its training did not meet the exit criteria of approach {ended.approach} "
+                f"({ended.run or 'no run record'}): {ended.summary} [approach.exit-unmet]"
+            )
     fingerprints = Fingerprints(ws, graph)
     fingerprint = fingerprints.of(key)
     required = ws.config.policy.require_signatures

@@ -26,6 +26,7 @@ from ..vocab import MODEL_METRICS, canonical_split
 from ..workspace.records import run_epochs
 from ..workspace import Workspace, item_key
 from . import charts, conditions
+from .approach import build_approach
 from .hyperparameters import hyperparameters
 from .optimization import optimization_of
 
@@ -632,6 +633,14 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
 
 
 WORK_PRODUCTS: dict[str, WorkProduct] = {
+    "08-65": WorkProduct(
+        "08-65",
+        "ML training and validation approach",
+        ("approach",),
+        "wp_08-65.html.j2",
+        lambda ctx, item, doc: build_approach(ctx, item),
+        (("08-65", "ML training and validation approach (MLE.3.BP1)"),),
+    ),
     "04-11": WorkProduct(
         "04-11",
         "ML training configuration",

@@ -1,6 +1,7 @@
 """Every rule family: importing this module registers all rules in :data:`.registry.RULES`."""
 
 from . import (  # noqa: F401
+    approach,
     approvals,
     consistency,
     criteria,

@@ -43,6 +43,7 @@ class Policy(_Strict):
     #: work product id (e.g. "13-65") or "validated"/"released" -> required roles
     approvals: dict[str, list[str]] = Field(
         default_factory=lambda: {
+            "08-65": ["ml_lead"],
             "04-11": ["ml_engineer"],
             "11-07": ["data_owner"],
             "13-65": ["ml_lead"],

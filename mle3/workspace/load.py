@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pydantic import BaseModel, ValidationError
 
 from .._gc import paused_gc
-from ..errors import ItemNotFound
+from ..errors import ItemNotFound, Mle3Error
 from ..ids import check_id, id_problem
 from ..findings import Finding, format_path
 from . import cache as parse_cache
@@ -127,6 +127,11 @@ class Workspace:
             check_id(ref)
         item = self.resolve(ref)
         if item is None:
+            broken = next((f for f in self.findings if f.item == ref and f.severity == "error"), None)
+            if broken is not None:  # the item is there but does not load: say where and why
+                raise Mle3Error(
+                    f"{ref} does not load: {broken.message} ({broken.rule})", file=broken.file, line=broken.line
+                )
             import difflib
 
             close = difflib.get_close_matches(ref, list(self.by_key), n=3, cutoff=0.6)

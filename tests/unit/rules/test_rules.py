@@ -11,6 +11,19 @@ from mle3 import load_workspace, run_checks
 from mle3.rules import RULES
 
 MODEL = "artifacts/model.yaml"
+APPROACH_FILE = "artifacts/approach.yaml"
+APPROACH_TEXT = (
+    "approach:\n  id: APPROACH\n  exit_criteria:\n    early_stopping: {patience: 5}\n  requirements: [REQ-P]\n"
+)
+TRAIN_FOLLOWING = "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n  epochs: 10\n  approach: APPROACH\n"
+RUN_FILE = "artifacts/runs/RUN-20260101-000000-abcd/run.yaml"
+#: a run record as `mle3 train` writes it, reduced to what the approach rules read
+RUN_TEXT = (
+    "run:\n  id: RUN-20260101-000000-abcd\n  config: TRAIN\n  status: success\n  kind: training\n"
+    "  dataset_version: DATA-v1\n  started: '2026-01-01T00:00:00+00:00'\n"
+    "  data_check: {checked: true, matches: true}\n  parameters: {device: cpu, amp: false}\n"
+    "  environment: {gpus: []}\n  epochs_completed: 10\n"
+)
 
 # rule id -> (file overrides, file the finding must name, line it must name or None)
 CASES: dict[str, tuple[dict, str, int | None]] = {
@@ -261,6 +274,45 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
         },
         MODEL,
         7,
+    ),
+    "approach.missing": ({APPROACH_FILE: APPROACH_TEXT}, "artifacts/train.yaml", 1),
+    "approach.early-stopping": (
+        {APPROACH_FILE: APPROACH_TEXT, "artifacts/train.yaml": TRAIN_FOLLOWING + "  early_stopping: {patience: 9}\n"},
+        "artifacts/train.yaml",
+        7,
+    ),
+    "approach.tuning-reference": (
+        {APPROACH_FILE: APPROACH_TEXT + "  tuning:\n    studies: [NO-STUDY]\n"},
+        APPROACH_FILE,
+        7,
+    ),
+    "approach.exit-unmet": (
+        {
+            APPROACH_FILE: APPROACH_TEXT,
+            "artifacts/train.yaml": TRAIN_FOLLOWING,
+            RUN_FILE: RUN_TEXT.replace("status: success", "status: failed"),
+            MODEL: "model_version:\n  id: MODEL-v1\n  training_run: RUN-20260101-000000-abcd\n  status: validated\n",
+        },
+        MODEL,
+        3,
+    ),
+    "approach.entry-unmet": (
+        {
+            APPROACH_FILE: APPROACH_TEXT,
+            "artifacts/train.yaml": TRAIN_FOLLOWING,
+            RUN_FILE: RUN_TEXT.replace("matches: true", "matches: false"),
+        },
+        RUN_FILE,
+        1,
+    ),
+    "approach.hardware-deviation": (
+        {
+            APPROACH_FILE: APPROACH_TEXT + "  environment: {hardware: '2x NVIDIA A100, amp'}\n",
+            "artifacts/train.yaml": TRAIN_FOLLOWING,
+            RUN_FILE: RUN_TEXT,
+        },
+        RUN_FILE,
+        1,
     ),
 }
 
