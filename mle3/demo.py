@@ -294,18 +294,13 @@ def git_commit(directory: Path, message: str) -> str | None:
 
 
 def render_work_products(directory: Path, model_id: str) -> list:
-    """The approach (08-65) and the four work products of the model's trace, in ``reports/``."""
+    """The work products of the model's trace (its approach, 08-65, among them), in ``reports/``."""
     from .graph import build_graph
     from .reports.render import release_package
     from .workspace import load_workspace
 
-    from .reports.render import render_document
-
     ws = load_workspace(directory, use_cache=False)
-    graph = build_graph(ws)
-    documents = release_package(ws, graph, model_id, directory / "reports")
-    approach = directory / "reports" / "08-65_DEMO-APPROACH-001.pdf"
-    return [render_document(ws, graph, "08-65", "DEMO-APPROACH-001", "pdf", approach), *documents]
+    return release_package(ws, build_graph(ws), model_id, directory / "reports")
 
 
 def run_demo(

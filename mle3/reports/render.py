@@ -120,7 +120,8 @@ def render_document(
 def release_package(
     ws: Workspace, graph: nx.MultiDiGraph, model_ref: str, out_dir: Path, *, release: bool = False
 ) -> list[Rendered]:
-    """All four work products for a model version's trace, the traceability matrix, an
+    """The work products of a model version's trace (the approach its configuration
+    follows, the configuration, the data set, the training report, the model), the traceability matrix, an
     index page and a manifest of file hashes (MANIFEST.sha256)."""
     from ..matrix import build_matrix, render_matrix
 
@@ -132,7 +133,8 @@ def release_package(
     run = ws.resolve(model.training_run)
     cfg = ws.resolve(run.config) if run is not None and run.kind == "run" else run
     dataset = ws.resolve(model.training_data.dataset_version)
-    subjects = [("04-11", cfg), ("11-07", dataset), ("13-65", model), ("11-06", model)]
+    approach = ws.resolve(cfg.approach) if cfg is not None and cfg.kind == "training" and cfg.approach else None
+    subjects = [("08-65", approach), ("04-11", cfg), ("11-07", dataset), ("13-65", model), ("11-06", model)]
     present = [(wp_id, s) for wp_id, s in subjects if s is not None and s.kind in WORK_PRODUCTS[wp_id].kinds]
     if release:  # every document's gate first: a refused package writes nothing
         refuse_release(ctx, [(wp_id, ctx.document(WORK_PRODUCTS[wp_id], s)) for wp_id, s in present])
