@@ -1,7 +1,7 @@
 """The whole journey on the set-up the README recommends: a git workspace whose data lies
 below a data root outside it, approvals made in a second clone and merged back.
 
-register (with its per-image metadata against an ODD) -> check (share, coverage,
+an approach (08-65) the configuration follows -> register (with its per-image metadata against an ODD) -> check (share, coverage,
 combination, similarity criteria) -> train (slices evaluated) -> export -> PTQ -> QAT
 (slices of the children) -> evaluate -> every work product -> approve (in a clone) ->
 merge -> promote validated -> promote released -> release package -> site.
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 FILES = {
     "mle3.yaml": (
         "project: journey\ndata_roots:\n  nas: null\nslices:\n  min_images: 1\n"
-        "policy:\n  approvals:\n    '04-11': [ml_engineer]\n    '11-07': [data_owner]\n    '13-65': [ml_lead]\n"
+        "policy:\n  approvals:\n    '08-65': [ml_lead]\n    '04-11': [ml_engineer]\n    '11-07': [data_owner]\n    '13-65': [ml_lead]\n"
         "    '11-06': [ml_lead, safety_assessor]\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n"
     ),
     ".gitignore": ".mle3/\nartifacts/runs/*/ultralytics/weights/\nartifacts/runs/*/qat/weights/\n",
@@ -45,10 +45,19 @@ FILES = {
         "    time_of_day: [day, dusk, night]\n    weather: [clear, rain, fog]\n"
         "    sequence: {type: string, role: group}\n"
     ),
+    "requirements/APPROACH.yaml": (
+        "approach:\n  id: J-APPROACH\n  title: shapes detector training and validation\n  requirements: [REQ-PERF]\n"
+        "  entry_criteria: {dataset_verified: true}\n"
+        "  exit_criteria:\n    epoch_budget: 2\n    early_stopping: {metric: 'mAP@0.5', patience: 5}\n"
+        "  data: {split_policy: registered splits, sources: [synthetic shapes], datasets: [J-DATA]}\n"
+        "  environment: {hardware: cpu, framework: ultralytics}\n"
+        "  interface: {input: RGB 64x64, output: boxes with class and confidence}\n"
+        "  robustification: [weather augmentation (aug_config_v2)]\n"
+    ),
     "requirements/ARCH.yaml": "architecture:\n  id: ARCH-1\n  title: one-stage detector\n  requirements: [REQ-PERF]\n",
     "artifacts/training/J.yaml": (
         "training:\n  id: J-TRAIN-001\n  model_line: J-MODEL\n  model: yolov8n.yaml\n  dataset: J-DATA\n  "
-        "architecture: ARCH-1\n"
+        "architecture: ARCH-1\n  approach: J-APPROACH\n"
         "  requirements: [REQ-PERF]\n  epochs: 2\n  batch_size: 8\n  image_size: 64\n  optimizer: {type: AdamW, lr: "
         "0.002}\n"
         '  early_stopping: {patience: 5, metric: "mAP@0.5"}\n  augmentation: aug_config_v2.yaml\n'
@@ -138,12 +147,21 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     git(ws, "commit", "-qm", "training, export, quantization")
     check = ok("check")
     assert check["summary"]["errors"] == 0, check
+    # the run is judged against the approach its configuration follows: entry and exit met, cpu as required
+    approach_findings = [f for f in check["findings"] if f["rule"].startswith("approach.")]
+    assert not approach_findings, approach_findings
     unevaluable = [f["message"] for f in check["findings"] if f["rule"] == "criteria.not-evaluable"]
     assert not unevaluable, unevaluable
 
     # every work product renders (DRAFT) from the rooted data
     docs = tmp_path / "docs"
-    for wp, item in (("04-11", "J-TRAIN-001"), ("11-07", "J-DATA-v1"), ("13-65", model), ("11-06", model)):
+    for wp, item in (
+        ("08-65", "J-APPROACH"),
+        ("04-11", "J-TRAIN-001"),
+        ("11-07", "J-DATA-v1"),
+        ("13-65", model),
+        ("11-06", model),
+    ):
         out = ok("report", wp, item, "-o", str(docs / f"{wp}.pdf"))
         assert out["documents"][0]["approved"] is False and (docs / f"{wp}.pdf").stat().st_size > 5000
     # the characteristics and the slices are in the work products (HTML of the same pages)
@@ -155,6 +173,7 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ws), str(clone)], check=True)
     for role, item, name in (
+        ("ml_lead", "J-APPROACH", "Lea Lead"),
         ("ml_engineer", "J-TRAIN-001", "Eve Engineer"),
         ("data_owner", "J-DATA-v1", "Dan Owner"),
         ("ml_lead", model, "Lea Lead"),
@@ -184,6 +203,7 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     # the release package, approved, and the site
     package = ok("report", "release", validated, "--release", "-o", str(tmp_path / "release"))
     assert package["documents"] and all(d["approved"] for d in package["documents"]), package
+    assert "08-65" in [d["wp"] for d in package["documents"]], package
     assert (tmp_path / "release" / "MANIFEST.sha256").is_file()
     code, out, err = cli("site", "-w", ws, "-o", tmp_path / "site")
     assert code == 0, err
