@@ -32,10 +32,20 @@ class Report:
         return "sha256:" + hashlib.sha256(self.html).hexdigest()
 
 
-def render_report(root: Path, record: dict[str, Any], cache: dict[str, Any]) -> tuple[Report | None, str | None]:
+def render_report(root: Path, record: dict[str, Any], cache: dict[Any, Any]) -> tuple[Report | None, str | None]:
     """(the report, None) or (None, why there is none); ``cache`` keeps the loaded workspace
     for the other messages of the same delivery."""
     wp_id = record.get("report_wp")
+    key = ("report", wp_id, record.get("item"), record.get("event"), record.get("created"))
+    if key in cache:  # the messages of one event carry the same report, byte for byte
+        return cache[key]
+    cache[key] = _render_report(root, record, wp_id, cache)
+    return cache[key]
+
+
+def _render_report(
+    root: Path, record: dict[str, Any], wp_id: Any, cache: dict[Any, Any]
+) -> tuple[Report | None, str | None]:
     if not wp_id:
         return None, "no work product describes a " + str(record.get("kind"))
     try:
@@ -112,7 +122,7 @@ def email_bytes(config: ProjectConfig, record: dict[str, Any], report: Report | 
         msg.add_attachment(
             report.html, maintype="text", subtype="html", filename=f"{report.wp}_{record.get('item')}.html"
         )
-    return msg.as_bytes(policy=SMTP)
+    return msg.as_bytes(policy=SMTP.clone(max_line_length=998))  # headers unfolded: a fingerprint stays whole
 
 
 def webhook_bytes(record: dict[str, Any], report: Report | None, no_report: str | None) -> bytes:
