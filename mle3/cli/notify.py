@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -58,7 +58,7 @@ def notify(
 
     root = _workspace_root(workspace)
     config = load_config(root)  # a bad mle3.yaml: its one line, exit 2, nothing sent
-    rows = []
+    rows: list[dict[str, Any]] = []
     if list_:
         for e in pending(root):
             rows.append(

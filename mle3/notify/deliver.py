@@ -129,7 +129,9 @@ def _backoff(config: ProjectConfig, attempts: int, now: dt.datetime) -> str:
 
 def _one(root: Path, config: ProjectConfig, entry: outbox.Entry, cache: dict[str, Any]) -> Attempt:
     rec = entry.record
-    base = dict(message=entry.id, item=rec.get("item"), event=rec.get("event"), channel=rec.get("channel"))
+    base: dict[str, Any] = dict(
+        message=entry.id, item=rec.get("item"), event=rec.get("event"), channel=rec.get("channel")
+    )
     recipients = recipients_of(config, rec)
     lock = outbox.lock(root, entry.id)
     from filelock import Timeout
