@@ -51,8 +51,8 @@ def notify(
 ) -> int:
     """Deliver the messages in the outbox now (e-mail, webhooks); each attempt is recorded in the audit log.
     Exit 0: all delivered; 1: some still wait."""
-    from ..notify import deliver, pending
-    from ..notify.deliver import recipients_of
+    from ..notify.deliver import deliver, recipients_of
+    from ..notify.outbox import pending
     from ..output import emit_json
     from ..workspace.config import load_config
 

@@ -12,8 +12,25 @@ the outbox records they produce), :mod:`.message` (the bytes sent: the report at
 :mod:`.deliver` (attempts, backoff, audit entries, the background process).
 """
 
-from .deliver import Attempt, deliver, start_background
-from .events import inform
-from .outbox import pending
+from __future__ import annotations
 
-__all__ = ["Attempt", "deliver", "inform", "pending", "start_background"]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .deliver import Attempt, start_background
+    from .events import inform
+    from .outbox import pending
+
+#: name -> module; imported on first use, so the detached deliverer starts light
+#: (``deliver`` is the module: ``mle3.notify.deliver.deliver`` delivers the outbox)
+_EXPORTS = {"Attempt": "deliver", "start_background": "deliver", "inform": "events", "pending": "outbox"}
+
+__all__ = ["Attempt", "inform", "pending", "start_background"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(name)

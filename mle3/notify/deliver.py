@@ -192,15 +192,55 @@ def deliver(root: Path, *, due_only: bool = False, config: ProjectConfig | None 
     return out
 
 
+def run_background(root: Path, held: Any = None) -> None:
+    """The detached deliverer: one per workspace at a time (a second one started meanwhile
+    leaves its messages to the first, which lists the outbox again until nothing new is
+    due, also once after it lets go of its lock, so no message waits for the next event).
+    Each message is attempted once per run: a failed one waits for its retry time."""
+    from filelock import FileLock, Timeout
+
+    root = Path(root)
+    config = load_config(root)
+    folder = outbox.outbox_dir(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = held or FileLock(str(folder / ".deliverer.lock"), timeout=0)
+    tried: set[str] = set()
+    cache: dict[str, Any] = {}
+
+    def fresh() -> list[outbox.Entry]:
+        now = dt.datetime.now(dt.timezone.utc)
+        return [e for e in outbox.pending(root) if not e.problem and e.id not in tried and e.due(now)]
+
+    first = held is not None
+    while True:
+        if not first:
+            try:
+                lock.acquire()
+            except Timeout:
+                return
+        first = False
+        try:
+            while todo := fresh():
+                for entry in todo:
+                    tried.add(entry.id)
+                    _one(root, config, entry, cache)
+        finally:
+            lock.release()
+        if not fresh():
+            return
+
+
 def start_background(root: Path) -> None:
     """Start the detached deliverer (``python -m mle3.notify ROOT``): it outlives the
     command, reads nothing from it and writes nothing to its terminal."""
     package_parent = str(Path(__file__).resolve().parent.parent.parent)
+    folder = outbox.outbox_dir(Path(root)).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     try:
         subprocess.Popen(
-            [sys.executable, "-m", "mle3.notify", str(Path(root).resolve())],
+            [sys.executable, "-m", "mle3.notify", str(Path(root).resolve()), str(folder)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
