@@ -245,3 +245,23 @@ def test_the_background_deliverer_sends_without_notify(make_ws, cli, smtp_server
         time.sleep(0.1)
     assert [e["details"]["delivered"] for e in communications(root)] == [True, True]
     assert cli("notify", "--list", "-w", root, "--format", "json")[0] == 0
+
+
+def test_a_message_being_delivered_elsewhere_is_left_alone_and_a_crash_after_sending_never_resends(
+    make_ws, cli, smtp_server, http_receiver
+):
+    from mle3.notify import outbox
+
+    root = make_ws({"mle3.yaml": settings(smtp_server.port, http_receiver.port)})
+    cli("promote", "MODEL-v1", "--to", "training", "-w", root)
+    mail, hook = sorted(outbox.pending(root), key=lambda e: e.record["channel"])
+    with outbox.lock(root, mail.id):  # another process is delivering the e-mail
+        code, out, _ = cli("notify", "-w", root, "--format", "json", expect=1)
+    rows = {m["channel"]: m for m in json.loads(out)["messages"]}
+    assert rows["email"]["skipped"] and rows["webhook"]["delivered"] and not smtp_server.messages
+    # sent, then killed before its audit entry: the state says delivered; nothing is sent again
+    outbox.write_state(root, mail.id, {"attempts": 1, "delivered": True, "frozen": {"subject": "s"}})
+    cli("notify", "-w", root)
+    assert not smtp_server.messages and outbox.pending(root) == []
+    entries = [e["details"] for e in communications(root) if e["details"]["message"] == mail.id]
+    assert len(entries) == 1 and entries[0]["delivered"] is True
