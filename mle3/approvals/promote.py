@@ -28,6 +28,7 @@ from ..workspace import Workspace, item_key
 from ..workspace.layout import PROMOTE_LOCK
 from ..workspace.load import locked
 from ..ledger.fingerprint import Fingerprints
+from ..notify.events import on_promote
 from ..workspace.versions import SEMVER, model_line_of, next_release, version_of
 from ..ledger.duties import label, trainer_of, violations
 from ..ledger.gates import verified_approvals
@@ -274,4 +275,5 @@ def _promote_locked(ws: Workspace, ref: str, target: str, version: str | None) -
     if gate.version:
         details.update(version=gate.version, alias=gate.alias)
     audit.append(ws.root, AuditAction.PROMOTE, gate.model, details)
+    on_promote(ws, gate)  # 13-52: the inform rules' messages, queued before this returns
     return gate

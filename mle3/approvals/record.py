@@ -16,6 +16,7 @@ from ..errors import Mle3Error
 from ..workspace import Workspace, item_key
 from ..ledger.duties import trainer_of, violations
 from ..ledger.fingerprint import FINGERPRINT_VERSION, Fingerprints
+from ..notify.events import on_decision
 from ..ledger.approvals import ACTION, Approval, fresh_approvals, policy_roles
 
 
@@ -114,6 +115,7 @@ def approve(
     )
     if decision == "approved":
         approval.warnings = policy_warnings(ws, fingerprints, item, key_of_item, fingerprint, approval)
+    on_decision(ws, item.kind, approval)  # 13-52: the inform rules' messages, queued before this returns
     return approval
 
 

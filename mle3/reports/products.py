@@ -25,8 +25,10 @@ from ..rules.criteria import describe, evaluate
 from ..vocab import MODEL_METRICS, canonical_split
 from ..workspace.records import run_epochs
 from ..workspace import Workspace, item_key
+from ..workspace.schema import KINDS
 from . import charts, conditions
 from .approach import build_approach
+from .communications import build_communications
 from .hyperparameters import hyperparameters
 from .optimization import optimization_of
 
@@ -678,6 +680,14 @@ WORK_PRODUCTS: dict[str, WorkProduct] = {
         "wp_11-06.html.j2",
         build_model,
         (("01-53", "Trained ML model"), ("01-54", "Hyperparameter: the values it was trained with (final values)")),
+    ),
+    "13-52": WorkProduct(
+        "13-52",
+        "Communication evidence",
+        tuple(sorted({str(getattr(m, "kind", k)) for k, (m, plural) in KINDS.items() if not plural})),
+        "wp_13-52.html.j2",
+        lambda ctx, item, doc: build_communications(ctx, item),
+        (("13-52", "Communication evidence: who was informed of what, delivered or not (MLE.3.BP5)"),),
     ),
 }
 

@@ -95,6 +95,195 @@ class SliceSettings(_Strict):
     min_images: int = Field(default=30, ge=1)
 
 
+class Located(ValueError):
+    """A validation problem of a key below the model being validated: ``loc`` (relative to
+    that model) lets :func:`load_config` name the key's own line."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+#: keys that would hold a secret: mle3.yaml is in git, secrets come from the environment
+SECRET_KEY = r"(?i)^(.*[_-])?(password|passwd|pass|token|secret|api[_-]?key|credentials?)$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ADDRESS = r"^[^@\s<>,;\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+
+
+def _refuse_secrets(value: object) -> object:
+    import re
+
+    if isinstance(value, dict):
+        for key in value:
+            if isinstance(key, str) and re.match(SECRET_KEY, key):
+                raise Located(
+                    f"{key}: secrets come from the environment, never from mle3.yaml (in git): "
+                    f"{'token' if 'token' in key.lower() else 'password'}_env: NAME",
+                    (key,),
+                )
+    return value
+
+
+def _address(value: str) -> str:
+    import re
+
+    if not re.match(ADDRESS, value):
+        raise Located(f"{value!r} is not an e-mail address like name@example.com", ())
+    return value
+
+
+class SmtpSettings(_Strict):
+    """The mail server messages are sent through (``notifications.smtp``)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    #: starttls (port 587), ssl (SMTPS, port 465) or none (a relay on the local network)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    user: str | None = None
+    #: the environment variable holding the password (never the password itself)
+    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    sender: str
+    #: seconds one attempt may take (connect, each answer) before it gives up
+    timeout: Finite = Field(default=10.0, gt=0, le=300)
+
+    _secrets = model_validator(mode="before")(_refuse_secrets)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _address(value)
+
+
+class Webhook(_Strict):
+    """A receiver of JSON messages over HTTP(S) (a chat or ALM tool)."""
+
+    url: str
+    #: the environment variable holding a bearer token (sent as ``Authorization: Bearer``)
+    token_env: str | None = Field(default=None, pattern=ENV_NAME)
+    timeout: Finite = Field(default=10.0, gt=0, le=300)
+
+    _secrets = model_validator(mode="before")(_refuse_secrets)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise Located(f"webhook url {value!r} must be an http:// or https:// URL with a host", ())
+        if parts.username or parts.password:
+            raise Located("a webhook url carries no user or password: put a token in the environment (token_env)", ())
+        return value
+
+
+#: what an inform rule listens to: promote.<status>, approval.<work product or kind>, rejection.<...>
+EVENT = r"^(promote\.[a-z_*]+|(approval|rejection)\.([0-9]{2}-[0-9]{2}|[a-z_]+|\*))$"
+
+
+def known_event(event: str) -> bool:
+    """Whether an inform rule's ``on:`` entry names an event mle3 sends (``*`` matches any)."""
+    import re
+
+    from ..vocab import MODEL_STATUSES
+    from .schema import KINDS
+
+    if not re.match(EVENT, event):
+        return False
+    family, _, what = event.partition(".")
+    if family == "promote":
+        return what == "*" or what in MODEL_STATUSES
+    return what == "*" or "-" in what or (what in KINDS and not KINDS[what][1])
+
+
+class InformRule(_Strict):
+    """Who is told of which events: ``on:`` events, e-mail recipients and webhooks by name."""
+
+    on: list[str] = Field(min_length=1)
+    email: list[str] = Field(default_factory=list)
+    webhooks: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unquoted_on(cls, value: object) -> object:
+        """YAML 1.1 reads an unquoted ``on`` key as true; it means ``on``."""
+        if isinstance(value, dict) and True in value and "on" not in value:
+            value = {("on" if k is True else k): v for k, v in value.items()}
+        return value
+
+    @field_validator("on")
+    @classmethod
+    def _events(cls, value: list[str]) -> list[str]:
+        for i, event in enumerate(value):
+            if not known_event(event):
+                raise Located(
+                    f"unknown event {event!r}: promote.<status> (draft, training, validated, released, rejected, "
+                    "obsolete), approval.<work product or kind> or rejection.<...> (e.g. approval.11-07, "
+                    "approval.dataset; * for any)",
+                    (i,),
+                )
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for i, address in enumerate(value):
+            try:
+                _address(address)
+            except Located as exc:
+                raise Located(str(exc), (i,)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _someone(self) -> InformRule:
+        if not self.email and not self.webhooks:
+            raise Located("an inform rule names e-mail recipients (email:) or webhooks (webhooks:)", ())
+        return self
+
+
+class Notifications(_Strict):
+    """``notifications:`` in mle3.yaml: who is informed of what (13-52 communication evidence)."""
+
+    smtp: SmtpSettings | None = None
+    webhooks: dict[str, Webhook] = Field(default_factory=dict)
+    inform: list[InformRule] = Field(default_factory=list)
+    #: background: a detached process delivers right after the command; queue: messages wait
+    #: in the outbox for ``mle3 notify`` (CI, tests, a cron job)
+    deliver: Literal["background", "queue"] = "background"
+    #: seconds before the first retry of an undelivered message; doubled per attempt up to max_backoff
+    backoff: Finite = Field(default=60.0, ge=0)
+    max_backoff: Finite = Field(default=3600.0, ge=0)
+
+    _secrets = model_validator(mode="before")(_refuse_secrets)
+
+    @field_validator("webhooks")
+    @classmethod
+    def _names(cls, value: dict[str, Webhook]) -> dict[str, Webhook]:
+        import re
+
+        for name in value:
+            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", name):
+                raise Located(f"webhook name {name!r} must be letters, digits, _ . -", (name,))
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> Notifications:
+        for i, rule in enumerate(self.inform):
+            for j, name in enumerate(rule.webhooks):
+                if name not in self.webhooks:
+                    known = ", ".join(self.webhooks) or "none"
+                    raise Located(
+                        f"inform rule names webhook {name!r}, which notifications.webhooks does not define "
+                        f"(defined: {known})",
+                        ("inform", i, "webhooks", j),
+                    )
+            if rule.email and self.smtp is None:
+                raise Located(
+                    "inform rule sends e-mail but notifications.smtp names no mail server", ("inform", i, "email")
+                )
+        return self
+
+
 class ProjectConfig(_Strict):
     project: str = "unnamed project"
     external: list[str] = Field(default_factory=list, description="glob patterns of ids owned by other tools")
@@ -115,6 +304,8 @@ class ProjectConfig(_Strict):
     #: the folder mle3 writes its records to (runs, models, datasets, studies, audit); it
     #: is read like an item folder even when ``item_dirs`` does not name it
     artifacts_dir: str = Field("artifacts", min_length=1)
+    #: who is informed of promotions and approvals, by e-mail and webhooks (13-52)
+    notifications: Notifications = Field(default_factory=Notifications)
 
     @field_validator("data_roots")
     @classmethod
@@ -168,4 +359,7 @@ def load_config(root: Path) -> ProjectConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, Located):  # the key below the model that is wrong: its own line
+            loc, err["msg"] = loc + cause.loc, str(cause)
         raise Mle3Error(err["msg"], file=CONFIG_NAME, line=line_of(data, loc, 1), field=format_path(loc)) from None

@@ -117,6 +117,11 @@ class Layout:
         return self._state("queue")
 
     @property
+    def outbox_dir(self) -> str:
+        """Messages (e-mail, webhooks) waiting for delivery, one file each (``mle3 notify``)."""
+        return self._state("outbox")
+
+    @property
     def locks_dir(self) -> str:
         return self._state("locks")
 

@@ -1,10 +1,11 @@
 """The whole journey on the set-up the README recommends: a git workspace whose data lies
 below a data root outside it, approvals made in a second clone and merged back.
 
-an approach (08-65) the configuration follows -> register (with its per-image metadata against an ODD) -> check (share, coverage,
-combination, similarity criteria) -> train (slices evaluated) -> export -> PTQ -> QAT
-(slices of the children) -> evaluate -> every work product -> approve (in a clone) ->
-merge -> promote validated -> promote released -> release package -> site.
+an approach (08-65) the configuration follows -> register (with its per-image metadata
+against an ODD) -> check (share, coverage, combination, similarity criteria) -> train
+(slices evaluated) -> export -> PTQ -> QAT (slices of the children) -> evaluate -> every
+work product -> approve (in a clone) -> merge -> promote validated -> promote released ->
+release package -> site.
 Each step runs through the CLI as a user would; each later capability extends this test.
 """
 
@@ -24,7 +25,8 @@ pytestmark = pytest.mark.slow
 FILES = {
     "mle3.yaml": (
         "project: journey\ndata_roots:\n  nas: null\nslices:\n  min_images: 1\n"
-        "policy:\n  approvals:\n    '08-65': [ml_lead]\n    '04-11': [ml_engineer]\n    '11-07': [data_owner]\n    '13-65': [ml_lead]\n"
+        "policy:\n  approvals:\n    '08-65': [ml_lead]\n    '04-11': [ml_engineer]\n"
+        "    '11-07': [data_owner]\n    '13-65': [ml_lead]\n"
         "    '11-06': [ml_lead, safety_assessor]\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n"
     ),
     ".gitignore": ".mle3/\nartifacts/runs/*/ultralytics/weights/\nartifacts/runs/*/qat/weights/\n",
