@@ -838,7 +838,11 @@ def _informs_on_data(ws: Any) -> list[str]:
     events = []
     for rule in inform or []:
         on = getattr(rule, "on", None) or (rule.get("on") if isinstance(rule, dict) else None) or []
-        events += [str(e) for e in ([on] if isinstance(on, str) else on) if "dataset" in str(e) or "11-07" in str(e)]
+        events += [
+            str(e)
+            for e in ([on] if isinstance(on, str) else on)
+            if "dataset" in str(e) or "11-07" in str(e) or str(e) in ("approval.*", "rejection.*")
+        ]
     return sorted(set(events))
 
 
