@@ -100,8 +100,9 @@ def report(
         str,
         typer.Argument(
             metavar="WP",
-            help="04-11, 11-07, 13-65, 11-06, 'release' for the whole package of a model version, or 'assessment' "
-            "for the assessment view (no ITEM: the whole workspace; a model version: its trace).",
+            help="08-65, 04-11, 11-07, 13-51, 13-65, 11-06, 13-52, 'release' for the whole package of a model "
+            "version, or 'assessment' for the assessment view (no ITEM: the whole workspace; a model version: "
+            "its trace).",
         ),
     ],
     item: Annotated[

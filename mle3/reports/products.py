@@ -29,6 +29,7 @@ from ..workspace.schema import KINDS
 from . import charts, conditions
 from .approach import build_approach
 from .communications import build_communications
+from .consistency import build_consistency
 from .hyperparameters import hyperparameters
 from .optimization import optimization_of
 
@@ -662,6 +663,14 @@ WORK_PRODUCTS: dict[str, WorkProduct] = {
             ("03-53", "ML data: per-image metadata and data characteristics"),
         ),
     ),
+    "13-51": WorkProduct(
+        "13-51",
+        "Consistency evidence",
+        ("model_version",),
+        "wp_13-51.html.j2",
+        lambda ctx, item, doc: build_consistency(ctx, item),
+        (("13-51", "Consistency evidence: the trace both ways, the check behind each link (MLE.3.BP4)"),),
+    ),
     "13-65": WorkProduct(
         "13-65",
         "ML training report",
@@ -669,7 +678,7 @@ WORK_PRODUCTS: dict[str, WorkProduct] = {
         "wp_13-65.html.j2",
         build_training_report,
         (
-            ("13-51", "Consistency evidence: criteria with actual values, trace checks"),
+            ("13-51", "Consistency evidence: the criteria of the model with their actual values"),
             ("MLE.3.BP5", "Summary of the training and optimization results"),
         ),
     ),

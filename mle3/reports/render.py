@@ -134,7 +134,14 @@ def release_package(
     cfg = ws.resolve(run.config) if run is not None and run.kind == "run" else run
     dataset = ws.resolve(model.training_data.dataset_version)
     approach = ws.resolve(cfg.approach) if cfg is not None and cfg.kind == "training" and cfg.approach else None
-    subjects = [("08-65", approach), ("04-11", cfg), ("11-07", dataset), ("13-65", model), ("11-06", model)]
+    subjects = [
+        ("08-65", approach),
+        ("04-11", cfg),
+        ("11-07", dataset),
+        ("13-51", model),
+        ("13-65", model),
+        ("11-06", model),
+    ]
     present = [(wp_id, s) for wp_id, s in subjects if s is not None and s.kind in WORK_PRODUCTS[wp_id].kinds]
     if release:  # every document's gate first: a refused package writes nothing
         refuse_release(ctx, [(wp_id, ctx.document(WORK_PRODUCTS[wp_id], s)) for wp_id, s in present])

@@ -47,6 +47,7 @@ class Policy(_Strict):
             "04-11": ["ml_engineer"],
             "11-07": ["data_owner"],
             "13-65": ["ml_lead"],
+            "13-51": ["safety_assessor"],
             "11-06": ["ml_lead", "safety_assessor"],
             "validated": ["ml_lead"],
             "released": ["ml_lead", "safety_assessor"],

@@ -4,14 +4,18 @@ below a data root outside it, approvals made in a second clone and merged back.
 an approach (08-65) the configuration follows -> register (with its per-image metadata
 against an ODD) -> check (share, coverage, combination, similarity criteria) -> train
 (slices evaluated) -> export -> PTQ -> QAT (slices of the children) -> evaluate -> every
-work product -> approve (in a clone) -> merge -> promote validated -> promote released ->
-release package -> site.
+work product (08-65, 04-11, 11-07, 13-51 consistency, 13-65, 11-06) -> approve (in a clone)
+-> merge -> promote validated -> promote released -> release package -> the release informs
+by e-mail (13-52, a real SMTP server) -> assessment view and sphinx-needs -> site.
 Each step runs through the CLI as a user would; each later capability extends this test.
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -26,7 +30,7 @@ FILES = {
     "mle3.yaml": (
         "project: journey\ndata_roots:\n  nas: null\nslices:\n  min_images: 1\n"
         "policy:\n  approvals:\n    '08-65': [ml_lead]\n    '04-11': [ml_engineer]\n"
-        "    '11-07': [data_owner]\n    '13-65': [ml_lead]\n"
+        "    '11-07': [data_owner]\n    '13-65': [ml_lead]\n    '13-51': [safety_assessor]\n"
         "    '11-06': [ml_lead, safety_assessor]\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n"
     ),
     ".gitignore": ".mle3/\nartifacts/runs/*/ultralytics/weights/\nartifacts/runs/*/qat/weights/\n",
@@ -69,6 +73,30 @@ FILES = {
 }
 
 
+class Mailbox(list):
+    port: int
+
+
+def smtp_server(request: pytest.FixtureRequest) -> Mailbox:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) for the test's duration: (recipients, bytes) per message."""
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            box.append((list(envelope.rcpt_tos), envelope.original_content))
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        box.port = s.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port)
+    controller.start()
+    request.addfinalizer(controller.stop)
+    return box
+
+
 def git(cwd: Path, *args: str, name: str = "Tom Trainer") -> str:
     return subprocess.run(
         ["git", "-c", f"user.name={name}", "-c", f"user.email={name.split()[0].lower()}@example.com", *args],
@@ -79,7 +107,7 @@ def git(cwd: Path, *args: str, name: str = "Tom Trainer") -> str:
     ).stdout
 
 
-def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tmp_path, monkeypatch):
+def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tmp_path, monkeypatch, request):
     import jsonschema
 
     from mle3.cli.shapes import find as find_shape
@@ -89,7 +117,14 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     require_weasyprint()
     nas = tmp_path / "nas"
     monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
-    ws = write_files(tmp_path / "ws", FILES)
+    mails = smtp_server(request)
+    # 13-52: the safety team is informed of a release by e-mail (queued, delivered by `mle3 notify`)
+    notifications = (
+        "notifications:\n  deliver: queue\n  backoff: 0\n"
+        f"  smtp: {{host: 127.0.0.1, port: {mails.port}, security: none, sender: mle3@example.com, timeout: 5}}\n"
+        "  inform:\n    - on: [promote.released]\n      email: [safety@example.com]\n"
+    )
+    ws = write_files(tmp_path / "ws", {**FILES, "mle3.yaml": FILES["mle3.yaml"] + notifications})
     git(ws, "init", "-q", "-b", "main")
     git(ws, "config", "user.name", "Tom Trainer")
     git(ws, "config", "user.email", "tom@example.com")
@@ -161,6 +196,7 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
         ("08-65", "J-APPROACH"),
         ("04-11", "J-TRAIN-001"),
         ("11-07", "J-DATA-v1"),
+        ("13-51", model),
         ("13-65", model),
         ("11-06", model),
     ):
@@ -170,6 +206,12 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     for wp, item, section in (("11-07", "J-DATA-v1", "Data characteristics"), ("13-65", model, "Per-condition")):
         ok("report", wp, item, "--to", "html", "-o", str(docs / f"{wp}.html"))
         assert section in (docs / f"{wp}.html").read_text(), wp
+
+    # 13-51: every link of the trace is consistent by its facts (weights, data fingerprint below the root, criteria)
+    ok("report", "13-51", model, "--to", "html", "-o", str(docs / "13-51.html"))
+    consistency = (docs / "13-51.html").read_text()
+    assert "INCONSISTENT" not in consistency and "hashes to the recorded sha256" in consistency
+    assert "the registered one" in consistency and "parent fingerprint" in consistency  # the PTQ/QAT children
 
     # the approvals are made in a second clone, on a branch, and merged back
     clone = tmp_path / "clone"
@@ -205,7 +247,26 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     # the release package, approved, and the site
     package = ok("report", "release", validated, "--release", "-o", str(tmp_path / "release"))
     assert package["documents"] and all(d["approved"] for d in package["documents"]), package
-    assert "08-65" in [d["wp"] for d in package["documents"]], package
+    assert {"08-65", "13-51"} <= {d["wp"] for d in package["documents"]}, package
+
+    # the release informed the safety team: queued by promote, delivered now, recorded in the audit log
+    assert not mails
+    delivered = ok("notify")
+    assert delivered["delivered"] == 1 and delivered["undelivered"] == 0, delivered
+    assert [rcpt for rcpt, _ in mails] == [["safety@example.com"]]
+    message = email.message_from_bytes(mails[0][1], policy=email.policy.default)
+    assert validated in str(message["Subject"]) and "released" in str(message["Subject"])
+    assert message["X-Mle3-Item"] == validated
+    ok("report", "13-52", validated, "--to", "html", "-o", str(docs / "13-52.html"))
+    assert "safety@example.com" in (docs / "13-52.html").read_text()
+    # the assessment view finds it: BP5 has its communication, and sphinx-needs link to S-CORE
+    ok("report", "assessment", validated, "--to", "json", "-o", str(docs / "assessment.json"), as_json=False)
+    view = json.loads((docs / "assessment.json").read_text())
+    bp5 = next(p for x in view["processes"] for p in x["practices"] if p["id"] == "MLE.3.BP5")
+    assert "safety@example.com" in bp5["reason"] and "no communication evidence" not in bp5["reason"], bp5
+    ok("report", "assessment", validated, "--to", "needs", "-o", str(docs / "needs.json"), as_json=False)
+    needs = json.loads((docs / "needs.json").read_text())
+    assert "std_req__aspice_40__MLE-3-BP5" in json.dumps(needs)
     assert (tmp_path / "release" / "MANIFEST.sha256").is_file()
     code, out, err = cli("site", "-w", ws, "-o", tmp_path / "site")
     assert code == 0, err

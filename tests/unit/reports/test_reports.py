@@ -24,7 +24,8 @@ def pdf_text(path) -> str:
 
 
 @pytest.mark.parametrize(
-    "wp,item", [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-65", MODEL), ("11-06", MODEL)]
+    "wp,item",
+    [("04-11", "TINY-TRAIN-001"), ("11-07", "TINY-DATA-v1"), ("13-51", MODEL), ("13-65", MODEL), ("11-06", MODEL)],
 )
 def test_each_work_product_renders_its_key_facts_as_draft(trained_ws, cli, wp, item):
     out = trained_ws / f"{wp}.pdf"
@@ -122,7 +123,7 @@ def test_release_package_has_all_documents_and_a_verifiable_manifest(trained_ws,
     code, out, err = cli("report", "release", MODEL, "-o", target, "-w", trained_ws, "--format", "json")
     assert code == 0, err
     docs = json.loads(out)["documents"]
-    assert sorted(d["wp"] for d in docs) == ["04-11", "11-06", "11-07", "13-65"]
+    assert sorted(d["wp"] for d in docs) == ["04-11", "11-06", "11-07", "13-51", "13-65"]
     names = {p.name for p in target.iterdir()}
     assert {"index.html", "traceability-matrix.html", "MANIFEST.sha256", "release.json"} <= names
     for line in (target / "MANIFEST.sha256").read_text().splitlines():

@@ -1,0 +1,121 @@
+"""The 13-51 consistency evidence: each link of a model's trace judged by the facts behind it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+MODEL = "TINY-MODEL-v0.1.0"
+
+
+def evidence(root: Path) -> dict:
+    from mle3 import build_graph, load_workspace
+    from mle3.reports.consistency import build_consistency
+    from mle3.reports.products import Context
+
+    ws = load_workspace(root)
+    ctx = Context(ws, build_graph(ws))
+    return build_consistency(ctx, ws.get(MODEL))
+
+
+def link(data: dict, source_kind: str, relation: str, target: str | None = None) -> dict:
+    found = [
+        x
+        for x in data["links"]
+        if x["source_kind"] == source_kind and x["relation"] == relation and target in (None, x["target"])
+    ]
+    assert len(found) == 1, [(x["source"], x["relation"]) for x in data["links"]]
+    return found[0]
+
+
+def run_file(root: Path) -> Path:
+    return next((root / "artifacts/runs").glob("*/run.yaml"))
+
+
+def test_a_freshly_trained_model_is_consistent_by_facts_not_by_links(trained_ws):
+    data = evidence(trained_ws)
+    assert data["consistent"] and data["counts"]["inconsistent"] == 0, data["links"]
+    trained = link(data, "model_version", "trained_by")
+    assert trained["verdict"] == "consistent"
+    assert any("hashes to the recorded sha256" in f for f in trained["facts"]), trained
+    data_link = link(data, "model_version", "uses_dataset")
+    assert any("the registered one" in f for f in data_link["facts"]) and any(
+        "as registered" in f for f in data_link["facts"]
+    )
+    criteria = link(data, "model_version", "traces_to", "REQ-PERF")
+    assert criteria["target"] == "REQ-PERF" and any(
+        f.startswith("met: mAP_50 on test") and "actual" in f for f in criteria["facts"]
+    )
+    # a link with nothing to compare says so, it does not pass
+    satisfied = link(data, "dataset", "satisfies")
+    assert satisfied["verdict"] == "linked" and "no criterion" in satisfied["check"]
+    model_node = next(n for n in data["nodes"] if n["key"] == MODEL)
+    assert {r["for"] for r in model_node["approvals"]["rows"]} >= {"11-06", "13-65", "13-51"}
+    assert all(r["state"] == "missing" for r in model_node["approvals"]["rows"])
+
+
+def test_weights_changed_on_disk_make_the_training_link_inconsistent(trained_ws):
+    model = yaml.safe_load((trained_ws / f"artifacts/models/{MODEL}.yaml").read_text())["model_version"]
+    weights = trained_ws / model["artifacts"]["weights"]
+    weights.write_bytes(weights.read_bytes() + b"tampered")
+    data = evidence(trained_ws)
+    trained = link(data, "model_version", "trained_by")
+    assert trained["verdict"] == "inconsistent" and not data["consistent"]
+    assert any("the record says" in p for p in trained["problems"]), trained
+
+
+def test_a_run_that_recorded_other_data_is_inconsistent_with_the_registered_version(trained_ws):
+    path = run_file(trained_ws)
+    doc = yaml.safe_load(path.read_text())
+    doc["run"]["dataset_fingerprint"] = "sha256:" + "0" * 64
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    data = evidence(trained_ws)
+    used = link(data, "run", "uses_dataset")
+    assert used["verdict"] == "inconsistent" and "recorded data fingerprint sha256:00000" in used["problems"][0]
+
+
+def test_an_unmet_criterion_shows_its_actual_value(trained_ws):
+    req = trained_ws / "requirements/R.yaml"
+    req.write_text(req.read_text().replace("min: 0.0", "min: 0.999"))
+    criteria = link(evidence(trained_ws), "model_version", "traces_to", "REQ-PERF")
+    assert criteria["verdict"] == "inconsistent"
+    assert criteria["problems"][0].startswith("not met: mAP_50 on test >= 0.999: actual ")
+    assert any(f["rule"] == "criteria.unmet" for f in criteria["findings"])
+
+
+def test_a_reference_to_nothing_is_named(trained_ws):
+    path = trained_ws / f"artifacts/models/{MODEL}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["model_version"]["traceability"]["requirements"].append("REQ-GONE")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    data = evidence(trained_ws)
+    assert [d["target"] for d in data["dangling"]] == ["REQ-GONE"] and data["dangling"][0]["verdict"] == "inconsistent"
+    assert not data["consistent"]
+
+
+def test_approvals_show_fresh_by_whom_then_stale(trained_ws, cli):
+    cli("approve", MODEL, "--role", "safety_assessor", "--name", "Sam Safety", "-w", trained_ws)
+    node = next(n for n in evidence(trained_ws)["nodes"] if n["key"] == MODEL)
+    fresh = [r for r in node["approvals"]["rows"] if r["for"] == "13-51"]
+    assert fresh[0]["state"] == "fresh" and fresh[0]["by"][0].startswith("Sam Safety at ")
+    req = trained_ws / "requirements/R.yaml"
+    req.write_text(req.read_text().replace("Tiny detector quality", "Tiny detector quality (edited)"))
+    node = next(n for n in evidence(trained_ws)["nodes"] if n["key"] == MODEL)
+    stale = [r for r in node["approvals"]["rows"] if r["for"] == "13-51"]
+    assert stale[0]["state"] == "stale" and "Sam Safety" in stale[0]["stale"][0]
+
+
+def test_the_document_renders_and_names_what_is_inconsistent(trained_ws, cli):
+    model = yaml.safe_load((trained_ws / f"artifacts/models/{MODEL}.yaml").read_text())["model_version"]
+    weights = trained_ws / model["artifacts"]["weights"]
+    weights.write_bytes(b"not the weights")
+    out = trained_ws / "1351.html"
+    code, _, err = cli("report", "13-51", MODEL, "--to", "html", "-o", out, "-w", trained_ws)
+    assert code == 0, err
+    html = out.read_text()
+    assert "13-51" in html and "INCONSISTENT" in html and "the record says" in html and "DRAFT" in html
+    assert "Check result" in html and "ASPICE 4.0 information items" in html
+    # a data set version is no model version: usage error, one line
+    code, _, err = cli("report", "13-51", "TINY-DATA-v1", "-o", out, "-w", trained_ws, expect=2)
+    assert "13-51" in err and "Traceback" not in err
