@@ -88,6 +88,87 @@ ASSESSMENT = declare(
         "counts": obj({"present": INT, "partial": INT, "missing": INT}),
     },
 )
+_FINDING = obj({"rule": STR, "severity": STR, "item": nullable(STR), "where": STR, "message": STR})
+_VERDICT = {"enum": ["consistent", "linked", "warning", "inconsistent"]}
+CONSISTENCY = declare(
+    "mle3.consistency/1",
+    "`mle3 report 13-51 MODEL --to json`: the model's trace both ways, each link with the check behind it, its "
+    "facts, problems, findings and verdict, and every item's approvals.",
+    {
+        "project": STR,
+        "model": STR,
+        "status": STR,
+        "fingerprint": STR,
+        "generated": STR,
+        "tool": STR,
+        "git": OBJ,
+        "consistent": BOOL,
+        "counts": obj({"consistent": INT, "linked": INT, "warning": INT, "inconsistent": INT}),
+        "check": obj({"errors": INT, "warnings": INT, "trace_errors": INT, "trace_warnings": INT}),
+        "upstream": INT,
+        "downstream": INT,
+        "links": arr(
+            obj(
+                {
+                    "source": STR,
+                    "source_kind": STR,
+                    "relation": STR,
+                    "target": STR,
+                    "target_kind": STR,
+                    "side": {"enum": ["up", "down"]},
+                    "check": STR,
+                    "facts": STRS,
+                    "problems": STRS,
+                    "warnings": STRS,
+                    "findings": arr(_FINDING),
+                    "verdict": _VERDICT,
+                }
+            )
+        ),
+        "dangling": arr(
+            obj(
+                {
+                    "source": STR,
+                    "relation": STR,
+                    "target": STR,
+                    "verdict": {"enum": ["inconsistent", "external"]},
+                    "message": STR,
+                }
+            )
+        ),
+        "nodes": arr(
+            obj(
+                {
+                    "key": STR,
+                    "kind": STR,
+                    "title": nullable(STR),
+                    "status": nullable(STR),
+                    "side": {"enum": ["model", "up", "down"]},
+                    "file": nullable(STR),
+                    "approvals": obj(
+                        {
+                            "fingerprint": STR,
+                            "rows": arr(
+                                obj(
+                                    {
+                                        "for": STR,
+                                        "role": STR,
+                                        "state": {"enum": ["fresh", "stale", "rejected", "missing"]},
+                                        "by": STRS,
+                                        "stale": STRS,
+                                        "rejected": STRS,
+                                    }
+                                )
+                            ),
+                            "not_counted": STRS,
+                        }
+                    ),
+                    "findings": arr(_FINDING),
+                }
+            )
+        ),
+    },
+)
 DOCUMENT_FORMATS = ("pdf", "html")
 VIEW_FORMATS = ("pdf", "html", "json", "needs")
 ReportFormatOpt = Annotated[str, format_with_legacy(DOCUMENT_FORMATS)]
@@ -115,7 +196,7 @@ def report(
         typer.Option(
             "--to",
             help="Document format (a release has both); the assessment view also json (mle3.assessment/1) and "
-            "needs (a sphinx-needs needs.json).",
+            "needs (a sphinx-needs needs.json); the 13-51 also json (mle3.consistency/1).",
         ),
     ] = "pdf",
     format: ReportFormatOpt = "text",
@@ -135,8 +216,12 @@ def report(
         return _assessment(item, output, to, format, workspace)
     if item is None:
         raise Mle3Error(f"mle3 report {work_product} needs the ITEM it describes (only 'assessment' has none)")
+    if work_product == "13-51" and to == "json":
+        return _consistency_json(item, output, format, workspace)
     if to not in DOCUMENT_FORMATS:
-        raise Mle3Error(f"--to {to} is for the assessment view; work product {work_product} is pdf or html")
+        raise Mle3Error(
+            f"--to {to} is for the assessment view (and json for the 13-51); work product {work_product} is pdf or html"
+        )
     ws, graph = _load(workspace)
     if work_product == "release":
         target = output or Path(f"release-{item}")
@@ -188,6 +273,44 @@ def report(
     else:
         state = "APPROVED" if d.approved else "DRAFT, missing " + (", ".join(d.missing_roles) or "an approval policy")
         typer.echo(f"{d.wp} {d.item}: {d.path} ({state})")
+    return ExitCode.OK
+
+
+def _consistency_json(item: str, output: Path | None, format: str, workspace: Any) -> int:
+    """``mle3 report 13-51 MODEL --to json``: the consistency evidence as data (mle3.consistency/1)."""
+    import json
+
+    from .._atomic import atomic_write_text
+    from ..output import emit_json
+    from ..reports.consistency import consistency_json
+    from ..reports.products import Context
+
+    ws, graph = _load(workspace)
+    model = ws.get(item)
+    if model.kind != "model_version":
+        raise Mle3Error(f"work product 13-51 is for a model_version; {item} is a {model.kind}")
+    data = consistency_json(Context(ws, graph), model)
+    target = output or Path(f"13-51_{item}.json")
+    atomic_write_text(target, json.dumps(data, indent=2) + "\n")
+    if format == "json":
+        emit_json(
+            {
+                "schema": REPORT,
+                "documents": [
+                    {
+                        "wp": "13-51",
+                        "item": data["model"],
+                        "file": str(target),
+                        "approved": False,
+                        "missing_roles": [],
+                        "fingerprint": data["fingerprint"],
+                    }
+                ],
+            }
+        )
+    else:
+        verdict = "consistent" if data["consistent"] else f"{data['counts']['inconsistent']} link(s) INCONSISTENT"
+        typer.echo(f"13-51 {data['model']}: {target} (data, not under approval; {verdict})")
     return ExitCode.OK
 
 

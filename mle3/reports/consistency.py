@@ -485,3 +485,36 @@ def build_consistency(ctx: Any, model: Any) -> dict[str, Any]:
         },
         "consistent": counts["inconsistent"] == 0,
     }
+
+
+#: the JSON of ``mle3 report 13-51 MODEL --to json`` (declared in mle3.cli.reports)
+SCHEMA = "mle3.consistency/1"
+
+
+def consistency_json(ctx: Any, model: Any) -> dict[str, Any]:
+    """The 13-51 as data (what a CI job or an ALM import reads): the same facts the
+    document shows, with the workspace's commit and the model's fingerprint."""
+    import datetime as dt
+
+    from .. import __version__
+    from .products import git_commit
+
+    data = build_consistency(ctx, model)
+    return {
+        "schema": SCHEMA,
+        "project": ctx.ws.config.project,
+        "model": item_key(model),
+        "status": model.status,
+        "fingerprint": ctx.fingerprints.of(item_key(model)),
+        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "tool": f"mle3 {__version__}",
+        "git": git_commit(ctx.ws),
+        "consistent": data["consistent"],
+        "counts": data["counts"],
+        "check": data["check"],
+        "upstream": data["upstream_count"],
+        "downstream": data["downstream_count"],
+        "links": data["links"],
+        "dangling": data["dangling"],
+        "nodes": data["nodes"],
+    }

@@ -119,3 +119,22 @@ def test_the_document_renders_and_names_what_is_inconsistent(trained_ws, cli):
     # a data set version is no model version: usage error, one line
     code, _, err = cli("report", "13-51", "TINY-DATA-v1", "-o", out, "-w", trained_ws, expect=2)
     assert "13-51" in err and "Traceback" not in err
+
+
+def test_the_evidence_as_json_is_the_published_shape(trained_ws, cli, tmp_path):
+    import json
+
+    import jsonschema
+
+    from mle3.cli.shapes import find
+
+    out = tmp_path / "c.json"
+    code, stdout, err = cli("report", "13-51", MODEL, "--to", "json", "-o", out, "-w", trained_ws)
+    assert code == 0 and "consistent" in stdout, err
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, find("mle3.consistency/1"))
+    assert data["model"] == MODEL and data["consistent"] is True and data["git"]["commit"] is None
+    assert {x["relation"] for x in data["links"]} >= {"trained_by", "uses_dataset", "traces_to", "uses_config"}
+    # json is the 13-51's and the assessment view's only: another work product says so
+    code, _, err = cli("report", "11-06", MODEL, "--to", "json", "-o", out, "-w", trained_ws, expect=2)
+    assert "pdf or html" in err
