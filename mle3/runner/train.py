@@ -783,6 +783,12 @@ def _end(
     fields["duration_s"] = round(total, 2)
     if trace:
         fields["traceback"] = trace
+    if status != "success":
+        # a signal between an epoch's line and the record's update: the line is what happened
+        done = max((e["epoch"] for e in record.epochs() if isinstance(e.get("epoch"), int)), default=0)
+        known = record.data.get("epochs_completed")
+        if done > (known if isinstance(known, int) else 0):
+            fields["epochs_completed"] = done
     record.update(**fields)
 
 
