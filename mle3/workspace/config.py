@@ -36,23 +36,35 @@ class RuleOverride(_Strict):
         return "off" if value is False else value
 
 
+#: the roles each work product and each model status needs unless mle3.yaml says otherwise
+DEFAULT_APPROVALS: dict[str, list[str]] = {
+    "08-65": ["ml_lead"],
+    "04-11": ["ml_engineer"],
+    "11-07": ["data_owner"],
+    "13-51": ["safety_assessor"],
+    "13-65": ["ml_lead"],
+    "11-06": ["ml_lead", "safety_assessor"],
+    "validated": ["ml_lead"],
+    "released": ["ml_lead", "safety_assessor"],
+}
+
+
 class Policy(_Strict):
     split_ratios: dict[str, tuple[Finite, Finite]] = Field(
         default_factory=lambda: {"train": (0.6, 0.8), "val": (0.1, 0.2), "test": (0.1, 0.2)}
     )
-    #: work product id (e.g. "13-65") or "validated"/"released" -> required roles
-    approvals: dict[str, list[str]] = Field(
-        default_factory=lambda: {
-            "08-65": ["ml_lead"],
-            "04-11": ["ml_engineer"],
-            "11-07": ["data_owner"],
-            "13-65": ["ml_lead"],
-            "13-51": ["safety_assessor"],
-            "11-06": ["ml_lead", "safety_assessor"],
-            "validated": ["ml_lead"],
-            "released": ["ml_lead", "safety_assessor"],
-        }
-    )
+    #: work product id (e.g. "13-65") or "validated"/"released" -> required roles; what
+    #: mle3.yaml names replaces that entry, the others keep their default (``[]``: none)
+    approvals: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_APPROVALS))
+
+    @field_validator("approvals", mode="before")
+    @classmethod
+    def _over_the_defaults(cls, value: object) -> object:
+        """An entry written in mle3.yaml overrides the default of that key only: adding the
+        13-52 must not drop the roles a release needs (a gate nobody switched off)."""
+        if isinstance(value, dict):
+            return {**DEFAULT_APPROVALS, **value}
+        return value
     trainer_may_approve_release: bool = False
     one_role_per_person: bool = True
     require_signatures: bool = False

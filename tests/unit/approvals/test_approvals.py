@@ -128,7 +128,7 @@ def test_separation_of_duties(trained_ws, cli):
 def test_a_policy_without_roles_for_the_upstream_work_products_says_so_at_release(trained_ws, cli):
     (trained_ws / "mle3.yaml").write_text(
         "project: tiny\npolicy:\n  approvals:\n    validated: [ml_lead]\n    released: [ml_lead, safety_assessor]\n  "
-        "  '13-65': [ml_lead]\n"
+        "  '13-65': [ml_lead]\n    '04-11': []\n    '11-07': []\n"
     )
     cli("approve", MODEL, "--role", "ml_lead", "--name", "Lea Lead", "-w", trained_ws)
     assert cli("promote", MODEL, "--to", "validated", "-w", trained_ws)[0] == 0
@@ -140,6 +140,17 @@ def test_a_policy_without_roles_for_the_upstream_work_products_says_so_at_releas
         "the 04-11 of TINY-TRAIN-001 needs no approval: policy.approvals in mle3.yaml names no role for 04-11",
         "the 11-07 of TINY-DATA-v1 needs no approval: policy.approvals in mle3.yaml names no role for 11-07",
     ]
+
+
+def test_an_entry_added_to_the_policy_keeps_the_default_gates(trained_ws, cli):
+    # adding the 13-52 (or any one entry) must not switch off the roles a release needs
+    (trained_ws / "mle3.yaml").write_text("project: tiny\npolicy:\n  approvals:\n    '13-52': [safety_assessor]\n")
+    from mle3 import load_workspace
+
+    approvals = load_workspace(trained_ws).config.policy.approvals
+    assert approvals["13-52"] == ["safety_assessor"] and approvals["released"] == ["ml_lead", "safety_assessor"]
+    code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json", expect=1)
+    assert any("ml_lead" in m for m in json.loads(out)["missing"]), out
 
 
 def test_unmet_criterion_blocks_promotion(trained_ws, cli):

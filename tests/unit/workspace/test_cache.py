@@ -53,7 +53,7 @@ def test_artifact_appearing_invalidates_result_cache(make_ws, cli):
             MODEL: "model_version:\n  id: MODEL-v1\n  training_run: TRAIN\n  metrics: {test: {mAP_50: 0.7}}\n  "
             "artifacts: {weights: models/w.pt}\n  training_data: {dataset_version: DATA-v1}\n  traceability: "
             "{requirements: [REQ-D, REQ-P]}\n  status: released\n",
-            "mle3.yaml": "project: t\nexternal: ['SYS-*']\npolicy:\n  approvals: {}\n",
+            "mle3.yaml": "project: t\nexternal: ['SYS-*']\npolicy:\n  approvals: {validated: [], released: []}\n",
         }
     )
     age_all(root)
