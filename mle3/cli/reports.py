@@ -246,11 +246,19 @@ def report(
             )
         else:
             for d in docs:
-                typer.echo(
-                    f"{d.wp} {d.item}: {d.path} "
-                    f"({'APPROVED' if d.approved else 'DRAFT, missing ' + ', '.join(d.missing_roles)})"
+                state = (
+                    "a record"
+                    if d.record
+                    else "APPROVED"
+                    if d.approved
+                    else "DRAFT, missing " + (", ".join(d.missing_roles) or "an approval policy")
                 )
-            typer.echo(f"package in {target}/ (index.html, traceability-matrix.html, MANIFEST.sha256)")
+                typer.echo(f"{d.wp} {d.item}: {d.path} ({state})")
+            drafts = [d for d in docs if not d.approved and not d.record]
+            typer.echo(
+                f"package in {target}/ (index.html, traceability-matrix.html, release.json, MANIFEST.sha256)"
+                + (f"; {len(drafts)} of {len(docs)} documents are DRAFT: not for release" if drafts else "")
+            )
         return ExitCode.OK
     target = output or Path(f"{work_product}_{item}.{to}")
     d = render_document(ws, graph, work_product, item, to, target, release=release)
@@ -271,7 +279,13 @@ def report(
             }
         )
     else:
-        state = "APPROVED" if d.approved else "DRAFT, missing " + (", ".join(d.missing_roles) or "an approval policy")
+        state = (
+            "a record, not under approval"
+            if d.record
+            else "APPROVED"
+            if d.approved
+            else "DRAFT, missing " + (", ".join(d.missing_roles) or "an approval policy")
+        )
         typer.echo(f"{d.wp} {d.item}: {d.path} ({state})")
     return ExitCode.OK
 

@@ -145,7 +145,7 @@ def release_refusal(doc: dict[str, Any], findings: Iterable[Any], v: Verified, t
     missing, approvals that did not count, and findings on its evidence (data changed
     since registration, stale approvals, audit log problems)."""
     reasons = []
-    if not doc["approved"]:
+    if not doc["approved"] and not doc.get("record"):
         missing = ", ".join(doc["missing_roles"]) or "an approval policy for this work product"
         reasons.append(f"not approved (missing: {missing})")
         reasons.extend(d.message for d in v.dropped_for(doc["item"]))

@@ -47,6 +47,9 @@ class WorkProduct:
     #: the ASPICE 4.0 information items (MLE.3, SUP.11) it provides, as (id, name and part): the
     #: assessor's vocabulary beside this project's work product ids
     information_items: tuple[tuple[str, str], ...] = ()
+    #: a record of what happened (the 13-52): never approved, so never a DRAFT; a release
+    #: package carries it as it stands
+    record: bool = False
 
 
 def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -130,7 +133,7 @@ class Context:
     def document(self, wp: WorkProduct, item: Any) -> dict[str, Any]:
         key = item_key(item)
         fp = self.fingerprints.of(key)
-        roles = self.ws.config.policy.approvals.get(wp.id, [])
+        roles = [] if wp.record else self.ws.config.policy.approvals.get(wp.id, [])
         statuses = role_status(self.approvals, key, fp, roles)
         approved = [
             replace(a, name=label(a)) for st in statuses for a in st.approved_by
@@ -155,6 +158,7 @@ class Context:
             "approvals": approved,
             "stale_approvals": stale,
             "approved": bool(roles) and all(st.ok for st in statuses),
+            "record": wp.record,
             "not_counted": [d.message for d in self.counted.dropped_for(key)],
             "source_file": item._file,
         }
@@ -697,6 +701,7 @@ WORK_PRODUCTS: dict[str, WorkProduct] = {
         "wp_13-52.html.j2",
         lambda ctx, item, doc: build_communications(ctx, item),
         (("13-52", "Communication evidence: who was informed of what, delivered or not (MLE.3.BP5)"),),
+        record=True,
     ),
 }
 

@@ -36,6 +36,8 @@ class Rendered:
     approved: bool
     missing_roles: list[str]
     fingerprint: str
+    #: a record (the 13-52), which no approval makes more or less final
+    record: bool = False
 
 
 def render_html(ctx: Context, wp_id: str, ref: str) -> tuple[str, dict[str, Any]]:
@@ -114,7 +116,9 @@ def render_document(
         atomic_write_bytes(output, html_to_pdf(html, ws))
     else:
         atomic_write_text(output, html)
-    return Rendered(wp_id, doc["item"], output, doc["approved"], doc["missing_roles"], doc["fingerprint"])
+    return Rendered(
+        wp_id, doc["item"], output, doc["approved"], doc["missing_roles"], doc["fingerprint"], bool(doc.get("record"))
+    )
 
 
 def release_package(
@@ -141,6 +145,7 @@ def release_package(
         ("13-51", model),
         ("13-65", model),
         ("11-06", model),
+        ("13-52", model),
     ]
     present = [(wp_id, s) for wp_id, s in subjects if s is not None and s.kind in WORK_PRODUCTS[wp_id].kinds]
     if release:  # every document's gate first: a refused package writes nothing

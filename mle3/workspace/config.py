@@ -65,6 +65,7 @@ class Policy(_Strict):
         if isinstance(value, dict):
             return {**DEFAULT_APPROVALS, **value}
         return value
+
     trainer_may_approve_release: bool = False
     one_role_per_person: bool = True
     require_signatures: bool = False

@@ -244,11 +244,6 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     )
     assert status["model_version"]["status"] == "released"
 
-    # the release package, approved, and the site
-    package = ok("report", "release", validated, "--release", "-o", str(tmp_path / "release"))
-    assert package["documents"] and all(d["approved"] for d in package["documents"]), package
-    assert {"08-65", "13-51"} <= {d["wp"] for d in package["documents"]}, package
-
     # the release informed the safety team: queued by promote, delivered now, recorded in the audit log
     assert not mails
     delivered = ok("notify")
@@ -259,6 +254,14 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     assert message["X-Mle3-Item"] == validated
     ok("report", "13-52", validated, "--to", "html", "-o", str(docs / "13-52.html"))
     assert "safety@example.com" in (docs / "13-52.html").read_text()
+
+    # the release package, approved (the 13-52 is a record, never approved), and the site
+    package = ok("report", "release", validated, "--release", "-o", str(tmp_path / "release"))
+    documents = {d["wp"]: d for d in package["documents"]}
+    assert all(d["approved"] for wp, d in documents.items() if wp != "13-52"), package
+    assert {"08-65", "13-51", "13-52"} <= set(documents), package
+    assert (tmp_path / "release" / "MANIFEST.sha256").is_file()
+
     # the assessment view finds it: BP5 has its communication, and sphinx-needs link to S-CORE
     ok("report", "assessment", validated, "--to", "json", "-o", str(docs / "assessment.json"), as_json=False)
     view = json.loads((docs / "assessment.json").read_text())
@@ -267,7 +270,6 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     ok("report", "assessment", validated, "--to", "needs", "-o", str(docs / "needs.json"), as_json=False)
     needs = json.loads((docs / "needs.json").read_text())
     assert "std_req__aspice_40__MLE-3-BP5" in json.dumps(needs)
-    assert (tmp_path / "release" / "MANIFEST.sha256").is_file()
     code, out, err = cli("site", "-w", ws, "-o", tmp_path / "site")
     assert code == 0, err
     assert (tmp_path / "site" / "index.html").is_file()

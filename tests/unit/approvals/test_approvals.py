@@ -143,12 +143,17 @@ def test_a_policy_without_roles_for_the_upstream_work_products_says_so_at_releas
 
 
 def test_an_entry_added_to_the_policy_keeps_the_default_gates(trained_ws, cli):
-    # adding the 13-52 (or any one entry) must not switch off the roles a release needs
-    (trained_ws / "mle3.yaml").write_text("project: tiny\npolicy:\n  approvals:\n    '13-52': [safety_assessor]\n")
+    # adding one entry (the approach reviewed by safety too) must not switch off the roles a release needs
+    (trained_ws / "mle3.yaml").write_text(
+        "project: tiny\npolicy:\n  approvals:\n    '08-65': [ml_lead, safety_assessor]\n"
+    )
     from mle3 import load_workspace
 
     approvals = load_workspace(trained_ws).config.policy.approvals
-    assert approvals["13-52"] == ["safety_assessor"] and approvals["released"] == ["ml_lead", "safety_assessor"]
+    assert approvals["08-65"] == ["ml_lead", "safety_assessor"] and approvals["released"] == [
+        "ml_lead",
+        "safety_assessor",
+    ]
     code, out, _ = cli("promote", MODEL, "--to", "validated", "-w", trained_ws, "--format", "json", expect=1)
     assert any("ml_lead" in m for m in json.loads(out)["missing"]), out
 

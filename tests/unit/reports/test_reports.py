@@ -123,7 +123,7 @@ def test_release_package_has_all_documents_and_a_verifiable_manifest(trained_ws,
     code, out, err = cli("report", "release", MODEL, "-o", target, "-w", trained_ws, "--format", "json")
     assert code == 0, err
     docs = json.loads(out)["documents"]
-    assert sorted(d["wp"] for d in docs) == ["04-11", "11-06", "11-07", "13-51", "13-65"]
+    assert sorted(d["wp"] for d in docs) == ["04-11", "11-06", "11-07", "13-51", "13-52", "13-65"]
     names = {p.name for p in target.iterdir()}
     assert {"index.html", "traceability-matrix.html", "MANIFEST.sha256", "release.json"} <= names
     for line in (target / "MANIFEST.sha256").read_text().splitlines():
@@ -196,3 +196,13 @@ def test_hyperparameters_show_description_initial_final_and_how_chosen(trained_w
     assert row("0411.html", "optimizer.lr") == ["the step size our team tunes first", "0.002", "0.005", "set by hand"]
     assert row("1106.html", "optimizer.lr")[1:3] == ["0.002", "0.002"]  # the model trained with 0.002
     assert row("1106.html", "epochs")[0].startswith("training epochs")
+
+
+def test_the_communication_evidence_is_a_record_never_a_draft(trained_ws, cli):
+    out = trained_ws / "1352.html"
+    code, stdout, _ = cli("report", "13-52", MODEL, "--to", "html", "-o", out, "-w", trained_ws)
+    assert code == 0 and "a record, not under approval" in stdout
+    body = out.read_text().split("<body>", 1)[1]
+    assert '<div class="watermark"' not in body and "RECORD" in body and "DRAFT" not in body
+    # and --release renders it: no approval makes a record more final
+    assert cli("report", "13-52", MODEL, "--to", "html", "-o", out, "-w", trained_ws, "--release")[0] == 0
