@@ -268,10 +268,20 @@ class _Checker:
 
     # ------------------------------------------------------------------ run, configuration, study
     def _run_uses_config(self, link: Link, run: Any, cfg: Any) -> None:
-        link.check = "the configuration is unchanged since the run trained with it (its snapshot binds the run)"
-        self._snapshot(link, run)
+        from ..formats import config_hash
+
+        link.check = "the configuration hashes as the run recorded at its start (else its snapshot binds the run)"
         if run.config_sha256:
-            link.facts.append(f"configuration sha256 at the start {_short(run.config_sha256)}")
+            now = config_hash(cfg._raw)
+            if now == run.config_sha256:
+                link.facts.append(f"{cfg.id} hashes to {_short(now)}, as the run recorded at its start: unchanged")
+            else:
+                link.facts.append(
+                    f"{cfg.id} was edited since the run started ({_short(run.config_sha256)} then, {_short(now)} now)"
+                )
+                self._snapshot(link, run)
+        else:
+            link.warnings.append(f"run {run.id} recorded no configuration hash")
 
     def _run_uses_dataset(self, link: Link, run: Any, ds: Any, checked_text: bool = True) -> None:
         if checked_text:
@@ -351,7 +361,16 @@ class _Checker:
     def _criteria(self, link: Link, item: Any, req: Any, *, metric: bool) -> None:
         criteria = [c for c in req.criteria if isinstance(c, MetricCriterion) == metric]
         if not criteria:
-            link.check = "the requirement states no criterion for this kind: nothing says what meeting it means"
+            others = len(req.criteria)
+            if others and metric:
+                link.check = (
+                    f"{req.id}'s {others} criteria are data criteria, checked on the data set that satisfies it "
+                    "(its own link); none is a metric of the model"
+                )
+            elif others:
+                link.check = f"{req.id}'s {others} criteria are metrics of the models that trace to it, checked there"
+            else:
+                link.check = f"{req.id} states no criterion: nothing says what meeting it means"
             link.existence_only = True
             return
         link.check = f"the {len(criteria)} criteria of {req.id}, with the actual values"
