@@ -183,7 +183,14 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
     trainer_approvals = {id(a) for v in broken if v.kind == "trainer" for a in v.approvals}
     for st in statuses:
         valid = [a for a in st.approved_by if id(a) not in trainer_approvals]
-        if not valid:
+        if not valid and st.approved_by:  # only the trainer approved: another person must, in that role
+            names = ", ".join(sorted({label(a) for a in st.approved_by}))
+            gate.missing.append(
+                f"fresh approval by role {st.role} for {target} by someone other than {names}, who ran the training: "
+                f"they run `mle3 approve {key} --role {st.role}`; withdraw yours with "
+                f"`mle3 approve {key} --role {st.role} --reject --comment WHY`"
+            )
+        elif not valid:
             detail = f" ({len(st.stale)} stale: the model or something upstream changed since)" if st.stale else ""
             detail += f" (rejected by {', '.join(a.name for a in st.rejected_by)})" if st.rejected_by else ""
             gate.missing.append(

@@ -101,6 +101,8 @@ def test_separation_of_duties(trained_ws, cli):
     code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     missing = json.loads(out)["missing"]
     assert code == 1 and any("ran the training" in m for m in missing)
+    # and says what helps: another person approves; the trainer withdraws
+    assert any("by someone other than" in m and "--reject --comment WHY" in m for m in missing), missing
     cli("approve", MODEL, "--role", "safety_assessor", "--name", "Lea Lead", "-w", trained_ws)
     code, out, _ = cli("promote", MODEL, "--to", "released", "-w", trained_ws, "--format", "json", expect=1)
     missing = json.loads(out)["missing"]
