@@ -207,7 +207,7 @@ def _verdict(there: list[str], lacking: list[str], *, nothing: bool) -> tuple[st
         level = "present"
     parts = []
     if there:
-        parts.append("there: " + "; ".join(there))
+        parts.append("found: " + "; ".join(there))
     if lacking:
         parts.append(("lacking: " if level != "missing" else "missing: ") + "; ".join(lacking))
     return level, ". ".join(parts) or "nothing recorded"
@@ -557,7 +557,9 @@ def bp3(ix: Index, models: list[Any], judged: str) -> Practice:
     return Practice("MLE.3.BP3", title, ("01-53", "01-54"), level, reason, there, lacking, evidence[: SHOWN * 2])
 
 
-def bp4(ix: Index, datasets: list[Any], models: list[Any]) -> Practice:
+def bp4(ix: Index, datasets: list[Any], models: list[Any], documented: list[Any] | None = None) -> Practice:
+    """``documented``: the model versions whose 13-51 is cited (default ``models``; the
+    workspace view cites those of its agreed models)."""
     title = PRACTICES["MLE.3"][3][1]
     ws = ix.ws
     data_reqs = [r for r in ix.of("requirement") if r.type == "ml_data"]
@@ -608,7 +610,7 @@ def bp4(ix: Index, datasets: list[Any], models: list[Any]) -> Practice:
         evidence += [Evidence("finding", f.rule, f"{f.rule} on {f.item}", f.file, f.message) for f in errors[:SHOWN]]
     else:
         there.append("no traceability or consistency error (mle3 check)")
-    for m in models:
+    for m in models if documented is None else documented:
         evidence.append(
             Evidence(
                 "report",
@@ -915,7 +917,7 @@ def evaluate_workspace(ctx: Any, model: Any | None = None) -> dict[str, Any]:
         bp1(ix, configs, runs, model_keys),
         bp2(ix, datasets),
         bp3(ix, models, judged),
-        bp4(ix, datasets, models if model is not None else []),
+        bp4(ix, datasets, models if model is not None else [], None if model is not None else bp5_models[:SHOWN]),
         bp5(ix, bp5_models, agreed_scope),
     ]
     processes = [_process("MLE.3", mle3)]
