@@ -19,6 +19,9 @@ def inside_workspace(root: Path, relative: str) -> bool:
     """True when ``relative`` is a relative path that, with links resolved, stays in ``root``."""
     if not relative or os.path.isabs(relative) or Path(relative).is_absolute():
         return False
-    root = root.resolve()
-    target = (root / relative).resolve()
+    try:
+        root = root.resolve()
+        target = (root / relative).resolve()
+    except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13), an unreadable link
+        return False
     return target == root or root in target.parents

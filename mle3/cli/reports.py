@@ -192,13 +192,14 @@ def report(
     ] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (release: directory).")] = None,
     to: Annotated[
-        Literal["pdf", "html", "json", "needs"],
+        Optional[Literal["pdf", "html", "json", "needs"]],
         typer.Option(
             "--to",
             help="Document format (a release has both); the assessment view also json (mle3.assessment/1) and "
-            "needs (a sphinx-needs needs.json); the 13-51 also json (mle3.consistency/1).",
+            "needs (a sphinx-needs needs.json); the 13-51 also json (mle3.consistency/1). Default: from the "
+            "-o file's suffix (.html, .json, needs.json), else pdf.",
         ),
-    ] = "pdf",
+    ] = None,
     format: ReportFormatOpt = "text",
     release: Annotated[
         bool, typer.Option("--release", help="Refuse to render anything not approved as the policy requires.")
@@ -212,6 +213,7 @@ def report(
     if format in DOCUMENT_FORMATS:  # the old meaning of --format: the document format
         deprecated(f"report --format {format}", f"--to {format} (--format is the output format: text or json)")
         to, format = ("pdf" if format == "pdf" else "html"), "text"  # DOCUMENT_FORMATS, as their Literal
+    to = to or _format_of(output)
     if work_product == "assessment":
         return _assessment(item, output, to, format, workspace)
     if item is None:
@@ -288,6 +290,16 @@ def report(
         )
         typer.echo(f"{d.wp} {d.item}: {d.path} ({state})")
     return ExitCode.OK
+
+
+def _format_of(output: Path | None) -> Literal["pdf", "html", "json", "needs"]:
+    """The document format an output file's name asks for (``-o report.html``), else pdf."""
+    name = output.name.lower() if output is not None else ""
+    if name.endswith((".html", ".htm")):
+        return "html"
+    if name.endswith("needs.json"):
+        return "needs"
+    return "json" if name.endswith(".json") else "pdf"
 
 
 def _consistency_json(item: str, output: Path | None, format: str, workspace: Any) -> int:

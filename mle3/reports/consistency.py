@@ -15,6 +15,8 @@ those not counted because they do not verify (ledger.gates).
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -32,7 +34,12 @@ VERDICTS = ("consistent", "linked", "warning", "inconsistent")
 
 #: rules whose findings on either end of a link (source kind, relation) make it inconsistent
 LINK_RULES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("model_version", "trained_by"): ("artifact.not-materialized", "consistency.artifact-missing", "status.unknown"),
+    ("model_version", "trained_by"): (
+        "artifact.not-materialized",
+        "consistency.artifact-missing",
+        "consistency.path-outside",
+        "status.unknown",
+    ),
     ("model_version", "uses_config"): ("consistency.config-drifted",),
     ("model_version", "uses_dataset"): (
         "consistency.dataset-version",
@@ -43,8 +50,12 @@ LINK_RULES: dict[tuple[str, str], tuple[str, ...]] = {
         "consistency.split-overlap",
         "data.label-quality",
     ),
-    ("model_version", "traces_to"): ("criteria.unmet", "criteria.not-evaluable"),
-    ("model_version", "previous_version"): ("quantization.stale-parent", "quantization.drop"),
+    ("model_version", "traces_to"): ("criteria.unmet", "criteria.not-evaluable", "criteria.unreadable"),
+    ("model_version", "previous_version"): (
+        "quantization.stale-parent",
+        "quantization.drop",
+        "trace.previous-version-cycle",
+    ),
     ("run", "uses_config"): ("consistency.config-drifted",),
     ("run", "uses_dataset"): ("data.changed", "data.manifest", "data.retired", "approach.entry-unmet"),
     ("training", "uses_dataset"): ("consistency.dataset-version", "data.retired", "trace.config-no-dataset"),
@@ -54,7 +65,7 @@ LINK_RULES: dict[tuple[str, str], tuple[str, ...]] = {
         "approach.early-stopping",
         "approach.hardware-deviation",
     ),
-    ("dataset", "satisfies"): ("criteria.unmet", "criteria.not-evaluable"),
+    ("dataset", "satisfies"): ("criteria.unmet", "criteria.not-evaluable", "criteria.unreadable"),
     ("dataset", "described_by"): ("data.metadata-quality",),
     ("study", "uses_dataset"): ("data.changed", "data.retired"),
 }
@@ -154,9 +165,9 @@ class _Checker:
         """A finding on a shared item (a data set, a requirement) that names other items is
         about them, not this link: a criterion of another requirement, another run's drift."""
         if link.relation in ("traces_to", "satisfies"):
-            return link.target in f.message or f.item == link.target
+            return f.item == link.target or names(f.message, link.target)
         if link.relation == "uses_config" and f.rule == "consistency.config-drifted":
-            return link.source in f.message or f.item == link.source
+            return f.item == link.source or names(f.message, link.source)
         return True
 
     # ------------------------------------------------------------------ model version
@@ -165,8 +176,14 @@ class _Checker:
             link.check = "names a configuration, not a run record: nothing shows how this model was trained"
             link.warnings.append(f"{model.id} names configuration {run.id} as its training run")
             return
-        link.check = "the run recorded this model as its output, ended success, and the weights hash as it recorded"
-        if run.model_version and ws_resolves(self.ws, run.model_version) is not model:
+        link.check = (
+            "the run recorded this model as its output and ended success; the weights on disk hash as recorded, "
+            "and are the checkpoint the run recorded"
+        )
+        named = ws_resolves(self.ws, run.model_version)
+        if not run.model_version:
+            link.problems.append(f"run {run.id} names no model version as its output")
+        elif named is not model:
             link.problems.append(f"run {run.id} recorded model {run.model_version}, not {model.id}")
         else:
             link.facts.append(f"run {run.id} recorded {model.id} as its output")
@@ -175,21 +192,53 @@ class _Checker:
         else:
             link.facts.append(f"run {run.id} ended success")
         self._weights(link, model)
+        if run.run_kind == "training" and model.quantization is None:
+            self._checkpoint(link, model, run)
+
+    def _checkpoint(self, link: Link, model: Any, run: Any) -> None:
+        """The model's weights are the run's best checkpoint (its last when it kept no best),
+        by the sha256 the run record holds: the model file alone can be edited with its hash."""
+        recorded = model.weights_sha256
+        checkpoints = (run._raw or {}).get("checkpoints")
+        if not recorded or not isinstance(checkpoints, list):
+            return
+        by_name = {
+            str(c.get("path", "")).rsplit("/", 1)[-1]: c.get("sha256")
+            for c in checkpoints
+            if isinstance(c, dict) and isinstance(c.get("sha256"), str)
+        }
+        chosen = "best.pt" if "best.pt" in by_name else "last.pt" if "last.pt" in by_name else None
+        if chosen is None:
+            link.warnings.append(f"run {run.id} recorded no best.pt or last.pt checkpoint to compare the weights with")
+        elif by_name[chosen] == recorded:
+            link.facts.append(f"the weights are the run's {chosen} (sha256 {_short(recorded)} in the run record)")
+        else:
+            link.problems.append(
+                f"the weights (sha256 {_short(recorded)}) are not the run's {chosen} ({_short(by_name[chosen])} in the "
+                "run record)"
+            )
 
     def _weights(self, link: Link, model: Any) -> None:
+        compared = False
         for name, recorded in (("weights", model.weights_sha256), ("onnx", model.onnx_sha256)):
             rel = getattr(model.artifacts, name, None)
-            if not rel or not recorded:
+            if not rel:
                 continue
+            if not recorded:
+                link.warnings.append(f"{name} {rel}: no sha256 recorded, nothing to compare the file with")
+                continue
+            compared = True
             actual = self.ctx.fingerprints.file_hash(rel)
             if actual is None:
                 link.warnings.append(
-                    f"{name} {rel} is not in this checkout: recorded sha256 {_short(recorded)} unchecked"
+                    f"{name} {rel} is not a file in this checkout: recorded sha256 {_short(recorded)} unchecked"
                 )
             elif actual == recorded:
                 link.facts.append(f"{name} {rel} hashes to the recorded sha256 {_short(recorded)}")
             else:
                 link.problems.append(f"{name} {rel} hashes to {_short(actual)}, the record says {_short(recorded)}")
+        if not compared and not model.artifacts.weights and not model.artifacts.onnx:
+            link.warnings.append(f"{model.id} names no weights: nothing shows what was trained")
 
     def _model_version_uses_config(self, link: Link, model: Any, cfg: Any) -> None:
         link.check = "the configuration is the one its run trained with, unchanged since (or the run's snapshot binds)"
@@ -231,7 +280,7 @@ class _Checker:
         if run is not None and run.kind == "run":
             self._run_uses_dataset(link, run, ds, checked_text=False)
         elif ds.fingerprint:
-            link.facts.append(
+            link.warnings.append(
                 f"registered fingerprint {_short(ds.fingerprint)}; no run record states the one trained on"
             )
 
@@ -258,11 +307,30 @@ class _Checker:
                 )
         else:
             link.warnings.append("the quantization record names no parent fingerprint")
-        drop = block.drop if isinstance(block.drop, dict) else {}
+        self._drops(link, block)
+
+    @staticmethod
+    def _drops(link: Link, block: Any) -> None:
+        """Each recorded mAP50 drop against the recorded threshold (a NaN or a word is no drop)."""
         threshold = block.threshold
-        for metric, value in sorted(drop.items()):
-            if isinstance(value, (int, float)):
-                link.facts.append(f"{metric} drop {value:.4f}" + (f" (threshold {threshold})" if threshold else ""))
+        bound = (
+            threshold
+            if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and math.isfinite(threshold)
+            else None
+        )
+        if bound is None:
+            link.problems.append(f"the quantization record's threshold {threshold!r} is not a number")
+        drops = block.drop if isinstance(block.drop, dict) else None
+        if drops is None:
+            link.problems.append(f"the quantization record's drop {block.drop!r} is not a drop per split")
+            return
+        for split, value in sorted(drops.items(), key=lambda kv: str(kv[0])):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                link.problems.append(f"{split} drop {value!r} is not a number")
+            elif bound is not None and value > bound:
+                link.problems.append(f"{split} mAP50 drop {value:.4f} exceeds the threshold {bound}")
+            elif bound is not None:
+                link.facts.append(f"{split} mAP50 drop {value:.4f} within the threshold {bound}")
         if block.passed is False:
             link.problems.append("the quantization recorded a drop beyond its threshold")
 
@@ -270,6 +338,14 @@ class _Checker:
     def _run_uses_config(self, link: Link, run: Any, cfg: Any) -> None:
         from ..formats import config_hash
 
+        if run.run_kind != "training":  # a quantization run names its float model's configuration
+            link.check = f"a {run.run_kind} run names the configuration its float model was trained with"
+            float_run = ws_resolves(self.ws, self._float_model().training_run)
+            if float_run is not None and float_run.kind == "run" and ws_resolves(self.ws, float_run.config) is not cfg:
+                link.problems.append(f"the float model was trained with {float_run.config}, not {cfg.id}")
+            else:
+                link.facts.append(f"the float model was trained with {cfg.id}")
+            return
         link.check = "the configuration hashes as the run recorded at its start (else its snapshot binds the run)"
         if run.config_sha256:
             now = config_hash(cfg._raw)
@@ -282,6 +358,33 @@ class _Checker:
                 self._snapshot(link, run)
         else:
             link.warnings.append(f"run {run.id} recorded no configuration hash")
+        snapshot = self._snapshot_training(run)
+        if snapshot is not None and run.config_sha256:
+            if config_hash(snapshot) == run.config_sha256:
+                link.facts.append(f"its configuration snapshot hashes to the same {_short(run.config_sha256)}")
+            else:
+                link.problems.append(
+                    f"the configuration snapshot of run {run.id} no longer hashes to the {_short(run.config_sha256)} "
+                    "the run recorded at its start: it was edited afterwards"
+                )
+
+    def _snapshot_training(self, run: Any) -> Any:
+        """The ``training:`` mapping of a run's configuration snapshot (None: none, unreadable,
+        too large or too deep: the loader's bounds)."""
+        from ..workspace.yamlpos import MAX_FILE_BYTES, YamlProblem, parse_fast
+
+        rel = self.ctx.fingerprints.run_evidence_files(run).get("config.yaml")
+        if not rel or self.ctx.fingerprints.file_hash(rel) is None:
+            return None
+        path = self.ws.root / rel
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                return None
+            docs, _ = parse_fast(path.read_bytes())
+        except (OSError, YamlProblem):
+            return None
+        doc = docs[0] if len(docs) == 1 else None
+        return doc.get("training") if isinstance(doc, dict) else None
 
     def _run_uses_dataset(self, link: Link, run: Any, ds: Any, checked_text: bool = True) -> None:
         if checked_text:
@@ -311,13 +414,33 @@ class _Checker:
     def _training_uses_dataset(self, link: Link, cfg: Any, ds: Any) -> None:
         link.check = "the model's data set version is a version of the data set the configuration names"
         floating = cfg.dataset == ds.id
-        link.facts.append(f"{cfg.id} names {cfg.dataset}" + (" (its latest version)" if floating else ""))
+        trained = self._float_model()
+        used = ws_resolves(self.ws, trained.training_data.dataset_version)
+        if used is None or used.kind != "dataset":
+            link.warnings.append(f"{trained.id} names no registered data set version to compare with {cfg.dataset}")
+        elif used.id != ds.id:
+            link.problems.append(f"{trained.id} trained on {used.key}, not a version of {ds.id} that {cfg.id} names")
+        else:
+            latest = " (its latest version)" if floating else ""
+            link.facts.append(f"{trained.id} trained on {used.key}, a version of {cfg.dataset}{latest}")
+
+    def _float_model(self) -> Any:
+        """The model whose training the upstream links describe: a quantized child's float parent."""
+        model, seen = self.model, set()
+        while model.quantization is not None and model.traceability.previous_version and id(model) not in seen:
+            seen.add(id(model))
+            parent = ws_resolves(self.ws, model.traceability.previous_version)
+            if parent is None or parent.kind != "model_version":
+                break
+            model = parent
+        return model
 
     def _training_follows(self, link: Link, cfg: Any, approach: Any) -> None:
         link.check = "the training of this model met the approach's entry and exit criteria, on the required hardware"
-        run = ws_resolves(self.ws, self.model.training_run) if self.model.training_run else None
+        trained = self._float_model()
+        run = ws_resolves(self.ws, trained.training_run) if trained.training_run else None
         if run is None or run.kind != "run" or ws_resolves(self.ws, run.config) is not cfg:
-            link.facts.append(f"{cfg.id} follows {approach.id}; no run of this model trained with it")
+            link.warnings.append(f"{cfg.id} follows {approach.id}; no run record of {trained.id} shows its training")
             return
         rctx = self.rule_context
         for c in entry_check(rctx, run, cfg, approach):
@@ -325,7 +448,7 @@ class _Checker:
                 link.facts.append(f"entry: {c.name}: {c.detail}")
             elif c.met is False:
                 link.problems.append(f"entry: {c.name}: {c.detail}")
-        verdict = model_exit_verdict(self.ws, self.model)
+        verdict = model_exit_verdict(self.ws, trained)
         if verdict is not None and verdict.approach == approach.id:
             (link.facts if verdict.met else link.problems).extend(f"exit: {line}" for line in verdict.lines)
         required = approach.environment.hardware if approach.environment is not None else None
@@ -385,6 +508,11 @@ class _Checker:
                 link.warnings.append(f"not evaluable: {v.text} ({v.reason or 'no value'})")
 
 
+def names(message: str, item_id: str) -> bool:
+    """Whether a finding's message names ``item_id`` as a whole id (REQ-PERF is not REQ-PERF2)."""
+    return re.search(rf"(?<![\w.-]){re.escape(item_id)}(?![\w-]|\.\w)", message) is not None
+
+
 def ws_resolves(ws: Any, ref: str | None) -> Any:
     return ws.resolve(ref) if ref else None
 
@@ -436,7 +564,7 @@ def _approvals(ctx: Any, key: str, item: Any) -> dict[str, Any]:
                     "for": name,
                     "role": st.role,
                     "state": state,
-                    "by": [f"{label(a)} at {a.time}" for a in st.approved_by],
+                    "by": [f"{label(a)} at {a.time}{' (signed)' if a.signer else ''}" for a in st.approved_by],
                     "stale": [f"{label(a)} at {a.time} (approved {_short(a.fingerprint)})" for a in st.stale],
                     "rejected": [f"{label(a)} at {a.time}" for a in st.rejected_by],
                 }
@@ -502,7 +630,7 @@ def build_consistency(ctx: Any, model: Any) -> dict[str, Any]:
             "trace_errors": sum(1 for f in in_trace if f["severity"] == "error"),
             "trace_warnings": sum(1 for f in in_trace if f["severity"] == "warning"),
         },
-        "consistent": counts["inconsistent"] == 0,
+        "consistent": counts["inconsistent"] == 0 and not any(f["severity"] == "error" for f in in_trace),
     }
 
 
@@ -537,3 +665,20 @@ def consistency_json(ctx: Any, model: Any) -> dict[str, Any]:
         "dangling": data["dangling"],
         "nodes": data["nodes"],
     }
+
+
+def release_blockers(ctx: Any, model: Any) -> list[str]:
+    """Why the 13-51 of ``model`` may not go into a release: each inconsistent link (an
+    approval binds the model's content, not the facts this document checks)."""
+    data = build_consistency(ctx, model)
+    out = []
+    for x in data["links"]:
+        if x["verdict"] == "inconsistent":
+            why = x["problems"] or [f["message"] for f in x["findings"]] or ["see the 13-51"]
+            out.append(f"inconsistent link {x['source']} -{x['relation']}-> {x['target']}: {why[0]}")
+    out += [
+        f"{d['source']} names {d['target']}, which is no item"
+        for d in data["dangling"]
+        if d["verdict"] == "inconsistent"
+    ]
+    return out

@@ -29,7 +29,7 @@ from ..workspace.schema import KINDS
 from . import charts, conditions
 from .approach import build_approach
 from .communications import build_communications
-from .consistency import build_consistency
+from .consistency import build_consistency, release_blockers
 from .hyperparameters import hyperparameters
 from .optimization import optimization_of
 
@@ -50,6 +50,8 @@ class WorkProduct:
     #: a record of what happened (the 13-52): never approved, so never a DRAFT; a release
     #: package carries it as it stands
     record: bool = False
+    #: what keeps an approved document of ``item`` out of a release beyond its approvals
+    release_blockers: Callable[[Context, Any], list[str]] | None = None
 
 
 def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -674,6 +676,7 @@ WORK_PRODUCTS: dict[str, WorkProduct] = {
         "wp_13-51.html.j2",
         lambda ctx, item, doc: build_consistency(ctx, item),
         (("13-51", "Consistency evidence: the trace both ways, the check behind each link (MLE.3.BP4)"),),
+        release_blockers=release_blockers,
     ),
     "13-65": WorkProduct(
         "13-65",

@@ -89,10 +89,11 @@ def refuse_release(ctx: Context, docs: list[tuple[str, dict[str, Any]]]) -> None
     lines: list[str] = []
     for wp_id, doc in docs:
         trace = {doc["item"]} | upstream(ctx.graph, doc["item"])
-        lines.extend(
-            f"{wp_id} for {doc['item']}: {reason}"
-            for reason in release_refusal(doc, ctx.check.findings, ctx.counted, trace)
-        )
+        reasons = release_refusal(doc, ctx.check.findings, ctx.counted, trace)
+        blockers = WORK_PRODUCTS[wp_id].release_blockers
+        if blockers is not None:
+            reasons += blockers(ctx, ctx.ws.by_key[doc["item"]])
+        lines.extend(f"{wp_id} for {doc['item']}: {reason}" for reason in reasons)
     if lines:
         raise NotApproved("not rendered for release:\n  " + "\n  ".join(lines))
 

@@ -95,6 +95,13 @@ class MetricCriterion(Section):
 
     where_as_text = field_validator("where", mode="before")(_where_values_as_text)
 
+    @model_validator(mode="after")
+    def _bounded(self) -> MetricCriterion:
+        """A metric criterion without min or max is met by any value: not a criterion."""
+        if self.min is None and self.max is None:
+            raise ValueError(f"criterion on {self.metric} states neither min nor max")
+        return self
+
 
 class ClassSamplesCriterion(Section):
     """A class that must be present with a minimum number of instances (per split or total);

@@ -138,3 +138,76 @@ def test_the_evidence_as_json_is_the_published_shape(trained_ws, cli, tmp_path):
     # json is the 13-51's and the assessment view's only: another work product says so
     code, _, err = cli("report", "11-06", MODEL, "--to", "json", "-o", out, "-w", trained_ws, expect=2)
     assert "pdf or html" in err
+
+
+def test_weights_swapped_with_their_hash_are_not_the_runs_best_checkpoint(trained_ws):
+    import hashlib
+
+    path = trained_ws / f"artifacts/models/{MODEL}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    weights = trained_ws / doc["model_version"]["artifacts"]["weights"]
+    weights.write_bytes(b"other weights")  # and the model file edited to match: only the run record disagrees
+    doc["model_version"]["weights_sha256"] = hashlib.sha256(b"other weights").hexdigest()
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    trained = link(evidence(trained_ws), "model_version", "trained_by")
+    assert trained["verdict"] == "inconsistent" and any("not the run's best.pt" in p for p in trained["problems"])
+
+
+def test_a_run_that_names_no_model_does_not_vouch_for_one(trained_ws):
+    path = run_file(trained_ws)
+    doc = yaml.safe_load(path.read_text())
+    del doc["run"]["model_version"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    trained = link(evidence(trained_ws), "model_version", "trained_by")
+    assert trained["verdict"] == "inconsistent" and "names no model version" in trained["problems"][0]
+
+
+def test_an_edited_configuration_snapshot_is_caught_by_the_hash_the_run_recorded(trained_ws):
+    snapshot = run_file(trained_ws).parent / "config.yaml"
+    snapshot.write_text(snapshot.read_text().replace("epochs: 2", "epochs: 3"))
+    used = link(evidence(trained_ws), "run", "uses_config")
+    assert used["verdict"] == "inconsistent" and "edited afterwards" in used["problems"][0]
+
+
+def test_quantization_drops_are_judged_against_their_threshold():
+    from types import SimpleNamespace
+
+    from mle3.reports.consistency import Link, _Checker
+
+    def judged(drop, threshold):
+        link = Link("C", "model_version", "previous_version", "P", "model_version", "down", "")
+        _Checker._drops(link, SimpleNamespace(drop=drop, threshold=threshold, passed=True))
+        return link
+
+    assert judged({"val": 0.01, "test": 0.02}, 0.03).verdict == "consistent"
+    assert "exceeds the threshold" in judged({"val": 0.5}, 0.03).problems[0]
+    assert "is not a number" in judged({"val": float("nan")}, 0.03).problems[0]
+    assert "not a number" in judged({"val": 0.01}, "none").problems[0]
+    assert judged("big", 0.03).verdict == "inconsistent"
+
+
+def test_an_inconsistent_trace_keeps_an_approved_13_51_out_of_a_release(trained_ws, cli):
+    path = run_file(trained_ws)
+    doc = yaml.safe_load(path.read_text())
+    doc["run"]["dataset_fingerprint"] = "sha256:" + "1" * 64
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    cli("approve", MODEL, "--role", "safety_assessor", "--name", "Sam Safety", "-w", trained_ws)
+    out = trained_ws / "1351.html"
+    code, _, err = cli("report", "13-51", MODEL, "-o", out, "-w", trained_ws, "--release", expect=1)
+    assert "inconsistent link" in err and "uses_dataset" in err and not out.exists()
+
+
+def test_a_finding_about_another_requirement_is_not_this_links(trained_ws):
+    req = trained_ws / "requirements/R.yaml"
+    req.write_text(
+        req.read_text()
+        + "  - id: REQ-PERF2\n    type: performance\n    title: stricter\n"
+        + "    criteria:\n      - metric: mAP_50\n        split: test\n        min: 0.999\n"
+    )
+    path = trained_ws / f"artifacts/models/{MODEL}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["model_version"]["traceability"]["requirements"].append("REQ-PERF2")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    data = evidence(trained_ws)
+    assert link(data, "model_version", "traces_to", "REQ-PERF")["verdict"] == "consistent"
+    assert link(data, "model_version", "traces_to", "REQ-PERF2")["verdict"] == "inconsistent"

@@ -206,3 +206,12 @@ def test_the_communication_evidence_is_a_record_never_a_draft(trained_ws, cli):
     assert '<div class="watermark"' not in body and "RECORD" in body and "DRAFT" not in body
     # and --release renders it: no approval makes a record more final
     assert cli("report", "13-52", MODEL, "--to", "html", "-o", out, "-w", trained_ws, "--release")[0] == 0
+
+
+def test_the_output_name_chooses_the_document_format(trained_ws, cli):
+    html = trained_ws / "model.html"
+    assert cli("report", "11-06", MODEL, "-o", html, "-w", trained_ws)[0] == 0
+    assert html.read_text().lstrip().startswith("<!DOCTYPE html>")
+    data = trained_ws / "c.json"
+    assert cli("report", "13-51", MODEL, "-o", data, "-w", trained_ws)[0] == 0
+    assert json.loads(data.read_text())["schema"] == "mle3.consistency/1"

@@ -558,6 +558,19 @@ def test_an_unreadable_criterion_keeps_its_requirement_and_the_readable_criteria
     assert "criteria.unreadable" in found and "criteria.unmet" in found  # the readable one is still checked (0.7 < 0.9)
 
 
+def test_a_metric_criterion_without_a_bound_is_unreadable_not_met(make_ws):
+    root = make_ws(
+        {
+            "requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  type: performance\n  derived_from: [REQ-D]\n  "
+            "criteria:\n    - metric: mAP_50\n      split: test\n"
+        }
+    )
+    ws = load_workspace(root, use_cache=False)
+    assert ws.resolve("REQ-P").criteria == []
+    found = [f for f in run_checks(ws).findings if f.rule == "criteria.unreadable"]
+    assert found and "neither min nor max" in found[0].message
+
+
 def test_every_rule_tested_elsewhere_names_a_test_that_exists():
     tests = Path(__file__).resolve().parents[2]
     for rule, (file, name) in TESTED_ELSEWHERE.items():
