@@ -229,23 +229,7 @@ def report(
         target = output or Path(f"release-{item}")
         docs = release_package(ws, graph, item, target, release=release)
         if format == "json":
-            emit_json(
-                {
-                    "schema": REPORT,
-                    "directory": str(target),
-                    "documents": [
-                        {
-                            "wp": d.wp,
-                            "item": d.item,
-                            "file": str(d.path),
-                            "approved": d.approved,
-                            "missing_roles": d.missing_roles,
-                            "fingerprint": d.fingerprint,
-                        }
-                        for d in docs
-                    ],
-                }
-            )
+            emit_json({"schema": REPORT, "directory": str(target), "documents": [_document(d) for d in docs]})
         else:
             for d in docs:
                 state = (
@@ -265,21 +249,7 @@ def report(
     target = output or Path(f"{work_product}_{item}.{to}")
     d = render_document(ws, graph, work_product, item, to, target, release=release)
     if format == "json":
-        emit_json(
-            {
-                "schema": REPORT,
-                "documents": [
-                    {
-                        "wp": d.wp,
-                        "item": d.item,
-                        "file": str(d.path),
-                        "approved": d.approved,
-                        "missing_roles": d.missing_roles,
-                        "fingerprint": d.fingerprint,
-                    }
-                ],
-            }
-        )
+        emit_json({"schema": REPORT, "documents": [_document(d)]})
     else:
         state = (
             "a record, not under approval"
@@ -290,6 +260,30 @@ def report(
         )
         typer.echo(f"{d.wp} {d.item}: {d.path} ({state})")
     return ExitCode.OK
+
+
+def _document(d: Any) -> dict[str, Any]:
+    """One rendered work product as ``mle3.report/1`` lists it."""
+    return {
+        "wp": d.wp,
+        "item": d.item,
+        "file": str(d.path),
+        "approved": d.approved,
+        "missing_roles": d.missing_roles,
+        "fingerprint": d.fingerprint,
+    }
+
+
+def _view(wp: str, item: str, target: Path, fingerprint: str | None) -> dict[str, Any]:
+    """A view or data file (the assessment view, the 13-51 as json) as ``mle3.report/1`` lists it (not approved)."""
+    return {
+        "wp": wp,
+        "item": item,
+        "file": str(target),
+        "approved": False,
+        "missing_roles": [],
+        "fingerprint": fingerprint,
+    }
 
 
 def _format_of(output: Path | None) -> Literal["pdf", "html", "json", "needs"]:
@@ -319,21 +313,7 @@ def _consistency_json(item: str, output: Path | None, format: str, workspace: An
     target = output or Path(f"13-51_{item}.json")
     atomic_write_text(target, json.dumps(data, indent=2) + "\n")
     if format == "json":
-        emit_json(
-            {
-                "schema": REPORT,
-                "documents": [
-                    {
-                        "wp": "13-51",
-                        "item": data["model"],
-                        "file": str(target),
-                        "approved": False,
-                        "missing_roles": [],
-                        "fingerprint": data["fingerprint"],
-                    }
-                ],
-            }
-        )
+        emit_json({"schema": REPORT, "documents": [_view("13-51", data["model"], target, data["fingerprint"])]})
     else:
         verdict = "consistent" if data["consistent"] else f"{data['counts']['inconsistent']} link(s) INCONSISTENT"
         typer.echo(f"13-51 {data['model']}: {target} (data, not under approval; {verdict})")
@@ -354,21 +334,7 @@ def _assessment(item: str | None, output: Path | None, to: str, format: str, wor
     target = output or Path(f"assessment{'_' + item if item else ''}.{suffix}")
     evaluation = render(Context(ws, graph), to, target, model)
     if format == "json":
-        emit_json(
-            {
-                "schema": REPORT,
-                "documents": [
-                    {
-                        "wp": "assessment",
-                        "item": item or "workspace",
-                        "file": str(target),
-                        "approved": False,
-                        "missing_roles": [],
-                        "fingerprint": None,
-                    }
-                ],
-            }
-        )
+        emit_json({"schema": REPORT, "documents": [_view("assessment", item or "workspace", target, None)]})
     else:
         counts = ", ".join(f"{n} {level}" for level, n in evaluation["counts"].items())
         typer.echo(f"assessment {item or 'workspace'}: {target} (a view, not under approval; base practices: {counts})")
