@@ -232,14 +232,7 @@ def report(
             emit_json({"schema": REPORT, "directory": str(target), "documents": [_document(d) for d in docs]})
         else:
             for d in docs:
-                state = (
-                    "a record"
-                    if d.record
-                    else "APPROVED"
-                    if d.approved
-                    else "DRAFT, missing " + (", ".join(d.missing_roles) or "an approval policy")
-                )
-                typer.echo(f"{d.wp} {d.item}: {d.path} ({state})")
+                typer.echo(f"{d.wp} {d.item}: {d.path} ({_state(d)})")
             drafts = [d for d in docs if not d.approved and not d.record]
             typer.echo(
                 f"package in {target}/ (index.html, traceability-matrix.html, release.json, MANIFEST.sha256)"
@@ -251,15 +244,17 @@ def report(
     if format == "json":
         emit_json({"schema": REPORT, "documents": [_document(d)]})
     else:
-        state = (
-            "a record, not under approval"
-            if d.record
-            else "APPROVED"
-            if d.approved
-            else "DRAFT, missing " + (", ".join(d.missing_roles) or "an approval policy")
-        )
-        typer.echo(f"{d.wp} {d.item}: {d.path} ({state})")
+        typer.echo(f"{d.wp} {d.item}: {d.path} ({_state(d)})")
     return ExitCode.OK
+
+
+def _state(d: Any) -> str:
+    """What a rendered document is, in a word or two: a record, APPROVED, or DRAFT and why."""
+    if d.record:
+        return "a record, not under approval"
+    if d.approved:
+        return "APPROVED"
+    return "DRAFT, missing " + (", ".join(d.missing_roles) or "an approval policy")
 
 
 def _document(d: Any) -> dict[str, Any]:
