@@ -140,3 +140,11 @@ class AuditAction:
 
 #: every action mle3 writes
 AUDIT_ACTIONS = frozenset(v for k, v in vars(AuditAction).items() if k.isupper())
+
+
+#: the split MLE.3 decides on (exit criteria, early stopping, best epoch, tuning objective,
+#: the quantization gate): training and validation data; the test split stays unseen by
+#: them and is ML model testing evidence (MLE.4)
+DECISION_SPLIT = "val"
+#: the split whose results are ML model testing evidence (MLE.4, 08-64), never a training decision
+TEST_SPLIT = "test"

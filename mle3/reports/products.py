@@ -22,7 +22,7 @@ from ..ledger.approvals import role_status
 from ..errors import Mle3Error
 from ..graph import relations, upstream
 from ..rules.criteria import describe, evaluate
-from ..vocab import MODEL_METRICS, canonical_split
+from ..vocab import DECISION_SPLIT, MODEL_METRICS, TEST_SPLIT, canonical_split
 from ..workspace.records import run_epochs
 from ..workspace import Workspace, item_key
 from ..workspace.schema import KINDS
@@ -30,6 +30,7 @@ from . import charts, conditions
 from .approach import build_approach
 from .communications import build_communications
 from .consistency import build_consistency, release_blockers
+from .decisions import decisions, testing_evidence
 from .hyperparameters import hyperparameters
 from .optimization import optimization_of
 
@@ -320,7 +321,15 @@ def metric_checks(ctx: Context, model: Any) -> list[dict[str, Any]]:
         for c in req.criteria:
             if hasattr(c, "metric"):
                 v = evaluate(c, model)
-                rows.append({"requirement": req.id, "text": describe(c), "actual": v.actual, "passed": v.passed})
+                rows.append(
+                    {
+                        "requirement": req.id,
+                        "text": describe(c),
+                        "actual": v.actual,
+                        "passed": v.passed,
+                        "split": canonical_split(c.split),
+                    }
+                )
     return rows
 
 
@@ -432,12 +441,11 @@ def training_caveats(ws: Workspace, run: dict[str, Any], epochs: list[dict[str, 
     }
 
 
-def _worst_drop(drops: Any) -> float | None:
-    """The largest recorded mAP50 drop; None unless ``drop`` maps metrics to numbers (the
-    rule quantization.drop reports any other shape)."""
-    if not isinstance(drops, dict):
-        return None
-    return max((v for v in drops.values() if isinstance(v, (int, float)) and not isinstance(v, bool)), default=None)
+def _drop_on(drops: Any, split: str) -> float | None:
+    """The recorded mAP50 drop on ``split``; None unless it is a number (the rule
+    quantization.drop reports any other shape)."""
+    value = drops.get(split) if isinstance(drops, dict) else None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _as_written(block: Any) -> dict[str, Any] | None:
@@ -477,6 +485,7 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
     key = item_key(model) if model is not None else item_key(item)
     findings = ctx.trace_findings(key)
     checks = metric_checks(ctx, model) if model is not None else []
+    optimization = optimization_of(ws, cfg)
     final = run_data.get("final_metrics") or (
         {
             "validation": model.metrics.validation.model_dump(exclude_none=True) if model.metrics.validation else {},
@@ -502,10 +511,12 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
         "findings": findings,
         "outcomes": outcomes(ctx, run, model, dataset, cfg, findings, checks, doc),
         "caveats": training_caveats(ws, run_data, epochs),
-        "optimization": optimization_of(ws, cfg),
+        "optimization": optimization,
         "quantization": quantization_rows(ctx, model) if model is not None else [],
         "qat_charts": qat_charts(ctx, model) if model is not None else [],
         "slices": conditions.slice_section(ctx, model) if model is not None else None,
+        "decisions": decisions(ctx, run, model, cfg, checks, optimization),
+        "testing": testing_evidence(ctx, run_data, model, dataset, checks),
     }
 
 
@@ -553,6 +564,7 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
             "size": first.float_size_bytes,
             "latency": first.float_latency_ms,
             "drop": None,
+            "test_drop": None,
             "passed": None,
         }
     ]
@@ -567,7 +579,8 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
                 "test": measured.get("test") or {},
                 "size": q.size_bytes,
                 "latency": q.latency_ms,
-                "drop": _worst_drop(q.drop),
+                "drop": _drop_on(q.drop, DECISION_SPLIT),
+                "test_drop": _drop_on(q.drop, TEST_SPLIT),
                 "passed": q.passed,
             }
         )
