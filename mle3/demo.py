@@ -428,7 +428,7 @@ def run_demo(
     released = release_model(directory, result.model_version, echo) if report.ok() else None
     if released is not None:
         git_commit(directory, f"Approvals and release of {released}")
-        for doc in render_work_products(directory, result.model_version, release=True):
+        for doc in render_work_products(directory, released, release=True):
             echo(f"      {doc.wp} {doc.item}: {doc.path.relative_to(directory)}")
         git_commit(directory, f"Release package of {released}")
     test = result.metrics.get("test", {})
@@ -442,13 +442,14 @@ def run_demo(
         echo(line)
     echo(f"check: {report.errors} errors, {report.warnings} warnings; run record {result.record}")
     echo("")
-    echo(f"{'model':<40} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}  gate")
     rows = ([(quantized[0].table[0], "reference")] if quantized else []) + [
         (q.table[1], "PASS" if q.passed else "FAIL") for q in quantized
     ]
+    width = max([len("model")] + [len(row["model"]) for row, _ in rows])
+    echo(f"{'model':<{width}} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}  gate (on val)")
     for row, gate in rows:
         echo(
-            f"{row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} "
+            f"{row['model']:<{width}} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} "
             f"{row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}  {gate}"
         )
     echo(
@@ -457,7 +458,7 @@ def run_demo(
     )
     if released is not None:
         echo(
-            f"      released {released}: its approved package in reports/release-{result.model_version}/ "
+            f"      released {released}: its approved package in reports/release-{released}/ "
             f"(committed); who approved what: mle3 audit log, mle3 report 13-51 {released}"
         )
     return 0 if report.ok() and released is not None and len(quantized) == (2 if qat else 1) else 1
