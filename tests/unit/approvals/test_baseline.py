@@ -8,9 +8,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from conftest import require_git
+from mle3.cli.shapes import SHAPES
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +73,9 @@ def test_a_baseline_records_the_commit_the_approved_fingerprints_and_a_tag(repo,
     head = git(repo, "rev-parse", "HEAD")
     req = repo / "requirements/REQ-D.yaml"  # REQ-D is not approved: never part of the baseline
     _, out, _ = cli("baseline", "B1", "-m", "after review", "-w", repo, "--format", "json")
-    b = json.loads(out)["baseline"]
+    doc = json.loads(out)
+    jsonschema.Draft202012Validator(SHAPES[doc["schema"]]).validate(doc)
+    b = doc["baseline"]
     assert b["name"] == "B1" and b["commit"] == head and b["tag"] == "baseline/B1" and b["items"] == 2
     assert b["message"] == "after review" and b["ok"] and b["problem"] is None
     assert git(repo, "rev-parse", "baseline/B1^{commit}") == head
@@ -84,6 +88,7 @@ def test_a_baseline_records_the_commit_the_approved_fingerprints_and_a_tag(repo,
     assert not audit.read(repo).problems
     _, out, _ = cli("baseline", "--list", "-w", repo, "--format", "json")
     listed = json.loads(out)
+    jsonschema.Draft202012Validator(SHAPES[listed["schema"]]).validate(listed)
     assert listed["schema"] == "mle3.baselines/1" and [x["name"] for x in listed["baselines"]] == ["B1"]
     _, out, _ = cli("baseline", "--list", "-w", repo)
     assert out.startswith("B1  ") and head[:12] in out and "2 approved items" in out
