@@ -403,7 +403,11 @@ def record(ws: Any, graph: Any, name: str, message: str | None = None, release_d
     root = ws.root
     tag = tag_name(name)
     _refuse_taken(root, name, tag, audit.read(root))  # before the working tree: the usual mistake is a reused name
-    repo, commit = _clean_commit(root)
+    try:
+        repo, commit = _clean_commit(root)
+    except Mle3Error:
+        _refuse_taken(root, name, tag, audit.read(root))  # recorded meanwhile (its entry is what makes the tree dirty)
+        raise
     release = _release(root, release_dir) if release_dir is not None else None
     with ws.layout.lock("baseline", timeout=60):
         log = audit.read(root)

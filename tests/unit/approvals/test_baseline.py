@@ -287,3 +287,40 @@ def test_a_release_package_is_recorded_by_its_digests(repo, cli, tmp_path):
     code, _, err = cli("baseline", "R2", "--release-dir", tmp_path / "nowhere", "-w", repo, expect=2)
     assert "Traceback" not in err
     assert git(repo, "tag", "-l") == "baseline/R1"  # nothing refused left a tag behind
+
+
+def test_a_failure_after_the_tag_removes_it_again(repo, cli, monkeypatch):
+    from mle3.ledger import baseline as baselines
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(baselines.audit, "append", broken)
+    code, _, err = cli("baseline", "B1", "-w", repo, expect=None)
+    assert code != 0 and git(repo, "tag", "-l") == ""
+    monkeypatch.undo()
+    cli("baseline", "B1", "-w", repo)  # nothing was taken: the name is free
+    assert git(repo, "tag", "-l") == "baseline/B1"
+
+
+def test_two_processes_recording_one_name_record_it_once(repo):
+    import os
+    import sys
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parents[3]), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    cmd = [sys.executable, "-c", "from mle3.cli import run; run()", "baseline", "B1", "-w", str(repo)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    results = sorted((p.wait(timeout=120), p.stderr.read()) for p in procs)
+    assert [code for code, _ in results] == [0, 2], results
+    assert "exists" in results[1][1]
+    from mle3 import audit
+    from mle3.ledger import baseline as baselines
+
+    assert [b.name for b in baselines.recorded(audit.read(repo))] == ["B1"]
