@@ -136,6 +136,10 @@ class AuditAction:
     REQIF_IMPORT = "reqif.import"
     #: ``mle3 notify``: one message to its recipients (13-52 communication evidence)
     COMMUNICATION = "communication"
+    #: ``mle3 baseline NAME``: the commit, the fingerprints of the approved items, a git tag
+    BASELINE = "baseline"
+    #: a part of a large baseline's fingerprints (the ``baseline`` entry names its parts by hash)
+    BASELINE_ITEMS = "baseline.items"
 
 
 #: every action mle3 writes

@@ -317,6 +317,60 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
 }
 
 
+def audit_entry_file(action: str, details: dict) -> dict[str, str]:
+    """One audit entry in mle3's own format, as a file override (its name is its hash)."""
+    from mle3 import audit
+
+    body = {
+        "action": action,
+        "actor": "T <t@example.com>",
+        "details": details,
+        "host": "h",
+        "item": None,
+        "parents": [],
+        "time": "2026-01-01T00:00:00+00:00",
+    }
+    digest = audit.entry_hash(body)
+    raw = audit.canonical_body(body).decode()
+    return {f"artifacts/audit/{digest[:2]}/{digest}.json": raw[:-1] + f',"hash":"{digest}"}}\n'}
+
+
+def baseline_entry(items: dict, **details) -> dict[str, str]:
+    return audit_entry_file(
+        "baseline",
+        {
+            "name": "B1",
+            "message": None,
+            "commit": "a" * 40,
+            "tag": "baseline/B1",
+            "fingerprint_version": 2,
+            "count": len(items),
+            "items": items,
+            "parts": [],
+            "release": None,
+            **details,
+        },
+    )
+
+
+_BASELINE_FILE = next(iter(baseline_entry({"GONE-1": "sha256:" + "0" * 64})))
+CASES.update(
+    {
+        # approved at the baseline with other content than the architecture has now
+        "baseline.changed": (baseline_entry({"ARCH-1": "sha256:" + "0" * 64}), "requirements/ARCH.yaml", 1),
+        # an item of the baseline that is gone: found at the baseline's entry
+        "baseline.removed": (baseline_entry({"GONE-1": "sha256:" + "0" * 64}), _BASELINE_FILE, 1),
+        # the workspace is in no git repository: the tag is nowhere
+        "baseline.tag-missing": (baseline_entry({}), next(iter(baseline_entry({}))), 1),
+        "baseline.malformed": (
+            baseline_entry({}, commit="HEAD"),
+            next(iter(baseline_entry({}, commit="HEAD"))),
+            1,
+        ),
+    }
+)
+
+
 def findings_of(root):
     return run_checks(load_workspace(root, use_cache=False)).findings
 
@@ -387,6 +441,10 @@ TESTED_ELSEWHERE = {
     "training.epochs-unreadable": (
         "scenarios/test_trust_runs.py",
         "test_a_garbage_epochs_line_is_one_finding_with_file_and_line",
+    ),
+    "baseline.tag-moved": (
+        "unit/approvals/test_baseline.py",
+        "test_a_moved_tag_is_an_error_and_a_deleted_one_a_warning",
     ),
     "approval.conflict": (
         "scenarios/test_teams.py",
