@@ -317,6 +317,19 @@ DEMO_APPROVALS = (
 )
 
 
+def record_baseline(directory: Path, released: str) -> str:
+    """A baseline of the released workspace (commit, approved fingerprints, the release
+    package's digests, tag ``baseline/<name>``): what ``check`` compares against from now on."""
+    from .graph import build_graph
+    from .ledger.baseline import record
+    from .workspace import load_workspace
+
+    ws = load_workspace(directory, use_cache=False)
+    name = f"release-{released}"
+    base = record(ws, build_graph(ws), name, f"the release of {released}", directory / "reports" / name)
+    return f"baseline {base.name}: {len(base.items)} approved items at commit {base.commit[:10]}, tag baseline/{name}"
+
+
 def release_model(directory: Path, model_id: str, echo: Callable[[str], None]) -> str | None:
     """Approve the trace as the demo's personas, promote the model to validated and
     released; the released model's id, or None (the gate's reasons echoed)."""
@@ -431,6 +444,8 @@ def run_demo(
         for doc in render_work_products(directory, released, release=True):
             echo(f"      {doc.wp} {doc.item}: {doc.path.relative_to(directory)}")
         git_commit(directory, f"Release package of {released}")
+        echo("      " + record_baseline(directory, released))
+        git_commit(directory, f"Baseline of the release of {released}")
     test = result.metrics.get("test", {})
     val = result.metrics.get("validation", {})
     echo("")
