@@ -270,8 +270,17 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     ok("report", "assessment", validated, "--to", "needs", "-o", str(docs / "needs.json"), as_json=False)
     needs = json.loads((docs / "needs.json").read_text())
     assert "std_req__aspice_40__MLE-3-BP5" in json.dumps(needs)
+    # a baseline of the release: the approved fingerprints, the package's digests, a tag; check compares with it
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "communications")
+    base = ok("baseline", "release-1", "--release-dir", str(tmp_path / "release"))["baseline"]
+    assert base["ok"] and base["items"] == 4 and base["release"]["files"], base  # approach, configuration, data, model
+    assert git(ws, "tag", "--list", "baseline/*").split() == ["baseline/release-1"]
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "baseline release-1")
     code, out, err = cli("site", "-w", ws, "-o", tmp_path / "site")
     assert code == 0, err
     assert (tmp_path / "site" / "index.html").is_file()
     final = ok("check")
     assert final["summary"]["errors"] == 0, final
+    assert not [f for f in final["findings"] if f["rule"].startswith("baseline.")], final
