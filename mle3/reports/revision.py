@@ -123,7 +123,8 @@ def revision_of(root: Path, rel: str | None, fingerprint: str) -> Revision:
 
 
 def _decision_text(entry: dict[str, Any], fingerprint: str) -> str:
-    details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+    raw = entry.get("details")
+    details: dict[str, Any] = raw if isinstance(raw, dict) else {}
     action = str(entry.get("action"))
     if action == "approval":
         fp = str(details.get("fingerprint") or "")
@@ -150,7 +151,8 @@ def decisions(entries: list[dict[str, Any]], fingerprint: str) -> list[dict[str,
         action = str(e.get("action"))
         if action not in DECISIONS:
             continue
-        details = e.get("details") if isinstance(e.get("details"), dict) else {}
+        raw = e.get("details")
+        details: dict[str, Any] = raw if isinstance(raw, dict) else {}
         out.append(
             {
                 "time": str(e.get("time") or ""),
