@@ -155,7 +155,7 @@ def decisions(entries: list[dict[str, Any]], fingerprint: str) -> list[dict[str,
         details: dict[str, Any] = raw if isinstance(raw, dict) else {}
         out.append(
             {
-                "time": str(e.get("time") or ""),
+                "time": str(e.get("time") or "").replace("T", " ").removesuffix("+00:00"),
                 "who": str(details.get("name") or e.get("actor") or ""),
                 "what": DECISIONS[action],
                 "text": _decision_text(e, fingerprint),
