@@ -32,7 +32,7 @@ from .communications import build_communications
 from .consistency import build_consistency, release_blockers
 from .hyperparameters import hyperparameters
 from .optimization import optimization_of
-from .revision import decisions, document_id, revision_of
+from .revision import HISTORY_ROWS, decisions, document_id, revision_of
 
 if TYPE_CHECKING:
     from ..rules.engine import CheckReport
@@ -95,6 +95,8 @@ class Context:
         )
         self.approvals = self.counted.approvals
         self._check: CheckReport | None = None
+        #: (file, fingerprint) -> its revision: one git log per document, however often rendered
+        self._revisions: dict[tuple[str, str], Any] = {}
 
     @cached_property
     def quantized_children(self) -> dict[str, list[Any]]:
@@ -135,14 +137,17 @@ class Context:
             replace(a, name=label(a)) for st in statuses for a in st.approved_by
         ]  # a signed approval names its verified signer
         stale = [a for st in statuses for a in st.stale]
-        revision = revision_of(self.ws.root, item._file, fp)
+        revision = self._revisions.get((item._file, fp))
+        if revision is None:
+            revision = self._revisions[(item._file, fp)] = revision_of(self.ws.root, item._file, fp)
         return {
             "doc_id": document_id(self.ws.config.project, wp.id, key),
             "revision": revision.label,
             "revision_number": revision.number,
             "revision_uncommitted": revision.uncommitted,
             "revision_reason": revision.reason,
-            "commits": revision.commits,
+            "commits": revision.commits[:HISTORY_ROWS],
+            "older_commits": max(0, len(revision.commits) - HISTORY_ROWS),
             "decisions": decisions(self.audit_by_item.get(key, []), fp),
             "roles_source": self.ws.config.policy.approvals_source(wp.id),
             "wp_id": wp.id,

@@ -33,7 +33,8 @@ DECISIONS = {
     AuditAction.DATASET_RETIRE: "retirement",
     AuditAction.TUNE_ACCEPT: "tuning accepted",
 }
-HISTORY_LIMIT = 200
+#: rows the history table shows (the revision counts every commit)
+HISTORY_ROWS = 50
 
 
 @dataclass
@@ -87,7 +88,6 @@ def revision_of(root: Path, rel: str | None, fingerprint: str) -> Revision:
             root,
             "log",
             "--follow",
-            f"--max-count={HISTORY_LIMIT}",
             "--no-show-signature",
             f"--format=%H{_SEP}%cI{_SEP}%an{_SEP}%s",
             "--",
