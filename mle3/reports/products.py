@@ -33,6 +33,7 @@ from .consistency import build_consistency, release_blockers
 from .decisions import decisions, testing_evidence
 from .hyperparameters import hyperparameters
 from .optimization import optimization_of
+from .revision import HISTORY_ROWS, decisions, document_id, revision_of
 
 if TYPE_CHECKING:
     from ..rules.engine import CheckReport
@@ -78,25 +79,9 @@ def git_commit(ws: Workspace) -> dict[str, Any]:
     return {"commit": state.get("commit"), "dirty": bool(state.get("dirty")) or untracked > 0, "untracked": untracked}
 
 
-def git_history(ws: Workspace, rel: str, limit: int = 20) -> list[dict[str, str | bytes]]:
-    try:
-        import git
-
-        repo = git.Repo(ws.root, search_parent_directories=True)
-        if repo.working_tree_dir is None:  # a bare repository: no file of the workspace is in it
-            return []
-        path = (ws.root / rel).resolve().relative_to(repo.working_tree_dir)
-        return [
-            {
-                "commit": c.hexsha[:10],
-                "date": dt.datetime.fromtimestamp(c.committed_date, dt.timezone.utc).strftime("%Y-%m-%d"),
-                "author": str(c.author),
-                "message": c.summary,
-            }
-            for c in repo.iter_commits(paths=str(path), max_count=limit)
-        ]
-    except Exception:
-        return []
+def git_history(ws: Workspace, rel: str, limit: int = 20) -> list[dict[str, str]]:
+    """The commits that changed ``rel``, newest first (mle3.reports.revision; [] outside git)."""
+    return revision_of(ws.root, rel, "").commits[:limit]
 
 
 class Context:
@@ -111,6 +96,8 @@ class Context:
         )
         self.approvals = self.counted.approvals
         self._check: CheckReport | None = None
+        #: (file, fingerprint) -> its revision: one git log per document, however often rendered
+        self._revisions: dict[tuple[str, str], Any] = {}
 
     @cached_property
     def quantized_children(self) -> dict[str, list[Any]]:
@@ -119,6 +106,15 @@ class Context:
         for m in self.ws.of_kind("model_version"):
             if m.traceability.previous_version and m.quantization is not None:
                 out.setdefault(m.traceability.previous_version, []).append(m)
+        return out
+
+    @cached_property
+    def audit_by_item(self) -> dict[str, list[dict[str, Any]]]:
+        """Audit entries by the item they are about (one read of the log per context)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for entry in audit.history(self.ws.root):
+            if isinstance(entry.get("item"), str):
+                out.setdefault(entry["item"], []).append(entry)
         return out
 
     @property
@@ -142,7 +138,19 @@ class Context:
             replace(a, name=label(a)) for st in statuses for a in st.approved_by
         ]  # a signed approval names its verified signer
         stale = [a for st in statuses for a in st.stale]
+        revision = self._revisions.get((item._file, fp))
+        if revision is None:
+            revision = self._revisions[(item._file, fp)] = revision_of(self.ws.root, item._file, fp)
         return {
+            "doc_id": document_id(self.ws.config.project, wp.id, key),
+            "revision": revision.label,
+            "revision_number": revision.number,
+            "revision_uncommitted": revision.uncommitted,
+            "revision_reason": revision.reason,
+            "commits": revision.commits[:HISTORY_ROWS],
+            "older_commits": max(0, len(revision.commits) - HISTORY_ROWS),
+            "decisions": decisions(self.audit_by_item.get(key, []), fp),
+            "roles_source": self.ws.config.policy.approvals_source(wp.id),
             "wp_id": wp.id,
             "wp_name": wp.name,
             "information_items": [{"id": i, "name": n} for i, n in wp.information_items],
@@ -218,7 +226,6 @@ def build_training_configuration(ctx: Context, cfg: Any) -> dict[str, Any]:
         "upstream": _linked(ctx, cfg.id, "up"),
         "downstream": _linked(ctx, cfg.id, "down"),
         "runs": sorted(runs, key=lambda r: str(r.created or ""), reverse=True),
-        "history": git_history(ws, cfg._file),
         "preview": augmentation_preview(ws, cfg) if aug is not None and aug.kind == "augmentation" else None,
         "hyperparameters": hyperparameters(ws, cfg),
     }
@@ -629,7 +636,7 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
                 a, b = mine.get(metric), theirs.get(metric)
                 if a is not None and b is not None:
                     deltas.append({"split": split, "metric": metric, "value": a, "previous": b, "delta": a - b})
-    history = [e for e in audit.history(ws.root) if e.get("item") == item_key(model)]
+    history = ctx.audit_by_item.get(item_key(model), [])
     return {
         "model": model,
         "artifacts": artifacts,

@@ -25,6 +25,8 @@ RUN_TEXT = (
     "  environment: {gpus: []}\n  epochs_completed: 10\n"
 )
 
+BASE_TRAIN = "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n  epochs: 10\n"
+
 # rule id -> (file overrides, file the finding must name, line it must name or None)
 CASES: dict[str, tuple[dict, str, int | None]] = {
     "trace.odd-cycle": (
@@ -279,6 +281,19 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
     "approach.early-stopping": (
         {APPROACH_FILE: APPROACH_TEXT, "artifacts/train.yaml": TRAIN_FOLLOWING + "  early_stopping: {patience: 9}\n"},
         "artifacts/train.yaml",
+        7,
+    ),
+    "training.early-stopping-inert": (
+        {"artifacts/train.yaml": BASE_TRAIN + "  early_stopping: {patience: 10}\n"},
+        "artifacts/train.yaml",
+        6,
+    ),
+    "trace.inverted-derivation": (
+        {
+            "requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  title: perf\n  type: performance\n"
+            "  derived_from:\n    - SYS-1\n    - REQ-D\n"
+        },
+        "requirements/REQ-P.yaml",
         7,
     ),
     "approach.tuning-reference": (
@@ -654,3 +669,20 @@ def test_an_unchanged_workspace_is_answered_without_importing_the_rules(make_ws)
     )
     runs = [subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True) for _ in range(2)]
     assert [r.stdout.split() for r in runs] == [["0", "True", "True"], ["0", "False", "False"]], runs
+
+
+def test_early_stopping_that_cannot_fire_is_no_exit_criterion():
+    from types import SimpleNamespace as NS
+
+    from mle3.rules.approach import exit_check
+
+    approach = NS(id="A", exit_criteria=NS(metric=None, epoch_budget=None))
+    cfg = NS(epochs=20, early_stopping=NS(patience=50, metric=None))
+    run = NS(id="R", status="success", epochs_completed=12, early_stop_epoch=None, _raw={})
+    verdict = exit_check(None, run, cfg, approach)
+    assert not verdict.met
+    assert (
+        verdict.lines[-1] == "early stopping cannot fire (patience 50 >= 20 epochs): no exit criterion of this training"
+    )
+    cfg.early_stopping.patience = 5
+    assert exit_check(None, run, cfg, approach).lines[-1] == "early stopping did not fire"
