@@ -64,6 +64,7 @@ requirements:
   - id: DEMO-REQ-DATA
     title: Training data for sign shape detection
     type: ml_data
+    derived_from: [DEMO-REQ-PERF]
     odd: DEMO-ODD-001
     text: >-
       The training data shall contain images of square, disc and triangle signs on
@@ -103,7 +104,6 @@ requirements:
   - id: DEMO-REQ-PERF
     title: Detection quality of the sign detector
     type: performance
-    derived_from: [DEMO-REQ-DATA]
     odd: DEMO-ODD-001
     text: >-
       The detector shall reach mAP@0.5 of at least 0.5 on the held-out test split, and of

@@ -30,7 +30,7 @@ def _row(decision: str, split: str | None, basis: str, outcome: str) -> dict[str
     }
 
 
-def decisions(
+def split_decisions(
     ctx: Any, run: Any, model: Any, cfg: Any, checks: list[dict[str, Any]], optimization: Any
 ) -> list[dict[str, Any]]:
     """One row per decision the 13-65 reports: what was decided, on which split, on what basis."""

@@ -30,7 +30,7 @@ from . import charts, conditions
 from .approach import build_approach
 from .communications import build_communications
 from .consistency import build_consistency, release_blockers
-from .decisions import decisions, testing_evidence
+from .decisions import split_decisions, testing_evidence
 from .hyperparameters import hyperparameters
 from .optimization import optimization_of
 from .revision import HISTORY_ROWS, decisions, document_id, revision_of
@@ -522,7 +522,7 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
         "quantization": quantization_rows(ctx, model) if model is not None else [],
         "qat_charts": qat_charts(ctx, model) if model is not None else [],
         "slices": conditions.slice_section(ctx, model) if model is not None else None,
-        "decisions": decisions(ctx, run, model, cfg, checks, optimization),
+        "split_decisions": split_decisions(ctx, run, model, cfg, checks, optimization),
         "testing": testing_evidence(ctx, run_data, model, dataset, checks),
     }
 

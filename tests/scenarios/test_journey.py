@@ -36,13 +36,14 @@ FILES = {
     ".gitignore": ".mle3/\nartifacts/runs/*/ultralytics/weights/\nartifacts/runs/*/qat/weights/\n",
     "requirements/R.yaml": (
         "requirements:\n"
-        "  - id: REQ-DATA\n    type: ml_data\n    title: Shapes data\n    odd: ODD-J\n    criteria:\n"
+        "  - id: REQ-DATA\n    type: ml_data\n    title: Shapes data\n    derived_from: [REQ-PERF]\n    odd: ODD-J\n"
+        "    criteria:\n"
         "      - samples: train\n        min: 10\n"
         "      - {characteristic: time_of_day, split: train, share: {night: [0.15, 0.35]}}\n"
         "      - {characteristic: weather, coverage: [clear], splits: [train, val, test]}\n"
         "      - {samples: train, where: {weather: [rain, fog]}, min: 5}\n"
         "      - {characteristic: time_of_day, similar: [train, test], max_tvd: 0.3}\n"
-        "  - id: REQ-PERF\n    type: performance\n    title: Detector quality\n    derived_from: [REQ-DATA]\n"
+        "  - id: REQ-PERF\n    type: performance\n    title: Detector quality\n"
         "    criteria:\n      - metric: mAP_50\n        split: test\n        min: 0.0\n"
         "      - {metric: mAP_50, split: test, where: {time_of_day: day}, min: 0.0}\n"
     ),
