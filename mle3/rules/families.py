@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     datasets,
     load,
     quantization,
+    review,
     status,
     traceability,
     training,
