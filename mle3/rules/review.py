@@ -26,11 +26,16 @@ def review_failures(review: Any) -> list[tuple[str, tuple]]:
         out.append((f"review {review.id} by {review.reviewer} failed", ("result",)))
     for i, entry in enumerate(review.checklist):
         if entry.result == "fail":
-            out.append((f"checklist item {entry.question!r} failed", ("checklist", i)))
+            out.append((f"checklist item {entry.question!r} failed", ("checklist", i, "result")))
     for i, link in enumerate(review.sampled_links):
         if link.result == "inconsistent":
             rel = link.relation or "any relation"
-            out.append((f"sampled link {link.source} -{rel}-> {link.target} judged inconsistent", ("sampled_links", i)))
+            out.append(
+                (
+                    f"sampled link {link.source} -{rel}-> {link.target} judged inconsistent",
+                    ("sampled_links", i, "result"),
+                )
+            )
     return out
 
 
