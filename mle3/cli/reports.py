@@ -364,7 +364,13 @@ def _consistency_json(item: str, output: Path | None, format: str, workspace: An
     if format == "json":
         emit_json({"schema": REPORT, "documents": [_view("13-51", data["model"], target, data["fingerprint"])]})
     else:
-        verdict = "consistent" if data["consistent"] else f"{data['counts']['inconsistent']} link(s) INCONSISTENT"
+        why = [f"{data['counts']['inconsistent']} link(s)"]
+        if data["check"]["trace_errors"]:
+            why.append(f"{data['check']['trace_errors']} check error(s) in the trace")
+        failed = sum(1 for r in data["reviews"] if r["inconsistent"])
+        if failed:
+            why.append(f"{failed} review(s) found it inconsistent")
+        verdict = "consistent" if data["consistent"] else f"INCONSISTENT: {', '.join(why)}"
         typer.echo(f"13-51 {data['model']}: {target} (data, not under approval; {verdict})")
     return ExitCode.OK
 
