@@ -16,6 +16,7 @@ REQ_DATA = """requirement:
   id: REQ-D-{g:05d}
   title: Data for function {g}
   type: ml_data
+  derived_from: [REQ-P-{g:05d}]
   text: The data shall contain at least 1000 training samples for function {g}.
   criteria:
     - samples: train
@@ -25,7 +26,6 @@ REQ_PERF = """requirement:
   id: REQ-P-{g:05d}
   title: Performance for function {g}
   type: performance
-  derived_from: [REQ-D-{g:05d}]
   text: mAP@0.5 on test at least 0.5.
   criteria:
     - metric: mAP_50

@@ -64,6 +64,7 @@ requirements:
   - id: DEMO-REQ-DATA
     title: Training data for sign shape detection
     type: ml_data
+    derived_from: [DEMO-REQ-PERF]
     odd: DEMO-ODD-001
     text: >-
       The training data shall contain images of square, disc and triangle signs on
@@ -103,7 +104,6 @@ requirements:
   - id: DEMO-REQ-PERF
     title: Detection quality of the sign detector
     type: performance
-    derived_from: [DEMO-REQ-DATA]
     odd: DEMO-ODD-001
     text: >-
       The detector shall reach mAP@0.5 of at least 0.5 on the held-out test split, and of
@@ -141,7 +141,7 @@ approach:
   exit_criteria:
     metric: {{metric: mAP_50, split: val, min: 0.5}}
     epoch_budget: {epochs}
-    early_stopping: {{metric: "mAP@0.5", patience: 50}}
+    early_stopping: {{metric: "mAP@0.5", patience: 10}}
   tuning:
     description: Hyperparameters set by hand for the demo; a study (mle3 tune) would explore them on val only.
     configurations: [DEMO-TRAIN-001]
@@ -185,7 +185,7 @@ training:
     warmup_epochs: 2
     min_lr: 0.000014
   early_stopping:
-    patience: 50
+    patience: 10
     metric: "mAP@0.5"
     mode: max
   checkpointing:
@@ -214,7 +214,8 @@ def write_workspace(directory: Path, *, epochs: int, imgsz: int, train_images: i
     (directory / "artifacts" / "training").mkdir(parents=True)
     test_images = train_images // 5
     (directory / "mle3.yaml").write_text(MLE3_YAML.format(test_images=test_images, min_images=MIN_SLICE_IMAGES))
-    (directory / ".gitignore").write_text(GITIGNORE + "# the demo's rendered work products\nreports/\n")
+    # the rendered release package is committed (reports/release-*): what was released, in version control
+    (directory / ".gitignore").write_text(GITIGNORE + "# the demo's draft work products\nreports/drafts/\n")
     write_gitattributes(directory)
     (directory / "requirements" / "demo-requirements.yaml").write_text(
         REQUIREMENTS.format(
@@ -293,14 +294,62 @@ def git_commit(directory: Path, message: str) -> str | None:
         return None
 
 
-def render_work_products(directory: Path, model_id: str) -> list:
-    """The work products of the model's trace (its approach, 08-65, among them), in ``reports/``."""
+def render_work_products(directory: Path, model_id: str, *, release: bool = False) -> list:
+    """The work products of the model's trace (its approach, 08-65, among them): DRAFTs in
+    ``reports/drafts/``, or with ``release`` the approved package in ``reports/release-<MODEL>/``."""
     from .graph import build_graph
     from .reports.render import release_package
     from .workspace import load_workspace
 
     ws = load_workspace(directory, use_cache=False)
-    return release_package(ws, build_graph(ws), model_id, directory / "reports")
+    target = directory / "reports" / (f"release-{model_id}" if release else "drafts")
+    return release_package(ws, build_graph(ws), model_id, target, release=release)
+
+
+#: who approves what in the demo: made-up people, so the release shows separation of duties
+#: (none of them ran the training; one role each)
+DEMO_APPROVALS = (
+    ("DEMO-APPROACH-001", "ml_lead", "Lea Lead (demo persona)"),
+    ("DEMO-TRAIN-001", "ml_engineer", "Eve Engineer (demo persona)"),
+    ("DEMO-DATA-001-v1", "data_owner", "Dan Owner (demo persona)"),
+    ("{model}", "ml_lead", "Lea Lead (demo persona)"),
+    ("{model}", "safety_assessor", "Sam Assessor (demo persona)"),
+)
+
+
+def record_baseline(directory: Path, released: str) -> str:
+    """A baseline of the released workspace (commit, approved fingerprints, the release
+    package's digests, tag ``baseline/<name>``): what ``check`` compares against from now on."""
+    from .graph import build_graph
+    from .ledger.baseline import record
+    from .workspace import load_workspace
+
+    ws = load_workspace(directory, use_cache=False)
+    name = f"release-{released}"
+    base = record(ws, build_graph(ws), name, f"the release of {released}", directory / "reports" / name)
+    return f"baseline {base.name}: {len(base.items)} approved items at commit {base.commit[:10]}, tag baseline/{name}"
+
+
+def release_model(directory: Path, model_id: str, echo: Callable[[str], None]) -> str | None:
+    """Approve the trace as the demo's personas, promote the model to validated and
+    released; the released model's id, or None (the gate's reasons echoed)."""
+    from .approvals import approve, promote
+    from .graph import build_graph
+    from .workspace import load_workspace
+
+    for ref, role, name in DEMO_APPROVALS:
+        ws = load_workspace(directory, use_cache=False)
+        approve(ws, build_graph(ws), ref.format(model=model_id), role, name=name, comment="mle3 demo")
+        echo(f"      {ref.format(model=model_id)}: approved as {role} by {name}")
+    current = model_id
+    for target in ("validated", "released"):
+        gate = promote(directory, current, target)
+        if not gate.ok:
+            echo(f"      promote to {target} refused: " + "; ".join(gate.missing[:3]))
+            return None
+        current = gate.alias or current
+        echo(f"      {model_id}: {target}" + (f" as {gate.alias}" if gate.alias else ""))
+    return current
 
 
 def run_demo(
@@ -324,11 +373,11 @@ def run_demo(
     # data below a data root outside it
     directory, nas = container / "workspace", container / "nas"
     start = time.time()
-    echo(f"[1/7] creating the demo workspace in {directory}, its data root nas in {nas}")
+    echo(f"[1/8] creating the demo workspace in {directory}, its data root nas in {nas}")
     write_workspace(directory, epochs=epochs, imgsz=imgsz, train_images=train_images)
     map_data_root(directory, nas)
     echo(
-        f"[2/7] generating the data set below the data root ({train_images} train, {train_images // 5} val, "
+        f"[2/8] generating the data set below the data root ({train_images} train, {train_images // 5} val, "
         f"{train_images // 5} test images at {imgsz} px)"
     )
     data_yaml = generate(
@@ -340,7 +389,7 @@ def run_demo(
     for line in describe_conditions(data_yaml):
         echo("      " + line)
     git_commit(directory, "mle3 demo: requirements and configuration")
-    echo("[3/7] registering it as DEMO-DATA-001 v1")
+    echo("[3/8] registering it as DEMO-DATA-001 v1")
     reg = register(
         directory,
         data_yaml,
@@ -355,14 +404,14 @@ def run_demo(
         f"{reg.label_quality['errors']}, leakage {reg.leakage['shared_images']}"
     )
     git_commit(directory, "Register DEMO-DATA-001 v1")
-    echo(f"[4/7] training DEMO-TRAIN-001 ({epochs} epochs of YOLOv8n on the CPU; GPU if present)")
+    echo(f"[4/8] training DEMO-TRAIN-001 ({epochs} epochs of YOLOv8n on the CPU; GPU if present)")
     result = train(directory, "DEMO-TRAIN-001", TrainOptions(), echo=lambda line: echo("      " + line))
     if result.status != "success":
         echo(f"training {result.status}: {result.error}")
         return 1
     assert result.model_version is not None  # a successful training made a model
     git_commit(directory, f"Training run {result.run_id} and model {result.model_version}")
-    echo("[5/7] exporting to ONNX and quantizing to INT8 (PTQ, then 1 epoch of QAT)")
+    echo("[5/8] exporting to ONNX and quantizing to INT8 (PTQ, then 1 epoch of QAT)")
     from .runner.quantize import QuantizeOptions, export, quantize
 
     exported = export(directory, result.model_version, echo=lambda line: None)
@@ -380,14 +429,23 @@ def run_demo(
             continue
         quantized.append(q)
     git_commit(directory, f"Export and INT8 quantization of {result.model_version}")
-    echo("[6/7] checking the workspace")
+    echo("[6/8] checking the workspace")
     report = check_workspace(directory, use_cache=False)
     for finding in report.findings:
         echo("      " + finding.one_line())
-    echo("[7/7] rendering the MLE.3 work products (DRAFT until approved)")
+    echo("[7/8] rendering the MLE.3 work products (DRAFT until approved)")
     documents = render_work_products(directory, result.model_version)
     for doc in documents:
         echo(f"      {doc.wp} {doc.item}: {doc.path.relative_to(directory)}")
+    echo("[8/8] approving (as the demo's personas), releasing and rendering the release package")
+    released = release_model(directory, result.model_version, echo) if report.ok() else None
+    if released is not None:
+        git_commit(directory, f"Approvals and release of {released}")
+        for doc in render_work_products(directory, released, release=True):
+            echo(f"      {doc.wp} {doc.item}: {doc.path.relative_to(directory)}")
+        git_commit(directory, f"Release package of {released}")
+        echo("      " + record_baseline(directory, released))
+        git_commit(directory, f"Baseline of the release of {released}")
     test = result.metrics.get("test", {})
     val = result.metrics.get("validation", {})
     echo("")
@@ -399,21 +457,23 @@ def run_demo(
         echo(line)
     echo(f"check: {report.errors} errors, {report.warnings} warnings; run record {result.record}")
     echo("")
-    echo(f"{'model':<40} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}  gate")
     rows = ([(quantized[0].table[0], "reference")] if quantized else []) + [
         (q.table[1], "PASS" if q.passed else "FAIL") for q in quantized
     ]
+    width = max([len("model")] + [len(row["model"]) for row, _ in rows])
+    echo(f"{'model':<{width}} {'val mAP50':>9} {'test mAP50':>10} {'size MB':>8} {'latency ms':>10}  gate (on val)")
     for row, gate in rows:
         echo(
-            f"{row['model']:<40} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} "
+            f"{row['model']:<{width}} {row['val'].get('mAP_50', 0):>9.3f} {row['test'].get('mAP_50', 0):>10.3f} "
             f"{row['bytes'] / 1e6:>8.2f} {row['latency_ms']:>10.1f}  {gate}"
         )
     echo(
         f"done in {time.time() - start:.0f} s. Next: cd {directory} && mle3 runs show {result.run_id} && mle3 trace "
         f"{result.model_version}"
     )
-    echo(
-        f"      approve: mle3 approve {result.model_version} --role ml_lead; release: mle3 promote "
-        f"{result.model_version} --to validated"
-    )
-    return 0 if report.ok() and len(quantized) == (2 if qat else 1) else 1
+    if released is not None:
+        echo(
+            f"      released {released}: its approved package in reports/release-{released}/ "
+            f"(committed); who approved what: mle3 audit log, mle3 report 13-51 {released}"
+        )
+    return 0 if report.ok() and released is not None and len(quantized) == (2 if qat else 1) else 1

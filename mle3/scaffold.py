@@ -48,7 +48,7 @@ requirement:
   id: REQ-PERF-001
   title: Detection quality
   type: performance
-  derived_from: [REQ-DATA-001]
+  derived_from: [SYS-REQ-001]
   text: The model shall reach mAP@0.5 of at least 0.5 on the held-out test split.
   criteria:
     - metric: mAP_50

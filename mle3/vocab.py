@@ -136,7 +136,19 @@ class AuditAction:
     REQIF_IMPORT = "reqif.import"
     #: ``mle3 notify``: one message to its recipients (13-52 communication evidence)
     COMMUNICATION = "communication"
+    #: ``mle3 baseline NAME``: the commit, the fingerprints of the approved items, a git tag
+    BASELINE = "baseline"
+    #: a part of a large baseline's fingerprints (the ``baseline`` entry names its parts by hash)
+    BASELINE_ITEMS = "baseline.items"
 
 
 #: every action mle3 writes
 AUDIT_ACTIONS = frozenset(v for k, v in vars(AuditAction).items() if k.isupper())
+
+
+#: the split MLE.3 decides on (exit criteria, early stopping, best epoch, tuning objective,
+#: the quantization gate): training and validation data; the test split stays unseen by
+#: them and is ML model testing evidence (MLE.4)
+DECISION_SPLIT = "val"
+#: the split whose results are ML model testing evidence (MLE.4, 08-64), never a training decision
+TEST_SPLIT = "test"

@@ -71,7 +71,7 @@ BASE_FILES: dict[str, str] = {
           id: REQ-P
           title: perf
           type: performance
-          derived_from: [REQ-D]
+          derived_from: [SYS-1]
           criteria:
             - metric: mAP_50
               split: test

@@ -88,7 +88,12 @@ AUDIT_LOG = declare(
 @app.command()
 def approve(
     item: Annotated[str, typer.Argument(help="Item id (model version, data set version, configuration, run, ...).")],
-    role: Annotated[str, typer.Option(help="Role you approve in (one the policy in mle3.yaml uses).")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="Role you approve in (one the approval policy uses: policy.approvals in mle3.yaml, or the defaults)."
+        ),
+    ],
     name: Annotated[Optional[str], typer.Option(help="Approver (default: the git user of the workspace).")] = None,
     comment: Annotated[Optional[str], typer.Option(help="Comment recorded with the decision.")] = None,
     reject: Annotated[bool, typer.Option("--reject", help="Record a rejection instead.")] = False,

@@ -19,7 +19,10 @@ from ..rules.approach import (
     used_hardware,
 )
 from ..rules.registry import Context as RuleContext
+from ..rules.training import early_stopping_cannot_fire
 from ..workspace import item_key
+
+INERT = "training.early-stopping-inert"
 
 #: runs shown per configuration (newest first)
 RECENT_RUNS = 10
@@ -123,6 +126,7 @@ def build_approach(ctx: Any, approach: Any) -> dict[str, Any]:
                 "epochs": c.epochs,
                 "patience": c.early_stopping.patience,
                 "metric": c.early_stopping.metric,
+                "inert": early_stopping_cannot_fire(c),
                 "dataset": c.dataset,
             }
             for c in configurations
@@ -130,5 +134,5 @@ def build_approach(ctx: Any, approach: Any) -> dict[str, Any]:
         "runs": runs,
         "recent": RECENT_RUNS,
         "deviations": [r for r in runs if r["gaps"]],
-        "findings": [f for f in ctx.check.findings if f.rule.startswith("approach.") and f.item in shown],
+        "findings": [f for f in ctx.check.findings if f.rule.startswith(("approach.", INERT)) and f.item in shown],
     }

@@ -30,6 +30,7 @@ from ..ledger.approvals import role_status
 from ..ledger.duties import label
 from ..rules.approach import accepted_deviation, entry_check, hardware_gaps, model_exit_verdict, used_hardware
 from ..rules.criteria import evaluate
+from ..vocab import DECISION_SPLIT, canonical_split
 from ..workspace import item_key
 from ..workspace.schema import MetricCriterion
 
@@ -297,7 +298,7 @@ class _Checker:
             link.check = "a newer version of the model line: its content is part of the fingerprint"
             link.existence_only = True
             return
-        link.check = "the float model is unchanged since it was quantized, and the drop is within the threshold"
+        link.check = "the float model is unchanged since it was quantized, and the drop on val is within the threshold"
         recorded = block.parent_fingerprint
         if isinstance(recorded, str) and recorded:
             now = self.ctx.fingerprints.of(item_key(parent))
@@ -331,6 +332,11 @@ class _Checker:
         for split, value in sorted(drops.items(), key=lambda kv: str(kv[0])):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 link.problems.append(f"{split} drop {value!r} is not a number")
+            elif bound is not None and value > bound and canonical_split(str(split)) != DECISION_SPLIT:
+                link.facts.append(
+                    f"{split} mAP50 drop {value:.4f} beyond {bound}: testing evidence (MLE.4); the gate decides on "
+                    f"{DECISION_SPLIT}"
+                )
             elif bound is not None and value > bound:
                 link.problems.append(f"{split} mAP50 drop {value:.4f} exceeds the threshold {bound}")
             elif bound is not None:

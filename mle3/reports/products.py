@@ -22,7 +22,7 @@ from ..ledger.approvals import role_status
 from ..errors import Mle3Error
 from ..graph import relations, upstream
 from ..rules.criteria import describe, evaluate
-from ..vocab import MODEL_METRICS, canonical_split
+from ..vocab import DECISION_SPLIT, MODEL_METRICS, TEST_SPLIT, canonical_split
 from ..workspace.records import run_epochs
 from ..workspace import Workspace, item_key
 from ..workspace.schema import KINDS
@@ -30,8 +30,10 @@ from . import charts, conditions
 from .approach import build_approach
 from .communications import build_communications
 from .consistency import build_consistency, release_blockers
+from .decisions import split_decisions, testing_evidence
 from .hyperparameters import hyperparameters
 from .optimization import optimization_of
+from .revision import HISTORY_ROWS, decisions, document_id, revision_of
 
 if TYPE_CHECKING:
     from ..rules.engine import CheckReport
@@ -77,25 +79,9 @@ def git_commit(ws: Workspace) -> dict[str, Any]:
     return {"commit": state.get("commit"), "dirty": bool(state.get("dirty")) or untracked > 0, "untracked": untracked}
 
 
-def git_history(ws: Workspace, rel: str, limit: int = 20) -> list[dict[str, str | bytes]]:
-    try:
-        import git
-
-        repo = git.Repo(ws.root, search_parent_directories=True)
-        if repo.working_tree_dir is None:  # a bare repository: no file of the workspace is in it
-            return []
-        path = (ws.root / rel).resolve().relative_to(repo.working_tree_dir)
-        return [
-            {
-                "commit": c.hexsha[:10],
-                "date": dt.datetime.fromtimestamp(c.committed_date, dt.timezone.utc).strftime("%Y-%m-%d"),
-                "author": str(c.author),
-                "message": c.summary,
-            }
-            for c in repo.iter_commits(paths=str(path), max_count=limit)
-        ]
-    except Exception:
-        return []
+def git_history(ws: Workspace, rel: str, limit: int = 20) -> list[dict[str, str]]:
+    """The commits that changed ``rel``, newest first (mle3.reports.revision; [] outside git)."""
+    return revision_of(ws.root, rel, "").commits[:limit]
 
 
 class Context:
@@ -110,6 +96,8 @@ class Context:
         )
         self.approvals = self.counted.approvals
         self._check: CheckReport | None = None
+        #: (file, fingerprint) -> its revision: one git log per document, however often rendered
+        self._revisions: dict[tuple[str, str], Any] = {}
 
     @cached_property
     def quantized_children(self) -> dict[str, list[Any]]:
@@ -118,6 +106,15 @@ class Context:
         for m in self.ws.of_kind("model_version"):
             if m.traceability.previous_version and m.quantization is not None:
                 out.setdefault(m.traceability.previous_version, []).append(m)
+        return out
+
+    @cached_property
+    def audit_by_item(self) -> dict[str, list[dict[str, Any]]]:
+        """Audit entries by the item they are about (one read of the log per context)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for entry in audit.history(self.ws.root):
+            if isinstance(entry.get("item"), str):
+                out.setdefault(entry["item"], []).append(entry)
         return out
 
     @property
@@ -141,7 +138,19 @@ class Context:
             replace(a, name=label(a)) for st in statuses for a in st.approved_by
         ]  # a signed approval names its verified signer
         stale = [a for st in statuses for a in st.stale]
+        revision = self._revisions.get((item._file, fp))
+        if revision is None:
+            revision = self._revisions[(item._file, fp)] = revision_of(self.ws.root, item._file, fp)
         return {
+            "doc_id": document_id(self.ws.config.project, wp.id, key),
+            "revision": revision.label,
+            "revision_number": revision.number,
+            "revision_uncommitted": revision.uncommitted,
+            "revision_reason": revision.reason,
+            "commits": revision.commits[:HISTORY_ROWS],
+            "older_commits": max(0, len(revision.commits) - HISTORY_ROWS),
+            "decisions": decisions(self.audit_by_item.get(key, []), fp),
+            "roles_source": self.ws.config.policy.approvals_source(wp.id),
             "wp_id": wp.id,
             "wp_name": wp.name,
             "information_items": [{"id": i, "name": n} for i, n in wp.information_items],
@@ -217,7 +226,6 @@ def build_training_configuration(ctx: Context, cfg: Any) -> dict[str, Any]:
         "upstream": _linked(ctx, cfg.id, "up"),
         "downstream": _linked(ctx, cfg.id, "down"),
         "runs": sorted(runs, key=lambda r: str(r.created or ""), reverse=True),
-        "history": git_history(ws, cfg._file),
         "preview": augmentation_preview(ws, cfg) if aug is not None and aug.kind == "augmentation" else None,
         "hyperparameters": hyperparameters(ws, cfg),
     }
@@ -320,7 +328,15 @@ def metric_checks(ctx: Context, model: Any) -> list[dict[str, Any]]:
         for c in req.criteria:
             if hasattr(c, "metric"):
                 v = evaluate(c, model)
-                rows.append({"requirement": req.id, "text": describe(c), "actual": v.actual, "passed": v.passed})
+                rows.append(
+                    {
+                        "requirement": req.id,
+                        "text": describe(c),
+                        "actual": v.actual,
+                        "passed": v.passed,
+                        "split": canonical_split(c.split),
+                    }
+                )
     return rows
 
 
@@ -432,12 +448,11 @@ def training_caveats(ws: Workspace, run: dict[str, Any], epochs: list[dict[str, 
     }
 
 
-def _worst_drop(drops: Any) -> float | None:
-    """The largest recorded mAP50 drop; None unless ``drop`` maps metrics to numbers (the
-    rule quantization.drop reports any other shape)."""
-    if not isinstance(drops, dict):
-        return None
-    return max((v for v in drops.values() if isinstance(v, (int, float)) and not isinstance(v, bool)), default=None)
+def _drop_on(drops: Any, split: str) -> float | None:
+    """The recorded mAP50 drop on ``split``; None unless it is a number (the rule
+    quantization.drop reports any other shape)."""
+    value = drops.get(split) if isinstance(drops, dict) else None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _as_written(block: Any) -> dict[str, Any] | None:
@@ -477,6 +492,7 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
     key = item_key(model) if model is not None else item_key(item)
     findings = ctx.trace_findings(key)
     checks = metric_checks(ctx, model) if model is not None else []
+    optimization = optimization_of(ws, cfg)
     final = run_data.get("final_metrics") or (
         {
             "validation": model.metrics.validation.model_dump(exclude_none=True) if model.metrics.validation else {},
@@ -502,10 +518,12 @@ def build_training_report(ctx: Context, item: Any, doc: dict[str, Any]) -> dict[
         "findings": findings,
         "outcomes": outcomes(ctx, run, model, dataset, cfg, findings, checks, doc),
         "caveats": training_caveats(ws, run_data, epochs),
-        "optimization": optimization_of(ws, cfg),
+        "optimization": optimization,
         "quantization": quantization_rows(ctx, model) if model is not None else [],
         "qat_charts": qat_charts(ctx, model) if model is not None else [],
         "slices": conditions.slice_section(ctx, model) if model is not None else None,
+        "split_decisions": split_decisions(ctx, run, model, cfg, checks, optimization),
+        "testing": testing_evidence(ctx, run_data, model, dataset, checks),
     }
 
 
@@ -553,6 +571,7 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
             "size": first.float_size_bytes,
             "latency": first.float_latency_ms,
             "drop": None,
+            "test_drop": None,
             "passed": None,
         }
     ]
@@ -567,7 +586,8 @@ def quantization_rows(ctx: Context, model: Any) -> list[dict[str, Any]]:
                 "test": measured.get("test") or {},
                 "size": q.size_bytes,
                 "latency": q.latency_ms,
-                "drop": _worst_drop(q.drop),
+                "drop": _drop_on(q.drop, DECISION_SPLIT),
+                "test_drop": _drop_on(q.drop, TEST_SPLIT),
                 "passed": q.passed,
             }
         )
@@ -616,7 +636,7 @@ def build_model(ctx: Context, model: Any, doc: dict[str, Any]) -> dict[str, Any]
                 a, b = mine.get(metric), theirs.get(metric)
                 if a is not None and b is not None:
                     deltas.append({"split": split, "metric": metric, "value": a, "previous": b, "delta": a - b})
-    history = [e for e in audit.history(ws.root) if e.get("item") == item_key(model)]
+    history = ctx.audit_by_item.get(item_key(model), [])
     return {
         "model": model,
         "artifacts": artifacts,

@@ -5,7 +5,8 @@ items and with disk), ``criteria`` (requirement criteria), ``status`` (life cycl
 ``data`` (registered data on disk), ``approval`` (approvals, their freshness, duties and
 conflicts across branches, the audit log), ``artifact`` (large files not fetched),
 ``quantization`` (INT8 children), ``review`` (review records), ``training`` (over- and
-underfitting in a run's curves), ``workspace`` (per-machine state under ``.mle3/`` that git tracks).
+underfitting in a run's curves), ``workspace`` (per-machine state under ``.mle3/`` that git
+tracks), ``baseline`` (the workspace against its newest baseline, the baselines' git tags).
 """
 
 from typing import TYPE_CHECKING, Any

@@ -35,6 +35,7 @@ from ..ledger.approvals import Approval, latest_decisions
 from ..vocab import FITNESS_METRICS, MODEL_TO_EPOCH
 from ..workspace.records import EPOCHS_FILE, read_epochs
 from .approvals import _shared
+from .training import early_stopping_cannot_fire
 from .registry import Context, Hit, rule
 
 _RELEASED = ("validated", "released")
@@ -328,7 +329,16 @@ def exit_check(ws: Any, run: Any, cfg: Any, approach: Any, model: Any = None) ->
         )
     stopped = run.early_stop_epoch is not None
     held = held or stopped
-    lines.append(f"early stopping fired at epoch {run.early_stop_epoch}" if stopped else "early stopping did not fire")
+    if stopped:
+        lines.append(f"early stopping fired at epoch {run.early_stop_epoch}")
+    elif cfg is not None and early_stopping_cannot_fire(cfg, configured):
+        epochs = configured if type(configured) is int else cfg.epochs
+        lines.append(
+            f"early stopping cannot fire (patience {cfg.early_stopping.patience} >= {epochs} epochs): "
+            "no exit criterion of this training"
+        )
+    else:
+        lines.append("early stopping did not fire")
     return ExitVerdict(approach.id, run.id, held, lines)
 
 

@@ -3,6 +3,7 @@
 from . import (  # noqa: F401
     approach,
     approvals,
+    baseline,
     consistency,
     criteria,
     datasets,

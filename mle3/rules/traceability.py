@@ -173,3 +173,24 @@ def odd_cycle(ctx: Context) -> Iterator[Hit]:
                     f"{odd.id} lists {ref}, which names {odd.id} as its ODD: each rests on the other",
                     ("requirements", index),
                 )
+
+
+@rule(
+    "trace.inverted-derivation",
+    "warning",
+    "A requirement that is not an ML data requirement (e.g. a performance requirement) is derived from an ML data "
+    "requirement: the derivation runs the wrong way (data requirements derive from the ML requirements they serve).",
+    "Derive the requirement from the system or ML requirement it refines; if the data requirement serves it, "
+    "list it in the data requirement's `derived_from` instead.",
+)
+def inverted_derivation(ctx: Context) -> Iterator[Hit]:
+    for item, ref, target in ctx.graph.graph["references"]:
+        if ref.relation != "derived_from" or item.kind != "requirement" or target is None:
+            continue
+        if target.kind == "requirement" and target.type == "ml_data" and item.type != "ml_data":
+            yield Hit(
+                item,
+                f"{item.type} requirement {item.id} is derived from ML data requirement {target.id}: "
+                "a data requirement derives from the ML requirement it serves, not the other way",
+                ref.path,
+            )

@@ -29,6 +29,33 @@ def _hits(ctx: Context, kind: str) -> Iterator[Hit]:
 
 
 @rule(
+    "training.early-stopping-inert",
+    "warning",
+    "A configuration's early_stopping.patience is at least its epochs: early stopping cannot fire, so it is no "
+    "exit criterion of that training.",
+    "Set early_stopping.patience below epochs (typically a fraction of it), or drop early stopping and rely on the "
+    "epoch budget.",
+)
+def early_stopping_inert(ctx: Context) -> Iterator[Hit]:
+    for cfg in ctx.ws.of_kind("training"):
+        if early_stopping_cannot_fire(cfg):
+            yield Hit(
+                cfg,
+                f"early_stopping.patience {cfg.early_stopping.patience} >= epochs {cfg.epochs}: early stopping "
+                "cannot fire in this training",
+                ("early_stopping", "patience"),
+            )
+
+
+def early_stopping_cannot_fire(cfg: Any, epochs: Any = None) -> bool:
+    """Patience at least the epochs (of the configuration, or the ``epochs`` a run recorded)."""
+    es = getattr(cfg, "early_stopping", None)
+    patience = getattr(es, "patience", None)
+    epochs = epochs if type(epochs) is int else getattr(cfg, "epochs", None)
+    return type(patience) is int and patience > 0 and type(epochs) is int and patience >= epochs
+
+
+@rule(
     "training.overfit",
     "warning",
     "Validation loss rose for training_caveats.overfit_epochs epochs in a row while training loss fell: the model "

@@ -7,9 +7,9 @@ assessor reading the file sees why a check was relaxed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ..errors import Mle3Error, WorkspaceNotFound
 from ..findings import format_path
@@ -69,6 +69,21 @@ class Policy(_Strict):
     trainer_may_approve_release: bool = False
     one_role_per_person: bool = True
     require_signatures: bool = False
+    #: the keys of ``approvals`` mle3.yaml writes (the others are DEFAULT_APPROVALS)
+    _written_approvals: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_written(cls, data: Any, handler: Any) -> Any:
+        policy = handler(data)
+        raw = data.get("approvals") if isinstance(data, dict) else None
+        if isinstance(raw, dict):
+            policy._written_approvals = frozenset(str(k) for k in raw)
+        return policy
+
+    def approvals_source(self, key: str) -> str:
+        """``mle3.yaml`` where the file writes ``policy.approvals.<key>``, else ``default``."""
+        return "mle3.yaml" if key in self._written_approvals else "default"
 
 
 class QuantizationPolicy(_Strict):

@@ -36,13 +36,14 @@ FILES = {
     ".gitignore": ".mle3/\nartifacts/runs/*/ultralytics/weights/\nartifacts/runs/*/qat/weights/\n",
     "requirements/R.yaml": (
         "requirements:\n"
-        "  - id: REQ-DATA\n    type: ml_data\n    title: Shapes data\n    odd: ODD-J\n    criteria:\n"
+        "  - id: REQ-DATA\n    type: ml_data\n    title: Shapes data\n    derived_from: [REQ-PERF]\n    odd: ODD-J\n"
+        "    criteria:\n"
         "      - samples: train\n        min: 10\n"
         "      - {characteristic: time_of_day, split: train, share: {night: [0.15, 0.35]}}\n"
         "      - {characteristic: weather, coverage: [clear], splits: [train, val, test]}\n"
         "      - {samples: train, where: {weather: [rain, fog]}, min: 5}\n"
         "      - {characteristic: time_of_day, similar: [train, test], max_tvd: 0.3}\n"
-        "  - id: REQ-PERF\n    type: performance\n    title: Detector quality\n    derived_from: [REQ-DATA]\n"
+        "  - id: REQ-PERF\n    type: performance\n    title: Detector quality\n"
         "    criteria:\n      - metric: mAP_50\n        split: test\n        min: 0.0\n"
         "      - {metric: mAP_50, split: test, where: {time_of_day: day}, min: 0.0}\n"
     ),
@@ -270,8 +271,17 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     ok("report", "assessment", validated, "--to", "needs", "-o", str(docs / "needs.json"), as_json=False)
     needs = json.loads((docs / "needs.json").read_text())
     assert "std_req__aspice_40__MLE-3-BP5" in json.dumps(needs)
+    # a baseline of the release: the approved fingerprints, the package's digests, a tag; check compares with it
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "communications")
+    base = ok("baseline", "release-1", "--release-dir", str(tmp_path / "release"))["baseline"]
+    assert base["ok"] and base["items"] == 4 and base["release"]["files"], base  # approach, configuration, data, model
+    assert git(ws, "tag", "--list", "baseline/*").split() == ["baseline/release-1"]
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "baseline release-1")
     code, out, err = cli("site", "-w", ws, "-o", tmp_path / "site")
     assert code == 0, err
     assert (tmp_path / "site" / "index.html").is_file()
     final = ok("check")
     assert final["summary"]["errors"] == 0, final
+    assert not [f for f in final["findings"] if f["rule"].startswith("baseline.")], final

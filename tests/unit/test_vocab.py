@@ -96,6 +96,8 @@ def test_audit_actions_are_the_persisted_names() -> None:
         "tune.accept",
         "reqif.import",
         "communication",
+        "baseline",
+        "baseline.items",
     }
 
 

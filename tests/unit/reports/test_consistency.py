@@ -181,6 +181,8 @@ def test_quantization_drops_are_judged_against_their_threshold():
 
     assert judged({"val": 0.01, "test": 0.02}, 0.03).verdict == "consistent"
     assert "exceeds the threshold" in judged({"val": 0.5}, 0.03).problems[0]
+    on_test = judged({"val": 0.01, "test": 0.5}, 0.03)  # the gate decides on val; test is MLE.4 evidence
+    assert on_test.verdict == "consistent" and any("testing evidence (MLE.4)" in f for f in on_test.facts)
     assert "is not a number" in judged({"val": float("nan")}, 0.03).problems[0]
     assert "not a number" in judged({"val": 0.01}, "none").problems[0]
     assert judged("big", 0.03).verdict == "inconsistent"

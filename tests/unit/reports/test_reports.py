@@ -215,3 +215,16 @@ def test_the_output_name_chooses_the_document_format(trained_ws, cli):
     data = trained_ws / "c.json"
     assert cli("report", "13-51", MODEL, "-o", data, "-w", trained_ws)[0] == 0
     assert json.loads(data.read_text())["schema"] == "mle3.consistency/1"
+
+
+def test_the_training_report_says_which_split_each_decision_used(trained_ws, cli):
+    out = trained_ws / "1365.html"
+    assert cli("report", "13-65", MODEL, "--to", "html", "-o", out, "-w", trained_ws)[0] == 0
+    html = out.read_text()
+    decisions = html.split("Decisions and the split each used", 1)[1].split("</table>", 1)[0]
+    # MLE.3 decides on val; the requirement's criterion on test is testing (MLE.4)
+    assert "best checkpoint" in decisions and "<b>val</b>" in decisions and "early stopping" in decisions
+    assert "criterion of REQ-PERF" in decisions and "<b>test</b>" in decisions and "MLE.4 (testing)" in decisions
+    testing = html.split(". ML model testing evidence (MLE.4)</h2>", 1)[1].split("</table>", 1)[0]
+    assert "the test split of TINY-DATA-v1" in testing and "no study tuned on the test split" in testing
+    assert "mAP_50 on test &gt;= 0.0" in testing

@@ -1,5 +1,6 @@
 """The quantization gate per slice: a child that holds overall but loses beyond the threshold
-on one condition (night) is a ``quantization.drop`` finding naming that slice."""
+on one condition (night) of val is a ``quantization.drop`` finding naming that slice; on test
+it is testing evidence (info), not an MLE.3 decision."""
 
 from __future__ import annotations
 
@@ -59,8 +60,13 @@ def child(night: float, fog: float = 0.3, day: float = 0.715, reference: str = "
     """
 
 
-def drops(cli, make_ws, child_text: str) -> list[dict]:
-    root = make_ws({"artifacts/model.yaml": PARENT, "artifacts/child.yaml": child_text})
+def drops(cli, make_ws, child_text: str, split: str = "val") -> list[dict]:
+    """The findings on the slices of ``split`` (the fixtures' slices moved to it)."""
+    parent, child_text = (
+        PARENT.replace("split: test", f"split: {split}"),
+        child_text.replace("split: test", f"split: {split}"),
+    )
+    root = make_ws({"artifacts/model.yaml": parent, "artifacts/child.yaml": child_text})
     _, doc = check_json(cli, root)
     return [f for f in doc["findings"] if f["rule"] == "quantization.drop"]
 
@@ -70,9 +76,16 @@ def test_a_drop_beyond_the_threshold_at_night_is_a_finding_naming_the_slice(cli,
     assert len(found) == 1, found
     finding = found[0]
     assert finding["item"] == "MODEL-v1-int8"
-    assert "test slice time_of_day=night" in finding["message"] and "0.0600" in finding["message"]
+    assert "val slice time_of_day=night" in finding["message"] and "0.0600" in finding["message"]
     assert finding["severity"] == "warning"  # a draft; an error once validated or released
     assert finding["line"] is not None
+
+
+def test_a_drop_on_a_test_slice_is_testing_evidence_not_the_gate(cli, make_ws):
+    # MLE.3 decides on val; the test split is MLE.4's: reported (info), never an error
+    (finding,) = drops(cli, make_ws, child(night=0.60), split="test")
+    assert "test slice time_of_day=night" in finding["message"] and "testing evidence (MLE.4)" in finding["message"]
+    assert finding["severity"] == "info"
 
 
 def test_drops_within_bounds_and_too_small_slices_pass(cli, make_ws):

@@ -34,6 +34,8 @@ REVIEW_TEXT = (
     "  result: passed\n"
 )
 
+BASE_TRAIN = "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n  epochs: 10\n"
+
 # rule id -> (file overrides, file the finding must name, line it must name or None)
 CASES: dict[str, tuple[dict, str, int | None]] = {
     "review.failed": (
@@ -300,6 +302,19 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
         "artifacts/train.yaml",
         7,
     ),
+    "training.early-stopping-inert": (
+        {"artifacts/train.yaml": BASE_TRAIN + "  early_stopping: {patience: 10}\n"},
+        "artifacts/train.yaml",
+        6,
+    ),
+    "trace.inverted-derivation": (
+        {
+            "requirements/REQ-P.yaml": "requirement:\n  id: REQ-P\n  title: perf\n  type: performance\n"
+            "  derived_from:\n    - SYS-1\n    - REQ-D\n"
+        },
+        "requirements/REQ-P.yaml",
+        7,
+    ),
     "approach.tuning-reference": (
         {APPROACH_FILE: APPROACH_TEXT + "  tuning:\n    studies: [NO-STUDY]\n"},
         APPROACH_FILE,
@@ -334,6 +349,60 @@ CASES: dict[str, tuple[dict, str, int | None]] = {
         1,
     ),
 }
+
+
+def audit_entry_file(action: str, details: dict) -> dict[str, str]:
+    """One audit entry in mle3's own format, as a file override (its name is its hash)."""
+    from mle3 import audit
+
+    body = {
+        "action": action,
+        "actor": "T <t@example.com>",
+        "details": details,
+        "host": "h",
+        "item": None,
+        "parents": [],
+        "time": "2026-01-01T00:00:00+00:00",
+    }
+    digest = audit.entry_hash(body)
+    raw = audit.canonical_body(body).decode()
+    return {f"artifacts/audit/{digest[:2]}/{digest}.json": raw[:-1] + f',"hash":"{digest}"}}\n'}
+
+
+def baseline_entry(items: dict, **details) -> dict[str, str]:
+    return audit_entry_file(
+        "baseline",
+        {
+            "name": "B1",
+            "message": None,
+            "commit": "a" * 40,
+            "tag": "baseline/B1",
+            "fingerprint_version": 2,
+            "count": len(items),
+            "items": items,
+            "parts": [],
+            "release": None,
+            **details,
+        },
+    )
+
+
+_BASELINE_FILE = next(iter(baseline_entry({"GONE-1": "sha256:" + "0" * 64})))
+CASES.update(
+    {
+        # approved at the baseline with other content than the architecture has now
+        "baseline.changed": (baseline_entry({"ARCH-1": "sha256:" + "0" * 64}), "requirements/ARCH.yaml", 1),
+        # an item of the baseline that is gone: found at the baseline's entry
+        "baseline.removed": (baseline_entry({"GONE-1": "sha256:" + "0" * 64}), _BASELINE_FILE, 1),
+        # the workspace is in no git repository: the tag is nowhere
+        "baseline.tag-missing": (baseline_entry({}), next(iter(baseline_entry({}))), 1),
+        "baseline.malformed": (
+            baseline_entry({}, commit="HEAD"),
+            next(iter(baseline_entry({}, commit="HEAD"))),
+            1,
+        ),
+    }
+)
 
 
 def findings_of(root):
@@ -406,6 +475,10 @@ TESTED_ELSEWHERE = {
     "training.epochs-unreadable": (
         "scenarios/test_trust_runs.py",
         "test_a_garbage_epochs_line_is_one_finding_with_file_and_line",
+    ),
+    "baseline.tag-moved": (
+        "unit/approvals/test_baseline.py",
+        "test_a_moved_tag_is_an_error_and_a_deleted_one_a_warning",
     ),
     "approval.conflict": (
         "scenarios/test_teams.py",
@@ -615,3 +688,20 @@ def test_an_unchanged_workspace_is_answered_without_importing_the_rules(make_ws)
     )
     runs = [subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True) for _ in range(2)]
     assert [r.stdout.split() for r in runs] == [["0", "True", "True"], ["0", "False", "False"]], runs
+
+
+def test_early_stopping_that_cannot_fire_is_no_exit_criterion():
+    from types import SimpleNamespace as NS
+
+    from mle3.rules.approach import exit_check
+
+    approach = NS(id="A", exit_criteria=NS(metric=None, epoch_budget=None))
+    cfg = NS(epochs=20, early_stopping=NS(patience=50, metric=None))
+    run = NS(id="R", status="success", epochs_completed=12, early_stop_epoch=None, _raw={})
+    verdict = exit_check(None, run, cfg, approach)
+    assert not verdict.met
+    assert (
+        verdict.lines[-1] == "early stopping cannot fire (patience 50 >= 20 epochs): no exit criterion of this training"
+    )
+    cfg.early_stopping.patience = 5
+    assert exit_check(None, run, cfg, approach).lines[-1] == "early stopping did not fire"
