@@ -28,6 +28,22 @@ class Reference:
     allowed_kinds: tuple[str, ...]
 
 
+#: the kinds a review may review: every item kind
+REVIEWABLE = (
+    "requirement",
+    "architecture",
+    "odd",
+    "dataset",
+    "training",
+    "augmentation",
+    "approach",
+    "model_version",
+    "run",
+    "study",
+    "review",
+)
+
+
 def _refs(relation: str, values: Any, path: tuple, kinds: tuple[str, ...]) -> Iterator[Reference]:
     if values is None:
         return
@@ -83,6 +99,8 @@ def references(item: Any) -> Iterator[Reference]:
     elif kind == "run":
         yield from _refs("uses_config", item.config, ("config",), ("training",))
         yield from _refs("uses_dataset", item.dataset_version, ("dataset_version",), ("dataset",))
+    elif kind == "review":  # any kind may be reviewed (a review of a review too)
+        yield from _refs("reviews", item.reviews, ("reviews",), REVIEWABLE)
 
 
 def build_graph(ws: Workspace) -> nx.MultiDiGraph:
@@ -108,8 +126,9 @@ def _build_graph(ws: Workspace) -> nx.MultiDiGraph:
             target = ws.resolve(ref.target)
             resolved.append((item, ref, target))
             if target is not None:
-                # a bare data set id means "its latest version": the link moves when a new version appears
-                floating = target.kind == "dataset" and ref.target == target.id
+                # a bare data set id means "its latest version": the link moves when a new version appears;
+                # not for a review, which binds to the content it reviewed (a new version makes it stale)
+                floating = target.kind == "dataset" and ref.target == target.id and ref.relation != "reviews"
                 edges.append(
                     (
                         source,

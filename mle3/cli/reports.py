@@ -93,7 +93,7 @@ _VERDICT = {"enum": ["consistent", "linked", "warning", "inconsistent"]}
 CONSISTENCY = declare(
     "mle3.consistency/1",
     "`mle3 report 13-51 MODEL --to json`: the model's trace both ways, each link with the check behind it, its "
-    "facts, problems, findings and verdict, and every item's approvals.",
+    "facts, problems, findings and verdict, every item's approvals, and the review records of its items.",
     {
         "project": STR,
         "model": STR,
@@ -152,6 +152,60 @@ CONSISTENCY = declare(
                                 obj(
                                     {
                                         "for": STR,
+                                        "role": STR,
+                                        "state": {"enum": ["fresh", "stale", "rejected", "missing"]},
+                                        "by": STRS,
+                                        "stale": STRS,
+                                        "rejected": STRS,
+                                    }
+                                )
+                            ),
+                            "not_counted": STRS,
+                        }
+                    ),
+                    "findings": arr(_FINDING),
+                }
+            )
+        ),
+        "reviews": arr(
+            obj(
+                {
+                    "key": STR,
+                    "title": nullable(STR),
+                    "file": STR,
+                    "line": INT,
+                    "reviewer": STR,
+                    "date": STR,
+                    "scope": nullable(STR),
+                    "result": {"enum": ["passed", "failed", "passed_with_findings"]},
+                    "reviews": arr(obj({"ref": STR, "key": nullable(STR)})),
+                    "in_trace": STRS,
+                    "checklist": arr(
+                        obj({"question": STR, "result": {"enum": ["pass", "fail", "n/a"]}, "comment": nullable(STR)})
+                    ),
+                    "checklist_counts": obj({"pass": INT, "fail": INT, "n/a": INT}),
+                    "sampled_links": arr(
+                        obj(
+                            {
+                                "source": STR,
+                                "relation": nullable(STR),
+                                "target": STR,
+                                "result": {"enum": ["consistent", "inconsistent"]},
+                                "comment": nullable(STR),
+                                "in_graph": BOOL,
+                            }
+                        )
+                    ),
+                    "review_findings": STRS,
+                    "failures": STRS,
+                    "inconsistent": BOOL,
+                    "approvals": obj(
+                        {
+                            "fingerprint": STR,
+                            "state": {"enum": ["fresh", "stale", "rejected", "unapproved"]},
+                            "rows": arr(
+                                obj(
+                                    {
                                         "role": STR,
                                         "state": {"enum": ["fresh", "stale", "rejected", "missing"]},
                                         "by": STRS,
@@ -310,7 +364,13 @@ def _consistency_json(item: str, output: Path | None, format: str, workspace: An
     if format == "json":
         emit_json({"schema": REPORT, "documents": [_view("13-51", data["model"], target, data["fingerprint"])]})
     else:
-        verdict = "consistent" if data["consistent"] else f"{data['counts']['inconsistent']} link(s) INCONSISTENT"
+        why = [f"{data['counts']['inconsistent']} link(s)"]
+        if data["check"]["trace_errors"]:
+            why.append(f"{data['check']['trace_errors']} check error(s) in the trace")
+        failed = sum(1 for r in data["reviews"] if r["inconsistent"])
+        if failed:
+            why.append(f"{failed} review(s) found it inconsistent")
+        verdict = "consistent" if data["consistent"] else f"INCONSISTENT: {', '.join(why)}"
         typer.echo(f"13-51 {data['model']}: {target} (data, not under approval; {verdict})")
     return ExitCode.OK
 

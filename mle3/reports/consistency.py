@@ -11,6 +11,10 @@ to check beyond its target existing says so ("linked") instead of passing.
 
 Every item of the trace also shows its approvals: fresh and by whom, stale, rejected, and
 those not counted because they do not verify (ledger.gates).
+
+The review records (``review:``) of items of the trace are the semantic half: who judged
+whether the linked items make sense together, against which checklist, which links they
+sampled, and whether the approvals of the review still bind what it reviewed.
 """
 
 from __future__ import annotations
@@ -524,8 +528,11 @@ def ws_resolves(ws: Any, ref: str | None) -> Any:
 
 
 def _trace_edges(graph: Any, key: str) -> tuple[list[tuple[str, str, str, str]], set[str], set[str]]:
-    """(source, relation, target, side) of every edge of the trace, the upstream and the downstream keys."""
-    up, down = upstream(graph, key), downstream(graph, key)
+    """(source, relation, target, side) of every edge of the trace, the upstream and the downstream keys.
+    Review records are not part of the trace (a review of the model rests on it, but is no
+    product of it): the document shows them in their own section."""
+    up = upstream(graph, key)
+    down = {n for n in downstream(graph, key) if graph.nodes[n].get("kind") != "review"}
     edges: list[tuple[str, str, str, str]] = []
     for node in sorted({key} | up):
         for _, target, data in graph.out_edges(node, data=True):
@@ -578,6 +585,90 @@ def _approvals(ctx: Any, key: str, item: Any) -> dict[str, Any]:
     return {"fingerprint": fp, "rows": rows, "not_counted": [d.message for d in ctx.counted.dropped_for(key)]}
 
 
+def _review_approvals(ctx: Any, key: str) -> dict[str, Any]:
+    """Every role a decision on the review was recorded in, and whether it binds today's
+    content (the review and what it reviewed: its fingerprint covers them)."""
+    from ..ledger.approvals import latest_decisions
+
+    fp = ctx.fingerprints.of(key)
+    roles = sorted({a.role for a in latest_decisions(ctx.approvals, key)})
+    rows = []
+    for st in role_status(ctx.approvals, key, fp, roles):
+        state = "fresh" if st.approved_by else "rejected" if st.rejected_by else "stale" if st.stale else "missing"
+        rows.append(
+            {
+                "role": st.role,
+                "state": state,
+                "by": [f"{label(a)} at {a.time}{' (signed)' if a.signer else ''}" for a in st.approved_by],
+                "stale": [f"{label(a)} at {a.time} (approved {_short(a.fingerprint)})" for a in st.stale],
+                "rejected": [f"{label(a)} at {a.time}" for a in st.rejected_by],
+            }
+        )
+    states = {r["state"] for r in rows}
+    summary = next((s for s in ("rejected", "stale", "fresh") if s in states), "unapproved")
+    not_counted = [d.message for d in ctx.counted.dropped_for(key)]
+    return {"fingerprint": fp, "state": summary, "rows": rows, "not_counted": not_counted}
+
+
+def _reviews(ctx: Any, checker: _Checker, trace: set[str]) -> list[dict[str, Any]]:
+    """The review records of items of the trace: who reviewed what, the checklist, the
+    sampled links (and whether each is an edge of the graph), and their approvals."""
+    from ..rules.review import review_failures
+
+    ws, graph = ctx.ws, ctx.graph
+    out = []
+    for review in sorted(ws.of_kind("review"), key=lambda r: (str(r.date), r.id)):
+        named = [(ref, ws.resolve(ref)) for ref in review.reviews]
+        reviewed = [item_key(t) for _, t in named if t is not None]
+        if not any(k in trace for k in reviewed):
+            continue
+        key = item_key(review)
+        links = []
+        for sl in review.sampled_links:
+            src, tgt = ws.resolve(sl.source), ws.resolve(sl.target)
+            edges = (
+                {d["relation"] for d in graph.get_edge_data(item_key(src), item_key(tgt), default={}).values()}
+                if src is not None and tgt is not None
+                else set()
+            )
+            links.append(
+                {
+                    "source": sl.source,
+                    "relation": sl.relation,
+                    "target": sl.target,
+                    "result": sl.result,
+                    "comment": sl.comment,
+                    "in_graph": bool(edges) and (sl.relation is None or sl.relation in edges),
+                }
+            )
+        checklist = [{"question": c.question, "result": c.result, "comment": c.comment} for c in review.checklist]
+        failures = [text for text, _ in review_failures(review)]
+        out.append(
+            {
+                "key": key,
+                "title": review.title,
+                "file": review._file,
+                "line": ws.line_of(review),
+                "reviewer": review.reviewer,
+                "date": str(review.date),
+                "scope": review.scope,
+                "result": review.result,
+                "reviews": [{"ref": ref, "key": item_key(t) if t is not None else None} for ref, t in named],
+                "in_trace": sorted(k for k in reviewed if k in trace),
+                "checklist": checklist,
+                "checklist_counts": {r: sum(1 for c in checklist if c["result"] == r) for r in ("pass", "fail", "n/a")},
+                "sampled_links": links,
+                "review_findings": list(review.findings),
+                "failures": failures,
+                # the review found the trace semantically inconsistent (not: one checklist answer)
+                "inconsistent": review.result == "failed" or any(x["result"] == "inconsistent" for x in links),
+                "approvals": _review_approvals(ctx, key),
+                "findings": [_finding(f) for f in checker.findings.get(key, [])],
+            }
+        )
+    return out
+
+
 def build_consistency(ctx: Any, model: Any) -> dict[str, Any]:
     """The 13-51 of a model version (see the module docstring)."""
     ws, graph = ctx.ws, ctx.graph
@@ -621,6 +712,7 @@ def build_consistency(ctx: Any, model: Any) -> dict[str, Any]:
     counts = {v: sum(1 for link in links if link.verdict == v) for v in VERDICTS}
     counts["inconsistent"] += sum(1 for d in dangling if d["verdict"] == "inconsistent")
     in_trace = [f for n in nodes for f in n["findings"]]
+    reviews = _reviews(ctx, checker, trace)
     report = ctx.check
     return {
         "model": model,
@@ -636,7 +728,10 @@ def build_consistency(ctx: Any, model: Any) -> dict[str, Any]:
             "trace_errors": sum(1 for f in in_trace if f["severity"] == "error"),
             "trace_warnings": sum(1 for f in in_trace if f["severity"] == "warning"),
         },
-        "consistent": counts["inconsistent"] == 0 and not any(f["severity"] == "error" for f in in_trace),
+        "reviews": reviews,
+        "consistent": counts["inconsistent"] == 0
+        and not any(f["severity"] == "error" for f in in_trace)
+        and not any(r["inconsistent"] for r in reviews),
     }
 
 
@@ -670,6 +765,7 @@ def consistency_json(ctx: Any, model: Any) -> dict[str, Any]:
         "links": data["links"],
         "dangling": data["dangling"],
         "nodes": data["nodes"],
+        "reviews": data["reviews"],
     }
 
 
@@ -686,5 +782,10 @@ def release_blockers(ctx: Any, model: Any) -> list[str]:
         f"{d['source']} names {d['target']}, which is no item"
         for d in data["dangling"]
         if d["verdict"] == "inconsistent"
+    ]
+    out += [
+        f"review {r['key']} by {r['reviewer']} found the trace inconsistent: {(r['failures'] or [r['result']])[0]}"
+        for r in data["reviews"]
+        if r["inconsistent"]
     ]
     return out

@@ -4,9 +4,9 @@ Families: ``load`` (reading files), ``trace`` (links), ``consistency`` (agreemen
 items and with disk), ``criteria`` (requirement criteria), ``status`` (life cycle),
 ``data`` (registered data on disk), ``approval`` (approvals, their freshness, duties and
 conflicts across branches, the audit log), ``artifact`` (large files not fetched),
-``quantization`` (INT8 children), ``training`` (over- and underfitting in a run's curves),
-``workspace`` (per-machine state under ``.mle3/`` that git tracks), ``baseline`` (the
-workspace against its newest baseline, the baselines' git tags).
+``quantization`` (INT8 children), ``review`` (review records), ``training`` (over- and
+underfitting in a run's curves), ``workspace`` (per-machine state under ``.mle3/`` that git
+tracks), ``baseline`` (the workspace against its newest baseline, the baselines' git tags).
 """
 
 from typing import TYPE_CHECKING, Any

@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     datasets,
     load,
     quantization,
+    review,
     status,
     traceability,
     training,

@@ -13,6 +13,8 @@ import math
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
+    AliasChoices,
+    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -607,6 +609,56 @@ class Approach(Item):
     coerce_lists = field_validator("requirements", "robustification", mode="before")(_as_list)
 
 
+class ChecklistEntry(Section):
+    """One question of a review's checklist and its answer (every entry needs a result)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False)
+    question: str = Field(min_length=1, validation_alias=AliasChoices("question", "item"))
+    result: Literal["pass", "fail", "n/a"]
+    comment: str | None = None
+
+
+class SampledLink(Section):
+    """A link of the trace the reviewer followed and judged (``source -relation-> target``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False)
+    source: str = Field(min_length=1)
+    #: the relation of the graph edge (``traces_to``, ``uses_dataset``, ...); omitted: any edge between the two
+    relation: str | None = None
+    target: str = Field(min_length=1)
+    result: Literal["consistent", "inconsistent"]
+    comment: str | None = None
+
+
+class Review(Item):
+    """A review record (``review:``): who reviewed which items against which checklist,
+    which links of the trace they sampled, and the result; the semantic half of the 13-51
+    consistency evidence. It links to what it reviewed (``reviews``), so its fingerprint,
+    and every approval of it, covers the reviewed content. Its fields refuse unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False)
+    kind: ClassVar[str] = "review"
+    #: the items reviewed (ids as other items name them); at least one
+    reviews: list[str] = Field(min_length=1)
+    reviewer: str = Field(min_length=1)
+    date: DateLike
+    #: what the review is for, e.g. "semantic coherence of the trace of MODEL-v1"
+    scope: str | None = Field(default=None, validation_alias=AliasChoices("scope", "purpose"))
+    checklist: list[ChecklistEntry] = Field(default_factory=list)
+    sampled_links: list[SampledLink] = Field(default_factory=list)
+    result: Literal["passed", "failed", "passed_with_findings"]
+    findings: list[str] = Field(default_factory=list)
+
+    coerce_lists = field_validator("reviews", "findings", mode="before")(_as_list)
+
+    @field_validator("reviews")
+    @classmethod
+    def _ids(cls, value: list[str]) -> list[str]:
+        if any(not isinstance(v, str) or not v.strip() for v in value):
+            raise ValueError("every reviewed item is an id")
+        return value
+
+
 class Training(Item):
     """The seed's training configuration (``training:``)."""
 
@@ -797,6 +849,8 @@ KINDS: dict[str, tuple[type[Located], bool]] = {
     "model_versions": (ModelVersion, True),
     "run": (Run, False),
     "study": (Study, False),
+    "review": (Review, False),
+    "reviews": (Review, True),
 }
 
 

@@ -25,10 +25,29 @@ RUN_TEXT = (
     "  environment: {gpus: []}\n  epochs_completed: 10\n"
 )
 
+REVIEW_FILE = "requirements/reviews/REV-1.yaml"
+#: a review record of the base workspace's model that passed everything
+REVIEW_TEXT = (
+    "review:\n  id: REV-1\n  reviews: [MODEL-v1]\n  reviewer: Ana\n  date: 2026-01-02\n"
+    "  checklist:\n    - {question: the requirements fit the model, result: pass}\n"
+    "  sampled_links:\n    - {source: MODEL-v1, relation: traces_to, target: REQ-P, result: consistent}\n"
+    "  result: passed\n"
+)
+
 BASE_TRAIN = "training:\n  id: TRAIN\n  model: yolov8n.yaml\n  dataset: DATA\n  epochs: 10\n"
 
 # rule id -> (file overrides, file the finding must name, line it must name or None)
 CASES: dict[str, tuple[dict, str, int | None]] = {
+    "review.failed": (
+        {REVIEW_FILE: REVIEW_TEXT.replace("result: pass}", "result: fail}")},
+        REVIEW_FILE,
+        7,
+    ),
+    "review.sampled-link-unknown": (
+        {REVIEW_FILE: REVIEW_TEXT.replace("target: REQ-P", "target: REQ-D").replace("traces_to", "uses_dataset")},
+        REVIEW_FILE,
+        9,
+    ),
     "trace.odd-cycle": (
         {
             "requirements/o.yaml": "odd:\n  id: O\n  requirements: [REQ-X]\n  characteristics:\n    t: [a]\n",
