@@ -226,6 +226,16 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     ):
         code, out, err = cli("approve", item, "--role", role, "--name", name, "-w", clone)
         assert code == 0, (role, out, err)
+    # the semantic half of 13-51: a review record of the model's trace, approved by the assessor
+    (clone / "requirements" / "REV-J.yaml").write_text(
+        f"review:\n  id: REV-J\n  title: semantic review of {model}\n  reviews: [{model}]\n"
+        "  reviewer: Sam Assessor\n  date: 2026-12-02\n  scope: semantic coherence of the trace\n"
+        "  checklist:\n    - {question: the performance requirement fits the intended use, result: pass}\n"
+        f"  sampled_links:\n    - {{source: {model}, relation: traces_to, target: REQ-PERF, result: consistent}}\n"
+        "  result: passed\n"
+    )
+    code, out, err = cli("approve", "REV-J", "--role", "safety_assessor", "--name", "Sam Assessor", "-w", clone)
+    assert code == 0, (out, err)
     git(clone, "add", "-A", name="Lea Lead")
     git(clone, "commit", "-qm", "approvals", name="Lea Lead")
     git(ws, "pull", "-q", "--no-rebase", str(clone), "main")
@@ -261,6 +271,10 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     documents = {d["wp"]: d for d in package["documents"]}
     assert all(d["approved"] for wp, d in documents.items() if wp != "13-52"), package
     assert {"08-65", "13-51", "13-52"} <= set(documents), package
+    ok("report", "13-51", validated, "--to", "html", "-o", str(docs / "13-51-released.html"))
+    released_51 = (docs / "13-51-released.html").read_text()
+    assert "Reviews (semantic consistency)" in released_51 and "Sam Assessor" in released_51
+    assert "INCONSISTENT" not in released_51
     assert (tmp_path / "release" / "MANIFEST.sha256").is_file()
 
     # the assessment view finds it: BP5 has its communication, and sphinx-needs link to S-CORE
@@ -275,7 +289,7 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     git(ws, "add", "-A")
     git(ws, "commit", "-qm", "communications")
     base = ok("baseline", "release-1", "--release-dir", str(tmp_path / "release"))["baseline"]
-    assert base["ok"] and base["items"] == 4 and base["release"]["files"], base  # approach, configuration, data, model
+    assert base["ok"] and base["items"] == 5 and base["release"]["files"], base  # approach, config, data, model, review
     assert git(ws, "tag", "--list", "baseline/*").split() == ["baseline/release-1"]
     git(ws, "add", "-A")
     git(ws, "commit", "-qm", "baseline release-1")
