@@ -159,12 +159,25 @@ def test_live_training_in_the_browser(tmp_path, cli, browser):
             MLE3 + ["worker", "--once", "-w", str(root)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
 
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        def fresh(read):  # the page redraws its charts on every event: read again what was replaced meanwhile
+            for _ in range(20):
+                try:
+                    return read()
+                except StaleElementReferenceException:
+                    time.sleep(0.05)
+            return read()
+
         def progress() -> float:
-            return float(browser.find_element(By.ID, "progress").get_attribute("value") or 0)
+            return fresh(lambda: float(browser.find_element(By.ID, "progress").get_attribute("value") or 0))
 
         def loss_points() -> int:
-            lines = browser.find_elements(By.CSS_SELECTOR, "#chart-loss polyline[data-series='train_box_loss']")
-            return len(lines[0].get_attribute("points").split()) if lines else 0
+            def read() -> int:
+                lines = browser.find_elements(By.CSS_SELECTOR, "#chart-loss polyline[data-series='train_box_loss']")
+                return len(lines[0].get_attribute("points").split()) if lines else 0
+
+            return fresh(read)
 
         deadline = time.time() + 180
         while time.time() < deadline and loss_points() < 2:
