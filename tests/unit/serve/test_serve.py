@@ -126,6 +126,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_listening(port: int, seconds: float = 30) -> None:
+    import socket
+
+    deadline = time.time() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_live_training_in_the_browser(tmp_path, cli, browser):
     """A queued training's progress bar and loss chart advance while a worker trains it;
     search and filter; abort from the page; a <script> configuration id shows as text."""
@@ -149,6 +163,7 @@ def test_live_training_in_the_browser(tmp_path, cli, browser):
         line = server.stdout.readline()
         token = line.split("#token=")[1].split(";")[0].strip(") ")
         base = f"http://127.0.0.1:{port}"
+        _wait_listening(port)  # the line is printed as the server starts; under load it listens a moment later
         browser.get(f"{base}/runs/{run_id}#token={token}")
         assert browser.find_element(By.ID, "run-id").text == run_id
         deadline = time.time() + 10
