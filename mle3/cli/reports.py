@@ -88,6 +88,14 @@ ASSESSMENT = declare(
         "counts": obj({"present": INT, "partial": INT, "missing": INT}),
     },
 )
+#: one role's approvals of an item as the 13-51 lists them (per node, per review)
+_ROLE_ROW = {
+    "role": STR,
+    "state": {"enum": ["fresh", "stale", "rejected", "missing"]},
+    "by": STRS,
+    "stale": STRS,
+    "rejected": STRS,
+}
 _FINDING = obj({"rule": STR, "severity": STR, "item": nullable(STR), "where": STR, "message": STR})
 _VERDICT = {"enum": ["consistent", "linked", "warning", "inconsistent"]}
 CONSISTENCY = declare(
@@ -148,18 +156,7 @@ CONSISTENCY = declare(
                     "approvals": obj(
                         {
                             "fingerprint": STR,
-                            "rows": arr(
-                                obj(
-                                    {
-                                        "for": STR,
-                                        "role": STR,
-                                        "state": {"enum": ["fresh", "stale", "rejected", "missing"]},
-                                        "by": STRS,
-                                        "stale": STRS,
-                                        "rejected": STRS,
-                                    }
-                                )
-                            ),
+                            "rows": arr(obj({"for": STR, **_ROLE_ROW})),
                             "not_counted": STRS,
                         }
                     ),
@@ -203,17 +200,7 @@ CONSISTENCY = declare(
                         {
                             "fingerprint": STR,
                             "state": {"enum": ["fresh", "stale", "rejected", "unapproved"]},
-                            "rows": arr(
-                                obj(
-                                    {
-                                        "role": STR,
-                                        "state": {"enum": ["fresh", "stale", "rejected", "missing"]},
-                                        "by": STRS,
-                                        "stale": STRS,
-                                        "rejected": STRS,
-                                    }
-                                )
-                            ),
+                            "rows": arr(obj(_ROLE_ROW)),
                             "not_counted": STRS,
                         }
                     ),
