@@ -42,39 +42,53 @@ def _content(reason: str, evidence: list[dict[str, Any]]) -> str:
     return "\n".join(lines).strip()
 
 
+def _need(
+    nid: str, title: str, status: str, tags: list[str], links: list[str], content: str, sections: list[str]
+) -> dict[str, Any]:
+    """One need of mle3's evidence type (``content`` is also its ``description``)."""
+    return {
+        "id": nid,
+        "type": NEED_TYPE,
+        "type_name": "mle3 evidence",
+        "title": title,
+        "status": status,
+        "tags": tags,
+        "links": links,
+        "content": content,
+        "description": content,
+        "sections": sections,
+    }
+
+
 def to_needs(evaluation: dict[str, Any], version: str = "1.0") -> dict[str, Any]:
     """The needs.json document of an evaluation (``mle3.reports.assessment``)."""
     scope_item = (evaluation.get("scope") or {}).get("item")
     needs: dict[str, dict[str, Any]] = {}
     for process in evaluation["processes"]:
+        family = process["id"].lower().replace(".", "")
+        sections = [process["id"], process["name"]]
         for p in process["practices"]:
             nid = need_id(scope_item, p["id"])
-            needs[nid] = {
-                "id": nid,
-                "type": NEED_TYPE,
-                "type_name": "mle3 evidence",
-                "title": f"{p['id']} {p['title']}: indicators {p['indicators']}",
-                "status": p["indicators"],
-                "tags": ["mle3", process["id"].lower().replace(".", ""), p["indicators"]],
-                "links": [p["score_id"]] + [i["score_id"] for i in p["information_items"]],
-                "content": _content(p["reason"], p["evidence"]),
-                "description": _content(p["reason"], p["evidence"]),
-                "sections": [process["id"], process["name"]],
-            }
+            needs[nid] = _need(
+                nid,
+                f"{p['id']} {p['title']}: indicators {p['indicators']}",
+                p["indicators"],
+                ["mle3", family, p["indicators"]],
+                [p["score_id"]] + [i["score_id"] for i in p["information_items"]],
+                _content(p["reason"], p["evidence"]),
+                sections,
+            )
         for o in process["outcomes"]:
             nid = need_id(scope_item, o["id"])
-            needs[nid] = {
-                "id": nid,
-                "type": NEED_TYPE,
-                "type_name": "mle3 evidence",
-                "title": f"{process['id']} outcome {o['number']}: indicators {o['indicators']}",
-                "status": o["indicators"],
-                "tags": ["mle3", process["id"].lower().replace(".", ""), "outcome", o["indicators"]],
-                "links": list(o["score_ids"]) + [need_id(scope_item, b) for b in o["practices"]],
-                "content": f"{o['text']}\n\n{o['reason']}",
-                "description": f"{o['text']}\n\n{o['reason']}",
-                "sections": [process["id"], process["name"]],
-            }
+            needs[nid] = _need(
+                nid,
+                f"{process['id']} outcome {o['number']}: indicators {o['indicators']}",
+                o["indicators"],
+                ["mle3", family, "outcome", o["indicators"]],
+                list(o["score_ids"]) + [need_id(scope_item, b) for b in o["practices"]],
+                f"{o['text']}\n\n{o['reason']}",
+                sections,
+            )
     created = str(evaluation.get("generated") or "")
     return {
         "created": created,
