@@ -19,7 +19,6 @@ sampled, and whether the approvals of the review still bind what it reviewed.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,7 +29,8 @@ from ..ledger.approvals import role_status
 from ..ledger.duties import label
 from ..rules.approach import accepted_deviation, entry_check, hardware_gaps, model_exit_verdict, used_hardware
 from ..rules.criteria import evaluate
-from ..vocab import DECISION_SPLIT, canonical_split
+from ..rules.quantization import finite_number
+from ..vocab import DECISION_SPLIT, is_validation_split
 from ..workspace import item_key
 from ..workspace.schema import MetricCriterion
 
@@ -318,11 +318,7 @@ class _Checker:
     def _drops(link: Link, block: Any) -> None:
         """Each recorded mAP50 drop against the recorded threshold (a NaN or a word is no drop)."""
         threshold = block.threshold
-        bound = (
-            threshold
-            if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and math.isfinite(threshold)
-            else None
-        )
+        bound = threshold if finite_number(threshold) else None
         if bound is None:
             link.problems.append(f"the quantization record's threshold {threshold!r} is not a number")
         drops = block.drop if isinstance(block.drop, dict) else None
@@ -330,9 +326,9 @@ class _Checker:
             link.problems.append(f"the quantization record's drop {block.drop!r} is not a drop per split")
             return
         for split, value in sorted(drops.items(), key=lambda kv: str(kv[0])):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            if not finite_number(value):
                 link.problems.append(f"{split} drop {value!r} is not a number")
-            elif bound is not None and value > bound and canonical_split(str(split)) != DECISION_SPLIT:
+            elif bound is not None and value > bound and not is_validation_split(str(split)):
                 link.facts.append(
                     f"{split} mAP50 drop {value:.4f} beyond {bound}: testing evidence (MLE.4); the gate decides on "
                     f"{DECISION_SPLIT}"

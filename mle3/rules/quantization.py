@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..ledger.fingerprint import Fingerprints
-from ..vocab import DECISION_SPLIT, canonical_split
+from ..vocab import DECISION_SPLIT, is_validation_split
 from ..workspace.characteristics import SliceResult, where_text
 from .registry import Context, Hit, rule
 
@@ -32,6 +32,15 @@ def reference_slices(ws: Any, model: Any) -> list[SliceResult]:
     parent = ws.resolve(model.traceability.previous_version) if model.traceability.previous_version else None
     slices = getattr(parent, "slices", None) if parent is not None else None
     return list(slices.results) if slices is not None else []
+
+
+#: what a drop on a split other than val is: reported, never decided on (MLE.3 decides on val)
+TESTING_EVIDENCE = f": testing evidence (MLE.4); the gate decides on {DECISION_SPLIT}"
+
+
+def finite_number(value: Any) -> bool:
+    """A recorded drop or threshold that can be compared: a finite int or float, never a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def slice_drops(
@@ -76,9 +85,7 @@ def drop_over_threshold(ctx: Context) -> Iterator[Hit]:
         if drops is None:
             continue
         values = list(drops.values()) if isinstance(drops, dict) else None
-        if values is None or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
-        ):
+        if values is None or not all(finite_number(v) for v in values):
             # a drop that is not a mapping of numbers must not pass for "no drop"
             yield Hit(
                 model,
@@ -91,25 +98,23 @@ def drop_over_threshold(ctx: Context) -> Iterator[Hit]:
         for split, value in sorted(drops.items(), key=lambda kv: str(kv[0])):
             if value <= threshold:
                 continue
-            deciding = canonical_split(str(split)) == DECISION_SPLIT
+            deciding = is_validation_split(str(split))
             yield Hit(
                 model,
                 f"mAP50 drop {value:.4f} on {split} against the float model exceeds {threshold} "
-                "(quantization.max_map50_drop)"
-                + ("" if deciding else f": testing evidence (MLE.4); the gate decides on {DECISION_SPLIT}"),
+                "(quantization.max_map50_drop)" + ("" if deciding else TESTING_EVIDENCE),
                 ("quantization", "drop", split),
                 severity if deciding else "info",
             )
         if model.slices is None:
             continue
         for result, ref, drop in slice_drops(reference_slices(ctx.ws, model), model.slices.results, threshold):
-            deciding = canonical_split(result.split) == DECISION_SPLIT
+            deciding = is_validation_split(result.split)
             yield Hit(
                 model,
                 f"mAP50 drop {drop:.4f} on the {result.split} slice {where_text(result.where)} "
                 f"(float {ref.mAP_50:.4f}, quantized {result.mAP_50:.4f}) exceeds {threshold} "
-                "(quantization.max_map50_drop)"
-                + ("" if deciding else f": testing evidence (MLE.4); the gate decides on {DECISION_SPLIT}"),
+                "(quantization.max_map50_drop)" + ("" if deciding else TESTING_EVIDENCE),
                 ("slices", "results", model.slices.results.index(result)),
                 severity if deciding else "info",
             )

@@ -30,7 +30,7 @@ from .._atomic import atomic_write_text
 from ..errors import Mle3Error
 from ..formats import tagged_sha256
 from ..paths import inside_workspace
-from ..vocab import CALIBRATION_SUFFIXES, DECISION_SPLIT, FROZEN_STATUSES, AuditAction, canonical_split
+from ..vocab import CALIBRATION_SUFFIXES, DECISION_SPLIT, FROZEN_STATUSES, AuditAction, is_validation_split
 from ..workspace.versions import draft_id, model_line_of
 from ..recipe.mapping import Deviation
 from ..runs.records import RunRecord, clean, now_iso
@@ -746,7 +746,7 @@ class QuantizeSession:
             f"mAP50 drop {drop:.4f} on the {r.split} slice {where_text(r.where)} exceeds the threshold "
             f"{self.plan.threshold} (quantization.max_map50_drop)"
             for r, _, drop in drops
-            if canonical_split(r.split) == DECISION_SPLIT
+            if is_validation_split(r.split)
         ]
         if lines:
             quantization["passed"] = False
