@@ -133,7 +133,7 @@ def testing_evidence(
                 if count
                 else f"group {name!r}: no value in two splits"
             )
-    findings = [f for f in ctx.check.findings if f.rule == "tuning.test-split"]
+    findings = [f for f in ctx.trace_findings(item_key(model)) if f.rule == "tuning.test-split"]
     independence.append(
         f"tuning on test: {findings[0].message}" if findings else "no study tuned on the test split (tuning.test-split)"
     )
