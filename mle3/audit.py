@@ -370,13 +370,15 @@ class Log:
         return a != b and not self.follows(a, b) and not self.follows(b, a)
 
 
-def read(root: Path) -> Log:
-    """Read and check the whole log: hashes, file names, parents, DAG order."""
+def read(root: Path, *, boundary: frozenset[str] = frozenset()) -> Log:
+    """Read and check the whole log: hashes, file names, parents, DAG order. ``boundary``
+    names parents known to lie outside this copy of the log (a release bundle carries the
+    sub-DAG of its model's trace): those are not removed entries."""
     with paused_gc():  # 100,000 small dicts: the cycle collector would only slow this down
-        return _read(root)
+        return _read(root, boundary)
 
 
-def _read(root: Path) -> Log:
+def _read(root: Path, boundary: frozenset[str] = frozenset()) -> Log:
     log = Log(legacy_file=layout_at(root).audit_legacy)
     pending: list[Node] = []
     for file, line, raw, problem in _raw_entries(root):
@@ -406,6 +408,8 @@ def _read(root: Path) -> Log:
     for node in pending:
         for parent in node.parents:
             known = log.by_hash.get(parent)
+            if known is None and parent in boundary:
+                continue
             if known is None:
                 log.problems.append(
                     AuditProblem(

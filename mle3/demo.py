@@ -7,8 +7,10 @@ YOLOv8n from ``yolov8n.yaml`` (nothing downloaded), and checks the result.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
+from typing import Any
 from collections.abc import Callable
 
 import yaml
@@ -296,14 +298,54 @@ def git_commit(directory: Path, message: str) -> str | None:
 
 def render_work_products(directory: Path, model_id: str, *, release: bool = False) -> list:
     """The work products of the model's trace (its approach, 08-65, among them): DRAFTs in
-    ``reports/drafts/``, or with ``release`` the approved package in ``reports/release-<MODEL>/``."""
+    ``reports/drafts/``, or with ``release`` the signed release bundle in
+    ``reports/release-<MODEL>/`` (the model files by digest: weights stay out of git)."""
+    from .bundle.build import build_bundle
     from .graph import build_graph
-    from .reports.render import release_package
+    from .reports.products import Context
+    from .reports.render import render_release_documents
     from .workspace import load_workspace
 
     ws = load_workspace(directory, use_cache=False)
-    target = directory / "reports" / (f"release-{model_id}" if release else "drafts")
-    return release_package(ws, build_graph(ws), model_id, target, release=release)
+    graph = build_graph(ws)
+    if not release:
+        docs, _ = render_release_documents(Context(ws, graph), ws.get(model_id), directory / "reports" / "drafts")
+        return docs
+    target = directory / "reports" / f"release-{model_id}"
+    return build_bundle(ws, graph, model_id, target, release=True, key=demo_release_key(directory), weights=False).documents
+
+
+def demo_release_key(directory: Path) -> Any:
+    """The demo's release key (EC P-256), made once in ``.mle3/`` (never in git): a real
+    project keeps its key outside the workspace (release.key_file, MLE3_RELEASE_KEY)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from .bundle.keys import load_private
+
+    path = directory / ".mle3" / "demo-release-key.pem"
+    if not path.is_file():
+        key = ec.generate_private_key(ec.SECP256R1())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+            )
+    return load_private(path.read_bytes(), str(path), None)
+
+
+def verify_release(directory: Path, released: str) -> list[str]:
+    """What ``mle3 verify`` says of the demo's bundle, in short (as an assessor would run it)."""
+    from .bundle.verify import verify_bundle
+
+    result = verify_bundle(directory / "reports" / f"release-{released}")
+    failed = [c for c in result.checks if not c.ok]
+    lines = [f"mle3 verify reports/release-{released}: {len(result.checks) - len(failed)} checks passed, {len(failed)} failed"]
+    lines += [f"  FAIL {c.line()}" for c in failed[:5]]
+    return lines
 
 
 #: who approves what in the demo: made-up people, so the release shows separation of duties
@@ -443,7 +485,9 @@ def run_demo(
         git_commit(directory, f"Approvals and release of {released}")
         for doc in render_work_products(directory, released, release=True):
             echo(f"      {doc.wp} {doc.item}: {doc.path.relative_to(directory)}")
-        git_commit(directory, f"Release package of {released}")
+        for line in verify_release(directory, released):
+            echo("      " + line)
+        git_commit(directory, f"Release bundle of {released}")
         echo("      " + record_baseline(directory, released))
         git_commit(directory, f"Baseline of the release of {released}")
     test = result.metrics.get("test", {})

@@ -167,3 +167,53 @@ def parse_manifest_v1_line(line: str, source: str, number: int) -> tuple[str, in
     if len(parts) != 4 or len(parts[3]) != 64:
         raise ValueError(f"{source}:{number}: malformed manifest line")
     return parts[0], int(parts[1]), int(parts[2]), parts[3]
+
+
+# --- DSSE (signed attestations of a release bundle) ------------------------------------
+
+#: the payload type of an in-toto Statement in a DSSE envelope
+IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+
+def dsse_pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding: what an envelope's signature covers
+    (``DSSEv1 <len> <type> <len> <payload>``, lengths in ASCII decimal of the bytes)."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
+
+
+# --- sha256sum manifests (a release bundle's MANIFEST.sha256) ---------------------------
+
+
+def safe_relative(path: str) -> bool:
+    """Whether ``path`` is a plain relative POSIX path inside its folder: no absolute
+    path, no ``..`` or ``.`` part, no backslash, no control character."""
+    if not path or path.startswith("/") or "\\" in path or any(ord(c) < 32 for c in path):
+        return False
+    return all(part not in ("", ".", "..") for part in path.split("/"))
+
+
+def sha256sums_text(digests: dict[str, str]) -> str:
+    """``sha256sum`` output for ``{relative path: hex}``, sorted by path (``sha256sum -c`` reads it)."""
+    for path in digests:
+        if not safe_relative(path):
+            raise ValueError(f"{path!r} cannot be listed in a sha256sum manifest")
+    return "".join(f"{digests[p]}  {p}\n" for p in sorted(digests))
+
+
+def parse_sha256sums(text: str) -> dict[str, str]:
+    """``{relative path: hex}`` of a sha256sum manifest; a line that is not ``<64 hex>  <safe
+    path>`` (or lists a path twice) raises ValueError ``(line number, why)``."""
+    out: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, sep, path = line.partition("  ")
+        if not sep or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(number, "not a line 'SHA256  FILE' of a sha256sum manifest")
+        if not safe_relative(path):
+            raise ValueError(number, f"{path[:80]!r} is not a relative path inside the folder")
+        if path in out:
+            raise ValueError(number, f"{path} is listed twice")
+        out[path] = digest
+    return out

@@ -46,3 +46,14 @@ def lfs_pointer_oid(path: str | Path) -> str | None:
 def content_sha256(path: str | Path) -> str:
     """sha256 of the content a file holds or, for a git LFS pointer, stands for."""
     return lfs_pointer_oid(path) or sha256_file(path)
+
+
+def sha256_many(paths: list[Path], jobs: int = 4) -> list[str]:
+    """Hex sha256 of many files, ``jobs`` at a time (hashlib releases the GIL while it
+    hashes a block, so threads overlap reading and hashing across files)."""
+    if len(paths) < 2 or jobs < 2:
+        return [sha256_file(p) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(sha256_file, paths))

@@ -34,6 +34,9 @@ MODULE_EXTRAS: dict[str, tuple[str, str]] = {
     "mlflow": ("mlflow", "mlflow-skinny"),
     "reqif": ("reqif", "reqif"),
     "lxml": ("reqif", "lxml"),
+    "cryptography": ("release", "cryptography"),
+    "in_toto_attestation": ("release", "in-toto-attestation"),
+    "model_signing": ("release", "model-signing"),
 }
 
 PDF_LIBRARIES = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core"

@@ -25,3 +25,33 @@ def inside_workspace(root: Path, relative: str) -> bool:
     except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13), an unreadable link
         return False
     return target == root or root in target.parents
+
+
+def list_tree(root: Path, limit: int = 1_000_000) -> tuple[list[str], list[tuple[str, str]]]:
+    """Every regular file below ``root`` (relative POSIX paths, sorted) and what is not one:
+    ``(path, "a symbolic link" | "not a regular file")``. Links are never followed, so
+    nothing outside ``root`` is read; more than ``limit`` entries raise ValueError."""
+    import stat
+
+    files: list[str] = []
+    odd: list[tuple[str, str]] = []
+    stack = [""]
+    seen = 0
+    while stack:
+        rel = stack.pop()
+        with os.scandir(root / rel if rel else root) as entries:
+            for entry in entries:
+                seen += 1
+                if seen > limit:
+                    raise ValueError(f"more than {limit} entries below {root}")
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if stat.S_ISLNK(mode):
+                    odd.append((path, "a symbolic link"))
+                elif stat.S_ISDIR(mode):
+                    stack.append(path)
+                elif stat.S_ISREG(mode):
+                    files.append(path)
+                else:
+                    odd.append((path, "not a regular file"))
+    return sorted(files), sorted(odd)

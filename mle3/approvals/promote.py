@@ -103,7 +103,20 @@ def _require_work_product(
             )
 
 
-def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = None) -> Gate:
+def evaluate_gate(
+    ws: Workspace,
+    ref: str,
+    target: str,
+    version: str | None = None,
+    *,
+    findings: list[Any] | None = None,
+    again: bool = False,
+    fingerprints: Fingerprints | None = None,
+) -> Gate:
+    """The gate of promoting ``ref`` to ``target``. ``again`` evaluates the gate a model
+    already passed, as ``mle3 verify`` does on a release bundle: no transition is asked
+    for, and ``findings`` (the check result recorded at the release) stand in for a check
+    of a workspace that holds only the model's trace."""
     from ..rules import run_checks
     from ..rules.criteria import evaluate
 
@@ -113,18 +126,17 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
         raise Mle3Error(f"{ref} is a {model.kind}; only model versions are promoted")
     key = item_key(model)
     gate = Gate(key, model.status, target)
-    if target == "validated":
+    if target == "validated" and not again:
         gate.version = _release_version(ws, model, version, gate)
         gate.alias = f"{model_line_of(model)}-{gate.version}" if gate.version else None
-    if target not in TRANSITIONS.get(model.status, set()):
+    if not again and target not in TRANSITIONS.get(model.status, set()):
         allowed = ", ".join(sorted(TRANSITIONS.get(model.status, set()))) or "none"
         gate.missing.append(f"transition {model.status} -> {target} is not allowed (from {model.status}: {allowed})")
         return gate
     if target not in GATED:
         return gate
     trace = {key} | upstream(graph, key)
-    report = run_checks(ws, graph)
-    for f in report.findings:
+    for f in findings if findings is not None else run_checks(ws, graph).findings:
         if f.severity == "error" and f.item in trace and f.rule != "approval.missing":
             gate.missing.append(f"check error on {f.item}: {f.message} [{f.rule}] at {f.location()}")
     for req_id in model.traceability.requirements:
@@ -147,7 +159,7 @@ def evaluate_gate(ws: Workspace, ref: str, target: str, version: str | None = No
                 f"its training did not meet the exit criteria of approach {ended.approach} "
                 f"({ended.run or 'no run record'}): {ended.summary} [approach.exit-unmet]"
             )
-    fingerprints = Fingerprints(ws, graph)
+    fingerprints = fingerprints or Fingerprints(ws, graph)
     fingerprint = fingerprints.of(key)
     required = ws.config.policy.require_signatures
     log = audit.read(ws.root)

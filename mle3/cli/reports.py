@@ -18,8 +18,8 @@ _DOCUMENT = obj(
 REPORT = declare(
     "mle3.report/1",
     "`mle3 report --format json`: the documents rendered (a release: the whole package).",
-    {"documents": arr(_DOCUMENT), "directory": STR},
-    optional=("directory",),
+    {"documents": arr(_DOCUMENT), "directory": STR, "signed": BOOL, "files": INT},
+    optional=("directory", "signed", "files"),
 )
 SITE = declare(
     "mle3.site/1", "`mle3 site --format json`: the static site written.", {"directory": STR, "pages": INT, "bytes": INT}
@@ -245,11 +245,24 @@ def report(
     release: Annotated[
         bool, typer.Option("--release", help="Refuse to render anything not approved as the policy requires.")
     ] = False,
+    key: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--key",
+            help="release: the EC private key (PEM) that signs the bundle; default MLE3_RELEASE_KEY, then "
+            "release.key_file / key_env in mle3.yaml.",
+        ),
+    ] = None,
+    weights: Annotated[
+        bool,
+        typer.Option("--weights/--no-weights", help="release: ship the model files, or only their digests."),
+    ] = True,
     workspace: WorkspaceOpt = None,
 ) -> int:
-    """Render an ASPICE MLE.3 work product (DRAFT until the required approvals exist)."""
+    """Render an ASPICE MLE.3 work product (DRAFT until the required approvals exist), or
+    a model version's signed release bundle (`mle3 verify` checks it anywhere)."""
     from ..output import emit_json
-    from ..reports import release_package, render_document
+    from ..reports import render_document
 
     if format in DOCUMENT_FORMATS:  # the old meaning of --format: the document format
         deprecated(f"report --format {format}", f"--to {format} (--format is the output format: text or json)")
@@ -267,25 +280,51 @@ def report(
         )
     ws, graph = _load(workspace)
     if work_product == "release":
-        target = output or Path(f"release-{item}")
-        docs = release_package(ws, graph, item, target, release=release)
-        if format == "json":
-            emit_json({"schema": REPORT, "directory": str(target), "documents": [_document(d) for d in docs]})
-        else:
-            for d in docs:
-                typer.echo(f"{d.wp} {d.item}: {d.path} ({_state(d)})")
-            drafts = [d for d in docs if not d.approved and not d.record]
-            typer.echo(
-                f"package in {target}/ (index.html, traceability-matrix.html, release.json, MANIFEST.sha256)"
-                + (f"; {len(drafts)} of {len(docs)} documents are DRAFT: not for release" if drafts else "")
-            )
-        return ExitCode.OK
+        return _release(ws, graph, item, output, release, key, weights, format)
     target = output or Path(f"{work_product}_{item}.{to}")
     d = render_document(ws, graph, work_product, item, to, target, release=release)
     if format == "json":
         emit_json({"schema": REPORT, "documents": [_document(d)]})
     else:
         typer.echo(f"{d.wp} {d.item}: {d.path} ({_state(d)})")
+    return ExitCode.OK
+
+
+def _release(
+    ws: Any, graph: Any, item: str, output: Path | None, release: bool, key: Path | None, weights: bool, format: str
+) -> int:
+    from ..bundle.build import build_bundle
+    from ..bundle.keys import find_release_key
+    from ..output import emit_json
+
+    target = output or Path(f"release-{item}")
+    release_key = find_release_key(ws.root, ws.config.release, key)
+    echo = (lambda line: typer.echo(line, err=True)) if format == "json" else typer.echo
+    bundle = build_bundle(ws, graph, item, target, release=release, key=release_key, weights=weights, echo=echo)
+    docs = bundle.documents
+    if format == "json":
+        emit_json(
+            {
+                "schema": REPORT,
+                "directory": str(target),
+                "documents": [_document(d) for d in docs],
+                "signed": bundle.signed,
+                "files": bundle.files,
+            }
+        )
+        return ExitCode.OK
+    for d in docs:
+        typer.echo(f"{d.wp} {d.item}: {d.path} ({_state(d)})")
+    drafts = [d for d in docs if not d.approved and not d.record]
+    typer.echo(
+        f"bundle in {target}/ ({bundle.files} files: index.html, documents/, model/, attestations/, workspace/, "
+        "MANIFEST.sha256)"
+        + (f"; {len(drafts)} of {len(docs)} documents are DRAFT: not for release" if drafts else "")
+    )
+    for note in bundle.notes:
+        typer.echo(note)
+    if bundle.signed:
+        typer.echo(f"signed with release key {bundle.key_id[:16]}...; check it anywhere: mle3 verify {target}")
     return ExitCode.OK
 
 

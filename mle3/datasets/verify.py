@@ -84,6 +84,24 @@ def load_columns(root: Path, store: DataStore, dataset: Any) -> tuple[Columns, l
     return None
 
 
+def packed_manifest(root: Path, config: Any, dataset: Any) -> bytes | None:
+    """A registered data set's v2 manifest as stored (gzip), checked against its
+    fingerprint: this machine's copy, else the one beside the data; None when neither is
+    reachable or it is a v1 manifest (a workspace file)."""
+    rel = dataset.manifest
+    if not rel or not rel.endswith(".gz") or not dataset.fingerprint:
+        return None
+    local = local_manifest(root, dataset)
+    for source in ("local", "data"):
+        try:
+            data = local.read_bytes() if source == "local" else store_for(root, config, dataset.data_root).read_bytes(rel)
+            decode_columns(data, rel, dataset.fingerprint)
+        except (OSError, Mle3Error, ValueError):
+            continue
+        return data
+    return None
+
+
 def load_entries(root: Path, store: DataStore, dataset: Any) -> list[Entry] | None:
     """:func:`load_columns` as entries (small data sets, materializing)."""
     found = load_columns(root, store, dataset)

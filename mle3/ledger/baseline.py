@@ -38,7 +38,6 @@ PART_SIZE = 4000
 RELEASE_INDEX = "release.json"
 RELEASE_MANIFEST = "MANIFEST.sha256"
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
-_MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})  (.+)$")
 
 
 def tag_name(name: str) -> str:
@@ -306,15 +305,18 @@ def _release(root: Path, directory: Path) -> dict[str, Any]:
             raise Mle3Error(
                 f"{f}: missing or not a regular file; --release-dir names a package of `mle3 report release`"
             )
-    listed: dict[str, str] = {}
-    for number, line in enumerate(manifest.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        m = _MANIFEST_LINE.match(line)
-        if m is None or "/" in m.group(2) or m.group(2) in (".", ".."):
-            raise Mle3Error("not a line 'SHA256  FILE' of a release manifest", file=str(manifest), line=number)
-        listed[m.group(2)] = m.group(1)
-    present = {p.name for p in directory.iterdir() if p.name != RELEASE_MANIFEST}
+    from ..formats import parse_sha256sums
+    from ..paths import list_tree
+
+    try:
+        listed = parse_sha256sums(manifest.read_text(encoding="utf-8", errors="replace"))
+    except ValueError as exc:
+        number, why = exc.args if len(exc.args) == 2 else (None, str(exc))
+        raise Mle3Error(why, file=str(manifest), line=number) from None
+    present_files, odd = list_tree(directory)
+    if odd:
+        raise Mle3Error(f"{directory / odd[0][0]}: {odd[0][1]}; a release package holds regular files only")
+    present = {p for p in present_files if p != RELEASE_MANIFEST}
     extra = sorted(present - set(listed))
     if extra:
         raise Mle3Error(

@@ -66,6 +66,12 @@ class Fingerprints:
         self._visiting: set[str] = set()
         self._cuts = 0
 
+    def known_files(self, digests: dict[str, str]) -> None:
+        """Take the sha256 of these workspace-relative files as given instead of hashing
+        them from disk: a release bundle ships weights apart from the items (or only their
+        digests), and ``mle3 verify`` has hashed the bundled ones already."""
+        self._files.update(digests)
+
     def file_hash(self, rel: str) -> str | None:
         if rel not in self._files:
             from ..hashing import content_sha256

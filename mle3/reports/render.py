@@ -7,8 +7,6 @@ document fetch from the network or read files elsewhere.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,24 +120,24 @@ def render_document(
     )
 
 
-def release_package(
-    ws: Workspace, graph: nx.MultiDiGraph, model_ref: str, out_dir: Path, *, release: bool = False
-) -> list[Rendered]:
-    """The work products of a model version's trace (the approach its configuration
-    follows, the configuration, the data set, the training report, the model), the traceability matrix, an
-    index page and a manifest of file hashes (MANIFEST.sha256)."""
-    from ..matrix import build_matrix, render_matrix
+def render_pair(ctx: Context, wp_id: str, ref: str, pdf: Path, *, release: bool = False) -> Rendered:
+    """A work product as PDF and, beside it, the same rendering as HTML (one render)."""
+    html, doc = render_html(ctx, wp_id, ref)
+    if release:
+        refuse_release(ctx, [(wp_id, doc)])
+    atomic_write_bytes(pdf, html_to_pdf(html, ctx.ws))
+    atomic_write_text(pdf.with_suffix(".html"), html)
+    return Rendered(wp_id, doc["item"], pdf, doc["approved"], doc["missing_roles"], doc["fingerprint"], bool(doc.get("record")))
 
-    model = ws.get(model_ref)
-    if model.kind != "model_version":
-        raise Mle3Error(f"a release package is made for a model version; {model_ref} is a {model.kind}")
-    key = item_key(model)
-    ctx = Context(ws, graph)
+
+def release_subjects(ws: Workspace, model: Any) -> list[tuple[str, Any]]:
+    """(work product, item or None) of a model version's release: the approach its
+    configuration follows, the configuration, the data set, and the model's own."""
     run = ws.resolve(model.training_run)
     cfg = ws.resolve(run.config) if run is not None and run.kind == "run" else run
     dataset = ws.resolve(model.training_data.dataset_version)
     approach = ws.resolve(cfg.approach) if cfg is not None and cfg.kind == "training" and cfg.approach else None
-    subjects = [
+    return [
         ("08-65", approach),
         ("04-11", cfg),
         ("11-07", dataset),
@@ -148,56 +146,33 @@ def release_package(
         ("11-06", model),
         ("13-52", model),
     ]
+
+
+def render_release_documents(
+    ctx: Context, model: Any, out_dir: Path, *, release: bool = False
+) -> tuple[list[Rendered], list[str]]:
+    """The work products of a model version's release (PDF and HTML) and the traceability
+    matrix, in ``out_dir/documents/``; and what could not be included, and why. With
+    ``release`` every document's gate is evaluated first: a refusal writes nothing."""
+    from ..matrix import build_matrix, render_matrix
+
+    ws = ctx.ws
+    key = item_key(model)
+    subjects = release_subjects(ws, model)
     present = [(wp_id, s) for wp_id, s in subjects if s is not None and s.kind in WORK_PRODUCTS[wp_id].kinds]
-    if release:  # every document's gate first: a refused package writes nothing
+    if release:
         refuse_release(ctx, [(wp_id, ctx.document(WORK_PRODUCTS[wp_id], s)) for wp_id, s in present])
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = out_dir / "documents"
+    folder.mkdir(parents=True, exist_ok=True)
     rendered: list[Rendered] = []
     skipped: list[str] = []
     for wp_id, subject in subjects:
         if subject is None or subject.kind not in WORK_PRODUCTS[wp_id].kinds:
             skipped.append(f"{wp_id}: no {'/'.join(WORK_PRODUCTS[wp_id].kinds)} in the trace of {key}")
             continue
-        name = f"{wp_id}_{item_key(subject)}.pdf"
-        rendered.append(
-            render_document(ws, graph, wp_id, item_key(subject), "pdf", out_dir / name, release=release, ctx=ctx)
-        )
+        pdf = folder / f"{wp_id}_{item_key(subject)}.pdf"
+        rendered.append(render_pair(ctx, wp_id, item_key(subject), pdf, release=release))
     atomic_write_text(
-        out_dir / "traceability-matrix.html", render_matrix(build_matrix(ws, graph), "html", ws.config.project)
+        folder / "traceability-matrix.html", render_matrix(build_matrix(ws, ctx.graph), "html", ws.config.project)
     )
-    index = render_template(
-        "release_index.html.j2",
-        str(ws.root),
-        model=model,
-        key=key,
-        documents=rendered,
-        skipped=skipped,
-        project=ws.config.project,
-        names={k: v.name for k, v in WORK_PRODUCTS.items()},
-    )
-    atomic_write_text(out_dir / "index.html", index)
-    atomic_write_text(
-        out_dir / "release.json",
-        json.dumps(
-            {
-                "model": key,
-                "documents": [
-                    {
-                        "wp": r.wp,
-                        "item": r.item,
-                        "file": r.path.name,
-                        "approved": r.approved,
-                        "fingerprint": r.fingerprint,
-                    }
-                    for r in rendered
-                ],
-                "skipped": skipped,
-            },
-            indent=2,
-        ),
-    )
-    lines = []
-    for path in sorted(p for p in out_dir.iterdir() if p.is_file() and p.name != "MANIFEST.sha256"):
-        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}")
-    atomic_write_text(out_dir / "MANIFEST.sha256", "\n".join(lines) + "\n")
-    return rendered
+    return rendered, skipped

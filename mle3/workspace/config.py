@@ -270,6 +270,43 @@ class InformRule(_Strict):
         return self
 
 
+class ReleaseSettings(_Strict):
+    """``release:`` in mle3.yaml: where the release key that signs bundles is found. A
+    path or an environment variable, never the key: mle3.yaml is in git."""
+
+    #: the environment variable holding the key's path or its PEM text
+    key_env: str | None = Field(default=None, pattern=ENV_NAME)
+    #: the key's path (absolute, or ``~/...``; outside the workspace, so it never reaches git)
+    key_file: str | None = None
+    #: the environment variable holding the key's password, when it is encrypted
+    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_here(cls, value: object) -> object:
+        if isinstance(value, dict):
+            for key in value:
+                if isinstance(key, str) and key.lower() in ("key", "private_key", "pem", "password"):
+                    raise Located(
+                        f"{key}: a release key (or its password) is never written in mle3.yaml, which is in git: "
+                        "key_file: PATH (outside the workspace) or key_env: NAME",
+                        (key,),
+                    )
+        return _refuse_secrets(value)
+
+    @field_validator("key_file")
+    @classmethod
+    def _outside(cls, value: str | None) -> str | None:
+        if value is not None:
+            path = Path(value).expanduser()
+            if not path.is_absolute():
+                raise ValueError(
+                    f"key_file {value!r} is inside the workspace, which git carries: keep the release key outside it "
+                    "(an absolute or ~/ path), or use key_env"
+                )
+        return value
+
+
 class Notifications(_Strict):
     """``notifications:`` in mle3.yaml: who is informed of what (13-52 communication evidence)."""
 
@@ -335,6 +372,8 @@ class ProjectConfig(_Strict):
     artifacts_dir: str = Field("artifacts", min_length=1)
     #: who is informed of promotions and approvals, by e-mail and webhooks (13-52)
     notifications: Notifications = Field(default_factory=Notifications)
+    #: where the key that signs release bundles is found (``mle3 report release``)
+    release: ReleaseSettings = Field(default_factory=ReleaseSettings)
 
     @field_validator("data_roots")
     @classmethod
