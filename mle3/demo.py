@@ -312,7 +312,9 @@ def render_work_products(directory: Path, model_id: str, *, release: bool = Fals
         docs, _ = render_release_documents(Context(ws, graph), ws.get(model_id), directory / "reports" / "drafts")
         return docs
     target = directory / "reports" / f"release-{model_id}"
-    return build_bundle(ws, graph, model_id, target, release=True, key=demo_release_key(directory), weights=False).documents
+    return build_bundle(
+        ws, graph, model_id, target, release=True, key=demo_release_key(directory), weights=False
+    ).documents
 
 
 def demo_release_key(directory: Path) -> Any:
@@ -343,7 +345,8 @@ def verify_release(directory: Path, released: str) -> list[str]:
 
     result = verify_bundle(directory / "reports" / f"release-{released}")
     failed = [c for c in result.checks if not c.ok]
-    lines = [f"mle3 verify reports/release-{released}: {len(result.checks) - len(failed)} checks passed, {len(failed)} failed"]
+    passed = len(result.checks) - len(failed)
+    lines = [f"mle3 verify reports/release-{released}: {passed} checks passed, {len(failed)} failed"]
     lines += [f"  FAIL {c.line()}" for c in failed[:5]]
     return lines
 

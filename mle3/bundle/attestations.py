@@ -25,6 +25,10 @@ from . import layout as L
 from .dsse import statement
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _run_record(ws: Workspace, model: Any) -> tuple[Any, dict[str, Any]]:
     run = ws.resolve(model.training_run)
     raw = (getattr(run, "_raw", None) or {}) if run is not None else {}
@@ -40,9 +44,7 @@ def provenance_statement(
     ws: Workspace, model: Any, subjects: list[dict[str, Any]], datasets: list[dict[str, Any]], commit: dict[str, Any]
 ) -> dict[str, Any]:
     run, raw = _run_record(ws, model)
-    env = raw.get("environment") if isinstance(raw.get("environment"), dict) else {}
-    params = raw.get("parameters") if isinstance(raw.get("parameters"), dict) else {}
-    code = raw.get("code") if isinstance(raw.get("code"), dict) else {}
+    env, params, code = (_dict(raw.get(k)) for k in ("environment", "parameters", "code"))
     deps: list[dict[str, Any]] = []
     for d in datasets:
         if d.get("fingerprint"):
@@ -53,7 +55,9 @@ def provenance_statement(
     pretrained = params.get("pretrained")
     if pretrained:
         dep = {"name": f"base-weights:{pretrained}"}
-        sha = raw.get("pretrained_sha256") or (raw.get("transfer") or {}).get("sha256") if isinstance(raw, dict) else None
+        sha = (
+            raw.get("pretrained_sha256") or (raw.get("transfer") or {}).get("sha256") if isinstance(raw, dict) else None
+        )
         if sha:
             dep["digest"] = _digest(sha)
         deps.append(dep)
@@ -153,7 +157,9 @@ def criteria_rows(ws: Workspace, model: Any, children: list[Any]) -> list[dict[s
                             for k, v in criterion.model_dump(exclude_none=True, by_alias=True).items()
                             if k in ("min", "max", "split", "metric", "value", "class", "where")
                         },
-                        "actual": verdict.actual if isinstance(verdict.actual, (int, float, str)) else str(verdict.actual),
+                        "actual": verdict.actual
+                        if isinstance(verdict.actual, (int, float, str))
+                        else str(verdict.actual),
                         "verdict": {True: "PASSED", False: "FAILED", None: "NOT_EVALUABLE"}[verdict.passed],
                         **({"reason": verdict.reason} if verdict.reason else {}),
                     }
@@ -161,7 +167,9 @@ def criteria_rows(ws: Workspace, model: Any, children: list[Any]) -> list[dict[s
     return rows
 
 
-def evaluation_statement(ws: Workspace, model: Any, children: list[Any], subjects: list[dict[str, Any]]) -> dict[str, Any]:
+def evaluation_statement(
+    ws: Workspace, model: Any, children: list[Any], subjects: list[dict[str, Any]]
+) -> dict[str, Any]:
     rows = criteria_rows(ws, model, children)
     verdicts = {r["verdict"] for r in rows}
     result = "FAILED" if "FAILED" in verdicts else "NOT_EVALUABLE" if "NOT_EVALUABLE" in verdicts else "PASSED"

@@ -113,7 +113,7 @@ def _environment() -> dict[str, Any]:
 
     packages = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata["Name"]
         if name:
             packages[name] = dist.version
     return {

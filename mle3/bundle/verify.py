@@ -45,6 +45,11 @@ from .keys import ReleaseKeyError, key_id, load_public
 MAX_JSON_BYTES = 64 << 20
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a bundle is untrusted input)."""
+    return value if isinstance(value, dict) else {}
+
+
 class BundleUnreadable(Mle3Error):
     """Not a bundle at all (no folder, no readable release.json): exit 2."""
 
@@ -188,7 +193,8 @@ def _key(v: Verification, path: Path, pinned: bytes | None) -> bytes | None:
                 "release key",
                 L.PUBLIC_KEY,
                 False,
-                f"{v.key_id[:16]}... is not the key given with --key ({key_id(pinned)[:16]}...): signed by someone else",
+                f"{v.key_id[:16]}... is not the key given with --key ({key_id(pinned)[:16]}...): "
+                "signed by someone else",
             )
             return pinned
         v.add("release key", L.PUBLIC_KEY, True, f"id {v.key_id[:16]}..., the key given with --key")
@@ -227,11 +233,15 @@ def _contents(v: Verification, path: Path, public: bytes, digests: dict[str, str
     expected = {k: d for k, d in digests.items() if k != L.CONTENTS}
     problems = [f"{k}: not in the bundle" for k in sorted(set(signed) - set(expected))]
     problems += [f"{k}: not in the signed contents (added)" for k in sorted(set(expected) - set(signed))]
-    problems += [f"{k}: differs from its signed digest" for k in sorted(set(signed) & set(expected)) if signed[k] != expected[k]]
+    problems += [
+        f"{k}: differs from its signed digest" for k in sorted(set(signed) & set(expected)) if signed[k] != expected[k]
+    ]
     for p in problems:
         v.add("contents", p.split(":", 1)[0], False, p.split(": ", 1)[1])
     if not problems:
-        v.add("contents", L.CONTENTS, True, f"signed by the release key; lists exactly the bundle's {len(signed)} files")
+        v.add(
+            "contents", L.CONTENTS, True, f"signed by the release key; lists exactly the bundle's {len(signed)} files"
+        )
 
 
 # ----------------------------------------------------------------------------- model signature
@@ -273,7 +283,11 @@ def _model_signature(
         source = f"the digests in {L.INDEX} (the weights are not in the bundle)"
     problems = [f"{k}: signed but missing in {source}" for k in sorted(set(resources) - set(actual))]
     problems += [f"{k}: in {source} but not signed" for k in sorted(set(actual) - set(resources))]
-    problems += [f"{k}: differs from the signed digest" for k in sorted(set(resources) & set(actual)) if resources[k] != actual[k]]
+    problems += [
+        f"{k}: differs from the signed digest"
+        for k in sorted(set(resources) & set(actual))
+        if resources[k] != actual[k]
+    ]
     for p in problems:
         v.add("model signature", f"{L.MODEL}/{p.split(':', 1)[0]}", False, p.split(": ", 1)[1])
     if not problems:
@@ -375,7 +389,7 @@ def _semantics(
     if not root.is_dir():
         v.add("workspace", L.WORKSPACE, False, "missing: the trace cannot be checked")
         return
-    audit_info = index.get("audit") if isinstance(index.get("audit"), dict) else {}
+    audit_info = _dict(index.get("audit"))
     boundary = frozenset(h for h in audit_info.get("boundary") or [] if isinstance(h, str))
     log = audit.read(root, boundary=boundary)
     for p in log.problems:
@@ -414,13 +428,15 @@ def _semantics(
         else:
             known[a["path"]] = a["sha256"]
     fps.known_files(known)
-    recorded = index.get("fingerprints") if isinstance(index.get("fingerprints"), dict) else {}
+    recorded = _dict(index.get("fingerprints"))
     wrong = []
     for key, fp in sorted(recorded.items()):
         if key not in ws.by_key:
             wrong.append(f"{key}: not in the bundle's workspace")
         elif fps.of(key) != fp:
-            wrong.append(f"{key}: its content here has fingerprint {fps.of(key)[:19]}..., the bundle records {str(fp)[:19]}...")
+            wrong.append(
+                f"{key}: its content here has fingerprint {fps.of(key)[:19]}..., the bundle records {str(fp)[:19]}..."
+            )
     for w in wrong:
         v.add("fingerprints", w.split(":", 1)[0], False, w.split(": ", 1)[1])
     if not wrong:
@@ -449,9 +465,16 @@ def _standalone_signatures(v: Verification, path: Path, log: Any) -> None:
             same = False
         if not same:
             bad.append(digest)
-            v.add("approvals", f"{L.APPROVAL_SIGNATURES}/{digest}", False, "its .msg/.sig are not the entry's message and signature")
+            v.add(
+                "approvals",
+                f"{L.APPROVAL_SIGNATURES}/{digest}",
+                False,
+                "its .msg/.sig are not the entry's message and signature",
+            )
     if signed and not bad:
-        v.add("approvals", L.APPROVAL_SIGNATURES, True, f"{len(signed)} messages and signatures for ssh-keygen -Y verify")
+        v.add(
+            "approvals", L.APPROVAL_SIGNATURES, True, f"{len(signed)} messages and signatures for ssh-keygen -Y verify"
+        )
 
 
 def _approvals(v: Verification, ws: Any, graph: Any, fps: Any, log: Any, index: dict[str, Any]) -> None:
@@ -464,6 +487,15 @@ def _approvals(v: Verification, ws: Any, graph: Any, fps: Any, log: Any, index: 
     counted = verified_approvals(
         ws.root, log=log, fingerprints=fps, require_signatures=ws.config.policy.require_signatures, items=trace
     )
+    policy = ws.config.policy
+    released = ", ".join(policy.approvals.get("released", [])) or "no role"
+    v.add(
+        "approvals",
+        "policy",
+        True,
+        f"the bundle's mle3.yaml: released needs {released}; signatures "
+        + ("required" if policy.require_signatures else "not required (unsigned approvals count)"),
+    )
     for d in counted.dropped:
         v.add("approvals", f"{d.approval.item} ({d.approval.role})", False, d.message)
     for a in counted.approvals:
@@ -473,7 +505,7 @@ def _approvals(v: Verification, ws: Any, graph: Any, fps: Any, log: Any, index: 
         if not isinstance(doc, dict) or doc.get("record") or doc.get("wp") not in WORK_PRODUCTS:
             continue
         key = doc.get("item")
-        if key not in ws.by_key:
+        if not isinstance(key, str) or key not in ws.by_key:
             v.add("documents", str(doc.get("file")), False, f"{key} is not in the bundle's workspace")
             continue
         fp = fps.of(key)
@@ -486,7 +518,9 @@ def _approvals(v: Verification, ws: Any, graph: Any, fps: Any, log: Any, index: 
             what = ", ".join(missing) if missing else "no role named by the policy"
             v.add("documents", str(doc.get("file")), False, f"not approved for release (missing: {what})")
         else:
-            v.add("documents", str(doc.get("file")), True, f"{doc['wp']} of {key}: fresh approvals by {', '.join(roles)}")
+            v.add(
+                "documents", str(doc.get("file")), True, f"{doc['wp']} of {key}: fresh approvals by {', '.join(roles)}"
+            )
     model = index.get("model")
     if not isinstance(model, str) or model not in ws.by_key:
         v.add("release gate", str(model), False, "the model is not in the bundle's workspace")

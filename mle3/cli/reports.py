@@ -303,6 +303,8 @@ def _release(
     bundle = build_bundle(ws, graph, item, target, release=release, key=release_key, weights=weights, echo=echo)
     docs = bundle.documents
     if format == "json":
+        for note in bundle.notes:
+            typer.echo(note, err=True)
         emit_json(
             {
                 "schema": REPORT,
@@ -318,8 +320,7 @@ def _release(
     drafts = [d for d in docs if not d.approved and not d.record]
     typer.echo(
         f"bundle in {target}/ ({bundle.files} files: index.html, documents/, model/, attestations/, workspace/, "
-        "MANIFEST.sha256)"
-        + (f"; {len(drafts)} of {len(docs)} documents are DRAFT: not for release" if drafts else "")
+        "MANIFEST.sha256)" + (f"; {len(drafts)} of {len(docs)} documents are DRAFT: not for release" if drafts else "")
     )
     for note in bundle.notes:
         typer.echo(note)

@@ -94,7 +94,9 @@ def packed_manifest(root: Path, config: Any, dataset: Any) -> bytes | None:
     local = local_manifest(root, dataset)
     for source in ("local", "data"):
         try:
-            data = local.read_bytes() if source == "local" else store_for(root, config, dataset.data_root).read_bytes(rel)
+            data = (
+                local.read_bytes() if source == "local" else store_for(root, config, dataset.data_root).read_bytes(rel)
+            )
             decode_columns(data, rel, dataset.fingerprint)
         except (OSError, Mle3Error, ValueError):
             continue

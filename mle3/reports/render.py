@@ -127,7 +127,9 @@ def render_pair(ctx: Context, wp_id: str, ref: str, pdf: Path, *, release: bool 
         refuse_release(ctx, [(wp_id, doc)])
     atomic_write_bytes(pdf, html_to_pdf(html, ctx.ws))
     atomic_write_text(pdf.with_suffix(".html"), html)
-    return Rendered(wp_id, doc["item"], pdf, doc["approved"], doc["missing_roles"], doc["fingerprint"], bool(doc.get("record")))
+    return Rendered(
+        wp_id, doc["item"], pdf, doc["approved"], doc["missing_roles"], doc["fingerprint"], bool(doc.get("record"))
+    )
 
 
 def release_subjects(ws: Workspace, model: Any) -> list[tuple[str, Any]]:

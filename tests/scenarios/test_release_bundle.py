@@ -161,7 +161,9 @@ def test_the_bundle_holds_what_an_assessor_needs(released):
     assert shipped and all((bundle / a["bundled"]).is_file() for a in shipped)
     assert {d["wp"] for d in index["documents"]} >= {"04-11", "11-07", "13-51", "13-65", "11-06", "13-52"}
     assert all((bundle / d["file"]).is_file() and (bundle / d["html"]).is_file() for d in index["documents"])
-    assert index["datasets"][0]["manifest"].startswith("data/") and (bundle / index["datasets"][0]["manifest"]).is_file()
+    assert (
+        index["datasets"][0]["manifest"].startswith("data/") and (bundle / index["datasets"][0]["manifest"]).is_file()
+    )
     assert index["audit"]["entries"] and len(index["audit"]["entries"]) <= index["audit"]["log_entries"]
     env = json.loads((bundle / "environment.json").read_text())
     assert "ultralytics" in {k.lower() for k in env["packages"]}
@@ -209,11 +211,23 @@ def test_standard_tools_verify_the_bundle(released, tmp_path):
     index = json.loads((copy / "release.json").read_text())
     checked = 0
     for msg in sorted((copy / "signatures/approvals").glob("*.msg")):
-        entry = json.loads((copy / "workspace" / next(e for e in index["audit"]["entries"] if msg.stem in e)).read_text())
+        entry = json.loads(
+            (copy / "workspace" / next(e for e in index["audit"]["entries"] if msg.stem in e)).read_text()
+        )
         principal = entry["details"]["name"].split("<")[1].rstrip(">")
         with open(msg, "rb") as fh:
             proc = subprocess.run(
-                ["ssh-keygen", "-Y", "verify", "-f", "workspace/allowed_signers", "-I", principal, "-n", "mle3-approval"]
+                [
+                    "ssh-keygen",
+                    "-Y",
+                    "verify",
+                    "-f",
+                    "workspace/allowed_signers",
+                    "-I",
+                    principal,
+                    "-n",
+                    "mle3-approval",
+                ]
                 + ["-s", str(msg.with_suffix(".sig"))],
                 cwd=copy,
                 stdin=fh,

@@ -118,18 +118,24 @@ def test_model_history_lists_the_audit_entries_about_it(trained_ws, cli):
     assert "approval" in history and "Lea Lead" in history
 
 
-def test_release_package_has_all_documents_and_a_verifiable_manifest(trained_ws, cli):
-    target = trained_ws / "release"
+def test_release_bundle_has_all_documents_and_a_verifiable_manifest(trained_ws, cli):
+    target = trained_ws.parent / "release"
     code, out, err = cli("report", "release", MODEL, "-o", target, "-w", trained_ws, "--format", "json")
     assert code == 0, err
-    docs = json.loads(out)["documents"]
+    result = json.loads(out)
+    docs = result["documents"]
     assert sorted(d["wp"] for d in docs) == ["04-11", "11-06", "11-07", "13-51", "13-52", "13-65"]
+    assert result["signed"] is False and "unsigned" in err  # no release key: said, not hidden
     names = {p.name for p in target.iterdir()}
-    assert {"index.html", "traceability-matrix.html", "MANIFEST.sha256", "release.json"} <= names
+    assert {"index.html", "documents", "model", "workspace", "MANIFEST.sha256", "release.json"} <= names
+    listed = 0
     for line in (target / "MANIFEST.sha256").read_text().splitlines():
-        digest, name = line.split("  ")
+        digest, name = line.split("  ", 1)
         assert hashlib.sha256((target / name).read_bytes()).hexdigest() == digest
-    assert f'href="13-65_{MODEL}.pdf"' in (target / "index.html").read_text()
+        listed += 1
+    assert listed == sum(1 for p in target.rglob("*") if p.is_file()) - 1
+    assert f'href="documents/13-65_{MODEL}.pdf"' in (target / "index.html").read_text()
+    assert (target / "documents" / f"13-65_{MODEL}.html").is_file()
 
 
 def test_html_report_escapes_workspace_text(trained_ws, cli):
