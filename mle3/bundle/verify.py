@@ -141,21 +141,16 @@ def _files(v: Verification, path: Path) -> dict[str, str]:
         return {}
     for rel, what in odd:
         v.add("files", rel, False, f"{what}: a bundle holds regular files only (never followed)")
-    try:
-        text = (path / L.SUMS).read_text(encoding="utf-8") if (path / L.SUMS) in [path / f for f in files] else None
-    except (OSError, UnicodeDecodeError):
-        text = None
-    listed: dict[str, str] = {}
-    if text is None:
-        v.add("files", L.SUMS, False, "missing, or not UTF-8 text")
-    else:
-        try:
-            listed = parse_sha256sums(text)
-        except ValueError as exc:
-            number, why = exc.args if len(exc.args) == 2 else (0, str(exc))
-            v.add("files", f"{L.SUMS}:{number}", False, why)
     present = [f for f in files if f != L.SUMS]
-    digests = dict(zip(present, sha256_many([path / f for f in present])))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the files hash (hashlib releases the GIL) while this thread imports what the
+        # later checks need: a large bundle costs about its hashing, not hashing plus start-up
+        hashing = pool.submit(sha256_many, [path / f for f in present])
+        _preload()
+        listed = _listed(v, path, files)
+        digests = dict(zip(present, hashing.result()))
     bad = 0
     for rel in sorted(set(listed) - set(digests)):
         bad += 1
@@ -170,6 +165,35 @@ def _files(v: Verification, path: Path) -> dict[str, str]:
     if listed and not bad and not odd:
         v.add("files", L.SUMS, True, f"{len(digests)} files, each with the sha256 listed")
     return digests
+
+
+def _preload() -> None:
+    """Import the modules the checks after the digests use (workspace, graph, ledger, gate)."""
+    from .. import audit  # noqa: F401
+    from ..approvals import promote  # noqa: F401
+    from ..graph import build_graph  # noqa: F401
+    from ..ledger import gates  # noqa: F401
+    from ..reports import products  # noqa: F401
+    from ..workspace import load  # noqa: F401
+
+
+def _listed(v: Verification, path: Path, files: list[str]) -> dict[str, str]:
+    """MANIFEST.sha256 as {path: hex}; a missing, oversized or malformed one is a failure."""
+    text = None
+    if L.SUMS in files and (path / L.SUMS).stat().st_size <= MAX_JSON_BYTES:
+        try:
+            text = (path / L.SUMS).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = None
+    if text is None:
+        v.add("files", L.SUMS, False, f"missing, larger than {MAX_JSON_BYTES} bytes, or not UTF-8 text")
+        return {}
+    try:
+        return parse_sha256sums(text)
+    except ValueError as exc:
+        number, why = exc.args if len(exc.args) == 2 else (0, str(exc))
+        v.add("files", f"{L.SUMS}:{number}", False, why)
+        return {}
 
 
 # ----------------------------------------------------------------------------- key

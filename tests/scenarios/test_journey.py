@@ -5,7 +5,7 @@ an approach (08-65) the configuration follows -> register (with its per-image me
 against an ODD) -> check (share, coverage, combination, similarity criteria) -> train
 (slices evaluated) -> export -> PTQ -> QAT (slices of the children) -> evaluate -> every
 work product (08-65, 04-11, 11-07, 13-51 consistency, 13-65, 11-06) -> approve (in a clone)
--> merge -> promote validated -> promote released -> release package -> the release informs
+-> merge -> promote validated -> promote released -> signed release bundle, verified elsewhere -> the release informs
 by e-mail (13-52, a real SMTP server) -> assessment view and sphinx-needs -> site.
 Each step runs through the CLI as a user would; each later capability extends this test.
 """
@@ -15,8 +15,11 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
+import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -266,11 +269,47 @@ def test_the_whole_journey_on_a_rooted_git_workspace_with_a_merged_clone(cli, tm
     ok("report", "13-52", validated, "--to", "html", "-o", str(docs / "13-52.html"))
     assert "safety@example.com" in (docs / "13-52.html").read_text()
 
-    # the release package, approved (the 13-52 is a record, never approved), and the site
+    # the signed release bundle, approved (the 13-52 is a record, never approved), its key from
+    # the environment as CI holds it; verified in a new process on a "laptop" with no workspace
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    release_key = ec.generate_private_key(ec.SECP256R1())
+    pem = release_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    published = tmp_path / "supplier-release.pub"
+    published.write_bytes(
+        release_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    monkeypatch.setenv("MLE3_RELEASE_KEY", pem.decode())
     package = ok("report", "release", validated, "--release", "-o", str(tmp_path / "release"))
+    monkeypatch.delenv("MLE3_RELEASE_KEY")
+    assert package["signed"], package
     documents = {d["wp"]: d for d in package["documents"]}
     assert all(d["approved"] for wp, d in documents.items() if wp != "13-52"), package
     assert {"08-65", "13-51", "13-52"} <= set(documents), package
+    laptop = tmp_path / "laptop"
+    laptop.mkdir()
+    received = laptop / "release"
+    shutil.copytree(tmp_path / "release", received)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLE3_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mle3", "verify", str(received), "--key", str(published), "--format", "json"],
+        cwd=laptop,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    verified = json.loads(proc.stdout)
+    assert proc.returncode == 0 and verified["ok"] and verified["pinned"], [
+        c for c in verified["checks"] if not c["ok"]
+    ]
+    assert {"model signature", "release gate", "audit"} <= {c["area"] for c in verified["checks"]}
+    children = json.loads((received / "release.json").read_text())["children"]
+    assert len(children) == 2 and all((received / "model" / c).is_dir() for c in children)  # PTQ and QAT
     ok("report", "13-51", validated, "--to", "html", "-o", str(docs / "13-51-released.html"))
     released_51 = (docs / "13-51-released.html").read_text()
     assert "Reviews (semantic consistency)" in released_51 and "Sam Assessor" in released_51

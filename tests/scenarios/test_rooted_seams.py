@@ -61,7 +61,10 @@ def test_the_release_package_renders_with_data_below_a_root(rooted_ws, cli, tmp_
     assert code == 0, err
     documents = json.loads(out)["documents"]
     assert {d["wp"] for d in documents} >= {"04-11", "11-07", "13-65"}
-    assert all((tmp_path / "release" / Path(d["file"]).name).is_file() for d in documents)
+    assert all((tmp_path / "release" / "documents" / Path(d["file"]).name).is_file() for d in documents)
+    # the data set's manifest lies beside the data, below the root: the bundle carries it, content-addressed
+    index = json.loads((tmp_path / "release" / "release.json").read_text())
+    assert all(d["manifest"] and (tmp_path / "release" / d["manifest"]).is_file() for d in index["datasets"]), index
 
 
 PYTHON_REPR = re.compile(r"\[\s*'|\{\s*'|(?<![=\w])(True|False|None)\b")  # "cos_lr=True" is the runner's own argument
