@@ -42,7 +42,7 @@ def ec_key(folder: Path) -> tuple[Path, Path]:
 
 def timed(args: list[str], cwd: Path | None = None) -> tuple[float, int]:
     start = time.perf_counter()
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start, proc.returncode
 
 
@@ -64,12 +64,10 @@ def main(workspace: Path, model: str) -> None:
         print(f"bundle of {model}: {len(files)} files, {size / 1e6:.1f} MB, written in {build:.2f} s")
         print(f"mle3 verify --key on it: {verify:.2f} s (exit {code})")
 
-        weights = max((bundle / "model").rglob("*.pt"), key=lambda p: p.stat().st_size)
-        item = weights.parent.name
-        import yaml
+        import json
 
-        record = next(p for p in (ws / "artifacts" / "models").glob("*.yaml") if item in p.read_text())
-        rel = yaml.safe_load(record.read_text())["model_version"]["artifacts"]["weights"]
+        index = json.loads((bundle / "release.json").read_text())
+        rel = next(a["path"] for a in index["artefacts"] if a["item"] == index["model"] and a["field"] == "weights")
         with open(ws / rel, "wb") as fh:
             for _ in range(SIZE // (1 << 20)):
                 fh.write(os.urandom(1 << 20))

@@ -340,12 +340,16 @@ def build_bundle(
 def _start_page(ws: Workspace, model: Any, index: dict[str, Any], docs: list[Any], skipped: list[str], key: Any) -> str:
     from ..reports.products import WORK_PRODUCTS
     from ..templating import render_template
+    from ..workspace.versions import model_line_of, version_of
 
+    version = version_of(model)
+    title = f"{model_line_of(model)}-{version}" if version else index["model"]
     return render_template(
         "release_index.html.j2",
         str(ws.root),
         model=model,
         key=index["model"],
+        title=title,
         documents=docs,
         skipped=skipped,
         project=ws.config.project,
