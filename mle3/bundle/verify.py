@@ -118,7 +118,15 @@ def verify_bundle(path: Path, *, public_key: Path | None = None, weights_dir: Pa
         )
     pinned = load_public(public_key) if public_key is not None else None  # unusable --key: exit 2
     v = Verification(str(path), model=index.get("model") if isinstance(index.get("model"), str) else None)
-    digests = _files(v, path)
+    digests, plain = _files(v, path)
+    if not plain:
+        v.add(
+            "files",
+            "bundle",
+            False,
+            "not checked further: it holds links or special files, and nothing is read through them",
+        )
+        return v
     public = _key(v, path, pinned)
     if public is not None:
         _contents(v, path, public, digests)
@@ -132,15 +140,18 @@ def verify_bundle(path: Path, *, public_key: Path | None = None, weights_dir: Pa
 
 
 # ----------------------------------------------------------------------------- files
-def _files(v: Verification, path: Path) -> dict[str, str]:
-    """sha256 of every regular file, after the tree and MANIFEST.sha256 checks."""
+def _files(v: Verification, path: Path) -> tuple[dict[str, str], bool]:
+    """sha256 of every regular file, after the tree and MANIFEST.sha256 checks; and
+    whether the bundle holds regular files only (else nothing more is read)."""
     try:
         files, odd = list_tree(path, L.MAX_FILES)
     except (OSError, ValueError) as exc:
         v.add("files", str(path), False, f"cannot be listed: {exc}")
-        return {}
+        return {}, False
     for rel, what in odd:
         v.add("files", rel, False, f"{what}: a bundle holds regular files only (never followed)")
+    if odd:
+        return {}, False
     present = [f for f in files if f != L.SUMS]
     from concurrent.futures import ThreadPoolExecutor
 
@@ -164,7 +175,7 @@ def _files(v: Verification, path: Path) -> dict[str, str]:
             v.add("files", rel, False, f"its sha256 differs from {L.SUMS} (changed after the bundle was made)")
     if listed and not bad and not odd:
         v.add("files", L.SUMS, True, f"{len(digests)} files, each with the sha256 listed")
-    return digests
+    return digests, True
 
 
 def _preload() -> None:
@@ -332,8 +343,9 @@ def _artefact_rows(index: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(a, dict) or not isinstance(a.get("item"), str) or not isinstance(a.get("path"), str):
             continue
         row = dict(a)
-        if a["item"] in shipped and a.get("sha256"):
-            row["bundled_name"] = f"{a['item']}/{Path(a['path']).name}"
+        name = f"{a['item']}/{Path(a['path']).name}"
+        if a["item"] in shipped and a.get("sha256") and safe_relative(name):
+            row["bundled_name"] = name
             row["shipped_digest_only"] = not a.get("bundled")
         rows.append(row)
     return rows

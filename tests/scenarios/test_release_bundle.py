@@ -364,6 +364,8 @@ def test_a_bundle_resigned_with_another_key_fails_against_the_published_key(rele
         (lambda b: (b / "release.json").write_text("{" * 100_000), 2, "not a release bundle"),
         (lambda b: (b / "extra.txt").write_text("x"), 1, "not listed in MANIFEST.sha256"),
         (lambda b: (b / "documents" / "link.pdf").symlink_to("/etc/passwd"), 1, "a symbolic link"),
+        (lambda b: (b / "workspace" / "requirements" / "etc").symlink_to("/etc"), 1, "nothing is read through them"),
+        (lambda b: os.mkfifo(b / "workspace" / "requirements" / "pipe.yaml"), 1, "not a regular file"),
         (lambda b: (b / "signatures/model.sig").write_bytes(os.urandom(300)), 1, "model signature"),
         (lambda b: (b / "release-key.pub").write_text("garbage"), 1, "not a PEM public key"),
         (
@@ -373,7 +375,18 @@ def test_a_bundle_resigned_with_another_key_fails_against_the_published_key(rele
         ),
         (lambda b: [p.unlink() for p in (b / "workspace").rglob("*.yaml")], 1, "workspace/mle3.yaml: missing"),
     ],
-    ids=["truncated", "deep-json", "extra-file", "symlink", "garbage-signature", "garbage-key", "escape", "no-items"],
+    ids=[
+        "truncated",
+        "deep-json",
+        "extra-file",
+        "symlink",
+        "linked-folder",
+        "fifo",
+        "garbage-signature",
+        "garbage-key",
+        "escape",
+        "no-items",
+    ],
 )
 def test_bad_bundles_are_one_line_never_a_traceback(released, tmp_path, cli, damage, code, words):
     _, bundle, _, _ = released
