@@ -178,7 +178,7 @@ def _artefacts(ws: Workspace, trace: list[str], shipped: set[str], weights: bool
             if key not in shipped:
                 bundled, reason = None, "upstream of the release: digest only"
             elif not weights:
-                bundled, reason = None, "--no-weights: digest only"
+                bundled, reason = None, "not shipped (delivered apart): its digest is signed"
             elif pointer:
                 bundled, reason = None, "a git LFS pointer here (git lfs pull): digest only"
             out.append(Artefact(key, name, rel, digest, None if pointer else path.stat().st_size, bundled, reason))
@@ -245,6 +245,13 @@ def build_bundle(
     try:
         say(f"      rendering the work products of {key_id}")
         docs, skipped = render_release_documents(ctx, model, staging, release=release)
+        if release and key is None:
+            from ..reports.render import NotApproved
+
+            raise NotApproved(
+                "--release makes the bundle an assessor verifies, and that one is signed: give the release key "
+                "(--key FILE, MLE3_RELEASE_KEY, or release.key_env / key_file in mle3.yaml)"
+            )
         bundle = Bundle(out_dir, key_id, documents=docs)
         log = audit.read(ws.root)
         nodes, boundary = audit_subdag(log, set(trace))
@@ -300,7 +307,7 @@ def build_bundle(
             "key_id": key.id if key is not None else None,
         }
         _write_json(staging / L.INDEX, index)
-        atomic_write_text(staging / L.START_PAGE, _start_page(ws, model, index, docs, skipped, key))
+        atomic_write_text(staging / L.START_PAGE, _start_page(ws, model, index, docs, skipped, key, nodes))
         if key is not None:
             say("      signing the model files (OpenSSF model signing) and the attestations (in-toto, DSSE)")
             atomic_write_bytes(staging / L.PUBLIC_KEY, key.public_pem)
@@ -337,11 +344,32 @@ def build_bundle(
     return bundle
 
 
-def _start_page(ws: Workspace, model: Any, index: dict[str, Any], docs: list[Any], skipped: list[str], key: Any) -> str:
+def _start_page(
+    ws: Workspace,
+    model: Any,
+    index: dict[str, Any],
+    docs: list[Any],
+    skipped: list[str],
+    key: Any,
+    nodes: list[audit.Node],
+) -> str:
     from ..reports.products import WORK_PRODUCTS
     from ..templating import render_template
     from ..workspace.versions import model_line_of, version_of
 
+    from ..ledger.signing import principal_of
+    from ..vocab import AuditAction
+
+    approvals = []
+    for n in nodes:
+        d = n.entry.get("details")
+        if n.action == AuditAction.APPROVAL and isinstance(d, dict) and isinstance(d.get("signature"), str):
+            name = str(d.get("name") or "")
+            principal = str(d.get("principal") or principal_of(name))
+            approvals.append(
+                {"entry": n.hash, "principal": principal, "item": n.entry.get("item"), "role": d.get("role")}
+            )
+    shipped = any(a["bundled"] for a in index["artefacts"])
     version = version_of(model)
     title = f"{model_line_of(model)}-{version}" if version else index["model"]
     return render_template(
@@ -357,6 +385,8 @@ def _start_page(ws: Workspace, model: Any, index: dict[str, Any], docs: list[Any
         index=index,
         key_id=key.id if key is not None else None,
         layout=L,
+        approvals=approvals,
+        shipped=shipped,
     )
 
 

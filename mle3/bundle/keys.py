@@ -107,9 +107,10 @@ def _check_curve(key: Any, source: str) -> None:
     public = key.public_key() if hasattr(key, "public_key") else key
     if not isinstance(public, ec.EllipticCurvePublicKey):
         kind = type(public).__name__.replace("_", "").replace("PublicKey", "") or "unknown"
+        article = "an" if kind[:1] in "AEIORU" else "a"
         raise ReleaseKeyError(
-            f"{source} is a {kind} key; a release key is an elliptic-curve key (P-256, P-384 or P-521), as OpenSSF "
-            "model signing requires: openssl ecparam -name prime256v1 -genkey -noout -out release.pem"
+            f"{source} is {article} {kind} key; a release key is an elliptic-curve key (P-256, P-384 or P-521), "
+            "as OpenSSF model signing requires: openssl ecparam -name prime256v1 -genkey -noout -out release.pem"
         )
     if public.curve.name not in CURVES:
         raise ReleaseKeyError(f"{source} is an EC key on curve {public.curve.name}; use P-256, P-384 or P-521")
@@ -117,6 +118,10 @@ def _check_curve(key: Any, source: str) -> None:
 
 def load_private(data: bytes, source: str, password: str | None) -> ReleaseKey:
     serialization = _crypto()
+    if b"PUBLIC KEY-----" in data and b"PRIVATE KEY-----" not in data:
+        raise ReleaseKeyError(
+            f"{source} is a public key; signing a bundle takes the private key (the .pem the .pub was made from)"
+        )
     if b"OPENSSH PRIVATE KEY" in data:
         raise ReleaseKeyError(
             f"{source} is an OpenSSH key (the kind approvals are signed with); a release key is a PEM EC key: "
@@ -163,9 +168,26 @@ def find_release_key(root: Path, settings: Any, explicit: Path | None) -> Releas
             if value.lstrip().startswith("-----BEGIN"):
                 return load_private(value.encode(), f"${name}", password)
             return load_private(_read_limited(Path(value).expanduser(), f"release key (${name})"), value, password)
+        if name and name != KEY_ENV:
+            raise ReleaseKeyError(
+                f"release.key_env in mle3.yaml names {name}, which is not set (or empty) here: set it to the release "
+                "key's path or PEM text"
+            )
     key_file = getattr(settings, "key_file", None)
     if key_file:
         path = Path(key_file).expanduser()
-        path = path if path.is_absolute() else root / path
+        if _inside(path, root):
+            raise ReleaseKeyError(
+                f"release.key_file {key_file} lies inside the workspace, which git carries: move the release key "
+                "outside it"
+            )
         return load_private(_read_limited(path, "release key (release.key_file)"), str(path), password)
     return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return False
+    return True

@@ -78,6 +78,8 @@ class Verification:
     model: str | None = None
     key_id: str | None = None
     pinned: bool = False
+    #: the model files checked: "bundled", "delivered" (--weights) or "digests only"
+    weights: str = "bundled"
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -117,6 +119,8 @@ def verify_bundle(path: Path, *, public_key: Path | None = None, weights_dir: Pa
             f"{path / L.INDEX}: format {found!r}, not {L.FORMAT!r} (a package of an older mle3: render it again)"
         )
     pinned = load_public(public_key) if public_key is not None else None  # unusable --key: exit 2
+    if weights_dir is not None and (weights_dir.is_symlink() or not weights_dir.is_dir()):
+        raise BundleUnreadable(f"--weights {weights_dir}: not a folder (the model files, laid out as model/ is)")
     v = Verification(str(path), model=index.get("model") if isinstance(index.get("model"), str) else None)
     digests, plain = _files(v, path)
     if not plain:
@@ -174,7 +178,7 @@ def _files(v: Verification, path: Path) -> tuple[dict[str, str], bool]:
             bad += 1
             v.add("files", rel, False, f"its sha256 differs from {L.SUMS} (changed after the bundle was made)")
     if listed and not bad and not odd:
-        v.add("files", L.SUMS, True, f"{len(digests)} files, each with the sha256 listed")
+        v.add("files", L.SUMS, True, f"{len(digests)} files (all but itself), each with the sha256 listed")
     return digests, True
 
 
@@ -275,7 +279,10 @@ def _contents(v: Verification, path: Path, public: bytes, digests: dict[str, str
         v.add("contents", p.split(":", 1)[0], False, p.split(": ", 1)[1])
     if not problems:
         v.add(
-            "contents", L.CONTENTS, True, f"signed by the release key; lists exactly the bundle's {len(signed)} files"
+            "contents",
+            L.CONTENTS,
+            True,
+            f"signed by the release key; lists exactly the bundle's {len(signed)} files (all but itself and {L.SUMS})",
         )
 
 
@@ -309,6 +316,7 @@ def _model_signature(
         files, odd = list_tree(weights_dir)
         actual = dict(zip(files, sha256_many([weights_dir / f for f in files])))
         source = str(weights_dir)
+        v.weights = "delivered"
     elif not actual:
         actual = {
             a["bundled_name"]: a["sha256"]
@@ -316,6 +324,7 @@ def _model_signature(
             if a.get("bundled_name") and a.get("shipped_digest_only")
         }
         source = f"the digests in {L.INDEX} (the weights are not in the bundle)"
+        v.weights = "digests only"
     problems = [f"{k}: signed but missing in {source}" for k in sorted(set(resources) - set(actual))]
     problems += [f"{k}: in {source} but not signed" for k in sorted(set(actual) - set(resources))]
     problems += [
@@ -323,8 +332,9 @@ def _model_signature(
         for k in sorted(set(resources) & set(actual))
         if resources[k] != actual[k]
     ]
+    where = f"{weights_dir}/" if weights_dir is not None else f"{L.MODEL}/"
     for p in problems:
-        v.add("model signature", f"{L.MODEL}/{p.split(':', 1)[0]}", False, p.split(": ", 1)[1])
+        v.add("model signature", f"{where}{p.split(':', 1)[0]}", False, p.split(": ", 1)[1])
     if not problems:
         v.add(
             "model signature",
@@ -435,8 +445,8 @@ def _semantics(
             "audit",
             f"{L.WORKSPACE}/artifacts/audit",
             True,
-            f"{len(log.nodes)} entries of the log's {audit_info.get('log_entries', '?')}: hashes, names, parents "
-            f"({len(boundary)} outside the bundle) and dates",
+            f"{len(log.nodes)} of the log's {audit_info.get('log_entries', '?')} entries (those about the trace and "
+            f"between them): hashes, names, parents ({len(boundary)} outside the bundle) and dates",
         )
     from ..paths import CONFIG_NAME
 
@@ -456,13 +466,9 @@ def _semantics(
         if not a.get("sha256"):
             continue
         bundled = a.get("bundled")
-        if isinstance(bundled, str) and bundled in digests:
-            known[a["path"]] = digests[bundled]
-        elif weights_dir is not None and a.get("bundled_name"):
-            local = weights_dir / a["bundled_name"]
-            known[a["path"]] = sha256_many([local])[0] if local.is_file() else ""
-        else:
-            known[a["path"]] = a["sha256"]
+        # the bundled file's own digest, else the signed one (a copy delivered apart is
+        # compared with it by the model signature check, not here)
+        known[a["path"]] = digests[bundled] if isinstance(bundled, str) and bundled in digests else a["sha256"]
     fps.known_files(known)
     recorded = _dict(index.get("fingerprints"))
     wrong = []

@@ -250,7 +250,7 @@ def report(
         typer.Option(
             "--key",
             help="release: the EC private key (PEM) that signs the bundle; default MLE3_RELEASE_KEY, then "
-            "release.key_file / key_env in mle3.yaml.",
+            "release.key_env, then release.key_file in mle3.yaml.",
         ),
     ] = None,
     weights: Annotated[
@@ -325,7 +325,10 @@ def _release(
     for note in bundle.notes:
         typer.echo(note)
     if bundle.signed:
-        typer.echo(f"signed with release key {bundle.key_id[:16]}...; check it anywhere: mle3 verify {target}")
+        typer.echo(
+            f"signed with release key {bundle.key_id[:16]}... (publish its public half, e.g. `openssl ec -in KEY "
+            f"-pubout`); anyone checks it with: mle3 verify {target} --key RELEASE-KEY.pub"
+        )
     return ExitCode.OK
 
 

@@ -14,13 +14,14 @@ from .shapes import BOOL, STR, arr, declare, nullable, obj
 VERIFY = declare(
     "mle3.verify/1",
     "`mle3 verify BUNDLE --format json`: every check made on a release bundle (area, subject, ok, detail), the "
-    "model, the release key's id and whether it was pinned with --key.",
+    "model, the release key's id, whether it was pinned with --key, and which model files were checked.",
     {
         "bundle": STR,
         "model": nullable(STR),
         "ok": BOOL,
         "key_id": nullable(STR),
         "pinned": BOOL,
+        "weights": {"enum": ["bundled", "delivered", "digests only"]},
         "checks": arr(obj({"area": STR, "subject": STR, "ok": BOOL, "detail": STR})),
     },
 )
@@ -56,6 +57,7 @@ def verify(
                 "ok": result.ok,
                 "key_id": result.key_id,
                 "pinned": result.pinned,
+                "weights": result.weights,
                 "checks": [c.to_json() for c in result.checks],
             }
         )
@@ -68,6 +70,12 @@ def verify(
             + (
                 f"verified ({len(result.checks)} checks)"
                 + ("" if result.pinned else "; the release key was not pinned (--key)")
+                + (
+                    "; the model files are not in the bundle: their signed digests were checked, not the files "
+                    "(--weights DIR checks a delivered copy)"
+                    if result.weights == "digests only"
+                    else ""
+                )
                 if not failed
                 else f"NOT verified: {len(failed)} of {len(result.checks)} checks failed"
             )

@@ -300,9 +300,10 @@ class ReleaseSettings(_Strict):
         if value is not None:
             path = Path(value).expanduser()
             if not path.is_absolute():
-                raise ValueError(
-                    f"key_file {value!r} is inside the workspace, which git carries: keep the release key outside it "
-                    "(an absolute or ~/ path), or use key_env"
+                raise Located(
+                    f"key_file {value!r} is a relative path: write an absolute or ~/ path to a key outside the "
+                    "workspace (which git carries), or use key_env",
+                    (),
                 )
         return value
 

@@ -447,3 +447,52 @@ def test_an_unsigned_bundle_is_written_and_reported_unsigned(released, tmp_path,
     assert "unsigned" in out
     _, out, _ = cli("verify", plain, expect=1)
     assert "not signed" in out
+
+
+def test_where_the_release_key_may_come_from(released, tmp_path, cli, monkeypatch):
+    root, _, key, nas = released
+    monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
+    monkeypatch.delenv("MLE3_RELEASE_KEY", raising=False)
+    ws = tmp_path / "ws"
+    shutil.copytree(root, ws, symlinks=True, ignore=shutil.ignore_patterns(".mle3"))
+    cfg = ws / "mle3.yaml"
+    text = cfg.read_text()
+    inside = ws / "requirements" / "release.pem"
+    shutil.copy(key, inside)
+    out = tmp_path / "b"
+    cases = [
+        (f"release:\n  key_file: {inside}\n", "lies inside the workspace"),
+        ("release:\n  key_file: ../keys/release.pem\n", "is a relative path"),
+        ("release:\n  key_env: MLE3_TEST_UNSET_KEY\n", "names MLE3_TEST_UNSET_KEY, which is not set"),
+    ]
+    for setting, words in cases:
+        cfg.write_text(text + setting)
+        _, _, err = cli("report", "release", MODEL, "-o", out, "-w", ws, expect=2)
+        assert words in err and "Value error" not in err and "Traceback" not in err, err
+    cfg.write_text(text + f"release:\n  key_file: {key}\n")
+    assert cli("report", "release", MODEL, "-o", out, "-w", ws, "--format", "json")[0] == 0
+    cfg.write_text(text)
+    _, _, err = cli("report", "release", MODEL, "-o", tmp_path / "r", "--release", "-w", ws, expect=1)
+    assert "--release" in err and "signed" in err and not (tmp_path / "r").exists()
+    _, _, err = cli("report", "release", MODEL, "-o", out, "--key", key.with_suffix(".pub"), "-w", ws, expect=2)
+    assert "is a public key" in err
+
+
+def test_a_changed_delivered_copy_is_named_once_not_as_stale_approvals(released, tmp_path, cli, monkeypatch):
+    root, bundle, key, nas = released
+    monkeypatch.setenv("MLE3_DATA_ROOT_NAS", str(nas))
+    light = tmp_path / "light"
+    cli("report", "release", MODEL, "-o", light, "--no-weights", "--key", key, "-w", root)
+    delivered = tmp_path / "weights"
+    shutil.copytree(bundle / "model", delivered)
+    weights = next(delivered.rglob("*.pt"))
+    weights.write_bytes(weights.read_bytes() + b"x")
+    _, out, _ = cli("verify", light, "--key", key.with_suffix(".pub"), "--format", "json")
+    assert json.loads(out)["weights"] == "digests only"  # the bundle alone verifies: its digests are signed
+    _, out, _ = cli(
+        "verify", light, "--key", key.with_suffix(".pub"), "--weights", delivered, "--format", "json", expect=1
+    )
+    failed = [c for c in json.loads(out)["checks"] if not c["ok"]]
+    assert [c["area"] for c in failed] == ["model signature"] and str(delivered) in failed[0]["subject"], failed
+    _, _, err = cli("verify", light, "--weights", tmp_path / "nope", expect=2)
+    assert "not a folder" in err
