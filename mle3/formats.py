@@ -124,10 +124,41 @@ def gunzip(data: bytes) -> bytes:
         out.append(d.decompress(data))
         if not d.eof:
             raise OSError("truncated gzip data")
-        data = d.unused_data
-        while data[:1] == b"\x00":  # padding between members
-            data = data[1:]
+        data = d.unused_data.lstrip(b"\x00")  # padding between members (lstrip: linear, not byte by byte)
     return b"".join(out)
+
+
+def gunzip_sha256(chunks: Iterable[bytes], limit: int) -> tuple[str, int]:
+    """``(sha256:<hex>, lines)`` of what a (multi-member) gzip stream decompresses to,
+    in bounded memory: the fingerprint of a v2 manifest without holding its text. More
+    than ``limit`` decompressed bytes, or a truncated stream, raise ValueError."""
+    h = hashlib.sha256()
+    lines = total = 0
+    d: Any = None
+    for chunk in chunks:
+        data = chunk
+        while data:
+            if d is None:
+                data = data.lstrip(b"\x00")
+                if not data:
+                    break
+                d = zlib.decompressobj(31)
+            try:
+                while data:
+                    out = d.decompress(data, 1 << 20)
+                    total += len(out)
+                    if total > limit:
+                        raise ValueError(f"decompresses to more than {limit} bytes")
+                    h.update(out)
+                    lines += out.count(b"\n")
+                    data = d.unconsumed_tail
+            except zlib.error as exc:
+                raise ValueError(f"not gzip data ({exc})") from None
+            if d.eof:
+                data, d = d.unused_data, None
+    if d is not None and not d.eof:
+        raise ValueError("truncated gzip data")
+    return SHA256_PREFIX + h.hexdigest(), lines
 
 
 def decode_manifest(data: bytes, source: str, fp: str | None = None) -> tuple[list[str], list[int], list[str]]:

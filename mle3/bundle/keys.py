@@ -46,6 +46,8 @@ def _crypto() -> Any:
 
 
 def _read_limited(path: Path, what: str) -> bytes:
+    if not path.is_file():  # a folder, a FIFO (which would block), a device: never opened
+        raise ReleaseKeyError(f"{what} {path} is not a regular file")
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_KEY_BYTES + 1)

@@ -43,6 +43,8 @@ from .keys import ReleaseKeyError, key_id, load_public
 
 #: release.json and an attestation are small; a far larger one is not read
 MAX_JSON_BYTES = 64 << 20
+#: a manifest may decompress to 20 times its size, or this much (a larger ratio is a bomb)
+MANIFEST_FLOOR = 1 << 30
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -66,7 +68,10 @@ class Check:
     detail: str = ""
 
     def line(self) -> str:
-        return f"{self.area}: {self.subject}" + (f": {self.detail}" if self.detail else "")
+        """One printable line: control characters of names read from the bundle are escaped,
+        so a file name cannot forge a line of its own."""
+        text = f"{self.area}: {self.subject}" + (f": {self.detail}" if self.detail else "")
+        return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -122,6 +127,7 @@ def verify_bundle(path: Path, *, public_key: Path | None = None, weights_dir: Pa
     if weights_dir is not None and (weights_dir.is_symlink() or not weights_dir.is_dir()):
         raise BundleUnreadable(f"--weights {weights_dir}: not a folder (the model files, laid out as model/ is)")
     v = Verification(str(path), model=index.get("model") if isinstance(index.get("model"), str) else None)
+    index = dict(index)
     digests, plain = _files(v, path)
     if not plain:
         v.add(
@@ -131,16 +137,59 @@ def verify_bundle(path: Path, *, public_key: Path | None = None, weights_dir: Pa
             "not checked further: it holds links or special files, and nothing is read through them",
         )
         return v
+    index = _typed_index(v, index)
     public = _key(v, path, pinned)
     if public is not None:
         _contents(v, path, public, digests)
         _model_signature(v, path, public, index, digests, weights_dir)
         _attestations(v, path, public, index)
-    elif not index.get("signed"):
-        v.add("signatures", "bundle", False, "the bundle is not signed (no release key when it was made)")
+    else:
+        v.add("signatures", "bundle", False, f"not signed: no usable {L.PUBLIC_KEY}, so nothing in it is proven")
     _manifests(v, path, index, digests)
-    _semantics(v, path, index, digests, weights_dir)
+    try:
+        _semantics(v, path, index, digests, weights_dir)
+    except Mle3Error as exc:  # the bundle's own mle3.yaml or items: a finding about the bundle, not a usage error
+        where = f"{exc.file}:{exc.line}" if getattr(exc, "line", None) else str(getattr(exc, "file", "") or L.WORKSPACE)
+        v.add("workspace", f"{L.WORKSPACE}/{where}", False, f"the trace does not load: {exc.message}")
     return v
+
+
+#: release.json's fields and the JSON type each must have (a bundle is untrusted input)
+_INDEX_FIELDS: dict[str, type] = {
+    "model": str,
+    "trace": list,
+    "children": list,
+    "fingerprints": dict,
+    "documents": list,
+    "artefacts": list,
+    "datasets": list,
+    "audit": dict,
+}
+
+
+def _typed_index(v: Verification, index: dict[str, Any]) -> dict[str, Any]:
+    """``index`` with every field of the wrong type named as a failure and replaced by an
+    empty value; lists of ids keep their strings only, lists of records their objects."""
+    out = dict(index)
+    for name, kind in _INDEX_FIELDS.items():
+        value = index.get(name)
+        if value is not None and not isinstance(value, kind):
+            v.add("files", f"{L.INDEX}: {name}", False, f"is a {type(value).__name__}, not a {kind.__name__}")
+            value = None
+        out[name] = value if value is not None else kind()
+    for name in ("trace", "children"):
+        out[name] = [x for x in out[name] if isinstance(x, str)]
+    for name in ("documents", "artefacts", "datasets"):
+        out[name] = [x for x in out[name] if isinstance(x, dict)]
+    out["fingerprints"] = {k: x for k, x in out["fingerprints"].items() if isinstance(x, str)}
+    audit_info = dict(out["audit"])
+    audit_info["boundary"] = (
+        [h for h in audit_info.get("boundary") or [] if isinstance(h, str)]
+        if isinstance(audit_info.get("boundary"), list)
+        else []
+    )
+    out["audit"] = audit_info
+    return out
 
 
 # ----------------------------------------------------------------------------- files
@@ -306,14 +355,16 @@ def _model_signature(
             for r in (stmt.get("predicate") or {}).get("resources") or []
             if isinstance(r, dict) and isinstance(r.get("name"), str)
         }
-    except (ValueError, EnvelopeProblem, AttributeError, TypeError) as exc:
-        v.add("model signature", L.MODEL_SIGNATURE, False, str(exc))
+    except (ValueError, EnvelopeProblem, AttributeError, TypeError, RecursionError) as exc:
+        v.add("model signature", L.MODEL_SIGNATURE, False, str(exc)[:300] or type(exc).__name__)
         return
     prefix = f"{L.MODEL}/"
     actual = {k[len(prefix) :]: d for k, d in digests.items() if k.startswith(prefix)}
     source = "the bundle's model/"
     if weights_dir is not None:
         files, odd = list_tree(weights_dir)
+        for rel, what in odd:
+            v.add("model signature", f"{weights_dir}/{rel}", False, f"{what}: not followed")
         actual = dict(zip(files, sha256_many([weights_dir / f for f in files])))
         source = str(weights_dir)
         v.weights = "delivered"
@@ -397,9 +448,9 @@ def _attestations(v: Verification, path: Path, public: bytes, index: dict[str, A
 
 # ----------------------------------------------------------------------------- data
 def _manifests(v: Verification, path: Path, index: dict[str, Any], digests: dict[str, str]) -> None:
-    from ..formats import decode_manifest
+    from ..formats import gunzip_sha256
 
-    for ds in index.get("datasets") or []:
+    for ds in index["datasets"]:
         if not isinstance(ds, dict):
             continue
         rel, fp = ds.get("manifest"), ds.get("fingerprint")
@@ -413,11 +464,16 @@ def _manifests(v: Verification, path: Path, index: dict[str, Any], digests: dict
             v.add("data", rel, True, f"a v1 manifest of {ds.get('item')} (checked with the fingerprints)")
             continue
         try:
-            paths, _, _ = decode_manifest((path / rel).read_bytes(), rel, str(fp))
+            size = (path / rel).stat().st_size
+            with open(path / rel, "rb") as fh:
+                got, lines = gunzip_sha256(iter(lambda: fh.read(1 << 20), b""), max(MANIFEST_FLOOR, 20 * size))
         except (OSError, ValueError) as exc:
-            v.add("data", rel, False, str(exc)[:200])
+            v.add("data", rel, False, f"not a gzip manifest: {str(exc)[:200]}")
             continue
-        v.add("data", rel, True, f"{ds.get('item')}: {len(paths)} files, hashes to {str(fp)[:19]}...")
+        if got != fp:
+            v.add("data", rel, False, f"its content does not hash to the fingerprint of {ds.get('item')}")
+            continue
+        v.add("data", rel, True, f"{ds.get('item')}: {lines} files, hashes to {str(fp)[:19]}...")
 
 
 # ----------------------------------------------------------------------------- what it means

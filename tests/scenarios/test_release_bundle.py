@@ -357,6 +357,35 @@ def test_a_bundle_resigned_with_another_key_fails_against_the_published_key(rele
     assert "not the key given with --key" in out  # ...not against the one the supplier published
 
 
+def strip_signatures(b: Path) -> None:
+    """Every signature removed, the index still saying "signed": no longer proven."""
+    for f in [b / "release-key.pub", b / "signatures/model.sig", *(b / "attestations").iterdir()]:
+        f.unlink()
+    rehash(b)
+
+
+def index_field(b: Path, name: str, value: object) -> None:
+    index = json.loads((b / "release.json").read_text())
+    index[name] = value
+    (b / "release.json").write_text(json.dumps(index))
+
+
+def pad_manifest(b: Path) -> None:
+    """8 MB of NUL padding after the gzip members (linear to skip, never quadratic)."""
+    manifest = next((b / "data").glob("*.gz"))
+    manifest.write_bytes(manifest.read_bytes() + b"\0" * 8_000_000 + b"junk")
+
+
+def gzip_bomb(b: Path) -> None:
+    import gzip
+
+    manifest = next((b / "data").glob("*.gz"))
+    with gzip.open(manifest, "wb", compresslevel=1) as fh:
+        block = b"\0" * (1 << 20)
+        for _ in range(1100):  # 1.1 GiB of zeros in about 1 MB
+            fh.write(block)
+
+
 @pytest.mark.parametrize(
     "damage,code,words",
     [
@@ -374,6 +403,12 @@ def test_a_bundle_resigned_with_another_key_fails_against_the_published_key(rele
             "not a relative path inside the folder",
         ),
         (lambda b: [p.unlink() for p in (b / "workspace").rglob("*.yaml")], 1, "workspace/mle3.yaml: missing"),
+        (strip_signatures, 1, "not signed"),
+        (lambda b: index_field(b, "trace", 5), 1, "release.json: trace: is a int"),
+        (lambda b: index_field(b, "audit", {"boundary": 5}), 1, "FAIL"),
+        (pad_manifest, 1, "not a gzip manifest"),
+        (gzip_bomb, 1, "decompresses to more than"),
+        (lambda b: (b / "workspace" / "mle3.yaml").write_text("rules: [\n"), 1, "the trace does not load"),
     ],
     ids=[
         "truncated",
@@ -386,6 +421,12 @@ def test_a_bundle_resigned_with_another_key_fails_against_the_published_key(rele
         "garbage-key",
         "escape",
         "no-items",
+        "no-signatures",
+        "wrong-type",
+        "wrong-boundary",
+        "nul-padding",
+        "gzip-bomb",
+        "broken-config",
     ],
 )
 def test_bad_bundles_are_one_line_never_a_traceback(released, tmp_path, cli, damage, code, words):
