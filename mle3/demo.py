@@ -216,7 +216,7 @@ def write_workspace(directory: Path, *, epochs: int, imgsz: int, train_images: i
     (directory / "artifacts" / "training").mkdir(parents=True)
     test_images = train_images // 5
     (directory / "mle3.yaml").write_text(MLE3_YAML.format(test_images=test_images, min_images=MIN_SLICE_IMAGES))
-    # the rendered release package is committed (reports/release-*): what was released, in version control
+    # the signed release bundle is committed (reports/release-*, without weights): what was released, in git
     (directory / ".gitignore").write_text(GITIGNORE + "# the demo's draft work products\nreports/drafts/\n")
     write_gitattributes(directory)
     (directory / "requirements" / "demo-requirements.yaml").write_text(
@@ -482,7 +482,7 @@ def run_demo(
     documents = render_work_products(directory, result.model_version)
     for doc in documents:
         echo(f"      {doc.wp} {doc.item}: {doc.path.relative_to(directory)}")
-    echo("[8/8] approving (as the demo's personas), releasing and rendering the release package")
+    echo("[8/8] approving (as the demo's personas), releasing, and writing the signed release bundle")
     released = release_model(directory, result.model_version, echo) if report.ok() else None
     if released is not None:
         git_commit(directory, f"Approvals and release of {released}")
@@ -520,7 +520,8 @@ def run_demo(
     )
     if released is not None:
         echo(
-            f"      released {released}: its approved package in reports/release-{released}/ "
-            f"(committed); who approved what: mle3 audit log, mle3 report 13-51 {released}"
+            f"      released {released}: its signed release bundle in reports/release-{released}/ (committed; "
+            f"check it anywhere: mle3 verify reports/release-{released}); who approved what: mle3 audit log, "
+            f"mle3 report 13-51 {released}"
         )
     return 0 if report.ok() and released is not None and len(quantized) == (2 if qat else 1) else 1
