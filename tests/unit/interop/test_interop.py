@@ -108,7 +108,12 @@ def test_pre_commit_hook_runs_for_real_in_a_git_repository(make_ws, tmp_path):
     run("git", "init", "-q")
     run("git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
     hooks = tmp_path / "hooks-repo"
-    shutil.copytree(REPO, hooks, ignore=shutil.ignore_patterns(".mle3", "*.egg-info", "__pycache__", "mle3-demo"))
+    # without .git: in a git worktree it is a file naming the shared git dir, and the commit
+    # below would land on the checked-out branch
+    shutil.copytree(
+        REPO, hooks, ignore=shutil.ignore_patterns(".git", ".mle3", "*.egg-info", "__pycache__", "mle3-demo")
+    )
+    subprocess.run(["git", "init", "-q"], cwd=hooks, capture_output=True, check=True)
     subprocess.run(["git", "add", "-A"], cwd=hooks, capture_output=True)
     subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "hooks", "--allow-empty"],
