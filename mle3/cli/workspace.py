@@ -139,8 +139,9 @@ def check(
         _write_or_print(json.dumps(report.to_json(strict), indent=2), output)
     elif format in ("sarif", "junit"):
         from ..interop import render
+        from ..workspace.config import find_root
 
-        _write_or_print(render(report, format, strict), output)
+        _write_or_print(render(report, format, strict, find_root(workspace)), output)
     else:
         from ..output import findings_text, plural
 

@@ -3,7 +3,10 @@
 
 SARIF: one result per finding with rule id, level, message and the file/line region;
 the rule table becomes ``tool.driver.rules`` with help text, so code scanning shows the
-finding on the YAML line with the fix next to it. JUnit: one test case per rule and
+finding on the YAML line with the fix next to it. Inside a git repository the uris are
+relative to the repository root (base id ``%SRCROOT%``), which is what code scanning
+resolves them against when the workspace is a subfolder; elsewhere relative to the
+workspace (``WORKSPACE``). JUnit: one test case per rule and
 item; findings of severity error (or warning, with ``strict``) are failures.
 """
 
@@ -12,16 +15,46 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .. import __version__
 from ..rules import RULES, CheckReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+SRCROOT = "%SRCROOT%"
 
 
-def sarif(report: CheckReport) -> dict[str, Any]:
+def repo_prefix(root: Path | None) -> str | None:
+    """The workspace's path inside its git working tree ("" at the top, "ml/" in a
+    subfolder), or None outside git: code scanning resolves uris against the repository
+    root, not the folder holding mle3.yaml."""
+    if root is None:
+        return None
+    try:
+        import git
+    except ImportError:  # gitpython present but no git executable
+        return None
+    try:
+        with git.Repo(root, search_parent_directories=True) as repo:
+            top = repo.working_tree_dir
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    if top is None:  # bare repository: no working tree to be relative to
+        return None
+    try:
+        inside = Path(root).resolve().relative_to(Path(top).resolve())
+    except ValueError:
+        return None
+    return "" if inside == Path() else inside.as_posix() + "/"
+
+
+def sarif(report: CheckReport, root: Path | None = None) -> dict[str, Any]:
+    """SARIF 2.1.0 log; ``root`` (the workspace) places the uris in its git repository."""
+    prefix = repo_prefix(root)
+    base = "WORKSPACE" if prefix is None else SRCROOT
     rules = sorted(RULES.values(), key=lambda r: r.id)
     index = {r.id: i for i, r in enumerate(rules)}
     results = []
@@ -38,7 +71,12 @@ def sarif(report: CheckReport) -> dict[str, Any]:
             if f.column:
                 region["startColumn"] = f.column
             result["locations"] = [
-                {"physicalLocation": {"artifactLocation": {"uri": f.file, "uriBaseId": "WORKSPACE"}, "region": region}}
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _uri((prefix or "") + f.file), "uriBaseId": base},
+                        "region": region,
+                    }
+                }
             ]
         if f.item:
             result["properties"] = {"item": f.item}
@@ -70,11 +108,22 @@ def sarif(report: CheckReport) -> dict[str, Any]:
                         ],
                     }
                 },
-                "originalUriBaseIds": {"WORKSPACE": {"uri": "./"}},
+                "originalUriBaseIds": (
+                    {"WORKSPACE": {"uri": "./"}}
+                    if prefix is None
+                    # no uri: the checkout's absolute path is the reader's, not this machine's
+                    else {SRCROOT: {"description": {"text": "The root of the git repository"}}}
+                ),
                 "results": results,
             }
         ],
     }
+
+
+def _uri(path: str) -> str:
+    """A relative URI reference: SARIF uris are RFC 3986, so spaces, non-ASCII and
+    reserved characters (``#``, ``?``, ``%``, ``:``) are percent-encoded (UTF-8)."""
+    return quote(path, safe="/")
 
 
 def junit(report: CheckReport, strict: bool = False) -> str:
@@ -113,9 +162,10 @@ def junit(report: CheckReport, strict: bool = False) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-def render(report: CheckReport, fmt: str, strict: bool = False) -> str:
+def render(report: CheckReport, fmt: str, strict: bool = False, root: Path | None = None) -> str:
+    """The CI format ``fmt``; ``root`` is the workspace, for SARIF's repository-relative uris."""
     if fmt == "sarif":
-        return json.dumps(sarif(report), indent=2)
+        return json.dumps(sarif(report, root), indent=2)
     if fmt == "junit":
         return junit(report, strict)
     raise ValueError(fmt)

@@ -16,19 +16,49 @@ BROKEN = {
 }
 
 
-def test_sarif_validates_against_the_sarif_2_1_0_schema(make_ws, cli):
+def sarif_errors(doc: dict) -> list[str]:
+    """Schema violations of a SARIF log against the pinned SARIF 2.1.0 schema."""
     import jsonschema
 
     from conftest import FIXTURES
 
     schema = json.loads((FIXTURES / "sarif-schema-2.1.0.json").read_text())
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    return [e.message for e in sorted(validator.iter_errors(doc), key=str)]
+
+
+def test_sarif_validates_against_the_sarif_2_1_0_schema(make_ws, cli):
     for files in (BROKEN, {}):
         code, out, _ = cli("check", "-w", make_ws(files), "--format", "sarif", expect=None)
-        errors = sorted(
-            jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(json.loads(out)),
-            key=str,
-        )
-        assert errors == [], [e.message for e in errors[:5]]
+        assert sarif_errors(json.loads(out)) == []
+
+
+def test_sarif_uris_are_relative_to_the_git_root_when_the_workspace_is_a_subfolder(tmp_path, cli):
+    import subprocess
+
+    from conftest import BASE_FILES, require_git, write_files
+
+    require_git()
+    repo = tmp_path / "repo"
+    ws = write_files(repo / "ml tools" / "ü", {**BASE_FILES, **BROKEN, "artifacts/my #1.yaml": "dataset: [\n"})
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, capture_output=True)
+    code, out, _ = cli("check", "-w", ws, "--format", "sarif", expect=1)
+    doc = json.loads(out)
+    assert sarif_errors(doc) == []
+    run = doc["runs"][0]
+    assert list(run["originalUriBaseIds"]) == ["%SRCROOT%"] and "uri" not in run["originalUriBaseIds"]["%SRCROOT%"]
+    assert str(tmp_path) not in out  # no absolute machine path leaks into the log
+    locations = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run["results"] if "locations" in r]
+    assert locations and all(loc["uriBaseId"] == "%SRCROOT%" for loc in locations)
+    uris = {loc["uri"] for loc in locations}
+    assert "ml%20tools/%C3%BC/" + MODEL in uris and "ml%20tools/%C3%BC/artifacts/my%20%231.yaml" in uris
+    # the same workspace at the top of the repository: no prefix, still the repository base
+    top = write_files(tmp_path / "top", {**BASE_FILES, **BROKEN})
+    subprocess.run(["git", "init", "-q", str(top)], check=True, capture_output=True)
+    _, out, _ = cli("check", "-w", top, "--format", "sarif", expect=1)
+    results = json.loads(out)["runs"][0]["results"]
+    located = {r["ruleId"]: r["locations"][0]["physicalLocation"]["artifactLocation"] for r in results}
+    assert located["trace.dangling-ref"] == {"uri": MODEL, "uriBaseId": "%SRCROOT%"}
 
 
 def test_sarif_has_every_rule_and_a_located_result_per_finding(make_ws, cli):
@@ -43,7 +73,8 @@ def test_sarif_has_every_rule_and_a_located_result_per_finding(make_ws, cli):
     dangling = by_rule["trace.dangling-ref"]
     assert dangling["level"] == "error" and rules[dangling["ruleIndex"]]["id"] == "trace.dangling-ref"
     loc = dangling["locations"][0]["physicalLocation"]
-    assert loc["artifactLocation"]["uri"] == MODEL and loc["region"]["startLine"] == 3
+    assert loc["artifactLocation"] == {"uri": MODEL, "uriBaseId": "WORKSPACE"} and loc["region"]["startLine"] == 3
+    assert run["originalUriBaseIds"] == {"WORKSPACE": {"uri": "./"}}  # not in git: relative to the workspace
     syntax = by_rule["load.yaml-syntax"]["locations"][0]["physicalLocation"]["region"]
     assert syntax["startLine"] == 2 and syntax["startColumn"] >= 1
     assert by_rule["trace.config-unused"]["level"] == "warning"
@@ -77,7 +108,12 @@ def test_pre_commit_hook_runs_for_real_in_a_git_repository(make_ws, tmp_path):
     run("git", "init", "-q")
     run("git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
     hooks = tmp_path / "hooks-repo"
-    shutil.copytree(REPO, hooks, ignore=shutil.ignore_patterns(".mle3", "*.egg-info", "__pycache__", "mle3-demo"))
+    # without .git: in a git worktree it is a file naming the shared git dir, and the commit
+    # below would land on the checked-out branch
+    shutil.copytree(
+        REPO, hooks, ignore=shutil.ignore_patterns(".git", ".mle3", "*.egg-info", "__pycache__", "mle3-demo")
+    )
+    subprocess.run(["git", "init", "-q"], cwd=hooks, capture_output=True, check=True)
     subprocess.run(["git", "add", "-A"], cwd=hooks, capture_output=True)
     subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "hooks", "--allow-empty"],
