@@ -109,7 +109,8 @@ def sarif(report: CheckReport, root: Path | None = None) -> dict[str, Any]:
                     }
                 },
                 "originalUriBaseIds": (
-                    {"WORKSPACE": {"uri": "./"}}
+                    # SARIF wants a base id's own uri absolute, or none: the reader knows where it checked out
+                    {"WORKSPACE": {"description": {"text": "The workspace root (the folder holding mle3.yaml)"}}}
                     if prefix is None
                     # no uri: the checkout's absolute path is the reader's, not this machine's
                     else {SRCROOT: {"description": {"text": "The root of the git repository"}}}
