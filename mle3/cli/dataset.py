@@ -167,6 +167,11 @@ def dataset_register(
             f"  leakage: {leak['shared_images']} images in more than one split"
             + (f", e.g. {leak['examples'][0]}" if leak["examples"] else "")
         )
+        for a, b, folder in leak.get("shared_folders") or []:
+            typer.echo(
+                f"  leakage: splits {a} and {b} are the same folder {folder!r}: {b} registers no image of its own, and "
+                f"a model would be validated on its training images; give {b} its own folder and register again"
+            )
         _echo_characteristics(reg)
         typer.echo(
             f"  wrote {reg.item_file} and the manifest {reg.manifest_file} "

@@ -61,6 +61,7 @@ class Registration:
         shared_groups = sum(g["count"] for g in self.leakage.get("shared_groups", {}).values())
         return (
             not self.leakage["shared_images"]
+            and not self.leakage.get("shared_folders")
             and not shared_groups
             and not self.label_quality["errors"]
             and not (self.metadata or {}).get("errors")
@@ -221,6 +222,7 @@ def _register_scanned(
         splits.setdefault(split, {"samples": 0})["path"] = directory
     quality = _label_quality(conversion_problems + result.problems)
     leakage = _leakage(result.images, result.text)
+    leakage["shared_folders"] = _shared_folders(layout.splits)
     table_record, characteristics = characterise_scan(store, layout, result, wanted)
     if characteristics is not None:
         leakage["shared_groups"] = characteristics.pop("shared_groups")
@@ -434,6 +436,21 @@ def _label_quality(problems: list[tuple]) -> dict[str, Any]:
             for sev, kind, file, line, msg in ordered[:200]
         ],
     }
+
+
+def _shared_folders(splits: dict[str, str]) -> list[list[str]]:
+    """[split, split, folder] for two splits that name the same image folder (ultralytics'
+    coco128.yaml trains and validates on one folder): each image is scanned once, under the
+    first, so the other registers empty, and a model's validation would be on its training images."""
+    seen: dict[str, str] = {}
+    out = []
+    for split, folder in splits.items():
+        norm = folder.rstrip("/")
+        if norm in seen:
+            out.append([seen[norm], split, folder])
+        else:
+            seen[norm] = split
+    return out
 
 
 def _leakage(images: dict[str, list[str]], manifest: str) -> dict[str, Any]:

@@ -169,27 +169,39 @@ def split_ratio(ctx: Context) -> Iterator[Hit]:
 )
 def split_overlap(ctx: Context) -> Iterator[Hit]:
     for ds in ctx.ws.of_kind("dataset"):
-        seen: dict[str, str] = {}
-        for split, info in ds.splits.items():
-            if not info.path:
-                continue
-            norm = Path(info.path).as_posix().rstrip("/")
-            if norm in seen:
-                yield Hit(
-                    ds, f"splits {seen[norm]} and {split} use the same path {info.path!r}", ("splits", split, "path")
-                )
-            seen[norm] = split
-        if ds.shared_images:
-            yield Hit(ds, f"{ds.shared_images} images appear in more than one split", ("leakage",))
-        for name, shared in (ds.leakage.shared_groups if ds.leakage is not None else {}).items():
-            if shared.get("count"):
-                examples = ", ".join(str(e) for e in (shared.get("examples") or [])[:3])
-                yield Hit(
-                    ds,
+        for message, path in split_overlaps(ds):
+            yield Hit(ds, message, path)
+
+
+def split_overlaps(ds: Any) -> list[tuple[str, tuple]]:
+    """(message, field path) of each way a data set's splits are not mutually exclusive:
+    the same folder, images shared by content, a group value in two splits. ``check`` reports
+    them; ``train`` refuses such a data set unless a deviation is approved."""
+    out: list[tuple[str, tuple]] = []
+    seen: dict[str, str] = {}
+    for split, info in ds.splits.items():
+        if not info.path:
+            continue
+        norm = Path(info.path).as_posix().rstrip("/")
+        if norm in seen:
+            out.append((f"splits {seen[norm]} and {split} use the same path {info.path!r}", ("splits", split, "path")))
+        seen[norm] = split
+    if not out:  # the record's own word (a data set registered before split paths were recorded)
+        for a, b, folder in ds.leakage.shared_folders if ds.leakage is not None else []:
+            out.append((f"splits {a} and {b} use the same folder {folder!r}", ("leakage", "shared_folders")))
+    if ds.shared_images:
+        out.append((f"{ds.shared_images} images appear in more than one split", ("leakage",)))
+    for name, shared in (ds.leakage.shared_groups if ds.leakage is not None else {}).items():
+        if shared.get("count"):
+            examples = ", ".join(str(e) for e in (shared.get("examples") or [])[:3])
+            out.append(
+                (
                     f"{shared['count']} values of the group characteristic {name!r} appear in more than one split "
                     f"(e.g. {examples}): training and test data are not independent",
                     ("leakage", "shared_groups", name),
                 )
+            )
+    return out
 
 
 @rule(

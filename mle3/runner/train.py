@@ -120,7 +120,10 @@ def prepare(ws: Any, config_ref: str, options: TrainOptions) -> Prepared:
     if options.data is not None:
         return _prepared_with_data(cfg, dataset, mapping, pretrained, aug, options.data)
     dataset = _check_trainable(ws, cfg, dataset)
+    accepted = _split_overlap_accepted(ws, dataset)
     data_check = _verify_dataset(ws, dataset, options.allow_changed_data)
+    if accepted:
+        data_check["split_overlap_deviation"] = accepted
     from ..datasets.materialize import local_data_yaml
 
     return Prepared(
@@ -227,6 +230,38 @@ def _check_trainable(ws: Any, cfg: Any, dataset: Any | None) -> Any:
             file=dataset._file,
         )
     return dataset
+
+
+def _split_overlap_accepted(ws: Any, dataset: Any) -> str | None:
+    """None when the splits are mutually exclusive; else the approved deviation that accepts
+    it (its audit entry), or a refusal: a model's validation metrics never come from
+    training images unannounced."""
+    from ..rules.consistency import split_overlaps
+
+    problems = split_overlaps(dataset)
+    if not problems:
+        return None
+    from ..graph import build_graph
+    from ..ledger.approvals import fresh_approvals
+    from ..ledger.fingerprint import Fingerprints
+    from ..ledger.gates import verified_approvals
+
+    fingerprints = Fingerprints(ws, build_graph(ws))
+    counted = verified_approvals(
+        ws.root,
+        fingerprints=fingerprints,
+        require_signatures=ws.config.policy.require_signatures,
+        items={dataset.key},
+    ).approvals
+    for a in fresh_approvals(counted, dataset.key, fingerprints.of(dataset.key)):
+        if a.deviation == "consistency.split-overlap":
+            return a.entry
+    raise Mle3Error(
+        f"data set {dataset.key}: {problems[0][0]}: a model trained on it would be validated on its training images. "
+        "Give each split its own images and register a new version, or accept it as a deviation: "
+        f"mle3 approve {dataset.key} --role ROLE --deviation consistency.split-overlap --comment WHY",
+        file=dataset._file,
+    )
 
 
 def _verify_dataset(ws: Any, dataset: Any, allow_changed_data: bool) -> dict[str, Any]:

@@ -91,6 +91,8 @@ class Leakage(_Block):
     #: group characteristic (``role: group``, e.g. a sequence id) -> values found in more
     #: than one split: ``{count: N, examples: [...]}`` (ISO/PAS 8800 independence)
     shared_groups: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: [split, split, folder]: two splits naming the same image folder
+    shared_folders: list[list[str]] = Field(default_factory=list)
 
     @property
     def shared_group_values(self) -> int:
