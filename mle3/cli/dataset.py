@@ -127,11 +127,17 @@ def dataset_register(
     if coco:
         from ..datasets.coco import convert, parse_spec
         from ..datasets.register import refuse_existing
+        from ..datasets.roots import recorded_path
+        from ..workspace.config import load_config
 
         refuse_existing(root, id, version)
         specs = [parse_spec(text) for text in coco]
         train = next((s for s in specs if s.split == "train"), specs[0])
-        converted = convert(specs, coco_out or train.annotations.resolve().parent.parent / "yolo")
+        converted = convert(
+            specs,
+            coco_out or train.annotations.resolve().parent.parent / "yolo",
+            recorded_path(root, load_config(root)),
+        )
         data_yaml, conversion, problems = str(converted.data_yaml), converted.record, converted.problems
     assert data_yaml is not None  # given exactly when --coco is not, or made from the COCO files
     reg = register(

@@ -4,7 +4,14 @@ the YOLO layout ultralytics trains on, with every conversion recorded.
 Checks in COCO terms (each a label-quality finding naming the JSON file and the id):
 unknown category id, box outside the image, zero-area box, duplicate annotation id, image
 entry without a file (errors), image file without an entry (warning: not trained on).
-Annotations that fail a check are not converted. Classes are the categories sorted by id.
+Annotations that fail a check are not converted. Classes are the categories that some
+annotation (in any split) names, sorted by id and numbered densely: an unused category
+(Roboflow's placeholder category 0, named like the superclass or like a real class) is
+dropped and the drop recorded. Two kept categories of one name are refused: criteria name
+classes, and one name for two classes makes them ambiguous. Ids are integers (a string or
+a list is refused in one line naming the entry), as ultralytics' own converter requires.
+Paths in the record are the ones the data set record uses (below the workspace, or
+``ROOT:path`` below a data root), never a machine's absolute path.
 
 ultralytics' ``convert_coco`` was not reused: it writes into fixed ``coco_converted``
 folders, maps 91 to 80 classes by default and checks nothing; the conversion itself is a
@@ -21,6 +28,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable
 
 import yaml
 
@@ -30,6 +38,8 @@ from ..vocab import IMAGE_SUFFIXES
 from .yolo import BOX_TOLERANCE
 
 MARKER = ".mle3-coco"
+#: why a category is left out of the classes (the record's ``dropped_categories``)
+UNUSED = "no annotations"
 
 
 @dataclass
@@ -89,14 +99,16 @@ def _load(spec: CocoSplit) -> dict[str, Any]:
                     f"not COCO detection JSON: {key}[{i}] needs {', '.join(needed)}", file=source, field=f"{key}[{i}]"
                 )
     for i, cat in enumerate(data["categories"]):
-        if not _is_int(cat["id"]) or not isinstance(cat["name"], str):
+        _integer_id(source, "categories", i, cat, "id")
+        if not isinstance(cat["name"], str):
             raise Mle3Error(
                 "not COCO detection JSON: a category needs an integer id and a name",
                 file=source,
                 field=f"categories[{i}]",
             )
     for i, image in enumerate(data["images"]):
-        if not _is_id(image["id"]) or not isinstance(image["file_name"], str):
+        _integer_id(source, "images", i, image, "id")
+        if not isinstance(image["file_name"], str):
             raise Mle3Error(
                 "not COCO detection JSON: an image needs an integer id and a file_name",
                 file=source,
@@ -110,12 +122,8 @@ def _load(spec: CocoSplit) -> dict[str, Any]:
                     field=f"images[{i}].{key}",
                 )
     for i, ann in enumerate(data["annotations"]):
-        if not _is_id(ann["id"]):
-            raise Mle3Error(
-                f"not COCO detection JSON: annotation id {_short(ann['id'])} is not an integer",
-                file=source,
-                field=f"annotations[{i}].id",
-            )
+        for key in ("id", "image_id", "category_id"):
+            _integer_id(source, "annotations", i, ann, key)
     if not spec.images.is_dir():
         raise Mle3Error(f"image folder {spec.images} does not exist", field="--coco")
     return data
@@ -125,9 +133,15 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_id(value: Any) -> bool:
-    """COCO ids are integers; some exporters write strings."""
-    return _is_int(value) or isinstance(value, str)
+def _integer_id(source: str, key: str, i: int, entry: dict[str, Any], name: str) -> None:
+    """COCO ids are integers: a string id that matches nothing would turn every box of its
+    image into a finding (and ultralytics' converter fails on it), so it is refused."""
+    if not _is_int(entry[name]):
+        raise Mle3Error(
+            f"not COCO detection JSON: {key}[{i}].{name} is {_short(entry[name])}, not an integer id",
+            file=source,
+            field=f"{key}[{i}].{name}",
+        )
 
 
 def _is_number(value: Any) -> bool:
@@ -145,9 +159,11 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def convert(specs: list[CocoSplit], out: Path) -> Conversion:
+def convert(specs: list[CocoSplit], out: Path, where: Callable[[Path], str] = Path.as_posix) -> Conversion:
     """Check and convert; writes ``out`` (replacing an earlier conversion there) only
-    after every JSON was read."""
+    after every JSON was read and the classes are unambiguous. ``where``: how a path is
+    written into the record and the findings (the CLI gives the workspace- or
+    data-root-relative form the data set record uses)."""
     from .. import __version__
 
     if not specs:
@@ -165,7 +181,8 @@ def convert(specs: list[CocoSplit], out: Path) -> Conversion:
                     file=str(spec.annotations),
                 )
             categories[cat["id"]] = str(cat["name"])
-    index = {cid: i for i, cid in enumerate(sorted(categories))}
+    kept, dropped = _classes(loaded, categories)
+    index = {cid: i for i, cid in enumerate(kept)}
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise Mle3Error(
             f"{out} exists and was not written by a COCO conversion; choose another --coco-out", field="--coco-out"
@@ -176,23 +193,25 @@ def convert(specs: list[CocoSplit], out: Path) -> Conversion:
     inputs = []
     try:
         for spec, data in loaded:
-            problems += _convert_split(spec, data, index, staging)
+            problems += _convert_split(spec, data, index, staging, where)
             inputs.append(
                 {
                     "split": spec.split,
-                    "annotations": spec.annotations.as_posix(),
+                    "annotations": where(spec.annotations),
+                    "image_folder": where(spec.images),
                     "sha256": sha256_file(spec.annotations),
                     "images": len(data["images"]),
                     "annotations_count": len(data["annotations"]),
                 }
             )
-        names = [categories[cid] for cid in sorted(categories)]
-        record = {
+        names = [categories[cid] for cid in kept]
+        record: dict[str, Any] = {
             "from": "coco",
             "tool": "mle3.datasets.coco",
             "version": __version__,
             "inputs": inputs,
             "categories": {int(cid): i for cid, i in index.items()},
+            **({"dropped_categories": dropped} if dropped else {}),
         }
         (staging / MARKER).write_text(json.dumps(record, indent=1) + "\n")
         data_yaml = {
@@ -211,9 +230,41 @@ def convert(specs: list[CocoSplit], out: Path) -> Conversion:
     return Conversion(out / "data.yaml", record, problems)
 
 
-def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int], staging: Path) -> list[tuple]:
+def _classes(
+    loaded: list[tuple[CocoSplit, dict[str, Any]]], categories: dict[int, str]
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """(category ids kept, in id order; the ``dropped_categories`` record): a category no
+    annotation of any split names is dropped, two kept ones of one name are refused."""
+    used = {ann["category_id"] for _, data in loaded for ann in data["annotations"]}
+    kept = [cid for cid in sorted(categories) if cid in used]
+    if not kept and categories:
+        raise Mle3Error(
+            "no annotation names a listed category: there is nothing to train on",
+            file=str(loaded[0][0].annotations),
+            field="--coco",
+        )
+    first: dict[str, int] = {}
+    for cid in kept:
+        other = first.setdefault(categories[cid], cid)
+        if other != cid:
+            declared = next(
+                spec.annotations for spec, data in loaded if any(cat["id"] == cid for cat in data["categories"])
+            )
+            raise Mle3Error(
+                f"categories {other} and {cid} are both named {categories[cid]!r}: two classes of one name make "
+                "criteria ambiguous (rename or merge one)",
+                file=str(declared),
+                field="categories",
+            )
+    dropped = [{"id": cid, "name": categories[cid], "reason": UNUSED} for cid in sorted(categories) if cid not in used]
+    return kept, dropped
+
+
+def _convert_split(
+    spec: CocoSplit, data: dict[str, Any], index: dict[int, int], staging: Path, where: Callable[[Path], str]
+) -> list[tuple]:
     problems: list[tuple] = []
-    source = str(spec.annotations)
+    source = where(spec.annotations)
 
     def problem(severity: str, kind: str, message: str) -> None:
         problems.append((severity, kind, source, None, message))
@@ -236,7 +287,7 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
             problem("error", "coco-duplicate-annotation-id", f"annotation id {aid} appears more than once")
             continue
         seen_ids.add(ann["id"])
-        image = images.get(ann["image_id"]) if _is_id(ann["image_id"]) else None
+        image = images.get(ann["image_id"])
         if image is None:
             problem(
                 "error",
@@ -244,7 +295,7 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
                 f"annotation {aid} names image id {_short(ann['image_id'])}, which is not listed",
             )
             continue
-        if not _is_int(ann["category_id"]) or ann["category_id"] not in index:
+        if ann["category_id"] not in index:
             problem(
                 "error",
                 "coco-unknown-category",
@@ -322,7 +373,7 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
             problem(
                 "error",
                 "coco-image-without-file",
-                f"image {_short(image_id)} ({_short(name)}) has no file in {spec.images}",
+                f"image {_short(image_id)} ({_short(name)}) has no file in {where(spec.images)}",
             )
             continue
         labels.add(stem)
@@ -339,7 +390,7 @@ def _convert_split(spec: CocoSplit, data: dict[str, Any], index: dict[int, int],
                 problem(
                     "warning",
                     "coco-file-without-entry",
-                    f"image file {rel} in {spec.images} has no entry in the JSON (not trained on)",
+                    f"image file {rel} in {where(spec.images)} has no entry in the JSON (not trained on)",
                 )
     (staging / "images" / spec.split).mkdir(parents=True, exist_ok=True)
     return problems

@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable
 
 import yaml
 
@@ -191,6 +192,22 @@ def locate(root: Path, config: Any, given: str | Path) -> Location:
         "declare the place it lives under data_roots in mle3.yaml",
         file=str(given),
     )
+
+
+def recorded_path(root: Path, config: Any) -> Callable[[Path], str]:
+    """How a path a user gave is written into a record that travels (a data set's
+    ``conversion:``): below the workspace relative to it, below a data root as
+    ``ROOT:path`` (as ``source`` is written), elsewhere by its name only (its sha256, where
+    recorded, says which file it was): never a machine's absolute path."""
+
+    def form(path: Path) -> str:
+        try:
+            found = locate(root, config, path)
+        except Mle3Error:
+            return path.name
+        return found.relative if found.root_name is None else f"{found.root_name}:{found.relative}"
+
+    return form
 
 
 def data_cache_dir(root: Path) -> Path:

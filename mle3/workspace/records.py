@@ -3,8 +3,8 @@
 - :class:`RunRecord`: ``artifacts/runs/<RUN>/run.yaml``, read by :func:`read_run` (the CLI,
   serve, the monitor, the site, the reports and the MLflow export all read it here);
 - :class:`EpochRecord`: one line of the run's ``epochs.jsonl``, read by :func:`read_epoch_log`;
-- :class:`RegistrationRecord`, :class:`LabelQuality`, :class:`Leakage`: the blocks
-  ``mle3 dataset register`` writes into a data set item;
+- :class:`RegistrationRecord`, :class:`LabelQuality`, :class:`Leakage`,
+  :class:`ConversionRecord`: the blocks ``mle3 dataset register`` writes into a data set item;
 - :class:`QuantizationRecord`: the block ``mle3 quantize`` writes into the child model version;
 - :class:`StudyTrial`: a trial of ``artifacts/studies/<STUDY>.yaml``; the study itself is a
   workspace item (``mle3.workspace.schema.Study``, also named ``StudyRecord``).
@@ -97,6 +97,40 @@ class Leakage(_Block):
     @property
     def shared_group_values(self) -> int:
         return sum(int(v.get("count") or 0) for v in self.shared_groups.values())
+
+
+class ConversionInput(_Block):
+    """One converted input file: its split, where it lay (workspace-relative or
+    ``ROOT:path``), its sha256 and how many entries it held."""
+
+    split: str | None = None
+    annotations: str | None = None
+    image_folder: str | None = None
+    sha256: str | None = None
+    images: int | None = Field(default=None, ge=0)
+    annotations_count: int | None = Field(default=None, ge=0)
+
+
+class DroppedCategory(_Block):
+    """A source category left out of the classes, and why (``no annotations``)."""
+
+    id: int | None = None
+    name: str | None = None
+    reason: str | None = None
+
+
+class ConversionRecord(_Block):
+    """``conversion:`` of a data set converted to YOLO before registration (COCO): typed so
+    the loader knows it and a changed source is traceable to its inputs."""
+
+    #: the source format (``coco``), and the converter that wrote the labels
+    from_: str | None = Field(default=None, alias="from")
+    tool: str | None = None
+    version: str | None = None
+    inputs: list[ConversionInput] = Field(default_factory=list)
+    #: source category id -> class index in ``classes``
+    categories: dict[int, int] = Field(default_factory=dict)
+    dropped_categories: list[DroppedCategory] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------- quantization

@@ -27,7 +27,7 @@ from pydantic import (
 # defined in the vocabulary; imported from here too
 from ..vocab import MODEL_METRICS, MODEL_STATUSES, RETIRED_STATUSES, RUN_STATUSES, canonical_split  # noqa: F401
 from .characteristics import DERIVED, CharacteristicsRecord, MetadataRecord, SliceRecord
-from .records import LabelQuality, Leakage, QuantizationRecord, RegistrationRecord, StudyTrial
+from .records import ConversionRecord, LabelQuality, Leakage, QuantizationRecord, RegistrationRecord, StudyTrial
 from .schema_base import (  # noqa: F401  (imported from here too)
     AutomotiveName,
     GeometricName,
@@ -410,7 +410,7 @@ class Dataset(Item):
     label_quality: LabelQuality | None = None
     leakage: Leakage | None = None
     #: how a COCO (or other) source was converted to YOLO labels before registration
-    conversion: dict[str, Any] | None = None
+    conversion: ConversionRecord | None = None
     #: the per-image metadata table registered with it, and what was wrong in it
     metadata: MetadataRecord | None = None
     #: the joint distribution of its characteristics per split (``mle3 dataset register``)
