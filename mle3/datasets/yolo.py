@@ -90,8 +90,17 @@ def read_data_yaml(base: Path, data_yaml: Path, place: str = "the workspace") ->
     root = (data_yaml.resolve().parent / path).resolve()  # what training's data.yaml copy names
     if not inside_workspace(base, os.path.relpath(root, base)):
         raise Mle3Error(f"'path' leaves {place}", file=rel, field="path")
+    if not root.is_dir():
+        raise Mle3Error(
+            f"'path' {path!r} names no folder: mle3 reads it relative to the data.yaml (tried {root}), as it trains "
+            "with it; ultralytics would also look in the working directory and its datasets folder, so write it "
+            "relative to this file",
+            file=rel,
+            field="path",
+        )
     splits: dict[str, Path] = {}
     for split, value in raw.items():
+        value = roboflow_split(value, lambda v: os.path.exists(os.path.normpath(root / v)))
         written = Path(os.path.normpath(root / value))
         directory = written.resolve()
         if not inside_workspace(base, os.path.relpath(directory, base)):
@@ -101,6 +110,20 @@ def read_data_yaml(base: Path, data_yaml: Path, place: str = "the workspace") ->
         split_problem(split, value, written, directory, root, rel)
         splits[split] = directory
     return DataYaml(data_yaml.resolve(), root, splits, names, metadata)
+
+
+def _inside_is_dir(store: Any, directory: str) -> bool:
+    """A folder of the store that lies below its root (never asked about one above it)."""
+    return not (directory.startswith("..") or directory.startswith("/")) and bool(store.is_dir(directory))
+
+
+def roboflow_split(value: str, exists: Any) -> str:
+    """ultralytics' rule for a split folder that does not exist as written and starts with
+    ``../``: the same path without it. Roboflow's exports write ``train: ../train/images``
+    beside ``train/`` (the most common layout on the web), and ultralytics trains on it."""
+    if value.startswith("../") and not exists(value) and exists(value[3:]):
+        return value[3:]
+    return value
 
 
 def split_problem(split: str, value: str, written: Path, directory: Path, root: Path, label: str) -> None:
@@ -145,6 +168,7 @@ def read_remote_layout(store: Any, file: str) -> DataLayout:
     root = posixpath.normpath(posixpath.join(posixpath.dirname(file), path))
     splits = {}
     for split, value in raw.items():
+        value = roboflow_split(value, lambda v: _inside_is_dir(store, posixpath.normpath(posixpath.join(root, v))))
         directory = posixpath.normpath(posixpath.join(root, value))
         if directory.startswith("..") or posixpath.isabs(directory):
             raise Mle3Error(f"'{split}' leaves the data root", file=store.url(file), field=split)
