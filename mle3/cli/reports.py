@@ -34,6 +34,7 @@ REQIF_IMPORT = declare(
         "unmapped": STRS,
         "conflicts": {"type": "object"},
         "unresolved": STRS,
+        "skipped": STRS,
         "written": BOOL,
     },
 )
@@ -501,11 +502,14 @@ def reqif_import(
             typer.echo(f"local edits in {req_id}:\n{diff}")
         for problem in plan.unresolved:
             typer.echo(f"unresolved: {problem}")
-        if plan.conflicts and not force and not dry_run:
-            typer.echo("nothing written: re-run with --force to overwrite local edits")
-        if plan.unresolved and not force and not dry_run:
+        for skipped in plan.skipped:
+            typer.echo(f"skipped: {skipped}")
+        refused = "the import would write nothing" if dry_run else "nothing written"
+        if plan.conflicts and not force:
+            typer.echo(f"{refused}: re-run with --force to overwrite local edits")
+        if plan.unresolved and not force:
             typer.echo(
-                "nothing written: re-run with --force to keep these links as dangling derived_from (mle3 check "
-                "reports them)"
+                f"{refused}: re-run with --force to keep these links as dangling derived_from (mle3 check reports them)"
             )
-    return ok_if(not ((plan.conflicts or plan.unresolved) and not force and not dry_run))
+    # --dry-run exits as the import would: a plan the import would refuse is exit 1 either way
+    return ok_if(not ((plan.conflicts or plan.unresolved) and not force))

@@ -13,7 +13,11 @@ Mapping (export writes the first name; import accepts any name in the row):
 | criteria | mle3.criteria (JSON) |
 | derived_from | SPEC-RELATION ``derived_from`` (or ``Parent``) to the parent, and mle3.derived_from (JSON) |
 
-``mle3.derived_from`` keeps the parent ids of other tools.
+``mle3.derived_from`` keeps the parent ids of other tools. Attribute names match
+case-insensitively; without an id attribute the id comes from IDENTIFIER (made valid,
+never from LONG-NAME, where Enterprise Architect writes the text); XHTML values come in as
+text (the markup kept under ``reqif_attributes.xhtml``); objects marked
+``ReqIF.ForeignDeleted`` are skipped and reported.
 
 Import refuses, before parsing, any DOCTYPE or ENTITY declaration (no external
 entities, no entity expansion) and documents larger than ``MAX_REQIF_BYTES`` (a
@@ -212,6 +216,8 @@ class ImportPlan:
     unmapped: list[str] = field(default_factory=list)
     #: relations whose source or target SPEC-OBJECT is missing (file:line, relation, target)
     unresolved: list[str] = field(default_factory=list)
+    #: SPEC-OBJECTs left out, and why (marked deleted by their tool)
+    skipped: list[str] = field(default_factory=list)
     written: bool = False
 
 
@@ -335,9 +341,9 @@ class Unresolved:
         )
 
 
-def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list[Unresolved]]:
+def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list[Unresolved], list[str]]:
     """Requirements of a ReqIF file as mle3 ``requirement`` mappings, what could not be
-    mapped, and the relations whose ends are missing."""
+    mapped, the relations whose ends are missing, and the objects skipped (and why)."""
     data = _read(path)
     bundle, root = _parse(path, data)
     content = bundle.core_content.req_if_content
@@ -345,19 +351,26 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
     for spec_type in content.spec_types or []:
         for definition in getattr(spec_type, "attribute_definitions", None) or []:
             names[definition.identifier] = definition.long_name or definition.identifier
-    alias = {n: key for key, ns in FIELDS.items() for n in ns}
+    alias = {n.lower(): key for key, ns in FIELDS.items() for n in ns}  # DOORS writes Status, others STATUS
     lines = {e.get("IDENTIFIER"): e.sourceline for e in root.iter(f"{{{NAMESPACE}}}SPEC-OBJECT")}
     by_object: dict[str, dict[str, Any]] = {}
     unmapped: set[str] = set()
+    skipped: list[str] = []
     for obj in content.spec_objects or []:
         req: dict[str, Any] = {}
         extra: dict[str, Any] = {}
+        xhtml: dict[str, str] = {}
+        deleted = False
         for attribute in obj.attributes:
             long_name = names.get(attribute.definition_ref, attribute.definition_ref)
-            value = attribute.value if isinstance(attribute.value, str) else ", ".join(attribute.value)
+            raw = attribute.value
+            value = raw if isinstance(raw, str) else ", ".join(str(v) for v in raw or [])
             if attribute.value_stripped_xhtml:
-                value = attribute.value_stripped_xhtml
-            key = alias.get(long_name)
+                xhtml[long_name] = value
+                value = xhtml_text(attribute.value_stripped_xhtml)
+            if long_name.lower() == "reqif.foreigndeleted" and value.strip().lower() in ("true", "1"):
+                deleted = True
+            key = alias.get(long_name.lower())
             if key is None:
                 extra[long_name] = value
                 unmapped.add(long_name)
@@ -368,7 +381,13 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
                     raise Mle3Error(f"attribute {long_name} is not JSON", line=lines.get(obj.identifier)) from None
             else:
                 req[key] = value.strip()
-        req.setdefault("id", obj.long_name or obj.identifier)
+        if deleted:  # ReqIF.ForeignDeleted: the tool's own word that it is gone
+            skipped.append(f"{obj.identifier}: marked ReqIF.ForeignDeleted")
+            continue
+        # never LONG-NAME (Enterprise Architect writes the requirement's text there)
+        req.setdefault("id", id_from_identifier(obj.identifier))
+        if xhtml:
+            extra["xhtml"] = xhtml  # the markup, kept for the round trip
         if extra:
             req["reqif_attributes"] = extra
         req["reqif_identifier"] = obj.identifier
@@ -376,11 +395,10 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
     relation_lines = {e.get("IDENTIFIER"): e.sourceline for e in root.iter(f"{{{NAMESPACE}}}SPEC-RELATION")}
     unresolved: list[Unresolved] = []
     for relation in content.spec_relations or []:
-        relation_type = (
-            bundle.lookup.get_spec_type_by_ref(relation.relation_type_ref)
-            if hasattr(bundle.lookup, "get_spec_type_by_ref")
-            else None
-        )
+        try:
+            relation_type = bundle.lookup.get_spec_type_by_ref(relation.relation_type_ref)
+        except (AttributeError, KeyError):  # a relation type the file does not define: named by its ref
+            relation_type = None
         kind = getattr(relation_type, "long_name", None) or relation.relation_type_ref
         source, target = by_object.get(relation.source), by_object.get(relation.target)
         if source is None or target is None:
@@ -413,7 +431,34 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
                 line=lines.get(identifier),
             )
         seen[req["id"]] = identifier
-    return list(by_object.values()), sorted(unmapped), unresolved
+    return list(by_object.values()), sorted(unmapped), unresolved, skipped
+
+
+def xhtml_text(markup: str) -> str:
+    """The text of an XHTML value (``<div>Carbon Trust &quot;Standard&quot;</div>`` ->
+    ``Carbon Trust "Standard"``): tags dropped, entities resolved, white space collapsed."""
+    import html
+    import re
+
+    from lxml import etree
+
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True)
+        node = etree.fromstring(f"<root>{markup}</root>".encode(), parser)
+        text = " ".join(node.itertext()) if node is not None else markup
+    except etree.XMLSyntaxError:
+        text = re.sub(r"<[^>]+>", " ", markup)
+    return " ".join(html.unescape(text).split())
+
+
+def id_from_identifier(identifier: str) -> str:
+    """An mle3 id from a SPEC-OBJECT IDENTIFIER (DOORS and Eclipse RMF write XML ids such
+    as ``_3f2a…``): characters an id cannot hold become ``-``, leading ones are dropped.
+    The original stays in ``reqif_identifier``."""
+    import re
+
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", identifier).lstrip("._-")
+    return cleaned or "REQIF-" + hashlib.sha256(identifier.encode()).hexdigest()[:12]
 
 
 _HEADER = "# Imported from ReqIF by `mle3 reqif import` (body sha256 {digest})\n"
@@ -439,8 +484,8 @@ def import_file(root: Path, path: Path, *, dry_run: bool = False, force: bool = 
     """Plan (and unless ``dry_run`` write) the import. Locally edited files and relations
     whose target is missing stop the import unless ``force``: then a missing parent is
     kept as a dangling ``derived_from`` (its ReqIF identifier) that ``check`` reports."""
-    requirements, unmapped, unresolved = read_requirements(path)
-    plan = ImportPlan(unmapped=unmapped, unresolved=[u.message(path) for u in unresolved])
+    requirements, unmapped, unresolved, skipped = read_requirements(path)
+    plan = ImportPlan(unmapped=unmapped, unresolved=[u.message(path) for u in unresolved], skipped=skipped)
     writes: dict[Path, str] = {}
     for req in requirements:
         dangling = req.pop("_dangling", [])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from conftest import REPO, write_files
 
@@ -120,8 +121,8 @@ def test_local_edits_are_never_overwritten_silently(cli, empty_ws, tmp_path):
     edited = local.read_text()
     code, out, _ = cli("reqif", "import", source, "-w", empty_ws, expect=1)
     assert code == 1 and "local wording" in out and "--force" in out and local.read_text() == edited
-    code, out, _ = cli("reqif", "import", source, "-w", empty_ws, "--dry-run")
-    assert code == 0 and local.read_text() == edited
+    code, out, _ = cli("reqif", "import", source, "-w", empty_ws, "--dry-run", expect=1)  # exits as the import would
+    assert "the import would write nothing" in out and local.read_text() == edited
     assert cli("reqif", "import", source, "-w", empty_ws, "--force")[0] == 0
     assert "local wording" not in local.read_text()
 
@@ -232,3 +233,68 @@ def test_strictdoc_opens_the_export_with_no_edit(cli, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pages = "".join(p.read_text(errors="replace") for p in (tmp_path / "html").rglob("*.html"))
     assert "MLE-ADAS-002" in pages and "Detection performance" in pages
+
+
+DOORS_LIKE = """<?xml version="1.0" encoding="UTF-8"?>
+<REQ-IF xmlns="http://www.omg.org/spec/ReqIF/20110401/reqif.xsd" xmlns:xhtml="http://www.w3.org/1999/xhtml">
+  <THE-HEADER><REQ-IF-HEADER IDENTIFIER="h1"><CREATION-TIME>2026-01-01T00:00:00Z</CREATION-TIME>\
+<REQ-IF-TOOL-ID>DOORS-like</REQ-IF-TOOL-ID><REQ-IF-VERSION>1.0</REQ-IF-VERSION>\
+<SOURCE-TOOL-ID>doors</SOURCE-TOOL-ID><TITLE>DOORS-like</TITLE></REQ-IF-HEADER></THE-HEADER>
+  <CORE-CONTENT><REQ-IF-CONTENT>
+    <DATATYPES>
+      <DATATYPE-DEFINITION-STRING IDENTIFIER="dt-str" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="S" MAX-LENGTH="999"/>
+      <DATATYPE-DEFINITION-XHTML IDENTIFIER="dt-x" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="X"/>
+    </DATATYPES>
+    <SPEC-TYPES>
+      <SPEC-OBJECT-TYPE IDENTIFIER="sot" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="REQUIREMENT">
+        <SPEC-ATTRIBUTES>
+          <ATTRIBUTE-DEFINITION-XHTML IDENTIFIER="a-text" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="ReqIF.Text">\
+<TYPE><DATATYPE-DEFINITION-XHTML-REF>dt-x</DATATYPE-DEFINITION-XHTML-REF></TYPE></ATTRIBUTE-DEFINITION-XHTML>
+          <ATTRIBUTE-DEFINITION-STRING IDENTIFIER="a-status" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="Status">\
+<TYPE><DATATYPE-DEFINITION-STRING-REF>dt-str</DATATYPE-DEFINITION-STRING-REF></TYPE></ATTRIBUTE-DEFINITION-STRING>
+          <ATTRIBUTE-DEFINITION-STRING IDENTIFIER="a-del" LAST-CHANGE="2026-01-01T00:00:00Z" \
+LONG-NAME="ReqIF.ForeignDeleted"><TYPE><DATATYPE-DEFINITION-STRING-REF>dt-str</DATATYPE-DEFINITION-STRING-REF></TYPE>\
+</ATTRIBUTE-DEFINITION-STRING>
+        </SPEC-ATTRIBUTES>
+      </SPEC-OBJECT-TYPE>
+    </SPEC-TYPES>
+    <SPEC-OBJECTS>
+      <SPEC-OBJECT IDENTIFIER="_a1b2" LONG-NAME="Observe earths surface." LAST-CHANGE="2026-01-01T00:00:00Z"><TYPE>\
+<SPEC-OBJECT-TYPE-REF>sot</SPEC-OBJECT-TYPE-REF></TYPE><VALUES>
+        <ATTRIBUTE-VALUE-XHTML><DEFINITION><ATTRIBUTE-DEFINITION-XHTML-REF>a-text</ATTRIBUTE-DEFINITION-XHTML-REF>\
+</DEFINITION><THE-VALUE><xhtml:div>Carbon Trust <xhtml:b>&quot;Standard&quot;</xhtml:b></xhtml:div></THE-VALUE>\
+</ATTRIBUTE-VALUE-XHTML>
+        <ATTRIBUTE-VALUE-STRING THE-VALUE="approved"><DEFINITION>\
+<ATTRIBUTE-DEFINITION-STRING-REF>a-status</ATTRIBUTE-DEFINITION-STRING-REF></DEFINITION></ATTRIBUTE-VALUE-STRING>
+      </VALUES></SPEC-OBJECT>
+      <SPEC-OBJECT IDENTIFIER="_gone" LAST-CHANGE="2026-01-01T00:00:00Z"><TYPE>\
+<SPEC-OBJECT-TYPE-REF>sot</SPEC-OBJECT-TYPE-REF></TYPE><VALUES>
+        <ATTRIBUTE-VALUE-STRING THE-VALUE="true"><DEFINITION>\
+<ATTRIBUTE-DEFINITION-STRING-REF>a-del</ATTRIBUTE-DEFINITION-STRING-REF></DEFINITION></ATTRIBUTE-VALUE-STRING>
+      </VALUES></SPEC-OBJECT>
+    </SPEC-OBJECTS>
+    <SPEC-RELATIONS>
+      <SPEC-RELATION IDENTIFIER="rel-1" LAST-CHANGE="2026-01-01T00:00:00Z"><TYPE>\
+<SPEC-RELATION-TYPE-REF>undefined-type</SPEC-RELATION-TYPE-REF></TYPE>\
+<SOURCE><SPEC-OBJECT-REF>_a1b2</SPEC-OBJECT-REF></SOURCE><TARGET><SPEC-OBJECT-REF>_a1b2</SPEC-OBJECT-REF></TARGET>\
+</SPEC-RELATION>
+    </SPEC-RELATIONS>
+  </REQ-IF-CONTENT></CORE-CONTENT>
+</REQ-IF>
+"""
+
+
+def test_an_export_of_another_tool_comes_in_as_text_with_its_identifier(cli, empty_ws, tmp_path):
+    """DOORS/RMF-style XML ids, the requirement text in LONG-NAME (Enterprise Architect),
+    XHTML values, a relation type the file does not define, Status in mixed case, a deleted object."""
+    source = tmp_path / "doors.reqif"
+    source.write_text(DOORS_LIKE)
+    code, out, err = cli("reqif", "import", source, "-w", empty_ws, "--format", "json")
+    assert "Traceback" not in err
+    plan = json.loads(out)
+    assert plan["create"] == ["a1b2"] and plan["skipped"] == ["_gone: marked ReqIF.ForeignDeleted"], plan
+    req = yaml.safe_load((empty_ws / "requirements" / "a1b2.yaml").read_text())["requirement"]
+    assert req["text"] == 'Carbon Trust "Standard"' and req["status"] == "approved", req
+    assert req["reqif_identifier"] == "_a1b2" and "Observe" not in req["id"]
+    assert "<" in req["reqif_attributes"]["xhtml"]["ReqIF.Text"]  # the markup kept for the round trip
+    assert "relation undefined-type" in plan["unmapped"]
