@@ -469,6 +469,17 @@ def _render(req: dict[str, Any]) -> str:
     return _HEADER.format(digest=hashlib.sha256(body.encode()).hexdigest()) + body
 
 
+def _imported_identifier(text: str) -> str | None:
+    """The ``reqif_identifier`` an existing requirement file records (None: none, or unreadable)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    req = data.get("requirement") if isinstance(data, dict) else None
+    value = req.get("reqif_identifier") if isinstance(req, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _locally_edited(text: str) -> bool:
     """True unless the file is exactly what an earlier import wrote (its header records
     the hash of the body): anything else is somebody's edit."""
@@ -503,7 +514,15 @@ def import_file(root: Path, path: Path, *, dry_run: bool = False, force: bool = 
             continue
         plan.update.append(req["id"])
         writes[target] = text
-        if _locally_edited(current):
+        earlier = _imported_identifier(current)
+        if earlier is not None and earlier != req["reqif_identifier"]:
+            # two sources (a second DOORS module numbering from 1) would write one id: never an overwrite
+            plan.conflicts[req["id"]] = (
+                f"{req['id']} was imported from SPEC-OBJECT {earlier}; SPEC-OBJECT {req['reqif_identifier']} of "
+                f"{path.name} has the same id and would replace it (give one of them another id in its tool, or "
+                "--force)\n"
+            )
+        elif _locally_edited(current):
             plan.conflicts[req["id"]] = "".join(
                 difflib.unified_diff(
                     current.splitlines(True), text.splitlines(True), f"local/{target.name}", f"reqif/{target.name}"

@@ -299,3 +299,14 @@ def test_an_export_of_another_tool_comes_in_as_text_with_its_identifier(cli, emp
     assert req["reqif_identifier"] == "_a1b2" and "Observe" not in req["id"]
     assert "<" in req["reqif_attributes"]["xhtml"]["ReqIF.Text"]  # the markup kept for the round trip
     assert "relation undefined-type" in plan["unmapped"]
+
+
+def test_two_sources_that_write_one_id_are_a_conflict_not_an_overwrite(cli, empty_ws, tmp_path):
+    first, second = tmp_path / "module-a.reqif", tmp_path / "module-b.reqif"
+    first.write_text(OTHER_TOOL)
+    second.write_text(OTHER_TOOL.replace('IDENTIFIER="so-1"', 'IDENTIFIER="mod-b-1"').replace(">so-1<", ">mod-b-1<"))
+    cli("reqif", "import", first, "-w", empty_ws, expect=None)
+    before = (empty_ws / "requirements" / "SYS-ML-001.yaml").read_text()
+    _, out, _ = cli("reqif", "import", second, "-w", empty_ws, expect=1)
+    assert "was imported from SPEC-OBJECT so-1" in out and "mod-b-1" in out
+    assert (empty_ws / "requirements" / "SYS-ML-001.yaml").read_text() == before
