@@ -352,6 +352,13 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
         for definition in getattr(spec_type, "attribute_definitions", None) or []:
             names[definition.identifier] = definition.long_name or definition.identifier
     alias = {n.lower(): key for key, ns in FIELDS.items() for n in ns}  # DOORS writes Status, others STATUS
+    # an enumeration value comes in by its label (LONG-NAME), not by its value identifier
+    labels = {
+        value.identifier: value.long_name or value.other_content or value.key or value.identifier
+        for datatype in content.data_types or []
+        for value in getattr(datatype, "values", None) or []
+        if getattr(value, "identifier", None)
+    }
     lines = {e.get("IDENTIFIER"): e.sourceline for e in root.iter(f"{{{NAMESPACE}}}SPEC-OBJECT")}
     by_object: dict[str, dict[str, Any]] = {}
     unmapped: set[str] = set()
@@ -364,7 +371,7 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
         for attribute in obj.attributes:
             long_name = names.get(attribute.definition_ref, attribute.definition_ref)
             raw = attribute.value
-            value = raw if isinstance(raw, str) else ", ".join(str(v) for v in raw or [])
+            value = raw if isinstance(raw, str) else ", ".join(labels.get(str(v), str(v)) for v in raw or [])
             if attribute.value_stripped_xhtml:
                 xhtml[long_name] = value
                 value = xhtml_text(attribute.value_stripped_xhtml)
