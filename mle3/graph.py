@@ -61,6 +61,8 @@ def references(item: Any) -> Iterator[Reference]:
     if kind == "requirement":
         yield from _refs("derived_from", item.derived_from, ("derived_from",), ("requirement",))
         yield from _refs("uses_odd", item.odd, ("odd",), ("odd",))
+        for i, link in enumerate(item.links):
+            yield Reference(f"links:{link.type}", link.to, ("links", i, "to"), ("requirement",))
     elif kind == "odd":
         yield from _refs("traces_to", item.requirements, ("requirements",), ("requirement",))
     elif kind == "architecture":

@@ -114,6 +114,7 @@ def export(ws: Any, target: Path) -> dict[str, Any]:
     )
     requirements = sorted(ws.of_kind("requirement"), key=lambda r: r.id)
     objects, children, relations = [], [], []
+    link_types: dict[str, Any] = {}
     for req in requirements:
         values = {
             "id": req.id,
@@ -143,6 +144,22 @@ def export(ws: Any, target: Path) -> dict[str, Any]:
                 identifier=_ident("sh", req.id), spec_object=_ident("so", req.id), level=1, last_change=now
             )
         )
+        for link in req.links:  # typed links go back as SPEC-RELATIONs of their own type
+            other = ws.resolve(link.to)
+            if other is not None and other.kind == "requirement":
+                if link.type not in link_types:
+                    link_types[link.type] = ReqIFSpecRelationType(
+                        identifier=_ident("srt", link.type), long_name=link.type, last_change=now
+                    )
+                relations.append(
+                    ReqIFSpecRelation(
+                        identifier=_ident("rel", req.id, link.type, other.id),
+                        relation_type_ref=link_types[link.type].identifier,
+                        source=_ident("so", req.id),
+                        target=_ident("so", other.id),
+                        last_change=now,
+                    )
+                )
         for parent in req.derived_from:
             if ws.resolve(parent) is not None and ws.resolve(parent).kind == "requirement":
                 relations.append(
@@ -163,7 +180,7 @@ def export(ws: Any, target: Path) -> dict[str, Any]:
     )
     content = ReqIFReqIFContent(
         data_types=[datatype],
-        spec_types=[object_type, relation_type, spec_type],
+        spec_types=[object_type, relation_type, *link_types.values(), spec_type],
         spec_objects=objects,
         spec_relations=relations,
         specifications=[specification],
@@ -375,8 +392,9 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
             if attribute.value_stripped_xhtml:
                 xhtml[long_name] = value
                 value = xhtml_text(attribute.value_stripped_xhtml)
-            if long_name.lower() == "reqif.foreigndeleted" and value.strip().lower() in ("true", "1"):
-                deleted = True
+            if long_name.lower() == "reqif.foreigndeleted":
+                deleted = deleted or value.strip().lower() in ("true", "1")
+                continue
             key = alias.get(long_name.lower())
             if key is None:
                 extra[long_name] = value
@@ -426,8 +444,10 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
             parents = source.setdefault("derived_from", [])
             if target["id"] not in parents:
                 parents.append(target["id"])
-        else:
-            unmapped.add(f"relation {kind}")
+        else:  # fulfills, realizes, deriveReq...: kept with its type, never dropped
+            link = {"type": str(kind), "to": target["id"]}
+            if link not in source.setdefault("links", []):
+                source["links"].append(link)
     seen: dict[str, str] = {}
     for identifier, req in by_object.items():
         check_id(req["id"], "requirement id", file=str(path), line=lines.get(identifier))

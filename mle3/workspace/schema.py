@@ -266,11 +266,21 @@ class Item(Located):
         return self.id
 
 
+class RequirementLink(Section):
+    """A typed link to another requirement (``fulfills``, ``realizes``, ``deriveReq``: the
+    relation types ALM tools export), kept with its type; ``check`` and ``trace`` show it."""
+
+    type: str = Field(min_length=1, max_length=200)
+    to: str = Field(min_length=1)
+
+
 class Requirement(Item):
     kind: ClassVar[str] = "requirement"
     text: str | None = None
     type: Literal["ml_data", "ml_model", "performance", "robustness", "safety", "interface", "other"] = "other"
     derived_from: list[str] = Field(default_factory=list)
+    #: typed links to other requirements besides derivation (from ReqIF: every relation type)
+    links: list[RequirementLink] = Field(default_factory=list)
     status: str | None = None
     #: the ODD whose characteristics its criteria name (optional when the workspace has one)
     odd: str | None = None

@@ -309,7 +309,8 @@ def test_an_export_of_another_tool_comes_in_as_text_with_its_identifier(cli, emp
     assert req["type"] == "performance"  # an enumeration by its label, not its value identifier
     assert req["reqif_identifier"] == "_a1b2" and "Observe" not in req["id"]
     assert "<" in req["reqif_attributes"]["xhtml"]["ReqIF.Text"]  # the markup kept for the round trip
-    assert "relation undefined-type" in plan["unmapped"]
+    assert req["links"] == [{"type": "undefined-type", "to": "a1b2"}]  # named by its reference, not lost
+    assert plan["unmapped"] == []
 
 
 def test_two_sources_that_write_one_id_are_a_conflict_not_an_overwrite(cli, empty_ws, tmp_path):
@@ -321,3 +322,38 @@ def test_two_sources_that_write_one_id_are_a_conflict_not_an_overwrite(cli, empt
     _, out, _ = cli("reqif", "import", second, "-w", empty_ws, expect=1)
     assert "was imported from SPEC-OBJECT so-1" in out and "mod-b-1" in out
     assert (empty_ws / "requirements" / "SYS-ML-001.yaml").read_text() == before
+
+
+def test_every_relation_is_kept_with_its_type_and_goes_back_out(cli, empty_ws, tmp_path):
+    """Polarion's fulfills (ProR realizes, EA deriveReq): a typed link check and trace show,
+    written back by the export as a SPEC-RELATION of the same type."""
+    typed = OTHER_TOOL.replace(
+        '<SPEC-RELATION-TYPE IDENTIFIER="srt-parent" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="Parent"/>',
+        '<SPEC-RELATION-TYPE IDENTIFIER="srt-parent" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="Parent"/>'
+        '<SPEC-RELATION-TYPE IDENTIFIER="srt-f" LAST-CHANGE="2026-01-01T00:00:00Z" LONG-NAME="fulfills"/>',
+    ).replace(
+        "    </SPEC-RELATIONS>",
+        '      <SPEC-RELATION IDENTIFIER="rel-2" LAST-CHANGE="2026-01-01T00:00:00Z"><TYPE><SPEC-RELATION-TYPE-REF>'
+        "srt-f</SPEC-RELATION-TYPE-REF></TYPE><SOURCE><SPEC-OBJECT-REF>so-1</SPEC-OBJECT-REF></SOURCE><TARGET>"
+        "<SPEC-OBJECT-REF>so-2</SPEC-OBJECT-REF></TARGET></SPEC-RELATION>\n    </SPEC-RELATIONS>",
+    )
+    source = tmp_path / "polarion.reqif"
+    source.write_text(typed)
+    _, out, _ = cli("reqif", "import", source, "-w", empty_ws, "--format", "json", expect=None)
+    assert "relation fulfills" not in json.loads(out)["unmapped"]
+    req = yaml.safe_load((empty_ws / "requirements" / "SYS-ML-001.yaml").read_text())["requirement"]
+    assert req["links"] == [{"type": "fulfills", "to": "SYS-ML-002"}]
+    trace = json.loads(cli("trace", "SYS-ML-001", "-w", empty_ws, "--format", "json")[1])
+    assert any(n["id"] == "SYS-ML-002" and n["relation"] == "links:fulfills" for n in trace["upstream"]), trace
+    _, out, _ = cli("check", "-w", empty_ws, "--format", "json", expect=None)
+    assert not [
+        f for f in json.loads(out)["findings"] if f["rule"].startswith("trace.") and "links" in (f["field"] or "")
+    ]
+    exported = tmp_path / "back.reqif"
+    cli("reqif", "export", "-o", exported, "-w", empty_ws)
+    text = exported.read_text()
+    assert 'LONG-NAME="fulfills"' in text
+    again = write_files(tmp_path / "again", {"mle3.yaml": "project: again\n"})
+    cli("reqif", "import", exported, "-w", again, expect=None)
+    back = yaml.safe_load((again / "requirements" / "SYS-ML-001.yaml").read_text())["requirement"]
+    assert back["links"] == [{"type": "fulfills", "to": "SYS-ML-002"}]
