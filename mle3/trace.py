@@ -15,8 +15,10 @@ IMPACT_SCHEMA = "mle3.impact/1"
 
 
 def describe_item(ws: Workspace, key: str) -> dict[str, Any]:
+    """An item's fields in a trace; a requirement adds its ``type``, ``text`` and the
+    ``external`` parents it is derived from (ids that name no item here: an ALM tool's)."""
     item = ws.by_key[key]
-    return {
+    out = {
         "id": key,
         "kind": item.kind,
         "title": getattr(item, "title", None),
@@ -24,6 +26,13 @@ def describe_item(ws: Workspace, key: str) -> dict[str, Any]:
         "file": item._file,
         "line": ws.line_of(item),
     }
+    if item.kind == "requirement":
+        out |= {
+            "type": item.type,
+            "text": item.text,
+            "external": [p for p in item.derived_from if ws.resolve(p) is None],
+        }
+    return out
 
 
 def _tree(

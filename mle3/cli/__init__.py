@@ -21,7 +21,7 @@ import typer
 from typer._click import exceptions as click_errors  # typer 0.2x vendors click: its own classes
 
 from ..errors import Mle3Error
-from . import workspace, dataset, runs, queue, tune, serve, tools, reports, approvals, baseline, notify, verify  # noqa: F401,I001  (register the commands, in help order)
+from . import workspace, dataset, runs, queue, tune, serve, tools, reports, approvals, baseline, notify, verify, lobster  # noqa: F401,I001  (register the commands, in help order)
 from .app import app
 from .options import ExitCode
 

@@ -41,10 +41,15 @@ _ITEM = {
 _TREE = arr({"$ref": "#/$defs/node"})
 _NODE = obj({**_ITEM, "relation": STR, "children": _TREE})
 _NODE["properties"]["repeated"] = BOOL  # optional: the node was expanded where it first appeared
+# optional, a requirement's: its type, text and the parents that name no item here (an ALM tool's ids)
+_REQUIREMENT_FIELDS = {"type": STR, "text": nullable(STR), "external": STRS}
+_NODE["properties"].update(_REQUIREMENT_FIELDS)
+_TRACED = obj(dict(_ITEM))  # a copy: impact shares _ITEM
+_TRACED["properties"].update(_REQUIREMENT_FIELDS)
 TRACE = declare(
     "mle3.trace/1",
     "`mle3 trace --format json`: an item's upstream and downstream trees.",
-    {"item": obj(_ITEM), "upstream": _TREE, "downstream": _TREE},
+    {"item": _TRACED, "upstream": _TREE, "downstream": _TREE},
     optional=("upstream", "downstream"),
     defs={"node": _NODE},
 )
