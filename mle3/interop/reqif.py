@@ -251,37 +251,45 @@ def _too_large(path: Path, what: str) -> Mle3Error:
     )
 
 
-def _read(path: Path) -> bytes:
-    """The ReqIF XML of ``path``, never more than MAX_REQIF_BYTES in memory: a plain file
-    is measured before it is read; a ``.reqifz`` entry is refused on its declared size and
-    decompressed in chunks, counting the bytes produced (a lying header does not help)."""
+def _read_documents(path: Path) -> list[tuple[Path, bytes]]:
+    """The ReqIF XML documents of ``path`` (one for a ``.reqif``, every ``.reqif`` entry of
+    a ``.reqifz``), each labelled for messages (``x.reqifz/doc.reqif``) and never more than
+    MAX_REQIF_BYTES in memory, nor all of them together: a plain file is measured before
+    it is read; an entry is refused on its declared size and decompressed in chunks,
+    counting the bytes produced (a lying header does not help)."""
     try:
         with open(path, "rb") as fh:
             if fh.read(2) != b"PK":
                 if os.fstat(fh.fileno()).st_size > MAX_REQIF_BYTES:
                     raise _too_large(path, "the ReqIF file")
                 fh.seek(0)
-                return fh.read(MAX_REQIF_BYTES + 1)
+                return [(path, fh.read(MAX_REQIF_BYTES + 1))]
     except OSError as exc:
         raise Mle3Error(f"cannot read: {exc.strerror}", file=str(path)) from None
     try:
         with zipfile.ZipFile(path) as z:
-            entries = [i for i in z.infolist() if i.filename.endswith(".reqif") and not i.is_dir()]
+            entries = sorted(
+                (i for i in z.infolist() if i.filename.endswith(".reqif") and not i.is_dir()), key=lambda i: i.filename
+            )
             if not entries:
                 raise Mle3Error("the .reqifz archive holds no .reqif file", file=str(path))
-            entry = entries[0]
-            if entry.file_size > MAX_REQIF_BYTES:
-                raise _too_large(path, f"{entry.filename} in the archive")
-            out = io.BytesIO()
-            with z.open(entry) as stream:
-                while True:
-                    chunk = stream.read(_CHUNK)
-                    if not chunk:
-                        break
-                    if out.tell() + len(chunk) > MAX_REQIF_BYTES:
-                        raise _too_large(path, f"{entry.filename} in the archive")
-                    out.write(chunk)
-            return out.getvalue()
+            documents: list[tuple[Path, bytes]] = []
+            total = 0
+            for entry in entries:
+                if entry.file_size > MAX_REQIF_BYTES - total:
+                    raise _too_large(path, f"{entry.filename} in the archive")
+                out = io.BytesIO()
+                with z.open(entry) as stream:
+                    while True:
+                        chunk = stream.read(_CHUNK)
+                        if not chunk:
+                            break
+                        if total + out.tell() + len(chunk) > MAX_REQIF_BYTES:
+                            raise _too_large(path, f"{entry.filename} in the archive")
+                        out.write(chunk)
+                total += out.tell()
+                documents.append((Path(f"{path}/{entry.filename}"), out.getvalue()))
+            return documents
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
         raise Mle3Error(f"not a valid .reqifz archive ({exc})", file=str(path)) from None
     except NotImplementedError as exc:
@@ -359,10 +367,43 @@ class Unresolved:
 
 
 def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list[Unresolved], list[str]]:
-    """Requirements of a ReqIF file as mle3 ``requirement`` mappings, what could not be
-    mapped, the relations whose ends are missing, and the objects skipped (and why)."""
-    data = _read(path)
-    bundle, root = _parse(path, data)
+    """Requirements of a ReqIF file (every document of a ``.reqifz``) as mle3
+    ``requirement`` mappings, what could not be mapped, the relations whose ends are
+    missing, and the objects skipped (and why)."""
+    documents = [(label, *_parse(label, data)) for label, data in _read_documents(path)]
+    by_object: dict[str, dict[str, Any]] = {}
+    where: dict[str, tuple[Path, int | None]] = {}  # SPEC-OBJECT identifier -> (document, line)
+    unmapped: set[str] = set()
+    skipped: list[str] = []
+    for label, bundle, root in documents:
+        _read_objects(label, bundle, root, by_object, where, unmapped, skipped)
+    unresolved: list[Unresolved] = []
+    for _label, bundle, root in documents:  # relations may name objects of another document
+        unresolved += _read_relations(bundle, root, by_object)
+    seen: dict[str, str] = {}
+    for identifier, req in by_object.items():
+        doc, line = where[identifier]
+        check_id(req["id"], "requirement id", file=str(doc), line=line)
+        if req["id"] in seen:
+            raise Mle3Error(
+                f"duplicate requirement id {req['id']!r} (SPEC-OBJECTs {seen[req['id']]} and {identifier})",
+                file=str(doc),
+                line=line,
+            )
+        seen[req["id"]] = identifier
+    return list(by_object.values()), sorted(unmapped), unresolved, skipped
+
+
+def _read_objects(
+    label: Path,
+    bundle: Any,
+    root: Any,
+    by_object: dict[str, dict[str, Any]],
+    where: dict[str, tuple[Path, int | None]],
+    unmapped: set[str],
+    skipped: list[str],
+) -> None:
+    """The SPEC-OBJECTs of one document as requirement mappings (into ``by_object``)."""
     content = bundle.core_content.req_if_content
     names: dict[str, str] = {}
     for spec_type in content.spec_types or []:
@@ -377,9 +418,6 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
         if getattr(value, "identifier", None)
     }
     lines = {e.get("IDENTIFIER"): e.sourceline for e in root.iter(f"{{{NAMESPACE}}}SPEC-OBJECT")}
-    by_object: dict[str, dict[str, Any]] = {}
-    unmapped: set[str] = set()
-    skipped: list[str] = []
     for obj in content.spec_objects or []:
         req: dict[str, Any] = {}
         extra: dict[str, Any] = {}
@@ -403,12 +441,20 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
                 try:
                     req[key] = json.loads(value)
                 except json.JSONDecodeError:
-                    raise Mle3Error(f"attribute {long_name} is not JSON", line=lines.get(obj.identifier)) from None
+                    raise Mle3Error(
+                        f"attribute {long_name} is not JSON", file=str(label), line=lines.get(obj.identifier)
+                    ) from None
             else:
                 req[key] = value.strip()
         if deleted:  # ReqIF.ForeignDeleted: the tool's own word that it is gone
             skipped.append(f"{obj.identifier}: marked ReqIF.ForeignDeleted")
             continue
+        if obj.identifier in by_object:
+            raise Mle3Error(
+                f"SPEC-OBJECT {obj.identifier} is in two documents of the archive",
+                file=str(label),
+                line=lines.get(obj.identifier),
+            )
         # never LONG-NAME (Enterprise Architect writes the requirement's text there)
         req.setdefault("id", id_from_identifier(obj.identifier))
         if xhtml:
@@ -417,6 +463,12 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
             req["reqif_attributes"] = extra
         req["reqif_identifier"] = obj.identifier
         by_object[obj.identifier] = req
+        where[obj.identifier] = (label, lines.get(obj.identifier))
+
+
+def _read_relations(bundle: Any, root: Any, by_object: dict[str, dict[str, Any]]) -> list[Unresolved]:
+    """One document's SPEC-RELATIONs onto the requirements; those with a missing end."""
+    content = bundle.core_content.req_if_content
     relation_lines = {e.get("IDENTIFIER"): e.sourceline for e in root.iter(f"{{{NAMESPACE}}}SPEC-RELATION")}
     unresolved: list[Unresolved] = []
     for relation in content.spec_relations or []:
@@ -448,17 +500,7 @@ def read_requirements(path: Path) -> tuple[list[dict[str, Any]], list[str], list
             link = {"type": str(kind), "to": target["id"]}
             if link not in source.setdefault("links", []):
                 source["links"].append(link)
-    seen: dict[str, str] = {}
-    for identifier, req in by_object.items():
-        check_id(req["id"], "requirement id", file=str(path), line=lines.get(identifier))
-        if req["id"] in seen:
-            raise Mle3Error(
-                f"duplicate requirement id {req['id']!r} (SPEC-OBJECTs {seen[req['id']]} and {identifier})",
-                file=str(path),
-                line=lines.get(identifier),
-            )
-        seen[req["id"]] = identifier
-    return list(by_object.values()), sorted(unmapped), unresolved, skipped
+    return unresolved
 
 
 def xhtml_text(markup: str) -> str:

@@ -175,7 +175,7 @@ def test_large_plain_reqif_is_refused_before_reading(tmp_path):
     with open(big, "wb") as fh:
         fh.truncate(reqif.MAX_REQIF_BYTES + 1)
     with pytest.raises(Mle3Error, match="larger than 64 MiB"):
-        reqif._read(big)
+        reqif._read_documents(big)
 
 
 def test_reqif_in_another_encoding_or_with_a_late_doctype_is_refused(cli, tmp_path):

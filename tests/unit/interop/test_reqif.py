@@ -357,3 +357,22 @@ def test_every_relation_is_kept_with_its_type_and_goes_back_out(cli, empty_ws, t
     cli("reqif", "import", exported, "-w", again, expect=None)
     back = yaml.safe_load((again / "requirements" / "SYS-ML-001.yaml").read_text())["requirement"]
     assert back["links"] == [{"type": "fulfills", "to": "SYS-ML-002"}]
+
+
+def test_every_document_of_a_reqifz_comes_in(cli, empty_ws, tmp_path):
+    import zipfile
+
+    second = (
+        OTHER_TOOL.replace("SYS-ML-001", "SYS-ML-101")
+        .replace("SYS-ML-002", "SYS-ML-102")
+        .replace('"so-1"', '"b-1"')
+        .replace(">so-1<", ">b-1<")
+        .replace('"so-2"', '"b-2"')
+        .replace(">so-2<", ">b-2<")
+    )
+    archive = tmp_path / "two.reqifz"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("module-a.reqif", OTHER_TOOL)
+        z.writestr("module-b.reqif", second)
+    _, out, _ = cli("reqif", "import", archive, "-w", empty_ws, "--format", "json", expect=None)
+    assert sorted(json.loads(out)["create"]) == ["SYS-ML-001", "SYS-ML-002", "SYS-ML-101", "SYS-ML-102"], out
